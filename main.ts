@@ -1,0 +1,76 @@
+/**
+ * The chat server's entry point: flags to config, start, stop on SIGINT or
+ * SIGTERM. Imported as a module it exports {@linkcode serve}, for embedding
+ * the server and for tests.
+ *
+ * @module
+ */
+
+import denoJson from "./deno.json" with { type: "json" };
+import { parseFlags, usage, UsageError } from "./src/config.ts";
+import { log, startLogging, stopLogging } from "./src/log.ts";
+import { serve } from "./src/server.ts";
+
+export { ChatServer, serve, type ServeOptions } from "./src/server.ts";
+export type { Config } from "./src/config.ts";
+
+/** The version, from deno.json. */
+export const VERSION: string = denoJson.version;
+
+/** Runs the server as a program; returns the exit code. */
+export async function main(args: readonly string[]): Promise<number> {
+  let invocation;
+  try {
+    invocation = parseFlags(args);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    console.error(`error: ${error.message}\n\n${usage()}`);
+    return 2;
+  }
+  if (invocation.action === "help") {
+    console.log(usage());
+    return 0;
+  }
+  if (invocation.action === "version") {
+    console.log(`chat-server ${VERSION}`);
+    return 0;
+  }
+  const { config } = invocation;
+  await startLogging(config.logLevel);
+  try {
+    let server;
+    try {
+      server = serve(config);
+    } catch (error) {
+      log("server").fatal("Cannot listen on {host}:{port}: {message}", {
+        host: config.host,
+        port: config.port,
+        message: (error as Error).message,
+      });
+      return 1;
+    }
+    await stopSignal();
+    await server.close();
+    return 0;
+  } finally {
+    await stopLogging();
+  }
+}
+
+/** Resolves on the first SIGINT or SIGTERM (SIGBREAK on Windows). */
+function stopSignal(): Promise<void> {
+  const signals: Deno.Signal[] = Deno.build.os === "windows"
+    ? ["SIGINT", "SIGBREAK"]
+    : ["SIGINT", "SIGTERM"];
+  return new Promise((resolve) => {
+    const stop = () => {
+      for (const signal of signals) Deno.removeSignalListener(signal, stop);
+      resolve();
+    };
+    for (const signal of signals) Deno.addSignalListener(signal, stop);
+  });
+}
+
+if (import.meta.main) {
+  Deno.exit(await main(Deno.args));
+}

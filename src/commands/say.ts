@@ -1,0 +1,14 @@
+import { TEXT } from "../text.ts";
+import type { Command } from "./command.ts";
+
+/** `say TEXT`: everyone in the room, the sender included, sees it. */
+export const say: Command = {
+  name: "say",
+  usage: "say TEXT",
+  summary: "say TEXT to everyone in the room",
+  loginRequired: true,
+  needsArgs: true,
+  run({ user }, text) {
+    user.room?.broadcast(TEXT.said(user.name, text));
+  },
+};
