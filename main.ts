@@ -13,6 +13,9 @@ import { serve } from "./src/server.ts";
 
 export { ChatServer, serve, type ServeOptions } from "./src/server.ts";
 export type { Config } from "./src/config.ts";
+export { COMMANDS } from "./src/commands/mod.ts";
+export type { Command, Context } from "./src/commands/command.ts";
+export { ChatError } from "./src/errors.ts";
 
 /** The version, from deno.json. */
 export const VERSION: string = denoJson.version;

@@ -4,13 +4,21 @@
  * @module
  */
 
+import type { Command } from "./commands/command.ts";
+import { COMMANDS } from "./commands/mod.ts";
 import { type Config, DEFAULTS } from "./config.ts";
 import { log } from "./log.ts";
 import { Registry } from "./registry.ts";
 import { formatAddr, Session } from "./session.ts";
 
 /** Options for {@linkcode serve}: any of the config, the rest defaulted. */
-export type ServeOptions = Partial<Config>;
+export interface ServeOptions extends Partial<Config> {
+  /**
+   * The command table, for embedding with commands of your own. Default: the
+   * built-in commands.
+   */
+  commands?: ReadonlyMap<string, Command>;
+}
 
 /** How long shutdown waits for sessions to flush their output, in ms. */
 const SHUTDOWN_FLUSH_MS = 2000;
@@ -24,13 +32,14 @@ const ACCEPT_RETRY_MS = 100;
  * `handle.addr.port` is known (use port 0 in tests).
  */
 export function serve(options: ServeOptions = {}): ChatServer {
-  const config: Config = { ...DEFAULTS, ...options };
+  const { commands = COMMANDS, ...overrides } = options;
+  const config: Config = { ...DEFAULTS, ...overrides };
   const listener = Deno.listen({
     hostname: config.host,
     port: config.port,
     transport: "tcp",
   });
-  return new ChatServer(listener, config);
+  return new ChatServer(listener, config, commands);
 }
 
 /** A running server: its address, its registry, and a way to stop it. */
@@ -40,15 +49,21 @@ export class ChatServer implements AsyncDisposable {
   /** The users and rooms, shared by every session. */
   readonly registry: Registry = new Registry();
   readonly #config: Config;
+  readonly #commands: ReadonlyMap<string, Command>;
   readonly #listener: Deno.Listener;
   readonly #sessions = new Map<Session, Promise<void>>();
   readonly #log = log("server");
   readonly #accepting: Promise<void>;
   #closing: Promise<void> | null = null;
 
-  constructor(listener: Deno.Listener, config: Config) {
+  constructor(
+    listener: Deno.Listener,
+    config: Config,
+    commands: ReadonlyMap<string, Command> = COMMANDS,
+  ) {
     this.#listener = listener;
     this.#config = config;
+    this.#commands = commands;
     this.addr = listener.addr as Deno.NetAddr;
     this.#log.info("Listening on {address}", {
       address: formatAddr(this.addr),
@@ -101,6 +116,7 @@ export class ChatServer implements AsyncDisposable {
     const session = new Session(conn, {
       registry: this.registry,
       config: this.#config,
+      commands: this.#commands,
       log: log("session"),
     });
     const done = session.run().finally(() => this.#sessions.delete(session));

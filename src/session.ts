@@ -5,8 +5,8 @@
  */
 
 import type { Logger } from "@logtape/logtape";
-import type { Context, SessionControl } from "./commands/command.ts";
-import { COMMANDS, dispatch } from "./commands/mod.ts";
+import type { Command, Context, SessionControl } from "./commands/command.ts";
+import { dispatch } from "./commands/mod.ts";
 import type { Config } from "./config.ts";
 import { ChatError } from "./errors.ts";
 import { type LineEvent, LineStream, LineTooLong } from "./line_stream.ts";
@@ -22,6 +22,7 @@ const READ_BYTES = 4096;
 export interface SessionOptions {
   registry: Registry;
   config: Config;
+  commands: ReadonlyMap<string, Command>;
   log: Logger;
 }
 
@@ -58,7 +59,7 @@ export class Session implements SessionControl {
       session: this,
       registry: options.registry,
       config: options.config,
-      commands: COMMANDS,
+      commands: options.commands,
     };
   }
 

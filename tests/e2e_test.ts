@@ -1,0 +1,322 @@
+import assert from "node:assert/strict";
+import { configure, type LogRecord, reset } from "@logtape/logtape";
+import { ChatError, type Command, COMMANDS } from "../main.ts";
+import { Client, startServer, TIMEOUT_MS, withTimeout } from "./helpers.ts";
+
+Deno.test("the seed's transcript with three clients", async () => {
+  await using server = startServer();
+  const port = server.addr.port;
+  await using alice = await Client.connect(port);
+  await alice.expect("Welcome to TestChat");
+  await alice.send("say hi");
+  await alice.expectLines(["Please log in", 'Use "login"']);
+  await alice.send("login");
+  await alice.expect("Please enter a name");
+  await alice.send("login alice");
+  assert.deepEqual(await alice.sync(), [], "the newcomer is not announced");
+
+  await using bob = await Client.login(port, "bob");
+  await alice.expect("bob has entered the room.");
+
+  await using carol = await Client.connect(port);
+  await carol.expect("Welcome to TestChat");
+  await carol.send("login ALICE");
+  await carol.expectLines(['The name "ALICE" is taken.', "Please try again."]);
+  await carol.send("login carol");
+  await alice.expect("carol has entered the room.");
+  await bob.expect("carol has entered the room.");
+
+  await alice.send("say hello, world");
+  for (const client of [alice, bob, carol]) {
+    await client.expect("alice: hello, world");
+  }
+  await bob.send("look");
+  await bob.expectLines([
+    "The following are in this room:",
+    "alice",
+    "bob",
+    "carol",
+  ]);
+  await carol.send("who");
+  await carol.expectLines([
+    "The following are logged in:",
+    "alice",
+    "bob",
+    "carol",
+  ]);
+  await carol.send("dance");
+  await carol.expect("Unknown command: dance");
+
+  await bob.send("logout");
+  assert.deepEqual(await bob.closed(), []);
+  await alice.expect("bob has left the room.");
+  await carol.expect("bob has left the room.");
+
+  await using bob2 = await Client.login(port, "Bob");
+  await alice.expect("Bob has entered the room.");
+  await bob2.send("who");
+  await bob2.expectLines([
+    "The following are logged in:",
+    "alice",
+    "carol",
+    "Bob",
+  ]);
+});
+
+Deno.test("commands take a leading slash and any letter case", async () => {
+  await using server = startServer();
+  await using alice = await Client.login(server.addr.port, "alice");
+  await alice.send("/LOOK");
+  await alice.expectLines(["The following are in this room:", "alice"]);
+  await alice.send("Say /slash stays in the text");
+  await alice.expect("alice: /slash stays in the text");
+  await alice.send("   ");
+  await alice.send("");
+  assert.deepEqual(await alice.sync(), [], "blank lines get no answer");
+});
+
+Deno.test("a second login says who you are already", async () => {
+  await using server = startServer();
+  await using alice = await Client.login(server.addr.port, "alice");
+  await alice.send("login bob");
+  await alice.expect('You are already logged in as "alice"');
+  assert.equal(server.registry.find("bob"), undefined);
+});
+
+Deno.test("say without text answers with its usage", async () => {
+  await using server = startServer();
+  await using alice = await Client.login(server.addr.port, "alice");
+  await alice.send("say   ");
+  await alice.expect("Usage: say TEXT");
+});
+
+Deno.test("help lists every command in the table", async () => {
+  await using server = startServer();
+  await using alice = await Client.login(server.addr.port, "alice");
+  await alice.send("help");
+  const lines = await alice.sync();
+  assert.equal(lines[0], "Commands (a leading / is optional):");
+  assert.equal(lines.length, COMMANDS.size + 1);
+  for (const command of COMMANDS.values()) {
+    assert.ok(
+      lines.some((line) => line.trim().startsWith(command.usage)),
+      `help lists ${command.name}`,
+    );
+  }
+});
+
+Deno.test("an invalid name gets one line saying why", async () => {
+  await using server = startServer();
+  await using client = await Client.connect(server.addr.port);
+  await client.expect("Welcome to TestChat");
+  await client.send("login Pаypal"); // a Cyrillic "а"
+  await client.expect(
+    'Cannot use the name "Pаypal": it mixes letters from different scripts',
+  );
+  await client.send("login two words");
+  assert.match(await client.readLine(), /^Cannot use the name "two words"/);
+  await client.send(`login ${"x".repeat(25)}`);
+  assert.match(await client.readLine(), /longer than 24 characters/);
+  await client.send("login ｆｕｌｌｗｉｄｔｈ"); // NFKC makes it ASCII
+  assert.deepEqual(await client.sync(), []);
+  assert.equal(server.registry.find("FULLWIDTH")?.name, "fullwidth");
+});
+
+Deno.test("nc's LF, a lone CR and CR NUL all end lines", async () => {
+  await using server = startServer();
+  await using alice = await Client.connect(server.addr.port);
+  await alice.expect("Welcome to TestChat");
+  await alice.send("login nc", "\n");
+  await alice.send("say one", "\r");
+  await alice.send("say two", "\r\0");
+  await alice.send("say three", "\n");
+  await alice.expectLines(["nc: one", "nc: two", "nc: three"]);
+});
+
+Deno.test("a line past the cap is refused and the session goes on", async () => {
+  await using server = startServer({ maxLineBytes: 100 });
+  await using alice = await Client.login(server.addr.port, "alice");
+  await alice.send(`say ${"x".repeat(5000)}`);
+  await alice.send("say short");
+  await alice.expectLines(["Line too long (max 100 bytes)", "alice: short"]);
+});
+
+Deno.test("terminal controls never reach another user", async () => {
+  await using server = startServer();
+  const port = server.addr.port;
+  await using alice = await Client.login(port, "alice");
+  await using bob = await Client.login(port, "bob");
+  await alice.expect("bob has entered the room.");
+  await bob.send("say \x1b[2J\x1b]0;pwned\x07hi\u202e\u0085 there\x7f");
+  await alice.expect("bob: [2J]0;pwnedhi there");
+});
+
+Deno.test("telnet commands are stripped from the input", async () => {
+  await using server = startServer();
+  await using alice = await Client.connect(server.addr.port);
+  await alice.expect("Welcome to TestChat");
+  // IAC DO ECHO, IAC SB NAWS ... IAC SE, then a line with IAC NOP inside.
+  await alice.sendBytes(
+    new Uint8Array([
+      255,
+      253,
+      1,
+      255,
+      250,
+      31,
+      0,
+      80,
+      0,
+      24,
+      255,
+      240,
+      ...new TextEncoder().encode("login te"),
+      255,
+      241,
+      ...new TextEncoder().encode("lnet\r\nsay ok\r\n"),
+    ]),
+  );
+  await alice.expect("telnet: ok");
+});
+
+Deno.test("a dropped connection leaves the room like a logout", async () => {
+  await using server = startServer();
+  const port = server.addr.port;
+  await using alice = await Client.login(port, "alice");
+  const bob = await Client.login(port, "bob");
+  await alice.expect("bob has entered the room.");
+  await bob[Symbol.asyncDispose]();
+  await alice.expect("bob has left the room.");
+  await alice.send("who");
+  await alice.expectLines(["The following are logged in:", "alice"]);
+  await using bobAgain = await Client.login(port, "bob");
+  await alice.expect("bob has entered the room.");
+  await bobAgain.send("look");
+  await bobAgain.expectLines([
+    "The following are in this room:",
+    "alice",
+    "bob",
+  ]);
+});
+
+Deno.test("200 clients dropping at once leave no ghosts", async () => {
+  await using server = startServer();
+  const port = server.addr.port;
+  await using watcher = await Client.login(port, "watcher");
+  const clients: Client[] = [];
+  for (let batch = 0; batch < 4; batch++) {
+    clients.push(
+      ...await Promise.all(
+        Array.from(
+          { length: 50 },
+          (_, i) => Client.login(port, `user${batch * 50 + i}`),
+        ),
+      ),
+    );
+  }
+  for (let i = 0; i < 200; i++) {
+    await watcher.waitFor((line) => line.endsWith(" has entered the room."));
+  }
+  for (const client of clients) client.close();
+  const left = new Set<string>();
+  while (left.size < 200) {
+    const line = await watcher.waitFor((l) =>
+      l.endsWith(" has left the room.")
+    );
+    left.add(line);
+  }
+  await watcher.send("who");
+  await watcher.expectLines(["The following are logged in:", "watcher"]);
+  assert.equal(server.registry.users.size, 1);
+  await Promise.all(clients.map((client) => client[Symbol.asyncDispose]()));
+});
+
+Deno.test("a stalled reader is dropped and the room keeps talking", async () => {
+  await using server = startServer({ maxQueueBytes: 64 * 1024 });
+  const port = server.addr.port;
+  await using watcher = await Client.login(port, "watcher");
+  await using talker = await Client.login(port, "talker");
+  await using stalled = await Client.connect(port, { read: false });
+  await stalled.send("login stalled");
+  await watcher.waitFor("stalled has entered the room.");
+
+  const line = `say ${"x".repeat(900)}`;
+  let dropped = false;
+  const leaving = watcher.waitFor("stalled has left the room.", 60_000)
+    .then(() => dropped = true);
+  // Bounded: 20,000 lines of 900 bytes outgrow any loopback socket buffer.
+  for (let i = 0; i < 20_000 && !dropped; i++) await talker.send(line);
+  await leaving;
+  await talker.send("say still here");
+  await watcher.waitFor("talker: still here");
+  await talker.waitFor("talker: still here");
+  assert.equal(server.registry.find("stalled"), undefined);
+});
+
+Deno.test("shutdown tells everyone, flushes and closes", async () => {
+  const server = startServer();
+  const port = server.addr.port;
+  await using alice = await Client.login(port, "alice");
+  await using bob = await Client.login(port, "bob");
+  await alice.expect("bob has entered the room.");
+  await using guest = await Client.connect(port);
+  await guest.expect("Welcome to TestChat");
+  await withTimeout(server.close(), TIMEOUT_MS, "server.close()");
+  for (const client of [alice, bob, guest]) {
+    await client.expect("Server is shutting down.");
+    assert.deepEqual(await client.closed(), [], "nothing after the goodbye");
+  }
+  await assert.rejects(Deno.connect({ hostname: "127.0.0.1", port }));
+});
+
+Deno.test("a bug in a handler is logged and the session goes on", async () => {
+  const records: LogRecord[] = [];
+  await configure({
+    reset: true,
+    sinks: { memory: (record) => records.push(record) },
+    loggers: [
+      { category: ["chat"], lowestLevel: "error", sinks: ["memory"] },
+      { category: ["logtape", "meta"], lowestLevel: "fatal", sinks: [] },
+    ],
+  });
+  try {
+    const boom: Command = {
+      name: "boom",
+      usage: "boom",
+      summary: "throw a bug",
+      loginRequired: true,
+      run() {
+        throw new TypeError("a bug in boom");
+      },
+    };
+    const oops: Command = {
+      name: "oops",
+      usage: "oops",
+      summary: "throw a user mistake",
+      loginRequired: true,
+      run() {
+        throw new ChatError("That was your mistake");
+      },
+    };
+    await using server = startServer({
+      commands: new Map([...COMMANDS, ["boom", boom], ["oops", oops]]),
+    });
+    const port = server.addr.port;
+    await using alice = await Client.login(port, "alice");
+    await using bob = await Client.login(port, "bob");
+    await alice.expect("bob has entered the room.");
+    await bob.send("boom");
+    await bob.expect("Sorry, something went wrong; please try again.");
+    await bob.send("oops");
+    await bob.expect("That was your mistake");
+    await bob.send("say still alive");
+    await alice.expect("bob: still alive");
+    await bob.expect("bob: still alive");
+    assert.equal(records.length, 1, "only the bug is logged");
+    const error = records[0].properties.error as Error;
+    assert.equal(error.message, "a bug in boom");
+    assert.match(String(error.stack), /boom/);
+  } finally {
+    await reset();
+  }
+});

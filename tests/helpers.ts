@@ -1,0 +1,310 @@
+/**
+ * Test helpers: a server on port 0 and a line-reading client over a real
+ * socket. Nothing here sleeps: every wait is for a line, with a timeout.
+ *
+ * @module
+ */
+
+import { type ChatServer, serve, type ServeOptions } from "../main.ts";
+
+/** How long a test waits for a line before failing, in ms. */
+export const TIMEOUT_MS = 10_000;
+
+/** Starts a server on 127.0.0.1 and a free port. */
+export function startServer(options: ServeOptions = {}): ChatServer {
+  return serve({ host: "127.0.0.1", port: 0, ...options });
+}
+
+/** Rejects with `what` if `promise` takes longer than `ms`. */
+export async function withTimeout<T>(
+  promise: Promise<T>,
+  ms: number,
+  what: string,
+): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`Timed out after ${ms} ms: ${what}`)),
+      ms,
+    );
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+let syncCounter = 0;
+
+/**
+ * A chat client over a real TCP socket. It reads all the time, so it is never
+ * a slow reader unless told to stop ({@linkcode Client.connect} with
+ * `read: false`). Lines must end with CRLF: a bare CR or LF fails the test.
+ */
+export class Client implements AsyncDisposable {
+  readonly conn: Deno.TcpConn;
+  readonly #lines: string[] = [];
+  #wake: (() => void) | null = null;
+  #ended = false;
+  #error: Error | null = null;
+  readonly #reading: Promise<void>;
+
+  private constructor(conn: Deno.TcpConn, read: boolean) {
+    this.conn = conn;
+    this.#reading = read ? this.#read() : Promise.resolve();
+  }
+
+  /** Connects to `port` on 127.0.0.1 (or `hostname`). */
+  static async connect(
+    port: number,
+    options: { hostname?: string; read?: boolean } = {},
+  ): Promise<Client> {
+    const conn = await Deno.connect({
+      hostname: options.hostname ?? "127.0.0.1",
+      port,
+    });
+    return new Client(conn, options.read ?? true);
+  }
+
+  /** Connects, reads the welcome, logs in as `name` and waits until done. */
+  static async login(port: number, name: string): Promise<Client> {
+    const client = await Client.connect(port);
+    await client.expect("Welcome to TestChat");
+    await client.send(`login ${name}`);
+    await client.sync();
+    return client;
+  }
+
+  /** Sends `line` and a line ending (CRLF unless told). */
+  async send(line: string, ending = "\r\n"): Promise<void> {
+    await this.sendBytes(new TextEncoder().encode(line + ending));
+  }
+
+  /** Sends raw bytes. */
+  async sendBytes(bytes: Uint8Array): Promise<void> {
+    let written = 0;
+    while (written < bytes.length) {
+      written += await this.conn.write(bytes.subarray(written));
+    }
+  }
+
+  /** The next line, waiting up to `ms`; fails at the end of the stream. */
+  async readLine(ms = TIMEOUT_MS): Promise<string> {
+    const line = await this.#next(ms);
+    if (line === null) throw new Error("The server closed the connection");
+    return line;
+  }
+
+  /** Reads the next line and fails unless it is `expected`. */
+  async expect(expected: string, ms = TIMEOUT_MS): Promise<void> {
+    const line = await this.readLine(ms);
+    if (line !== expected) {
+      throw new Error(
+        `Expected ${JSON.stringify(expected)}, got ${JSON.stringify(line)}`,
+      );
+    }
+  }
+
+  /** Reads the next lines and fails unless they are `expected`, in order. */
+  async expectLines(expected: readonly string[]): Promise<void> {
+    for (const line of expected) await this.expect(line);
+  }
+
+  /**
+   * Skips lines until one matches, within `ms` all told; returns it.
+   * Fails if the connection ends first.
+   */
+  async waitFor(
+    match: string | ((line: string) => boolean),
+    ms = TIMEOUT_MS,
+  ): Promise<string> {
+    const test = typeof match === "string" ? (l: string) => l === match : match;
+    const deadline = Date.now() + ms;
+    while (true) {
+      const line = await this.#next(Math.max(1, deadline - Date.now()));
+      if (line === null) {
+        throw new Error(`Connection ended before ${String(match)}`);
+      }
+      if (test(line)) return line;
+    }
+  }
+
+  /**
+   * Round-trips an unknown command and returns every line that came before
+   * its answer: once it returns, the server has handled all lines sent
+   * earlier on this connection.
+   */
+  async sync(): Promise<string[]> {
+    const word = `sync-${++syncCounter}`;
+    await this.send(word);
+    const before: string[] = [];
+    while (true) {
+      const line = await this.readLine();
+      if (line === `Unknown command: ${word}`) return before;
+      if (line === "Please log in") {
+        await this.expect('Use "login"');
+        return before;
+      }
+      before.push(line);
+    }
+  }
+
+  /** Waits for the server to close the connection; returns unread lines. */
+  async closed(ms = TIMEOUT_MS): Promise<string[]> {
+    const rest: string[] = [];
+    while (true) {
+      const line = await this.#next(ms);
+      if (line === null) return rest;
+      rest.push(line);
+    }
+  }
+
+  /** Closes the socket (a dropped connection, from the server's view). */
+  close(): void {
+    try {
+      this.conn.close();
+    } catch {
+      // Closed already.
+    }
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.close();
+    await this.#reading;
+  }
+
+  async #next(ms: number): Promise<string | null> {
+    const deadline = Date.now() + ms;
+    while (this.#lines.length === 0) {
+      if (this.#error) throw this.#error;
+      if (this.#ended) return null;
+      const arrived = new Promise<void>((resolve) => this.#wake = resolve);
+      await withTimeout(
+        arrived,
+        Math.max(1, deadline - Date.now()),
+        "waiting for a line",
+      );
+    }
+    return this.#lines.shift()!;
+  }
+
+  async #read(): Promise<void> {
+    const decoder = new TextDecoder();
+    const buffer = new Uint8Array(64 * 1024);
+    let pending = "";
+    try {
+      while (true) {
+        const count = await this.conn.read(buffer);
+        if (count === null) break;
+        pending += decoder.decode(buffer.subarray(0, count), { stream: true });
+        const parts = pending.split("\r\n");
+        pending = parts.pop()!;
+        for (const line of parts) {
+          if (/[\r\n]/.test(line)) {
+            throw new Error(`A line without CRLF: ${JSON.stringify(line)}`);
+          }
+          this.#lines.push(line);
+        }
+        this.#wake?.();
+      }
+      if (pending !== "") {
+        throw new Error(`Unterminated output: ${JSON.stringify(pending)}`);
+      }
+    } catch (error) {
+      if (!(error instanceof Deno.errors.BadResource)) {
+        if (!(error instanceof Deno.errors.ConnectionReset)) {
+          this.#error = error as Error;
+        }
+      }
+    } finally {
+      this.#ended = true;
+      this.#wake?.();
+    }
+  }
+}
+
+/** A server running as its own process, as users start it. */
+export class ServerProcess implements AsyncDisposable {
+  readonly child: Deno.ChildProcess;
+  /** The port it reported listening on. */
+  port = 0;
+  /** Everything it wrote to stderr so far. */
+  stderr = "";
+  readonly #draining: Promise<void>;
+  #listening: (port: number) => void = () => {};
+
+  private constructor(child: Deno.ChildProcess) {
+    this.child = child;
+    this.#draining = this.#drain();
+  }
+
+  /**
+   * Runs `deno <args>` (or `command <args>`) in the project folder and waits
+   * for its "Listening on" log line. `args` defaults to running main.ts on a
+   * free loopback port.
+   */
+  static async start(
+    args = [
+      "run",
+      "--allow-net",
+      "main.ts",
+      "--host",
+      "127.0.0.1",
+      "--port",
+      "0",
+    ],
+    command = Deno.execPath(),
+  ): Promise<ServerProcess> {
+    const child = new Deno.Command(command, {
+      args,
+      cwd: new URL("..", import.meta.url),
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const server = new ServerProcess(child);
+    const port = new Promise<number>((resolve) => server.#listening = resolve);
+    server.port = await withTimeout(
+      Promise.race([
+        port,
+        child.status.then((status) => {
+          throw new Error(`Exited with ${status.code}: ${server.stderr}`);
+        }),
+      ]),
+      30_000,
+      "the server's Listening line",
+    );
+    return server;
+  }
+
+  /** Sends a signal and returns the exit status and the whole stderr. */
+  async stop(signal: Deno.Signal = "SIGTERM"): Promise<Deno.CommandStatus> {
+    this.child.kill(signal);
+    const status = await withTimeout(this.child.status, 15_000, "exit");
+    await this.#draining;
+    return status;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    try {
+      this.child.kill("SIGKILL");
+    } catch {
+      // Exited already.
+    }
+    await this.child.status;
+    await this.#draining;
+  }
+
+  async #drain(): Promise<void> {
+    const stdout = this.child.stdout.pipeTo(new WritableStream());
+    for await (
+      const text of this.child.stderr.pipeThrough(new TextDecoderStream())
+    ) {
+      this.stderr += text;
+      const match = this.stderr.match(/Listening on [^\s]*:(\d+)/);
+      if (match) this.#listening(Number(match[1]));
+    }
+    await stdout;
+  }
+}

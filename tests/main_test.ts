@@ -1,0 +1,91 @@
+import assert from "node:assert/strict";
+import denoJson from "../deno.json" with { type: "json" };
+import { Client, ServerProcess } from "./helpers.ts";
+
+async function runMain(...args: string[]): Promise<Deno.CommandOutput> {
+  return await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-net", "main.ts", ...args],
+    cwd: new URL("..", import.meta.url),
+    stdin: "null",
+  }).output();
+}
+
+Deno.test("main: SIGTERM says goodbye to every session and exits 0", async () => {
+  await using server = await ServerProcess.start();
+  await using alice = await Client.login(server.port, "alice");
+  await alice.send("say before the end");
+  await alice.expect("alice: before the end");
+  const status = await server.stop("SIGTERM");
+  await alice.expect("Server is shutting down.");
+  assert.deepEqual(await alice.closed(), []);
+  assert.equal(status.code, 0);
+  assert.match(server.stderr, /Connected 127\.0\.0\.1:\d+/);
+  assert.match(server.stderr, /Stopped/);
+  assert.doesNotMatch(server.stderr, /before the end/, "no chat text in logs");
+});
+
+Deno.test("main: SIGINT stops it the same way", async () => {
+  await using server = await ServerProcess.start();
+  await using guest = await Client.connect(server.port);
+  await guest.expect("Welcome to TestChat");
+  const status = await server.stop("SIGINT");
+  await guest.expect("Server is shutting down.");
+  assert.equal(status.code, 0);
+});
+
+Deno.test("main: deno task start passes flags through", async () => {
+  await using server = await ServerProcess.start([
+    "task",
+    "start",
+    "--host",
+    "127.0.0.1",
+    "--port",
+    "0",
+    "--name",
+    "FlagChat",
+  ]);
+  await using client = await Client.connect(server.port);
+  await client.expect("Welcome to FlagChat");
+  assert.equal((await server.stop("SIGTERM")).code, 0);
+});
+
+Deno.test("main: an unknown flag prints the error and usage, exit code 2", async () => {
+  const { code, stderr } = await runMain("--bogus");
+  const text = new TextDecoder().decode(stderr);
+  assert.equal(code, 2);
+  assert.match(text, /error: .*bogus/);
+  assert.match(text, /Usage: chat-server \[options\]/);
+  const bad = await runMain("--port", "eighty");
+  assert.equal(bad.code, 2);
+  assert.match(
+    new TextDecoder().decode(bad.stderr),
+    /Invalid value "eighty" for --port/,
+  );
+});
+
+Deno.test("main: --help and --version", async () => {
+  const help = await runMain("--help");
+  assert.equal(help.code, 0);
+  assert.match(new TextDecoder().decode(help.stdout), /--max-queue-bytes N/);
+  const version = await runMain("--version");
+  assert.equal(version.code, 0);
+  assert.equal(
+    new TextDecoder().decode(version.stdout).trim(),
+    `chat-server ${denoJson.version}`,
+  );
+});
+
+Deno.test("main: a port in use is a clear error, exit code 1", async () => {
+  using taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { code, stderr } = await runMain(
+    "--host",
+    "127.0.0.1",
+    "--port",
+    String(taken.addr.port),
+  );
+  assert.equal(code, 1);
+  assert.match(
+    new TextDecoder().decode(stderr),
+    /Cannot listen on 127\.0\.0\.1:\d+/,
+  );
+});

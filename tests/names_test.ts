@@ -1,0 +1,71 @@
+import assert from "node:assert/strict";
+import { ChatError } from "../src/errors.ts";
+import { foldName, isSingleScript, validateName } from "../src/names.ts";
+
+function refusal(name: string): string {
+  try {
+    validateName(name);
+  } catch (error) {
+    assert.ok(error instanceof ChatError);
+    return error.message;
+  }
+  assert.fail(`"${name}" was accepted`);
+}
+
+Deno.test("validateName() accepts letters and digits of any one script", () => {
+  for (
+    const name of [
+      "alice",
+      "Bob_2.0-x",
+      "Étienne",
+      "Москва",
+      "Ωμέγα",
+      "पूजा",
+      "محمد٣",
+      "李小龍",
+      "日本ひらがなカタカナ",
+      "한국漢字",
+      "x".repeat(24),
+    ]
+  ) {
+    assert.equal(validateName(name), name);
+  }
+});
+
+Deno.test("validateName() returns the NFKC form", () => {
+  assert.equal(validateName("ﬁsh"), "fish");
+  assert.equal(validateName("ＡＢＣ"), "ABC");
+  assert.equal(validateName("e\u0301"), "\u00e9");
+});
+
+Deno.test("validateName() refuses mixed scripts, the look-alike trick", () => {
+  assert.match(refusal("Pаypal"), /mixes letters from different scripts/);
+  assert.match(refusal("Ωmega"), /different scripts/);
+  assert.match(
+    refusal("ひらがな한국"),
+    /different scripts/,
+    "kana with Hangul",
+  );
+});
+
+Deno.test("validateName() refuses empty, long and punctuated names", () => {
+  assert.equal(refusal(""), "Please enter a name");
+  assert.match(refusal("x".repeat(25)), /longer than 24 characters/);
+  assert.match(refusal("two words"), /letters, digits/);
+  assert.match(refusal("semi;colon"), /letters, digits/);
+  assert.match(refusal("\u0301a"), /starts with a combining mark/);
+});
+
+Deno.test("foldName() compares names case-insensitively, Unicode included", () => {
+  assert.equal(foldName("ALICE"), foldName("alice"));
+  assert.equal(foldName("STRASSE"), foldName("straße"));
+  assert.equal(foldName("ΣΊΣΥΦΟΣ"), foldName("σίσυφος"));
+  assert.equal(foldName("ＡＢＣ"), foldName("abc"));
+  assert.notEqual(foldName("alice"), foldName("alicia"));
+});
+
+Deno.test("isSingleScript() lets Common characters go with any script", () => {
+  assert.ok(isSingleScript("abc_123.-"));
+  assert.ok(isSingleScript("123"));
+  assert.ok(!isSingleScript("abcабв"));
+});

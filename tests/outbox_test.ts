@@ -1,0 +1,117 @@
+import assert from "node:assert/strict";
+import { Outbox } from "../src/outbox.ts";
+import { encodeLine } from "../src/text.ts";
+
+/** A writer whose writes finish only when the test says so. */
+class ManualWriter {
+  writes: string[] = [];
+  #pending: (() => void)[] = [];
+  #fail: Error | null = null;
+  /** Bytes each write accepts at most (a short write). */
+  limit = Infinity;
+
+  write(bytes: Uint8Array): Promise<number> {
+    const count = Math.min(bytes.length, this.limit);
+    this.writes.push(new TextDecoder().decode(bytes.subarray(0, count)));
+    if (this.#fail) return Promise.reject(this.#fail);
+    return new Promise((resolve) => this.#pending.push(() => resolve(count)));
+  }
+
+  get inFlight(): number {
+    return this.#pending.length;
+  }
+
+  /** Completes the oldest write. */
+  finish(): void {
+    this.#pending.shift()?.();
+  }
+
+  failNext(error: Error): void {
+    this.#fail = error;
+  }
+}
+
+const nextTurn = () => new Promise((resolve) => setTimeout(resolve, 0));
+
+Deno.test("Outbox joins what is queued in one turn into one write", async () => {
+  const writer = new ManualWriter();
+  const outbox = new Outbox(writer);
+  outbox.deliver(encodeLine("a"));
+  outbox.deliver(encodeLine("b"));
+  outbox.deliver(encodeLine("c"));
+  assert.equal(writer.writes.length, 0, "nothing is written synchronously");
+  await nextTurn();
+  assert.deepEqual(writer.writes, ["a\r\nb\r\nc\r\n"]);
+});
+
+Deno.test("Outbox keeps one write in flight and joins what waits", async () => {
+  const writer = new ManualWriter();
+  const outbox = new Outbox(writer);
+  outbox.deliver(encodeLine("1"));
+  await nextTurn();
+  outbox.deliver(encodeLine("2"));
+  await nextTurn();
+  outbox.deliver(encodeLine("3"));
+  await nextTurn();
+  assert.equal(writer.inFlight, 1);
+  assert.equal(outbox.queuedBytes, 9);
+  writer.finish();
+  await nextTurn();
+  assert.deepEqual(writer.writes, ["1\r\n", "2\r\n3\r\n"]);
+  writer.finish();
+  await outbox.drained(1000);
+  assert.equal(outbox.queuedBytes, 0);
+});
+
+Deno.test("Outbox finishes a short write before the next", async () => {
+  const writer = new ManualWriter();
+  writer.limit = 2;
+  const outbox = new Outbox(writer);
+  outbox.deliver(encodeLine("abc"));
+  for (let i = 0; i < 3; i++) {
+    await nextTurn();
+    writer.finish();
+  }
+  await outbox.drained(1000);
+  assert.deepEqual(writer.writes, ["ab", "c\r", "\n"]);
+});
+
+Deno.test("Outbox drops a reader that lets too much wait", async () => {
+  const writer = new ManualWriter();
+  let overflows = 0;
+  const outbox = new Outbox(writer, {
+    maxBytes: 10,
+    onOverflow: () => overflows++,
+  });
+  outbox.deliver(encodeLine("1234")); // 6 bytes, in flight
+  await nextTurn();
+  outbox.deliver(encodeLine("56")); // 10 bytes: at the bound, still fine
+  assert.equal(overflows, 0);
+  outbox.deliver(encodeLine("7")); // 13 bytes: over
+  assert.equal(overflows, 1);
+  assert.equal(outbox.alive, false);
+  assert.equal(outbox.queuedBytes, 0);
+  outbox.deliver(encodeLine("8"));
+  assert.equal(overflows, 1, "reported once");
+});
+
+Deno.test("Outbox reports a failed write once and refuses more", async () => {
+  const writer = new ManualWriter();
+  writer.failNext(new Deno.errors.BrokenPipe("gone"));
+  const errors: unknown[] = [];
+  const outbox = new Outbox(writer, { onError: (e) => errors.push(e) });
+  outbox.deliver(encodeLine("x"));
+  await outbox.drained(1000);
+  assert.equal(errors.length, 1);
+  assert.ok(errors[0] instanceof Deno.errors.BrokenPipe);
+  assert.equal(outbox.alive, false);
+});
+
+Deno.test("Outbox.drained() gives up after its timeout", async () => {
+  const writer = new ManualWriter();
+  const outbox = new Outbox(writer);
+  outbox.deliver(encodeLine("never finishes"));
+  await outbox.drained(10);
+  assert.equal(writer.inFlight, 1);
+  assert.equal(outbox.queuedBytes, 16);
+});

@@ -1,0 +1,58 @@
+import assert from "node:assert/strict";
+import { Client, startServer, withTimeout } from "./helpers.ts";
+
+/** Where Debian's telnet is, if it is installed. */
+function findTelnet(): string | null {
+  for (const dir of (Deno.env.get("PATH") ?? "").split(":")) {
+    try {
+      if (Deno.statSync(`${dir}/telnet`).isFile) return `${dir}/telnet`;
+    } catch {
+      // Not in this directory.
+    }
+  }
+  return null;
+}
+
+const telnet = findTelnet();
+const reason = "telnet is not installed (apt-get install telnet; .ci/run does)";
+if (!telnet) console.warn(`telnet test ignored: ${reason}`);
+
+Deno.test({
+  name: telnet
+    ? "the real telnet client logs in and talks"
+    : `the real telnet client logs in and talks (ignored: ${reason})`,
+  ignore: !telnet,
+  async fn() {
+    await using server = startServer();
+    const port = server.addr.port;
+    await using watcher = await Client.login(port, "watcher");
+    const child = new Deno.Command(telnet!, {
+      args: ["127.0.0.1", String(port)],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const stdin = child.stdin.getWriter();
+    const encoder = new TextEncoder();
+    const output = child.output();
+    try {
+      await stdin.write(encoder.encode("login tel\n"));
+      await watcher.expect("tel has entered the room.");
+      await stdin.write(encoder.encode("say hello from telnet\n"));
+      await watcher.expect("tel: hello from telnet");
+      await stdin.write(encoder.encode("look\n"));
+      await stdin.write(encoder.encode("logout\n"));
+      await watcher.expect("tel has left the room.");
+    } finally {
+      await stdin.close().catch(() => {});
+    }
+    const { stdout } = await withTimeout(output, 10_000, "telnet to exit");
+    const text = new TextDecoder().decode(stdout);
+    assert.match(text, /Welcome to TestChat\r?\n/);
+    assert.match(text, /tel: hello from telnet\r?\n/);
+    assert.match(
+      text,
+      /The following are in this room:\r?\nwatcher\r?\ntel\r?\n/,
+    );
+  },
+});
