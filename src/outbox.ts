@@ -4,6 +4,8 @@
  * @module
  */
 
+import { type Clock, SYSTEM_CLOCK, type TimerId } from "./clock.ts";
+
 /** Where an outbox writes: a `Deno.Conn`, or anything with its `write`. */
 export interface ByteWriter {
   write(bytes: Uint8Array): Promise<number>;
@@ -16,8 +18,20 @@ export interface OutboxOptions {
    * outbox drops everything and calls `onOverflow`. Default 1 MiB.
    */
   maxBytes?: number;
-  /** Called once when the bound is passed: the reader is too slow. */
-  onOverflow?: () => void;
+  /**
+   * The soft bound: output may stay above it for `softMs` at most, then the
+   * outbox overflows (Redis's soft limit for pub/sub clients). Default: none.
+   */
+  softBytes?: number;
+  /** How long output may stay above `softBytes`, in ms. Default 10 s. */
+  softMs?: number;
+  /** The clock `softMs` is measured on. */
+  clock?: Clock;
+  /**
+   * Called once when a bound is passed: the reader is too slow. `hard` is
+   * `maxBytes`, `soft` is `softBytes` for too long.
+   */
+  onOverflow?: (bound: "hard" | "soft") => void;
   /** Called once when a write fails: the peer is gone. */
   onError?: (error: unknown) => void;
 }
@@ -34,7 +48,10 @@ export interface OutboxOptions {
 export class Outbox {
   readonly #writer: ByteWriter;
   readonly #maxBytes: number;
-  readonly #onOverflow: () => void;
+  readonly #softBytes: number;
+  readonly #softMs: number;
+  readonly #clock: Clock;
+  readonly #onOverflow: (bound: "hard" | "soft") => void;
   readonly #onError: (error: unknown) => void;
   #queue: Uint8Array[] = [];
   /** Bytes queued plus bytes in the write in flight. */
@@ -43,10 +60,15 @@ export class Outbox {
   #writing = false;
   #dead = false;
   #idle: (() => void)[] = [];
+  /** Running while output is above the soft bound. */
+  #softTimer: TimerId | null = null;
 
   constructor(writer: ByteWriter, options: OutboxOptions = {}) {
     this.#writer = writer;
     this.#maxBytes = options.maxBytes ?? 1024 * 1024;
+    this.#softBytes = options.softBytes ?? Infinity;
+    this.#softMs = options.softMs ?? 10_000;
+    this.#clock = options.clock ?? SYSTEM_CLOCK;
     this.#onOverflow = options.onOverflow ?? (() => {});
     this.#onError = options.onError ?? (() => {});
   }
@@ -68,12 +90,17 @@ export class Outbox {
   deliver(bytes: Uint8Array): void {
     if (this.#dead) return;
     if (this.#bytes + bytes.length > this.#maxBytes) {
-      this.#kill();
-      this.#onOverflow();
+      this.#overflow("hard");
       return;
     }
     this.#queue.push(bytes);
     this.#bytes += bytes.length;
+    if (this.#bytes > this.#softBytes && this.#softTimer === null) {
+      this.#softTimer = this.#clock.setTimeout(
+        () => this.#overflow("soft"),
+        this.#softMs,
+      );
+    }
     if (!this.#scheduled && !this.#writing) {
       this.#scheduled = true;
       queueMicrotask(() => this.#flush());
@@ -104,11 +131,24 @@ export class Outbox {
     return this.#dead || (!this.#writing && this.#queue.length === 0);
   }
 
+  #overflow(bound: "hard" | "soft"): void {
+    this.#kill();
+    this.#onOverflow(bound);
+  }
+
   #kill(): void {
     this.#dead = true;
     this.#queue = [];
     this.#bytes = 0;
+    this.#calm();
     this.#wakeIdle();
+  }
+
+  /** Output is back under the soft bound: the grace period ends. */
+  #calm(): void {
+    if (this.#softTimer === null) return;
+    this.#clock.clearTimeout(this.#softTimer);
+    this.#softTimer = null;
   }
 
   #wakeIdle(): void {
@@ -131,6 +171,7 @@ export class Outbox {
           if (this.#dead) return;
         }
         this.#bytes -= chunk.length;
+        if (this.#bytes <= this.#softBytes) this.#calm();
       }
     } catch (error) {
       if (!this.#dead) {

@@ -7,7 +7,7 @@
  */
 
 import { ChatError } from "./errors.ts";
-import { foldName, validateName } from "./names.ts";
+import { foldName, skeleton, validateName } from "./names.ts";
 import { type Recipient, Room, User } from "./room.ts";
 import { TEXT } from "./text.ts";
 
@@ -16,6 +16,8 @@ export class Registry {
   /** The room everyone enters at login. */
   readonly main: Room = new Room("main");
   readonly #users = new Map<string, User>();
+  /** Users by the skeleton of their name, to refuse look-alikes. */
+  readonly #lookalikes = new Map<string, User>();
 
   /** The users online, in the order they logged in. */
   get users(): ReadonlyMap<string, User> {
@@ -29,15 +31,23 @@ export class Registry {
 
   /**
    * Logs a user in under `typedName` and puts them in the main room, whose
-   * members are told. Throws a {@linkcode ChatError} when the name is invalid
-   * or taken.
+   * members are told. Throws a {@linkcode ChatError} when the name is
+   * invalid, taken, or looks like the name of someone online.
    */
   login(typedName: string, recipient: Recipient): User {
     const name = validateName(typedName);
     const key = foldName(name);
     if (this.#users.has(key)) throw new ChatError(...TEXT.nameTaken(name));
+    const look = skeleton(name);
+    const twin = this.#lookalikes.get(look);
+    if (twin) {
+      throw new ChatError(
+        TEXT.badName(name, `it looks like "${twin.name}", who is online`),
+      );
+    }
     const user = new User(name, key, recipient);
     this.#users.set(key, user);
+    this.#lookalikes.set(look, user);
     this.main.broadcast(TEXT.entered(name));
     this.main.add(user);
     return user;
@@ -50,6 +60,7 @@ export class Registry {
   logout(user: User): void {
     if (this.#users.get(user.key) !== user) return;
     this.#users.delete(user.key);
+    this.#lookalikes.delete(skeleton(user.name));
     const room = user.room;
     if (room) {
       room.remove(user);

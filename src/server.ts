@@ -1,15 +1,18 @@
 /**
- * The accept loop, and a graceful end.
+ * The accept loops (plain and TLS), connection limits, and a graceful end.
  *
  * @module
  */
 
+import { type Clock, SYSTEM_CLOCK } from "./clock.ts";
 import type { Command } from "./commands/command.ts";
 import { COMMANDS } from "./commands/mod.ts";
 import { type Config, DEFAULTS } from "./config.ts";
+import { ConnectionLimits, type Refusal } from "./limits.ts";
 import { log } from "./log.ts";
 import { Registry } from "./registry.ts";
 import { formatAddr, Session } from "./session.ts";
+import { encodeLine, TEXT } from "./text.ts";
 
 /** Options for {@linkcode serve}: any of the config, the rest defaulted. */
 export interface ServeOptions extends Partial<Config> {
@@ -18,6 +21,8 @@ export interface ServeOptions extends Partial<Config> {
    * built-in commands.
    */
   commands?: ReadonlyMap<string, Command>;
+  /** The clock every time-based rule reads. Default: the real one. */
+  clock?: Clock;
 }
 
 /** How long shutdown waits for sessions to flush their output, in ms. */
@@ -26,49 +31,86 @@ const SHUTDOWN_FLUSH_MS = 2000;
 /** How long to wait before accepting again after accept() failed, in ms. */
 const ACCEPT_RETRY_MS = 100;
 
+/** How long a refused connection may take to read its one line, in ms. */
+const REFUSAL_WRITE_MS = 1000;
+
+const REFUSALS: Record<Refusal, string> = {
+  full: TEXT.serverFull,
+  address: TEXT.tooManyConnections,
+  rate: TEXT.tooManyNewConnections,
+};
+
 /**
- * Starts a chat server listening on `options.host`:`options.port` and
- * returns its handle. The listener is bound when this returns, so
- * `handle.addr.port` is known (use port 0 in tests).
+ * Starts a chat server listening on `options.host`:`options.port` (and on
+ * `options.tlsPort` with TLS, when given) and returns its handle. The
+ * listeners are bound when this returns, so `handle.addr.port` is known (use
+ * port 0 in tests).
  */
 export function serve(options: ServeOptions = {}): ChatServer {
-  const { commands = COMMANDS, ...overrides } = options;
+  const { commands = COMMANDS, clock = SYSTEM_CLOCK, ...overrides } = options;
   const config: Config = { ...DEFAULTS, ...overrides };
   const listener = Deno.listen({
     hostname: config.host,
     port: config.port,
     transport: "tcp",
   });
-  return new ChatServer(listener, config, commands);
+  let tlsListener: Deno.TlsListener | null = null;
+  if (config.tlsPort !== null) {
+    try {
+      tlsListener = Deno.listenTls({
+        hostname: config.host,
+        port: config.tlsPort,
+        cert: Deno.readTextFileSync(config.cert),
+        key: Deno.readTextFileSync(config.key),
+      });
+    } catch (error) {
+      listener.close();
+      throw error;
+    }
+  }
+  return new ChatServer({ listener, tlsListener, config, commands, clock });
 }
 
-/** A running server: its address, its registry, and a way to stop it. */
+/** What a {@linkcode ChatServer} is made of. */
+export interface ChatServerParts {
+  listener: Deno.Listener;
+  tlsListener: Deno.TlsListener | null;
+  config: Config;
+  commands: ReadonlyMap<string, Command>;
+  clock: Clock;
+}
+
+/** A running server: its addresses, its registry, and a way to stop it. */
 export class ChatServer implements AsyncDisposable {
-  /** The address the server listens on. */
+  /** The plain address the server listens on. */
   readonly addr: Deno.NetAddr;
+  /** The TLS address, when there is one. */
+  readonly tlsAddr: Deno.NetAddr | null;
   /** The users and rooms, shared by every session. */
   readonly registry: Registry = new Registry();
-  readonly #config: Config;
-  readonly #commands: ReadonlyMap<string, Command>;
-  readonly #listener: Deno.Listener;
+  readonly #parts: ChatServerParts;
+  readonly #limits: ConnectionLimits;
   readonly #sessions = new Map<Session, Promise<void>>();
   readonly #log = log("server");
-  readonly #accepting: Promise<void>;
+  readonly #accepting: Promise<void>[];
   #closing: Promise<void> | null = null;
 
-  constructor(
-    listener: Deno.Listener,
-    config: Config,
-    commands: ReadonlyMap<string, Command> = COMMANDS,
-  ) {
-    this.#listener = listener;
-    this.#config = config;
-    this.#commands = commands;
+  constructor(parts: ChatServerParts) {
+    this.#parts = parts;
+    const { listener, tlsListener, config, clock } = parts;
+    this.#limits = new ConnectionLimits({ ...config, clock });
     this.addr = listener.addr as Deno.NetAddr;
+    this.tlsAddr = tlsListener?.addr as Deno.NetAddr ?? null;
     this.#log.info("Listening on {address}", {
       address: formatAddr(this.addr),
     });
-    this.#accepting = this.#accept();
+    this.#accepting = [this.#accept(listener, false)];
+    if (tlsListener) {
+      this.#log.info("Listening with TLS on {address}", {
+        address: formatAddr(this.tlsAddr!),
+      });
+      this.#accepting.push(this.#accept(tlsListener, true));
+    }
   }
 
   /** The number of open connections. */
@@ -91,11 +133,11 @@ export class ChatServer implements AsyncDisposable {
     return this.close();
   }
 
-  async #accept(): Promise<void> {
+  async #accept(listener: Deno.Listener, tls: boolean): Promise<void> {
     while (this.#closing === null) {
-      let conn: Deno.TcpConn;
+      let conn: Deno.Conn;
       try {
-        conn = await this.#listener.accept() as Deno.TcpConn;
+        conn = await listener.accept();
       } catch (error) {
         if (this.#closing !== null) return;
         // Out of file descriptors, say: keep serving those already here.
@@ -103,30 +145,51 @@ export class ChatServer implements AsyncDisposable {
         await new Promise((resolve) => setTimeout(resolve, ACCEPT_RETRY_MS));
         continue;
       }
-      this.#start(conn);
+      this.#start(conn, tls);
     }
   }
 
-  #start(conn: Deno.TcpConn): void {
+  #start(conn: Deno.Conn, tls: boolean): void {
+    const { hostname } = conn.remoteAddr as Deno.NetAddr;
+    const refusal = this.#limits.admit(hostname);
+    if (refusal !== null) {
+      this.#log.info("Refused {remote}: {reason}", {
+        remote: formatAddr(conn.remoteAddr),
+        reason: refusal,
+      });
+      refuse(conn, REFUSALS[refusal]);
+      return;
+    }
     try {
-      conn.setNoDelay(true);
+      const tcp = conn as Deno.TcpConn;
+      tcp.setNoDelay(true);
+      // Half-open peers (a laptop closed, a cable pulled) are reaped by the
+      // kernel's keepalive probes.
+      tcp.setKeepAlive(true);
     } catch {
       // The peer left already; the session sees that on its first read.
     }
+    const { config, commands, clock } = this.#parts;
     const session = new Session(conn, {
       registry: this.registry,
-      config: this.#config,
-      commands: this.#commands,
+      config,
+      commands,
+      clock,
+      tls,
       log: log("session"),
     });
-    const done = session.run().finally(() => this.#sessions.delete(session));
+    const done = session.run().finally(() => {
+      this.#sessions.delete(session);
+      this.#limits.release(hostname);
+    });
     this.#sessions.set(session, done);
   }
 
   async #shutdown(): Promise<void> {
     this.#log.info("Shutting down");
-    this.#listener.close();
-    await this.#accepting;
+    this.#parts.listener.close();
+    this.#parts.tlsListener?.close();
+    await Promise.all(this.#accepting);
     const sessions = [...this.#sessions.keys()];
     await Promise.all(
       sessions.map((session) => session.shutdown(SHUTDOWN_FLUSH_MS)),
@@ -137,4 +200,19 @@ export class ChatServer implements AsyncDisposable {
     await Promise.all(this.#sessions.values());
     this.#log.info("Stopped");
   }
+}
+
+/** Sends one line to a refused connection and closes it, without waiting. */
+function refuse(conn: Deno.Conn, line: string): void {
+  const timer = setTimeout(() => conn.close(), REFUSAL_WRITE_MS);
+  conn.write(encodeLine(line))
+    .catch(() => {})
+    .finally(() => {
+      clearTimeout(timer);
+      try {
+        conn.close();
+      } catch {
+        // Closed by the timer.
+      }
+    });
 }

@@ -5,11 +5,18 @@
  */
 
 import type { Logger } from "@logtape/logtape";
+import { type Clock, sleep, type TimerId } from "./clock.ts";
 import type { Command, Context, SessionControl } from "./commands/command.ts";
 import { dispatch } from "./commands/mod.ts";
 import type { Config } from "./config.ts";
 import { ChatError } from "./errors.ts";
-import { type LineEvent, LineStream, LineTooLong } from "./line_stream.ts";
+import { TokenBucket } from "./flood.ts";
+import {
+  ExcessFlood,
+  type LineEvent,
+  LineStream,
+  LineTooLong,
+} from "./line_stream.ts";
 import { Outbox } from "./outbox.ts";
 import type { Registry } from "./registry.ts";
 import type { User } from "./room.ts";
@@ -18,39 +25,72 @@ import { encodeLine, sanitize, TEXT } from "./text.ts";
 /** The size of each read from a connection, in bytes. */
 const READ_BYTES = 4096;
 
+/** How long a closing session may take to flush its output, in ms. */
+const FLUSH_MS = 2000;
+
+/** A first line that is an HTTP request: a browser, or a scanner. */
+const HTTP_REQUEST = /^(GET|HEAD|POST|PUT|DELETE|CONNECT|OPTIONS|TRACE|PATCH) /;
+
 /** What a session needs from the server. */
 export interface SessionOptions {
   registry: Registry;
   config: Config;
   commands: ReadonlyMap<string, Command>;
   log: Logger;
+  clock: Clock;
+  /** The connection is TLS already (no ClientHello check). */
+  tls: boolean;
 }
 
 /**
  * A connection's life: welcome, then one loop that awaits each line in turn
- * and dispatches it, then cleanup in `finally`, whatever ended the loop
- * (logout, a dropped connection, a slow reader, shutdown).
+ * (flood control slows it here) and dispatches it, then cleanup in
+ * `finally`, whatever ended the loop: logout, a dropped connection, a slow
+ * reader, a flood, a timeout or shutdown.
  */
 export class Session implements SessionControl {
   /** The user, once logged in. */
   user: User | null = null;
   /** The peer's address, for logs. */
   readonly remote: string;
+  /** When the session connected, on its clock. */
+  readonly connectedAt: number;
   readonly #conn: Deno.Conn;
   readonly #outbox: Outbox;
   readonly #ctx: Context;
+  readonly #config: Config;
   readonly #log: Logger;
-  #ending = false;
+  readonly #clock: Clock;
+  readonly #tls: boolean;
+  /** Aborts a flood-control wait once the session is stopping. */
+  readonly #abort = new AbortController();
+  #stopping = false;
   #closed = false;
+  #linesBeforeLogin = 0;
+  #lastActive: number;
+  /** The login timeout before login, the idle timeout after. */
+  #timer: TimerId | null = null;
 
   constructor(conn: Deno.Conn, options: SessionOptions) {
     this.#conn = conn;
+    this.#config = options.config;
     this.#log = options.log;
+    this.#clock = options.clock;
+    this.#tls = options.tls;
     this.remote = formatAddr(conn.remoteAddr);
+    this.connectedAt = this.#lastActive = options.clock.now();
     this.#outbox = new Outbox(conn, {
       maxBytes: options.config.maxQueueBytes,
-      onOverflow: () => {
-        this.#log.warn("Dropped slow reader {remote} ({name})", this.#about());
+      softBytes: options.config.softQueueBytes,
+      softMs: options.config.softQueueSeconds * 1000,
+      clock: options.clock,
+      onOverflow: (bound) => {
+        this.#log.warn("Dropped slow reader {remote} ({name}): {limit}", {
+          ...this.#about(),
+          limit: bound === "hard"
+            ? `over ${this.#config.maxQueueBytes} bytes queued`
+            : `over ${this.#config.softQueueBytes} bytes queued for ${this.#config.softQueueSeconds} s`,
+        });
         this.close();
       },
       onError: () => this.close(),
@@ -68,6 +108,11 @@ export class Session implements SessionControl {
     return this.#outbox;
   }
 
+  /** When the user last sent a line that was not blank, on the clock. */
+  get lastActive(): number {
+    return this.#lastActive;
+  }
+
   /** Sends lines to this session only. */
   reply(...lines: string[]): void {
     for (const line of lines) this.#outbox.deliver(encodeLine(line));
@@ -75,31 +120,50 @@ export class Session implements SessionControl {
 
   /** Ends the session once the current line is handled. */
   end(): void {
-    this.#ending = true;
+    this.#stop();
   }
 
   /** Runs the session to its end; never rejects. */
   async run(): Promise<void> {
-    const { config, registry } = this.#ctx;
+    const config = this.#config;
     this.#log.info("Connected {remote}", { remote: this.remote });
     this.reply(TEXT.welcome(config.name));
+    if (config.loginTimeout > 0) {
+      this.#timer = this.#clock.setTimeout(() => {
+        this.#log.info("Login timeout for {remote}", { remote: this.remote });
+        this.#stop(TEXT.loginTimedOut);
+      }, config.loginTimeout * 1000);
+    }
+    const flood = config.floodRate > 0;
+    const bucket = flood
+      ? new TokenBucket({
+        burst: config.floodBurst,
+        rate: config.floodRate,
+        clock: this.#clock,
+      })
+      : null;
+    const lines = new LineStream({
+      maxLineBytes: config.maxLineBytes,
+      maxSubnegotiationBytes: config.maxSubnegotiationBytes,
+      maxQueuedLines: flood ? config.floodMaxWaiting : undefined,
+    });
+    // A flood is found while the loop may be waiting for a token, so the
+    // pipe's failure is watched here, not only where the loop reads.
+    readChunks(this.#conn, !this.#tls).pipeTo(lines.writable)
+      .catch((error) => this.#readFailed(error));
     try {
-      const lines = readChunks(this.#conn).pipeThrough(
-        new LineStream({ maxLineBytes: config.maxLineBytes }),
-      );
-      for await (const event of lines) {
+      for await (const event of lines.readable) {
+        if (this.#stopping) break;
+        const wait = bucket?.take() ?? 0;
+        if (wait > 0) await sleep(this.#clock, wait, this.#abort.signal);
         this.#handle(event);
-        if (this.#ending) break;
+        if (this.#stopping) break;
       }
     } catch (error) {
-      if (!this.#closed && !isDisconnect(error)) {
-        this.#log.error("Reading from {remote} failed: {error}", {
-          remote: this.remote,
-          error,
-        });
-      }
+      this.#readFailed(error);
     } finally {
-      if (this.user) registry.logout(this.user);
+      if (this.#timer !== null) this.#clock.clearTimeout(this.#timer);
+      if (this.user) this.#ctx.registry.logout(this.user);
       await this.#outbox.drained(FLUSH_MS);
       this.close();
       this.#log.info("Disconnected {remote} ({name})", this.#about());
@@ -112,7 +176,11 @@ export class Session implements SessionControl {
    * after `timeoutMs`.
    */
   shutdown(timeoutMs: number): Promise<void> {
-    this.reply(TEXT.shuttingDown);
+    // Not #stop(): the server closes every session at once when all are
+    // flushed, so nobody is told of the others' departures after this line.
+    if (!this.#stopping) this.reply(TEXT.shuttingDown);
+    this.#stopping = true;
+    this.#abort.abort();
     return this.#outbox.drained(timeoutMs);
   }
 
@@ -120,6 +188,8 @@ export class Session implements SessionControl {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#stopping = true;
+    this.#abort.abort();
     this.#outbox.discard();
     try {
       this.#conn.close();
@@ -128,13 +198,65 @@ export class Session implements SessionControl {
     }
   }
 
+  /**
+   * Ends the session: sends `reason` (if any), stops handling lines, and
+   * closes the connection once the output is flushed. The first call wins.
+   */
+  #stop(reason?: string): void {
+    if (this.#stopping) return;
+    this.#stopping = true;
+    if (reason) this.reply(reason);
+    this.#abort.abort();
+    // The loop may be waiting for input that never comes: closing ends it.
+    this.#outbox.drained(FLUSH_MS).then(() => this.close());
+  }
+
+  #readFailed(error: unknown): void {
+    if (error instanceof ExcessFlood) {
+      this.#log.warn("Excess flood from {remote} ({name})", this.#about());
+      this.#stop(TEXT.excessFlood);
+    } else if (error instanceof TlsOnPlainPort) {
+      this.#log.info("TLS handshake on the plain port from {remote}", {
+        remote: this.remote,
+      });
+      this.close();
+    } else if (
+      !this.#stopping && !isDisconnect(error) &&
+      !(error instanceof DOMException && error.name === "AbortError")
+    ) {
+      this.#log.error("Reading from {remote} failed: {error}", {
+        remote: this.remote,
+        error,
+      });
+    }
+  }
+
   #handle(event: LineEvent): void {
+    const config = this.#config;
+    if (this.user === null) {
+      this.#linesBeforeLogin++;
+      if (this.#linesBeforeLogin > config.maxLinesBeforeLogin) {
+        this.#stop(TEXT.tooManyLinesBeforeLogin(config.maxLinesBeforeLogin));
+        return;
+      }
+      if (
+        this.#linesBeforeLogin === 1 && typeof event === "string" &&
+        HTTP_REQUEST.test(event)
+      ) {
+        this.#log.info("HTTP request from {remote}", { remote: this.remote });
+        this.#stop(TEXT.httpRequest);
+        return;
+      }
+    }
     if (event instanceof LineTooLong) {
       this.reply(TEXT.lineTooLong(event.maxBytes));
       return;
     }
+    const line = sanitize(event);
+    if (line.trim() !== "") this.#lastActive = this.#clock.now();
+    const wasGuest = this.user === null;
     try {
-      dispatch(this.#ctx, sanitize(event));
+      dispatch(this.#ctx, line);
     } catch (error) {
       if (error instanceof ChatError) {
         this.reply(...error.lines);
@@ -146,6 +268,25 @@ export class Session implements SessionControl {
         this.reply(TEXT.internalError);
       }
     }
+    if (wasGuest && this.user !== null) this.#loggedIn();
+  }
+
+  #loggedIn(): void {
+    if (this.#timer !== null) this.#clock.clearTimeout(this.#timer);
+    this.#timer = null;
+    if (this.#config.idleTimeout > 0) this.#checkIdle();
+  }
+
+  /** Arms the idle timer for when the user would have been idle too long. */
+  #checkIdle(): void {
+    const limit = this.#config.idleTimeout * 1000;
+    const idle = this.#clock.now() - this.#lastActive;
+    if (idle >= limit) {
+      this.#log.info("Idle timeout for {remote} ({name})", this.#about());
+      this.#stop(TEXT.idleTimedOut(this.#config.idleTimeout));
+      return;
+    }
+    this.#timer = this.#clock.setTimeout(() => this.#checkIdle(), limit - idle);
   }
 
   #about(): { remote: string; name: string } {
@@ -153,17 +294,37 @@ export class Session implements SessionControl {
   }
 }
 
-/** How long a closing session may take to flush its output, in ms. */
-const FLUSH_MS = 2000;
+/** A TLS ClientHello on the plain port: the client speaks the wrong protocol. */
+class TlsOnPlainPort extends Error {
+  constructor() {
+    super("TLS handshake on the plain port");
+    this.name = "TlsOnPlainPort";
+  }
+}
 
-/** A connection's bytes as a stream, read `READ_BYTES` at a time. */
-function readChunks(conn: Deno.Conn): ReadableStream<Uint8Array> {
+/**
+ * A connection's bytes as a stream, read `READ_BYTES` at a time. With
+ * `checkTls`, a first chunk that starts like a TLS handshake record fails
+ * the stream.
+ */
+function readChunks(
+  conn: Deno.Conn,
+  checkTls: boolean,
+): ReadableStream<Uint8Array> {
+  let first = checkTls;
   return new ReadableStream({
     async pull(controller) {
       const buffer = new Uint8Array(READ_BYTES);
       const count = await conn.read(buffer);
-      if (count === null) controller.close();
-      else controller.enqueue(buffer.subarray(0, count));
+      if (count === null) return controller.close();
+      if (first) {
+        first = false;
+        // A handshake record (22) of TLS 1.x (3, any minor version).
+        if (buffer[0] === 0x16 && (count < 2 || buffer[1] === 0x03)) {
+          throw new TlsOnPlainPort();
+        }
+      }
+      controller.enqueue(buffer.subarray(0, count));
     },
   }, { highWaterMark: 0 });
 }

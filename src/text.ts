@@ -35,6 +35,17 @@ export const TEXT = {
   unknownCommand: (word: string) => `Unknown command: ${word}`,
 
   lineTooLong: (maxBytes: number) => `Line too long (max ${maxBytes} bytes)`,
+  excessFlood: "Excess flood",
+  tooManyLinesBeforeLogin: (max: number) =>
+    `Too many lines without logging in (max ${max}).`,
+  loginTimedOut: "Login timed out.",
+  idleTimedOut: (seconds: number) =>
+    `Idle for more than ${seconds} seconds; disconnecting.`,
+  serverFull: "Server is full",
+  tooManyConnections: "Too many connections from your address",
+  tooManyNewConnections:
+    "Too many new connections from your address; try again in a few seconds",
+  httpRequest: "This is a chat server: connect with telnet, not a web browser.",
   shuttingDown: "Server is shutting down.",
   internalError: "Sorry, something went wrong; please try again.",
   alreadyLoggedIn: (name: string) => `You are already logged in as "${name}"`,

@@ -14,6 +14,18 @@ Deno.test("parseFlags() gives the defaults without flags", () => {
   assert.equal(DEFAULTS.name, "TestChat");
   assert.equal(DEFAULTS.maxLineBytes, 1024);
   assert.equal(DEFAULTS.maxQueueBytes, 1024 * 1024);
+  assert.equal(DEFAULTS.floodBurst, 10);
+  assert.equal(DEFAULTS.floodRate, 2);
+  assert.equal(DEFAULTS.floodMaxWaiting, 100);
+  assert.equal(DEFAULTS.maxLinesBeforeLogin, 20);
+  assert.equal(DEFAULTS.loginTimeout, 60);
+  assert.equal(DEFAULTS.idleTimeout, 0);
+  assert.equal(DEFAULTS.maxConnsPerIp, 16);
+  assert.equal(DEFAULTS.maxConns, 10_000);
+  assert.equal(DEFAULTS.maxNewConnsPerIp, 30);
+  assert.equal(DEFAULTS.limitLoopback, false);
+  assert.equal(DEFAULTS.softQueueBytes, 256 * 1024);
+  assert.equal(DEFAULTS.softQueueSeconds, 10);
 });
 
 Deno.test("parseFlags() reads every option", () => {
@@ -23,9 +35,28 @@ Deno.test("parseFlags() reads every option", () => {
     "6000",
     "--name",
     "MyChat",
+    "--tls-port",
+    "6001",
+    "--cert",
+    "c.pem",
+    "--key",
+    "k.pem",
     "--max-line-bytes",
     "512",
     "--max-queue-bytes=65536",
+    "--soft-queue-bytes=32768",
+    "--soft-queue-seconds=2.5",
+    "--flood-burst=5",
+    "--flood-rate=0.5",
+    "--flood-max-waiting=50",
+    "--max-lines-before-login=7",
+    "--login-timeout=30",
+    "--idle-timeout=600",
+    "--max-conns=100",
+    "--max-conns-per-ip=4",
+    "--max-new-conns-per-ip=9",
+    "--limit-loopback",
+    "--max-subneg-bytes=512",
     "--log-level",
     "debug",
   ]);
@@ -35,11 +66,34 @@ Deno.test("parseFlags() reads every option", () => {
       host: "127.0.0.1",
       port: 6000,
       name: "MyChat",
+      tlsPort: 6001,
+      cert: "c.pem",
+      key: "k.pem",
       maxLineBytes: 512,
       maxQueueBytes: 65536,
+      softQueueBytes: 32768,
+      softQueueSeconds: 2.5,
+      floodBurst: 5,
+      floodRate: 0.5,
+      floodMaxWaiting: 50,
+      maxLinesBeforeLogin: 7,
+      loginTimeout: 30,
+      idleTimeout: 600,
+      maxConns: 100,
+      maxConnsPerIp: 4,
+      maxNewConnsPerIp: 9,
+      limitLoopback: true,
+      maxSubnegotiationBytes: 512,
       logLevel: "debug",
     },
   });
+});
+
+Deno.test("parseFlags() wants a certificate and key with --tls-port", () => {
+  assert.throws(
+    () => parseFlags(["--tls-port", "6001"]),
+    /--tls-port needs --cert and --key/,
+  );
 });
 
 Deno.test("parseFlags() refuses unknown and malformed flags", () => {
@@ -67,9 +121,11 @@ Deno.test("parseFlags() answers --help and --version first", () => {
 Deno.test("usage() lists every option with its default", () => {
   const text = usage();
   for (const option of OPTIONS) {
-    assert.match(
-      text,
-      new RegExp(`--${option.flag} .*default ${DEFAULTS[option.key]}`),
-    );
+    const value = DEFAULTS[option.key];
+    if (!option.value || value === null || value === "") {
+      assert.match(text, new RegExp(`--${option.flag}\\b`));
+    } else {
+      assert.match(text, new RegExp(`--${option.flag} .*default ${value}`));
+    }
   }
 });

@@ -212,11 +212,11 @@ export class Client implements AsyncDisposable {
         throw new Error(`Unterminated output: ${JSON.stringify(pending)}`);
       }
     } catch (error) {
-      if (!(error instanceof Deno.errors.BadResource)) {
-        if (!(error instanceof Deno.errors.ConnectionReset)) {
-          this.#error = error as Error;
-        }
-      }
+      // Closed by this side, or reset by the server: the end of the stream.
+      const closed = error instanceof Deno.errors.BadResource ||
+        error instanceof Deno.errors.Interrupted ||
+        error instanceof Deno.errors.ConnectionReset;
+      if (!closed) this.#error = error as Error;
     } finally {
       this.#ended = true;
       this.#wake?.();

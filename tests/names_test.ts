@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
 import { ChatError } from "../src/errors.ts";
-import { foldName, isSingleScript, validateName } from "../src/names.ts";
+import {
+  foldName,
+  isSingleScript,
+  skeleton,
+  validateName,
+} from "../src/names.ts";
 
 function refusal(name: string): string {
   try {
@@ -68,4 +73,35 @@ Deno.test("isSingleScript() lets Common characters go with any script", () => {
   assert.ok(isSingleScript("abc_123.-"));
   assert.ok(isSingleScript("123"));
   assert.ok(!isSingleScript("abcабв"));
+});
+
+Deno.test("validateName() refuses invisible characters", () => {
+  for (
+    const invisible of [
+      "\u200b",
+      "\u200c",
+      "\u200d",
+      "\u200e",
+      "\u200f",
+      "\u2060",
+      "\ufeff",
+    ]
+  ) {
+    assert.match(refusal(`al${invisible}ice`), /invisible characters/);
+  }
+});
+
+Deno.test("validateName() refuses piles of combining marks", () => {
+  assert.match(refusal("x\u0301\u0302\u0303"), /more than two combining marks/);
+  assert.equal(validateName("x\u0301\u0302"), "x\u0301\u0302");
+});
+
+Deno.test("skeleton() matches look-alikes across scripts, not different names", () => {
+  assert.equal(skeleton("раураl"), skeleton("paypal")); // Cyrillic р а у
+  assert.equal(skeleton("ΑΒΕ"), skeleton("ABE")); // Greek capitals
+  assert.equal(skeleton("b0b"), skeleton("bob"));
+  assert.equal(skeleton("Alice"), skeleton("alice"));
+  assert.equal(skeleton("РАУРАL"), skeleton("paypal")); // Cyrillic capitals
+  assert.notEqual(skeleton("alice"), skeleton("alicia"));
+  assert.notEqual(skeleton("bob"), skeleton("rob"));
 });

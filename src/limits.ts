@@ -1,0 +1,125 @@
+/**
+ * Connection limits, checked before any session state exists: in all, per
+ * address, and new connections per address over a sliding 10 seconds.
+ *
+ * @module
+ */
+
+import type { Clock } from "./clock.ts";
+
+/** Why a connection was refused. */
+export type Refusal = "full" | "address" | "rate";
+
+/** Options for {@linkcode ConnectionLimits}. */
+export interface ConnectionLimitsOptions {
+  /** Concurrent connections in all. */
+  maxConns: number;
+  /** Concurrent connections per address. */
+  maxConnsPerIp: number;
+  /** New connections per address per `windowMs`. */
+  maxNewConnsPerIp: number;
+  /** Apply the per-address limits to loopback too. */
+  limitLoopback: boolean;
+  clock: Clock;
+  /** The window of `maxNewConnsPerIp`, in ms. Default 10 seconds. */
+  windowMs?: number;
+}
+
+/**
+ * Counts connections. `admit` checks and counts in one synchronous step, so
+ * two connections can never both take the last place.
+ */
+export class ConnectionLimits {
+  readonly #options: Required<ConnectionLimitsOptions>;
+  #total = 0;
+  readonly #open = new Map<string, number>();
+  /** Recent connection times per address, oldest first, at most the limit. */
+  readonly #recent = new Map<string, number[]>();
+  #swept: number;
+
+  constructor(options: ConnectionLimitsOptions) {
+    this.#options = { windowMs: 10_000, ...options };
+    this.#swept = options.clock.now();
+  }
+
+  /** Open connections in all. */
+  get total(): number {
+    return this.#total;
+  }
+
+  /**
+   * Counts a new connection from `hostname`, or says why it is refused (and
+   * counts nothing).
+   */
+  admit(hostname: string): Refusal | null {
+    const o = this.#options;
+    if (this.#total >= o.maxConns) return "full";
+    const limited = o.limitLoopback || !isLoopback(hostname);
+    const key = addressKey(hostname);
+    if (limited) {
+      if ((this.#open.get(key) ?? 0) >= o.maxConnsPerIp) return "address";
+      const now = o.clock.now();
+      this.#sweep(now);
+      const times = this.#recent.get(key) ?? [];
+      while (times.length > 0 && times[0] <= now - o.windowMs) times.shift();
+      if (times.length >= o.maxNewConnsPerIp) return "rate";
+      times.push(now);
+      this.#recent.set(key, times);
+    }
+    this.#total++;
+    this.#open.set(key, (this.#open.get(key) ?? 0) + 1);
+    return null;
+  }
+
+  /** Forgets a connection `admit` counted. */
+  release(hostname: string): void {
+    const key = addressKey(hostname);
+    const open = (this.#open.get(key) ?? 0) - 1;
+    if (open > 0) this.#open.set(key, open);
+    else this.#open.delete(key);
+    this.#total--;
+  }
+
+  /** Drops addresses with no connection in the window, once per window. */
+  #sweep(now: number): void {
+    const { windowMs } = this.#options;
+    if (now - this.#swept < windowMs) return;
+    this.#swept = now;
+    for (const [key, times] of this.#recent) {
+      if (times[times.length - 1] <= now - windowMs) this.#recent.delete(key);
+    }
+  }
+}
+
+/** Whether `hostname` is a loopback address (127/8, ::1, or mapped). */
+export function isLoopback(hostname: string): boolean {
+  const ip = unmapped(hostname);
+  return ip.startsWith("127.") ||
+    expandIpv6(ip)?.join(":") === "0:0:0:0:0:0:0:1";
+}
+
+/**
+ * The key an address is limited by: an IPv4 address itself (IPv4-mapped
+ * IPv6 included), and an IPv6 address's /64, which one subscriber holds.
+ */
+export function addressKey(hostname: string): string {
+  const ip = unmapped(hostname);
+  const groups = expandIpv6(ip);
+  return groups ? `${groups.slice(0, 4).join(":")}::/64` : ip;
+}
+
+function unmapped(hostname: string): string {
+  const match = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(hostname);
+  return match ? match[1] : hostname;
+}
+
+/** The eight groups of an IPv6 address, without leading zeros; null if not IPv6. */
+function expandIpv6(ip: string): string[] | null {
+  if (!ip.includes(":")) return null;
+  const [head, tail] = ip.toLowerCase().split("%")[0].split("::");
+  const left = head ? head.split(":") : [];
+  const right = tail !== undefined && tail !== "" ? tail.split(":") : [];
+  const zeros = tail === undefined ? 0 : 8 - left.length - right.length;
+  const groups = [...left, ...Array(Math.max(0, zeros)).fill("0"), ...right];
+  return groups.map((group) => group.replace(/^0+(?=.)/, ""));
+}

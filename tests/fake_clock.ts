@@ -1,0 +1,48 @@
+import type { Clock, TimerId } from "../src/clock.ts";
+
+/**
+ * A clock that moves only when a test says so. Timers fire in time order
+ * during {@linkcode FakeClock.advance}.
+ */
+export class FakeClock implements Clock {
+  #now = 1_000_000;
+  #nextId = 1;
+  readonly #timers = new Map<number, { at: number; fn: () => void }>();
+
+  now(): number {
+    return this.#now;
+  }
+
+  setTimeout(fn: () => void, ms: number): TimerId {
+    const id = this.#nextId++;
+    this.#timers.set(id, { at: this.#now + Math.max(0, ms), fn });
+    return id;
+  }
+
+  clearTimeout(id: TimerId): void {
+    this.#timers.delete(id as number);
+  }
+
+  /** Timers waiting to fire. */
+  get pending(): number {
+    return this.#timers.size;
+  }
+
+  /** Moves time forward by `ms`, firing every timer that comes due. */
+  advance(ms: number): void {
+    const end = this.#now + ms;
+    while (true) {
+      let next: [number, { at: number; fn: () => void }] | undefined;
+      for (const entry of this.#timers) {
+        if (entry[1].at <= end && (!next || entry[1].at < next[1].at)) {
+          next = entry;
+        }
+      }
+      if (!next) break;
+      this.#timers.delete(next[0]);
+      this.#now = Math.max(this.#now, next[1].at);
+      next[1].fn();
+    }
+    this.#now = end;
+  }
+}
