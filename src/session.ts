@@ -22,8 +22,9 @@ import type { Registry } from "./registry.ts";
 import type { User } from "./room.ts";
 import { encodeLine, sanitize, TEXT } from "./text.ts";
 
-/** The size of each read from a connection, in bytes. */
-const READ_BYTES = 4096;
+/** The read buffer's size when idle, and its limit when busy, in bytes. */
+const MIN_READ_BYTES = 1024;
+const MAX_READ_BYTES = 64 * 1024;
 
 /** How long a closing session may take to flush its output, in ms. */
 const FLUSH_MS = 2000;
@@ -303,18 +304,23 @@ class TlsOnPlainPort extends Error {
 }
 
 /**
- * A connection's bytes as a stream, read `READ_BYTES` at a time. With
- * `checkTls`, a first chunk that starts like a TLS handshake record fails
- * the stream.
+ * A connection's bytes as a stream. With `checkTls`, a first chunk that
+ * starts like a TLS handshake record fails the stream.
+ *
+ * The read buffer is reused: the LineStream copies what it keeps, and a pipe
+ * reads the next chunk only once the previous one was transformed. It starts
+ * small, because an idle connection holds it while its read is pending, and
+ * doubles while reads fill it (a paste, a flood), so that large inputs take
+ * few reads and little garbage; it shrinks again when reads come back small.
  */
 function readChunks(
   conn: Deno.Conn,
   checkTls: boolean,
 ): ReadableStream<Uint8Array> {
   let first = checkTls;
+  let buffer = new Uint8Array(MIN_READ_BYTES);
   return new ReadableStream({
     async pull(controller) {
-      const buffer = new Uint8Array(READ_BYTES);
       const count = await conn.read(buffer);
       if (count === null) return controller.close();
       if (first) {
@@ -325,6 +331,11 @@ function readChunks(
         }
       }
       controller.enqueue(buffer.subarray(0, count));
+      if (count === buffer.length && buffer.length < MAX_READ_BYTES) {
+        buffer = new Uint8Array(buffer.length * 2);
+      } else if (count < buffer.length / 8 && buffer.length > MIN_READ_BYTES) {
+        buffer = new Uint8Array(buffer.length / 2);
+      }
     },
   }, { highWaterMark: 0 });
 }

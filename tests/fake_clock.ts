@@ -8,6 +8,7 @@ export class FakeClock implements Clock {
   #now = 1_000_000;
   #nextId = 1;
   readonly #timers = new Map<number, { at: number; fn: () => void }>();
+  #waiters: { count: number; resolve: () => void }[] = [];
 
   now(): number {
     return this.#now;
@@ -16,6 +17,11 @@ export class FakeClock implements Clock {
   setTimeout(fn: () => void, ms: number): TimerId {
     const id = this.#nextId++;
     this.#timers.set(id, { at: this.#now + Math.max(0, ms), fn });
+    this.#waiters = this.#waiters.filter((waiter) => {
+      if (this.#timers.size < waiter.count) return true;
+      waiter.resolve();
+      return false;
+    });
     return id;
   }
 
@@ -26,6 +32,15 @@ export class FakeClock implements Clock {
   /** Timers waiting to fire. */
   get pending(): number {
     return this.#timers.size;
+  }
+
+  /**
+   * Resolves once `count` timers are waiting: the server has reached the
+   * point where it waits on this clock (flood control holding a line, say).
+   */
+  untilPending(count = 1): Promise<void> {
+    if (this.#timers.size >= count) return Promise.resolve();
+    return new Promise((resolve) => this.#waiters.push({ count, resolve }));
   }
 
   /** Moves time forward by `ms`, firing every timer that comes due. */

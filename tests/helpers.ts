@@ -43,14 +43,14 @@ let syncCounter = 0;
  * `read: false`). Lines must end with CRLF: a bare CR or LF fails the test.
  */
 export class Client implements AsyncDisposable {
-  readonly conn: Deno.TcpConn;
+  readonly conn: Deno.Conn;
   readonly #lines: string[] = [];
   #wake: (() => void) | null = null;
   #ended = false;
   #error: Error | null = null;
   readonly #reading: Promise<void>;
 
-  private constructor(conn: Deno.TcpConn, read: boolean) {
+  private constructor(conn: Deno.Conn, read: boolean) {
     this.conn = conn;
     this.#reading = read ? this.#read() : Promise.resolve();
   }
@@ -67,9 +67,18 @@ export class Client implements AsyncDisposable {
     return new Client(conn, options.read ?? true);
   }
 
+  /** Wraps a connection made elsewhere (TLS, say). */
+  static from(conn: Deno.Conn): Client {
+    return new Client(conn, true);
+  }
+
   /** Connects, reads the welcome, logs in as `name` and waits until done. */
-  static async login(port: number, name: string): Promise<Client> {
-    const client = await Client.connect(port);
+  static async login(
+    port: number,
+    name: string,
+    options: { hostname?: string } = {},
+  ): Promise<Client> {
+    const client = await Client.connect(port, options);
     await client.expect("Welcome to TestChat");
     await client.send(`login ${name}`);
     await client.sync();
@@ -222,6 +231,32 @@ export class Client implements AsyncDisposable {
       this.#wake?.();
     }
   }
+}
+
+/**
+ * Has `talker` (logged in as "talker") say 900-byte lines until `done`
+ * settles, to fill a stalled
+ * reader's queue. It waits for its own echo every 20 lines, so the room's
+ * healthy readers are never more than 20 lines behind. Bounded: 20,000 lines
+ * (18 MB) outgrow any loopback socket buffer.
+ */
+export async function talkUntil(
+  talker: Client,
+  done: Promise<unknown>,
+): Promise<void> {
+  let settled = false;
+  const finished = done.finally(() => settled = true);
+  finished.catch(() => {});
+  const filler = "x".repeat(900);
+  for (let i = 0; i < 1000 && !settled; i++) {
+    const batch = Array.from(
+      { length: 20 },
+      (_, j) => `say ${i}.${j} ${filler}`,
+    );
+    await talker.send(batch.join("\r\n"));
+    await talker.waitFor((line) => line.startsWith(`talker: ${i}.19 `));
+  }
+  await withTimeout(finished, TIMEOUT_MS, "the stalled reader to be dropped");
 }
 
 /** A server running as its own process, as users start it. */

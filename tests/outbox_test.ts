@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { Outbox } from "../src/outbox.ts";
 import { encodeLine } from "../src/text.ts";
+import { FakeClock } from "./fake_clock.ts";
 
 /** A writer whose writes finish only when the test says so. */
 class ManualWriter {
@@ -114,4 +115,43 @@ Deno.test("Outbox.drained() gives up after its timeout", async () => {
   await outbox.drained(10);
   assert.equal(writer.inFlight, 1);
   assert.equal(outbox.queuedBytes, 16);
+});
+
+Deno.test("Outbox drops a reader that stays over the soft bound too long", async () => {
+  const clock = new FakeClock();
+  const writer = new ManualWriter();
+  const bounds: string[] = [];
+  const outbox = new Outbox(writer, {
+    softBytes: 10,
+    softMs: 10_000,
+    clock,
+    onOverflow: (bound) => bounds.push(bound),
+  });
+  outbox.deliver(encodeLine("0123456789")); // 12 bytes: over the soft bound
+  await nextTurn();
+  clock.advance(9_999);
+  assert.equal(outbox.alive, true, "within the grace period");
+  clock.advance(1);
+  assert.deepEqual(bounds, ["soft"]);
+  assert.equal(outbox.alive, false);
+});
+
+Deno.test("Outbox forgives a reader that catches up within the grace period", async () => {
+  const clock = new FakeClock();
+  const writer = new ManualWriter();
+  const bounds: string[] = [];
+  const outbox = new Outbox(writer, {
+    softBytes: 10,
+    softMs: 10_000,
+    clock,
+    onOverflow: (bound) => bounds.push(bound),
+  });
+  outbox.deliver(encodeLine("0123456789"));
+  await nextTurn();
+  clock.advance(5_000);
+  writer.finish();
+  await outbox.drained(1000);
+  clock.advance(60_000);
+  assert.deepEqual(bounds, []);
+  assert.equal(outbox.alive, true);
 });

@@ -1,0 +1,299 @@
+import assert from "node:assert/strict";
+import { addressKey, ConnectionLimits, isLoopback } from "../src/limits.ts";
+import { FakeClock } from "./fake_clock.ts";
+import { Client, startServer, TIMEOUT_MS, withTimeout } from "./helpers.ts";
+
+// End to end: every limit of issue "Hardening" from a real socket, with a
+// clock the test moves.
+
+Deno.test("flood control delivers a 20-line paste whole and in order, only slowed", async () => {
+  const clock = new FakeClock();
+  await using server = startServer({ clock });
+  const port = server.addr.port;
+  await using alice = await Client.login(port, "alice");
+  await using bob = await Client.login(port, "bob");
+  await alice.expect("bob has entered the room.");
+  clock.advance(60_000); // a full bucket: 10 lines
+  const paste = Array.from({ length: 20 }, (_, i) => `say line ${i + 1}`);
+  await alice.send(paste.join("\r\n"));
+  for (let i = 1; i <= 10; i++) await bob.expect(`alice: line ${i}`);
+  await withTimeout(clock.untilPending(), TIMEOUT_MS, "line 11 to wait");
+  assert.deepEqual(await bob.sync(), [], "and is not delivered meanwhile");
+  for (let i = 11; i <= 20; i++) {
+    clock.advance(500); // 2 lines per second
+    await bob.expect(`alice: line ${i}`);
+  }
+  await alice.waitFor("alice: line 20");
+});
+
+Deno.test("flood control counts blank lines", async () => {
+  const clock = new FakeClock();
+  await using server = startServer({ clock });
+  const port = server.addr.port;
+  await using alice = await Client.login(port, "alice");
+  await using bob = await Client.login(port, "bob");
+  await alice.expect("bob has entered the room.");
+  clock.advance(60_000);
+  await alice.send("\r\n".repeat(10) + "say after the blanks");
+  await withTimeout(clock.untilPending(), TIMEOUT_MS, "the burst to run out");
+  assert.deepEqual(await bob.sync(), [], "so the line waits");
+  clock.advance(500);
+  await bob.expect("alice: after the blanks");
+});
+
+Deno.test('a sustained flood past 100 waiting lines gets "Excess flood"', async () => {
+  const clock = new FakeClock();
+  await using server = startServer({ clock });
+  const port = server.addr.port;
+  await using alice = await Client.login(port, "alice");
+  await using bob = await Client.login(port, "bob");
+  await alice.expect("bob has entered the room.");
+  const flood = Array.from({ length: 150 }, (_, i) => `say ${i}`);
+  await alice.send(flood.join("\r\n"));
+  await alice.waitFor("Excess flood");
+  assert.deepEqual(await alice.closed(), []);
+  await bob.waitFor("alice has left the room.");
+  assert.equal(server.registry.find("alice"), undefined);
+});
+
+Deno.test("--flood-rate 0 turns flood control off", async () => {
+  const clock = new FakeClock();
+  await using server = startServer({ clock, floodRate: 0 });
+  const port = server.addr.port;
+  await using alice = await Client.login(port, "alice");
+  await using bob = await Client.login(port, "bob");
+  await alice.expect("bob has entered the room.");
+  const flood = Array.from({ length: 500 }, (_, i) => `say ${i}`);
+  await alice.send(flood.join("\r\n"));
+  for (let i = 0; i < 500; i++) await bob.expect(`alice: ${i}`);
+});
+
+Deno.test("a client gets 20 lines to log in, then a reason and the door", async () => {
+  await using server = startServer({ floodRate: 0 });
+  await using guest = await Client.connect(server.addr.port);
+  await guest.expect("Welcome to TestChat");
+  await guest.send(Array(21).fill("hello").join("\r\n"));
+  for (let i = 0; i < 20; i++) {
+    await guest.expectLines(["Please log in", 'Use "login"']);
+  }
+  await guest.expect("Too many lines without logging in (max 20).");
+  assert.deepEqual(await guest.closed(), []);
+});
+
+Deno.test("a client that does not log in within 60 s is told and closed", async () => {
+  const clock = new FakeClock();
+  await using server = startServer({ clock });
+  await using guest = await Client.connect(server.addr.port);
+  await guest.expect("Welcome to TestChat");
+  clock.advance(59_999);
+  await guest.send("who");
+  await guest.expectLines(["Please log in", 'Use "login"']);
+  clock.advance(1);
+  await guest.expect("Login timed out.");
+  assert.deepEqual(await guest.closed(), []);
+});
+
+Deno.test("logging in stops the login timeout", async () => {
+  const clock = new FakeClock();
+  await using server = startServer({ clock });
+  await using alice = await Client.login(server.addr.port, "alice");
+  clock.advance(120_000);
+  await alice.send("look");
+  await alice.expectLines(["The following are in this room:", "alice"]);
+});
+
+Deno.test("--idle-timeout disconnects a user idle that long, saying why", async () => {
+  const clock = new FakeClock();
+  await using server = startServer({ clock, idleTimeout: 600 });
+  const port = server.addr.port;
+  await using alice = await Client.login(port, "alice");
+  await using bob = await Client.login(port, "bob");
+  await alice.expect("bob has entered the room.");
+  clock.advance(300_000);
+  await alice.send("say still here");
+  await bob.send("say me too");
+  await bob.waitFor("bob: me too");
+  await alice.waitFor("bob: me too");
+  clock.advance(599_000); // 899 s after login, 599 s after the last line
+  await bob.send("who");
+  await bob.expectLines(["The following are logged in:", "alice", "bob"]);
+  clock.advance(1_000);
+  await alice.expect("Idle for more than 600 seconds; disconnecting.");
+  assert.deepEqual(await alice.closed(), []);
+  await bob.expect("alice has left the room.");
+});
+
+Deno.test("an HTTP request line is answered and closed", async () => {
+  await using server = startServer();
+  await using browser = await Client.connect(server.addr.port);
+  await browser.send("GET / HTTP/1.1\r\nHost: localhost\r\n");
+  await browser.expect("Welcome to TestChat");
+  await browser.expect(
+    "This is a chat server: connect with telnet, not a web browser.",
+  );
+  assert.deepEqual(await browser.closed(), []);
+});
+
+Deno.test("a TLS ClientHello on the plain port is closed at once", async () => {
+  await using server = startServer();
+  await using client = await Client.connect(server.addr.port);
+  await client.expect("Welcome to TestChat");
+  // The start of a TLS 1.2 record carrying a ClientHello.
+  await client.sendBytes(
+    new Uint8Array([0x16, 0x03, 0x01, 0x00, 0xa5, 0x01, 0x00, 0x00, 0xa1]),
+  );
+  assert.deepEqual(await client.closed(), []);
+});
+
+Deno.test("--max-conns-per-ip refuses one connection too many", async () => {
+  await using server = startServer({ limitLoopback: true, maxConnsPerIp: 3 });
+  const port = server.addr.port;
+  const clients = await Promise.all([1, 2, 3].map(() => Client.connect(port)));
+  for (const client of clients) await client.expect("Welcome to TestChat");
+  await using extra = await Client.connect(port);
+  await extra.expect("Too many connections from your address");
+  assert.deepEqual(await extra.closed(), []);
+  assert.equal(server.connections, 3, "no session for the refused one");
+  await Promise.all(clients.map((client) => client[Symbol.asyncDispose]()));
+});
+
+Deno.test("loopback is exempt from the per-address limits by default", async () => {
+  await using server = startServer({ maxConnsPerIp: 2, maxNewConnsPerIp: 2 });
+  const port = server.addr.port;
+  const clients = await Promise.all(
+    [1, 2, 3, 4].map(() => Client.connect(port)),
+  );
+  for (const client of clients) await client.expect("Welcome to TestChat");
+  await Promise.all(clients.map((client) => client[Symbol.asyncDispose]()));
+});
+
+Deno.test("--max-conns refuses everyone once the server is full", async () => {
+  await using server = startServer({ maxConns: 2 });
+  const port = server.addr.port;
+  await using one = await Client.connect(port);
+  await using two = await Client.connect(port);
+  await one.expect("Welcome to TestChat");
+  await two.expect("Welcome to TestChat");
+  await using three = await Client.connect(port);
+  await three.expect("Server is full");
+  assert.deepEqual(await three.closed(), []);
+});
+
+Deno.test("--max-new-conns-per-ip limits new connections per 10 seconds", async () => {
+  const clock = new FakeClock();
+  await using server = startServer({
+    clock,
+    limitLoopback: true,
+    maxNewConnsPerIp: 3,
+  });
+  const port = server.addr.port;
+  for (let i = 0; i < 3; i++) {
+    await using client = await Client.connect(port);
+    await client.expect("Welcome to TestChat");
+  }
+  await using fourth = await Client.connect(port);
+  await fourth.expect(
+    "Too many new connections from your address; try again in a few seconds",
+  );
+  clock.advance(10_000);
+  await using later = await Client.connect(port);
+  await later.expect("Welcome to TestChat");
+});
+
+Deno.test("ConnectionLimits releases places and keeps per-address counts", () => {
+  const clock = new FakeClock();
+  const limits = new ConnectionLimits({
+    maxConns: 3,
+    maxConnsPerIp: 2,
+    maxNewConnsPerIp: 100,
+    limitLoopback: false,
+    clock,
+  });
+  assert.equal(limits.admit("10.0.0.1"), null);
+  assert.equal(limits.admit("10.0.0.1"), null);
+  assert.equal(limits.admit("10.0.0.1"), "address");
+  assert.equal(limits.admit("::ffff:10.0.0.1"), "address", "IPv4-mapped");
+  assert.equal(limits.admit("10.0.0.2"), null);
+  assert.equal(limits.admit("10.0.0.3"), "full");
+  limits.release("10.0.0.1");
+  assert.equal(limits.total, 2);
+  assert.equal(limits.admit("10.0.0.1"), null);
+});
+
+Deno.test("IPv6 addresses are limited by their /64", () => {
+  const clock = new FakeClock();
+  const limits = new ConnectionLimits({
+    maxConns: 100,
+    maxConnsPerIp: 2,
+    maxNewConnsPerIp: 100,
+    limitLoopback: false,
+    clock,
+  });
+  assert.equal(limits.admit("2001:db8:1:2::1"), null);
+  assert.equal(limits.admit("2001:db8:1:2:ffff::9"), null);
+  assert.equal(limits.admit("2001:0db8:0001:0002::77"), "address");
+  assert.equal(limits.admit("2001:db8:1:3::1"), null, "another /64");
+  assert.equal(addressKey("2001:db8::1"), "2001:db8:0:0::/64");
+  assert.ok(isLoopback("::1") && isLoopback("127.0.0.2"));
+  assert.ok(!isLoopback("10.0.0.1") && !isLoopback("::2"));
+});
+
+Deno.test("invalid UTF-8, NUL, overlong forms and surrogates are never relayed raw", async () => {
+  await using server = startServer();
+  const port = server.addr.port;
+  await using alice = await Client.login(port, "alice");
+  await using bob = await Client.login(port, "bob");
+  await alice.expect("bob has entered the room.");
+  await alice.sendBytes(
+    new Uint8Array([
+      ...new TextEncoder().encode("say a"),
+      0x00, // NUL
+      0x62,
+      0xc0, // overlong "/"
+      0xaf,
+      0x63,
+      0xed, // a UTF-16 surrogate, encoded as UTF-8
+      0xa0,
+      0x80,
+      0x64,
+      0xfe, // never valid in UTF-8
+      0x0d,
+      0x0a,
+    ]),
+  );
+  const line = await bob.readLine();
+  assert.match(line, /^alice: ab\ufffd+c\ufffd+d\ufffd$/u);
+  assert.ok(!line.includes("/"), "the overlong form is not decoded");
+  assert.ok(!/\p{Cs}/u.test(line), "no lone surrogate");
+});
+
+Deno.test("TCP keepalive is on for every connection", async (t) => {
+  const ss = await new Deno.Command("ss", { args: ["-V"] }).output().then(
+    (out) => out.success,
+    () => false,
+  );
+  if (!ss) {
+    t.step({
+      name: "ignored: ss (iproute2) is not installed",
+      ignore: true,
+      fn() {},
+    });
+    return;
+  }
+  await using server = startServer();
+  const port = server.addr.port;
+  await using alice = await Client.login(port, "alice");
+  // ss shows one timer per socket: the retransmit timer while the server has
+  // unacknowledged data, else keepalive. A blank line from the client carries
+  // the ACK and gets no answer; try a few times in case ss is faster.
+  let text = "";
+  for (let attempt = 0; attempt < 20; attempt++) {
+    await alice.send("");
+    const out = await new Deno.Command("ss", {
+      args: ["-tnoH", "state", "established", `( sport = :${port} )`],
+    }).output();
+    text = new TextDecoder().decode(out.stdout);
+    if (!text.includes("timer:(on,")) break;
+  }
+  assert.match(text, /timer:\(keepalive,/, text);
+});
