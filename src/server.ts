@@ -160,14 +160,17 @@ export class ChatServer implements AsyncDisposable {
       refuse(conn, REFUSALS[refusal]);
       return;
     }
-    try {
-      const tcp = conn as Deno.TcpConn;
-      tcp.setNoDelay(true);
-      // Half-open peers (a laptop closed, a cable pulled) are reaped by the
-      // kernel's keepalive probes.
-      tcp.setKeepAlive(true);
-    } catch {
-      // The peer left already; the session sees that on its first read.
+    if (!tls) {
+      try {
+        const tcp = conn as Deno.TcpConn;
+        tcp.setNoDelay(true);
+        // Half-open peers (a laptop closed, a cable pulled) are reaped by the
+        // kernel's keepalive probes. Deno's TlsConn has no such setting: TLS
+        // peers rely on the login and idle timeouts and the outbox bounds.
+        tcp.setKeepAlive(true);
+      } catch {
+        // The peer left already; the session sees that on its first read.
+      }
     }
     const { config, commands, clock } = this.#parts;
     const session = new Session(conn, {

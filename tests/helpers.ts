@@ -283,6 +283,7 @@ export class ServerProcess implements AsyncDisposable {
     args = [
       "run",
       "--allow-net",
+      "--allow-read",
       "main.ts",
       "--host",
       "127.0.0.1",

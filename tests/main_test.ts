@@ -4,7 +4,7 @@ import { Client, ServerProcess } from "./helpers.ts";
 
 async function runMain(...args: string[]): Promise<Deno.CommandOutput> {
   return await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-net", "main.ts", ...args],
+    args: ["run", "--allow-net", "--allow-read", "main.ts", ...args],
     cwd: new URL("..", import.meta.url),
     stdin: "null",
   }).output();
