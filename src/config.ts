@@ -64,6 +64,10 @@ export interface Config {
   cert: string;
   /** The TLS private key (PEM file), for `tlsPort`. */
   key: string;
+  /** Chat lines a room replays to those who join; 0 turns it off. Default 20. */
+  historyLines: number;
+  /** A file whose text is shown after login and by `motd`. Default: none. */
+  motd: string;
   /** The quietest log level shown. Default `info`. */
   logLevel: LogLevelName;
 }
@@ -91,6 +95,8 @@ export const DEFAULTS: Readonly<Config> = {
   tlsPort: null,
   cert: "",
   key: "",
+  historyLines: 20,
+  motd: "",
   logLevel: "info",
 };
 
@@ -177,6 +183,20 @@ export const OPTIONS: readonly Option[] = [
     value: "FILE",
     description: "TLS private key, PEM",
     parse: nonEmpty,
+  },
+  {
+    key: "motd",
+    flag: "motd",
+    value: "FILE",
+    description: "message of the day, shown after login",
+    parse: nonEmpty,
+  },
+  {
+    key: "historyLines",
+    flag: "history-lines",
+    value: "N",
+    description: "lines a room replays to those who join (0: none)",
+    parse: integer(0, 10_000),
   },
   {
     key: "maxLineBytes",

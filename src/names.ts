@@ -107,40 +107,31 @@ export function foldName(name: string): string {
 
 /**
  * Checks a name typed by a user and returns it NFKC-normalised, as it will be
- * shown. Throws a {@linkcode ChatError} that says what is wrong.
+ * shown. Throws a {@linkcode ChatError} that says what is wrong. Room names
+ * follow the same rules (`kind: "room name"` words the errors for them).
  */
-export function validateName(typed: string): string {
+export function validateName(
+  typed: string,
+  options: { kind?: "name" | "room name" } = {},
+): string {
   const name = typed.normalize("NFKC");
+  const refuse = (why: string) =>
+    new ChatError(TEXT.badName(options.kind ?? "name", name, why));
   const length = [...name].length;
   if (length === 0) throw new ChatError(TEXT.enterName);
   if (length > MAX_NAME_CHARS) {
-    throw new ChatError(
-      TEXT.badName(name, `it is longer than ${MAX_NAME_CHARS} characters`),
-    );
+    throw refuse(`it is longer than ${MAX_NAME_CHARS} characters`);
   }
-  if (INVISIBLE.test(name)) {
-    throw new ChatError(TEXT.badName(name, "it has invisible characters"));
-  }
+  if (INVISIBLE.test(name)) throw refuse("it has invisible characters");
   if (!ALLOWED.test(name)) {
-    throw new ChatError(
-      TEXT.badName(
-        name,
-        'use letters, digits, "_", "-" and "." only',
-      ),
-    );
+    throw refuse('use letters, digits, "_", "-" and "." only');
   }
-  if (/^\p{M}/u.test(name)) {
-    throw new ChatError(TEXT.badName(name, "it starts with a combining mark"));
-  }
+  if (/^\p{M}/u.test(name)) throw refuse("it starts with a combining mark");
   if (MARK_PILE.test(name)) {
-    throw new ChatError(
-      TEXT.badName(name, "it has more than two combining marks in a row"),
-    );
+    throw refuse("it has more than two combining marks in a row");
   }
   if (!isSingleScript(name)) {
-    throw new ChatError(
-      TEXT.badName(name, "it mixes letters from different scripts"),
-    );
+    throw refuse("it mixes letters from different scripts");
   }
   return name;
 }

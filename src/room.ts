@@ -15,17 +15,32 @@ export interface Recipient {
 /** Someone logged in. */
 export class User {
   /** The name as shown: NFKC-normalised, as typed otherwise. */
-  readonly name: string;
+  name: string;
   /** The case-folded name, unique among users online. */
-  readonly key: string;
+  key: string;
   /** The room the user is in. */
   room: Room | null = null;
+  /** When the user logged in, on the server's clock (ms). */
+  readonly since: number;
+  /** When the user last sent a line that was not blank (ms). */
+  lastActive: number;
+  /** The away message, or null when here. */
+  away: string | null = null;
+  /** The user who last sent this user a private message. */
+  lastPrivateFrom: User | null = null;
+  /** Users whose lines and private messages this user does not see. */
+  readonly ignoring: Set<User> = new Set();
   readonly #recipient: Recipient;
 
-  constructor(name: string, key: string, recipient: Recipient) {
+  constructor(
+    name: string,
+    key: string,
+    options: { recipient: Recipient; now: number },
+  ) {
     this.name = name;
     this.key = key;
-    this.#recipient = recipient;
+    this.#recipient = options.recipient;
+    this.since = this.lastActive = options.now;
   }
 
   /** Sends lines to this user only. */
@@ -37,16 +52,40 @@ export class User {
   deliver(bytes: Uint8Array): void {
     this.#recipient.deliver(bytes);
   }
+
+  /** Whether this user ignores `other`. */
+  ignores(other: User): boolean {
+    return this.ignoring.size > 0 && this.ignoring.has(other);
+  }
 }
 
-/** A room: its members, in the order they came in. */
+/** A line of a room's history: what was said, and by whom. */
+export interface HistoryEntry {
+  readonly line: string;
+  readonly from: User;
+}
+
+/** A room: its members in the order they came in, its topic, its history. */
 export class Room {
   /** The room's name as shown. */
   readonly name: string;
+  /** The case-folded name, unique among rooms. */
+  readonly key: string;
+  /** The topic, or null when none is set. */
+  topic: string | null = null;
   readonly #members = new Set<User>();
+  readonly #historyLines: number;
+  /** A ring of the last `historyLines` chat lines; `#next` is the oldest. */
+  readonly #history: HistoryEntry[] = [];
+  #next = 0;
 
-  constructor(name: string) {
+  constructor(
+    name: string,
+    options: { key?: string; historyLines?: number } = {},
+  ) {
     this.name = name;
+    this.key = options.key ?? name;
+    this.#historyLines = options.historyLines ?? 0;
   }
 
   /** The members, in the order they entered. */
@@ -66,9 +105,35 @@ export class Room {
     if (user.room === this) user.room = null;
   }
 
-  /** Sends one line to every member, encoding it once. */
-  broadcast(line: string): void {
+  /**
+   * Sends one line to every member, encoding it once. A line `from` a user
+   * skips the members who ignore that user.
+   */
+  broadcast(line: string, from?: User): void {
     const bytes = encodeLine(line);
-    for (const member of this.#members) member.deliver(bytes);
+    for (const member of this.#members) {
+      if (from === undefined || !member.ignores(from)) member.deliver(bytes);
+    }
+  }
+
+  /** Broadcasts a chat line from `from` and keeps it in the history. */
+  chat(line: string, from: User): void {
+    this.broadcast(line, from);
+    if (this.#historyLines === 0) return;
+    const entry = { line, from };
+    if (this.#history.length < this.#historyLines) {
+      this.#history.push(entry);
+    } else {
+      this.#history[this.#next] = entry;
+      this.#next = (this.#next + 1) % this.#historyLines;
+    }
+  }
+
+  /** The kept chat lines, oldest first. */
+  history(): HistoryEntry[] {
+    return [
+      ...this.#history.slice(this.#next),
+      ...this.#history.slice(0, this.#next),
+    ];
   }
 }

@@ -12,7 +12,7 @@ import { ConnectionLimits, type Refusal } from "./limits.ts";
 import { log } from "./log.ts";
 import { Registry } from "./registry.ts";
 import { formatAddr, Session } from "./session.ts";
-import { encodeLine, TEXT } from "./text.ts";
+import { encodeLine, sanitize, TEXT } from "./text.ts";
 
 /** Options for {@linkcode serve}: any of the config, the rest defaulted. */
 export interface ServeOptions extends Partial<Config> {
@@ -49,6 +49,7 @@ const REFUSALS: Record<Refusal, string> = {
 export function serve(options: ServeOptions = {}): ChatServer {
   const { commands = COMMANDS, clock = SYSTEM_CLOCK, ...overrides } = options;
   const config: Config = { ...DEFAULTS, ...overrides };
+  const motd = config.motd === "" ? [] : readMotd(config.motd);
   const listener = Deno.listen({
     hostname: config.host,
     port: config.port,
@@ -68,7 +69,21 @@ export function serve(options: ServeOptions = {}): ChatServer {
       throw error;
     }
   }
-  return new ChatServer({ listener, tlsListener, config, commands, clock });
+  return new ChatServer({
+    listener,
+    tlsListener,
+    config,
+    commands,
+    clock,
+    motd,
+  });
+}
+
+/** The message of the day: its lines, sanitised, without trailing blanks. */
+function readMotd(path: string): string[] {
+  const lines = Deno.readTextFileSync(path).split(/\r\n|\n|\r/).map(sanitize);
+  while (lines.length > 0 && lines[lines.length - 1].trim() === "") lines.pop();
+  return lines;
 }
 
 /** What a {@linkcode ChatServer} is made of. */
@@ -78,6 +93,8 @@ export interface ChatServerParts {
   config: Config;
   commands: ReadonlyMap<string, Command>;
   clock: Clock;
+  /** The message of the day, sanitised lines. */
+  motd: readonly string[];
 }
 
 /** A running server: its addresses, its registry, and a way to stop it. */
@@ -87,7 +104,7 @@ export class ChatServer implements AsyncDisposable {
   /** The TLS address, when there is one. */
   readonly tlsAddr: Deno.NetAddr | null;
   /** The users and rooms, shared by every session. */
-  readonly registry: Registry = new Registry();
+  readonly registry: Registry;
   readonly #parts: ChatServerParts;
   readonly #limits: ConnectionLimits;
   readonly #sessions = new Map<Session, Promise<void>>();
@@ -99,6 +116,7 @@ export class ChatServer implements AsyncDisposable {
     this.#parts = parts;
     const { listener, tlsListener, config, clock } = parts;
     this.#limits = new ConnectionLimits({ ...config, clock });
+    this.registry = new Registry({ historyLines: config.historyLines });
     this.addr = listener.addr as Deno.NetAddr;
     this.tlsAddr = tlsListener?.addr as Deno.NetAddr ?? null;
     this.#log.info("Listening on {address}", {
@@ -172,12 +190,13 @@ export class ChatServer implements AsyncDisposable {
         // The peer left already; the session sees that on its first read.
       }
     }
-    const { config, commands, clock } = this.#parts;
+    const { config, commands, clock, motd } = this.#parts;
     const session = new Session(conn, {
       registry: this.registry,
       config,
       commands,
       clock,
+      motd,
       tls,
       log: log("session"),
     });

@@ -6,7 +6,12 @@
 
 import type { Logger } from "@logtape/logtape";
 import { type Clock, sleep, type TimerId } from "./clock.ts";
-import type { Command, Context, SessionControl } from "./commands/command.ts";
+import type {
+  Command,
+  Context,
+  InputMode,
+  SessionControl,
+} from "./commands/command.ts";
 import { dispatch } from "./commands/mod.ts";
 import type { Config } from "./config.ts";
 import { ChatError } from "./errors.ts";
@@ -39,6 +44,8 @@ export interface SessionOptions {
   commands: ReadonlyMap<string, Command>;
   log: Logger;
   clock: Clock;
+  /** The message of the day, sanitised lines. */
+  motd: readonly string[];
   /** The connection is TLS already (no ClientHello check). */
   tls: boolean;
 }
@@ -52,10 +59,10 @@ export interface SessionOptions {
 export class Session implements SessionControl {
   /** The user, once logged in. */
   user: User | null = null;
+  /** How lines are read: the seed's way unless the user asks for chat. */
+  mode: InputMode = "command";
   /** The peer's address, for logs. */
   readonly remote: string;
-  /** When the session connected, on its clock. */
-  readonly connectedAt: number;
   readonly #conn: Deno.Conn;
   readonly #outbox: Outbox;
   readonly #ctx: Context;
@@ -68,7 +75,6 @@ export class Session implements SessionControl {
   #stopping = false;
   #closed = false;
   #linesBeforeLogin = 0;
-  #lastActive: number;
   /** The login timeout before login, the idle timeout after. */
   #timer: TimerId | null = null;
 
@@ -79,7 +85,6 @@ export class Session implements SessionControl {
     this.#clock = options.clock;
     this.#tls = options.tls;
     this.remote = formatAddr(conn.remoteAddr);
-    this.connectedAt = this.#lastActive = options.clock.now();
     this.#outbox = new Outbox(conn, {
       maxBytes: options.config.maxQueueBytes,
       softBytes: options.config.softQueueBytes,
@@ -101,17 +106,14 @@ export class Session implements SessionControl {
       registry: options.registry,
       config: options.config,
       commands: options.commands,
+      clock: options.clock,
+      motd: options.motd,
     };
   }
 
   /** Where this session's lines go. */
   get recipient(): Outbox {
     return this.#outbox;
-  }
-
-  /** When the user last sent a line that was not blank, on the clock. */
-  get lastActive(): number {
-    return this.#lastActive;
   }
 
   /** Sends lines to this session only. */
@@ -254,7 +256,9 @@ export class Session implements SessionControl {
       return;
     }
     const line = sanitize(event);
-    if (line.trim() !== "") this.#lastActive = this.#clock.now();
+    if (this.user !== null && line.trim() !== "") {
+      this.user.lastActive = this.#clock.now();
+    }
     const wasGuest = this.user === null;
     try {
       dispatch(this.#ctx, line);
@@ -280,8 +284,9 @@ export class Session implements SessionControl {
 
   /** Arms the idle timer for when the user would have been idle too long. */
   #checkIdle(): void {
+    if (this.user === null) return;
     const limit = this.#config.idleTimeout * 1000;
-    const idle = this.#clock.now() - this.#lastActive;
+    const idle = this.#clock.now() - this.user.lastActive;
     if (idle >= limit) {
       this.#log.info("Idle timeout for {remote} ({name})", this.#about());
       this.#stop(TEXT.idleTimedOut(this.#config.idleTimeout));

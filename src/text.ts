@@ -51,11 +51,75 @@ export const TEXT = {
   alreadyLoggedIn: (name: string) => `You are already logged in as "${name}"`,
   usage: (usage: string) => `Usage: ${usage}`,
   helpHeader: "Commands (a leading / is optional):",
-  helpLine: (usage: string, summary: string) =>
-    `  ${usage.padEnd(12)} ${summary}`,
-  badName: (name: string, why: string) =>
-    `Cannot use the name "${name}": ${why}`,
+  helpLine: (usage: string, summary: string, width: number) =>
+    `  ${usage.padEnd(width)}  ${summary}`,
+  badName: (kind: string, name: string, why: string) =>
+    `Cannot use the ${kind} "${name}": ${why}`,
+
+  noSuchUser: (name: string) => `No one called "${name}" is online`,
+  sameName: (name: string) => `You are already called "${name}"`,
+  renamed: (old: string, name: string) => `${old} is now known as ${name}.`,
+
+  alreadyInRoom: (room: string) => `You are already in room "${room}"`,
+  joinedRoom: (room: string) => `You are now in room "${room}".`,
+  roomsHeader: "Rooms:",
+  roomLine: (room: string, members: number, topic: string | null) =>
+    `  ${room} (${members} ${members === 1 ? "person" : "people"})` +
+    (topic ? `: ${topic}` : ""),
+  topicIs: (room: string, topic: string) => `Topic of "${room}": ${topic}`,
+  noTopic: (room: string) => `Room "${room}" has no topic`,
+  topicSet: (name: string, topic: string) => `${name} set the topic: ${topic}`,
+  /** A replayed line: marked so it cannot be taken for live chat. */
+  history: (line: string) => `[history] ${line}`,
+
+  emote: (name: string, action: string) => `* ${name} ${action}`,
+  privateFrom: (from: string, text: string) => `[private] ${from}: ${text}`,
+  privateTo: (to: string, text: string) => `[private to ${to}] ${text}`,
+  privateToSelf: "You cannot send a private message to yourself",
+  noReplyTarget: "Nobody has sent you a private message yet",
+  isAway: (name: string, reason: string) => `${name} is away: ${reason}`,
+
+  whois: (name: string, room: string, connected: string, idle: string) =>
+    `${name} is in room "${room}", connected ${connected}, idle ${idle}`,
+  awayNow: (reason: string) => `You are marked as away: ${reason}`,
+  backNow: "You are no longer marked as away",
+  notAway: "You are not marked as away",
+
+  ignoring: (name: string) => `You are ignoring ${name}`,
+  ignoreSelf: "You cannot ignore yourself",
+  alreadyIgnoring: (name: string) => `You are already ignoring ${name}`,
+  unignored: (name: string) => `You are no longer ignoring ${name}`,
+  notIgnoring: (name: string) => `You are not ignoring anyone called "${name}"`,
+  ignoreList: (names: string[]) =>
+    names.length > 0
+      ? `You are ignoring: ${names.join(", ")}`
+      : "You are not ignoring anyone",
+
+  motdHeader: "Message of the day:",
+  noMotd: "There is no message of the day",
+
+  chatMode: "Chat mode: a line is said; commands need a leading /",
+  commandMode: 'Command mode: lines are commands; use "say TEXT" to talk',
+
+  helpFooter: 'Type "help COMMAND" for more about one command.',
+  noSuchCommand: (word: string) =>
+    `No command called "${word}"; type "help" for the list`,
 } as const;
+
+/** A duration for people: `45s`, `3m 12s`, `2h 5m`, `3d 4h`. */
+export function formatDuration(ms: number): string {
+  const seconds = Math.max(0, Math.floor(ms / 1000));
+  const [d, h, m, s] = [
+    Math.floor(seconds / 86400),
+    Math.floor(seconds / 3600) % 24,
+    Math.floor(seconds / 60) % 60,
+    seconds % 60,
+  ];
+  if (d > 0) return `${d}d ${h}h`;
+  if (h > 0) return `${h}h ${m}m`;
+  if (m > 0) return `${m}m ${s}s`;
+  return `${s}s`;
+}
 
 const ENCODER = new TextEncoder();
 

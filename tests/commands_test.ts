@@ -1,47 +1,17 @@
 import assert from "node:assert/strict";
-import type { Context, SessionControl } from "../src/commands/command.ts";
-import { COMMANDS, dispatch, splitCommand } from "../src/commands/mod.ts";
-import { DEFAULTS } from "../src/config.ts";
+import type { Context } from "../src/commands/command.ts";
+import { dispatch, splitWord } from "../src/commands/mod.ts";
 import { ChatError } from "../src/errors.ts";
-import { Registry } from "../src/registry.ts";
-import type { User } from "../src/room.ts";
+import { fakeServer, FakeSession } from "./fake_session.ts";
 
-/** A session without a socket: what it is sent is kept as text. */
-class FakeSession implements SessionControl {
-  user: User | null = null;
-  received: string[] = [];
-  ended = false;
-  readonly recipient = {
-    deliver: (bytes: Uint8Array) => {
-      this.received.push(
-        ...new TextDecoder().decode(bytes).split("\r\n").slice(0, -1),
-      );
-    },
-  };
-  reply(...lines: string[]): void {
-    this.received.push(...lines);
-  }
-  end(): void {
-    this.ended = true;
-  }
-}
-
-function setup(): { registry: Registry; ctx: (s: FakeSession) => Context } {
-  const registry = new Registry();
-  return {
-    registry,
-    ctx: (session) => ({
-      session,
-      registry,
-      config: DEFAULTS,
-      commands: COMMANDS,
-    }),
-  };
+function setup() {
+  const server = fakeServer();
+  return { registry: server.registry, ctx: server.context };
 }
 
 /** Dispatches and returns the sender's replies, ChatErrors included. */
 function run(ctx: Context, line: string): string[] {
-  const session = ctx.session as FakeSession;
+  const session = ctx.session as unknown as FakeSession;
   session.received = [];
   try {
     dispatch(ctx, line);
@@ -52,14 +22,14 @@ function run(ctx: Context, line: string): string[] {
   return session.received;
 }
 
-Deno.test("splitCommand() splits at the first whitespace and trims", () => {
-  assert.deepEqual(splitCommand("  say   hello  world "), [
+Deno.test("splitWord() splits at the first whitespace and trims", () => {
+  assert.deepEqual(splitWord("  say   hello  world "), [
     "say",
     "hello  world",
   ]);
-  assert.deepEqual(splitCommand("look"), ["look", ""]);
-  assert.deepEqual(splitCommand("say\thi"), ["say", "hi"]);
-  assert.deepEqual(splitCommand("   "), ["", ""]);
+  assert.deepEqual(splitWord("look"), ["look", ""]);
+  assert.deepEqual(splitWord("say\thi"), ["say", "hi"]);
+  assert.deepEqual(splitWord("   "), ["", ""]);
 });
 
 Deno.test("dispatch() asks a guest to log in for anything but login and logout", () => {
@@ -70,7 +40,7 @@ Deno.test("dispatch() asks a guest to log in for anything but login and logout",
   }
   assert.deepEqual(run(guest, "   "), []);
   run(guest, "LOGOUT");
-  assert.ok((guest.session as FakeSession).ended);
+  assert.ok((guest.session as unknown as FakeSession).ended);
 });
 
 Deno.test("dispatch() finds commands through a Map, not object keys", () => {

@@ -26,6 +26,8 @@ Deno.test("parseFlags() gives the defaults without flags", () => {
   assert.equal(DEFAULTS.limitLoopback, false);
   assert.equal(DEFAULTS.softQueueBytes, 256 * 1024);
   assert.equal(DEFAULTS.softQueueSeconds, 10);
+  assert.equal(DEFAULTS.historyLines, 20);
+  assert.equal(DEFAULTS.motd, "");
 });
 
 Deno.test("parseFlags() reads every option", () => {
@@ -57,6 +59,8 @@ Deno.test("parseFlags() reads every option", () => {
     "--max-new-conns-per-ip=9",
     "--limit-loopback",
     "--max-subneg-bytes=512",
+    "--history-lines=5",
+    "--motd=motd.txt",
     "--log-level",
     "debug",
   ]);
@@ -84,6 +88,8 @@ Deno.test("parseFlags() reads every option", () => {
       maxNewConnsPerIp: 9,
       limitLoopback: true,
       maxSubnegotiationBytes: 512,
+      historyLines: 5,
+      motd: "motd.txt",
       logLevel: "debug",
     },
   });

@@ -1,12 +1,10 @@
 import assert from "node:assert/strict";
-import type { Context, SessionControl } from "../src/commands/command.ts";
-import { COMMANDS, dispatch } from "../src/commands/mod.ts";
-import { DEFAULTS } from "../src/config.ts";
+import { dispatch } from "../src/commands/mod.ts";
 import { ChatError } from "../src/errors.ts";
 import { LineStream, LineTooLong } from "../src/line_stream.ts";
-import { Registry } from "../src/registry.ts";
-import type { User } from "../src/room.ts";
+import type { Registry } from "../src/registry.ts";
 import { sanitize } from "../src/text.ts";
+import { fakeServer, FakeSession } from "./fake_session.ts";
 
 /** A small, seedable PRNG (mulberry32): the same seed, the same stream. */
 function random(seed: number): () => number {
@@ -60,14 +58,12 @@ const PIECES: ((next: () => number) => number[])[] = [
 // deno-lint-ignore no-control-regex
 const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/u;
 
-class FakeSession implements SessionControl {
-  user: User | null = null;
-  readonly recipient = { deliver: () => {} };
-  reply(): void {}
-  end(): void {}
-}
-
-async function fuzzOne(seed: number, registry: Registry, seen: string[]) {
+async function fuzzOne(
+  seed: number,
+  server: ReturnType<typeof fakeServer>,
+  seen: string[],
+) {
+  const registry: Registry = server.registry;
   const next = random(seed);
   const stream = [...bytes("login fuzzer\r\n")];
   const pieces = Math.floor(next() * 60);
@@ -82,12 +78,7 @@ async function fuzzOne(seed: number, registry: Registry, seen: string[]) {
     at += size;
   }
   const session = new FakeSession();
-  const ctx: Context = {
-    session,
-    registry,
-    config: DEFAULTS,
-    commands: COMMANDS,
-  };
+  const ctx = server.context(session);
   const events = await Array.fromAsync(
     ReadableStream.from(chunks).pipeThrough(
       new LineStream({
@@ -117,19 +108,17 @@ async function fuzzOne(seed: number, registry: Registry, seen: string[]) {
 
 Deno.test("fuzz: 10,000 random byte streams through the line stream and the dispatcher", async () => {
   const base = Number(Deno.env.get("FUZZ_SEED") ?? 20261127);
-  const registry = new Registry();
-  const seen: string[] = [];
-  const decoder = new TextDecoder();
+  const server = fakeServer();
+  const { registry } = server;
   // Someone else in the room: everything the fuzzer's lines make the server
   // send to another user arrives here.
-  registry.login("observer", {
-    deliver: (line) =>
-      seen.push(...decoder.decode(line).split("\r\n").slice(0, -1)),
-  });
+  const observer = new FakeSession();
+  const seen = observer.received;
+  dispatch(server.context(observer), "login observer");
   for (let i = 0; i < 10_000; i++) {
     const seed = base + i;
     try {
-      await fuzzOne(seed, registry, seen);
+      await fuzzOne(seed, server, seen);
     } catch (error) {
       throw new Error(
         `Fuzz failure with seed ${seed} (rerun: FUZZ_SEED=${seed}): ${

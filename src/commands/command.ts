@@ -6,14 +6,23 @@
  * @module
  */
 
+import type { Clock } from "../clock.ts";
 import type { Config } from "../config.ts";
 import type { Registry } from "../registry.ts";
 import type { Recipient, User } from "../room.ts";
+
+/**
+ * How a session reads lines: `command` (the seed's way, the default: every
+ * line is a command) or `chat` (a line is said; commands need a `/`).
+ */
+export type InputMode = "command" | "chat";
 
 /** The part of a session a command may touch. */
 export interface SessionControl {
   /** The user, once logged in. */
   user: User | null;
+  /** How lines are read. */
+  mode: InputMode;
   /** Where this session's lines go. */
   readonly recipient: Recipient;
   /** Sends lines to this session only. */
@@ -29,6 +38,10 @@ export interface Context {
   readonly config: Config;
   /** The command table, for help. */
   readonly commands: ReadonlyMap<string, Command>;
+  /** The server's clock, for durations. */
+  readonly clock: Clock;
+  /** The message of the day, sanitised; empty when there is none. */
+  readonly motd: readonly string[];
 }
 
 /** The context of a command that needs a login: the user is there. */
@@ -43,6 +56,8 @@ interface CommandInfo {
   readonly usage: string;
   /** One line for help. */
   readonly summary: string;
+  /** More for `help COMMAND`, a line each. */
+  readonly details?: readonly string[];
   /**
    * The command needs text after its word; without it the sender gets the
    * usage and `run` is not called.
@@ -66,3 +81,11 @@ export interface UserCommand extends CommandInfo {
 
 /** One entry of the command table. */
 export type Command = AnyStateCommand | UserCommand;
+
+/** Splits text into its first word and the rest, trimmed. */
+export function splitWord(text: string): [word: string, rest: string] {
+  const trimmed = text.trim();
+  const space = trimmed.search(/\s/);
+  if (space === -1) return [trimmed, ""];
+  return [trimmed.slice(0, space), trimmed.slice(space + 1).trim()];
+}

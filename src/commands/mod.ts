@@ -7,48 +7,84 @@
 
 import { ChatError } from "../errors.ts";
 import { TEXT } from "../text.ts";
-import type { Command, Context } from "./command.ts";
+import { away, back } from "./away.ts";
+import { type Command, type Context, splitWord } from "./command.ts";
 import { help } from "./help.ts";
+import { ignore, unignore } from "./ignore.ts";
+import { join } from "./join.ts";
 import { login } from "./login.ts";
 import { logout } from "./logout.ts";
 import { look } from "./look.ts";
+import { me } from "./me.ts";
+import { mode } from "./mode.ts";
+import { motd } from "./motd.ts";
+import { msg } from "./msg.ts";
+import { nick } from "./nick.ts";
+import { reply } from "./reply.ts";
+import { rooms } from "./rooms.ts";
 import { say } from "./say.ts";
+import { topic } from "./topic.ts";
 import { who } from "./who.ts";
+import { whois } from "./whois.ts";
 
 export type { Command, Context, SessionControl } from "./command.ts";
+export { splitWord } from "./command.ts";
 
 /** Every command, by the word that runs it, in the order help lists them. */
 export const COMMANDS: ReadonlyMap<string, Command> = new Map(
-  [login, say, look, who, help, logout].map((
-    command,
-  ) => [command.name, command]),
+  [
+    login,
+    say,
+    me,
+    msg,
+    reply,
+    look,
+    who,
+    whois,
+    join,
+    rooms,
+    topic,
+    nick,
+    away,
+    back,
+    ignore,
+    unignore,
+    mode,
+    motd,
+    help,
+    logout,
+  ].map((command) => [command.name, command]),
 );
-
-/** Splits a line into its command word and the text after it, trimmed. */
-export function splitCommand(line: string): [word: string, args: string] {
-  const trimmed = line.trim();
-  const space = trimmed.search(/\s/);
-  if (space === -1) return [trimmed, ""];
-  return [trimmed.slice(0, space), trimmed.slice(space + 1).trim()];
-}
 
 /**
  * Handles one line from a session: blank lines are ignored; the command word
- * may carry a leading `/` and any letter case. User mistakes are thrown as
- * {@linkcode ChatError}s for the session to send back.
+ * may carry a leading `/` and any letter case. In chat mode a line without a
+ * leading `/` is said (and `//` says a line that starts with `/`). User
+ * mistakes are thrown as {@linkcode ChatError}s for the session to send back.
  */
 export function dispatch(ctx: Context, line: string): void {
-  const [word, args] = splitCommand(line);
-  if (word === "") return;
-  const command = ctx.commands.get(word.replace(/^\//, "").toLowerCase());
-  const user = ctx.session.user;
-  if (user === null && (command === undefined || command.loginRequired)) {
+  const { session, commands } = ctx;
+  const trimmed = line.trim();
+  if (trimmed === "") return;
+  if (session.user !== null && session.mode === "chat") {
+    if (!trimmed.startsWith("/")) return run(ctx, say, trimmed);
+    if (trimmed.startsWith("//")) return run(ctx, say, trimmed.slice(1));
+  }
+  const [word, args] = splitWord(trimmed);
+  const command = commands.get(word.replace(/^\//, "").toLowerCase());
+  if (
+    session.user === null && (command === undefined || command.loginRequired)
+  ) {
     throw new ChatError(...TEXT.pleaseLogIn);
   }
   if (command === undefined) throw new ChatError(TEXT.unknownCommand(word));
+  run(ctx, command, args);
+}
+
+function run(ctx: Context, command: Command, args: string): void {
   if (command.needsArgs && args === "") {
     throw new ChatError(TEXT.usage(command.usage));
   }
-  if (command.loginRequired) command.run({ ...ctx, user: user! }, args);
-  else command.run(ctx, args);
+  if (!command.loginRequired) return command.run(ctx, args);
+  command.run({ ...ctx, user: ctx.session.user! }, args);
 }

@@ -6,9 +6,10 @@ export const say: Command = {
   name: "say",
   usage: "say TEXT",
   summary: "say TEXT to everyone in the room",
+  details: ["In chat mode (see mode), a line without a leading / is said."],
   loginRequired: true,
   needsArgs: true,
   run({ user }, text) {
-    user.room?.broadcast(TEXT.said(user.name, text));
+    user.room?.chat(TEXT.said(user.name, text), user);
   },
 };

@@ -8,7 +8,7 @@ export const who: Command = {
   summary: "list everyone logged in",
   loginRequired: true,
   run({ registry, session }) {
-    const names = [...registry.users.values()].map((user) => user.name);
+    const names = [...registry.online].map((user) => user.name);
     session.reply(TEXT.whoHeader, ...names);
   },
 };

@@ -1,0 +1,30 @@
+import { TEXT } from "../text.ts";
+import type { Command } from "./command.ts";
+
+/** `away [REASON]`: mark yourself away; private messages get the reason. */
+export const away: Command = {
+  name: "away",
+  usage: "away [REASON]",
+  summary: "mark yourself away; whois and private messages show REASON",
+  loginRequired: true,
+  run({ user, session }, reason) {
+    user.away = reason || "away";
+    session.reply(TEXT.awayNow(user.away));
+  },
+};
+
+/** `back`: no longer away. */
+export const back: Command = {
+  name: "back",
+  usage: "back",
+  summary: "no longer away",
+  loginRequired: true,
+  run({ user, session }) {
+    if (user.away === null) {
+      session.reply(TEXT.notAway);
+      return;
+    }
+    user.away = null;
+    session.reply(TEXT.backNow);
+  },
+};

@@ -1,0 +1,23 @@
+import { TEXT } from "../text.ts";
+import type { Command } from "./command.ts";
+
+/** `join ROOM`: move to a room, made on first join. */
+export const join: Command = {
+  name: "join",
+  usage: "join ROOM",
+  summary: "move to ROOM (made if new); shows its topic and recent lines",
+  details: [
+    "Room names follow the name rules. An empty room goes away, except main.",
+    "The last lines said in the room are replayed, marked [history].",
+  ],
+  loginRequired: true,
+  needsArgs: true,
+  run({ user, registry, session }, name) {
+    const room = registry.join(user, name);
+    session.reply(TEXT.joinedRoom(room.name));
+    if (room.topic) session.reply(TEXT.topicIs(room.name, room.topic));
+    for (const entry of room.history()) {
+      if (!user.ignores(entry.from)) session.reply(TEXT.history(entry.line));
+    }
+  },
+};

@@ -1,0 +1,40 @@
+import { ChatError } from "../errors.ts";
+import type { User } from "../room.ts";
+import { TEXT } from "../text.ts";
+import { type Command, splitWord, type UserContext } from "./command.ts";
+
+/**
+ * Sends a private message: the recipient sees who sent it and that it is
+ * private (unless ignoring the sender, who is not told); the sender sees an
+ * echo, and the recipient's away message if any.
+ */
+export function sendPrivate(
+  { user, session }: UserContext,
+  target: User,
+  text: string,
+): void {
+  if (target === user) throw new ChatError(TEXT.privateToSelf);
+  if (!target.ignores(user)) {
+    target.send(TEXT.privateFrom(user.name, text));
+    target.lastPrivateFrom = user;
+  }
+  session.reply(TEXT.privateTo(target.name, text));
+  if (target.away !== null) {
+    session.reply(TEXT.isAway(target.name, target.away));
+  }
+}
+
+/** `msg NAME TEXT`: a private message. */
+export const msg: Command = {
+  name: "msg",
+  usage: "msg NAME TEXT",
+  summary: "send TEXT to NAME only",
+  details: ['The recipient sees "[private] YOU: TEXT"; "reply" answers.'],
+  loginRequired: true,
+  needsArgs: true,
+  run(ctx, args) {
+    const [name, text] = splitWord(args);
+    if (text === "") throw new ChatError(TEXT.usage(msg.usage));
+    sendPrivate(ctx, ctx.registry.get(name), text);
+  },
+};

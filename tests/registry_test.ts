@@ -1,0 +1,59 @@
+import assert from "node:assert/strict";
+import { ChatError } from "../src/errors.ts";
+import { Registry } from "../src/registry.ts";
+import { Room, User } from "../src/room.ts";
+
+const nobody = { deliver() {} };
+const login = (registry: Registry, name: string) =>
+  registry.login(name, { recipient: nobody, now: 0 });
+
+Deno.test("Room.history() keeps the last N chat lines, oldest first", () => {
+  const room = new Room("den", { historyLines: 3 });
+  const user = new User("alice", "alice", { recipient: nobody, now: 0 });
+  for (let i = 1; i <= 7; i++) room.chat(`line ${i}`, user);
+  assert.deepEqual(room.history().map((entry) => entry.line), [
+    "line 5",
+    "line 6",
+    "line 7",
+  ]);
+  const none = new Room("quiet", { historyLines: 0 });
+  none.chat("gone", user);
+  assert.deepEqual(none.history(), []);
+});
+
+Deno.test("Registry.join() creates a room on first join and drops it when empty", () => {
+  const registry = new Registry();
+  const alice = login(registry, "alice");
+  const bob = login(registry, "bob");
+  const den = registry.join(alice, "Den");
+  assert.equal(
+    registry.join(bob, "DEN"),
+    den,
+    "names compare case-insensitively",
+  );
+  assert.deepEqual([...registry.rooms.keys()], ["main", "den"]);
+  registry.join(alice, "main");
+  assert.equal(registry.rooms.size, 2, "bob is still in den");
+  registry.logout(bob);
+  assert.deepEqual([...registry.rooms.keys()], ["main"]);
+  registry.join(alice, "den");
+  assert.equal(registry.main.members.size, 0);
+  assert.ok(registry.rooms.has("main"), "main stays, even empty");
+});
+
+Deno.test("Registry.rename() frees the old name and keeps the login order", () => {
+  const registry = new Registry();
+  const alice = login(registry, "alice");
+  login(registry, "bob");
+  registry.rename(alice, "zoe");
+  assert.equal(registry.find("alice"), undefined);
+  assert.equal(registry.find("ZOE"), alice);
+  assert.deepEqual([...registry.online].map((user) => user.name), [
+    "zoe",
+    "bob",
+  ]);
+  assert.throws(() => registry.rename(alice, "Bob"), ChatError);
+  assert.throws(() => registry.rename(alice, "b0b"), /looks like "bob"/);
+  registry.rename(alice, "z0e"); // a look-alike of one's own name is fine
+  assert.equal(registry.find("z0e"), alice);
+});

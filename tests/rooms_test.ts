@@ -1,0 +1,391 @@
+import assert from "node:assert/strict";
+import { FakeClock } from "./fake_clock.ts";
+import { Client, startServer } from "./helpers.ts";
+
+/** Logs in three users in main and drains the arrival lines. */
+async function trio(port: number): Promise<[Client, Client, Client]> {
+  const alice = await Client.login(port, "alice");
+  const bob = await Client.login(port, "bob");
+  const carol = await Client.login(port, "carol");
+  await alice.expectLines([
+    "bob has entered the room.",
+    "carol has entered the room.",
+  ]);
+  await bob.expect("carol has entered the room.");
+  return [alice, bob, carol];
+}
+
+async function closeAll(...clients: Client[]): Promise<void> {
+  await Promise.all(clients.map((client) => client[Symbol.asyncDispose]()));
+}
+
+Deno.test("join moves you: the old room sees you leave, the new one arrive", async () => {
+  await using server = startServer();
+  const [alice, bob, carol] = await trio(server.addr.port);
+  await bob.send("join lobby");
+  await bob.expect('You are now in room "lobby".');
+  await alice.expect("bob has left the room.");
+  await carol.expect("bob has left the room.");
+  await carol.send("/JOIN Lobby");
+  await carol.expect('You are now in room "lobby".');
+  await bob.expect("carol has entered the room.");
+  await alice.expect("carol has left the room.");
+
+  await bob.send("say only lobby hears this");
+  await carol.expect("bob: only lobby hears this");
+  await bob.expect("bob: only lobby hears this");
+  assert.deepEqual(await alice.sync(), [], "main does not hear the lobby");
+
+  await carol.send("look");
+  await carol.expectLines(["The following are in this room:", "bob", "carol"]);
+  await alice.send("look");
+  await alice.expectLines(["The following are in this room:", "alice"]);
+  await alice.send("who");
+  await alice.expectLines([
+    "The following are logged in:",
+    "alice",
+    "bob",
+    "carol",
+  ]);
+  await closeAll(alice, bob, carol);
+});
+
+Deno.test("a room exists while it has members; main always", async () => {
+  await using server = startServer();
+  const [alice, bob, carol] = await trio(server.addr.port);
+  await bob.send("join den");
+  await bob.expect('You are now in room "den".');
+  await alice.expect("bob has left the room.");
+  await alice.send("rooms");
+  await alice.expectLines([
+    "Rooms:",
+    "  main (2 people)",
+    "  den (1 person)",
+  ]);
+  await bob.send("join main");
+  await bob.expect('You are now in room "main".');
+  await alice.waitFor("bob has entered the room.");
+  await alice.send("rooms");
+  await alice.expectLines(["Rooms:", "  main (3 people)"]);
+  assert.equal(server.registry.rooms.size, 1);
+  await closeAll(alice, bob, carol);
+});
+
+Deno.test("join refuses the room you are in and names that break the rules", async () => {
+  await using server = startServer();
+  await using alice = await Client.login(server.addr.port, "alice");
+  await alice.send("join MAIN");
+  await alice.expect('You are already in room "main"');
+  await alice.send("join two words");
+  assert.match(await alice.readLine(), /^Cannot use the room name "two words"/);
+  await alice.send("join");
+  await alice.expect("Usage: join ROOM");
+});
+
+Deno.test("a room keeps its topic; joining shows it; rooms lists it", async () => {
+  await using server = startServer();
+  const [alice, bob, carol] = await trio(server.addr.port);
+  await alice.send("topic");
+  await alice.expect('Room "main" has no topic');
+  await alice.send("topic Deno and chat");
+  for (const client of [alice, bob, carol]) {
+    await client.expect("alice set the topic: Deno and chat");
+  }
+  await bob.send("join side");
+  await bob.expect('You are now in room "side".');
+  await bob.send("join main");
+  await bob.expectLines([
+    'You are now in room "main".',
+    'Topic of "main": Deno and chat',
+  ]);
+  await bob.send("topic");
+  await bob.expect('Topic of "main": Deno and chat');
+  await bob.send("rooms");
+  await bob.expectLines(["Rooms:", "  main (3 people): Deno and chat"]);
+  await closeAll(alice, bob, carol);
+});
+
+Deno.test("joining replays the room's last 20 lines, marked, before live lines", async () => {
+  await using server = startServer({ floodRate: 0 });
+  const [alice, bob, carol] = await trio(server.addr.port);
+  await alice.send("join den");
+  await alice.expect('You are now in room "den".');
+  const said = Array.from({ length: 25 }, (_, i) => `say line ${i + 1}`);
+  await alice.send([...said, "me waves"].join("\r\n"));
+  await alice.waitFor("* alice waves");
+  await bob.send("join den");
+  await alice.send("say live");
+  await bob.expectLines([
+    "alice has left the room.",
+    'You are now in room "den".',
+  ]);
+  for (let i = 7; i <= 25; i++) await bob.expect(`[history] alice: line ${i}`);
+  await bob.expect("[history] * alice waves");
+  await bob.expect("alice: live");
+  await closeAll(alice, bob, carol);
+});
+
+Deno.test("--history-lines 0 turns the replay off", async () => {
+  await using server = startServer({ historyLines: 0 });
+  const [alice, bob, carol] = await trio(server.addr.port);
+  await alice.send("say before");
+  await bob.expect("alice: before");
+  await bob.send("join den");
+  await bob.send("join main");
+  await bob.expect('You are now in room "den".');
+  await bob.expect('You are now in room "main".');
+  assert.deepEqual(await bob.sync(), []);
+  await closeAll(alice, bob, carol);
+});
+
+Deno.test("msg is private: the recipient sees who sent it, the sender an echo", async () => {
+  await using server = startServer();
+  const [alice, bob, carol] = await trio(server.addr.port);
+  await alice.send("msg BOB meet me in the den");
+  await alice.expect("[private to bob] meet me in the den");
+  await bob.expect("[private] alice: meet me in the den");
+  assert.deepEqual(await carol.sync(), [], "nobody else sees it");
+  await bob.send("reply on my way");
+  await bob.expect("[private to alice] on my way");
+  await alice.expect("[private] bob: on my way");
+  assert.deepEqual(await carol.sync(), []);
+
+  await alice.send("msg nobody hello");
+  await alice.expect('No one called "nobody" is online');
+  await alice.send("msg alice talking to myself");
+  await alice.expect("You cannot send a private message to yourself");
+  await alice.send("msg bob");
+  await alice.expect("Usage: msg NAME TEXT");
+  await carol.send("reply hello?");
+  await carol.expect("Nobody has sent you a private message yet");
+  await closeAll(alice, bob, carol);
+});
+
+Deno.test("reply to someone who left says so", async () => {
+  await using server = startServer();
+  const [alice, bob, carol] = await trio(server.addr.port);
+  await alice.send("msg bob bye");
+  await bob.expect("[private] alice: bye");
+  await alice.send("logout");
+  await bob.expect("alice has left the room.");
+  await bob.send("reply wait");
+  await bob.expect('No one called "alice" is online');
+  await closeAll(alice, bob, carol);
+});
+
+Deno.test("me shows an emote to the room", async () => {
+  await using server = startServer();
+  const [alice, bob, carol] = await trio(server.addr.port);
+  await bob.send("/me waves at everyone");
+  for (const client of [alice, bob, carol]) {
+    await client.expect("* bob waves at everyone");
+  }
+  await bob.send("me");
+  await bob.expect("Usage: me ACTION");
+  await closeAll(alice, bob, carol);
+});
+
+Deno.test("nick renames under the name rules and tells the room", async () => {
+  await using server = startServer();
+  const [alice, bob, carol] = await trio(server.addr.port);
+  await bob.send("nick robert");
+  for (const client of [alice, bob, carol]) {
+    await client.expect("bob is now known as robert.");
+  }
+  await alice.send("who");
+  await alice.expectLines([
+    "The following are logged in:",
+    "alice",
+    "robert",
+    "carol",
+  ]);
+  await alice.send("nick CAROL");
+  await alice.expectLines(['The name "CAROL" is taken.', "Please try again."]);
+  await alice.send("nick bad name");
+  assert.match(await alice.readLine(), /^Cannot use the name "bad name"/);
+  await alice.send("nick Alice");
+  await alice.expect("alice is now known as Alice.");
+  await alice.send("nick Alice");
+  await alice.expect('You are already called "Alice"');
+  await using newcomer = await Client.login(server.addr.port, "bob");
+  await carol.waitFor("bob has entered the room.");
+  await newcomer.send("whois robert");
+  assert.match(await newcomer.readLine(), /^robert is in room "main"/);
+  await closeAll(alice, bob, carol);
+});
+
+Deno.test("whois shows the room, time connected and idle, and away", async () => {
+  const clock = new FakeClock();
+  await using server = startServer({ clock });
+  const [alice, bob, carol] = await trio(server.addr.port);
+  clock.advance(90_000);
+  await bob.send("join den");
+  await bob.expect('You are now in room "den".');
+  await alice.expect("bob has left the room.");
+  clock.advance(30_000);
+  await alice.send("whois BOB");
+  await alice.expect('bob is in room "den", connected 2m 0s, idle 30s');
+  await bob.send("away lunch");
+  await bob.expect("You are marked as away: lunch");
+  await alice.send("whois bob");
+  await alice.expectLines([
+    'bob is in room "den", connected 2m 0s, idle 0s',
+    "bob is away: lunch",
+  ]);
+  await alice.send("whois nobody");
+  await alice.expect('No one called "nobody" is online');
+  await closeAll(alice, bob, carol);
+});
+
+Deno.test("away and back; a private message to an away user returns the reason", async () => {
+  await using server = startServer();
+  const [alice, bob, carol] = await trio(server.addr.port);
+  await bob.send("away");
+  await bob.expect("You are marked as away: away");
+  await bob.send("away in a meeting");
+  await bob.expect("You are marked as away: in a meeting");
+  await alice.send("msg bob are you there?");
+  await alice.expectLines([
+    "[private to bob] are you there?",
+    "bob is away: in a meeting",
+  ]);
+  await bob.expect("[private] alice: are you there?");
+  await bob.send("back");
+  await bob.expect("You are no longer marked as away");
+  await bob.send("back");
+  await bob.expect("You are not marked as away");
+  await alice.send("msg bob now?");
+  await alice.expect("[private to bob] now?");
+  assert.deepEqual(await alice.sync(), []);
+  await closeAll(alice, bob, carol);
+});
+
+Deno.test("ignore hides a user's lines and private messages; unignore brings them back", async () => {
+  await using server = startServer();
+  const [alice, bob, carol] = await trio(server.addr.port);
+  await alice.send("ignore BOB");
+  await alice.expect("You are ignoring bob");
+  await bob.send("say can you hear me?");
+  await bob.send("me shouts");
+  await bob.send("msg alice psst");
+  await bob.expectLines([
+    "bob: can you hear me?",
+    "* bob shouts",
+    "[private to alice] psst",
+  ]);
+  await carol.expectLines(["bob: can you hear me?", "* bob shouts"]);
+  assert.deepEqual(await alice.sync(), [], "alice sees none of it");
+  await alice.send("ignore");
+  await alice.expect("You are ignoring: bob");
+  await alice.send("ignore alice");
+  await alice.expect("You cannot ignore yourself");
+  await alice.send("unignore bob");
+  await alice.expect("You are no longer ignoring bob");
+  await bob.send("say and now?");
+  await alice.expect("bob: and now?");
+  await alice.send("unignore bob");
+  await alice.expect('You are not ignoring anyone called "bob"');
+  await closeAll(alice, bob, carol);
+});
+
+Deno.test("join skips ignored users' lines in the replay", async () => {
+  await using server = startServer();
+  const [alice, bob, carol] = await trio(server.addr.port);
+  await bob.send("join den");
+  await bob.expect('You are now in room "den".');
+  await bob.send("say from bob");
+  await bob.expect("bob: from bob");
+  await carol.send("join den");
+  await carol.expectLines([
+    "bob has left the room.",
+    'You are now in room "den".',
+  ]);
+  await carol.send("say from carol");
+  await carol.expectLines(["[history] bob: from bob", "carol: from carol"]);
+  await alice.send("ignore bob");
+  await alice.expectLines([
+    "bob has left the room.",
+    "carol has left the room.",
+    "You are ignoring bob",
+  ]);
+  await alice.send("join den");
+  await alice.expectLines([
+    'You are now in room "den".',
+    "[history] carol: from carol",
+  ]);
+  await closeAll(alice, bob, carol);
+});
+
+Deno.test("--motd is shown after login and by motd", async () => {
+  const file = await Deno.makeTempFile();
+  await Deno.writeTextFile(file, "Welcome!\nBe kind.\x1b[31m\n\n");
+  try {
+    await using server = startServer({ motd: file });
+    await using alice = await Client.connect(server.addr.port);
+    await alice.expect("Welcome to TestChat");
+    await alice.send("login alice");
+    await alice.expectLines([
+      "Message of the day:",
+      "Welcome!",
+      "Be kind.[31m",
+    ]);
+    await alice.send("motd");
+    await alice.expectLines([
+      "Message of the day:",
+      "Welcome!",
+      "Be kind.[31m",
+    ]);
+  } finally {
+    await Deno.remove(file);
+  }
+  await using plain = startServer();
+  await using bob = await Client.login(plain.addr.port, "bob");
+  await bob.send("motd");
+  await bob.expect("There is no message of the day");
+});
+
+Deno.test("mode chat says plain lines; commands need the slash", async () => {
+  await using server = startServer();
+  const [alice, bob, carol] = await trio(server.addr.port);
+  await alice.send("mode");
+  await alice.expect(
+    'Command mode: lines are commands; use "say TEXT" to talk',
+  );
+  await alice.send("mode chat");
+  await alice.expect("Chat mode: a line is said; commands need a leading /");
+  await alice.send("look at this");
+  await bob.expect("alice: look at this");
+  await alice.send("/look");
+  await alice.expectLines([
+    "alice: look at this",
+    "The following are in this room:",
+    "alice",
+    "bob",
+    "carol",
+  ]);
+  await alice.send("//slash stays");
+  await bob.expect("alice: /slash stays");
+  await alice.send("/mode command");
+  await alice.expectLines([
+    "alice: /slash stays",
+    'Command mode: lines are commands; use "say TEXT" to talk',
+  ]);
+  await alice.send("look");
+  await alice.expect("The following are in this room:");
+  await alice.send("mode loud");
+  await alice.waitFor("Usage: mode [chat|command]");
+  await closeAll(alice, bob, carol);
+});
+
+Deno.test("help COMMAND explains one command", async () => {
+  await using server = startServer();
+  await using alice = await Client.login(server.addr.port, "alice");
+  await alice.send("help /MSG");
+  await alice.expectLines([
+    "Usage: msg NAME TEXT",
+    "  send TEXT to NAME only",
+    '  The recipient sees "[private] YOU: TEXT"; "reply" answers.',
+  ]);
+  await alice.send("help dance");
+  await alice.expect('No command called "dance"; type "help" for the list');
+});
