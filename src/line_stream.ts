@@ -41,8 +41,8 @@ export class LineTooLong {
 }
 
 /**
- * The error a {@linkcode LineStream} fails with when more lines wait to be
- * read than `maxQueuedLines` allows: the sender is flooding.
+ * The error a `LineReader` fails with when more lines wait to be read than
+ * its `maxQueuedLines` allows: the sender is flooding.
  */
 export class ExcessFlood extends Error {
   constructor(maxQueuedLines: number) {
@@ -63,13 +63,6 @@ export interface LineStreamOptions {
    * on the subnegotiation and reads data again. Default 4096.
    */
   maxSubnegotiationBytes?: number;
-  /**
-   * The most lines that may wait to be read. Past it the stream fails with
-   * {@linkcode ExcessFlood}, so a reader that lets lines wait on purpose
-   * (flood control) learns of a flood as it happens. Default: no limit;
-   * lines then wait in the socket (TCP backpressure), not here.
-   */
-  maxQueuedLines?: number;
 }
 
 /**
@@ -90,49 +83,42 @@ export interface LineStreamOptions {
  */
 export class LineStream extends TransformStream<Uint8Array, LineEvent> {
   constructor(options: LineStreamOptions = {}) {
-    const parser = new LineParser(
-      options.maxLineBytes ?? 1024,
-      options.maxSubnegotiationBytes ?? 4096,
-    );
-    const maxQueued = options.maxQueuedLines;
-    if (maxQueued === undefined) {
-      super({
-        transform: (chunk, controller) => parser.push(chunk, controller),
-      });
-      return;
-    }
-    // The high-water mark sits one above the limit: backpressure (which would
-    // stop reading and hide the flood in the socket) starts exactly when the
-    // limit is passed, and that is when the stream fails.
-    super(
-      {
-        transform: (chunk, controller) => {
-          const sink = {
-            enqueue(event: LineEvent) {
-              controller.enqueue(event);
-              if (controller.desiredSize! <= 0) {
-                throw new ExcessFlood(maxQueued);
-              }
-            },
-          };
-          parser.push(chunk, sink);
-        },
-      },
-      undefined,
-      new CountQueuingStrategy({ highWaterMark: maxQueued + 1 }),
-    );
+    const parser = new LineParser(options);
+    super({
+      transform: (chunk, controller) => parser.push(chunk, controller),
+    });
   }
 }
 
-interface Sink {
+/** Where a {@linkcode LineParser} puts what it finds. */
+export interface LineSink {
+  /** Takes one event; may throw to stop the parse. */
   enqueue(event: LineEvent): void;
 }
 
-class LineParser {
+/** Decodes complete lines; stateless, so one serves every stream. */
+const DECODER = new TextDecoder();
+
+/**
+ * Where lines are put together while a chunk is parsed: one buffer for every
+ * stream, since parsing a chunk never yields to another. A line still open
+ * when its chunk ends moves to a buffer of its stream's own.
+ */
+let scratch = new Uint8Array(1024);
+
+/**
+ * The parser behind {@linkcode LineStream} and `LineReader`: feed it chunks,
+ * it hands complete lines (and {@linkcode LineTooLong}) to a sink. Its state
+ * is bounded whatever the peer sends.
+ */
+export class LineParser {
   readonly #maxSub: number;
-  readonly #line: Uint8Array;
+  readonly #maxLine: number;
+  /** The open line's bytes, while a chunk is parsed: scratch or `#held`. */
+  #line: Uint8Array = scratch;
+  /** The stream's own buffer, made when a line spans two chunks. */
+  #held: Uint8Array | null = null;
   readonly #tooLong: LineTooLong;
-  readonly #decoder = new TextDecoder();
   #length = 0;
   #discarding = false;
   #state = State.Data;
@@ -140,13 +126,31 @@ class LineParser {
   /** The last data byte was a CR: a following LF or NUL belongs to it. */
   #afterCr = false;
 
-  constructor(maxLineBytes: number, maxSubnegotiationBytes: number) {
-    this.#line = new Uint8Array(maxLineBytes);
-    this.#tooLong = new LineTooLong(maxLineBytes);
-    this.#maxSub = maxSubnegotiationBytes;
+  constructor(options: LineStreamOptions = {}) {
+    this.#maxLine = options.maxLineBytes ?? 1024;
+    this.#maxSub = options.maxSubnegotiationBytes ?? 4096;
+    this.#tooLong = new LineTooLong(this.#maxLine);
+    if (scratch.length < this.#maxLine) scratch = new Uint8Array(this.#maxLine);
   }
 
-  push(chunk: Uint8Array, sink: Sink): void {
+  /**
+   * Parses a chunk. It is copied as needed before this returns, so the
+   * caller may reuse it.
+   */
+  push(chunk: Uint8Array, sink: LineSink): void {
+    // Scratch may have grown for another stream since.
+    this.#line = this.#length > 0 ? this.#held! : scratch;
+    try {
+      this.#parse(chunk, sink);
+    } finally {
+      if (this.#length > 0 && this.#line === scratch) {
+        this.#held ??= new Uint8Array(this.#maxLine);
+        this.#held.set(scratch.subarray(0, this.#length));
+      }
+    }
+  }
+
+  #parse(chunk: Uint8Array, sink: LineSink): void {
     for (let i = 0; i < chunk.length; i++) {
       const byte = chunk[i];
       switch (this.#state) {
@@ -189,7 +193,7 @@ class LineParser {
     }
   }
 
-  #data(byte: number, sink: Sink): void {
+  #data(byte: number, sink: LineSink): void {
     if (this.#afterCr) {
       this.#afterCr = false;
       if (byte === LF || byte === NUL) return;
@@ -199,7 +203,7 @@ class LineParser {
       this.#endLine(sink);
     } else if (this.#discarding) {
       return;
-    } else if (this.#length === this.#line.length) {
+    } else if (this.#length === this.#maxLine) {
       this.#discarding = true;
       this.#length = 0;
       sink.enqueue(this.#tooLong);
@@ -208,12 +212,14 @@ class LineParser {
     }
   }
 
-  #endLine(sink: Sink): void {
+  #endLine(sink: LineSink): void {
     if (this.#discarding) {
       this.#discarding = false;
       return;
     }
-    sink.enqueue(this.#decoder.decode(this.#line.subarray(0, this.#length)));
+    const line = DECODER.decode(this.#line.subarray(0, this.#length));
     this.#length = 0;
+    this.#line = scratch;
+    sink.enqueue(line);
   }
 }

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { encodeLine } from "./text.ts";
+import { encodeLine, LineArena } from "./text.ts";
 
 /** Where a user's lines go: the session's outbox, or a test's array. */
 export interface Recipient {
@@ -74,6 +74,8 @@ export class Room {
   /** The topic, or null when none is set. */
   topic: string | null = null;
   readonly #members = new Set<User>();
+  /** The room's own arena: its lines stay adjacent for each member. */
+  readonly #arena = new LineArena();
   readonly #historyLines: number;
   /** A ring of the last `historyLines` chat lines; `#next` is the oldest. */
   readonly #history: HistoryEntry[] = [];
@@ -110,7 +112,7 @@ export class Room {
    * skips the members who ignore that user.
    */
   broadcast(line: string, from?: User): void {
-    const bytes = encodeLine(line);
+    const bytes = this.#arena.encode(line);
     for (const member of this.#members) {
       if (from === undefined || !member.ignores(from)) member.deliver(bytes);
     }

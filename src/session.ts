@@ -16,20 +16,12 @@ import { dispatch } from "./commands/mod.ts";
 import type { Config } from "./config.ts";
 import { ChatError } from "./errors.ts";
 import { TokenBucket } from "./flood.ts";
-import {
-  ExcessFlood,
-  type LineEvent,
-  LineStream,
-  LineTooLong,
-} from "./line_stream.ts";
+import { LineReader, TlsOnPlainPort } from "./line_reader.ts";
+import { ExcessFlood, type LineEvent, LineTooLong } from "./line_stream.ts";
 import { Outbox } from "./outbox.ts";
 import type { Registry } from "./registry.ts";
 import type { User } from "./room.ts";
 import { encodeLine, sanitize, TEXT } from "./text.ts";
-
-/** The read buffer's size when idle, and its limit when busy, in bytes. */
-const MIN_READ_BYTES = 1024;
-const MAX_READ_BYTES = 64 * 1024;
 
 /** How long a closing session may take to flush its output, in ms. */
 const FLUSH_MS = 2000;
@@ -145,17 +137,17 @@ export class Session implements SessionControl {
         clock: this.#clock,
       })
       : null;
-    const lines = new LineStream({
+    const lines = new LineReader(this.#conn, {
       maxLineBytes: config.maxLineBytes,
       maxSubnegotiationBytes: config.maxSubnegotiationBytes,
+      // Flood control lets lines wait; the reader must see a flood coming.
       maxQueuedLines: flood ? config.floodMaxWaiting : undefined,
+      refuseTls: !this.#tls,
+      // A flood is found while the loop may be waiting for a token.
+      onError: (error) => this.#readFailed(error),
     });
-    // A flood is found while the loop may be waiting for a token, so the
-    // pipe's failure is watched here, not only where the loop reads.
-    readChunks(this.#conn, !this.#tls).pipeTo(lines.writable)
-      .catch((error) => this.#readFailed(error));
     try {
-      for await (const event of lines.readable) {
+      for await (const event of lines) {
         if (this.#stopping) break;
         const wait = bucket?.take() ?? 0;
         if (wait > 0) await sleep(this.#clock, wait, this.#abort.signal);
@@ -298,51 +290,6 @@ export class Session implements SessionControl {
   #about(): { remote: string; name: string } {
     return { remote: this.remote, name: this.user?.name ?? "not logged in" };
   }
-}
-
-/** A TLS ClientHello on the plain port: the client speaks the wrong protocol. */
-class TlsOnPlainPort extends Error {
-  constructor() {
-    super("TLS handshake on the plain port");
-    this.name = "TlsOnPlainPort";
-  }
-}
-
-/**
- * A connection's bytes as a stream. With `checkTls`, a first chunk that
- * starts like a TLS handshake record fails the stream.
- *
- * The read buffer is reused: the LineStream copies what it keeps, and a pipe
- * reads the next chunk only once the previous one was transformed. It starts
- * small, because an idle connection holds it while its read is pending, and
- * doubles while reads fill it (a paste, a flood), so that large inputs take
- * few reads and little garbage; it shrinks again when reads come back small.
- */
-function readChunks(
-  conn: Deno.Conn,
-  checkTls: boolean,
-): ReadableStream<Uint8Array> {
-  let first = checkTls;
-  let buffer = new Uint8Array(MIN_READ_BYTES);
-  return new ReadableStream({
-    async pull(controller) {
-      const count = await conn.read(buffer);
-      if (count === null) return controller.close();
-      if (first) {
-        first = false;
-        // A handshake record (22) of TLS 1.x (3, any minor version).
-        if (buffer[0] === 0x16 && (count < 2 || buffer[1] === 0x03)) {
-          throw new TlsOnPlainPort();
-        }
-      }
-      controller.enqueue(buffer.subarray(0, count));
-      if (count === buffer.length && buffer.length < MAX_READ_BYTES) {
-        buffer = new Uint8Array(buffer.length * 2);
-      } else if (count < buffer.length / 8 && buffer.length > MIN_READ_BYTES) {
-        buffer = new Uint8Array(buffer.length / 2);
-      }
-    },
-  }, { highWaterMark: 0 });
 }
 
 /** Errors that only mean the peer went away, or we closed the connection. */

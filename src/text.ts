@@ -124,11 +124,58 @@ export function formatDuration(ms: number): string {
 const ENCODER = new TextEncoder();
 
 /**
- * Encodes one line for the wire, CRLF included. Broadcasts call this once and
- * hand the same bytes to every recipient.
+ * Encodes lines for the wire, CRLF included, into large shared buffers
+ * instead of one allocation per line. A buffer is only ever appended to, so
+ * the views handed out stay valid; a full buffer is left to the views still
+ * using it, and a new one started. Lines encoded one after another are
+ * adjacent in memory, so an outbox that queues them can write them as one
+ * view without copying (see `Outbox`): a room encodes its broadcasts in an
+ * arena of its own so that its lines reach each member that way.
  */
+export class LineArena {
+  readonly #size: number;
+  #buffer: Uint8Array;
+  #used = 0;
+
+  /** `size`: bytes per buffer. Default 16 KiB. */
+  constructor(size = 16 * 1024) {
+    this.#size = size;
+    this.#buffer = new Uint8Array(0);
+  }
+
+  /** The line's bytes, CRLF included. */
+  encode(line: string): Uint8Array {
+    // UTF-8 takes at most 3 bytes per UTF-16 code unit.
+    const most = line.length * 3 + 2;
+    if (most > this.#size) return ENCODER.encode(line + "\r\n");
+    if (this.#used + most > this.#buffer.length) {
+      this.#buffer = new Uint8Array(this.#size);
+      this.#used = 0;
+    }
+    const buffer = this.#buffer;
+    const start = this.#used;
+    let end = start;
+    // ASCII, the common case, is copied as it is: no allocation.
+    for (let i = 0; i < line.length; i++) {
+      const code = line.charCodeAt(i);
+      if (code >= 0x80) {
+        end = start + ENCODER.encodeInto(line, buffer.subarray(start)).written;
+        break;
+      }
+      buffer[end++] = code;
+    }
+    buffer[end] = 13;
+    buffer[end + 1] = 10;
+    this.#used = end + 2;
+    return buffer.subarray(start, this.#used);
+  }
+}
+
+const DIRECT = new LineArena();
+
+/** Encodes one line for the wire, CRLF included (for one recipient). */
 export function encodeLine(line: string): Uint8Array {
-  return ENCODER.encode(line + "\r\n");
+  return DIRECT.encode(line);
 }
 
 // C0 but tab, DEL, C1, and the bidirectional embeddings, overrides and isolates.

@@ -127,3 +127,20 @@ Deno.test("LineStream reports an endless line before it ends", async () => {
 Deno.test("LineStream drops an unterminated line at the end", async () => {
   assert.deepEqual(await lines(["done\npartial"]), ["done"]);
 });
+
+Deno.test("LineStream keeps open lines apart when streams interleave", async () => {
+  const a = new LineStream();
+  const b = new LineStream({ maxLineBytes: 4096 });
+  const writeA = a.writable.getWriter();
+  const writeB = b.writable.getWriter();
+  const linesA = Array.fromAsync(a.readable);
+  const linesB = Array.fromAsync(b.readable);
+  const encode = (text: string) => new TextEncoder().encode(text);
+  await writeA.write(encode("one\nhel"));
+  await writeB.write(encode("two\nwor"));
+  await writeA.write(encode("lo\n"));
+  await writeB.write(encode("ld, and more\n"));
+  await Promise.all([writeA.close(), writeB.close()]);
+  assert.deepEqual(await linesA, ["one", "hello"]);
+  assert.deepEqual(await linesB, ["two", "world, and more"]);
+});

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { Outbox } from "../src/outbox.ts";
-import { encodeLine } from "../src/text.ts";
+import { encodeLine, LineArena } from "../src/text.ts";
 import { FakeClock } from "./fake_clock.ts";
 
 /** A writer whose writes finish only when the test says so. */
@@ -154,4 +154,36 @@ Deno.test("Outbox forgives a reader that catches up within the grace period", as
   clock.advance(60_000);
   assert.deepEqual(bounds, []);
   assert.equal(outbox.alive, true);
+});
+
+Deno.test("Outbox writes adjacent arena lines as one view, without a copy", async () => {
+  const written: Uint8Array[] = [];
+  const outbox = new Outbox({
+    write: (bytes) => {
+      written.push(bytes);
+      return Promise.resolve(bytes.length);
+    },
+  });
+  const arena = new LineArena();
+  const lines = ["one", "two", "three"].map((line) => arena.encode(line));
+  for (const line of lines) outbox.deliver(line);
+  await outbox.drained(1000);
+  assert.equal(written.length, 1);
+  assert.equal(written[0].buffer, lines[0].buffer, "a view of the arena");
+  assert.equal(new TextDecoder().decode(written[0]), "one\r\ntwo\r\nthree\r\n");
+});
+
+Deno.test("Outbox joins small chunks but sends a large one as it is", async () => {
+  const written: string[] = [];
+  const outbox = new Outbox({
+    write: (bytes) => {
+      written.push(new TextDecoder().decode(bytes));
+      return Promise.resolve(bytes.length);
+    },
+  });
+  outbox.deliver(encodeLine("a"));
+  outbox.deliver(new TextEncoder().encode("b\r\n"));
+  outbox.deliver(new TextEncoder().encode("x".repeat(5000)));
+  await outbox.drained(1000);
+  assert.deepEqual(written, ["a\r\nb\r\n", "x".repeat(5000)]);
 });

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { encodeLine, sanitize } from "../src/text.ts";
+import { encodeLine, LineArena, sanitize } from "../src/text.ts";
 
 Deno.test("sanitize() removes C0, DEL, C1 and bidirectional controls", () => {
   const controls = [
@@ -21,4 +21,30 @@ Deno.test("sanitize() keeps text, turns a tab into a space", () => {
 
 Deno.test("encodeLine() ends a line with CRLF, in UTF-8", () => {
   assert.deepEqual(encodeLine("é"), new Uint8Array([0xc3, 0xa9, 13, 10]));
+});
+
+Deno.test("LineArena encodes lines side by side, ASCII or not", () => {
+  const arena = new LineArena(64);
+  const a = arena.encode("hi");
+  const b = arena.encode("héllo 😀");
+  assert.deepEqual(new TextDecoder().decode(a), "hi\r\n");
+  assert.deepEqual(new TextDecoder().decode(b), "héllo 😀\r\n");
+  assert.equal(a.buffer, b.buffer);
+  assert.equal(a.byteOffset + a.length, b.byteOffset, "adjacent");
+});
+
+Deno.test("LineArena starts a new buffer when full, and never rewrites bytes", () => {
+  const arena = new LineArena(16);
+  const first = arena.encode("abc");
+  const lines = Array.from({ length: 20 }, (_, i) => arena.encode(`l${i}`));
+  assert.equal(new TextDecoder().decode(first), "abc\r\n");
+  lines.forEach((line, i) =>
+    assert.equal(new TextDecoder().decode(line), `l${i}\r\n`)
+  );
+  const big = arena.encode("x".repeat(100));
+  assert.equal(
+    big.length,
+    102,
+    "a line bigger than the arena gets its own buffer",
+  );
 });

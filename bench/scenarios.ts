@@ -1,0 +1,267 @@
+/**
+ * The benchmark's scenarios. Each one starts a fresh server process, logs its
+ * clients into one room, measures, and stops the server.
+ *
+ * @module
+ */
+
+import { BenchClient, MARK, nowMicros, sendTime } from "./client.ts";
+import { cpuSeconds, rss, type RunningServer } from "./servers.ts";
+import { type Latency, latency } from "./stats.ts";
+import process from "node:process";
+
+/** One scenario's figures. */
+export interface Row {
+  scenario: string;
+  server: string;
+  clients: number;
+  /** Deliveries per second (burst, growth). */
+  deliveriesPerSecond?: number;
+  /** Deliveries that arrived / deliveries expected. */
+  deliveredRatio?: number;
+  latencyMs?: Latency;
+  /** Logins per second (idle). */
+  loginsPerSecond?: number;
+  /** Server memory per connection, bytes (idle). */
+  bytesPerConnection?: number;
+  /** Server RSS at the end, bytes. */
+  serverRss?: number;
+  /** CPU the server and the load generator used, as a share of one core. */
+  serverCpu?: number;
+  loadCpu?: number;
+  seconds?: number;
+  deliveries?: number;
+}
+
+/** Starts a server for one scenario. */
+export type Starter = () => Promise<RunningServer>;
+
+/** How many logins may be in flight at once. */
+const LOGIN_CONCURRENCY = 50;
+/** How long a scenario may wait for its deliveries. */
+const DELIVERY_TIMEOUT_MS = 120_000;
+
+/** Connects and logs in `count` clients, `LOGIN_CONCURRENCY` at a time. */
+async function loginAll(
+  server: RunningServer,
+  count: number,
+): Promise<BenchClient[]> {
+  const clients: BenchClient[] = new Array(count);
+  let next = 0;
+  async function worker() {
+    while (next < count) {
+      const index = next++;
+      const client = await BenchClient.connect(server.port, `u${index}`);
+      await server.protocol.login(client);
+      clients[index] = client;
+    }
+  }
+  await Promise.all(
+    Array.from({ length: Math.min(LOGIN_CONCURRENCY, count) }, worker),
+  );
+  return clients;
+}
+
+/** Every client reads everything sent so far (a barrier). */
+async function syncAll(server: RunningServer, clients: BenchClient[]) {
+  for (let i = 0; i < clients.length; i += LOGIN_CONCURRENCY) {
+    await Promise.all(
+      clients.slice(i, i + LOGIN_CONCURRENCY).map((c) =>
+        server.protocol.sync(c)
+      ),
+    );
+  }
+}
+
+/** Measures CPU used by the server and this process between two points. */
+async function cpuMeter(pid: number) {
+  const server0 = await cpuSeconds(pid);
+  const load0 = process.cpuUsage();
+  const t0 = performance.now();
+  return async () => {
+    const seconds = (performance.now() - t0) / 1000;
+    const load = process.cpuUsage(load0);
+    return {
+      serverCpu: (await cpuSeconds(pid) - server0) / seconds,
+      loadCpu: (load.user + load.system) / 1e6 / seconds,
+    };
+  };
+}
+
+/**
+ * Counts deliveries of benchmark lines on every client, with their
+ * latencies, until `expected` have arrived.
+ */
+function collect(clients: BenchClient[], expected: number) {
+  const samples = new Float64Array(expected);
+  let count = 0;
+  let last = 0;
+  let finish: () => void = () => {};
+  const done = new Promise<void>((resolve) => finish = resolve);
+  for (const client of clients) {
+    client.handler = (bytes, start, end) => {
+      const sent = sendTime(bytes, start, end);
+      if (sent < 0) return;
+      last = nowMicros();
+      if (count < expected) samples[count] = last - sent;
+      if (++count === expected) finish();
+    };
+  }
+  return {
+    done,
+    get count() {
+      return count;
+    },
+    get last() {
+      return last;
+    },
+    latency: () => latency(samples, Math.min(count, expected)),
+  };
+}
+
+async function withTimeout<T>(
+  promise: Promise<T>,
+  ms: number,
+): Promise<T | null> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<null>((resolve) => {
+    timer = setTimeout(() => resolve(null), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function withServer<T>(
+  start: Starter,
+  run: (server: RunningServer) => Promise<T>,
+): Promise<T> {
+  const server = await start();
+  try {
+    return await run(server);
+  } finally {
+    await server.stop();
+  }
+}
+
+/**
+ * Burst fan-out: `senders` of `clients` each send `lines` as fast as they
+ * can; deliveries per second until every client has every line.
+ */
+export function burst(
+  start: Starter,
+  options: { clients: number; senders: number; lines: number; label?: string },
+): Promise<Row> {
+  const { clients: n, senders, lines } = options;
+  return withServer(start, async (server) => {
+    const clients = await loginAll(server, n);
+    await syncAll(server, clients);
+    const perLine = server.protocol.echoes ? n : n - 1;
+    const expected = senders * lines * perLine;
+    const deliveries = collect(clients, expected);
+    const cpu = await cpuMeter(server.pid);
+    const t0 = nowMicros();
+    await Promise.all(
+      clients.slice(0, senders).map(async (client) => {
+        for (let i = 0; i < lines; i++) {
+          await client.send(server.protocol.say(`${MARK}${nowMicros()}`));
+        }
+      }),
+    );
+    await withTimeout(deliveries.done, DELIVERY_TIMEOUT_MS);
+    const usage = await cpu();
+    const seconds = (deliveries.last - t0) / 1e6;
+    for (const client of clients) client.close();
+    return {
+      scenario: options.label ?? `burst ${n}`,
+      server: server.name,
+      clients: n,
+      deliveries: deliveries.count,
+      deliveredRatio: deliveries.count / expected,
+      seconds,
+      deliveriesPerSecond: deliveries.count / seconds,
+      latencyMs: deliveries.latency(),
+      ...usage,
+    };
+  });
+}
+
+/**
+ * Steady rate: `rate` lines per second offered for `seconds`, spread over
+ * ten senders; the share delivered and the latency.
+ */
+export function steady(
+  start: Starter,
+  options: { clients: number; rate: number; seconds: number },
+): Promise<Row> {
+  const { clients: n, rate, seconds } = options;
+  return withServer(start, async (server) => {
+    const clients = await loginAll(server, n);
+    await syncAll(server, clients);
+    const total = Math.round(rate * seconds);
+    const senders = clients.slice(0, Math.min(10, n));
+    const perLine = server.protocol.echoes ? n : n - 1;
+    const expected = total * perLine;
+    const deliveries = collect(clients, expected);
+    const cpu = await cpuMeter(server.pid);
+    const t0 = performance.now();
+    const interval = 1000 / rate;
+    for (let k = 0; k < total; k++) {
+      const wait = t0 + k * interval - performance.now();
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      await senders[k % senders.length].send(
+        server.protocol.say(`${MARK}${nowMicros()}`),
+      );
+    }
+    // Lines still on their way get five more seconds.
+    await withTimeout(deliveries.done, 5000);
+    const usage = await cpu();
+    for (const client of clients) client.close();
+    return {
+      scenario: `steady ${n}`,
+      server: server.name,
+      clients: n,
+      deliveries: deliveries.count,
+      deliveredRatio: deliveries.count / expected,
+      seconds,
+      latencyMs: deliveries.latency(),
+      ...usage,
+    };
+  });
+}
+
+/**
+ * Idle: `clients` log in (each login is announced to the room); logins per
+ * second, and the server's memory per connection once all is quiet.
+ */
+export function idle(
+  start: Starter,
+  options: { clients: number },
+): Promise<Row> {
+  const { clients: n } = options;
+  return withServer(start, async (server) => {
+    const before = await rss(server.pid);
+    const cpu = await cpuMeter(server.pid);
+    const t0 = performance.now();
+    const clients = await loginAll(server, n);
+    const seconds = (performance.now() - t0) / 1000;
+    const usage = await cpu();
+    await syncAll(server, clients);
+    // Let the server settle (timers, freed buffers) before reading its RSS.
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const after = await rss(server.pid);
+    for (const client of clients) client.close();
+    return {
+      scenario: `idle ${n}`,
+      server: server.name,
+      clients: n,
+      seconds,
+      loginsPerSecond: n / seconds,
+      bytesPerConnection: (after - before) / n,
+      serverRss: after,
+      ...usage,
+    };
+  });
+}

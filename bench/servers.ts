@@ -1,0 +1,198 @@
+/**
+ * The servers under test, each started as its own process with its ordinary
+ * flags (or config), and read from outside: memory from /proc/PID/status,
+ * CPU time from /proc/PID/stat.
+ *
+ * @module
+ */
+
+import { CHAT, IRC, type Protocol } from "./protocols.ts";
+
+/** A server process the scenarios talk to. */
+export interface RunningServer {
+  readonly name: string;
+  readonly port: number;
+  readonly pid: number;
+  readonly protocol: Protocol;
+  stop(): Promise<void>;
+}
+
+/** Which server, and on which CPU (none: not pinned). */
+export interface ServerOptions {
+  cpu: number | null;
+}
+
+const root = new URL("..", import.meta.url);
+
+/** The server's resident memory, in bytes. */
+export async function rss(pid: number): Promise<number> {
+  const status = await Deno.readTextFile(`/proc/${pid}/status`);
+  const match = status.match(/^VmRSS:\s+(\d+) kB$/m);
+  if (!match) throw new Error(`No VmRSS for process ${pid}`);
+  return Number(match[1]) * 1024;
+}
+
+/** CPU time a process has used (user + system, all threads), in seconds. */
+export async function cpuSeconds(pid: number): Promise<number> {
+  const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+  // Fields after the command name, which is in parentheses and may hold spaces.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  return ticks / 100; // USER_HZ is 100 on Linux
+}
+
+/** Pins every thread of `pid` to `cpu` with taskset, if it is installed. */
+export async function pin(pid: number, cpu: number): Promise<boolean> {
+  try {
+    const out = await new Deno.Command("taskset", {
+      args: ["-a", "-p", "-c", String(cpu), String(pid)],
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    return out.success;
+  } catch {
+    return false;
+  }
+}
+
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr as Deno.NetAddr;
+  listener.close();
+  return port;
+}
+
+async function waitForPort(port: number, child: Deno.ChildProcess) {
+  const deadline = Date.now() + 20_000;
+  let exited = false;
+  child.status.then(() => exited = true);
+  while (Date.now() < deadline && !exited) {
+    try {
+      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+      return;
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+  throw new Error(`The server did not listen on port ${port}`);
+}
+
+async function launch(
+  name: string,
+  protocol: Protocol,
+  command: string,
+  args: string[],
+  port: number,
+  options: ServerOptions,
+): Promise<RunningServer> {
+  const child = new Deno.Command(command, {
+    args,
+    cwd: root,
+    stdin: "null",
+    stdout: "null",
+    stderr: "inherit",
+  }).spawn();
+  if (options.cpu !== null) await pin(child.pid, options.cpu);
+  await waitForPort(port, child);
+  // Threads started after the first pinning (Deno's, say) are pinned too.
+  if (options.cpu !== null) await pin(child.pid, options.cpu);
+  return {
+    name,
+    port,
+    pid: child.pid,
+    protocol,
+    async stop() {
+      try {
+        child.kill("SIGKILL");
+      } catch {
+        // Gone already.
+      }
+      await child.status;
+    },
+  };
+}
+
+/**
+ * This chat server, as `deno task start` runs it, with the limits that would
+ * refuse a load generator lifted by flags: flood control off, and room for
+ * every connection.
+ */
+export function startChatServer(
+  options: ServerOptions,
+): Promise<RunningServer> {
+  const port = freePort();
+  return launch(
+    "chat-server",
+    CHAT,
+    Deno.execPath(),
+    [
+      "run",
+      "--allow-net",
+      "--allow-read",
+      "main.ts",
+      "--host",
+      "127.0.0.1",
+      "--port",
+      String(port),
+      "--log-level",
+      "warning",
+      "--flood-rate",
+      "0",
+      "--max-conns",
+      "1000000",
+      "--max-lines-before-login",
+      "1000000",
+    ],
+    port,
+    options,
+  );
+}
+
+/**
+ * InspIRCd (Debian's package) with bench/inspircd.conf, which lifts its
+ * flood limits the same way.
+ */
+export async function startInspircd(
+  options: ServerOptions,
+): Promise<RunningServer> {
+  const port = freePort();
+  const template = await Deno.readTextFile(
+    new URL("inspircd.conf", import.meta.url),
+  );
+  const config = await Deno.makeTempFile({ suffix: ".conf" });
+  await Deno.writeTextFile(config, template.replaceAll("@PORT@", String(port)));
+  const server = await launch(
+    "inspircd",
+    IRC,
+    findInspircd(),
+    [
+      "--runasroot",
+      "--nofork",
+      "--nopid",
+      `--config=${config}`,
+    ],
+    port,
+    options,
+  );
+  return {
+    ...server,
+    async stop() {
+      await server.stop();
+      await Deno.remove(config).catch(() => {});
+    },
+  };
+}
+
+/** Where Debian puts InspIRCd. */
+export function findInspircd(): string {
+  for (const path of ["/usr/sbin/inspircd", "/usr/bin/inspircd"]) {
+    try {
+      if (Deno.statSync(path).isFile) return path;
+    } catch {
+      // Not there.
+    }
+  }
+  throw new Error(
+    "InspIRCd is not installed: apt-get install inspircd (Debian's package)",
+  );
+}
