@@ -16,8 +16,11 @@ export const MARK = "~T";
 
 /** What a client does with each line it reads. */
 export interface LineHandler {
-  /** Called per line; `end` excludes the line ending. */
-  (bytes: Uint8Array, start: number, end: number): void;
+  /**
+   * Called per line; `end` excludes the line ending; `now` is when the read
+   * that brought the line returned, in µs.
+   */
+  (bytes: Uint8Array, start: number, end: number, now: number): void;
 }
 
 /** Microseconds on this process's clock: send times and arrival times. */
@@ -73,6 +76,13 @@ export class BenchClient {
   lines = 0;
   /** Replaced by scenarios; the default ignores lines. */
   handler: LineHandler = () => {};
+  /**
+   * While set, the client waits this long between reads, so each read drains
+   * a batch: many clients then cost the generator few reads. Their arrival
+   * times are late by up to this much, so scenarios take no latency from
+   * them.
+   */
+  drainEveryMs = 0;
   readonly done: Promise<void>;
   #closed = false;
 
@@ -135,16 +145,22 @@ export class BenchClient {
         const count = await this.conn.read(buffer.subarray(filled));
         if (count === null) break;
         const end = filled + count;
+        const now = nowMicros();
         let start = 0;
         for (let i = filled; i < end; i++) {
           if (buffer[i] !== LF) continue;
           const lineEnd = i > start && buffer[i - 1] === 13 ? i - 1 : i;
           this.lines++;
-          this.handler(buffer, start, lineEnd);
+          this.handler(buffer, start, lineEnd, now);
           start = i + 1;
         }
         buffer.copyWithin(0, start, end);
         filled = end - start;
+        if (this.drainEveryMs > 0) {
+          // Spread out, so that the drains do not all land at once.
+          const wait = this.drainEveryMs * (0.5 + Math.random());
+          await new Promise((resolve) => setTimeout(resolve, wait));
+        }
       }
     } catch {
       // Reset or closed: the scenario notices missing lines.

@@ -23,6 +23,7 @@ const USAGE = `Usage: deno task bench [options]
   --no-pin            do not pin the server and the load generator to cores
   --server-cpu N      the server's core (default 0)
   --load-cpu N        the load generator's core (default 1)
+  --profile DIR       write a CPU profile of our server per scenario to DIR
   -h, --help          this text`;
 
 interface Plan {
@@ -157,6 +158,7 @@ async function main(): Promise<number> {
       "no-pin": { type: "boolean" },
       "server-cpu": { type: "string", default: "0" },
       "load-cpu": { type: "string", default: "1" },
+      profile: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -180,7 +182,11 @@ async function main(): Promise<number> {
       : "Not pinned (taskset missing, one core, or --no-pin)",
   );
 
-  const ours = await runAll(() => startChatServer({ cpu }), plan, only);
+  const ours = await runAll(
+    () => startChatServer({ cpu, profileDir: values.profile }),
+    plan,
+    only,
+  );
   const peer = values.peer
     ? await runAll(() => startInspircd({ cpu }), plan, only)
     : null;

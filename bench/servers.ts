@@ -20,6 +20,8 @@ export interface RunningServer {
 /** Which server, and on which CPU (none: not pinned). */
 export interface ServerOptions {
   cpu: number | null;
+  /** Write a V8 CPU profile of our server into this folder. */
+  profileDir?: string;
 }
 
 const root = new URL("..", import.meta.url);
@@ -102,33 +104,51 @@ async function launch(
     pid: child.pid,
     protocol,
     async stop() {
+      // SIGTERM first: our server then exits by itself (and writes its CPU
+      // profile, if asked for one).
+      const killed = setTimeout(() => child.kill("SIGKILL"), 5000);
       try {
-        child.kill("SIGKILL");
+        child.kill("SIGTERM");
       } catch {
         // Gone already.
       }
       await child.status;
+      clearTimeout(killed);
     },
   };
 }
 
+/** The flags `deno task start` gives `deno run`, from deno.json. */
+async function startTaskFlags(): Promise<string[]> {
+  const config = JSON.parse(
+    await Deno.readTextFile(new URL("../deno.json", import.meta.url)),
+  );
+  const words: string[] = config.tasks.start.split(/\s+/);
+  // "deno run FLAGS... main.ts": the flags between.
+  return words.slice(words.indexOf("run") + 1, words.indexOf("main.ts"));
+}
+
 /**
- * This chat server, as `deno task start` runs it, with the limits that would
- * refuse a load generator lifted by flags: flood control off, and room for
- * every connection.
+ * This chat server, started the way `deno task start` starts it (the same
+ * permissions and V8 flags, read from deno.json), with the limits that would
+ * refuse a load generator lifted by its own flags: flood control off, and
+ * room for every connection.
  */
-export function startChatServer(
+export async function startChatServer(
   options: ServerOptions,
 ): Promise<RunningServer> {
   const port = freePort();
-  return launch(
+  const profile = options.profileDir
+    ? ["--cpu-prof", `--cpu-prof-dir=${options.profileDir}`]
+    : [];
+  return await launch(
     "chat-server",
     CHAT,
     Deno.execPath(),
     [
       "run",
-      "--allow-net",
-      "--allow-read",
+      ...profile,
+      ...await startTaskFlags(),
       "main.ts",
       "--host",
       "127.0.0.1",

@@ -51,6 +51,14 @@ export class ExcessFlood extends Error {
   }
 }
 
+/** One {@linkcode LineTooLong} per cap, shared by the parsers using it. */
+const TOO_LONG = new Map<number, LineTooLong>();
+function tooLong(maxBytes: number): LineTooLong {
+  let event = TOO_LONG.get(maxBytes);
+  if (!event) TOO_LONG.set(maxBytes, event = new LineTooLong(maxBytes));
+  return event;
+}
+
 /** What a {@linkcode LineStream} emits. */
 export type LineEvent = string | LineTooLong;
 
@@ -129,7 +137,7 @@ export class LineParser {
   constructor(options: LineStreamOptions = {}) {
     this.#maxLine = options.maxLineBytes ?? 1024;
     this.#maxSub = options.maxSubnegotiationBytes ?? 4096;
-    this.#tooLong = new LineTooLong(this.#maxLine);
+    this.#tooLong = tooLong(this.#maxLine);
     if (scratch.length < this.#maxLine) scratch = new Uint8Array(this.#maxLine);
   }
 

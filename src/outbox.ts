@@ -81,7 +81,8 @@ export class Outbox {
   #written = 0;
   #scheduled = false;
   #dead = false;
-  #idle: (() => void)[] = [];
+  /** Who waits for the queue to drain; made on first use. */
+  #idle: (() => void)[] | null = null;
   /** Running while output is above the soft bound. */
   #softTimer: TimerId | null = null;
 
@@ -150,7 +151,7 @@ export class Outbox {
     if (this.#isIdle()) return Promise.resolve();
     return new Promise((resolve) => {
       const timer = setTimeout(resolve, timeoutMs);
-      this.#idle.push(() => {
+      (this.#idle ??= []).push(() => {
         clearTimeout(timer);
         resolve();
       });
@@ -166,9 +167,21 @@ export class Outbox {
   flush(): void {
     this.#scheduled = false;
     if (this.#dead || this.#writing !== null) return;
-    this.#sealTail();
-    if (this.#queue.length === 0) return;
-    this.#writing = this.#next();
+    if (this.#queue.length === 0) {
+      // The usual case: one chunk (often a run of a room's lines).
+      if (this.#tail === null) return;
+      this.#writing = this.#tail.length === this.#tailLength
+        ? this.#tail
+        : new Uint8Array(
+          this.#tail.buffer,
+          this.#tail.byteOffset,
+          this.#tailLength,
+        );
+      this.#tail = null;
+    } else {
+      this.#sealTail();
+      this.#writing = this.#next();
+    }
     this.#written = 0;
     this.#write();
   }
@@ -185,8 +198,12 @@ export class Outbox {
     while (count < queue.length && length + queue[count].length <= JOIN_BYTES) {
       length += queue[count++].length;
     }
-    if (count <= 1) return queue.shift()!;
-    return join(queue.splice(0, count), length);
+    if (count === queue.length) this.#queue = []; // no capacity kept idle
+    if (count <= 1) return count === queue.length ? queue[0] : queue.shift()!;
+    return join(
+      count === queue.length ? queue : queue.splice(0, count),
+      length,
+    );
   }
 
   #write(): void {
@@ -256,9 +273,9 @@ export class Outbox {
   }
 
   #wakeIdle(): void {
-    if (!this.#isIdle() || this.#idle.length === 0) return;
+    if (!this.#isIdle() || this.#idle === null) return;
     const waiters = this.#idle;
-    this.#idle = [];
+    this.#idle = null;
     for (const wake of waiters) wake();
   }
 }

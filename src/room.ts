@@ -28,8 +28,11 @@ export class User {
   away: string | null = null;
   /** The user who last sent this user a private message. */
   lastPrivateFrom: User | null = null;
-  /** Users whose lines and private messages this user does not see. */
-  readonly ignoring: Set<User> = new Set();
+  /**
+   * Users whose lines and private messages this user does not see; made on
+   * first use, since most users never ignore anyone.
+   */
+  #ignoring: Set<User> | null = null;
   readonly #recipient: Recipient;
 
   constructor(
@@ -55,7 +58,25 @@ export class User {
 
   /** Whether this user ignores `other`. */
   ignores(other: User): boolean {
-    return this.ignoring.size > 0 && this.ignoring.has(other);
+    return this.#ignoring !== null && this.#ignoring.has(other);
+  }
+
+  /** Stops showing `other`'s lines; false if they were ignored already. */
+  ignore(other: User): boolean {
+    this.#ignoring ??= new Set();
+    if (this.#ignoring.has(other)) return false;
+    this.#ignoring.add(other);
+    return true;
+  }
+
+  /** Shows `other`'s lines again. */
+  unignore(other: User): void {
+    this.#ignoring?.delete(other);
+  }
+
+  /** The users this user ignores. */
+  get ignored(): User[] {
+    return this.#ignoring ? [...this.#ignoring] : [];
   }
 }
 

@@ -29,17 +29,21 @@ const FLUSH_MS = 2000;
 /** A first line that is an HTTP request: a browser, or a scanner. */
 const HTTP_REQUEST = /^(GET|HEAD|POST|PUT|DELETE|CONNECT|OPTIONS|TRACE|PATCH) /;
 
-/** What a session needs from the server. */
-export interface SessionOptions {
-  registry: Registry;
-  config: Config;
-  commands: ReadonlyMap<string, Command>;
-  log: Logger;
-  clock: Clock;
+/**
+ * What every session of a server shares: made once by the server, so that a
+ * session holds one reference, not a copy of each (an idle connection is
+ * mostly its session).
+ */
+export interface ServerContext {
+  /** Called once when a session has ended, its connection closed. */
+  ended(session: Session): void;
+  readonly registry: Registry;
+  readonly config: Config;
+  readonly commands: ReadonlyMap<string, Command>;
+  readonly log: Logger;
+  readonly clock: Clock;
   /** The message of the day, sanitised lines. */
-  motd: readonly string[];
-  /** The connection is TLS already (no ClientHello check). */
-  tls: boolean;
+  readonly motd: readonly string[];
 }
 
 /**
@@ -48,7 +52,7 @@ export interface SessionOptions {
  * `finally`, whatever ended the loop: logout, a dropped connection, a slow
  * reader, a flood, a timeout or shutdown.
  */
-export class Session implements SessionControl {
+export class Session implements SessionControl, Context {
   /** The user, once logged in. */
   user: User | null = null;
   /** How lines are read: the seed's way unless the user asks for chat. */
@@ -57,50 +61,74 @@ export class Session implements SessionControl {
   readonly remote: string;
   readonly #conn: Deno.Conn;
   readonly #outbox: Outbox;
-  readonly #ctx: Context;
-  readonly #config: Config;
-  readonly #log: Logger;
-  readonly #clock: Clock;
+  readonly #server: ServerContext;
   readonly #tls: boolean;
-  /** Aborts a flood-control wait once the session is stopping. */
-  readonly #abort = new AbortController();
+  /**
+   * Aborts a flood-control wait once the session is stopping; made on the
+   * first wait, since most sessions never wait.
+   */
+  #abort: AbortController | null = null;
   #stopping = false;
   #closed = false;
   #linesBeforeLogin = 0;
   /** The login timeout before login, the idle timeout after. */
   #timer: TimerId | null = null;
 
-  constructor(conn: Deno.Conn, options: SessionOptions) {
+  constructor(conn: Deno.Conn, server: ServerContext, tls: boolean) {
     this.#conn = conn;
-    this.#config = options.config;
-    this.#log = options.log;
-    this.#clock = options.clock;
-    this.#tls = options.tls;
+    this.#server = server;
+    this.#tls = tls;
     this.remote = formatAddr(conn.remoteAddr);
+    const { config } = server;
     this.#outbox = new Outbox(conn, {
-      maxBytes: options.config.maxQueueBytes,
-      softBytes: options.config.softQueueBytes,
-      softMs: options.config.softQueueSeconds * 1000,
-      clock: options.clock,
+      maxBytes: config.maxQueueBytes,
+      softBytes: config.softQueueBytes,
+      softMs: config.softQueueSeconds * 1000,
+      clock: server.clock,
       onOverflow: (bound) => {
-        this.#log.warn("Dropped slow reader {remote} ({name}): {limit}", {
+        server.log.warn("Dropped slow reader {remote} ({name}): {limit}", {
           ...this.#about(),
           limit: bound === "hard"
-            ? `over ${this.#config.maxQueueBytes} bytes queued`
-            : `over ${this.#config.softQueueBytes} bytes queued for ${this.#config.softQueueSeconds} s`,
+            ? `over ${config.maxQueueBytes} bytes queued`
+            : `over ${config.softQueueBytes} bytes queued for ${config.softQueueSeconds} s`,
         });
         this.close();
       },
       onError: () => this.close(),
     });
-    this.#ctx = {
-      session: this,
-      registry: options.registry,
-      config: options.config,
-      commands: options.commands,
-      clock: options.clock,
-      motd: options.motd,
-    };
+  }
+
+  // The context commands run in is the session itself: the server's shared
+  // parts, and this session.
+
+  /** Part of {@linkcode Context}: this session. */
+  get session(): this {
+    return this;
+  }
+  /** Part of {@linkcode Context}. */
+  get registry(): Registry {
+    return this.#server.registry;
+  }
+  /** Part of {@linkcode Context}. */
+  get config(): Config {
+    return this.#server.config;
+  }
+  /** Part of {@linkcode Context}. */
+  get commands(): ReadonlyMap<string, Command> {
+    return this.#server.commands;
+  }
+  /** Part of {@linkcode Context}. */
+  get clock(): Clock {
+    return this.#server.clock;
+  }
+  /** Part of {@linkcode Context}. */
+  get motd(): readonly string[] {
+    return this.#server.motd;
+  }
+
+  /** The peer's IP address, as connection limits count it. */
+  get hostname(): string {
+    return (this.#conn.remoteAddr as Deno.NetAddr).hostname;
   }
 
   /** Where this session's lines go. */
@@ -120,12 +148,14 @@ export class Session implements SessionControl {
 
   /** Runs the session to its end; never rejects. */
   async run(): Promise<void> {
-    const config = this.#config;
-    this.#log.info("Connected {remote}", { remote: this.remote });
+    const config = this.config;
+    this.#server.log.info("Connected {remote}", { remote: this.remote });
     this.reply(TEXT.welcome(config.name));
     if (config.loginTimeout > 0) {
-      this.#timer = this.#clock.setTimeout(() => {
-        this.#log.info("Login timeout for {remote}", { remote: this.remote });
+      this.#timer = this.clock.setTimeout(() => {
+        this.#server.log.info("Login timeout for {remote}", {
+          remote: this.remote,
+        });
         this.#stop(TEXT.loginTimedOut);
       }, config.loginTimeout * 1000);
     }
@@ -134,7 +164,7 @@ export class Session implements SessionControl {
       ? new TokenBucket({
         burst: config.floodBurst,
         rate: config.floodRate,
-        clock: this.#clock,
+        clock: this.clock,
       })
       : null;
     const lines = new LineReader(this.#conn, {
@@ -150,18 +180,22 @@ export class Session implements SessionControl {
       for await (const event of lines) {
         if (this.#stopping) break;
         const wait = bucket?.take() ?? 0;
-        if (wait > 0) await sleep(this.#clock, wait, this.#abort.signal);
+        if (wait > 0) {
+          this.#abort ??= new AbortController();
+          await sleep(this.clock, wait, this.#abort.signal);
+        }
         this.#handle(event);
         if (this.#stopping) break;
       }
     } catch (error) {
       this.#readFailed(error);
     } finally {
-      if (this.#timer !== null) this.#clock.clearTimeout(this.#timer);
-      if (this.user) this.#ctx.registry.logout(this.user);
+      if (this.#timer !== null) this.clock.clearTimeout(this.#timer);
+      if (this.user) this.registry.logout(this.user);
       await this.#outbox.drained(FLUSH_MS);
       this.close();
-      this.#log.info("Disconnected {remote} ({name})", this.#about());
+      this.#server.log.info("Disconnected {remote} ({name})", this.#about());
+      this.#server.ended(this);
     }
   }
 
@@ -175,7 +209,7 @@ export class Session implements SessionControl {
     // flushed, so nobody is told of the others' departures after this line.
     if (!this.#stopping) this.reply(TEXT.shuttingDown);
     this.#stopping = true;
-    this.#abort.abort();
+    this.#abort?.abort();
     return this.#outbox.drained(timeoutMs);
   }
 
@@ -184,7 +218,7 @@ export class Session implements SessionControl {
     if (this.#closed) return;
     this.#closed = true;
     this.#stopping = true;
-    this.#abort.abort();
+    this.#abort?.abort();
     this.#outbox.discard();
     try {
       this.#conn.close();
@@ -201,17 +235,20 @@ export class Session implements SessionControl {
     if (this.#stopping) return;
     this.#stopping = true;
     if (reason) this.reply(reason);
-    this.#abort.abort();
+    this.#abort?.abort();
     // The loop may be waiting for input that never comes: closing ends it.
     this.#outbox.drained(FLUSH_MS).then(() => this.close());
   }
 
   #readFailed(error: unknown): void {
     if (error instanceof ExcessFlood) {
-      this.#log.warn("Excess flood from {remote} ({name})", this.#about());
+      this.#server.log.warn(
+        "Excess flood from {remote} ({name})",
+        this.#about(),
+      );
       this.#stop(TEXT.excessFlood);
     } else if (error instanceof TlsOnPlainPort) {
-      this.#log.info("TLS handshake on the plain port from {remote}", {
+      this.#server.log.info("TLS handshake on the plain port from {remote}", {
         remote: this.remote,
       });
       this.close();
@@ -219,7 +256,7 @@ export class Session implements SessionControl {
       !this.#stopping && !isDisconnect(error) &&
       !(error instanceof DOMException && error.name === "AbortError")
     ) {
-      this.#log.error("Reading from {remote} failed: {error}", {
+      this.#server.log.error("Reading from {remote} failed: {error}", {
         remote: this.remote,
         error,
       });
@@ -227,7 +264,7 @@ export class Session implements SessionControl {
   }
 
   #handle(event: LineEvent): void {
-    const config = this.#config;
+    const config = this.config;
     if (this.user === null) {
       this.#linesBeforeLogin++;
       if (this.#linesBeforeLogin > config.maxLinesBeforeLogin) {
@@ -238,7 +275,9 @@ export class Session implements SessionControl {
         this.#linesBeforeLogin === 1 && typeof event === "string" &&
         HTTP_REQUEST.test(event)
       ) {
-        this.#log.info("HTTP request from {remote}", { remote: this.remote });
+        this.#server.log.info("HTTP request from {remote}", {
+          remote: this.remote,
+        });
         this.#stop(TEXT.httpRequest);
         return;
       }
@@ -249,19 +288,22 @@ export class Session implements SessionControl {
     }
     const line = sanitize(event);
     if (this.user !== null && line.trim() !== "") {
-      this.user.lastActive = this.#clock.now();
+      this.user.lastActive = this.clock.now();
     }
     const wasGuest = this.user === null;
     try {
-      dispatch(this.#ctx, line);
+      dispatch(this, line);
     } catch (error) {
       if (error instanceof ChatError) {
         this.reply(...error.lines);
       } else {
-        this.#log.error("Handling a line from {remote} failed: {error}", {
-          remote: this.remote,
-          error,
-        });
+        this.#server.log.error(
+          "Handling a line from {remote} failed: {error}",
+          {
+            remote: this.remote,
+            error,
+          },
+        );
         this.reply(TEXT.internalError);
       }
     }
@@ -269,22 +311,25 @@ export class Session implements SessionControl {
   }
 
   #loggedIn(): void {
-    if (this.#timer !== null) this.#clock.clearTimeout(this.#timer);
+    if (this.#timer !== null) this.clock.clearTimeout(this.#timer);
     this.#timer = null;
-    if (this.#config.idleTimeout > 0) this.#checkIdle();
+    if (this.config.idleTimeout > 0) this.#checkIdle();
   }
 
   /** Arms the idle timer for when the user would have been idle too long. */
   #checkIdle(): void {
     if (this.user === null) return;
-    const limit = this.#config.idleTimeout * 1000;
-    const idle = this.#clock.now() - this.user.lastActive;
+    const limit = this.config.idleTimeout * 1000;
+    const idle = this.clock.now() - this.user.lastActive;
     if (idle >= limit) {
-      this.#log.info("Idle timeout for {remote} ({name})", this.#about());
-      this.#stop(TEXT.idleTimedOut(this.#config.idleTimeout));
+      this.#server.log.info(
+        "Idle timeout for {remote} ({name})",
+        this.#about(),
+      );
+      this.#stop(TEXT.idleTimedOut(this.config.idleTimeout));
       return;
     }
-    this.#timer = this.#clock.setTimeout(() => this.#checkIdle(), limit - idle);
+    this.#timer = this.clock.setTimeout(() => this.#checkIdle(), limit - idle);
   }
 
   #about(): { remote: string; name: string } {

@@ -53,6 +53,9 @@ export function fakeServer(
     context(session: SessionControl): Context {
       return {
         session,
+        get user() {
+          return session.user;
+        },
         registry,
         config,
         commands: COMMANDS,

@@ -34,6 +34,8 @@ export interface SessionControl {
 /** What every command gets. */
 export interface Context {
   readonly session: SessionControl;
+  /** The session's user, once logged in (the same as `session.user`). */
+  readonly user: User | null;
   readonly registry: Registry;
   readonly config: Config;
   /** The command table, for help. */

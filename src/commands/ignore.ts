@@ -12,17 +12,16 @@ export const ignore: Command = {
   loginRequired: true,
   run({ user, registry, session }, name) {
     if (name === "") {
-      const names = [...user.ignoring].filter((u) => registry.isOnline(u))
+      const names = user.ignored.filter((u) => registry.isOnline(u))
         .map((u) => u.name);
       session.reply(TEXT.ignoreList(names));
       return;
     }
     const target = registry.get(name);
     if (target === user) throw new ChatError(TEXT.ignoreSelf);
-    if (user.ignoring.has(target)) {
+    if (!user.ignore(target)) {
       throw new ChatError(TEXT.alreadyIgnoring(target.name));
     }
-    user.ignoring.add(target);
     session.reply(TEXT.ignoring(target.name));
   },
 };
@@ -36,9 +35,9 @@ export const unignore: Command = {
   needsArgs: true,
   run({ user, session }, name) {
     const key = foldName(name);
-    const target = [...user.ignoring].find((u) => u.key === key);
+    const target = user.ignored.find((u) => u.key === key);
     if (!target) throw new ChatError(TEXT.notIgnoring(name));
-    user.ignoring.delete(target);
+    user.unignore(target);
     session.reply(TEXT.unignored(target.name));
   },
 };

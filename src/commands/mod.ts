@@ -8,7 +8,12 @@
 import { ChatError } from "../errors.ts";
 import { TEXT } from "../text.ts";
 import { away, back } from "./away.ts";
-import { type Command, type Context, splitWord } from "./command.ts";
+import {
+  type Command,
+  type Context,
+  splitWord,
+  type UserContext,
+} from "./command.ts";
 import { help } from "./help.ts";
 import { ignore, unignore } from "./ignore.ts";
 import { join } from "./join.ts";
@@ -86,5 +91,5 @@ function run(ctx: Context, command: Command, args: string): void {
     throw new ChatError(TEXT.usage(command.usage));
   }
   if (!command.loginRequired) return command.run(ctx, args);
-  command.run({ ...ctx, user: ctx.session.user! }, args);
+  command.run(ctx as UserContext, args);
 }
