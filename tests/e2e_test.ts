@@ -239,7 +239,7 @@ Deno.test("200 clients dropping at once leave no ghosts", async () => {
 });
 
 Deno.test("a stalled reader is dropped and the room keeps talking", async () => {
-  await using server = startServer({ maxQueueBytes: 64 * 1024, floodRate: 0 });
+  await using server = startServer({ maxQueueBytes: 256 * 1024, floodRate: 0 });
   const port = server.addr.port;
   await using watcher = await Client.login(port, "watcher");
   await using talker = await Client.login(port, "talker");

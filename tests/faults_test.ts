@@ -98,7 +98,7 @@ Deno.test("a client killed in the middle of a write leaves; the others keep chat
 });
 
 Deno.test("a reader stopped with SIGSTOP is dropped; the others keep chatting", async () => {
-  await using server = startServer({ floodRate: 0, maxQueueBytes: 64 * 1024 });
+  await using server = startServer({ floodRate: 0, maxQueueBytes: 256 * 1024 });
   const port = server.addr.port;
   await using watcher = await Client.login(port, "watcher");
   await using talker = await Client.login(port, "talker");

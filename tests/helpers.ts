@@ -235,10 +235,10 @@ export class Client implements AsyncDisposable {
 
 /**
  * Has `talker` (logged in as "talker") say 900-byte lines until `done`
- * settles, to fill a stalled
- * reader's queue. It waits for its own echo every 20 lines, so the room's
- * healthy readers are never more than 20 lines behind. Bounded: 20,000 lines
- * (18 MB) outgrow any loopback socket buffer.
+ * settles, to fill a stalled reader's queue. It waits for its own echo every
+ * 100 lines, so the room's healthy readers are never more than about 90 KB
+ * behind (run the server with a queue bound above that). Bounded: 20,000
+ * lines (18 MB) outgrow any loopback socket buffer.
  */
 export async function talkUntil(
   talker: Client,
@@ -248,13 +248,13 @@ export async function talkUntil(
   const finished = done.finally(() => settled = true);
   finished.catch(() => {});
   const filler = "x".repeat(900);
-  for (let i = 0; i < 1000 && !settled; i++) {
+  for (let i = 0; i < 200 && !settled; i++) {
     const batch = Array.from(
-      { length: 20 },
+      { length: 100 },
       (_, j) => `say ${i}.${j} ${filler}`,
     );
     await talker.send(batch.join("\r\n"));
-    await talker.waitFor((line) => line.startsWith(`talker: ${i}.19 `));
+    await talker.waitFor((line) => line.startsWith(`talker: ${i}.99 `));
   }
   await withTimeout(finished, TIMEOUT_MS, "the stalled reader to be dropped");
 }
