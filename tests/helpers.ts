@@ -344,3 +344,31 @@ export class ServerProcess implements AsyncDisposable {
     await stdout;
   }
 }
+
+/**
+ * Drives an interactive client program (telnet, `openssl s_client`) through
+ * its stdin: `session` types lines, and usually watches the room meanwhile.
+ * Returns what the program printed, once its stdin is closed and it exits.
+ */
+export async function typeInto(
+  command: string,
+  args: string[],
+  session: (type: (line: string) => Promise<void>) => Promise<void>,
+): Promise<string> {
+  const child = new Deno.Command(command, {
+    args,
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const stdin = child.stdin.getWriter();
+  const encoder = new TextEncoder();
+  const output = child.output();
+  try {
+    await session((line) => stdin.write(encoder.encode(`${line}\n`)));
+  } finally {
+    await stdin.close().catch(() => {});
+  }
+  const { stdout } = await withTimeout(output, 10_000, `${command} to exit`);
+  return new TextDecoder().decode(stdout);
+}

@@ -200,15 +200,19 @@ Deno.test("--max-new-conns-per-ip limits new connections per 10 seconds", async 
   await later.expect("Welcome to TestChat");
 });
 
-Deno.test("ConnectionLimits releases places and keeps per-address counts", () => {
-  const clock = new FakeClock();
-  const limits = new ConnectionLimits({
-    maxConns: 3,
-    maxConnsPerIp: 2,
+/** Connection limits on a fake clock, with no limit on new connections. */
+function limitsOf(maxConns: number, maxConnsPerIp: number): ConnectionLimits {
+  return new ConnectionLimits({
+    maxConns,
+    maxConnsPerIp,
     maxNewConnsPerIp: 100,
     limitLoopback: false,
-    clock,
+    clock: new FakeClock(),
   });
+}
+
+Deno.test("ConnectionLimits releases places and keeps per-address counts", () => {
+  const limits = limitsOf(3, 2);
   assert.equal(limits.admit("10.0.0.1"), null);
   assert.equal(limits.admit("10.0.0.1"), null);
   assert.equal(limits.admit("10.0.0.1"), "address");
@@ -221,14 +225,7 @@ Deno.test("ConnectionLimits releases places and keeps per-address counts", () =>
 });
 
 Deno.test("IPv6 addresses are limited by their /64", () => {
-  const clock = new FakeClock();
-  const limits = new ConnectionLimits({
-    maxConns: 100,
-    maxConnsPerIp: 2,
-    maxNewConnsPerIp: 100,
-    limitLoopback: false,
-    clock,
-  });
+  const limits = limitsOf(100, 2);
   assert.equal(limits.admit("2001:db8:1:2::1"), null);
   assert.equal(limits.admit("2001:db8:1:2:ffff::9"), null);
   assert.equal(limits.admit("2001:0db8:0001:0002::77"), "address");

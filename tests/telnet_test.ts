@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { Client, startServer, withTimeout } from "./helpers.ts";
+import { Client, startServer, typeInto } from "./helpers.ts";
 
 /** Where Debian's telnet is, if it is installed. */
 function findTelnet(): string | null {
@@ -26,28 +26,19 @@ Deno.test({
     await using server = startServer();
     const port = server.addr.port;
     await using watcher = await Client.login(port, "watcher");
-    const child = new Deno.Command(telnet!, {
-      args: ["127.0.0.1", String(port)],
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    const stdin = child.stdin.getWriter();
-    const encoder = new TextEncoder();
-    const output = child.output();
-    try {
-      await stdin.write(encoder.encode("login tel\n"));
-      await watcher.expect("tel has entered the room.");
-      await stdin.write(encoder.encode("say hello from telnet\n"));
-      await watcher.expect("tel: hello from telnet");
-      await stdin.write(encoder.encode("look\n"));
-      await stdin.write(encoder.encode("logout\n"));
-      await watcher.expect("tel has left the room.");
-    } finally {
-      await stdin.close().catch(() => {});
-    }
-    const { stdout } = await withTimeout(output, 10_000, "telnet to exit");
-    const text = new TextDecoder().decode(stdout);
+    const text = await typeInto(
+      telnet!,
+      ["127.0.0.1", String(port)],
+      async (type) => {
+        await type("login tel");
+        await watcher.expect("tel has entered the room.");
+        await type("say hello from telnet");
+        await watcher.expect("tel: hello from telnet");
+        await type("look");
+        await type("logout");
+        await watcher.expect("tel has left the room.");
+      },
+    );
     assert.match(text, /Welcome to TestChat\r?\n/);
     assert.match(text, /tel: hello from telnet\r?\n/);
     assert.match(

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { Client, startServer, withTimeout } from "./helpers.ts";
+import { Client, startServer, typeInto } from "./helpers.ts";
 
 /** Whether a command runs here. */
 async function has(command: string, ...args: string[]): Promise<boolean> {
@@ -130,35 +130,22 @@ Deno.test({
     try {
       await using server = startServer({ tlsPort: 0, cert, key });
       await using watcher = await Client.login(server.addr.port, "watcher");
-      const child = new Deno.Command("openssl", {
-        args: [
-          "s_client",
-          "-connect",
-          `127.0.0.1:${server.tlsAddr!.port}`,
-          "-CAfile",
-          ca,
-          "-verify_return_error",
-          "-quiet",
-        ],
-        stdin: "piped",
-        stdout: "piped",
-        stderr: "piped",
-      }).spawn();
-      const stdin = child.stdin.getWriter();
-      const encoder = new TextEncoder();
-      const output = child.output();
-      try {
-        await stdin.write(encoder.encode("login ossl\n"));
+      const text = await typeInto("openssl", [
+        "s_client",
+        "-connect",
+        `127.0.0.1:${server.tlsAddr!.port}`,
+        "-CAfile",
+        ca,
+        "-verify_return_error",
+        "-quiet",
+      ], async (type) => {
+        await type("login ossl");
         await watcher.expect("ossl has entered the room.");
-        await stdin.write(encoder.encode("say verified\n"));
+        await type("say verified");
         await watcher.expect("ossl: verified");
-        await stdin.write(encoder.encode("logout\n"));
+        await type("logout");
         await watcher.expect("ossl has left the room.");
-      } finally {
-        await stdin.close().catch(() => {});
-      }
-      const { stdout } = await withTimeout(output, 10_000, "s_client to exit");
-      const text = new TextDecoder().decode(stdout);
+      });
       assert.match(text, /Welcome to TestChat\r\n/);
       assert.match(text, /ossl: verified\r\n/);
     } finally {
