@@ -372,3 +372,26 @@ export async function typeInto(
   const { stdout } = await withTimeout(output, 10_000, `${command} to exit`);
   return new TextDecoder().decode(stdout);
 }
+
+/**
+ * Logs in clients under `names`, in order, into the main room; each has read
+ * the arrivals of those after it. Disposing the result closes them all.
+ */
+export async function loginAll(
+  port: number,
+  ...names: string[]
+): Promise<Client[] & AsyncDisposable> {
+  const clients: Client[] = [];
+  for (const name of names) {
+    const client = await Client.login(port, name);
+    for (const earlier of clients) {
+      await earlier.expect(`${name} has entered the room.`);
+    }
+    clients.push(client);
+  }
+  return Object.assign(clients, {
+    async [Symbol.asyncDispose]() {
+      await Promise.all(clients.map((client) => client[Symbol.asyncDispose]()));
+    },
+  });
+}

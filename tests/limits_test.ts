@@ -1,7 +1,13 @@
 import assert from "node:assert/strict";
 import { addressKey, ConnectionLimits, isLoopback } from "../src/limits.ts";
 import { FakeClock } from "./fake_clock.ts";
-import { Client, startServer, TIMEOUT_MS, withTimeout } from "./helpers.ts";
+import {
+  Client,
+  loginAll,
+  startServer,
+  TIMEOUT_MS,
+  withTimeout,
+} from "./helpers.ts";
 
 // End to end: every limit of issue "Hardening" from a real socket, with a
 // clock the test moves.
@@ -10,9 +16,8 @@ Deno.test("flood control delivers a 20-line paste whole and in order, only slowe
   const clock = new FakeClock();
   await using server = startServer({ clock });
   const port = server.addr.port;
-  await using alice = await Client.login(port, "alice");
-  await using bob = await Client.login(port, "bob");
-  await alice.expect("bob has entered the room.");
+  await using party = await loginAll(port, "alice", "bob");
+  const [alice, bob] = party;
   clock.advance(60_000); // a full bucket: 10 lines
   const paste = Array.from({ length: 20 }, (_, i) => `say line ${i + 1}`);
   await alice.send(paste.join("\r\n"));
@@ -30,9 +35,8 @@ Deno.test("flood control counts blank lines", async () => {
   const clock = new FakeClock();
   await using server = startServer({ clock });
   const port = server.addr.port;
-  await using alice = await Client.login(port, "alice");
-  await using bob = await Client.login(port, "bob");
-  await alice.expect("bob has entered the room.");
+  await using party = await loginAll(port, "alice", "bob");
+  const [alice, bob] = party;
   clock.advance(60_000);
   await alice.send("\r\n".repeat(10) + "say after the blanks");
   await withTimeout(clock.untilPending(), TIMEOUT_MS, "the burst to run out");
@@ -45,9 +49,8 @@ Deno.test('a sustained flood past 100 waiting lines gets "Excess flood"', async 
   const clock = new FakeClock();
   await using server = startServer({ clock });
   const port = server.addr.port;
-  await using alice = await Client.login(port, "alice");
-  await using bob = await Client.login(port, "bob");
-  await alice.expect("bob has entered the room.");
+  await using party = await loginAll(port, "alice", "bob");
+  const [alice, bob] = party;
   const flood = Array.from({ length: 150 }, (_, i) => `say ${i}`);
   await alice.send(flood.join("\r\n"));
   await alice.waitFor("Excess flood");
@@ -60,9 +63,8 @@ Deno.test("--flood-rate 0 turns flood control off", async () => {
   const clock = new FakeClock();
   await using server = startServer({ clock, floodRate: 0 });
   const port = server.addr.port;
-  await using alice = await Client.login(port, "alice");
-  await using bob = await Client.login(port, "bob");
-  await alice.expect("bob has entered the room.");
+  await using party = await loginAll(port, "alice", "bob");
+  const [alice, bob] = party;
   const flood = Array.from({ length: 500 }, (_, i) => `say ${i}`);
   await alice.send(flood.join("\r\n"));
   for (let i = 0; i < 500; i++) await bob.expect(`alice: ${i}`);
@@ -106,9 +108,8 @@ Deno.test("--idle-timeout disconnects a user idle that long, saying why", async 
   const clock = new FakeClock();
   await using server = startServer({ clock, idleTimeout: 600 });
   const port = server.addr.port;
-  await using alice = await Client.login(port, "alice");
-  await using bob = await Client.login(port, "bob");
-  await alice.expect("bob has entered the room.");
+  await using party = await loginAll(port, "alice", "bob");
+  const [alice, bob] = party;
   clock.advance(300_000);
   await alice.send("say still here");
   await bob.send("say me too");
@@ -238,9 +239,8 @@ Deno.test("IPv6 addresses are limited by their /64", () => {
 Deno.test("invalid UTF-8, NUL, overlong forms and surrogates are never relayed raw", async () => {
   await using server = startServer();
   const port = server.addr.port;
-  await using alice = await Client.login(port, "alice");
-  await using bob = await Client.login(port, "bob");
-  await alice.expect("bob has entered the room.");
+  await using party = await loginAll(port, "alice", "bob");
+  const [alice, bob] = party;
   await alice.sendBytes(
     new Uint8Array([
       ...new TextEncoder().encode("say a"),

@@ -1,27 +1,11 @@
 import assert from "node:assert/strict";
 import { FakeClock } from "./fake_clock.ts";
-import { Client, startServer } from "./helpers.ts";
-
-/** Logs in three users in main and drains the arrival lines. */
-async function trio(port: number): Promise<[Client, Client, Client]> {
-  const alice = await Client.login(port, "alice");
-  const bob = await Client.login(port, "bob");
-  const carol = await Client.login(port, "carol");
-  await alice.expectLines([
-    "bob has entered the room.",
-    "carol has entered the room.",
-  ]);
-  await bob.expect("carol has entered the room.");
-  return [alice, bob, carol];
-}
-
-async function closeAll(...clients: Client[]): Promise<void> {
-  await Promise.all(clients.map((client) => client[Symbol.asyncDispose]()));
-}
+import { Client, loginAll, startServer } from "./helpers.ts";
 
 Deno.test("join moves you: the old room sees you leave, the new one arrive", async () => {
   await using server = startServer();
-  const [alice, bob, carol] = await trio(server.addr.port);
+  await using party = await loginAll(server.addr.port, "alice", "bob", "carol");
+  const [alice, bob, carol] = party;
   await bob.send("join lobby");
   await bob.expect('You are now in room "lobby".');
   await alice.expect("bob has left the room.");
@@ -47,12 +31,12 @@ Deno.test("join moves you: the old room sees you leave, the new one arrive", asy
     "bob",
     "carol",
   ]);
-  await closeAll(alice, bob, carol);
 });
 
 Deno.test("a room exists while it has members; main always", async () => {
   await using server = startServer();
-  const [alice, bob, carol] = await trio(server.addr.port);
+  await using party = await loginAll(server.addr.port, "alice", "bob", "carol");
+  const [alice, bob] = party;
   await bob.send("join den");
   await bob.expect('You are now in room "den".');
   await alice.expect("bob has left the room.");
@@ -68,7 +52,6 @@ Deno.test("a room exists while it has members; main always", async () => {
   await alice.send("rooms");
   await alice.expectLines(["Rooms:", "  main (3 people)"]);
   assert.equal(server.registry.rooms.size, 1);
-  await closeAll(alice, bob, carol);
 });
 
 Deno.test("join refuses the room you are in and names that break the rules", async () => {
@@ -84,7 +67,8 @@ Deno.test("join refuses the room you are in and names that break the rules", asy
 
 Deno.test("a room keeps its topic; joining shows it; rooms lists it", async () => {
   await using server = startServer();
-  const [alice, bob, carol] = await trio(server.addr.port);
+  await using party = await loginAll(server.addr.port, "alice", "bob", "carol");
+  const [alice, bob, carol] = party;
   await alice.send("topic");
   await alice.expect('Room "main" has no topic');
   await alice.send("topic Deno and chat");
@@ -102,12 +86,12 @@ Deno.test("a room keeps its topic; joining shows it; rooms lists it", async () =
   await bob.expect('Topic of "main": Deno and chat');
   await bob.send("rooms");
   await bob.expectLines(["Rooms:", "  main (3 people): Deno and chat"]);
-  await closeAll(alice, bob, carol);
 });
 
 Deno.test("joining replays the room's last 20 lines, marked, before live lines", async () => {
   await using server = startServer({ floodRate: 0 });
-  const [alice, bob, carol] = await trio(server.addr.port);
+  await using party = await loginAll(server.addr.port, "alice", "bob", "carol");
+  const [alice, bob] = party;
   await alice.send("join den");
   await alice.expect('You are now in room "den".');
   const said = Array.from({ length: 25 }, (_, i) => `say line ${i + 1}`);
@@ -122,12 +106,12 @@ Deno.test("joining replays the room's last 20 lines, marked, before live lines",
   for (let i = 7; i <= 25; i++) await bob.expect(`[history] alice: line ${i}`);
   await bob.expect("[history] * alice waves");
   await bob.expect("alice: live");
-  await closeAll(alice, bob, carol);
 });
 
 Deno.test("--history-lines 0 turns the replay off", async () => {
   await using server = startServer({ historyLines: 0 });
-  const [alice, bob, carol] = await trio(server.addr.port);
+  await using party = await loginAll(server.addr.port, "alice", "bob", "carol");
+  const [alice, bob] = party;
   await alice.send("say before");
   await bob.expect("alice: before");
   await bob.send("join den");
@@ -135,12 +119,12 @@ Deno.test("--history-lines 0 turns the replay off", async () => {
   await bob.expect('You are now in room "den".');
   await bob.expect('You are now in room "main".');
   assert.deepEqual(await bob.sync(), []);
-  await closeAll(alice, bob, carol);
 });
 
 Deno.test("msg is private: the recipient sees who sent it, the sender an echo", async () => {
   await using server = startServer();
-  const [alice, bob, carol] = await trio(server.addr.port);
+  await using party = await loginAll(server.addr.port, "alice", "bob", "carol");
+  const [alice, bob, carol] = party;
   await alice.send("msg BOB meet me in the den");
   await alice.expect("[private to bob] meet me in the den");
   await bob.expect("[private] alice: meet me in the den");
@@ -158,36 +142,36 @@ Deno.test("msg is private: the recipient sees who sent it, the sender an echo", 
   await alice.expect("Usage: msg NAME TEXT");
   await carol.send("reply hello?");
   await carol.expect("Nobody has sent you a private message yet");
-  await closeAll(alice, bob, carol);
 });
 
 Deno.test("reply to someone who left says so", async () => {
   await using server = startServer();
-  const [alice, bob, carol] = await trio(server.addr.port);
+  await using party = await loginAll(server.addr.port, "alice", "bob", "carol");
+  const [alice, bob] = party;
   await alice.send("msg bob bye");
   await bob.expect("[private] alice: bye");
   await alice.send("logout");
   await bob.expect("alice has left the room.");
   await bob.send("reply wait");
   await bob.expect('No one called "alice" is online');
-  await closeAll(alice, bob, carol);
 });
 
 Deno.test("me shows an emote to the room", async () => {
   await using server = startServer();
-  const [alice, bob, carol] = await trio(server.addr.port);
+  await using party = await loginAll(server.addr.port, "alice", "bob", "carol");
+  const [alice, bob, carol] = party;
   await bob.send("/me waves at everyone");
   for (const client of [alice, bob, carol]) {
     await client.expect("* bob waves at everyone");
   }
   await bob.send("me");
   await bob.expect("Usage: me ACTION");
-  await closeAll(alice, bob, carol);
 });
 
 Deno.test("nick renames under the name rules and tells the room", async () => {
   await using server = startServer();
-  const [alice, bob, carol] = await trio(server.addr.port);
+  await using party = await loginAll(server.addr.port, "alice", "bob", "carol");
+  const [alice, bob, carol] = party;
   await bob.send("nick robert");
   for (const client of [alice, bob, carol]) {
     await client.expect("bob is now known as robert.");
@@ -211,13 +195,13 @@ Deno.test("nick renames under the name rules and tells the room", async () => {
   await carol.waitFor("bob has entered the room.");
   await newcomer.send("whois robert");
   assert.match(await newcomer.readLine(), /^robert is in room "main"/);
-  await closeAll(alice, bob, carol);
 });
 
 Deno.test("whois shows the room, time connected and idle, and away", async () => {
   const clock = new FakeClock();
   await using server = startServer({ clock });
-  const [alice, bob, carol] = await trio(server.addr.port);
+  await using party = await loginAll(server.addr.port, "alice", "bob", "carol");
+  const [alice, bob] = party;
   clock.advance(90_000);
   await bob.send("join den");
   await bob.expect('You are now in room "den".');
@@ -234,12 +218,12 @@ Deno.test("whois shows the room, time connected and idle, and away", async () =>
   ]);
   await alice.send("whois nobody");
   await alice.expect('No one called "nobody" is online');
-  await closeAll(alice, bob, carol);
 });
 
 Deno.test("away and back; a private message to an away user returns the reason", async () => {
   await using server = startServer();
-  const [alice, bob, carol] = await trio(server.addr.port);
+  await using party = await loginAll(server.addr.port, "alice", "bob", "carol");
+  const [alice, bob] = party;
   await bob.send("away");
   await bob.expect("You are marked as away: away");
   await bob.send("away in a meeting");
@@ -257,12 +241,12 @@ Deno.test("away and back; a private message to an away user returns the reason",
   await alice.send("msg bob now?");
   await alice.expect("[private to bob] now?");
   assert.deepEqual(await alice.sync(), []);
-  await closeAll(alice, bob, carol);
 });
 
 Deno.test("ignore hides a user's lines and private messages; unignore brings them back", async () => {
   await using server = startServer();
-  const [alice, bob, carol] = await trio(server.addr.port);
+  await using party = await loginAll(server.addr.port, "alice", "bob", "carol");
+  const [alice, bob, carol] = party;
   await alice.send("ignore BOB");
   await alice.expect("You are ignoring bob");
   await bob.send("say can you hear me?");
@@ -285,12 +269,12 @@ Deno.test("ignore hides a user's lines and private messages; unignore brings the
   await alice.expect("bob: and now?");
   await alice.send("unignore bob");
   await alice.expect('You are not ignoring anyone called "bob"');
-  await closeAll(alice, bob, carol);
 });
 
 Deno.test("join skips ignored users' lines in the replay", async () => {
   await using server = startServer();
-  const [alice, bob, carol] = await trio(server.addr.port);
+  await using party = await loginAll(server.addr.port, "alice", "bob", "carol");
+  const [alice, bob, carol] = party;
   await bob.send("join den");
   await bob.expect('You are now in room "den".');
   await bob.send("say from bob");
@@ -313,7 +297,6 @@ Deno.test("join skips ignored users' lines in the replay", async () => {
     'You are now in room "den".',
     "[history] carol: from carol",
   ]);
-  await closeAll(alice, bob, carol);
 });
 
 Deno.test("--motd is shown after login and by motd", async () => {
@@ -346,7 +329,8 @@ Deno.test("--motd is shown after login and by motd", async () => {
 
 Deno.test("mode chat says plain lines; commands need the slash", async () => {
   await using server = startServer();
-  const [alice, bob, carol] = await trio(server.addr.port);
+  await using party = await loginAll(server.addr.port, "alice", "bob", "carol");
+  const [alice, bob] = party;
   await alice.send("mode");
   await alice.expect(
     'Command mode: lines are commands; use "say TEXT" to talk',
@@ -374,7 +358,6 @@ Deno.test("mode chat says plain lines; commands need the slash", async () => {
   await alice.expect("The following are in this room:");
   await alice.send("mode loud");
   await alice.waitFor("Usage: mode [chat|command]");
-  await closeAll(alice, bob, carol);
 });
 
 Deno.test("help COMMAND explains one command", async () => {
