@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { Client, ServerProcess, startServer, talkUntil } from "./helpers.ts";
+import {
+  Client,
+  loginAll,
+  ServerProcess,
+  startServer,
+  talkUntil,
+} from "./helpers.ts";
 
 const fixture = new URL("./fixtures/client.ts", import.meta.url).pathname;
 
@@ -81,9 +87,8 @@ Deno.test("1,000 connect, login and drop cycles leave the registry empty and mem
 Deno.test("a client killed in the middle of a write leaves; the others keep chatting", async () => {
   await using server = startServer({ floodRate: 0 });
   const port = server.addr.port;
-  await using watcher = await Client.login(port, "watcher");
-  await using talker = await Client.login(port, "talker");
-  await watcher.expect("talker has entered the room.");
+  await using party = await loginAll(port, "watcher", "talker");
+  const [watcher, talker] = party;
   const child = spawnClient(port, "writer", "write");
   try {
     await watcher.waitFor("writer: ready");
@@ -100,9 +105,8 @@ Deno.test("a client killed in the middle of a write leaves; the others keep chat
 Deno.test("a reader stopped with SIGSTOP is dropped; the others keep chatting", async () => {
   await using server = startServer({ floodRate: 0, maxQueueBytes: 256 * 1024 });
   const port = server.addr.port;
-  await using watcher = await Client.login(port, "watcher");
-  await using talker = await Client.login(port, "talker");
-  await watcher.expect("talker has entered the room.");
+  await using party = await loginAll(port, "watcher", "talker");
+  const [watcher, talker] = party;
   const child = spawnClient(port, "sleepy", "read");
   try {
     await watcher.waitFor("sleepy: ready");
