@@ -72,8 +72,6 @@ export function sendTime(
 export class BenchClient {
   readonly conn: Deno.TcpConn;
   readonly name: string;
-  /** Lines read so far. */
-  lines = 0;
   /** Replaced by scenarios; the default ignores lines. */
   handler: LineHandler = () => {};
   /**
@@ -150,7 +148,6 @@ export class BenchClient {
         for (let i = filled; i < end; i++) {
           if (buffer[i] !== LF) continue;
           const lineEnd = i > start && buffer[i - 1] === 13 ? i - 1 : i;
-          this.lines++;
           this.handler(buffer, start, lineEnd, now);
           start = i + 1;
         }

@@ -117,7 +117,8 @@ Deno.test("Outbox.drained() gives up after its timeout", async () => {
   assert.equal(outbox.queuedBytes, 16);
 });
 
-Deno.test("Outbox drops a reader that stays over the soft bound too long", async () => {
+/** An outbox with a 10-byte soft bound and 10 s of grace, on a fake clock. */
+function softBounded() {
   const clock = new FakeClock();
   const writer = new ManualWriter();
   const bounds: string[] = [];
@@ -127,6 +128,11 @@ Deno.test("Outbox drops a reader that stays over the soft bound too long", async
     clock,
     onOverflow: (bound) => bounds.push(bound),
   });
+  return { clock, writer, bounds, outbox };
+}
+
+Deno.test("Outbox drops a reader that stays over the soft bound too long", async () => {
+  const { clock, bounds, outbox } = softBounded();
   outbox.deliver(encodeLine("0123456789")); // 12 bytes: over the soft bound
   await nextTurn();
   clock.advance(9_999);
@@ -137,15 +143,7 @@ Deno.test("Outbox drops a reader that stays over the soft bound too long", async
 });
 
 Deno.test("Outbox forgives a reader that catches up within the grace period", async () => {
-  const clock = new FakeClock();
-  const writer = new ManualWriter();
-  const bounds: string[] = [];
-  const outbox = new Outbox(writer, {
-    softBytes: 10,
-    softMs: 10_000,
-    clock,
-    onOverflow: (bound) => bounds.push(bound),
-  });
+  const { clock, writer, bounds, outbox } = softBounded();
   outbox.deliver(encodeLine("0123456789"));
   await nextTurn();
   clock.advance(5_000);
