@@ -11,7 +11,14 @@
  */
 
 import { parseArgs } from "node:util";
-import { burst, idle, type Row, type Starter, steady } from "./scenarios.ts";
+import {
+  burst,
+  idle,
+  type Row,
+  setSampleDir,
+  type Starter,
+  steady,
+} from "./scenarios.ts";
 import { pin, startChatServer, startInspircd } from "./servers.ts";
 
 const USAGE = `Usage: deno task bench [options]
@@ -23,6 +30,11 @@ const USAGE = `Usage: deno task bench [options]
   --no-pin            do not pin the server and the load generator to cores
   --server-cpu N      the server's core (default 0)
   --load-cpu N        the load generator's core (default 1)
+  --repeat N          run every scenario N times, the servers taking turns
+                      (default 3, 1 with --quick); the table shows each
+                      figure's median
+  --samples DIR       write every latency sample (send time, latency, client)
+                      to DIR, one file per scenario run
   --profile DIR       write a CPU profile of our server per scenario to DIR
   -h, --help          this text`;
 
@@ -57,26 +69,121 @@ function growthRun(clients: number) {
   return { clients, senders, lines, label: `growth ${clients}` };
 }
 
-async function runAll(start: Starter, plan: Plan, only: Set<string>) {
-  const rows: Row[] = [];
-  const step = async (row: Promise<Row>) => {
-    const result = await row;
-    console.error(`  ${result.server}: ${result.scenario} done`);
-    rows.push(result);
-  };
+/** One scenario run, against whichever server it is given. */
+interface Run {
+  label: string;
+  run(start: Starter): Promise<Row>;
+}
+
+function runsOf(plan: Plan, only: Set<string>): Run[] {
+  const runs: Run[] = [];
   if (only.has("burst")) {
-    for (const run of plan.burst) await step(burst(start, run));
+    for (const o of plan.burst) {
+      runs.push({ label: `burst ${o.clients}`, run: (s) => burst(s, o) });
+    }
   }
   if (only.has("steady")) {
-    for (const run of plan.steady) await step(steady(start, run));
+    for (const o of plan.steady) {
+      runs.push({ label: `steady ${o.clients}`, run: (s) => steady(s, o) });
+    }
   }
   if (only.has("idle")) {
-    for (const run of plan.idle) await step(idle(start, run));
+    for (const o of plan.idle) {
+      runs.push({ label: `idle ${o.clients}`, run: (s) => idle(s, o) });
+    }
   }
   if (only.has("growth")) {
-    for (const n of plan.growth) await step(burst(start, growthRun(n)));
+    for (const n of plan.growth) {
+      const o = growthRun(n);
+      runs.push({ label: o.label, run: (s) => burst(s, o) });
+    }
+  }
+  return runs;
+}
+
+/**
+ * Every run `repeat` times, each time against every server in turn, and the
+ * first server alternating: measured side by side, the servers see the same
+ * machine, and neither always goes first.
+ */
+async function runAll(
+  starters: Starter[],
+  runs: Run[],
+  repeat: number,
+): Promise<Row[]> {
+  const rows: Row[] = [];
+  for (const { run } of runs) {
+    for (let r = 0; r < repeat; r++) {
+      const order = r % 2 === 0 ? starters : [...starters].reverse();
+      for (const start of order) {
+        const row = await run(start);
+        row.repetition = r + 1;
+        console.error(`  ${row.server}: ${row.scenario} done`);
+        rows.push(row);
+      }
+    }
   }
   return rows;
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 === 1
+    ? sorted[middle]
+    : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
+/** One row per server and scenario, each figure the median of its runs. */
+function medians(rows: Row[]): Row[] {
+  const groups = new Map<string, Row[]>();
+  for (const row of rows) {
+    const key = `${row.server}\u0000${row.scenario}`;
+    groups.set(key, [...groups.get(key) ?? [], row]);
+  }
+  return [...groups.values()].map((group) => {
+    const of = (pick: (row: Row) => number | undefined) => {
+      const values = group.map(pick).filter((v): v is number =>
+        v !== undefined
+      );
+      return values.length > 0 ? median(values) : undefined;
+    };
+    const first = group[0];
+    return {
+      scenario: first.scenario,
+      server: first.server,
+      clients: first.clients,
+      deliveriesPerSecond: of((r) => r.deliveriesPerSecond),
+      deliveredRatio: of((r) => r.deliveredRatio),
+      latencyMs: first.latencyMs && {
+        p50: of((r) => r.latencyMs?.p50)!,
+        p99: of((r) => r.latencyMs?.p99)!,
+        max: of((r) => r.latencyMs?.max)!,
+      },
+      loginsPerSecond: of((r) => r.loginsPerSecond),
+      bytesPerConnection: of((r) => r.bytesPerConnection),
+      serverCpu: of((r) => r.serverCpu),
+      loadCpu: of((r) => r.loadCpu),
+    };
+  });
+}
+
+/** Every run's p99, where there were several: how much the median hides. */
+function spread(rows: Row[], repeat: number): string {
+  if (repeat < 2) return "";
+  const lines: string[] = [];
+  const scenarios = [...new Set(rows.map((r) => r.scenario))];
+  for (const scenario of scenarios) {
+    const parts: string[] = [];
+    for (const server of new Set(rows.map((r) => r.server))) {
+      const p99s = rows
+        .filter((r) => r.scenario === scenario && r.server === server)
+        .map((r) => format(r.latencyMs?.p99));
+      parts.push(`${server} ${p99s.join(", ")}`);
+    }
+    lines.push(`${scenario}, p99 ms per run: ${parts.join("; ")}`);
+  }
+  return "\n" + lines.join("\n");
 }
 
 /** The figures of a row worth comparing, with which way is better. */
@@ -159,6 +266,8 @@ async function main(): Promise<number> {
       "server-cpu": { type: "string", default: "0" },
       "load-cpu": { type: "string", default: "1" },
       profile: { type: "string" },
+      repeat: { type: "string" },
+      samples: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -169,6 +278,15 @@ async function main(): Promise<number> {
   if (values.peer !== undefined && values.peer !== "inspircd") {
     console.error(`error: unknown peer "${values.peer}"\n\n${USAGE}`);
     return 2;
+  }
+  const repeat = Number(values.repeat ?? (values.quick ? 1 : 3));
+  if (!Number.isInteger(repeat) || repeat < 1) {
+    console.error(`error: --repeat wants a whole number from 1\n\n${USAGE}`);
+    return 2;
+  }
+  if (values.samples) {
+    await Deno.mkdir(values.samples, { recursive: true });
+    setSampleDir(values.samples);
   }
   const plan = values.quick ? QUICK : FULL;
   const only = new Set(values.scenarios!.split(","));
@@ -182,16 +300,18 @@ async function main(): Promise<number> {
       : "Not pinned (taskset missing, one core, or --no-pin)",
   );
 
-  const ours = await runAll(
+  const starters: Starter[] = [
     () => startChatServer({ cpu, profileDir: values.profile }),
-    plan,
-    only,
-  );
+  ];
+  if (values.peer) starters.push(() => startInspircd({ cpu }));
+  const rows = await runAll(starters, runsOf(plan, only), repeat);
+  const summary = medians(rows);
+  const ours = summary.filter((r) => r.server === "chat-server");
   const peer = values.peer
-    ? await runAll(() => startInspircd({ cpu }), plan, only)
+    ? summary.filter((r) => r.server !== "chat-server")
     : null;
 
-  console.log(table(ours, peer));
+  console.log(table(ours, peer) + spread(rows, repeat));
   const report = {
     date: new Date().toISOString(),
     machine: {
@@ -202,7 +322,11 @@ async function main(): Promise<number> {
       pinned,
     },
     quick: values.quick ?? false,
-    rows: [...ours, ...(peer ?? [])],
+    repeat,
+    /** Each figure's median over the runs. */
+    medians: summary,
+    /** Every run. */
+    rows,
   };
   await Deno.mkdir(values.out!, { recursive: true });
   const file = `${values.out}/bench-${report.date.replaceAll(":", "-")}.json`;

@@ -31,6 +31,8 @@ export interface Row {
   loadCpu?: number;
   seconds?: number;
   deliveries?: number;
+  /** Which run of the scenario this was, from 1 (with --repeat). */
+  repetition?: number;
 }
 
 /** Starts a server for one scenario. */
@@ -97,6 +99,15 @@ async function cpuMeter(pid: number) {
   };
 }
 
+/** Where every latency sample goes (--samples), or null. */
+let sampleDir: string | null = null;
+let sampleFiles = 0;
+
+/** Writes every latency sample of the runs that follow into `dir`. */
+export function setSampleDir(dir: string | null): void {
+  sampleDir = dir;
+}
+
 /**
  * Counts deliveries of benchmark lines on every client, with their
  * latencies, until `expected` have arrived.
@@ -107,6 +118,9 @@ function collect(
   probes: (client: BenchClient, index: number) => boolean = () => true,
 ) {
   const samples = new Float64Array(expected);
+  // With --samples, each sample's send time and client too.
+  const sentAt = sampleDir ? new Float64Array(expected) : null;
+  const receiver = sampleDir ? new Int32Array(expected) : null;
   let count = 0;
   let sampled = 0;
   let last = 0;
@@ -118,7 +132,13 @@ function collect(
       const sent = sendTime(bytes, start, end);
       if (sent < 0) return;
       last = now;
-      if (probe) samples[sampled++] = now - sent;
+      if (probe) {
+        if (sentAt) {
+          sentAt[sampled] = sent;
+          receiver![sampled] = index;
+        }
+        samples[sampled++] = now - sent;
+      }
       if (++count === expected) finish();
     };
   });
@@ -130,7 +150,23 @@ function collect(
     get last() {
       return last;
     },
+    /** The percentiles; call once, after `writeSamples`. */
     latency: () => latency(samples, sampled),
+    /**
+     * With --samples: one line per sample, `sent_us latency_us client`
+     * (send times on the generator's clock, clients by login order).
+     */
+    async writeSamples(row: Row): Promise<void> {
+      if (!sampleDir || !sentAt) return;
+      const lines = ["sent_us latency_us client"];
+      for (let i = 0; i < sampled; i++) {
+        lines.push(`${sentAt[i]} ${samples[i]} ${receiver![i]}`);
+      }
+      const name = `${++sampleFiles}-${row.server}-${
+        row.scenario.replaceAll(" ", "-")
+      }.txt`;
+      await Deno.writeTextFile(`${sampleDir}/${name}`, lines.join("\n") + "\n");
+    },
   };
 }
 
@@ -189,7 +225,7 @@ export function burst(
     const usage = await cpu();
     const seconds = (deliveries.last - t0) / 1e6;
     for (const client of clients) client.close();
-    return {
+    const row: Row = {
       scenario: options.label ?? `burst ${n}`,
       server: server.name,
       clients: n,
@@ -197,9 +233,11 @@ export function burst(
       deliveredRatio: deliveries.count / expected,
       seconds,
       deliveriesPerSecond: deliveries.count / seconds,
-      latencyMs: deliveries.latency(),
       ...usage,
     };
+    await deliveries.writeSamples(row);
+    row.latencyMs = deliveries.latency();
+    return row;
   });
 }
 
@@ -241,16 +279,18 @@ export function steady(
     await withTimeout(deliveries.done, 5000);
     const usage = await cpu();
     for (const client of clients) client.close();
-    return {
+    const row: Row = {
       scenario: `steady ${n}`,
       server: server.name,
       clients: n,
       deliveries: deliveries.count,
       deliveredRatio: deliveries.count / expected,
       seconds,
-      latencyMs: deliveries.latency(),
       ...usage,
     };
+    await deliveries.writeSamples(row);
+    row.latencyMs = deliveries.latency();
+    return row;
   });
 }
 

@@ -30,9 +30,22 @@ interface Row {
   loginsPerSecond?: number;
   bytesPerConnection?: number;
   latencyMs?: { p50: number; p99: number; max: number };
+  repetition?: number;
+}
+
+interface Report {
+  quick: boolean;
+  repeat: number;
+  rows: Row[];
+  medians: Row[];
 }
 
 async function runBench(...args: string[]): Promise<Row[]> {
+  return (await runReport(...args)).rows;
+}
+
+/** Runs the harness at its smallest sizes; its JSON report. */
+async function runReport(...args: string[]): Promise<Report> {
   const out = await Deno.makeTempDir({ prefix: "chat-bench-" });
   try {
     const result = await new Deno.Command(Deno.execPath(), {
@@ -56,7 +69,7 @@ async function runBench(...args: string[]): Promise<Row[]> {
     const [file] = [...Deno.readDirSync(out)];
     const report = JSON.parse(await Deno.readTextFile(`${out}/${file.name}`));
     assert.equal(report.quick, true);
-    return report.rows;
+    return report;
   } finally {
     await Deno.remove(out, { recursive: true });
   }
@@ -103,4 +116,54 @@ Deno.test({
     checkRows(rows, "chat-server");
     checkRows(rows, "inspircd");
   },
+});
+
+Deno.test("--repeat runs a scenario again and reports medians; --samples writes every sample", async () => {
+  const samples = await Deno.makeTempDir({ prefix: "chat-samples-" });
+  try {
+    const report = await runReport(
+      "--scenarios",
+      "steady",
+      "--repeat",
+      "3",
+      "--samples",
+      samples,
+    );
+    assert.equal(report.repeat, 3);
+    assert.deepEqual(report.rows.map((row) => row.repetition), [1, 2, 3]);
+    assert.equal(report.medians.length, 1);
+    const p99s = report.rows.map((row) => row.latencyMs!.p99).sort((a, b) =>
+      a - b
+    );
+    assert.equal(report.medians[0].latencyMs!.p99, p99s[1]);
+    // Quick steady: 50 lines to 20 clients, of which client 0 is timed.
+    const files = [...Deno.readDirSync(samples)].map((f) => f.name).sort();
+    assert.equal(files.length, 3);
+    for (const name of files) {
+      const lines = (await Deno.readTextFile(`${samples}/${name}`)).trim()
+        .split("\n");
+      assert.equal(lines[0], "sent_us latency_us client");
+      assert.equal(lines.length, 1 + 50);
+      for (const line of lines.slice(1)) {
+        const [sent, latency, client] = line.split(" ").map(Number);
+        assert.ok(sent > 0 && latency >= 0, line);
+        assert.equal(client, 0);
+      }
+    }
+  } finally {
+    await Deno.remove(samples, { recursive: true });
+  }
+});
+
+Deno.test("--repeat wants a whole number from 1", async () => {
+  for (const bad of ["0", "1.5", "many"]) {
+    const result = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-all", "bench/main.ts", "--repeat", bad],
+      cwd: new URL("..", import.meta.url),
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(result.code, 2, bad);
+    assert.match(new TextDecoder().decode(result.stderr), /--repeat/);
+  }
 });
