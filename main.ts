@@ -43,7 +43,7 @@ export async function main(args: readonly string[]): Promise<number> {
   try {
     let server;
     try {
-      server = serve(config);
+      server = await serve(config);
     } catch (error) {
       log("server").fatal("Cannot listen on {host}:{port}: {message}", {
         host: config.host,

@@ -17,6 +17,16 @@ export interface ByteReader {
   read(buffer: Uint8Array): Promise<number | null>;
 }
 
+/**
+ * A source that pushes its bytes instead (a `node:net` socket): it hands each
+ * chunk to {@linkcode LineReader.receive} and its end to
+ * {@linkcode LineReader.finish}, and is paused while the reader wants no more.
+ */
+export interface ByteFeed {
+  pause(): void;
+  resume(): void;
+}
+
 /** The read buffer's size when idle, and its limit when busy, in bytes. */
 const MIN_READ_BYTES = 256;
 const MAX_READ_BYTES = 64 * 1024;
@@ -62,18 +72,23 @@ const DONE: IteratorResult<LineEvent, undefined> = Object.freeze({
  * TransformStream measured about 9 KiB of heap per connection in Deno; this
  * reader, one pending read and a few hundred bytes.
  *
- * The read buffer is reused (the parser copies what it keeps). It starts
- * small, because an idle connection holds it while its read is pending, and
- * doubles while reads fill it (a paste, a flood), so large inputs take few
- * reads; it shrinks again when reads come back small.
+ * Bytes are pulled from a {@linkcode ByteReader} (a `Deno.Conn`: the TLS
+ * port) or pushed by a {@linkcode ByteFeed} (a `node:net` socket: the plain
+ * port). A pulled read buffer is reused (the parser copies what it keeps). It
+ * starts small, because an idle connection holds it while its read is
+ * pending, and doubles while reads fill it (a paste, a flood), so large
+ * inputs take few reads; it shrinks again when reads come back small.
  */
 export class LineReader implements AsyncIterableIterator<LineEvent>, LineSink {
-  readonly #source: ByteReader;
+  readonly #source: ByteReader | null;
+  readonly #feed: ByteFeed | null;
+  #paused = false;
   readonly #parser: LineParser;
   readonly #maxQueued: number | undefined;
   readonly #onError: (error: unknown) => void;
   #refuseTls: boolean;
-  #buffer = new Uint8Array(MIN_READ_BYTES);
+  /** The read buffer (a feed brings its own chunks). */
+  #buffer: Uint8Array;
   /** Lines waiting, from `#head` on. */
   #queue: LineEvent[] = [];
   #head = 0;
@@ -88,8 +103,11 @@ export class LineReader implements AsyncIterableIterator<LineEvent>, LineSink {
     reject(error: unknown): void;
   } | null = null;
 
-  constructor(source: ByteReader, options: LineReaderOptions = {}) {
-    this.#source = source;
+  constructor(source: ByteReader | ByteFeed, options: LineReaderOptions = {}) {
+    const pulled = "read" in source;
+    this.#source = pulled ? source : null;
+    this.#feed = pulled ? null : source;
+    this.#buffer = new Uint8Array(pulled ? MIN_READ_BYTES : 0);
     this.#parser = new LineParser(options);
     this.#maxQueued = options.maxQueuedLines;
     this.#refuseTls = options.refuseTls ?? false;
@@ -144,12 +162,42 @@ export class LineReader implements AsyncIterableIterator<LineEvent>, LineSink {
     return { value, done: false };
   }
 
-  /** Starts a read unless one is in flight or lines must be taken first. */
+  /**
+   * A chunk from a {@linkcode ByteFeed}. The chunk is not kept (the parser
+   * copies what it keeps).
+   */
+  receive(bytes: Uint8Array): void {
+    if (this.#ended || !this.#parse(bytes)) return;
+    this.#settle();
+    this.#pull();
+  }
+
+  /** A {@linkcode ByteFeed} ended: cleanly, or with `error`. */
+  finish(error?: unknown): void {
+    if (error !== undefined) return this.#onFail(error);
+    if (this.#ended) return;
+    this.#ended = true;
+    this.#settle();
+  }
+
+  /**
+   * Asks for more bytes unless a read is in flight or lines must be taken
+   * first (a feed is paused until then).
+   */
   #pull(): void {
     if (this.#reading || this.#ended) return;
-    if (this.#maxQueued === undefined && this.#waiting() > 0) return;
+    const hold = this.#maxQueued === undefined && this.#waiting() > 0;
+    if (this.#feed !== null) {
+      if (hold !== this.#paused) {
+        this.#paused = hold;
+        if (hold) this.#feed.pause();
+        else this.#feed.resume();
+      }
+      return;
+    }
+    if (hold) return;
     this.#reading = true;
-    this.#source.read(this.#buffer).then(this.#onRead, this.#onFail);
+    this.#source!.read(this.#buffer).then(this.#onRead, this.#onFail);
   }
 
   readonly #onRead = (count: number | null): void => {
@@ -161,18 +209,7 @@ export class LineReader implements AsyncIterableIterator<LineEvent>, LineSink {
       return;
     }
     const buffer = this.#buffer;
-    try {
-      if (this.#refuseTls) {
-        this.#refuseTls = false;
-        // A handshake record (22) of TLS 1.x (3, any minor version).
-        if (buffer[0] === 0x16 && (count < 2 || buffer[1] === 0x03)) {
-          throw new TlsOnPlainPort();
-        }
-      }
-      this.#parser.push(buffer.subarray(0, count), this);
-    } catch (error) {
-      return this.#onFail(error);
-    }
+    if (!this.#parse(buffer.subarray(0, count))) return;
     if (count === buffer.length && buffer.length < MAX_READ_BYTES) {
       this.#buffer = new Uint8Array(buffer.length * 2);
     } else if (count < buffer.length / 8 && buffer.length > MIN_READ_BYTES) {
@@ -181,6 +218,24 @@ export class LineReader implements AsyncIterableIterator<LineEvent>, LineSink {
     this.#settle();
     this.#pull();
   };
+
+  /** Parses a chunk into the queue; false if reading failed on it. */
+  #parse(bytes: Uint8Array): boolean {
+    try {
+      if (this.#refuseTls && bytes.length > 0) {
+        this.#refuseTls = false;
+        // A handshake record (22) of TLS 1.x (3, any minor version).
+        if (bytes[0] === 0x16 && (bytes.length < 2 || bytes[1] === 0x03)) {
+          throw new TlsOnPlainPort();
+        }
+      }
+      this.#parser.push(bytes, this);
+      return true;
+    } catch (error) {
+      this.#onFail(error);
+      return false;
+    }
+  }
 
   readonly #onFail = (error: unknown): void => {
     this.#reading = false;

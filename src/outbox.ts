@@ -7,9 +7,14 @@
 import { setImmediate } from "node:timers";
 import { type Clock, SYSTEM_CLOCK, type TimerId } from "./clock.ts";
 
-/** Where an outbox writes: a `Deno.Conn`, or anything with its `write`. */
+/**
+ * Where an outbox writes: a connection (`src/connection.ts`), a `Deno.Conn`,
+ * or anything with such a `write`. It returns how many bytes were written, at
+ * once (a number: a `node:net` socket whose kernel buffer had room) or later
+ * (a promise).
+ */
 export interface ByteWriter {
-  write(bytes: Uint8Array): Promise<number>;
+  write(bytes: Uint8Array): number | Promise<number>;
 }
 
 /** Options for {@linkcode Outbox}. */
@@ -167,9 +172,14 @@ export class Outbox {
   flush(): void {
     this.#scheduled = false;
     if (this.#dead || this.#writing !== null) return;
+    if (this.#take()) this.#write();
+  }
+
+  /** Makes the next write of what is queued; false if nothing is. */
+  #take(): boolean {
     if (this.#queue.length === 0) {
       // The usual case: one chunk (often a run of a room's lines).
-      if (this.#tail === null) return;
+      if (this.#tail === null) return false;
       this.#writing = this.#tail.length === this.#tailLength
         ? this.#tail
         : new Uint8Array(
@@ -183,7 +193,7 @@ export class Outbox {
       this.#writing = this.#next();
     }
     this.#written = 0;
-    this.#write();
+    return true;
   }
 
   /**
@@ -206,25 +216,48 @@ export class Outbox {
     );
   }
 
+  /**
+   * Writes `#writing`, and then whatever else is queued for as long as the
+   * writer takes the bytes at once (a socket whose kernel buffer has room);
+   * the first write that must wait continues in `#wrote`.
+   */
   #write(): void {
-    const chunk = this.#writing!;
-    this.#writer.write(
-      this.#written === 0 ? chunk : chunk.subarray(this.#written),
-    ).then(this.#wrote, this.#failed);
+    while (true) {
+      const chunk = this.#writing!;
+      let result: number | Promise<number>;
+      try {
+        result = this.#writer.write(
+          this.#written === 0 ? chunk : chunk.subarray(this.#written),
+        );
+      } catch (error) {
+        return this.#failed(error);
+      }
+      if (typeof result !== "number") {
+        result.then(this.#wrote, this.#failed);
+        return;
+      }
+      if (!this.#advance(result)) return;
+    }
   }
 
   readonly #wrote = (count: number): void => {
-    if (this.#dead) return;
+    if (this.#advance(count)) this.#write();
+  };
+
+  /** Accounts for `count` bytes written; true if another write is due. */
+  #advance(count: number): boolean {
+    if (this.#dead) return false;
     const chunk = this.#writing!;
     this.#written += count;
-    if (this.#written < chunk.length) return this.#write();
+    if (this.#written < chunk.length) return true;
     this.#writing = null;
     this.#bytes -= chunk.length;
     if (this.#bytes <= this.#softBytes) this.#calm();
     // What arrived during the write goes now: the reader is keeping up.
-    if (this.#queue.length > 0 || this.#tail !== null) this.flush();
-    else this.#wakeIdle();
-  };
+    if (this.#take()) return true;
+    this.#wakeIdle();
+    return false;
+  }
 
   readonly #failed = (error: unknown): void => {
     if (this.#dead) return;

@@ -4,10 +4,17 @@
  * @module
  */
 
+import { createServer, type Server, type Socket } from "node:net";
 import { type Clock, SYSTEM_CLOCK } from "./clock.ts";
 import type { Command } from "./commands/command.ts";
 import { COMMANDS } from "./commands/mod.ts";
 import { type Config, DEFAULTS } from "./config.ts";
+import {
+  type Connection,
+  DenoConnection,
+  SocketConnection,
+  unmapped,
+} from "./connection.ts";
 import { ConnectionLimits, type Refusal } from "./limits.ts";
 import { log } from "./log.ts";
 import { Registry } from "./registry.ts";
@@ -42,19 +49,15 @@ const REFUSALS: Record<Refusal, string> = {
 
 /**
  * Starts a chat server listening on `options.host`:`options.port` (and on
- * `options.tlsPort` with TLS, when given) and returns its handle. The
- * listeners are bound when this returns, so `handle.addr.port` is known (use
- * port 0 in tests).
+ * `options.tlsPort` with TLS, when given) and resolves to its handle once the
+ * listeners are bound, so `handle.addr.port` is known (use port 0 in tests).
+ * Rejects if a port cannot be bound.
  */
-export function serve(options: ServeOptions = {}): ChatServer {
+export async function serve(options: ServeOptions = {}): Promise<ChatServer> {
   const { commands = COMMANDS, clock = SYSTEM_CLOCK, ...overrides } = options;
   const config: Config = { ...DEFAULTS, ...overrides };
   const motd = config.motd === "" ? [] : readMotd(config.motd);
-  const listener = Deno.listen({
-    hostname: config.host,
-    port: config.port,
-    transport: "tcp",
-  });
+  const listener = await listen(config.host, config.port);
   let tlsListener: Deno.TlsListener | null = null;
   if (config.tlsPort !== null) {
     try {
@@ -79,6 +82,22 @@ export function serve(options: ServeOptions = {}): ChatServer {
   });
 }
 
+/**
+ * The plain port: a `node:net` server, whose sockets write natively and at
+ * once (see `src/connection.ts` for why not `Deno.listen`).
+ */
+function listen(host: string, port: number): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    // Paused, so that nothing is read before SocketConnection takes over.
+    const server = createServer({ pauseOnConnect: true });
+    server.once("error", reject);
+    server.listen({ host, port }, () => {
+      server.off("error", reject);
+      resolve(server);
+    });
+  });
+}
+
 /** The message of the day: its lines, sanitised, without trailing blanks. */
 function readMotd(path: string): string[] {
   const lines = Deno.readTextFileSync(path).split(/\r\n|\n|\r/).map(sanitize);
@@ -88,7 +107,8 @@ function readMotd(path: string): string[] {
 
 /** What a {@linkcode ChatServer} is made of. */
 export interface ChatServerParts {
-  listener: Deno.Listener;
+  /** The plain port, listening. */
+  listener: Server;
   tlsListener: Deno.TlsListener | null;
   config: Config;
   commands: ReadonlyMap<string, Command>;
@@ -130,17 +150,37 @@ export class ChatServer implements AsyncDisposable {
       motd: parts.motd,
       log: log("session"),
     };
-    this.addr = listener.addr as Deno.NetAddr;
+    const bound = listener.address();
+    if (bound === null || typeof bound === "string") {
+      throw new Error("The plain listener is not bound to a TCP port");
+    }
+    this.addr = {
+      transport: "tcp",
+      hostname: unmapped(bound.address),
+      port: bound.port,
+    };
     this.tlsAddr = tlsListener?.addr as Deno.NetAddr ?? null;
     this.#log.info("Listening on {address}", {
       address: formatAddr(this.addr),
     });
-    this.#accepting = [this.#accept(listener, false)];
+    listener.on("connection", (socket: Socket) => {
+      if (this.#closing !== null) {
+        socket.destroy();
+        return;
+      }
+      const conn = new SocketConnection(socket);
+      this.#start(conn, false);
+    });
+    // Out of file descriptors, say: keep serving those already here.
+    listener.on("error", (error) => {
+      this.#log.error("Accepting a connection failed: {error}", { error });
+    });
+    this.#accepting = [];
     if (tlsListener) {
       this.#log.info("Listening with TLS on {address}", {
         address: formatAddr(this.tlsAddr!),
       });
-      this.#accepting.push(this.#accept(tlsListener, true));
+      this.#accepting.push(this.#accept(tlsListener));
     }
   }
 
@@ -164,7 +204,8 @@ export class ChatServer implements AsyncDisposable {
     return this.close();
   }
 
-  async #accept(listener: Deno.Listener, tls: boolean): Promise<void> {
+  /** The TLS port's accept loop. */
+  async #accept(listener: Deno.TlsListener): Promise<void> {
     while (this.#closing === null) {
       let conn: Deno.Conn;
       try {
@@ -176,12 +217,12 @@ export class ChatServer implements AsyncDisposable {
         await new Promise((resolve) => setTimeout(resolve, ACCEPT_RETRY_MS));
         continue;
       }
-      this.#start(conn, tls);
+      this.#start(new DenoConnection(conn), true);
     }
   }
 
-  #start(conn: Deno.Conn, tls: boolean): void {
-    const { hostname } = conn.remoteAddr as Deno.NetAddr;
+  #start(conn: Connection, tls: boolean): void {
+    const { hostname } = conn.remoteAddr;
     const refusal = this.#limits.admit(hostname);
     if (refusal !== null) {
       this.#log.info("Refused {remote}: {reason}", {
@@ -191,9 +232,8 @@ export class ChatServer implements AsyncDisposable {
       refuse(conn, REFUSALS[refusal]);
       return;
     }
-    if (!tls) {
+    if (conn instanceof SocketConnection) {
       try {
-        const tcp = conn as Deno.TcpConn;
         // Nagle's algorithm stays on (no setNoDelay), as InspIRCd leaves it:
         // while a segment is unacknowledged the kernel joins the next small
         // writes into one. With it off, every line to every member was a
@@ -203,7 +243,7 @@ export class ChatServer implements AsyncDisposable {
         // Half-open peers (a laptop closed, a cable pulled) are reaped by the
         // kernel's keepalive probes. Deno's TlsConn has no such setting: TLS
         // peers rely on the login and idle timeouts and the outbox bounds.
-        tcp.setKeepAlive(true);
+        conn.setKeepAlive();
       } catch {
         // The peer left already; the session sees that on its first read.
       }
@@ -240,16 +280,13 @@ export class ChatServer implements AsyncDisposable {
 }
 
 /** Sends one line to a refused connection and closes it, without waiting. */
-function refuse(conn: Deno.Conn, line: string): void {
+function refuse(conn: Connection, line: string): void {
   const timer = setTimeout(() => conn.close(), REFUSAL_WRITE_MS);
-  conn.write(encodeLine(line))
+  Promise.resolve()
+    .then(() => conn.write(encodeLine(line)))
     .catch(() => {})
     .finally(() => {
       clearTimeout(timer);
-      try {
-        conn.close();
-      } catch {
-        // Closed by the timer.
-      }
+      conn.close();
     });
 }

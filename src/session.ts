@@ -14,9 +14,10 @@ import type {
 } from "./commands/command.ts";
 import { dispatch } from "./commands/mod.ts";
 import type { Config } from "./config.ts";
+import type { Connection } from "./connection.ts";
 import { ChatError } from "./errors.ts";
 import { TokenBucket } from "./flood.ts";
-import { LineReader, TlsOnPlainPort } from "./line_reader.ts";
+import { TlsOnPlainPort } from "./line_reader.ts";
 import { ExcessFlood, type LineEvent, LineTooLong } from "./line_stream.ts";
 import { Outbox } from "./outbox.ts";
 import type { Registry } from "./registry.ts";
@@ -59,7 +60,7 @@ export class Session implements SessionControl, Context {
   mode: InputMode = "command";
   /** The peer's address, for logs. */
   readonly remote: string;
-  readonly #conn: Deno.Conn;
+  readonly #conn: Connection;
   readonly #outbox: Outbox;
   readonly #server: ServerContext;
   readonly #tls: boolean;
@@ -74,7 +75,7 @@ export class Session implements SessionControl, Context {
   /** The login timeout before login, the idle timeout after. */
   #timer: TimerId | null = null;
 
-  constructor(conn: Deno.Conn, server: ServerContext, tls: boolean) {
+  constructor(conn: Connection, server: ServerContext, tls: boolean) {
     this.#conn = conn;
     this.#server = server;
     this.#tls = tls;
@@ -128,7 +129,7 @@ export class Session implements SessionControl, Context {
 
   /** The peer's IP address, as connection limits count it. */
   get hostname(): string {
-    return (this.#conn.remoteAddr as Deno.NetAddr).hostname;
+    return this.#conn.remoteAddr.hostname;
   }
 
   /** Where this session's lines go. */
@@ -167,7 +168,7 @@ export class Session implements SessionControl, Context {
         clock: this.clock,
       })
       : null;
-    const lines = new LineReader(this.#conn, {
+    const lines = this.#conn.lines({
       maxLineBytes: config.maxLineBytes,
       maxSubnegotiationBytes: config.maxSubnegotiationBytes,
       // Flood control lets lines wait; the reader must see a flood coming.
@@ -220,11 +221,7 @@ export class Session implements SessionControl, Context {
     this.#stopping = true;
     this.#abort?.abort();
     this.#outbox.discard();
-    try {
-      this.#conn.close();
-    } catch {
-      // Already closed by the peer's side.
-    }
+    this.#conn.close();
   }
 
   /**

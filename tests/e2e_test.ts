@@ -10,7 +10,7 @@ import {
 } from "./helpers.ts";
 
 Deno.test("the seed's transcript with three clients", async () => {
-  await using server = startServer();
+  await using server = await startServer();
   const port = server.addr.port;
   await using alice = await Client.connect(port);
   await alice.expect("Welcome to TestChat");
@@ -70,7 +70,7 @@ Deno.test("the seed's transcript with three clients", async () => {
 });
 
 Deno.test("commands take a leading slash and any letter case", async () => {
-  await using server = startServer();
+  await using server = await startServer();
   await using alice = await Client.login(server.addr.port, "alice");
   await alice.send("/LOOK");
   await alice.expectLines(["The following are in this room:", "alice"]);
@@ -82,7 +82,7 @@ Deno.test("commands take a leading slash and any letter case", async () => {
 });
 
 Deno.test("a second login says who you are already", async () => {
-  await using server = startServer();
+  await using server = await startServer();
   await using alice = await Client.login(server.addr.port, "alice");
   await alice.send("login bob");
   await alice.expect('You are already logged in as "alice"');
@@ -90,14 +90,14 @@ Deno.test("a second login says who you are already", async () => {
 });
 
 Deno.test("say without text answers with its usage", async () => {
-  await using server = startServer();
+  await using server = await startServer();
   await using alice = await Client.login(server.addr.port, "alice");
   await alice.send("say   ");
   await alice.expect("Usage: say TEXT");
 });
 
 Deno.test("help lists every command in the table", async () => {
-  await using server = startServer();
+  await using server = await startServer();
   await using alice = await Client.login(server.addr.port, "alice");
   await alice.send("help");
   const lines = await alice.sync();
@@ -113,7 +113,7 @@ Deno.test("help lists every command in the table", async () => {
 });
 
 Deno.test("an invalid name gets one line saying why", async () => {
-  await using server = startServer();
+  await using server = await startServer();
   await using client = await Client.connect(server.addr.port);
   await client.expect("Welcome to TestChat");
   await client.send("login Pаypal"); // a Cyrillic "а"
@@ -130,7 +130,7 @@ Deno.test("an invalid name gets one line saying why", async () => {
 });
 
 Deno.test("nc's LF, a lone CR and CR NUL all end lines", async () => {
-  await using server = startServer();
+  await using server = await startServer();
   await using alice = await Client.connect(server.addr.port);
   await alice.expect("Welcome to TestChat");
   await alice.send("login nc", "\n");
@@ -141,7 +141,7 @@ Deno.test("nc's LF, a lone CR and CR NUL all end lines", async () => {
 });
 
 Deno.test("a line past the cap is refused and the session goes on", async () => {
-  await using server = startServer({ maxLineBytes: 100 });
+  await using server = await startServer({ maxLineBytes: 100 });
   await using alice = await Client.login(server.addr.port, "alice");
   await alice.send(`say ${"x".repeat(5000)}`);
   await alice.send("say short");
@@ -149,7 +149,7 @@ Deno.test("a line past the cap is refused and the session goes on", async () => 
 });
 
 Deno.test("terminal controls never reach another user", async () => {
-  await using server = startServer();
+  await using server = await startServer();
   const port = server.addr.port;
   await using alice = await Client.login(port, "alice");
   await using bob = await Client.login(port, "bob");
@@ -159,7 +159,7 @@ Deno.test("terminal controls never reach another user", async () => {
 });
 
 Deno.test("telnet commands are stripped from the input", async () => {
-  await using server = startServer();
+  await using server = await startServer();
   await using alice = await Client.connect(server.addr.port);
   await alice.expect("Welcome to TestChat");
   // IAC DO ECHO, IAC SB NAWS ... IAC SE, then a line with IAC NOP inside.
@@ -187,7 +187,7 @@ Deno.test("telnet commands are stripped from the input", async () => {
 });
 
 Deno.test("a dropped connection leaves the room like a logout", async () => {
-  await using server = startServer();
+  await using server = await startServer();
   const port = server.addr.port;
   await using alice = await Client.login(port, "alice");
   const bob = await Client.login(port, "bob");
@@ -207,7 +207,7 @@ Deno.test("a dropped connection leaves the room like a logout", async () => {
 });
 
 Deno.test("200 clients dropping at once leave no ghosts", async () => {
-  await using server = startServer();
+  await using server = await startServer();
   const port = server.addr.port;
   await using watcher = await Client.login(port, "watcher");
   const clients: Client[] = [];
@@ -239,7 +239,10 @@ Deno.test("200 clients dropping at once leave no ghosts", async () => {
 });
 
 Deno.test("a stalled reader is dropped and the room keeps talking", async () => {
-  await using server = startServer({ maxQueueBytes: 256 * 1024, floodRate: 0 });
+  await using server = await startServer({
+    maxQueueBytes: 256 * 1024,
+    floodRate: 0,
+  });
   const port = server.addr.port;
   await using watcher = await Client.login(port, "watcher");
   await using talker = await Client.login(port, "talker");
@@ -255,7 +258,7 @@ Deno.test("a stalled reader is dropped and the room keeps talking", async () => 
 });
 
 Deno.test("shutdown tells everyone, flushes and closes", async () => {
-  const server = startServer();
+  const server = await startServer();
   const port = server.addr.port;
   await using alice = await Client.login(port, "alice");
   await using bob = await Client.login(port, "bob");
@@ -299,7 +302,7 @@ Deno.test("a bug in a handler is logged and the session goes on", async () => {
         throw new ChatError("That was your mistake");
       },
     };
-    await using server = startServer({
+    await using server = await startServer({
       commands: new Map([...COMMANDS, ["boom", boom], ["oops", oops]]),
     });
     const port = server.addr.port;

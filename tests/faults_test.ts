@@ -55,7 +55,7 @@ Deno.test("50 MiB without a line end: one reason, the session lives, memory stay
 Deno.test("1,000 connect, login and drop cycles leave the registry empty and memory flat", async () => {
   const gc = (globalThis as { gc?: () => void }).gc;
   assert.ok(gc, "deno task test runs with --v8-flags=--expose-gc");
-  await using server = startServer();
+  await using server = await startServer();
   const port = server.addr.port;
   await using watcher = await Client.login(port, "watcher");
   let cycle = 0;
@@ -85,7 +85,7 @@ Deno.test("1,000 connect, login and drop cycles leave the registry empty and mem
 });
 
 Deno.test("a client killed in the middle of a write leaves; the others keep chatting", async () => {
-  await using server = startServer({ floodRate: 0 });
+  await using server = await startServer({ floodRate: 0 });
   const port = server.addr.port;
   await using party = await loginAll(port, "watcher", "talker");
   const [watcher, talker] = party;
@@ -103,7 +103,10 @@ Deno.test("a client killed in the middle of a write leaves; the others keep chat
 });
 
 Deno.test("a reader stopped with SIGSTOP is dropped; the others keep chatting", async () => {
-  await using server = startServer({ floodRate: 0, maxQueueBytes: 256 * 1024 });
+  await using server = await startServer({
+    floodRate: 0,
+    maxQueueBytes: 256 * 1024,
+  });
   const port = server.addr.port;
   await using party = await loginAll(port, "watcher", "talker");
   const [watcher, talker] = party;

@@ -11,7 +11,7 @@ import { type ChatServer, serve, type ServeOptions } from "../main.ts";
 export const TIMEOUT_MS = 10_000;
 
 /** Starts a server on 127.0.0.1 and a free port. */
-export function startServer(options: ServeOptions = {}): ChatServer {
+export function startServer(options: ServeOptions = {}): Promise<ChatServer> {
   return serve({ host: "127.0.0.1", port: 0, ...options });
 }
 

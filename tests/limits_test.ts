@@ -14,7 +14,7 @@ import {
 
 Deno.test("flood control delivers a 20-line paste whole and in order, only slowed", async () => {
   const clock = new FakeClock();
-  await using server = startServer({ clock });
+  await using server = await startServer({ clock });
   const port = server.addr.port;
   await using party = await loginAll(port, "alice", "bob");
   const [alice, bob] = party;
@@ -33,7 +33,7 @@ Deno.test("flood control delivers a 20-line paste whole and in order, only slowe
 
 Deno.test("flood control counts blank lines", async () => {
   const clock = new FakeClock();
-  await using server = startServer({ clock });
+  await using server = await startServer({ clock });
   const port = server.addr.port;
   await using party = await loginAll(port, "alice", "bob");
   const [alice, bob] = party;
@@ -47,7 +47,7 @@ Deno.test("flood control counts blank lines", async () => {
 
 Deno.test('a sustained flood past 100 waiting lines gets "Excess flood"', async () => {
   const clock = new FakeClock();
-  await using server = startServer({ clock });
+  await using server = await startServer({ clock });
   const port = server.addr.port;
   await using party = await loginAll(port, "alice", "bob");
   const [alice, bob] = party;
@@ -61,7 +61,7 @@ Deno.test('a sustained flood past 100 waiting lines gets "Excess flood"', async 
 
 Deno.test("--flood-rate 0 turns flood control off", async () => {
   const clock = new FakeClock();
-  await using server = startServer({ clock, floodRate: 0 });
+  await using server = await startServer({ clock, floodRate: 0 });
   const port = server.addr.port;
   await using party = await loginAll(port, "alice", "bob");
   const [alice, bob] = party;
@@ -71,7 +71,7 @@ Deno.test("--flood-rate 0 turns flood control off", async () => {
 });
 
 Deno.test("a client gets 20 lines to log in, then a reason and the door", async () => {
-  await using server = startServer({ floodRate: 0 });
+  await using server = await startServer({ floodRate: 0 });
   await using guest = await Client.connect(server.addr.port);
   await guest.expect("Welcome to TestChat");
   await guest.send(Array(21).fill("hello").join("\r\n"));
@@ -84,7 +84,7 @@ Deno.test("a client gets 20 lines to log in, then a reason and the door", async 
 
 Deno.test("a client that does not log in within 60 s is told and closed", async () => {
   const clock = new FakeClock();
-  await using server = startServer({ clock });
+  await using server = await startServer({ clock });
   await using guest = await Client.connect(server.addr.port);
   await guest.expect("Welcome to TestChat");
   clock.advance(59_999);
@@ -97,7 +97,7 @@ Deno.test("a client that does not log in within 60 s is told and closed", async 
 
 Deno.test("logging in stops the login timeout", async () => {
   const clock = new FakeClock();
-  await using server = startServer({ clock });
+  await using server = await startServer({ clock });
   await using alice = await Client.login(server.addr.port, "alice");
   clock.advance(120_000);
   await alice.send("look");
@@ -106,7 +106,7 @@ Deno.test("logging in stops the login timeout", async () => {
 
 Deno.test("--idle-timeout disconnects a user idle that long, saying why", async () => {
   const clock = new FakeClock();
-  await using server = startServer({ clock, idleTimeout: 600 });
+  await using server = await startServer({ clock, idleTimeout: 600 });
   const port = server.addr.port;
   await using party = await loginAll(port, "alice", "bob");
   const [alice, bob] = party;
@@ -125,7 +125,7 @@ Deno.test("--idle-timeout disconnects a user idle that long, saying why", async 
 });
 
 Deno.test("an HTTP request line is answered and closed", async () => {
-  await using server = startServer();
+  await using server = await startServer();
   await using browser = await Client.connect(server.addr.port);
   await browser.send("GET / HTTP/1.1\r\nHost: localhost\r\n");
   await browser.expect("Welcome to TestChat");
@@ -136,7 +136,7 @@ Deno.test("an HTTP request line is answered and closed", async () => {
 });
 
 Deno.test("a TLS ClientHello on the plain port is closed at once", async () => {
-  await using server = startServer();
+  await using server = await startServer();
   await using client = await Client.connect(server.addr.port);
   await client.expect("Welcome to TestChat");
   // The start of a TLS 1.2 record carrying a ClientHello.
@@ -147,7 +147,10 @@ Deno.test("a TLS ClientHello on the plain port is closed at once", async () => {
 });
 
 Deno.test("--max-conns-per-ip refuses one connection too many", async () => {
-  await using server = startServer({ limitLoopback: true, maxConnsPerIp: 3 });
+  await using server = await startServer({
+    limitLoopback: true,
+    maxConnsPerIp: 3,
+  });
   const port = server.addr.port;
   const clients = await Promise.all([1, 2, 3].map(() => Client.connect(port)));
   for (const client of clients) await client.expect("Welcome to TestChat");
@@ -159,7 +162,10 @@ Deno.test("--max-conns-per-ip refuses one connection too many", async () => {
 });
 
 Deno.test("loopback is exempt from the per-address limits by default", async () => {
-  await using server = startServer({ maxConnsPerIp: 2, maxNewConnsPerIp: 2 });
+  await using server = await startServer({
+    maxConnsPerIp: 2,
+    maxNewConnsPerIp: 2,
+  });
   const port = server.addr.port;
   const clients = await Promise.all(
     [1, 2, 3, 4].map(() => Client.connect(port)),
@@ -169,7 +175,7 @@ Deno.test("loopback is exempt from the per-address limits by default", async () 
 });
 
 Deno.test("--max-conns refuses everyone once the server is full", async () => {
-  await using server = startServer({ maxConns: 2 });
+  await using server = await startServer({ maxConns: 2 });
   const port = server.addr.port;
   await using one = await Client.connect(port);
   await using two = await Client.connect(port);
@@ -182,7 +188,7 @@ Deno.test("--max-conns refuses everyone once the server is full", async () => {
 
 Deno.test("--max-new-conns-per-ip limits new connections per 10 seconds", async () => {
   const clock = new FakeClock();
-  await using server = startServer({
+  await using server = await startServer({
     clock,
     limitLoopback: true,
     maxNewConnsPerIp: 3,
@@ -237,7 +243,7 @@ Deno.test("IPv6 addresses are limited by their /64", () => {
 });
 
 Deno.test("invalid UTF-8, NUL, overlong forms and surrogates are never relayed raw", async () => {
-  await using server = startServer();
+  await using server = await startServer();
   const port = server.addr.port;
   await using party = await loginAll(port, "alice", "bob");
   const [alice, bob] = party;
@@ -277,7 +283,7 @@ Deno.test("TCP keepalive is on for every connection", async (t) => {
     });
     return;
   }
-  await using server = startServer();
+  await using server = await startServer();
   const port = server.addr.port;
   await using alice = await Client.login(port, "alice");
   // ss shows one timer per socket: the retransmit timer while the server has

@@ -3,7 +3,7 @@ import { FakeClock } from "./fake_clock.ts";
 import { Client, loginAll, startServer } from "./helpers.ts";
 
 Deno.test("join moves you: the old room sees you leave, the new one arrive", async () => {
-  await using server = startServer();
+  await using server = await startServer();
   await using party = await loginAll(server.addr.port, "alice", "bob", "carol");
   const [alice, bob, carol] = party;
   await bob.send("join lobby");
@@ -34,7 +34,7 @@ Deno.test("join moves you: the old room sees you leave, the new one arrive", asy
 });
 
 Deno.test("a room exists while it has members; main always", async () => {
-  await using server = startServer();
+  await using server = await startServer();
   await using party = await loginAll(server.addr.port, "alice", "bob", "carol");
   const [alice, bob] = party;
   await bob.send("join den");
@@ -55,7 +55,7 @@ Deno.test("a room exists while it has members; main always", async () => {
 });
 
 Deno.test("join refuses the room you are in and names that break the rules", async () => {
-  await using server = startServer();
+  await using server = await startServer();
   await using alice = await Client.login(server.addr.port, "alice");
   await alice.send("join MAIN");
   await alice.expect('You are already in room "main"');
@@ -66,7 +66,7 @@ Deno.test("join refuses the room you are in and names that break the rules", asy
 });
 
 Deno.test("a room keeps its topic; joining shows it; rooms lists it", async () => {
-  await using server = startServer();
+  await using server = await startServer();
   await using party = await loginAll(server.addr.port, "alice", "bob", "carol");
   const [alice, bob, carol] = party;
   await alice.send("topic");
@@ -89,7 +89,7 @@ Deno.test("a room keeps its topic; joining shows it; rooms lists it", async () =
 });
 
 Deno.test("joining replays the room's last 20 lines, marked, before live lines", async () => {
-  await using server = startServer({ floodRate: 0 });
+  await using server = await startServer({ floodRate: 0 });
   await using party = await loginAll(server.addr.port, "alice", "bob", "carol");
   const [alice, bob] = party;
   await alice.send("join den");
@@ -109,7 +109,7 @@ Deno.test("joining replays the room's last 20 lines, marked, before live lines",
 });
 
 Deno.test("--history-lines 0 turns the replay off", async () => {
-  await using server = startServer({ historyLines: 0 });
+  await using server = await startServer({ historyLines: 0 });
   await using party = await loginAll(server.addr.port, "alice", "bob", "carol");
   const [alice, bob] = party;
   await alice.send("say before");
@@ -122,7 +122,7 @@ Deno.test("--history-lines 0 turns the replay off", async () => {
 });
 
 Deno.test("msg is private: the recipient sees who sent it, the sender an echo", async () => {
-  await using server = startServer();
+  await using server = await startServer();
   await using party = await loginAll(server.addr.port, "alice", "bob", "carol");
   const [alice, bob, carol] = party;
   await alice.send("msg BOB meet me in the den");
@@ -145,7 +145,7 @@ Deno.test("msg is private: the recipient sees who sent it, the sender an echo", 
 });
 
 Deno.test("reply to someone who left says so", async () => {
-  await using server = startServer();
+  await using server = await startServer();
   await using party = await loginAll(server.addr.port, "alice", "bob", "carol");
   const [alice, bob] = party;
   await alice.send("msg bob bye");
@@ -157,7 +157,7 @@ Deno.test("reply to someone who left says so", async () => {
 });
 
 Deno.test("me shows an emote to the room", async () => {
-  await using server = startServer();
+  await using server = await startServer();
   await using party = await loginAll(server.addr.port, "alice", "bob", "carol");
   const [alice, bob, carol] = party;
   await bob.send("/me waves at everyone");
@@ -169,7 +169,7 @@ Deno.test("me shows an emote to the room", async () => {
 });
 
 Deno.test("nick renames under the name rules and tells the room", async () => {
-  await using server = startServer();
+  await using server = await startServer();
   await using party = await loginAll(server.addr.port, "alice", "bob", "carol");
   const [alice, bob, carol] = party;
   await bob.send("nick robert");
@@ -199,7 +199,7 @@ Deno.test("nick renames under the name rules and tells the room", async () => {
 
 Deno.test("whois shows the room, time connected and idle, and away", async () => {
   const clock = new FakeClock();
-  await using server = startServer({ clock });
+  await using server = await startServer({ clock });
   await using party = await loginAll(server.addr.port, "alice", "bob", "carol");
   const [alice, bob] = party;
   clock.advance(90_000);
@@ -221,7 +221,7 @@ Deno.test("whois shows the room, time connected and idle, and away", async () =>
 });
 
 Deno.test("away and back; a private message to an away user returns the reason", async () => {
-  await using server = startServer();
+  await using server = await startServer();
   await using party = await loginAll(server.addr.port, "alice", "bob", "carol");
   const [alice, bob] = party;
   await bob.send("away");
@@ -244,7 +244,7 @@ Deno.test("away and back; a private message to an away user returns the reason",
 });
 
 Deno.test("ignore hides a user's lines and private messages; unignore brings them back", async () => {
-  await using server = startServer();
+  await using server = await startServer();
   await using party = await loginAll(server.addr.port, "alice", "bob", "carol");
   const [alice, bob, carol] = party;
   await alice.send("ignore BOB");
@@ -272,7 +272,7 @@ Deno.test("ignore hides a user's lines and private messages; unignore brings the
 });
 
 Deno.test("join skips ignored users' lines in the replay", async () => {
-  await using server = startServer();
+  await using server = await startServer();
   await using party = await loginAll(server.addr.port, "alice", "bob", "carol");
   const [alice, bob, carol] = party;
   await bob.send("join den");
@@ -303,7 +303,7 @@ Deno.test("--motd is shown after login and by motd", async () => {
   const file = await Deno.makeTempFile();
   await Deno.writeTextFile(file, "Welcome!\nBe kind.\x1b[31m\n\n");
   try {
-    await using server = startServer({ motd: file });
+    await using server = await startServer({ motd: file });
     await using alice = await Client.connect(server.addr.port);
     await alice.expect("Welcome to TestChat");
     await alice.send("login alice");
@@ -321,14 +321,14 @@ Deno.test("--motd is shown after login and by motd", async () => {
   } finally {
     await Deno.remove(file);
   }
-  await using plain = startServer();
+  await using plain = await startServer();
   await using bob = await Client.login(plain.addr.port, "bob");
   await bob.send("motd");
   await bob.expect("There is no message of the day");
 });
 
 Deno.test("mode chat says plain lines; commands need the slash", async () => {
-  await using server = startServer();
+  await using server = await startServer();
   await using party = await loginAll(server.addr.port, "alice", "bob", "carol");
   const [alice, bob] = party;
   await alice.send("mode");
@@ -361,7 +361,7 @@ Deno.test("mode chat says plain lines; commands need the slash", async () => {
 });
 
 Deno.test("help COMMAND explains one command", async () => {
-  await using server = startServer();
+  await using server = await startServer();
   await using alice = await Client.login(server.addr.port, "alice");
   await alice.send("help /MSG");
   await alice.expectLines([

@@ -23,7 +23,7 @@ Deno.test({
     : `the real telnet client logs in and talks (ignored: ${reason})`,
   ignore: !telnet,
   async fn() {
-    await using server = startServer();
+    await using server = await startServer();
     const port = server.addr.port;
     await using watcher = await Client.login(port, "watcher");
     const text = await typeInto(

@@ -97,7 +97,7 @@ Deno.test({
   async fn() {
     const { dir, ca, cert, key } = await makeCertificate();
     try {
-      await using server = startServer({ tlsPort: 0, cert, key });
+      await using server = await startServer({ tlsPort: 0, cert, key });
       assert.ok(server.tlsAddr);
       await using plain = await Client.login(server.addr.port, "plain");
       await using secure = Client.from(
@@ -128,7 +128,7 @@ Deno.test({
   async fn() {
     const { dir, ca, cert, key } = await makeCertificate();
     try {
-      await using server = startServer({ tlsPort: 0, cert, key });
+      await using server = await startServer({ tlsPort: 0, cert, key });
       await using watcher = await Client.login(server.addr.port, "watcher");
       const text = await typeInto("openssl", [
         "s_client",
