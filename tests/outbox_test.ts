@@ -185,3 +185,57 @@ Deno.test("Outbox joins small chunks but sends a large one as it is", async () =
   await outbox.drained(1000);
   assert.deepEqual(written, ["a\r\nb\r\n", "x".repeat(5000)]);
 });
+
+/** A writer that takes bytes at once (a socket with room), `limit` at most. */
+class ImmediateWriter {
+  writes: string[] = [];
+  limit = Infinity;
+  /** Set: the next write throws (a socket that went away under it). */
+  throwNext: Error | null = null;
+
+  write(bytes: Uint8Array): number {
+    if (this.throwNext) throw this.throwNext;
+    const count = Math.min(bytes.length, this.limit);
+    this.writes.push(new TextDecoder().decode(bytes.subarray(0, count)));
+    return count;
+  }
+}
+
+Deno.test("Outbox takes a write that finishes at once, short ones included", async () => {
+  const writer = new ImmediateWriter();
+  writer.limit = 4;
+  const outbox = new Outbox(writer);
+  outbox.deliver(encodeLine("hello"));
+  await nextTurn();
+  assert.deepEqual(writer.writes, ["hell", "o\r\n"]);
+  assert.equal(outbox.queuedBytes, 0);
+  await outbox.drained(1000);
+  outbox.deliver(encodeLine("again"));
+  await nextTurn();
+  assert.deepEqual(writer.writes.slice(2), ["agai", "n\r\n"]);
+});
+
+Deno.test("Outbox works through a long backlog of immediate writes without recursing", async () => {
+  const writer = new ImmediateWriter();
+  writer.limit = 1;
+  const outbox = new Outbox(writer, { maxBytes: 1 << 20 });
+  // Separate chunks (not one arena run, so they queue and are joined), each
+  // byte taken by a write of its own: 300,000 writes in one flush.
+  const encoder = new TextEncoder();
+  for (let i = 0; i < 100_000; i++) outbox.deliver(encoder.encode("x\r\n"));
+  await nextTurn();
+  assert.equal(writer.writes.length, 300_000);
+  assert.equal(writer.writes.join(""), "x\r\n".repeat(100_000));
+  assert.equal(outbox.queuedBytes, 0);
+});
+
+Deno.test("Outbox reports a writer that throws as a failed write", async () => {
+  const writer = new ImmediateWriter();
+  const errors: unknown[] = [];
+  const outbox = new Outbox(writer, { onError: (error) => errors.push(error) });
+  writer.throwNext = new Error("gone");
+  outbox.deliver(encodeLine("lost"));
+  await nextTurn();
+  assert.equal(errors.length, 1);
+  assert.equal(outbox.alive, false);
+});
