@@ -234,11 +234,12 @@ export class ChatServer implements AsyncDisposable {
     }
     if (conn instanceof SocketConnection) {
       try {
-        // Nagle's algorithm stays on (no setNoDelay), as InspIRCd leaves it:
-        // while a segment is unacknowledged the kernel joins the next small
-        // writes into one. With it off, every line to every member was a
-        // packet of its own, and the steady-rate benchmark's server CPU went
-        // from 0.35 to 0.9 of a core, with a worse p99.
+        // Nagle's algorithm stays on (as InspIRCd leaves it) until the user
+        // speaks (Session.spoke()): while a segment is unacknowledged the
+        // kernel joins the next small writes into one. With it off for
+        // everyone, every line to every member was a packet of its own, and
+        // the steady-rate benchmark's server CPU went from 0.35 to 0.9 of a
+        // core, with a worse p99.
         //
         // Half-open peers (a laptop closed, a cable pulled) are reaped by the
         // kernel's keepalive probes. Deno's TlsConn has no such setting: TLS

@@ -73,6 +73,30 @@ Deno.test("dispatch() logs in, says, looks, and tells others", () => {
   assert.equal(registry.users.size, 2);
 });
 
+Deno.test("saying, emoting and private messages mark the speaker; other commands do not", () => {
+  const { ctx } = setup();
+  const a = new FakeSession();
+  const b = new FakeSession();
+  run(ctx(a), "login alice");
+  run(ctx(b), "login bob");
+  for (const line of ["look", "who", "whois bob", "help", "rooms", "say"]) {
+    run(ctx(a), line);
+  }
+  assert.equal(a.spoken, 0, "only speaking counts, and a usage error is not");
+  const spoken = (line: string) => {
+    const before = a.spoken;
+    run(ctx(a), line);
+    return a.spoken - before;
+  };
+  assert.equal(spoken("say hi"), 1);
+  assert.equal(spoken("me waves"), 1);
+  assert.equal(spoken("msg bob psst"), 1);
+  run(ctx(b), "msg alice hello");
+  assert.equal(spoken("reply hi back"), 1);
+  assert.equal(spoken("msg alice myself"), 0, "refused: a message to oneself");
+  assert.equal(b.spoken, 1);
+});
+
 Deno.test("dispatch() refuses a name taken in another letter case", () => {
   const { ctx } = setup();
   run(ctx(new FakeSession()), "login Alice");

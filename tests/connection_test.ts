@@ -1,6 +1,22 @@
 import assert from "node:assert/strict";
 import { createServer, type Server, type Socket } from "node:net";
-import { SocketConnection, unmapped } from "../src/connection.ts";
+import { COMMANDS } from "../src/commands/mod.ts";
+import { DEFAULTS } from "../src/config.ts";
+import {
+  type Connection,
+  SocketConnection,
+  unmapped,
+} from "../src/connection.ts";
+import {
+  type ByteFeed,
+  LineReader,
+  type LineReaderOptions,
+} from "../src/line_reader.ts";
+import { log } from "../src/log.ts";
+import { Registry } from "../src/registry.ts";
+import { type ServerContext, Session } from "../src/session.ts";
+import { FakeClock } from "./fake_clock.ts";
+import { withTimeout } from "./helpers.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -83,4 +99,85 @@ Deno.test("SocketConnection ends its lines when the peer hangs up", async () => 
     conn.close();
     await new Promise((resolve) => server.close(resolve));
   }
+});
+
+/** A connection without a socket: input is pushed, output is kept. */
+class FakeConnection implements Connection, ByteFeed {
+  readonly remoteAddr: Deno.NetAddr = {
+    transport: "tcp",
+    hostname: "192.0.2.1",
+    port: 4000,
+  };
+  /** Every setNoDelay() call, in order. */
+  readonly noDelay: boolean[] = [];
+  #reader: LineReader | null = null;
+  #output = "";
+  #waiting: { text: string; resolve(): void } | null = null;
+
+  lines(options: LineReaderOptions): LineReader {
+    this.#reader = new LineReader(this, options);
+    return this.#reader;
+  }
+
+  type(text: string): void {
+    this.#reader!.receive(encoder.encode(text));
+  }
+
+  write(bytes: Uint8Array): number {
+    this.#output += decoder.decode(bytes);
+    if (this.#waiting && this.#output.includes(this.#waiting.text)) {
+      this.#waiting.resolve();
+      this.#waiting = null;
+    }
+    return bytes.length;
+  }
+
+  /** Resolves once `text` has been written. */
+  written(text: string): Promise<void> {
+    if (this.#output.includes(text)) return Promise.resolve();
+    return withTimeout(
+      new Promise((resolve) => this.#waiting = { text, resolve }),
+      5000,
+      `output ${JSON.stringify(text)}`,
+    );
+  }
+
+  setNoDelay(noDelay: boolean): void {
+    this.noDelay.push(noDelay);
+  }
+
+  pause(): void {}
+  resume(): void {}
+
+  close(): void {
+    this.#reader?.finish();
+  }
+}
+
+Deno.test("a session turns Nagle's algorithm off once its user speaks, not before", async () => {
+  const config = { ...DEFAULTS, floodRate: 0, loginTimeout: 0 };
+  const ended = Promise.withResolvers<void>();
+  const shared: ServerContext = {
+    ended: () => ended.resolve(),
+    registry: new Registry({ historyLines: config.historyLines }),
+    config,
+    commands: COMMANDS,
+    log: log("session"),
+    clock: new FakeClock(),
+    motd: [],
+  };
+  const conn = new FakeConnection();
+  const session = new Session(conn, shared, false);
+  session.run();
+  conn.type("login alice\r\nlook\r\nwho\r\n");
+  await conn.written("The following are logged in:");
+  assert.deepEqual(conn.noDelay, [], "logging in and looking is not talking");
+  conn.type("say hello\r\n");
+  await conn.written("alice: hello");
+  assert.deepEqual(conn.noDelay, [true]);
+  conn.type("say again\r\nme waves\r\n");
+  await conn.written("* alice waves");
+  assert.deepEqual(conn.noDelay, [true], "set once");
+  conn.type("logout\r\n");
+  await ended.promise;
 });

@@ -18,6 +18,8 @@ export class FakeSession implements SessionControl {
   /** Every line this session was sent, replies and broadcasts alike. */
   received: string[] = [];
   ended = false;
+  /** How many times the session was told its user spoke. */
+  spoken = 0;
   readonly recipient = {
     deliver: (bytes: Uint8Array) => {
       this.received.push(...decoder.decode(bytes).split("\r\n").slice(0, -1));
@@ -30,6 +32,10 @@ export class FakeSession implements SessionControl {
 
   end(): void {
     this.ended = true;
+  }
+
+  spoke(): void {
+    this.spoken++;
   }
 
   /** Returns what was received since the last call, and forgets it. */

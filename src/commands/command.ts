@@ -29,6 +29,11 @@ export interface SessionControl {
   reply(...lines: string[]): void;
   /** Ends the session once the current line is handled. */
   end(): void;
+  /**
+   * The user said something to others (say, me, msg, reply): they are in a
+   * conversation, and what is said to them should reach them at once.
+   */
+  spoke(): void;
 }
 
 /** What every command gets. */

@@ -8,7 +8,8 @@ export const me: Command = {
   summary: "show * NAME ACTION to the room",
   loginRequired: true,
   needsArgs: true,
-  run({ user }, action) {
+  run({ session, user }, action) {
     user.room?.chat(TEXT.emote(user.name, action), user);
+    session.spoke();
   },
 };

@@ -22,6 +22,7 @@ export function sendPrivate(
   if (target.away !== null) {
     session.reply(TEXT.isAway(target.name, target.away));
   }
+  session.spoke();
 }
 
 /** `msg NAME TEXT`: a private message. */

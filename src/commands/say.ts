@@ -9,7 +9,8 @@ export const say: Command = {
   details: ["In chat mode (see mode), a line without a leading / is said."],
   loginRequired: true,
   needsArgs: true,
-  run({ user }, text) {
+  run({ session, user }, text) {
     user.room?.chat(TEXT.said(user.name, text), user);
+    session.spoke();
   },
 };
