@@ -174,6 +174,8 @@ function spread(rows: Row[], repeat: number): string {
   const lines: string[] = [];
   const scenarios = [...new Set(rows.map((r) => r.scenario))];
   for (const scenario of scenarios) {
+    const timed = rows.filter((r) => r.scenario === scenario && r.latencyMs);
+    if (timed.length === 0) continue;
     const parts: string[] = [];
     for (const server of new Set(rows.map((r) => r.server))) {
       const p99s = rows
