@@ -46,12 +46,14 @@ export interface Connection extends ByteWriter {
  */
 const READ_BUFFER = new Uint8Array(64 * 1024);
 
-const ignore = () => {};
+/** A socket's connection, for listeners shared by every socket. */
+const OWNER = Symbol("connection");
+type Owned = Socket & { [OWNER]: SocketConnection };
 
 /** A `node:net` socket: the plain port. */
 export class SocketConnection implements Connection, ByteFeed {
   readonly remoteAddr: Deno.NetAddr;
-  readonly #socket: Socket;
+  readonly #socket: Owned;
   /** Reads land in READ_BUFFER (else: `data` events). */
   readonly #shared: boolean;
   /** Where reads go, once `lines()` has been called. */
@@ -87,46 +89,63 @@ export class SocketConnection implements Connection, ByteFeed {
       parts._handle = null;
       accepted.destroy();
     }
-    const socket = this.#shared
+    const socket = (this.#shared
       ? new Socket(
         {
           handle,
           pauseOnCreate: true,
-          onread: {
-            buffer: READ_BUFFER,
-            callback: (count: number, buffer: Uint8Array) => {
-              this.#reader?.receive(buffer.subarray(0, count));
-              return true;
-            },
-          },
+          onread: { buffer: READ_BUFFER, callback: SocketConnection.#onRead },
         } as ConstructorParameters<typeof Socket>[0],
       )
-      : accepted;
+      : accepted) as Owned;
+    socket[OWNER] = this;
     this.#socket = socket;
     this.remoteAddr = {
       transport: "tcp",
       hostname: unmapped(socket.remoteAddress ?? ""),
       port: socket.remotePort ?? 0,
     };
-    // Until lines() listens (a refused connection never does), errors need
-    // a listener: an 'error' event with none would throw.
-    socket.on("error", ignore);
+    // Listeners are shared by every socket (they find the connection through
+    // the socket) rather than made per connection: idle connections are most
+    // of the server's memory. An 'error' event with no listener would throw,
+    // and a refused connection never reads.
+    socket.on("error", SocketConnection.#onError);
+    socket.on("end", SocketConnection.#onEnd);
+    socket.on("close", SocketConnection.#onClose);
   }
+
+  static #onRead = function (
+    this: Owned,
+    count: number,
+    buffer: Uint8Array,
+  ): boolean {
+    this[OWNER].#reader?.receive(buffer.subarray(0, count));
+    return true;
+  };
+
+  static #onData = function (this: Owned, chunk: Uint8Array): void {
+    this[OWNER].#reader?.receive(chunk);
+  };
+
+  static #onError = function (this: Owned, error: Error): void {
+    this[OWNER].#reader?.finish(error);
+  };
+
+  static #onEnd = function (this: Owned): void {
+    this[OWNER].#reader?.finish();
+  };
+
+  static #onClose = function (this: Owned): void {
+    const connection = this[OWNER];
+    connection.#reader?.finish();
+    connection.#fail(new Deno.errors.BrokenPipe("Connection closed"));
+  };
 
   lines(options: LineReaderOptions): LineReader {
     const reader = new LineReader(this, options);
     this.#reader = reader;
-    const socket = this.#socket;
-    if (!this.#shared) {
-      socket.on("data", (chunk: Uint8Array) => reader.receive(chunk));
-    }
-    socket.on("end", () => reader.finish());
-    socket.on("error", (error: Error) => reader.finish(error));
-    socket.on("close", () => {
-      reader.finish();
-      this.#fail(new Deno.errors.BrokenPipe("Connection closed"));
-    });
-    socket.resume();
+    if (!this.#shared) this.#socket.on("data", SocketConnection.#onData);
+    this.#socket.resume();
     return reader;
   }
 

@@ -174,7 +174,7 @@ export class LineReader implements AsyncIterableIterator<LineEvent>, LineSink {
 
   /** A {@linkcode ByteFeed} ended: cleanly, or with `error`. */
   finish(error?: unknown): void {
-    if (error !== undefined) return this.#onFail(error);
+    if (error !== undefined) return this.#fail(error);
     if (this.#ended) return;
     this.#ended = true;
     this.#settle();
@@ -197,10 +197,16 @@ export class LineReader implements AsyncIterableIterator<LineEvent>, LineSink {
     }
     if (hold) return;
     this.#reading = true;
-    this.#source!.read(this.#buffer).then(this.#onRead, this.#onFail);
+    // Made once, and only for a pulled source: a feed never reads.
+    this.#readDone ??= (count) => this.#onRead(count);
+    this.#readFailed ??= (error) => this.#fail(error);
+    this.#source!.read(this.#buffer).then(this.#readDone, this.#readFailed);
   }
 
-  readonly #onRead = (count: number | null): void => {
+  #readDone: ((count: number | null) => void) | null = null;
+  #readFailed: ((error: unknown) => void) | null = null;
+
+  #onRead(count: number | null): void {
     this.#reading = false;
     if (this.#ended) return;
     if (count === null) {
@@ -217,7 +223,7 @@ export class LineReader implements AsyncIterableIterator<LineEvent>, LineSink {
     }
     this.#settle();
     this.#pull();
-  };
+  }
 
   /** Parses a chunk into the queue; false if reading failed on it. */
   #parse(bytes: Uint8Array): boolean {
@@ -232,12 +238,12 @@ export class LineReader implements AsyncIterableIterator<LineEvent>, LineSink {
       this.#parser.push(bytes, this);
       return true;
     } catch (error) {
-      this.#onFail(error);
+      this.#fail(error);
       return false;
     }
   }
 
-  readonly #onFail = (error: unknown): void => {
+  #fail(error: unknown): void {
     this.#reading = false;
     if (this.#ended) return;
     this.#ended = true;
@@ -245,7 +251,7 @@ export class LineReader implements AsyncIterableIterator<LineEvent>, LineSink {
     this.#error = error;
     this.#onError(error);
     this.#settle();
-  };
+  }
 
   /** Hands the waiting consumer a line, the end, or the error. */
   #settle(): void {

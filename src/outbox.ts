@@ -230,19 +230,25 @@ export class Outbox {
           this.#written === 0 ? chunk : chunk.subarray(this.#written),
         );
       } catch (error) {
-        return this.#failed(error);
+        return this.#fail(error);
       }
       if (typeof result !== "number") {
-        result.then(this.#wrote, this.#failed);
+        // Made once, and only for a writer that makes the outbox wait.
+        this.#wroteLater ??= (count) => this.#wrote(count);
+        this.#failedLater ??= (error) => this.#fail(error);
+        result.then(this.#wroteLater, this.#failedLater);
         return;
       }
       if (!this.#advance(result)) return;
     }
   }
 
-  readonly #wrote = (count: number): void => {
+  #wroteLater: ((count: number) => void) | null = null;
+  #failedLater: ((error: unknown) => void) | null = null;
+
+  #wrote(count: number): void {
     if (this.#advance(count)) this.#write();
-  };
+  }
 
   /** Accounts for `count` bytes written; true if another write is due. */
   #advance(count: number): boolean {
@@ -259,11 +265,11 @@ export class Outbox {
     return false;
   }
 
-  readonly #failed = (error: unknown): void => {
+  #fail(error: unknown): void {
     if (this.#dead) return;
     this.#kill();
     this.#onError(error);
-  };
+  }
 
   /** Moves the tail into the queue, as one view. */
   #sealTail(): void {
