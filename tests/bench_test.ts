@@ -167,3 +167,34 @@ Deno.test("--repeat wants a whole number from 1", async () => {
     assert.match(new TextDecoder().decode(result.stderr), /--repeat/);
   }
 });
+
+Deno.test("bench/tail.ts splits the slowest 1% into early samples, senders and the rest", async () => {
+  const { analyse } = await import("../bench/tail.ts");
+  const lines = ["sent_us latency_us client"];
+  const start = 1_000_000;
+  // The first 300 ms: 100 samples, 5 of them slow.
+  for (let i = 0; i < 100; i++) {
+    lines.push(`${start + i * 2000} ${i < 5 ? 50_000 : 1000} 500`);
+  }
+  // Later: 1,900 samples; 6 slow at a sender (client 3), 4 slow elsewhere.
+  for (let i = 0; i < 1900; i++) {
+    const sent = start + 400_000 + i * 1000;
+    if (i < 6) lines.push(`${sent} 40000 3`);
+    else if (i < 10) lines.push(`${sent} 30000 700`);
+    else lines.push(`${sent} 1000 ${20 + (i % 900)}`);
+  }
+  const tail = analyse(lines.join("\n") + "\n");
+  assert.equal(tail.samples, 2000);
+  assert.equal(tail.p99Ms, 1);
+  assert.equal(tail.p99AfterWarmMs, 1);
+  assert.deepEqual(
+    [tail.slowestEarly, tail.slowestSenders, tail.slowestOther],
+    [5, 6, 4],
+  );
+  // With no warm-up left out, every slow sample counts by its client.
+  const cold = analyse(lines.join("\n"), 0);
+  assert.deepEqual(
+    [cold.slowestEarly, cold.slowestSenders, cold.slowestOther],
+    [0, 6, 9],
+  );
+});
