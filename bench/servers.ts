@@ -86,9 +86,11 @@ async function launch(
   args: string[],
   port: number,
   options: ServerOptions,
+  env: Record<string, string> = {},
 ): Promise<RunningServer> {
   const child = new Deno.Command(command, {
     args,
+    env,
     cwd: root,
     stdin: "null",
     stdout: "null",
@@ -118,19 +120,30 @@ async function launch(
   };
 }
 
-/** The flags `deno task start` gives `deno run`, from deno.json. */
-async function startTaskFlags(): Promise<string[]> {
+/**
+ * What `deno task start` sets, from deno.json: "NAME=value... deno run
+ * FLAGS... main.ts" gives the environment and the flags.
+ */
+export async function startTask(): Promise<
+  { env: Record<string, string>; flags: string[] }
+> {
   const config = JSON.parse(
     await Deno.readTextFile(new URL("../deno.json", import.meta.url)),
   );
   const words: string[] = config.tasks.start.split(/\s+/);
-  // "deno run FLAGS... main.ts": the flags between.
-  return words.slice(words.indexOf("run") + 1, words.indexOf("main.ts"));
+  const env: Record<string, string> = {};
+  for (const word of words.slice(0, words.indexOf("deno"))) {
+    const [name, value] = word.split("=", 2);
+    env[name] = value;
+  }
+  const flags = words.slice(words.indexOf("run") + 1, words.indexOf("main.ts"));
+  return { env, flags };
 }
 
 /**
  * This chat server, started the way `deno task start` starts it (the same
- * permissions and V8 flags, read from deno.json), with the limits that would
+ * environment, permissions and V8 flags, read from deno.json), with the
+ * limits that would
  * refuse a load generator lifted by its own flags: flood control off, and
  * room for every connection.
  */
@@ -141,6 +154,7 @@ export async function startChatServer(
   const profile = options.profileDir
     ? ["--cpu-prof", `--cpu-prof-dir=${options.profileDir}`]
     : [];
+  const { env, flags } = await startTask();
   return await launch(
     "chat-server",
     CHAT,
@@ -148,7 +162,7 @@ export async function startChatServer(
     [
       "run",
       ...profile,
-      ...await startTaskFlags(),
+      ...flags,
       "main.ts",
       "--host",
       "127.0.0.1",
@@ -165,6 +179,7 @@ export async function startChatServer(
     ],
     port,
     options,
+    env,
   );
 }
 

@@ -3,7 +3,8 @@
  * DIR` writes: for each run, the p99 of all samples, the p99 once the first
  * `--warm-ms` of the run are left out, and how the slowest 1% split between
  * those first milliseconds, the clients that also sent (the first ten, by
- * login order), and the rest.
+ * login order), and the rest. Meant for the steady runs: a burst is over
+ * within its first 300 ms.
  *
  *   deno run --allow-read bench/tail.ts DIR [--warm-ms 300]
  *
@@ -39,7 +40,8 @@ export function analyse(text: string, warmMs = 300): Tail {
   const rows = text.trim().split("\n").slice(1).map((line) =>
     line.split(" ").map(Number)
   );
-  const start = Math.min(...rows.map(([sent]) => sent));
+  let start = Infinity;
+  for (const [sent] of rows) start = Math.min(start, sent);
   const early = (sent: number) => sent - start < warmMs * 1000;
   const all = Float64Array.from(rows, ([, latency]) => latency).sort();
   const later = Float64Array.from(
@@ -86,7 +88,7 @@ if (import.meta.main) {
     const tail = analyse(Deno.readTextFileSync(`${dir}/${name}`), warmMs);
     console.log(
       `${name} | ${tail.samples} | ${tail.p99Ms.toFixed(1)} | ${
-        tail.p99AfterWarmMs.toFixed(1)
+        Number.isNaN(tail.p99AfterWarmMs) ? "-" : tail.p99AfterWarmMs.toFixed(1)
       } | ${tail.slowestEarly} / ${tail.slowestSenders} / ${tail.slowestOther}`,
     );
   }

@@ -198,3 +198,25 @@ Deno.test("bench/tail.ts splits the slowest 1% into early samples, senders and t
     [0, 6, 9],
   );
 });
+
+Deno.test("the bench starts our server with deno task start's environment and flags", async () => {
+  const { startTask } = await import("../bench/servers.ts");
+  const { env, flags } = await startTask();
+  const denoJson = JSON.parse(
+    await Deno.readTextFile(new URL("../deno.json", import.meta.url)),
+  );
+  const task: string = denoJson.tasks.start;
+  const assignments = task.match(/^(?:[A-Z_][A-Z0-9_]*=\S* )*/)![0].trim();
+  assert.equal(
+    Object.keys(env).length,
+    assignments === "" ? 0 : assignments.split(" ").length,
+  );
+  for (const [name, value] of Object.entries(env)) {
+    assert.ok(
+      task.startsWith(`${name}=${value} `) ||
+        task.includes(` ${name}=${value} `),
+    );
+  }
+  assert.ok(task.includes(`deno run ${flags.join(" ")} main.ts`), task);
+  assert.ok(flags.includes("--allow-net"));
+});
