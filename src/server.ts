@@ -1,5 +1,6 @@
 /**
- * The accept loops (plain and TLS), connection limits, and a graceful end.
+ * The listeners (plain: `node:net`; TLS: `Deno.listenTls`), connection limits,
+ * and a graceful end.
  *
  * @module
  */
