@@ -180,14 +180,7 @@ export class Outbox {
     if (this.#queue.length === 0) {
       // The usual case: one chunk (often a run of a room's lines).
       if (this.#tail === null) return false;
-      this.#writing = this.#tail.length === this.#tailLength
-        ? this.#tail
-        : new Uint8Array(
-          this.#tail.buffer,
-          this.#tail.byteOffset,
-          this.#tailLength,
-        );
-      this.#tail = null;
+      this.#writing = this.#takeTail();
     } else {
       this.#sealTail();
       this.#writing = this.#next();
@@ -271,16 +264,18 @@ export class Outbox {
     this.#onError(error);
   }
 
-  /** Moves the tail into the queue, as one view. */
+  /** Moves the tail into the queue. */
   #sealTail(): void {
-    const tail = this.#tail;
-    if (tail === null) return;
-    this.#queue.push(
-      this.#tailLength === tail.length
-        ? tail
-        : new Uint8Array(tail.buffer, tail.byteOffset, this.#tailLength),
-    );
+    if (this.#tail !== null) this.#queue.push(this.#takeTail());
+  }
+
+  /** The tail as one view of its bytes; the tail is then closed. */
+  #takeTail(): Uint8Array {
+    const tail = this.#tail!;
     this.#tail = null;
+    return this.#tailLength === tail.length
+      ? tail
+      : new Uint8Array(tail.buffer, tail.byteOffset, this.#tailLength);
   }
 
   #isIdle(): boolean {
