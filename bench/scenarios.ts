@@ -150,22 +150,28 @@ function collect(
     get last() {
       return last;
     },
-    /** The percentiles; call once, after `writeSamples`. */
-    latency: () => latency(samples, sampled),
     /**
-     * With --samples: one line per sample, `sent_us latency_us client`
-     * (send times on the generator's clock, clients by login order).
+     * Fills in the row's latency percentiles, once every line is in. With
+     * --samples, first writes every sample, one line each:
+     * `sent_us latency_us client` (send times on the generator's clock,
+     * clients by login order); the percentiles then sort them in place.
      */
-    async writeSamples(row: Row): Promise<void> {
-      if (!sampleDir || !sentAt) return;
-      const lines = ["sent_us latency_us client"];
-      for (let i = 0; i < sampled; i++) {
-        lines.push(`${sentAt[i]} ${samples[i]} ${receiver![i]}`);
+    async report(row: Row): Promise<Row> {
+      if (sampleDir && sentAt) {
+        const lines = ["sent_us latency_us client"];
+        for (let i = 0; i < sampled; i++) {
+          lines.push(`${sentAt[i]} ${samples[i]} ${receiver![i]}`);
+        }
+        const name = `${++sampleFiles}-${row.server}-${
+          row.scenario.replaceAll(" ", "-")
+        }.txt`;
+        await Deno.writeTextFile(
+          `${sampleDir}/${name}`,
+          lines.join("\n") + "\n",
+        );
       }
-      const name = `${++sampleFiles}-${row.server}-${
-        row.scenario.replaceAll(" ", "-")
-      }.txt`;
-      await Deno.writeTextFile(`${sampleDir}/${name}`, lines.join("\n") + "\n");
+      row.latencyMs = latency(samples, sampled);
+      return row;
     },
   };
 }
@@ -225,7 +231,7 @@ export function burst(
     const usage = await cpu();
     const seconds = (deliveries.last - t0) / 1e6;
     for (const client of clients) client.close();
-    const row: Row = {
+    return await deliveries.report({
       scenario: options.label ?? `burst ${n}`,
       server: server.name,
       clients: n,
@@ -234,10 +240,7 @@ export function burst(
       seconds,
       deliveriesPerSecond: deliveries.count / seconds,
       ...usage,
-    };
-    await deliveries.writeSamples(row);
-    row.latencyMs = deliveries.latency();
-    return row;
+    });
   });
 }
 
@@ -279,7 +282,7 @@ export function steady(
     await withTimeout(deliveries.done, 5000);
     const usage = await cpu();
     for (const client of clients) client.close();
-    const row: Row = {
+    return await deliveries.report({
       scenario: `steady ${n}`,
       server: server.name,
       clients: n,
@@ -287,10 +290,7 @@ export function steady(
       deliveredRatio: deliveries.count / expected,
       seconds,
       ...usage,
-    };
-    await deliveries.writeSamples(row);
-    row.latencyMs = deliveries.latency();
-    return row;
+    });
   });
 }
 
