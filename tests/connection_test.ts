@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { createServer, type Server, type Socket } from "node:net";
+import { setImmediate } from "node:timers";
 import { COMMANDS } from "../src/commands/mod.ts";
 import { DEFAULTS } from "../src/config.ts";
 import {
@@ -16,7 +17,7 @@ import { log } from "../src/log.ts";
 import { Registry } from "../src/registry.ts";
 import { type ServerContext, Session } from "../src/session.ts";
 import { FakeClock } from "./fake_clock.ts";
-import { withTimeout } from "./helpers.ts";
+import { TIMEOUT_MS, withTimeout } from "./helpers.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -78,6 +79,92 @@ for (const sharedReads of [true, false]) {
       } finally {
         conn.close();
         client.close();
+        await new Promise((resolve) => server.close(resolve));
+      }
+    },
+  );
+}
+
+for (const sharedReads of [true, false]) {
+  const how = sharedReads ? "straight to the handle" : "through socket.write";
+  Deno.test(
+    `SocketConnection: a write that must wait settles once sent, in order (${how})`,
+    async () => {
+      const { server, port, accepted } = await acceptOne();
+      const client = await Deno.connect({ hostname: "127.0.0.1", port });
+      const conn = new SocketConnection(await accepted, { sharedReads });
+      try {
+        conn.lines({});
+        // More than loopback's buffers hold while the client reads nothing.
+        const big = new Uint8Array(16 * 1024 * 1024).fill(0x61);
+        const first = conn.write(big);
+        assert.ok(first instanceof Promise, "a 16 MiB write had to wait");
+        let settled = false;
+        const done = first.then((count) => {
+          settled = true;
+          return count;
+        });
+        const tail = conn.write(encoder.encode("\r\nend\r\n"));
+        // Read everything: the big write, then the small one, in order.
+        const expected = big.length + 7;
+        const received = new Uint8Array(expected);
+        const reading = (async () => {
+          let have = 0;
+          while (have < expected) {
+            const count = await client.read(received.subarray(have));
+            assert.ok(count !== null, "the connection stayed open");
+            have += count;
+          }
+        })();
+        await withTimeout(reading, TIMEOUT_MS, "reading every byte");
+        assert.equal(
+          await withTimeout(done, TIMEOUT_MS, "the big write"),
+          big.length,
+        );
+        assert.ok(settled);
+        assert.equal(
+          await withTimeout(Promise.resolve(tail), TIMEOUT_MS, "the small one"),
+          7,
+        );
+        assert.ok(received.subarray(0, big.length).every((b) => b === 0x61));
+        assert.equal(
+          decoder.decode(received.subarray(big.length)),
+          "\r\nend\r\n",
+        );
+      } finally {
+        conn.close();
+        client.close();
+        await new Promise((resolve) => server.close(resolve));
+      }
+    },
+  );
+
+  Deno.test(
+    `SocketConnection: writes to a peer that is gone fail (${how})`,
+    async () => {
+      const { server, port, accepted } = await acceptOne();
+      const client = await Deno.connect({ hostname: "127.0.0.1", port });
+      const conn = new SocketConnection(await accepted, { sharedReads });
+      try {
+        const lines = conn.lines({});
+        client.close();
+        // The hang-up is seen as the end of the lines.
+        for await (const _ of lines) assert.fail("no lines were sent");
+        const chunk = new Uint8Array(64 * 1024);
+        let failure: unknown = null;
+        // The first writes may still be taken; the reset comes within a few.
+        // Each try is a turn of the event loop later, as an outbox's are.
+        for (let i = 0; i < 100 && failure === null; i++) {
+          try {
+            await conn.write(chunk);
+          } catch (error) {
+            failure = error;
+          }
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+        assert.ok(failure instanceof Error, "a write failed");
+      } finally {
+        conn.close();
         await new Promise((resolve) => server.close(resolve));
       }
     },
