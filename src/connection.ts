@@ -119,7 +119,10 @@ export class SocketConnection implements Connection, ByteFeed {
   readonly #handle: StreamHandle | null;
   /** Where reads go, once `lines()` has been called. */
   #reader: LineReader | null = null;
-  /** Writes handed to node, and those node has reported done. */
+  /**
+   * Writes node will report done, and those it has: with the handle, the
+   * writes that had to wait; with `socket.write`, every write.
+   */
   #issued = 0;
   #done = 0;
   /** Writes that had to wait, oldest first, until node reports them done. */
@@ -224,21 +227,18 @@ export class SocketConnection implements Connection, ByteFeed {
     if (socket.destroyed) {
       return Promise.reject(new Deno.errors.BrokenPipe("Connection closed"));
     }
-    this.#issued++;
     const handle = this.#handle;
     if (handle !== null) {
       // What node's own socket.write comes down to, without the stream
-      // machinery around it.
+      // machinery around it. The handle reports only the writes that had to
+      // wait (to `oncomplete`, in order), so only those are counted.
       const status = handle.writeBuffer(this, bytes);
-      if (status < 0) {
-        this.#done++;
-        return Promise.reject(writeError(status));
-      }
-      if (WRITE_STATE!.state[WRITE_STATE!.waited] === 0) {
-        this.#done++;
-        return bytes.length;
-      }
+      if (status < 0) return Promise.reject(writeError(status));
+      if (WRITE_STATE!.state[WRITE_STATE!.waited] === 0) return bytes.length;
+      this.#issued++;
     } else {
+      // socket.write reports every write, in order.
+      this.#issued++;
       socket.write(bytes, this.#written ??= (error) => this.#settle(error));
       if (socket.writableLength === 0) return bytes.length;
     }
