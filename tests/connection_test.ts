@@ -155,11 +155,14 @@ for (const sharedReads of [true, false]) {
         // The first writes may still be taken; the reset comes within a few.
         // Each try is a turn of the event loop later, as an outbox's are.
         for (let i = 0; i < 100 && failure === null; i++) {
-          try {
-            await conn.write(chunk);
-          } catch (error) {
-            failure = error;
-          }
+          const written = Promise.resolve(conn.write(chunk));
+          // A write that never settles is a failure of the test, not the one
+          // looked for.
+          await withTimeout(
+            written.catch((error) => failure = error),
+            TIMEOUT_MS,
+            "a write to a peer that is gone",
+          );
           await new Promise((resolve) => setImmediate(resolve));
         }
         assert.ok(failure instanceof Error, "a write failed");
