@@ -11,8 +11,13 @@ export type TimerId = number | ReturnType<typeof setTimeout>;
 
 /** The time source and timers the server uses. */
 export interface Clock {
-  /** Milliseconds since some fixed point. */
+  /** Milliseconds since some fixed point: for durations and timers. */
   now(): number;
+  /**
+   * Milliseconds since the Unix epoch: for what is kept or shown as a date
+   * (an event's time, when a ban ends). Moves with `now()`.
+   */
+  date(): number;
   /** Calls `fn` once after `ms` milliseconds. */
   setTimeout(fn: () => void, ms: number): TimerId;
   /** Cancels a timer; unknown or fired timers are ignored. */
@@ -22,6 +27,7 @@ export interface Clock {
 /** The real clock. */
 export const SYSTEM_CLOCK: Clock = {
   now: () => performance.now(),
+  date: () => Date.now(),
   setTimeout: (fn, ms) => setTimeout(fn, ms),
   clearTimeout: (id) => clearTimeout(id as number),
 };

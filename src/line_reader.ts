@@ -115,6 +115,11 @@ export class LineReader implements AsyncIterableIterator<LineEvent>, LineSink {
     this.#pull();
   }
 
+  /** Whether the client looks like telnet; see `LineParser.telnetLike`. */
+  get telnetLike(): boolean {
+    return this.#parser.telnetLike;
+  }
+
   /** Takes an event from the parser; part of {@linkcode LineSink}. */
   enqueue(event: LineEvent): void {
     this.#queue.push(event);

@@ -14,6 +14,16 @@ const CR = 13;
 const LF = 10;
 const NUL = 0;
 
+/** What a client has sent that tells telnet from nc. */
+const enum Seen {
+  /** A telnet command (IAC and anything but IAC). */
+  Command = 1,
+  /** A line ended with CR LF. */
+  CrLf = 2,
+  /** A line ended with a bare LF. */
+  BareLf = 4,
+}
+
 /** Where the parser is between two bytes. */
 const enum State {
   /** Ordinary line bytes. */
@@ -133,12 +143,27 @@ export class LineParser {
   #subBytes = 0;
   /** The last data byte was a CR: a following LF or NUL belongs to it. */
   #afterCr = false;
+  /** What the client has shown of itself: {@linkcode Seen} bits. */
+  #seen = 0;
 
   constructor(options: LineStreamOptions = {}) {
     this.#maxLine = options.maxLineBytes ?? 1024;
     this.#maxSub = options.maxSubnegotiationBytes ?? 4096;
     this.#tooLong = tooLong(this.#maxLine);
     if (scratch.length < this.#maxLine) scratch = new Uint8Array(this.#maxLine);
+  }
+
+  /**
+   * Whether the client looks like a telnet client, which hides what is typed
+   * when the server says IAC WILL ECHO: it has sent a telnet command, or it
+   * ends its lines with CRLF and never with a bare LF (nc sends LF). Debian's
+   * telnet sends no command of its own to a port other than 23, so its CRLF
+   * is what tells it from nc.
+   */
+  get telnetLike(): boolean {
+    const seen = this.#seen;
+    return (seen & Seen.Command) !== 0 ||
+      (seen & (Seen.CrLf | Seen.BareLf)) === Seen.CrLf;
   }
 
   /**
@@ -170,7 +195,10 @@ export class LineParser {
           if (byte === IAC) {
             this.#state = State.Data;
             this.#data(byte, sink);
-          } else if (byte === SB) {
+            break;
+          }
+          this.#seen |= Seen.Command;
+          if (byte === SB) {
             this.#state = State.Sub;
             this.#subBytes = 0;
           } else if (byte >= WILL && byte <= DONT) {
@@ -204,8 +232,10 @@ export class LineParser {
   #data(byte: number, sink: LineSink): void {
     if (this.#afterCr) {
       this.#afterCr = false;
+      if (byte === LF) this.#seen |= Seen.CrLf;
       if (byte === LF || byte === NUL) return;
     }
+    if (byte === LF) this.#seen |= Seen.BareLf;
     if (byte === CR || byte === LF) {
       this.#afterCr = byte === CR;
       this.#endLine(sink);

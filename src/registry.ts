@@ -3,10 +3,21 @@
  * ("is this name free?") and the change it guards ("take it") can never be
  * interleaved with another session's.
  *
+ * What users do to each other goes through here as events: the registry
+ * gives each its id and time, and hands it to the room or the user it is for.
+ *
  * @module
  */
 
+import { type Clock, SYSTEM_CLOCK } from "./clock.ts";
 import { ChatError } from "./errors.ts";
+import {
+  type ChatLine,
+  type EventIds,
+  MemoryIds,
+  type PrivateEvent,
+  type TopicEvent,
+} from "./events.ts";
 import { foldName, skeleton, validateName } from "./names.ts";
 import { type Recipient, Room, User } from "./room.ts";
 import { TEXT } from "./text.ts";
@@ -14,10 +25,33 @@ import { TEXT } from "./text.ts";
 /** The name of the room everyone enters at login; it always exists. */
 export const MAIN_ROOM = "main";
 
+/** Where the registry keeps what must outlive the process; never waits. */
+export interface Journal {
+  /** A chat line said in the room whose case-folded name is `room`. */
+  line(room: string, event: ChatLine): void;
+  /** A topic set in the room whose case-folded name is `room`. */
+  topic(room: string, event: TopicEvent): void;
+}
+
+/** What a room had before it was made in this process: from the store. */
+export interface RoomState {
+  /** Its last chat lines, oldest first. */
+  readonly history: readonly ChatLine[];
+  readonly topic: string | null;
+}
+
 /** Options for {@linkcode Registry}. */
 export interface RegistryOptions {
   /** Chat lines each room keeps for those who join. Default 0 (none). */
   historyLines?: number;
+  /** Where event ids come from. Default: counted in memory from 1. */
+  ids?: EventIds;
+  /** The clock events are dated by. Default: the real one. */
+  clock?: Clock;
+  /** Where chat lines and topics are kept. Default: nowhere. */
+  journal?: Journal;
+  /** The main room's state from before this process, if any. */
+  main?: RoomState;
 }
 
 /** The users online and the rooms they are in. */
@@ -31,10 +65,16 @@ export class Registry {
   readonly #lookalikes = new Map<string, User>();
   readonly #rooms = new Map<string, Room>();
   readonly #historyLines: number;
+  readonly #ids: EventIds;
+  readonly #clock: Clock;
+  readonly #journal: Journal | null;
 
   constructor(options: RegistryOptions = {}) {
     this.#historyLines = options.historyLines ?? 0;
-    this.main = this.#createRoom(MAIN_ROOM);
+    this.#ids = options.ids ?? new MemoryIds();
+    this.#clock = options.clock ?? SYSTEM_CLOCK;
+    this.#journal = options.journal ?? null;
+    this.main = this.#createRoom(MAIN_ROOM, options.main);
   }
 
   /** The users online by case-folded name. */
@@ -83,7 +123,13 @@ export class Registry {
     this.#users.set(key, user);
     this.#online.add(user);
     this.#lookalikes.set(look, user);
-    this.main.broadcast(TEXT.entered(name));
+    this.main.broadcast({
+      type: "entered",
+      id: this.#ids.next(),
+      at: this.#clock.date(),
+      room: this.main.name,
+      name,
+    });
     this.main.add(user);
     return user;
   }
@@ -102,25 +148,113 @@ export class Registry {
     user.key = key;
     this.#users.set(key, user);
     this.#lookalikes.set(look, user);
-    user.room?.broadcast(TEXT.renamed(old, name));
+    const room = user.room;
+    room?.broadcast({
+      type: "renamed",
+      id: this.#ids.next(),
+      at: this.#clock.date(),
+      room: room.name,
+      from: old,
+      name,
+    });
   }
 
   /**
-   * Moves a user to the room named `typedName`, made on first join: the old
-   * room is told the user left, the new one that the user entered. Returns
-   * the room. A room left empty goes away, but main stays.
+   * Checks a room name typed by a user and returns it as shown and as keyed.
+   * Throws a {@linkcode ChatError} that says what is wrong with it.
    */
-  join(user: User, typedName: string): Room {
+  roomName(typedName: string): { name: string; key: string } {
     const name = validateName(typedName, { kind: "room name" });
-    const key = foldName(name);
+    return { name, key: foldName(name) };
+  }
+
+  /**
+   * Moves a user to the room named `typedName`, made on first join (from
+   * `state`, what the store kept of it): the old room is told the user left,
+   * the new one that the user entered. Returns the room. A room left empty
+   * goes away, but main stays.
+   */
+  join(user: User, typedName: string, state?: RoomState): Room {
+    const { name, key } = this.roomName(typedName);
     if (user.room?.key === key) {
       throw new ChatError(TEXT.alreadyInRoom(user.room.name));
     }
-    const room = this.#rooms.get(key) ?? this.#createRoom(name);
+    const room = this.#rooms.get(key) ?? this.#createRoom(name, state);
     this.#leaveRoom(user);
-    room.broadcast(TEXT.entered(user.name));
+    room.broadcast({
+      type: "entered",
+      id: this.#ids.next(),
+      at: this.#clock.date(),
+      room: room.name,
+      name: user.name,
+    });
     room.add(user);
     return room;
+  }
+
+  /** `user` says `text` to their room. */
+  say(user: User, text: string): void {
+    const room = user.room;
+    if (room === null) return;
+    room.chat({
+      type: "said",
+      id: this.#ids.next(),
+      at: this.#clock.date(),
+      room: room.name,
+      from: user.name,
+      text,
+    }, user);
+  }
+
+  /** `user` does `text` (an emote) in their room. */
+  emote(user: User, text: string): void {
+    const room = user.room;
+    if (room === null) return;
+    room.chat({
+      type: "emote",
+      id: this.#ids.next(),
+      at: this.#clock.date(),
+      room: room.name,
+      from: user.name,
+      text,
+    }, user);
+  }
+
+  /** Sets the topic of `user`'s room; everyone there is told. */
+  setTopic(user: User, text: string): void {
+    const room = user.room;
+    if (room === null) return;
+    const event: TopicEvent = {
+      type: "topic",
+      id: this.#ids.next(),
+      at: this.#clock.date(),
+      room: room.name,
+      from: user.name,
+      text,
+    };
+    room.topic = text;
+    room.broadcast(event);
+    this.#journal?.topic(room.key, event);
+  }
+
+  /**
+   * A private message from `from` to `to`: `to` sees it unless ignoring
+   * `from`; returns the event, for the sender's own view of it.
+   */
+  privateMessage(from: User, to: User, text: string): PrivateEvent {
+    const event: PrivateEvent = {
+      type: "private",
+      id: this.#ids.next(),
+      at: this.#clock.date(),
+      from: from.name,
+      to: to.name,
+      text,
+    };
+    if (!to.ignores(from)) {
+      to.show(event);
+      to.lastPrivateFrom = from;
+    }
+    return event;
   }
 
   /**
@@ -160,10 +294,15 @@ export class Registry {
     return { name, key, look };
   }
 
-  #createRoom(name: string): Room {
+  #createRoom(name: string, state?: RoomState): Room {
+    const key = foldName(name);
+    const journal = this.#journal;
     const room = new Room(name, {
-      key: foldName(name),
+      key,
       historyLines: this.#historyLines,
+      history: state?.history,
+      topic: state?.topic,
+      keep: journal ? (event) => journal.line(key, event) : undefined,
     });
     this.#rooms.set(room.key, room);
     return room;
@@ -173,7 +312,13 @@ export class Registry {
     const room = user.room;
     if (!room) return;
     room.remove(user);
-    room.broadcast(TEXT.left(user.name));
+    room.broadcast({
+      type: "left",
+      id: this.#ids.next(),
+      at: this.#clock.date(),
+      room: room.name,
+      name: user.name,
+    });
     if (room.members.size === 0 && room !== this.main) {
       this.#rooms.delete(room.key);
     }

@@ -4,12 +4,21 @@
  * @module
  */
 
-import { encodeLine, LineArena } from "./text.ts";
+import type { ChatEvent, ChatLine, RoomEvent } from "./events.ts";
+import type { Frame, Transport } from "./render/transport.ts";
+import { LineArena } from "./text.ts";
 
-/** Where a user's lines go: the session's outbox, or a test's array. */
+/**
+ * Where a user's events go: a session (which renders them for its own
+ * transport), or a test's fake.
+ */
 export interface Recipient {
-  /** Queues encoded lines; never waits. */
-  deliver(bytes: Uint8Array): void;
+  /** How this recipient's frames are rendered. */
+  readonly transport: Transport;
+  /** Queues a frame its transport rendered; never waits. */
+  deliver(frame: Frame): void;
+  /** Renders and queues an event for this recipient alone; never waits. */
+  show(event: ChatEvent): void;
 }
 
 /** Someone logged in. */
@@ -46,19 +55,34 @@ export class User {
     this.since = this.lastActive = options.now;
   }
 
-  /** Sends lines to this user only. */
-  send(...lines: string[]): void {
-    for (const line of lines) this.#recipient.deliver(encodeLine(line));
+  /** How this user's frames are rendered. */
+  get transport(): Transport {
+    return this.#recipient.transport;
   }
 
-  /** Sends bytes already encoded (a broadcast encodes once for everyone). */
-  deliver(bytes: Uint8Array): void {
-    this.#recipient.deliver(bytes);
+  /** Queues a frame already rendered for this user's transport. */
+  deliver(frame: Frame): void {
+    this.#recipient.deliver(frame);
+  }
+
+  /** Shows this user an event meant for them alone. */
+  show(event: ChatEvent): void {
+    this.#recipient.show(event);
   }
 
   /** Whether this user ignores `other`. */
   ignores(other: User): boolean {
     return this.#ignoring !== null && this.#ignoring.has(other);
+  }
+
+  /**
+   * Whether this user ignores whoever is called `key` (case-folded) now: for
+   * events that outlived their sender's session, as history does.
+   */
+  ignoresName(key: string): boolean {
+    if (this.#ignoring === null) return false;
+    for (const other of this.#ignoring) if (other.key === key) return true;
+    return false;
   }
 
   /** Stops showing `other`'s lines; false if they were ignored already. */
@@ -80,10 +104,18 @@ export class User {
   }
 }
 
-/** A line of a room's history: what was said, and by whom. */
-export interface HistoryEntry {
-  readonly line: string;
-  readonly from: User;
+/** Options for {@linkcode Room}. */
+export interface RoomOptions {
+  /** The case-folded name. Default: the name itself. */
+  key?: string;
+  /** Chat lines kept in memory for those who join. Default 0. */
+  historyLines?: number;
+  /** The last chat lines said before this room was made, oldest first. */
+  history?: readonly ChatLine[];
+  /** The topic it starts with. Default: none. */
+  topic?: string | null;
+  /** Called with every chat line, to keep it (the store). Never waits. */
+  keep?: (event: ChatLine) => void;
 }
 
 /** A room: its members in the order they came in, its topic, its history. */
@@ -93,22 +125,23 @@ export class Room {
   /** The case-folded name, unique among rooms. */
   readonly key: string;
   /** The topic, or null when none is set. */
-  topic: string | null = null;
+  topic: string | null;
   readonly #members = new Set<User>();
   /** The room's own arena: its lines stay adjacent for each member. */
   readonly #arena = new LineArena();
   readonly #historyLines: number;
   /** A ring of the last `historyLines` chat lines; `#next` is the oldest. */
-  readonly #history: HistoryEntry[] = [];
+  readonly #history: ChatLine[] = [];
   #next = 0;
+  readonly #keep: ((event: ChatLine) => void) | null;
 
-  constructor(
-    name: string,
-    options: { key?: string; historyLines?: number } = {},
-  ) {
+  constructor(name: string, options: RoomOptions = {}) {
     this.name = name;
     this.key = options.key ?? name;
+    this.topic = options.topic ?? null;
     this.#historyLines = options.historyLines ?? 0;
+    this.#keep = options.keep ?? null;
+    for (const event of options.history ?? []) this.#remember(event);
   }
 
   /** The members, in the order they entered. */
@@ -129,34 +162,57 @@ export class Room {
   }
 
   /**
-   * Sends one line to every member, encoding it once. A line `from` a user
-   * skips the members who ignore that user.
+   * Shows an event to every member, rendered once per transport among them
+   * (usually one). An event `from` a user skips the members who ignore them.
    */
-  broadcast(line: string, from?: User): void {
-    const bytes = this.#arena.encode(line);
+  broadcast(event: RoomEvent, from?: User): void {
+    // Most rooms are all one transport: one render, no map.
+    let transport: Transport | null = null;
+    let frame: Frame | null = null;
+    let others: Map<Transport, Frame> | null = null;
     for (const member of this.#members) {
-      if (from === undefined || !member.ignores(from)) member.deliver(bytes);
+      if (from !== undefined && member.ignores(from)) continue;
+      const mine = member.transport;
+      if (mine !== transport) {
+        if (transport === null) {
+          transport = mine;
+          frame = mine.renderRoom(event, this.#arena);
+        } else {
+          others ??= new Map();
+          let theirs = others.get(mine);
+          if (theirs === undefined) {
+            others.set(mine, theirs = mine.renderRoom(event, this.#arena));
+          }
+          member.deliver(theirs);
+          continue;
+        }
+      }
+      member.deliver(frame!);
     }
   }
 
-  /** Broadcasts a chat line from `from` and keeps it in the history. */
-  chat(line: string, from: User): void {
-    this.broadcast(line, from);
-    if (this.#historyLines === 0) return;
-    const entry = { line, from };
-    if (this.#history.length < this.#historyLines) {
-      this.#history.push(entry);
-    } else {
-      this.#history[this.#next] = entry;
-      this.#next = (this.#next + 1) % this.#historyLines;
-    }
+  /** Broadcasts a chat line from `from`, and keeps it in the history. */
+  chat(event: ChatLine, from: User): void {
+    this.broadcast(event, from);
+    this.#remember(event);
+    this.#keep?.(event);
   }
 
-  /** The kept chat lines, oldest first. */
-  history(): HistoryEntry[] {
+  /** The chat lines kept in memory, oldest first. */
+  history(): ChatLine[] {
     return [
       ...this.#history.slice(this.#next),
       ...this.#history.slice(0, this.#next),
     ];
+  }
+
+  #remember(event: ChatLine): void {
+    if (this.#historyLines === 0) return;
+    if (this.#history.length < this.#historyLines) {
+      this.#history.push(event);
+    } else {
+      this.#history[this.#next] = event;
+      this.#next = (this.#next + 1) % this.#historyLines;
+    }
   }
 }

@@ -17,15 +17,23 @@ import type { Config } from "./config.ts";
 import type { Connection } from "./connection.ts";
 import { ChatError } from "./errors.ts";
 import { TokenBucket } from "./flood.ts";
-import { TlsOnPlainPort } from "./line_reader.ts";
+import { type LineReader, TlsOnPlainPort } from "./line_reader.ts";
 import { ExcessFlood, type LineEvent, LineTooLong } from "./line_stream.ts";
 import { Outbox } from "./outbox.ts";
+import type { ChatEvent, ChatLine } from "./events.ts";
 import type { Registry } from "./registry.ts";
-import type { User } from "./room.ts";
+import { eventText, historyText, TELNET } from "./render/telnet.ts";
+import type { Frame, Transport } from "./render/transport.ts";
+import type { Recipient, User } from "./room.ts";
 import { encodeLine, sanitize, TEXT } from "./text.ts";
 
 /** How long a closing session may take to flush its output, in ms. */
 const FLUSH_MS = 2000;
+
+/** Telnet's IAC WILL ECHO: the server echoes, so the client shows nothing. */
+const WILL_ECHO = new Uint8Array([255, 251, 1]);
+/** IAC WONT ECHO: the client shows what is typed again. */
+const WONT_ECHO = new Uint8Array([255, 252, 1]);
 
 /** A first line that is an HTTP request: a browser, or a scanner. */
 const HTTP_REQUEST = /^(GET|HEAD|POST|PUT|DELETE|CONNECT|OPTIONS|TRACE|PATCH) /;
@@ -53,7 +61,7 @@ export interface ServerContext {
  * `finally`, whatever ended the loop: logout, a dropped connection, a slow
  * reader, a flood, a timeout or shutdown.
  */
-export class Session implements SessionControl, Context {
+export class Session implements SessionControl, Context, Recipient {
   /** The user, once logged in. */
   user: User | null = null;
   /** How lines are read: the seed's way unless the user asks for chat. */
@@ -76,6 +84,10 @@ export class Session implements SessionControl, Context {
   #spoken = false;
   /** The login timeout before login, the idle timeout after. */
   #timer: TimerId | null = null;
+  /** The connection's lines, once the session runs. */
+  #lines: LineReader | null = null;
+  /** Flood control, when it is on. */
+  #bucket: TokenBucket | null = null;
 
   constructor(conn: Connection, server: ServerContext, tls: boolean) {
     this.#conn = conn;
@@ -134,9 +146,32 @@ export class Session implements SessionControl, Context {
     return this.#conn.remoteAddr.hostname;
   }
 
-  /** Where this session's lines go. */
-  get recipient(): Outbox {
-    return this.#outbox;
+  /** Where this session's events go: the session itself. */
+  get recipient(): Recipient {
+    return this;
+  }
+
+  /** Part of {@linkcode Recipient}: this session's events are text lines. */
+  get transport(): Transport {
+    return TELNET;
+  }
+
+  /** Part of {@linkcode Recipient}: a room's line, already encoded. */
+  deliver(frame: Frame): void {
+    this.#outbox.deliver(frame as Uint8Array);
+  }
+
+  /** Part of {@linkcode Recipient}: an event for this session alone. */
+  show(event: ChatEvent): void {
+    const outgoing = event.type === "private" && event.from === this.user?.name;
+    this.#outbox.deliver(encodeLine(eventText(event, outgoing)));
+  }
+
+  /** Shows chat lines from a room's history, marked as such. */
+  showHistory(events: readonly ChatLine[]): void {
+    for (const event of events) {
+      this.#outbox.deliver(encodeLine(historyText(event)));
+    }
   }
 
   /** Sends lines to this session only. */
@@ -180,14 +215,14 @@ export class Session implements SessionControl, Context {
       }, config.loginTimeout * 1000);
     }
     const flood = config.floodRate > 0;
-    const bucket = flood
+    this.#bucket = flood
       ? new TokenBucket({
         burst: config.floodBurst,
         rate: config.floodRate,
         clock: this.clock,
       })
       : null;
-    const lines = this.#conn.lines({
+    const lines = this.#lines = this.#conn.lines({
       maxLineBytes: config.maxLineBytes,
       maxSubnegotiationBytes: config.maxSubnegotiationBytes,
       // Flood control lets lines wait; the reader must see a flood coming.
@@ -199,12 +234,9 @@ export class Session implements SessionControl, Context {
     try {
       for await (const event of lines) {
         if (this.#stopping) break;
-        const wait = bucket?.take() ?? 0;
-        if (wait > 0) {
-          this.#abort ??= new AbortController();
-          await sleep(this.clock, wait, this.#abort.signal);
-        }
-        this.#handle(event);
+        await this.#throttle();
+        const handling = this.#handle(event);
+        if (handling !== undefined) await handling;
         if (this.#stopping) break;
       }
     } catch (error) {
@@ -279,14 +311,72 @@ export class Session implements SessionControl, Context {
     }
   }
 
-  #handle(event: LineEvent): void {
-    const config = this.config;
-    if (this.user === null) {
-      this.#linesBeforeLogin++;
-      if (this.#linesBeforeLogin > config.maxLinesBeforeLogin) {
-        this.#stop(TEXT.tooManyLinesBeforeLogin(config.maxLinesBeforeLogin));
-        return;
+  /** Flood control: waits until the next line may be handled. */
+  #throttle(): Promise<void> | undefined {
+    const wait = this.#bucket?.take() ?? 0;
+    if (wait <= 0) return;
+    this.#abort ??= new AbortController();
+    return sleep(this.clock, wait, this.#abort.signal);
+  }
+
+  /**
+   * Part of {@linkcode SessionControl}: asks the user for one line and
+   * resolves to it, or to null when they answer with a blank line (to
+   * cancel), or the session ends first. A `secret` is asked for with
+   * IAC WILL ECHO, so that a telnet client does not show what is typed (and
+   * IAC WONT ECHO once it is in); a client that does not look like telnet is
+   * first told that what it types will show.
+   */
+  async ask(
+    prompt: string,
+    options: { secret?: boolean } = {},
+  ): Promise<string | null> {
+    const lines = this.#lines;
+    if (lines === null || this.#stopping) return null;
+    const hide = options.secret === true && lines.telnetLike;
+    if (options.secret && !hide) this.reply(TEXT.secretWillShow);
+    this.reply(prompt);
+    if (hide) this.#outbox.deliver(WILL_ECHO);
+    try {
+      while (true) {
+        const next = await lines.next();
+        if (next.done || this.#stopping) return null;
+        await this.#throttle();
+        if (this.#stopping) return null;
+        if (this.user === null && !this.#countLineBeforeLogin()) return null;
+        const event = next.value;
+        if (event instanceof LineTooLong) {
+          this.reply(TEXT.lineTooLong(event.maxBytes));
+          return null;
+        }
+        const line = sanitize(event);
+        if (line.trim() === "") return null;
+        if (this.user !== null) this.user.lastActive = this.clock.now();
+        return line;
       }
+    } finally {
+      if (hide) this.#outbox.deliver(WONT_ECHO);
+    }
+  }
+
+  /**
+   * Counts a line sent before login; false (and the session ends) once there
+   * are too many.
+   */
+  #countLineBeforeLogin(): boolean {
+    const max = this.config.maxLinesBeforeLogin;
+    if (++this.#linesBeforeLogin <= max) return true;
+    this.#stop(TEXT.tooManyLinesBeforeLogin(max));
+    return false;
+  }
+
+  /**
+   * Handles one line; a promise when its command must wait for something
+   * (the store, a password hash, the user's answer to a question).
+   */
+  #handle(event: LineEvent): Promise<void> | undefined {
+    if (this.user === null) {
+      if (!this.#countLineBeforeLogin()) return;
       if (
         this.#linesBeforeLogin === 1 && typeof event === "string" &&
         HTTP_REQUEST.test(event)
@@ -307,23 +397,42 @@ export class Session implements SessionControl, Context {
       this.user.lastActive = this.clock.now();
     }
     const wasGuest = this.user === null;
+    let handling;
     try {
-      dispatch(this, line);
+      handling = dispatch(this, line);
     } catch (error) {
-      if (error instanceof ChatError) {
-        this.reply(...error.lines);
-      } else {
-        this.#server.log.error(
-          "Handling a line from {remote} failed: {error}",
-          {
-            remote: this.remote,
-            error,
-          },
-        );
-        this.reply(TEXT.internalError);
-      }
+      this.#failed(error);
     }
-    if (wasGuest && this.user !== null) this.#loggedIn();
+    if (handling === undefined) {
+      if (wasGuest && this.user !== null) this.#loggedIn();
+      return;
+    }
+    return handling.then(
+      () => {
+        if (wasGuest && this.user !== null) this.#loggedIn();
+      },
+      (error) => {
+        this.#failed(error);
+        if (wasGuest && this.user !== null) this.#loggedIn();
+      },
+    );
+  }
+
+  /**
+   * A command failed: a {@linkcode ChatError} is the user's mistake, and its
+   * lines go back to them; anything else is a bug, logged with its stack,
+   * and the user sees one generic line.
+   */
+  #failed(error: unknown): void {
+    if (error instanceof ChatError) {
+      this.reply(...error.lines);
+      return;
+    }
+    this.#server.log.error("Handling a line from {remote} failed: {error}", {
+      remote: this.remote,
+      error,
+    });
+    this.reply(TEXT.internalError);
   }
 
   #loggedIn(): void {

@@ -48,6 +48,8 @@ export const TEXT = {
   httpRequest: "This is a chat server: connect with telnet, not a web browser.",
   shuttingDown: "Server is shutting down.",
   internalError: "Sorry, something went wrong; please try again.",
+  secretWillShow:
+    "Your client shows what you type: the password will be visible as you type it. A blank line cancels.",
   alreadyLoggedIn: (name: string) => `You are already logged in as "${name}"`,
   usage: (usage: string) => `Usage: ${usage}`,
   helpHeader: "Commands (a leading / is optional):",

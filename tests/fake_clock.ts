@@ -1,17 +1,25 @@
 import type { Clock, TimerId } from "../src/clock.ts";
 
+const START = 1_000_000;
+const START_DATE = Date.UTC(2026, 0, 1);
+
 /**
  * A clock that moves only when a test says so. Timers fire in time order
  * during {@linkcode FakeClock.advance}.
  */
 export class FakeClock implements Clock {
-  #now = 1_000_000;
+  #now = START;
   #nextId = 1;
   readonly #timers = new Map<number, { at: number; fn: () => void }>();
   #waiters: { count: number; resolve: () => void }[] = [];
 
   now(): number {
     return this.#now;
+  }
+
+  /** The epoch time: 2026-01-01T00:00:00Z when made, then moving with now(). */
+  date(): number {
+    return START_DATE + this.#now - START;
   }
 
   setTimeout(fn: () => void, ms: number): TimerId {

@@ -5,8 +5,11 @@ import type {
 } from "../src/commands/command.ts";
 import { COMMANDS } from "../src/commands/mod.ts";
 import { type Config, DEFAULTS } from "../src/config.ts";
+import type { ChatEvent, ChatLine } from "../src/events.ts";
 import { Registry } from "../src/registry.ts";
-import type { User } from "../src/room.ts";
+import { eventText, historyText, TELNET } from "../src/render/telnet.ts";
+import type { Frame } from "../src/render/transport.ts";
+import type { Recipient, User } from "../src/room.ts";
 import { FakeClock } from "./fake_clock.ts";
 
 const decoder = new TextDecoder();
@@ -20,18 +23,38 @@ export class FakeSession implements SessionControl {
   ended = false;
   /** How many times the session was told its user spoke. */
   spoken = 0;
-  readonly recipient = {
-    deliver: (bytes: Uint8Array) => {
-      this.received.push(...decoder.decode(bytes).split("\r\n").slice(0, -1));
+  readonly recipient: Recipient = {
+    transport: TELNET,
+    deliver: (frame: Frame) => {
+      const text = decoder.decode(frame as Uint8Array);
+      this.received.push(...text.split("\r\n").slice(0, -1));
     },
+    show: (event: ChatEvent) => this.show(event),
   };
 
   reply(...lines: string[]): void {
     this.received.push(...lines);
   }
 
+  show(event: ChatEvent): void {
+    const outgoing = event.type === "private" && event.from === this.user?.name;
+    this.received.push(eventText(event, outgoing));
+  }
+
+  showHistory(events: readonly ChatLine[]): void {
+    this.received.push(...events.map(historyText));
+  }
+
   end(): void {
     this.ended = true;
+  }
+
+  /** Answers to `ask`, in order; null once they run out. */
+  answers: (string | null)[] = [];
+
+  ask(prompt: string): Promise<string | null> {
+    this.received.push(prompt);
+    return Promise.resolve(this.answers.shift() ?? null);
   }
 
   spoke(): void {
@@ -52,7 +75,7 @@ export function fakeServer(
 ) {
   const config = { ...DEFAULTS, ...options.config };
   const clock = new FakeClock();
-  const registry = new Registry({ historyLines: config.historyLines });
+  const registry = new Registry({ historyLines: config.historyLines, clock });
   return {
     registry,
     clock,

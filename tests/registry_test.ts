@@ -1,23 +1,34 @@
 import assert from "node:assert/strict";
 import { ChatError } from "../src/errors.ts";
+import type { SaidEvent } from "../src/events.ts";
 import { Registry } from "../src/registry.ts";
+import { TELNET } from "../src/render/telnet.ts";
 import { Room, User } from "../src/room.ts";
 
-const nobody = { deliver() {} };
+const nobody = { transport: TELNET, deliver() {}, show() {} };
+let lastId = 0;
+const said = (text: string): SaidEvent => ({
+  type: "said",
+  id: ++lastId,
+  at: 0,
+  room: "den",
+  from: "alice",
+  text,
+});
 const login = (registry: Registry, name: string) =>
   registry.login(name, { recipient: nobody, now: 0 });
 
 Deno.test("Room.history() keeps the last N chat lines, oldest first", () => {
   const room = new Room("den", { historyLines: 3 });
   const user = new User("alice", "alice", { recipient: nobody, now: 0 });
-  for (let i = 1; i <= 7; i++) room.chat(`line ${i}`, user);
-  assert.deepEqual(room.history().map((entry) => entry.line), [
+  for (let i = 1; i <= 7; i++) room.chat(said(`line ${i}`), user);
+  assert.deepEqual(room.history().map((entry) => entry.text), [
     "line 5",
     "line 6",
     "line 7",
   ]);
   const none = new Room("quiet", { historyLines: 0 });
-  none.chat("gone", user);
+  none.chat(said("gone"), user);
   assert.deepEqual(none.history(), []);
 });
 

@@ -8,6 +8,7 @@
 
 import type { Clock } from "../clock.ts";
 import type { Config } from "../config.ts";
+import type { ChatEvent, ChatLine } from "../events.ts";
 import type { Registry } from "../registry.ts";
 import type { Recipient, User } from "../room.ts";
 
@@ -27,8 +28,19 @@ export interface SessionControl {
   readonly recipient: Recipient;
   /** Sends lines to this session only. */
   reply(...lines: string[]): void;
+  /** Shows this session an event (its own private message, say). */
+  show(event: ChatEvent): void;
+  /** Shows chat lines from a room's history, oldest first, marked as such. */
+  showHistory(events: readonly ChatLine[]): void;
   /** Ends the session once the current line is handled. */
   end(): void;
+  /**
+   * Asks the user for one line: resolves to it, or to null when they answer
+   * with a blank line (to cancel) or leave. A `secret` (a password) is not
+   * shown as it is typed where the client can hide it, and the user is told
+   * beforehand where it cannot.
+   */
+  ask(prompt: string, options?: { secret?: boolean }): Promise<string | null>;
   /**
    * The user said something to others (say, me, msg, reply): they are in a
    * conversation, and what is said to them should reach them at once.
@@ -75,15 +87,19 @@ interface CommandInfo {
 /** A command usable before login (and after). */
 export interface AnyStateCommand extends CommandInfo {
   readonly loginRequired: false;
-  /** Handles one line; throws a ChatError for the user's mistakes. */
-  run(ctx: Context, args: string): void;
+  /**
+   * Handles one line; throws (or rejects with) a ChatError for the user's
+   * mistakes. A command that must wait (for the store, a hash, an answer)
+   * returns a promise, and the session reads no other line meanwhile.
+   */
+  run(ctx: Context, args: string): void | Promise<void>;
 }
 
 /** A command usable only once logged in. */
 export interface UserCommand extends CommandInfo {
   readonly loginRequired: true;
-  /** Handles one line; throws a ChatError for the user's mistakes. */
-  run(ctx: UserContext, args: string): void;
+  /** Handles one line; as {@linkcode AnyStateCommand.run}. */
+  run(ctx: UserContext, args: string): void | Promise<void>;
 }
 
 /** One entry of the command table. */

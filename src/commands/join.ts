@@ -1,3 +1,4 @@
+import { foldName } from "../names.ts";
 import { TEXT } from "../text.ts";
 import type { Command } from "./command.ts";
 
@@ -16,8 +17,8 @@ export const join: Command = {
     const room = registry.join(user, name);
     session.reply(TEXT.joinedRoom(room.name));
     if (room.topic) session.reply(TEXT.topicIs(room.name, room.topic));
-    for (const entry of room.history()) {
-      if (!user.ignores(entry.from)) session.reply(TEXT.history(entry.line));
-    }
+    session.showHistory(
+      room.history().filter((event) => !user.ignoresName(foldName(event.from))),
+    );
   },
 };

@@ -1,4 +1,3 @@
-import { TEXT } from "../text.ts";
 import type { Command } from "./command.ts";
 
 /** `me ACTION`: an emote, `* NAME ACTION`, to the room. */
@@ -8,8 +7,8 @@ export const me: Command = {
   summary: "show * NAME ACTION to the room",
   loginRequired: true,
   needsArgs: true,
-  run({ session, user }, action) {
-    user.room?.chat(TEXT.emote(user.name, action), user);
+  run({ session, user, registry }, action) {
+    registry.emote(user, action);
     session.spoke();
   },
 };

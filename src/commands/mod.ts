@@ -65,9 +65,10 @@ export const COMMANDS: ReadonlyMap<string, Command> = new Map(
  * Handles one line from a session: blank lines are ignored; the command word
  * may carry a leading `/` and any letter case. In chat mode a line without a
  * leading `/` is said (and `//` says a line that starts with `/`). User
- * mistakes are thrown as {@linkcode ChatError}s for the session to send back.
+ * mistakes are thrown as {@linkcode ChatError}s for the session to send back
+ * (or, from a command that waits, its promise rejects with one).
  */
-export function dispatch(ctx: Context, line: string): void {
+export function dispatch(ctx: Context, line: string): void | Promise<void> {
   const { session, commands } = ctx;
   const trimmed = line.trim();
   if (trimmed === "") return;
@@ -86,7 +87,11 @@ export function dispatch(ctx: Context, line: string): void {
   run(ctx, command, args);
 }
 
-function run(ctx: Context, command: Command, args: string): void {
+function run(
+  ctx: Context,
+  command: Command,
+  args: string,
+): void | Promise<void> {
   if (command.needsArgs && args === "") {
     throw new ChatError(TEXT.usage(command.usage));
   }

@@ -9,16 +9,12 @@ import { type Command, splitWord, type UserContext } from "./command.ts";
  * echo, and the recipient's away message if any.
  */
 export function sendPrivate(
-  { user, session }: UserContext,
+  { user, session, registry }: UserContext,
   target: User,
   text: string,
 ): void {
   if (target === user) throw new ChatError(TEXT.privateToSelf);
-  if (!target.ignores(user)) {
-    target.send(TEXT.privateFrom(user.name, text));
-    target.lastPrivateFrom = user;
-  }
-  session.reply(TEXT.privateTo(target.name, text));
+  session.show(registry.privateMessage(user, target, text));
   if (target.away !== null) {
     session.reply(TEXT.isAway(target.name, target.away));
   }

@@ -1,4 +1,3 @@
-import { TEXT } from "../text.ts";
 import type { Command } from "./command.ts";
 
 /** `say TEXT`: everyone in the room, the sender included, sees it. */
@@ -9,8 +8,8 @@ export const say: Command = {
   details: ["In chat mode (see mode), a line without a leading / is said."],
   loginRequired: true,
   needsArgs: true,
-  run({ session, user }, text) {
-    user.room?.chat(TEXT.said(user.name, text), user);
+  run({ session, user, registry }, text) {
+    registry.say(user, text);
     session.spoke();
   },
 };

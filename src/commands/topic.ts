@@ -8,7 +8,7 @@ export const topic: Command = {
   summary: "show this room's topic, or set it to TEXT",
   details: ["Everyone in the room sees a new topic; joining shows it."],
   loginRequired: true,
-  run({ user, session }, text) {
+  run({ user, session, registry }, text) {
     const room = user.room!;
     if (text === "") {
       session.reply(
@@ -18,7 +18,6 @@ export const topic: Command = {
       );
       return;
     }
-    room.topic = text;
-    room.broadcast(TEXT.topicSet(user.name, text));
+    registry.setTopic(user, text);
   },
 };
