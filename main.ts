@@ -10,6 +10,7 @@ import denoJson from "./deno.json" with { type: "json" };
 import { parseFlags, usage, UsageError } from "./src/config.ts";
 import { log, startLogging, stopLogging } from "./src/log.ts";
 import { serve } from "./src/server.ts";
+import { StoreError } from "./src/store/store.ts";
 
 export { ChatServer, serve, type ServeOptions } from "./src/server.ts";
 export type { Config } from "./src/config.ts";
@@ -45,11 +46,15 @@ export async function main(args: readonly string[]): Promise<number> {
     try {
       server = await serve(config);
     } catch (error) {
-      log("server").fatal("Cannot listen on {host}:{port}: {message}", {
-        host: config.host,
-        port: config.port,
-        message: (error as Error).message,
-      });
+      if (error instanceof StoreError) {
+        log("server").fatal("{message}", { message: error.message });
+      } else {
+        log("server").fatal("Cannot listen on {host}:{port}: {message}", {
+          host: config.host,
+          port: config.port,
+          message: (error as Error).message,
+        });
+      }
       return 1;
     }
     await stopSignal();

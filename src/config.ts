@@ -66,6 +66,10 @@ export interface Config {
   key: string;
   /** Chat lines a room replays to those who join; 0 turns it off. Default 20. */
   historyLines: number;
+  /** Chat lines the store keeps per room, for `history`. Default 1000. */
+  historyKeep: number;
+  /** The database file; `:memory:` keeps nothing. Default `chat.db`. */
+  db: string;
   /** A file whose text is shown after login and by `motd`. Default: none. */
   motd: string;
   /** The quietest log level shown. Default `info`. */
@@ -96,6 +100,8 @@ export const DEFAULTS: Readonly<Config> = {
   cert: "",
   key: "",
   historyLines: 20,
+  historyKeep: 1000,
+  db: "chat.db",
   motd: "",
   logLevel: "info",
 };
@@ -197,6 +203,20 @@ export const OPTIONS: readonly Option[] = [
     value: "N",
     description: "lines a room replays to those who join (0: none)",
     parse: integer(0, 10_000),
+  },
+  {
+    key: "historyKeep",
+    flag: "history-keep",
+    value: "N",
+    description: "chat lines kept per room for the history command",
+    parse: integer(1, 1_000_000),
+  },
+  {
+    key: "db",
+    flag: "db",
+    value: "PATH",
+    description: "database file (:memory: keeps nothing)",
+    parse: nonEmpty,
   },
   {
     key: "maxLineBytes",
@@ -372,6 +392,11 @@ export function parseFlags(args: readonly string[]): Invocation {
   }
   if (config.tlsPort !== null && (config.cert === "" || config.key === "")) {
     throw new UsageError("--tls-port needs --cert and --key");
+  }
+  if (config.historyLines > config.historyKeep) {
+    throw new UsageError(
+      "--history-lines cannot be more than --history-keep (the lines kept)",
+    );
   }
   return { action: "serve", config };
 }

@@ -18,8 +18,10 @@ import {
 } from "./connection.ts";
 import { ConnectionLimits, type Refusal } from "./limits.ts";
 import { log } from "./log.ts";
-import { Registry } from "./registry.ts";
+import { MAIN_ROOM, Registry, type RoomState } from "./registry.ts";
 import { formatAddr, type ServerContext, Session } from "./session.ts";
+import { SqliteStore } from "./store/sqlite.ts";
+import type { Store } from "./store/store.ts";
 import { encodeLine, sanitize, TEXT } from "./text.ts";
 
 /** Options for {@linkcode serve}: any of the config, the rest defaulted. */
@@ -49,38 +51,50 @@ const REFUSALS: Record<Refusal, string> = {
 };
 
 /**
- * Starts a chat server listening on `options.host`:`options.port` (and on
- * `options.tlsPort` with TLS, when given) and resolves to its handle once the
- * listeners are bound, so `handle.addr.port` is known (use port 0 in tests).
- * Rejects if a port cannot be bound.
+ * Starts a chat server: opens its store (`options.db`), then listens on
+ * `options.host`:`options.port` (and on `options.tlsPort` with TLS, when
+ * given), and resolves to its handle once the listeners are bound, so
+ * `handle.addr.port` is known (use port 0 in tests). Rejects if the store
+ * cannot be opened (a `StoreError`) or a port cannot be bound.
  */
 export async function serve(options: ServeOptions = {}): Promise<ChatServer> {
   const { commands = COMMANDS, clock = SYSTEM_CLOCK, ...overrides } = options;
   const config: Config = { ...DEFAULTS, ...overrides };
   const motd = config.motd === "" ? [] : readMotd(config.motd);
-  const listener = await listen(config.host, config.port);
-  let tlsListener: Deno.TlsListener | null = null;
-  if (config.tlsPort !== null) {
-    try {
+  const storeLog = log("store");
+  const store = SqliteStore.open(config.db, {
+    historyKeep: config.historyKeep,
+    onError: (error) =>
+      storeLog.error("Writing to the database failed: {error}", { error }),
+  });
+  let listener: Server | null = null;
+  try {
+    const main = await store.room(MAIN_ROOM, config.historyLines);
+    listener = await listen(config.host, config.port);
+    let tlsListener: Deno.TlsListener | null = null;
+    if (config.tlsPort !== null) {
       tlsListener = Deno.listenTls({
         hostname: config.host,
         port: config.tlsPort,
         cert: Deno.readTextFileSync(config.cert),
         key: Deno.readTextFileSync(config.key),
       });
-    } catch (error) {
-      listener.close();
-      throw error;
     }
+    return new ChatServer({
+      listener,
+      tlsListener,
+      config,
+      commands,
+      clock,
+      motd,
+      store,
+      main,
+    });
+  } catch (error) {
+    listener?.close();
+    await store.close();
+    throw error;
   }
-  return new ChatServer({
-    listener,
-    tlsListener,
-    config,
-    commands,
-    clock,
-    motd,
-  });
 }
 
 /**
@@ -116,6 +130,10 @@ export interface ChatServerParts {
   clock: Clock;
   /** The message of the day, sanitised lines. */
   motd: readonly string[];
+  /** What outlives the process; the server closes it when it stops. */
+  store: Store;
+  /** What the store kept of the main room. */
+  main: RoomState | null;
 }
 
 /** A running server: its addresses, its registry, and a way to stop it. */
@@ -141,8 +159,15 @@ export class ChatServer implements AsyncDisposable {
     this.#parts = parts;
     const { listener, tlsListener, config, clock } = parts;
     this.#limits = new ConnectionLimits({ ...config, clock });
-    this.registry = new Registry({ historyLines: config.historyLines });
+    this.registry = new Registry({
+      historyLines: config.historyLines,
+      ids: parts.store.ids,
+      clock,
+      journal: parts.store,
+      main: parts.main ?? undefined,
+    });
     this.#shared = {
+      store: parts.store,
       ended: (session) => this.#ended(session),
       registry: this.registry,
       config,
@@ -276,6 +301,11 @@ export class ChatServer implements AsyncDisposable {
     for (const session of sessions) session.close();
     if (this.#sessions.size > 0) {
       await new Promise<void>((resolve) => this.#lastEnded = resolve);
+    }
+    try {
+      await this.#parts.store.close();
+    } catch (error) {
+      this.#log.error("Closing the database failed: {error}", { error });
     }
     this.#log.info("Stopped");
   }

@@ -22,6 +22,7 @@ import { ExcessFlood, type LineEvent, LineTooLong } from "./line_stream.ts";
 import { Outbox } from "./outbox.ts";
 import type { ChatEvent, ChatLine } from "./events.ts";
 import type { Registry } from "./registry.ts";
+import type { Store } from "./store/store.ts";
 import { eventText, historyText, TELNET } from "./render/telnet.ts";
 import type { Frame, Transport } from "./render/transport.ts";
 import type { Recipient, User } from "./room.ts";
@@ -47,6 +48,7 @@ export interface ServerContext {
   /** Called once when a session has ended, its connection closed. */
   ended(session: Session): void;
   readonly registry: Registry;
+  readonly store: Store;
   readonly config: Config;
   readonly commands: ReadonlyMap<string, Command>;
   readonly log: Logger;
@@ -123,6 +125,10 @@ export class Session implements SessionControl, Context, Recipient {
   /** Part of {@linkcode Context}. */
   get registry(): Registry {
     return this.#server.registry;
+  }
+  /** Part of {@linkcode Context}. */
+  get store(): Store {
+    return this.#server.store;
   }
   /** Part of {@linkcode Context}. */
   get config(): Config {

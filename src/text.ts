@@ -73,6 +73,14 @@ export const TEXT = {
   topicSet: (name: string, topic: string) => `${name} set the topic: ${topic}`,
   /** A replayed line: marked so it cannot be taken for live chat. */
   history: (line: string) => `[history] ${line}`,
+  historyHeader: (room: string, count: number, earlier: boolean) =>
+    `${earlier ? "Earlier" : "The last"} ${count} ${
+      count === 1 ? "line" : "lines"
+    } of "${room}":`,
+  historyMore: (id: number) => `Older lines: history before ${id}`,
+  noHistory: (room: string) => `Nothing has been said in "${room}" yet`,
+  noOlderHistory: (room: string) => `There are no older lines in "${room}"`,
+  historyTooMany: (max: number) => `At most ${max} lines at a time`,
 
   emote: (name: string, action: string) => `* ${name} ${action}`,
   privateFrom: (from: string, text: string) => `[private] ${from}: ${text}`,

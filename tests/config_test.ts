@@ -60,6 +60,8 @@ Deno.test("parseFlags() reads every option", () => {
     "--limit-loopback",
     "--max-subneg-bytes=512",
     "--history-lines=5",
+    "--history-keep=50",
+    "--db=/var/lib/chat/chat.db",
     "--motd=motd.txt",
     "--log-level",
     "debug",
@@ -89,10 +91,23 @@ Deno.test("parseFlags() reads every option", () => {
       limitLoopback: true,
       maxSubnegotiationBytes: 512,
       historyLines: 5,
+      historyKeep: 50,
+      db: "/var/lib/chat/chat.db",
       motd: "motd.txt",
       logLevel: "debug",
     },
   });
+});
+
+Deno.test("parseFlags() keeps the store's defaults and refuses a replay longer than what is kept", () => {
+  assert.equal(DEFAULTS.db, "chat.db");
+  assert.equal(DEFAULTS.historyKeep, 1000);
+  assert.throws(
+    () => parseFlags(["--history-lines", "30", "--history-keep", "20"]),
+    (error: Error) =>
+      error instanceof UsageError &&
+      /--history-lines cannot be more/.test(error.message),
+  );
 });
 
 Deno.test("parseFlags() wants a certificate and key with --tls-port", () => {

@@ -15,6 +15,7 @@ import {
 } from "../src/line_reader.ts";
 import { log } from "../src/log.ts";
 import { Registry } from "../src/registry.ts";
+import { SqliteStore } from "../src/store/sqlite.ts";
 import { type ServerContext, Session } from "../src/session.ts";
 import { FakeClock } from "./fake_clock.ts";
 import { TIMEOUT_MS, withTimeout } from "./helpers.ts";
@@ -250,6 +251,7 @@ Deno.test("a session turns Nagle's algorithm off once its user speaks, not befor
   const shared: ServerContext = {
     ended: () => ended.resolve(),
     registry: new Registry({ historyLines: config.historyLines }),
+    store: SqliteStore.open(":memory:"),
     config,
     commands: COMMANDS,
     log: log("session"),

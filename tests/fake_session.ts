@@ -7,6 +7,7 @@ import { COMMANDS } from "../src/commands/mod.ts";
 import { type Config, DEFAULTS } from "../src/config.ts";
 import type { ChatEvent, ChatLine } from "../src/events.ts";
 import { Registry } from "../src/registry.ts";
+import { SqliteStore } from "../src/store/sqlite.ts";
 import { eventText, historyText, TELNET } from "../src/render/telnet.ts";
 import type { Frame } from "../src/render/transport.ts";
 import type { Recipient, User } from "../src/room.ts";
@@ -75,9 +76,16 @@ export function fakeServer(
 ) {
   const config = { ...DEFAULTS, ...options.config };
   const clock = new FakeClock();
-  const registry = new Registry({ historyLines: config.historyLines, clock });
+  const store = SqliteStore.open(":memory:");
+  const registry = new Registry({
+    historyLines: config.historyLines,
+    clock,
+    ids: store.ids,
+    journal: store,
+  });
   return {
     registry,
+    store,
     clock,
     context(session: SessionControl): Context {
       return {
@@ -86,6 +94,7 @@ export function fakeServer(
           return session.user;
         },
         registry,
+        store,
         config,
         commands: COMMANDS,
         clock,

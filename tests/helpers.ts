@@ -10,9 +10,9 @@ import { type ChatServer, serve, type ServeOptions } from "../main.ts";
 /** How long a test waits for a line before failing, in ms. */
 export const TIMEOUT_MS = 10_000;
 
-/** Starts a server on 127.0.0.1 and a free port. */
+/** Starts a server on 127.0.0.1 and a free port, keeping nothing on disk. */
 export function startServer(options: ServeOptions = {}): Promise<ChatServer> {
-  return serve({ host: "127.0.0.1", port: 0, ...options });
+  return serve({ host: "127.0.0.1", port: 0, db: ":memory:", ...options });
 }
 
 /** Rejects with `what` if `promise` takes longer than `ms`. */
@@ -284,11 +284,14 @@ export class ServerProcess implements AsyncDisposable {
       "run",
       "--allow-net",
       "--allow-read",
+      "--allow-write",
       "main.ts",
       "--host",
       "127.0.0.1",
       "--port",
       "0",
+      "--db",
+      ":memory:",
     ],
     command = Deno.execPath(),
   ): Promise<ServerProcess> {

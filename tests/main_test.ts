@@ -1,10 +1,18 @@
 import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
 import denoJson from "../deno.json" with { type: "json" };
 import { Client, ServerProcess } from "./helpers.ts";
 
 async function runMain(...args: string[]): Promise<Deno.CommandOutput> {
   return await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-net", "--allow-read", "main.ts", ...args],
+    args: [
+      "run",
+      "--allow-net",
+      "--allow-read",
+      "--allow-write",
+      "main.ts",
+      ...args,
+    ],
     cwd: new URL("..", import.meta.url),
     stdin: "null",
   }).output();
@@ -43,6 +51,8 @@ Deno.test("main: deno task start passes flags through", async () => {
     "0",
     "--name",
     "FlagChat",
+    "--db",
+    ":memory:",
   ]);
   await using client = await Client.connect(server.port);
   await client.expect("Welcome to FlagChat");
@@ -82,10 +92,83 @@ Deno.test("main: a port in use is a clear error, exit code 1", async () => {
     "127.0.0.1",
     "--port",
     String(taken.addr.port),
+    "--db",
+    ":memory:",
   );
   assert.equal(code, 1);
   assert.match(
     new TextDecoder().decode(stderr),
     /Cannot listen on 127\.0\.0\.1:\d+/,
   );
+});
+
+Deno.test("main: a database it cannot use is one clear line and exit code 1", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const expectRefusal = (
+      output: Deno.CommandOutput,
+      why: RegExp,
+    ) => {
+      const text = new TextDecoder().decode(output.stderr);
+      assert.equal(output.code, 1, text);
+      assert.match(text, why);
+      assert.equal(text.trim().split("\n").length, 1, text);
+      assert.doesNotMatch(text, /^\s+at /m, "no stack trace");
+    };
+    const newer = `${dir}/newer.db`;
+    const db = new DatabaseSync(newer);
+    db.exec("PRAGMA user_version = 999");
+    db.close();
+    expectRefusal(
+      await runMain("--port", "0", "--db", newer),
+      /Cannot open the database ".*newer\.db": it was written by a newer chat-server/,
+    );
+
+    await Deno.writeTextFile(`${dir}/notes.txt`, "not a database ".repeat(300));
+    expectRefusal(
+      await runMain("--port", "0", "--db", `${dir}/notes.txt`),
+      /it is not a chat-server database/,
+    );
+
+    const shared = `${dir}/chat.db`;
+    await using first = await ServerProcess.start([
+      "run",
+      "--allow-net",
+      "--allow-read",
+      "--allow-write",
+      "main.ts",
+      "--host",
+      "127.0.0.1",
+      "--port",
+      "0",
+      "--db",
+      shared,
+    ]);
+    expectRefusal(
+      await runMain("--host", "127.0.0.1", "--port", "0", "--db", shared),
+      /Cannot open the database ".*chat\.db": another chat-server is using it/,
+    );
+    assert.equal((await first.stop()).code, 0);
+
+    const readOnly = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--allow-net",
+        "--allow-read",
+        "main.ts",
+        "--port",
+        "0",
+        "--db",
+        `${dir}/other.db`,
+      ],
+      cwd: new URL("..", import.meta.url),
+      stdin: "null",
+    }).output();
+    expectRefusal(
+      readOnly,
+      /was not given --allow-read and --allow-write/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

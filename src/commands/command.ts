@@ -10,6 +10,7 @@ import type { Clock } from "../clock.ts";
 import type { Config } from "../config.ts";
 import type { ChatEvent, ChatLine } from "../events.ts";
 import type { Registry } from "../registry.ts";
+import type { Store } from "../store/store.ts";
 import type { Recipient, User } from "../room.ts";
 
 /**
@@ -54,6 +55,8 @@ export interface Context {
   /** The session's user, once logged in (the same as `session.user`). */
   readonly user: User | null;
   readonly registry: Registry;
+  /** What outlives the process: accounts, history, topics. */
+  readonly store: Store;
   readonly config: Config;
   /** The command table, for help. */
   readonly commands: ReadonlyMap<string, Command>;

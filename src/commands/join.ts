@@ -13,8 +13,14 @@ export const join: Command = {
   ],
   loginRequired: true,
   needsArgs: true,
-  run({ user, registry, session }, name) {
-    const room = registry.join(user, name);
+  async run({ user, registry, store, config, session }, typed) {
+    const { name, key } = registry.roomName(typed);
+    // A room nobody is in comes back as the store kept it: its name, topic
+    // and last lines. One that is open already is current in memory.
+    const state = registry.rooms.has(key)
+      ? undefined
+      : (await store.room(key, config.historyLines)) ?? undefined;
+    const room = registry.join(user, state?.name ?? name, state);
     session.reply(TEXT.joinedRoom(room.name));
     if (room.topic) session.reply(TEXT.topicIs(room.name, room.topic));
     session.showHistory(

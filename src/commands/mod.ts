@@ -15,6 +15,7 @@ import {
   type UserContext,
 } from "./command.ts";
 import { help } from "./help.ts";
+import { history } from "./history.ts";
 import { ignore, unignore } from "./ignore.ts";
 import { join } from "./join.ts";
 import { login } from "./login.ts";
@@ -47,6 +48,7 @@ export const COMMANDS: ReadonlyMap<string, Command> = new Map(
     who,
     whois,
     join,
+    history,
     rooms,
     topic,
     nick,
@@ -84,7 +86,7 @@ export function dispatch(ctx: Context, line: string): void | Promise<void> {
     throw new ChatError(...TEXT.pleaseLogIn);
   }
   if (command === undefined) throw new ChatError(TEXT.unknownCommand(word));
-  run(ctx, command, args);
+  return run(ctx, command, args);
 }
 
 function run(
@@ -96,5 +98,5 @@ function run(
     throw new ChatError(TEXT.usage(command.usage));
   }
   if (!command.loginRequired) return command.run(ctx, args);
-  command.run(ctx as UserContext, args);
+  return command.run(ctx as UserContext, args);
 }

@@ -1,0 +1,134 @@
+/**
+ * What must outlive the process, behind one interface: SQLite by default
+ * (`src/store/sqlite.ts`), and the same contract for a second backend (Redis,
+ * for several servers acting as one). Every backend passes the contract suite
+ * in `tests/store_contract.ts`.
+ *
+ * Reads return promises (a networked backend must wait); the writes that chat
+ * makes all the time (history, topics) are queued and return nothing, so a
+ * broadcast never waits for the disk: a backend commits them together, once
+ * per turn of the event loop. Writes whose answer the user waits for
+ * (creating an account, leaving an offline message) return a promise.
+ *
+ * @module
+ */
+
+import type { ChatLine, EventIds, PrivateEvent } from "../events.ts";
+import type { Journal, RoomState } from "../registry.ts";
+
+/** A registered name. */
+export interface Account {
+  /** The case-folded name: the account's identity. */
+  readonly key: string;
+  /** The name as shown. */
+  readonly name: string;
+  /** The name's confusable skeleton: no two accounts share one. */
+  readonly skeleton: string;
+  /** The password hash, with its parameters (see `src/passwords.ts`). */
+  readonly hash: string;
+  /** When it was registered (epoch ms). */
+  readonly created: number;
+  /** The last successful login (epoch ms), or null. */
+  readonly lastLogin: number | null;
+}
+
+/** What failed logins there were, for the next try's delay and the report. */
+export interface LoginFailures {
+  /** Failed tries on the account since its last successful login. */
+  readonly account: number;
+  /** The addresses those came from, the latest first (at most 10). */
+  readonly addresses: readonly string[];
+  /** Failed tries from the address (on any account) still remembered. */
+  readonly address: number;
+}
+
+/** A room as the store knows it. */
+export interface StoredRoom extends RoomState {
+  /** The room's name as first shown. */
+  readonly name: string;
+}
+
+/** What the store keeps and gives back. */
+export interface Store extends Journal {
+  /** Event ids: they only grow, restarts included. */
+  readonly ids: EventIds;
+
+  /**
+   * A room's name, topic and last `lines` chat lines (oldest first), or null
+   * when nothing of it is kept. Includes what is queued.
+   */
+  room(key: string, lines: number): Promise<StoredRoom | null>;
+  /**
+   * Up to `limit` chat lines of a room, oldest first: the latest ones, or
+   * those just before the line `before` (an event id), to page back.
+   */
+  history(
+    key: string,
+    options: { limit: number; before?: number },
+  ): Promise<ChatLine[]>;
+
+  /** The account called `key`, or else the one whose skeleton is `skeleton`. */
+  accountFor(key: string, skeleton: string): Promise<Account | null>;
+  /**
+   * Registers an account unless one has its key or its skeleton: checked and
+   * done in one step. False if taken.
+   */
+  createAccount(account: Account): Promise<boolean>;
+  /** Replaces an account's password hash. */
+  setPassword(key: string, hash: string): Promise<void>;
+  /** Deletes an account, with its failures and offline messages. */
+  deleteAccount(key: string): Promise<void>;
+
+  /**
+   * The failed logins on account `key` since its last login, and from
+   * `address` since `since` (epoch ms; older ones are forgotten).
+   */
+  loginFailures(
+    key: string,
+    address: string,
+    since: number,
+  ): Promise<LoginFailures>;
+  /**
+   * Counts a failed login on `key` from `address` at `at`; the address's
+   * count starts again if its last failure was before `since`.
+   */
+  addLoginFailure(
+    key: string,
+    address: string,
+    options: { at: number; since: number },
+  ): Promise<void>;
+  /** A successful login: the account's failures are cleared. */
+  recordLogin(key: string, at: number): Promise<void>;
+
+  /**
+   * Keeps a private message for the account `event.to` (case-folded as
+   * `to`), unless `max` messages newer than `since` already wait; false then.
+   * Older ones are dropped.
+   */
+  leaveMessage(
+    to: string,
+    event: PrivateEvent,
+    options: { max: number; since: number },
+  ): Promise<boolean>;
+  /**
+   * The messages waiting for `to` that are newer than `since`, oldest
+   * first; they no longer wait.
+   */
+  takeMessages(to: string, since: number): Promise<PrivateEvent[]>;
+
+  /** Commits every queued write now. */
+  flush(): Promise<void>;
+  /** Commits what is queued and closes. Safe to call twice. */
+  close(): Promise<void>;
+}
+
+/**
+ * A store that cannot be opened or used: its message is one line for the
+ * operator (main prints it and exits with code 1, without a stack trace).
+ */
+export class StoreError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "StoreError";
+  }
+}

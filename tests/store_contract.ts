@@ -1,0 +1,285 @@
+/**
+ * The store contract: every backend passes these tests, unchanged. A backend's
+ * test file calls {@linkcode storeContract} with a way to open it.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import type { ChatLine, PrivateEvent, TopicEvent } from "../src/events.ts";
+import type { Account, Store } from "../src/store/store.ts";
+
+/** How a backend's test opens its store. */
+export interface StoreFixture {
+  /** A new, empty store keeping `historyKeep` lines per room. */
+  open(options: { historyKeep: number }): Promise<Store>;
+  /**
+   * Closes `store` and opens the same data again, as a restart does; absent
+   * for a backend that keeps nothing across a restart.
+   */
+  reopen?(store: Store, options: { historyKeep: number }): Promise<Store>;
+  /** Removes whatever `open` made. */
+  cleanup(): Promise<void>;
+}
+
+const T0 = Date.UTC(2026, 0, 1);
+const DAY = 24 * 60 * 60 * 1000;
+
+function said(store: Store, room: string, text: string, at = T0): ChatLine {
+  return {
+    type: "said",
+    id: store.ids.next(),
+    at,
+    room,
+    from: "alice",
+    text,
+  };
+}
+
+function account(key: string, skeleton = key): Account {
+  return {
+    key,
+    name: key.toUpperCase(),
+    skeleton,
+    hash: `hash-of-${key}`,
+    created: T0,
+    lastLogin: null,
+  };
+}
+
+function message(store: Store, to: string, text: string, at = T0) {
+  const event: PrivateEvent = {
+    type: "private",
+    id: store.ids.next(),
+    at,
+    from: "bob",
+    to,
+    text,
+  };
+  return event;
+}
+
+/** Registers the contract's tests for one backend. */
+export function storeContract(
+  backend: string,
+  makeFixture: () => Promise<StoreFixture>,
+): void {
+  const test = (
+    name: string,
+    fn: (store: Store, fixture: StoreFixture) => Promise<Store | void>,
+    historyKeep = 1000,
+  ) =>
+    Deno.test(`${backend}: ${name}`, async () => {
+      const fixture = await makeFixture();
+      let store = await fixture.open({ historyKeep });
+      try {
+        store = (await fn(store, fixture)) ?? store;
+      } finally {
+        await store.close();
+        await fixture.cleanup();
+      }
+    });
+
+  test("ids only grow", async (store, fixture) => {
+    const first = store.ids.next();
+    const second = store.ids.next();
+    assert.ok(second > first);
+    if (!fixture.reopen) return;
+    const reopened = await fixture.reopen(store, { historyKeep: 1000 });
+    assert.ok(reopened.ids.next() > second, "ids go on after a restart");
+    return reopened;
+  });
+
+  test("history gives a room's lines oldest first, the queued ones included", async (store) => {
+    for (let i = 1; i <= 5; i++) store.line("den", said(store, "Den", `l${i}`));
+    store.line("other", said(store, "other", "elsewhere"));
+    const all = await store.history("den", { limit: 10 });
+    assert.deepEqual(all.map((e) => e.text), ["l1", "l2", "l3", "l4", "l5"]);
+    assert.equal(all[0].room, "Den", "with the room's name as shown");
+    assert.equal(all[0].from, "alice");
+    assert.equal(all[0].type, "said");
+    const last = await store.history("den", { limit: 2 });
+    assert.deepEqual(last.map((e) => e.text), ["l4", "l5"]);
+    const older = await store.history("den", { limit: 2, before: last[0].id });
+    assert.deepEqual(older.map((e) => e.text), ["l2", "l3"]);
+    assert.deepEqual(await store.history("nowhere", { limit: 5 }), []);
+  });
+
+  test("history keeps the last lines of each room only", async (store) => {
+    for (let i = 1; i <= 8; i++) store.line("den", said(store, "den", `l${i}`));
+    await store.flush();
+    store.line("den", said(store, "den", "l9"));
+    await store.flush();
+    const kept = await store.history("den", { limit: 100 });
+    assert.deepEqual(kept.map((e) => e.text), ["l5", "l6", "l7", "l8", "l9"]);
+  }, 5);
+
+  test(
+    "room() gives the name, topic and last lines; null when unknown",
+    async (store, fixture) => {
+      assert.equal(await store.room("den", 3), null);
+      for (let i = 1; i <= 4; i++) {
+        store.line(
+          "den",
+          said(store, "Den", `l${i}`),
+        );
+      }
+      const topic: TopicEvent = {
+        type: "topic",
+        id: store.ids.next(),
+        at: T0,
+        room: "Den",
+        from: "bob",
+        text: "plans",
+      };
+      store.topic("den", topic);
+      const room = await store.room("den", 3);
+      assert.equal(room?.name, "Den");
+      assert.equal(room?.topic, "plans");
+      assert.deepEqual(room?.history.map((e) => e.text), ["l2", "l3", "l4"]);
+      assert.deepEqual((await store.room("den", 0))?.history, []);
+      if (!fixture.reopen) return;
+      const reopened = await fixture.reopen(store, { historyKeep: 1000 });
+      const again = await reopened.room("den", 2);
+      assert.equal(again?.topic, "plans", "the topic outlives a restart");
+      assert.deepEqual(again?.history.map((e) => e.text), ["l3", "l4"]);
+      return reopened;
+    },
+  );
+
+  test("an account is created once per name and per skeleton", async (store) => {
+    assert.equal(await store.createAccount(account("alice")), true);
+    assert.equal(await store.createAccount(account("alice")), false);
+    assert.equal(
+      await store.createAccount(account("a1ice", "alice")),
+      false,
+      "a look-alike of a registered name",
+    );
+    assert.equal((await store.accountFor("alice", "x"))?.name, "ALICE");
+    assert.equal(
+      (await store.accountFor("a1ice", "alice"))?.key,
+      "alice",
+      "found by its skeleton",
+    );
+    assert.equal(await store.accountFor("bob", "bob"), null);
+  });
+
+  test("an account's password can change; deleting it removes its messages", async (store) => {
+    await store.createAccount(account("alice"));
+    await store.setPassword("alice", "new-hash");
+    assert.equal((await store.accountFor("alice", "alice"))?.hash, "new-hash");
+    await store.leaveMessage("alice", message(store, "alice", "hi"), {
+      max: 50,
+      since: 0,
+    });
+    await store.deleteAccount("alice");
+    assert.equal(await store.accountFor("alice", "alice"), null);
+    assert.deepEqual(await store.takeMessages("alice", 0), []);
+    assert.equal(await store.createAccount(account("alice")), true);
+  });
+
+  test(
+    "failed logins count per account and per address",
+    async (store, fixture) => {
+      await store.createAccount(account("alice"));
+      const none = await store.loginFailures("alice", "192.0.2.1", 0);
+      assert.deepEqual(none, { account: 0, addresses: [], address: 0 });
+      const at = T0 + DAY;
+      for (const address of ["192.0.2.1", "192.0.2.2", "192.0.2.1"]) {
+        await store.addLoginFailure("alice", address, {
+          at,
+          since: at - 60_000,
+        });
+      }
+      await store.addLoginFailure("bob", "192.0.2.1", {
+        at,
+        since: at - 60_000,
+      });
+      const some = await store.loginFailures("alice", "192.0.2.1", at - 60_000);
+      assert.equal(some.account, 3);
+      assert.deepEqual(some.addresses, ["192.0.2.1", "192.0.2.2"]);
+      assert.equal(some.address, 3, "the address tried alice twice, bob once");
+      const later = at + 120_000;
+      assert.equal(
+        (await store.loginFailures("alice", "192.0.2.1", later - 60_000))
+          .address,
+        0,
+        "an address's old failures are forgotten",
+      );
+      await store.addLoginFailure("alice", "192.0.2.1", {
+        at: later,
+        since: later - 60_000,
+      });
+      assert.equal(
+        (await store.loginFailures("alice", "192.0.2.1", later - 60_000))
+          .address,
+        1,
+        "and counting starts again",
+      );
+      if (fixture.reopen) {
+        store = await fixture.reopen(store, { historyKeep: 1000 });
+        assert.equal(
+          (await store.loginFailures("alice", "x", 0)).account,
+          4,
+          "failures outlive a restart",
+        );
+      }
+      await store.recordLogin("alice", later + 1);
+      const after = await store.loginFailures("alice", "192.0.2.9", 0);
+      assert.equal(after.account, 0);
+      assert.deepEqual(after.addresses, []);
+      assert.equal(
+        (await store.accountFor("alice", "alice"))?.lastLogin,
+        later + 1,
+      );
+      return store;
+    },
+  );
+
+  test("offline messages wait, up to a limit, and are taken once", async (store) => {
+    const options = { max: 3, since: T0 };
+    for (const text of ["one", "two", "three"]) {
+      assert.equal(
+        await store.leaveMessage(
+          "alice",
+          message(store, "Alice", text),
+          options,
+        ),
+        true,
+      );
+    }
+    assert.equal(
+      await store.leaveMessage(
+        "alice",
+        message(store, "Alice", "four"),
+        options,
+      ),
+      false,
+      "past the limit",
+    );
+    const taken = await store.takeMessages("alice", T0);
+    assert.deepEqual(taken.map((m) => m.text), ["one", "two", "three"]);
+    assert.equal(taken[0].from, "bob");
+    assert.equal(taken[0].to, "Alice");
+    assert.equal(taken[0].type, "private");
+    assert.ok(taken[0].id < taken[1].id);
+    assert.deepEqual(await store.takeMessages("alice", T0), [], "taken once");
+  });
+
+  test("offline messages older than the cut-off neither count nor arrive", async (store) => {
+    const old = message(store, "alice", "old", T0);
+    await store.leaveMessage("alice", old, { max: 1, since: T0 });
+    const now = T0 + 31 * DAY;
+    const since = now - 30 * DAY;
+    assert.equal(
+      await store.leaveMessage("alice", message(store, "alice", "new", now), {
+        max: 1,
+        since,
+      }),
+      true,
+      "the old one no longer counts",
+    );
+    const taken = await store.takeMessages("alice", since);
+    assert.deepEqual(taken.map((m) => m.text), ["new"]);
+  });
+}
