@@ -70,6 +70,12 @@ export interface Config {
   historyKeep: number;
   /** The database file; `:memory:` keeps nothing. Default `chat.db`. */
   db: string;
+  /** Password hashes that may run at once. Default 2. */
+  maxPasswordHashes: number;
+  /** Offline messages that may wait for one account. Default 50. */
+  offlineMax: number;
+  /** Days an offline message waits before it is dropped. Default 30. */
+  offlineDays: number;
   /** A file whose text is shown after login and by `motd`. Default: none. */
   motd: string;
   /** The quietest log level shown. Default `info`. */
@@ -102,6 +108,9 @@ export const DEFAULTS: Readonly<Config> = {
   historyLines: 20,
   historyKeep: 1000,
   db: "chat.db",
+  maxPasswordHashes: 2,
+  offlineMax: 50,
+  offlineDays: 30,
   motd: "",
   logLevel: "info",
 };
@@ -217,6 +226,27 @@ export const OPTIONS: readonly Option[] = [
     value: "PATH",
     description: "database file (:memory: keeps nothing)",
     parse: nonEmpty,
+  },
+  {
+    key: "maxPasswordHashes",
+    flag: "max-password-hashes",
+    value: "N",
+    description: "password hashes that may run at once (the rest wait)",
+    parse: integer(1, 64),
+  },
+  {
+    key: "offlineMax",
+    flag: "offline-max",
+    value: "N",
+    description: "offline messages that may wait for one account",
+    parse: integer(0, 10_000),
+  },
+  {
+    key: "offlineDays",
+    flag: "offline-days",
+    value: "DAYS",
+    description: "days an offline message waits before it is dropped",
+    parse: integer(1, 3650),
   },
   {
     key: "maxLineBytes",

@@ -242,19 +242,27 @@ export class Registry {
    * `from`; returns the event, for the sender's own view of it.
    */
   privateMessage(from: User, to: User, text: string): PrivateEvent {
-    const event: PrivateEvent = {
-      type: "private",
-      id: this.#ids.next(),
-      at: this.#clock.date(),
-      from: from.name,
-      to: to.name,
-      text,
-    };
+    const event = this.offlineMessage(from, to.name, text);
     if (!to.ignores(from)) {
       to.show(event);
       to.lastPrivateFrom = from;
     }
     return event;
+  }
+
+  /**
+   * A private message from `from` to `to`, who is not online: the event,
+   * to be kept until they are.
+   */
+  offlineMessage(from: User, to: string, text: string): PrivateEvent {
+    return {
+      type: "private",
+      id: this.#ids.next(),
+      at: this.#clock.date(),
+      from: from.name,
+      to,
+      text,
+    };
   }
 
   /**

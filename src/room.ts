@@ -37,6 +37,8 @@ export class User {
   away: string | null = null;
   /** The user who last sent this user a private message. */
   lastPrivateFrom: User | null = null;
+  /** The account this user logged in to (its key), or null for a guest. */
+  account: string | null = null;
   /**
    * Users whose lines and private messages this user does not see; made on
    * first use, since most users never ignore anyone.

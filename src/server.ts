@@ -18,6 +18,7 @@ import {
 } from "./connection.ts";
 import { ConnectionLimits, type Refusal } from "./limits.ts";
 import { log } from "./log.ts";
+import { PasswordHasher } from "./passwords.ts";
 import { MAIN_ROOM, Registry, type RoomState } from "./registry.ts";
 import { formatAddr, type ServerContext, Session } from "./session.ts";
 import { SqliteStore } from "./store/sqlite.ts";
@@ -175,6 +176,7 @@ export class ChatServer implements AsyncDisposable {
       clock,
       motd: parts.motd,
       log: log("session"),
+      hasher: new PasswordHasher({ concurrency: config.maxPasswordHashes }),
     };
     const bound = listener.address();
     if (bound === null || typeof bound === "string") {

@@ -19,7 +19,9 @@ import { ChatError } from "./errors.ts";
 import { TokenBucket } from "./flood.ts";
 import { type LineReader, TlsOnPlainPort } from "./line_reader.ts";
 import { ExcessFlood, type LineEvent, LineTooLong } from "./line_stream.ts";
+import { addressKey } from "./limits.ts";
 import { Outbox } from "./outbox.ts";
+import type { PasswordHasher } from "./passwords.ts";
 import type { ChatEvent, ChatLine } from "./events.ts";
 import type { Registry } from "./registry.ts";
 import type { Store } from "./store/store.ts";
@@ -55,6 +57,7 @@ export interface ServerContext {
   readonly clock: Clock;
   /** The message of the day, sanitised lines. */
   readonly motd: readonly string[];
+  readonly hasher: PasswordHasher;
 }
 
 /**
@@ -68,6 +71,8 @@ export class Session implements SessionControl, Context, Recipient {
   user: User | null = null;
   /** How lines are read: the seed's way unless the user asks for chat. */
   mode: InputMode = "command";
+  /** Part of {@linkcode SessionControl}. */
+  wrongPasswords = 0;
   /** The peer's address, for logs. */
   readonly remote: string;
   readonly #conn: Connection;
@@ -145,6 +150,30 @@ export class Session implements SessionControl, Context, Recipient {
   /** Part of {@linkcode Context}. */
   get motd(): readonly string[] {
     return this.#server.motd;
+  }
+  /** Part of {@linkcode Context}. */
+  get hasher(): PasswordHasher {
+    return this.#server.hasher;
+  }
+
+  /** Part of {@linkcode SessionControl}. */
+  get address(): string {
+    return addressKey(this.hostname);
+  }
+
+  /** Part of {@linkcode SessionControl}. */
+  get active(): boolean {
+    return !this.#stopping;
+  }
+
+  /** Part of {@linkcode SessionControl}. */
+  wait(ms: number): Promise<boolean> {
+    if (this.#stopping) return Promise.resolve(false);
+    this.#abort ??= new AbortController();
+    return sleep(this.clock, ms, this.#abort.signal).then(
+      () => !this.#stopping,
+      () => false,
+    );
   }
 
   /** The peer's IP address, as connection limits count it. */

@@ -50,6 +50,56 @@ export const TEXT = {
   internalError: "Sorry, something went wrong; please try again.",
   secretWillShow:
     "Your client shows what you type: the password will be visible as you type it. A blank line cancels.",
+  passwordFor: (name: string) => `Password for ${name}:`,
+  choosePassword: (min: number) =>
+    `Choose a password (at least ${min} characters; a blank line cancels):`,
+  confirmPassword: "Type the same password again:",
+  currentPassword: "Your current password (a blank line cancels):",
+  newPassword: (min: number) =>
+    `Your new password (at least ${min} characters):`,
+  unregisterPassword: (name: string) =>
+    `To delete the account "${name}", type its password (a blank line cancels):`,
+  cancelled: "Cancelled.",
+  wrongPassword: "Wrong password",
+  tooManyWrongPasswords: "Too many wrong passwords; disconnecting.",
+  loginDelay: (seconds: number, failures: number) =>
+    `${failures} failed ${
+      failures === 1 ? "login" : "logins"
+    } lately: checking in ${seconds} s`,
+  hashQueued: (ahead: number) =>
+    `Checking the password: ${ahead} ${
+      ahead === 1 ? "check is" : "checks are"
+    } ahead of yours`,
+  passwordTooShort: (min: number) =>
+    `A password needs at least ${min} characters`,
+  passwordIsName: "A password must not be your name",
+  passwordsDiffer: "The two passwords differ; nothing was changed",
+  registered: (name: string) =>
+    `Registered "${name}": from now on, logging in as ${name} asks for this password.`,
+  alreadyRegistered: (name: string) =>
+    `You are already registered as "${name}"`,
+  notRegistered: 'You are a guest: "register" makes your name an account',
+  nameRegistered: (name: string) => `The name "${name}" is registered already`,
+  accountName: (name: string) =>
+    `You are logged in to the account "${name}": only the letter case of your name can change`,
+  loggedIn: (name: string) => `You are logged in as ${name}.`,
+  failedSince: (count: number, addresses: readonly string[]) =>
+    `${count} failed login ${
+      count === 1 ? "attempt" : "attempts"
+    } since your last login, from ${addresses.join(", ")}.`,
+  passwordChanged: "Your password is changed.",
+  unregistered: (name: string) =>
+    `The account "${name}" is deleted; you stay online as a guest.`,
+  offlineKept: (name: string) =>
+    `${name} is offline and will get your message at their next login`,
+  offlineFull: (name: string, max: number) =>
+    `${name} is offline and has ${max} messages waiting; yours was not kept`,
+  offlineHeader: (count: number) =>
+    `While you were away, ${count} private ${
+      count === 1 ? "message" : "messages"
+    } came for you:`,
+  offlineMessage: (date: string, from: string, text: string) =>
+    `[private, ${date}] ${from}: ${text}`,
   alreadyLoggedIn: (name: string) => `You are already logged in as "${name}"`,
   usage: (usage: string) => `Usage: ${usage}`,
   helpHeader: "Commands (a leading / is optional):",
@@ -91,6 +141,7 @@ export const TEXT = {
 
   whois: (name: string, room: string, connected: string, idle: string) =>
     `${name} is in room "${room}", connected ${connected}, idle ${idle}`,
+  whoisRegistered: (name: string) => `${name} is a registered user`,
   awayNow: (reason: string) => `You are marked as away: ${reason}`,
   backNow: "You are no longer marked as away",
   notAway: "You are not marked as away",
@@ -115,6 +166,12 @@ export const TEXT = {
   noSuchCommand: (word: string) =>
     `No command called "${word}"; type "help" for the list`,
 } as const;
+
+/** A date for people, in UTC: `2026-12-01 20:15 UTC`. */
+export function formatDate(epochMs: number): string {
+  return new Date(epochMs).toISOString().slice(0, 16).replace("T", " ") +
+    " UTC";
+}
 
 /** A duration for people: `45s`, `3m 12s`, `2h 5m`, `3d 4h`. */
 export function formatDuration(ms: number): string {

@@ -10,11 +10,11 @@ function setup() {
 }
 
 /** Dispatches and returns the sender's replies, ChatErrors included. */
-function run(ctx: Context, line: string): string[] {
+async function run(ctx: Context, line: string): Promise<string[]> {
   const session = ctx.session as unknown as FakeSession;
   session.received = [];
   try {
-    dispatch(ctx, line);
+    await dispatch(ctx, line);
   } catch (error) {
     if (!(error instanceof ChatError)) throw error;
     session.received.push(...error.lines);
@@ -32,40 +32,44 @@ Deno.test("splitWord() splits at the first whitespace and trims", () => {
   assert.deepEqual(splitWord("   "), ["", ""]);
 });
 
-Deno.test("dispatch() asks a guest to log in for anything but login and logout", () => {
+Deno.test("dispatch() asks a guest to log in for anything but login and logout", async () => {
   const { ctx } = setup();
   const guest = ctx(new FakeSession());
   for (const line of ["say hi", "look", "who", "help", "dance", "/WHO"]) {
-    assert.deepEqual(run(guest, line), ["Please log in", 'Use "login"'], line);
+    assert.deepEqual(
+      await run(guest, line),
+      ["Please log in", 'Use "login"'],
+      line,
+    );
   }
-  assert.deepEqual(run(guest, "   "), []);
-  run(guest, "LOGOUT");
+  assert.deepEqual(await run(guest, "   "), []);
+  await run(guest, "LOGOUT");
   assert.ok((guest.session as unknown as FakeSession).ended);
 });
 
-Deno.test("dispatch() finds commands through a Map, not object keys", () => {
+Deno.test("dispatch() finds commands through a Map, not object keys", async () => {
   const { ctx } = setup();
   const session = new FakeSession();
   const c = ctx(session);
-  run(c, "login alice");
+  await run(c, "login alice");
   for (
     const word of ["constructor", "__proto__", "toString", "hasOwnProperty"]
   ) {
-    assert.deepEqual(run(c, word), [`Unknown command: ${word}`]);
+    assert.deepEqual(await run(c, word), [`Unknown command: ${word}`]);
   }
 });
 
-Deno.test("dispatch() logs in, says, looks, and tells others", () => {
+Deno.test("dispatch() logs in, says, looks, and tells others", async () => {
   const { ctx, registry } = setup();
   const a = new FakeSession();
   const b = new FakeSession();
-  run(ctx(a), "login alice");
-  run(ctx(b), "/Login bob");
+  await run(ctx(a), "login alice");
+  await run(ctx(b), "/Login bob");
   assert.deepEqual(a.received, ["bob has entered the room."]);
   a.received = [];
-  assert.deepEqual(run(ctx(b), "SAY hi"), ["bob: hi"]);
+  assert.deepEqual(await run(ctx(b), "SAY hi"), ["bob: hi"]);
   assert.deepEqual(a.received, ["bob: hi"]);
-  assert.deepEqual(run(ctx(a), "look"), [
+  assert.deepEqual(await run(ctx(a), "look"), [
     "The following are in this room:",
     "alice",
     "bob",
@@ -73,45 +77,49 @@ Deno.test("dispatch() logs in, says, looks, and tells others", () => {
   assert.equal(registry.users.size, 2);
 });
 
-Deno.test("saying, emoting and private messages mark the speaker; other commands do not", () => {
+Deno.test("saying, emoting and private messages mark the speaker; other commands do not", async () => {
   const { ctx } = setup();
   const a = new FakeSession();
   const b = new FakeSession();
-  run(ctx(a), "login alice");
-  run(ctx(b), "login bob");
+  await run(ctx(a), "login alice");
+  await run(ctx(b), "login bob");
   for (const line of ["look", "who", "whois bob", "help", "rooms", "say"]) {
-    run(ctx(a), line);
+    await run(ctx(a), line);
   }
   assert.equal(a.spoken, 0, "only speaking counts, and a usage error is not");
-  const spoken = (line: string) => {
+  const spoken = async (line: string) => {
     const before = a.spoken;
-    run(ctx(a), line);
+    await run(ctx(a), line);
     return a.spoken - before;
   };
-  assert.equal(spoken("say hi"), 1);
-  assert.equal(spoken("me waves"), 1);
-  assert.equal(spoken("msg bob psst"), 1);
-  run(ctx(b), "msg alice hello");
-  assert.equal(spoken("reply hi back"), 1);
-  assert.equal(spoken("msg alice myself"), 0, "refused: a message to oneself");
+  assert.equal(await spoken("say hi"), 1);
+  assert.equal(await spoken("me waves"), 1);
+  assert.equal(await spoken("msg bob psst"), 1);
+  await run(ctx(b), "msg alice hello");
+  assert.equal(await spoken("reply hi back"), 1);
+  assert.equal(
+    await spoken("msg alice myself"),
+    0,
+    "refused: a message to oneself",
+  );
   assert.equal(b.spoken, 1);
 });
 
-Deno.test("dispatch() refuses a name taken in another letter case", () => {
+Deno.test("dispatch() refuses a name taken in another letter case", async () => {
   const { ctx } = setup();
-  run(ctx(new FakeSession()), "login Alice");
-  assert.deepEqual(run(ctx(new FakeSession()), "login aLICE"), [
+  await run(ctx(new FakeSession()), "login Alice");
+  assert.deepEqual(await run(ctx(new FakeSession()), "login aLICE"), [
     'The name "aLICE" is taken.',
     "Please try again.",
   ]);
 });
 
-Deno.test("Registry.logout() frees the name and tells the room, once", () => {
+Deno.test("Registry.logout() frees the name and tells the room, once", async () => {
   const { ctx, registry } = setup();
   const a = new FakeSession();
   const b = new FakeSession();
-  run(ctx(a), "login alice");
-  run(ctx(b), "login bob");
+  await run(ctx(a), "login alice");
+  await run(ctx(b), "login bob");
   a.received = [];
   registry.logout(b.user!);
   registry.logout(b.user!);

@@ -62,6 +62,9 @@ Deno.test("parseFlags() reads every option", () => {
     "--history-lines=5",
     "--history-keep=50",
     "--db=/var/lib/chat/chat.db",
+    "--max-password-hashes=4",
+    "--offline-max=10",
+    "--offline-days=7",
     "--motd=motd.txt",
     "--log-level",
     "debug",
@@ -93,6 +96,9 @@ Deno.test("parseFlags() reads every option", () => {
       historyLines: 5,
       historyKeep: 50,
       db: "/var/lib/chat/chat.db",
+      maxPasswordHashes: 4,
+      offlineMax: 10,
+      offlineDays: 7,
       motd: "motd.txt",
       logLevel: "debug",
     },
@@ -102,6 +108,9 @@ Deno.test("parseFlags() reads every option", () => {
 Deno.test("parseFlags() keeps the store's defaults and refuses a replay longer than what is kept", () => {
   assert.equal(DEFAULTS.db, "chat.db");
   assert.equal(DEFAULTS.historyKeep, 1000);
+  assert.equal(DEFAULTS.maxPasswordHashes, 2);
+  assert.equal(DEFAULTS.offlineMax, 50);
+  assert.equal(DEFAULTS.offlineDays, 30);
   assert.throws(
     () => parseFlags(["--history-lines", "30", "--history-keep", "20"]),
     (error: Error) =>

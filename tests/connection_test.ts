@@ -14,6 +14,7 @@ import {
   type LineReaderOptions,
 } from "../src/line_reader.ts";
 import { log } from "../src/log.ts";
+import { PasswordHasher } from "../src/passwords.ts";
 import { Registry } from "../src/registry.ts";
 import { SqliteStore } from "../src/store/sqlite.ts";
 import { type ServerContext, Session } from "../src/session.ts";
@@ -252,6 +253,7 @@ Deno.test("a session turns Nagle's algorithm off once its user speaks, not befor
     ended: () => ended.resolve(),
     registry: new Registry({ historyLines: config.historyLines }),
     store: SqliteStore.open(":memory:"),
+    hasher: new PasswordHasher(),
     config,
     commands: COMMANDS,
     log: log("session"),

@@ -6,6 +6,7 @@ import type {
 import { COMMANDS } from "../src/commands/mod.ts";
 import { type Config, DEFAULTS } from "../src/config.ts";
 import type { ChatEvent, ChatLine } from "../src/events.ts";
+import { PasswordHasher } from "../src/passwords.ts";
 import { Registry } from "../src/registry.ts";
 import { SqliteStore } from "../src/store/sqlite.ts";
 import { eventText, historyText, TELNET } from "../src/render/telnet.ts";
@@ -50,6 +51,14 @@ export class FakeSession implements SessionControl {
     this.ended = true;
   }
 
+  readonly address = "192.0.2.1";
+  readonly active = true;
+  wrongPasswords = 0;
+
+  wait(): Promise<boolean> {
+    return Promise.resolve(true);
+  }
+
   /** Answers to `ask`, in order; null once they run out. */
   answers: (string | null)[] = [];
 
@@ -77,6 +86,7 @@ export function fakeServer(
   const config = { ...DEFAULTS, ...options.config };
   const clock = new FakeClock();
   const store = SqliteStore.open(":memory:");
+  const hasher = new PasswordHasher();
   const registry = new Registry({
     historyLines: config.historyLines,
     clock,
@@ -99,6 +109,7 @@ export function fakeServer(
         commands: COMMANDS,
         clock,
         motd: options.motd ?? [],
+        hasher,
       };
     },
   };

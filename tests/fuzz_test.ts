@@ -91,7 +91,7 @@ async function fuzzOne(
     if (event instanceof LineTooLong) continue;
     assert.ok(event.length <= MAX_LINE_BYTES, `a line of ${event.length}`);
     try {
-      dispatch(ctx, sanitize(event));
+      await dispatch(ctx, sanitize(event));
     } catch (error) {
       if (!(error instanceof ChatError)) throw error;
     }
@@ -114,7 +114,7 @@ Deno.test("fuzz: 10,000 random byte streams through the line stream and the disp
   // send to another user arrives here.
   const observer = new FakeSession();
   const seen = observer.received;
-  dispatch(server.context(observer), "login observer");
+  await dispatch(server.context(observer), "login observer");
   for (let i = 0; i < 10_000; i++) {
     const seed = base + i;
     try {

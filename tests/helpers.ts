@@ -37,6 +37,14 @@ export async function withTimeout<T>(
 
 let syncCounter = 0;
 
+const TELNET_VERBS: Record<number, string> = {
+  251: "WILL",
+  252: "WONT",
+  253: "DO",
+  254: "DONT",
+};
+const TELNET_OPTIONS: Record<number, string> = { 1: "ECHO" };
+
 /**
  * A chat client over a real TCP socket. It reads all the time, so it is never
  * a slow reader unless told to stop ({@linkcode Client.connect} with
@@ -198,6 +206,46 @@ export class Client implements AsyncDisposable {
     return this.#lines.shift()!;
   }
 
+  /**
+   * The telnet commands the server sent (taken out of the lines), each with
+   * how many lines had arrived before it: `{ command: "WILL ECHO", after: 3 }`.
+   */
+  readonly telnet: { command: string; after: number }[] = [];
+  #received = 0;
+
+  /** How many lines have arrived so far, read or not. */
+  get received(): number {
+    return this.#received;
+  }
+  /** A telnet command being read, split across reads. */
+  #command: number[] = [];
+
+  /** `bytes` without telnet commands, which go to {@linkcode telnet}. */
+  #withoutTelnet(bytes: Uint8Array): Uint8Array {
+    if (!bytes.includes(255) && this.#command.length === 0) return bytes;
+    const kept: number[] = [];
+    let lines = this.#received;
+    for (const byte of bytes) {
+      if (this.#command.length === 0 && byte !== 255) {
+        kept.push(byte);
+        if (byte === 10) lines++;
+        continue;
+      }
+      this.#command.push(byte);
+      const [, verb, option] = this.#command;
+      if (verb === undefined || (verb >= 251 && option === undefined)) continue;
+      const name = TELNET_VERBS[verb] ?? String(verb);
+      this.telnet.push({
+        command: option === undefined
+          ? name
+          : `${name} ${TELNET_OPTIONS[option] ?? option}`,
+        after: lines,
+      });
+      this.#command = [];
+    }
+    return new Uint8Array(kept);
+  }
+
   async #read(): Promise<void> {
     const decoder = new TextDecoder();
     const buffer = new Uint8Array(64 * 1024);
@@ -206,7 +254,8 @@ export class Client implements AsyncDisposable {
       while (true) {
         const count = await this.conn.read(buffer);
         if (count === null) break;
-        pending += decoder.decode(buffer.subarray(0, count), { stream: true });
+        const bytes = this.#withoutTelnet(buffer.subarray(0, count));
+        pending += decoder.decode(bytes, { stream: true });
         const parts = pending.split("\r\n");
         pending = parts.pop()!;
         for (const line of parts) {
@@ -214,6 +263,7 @@ export class Client implements AsyncDisposable {
             throw new Error(`A line without CRLF: ${JSON.stringify(line)}`);
           }
           this.#lines.push(line);
+          this.#received++;
         }
         this.#wake?.();
       }

@@ -47,3 +47,123 @@ Deno.test({
     );
   },
 });
+
+/** Where a program is on PATH, if it is installed. */
+function which(program: string): string | null {
+  for (const dir of (Deno.env.get("PATH") ?? "").split(":")) {
+    try {
+      if (Deno.statSync(`${dir}/${program}`).isFile) return `${dir}/${program}`;
+    } catch {
+      // Not in this directory.
+    }
+  }
+  return null;
+}
+
+const tmux = which("tmux");
+const tmuxReason = !telnet
+  ? reason
+  : "tmux is not installed (apt-get install tmux; .ci/run does)";
+const terminal = telnet !== null && tmux !== null;
+if (!terminal) console.warn(`telnet-in-a-terminal test ignored: ${tmuxReason}`);
+
+/**
+ * Debian's telnet in a real terminal: tmux runs it, keys are typed into it,
+ * and the screen is read back, as a person would see it.
+ */
+class Terminal implements AsyncDisposable {
+  readonly #socket = `chat-test-${Deno.pid}-${
+    Math.random().toString(36).slice(2)
+  }`;
+
+  static async open(command: string): Promise<Terminal> {
+    const terminal = new Terminal();
+    await terminal.#tmux("new-session", "-d", "-x", "120", "-y", "50", command);
+    return terminal;
+  }
+
+  /** Types `text` and Enter. */
+  async type(text: string): Promise<void> {
+    await this.#tmux("send-keys", "-t", "0", "-l", text);
+    await this.#tmux("send-keys", "-t", "0", "Enter");
+  }
+
+  /** What the screen shows now. */
+  async screen(): Promise<string> {
+    return await this.#tmux("capture-pane", "-p", "-t", "0", "-S", "-1000");
+  }
+
+  /** Waits until the screen shows `text`; returns the screen. */
+  async shows(text: string, ms = 10_000): Promise<string> {
+    const deadline = Date.now() + ms;
+    while (true) {
+      const screen = await this.screen();
+      if (screen.includes(text)) return screen;
+      if (Date.now() > deadline) {
+        throw new Error(
+          `The terminal never showed ${JSON.stringify(text)}:\n${screen}`,
+        );
+      }
+      // Polling the screen: each capture is a process of its own.
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.#tmux("kill-server").catch(() => {});
+  }
+
+  async #tmux(...args: string[]): Promise<string> {
+    const output = await new Deno.Command(tmux!, {
+      args: ["-L", this.#socket, ...args],
+      stdin: "null",
+      env: { TERM: "xterm" },
+    }).output();
+    if (!output.success) {
+      throw new Error(
+        `tmux ${args[0]}: ${new TextDecoder().decode(output.stderr)}`,
+      );
+    }
+    return new TextDecoder().decode(output.stdout);
+  }
+}
+
+Deno.test({
+  name: terminal
+    ? "the real telnet client in a terminal does not show a password as it is typed"
+    : `the real telnet client in a terminal does not show a password as it is typed (ignored: ${tmuxReason})`,
+  ignore: !terminal,
+  async fn() {
+    await using server = await startServer();
+    const port = server.addr.port;
+    const secret = "Tr0ub4dor&3x";
+    await using watcher = await Client.login(port, "watcher");
+    {
+      await using screen = await Terminal.open(`${telnet} 127.0.0.1 ${port}`);
+      await screen.shows("Welcome to TestChat");
+      await screen.type("login tel");
+      await watcher.expect("tel has entered the room.");
+      await screen.type("register");
+      await screen.shows("Choose a password");
+      await screen.type(secret);
+      await screen.shows("Type the same password again:");
+      await screen.type(secret);
+      const after = await screen.shows('Registered "tel"');
+      assert.ok(!after.includes(secret), `the password showed:\n${after}`);
+      await screen.type("say typing shows again");
+      const echoed = await screen.shows("tel: typing shows again");
+      assert.match(echoed, /^say typing shows again$/m, "the echo is back on");
+      await screen.type("logout");
+      await watcher.expect("tel: typing shows again");
+      await watcher.expect("tel has left the room.");
+    }
+    await using screen = await Terminal.open(`${telnet} 127.0.0.1 ${port}`);
+    await screen.shows("Welcome to TestChat");
+    await screen.type("login tel");
+    await screen.shows("Password for tel:");
+    await screen.type(secret);
+    const after = await screen.shows("You are logged in as tel.");
+    assert.ok(!after.includes(secret), `the password showed:\n${after}`);
+    await watcher.expect("tel has entered the room.");
+  },
+});

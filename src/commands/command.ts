@@ -9,6 +9,7 @@
 import type { Clock } from "../clock.ts";
 import type { Config } from "../config.ts";
 import type { ChatEvent, ChatLine } from "../events.ts";
+import type { PasswordHasher } from "../passwords.ts";
 import type { Registry } from "../registry.ts";
 import type { Store } from "../store/store.ts";
 import type { Recipient, User } from "../room.ts";
@@ -35,6 +36,20 @@ export interface SessionControl {
   showHistory(events: readonly ChatLine[]): void;
   /** Ends the session once the current line is handled. */
   end(): void;
+  /**
+   * The peer's address as limits and failed logins count it: an IPv4
+   * address, or an IPv6 address's /64.
+   */
+  readonly address: string;
+  /** False once the session is ending: a command that waited should stop. */
+  readonly active: boolean;
+  /** Wrong passwords typed on this connection. */
+  wrongPasswords: number;
+  /**
+   * Waits `ms` on the server's clock; false if the session ended meanwhile
+   * (then the command should stop).
+   */
+  wait(ms: number): Promise<boolean>;
   /**
    * Asks the user for one line: resolves to it, or to null when they answer
    * with a blank line (to cancel) or leave. A `secret` (a password) is not
@@ -64,6 +79,8 @@ export interface Context {
   readonly clock: Clock;
   /** The message of the day, sanitised; empty when there is none. */
   readonly motd: readonly string[];
+  /** Password hashes, a few at a time. */
+  readonly hasher: PasswordHasher;
 }
 
 /** The context of a command that needs a login: the user is there. */

@@ -1,27 +1,103 @@
 import { ChatError } from "../errors.ts";
+import { foldName, skeleton, validateName } from "../names.ts";
+import type { Account } from "../store/store.ts";
 import { TEXT } from "../text.ts";
+import { checkPassword, welcome } from "./accounts.ts";
+import { type Context, splitWord } from "./command.ts";
 import type { Command } from "./command.ts";
 import { motdLines } from "./motd.ts";
 
-/** `login NAME`: take a name and enter the main room. */
+/**
+ * The account a typed name belongs to, if any: the same name, or one that
+ * looks like it (then the name is refused: it is reserved).
+ */
+export async function accountOf(
+  ctx: Context,
+  typedName: string,
+): Promise<Account | null> {
+  const name = validateName(typedName);
+  const account = await ctx.store.accountFor(foldName(name), skeleton(name));
+  if (account !== null && account.key !== foldName(name)) {
+    throw new ChatError(
+      TEXT.badName(
+        "name",
+        name,
+        `it looks like "${account.name}", a registered name`,
+      ),
+    );
+  }
+  return account;
+}
+
+/** `login NAME [PASSWORD]`: take a name and enter the main room. */
 export const login: Command = {
   name: "login",
   usage: "login NAME",
-  summary: "log in under NAME",
+  summary: "log in under NAME (a registered name asks for its password)",
   details: [
     'Names: 1 to 24 letters, digits, "_", "-" or ".", in one script.',
+    '"login NAME PASSWORD" logs in to an account in one line, for scripts.',
   ],
   loginRequired: false,
-  run(ctx, name) {
+  async run(ctx, args) {
     const { session, registry, clock } = ctx;
     if (session.user) {
       throw new ChatError(TEXT.alreadyLoggedIn(session.user.name));
     }
-    if (name === "") throw new ChatError(TEXT.enterName);
-    session.user = registry.login(name, {
-      recipient: session.recipient,
-      now: clock.now(),
-    });
-    if (ctx.motd.length > 0) session.reply(...motdLines(ctx.motd));
+    if (args === "") throw new ChatError(TEXT.enterName);
+    // The seed takes the whole line as the name ("login two words" is a bad
+    // name), unless its first word is an account and the rest its password.
+    const [first, rest] = splitWord(args);
+    let typed = args;
+    let password: string | null = null;
+    let account: Account | null = null;
+    if (rest !== "") {
+      account = await ctx.store.accountFor(
+        foldName(first.normalize("NFKC")),
+        skeleton(first),
+      );
+      if (account?.key === foldName(first.normalize("NFKC"))) {
+        typed = first;
+        password = rest;
+      } else {
+        account = null;
+      }
+    }
+    account ??= await accountOf(ctx, typed);
+    if (account === null) {
+      // A guest: exactly the seed's login.
+      session.user = registry.login(typed, {
+        recipient: session.recipient,
+        now: clock.now(),
+      });
+      if (ctx.motd.length > 0) session.reply(...motdLines(ctx.motd));
+      return;
+    }
+    if (registry.find(account.key)) {
+      throw new ChatError(...TEXT.nameTaken(validateName(typed)));
+    }
+    while (true) {
+      const typedPassword = password ??
+        await session.ask(TEXT.passwordFor(account.name), { secret: true });
+      if (typedPassword === null) {
+        session.reply(TEXT.cancelled);
+        return;
+      }
+      const failures = await checkPassword(ctx, account, typedPassword);
+      if (!session.active) return;
+      if (failures !== null) {
+        const user = registry.login(account.name, {
+          recipient: session.recipient,
+          now: clock.now(),
+        });
+        user.account = account.key;
+        session.user = user;
+        if (ctx.motd.length > 0) session.reply(...motdLines(ctx.motd));
+        await welcome(ctx, user, account, failures, typedPassword);
+        return;
+      }
+      // Wrong: the one-line form goes back to the prompt; asked, ask again.
+      if (password !== null) return;
+    }
   },
 };

@@ -7,6 +7,7 @@
 
 import { ChatError } from "../errors.ts";
 import { TEXT } from "../text.ts";
+import { password, register, unregister } from "./accounts.ts";
 import { away, back } from "./away.ts";
 import {
   type Command,
@@ -54,6 +55,9 @@ export const COMMANDS: ReadonlyMap<string, Command> = new Map(
     nick,
     away,
     back,
+    register,
+    password,
+    unregister,
     ignore,
     unignore,
     mode,

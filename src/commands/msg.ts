@@ -1,6 +1,8 @@
 import { ChatError } from "../errors.ts";
+import { foldName } from "../names.ts";
 import type { User } from "../room.ts";
 import { TEXT } from "../text.ts";
+import { leaveMessage } from "./accounts.ts";
 import { type Command, splitWord, type UserContext } from "./command.ts";
 
 /**
@@ -29,9 +31,14 @@ export const msg: Command = {
   details: ['The recipient sees "[private] YOU: TEXT"; "reply" answers.'],
   loginRequired: true,
   needsArgs: true,
-  run(ctx, args) {
+  async run(ctx, args) {
     const [name, text] = splitWord(args);
     if (text === "") throw new ChatError(TEXT.usage(msg.usage));
-    sendPrivate(ctx, ctx.registry.get(name), text);
+    const target = ctx.registry.find(name);
+    if (target !== undefined) return sendPrivate(ctx, target, text);
+    // Not online: kept for an account, refused for anyone else.
+    const account = await ctx.store.accountFor(foldName(name), "");
+    if (account === null) throw new ChatError(TEXT.noSuchUser(name));
+    await leaveMessage(ctx, account, text);
   },
 };

@@ -1,14 +1,32 @@
+import { ChatError } from "../errors.ts";
+import { foldName, validateName } from "../names.ts";
+import { TEXT } from "../text.ts";
 import type { Command } from "./command.ts";
+import { accountOf } from "./login.ts";
 
 /** `nick NAME`: a new name, under the name rules. */
 export const nick: Command = {
   name: "nick",
   usage: "nick NAME",
   summary: "change your name to NAME",
-  details: ["The room sees OLD is now known as NAME."],
+  details: [
+    "The room sees OLD is now known as NAME.",
+    "A registered name is its owner's; an account's name can change case only.",
+  ],
   loginRequired: true,
   needsArgs: true,
-  run({ user, registry }, name) {
-    registry.rename(user, name);
+  async run(ctx, typed) {
+    const { user, registry } = ctx;
+    if (user.account !== null) {
+      if (foldName(validateName(typed)) !== user.account) {
+        throw new ChatError(TEXT.accountName(user.name));
+      }
+    } else if (await accountOf(ctx, typed) !== null) {
+      const name = validateName(typed);
+      throw new ChatError(
+        TEXT.badName("name", name, "it is registered to someone else"),
+      );
+    }
+    registry.rename(user, typed);
   },
 };

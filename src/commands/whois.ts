@@ -19,6 +19,9 @@ export const whois: Command = {
         formatDuration(now - target.lastActive),
       ),
     );
+    if (target.account !== null) {
+      session.reply(TEXT.whoisRegistered(target.name));
+    }
     if (target.away !== null) {
       session.reply(TEXT.isAway(target.name, target.away));
     }

@@ -1,0 +1,273 @@
+/**
+ * Accounts: `register`, `password`, `unregister`, and what `login` needs to
+ * log in to one. A registered name asks for its password at login and is
+ * reserved while its owner is away.
+ *
+ * @module
+ */
+
+import { ChatError } from "../errors.ts";
+import type { PrivateEvent } from "../events.ts";
+import { foldName, skeleton } from "../names.ts";
+import { MIN_PASSWORD_CHARS } from "../passwords.ts";
+import type { User } from "../room.ts";
+import type { Account, LoginFailures } from "../store/store.ts";
+import { formatDate, TEXT } from "../text.ts";
+import type { Command, Context, UserContext } from "./command.ts";
+
+/** Wrong passwords one connection may type before it is closed. */
+export const MAX_PASSWORD_TRIES = 3;
+
+/** The longest wait before a password is checked, after failures, in ms. */
+export const MAX_FAILURE_DELAY_MS = 60_000;
+
+/**
+ * How long an address's failed logins are remembered after its last one:
+ * the per-address delay starts again from nothing after this.
+ */
+export const ADDRESS_FAILURE_MS = 15 * 60 * 1000;
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * The wait before checking a password after `failures` failed tries:
+ * nothing at first, then 1 s, 2 s, 4 s ... up to a minute.
+ */
+export function failureDelay(failures: number): number {
+  if (failures <= 0) return 0;
+  return Math.min(MAX_FAILURE_DELAY_MS, 1000 * 2 ** Math.min(failures - 1, 16));
+}
+
+/** Tells the user, if their hash must wait for a turn, how many are ahead. */
+function queued({ session }: Context): (ahead: number) => void {
+  return (ahead) => session.reply(TEXT.hashQueued(ahead + 1));
+}
+
+/**
+ * Checks a password typed for `account`: first waits as long as the
+ * account's and the address's recent failures say, then hashes. A wrong one
+ * is counted (in the store, so across reconnects and restarts). Returns the
+ * failures there were before this try (for the report after a login), or
+ * null when the password is wrong or the session ended while waiting.
+ */
+export async function checkPassword(
+  ctx: Context,
+  account: Account,
+  password: string,
+): Promise<LoginFailures | null> {
+  const { store, session, clock, hasher } = ctx;
+  const since = clock.date() - ADDRESS_FAILURE_MS;
+  const failures = await store.loginFailures(
+    account.key,
+    session.address,
+    since,
+  );
+  const count = Math.max(failures.account, failures.address);
+  const delay = failureDelay(count);
+  if (delay > 0) {
+    session.reply(TEXT.loginDelay(delay / 1000, count));
+    if (!await session.wait(delay)) return null;
+  }
+  if (await hasher.verify(password, account.hash, queued(ctx))) {
+    return failures;
+  }
+  await store.addLoginFailure(account.key, session.address, {
+    at: clock.date(),
+    since: clock.date() - ADDRESS_FAILURE_MS,
+  });
+  session.wrongPasswords++;
+  session.reply(TEXT.wrongPassword);
+  if (session.wrongPasswords >= MAX_PASSWORD_TRIES) {
+    session.reply(TEXT.tooManyWrongPasswords);
+    session.end();
+  }
+  return null;
+}
+
+/**
+ * What a user sees after logging in to their account: the failed tries
+ * since their last login, and the private messages that waited for them.
+ * A hash made with weaker parameters than today's is made again.
+ */
+export async function welcome(
+  ctx: Context,
+  user: User,
+  account: Account,
+  failures: LoginFailures,
+  password: string,
+): Promise<void> {
+  const { session, store, clock, hasher, config } = ctx;
+  await store.recordLogin(account.key, clock.date());
+  session.reply(TEXT.loggedIn(user.name));
+  if (failures.account > 0) {
+    session.reply(TEXT.failedSince(failures.account, failures.addresses));
+  }
+  const messages = await store.takeMessages(
+    account.key,
+    clock.date() - config.offlineDays * DAY_MS,
+  );
+  if (messages.length > 0) {
+    session.reply(
+      TEXT.offlineHeader(messages.length),
+      ...messages.map((m) =>
+        TEXT.offlineMessage(formatDate(m.at), m.from, m.text)
+      ),
+    );
+  }
+  if (hasher.needsRehash(account.hash)) {
+    await store.setPassword(account.key, await hasher.hash(password));
+  }
+}
+
+/**
+ * Keeps a private message for an account whose owner is offline; says
+ * whether it was kept (at most `--offline-max` wait, each for
+ * `--offline-days`).
+ */
+export async function leaveMessage(
+  ctx: UserContext,
+  account: Account,
+  text: string,
+): Promise<void> {
+  const { registry, store, session, clock, config, user } = ctx;
+  const event: PrivateEvent = registry.offlineMessage(user, account.name, text);
+  const kept = config.offlineMax > 0 &&
+    await store.leaveMessage(account.key, event, {
+      max: config.offlineMax,
+      since: clock.date() - config.offlineDays * DAY_MS,
+    });
+  if (!kept) {
+    throw new ChatError(TEXT.offlineFull(account.name, config.offlineMax));
+  }
+  session.show(event);
+  session.reply(TEXT.offlineKept(account.name));
+  session.spoke();
+}
+
+/** A new password is long enough and is not the name. */
+function checkNew(user: User, password: string): void {
+  if ([...password].length < MIN_PASSWORD_CHARS) {
+    throw new ChatError(TEXT.passwordTooShort(MIN_PASSWORD_CHARS));
+  }
+  if (foldName(password.trim()) === user.key) {
+    throw new ChatError(TEXT.passwordIsName);
+  }
+}
+
+/**
+ * Asks for a new password twice (or takes `typed`, given on the command
+ * line); null if the user cancelled.
+ */
+async function askNew(
+  ctx: UserContext,
+  prompt: string,
+  typed: string,
+): Promise<string | null> {
+  const { session, user } = ctx;
+  if (typed !== "") {
+    checkNew(user, typed);
+    return typed;
+  }
+  const first = await session.ask(prompt, { secret: true });
+  if (first === null) return cancelled(ctx);
+  checkNew(user, first);
+  const again = await session.ask(TEXT.confirmPassword, { secret: true });
+  if (again === null) return cancelled(ctx);
+  if (again !== first) throw new ChatError(TEXT.passwordsDiffer);
+  return first;
+}
+
+function cancelled({ session }: Context): null {
+  session.reply(TEXT.cancelled);
+  return null;
+}
+
+/** The user's own account, or the line saying they are a guest. */
+async function ownAccount(ctx: UserContext): Promise<Account> {
+  const { user, store } = ctx;
+  const account = user.account === null
+    ? null
+    : await store.accountFor(user.account, "");
+  if (account === null) throw new ChatError(TEXT.notRegistered);
+  return account;
+}
+
+/** `register [PASSWORD]`: the name you are using becomes your account. */
+export const register: Command = {
+  name: "register",
+  usage: "register [PASSWORD]",
+  summary: "make your name an account, kept with a password",
+  details: [
+    "The password is asked for twice, and not shown where telnet can hide it.",
+    `At least ${MIN_PASSWORD_CHARS} characters. "register PASSWORD" is for scripts.`,
+    "Nobody else can then use the name, or one that looks like it.",
+    "A private message sent while you are offline waits for your next login.",
+  ],
+  loginRequired: true,
+  async run(ctx, typed) {
+    const { user, store, hasher, session, clock, registry } = ctx;
+    if (user.account !== null) {
+      throw new ChatError(TEXT.alreadyRegistered(user.name));
+    }
+    const password = await askNew(
+      ctx,
+      TEXT.choosePassword(MIN_PASSWORD_CHARS),
+      typed,
+    );
+    if (password === null) return;
+    const hash = await hasher.hash(password, queued(ctx));
+    if (!session.active || !registry.isOnline(user)) return;
+    const created = await store.createAccount({
+      key: user.key,
+      name: user.name,
+      skeleton: skeleton(user.name),
+      hash,
+      created: clock.date(),
+      lastLogin: clock.date(),
+    });
+    if (!created) throw new ChatError(TEXT.nameRegistered(user.name));
+    user.account = user.key;
+    session.reply(TEXT.registered(user.name));
+  },
+};
+
+/** `password`: a new password, after the current one. */
+export const password: Command = {
+  name: "password",
+  usage: "password",
+  summary: "change your account's password",
+  details: ["Asks for the current password first, then the new one twice."],
+  loginRequired: true,
+  async run(ctx) {
+    const { session, store, hasher } = ctx;
+    const account = await ownAccount(ctx);
+    const current = await session.ask(TEXT.currentPassword, { secret: true });
+    if (current === null) return void cancelled(ctx);
+    if (await checkPassword(ctx, account, current) === null) return;
+    const next = await askNew(ctx, TEXT.newPassword(MIN_PASSWORD_CHARS), "");
+    if (next === null) return;
+    await store.setPassword(account.key, await hasher.hash(next, queued(ctx)));
+    session.reply(TEXT.passwordChanged);
+  },
+};
+
+/** `unregister`: the account is deleted; its name is free again. */
+export const unregister: Command = {
+  name: "unregister",
+  usage: "unregister",
+  summary: "delete your account (asks for its password)",
+  details: ["You stay online as a guest; the messages waiting go too."],
+  loginRequired: true,
+  async run(ctx) {
+    const { session, store, user } = ctx;
+    const account = await ownAccount(ctx);
+    const typed = await session.ask(TEXT.unregisterPassword(account.name), {
+      secret: true,
+    });
+    if (typed === null) return void cancelled(ctx);
+    if (await checkPassword(ctx, account, typed) === null) return;
+    await store.deleteAccount(account.key);
+    user.account = null;
+    session.reply(TEXT.unregistered(account.name));
+  },
+};

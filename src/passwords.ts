@@ -1,0 +1,173 @@
+/**
+ * Password hashes: scrypt from `node:crypto`, which runs on Deno's worker
+ * threads, never on the event loop. At most a few hashes run at once (two by
+ * default): each takes about 32 MiB and a fifth of a second of a core, so a
+ * reconnect storm of hundreds of accounts waits its turn while chat goes on.
+ *
+ * A hash is kept as `$scrypt$ln=15,r=8,p=1$SALT$HASH` (base64), its
+ * parameters beside it, so that they can be raised later: a login with a
+ * hash made under weaker ones is rehashed.
+ *
+ * @module
+ */
+
+import { Buffer } from "node:buffer";
+import { randomBytes, scrypt, timingSafeEqual } from "node:crypto";
+
+/** scrypt's cost parameters. */
+export interface ScryptParams {
+  /** log2 of N, the CPU and memory cost. */
+  readonly ln: number;
+  /** The block size. */
+  readonly r: number;
+  /** Parallelism. */
+  readonly p: number;
+}
+
+/** What new hashes are made with: N = 2^15, r = 8, p = 1. */
+export const SCRYPT_PARAMS: ScryptParams = { ln: 15, r: 8, p: 1 };
+
+/** The fewest characters a password may have. */
+export const MIN_PASSWORD_CHARS = 8;
+
+const SALT_BYTES = 16;
+const HASH_BYTES = 32;
+const ENCODED =
+  /^\$scrypt\$ln=(\d+),r=(\d+),p=(\d+)\$([A-Za-z0-9+/]+=*)\$([A-Za-z0-9+/]+=*)$/;
+
+/** Options for {@linkcode PasswordHasher}. */
+export interface PasswordHasherOptions {
+  /** Hashes that may run at once. Default 2. */
+  concurrency?: number;
+  /** The parameters of new hashes. Default {@linkcode SCRYPT_PARAMS}. */
+  params?: ScryptParams;
+}
+
+/** Makes and checks password hashes, a few at a time. */
+export class PasswordHasher {
+  readonly #concurrency: number;
+  readonly #params: ScryptParams;
+  #running = 0;
+  /** Those waiting for a turn, first come first served. */
+  readonly #queue: (() => void)[] = [];
+
+  constructor(options: PasswordHasherOptions = {}) {
+    this.#concurrency = options.concurrency ?? 2;
+    this.#params = options.params ?? SCRYPT_PARAMS;
+  }
+
+  /** Hashes waiting for a turn now. */
+  get waiting(): number {
+    return this.#queue.length;
+  }
+
+  /** Hashes running now. */
+  get running(): number {
+    return this.#running;
+  }
+
+  /**
+   * A new hash of `password`, with a fresh salt. `onQueued` is told how many
+   * are ahead, if it must wait for a turn.
+   */
+  async hash(
+    password: string,
+    onQueued?: (ahead: number) => void,
+  ): Promise<string> {
+    const salt = randomBytes(SALT_BYTES);
+    const params = this.#params;
+    const hash = await this.#turn(
+      () => derive(password, salt, params),
+      onQueued,
+    );
+    return `$scrypt$ln=${params.ln},r=${params.r},p=${params.p}$${
+      salt.toString("base64")
+    }$${hash.toString("base64")}`;
+  }
+
+  /** Whether `password` is the one `encoded` was made from. */
+  async verify(
+    password: string,
+    encoded: string,
+    onQueued?: (ahead: number) => void,
+  ): Promise<boolean> {
+    const parsed = parse(encoded);
+    if (parsed === null) return false;
+    const hash = await this.#turn(
+      () => derive(password, parsed.salt, parsed.params, parsed.hash.length),
+      onQueued,
+    );
+    return timingSafeEqual(hash, parsed.hash);
+  }
+
+  /** Whether `encoded` was made with weaker parameters than new hashes. */
+  needsRehash(encoded: string): boolean {
+    const parsed = parse(encoded);
+    if (parsed === null) return true;
+    const { ln, r, p } = parsed.params;
+    const want = this.#params;
+    return ln < want.ln || r < want.r || p < want.p;
+  }
+
+  async #turn<T>(
+    work: () => Promise<T>,
+    onQueued?: (ahead: number) => void,
+  ): Promise<T> {
+    if (this.#running >= this.#concurrency) {
+      onQueued?.(this.#queue.length);
+      await new Promise<void>((resolve) => this.#queue.push(resolve));
+    } else {
+      this.#running++;
+    }
+    try {
+      return await work();
+    } finally {
+      // The turn passes straight to the next in line, or is given back.
+      const next = this.#queue.shift();
+      if (next) next();
+      else this.#running--;
+    }
+  }
+}
+
+/**
+ * scrypt of `password`. The password's bytes are zeroed once the hash is
+ * done: JavaScript's strings cannot be, so callers hold the string only for
+ * as long as the hash takes.
+ */
+function derive(
+  password: string,
+  salt: Uint8Array,
+  params: ScryptParams,
+  length = HASH_BYTES,
+): Promise<Buffer> {
+  const bytes = Buffer.from(password, "utf8");
+  const n = 2 ** params.ln;
+  return new Promise<Buffer>((resolve, reject) => {
+    scrypt(bytes, salt, length, {
+      N: n,
+      r: params.r,
+      p: params.p,
+      // scrypt needs 128 * N * r bytes; node's default cap is 32 MiB.
+      maxmem: 256 * n * params.r,
+    }, (error, key) => {
+      bytes.fill(0);
+      if (error) reject(error);
+      else resolve(key);
+    });
+  });
+}
+
+function parse(
+  encoded: string,
+): { params: ScryptParams; salt: Buffer; hash: Buffer } | null {
+  const match = ENCODED.exec(encoded);
+  if (match === null) return null;
+  const [ln, r, p] = [match[1], match[2], match[3]].map(Number);
+  if (ln < 1 || ln > 24 || r < 1 || r > 64 || p < 1 || p > 16) return null;
+  return {
+    params: { ln, r, p },
+    salt: Buffer.from(match[4], "base64"),
+    hash: Buffer.from(match[5], "base64"),
+  };
+}

@@ -1,0 +1,371 @@
+import assert from "node:assert/strict";
+import { FakeClock } from "./fake_clock.ts";
+import {
+  Client,
+  loginAll,
+  startServer,
+  TIMEOUT_MS,
+  withTimeout,
+} from "./helpers.ts";
+
+const PASSWORD = "correct horse";
+
+/** A temporary database file, removed afterwards. */
+async function tempDb(): Promise<{ path: string } & AsyncDisposable> {
+  const dir = await Deno.makeTempDir();
+  return {
+    path: `${dir}/chat.db`,
+    [Symbol.asyncDispose]: () => Deno.remove(dir, { recursive: true }),
+  };
+}
+
+/** Logs in as a guest and registers the name with PASSWORD, in one line. */
+async function registered(port: number, name: string): Promise<Client> {
+  const client = await Client.login(port, name);
+  await client.send(`register ${PASSWORD}`);
+  await client.waitFor((line) => line.startsWith(`Registered "${name}"`));
+  return client;
+}
+
+Deno.test("register asks twice, with the echo off for a telnet client; login then asks for the password", async () => {
+  await using server = await startServer();
+  const port = server.addr.port;
+  {
+    await using alice = await Client.login(port, "alice");
+    await alice.send("register");
+    await alice.expect(
+      "Choose a password (at least 8 characters; a blank line cancels):",
+    );
+    const first = alice.received;
+    await alice.send(PASSWORD);
+    await alice.expect("Type the same password again:");
+    const second = alice.received;
+    await alice.send(PASSWORD);
+    await alice.expect(
+      'Registered "alice": from now on, logging in as alice asks for this password.',
+    );
+    assert.deepEqual(alice.telnet, [
+      { command: "WILL ECHO", after: first },
+      { command: "WONT ECHO", after: first },
+      { command: "WILL ECHO", after: second },
+      { command: "WONT ECHO", after: second },
+    ], "the echo is off while each password is typed, and on again after");
+    await alice.send("register");
+    await alice.expect('You are already registered as "alice"');
+  }
+  await using bob = await Client.login(port, "bob");
+  await using again = await Client.connect(port);
+  await again.expect("Welcome to TestChat");
+  await again.send("login ALICE");
+  await again.expect("Password for alice:");
+  assert.deepEqual(
+    await bob.sync(),
+    [],
+    "nobody is let in before the password",
+  );
+  await again.send(PASSWORD);
+  await again.expect("You are logged in as alice.");
+  await bob.expect("alice has entered the room.");
+  await bob.send("whois alice");
+  await bob.expectLines([
+    'alice is in room "main", connected 0s, idle 0s',
+    "alice is a registered user",
+  ]);
+});
+
+Deno.test("a raw client is told the password will show, sees no telnet bytes, and can cancel", async () => {
+  await using server = await startServer();
+  await using nc = await Client.connect(server.addr.port);
+  await nc.expect("Welcome to TestChat");
+  await nc.send("login alice", "\n");
+  await nc.send("register", "\n");
+  await nc.expectLines([
+    "Your client shows what you type: the password will be visible as you type it. A blank line cancels.",
+    "Choose a password (at least 8 characters; a blank line cancels):",
+  ]);
+  await nc.send("", "\n");
+  await nc.expect("Cancelled.");
+  await nc.send("register", "\n");
+  await nc.waitFor((line) => line.startsWith("Choose a password"));
+  await nc.send(PASSWORD, "\n");
+  await nc.waitFor((line) => line.startsWith("Type the same password"));
+  await nc.send("something else", "\n");
+  await nc.expect("The two passwords differ; nothing was changed");
+  await nc.send("say still here", "\n");
+  await nc.expect("alice: still here");
+  assert.deepEqual(nc.telnet, [], "no telnet command reached a raw client");
+});
+
+Deno.test("register and login take the password on one line; a short one or the name is refused", async () => {
+  await using server = await startServer();
+  const port = server.addr.port;
+  {
+    await using alice = await Client.login(port, "alice");
+    await alice.send("register short");
+    await alice.expect("A password needs at least 8 characters");
+    await alice.send("register ALICE");
+    await alice.expect("A password needs at least 8 characters");
+    await alice.send("nick alice.bcd");
+    await alice.expect("alice is now known as alice.bcd.");
+    await alice.send("register ALICE.BCD");
+    await alice.expect("A password must not be your name");
+    await alice.send(`register ${PASSWORD}`);
+    await alice.waitFor((line) => line.startsWith('Registered "alice.bcd"'));
+  }
+  await using script = await Client.connect(port);
+  await script.expect("Welcome to TestChat");
+  await script.send(`login alice.bcd ${PASSWORD}`);
+  await script.expect("You are logged in as alice.bcd.");
+  await using guest = await Client.connect(port);
+  await guest.expect("Welcome to TestChat");
+  await guest.send("login two words");
+  assert.match(await guest.readLine(), /^Cannot use the name "two words"/);
+});
+
+Deno.test("a registered name is reserved while its owner is away: a look-alike and nick are refused", async () => {
+  await using server = await startServer();
+  const port = server.addr.port;
+  (await registered(port, "alice")).close();
+  await using bob = await Client.login(port, "bob");
+  await bob.send("nick alice");
+  await bob.expect(
+    'Cannot use the name "alice": it is registered to someone else',
+  );
+  await bob.send("nick a1ice");
+  await bob.expect(
+    'Cannot use the name "a1ice": it looks like "alice", a registered name',
+  );
+  await using mallory = await Client.connect(port);
+  await mallory.expect("Welcome to TestChat");
+  await mallory.send("login aIice"); // a capital "I"
+  await mallory.expect(
+    'Cannot use the name "aIice": it looks like "alice", a registered name',
+  );
+  await mallory.send("login ALICE");
+  await mallory.expect("Password for alice:");
+  await mallory.send("");
+  await mallory.expect("Cancelled.");
+  await mallory.send("look");
+  await mallory.expectLines(["Please log in", 'Use "login"']);
+});
+
+Deno.test("an account's name can change its letter case only; its owner online means taken", async () => {
+  await using server = await startServer();
+  const port = server.addr.port;
+  await using alice = await registered(port, "alice");
+  await alice.send("nick Alice");
+  await alice.expect("alice is now known as Alice.");
+  await alice.send("nick ally");
+  await alice.expect(
+    'You are logged in to the account "Alice": only the letter case of your name can change',
+  );
+  await using other = await Client.connect(port);
+  await other.expect("Welcome to TestChat");
+  await other.send("login alice");
+  await other.expectLines(['The name "alice" is taken.', "Please try again."]);
+});
+
+Deno.test("wrong passwords: each try waits longer, the third closes, and the next login hears of them", async () => {
+  await using db = await tempDb();
+  const clock = new FakeClock();
+  {
+    await using server = await startServer({ clock, db: db.path });
+    const port = server.addr.port;
+    (await registered(port, "alice")).close();
+    await using thief = await Client.connect(port);
+    await thief.expect("Welcome to TestChat");
+    await thief.send("login alice");
+    await thief.expect("Password for alice:");
+    await thief.send("guess number one");
+    await thief.expectLines(["Wrong password", "Password for alice:"]);
+    await thief.send("guess number two");
+    await thief.expect("1 failed login lately: checking in 1 s");
+    await withTimeout(clock.untilPending(2), TIMEOUT_MS, "the delay");
+    clock.advance(1000);
+    await thief.expectLines(["Wrong password", "Password for alice:"]);
+    await thief.send("guess number three");
+    await thief.expect("2 failed logins lately: checking in 2 s");
+    await withTimeout(clock.untilPending(2), TIMEOUT_MS, "the delay");
+    clock.advance(2000);
+    await thief.expectLines([
+      "Wrong password",
+      "Too many wrong passwords; disconnecting.",
+    ]);
+    assert.deepEqual(await thief.closed(), []);
+  }
+  // The failures are in the database: a restart does not forget them.
+  await using server = await startServer({ clock, db: db.path });
+  await using owner = await Client.connect(server.addr.port);
+  await owner.expect("Welcome to TestChat");
+  await owner.send(`login alice ${PASSWORD}`);
+  await owner.expect("3 failed logins lately: checking in 4 s");
+  await withTimeout(clock.untilPending(2), TIMEOUT_MS, "the delay");
+  clock.advance(4000);
+  await owner.expectLines([
+    "You are logged in as alice.",
+    "3 failed login attempts since your last login, from 127.0.0.1.",
+  ]);
+  await owner.send("logout");
+  await owner.closed();
+  // The address's failures are forgotten 15 minutes after its last one.
+  clock.advance(15 * 60 * 1000 + 1);
+  await using later = await Client.connect(server.addr.port);
+  await later.expect("Welcome to TestChat");
+  await later.send(`login alice ${PASSWORD}`);
+  await later.expect("You are logged in as alice.");
+  assert.deepEqual(await later.sync(), [], "no delay, nothing to report");
+});
+
+Deno.test("password changes the password after the current one; unregister frees the name", async () => {
+  const clock = new FakeClock();
+  await using server = await startServer({ clock });
+  const port = server.addr.port;
+  {
+    await using alice = await registered(port, "alice");
+    await alice.send("password");
+    await alice.expect("Your current password (a blank line cancels):");
+    await alice.send("not the password");
+    await alice.expect("Wrong password");
+    await alice.send("password");
+    await alice.expect("Your current password (a blank line cancels):");
+    await alice.send(PASSWORD);
+    await alice.expect("1 failed login lately: checking in 1 s");
+    await withTimeout(clock.untilPending(), TIMEOUT_MS, "the delay");
+    clock.advance(1000);
+    await alice.expect("Your new password (at least 8 characters):");
+    await alice.send("battery staple");
+    await alice.expect("Type the same password again:");
+    await alice.send("battery staple");
+    await alice.expect("Your password is changed.");
+  }
+  {
+    await using alice = await Client.connect(port);
+    await alice.expect("Welcome to TestChat");
+    await alice.send(`login alice ${PASSWORD}`);
+    await alice.expect("1 failed login lately: checking in 1 s");
+    await withTimeout(clock.untilPending(2), TIMEOUT_MS, "the delay");
+    clock.advance(1000);
+    await alice.expect("Wrong password");
+    await alice.send("login alice battery staple");
+    await alice.expect("2 failed logins lately: checking in 2 s");
+    await withTimeout(clock.untilPending(2), TIMEOUT_MS, "the delay");
+    clock.advance(2000);
+    await alice.expectLines([
+      "You are logged in as alice.",
+      "2 failed login attempts since your last login, from 127.0.0.1.",
+    ]);
+    await alice.send("unregister");
+    await alice.expect(
+      'To delete the account "alice", type its password (a blank line cancels):',
+    );
+    await alice.send("battery staple");
+    // This address failed twice in the last 15 minutes: it waits too.
+    await alice.expect("2 failed logins lately: checking in 2 s");
+    await withTimeout(clock.untilPending(), TIMEOUT_MS, "the delay");
+    clock.advance(2000);
+    await alice.expect(
+      'The account "alice" is deleted; you stay online as a guest.',
+    );
+    await alice.send("password");
+    await alice.expect(
+      'You are a guest: "register" makes your name an account',
+    );
+  }
+  await using guest = await Client.connect(port);
+  await guest.expect("Welcome to TestChat");
+  await guest.send("login alice");
+  assert.deepEqual(await guest.sync(), [], "a guest again, as in the seed");
+});
+
+Deno.test("a private message to an offline account waits for its next login, with its date", async () => {
+  const clock = new FakeClock();
+  await using server = await startServer({ clock, offlineMax: 2 });
+  const port = server.addr.port;
+  (await registered(port, "alice")).close();
+  await using bob = await Client.login(port, "bob");
+  await bob.send("msg alice see you at noon");
+  await bob.expectLines([
+    "[private to alice] see you at noon",
+    "alice is offline and will get your message at their next login",
+  ]);
+  clock.advance(90 * 60 * 1000);
+  await bob.send("msg ALICE and bring the notes");
+  await bob.expectLines([
+    "[private to alice] and bring the notes",
+    "alice is offline and will get your message at their next login",
+  ]);
+  await bob.send("msg alice a third");
+  await bob.expect(
+    "alice is offline and has 2 messages waiting; yours was not kept",
+  );
+  await bob.send("msg carol hello");
+  await bob.expect('No one called "carol" is online');
+  await using alice = await Client.connect(port);
+  await alice.expect("Welcome to TestChat");
+  await alice.send(`login alice ${PASSWORD}`);
+  await alice.expectLines([
+    "You are logged in as alice.",
+    "While you were away, 2 private messages came for you:",
+    "[private, 2026-01-01 00:00 UTC] bob: see you at noon",
+    "[private, 2026-01-01 01:30 UTC] bob: and bring the notes",
+  ]);
+  await alice.send("logout");
+  await alice.closed();
+  await using again = await Client.connect(port);
+  await again.expect("Welcome to TestChat");
+  await again.send(`login alice ${PASSWORD}`);
+  await again.expect("You are logged in as alice.");
+  assert.deepEqual(await again.sync(), [], "delivered once");
+});
+
+Deno.test("an offline message older than --offline-days is not delivered", async () => {
+  const clock = new FakeClock();
+  await using server = await startServer({ clock, offlineDays: 1 });
+  const port = server.addr.port;
+  (await registered(port, "alice")).close();
+  await using bob = await Client.login(port, "bob");
+  await bob.send("msg alice too late");
+  await bob.waitFor((line) => line.startsWith("alice is offline"));
+  clock.advance(24 * 60 * 60 * 1000 + 1);
+  await using alice = await Client.connect(port);
+  await alice.expect("Welcome to TestChat");
+  await alice.send(`login alice ${PASSWORD}`);
+  await alice.expect("You are logged in as alice.");
+  assert.deepEqual(await alice.sync(), []);
+});
+
+Deno.test("logins that wait for a hash are told how many are ahead, and chat goes on", async () => {
+  await using server = await startServer({ maxPasswordHashes: 1 });
+  const port = server.addr.port;
+  const names = ["ann", "ben", "cat"];
+  for (const name of names) (await registered(port, name)).close();
+  await using party = await loginAll(port, "talker", "listener");
+  const [talker, listener] = party;
+  const clients = await Promise.all(names.map(async () => {
+    const client = await Client.connect(port);
+    await client.expect("Welcome to TestChat");
+    return client;
+  }));
+  try {
+    await Promise.all(
+      clients.map((client, i) => client.send(`login ${names[i]} ${PASSWORD}`)),
+    );
+    await talker.send("say chat goes on");
+    await listener.waitFor("talker: chat goes on");
+    const seen = await Promise.all(clients.map(async (client, i) => {
+      const lines = [];
+      do lines.push(await client.readLine()); while (
+        lines.at(-1) !== `You are logged in as ${names[i]}.`
+      );
+      return lines.filter((line) => !line.endsWith("has entered the room."));
+    }));
+    const waited = seen.filter((lines) => lines.length === 2);
+    assert.equal(waited.length, 2, JSON.stringify(seen));
+    assert.deepEqual(waited.map((lines) => lines[0]).sort(), [
+      "Checking the password: 1 check is ahead of yours",
+      "Checking the password: 2 checks are ahead of yours",
+    ]);
+  } finally {
+    for (const client of clients) await client[Symbol.asyncDispose]();
+  }
+});

@@ -1,0 +1,42 @@
+import assert from "node:assert/strict";
+import { PasswordHasher } from "../src/passwords.ts";
+
+Deno.test("PasswordHasher hashes with scrypt N=2^15, r=8, p=1 and a 16-byte salt, and verifies", async () => {
+  const hasher = new PasswordHasher();
+  const hash = await hasher.hash("correct horse");
+  const match = hash.match(/^\$scrypt\$ln=15,r=8,p=1\$([^$]+)\$([^$]+)$/);
+  assert.ok(match, hash);
+  assert.equal(atob(match[1]).length, 16);
+  assert.equal(await hasher.verify("correct horse", hash), true);
+  assert.equal(await hasher.verify("correct horsE", hash), false);
+  assert.notEqual(await hasher.hash("correct horse"), hash, "a fresh salt");
+  assert.equal(await hasher.verify("x", "not a hash"), false);
+});
+
+Deno.test("PasswordHasher says when a hash was made with weaker parameters", async () => {
+  const weak = new PasswordHasher({ params: { ln: 10, r: 8, p: 1 } });
+  const hash = await weak.hash("correct horse");
+  const strong = new PasswordHasher();
+  assert.equal(strong.needsRehash(hash), true);
+  assert.equal(await strong.verify("correct horse", hash), true);
+  assert.equal(strong.needsRehash(await strong.hash("correct horse")), false);
+});
+
+Deno.test("PasswordHasher runs two hashes at once; the rest wait their turn, and the event loop goes on", async () => {
+  const hasher = new PasswordHasher();
+  const ahead: number[] = [];
+  const hashes = Array.from(
+    { length: 5 },
+    (_, i) => hasher.hash(`password ${i}`, (n) => ahead.push(n)),
+  );
+  assert.equal(hasher.running, 2);
+  assert.equal(hasher.waiting, 3);
+  assert.deepEqual(ahead, [0, 1, 2], "each waiter is told its place");
+  let settled = 0;
+  for (const hash of hashes) hash.then(() => settled++);
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  assert.equal(settled, 0, "a timer fired while the hashes ran off the loop");
+  await Promise.all(hashes);
+  assert.equal(hasher.running, 0);
+  assert.equal(hasher.waiting, 0);
+});
