@@ -24,6 +24,9 @@ import { pin, startChatServer, startInspircd } from "./servers.ts";
 const USAGE = `Usage: deno task bench [options]
 
   --peer inspircd     also run every scenario against InspIRCd
+  --baseline DIR      also run another checkout of this server (a git
+                      worktree of an earlier commit), as "baseline": the
+                      figures before and after a change, from one run
   --scenarios LIST    burst,steady,idle,growth (default: all)
   --quick             small sizes, to check the harness itself
   --out DIR           where the JSON goes (default bench/results)
@@ -214,25 +217,33 @@ function format(value: number | undefined): string {
   return value.toFixed(3);
 }
 
-function table(ours: Row[], peer: Row[] | null): string {
-  const header = peer
-    ? ["scenario", "figure", "chat-server", "inspircd", "ours/theirs"]
-    : ["scenario", "figure", "chat-server"];
+/**
+ * The medians of every server side by side, ours first, and the ratio of
+ * ours to each of the others.
+ */
+function table(summary: Row[], servers: string[]): string {
+  const [us, ...others] = servers;
+  const header = [
+    "scenario",
+    "figure",
+    ...servers,
+    ...others.map((other) => `${us}/${other}`),
+  ];
   const lines = [header];
-  for (const row of ours) {
-    const other = peer?.find((p) => p.scenario === row.scenario);
-    const otherFigures = other ? figures(other) : null;
+  for (const row of summary.filter((r) => r.server === us)) {
+    const theirs = others.map((other) =>
+      summary.find((r) => r.server === other && r.scenario === row.scenario)
+    ).map((other) => other ? figures(other) : null);
     figures(row).forEach(([name, value], i) => {
       if (value === undefined) return;
-      const cells = [row.scenario, name, format(value)];
-      if (peer) {
-        const theirs = otherFigures?.[i][1];
-        cells.push(
-          format(theirs),
-          theirs ? `${(value / theirs).toFixed(2)}x` : "-",
-        );
-      }
-      lines.push(cells);
+      const values = theirs.map((figure) => figure?.[i][1]);
+      lines.push([
+        row.scenario,
+        name,
+        format(value),
+        ...values.map(format),
+        ...values.map((v) => v ? `${(value / v).toFixed(2)}x` : "-"),
+      ]);
     });
   }
   const widths = header.map((_, c) =>
@@ -270,6 +281,7 @@ async function main(): Promise<number> {
       profile: { type: "string" },
       repeat: { type: "string" },
       samples: { type: "string" },
+      baseline: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -305,17 +317,27 @@ async function main(): Promise<number> {
   const starters: Starter[] = [
     () => startChatServer({ cpu, profileDir: values.profile }),
   ];
-  if (values.peer) starters.push(() => startInspircd({ cpu }));
+  const servers = ["chat-server"];
+  if (values.baseline) {
+    const checkout = new URL(
+      `file://${await Deno.realPath(values.baseline)}/`,
+    );
+    starters.push(() =>
+      startChatServer({ cpu, root: checkout, name: "baseline" })
+    );
+    servers.push("baseline");
+  }
+  if (values.peer) {
+    starters.push(() => startInspircd({ cpu }));
+    servers.push("inspircd");
+  }
   const rows = await runAll(starters, runsOf(plan, only), repeat);
   const summary = medians(rows);
-  const ours = summary.filter((r) => r.server === "chat-server");
-  const peer = values.peer
-    ? summary.filter((r) => r.server !== "chat-server")
-    : null;
 
-  console.log(table(ours, peer) + spread(rows, repeat));
+  console.log(table(summary, servers) + spread(rows, repeat));
   const report = {
     date: new Date().toISOString(),
+    baseline: values.baseline ?? null,
     machine: {
       cores,
       os: `${Deno.build.os} ${Deno.osRelease()}`,

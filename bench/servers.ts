@@ -24,6 +24,17 @@ export interface ServerOptions {
   profileDir?: string;
 }
 
+/** Options for {@linkcode startChatServer}. */
+export interface ChatServerOptions extends ServerOptions {
+  /**
+   * The checkout to run: this one by default, or another (a worktree of an
+   * earlier commit, for figures from before and after a change in one run).
+   */
+  root?: URL;
+  /** The name in the table. Default `chat-server`. */
+  name?: string;
+}
+
 const root = new URL("..", import.meta.url);
 
 /** The server's resident memory, in bytes. */
@@ -85,13 +96,13 @@ async function launch(
   command: string,
   args: string[],
   port: number,
-  options: ServerOptions,
+  options: ServerOptions & { cwd?: URL },
   env: Record<string, string> = {},
 ): Promise<RunningServer> {
   const child = new Deno.Command(command, {
     args,
     env,
-    cwd: root,
+    cwd: options.cwd ?? root,
     stdin: "null",
     stdout: "null",
     stderr: "inherit",
@@ -124,11 +135,11 @@ async function launch(
  * What `deno task start` sets, from deno.json: "NAME=value... deno run
  * FLAGS... main.ts" gives the environment and the flags.
  */
-export async function startTask(): Promise<
+export async function startTask(checkout: URL = root): Promise<
   { env: Record<string, string>; flags: string[] }
 > {
   const config = JSON.parse(
-    await Deno.readTextFile(new URL("../deno.json", import.meta.url)),
+    await Deno.readTextFile(new URL("deno.json", checkout)),
   );
   const words: string[] = config.tasks.start.split(/\s+/);
   const env: Record<string, string> = {};
@@ -140,23 +151,38 @@ export async function startTask(): Promise<
   return { env, flags };
 }
 
+/** Whether the checkout's server takes `flag` (an older one may not). */
+async function takesFlag(checkout: URL, flag: string): Promise<boolean> {
+  const help = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-all", "main.ts", "--help"],
+    cwd: checkout,
+    stdin: "null",
+    stderr: "null",
+  }).output();
+  return new TextDecoder().decode(help.stdout).includes(`--${flag} `);
+}
+
 /**
  * This chat server, started the way `deno task start` starts it (the same
  * environment, permissions and V8 flags, read from deno.json), with the
- * limits that would
- * refuse a load generator lifted by its own flags: flood control off, and
- * room for every connection.
+ * limits that would refuse a load generator lifted by its own flags: flood
+ * control off, and room for every connection. It keeps its database in a
+ * file of its own, removed when it stops: the store's writes are part of
+ * what is measured.
  */
 export async function startChatServer(
-  options: ServerOptions,
+  options: ChatServerOptions,
 ): Promise<RunningServer> {
+  const checkout = options.root ?? root;
   const port = freePort();
   const profile = options.profileDir
     ? ["--cpu-prof", `--cpu-prof-dir=${options.profileDir}`]
     : [];
-  const { env, flags } = await startTask();
-  return await launch(
-    "chat-server",
+  const { env, flags } = await startTask(checkout);
+  const dir = await Deno.makeTempDir({ prefix: "chat-bench-" });
+  const db = await takesFlag(checkout, "db") ? ["--db", `${dir}/chat.db`] : [];
+  const server = await launch(
+    options.name ?? "chat-server",
     CHAT,
     Deno.execPath(),
     [
@@ -176,11 +202,19 @@ export async function startChatServer(
       "1000000",
       "--max-lines-before-login",
       "1000000",
+      ...db,
     ],
     port,
-    options,
+    { ...options, cwd: checkout },
     env,
   );
+  return {
+    ...server,
+    async stop() {
+      await server.stop();
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    },
+  };
 }
 
 /**

@@ -118,6 +118,21 @@ Deno.test({
   },
 });
 
+Deno.test("--baseline runs another checkout beside ours, named baseline", async () => {
+  // This checkout as its own baseline: the same scenarios, a second server.
+  const report = await runReport(
+    "--scenarios",
+    "burst",
+    "--baseline",
+    new URL("..", import.meta.url).pathname,
+  );
+  assert.deepEqual(
+    report.rows.map((row) => row.server).sort(),
+    ["baseline", "chat-server"],
+  );
+  for (const row of report.rows) assert.equal(row.deliveredRatio, 1);
+});
+
 Deno.test("--repeat runs a scenario again and reports medians; --samples writes every sample", async () => {
   const samples = await Deno.makeTempDir({ prefix: "chat-samples-" });
   try {
