@@ -8,6 +8,12 @@ import type { ChatEvent, ChatLine, RoomEvent } from "./events.ts";
 import type { Frame, Transport } from "./render/transport.ts";
 import { LineArena } from "./text.ts";
 
+/** Where frames rendered for a transport go: a session's outbox. */
+export interface FrameSink {
+  /** Queues a frame its transport rendered; never waits. */
+  deliver(frame: Frame): void;
+}
+
 /**
  * Where a user's events go: a session (which renders them for its own
  * transport), or a test's fake.
@@ -15,8 +21,11 @@ import { LineArena } from "./text.ts";
 export interface Recipient {
   /** How this recipient's frames are rendered. */
   readonly transport: Transport;
-  /** Queues a frame its transport rendered; never waits. */
-  deliver(frame: Frame): void;
+  /**
+   * Where a room's frames go, as they are: the outbox itself, so that the
+   * fan-out calls it directly.
+   */
+  readonly sink: FrameSink;
   /** Renders and queues an event for this recipient alone; never waits. */
   show(event: ChatEvent): void;
 }
@@ -44,6 +53,9 @@ export class User {
    * first use, since most users never ignore anyone.
    */
   #ignoring: Set<User> | null = null;
+  /** How this user's frames are rendered (a field: the fan-out reads it). */
+  readonly transport: Transport;
+  readonly #sink: FrameSink;
   readonly #recipient: Recipient;
 
   constructor(
@@ -54,17 +66,14 @@ export class User {
     this.name = name;
     this.key = key;
     this.#recipient = options.recipient;
+    this.transport = options.recipient.transport;
+    this.#sink = options.recipient.sink;
     this.since = this.lastActive = options.now;
-  }
-
-  /** How this user's frames are rendered. */
-  get transport(): Transport {
-    return this.#recipient.transport;
   }
 
   /** Queues a frame already rendered for this user's transport. */
   deliver(frame: Frame): void {
-    this.#recipient.deliver(frame);
+    this.#sink.deliver(frame);
   }
 
   /** Shows this user an event meant for them alone. */

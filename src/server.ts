@@ -63,7 +63,7 @@ export async function serve(options: ServeOptions = {}): Promise<ChatServer> {
   const config: Config = { ...DEFAULTS, ...overrides };
   const motd = config.motd === "" ? [] : readMotd(config.motd);
   const storeLog = log("store");
-  const store = SqliteStore.open(config.db, {
+  const store = await SqliteStore.open(config.db, {
     historyKeep: config.historyKeep,
     onError: (error) =>
       storeLog.error("Writing to the database failed: {error}", { error }),

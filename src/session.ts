@@ -26,8 +26,8 @@ import type { ChatEvent, ChatLine } from "./events.ts";
 import type { Registry } from "./registry.ts";
 import type { Store } from "./store/store.ts";
 import { eventText, historyText, TELNET } from "./render/telnet.ts";
-import type { Frame, Transport } from "./render/transport.ts";
-import type { Recipient, User } from "./room.ts";
+import type { Transport } from "./render/transport.ts";
+import type { FrameSink, Recipient, User } from "./room.ts";
 import { encodeLine, sanitize, TEXT } from "./text.ts";
 
 /** How long a closing session may take to flush its output, in ms. */
@@ -191,9 +191,9 @@ export class Session implements SessionControl, Context, Recipient {
     return TELNET;
   }
 
-  /** Part of {@linkcode Recipient}: a room's line, already encoded. */
-  deliver(frame: Frame): void {
-    this.#outbox.deliver(frame as Uint8Array);
+  /** Part of {@linkcode Recipient}: a room's lines go to the outbox. */
+  get sink(): FrameSink {
+    return this.#outbox;
   }
 
   /** Part of {@linkcode Recipient}: an event for this session alone. */
@@ -269,7 +269,8 @@ export class Session implements SessionControl, Context, Recipient {
     try {
       for await (const event of lines) {
         if (this.#stopping) break;
-        await this.#throttle();
+        const throttled = this.#throttle();
+        if (throttled !== undefined) await throttled;
         const handling = this.#handle(event);
         if (handling !== undefined) await handling;
         if (this.#stopping) break;

@@ -4,9 +4,13 @@ import { dispatch, splitWord } from "../src/commands/mod.ts";
 import { ChatError } from "../src/errors.ts";
 import { fakeServer, FakeSession } from "./fake_session.ts";
 
-function setup() {
-  const server = fakeServer();
-  return { registry: server.registry, ctx: server.context };
+async function setup() {
+  const server = await fakeServer();
+  return {
+    registry: server.registry,
+    ctx: server.context,
+    [Symbol.asyncDispose]: () => server[Symbol.asyncDispose](),
+  };
 }
 
 /** Dispatches and returns the sender's replies, ChatErrors included. */
@@ -33,7 +37,8 @@ Deno.test("splitWord() splits at the first whitespace and trims", () => {
 });
 
 Deno.test("dispatch() asks a guest to log in for anything but login and logout", async () => {
-  const { ctx } = setup();
+  await using server = await setup();
+  const { ctx } = server;
   const guest = ctx(new FakeSession());
   for (const line of ["say hi", "look", "who", "help", "dance", "/WHO"]) {
     assert.deepEqual(
@@ -48,7 +53,8 @@ Deno.test("dispatch() asks a guest to log in for anything but login and logout",
 });
 
 Deno.test("dispatch() finds commands through a Map, not object keys", async () => {
-  const { ctx } = setup();
+  await using server = await setup();
+  const { ctx } = server;
   const session = new FakeSession();
   const c = ctx(session);
   await run(c, "login alice");
@@ -60,7 +66,8 @@ Deno.test("dispatch() finds commands through a Map, not object keys", async () =
 });
 
 Deno.test("dispatch() logs in, says, looks, and tells others", async () => {
-  const { ctx, registry } = setup();
+  await using server = await setup();
+  const { ctx, registry } = server;
   const a = new FakeSession();
   const b = new FakeSession();
   await run(ctx(a), "login alice");
@@ -78,7 +85,8 @@ Deno.test("dispatch() logs in, says, looks, and tells others", async () => {
 });
 
 Deno.test("saying, emoting and private messages mark the speaker; other commands do not", async () => {
-  const { ctx } = setup();
+  await using server = await setup();
+  const { ctx } = server;
   const a = new FakeSession();
   const b = new FakeSession();
   await run(ctx(a), "login alice");
@@ -106,7 +114,8 @@ Deno.test("saying, emoting and private messages mark the speaker; other commands
 });
 
 Deno.test("dispatch() refuses a name taken in another letter case", async () => {
-  const { ctx } = setup();
+  await using server = await setup();
+  const { ctx } = server;
   await run(ctx(new FakeSession()), "login Alice");
   assert.deepEqual(await run(ctx(new FakeSession()), "login aLICE"), [
     'The name "aLICE" is taken.',
@@ -115,7 +124,8 @@ Deno.test("dispatch() refuses a name taken in another letter case", async () => 
 });
 
 Deno.test("Registry.logout() frees the name and tells the room, once", async () => {
-  const { ctx, registry } = setup();
+  await using server = await setup();
+  const { ctx, registry } = server;
   const a = new FakeSession();
   const b = new FakeSession();
   await run(ctx(a), "login alice");

@@ -252,7 +252,7 @@ Deno.test("a session turns Nagle's algorithm off once its user speaks, not befor
   const shared: ServerContext = {
     ended: () => ended.resolve(),
     registry: new Registry({ historyLines: config.historyLines }),
-    store: SqliteStore.open(":memory:"),
+    store: await SqliteStore.open(":memory:"),
     hasher: new PasswordHasher(),
     config,
     commands: COMMANDS,

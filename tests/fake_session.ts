@@ -27,9 +27,11 @@ export class FakeSession implements SessionControl {
   spoken = 0;
   readonly recipient: Recipient = {
     transport: TELNET,
-    deliver: (frame: Frame) => {
-      const text = decoder.decode(frame as Uint8Array);
-      this.received.push(...text.split("\r\n").slice(0, -1));
+    sink: {
+      deliver: (frame: Frame) => {
+        const text = decoder.decode(frame as Uint8Array);
+        this.received.push(...text.split("\r\n").slice(0, -1));
+      },
     },
     show: (event: ChatEvent) => this.show(event),
   };
@@ -80,12 +82,12 @@ export class FakeSession implements SessionControl {
 }
 
 /** A registry, a clock and a way to make contexts for fake sessions. */
-export function fakeServer(
+export async function fakeServer(
   options: { config?: Partial<Config>; motd?: string[] } = {},
 ) {
   const config = { ...DEFAULTS, ...options.config };
   const clock = new FakeClock();
-  const store = SqliteStore.open(":memory:");
+  const store = await SqliteStore.open(":memory:");
   const hasher = new PasswordHasher();
   const registry = new Registry({
     historyLines: config.historyLines,
@@ -97,6 +99,7 @@ export function fakeServer(
     registry,
     store,
     clock,
+    [Symbol.asyncDispose]: () => store.close(),
     context(session: SessionControl): Context {
       return {
         session,

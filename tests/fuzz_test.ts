@@ -60,7 +60,7 @@ const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/u;
 
 async function fuzzOne(
   seed: number,
-  server: ReturnType<typeof fakeServer>,
+  server: Awaited<ReturnType<typeof fakeServer>>,
   seen: string[],
 ) {
   const registry: Registry = server.registry;
@@ -108,7 +108,7 @@ async function fuzzOne(
 
 Deno.test("fuzz: 10,000 random byte streams through the line stream and the dispatcher", async () => {
   const base = Number(Deno.env.get("FUZZ_SEED") ?? 20261127);
-  const server = fakeServer();
+  await using server = await fakeServer();
   const { registry } = server;
   // Someone else in the room: everything the fuzzer's lines make the server
   // send to another user arrives here.

@@ -5,7 +5,7 @@ import { Registry } from "../src/registry.ts";
 import { TELNET } from "../src/render/telnet.ts";
 import { Room, User } from "../src/room.ts";
 
-const nobody = { transport: TELNET, deliver() {}, show() {} };
+const nobody = { transport: TELNET, sink: { deliver() {} }, show() {} };
 let lastId = 0;
 const said = (text: string): SaidEvent => ({
   type: "said",

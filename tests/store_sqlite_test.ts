@@ -8,10 +8,10 @@ storeContract("SqliteStore on a file", async () => {
   const dir = await Deno.makeTempDir();
   const path = `${dir}/chat.db`;
   return {
-    open: (options) => Promise.resolve(SqliteStore.open(path, options)),
+    open: (options) => SqliteStore.open(path, options),
     async reopen(store, options) {
       await store.close();
-      return SqliteStore.open(path, options);
+      return await SqliteStore.open(path, options);
     },
     cleanup: () => Deno.remove(dir, { recursive: true }),
   };
@@ -19,13 +19,11 @@ storeContract("SqliteStore on a file", async () => {
 
 storeContract("SqliteStore in memory", () =>
   Promise.resolve({
-    open: (options) => Promise.resolve(SqliteStore.open(":memory:", options)),
+    open: (options) => SqliteStore.open(":memory:", options),
     cleanup: () => Promise.resolve(),
   }));
 
-async function withDir(
-  fn: (dir: string) => void | Promise<void>,
-): Promise<void> {
+async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir();
   try {
     await fn(dir);
@@ -34,9 +32,18 @@ async function withDir(
   }
 }
 
+/** Rejects with a StoreError whose message matches `message`. */
+async function refuses(opening: Promise<unknown>, message: RegExp) {
+  await assert.rejects(
+    opening,
+    (error: Error) =>
+      error instanceof StoreError && message.test(error.message),
+  );
+}
+
 Deno.test("SqliteStore.open() writes WAL and the schema version", () =>
   withDir(async (dir) => {
-    const store = SqliteStore.open(`${dir}/chat.db`);
+    const store = await SqliteStore.open(`${dir}/chat.db`);
     await store.close();
     const db = new DatabaseSync(`${dir}/chat.db`);
     try {
@@ -50,42 +57,38 @@ Deno.test("SqliteStore.open() writes WAL and the schema version", () =>
   }));
 
 Deno.test("SqliteStore.open() refuses a database from a newer version", () =>
-  withDir((dir) => {
+  withDir(async (dir) => {
     const db = new DatabaseSync(`${dir}/chat.db`);
     db.exec(`PRAGMA user_version = ${SCHEMA_VERSION + 1}`);
     db.close();
-    assert.throws(
-      () => SqliteStore.open(`${dir}/chat.db`),
-      (error: Error) =>
-        error instanceof StoreError &&
-        /written by a newer chat-server \(schema version \d+; this one knows up to \d+\)/
-          .test(error.message),
+    await refuses(
+      SqliteStore.open(`${dir}/chat.db`),
+      /written by a newer chat-server \(schema version \d+; this one knows up to \d+\)/,
     );
   }));
 
 Deno.test("SqliteStore.open() refuses a file another store holds, until it closes", () =>
   withDir(async (dir) => {
-    const first = SqliteStore.open(`${dir}/chat.db`);
-    assert.throws(
-      () => SqliteStore.open(`${dir}/chat.db`),
-      (error: Error) =>
-        error instanceof StoreError &&
-        error.message ===
-          `Cannot open the database "${dir}/chat.db": another chat-server is using it`,
+    const first = await SqliteStore.open(`${dir}/chat.db`);
+    await refuses(
+      SqliteStore.open(`${dir}/chat.db`),
+      new RegExp(
+        `^Cannot open the database "${dir}/chat\\.db": another chat-server is using it$`,
+      ),
     );
     await first.close();
-    await SqliteStore.open(`${dir}/chat.db`).close();
+    await (await SqliteStore.open(`${dir}/chat.db`)).close();
   }));
 
-Deno.test("SqliteStore.open() says so when the file is not a database or cannot be written", () =>
+Deno.test("SqliteStore.open() says so when the file is not a database or its folder is missing", () =>
   withDir(async (dir) => {
     await Deno.writeTextFile(`${dir}/notes.txt`, "x".repeat(4096));
-    assert.throws(
-      () => SqliteStore.open(`${dir}/notes.txt`),
+    await refuses(
+      SqliteStore.open(`${dir}/notes.txt`),
       /Cannot open the database ".*notes\.txt": it is not a chat-server database/,
     );
-    assert.throws(
-      () => SqliteStore.open(`${dir}/missing/chat.db`),
+    await refuses(
+      SqliteStore.open(`${dir}/missing/chat.db`),
       /Cannot open the database ".*missing\/chat\.db": its folder does not exist/,
     );
   }));

@@ -1,0 +1,604 @@
+/**
+ * The database itself: SQLite (`node:sqlite`, part of Deno), one file in WAL
+ * mode, with a schema version and migrations run at open. Every call here is
+ * synchronous and may take milliseconds (a commit, a checkpoint's fsync), so
+ * it runs on a worker thread of its own (`sqlite_worker.ts`), never on the
+ * chat's event loop; `SqliteStore` (`sqlite.ts`) is how the chat talks to it.
+ *
+ * @module
+ */
+
+import { DatabaseSync, type StatementSync } from "node:sqlite";
+import type { ChatLine, PrivateEvent, TopicEvent } from "../events.ts";
+import {
+  type Account,
+  type LoginFailures,
+  type StoredRoom,
+  StoreError,
+} from "./store.ts";
+
+/**
+ * The schema, one migration per version: `MIGRATIONS[n]` takes a database
+ * from version n to n + 1. A database newer than this list is refused.
+ */
+const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+  CREATE TABLE rooms (
+    key TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    topic TEXT,
+    topic_by TEXT,
+    topic_at INTEGER
+  );
+  CREATE TABLE history (
+    room TEXT NOT NULL,
+    id INTEGER NOT NULL,
+    type TEXT NOT NULL,
+    sender TEXT NOT NULL,
+    text TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    PRIMARY KEY (room, id)
+  ) WITHOUT ROWID;
+  CREATE TABLE accounts (
+    key TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    skeleton TEXT NOT NULL UNIQUE,
+    hash TEXT NOT NULL,
+    created INTEGER NOT NULL,
+    last_login INTEGER
+  );
+  CREATE TABLE account_failures (
+    key TEXT PRIMARY KEY,
+    count INTEGER NOT NULL,
+    addresses TEXT NOT NULL
+  );
+  CREATE TABLE address_failures (
+    address TEXT PRIMARY KEY,
+    count INTEGER NOT NULL,
+    last_at INTEGER NOT NULL
+  );
+  CREATE TABLE offline (
+    id INTEGER PRIMARY KEY,
+    recipient TEXT NOT NULL,
+    event_id INTEGER NOT NULL,
+    sender TEXT NOT NULL,
+    name TEXT NOT NULL,
+    text TEXT NOT NULL,
+    at INTEGER NOT NULL
+  );
+  CREATE INDEX offline_by_recipient ON offline (recipient, at);
+  `,
+];
+
+/** The schema version this code writes. */
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+/**
+ * A room's history is trimmed to `--history-keep` once this many lines were
+ * written to it since the last trim (and when the database closes).
+ */
+const TRIM_SLACK = 100;
+
+/** How many addresses an account's failure report keeps. */
+const MAX_FAILURE_ADDRESSES = 10;
+
+type Row = Record<string, unknown>;
+
+/**
+ * Chat lines to keep, flattened into one array, {@linkcode LINE_FIELDS}
+ * values a line: room key, room name, id, type, sender, text, date. A flat
+ * array of strings and numbers is the cheapest thing to post to a worker
+ * (structured cloning objects cost more than a microsecond a line).
+ */
+export type QueuedLines = (string | number)[];
+
+/** Values per line in {@linkcode QueuedLines}. */
+export const LINE_FIELDS = 7;
+
+/** Lines per INSERT statement: one statement for many rows costs less. */
+const ROWS_PER_INSERT = 50;
+
+/** A topic to keep, with its room's key. */
+export interface QueuedTopic {
+  readonly room: string;
+  readonly event: TopicEvent;
+}
+
+/** The database in one SQLite file, or in memory (`:memory:`). */
+export class SqliteDatabase {
+  readonly #db: DatabaseSync;
+  /** Held while open, so that a second server cannot use the same file. */
+  readonly #lock: Deno.FsFile | null;
+  readonly #keep: number;
+  readonly #statements = new Map<string, StatementSync>();
+  /** Rooms known to have a row, so that a line does not upsert one each. */
+  readonly #rooms = new Set<string>();
+  /** Lines written per room since its history was last trimmed. */
+  readonly #untrimmed = new Map<string, number>();
+  #closed = false;
+
+  private constructor(
+    db: DatabaseSync,
+    lock: Deno.FsFile | null,
+    historyKeep: number,
+  ) {
+    this.#db = db;
+    this.#lock = lock;
+    this.#keep = historyKeep;
+  }
+
+  /**
+   * Opens (or creates) the database at `path` (`:memory:` keeps nothing) and
+   * brings its schema up to date. Throws a {@linkcode StoreError} with one
+   * line for the operator when it cannot: a newer schema, a file another
+   * server holds, a file that cannot be written, or not a database.
+   */
+  static open(path: string, historyKeep = 1000): SqliteDatabase {
+    const memory = path === ":memory:";
+    const lock = memory ? null : lockFile(path);
+    let db: DatabaseSync | null = null;
+    try {
+      db = new DatabaseSync(path);
+      db.exec("PRAGMA busy_timeout = 2000");
+      if (!memory) {
+        const mode = db.prepare("PRAGMA journal_mode = WAL").get() as Row;
+        if (mode.journal_mode !== "wal") {
+          throw new Error(`journal mode is ${mode.journal_mode}, not WAL`);
+        }
+      }
+      // WAL with synchronous NORMAL: a crash of the process loses nothing
+      // committed; a power cut at most the last commits, never the file.
+      db.exec("PRAGMA synchronous = NORMAL");
+      migrate(db, path);
+      return new SqliteDatabase(db, lock, historyKeep);
+    } catch (error) {
+      db?.close();
+      lock?.close();
+      if (error instanceof StoreError) throw error;
+      throw new StoreError(
+        `Cannot open the database "${path}": ${describe(error)}`,
+        { cause: error },
+      );
+    }
+  }
+
+  /** Writes queued lines and topics in one transaction; returns its ms. */
+  write(lines: QueuedLines, topics: readonly QueuedTopic[]): number {
+    if (lines.length === 0 && topics.length === 0) return 0;
+    const started = performance.now();
+    this.#transaction(() => {
+      this.#insertLines(lines);
+      for (const { room, event } of topics) {
+        this.#run(
+          "INSERT INTO rooms (key, name, topic, topic_by, topic_at) " +
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET " +
+            "topic = excluded.topic, topic_by = excluded.topic_by, " +
+            "topic_at = excluded.topic_at",
+          room,
+          event.room,
+          event.text,
+          event.from,
+          event.at,
+        );
+        this.#rooms.add(room);
+      }
+      this.#trim(TRIM_SLACK);
+    });
+    return performance.now() - started;
+  }
+
+  /** Inserts flattened lines, many rows per statement. */
+  #insertLines(lines: QueuedLines): void {
+    const count = lines.length / LINE_FIELDS;
+    const rows: (string | number)[] = [];
+    for (let line = 0; line < count; line++) {
+      const at = line * LINE_FIELDS;
+      const room = lines[at] as string;
+      if (!this.#rooms.has(room)) {
+        this.#run(
+          "INSERT INTO rooms (key, name) VALUES (?, ?) ON CONFLICT DO NOTHING",
+          room,
+          lines[at + 1],
+        );
+        this.#rooms.add(room);
+      }
+      this.#untrimmed.set(room, (this.#untrimmed.get(room) ?? 0) + 1);
+      // room, id, type, sender, text, at
+      rows.push(
+        room,
+        lines[at + 2],
+        lines[at + 3],
+        lines[at + 4],
+        lines[at + 5],
+        lines[at + 6],
+      );
+      if (rows.length === ROWS_PER_INSERT * 6) {
+        this.#insertRows(rows);
+        rows.length = 0;
+      }
+    }
+    if (rows.length > 0) this.#insertRows(rows);
+  }
+
+  #insertRows(rows: (string | number)[]): void {
+    const count = rows.length / 6;
+    this.#statement(
+      "INSERT INTO history (room, id, type, sender, text, at) VALUES " +
+        Array(count).fill("(?, ?, ?, ?, ?, ?)").join(", "),
+    ).run(...rows);
+  }
+
+  room(key: string, lines: number): StoredRoom | null {
+    this.#trimRoom(key);
+    const row = this.#get("SELECT * FROM rooms WHERE key = ?", key);
+    if (row === undefined) return null;
+    const name = row.name as string;
+    return {
+      name,
+      topic: (row.topic as string | null) ?? null,
+      history: lines === 0 ? [] : this.#history(key, name, lines),
+    };
+  }
+
+  history(
+    key: string,
+    options: { limit: number; before?: number },
+  ): ChatLine[] {
+    this.#trimRoom(key);
+    const row = this.#get("SELECT name FROM rooms WHERE key = ?", key);
+    if (row === undefined) return [];
+    return this.#history(
+      key,
+      row.name as string,
+      options.limit,
+      options.before,
+    );
+  }
+
+  accountFor(key: string, skeleton: string): Account | null {
+    const row = this.#get(
+      "SELECT * FROM accounts WHERE key = ?1 OR skeleton = ?2 " +
+        "ORDER BY key = ?1 DESC LIMIT 1",
+      key,
+      skeleton,
+    );
+    return row === undefined ? null : toAccount(row);
+  }
+
+  createAccount(account: Account): boolean {
+    const result = this.#run(
+      "INSERT INTO accounts (key, name, skeleton, hash, created, last_login) " +
+        "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+      account.key,
+      account.name,
+      account.skeleton,
+      account.hash,
+      account.created,
+      account.lastLogin,
+    );
+    return result.changes === 1;
+  }
+
+  setPassword(key: string, hash: string): void {
+    this.#run("UPDATE accounts SET hash = ? WHERE key = ?", hash, key);
+  }
+
+  deleteAccount(key: string): void {
+    this.#transaction(() => {
+      this.#run("DELETE FROM accounts WHERE key = ?", key);
+      this.#run("DELETE FROM account_failures WHERE key = ?", key);
+      this.#run("DELETE FROM offline WHERE recipient = ?", key);
+    });
+  }
+
+  loginFailures(key: string, address: string, since: number): LoginFailures {
+    const account = this.#get(
+      "SELECT count, addresses FROM account_failures WHERE key = ?",
+      key,
+    );
+    const from = this.#get(
+      "SELECT count FROM address_failures WHERE address = ? AND last_at >= ?",
+      address,
+      since,
+    );
+    return {
+      account: (account?.count as number | undefined) ?? 0,
+      addresses: account ? JSON.parse(account.addresses as string) : [],
+      address: (from?.count as number | undefined) ?? 0,
+    };
+  }
+
+  addLoginFailure(
+    key: string,
+    address: string,
+    options: { at: number; since: number },
+  ): void {
+    this.#transaction(() => {
+      const row = this.#get(
+        "SELECT addresses FROM account_failures WHERE key = ?",
+        key,
+      );
+      const addresses: string[] = row
+        ? JSON.parse(row.addresses as string)
+        : [];
+      const latest = [address, ...addresses.filter((a) => a !== address)]
+        .slice(0, MAX_FAILURE_ADDRESSES);
+      this.#run(
+        "INSERT INTO account_failures (key, count, addresses) VALUES (?, 1, ?) " +
+          "ON CONFLICT (key) DO UPDATE SET count = count + 1, " +
+          "addresses = excluded.addresses",
+        key,
+        JSON.stringify(latest),
+      );
+      this.#run(
+        "INSERT INTO address_failures (address, count, last_at) VALUES (?, 1, ?) " +
+          "ON CONFLICT (address) DO UPDATE SET " +
+          "count = CASE WHEN last_at >= ? THEN count + 1 ELSE 1 END, " +
+          "last_at = excluded.last_at",
+        address,
+        options.at,
+        options.since,
+      );
+    });
+  }
+
+  recordLogin(key: string, at: number): void {
+    this.#transaction(() => {
+      this.#run("DELETE FROM account_failures WHERE key = ?", key);
+      this.#run("UPDATE accounts SET last_login = ? WHERE key = ?", at, key);
+    });
+  }
+
+  leaveMessage(
+    to: string,
+    event: PrivateEvent,
+    options: { max: number; since: number },
+  ): boolean {
+    return this.#transaction(() => {
+      this.#run(
+        "DELETE FROM offline WHERE recipient = ? AND at < ?",
+        to,
+        options.since,
+      );
+      const waiting = this.#get(
+        "SELECT count(*) AS n FROM offline WHERE recipient = ?",
+        to,
+      )!.n as number;
+      if (waiting >= options.max) return false;
+      this.#run(
+        "INSERT INTO offline (recipient, event_id, sender, name, text, at) " +
+          "VALUES (?, ?, ?, ?, ?, ?)",
+        to,
+        event.id,
+        event.from,
+        event.to,
+        event.text,
+        event.at,
+      );
+      return true;
+    });
+  }
+
+  takeMessages(to: string, since: number): PrivateEvent[] {
+    return this.#transaction(() => {
+      const rows = this.#all(
+        "SELECT * FROM offline WHERE recipient = ? AND at >= ? ORDER BY id",
+        to,
+        since,
+      );
+      this.#run("DELETE FROM offline WHERE recipient = ?", to);
+      return rows.map((row): PrivateEvent => ({
+        type: "private",
+        id: row.event_id as number,
+        at: row.at as number,
+        from: row.sender as string,
+        to: row.name as string,
+        text: row.text as string,
+      }));
+    });
+  }
+
+  /**
+   * Moves the reservation of event ids `block` further and returns its new
+   * end: no id up to it is ever handed out again, restarts included.
+   */
+  reserveIds(block: number): number {
+    return this.#transaction(() => {
+      const row = this.#get("SELECT value FROM meta WHERE key = 'ids'");
+      const reserved = ((row?.value as number | undefined) ?? 0) + block;
+      this.#run(
+        "INSERT INTO meta (key, value) VALUES ('ids', ?) " +
+          "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        reserved,
+      );
+      return reserved;
+    });
+  }
+
+  /** Answers once everything posted before it is done: for flush(). */
+  sync(): boolean {
+    return true;
+  }
+
+  /** The end of the last reservation of ids: none up to it is used again. */
+  reservedIds(): number {
+    const row = this.#get("SELECT value FROM meta WHERE key = 'ids'");
+    return (row?.value as number | undefined) ?? 0;
+  }
+
+  /** Trims every room to its kept lines, and closes. Safe to call twice. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      this.#transaction(() => this.#trim(0));
+    } finally {
+      this.#db.close();
+      this.#lock?.close();
+    }
+  }
+
+  /** Trims one room before it is read, so that readers see the kept lines. */
+  #trimRoom(key: string): void {
+    if (!this.#untrimmed.has(key)) return;
+    this.#run(
+      "DELETE FROM history WHERE room = ?1 AND id <= (SELECT id FROM " +
+        "history WHERE room = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)",
+      key,
+      this.#keep,
+    );
+    this.#untrimmed.delete(key);
+  }
+
+  /**
+   * Deletes the lines past `--history-keep` of each room written to more
+   * than `slack` times since its last trim: trimming at every commit would
+   * cost a delete per room per commit.
+   */
+  #trim(slack: number): void {
+    for (const [room, count] of this.#untrimmed) {
+      if (count > slack) this.#trimRoom(room);
+    }
+  }
+
+  #history(
+    key: string,
+    name: string,
+    limit: number,
+    before?: number,
+  ): ChatLine[] {
+    const rows = before === undefined
+      ? this.#all(
+        "SELECT * FROM history WHERE room = ? ORDER BY id DESC LIMIT ?",
+        key,
+        limit,
+      )
+      : this.#all(
+        "SELECT * FROM history WHERE room = ? AND id < ? " +
+          "ORDER BY id DESC LIMIT ?",
+        key,
+        before,
+        limit,
+      );
+    return rows.reverse().map((row): ChatLine => ({
+      type: row.type as "said" | "emote",
+      id: row.id as number,
+      at: row.at as number,
+      room: name,
+      from: row.sender as string,
+      text: row.text as string,
+    }));
+  }
+
+  #transaction<T>(work: () => T): T {
+    this.#db.exec("BEGIN IMMEDIATE");
+    try {
+      const result = work();
+      this.#db.exec("COMMIT");
+      return result;
+    } catch (error) {
+      this.#db.exec("ROLLBACK");
+      throw error;
+    }
+  }
+
+  #statement(sql: string): StatementSync {
+    let statement = this.#statements.get(sql);
+    if (statement === undefined) {
+      statement = this.#db.prepare(sql);
+      this.#statements.set(sql, statement);
+    }
+    return statement;
+  }
+
+  #get(sql: string, ...params: (string | number | null)[]): Row | undefined {
+    return this.#statement(sql).get(...params) as Row | undefined;
+  }
+
+  #all(sql: string, ...params: (string | number | null)[]): Row[] {
+    return this.#statement(sql).all(...params) as Row[];
+  }
+
+  #run(sql: string, ...params: (string | number | null)[]) {
+    return this.#statement(sql).run(...params);
+  }
+}
+
+/**
+ * Takes an advisory lock on the database file, so that a second server on
+ * the same file stops at once instead of sharing it. SQLite's own locks are
+ * another kind (POSIX record locks), so this one does not get in their way,
+ * nor in the way of a backup taken from another process.
+ */
+function lockFile(path: string): Deno.FsFile {
+  let file: Deno.FsFile;
+  try {
+    file = Deno.openSync(path, { read: true, write: true, create: true });
+  } catch (error) {
+    throw new StoreError(
+      `Cannot open the database "${path}": ${describe(error)}`,
+      { cause: error },
+    );
+  }
+  if (!file.tryLockSync(true)) {
+    file.close();
+    throw new StoreError(
+      `Cannot open the database "${path}": another chat-server is using it`,
+    );
+  }
+  return file;
+}
+
+function migrate(db: DatabaseSync, path: string): void {
+  const row = db.prepare("PRAGMA user_version").get() as Row;
+  const version = row.user_version as number;
+  if (version > SCHEMA_VERSION) {
+    throw new StoreError(
+      `Cannot open the database "${path}": it was written by a newer ` +
+        `chat-server (schema version ${version}; this one knows up to ` +
+        `${SCHEMA_VERSION})`,
+    );
+  }
+  for (let next = version; next < SCHEMA_VERSION; next++) {
+    db.exec("BEGIN IMMEDIATE");
+    try {
+      db.exec(MIGRATIONS[next]);
+      db.exec(`PRAGMA user_version = ${next + 1}`);
+      db.exec("COMMIT");
+    } catch (error) {
+      db.exec("ROLLBACK");
+      throw error;
+    }
+  }
+}
+
+function toAccount(row: Row): Account {
+  return {
+    key: row.key as string,
+    name: row.name as string,
+    skeleton: row.skeleton as string,
+    hash: row.hash as string,
+    created: row.created as number,
+    lastLogin: (row.last_login as number | null) ?? null,
+  };
+}
+
+/** An error as one line for the operator. */
+function describe(error: unknown): string {
+  if (error instanceof Deno.errors.PermissionDenied) {
+    return "permission denied (it cannot be written)";
+  }
+  if (error instanceof Deno.errors.NotFound) {
+    return "its folder does not exist";
+  }
+  if (error instanceof Deno.errors.NotCapable) {
+    return "Deno was not given --allow-read and --allow-write for it";
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  if (/readonly database/i.test(message)) return "it cannot be written";
+  if (/not a database/i.test(message)) {
+    return "it is not a chat-server database";
+  }
+  return message.split("\n")[0];
+}

@@ -1,0 +1,123 @@
+/**
+ * The worker thread that owns the database: `SqliteStore` posts it requests
+ * and queued writes, and it answers each request in the order it came, so a
+ * read always sees the writes posted before it. Its commits, and the fsyncs
+ * of SQLite's checkpoints, happen here, off the chat's event loop.
+ *
+ * @module
+ */
+
+/// <reference lib="deno.worker" />
+
+import {
+  type QueuedLines,
+  type QueuedTopic,
+  SqliteDatabase,
+} from "./sqlite_db.ts";
+import { StoreError } from "./store.ts";
+
+/** What the store asks of its worker. */
+export type Request =
+  | { kind: "open"; path: string; historyKeep: number; idBlock: number }
+  | { kind: "write"; lines: QueuedLines; topics: QueuedTopic[] }
+  | { kind: "reserve"; block: number }
+  | { kind: "call"; id: number; method: Method; args: unknown[] }
+  | { kind: "close" };
+
+/** What the worker answers. */
+export type Reply =
+  | { kind: "opened"; reserved: number; first: number }
+  | { kind: "failed"; message: string }
+  | { kind: "committed"; ms: number }
+  | { kind: "reserved"; reserved: number }
+  | { kind: "result"; id: number; value?: unknown; error?: string }
+  | { kind: "error"; message: string }
+  | { kind: "closed" };
+
+/** The database's calls that the store forwards as they are. */
+export type Method =
+  | "room"
+  | "history"
+  | "accountFor"
+  | "createAccount"
+  | "setPassword"
+  | "deleteAccount"
+  | "loginFailures"
+  | "addLoginFailure"
+  | "recordLogin"
+  | "leaveMessage"
+  | "takeMessages"
+  | "sync";
+
+let db: SqliteDatabase | null = null;
+
+function reply(message: Reply): void {
+  self.postMessage(message);
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+self.onmessage = (event: MessageEvent<Request>) => {
+  const request = event.data;
+  switch (request.kind) {
+    case "open": {
+      try {
+        db = SqliteDatabase.open(request.path, request.historyKeep);
+        const first = db.reservedIds();
+        reply({
+          kind: "opened",
+          first,
+          reserved: db.reserveIds(request.idBlock),
+        });
+      } catch (error) {
+        reply({
+          kind: "failed",
+          message: error instanceof StoreError
+            ? error.message
+            : `Cannot open the database "${request.path}": ${messageOf(error)}`,
+        });
+      }
+      return;
+    }
+    case "write": {
+      try {
+        const ms = db!.write(request.lines, request.topics);
+        reply({ kind: "committed", ms });
+      } catch (error) {
+        reply({ kind: "error", message: messageOf(error) });
+      }
+      return;
+    }
+    case "reserve": {
+      try {
+        reply({ kind: "reserved", reserved: db!.reserveIds(request.block) });
+      } catch (error) {
+        reply({ kind: "error", message: messageOf(error) });
+      }
+      return;
+    }
+    case "call": {
+      try {
+        const method = db![request.method] as (...args: unknown[]) => unknown;
+        const value = method.apply(db, request.args);
+        reply({ kind: "result", id: request.id, value });
+      } catch (error) {
+        reply({ kind: "result", id: request.id, error: messageOf(error) });
+      }
+      return;
+    }
+    case "close": {
+      try {
+        db?.close();
+      } catch (error) {
+        reply({ kind: "error", message: messageOf(error) });
+      }
+      db = null;
+      reply({ kind: "closed" });
+      self.close();
+      return;
+    }
+  }
+};
