@@ -7,7 +7,7 @@
 
 import assert from "node:assert/strict";
 import type { ChatLine, PrivateEvent, TopicEvent } from "../src/events.ts";
-import type { Account, Store } from "../src/store/store.ts";
+import type { Account, Sanction, Store } from "../src/store/store.ts";
 
 /** How a backend's test opens its store. */
 export interface StoreFixture {
@@ -281,5 +281,133 @@ export function storeContract(
     );
     const taken = await store.takeMessages("alice", since);
     assert.deepEqual(taken.map((m) => m.text), ["new"]);
+  });
+
+  test("operators are kept, and can be taken away", async (store, fixture) => {
+    assert.deepEqual(await store.operators(), []);
+    await store.setOperator("alice", true);
+    await store.setOperator("bob", true);
+    await store.setOperator("alice", true);
+    await store.setOperator("bob", false);
+    assert.deepEqual(await store.operators(), ["alice"]);
+    if (!fixture.reopen) return;
+    const reopened = await fixture.reopen(store, { historyKeep: 1000 });
+    assert.deepEqual(await reopened.operators(), ["alice"]);
+    return reopened;
+  });
+
+  test(
+    "bans and mutes are kept until they end, one per kind, room and target",
+    async (store, fixture) => {
+      const ban: Sanction = {
+        kind: "ban",
+        room: "",
+        target: "address:192.0.2.0/24",
+        label: "192.0.2.0/24",
+        by: "op",
+        at: T0,
+        until: null,
+        reason: "spam",
+      };
+      await store.addSanction(ban);
+      await store.addSanction({ ...ban, reason: "more spam" });
+      await store.addSanction({ ...ban, room: "den" });
+      await store.addSanction({
+        ...ban,
+        kind: "mute",
+        target: "account:bob",
+        label: "bob",
+        until: T0 + DAY,
+      });
+      const all = await store.sanctions(T0);
+      assert.equal(all.length, 3);
+      assert.equal(
+        all.find((s) => s.kind === "ban" && s.room === "")?.reason,
+        "more spam",
+        "a second ban of the same target replaces the first",
+      );
+      assert.deepEqual(
+        (await store.sanctions(T0 + DAY)).map((s) => s.kind),
+        ["ban", "ban"],
+        "the mute has ended",
+      );
+      assert.equal(await store.removeSanction("ban", "den", ban.target), true);
+      assert.equal(await store.removeSanction("ban", "den", ban.target), false);
+      if (!fixture.reopen) return;
+      const reopened = await fixture.reopen(store, { historyKeep: 1000 });
+      const kept = await reopened.sanctions(T0);
+      assert.deepEqual(kept.map((s) => [s.kind, s.room, s.target]), [
+        ["ban", "", "address:192.0.2.0/24"],
+      ]);
+      return reopened;
+    },
+  );
+
+  test(
+    "a room is claimed once; its owner and room operators are kept",
+    async (store, fixture) => {
+      assert.equal(await store.claimRoom("den", "Den", "alice"), true);
+      assert.equal(await store.claimRoom("den", "Den", "bob"), false);
+      await store.setRoomOperator("den", "carol", true);
+      await store.setRoomOperator("den", "dave", true);
+      await store.setRoomOperator("den", "dave", false);
+      store.topic("den", {
+        type: "topic",
+        id: store.ids.next(),
+        at: T0,
+        room: "Den",
+        from: "alice",
+        text: "ours",
+      });
+      assert.deepEqual(await store.claimedRooms(), [
+        {
+          key: "den",
+          name: "Den",
+          owner: "alice",
+          ops: ["carol"],
+          topic: "ours",
+        },
+      ]);
+      if (fixture.reopen) {
+        store = await fixture.reopen(store, { historyKeep: 1000 });
+        assert.equal((await store.claimedRooms())[0]?.owner, "alice");
+      }
+      await store.unclaimRoom("den");
+      assert.deepEqual(await store.claimedRooms(), []);
+      assert.equal(await store.claimRoom("den", "Den", "bob"), true);
+      assert.deepEqual((await store.claimedRooms())[0].ops, []);
+      return store;
+    },
+  );
+
+  test("the moderation log gives its last lines, oldest first, for all or one room", async (store) => {
+    for (let i = 1; i <= 5; i++) {
+      await store.addModlog({
+        at: T0 + i,
+        actor: "op",
+        action: "kick",
+        target: `user${i}`,
+        room: i % 2 === 0 ? "den" : "main",
+        reason: `reason ${i}`,
+        until: null,
+      });
+    }
+    const last = await store.modlog({ limit: 3 });
+    assert.deepEqual(last.map((e) => e.target), ["user3", "user4", "user5"]);
+    const den = await store.modlog({ limit: 10, room: "den" });
+    assert.deepEqual(den.map((e) => e.target), ["user2", "user4"]);
+    assert.equal(den[0].reason, "reason 2");
+  });
+
+  test("lockdown is off until set, and kept", async (store, fixture) => {
+    assert.equal(await store.lockdown(), false);
+    await store.setLockdown(true);
+    assert.equal(await store.lockdown(), true);
+    if (!fixture.reopen) return;
+    const reopened = await fixture.reopen(store, { historyKeep: 1000 });
+    assert.equal(await reopened.lockdown(), true);
+    await reopened.setLockdown(false);
+    assert.equal(await reopened.lockdown(), false);
+    return reopened;
   });
 }

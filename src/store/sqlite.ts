@@ -20,7 +20,11 @@ import type { QueuedLines, QueuedTopic } from "./sqlite_db.ts";
 import type { Method, Reply, Request } from "./sqlite_worker.ts";
 import {
   type Account,
+  type ClaimedRoom,
   type LoginFailures,
+  type ModlogEntry,
+  type Sanction,
+  type SanctionKind,
   type Store,
   type StoredRoom,
   StoreError,
@@ -222,6 +226,62 @@ export class SqliteStore implements Store {
 
   takeMessages(to: string, since: number): Promise<PrivateEvent[]> {
     return this.#call("takeMessages", to, since);
+  }
+
+  operators(): Promise<string[]> {
+    return this.#call("operators");
+  }
+
+  setOperator(key: string, on: boolean): Promise<void> {
+    return this.#call("setOperator", key, on);
+  }
+
+  sanctions(now: number): Promise<Sanction[]> {
+    return this.#call("sanctions", now);
+  }
+
+  addSanction(sanction: Sanction): Promise<void> {
+    return this.#call("addSanction", sanction);
+  }
+
+  removeSanction(
+    kind: SanctionKind,
+    room: string,
+    target: string,
+  ): Promise<boolean> {
+    return this.#call("removeSanction", kind, room, target);
+  }
+
+  claimedRooms(): Promise<ClaimedRoom[]> {
+    return this.#call("claimedRooms");
+  }
+
+  claimRoom(key: string, name: string, owner: string): Promise<boolean> {
+    return this.#call("claimRoom", key, name, owner);
+  }
+
+  unclaimRoom(key: string): Promise<void> {
+    return this.#call("unclaimRoom", key);
+  }
+
+  setRoomOperator(room: string, key: string, on: boolean): Promise<void> {
+    return this.#call("setRoomOperator", room, key, on);
+  }
+
+  addModlog(entry: ModlogEntry): Promise<void> {
+    return this.#call("addModlog", entry);
+  }
+
+  modlog(options: { limit: number; room?: string }): Promise<ModlogEntry[]> {
+    return this.#call("modlog", options);
+  }
+
+  lockdown(): Promise<boolean> {
+    return this.#call("lockdown");
+  }
+
+  setLockdown(on: boolean): Promise<void> {
+    return this.#call("setLockdown", on);
   }
 
   flush(): Promise<void> {

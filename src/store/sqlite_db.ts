@@ -12,7 +12,11 @@ import { DatabaseSync, type StatementSync } from "node:sqlite";
 import type { ChatLine, PrivateEvent, TopicEvent } from "../events.ts";
 import {
   type Account,
+  type ClaimedRoom,
   type LoginFailures,
+  type ModlogEntry,
+  type Sanction,
+  type SanctionKind,
   type StoredRoom,
   StoreError,
 } from "./store.ts";
@@ -68,6 +72,38 @@ const MIGRATIONS: readonly string[] = [
     at INTEGER NOT NULL
   );
   CREATE INDEX offline_by_recipient ON offline (recipient, at);
+  `,
+  // 2: moderation.
+  `
+  CREATE TABLE operators (key TEXT PRIMARY KEY);
+  ALTER TABLE rooms ADD COLUMN owner TEXT;
+  CREATE TABLE room_operators (
+    room TEXT NOT NULL,
+    key TEXT NOT NULL,
+    PRIMARY KEY (room, key)
+  ) WITHOUT ROWID;
+  CREATE TABLE sanctions (
+    kind TEXT NOT NULL,
+    room TEXT NOT NULL,
+    target TEXT NOT NULL,
+    label TEXT NOT NULL,
+    by TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    until INTEGER,
+    reason TEXT NOT NULL,
+    PRIMARY KEY (kind, room, target)
+  ) WITHOUT ROWID;
+  CREATE TABLE modlog (
+    id INTEGER PRIMARY KEY,
+    at INTEGER NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    target TEXT NOT NULL,
+    room TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    until INTEGER
+  );
+  CREATE INDEX modlog_by_room ON modlog (room, id);
   `,
 ];
 
@@ -289,6 +325,9 @@ export class SqliteDatabase {
       this.#run("DELETE FROM accounts WHERE key = ?", key);
       this.#run("DELETE FROM account_failures WHERE key = ?", key);
       this.#run("DELETE FROM offline WHERE recipient = ?", key);
+      this.#run("DELETE FROM operators WHERE key = ?", key);
+      this.#run("DELETE FROM room_operators WHERE key = ?", key);
+      this.#run("UPDATE rooms SET owner = NULL WHERE owner = ?", key);
     });
   }
 
@@ -414,6 +453,165 @@ export class SqliteDatabase {
       );
       return reserved;
     });
+  }
+
+  operators(): string[] {
+    return this.#all("SELECT key FROM operators ORDER BY key").map((row) =>
+      row.key as string
+    );
+  }
+
+  setOperator(key: string, on: boolean): void {
+    this.#run(
+      on
+        ? "INSERT INTO operators (key) VALUES (?) ON CONFLICT DO NOTHING"
+        : "DELETE FROM operators WHERE key = ?",
+      key,
+    );
+  }
+
+  sanctions(now: number): Sanction[] {
+    this.#run(
+      "DELETE FROM sanctions WHERE until IS NOT NULL AND until <= ?",
+      now,
+    );
+    return this.#all("SELECT * FROM sanctions ORDER BY at").map((row) => ({
+      kind: row.kind as SanctionKind,
+      room: row.room as string,
+      target: row.target as string,
+      label: row.label as string,
+      by: row.by as string,
+      at: row.at as number,
+      until: (row.until as number | null) ?? null,
+      reason: row.reason as string,
+    }));
+  }
+
+  addSanction(sanction: Sanction): void {
+    this.#run(
+      "INSERT INTO sanctions (kind, room, target, label, by, at, until, reason) " +
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (kind, room, target) " +
+        "DO UPDATE SET label = excluded.label, by = excluded.by, " +
+        "at = excluded.at, until = excluded.until, reason = excluded.reason",
+      sanction.kind,
+      sanction.room,
+      sanction.target,
+      sanction.label,
+      sanction.by,
+      sanction.at,
+      sanction.until,
+      sanction.reason,
+    );
+  }
+
+  removeSanction(kind: SanctionKind, room: string, target: string): boolean {
+    return this.#run(
+      "DELETE FROM sanctions WHERE kind = ? AND room = ? AND target = ?",
+      kind,
+      room,
+      target,
+    ).changes === 1;
+  }
+
+  claimedRooms(): ClaimedRoom[] {
+    const ops = new Map<string, string[]>();
+    for (const row of this.#all("SELECT * FROM room_operators ORDER BY key")) {
+      const room = row.room as string;
+      ops.set(room, [...ops.get(room) ?? [], row.key as string]);
+    }
+    return this.#all(
+      "SELECT key, name, owner, topic FROM rooms WHERE owner IS NOT NULL " +
+        "ORDER BY key",
+    ).map((row) => ({
+      key: row.key as string,
+      name: row.name as string,
+      owner: row.owner as string,
+      ops: ops.get(row.key as string) ?? [],
+      topic: (row.topic as string | null) ?? null,
+    }));
+  }
+
+  claimRoom(key: string, name: string, owner: string): boolean {
+    return this.#transaction(() => {
+      this.#run(
+        "INSERT INTO rooms (key, name) VALUES (?, ?) ON CONFLICT DO NOTHING",
+        key,
+        name,
+      );
+      this.#rooms.add(key);
+      return this.#run(
+        "UPDATE rooms SET owner = ? WHERE key = ? AND owner IS NULL",
+        owner,
+        key,
+      ).changes === 1;
+    });
+  }
+
+  unclaimRoom(key: string): void {
+    this.#transaction(() => {
+      this.#run("UPDATE rooms SET owner = NULL WHERE key = ?", key);
+      this.#run("DELETE FROM room_operators WHERE room = ?", key);
+    });
+  }
+
+  setRoomOperator(room: string, key: string, on: boolean): void {
+    this.#run(
+      on
+        ? "INSERT INTO room_operators (room, key) VALUES (?, ?) " +
+          "ON CONFLICT DO NOTHING"
+        : "DELETE FROM room_operators WHERE room = ? AND key = ?",
+      room,
+      key,
+    );
+  }
+
+  addModlog(entry: ModlogEntry): void {
+    this.#run(
+      "INSERT INTO modlog (at, actor, action, target, room, reason, until) " +
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+      entry.at,
+      entry.actor,
+      entry.action,
+      entry.target,
+      entry.room,
+      entry.reason,
+      entry.until,
+    );
+  }
+
+  modlog(options: { limit: number; room?: string }): ModlogEntry[] {
+    const rows = options.room === undefined
+      ? this.#all(
+        "SELECT * FROM modlog ORDER BY id DESC LIMIT ?",
+        options.limit,
+      )
+      : this.#all(
+        "SELECT * FROM modlog WHERE room = ? ORDER BY id DESC LIMIT ?",
+        options.room,
+        options.limit,
+      );
+    return rows.reverse().map((row) => ({
+      at: row.at as number,
+      actor: row.actor as string,
+      action: row.action as string,
+      target: row.target as string,
+      room: row.room as string,
+      reason: row.reason as string,
+      until: (row.until as number | null) ?? null,
+    }));
+  }
+
+  lockdown(): boolean {
+    const row = this.#get("SELECT value FROM meta WHERE key = 'lockdown'");
+    return row?.value === 1;
+  }
+
+  setLockdown(on: boolean): void {
+    this.#run(
+      "INSERT INTO meta (key, value) VALUES ('lockdown', ?) " +
+        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+      on ? 1 : 0,
+    );
   }
 
   /** Answers once everything posted before it is done: for flush(). */

@@ -47,6 +47,19 @@ export type Method =
   | "recordLogin"
   | "leaveMessage"
   | "takeMessages"
+  | "operators"
+  | "setOperator"
+  | "sanctions"
+  | "addSanction"
+  | "removeSanction"
+  | "claimedRooms"
+  | "claimRoom"
+  | "unclaimRoom"
+  | "setRoomOperator"
+  | "addModlog"
+  | "modlog"
+  | "lockdown"
+  | "setLockdown"
   | "sync";
 
 let db: SqliteDatabase | null = null;

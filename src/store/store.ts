@@ -42,6 +42,57 @@ export interface LoginFailures {
   readonly address: number;
 }
 
+/** What a sanction does: keeps out (ban) or keeps quiet (mute). */
+export type SanctionKind = "ban" | "mute";
+
+/** A ban or a mute, server-wide or in one room. */
+export interface Sanction {
+  readonly kind: SanctionKind;
+  /** The room's key, or "" for the whole server. */
+  readonly room: string;
+  /**
+   * What it matches: `account:KEY` (a registered name), or `address:BLOCK`
+   * (an address or a CIDR block, as `formatBlock` writes it).
+   */
+  readonly target: string;
+  /** The target as shown: the name, the address, the block. */
+  readonly label: string;
+  /** Who set it (their name). */
+  readonly by: string;
+  /** When it was set (epoch ms). */
+  readonly at: number;
+  /** When it ends (epoch ms), or null: never. */
+  readonly until: number | null;
+  readonly reason: string;
+}
+
+/** One line of the moderation log: who did what to whom, when and why. */
+export interface ModlogEntry {
+  readonly at: number;
+  /** Who did it (their name). */
+  readonly actor: string;
+  /** What: `kick`, `ban`, `unban`, `mute`, `op`, `claim` ... */
+  readonly action: string;
+  /** To whom or what (a name, an address, `on` for lockdown). */
+  readonly target: string;
+  /** The room's key, or "" for the whole server. */
+  readonly room: string;
+  readonly reason: string;
+  /** When what was done ends, if it does. */
+  readonly until: number | null;
+}
+
+/** A room a registered user owns: it stays, even empty. */
+export interface ClaimedRoom {
+  readonly key: string;
+  readonly name: string;
+  /** The owner's account key. */
+  readonly owner: string;
+  /** The room operators' account keys. */
+  readonly ops: readonly string[];
+  readonly topic: string | null;
+}
+
 /** A room as the store knows it. */
 export interface StoredRoom extends RoomState {
   /** The room's name as first shown. */
@@ -115,6 +166,42 @@ export interface Store extends Journal {
    * first; they no longer wait.
    */
   takeMessages(to: string, since: number): Promise<PrivateEvent[]>;
+
+  /** The accounts that are server operators. */
+  operators(): Promise<string[]>;
+  /** Makes an account a server operator (`on`) or not. */
+  setOperator(key: string, on: boolean): Promise<void>;
+  /** Every ban and mute that has not ended by `now` (epoch ms). */
+  sanctions(now: number): Promise<Sanction[]>;
+  /** Adds a ban or mute, replacing one of the same kind, room and target. */
+  addSanction(sanction: Sanction): Promise<void>;
+  /** Lifts a ban or mute; false if there was none. */
+  removeSanction(
+    kind: SanctionKind,
+    room: string,
+    target: string,
+  ): Promise<boolean>;
+  /** Every claimed room. */
+  claimedRooms(): Promise<ClaimedRoom[]>;
+  /**
+   * Gives an unowned room an owner, checked and done in one step; false if
+   * it has one already.
+   */
+  claimRoom(key: string, name: string, owner: string): Promise<boolean>;
+  /** The room has no owner and no room operators any more. */
+  unclaimRoom(key: string): Promise<void>;
+  /** Makes an account a room operator of `room` (`on`) or not. */
+  setRoomOperator(room: string, key: string, on: boolean): Promise<void>;
+  /** Adds a line to the moderation log. */
+  addModlog(entry: ModlogEntry): Promise<void>;
+  /**
+   * The last `limit` lines of the moderation log, oldest first: all of it,
+   * or those about one room (its key).
+   */
+  modlog(options: { limit: number; room?: string }): Promise<ModlogEntry[]>;
+  /** Whether the server is in lockdown (only accounts may log in). */
+  lockdown(): Promise<boolean>;
+  setLockdown(on: boolean): Promise<void>;
 
   /** Commits every queued write now. */
   flush(): Promise<void>;
