@@ -80,6 +80,11 @@ export interface Config {
   motd: string;
   /** The quietest log level shown. Default `info`. */
   logLevel: LogLevelName;
+  /**
+   * Accounts that are server operators, from the start or as soon as they
+   * are registered (`--op`, repeatable). Default: none.
+   */
+  ops: readonly string[];
 }
 
 /** The defaults of every option. */
@@ -113,6 +118,7 @@ export const DEFAULTS: Readonly<Config> = {
   offlineDays: 30,
   motd: "",
   logLevel: "info",
+  ops: [],
 };
 
 interface Option {
@@ -123,6 +129,8 @@ interface Option {
   description: string;
   /** Turns the flag's text into a value, or says why it cannot. */
   parse?(text: string): string | number;
+  /** The flag may be given more than once; the value is a list. */
+  repeatable?: boolean;
 }
 
 function integer(min: number, max: number): (text: string) => number {
@@ -352,6 +360,14 @@ export const OPTIONS: readonly Option[] = [
     parse: integer(16, 1024 * 1024),
   },
   {
+    key: "ops",
+    flag: "op",
+    value: "NAME",
+    description: "make an account a server operator",
+    parse: nonEmpty,
+    repeatable: true,
+  },
+  {
     key: "logLevel",
     flag: "log-level",
     value: "LEVEL",
@@ -393,7 +409,10 @@ export function parseFlags(args: readonly string[]): Invocation {
         ...Object.fromEntries(
           OPTIONS.map((option) => [
             option.flag,
-            { type: option.parse ? "string" as const : "boolean" as const },
+            {
+              type: option.parse ? "string" as const : "boolean" as const,
+              multiple: option.repeatable ?? false,
+            },
           ]),
         ),
       },
@@ -401,24 +420,32 @@ export function parseFlags(args: readonly string[]): Invocation {
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
-  const values = parsed.values as Record<string, string | boolean | undefined>;
+  const values = parsed.values as Record<
+    string,
+    string | boolean | string[] | undefined
+  >;
   if (values.help) return { action: "help" };
   if (values.version) return { action: "version" };
   const config: Config = { ...DEFAULTS };
   for (const option of OPTIONS) {
-    const text = values[option.flag];
+    const given = values[option.flag];
     const settings = config as unknown as Record<string, unknown>;
-    if (text === true) settings[option.key] = true;
-    if (typeof text !== "string" || !option.parse) continue;
-    try {
-      settings[option.key] = option.parse(text);
-    } catch (error) {
-      throw new UsageError(
-        `Invalid value "${text}" for --${option.flag}: ${
-          (error as Error).message
-        }`,
-      );
-    }
+    if (given === true) settings[option.key] = true;
+    if (given === undefined || given === true || given === false) continue;
+    const parse = (text: string) => {
+      try {
+        return option.parse!(text);
+      } catch (error) {
+        throw new UsageError(
+          `Invalid value "${text}" for --${option.flag}: ${
+            (error as Error).message
+          }`,
+        );
+      }
+    };
+    settings[option.key] = Array.isArray(given)
+      ? given.map(parse)
+      : parse(given);
   }
   if (config.tlsPort !== null && (config.cert === "" || config.key === "")) {
     throw new UsageError("--tls-port needs --cert and --key");
@@ -436,8 +463,10 @@ export function usage(): string {
   const rows: [string, string][] = [
     ...OPTIONS.map((option): [string, string] => [
       option.value ? `--${option.flag} ${option.value}` : `--${option.flag}`,
-      option.value && DEFAULTS[option.key] !== "" &&
-        DEFAULTS[option.key] !== null
+      option.repeatable
+        ? `${option.description} (repeatable; default none)`
+        : option.value && DEFAULTS[option.key] !== "" &&
+            DEFAULTS[option.key] !== null
         ? `${option.description} (default ${DEFAULTS[option.key]})`
         : option.description,
     ]),

@@ -70,6 +70,17 @@ export interface TopicEvent extends EventBase {
   readonly text: string;
 }
 
+/** Someone was kicked out of a room by a moderator. */
+export interface KickedEvent extends EventBase {
+  readonly type: "kicked";
+  readonly room: string;
+  /** Who was kicked. */
+  readonly name: string;
+  /** Who kicked them. */
+  readonly by: string;
+  readonly reason: string;
+}
+
 /** A private message; its sender and its recipient both see it. */
 export interface PrivateEvent extends EventBase {
   readonly type: "private";
@@ -85,7 +96,8 @@ export type RoomEvent =
   | EnteredEvent
   | LeftEvent
   | RenamedEvent
-  | TopicEvent;
+  | TopicEvent
+  | KickedEvent;
 
 /** A chat line: what a room keeps in its history and replays. */
 export type ChatLine = SaidEvent | EmoteEvent;

@@ -40,6 +40,13 @@ export interface RoomState {
   readonly topic: string | null;
 }
 
+/** A claimed room as the registry makes it at start: it stays, even empty. */
+export interface ClaimedRoomState extends RoomState {
+  readonly name: string;
+  readonly owner: string;
+  readonly operators: readonly string[];
+}
+
 /** Options for {@linkcode Registry}. */
 export interface RegistryOptions {
   /** Chat lines each room keeps for those who join. Default 0 (none). */
@@ -52,6 +59,8 @@ export interface RegistryOptions {
   journal?: Journal;
   /** The main room's state from before this process, if any. */
   main?: RoomState;
+  /** The claimed rooms, made at start. */
+  claimed?: readonly ClaimedRoomState[];
 }
 
 /** The users online and the rooms they are in. */
@@ -75,6 +84,7 @@ export class Registry {
     this.#clock = options.clock ?? SYSTEM_CLOCK;
     this.#journal = options.journal ?? null;
     this.main = this.#createRoom(MAIN_ROOM, options.main);
+    for (const room of options.claimed ?? []) this.#createRoom(room.name, room);
   }
 
   /** The users online by case-folded name. */
@@ -266,6 +276,34 @@ export class Registry {
   }
 
   /**
+   * Takes `user` out of their room: its members see that `by` kicked them,
+   * and why. The user is in no room afterwards; the caller moves them on.
+   * Returns the room.
+   */
+  kick(user: User, by: User, reason: string): Room {
+    const room = user.room!;
+    room.remove(user);
+    room.broadcast({
+      type: "kicked",
+      id: this.#ids.next(),
+      at: this.#clock.date(),
+      room: room.name,
+      name: user.name,
+      by: by.name,
+      reason,
+    });
+    this.dropIfEmpty(room);
+    return room;
+  }
+
+  /** Drops a room that has no members and no owner (main always stays). */
+  dropIfEmpty(room: Room): void {
+    if (room.members.size === 0 && room !== this.main && room.owner === null) {
+      this.#rooms.delete(room.key);
+    }
+  }
+
+  /**
    * Takes a user out of their room (whose members are told) and frees the
    * name. Safe to call twice.
    */
@@ -302,7 +340,10 @@ export class Registry {
     return { name, key, look };
   }
 
-  #createRoom(name: string, state?: RoomState): Room {
+  #createRoom(
+    name: string,
+    state?: RoomState | ClaimedRoomState,
+  ): Room {
     const key = foldName(name);
     const journal = this.#journal;
     const room = new Room(name, {
@@ -310,6 +351,8 @@ export class Registry {
       historyLines: this.#historyLines,
       history: state?.history,
       topic: state?.topic,
+      owner: state && "owner" in state ? state.owner : null,
+      operators: state && "operators" in state ? state.operators : [],
       keep: journal ? (event) => journal.line(key, event) : undefined,
     });
     this.#rooms.set(room.key, room);
@@ -327,8 +370,6 @@ export class Registry {
       room: room.name,
       name: user.name,
     });
-    if (room.members.size === 0 && room !== this.main) {
-      this.#rooms.delete(room.key);
-    }
+    this.dropIfEmpty(room);
   }
 }

@@ -28,6 +28,12 @@ export interface Recipient {
   readonly sink: FrameSink;
   /** Renders and queues an event for this recipient alone; never waits. */
   show(event: ChatEvent): void;
+  /** Sends one line of text to this recipient alone (a moderator's word). */
+  notice(line: string): void;
+  /** Sends `line`, then ends the session (a kick from the server, a ban). */
+  disconnect(line: string): void;
+  /** The IP address the recipient is connected from. */
+  readonly hostname: string;
 }
 
 /** Someone logged in. */
@@ -81,6 +87,21 @@ export class User {
     this.#recipient.show(event);
   }
 
+  /** Sends one line of text to this user alone. */
+  notice(line: string): void {
+    this.#recipient.notice(line);
+  }
+
+  /** Sends `line` and ends the user's session. */
+  disconnect(line: string): void {
+    this.#recipient.disconnect(line);
+  }
+
+  /** The IP address the user is connected from. */
+  get hostname(): string {
+    return this.#recipient.hostname;
+  }
+
   /** Whether this user ignores `other`. */
   ignores(other: User): boolean {
     return this.#ignoring !== null && this.#ignoring.has(other);
@@ -127,6 +148,10 @@ export interface RoomOptions {
   topic?: string | null;
   /** Called with every chat line, to keep it (the store). Never waits. */
   keep?: (event: ChatLine) => void;
+  /** The owner's account key, for a claimed room. */
+  owner?: string | null;
+  /** The room operators' account keys. */
+  operators?: readonly string[];
 }
 
 /** A room: its members in the order they came in, its topic, its history. */
@@ -137,6 +162,13 @@ export class Room {
   readonly key: string;
   /** The topic, or null when none is set. */
   topic: string | null;
+  /**
+   * The owner's account key, or null: a claimed room stays, even empty,
+   * and its owner names its room operators.
+   */
+  owner: string | null;
+  /** The room operators' account keys. */
+  readonly operators: Set<string>;
   readonly #members = new Set<User>();
   /** The room's own arena: its lines stay adjacent for each member. */
   readonly #arena = new LineArena();
@@ -150,6 +182,8 @@ export class Room {
     this.name = name;
     this.key = options.key ?? name;
     this.topic = options.topic ?? null;
+    this.owner = options.owner ?? null;
+    this.operators = new Set(options.operators);
     this.#historyLines = options.historyLines ?? 0;
     this.#keep = options.keep ?? null;
     for (const event of options.history ?? []) this.#remember(event);

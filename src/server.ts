@@ -19,7 +19,15 @@ import {
 import { ConnectionLimits, type Refusal } from "./limits.ts";
 import { log } from "./log.ts";
 import { PasswordHasher } from "./passwords.ts";
-import { MAIN_ROOM, Registry, type RoomState } from "./registry.ts";
+import { sanctionText } from "./commands/moderation.ts";
+import { Moderation } from "./moderation.ts";
+import { foldName } from "./names.ts";
+import {
+  type ClaimedRoomState,
+  MAIN_ROOM,
+  Registry,
+  type RoomState,
+} from "./registry.ts";
 import { formatAddr, type ServerContext, Session } from "./session.ts";
 import { SqliteStore } from "./store/sqlite.ts";
 import type { Store } from "./store/store.ts";
@@ -71,6 +79,22 @@ export async function serve(options: ServeOptions = {}): Promise<ChatServer> {
   let listener: Server | null = null;
   try {
     const main = await store.room(MAIN_ROOM, config.historyLines);
+    const moderation = await Moderation.load(store, {
+      operators: config.ops.map(foldName),
+      clock,
+    });
+    // Claimed rooms stay, even empty: made at start, with their last lines.
+    const claimed: ClaimedRoomState[] = [];
+    for (const room of await store.claimedRooms()) {
+      const kept = await store.room(room.key, config.historyLines);
+      claimed.push({
+        name: room.name,
+        owner: room.owner,
+        operators: room.ops,
+        topic: room.topic,
+        history: kept?.history ?? [],
+      });
+    }
     listener = await listen(config.host, config.port);
     let tlsListener: Deno.TlsListener | null = null;
     if (config.tlsPort !== null) {
@@ -90,6 +114,8 @@ export async function serve(options: ServeOptions = {}): Promise<ChatServer> {
       motd,
       store,
       main,
+      moderation,
+      claimed,
     });
   } catch (error) {
     listener?.close();
@@ -135,6 +161,10 @@ export interface ChatServerParts {
   store: Store;
   /** What the store kept of the main room. */
   main: RoomState | null;
+  /** Operators, bans and mutes, loaded from the store. */
+  moderation: Moderation;
+  /** The claimed rooms, made at start. */
+  claimed: readonly ClaimedRoomState[];
 }
 
 /** A running server: its addresses, its registry, and a way to stop it. */
@@ -166,6 +196,7 @@ export class ChatServer implements AsyncDisposable {
       clock,
       journal: parts.store,
       main: parts.main ?? undefined,
+      claimed: parts.claimed,
     });
     this.#shared = {
       store: parts.store,
@@ -177,6 +208,7 @@ export class ChatServer implements AsyncDisposable {
       motd: parts.motd,
       log: log("session"),
       hasher: new PasswordHasher({ concurrency: config.maxPasswordHashes }),
+      moderation: parts.moderation,
     };
     const bound = listener.address();
     if (bound === null || typeof bound === "string") {
@@ -251,6 +283,17 @@ export class ChatServer implements AsyncDisposable {
 
   #start(conn: Connection, tls: boolean): void {
     const { hostname } = conn.remoteAddr;
+    const ban = this.#parts.moderation.find("ban", "", {
+      account: null,
+      address: hostname,
+    });
+    if (ban !== null) {
+      this.#log.info("Refused {remote}: banned", {
+        remote: formatAddr(conn.remoteAddr),
+      });
+      refuse(conn, sanctionText(ban, ""));
+      return;
+    }
     const refusal = this.#limits.admit(hostname);
     if (refusal !== null) {
       this.#log.info("Refused {remote}: {reason}", {

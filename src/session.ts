@@ -21,6 +21,7 @@ import { type LineReader, TlsOnPlainPort } from "./line_reader.ts";
 import { ExcessFlood, type LineEvent, LineTooLong } from "./line_stream.ts";
 import { addressKey } from "./limits.ts";
 import { Outbox } from "./outbox.ts";
+import type { Moderation } from "./moderation.ts";
 import type { PasswordHasher } from "./passwords.ts";
 import type { ChatEvent, ChatLine } from "./events.ts";
 import type { Registry } from "./registry.ts";
@@ -58,6 +59,7 @@ export interface ServerContext {
   /** The message of the day, sanitised lines. */
   readonly motd: readonly string[];
   readonly hasher: PasswordHasher;
+  readonly moderation: Moderation;
 }
 
 /**
@@ -155,6 +157,10 @@ export class Session implements SessionControl, Context, Recipient {
   get hasher(): PasswordHasher {
     return this.#server.hasher;
   }
+  /** Part of {@linkcode Context}. */
+  get moderation(): Moderation {
+    return this.#server.moderation;
+  }
 
   /** Part of {@linkcode SessionControl}. */
   get address(): string {
@@ -194,6 +200,16 @@ export class Session implements SessionControl, Context, Recipient {
   /** Part of {@linkcode Recipient}: a room's lines go to the outbox. */
   get sink(): FrameSink {
     return this.#outbox;
+  }
+
+  /** Part of {@linkcode Recipient}: a line for this session alone. */
+  notice(line: string): void {
+    this.reply(line);
+  }
+
+  /** Part of {@linkcode Recipient}: says `line` and ends the session. */
+  disconnect(line: string): void {
+    this.#stop(line);
   }
 
   /** Part of {@linkcode Recipient}: an event for this session alone. */

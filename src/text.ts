@@ -156,6 +156,104 @@ export const TEXT = {
       ? `You are ignoring: ${names.join(", ")}`
       : "You are not ignoring anyone",
 
+  kicked: (name: string, by: string, reason: string) =>
+    `${name} was kicked by ${by}: ${reason}`,
+  kickedYou: (room: string, by: string, reason: string) =>
+    `You were kicked from "${room}" by ${by}: ${reason}`,
+  kickedFromServer: (by: string, reason: string) =>
+    `You were kicked from the server by ${by}: ${reason}`,
+  /** The end of a ban or mute, as its sentences say it. */
+  until: (date: string | null) =>
+    date === null ? "permanently" : `until ${date}`,
+  /** Where a ban or mute holds: the server, or a room. */
+  scope: (room: string | null) => room === null ? "this server" : `"${room}"`,
+  bannedYou: (scope: string, until: string, reason: string) =>
+    `You are banned from ${scope} ${until}: ${reason}`,
+  mutedYou: (room: string | null, until: string, reason: string) =>
+    `You are muted${room === null ? "" : ` in "${room}"`} ${until}: ${reason}`,
+  unmutedYou: (room: string | null) =>
+    `You are no longer muted${room === null ? "" : ` in "${room}"`}`,
+  needsOperator: (command: string) =>
+    `Only a server operator can use "${command}"`,
+  needsRoomOwner: (command: string) =>
+    `Only the owner of this room (or a server operator) can use "${command}"`,
+  needsRoomModerator: (command: string) =>
+    `Only the owner of this room, its room operators and server operators can use "${command}"`,
+  needsRegistered: (command: string) =>
+    `Only a registered user can use "${command}"; see "register"`,
+  cannotTargetSelf: (action: string) => `You cannot ${action} yourself`,
+  cannotTargetOperator: (action: string) =>
+    `You cannot ${action} a server operator`,
+  cannotTargetOwner: (action: string) =>
+    `You cannot ${action} the owner of this room`,
+  banMatchesYou: "That ban would match you",
+  muteMatchesYou: "That mute would match you",
+  noSuchTarget: (target: string) =>
+    `No one called "${target}" is online or registered, and it is not an address or a CIDR block`,
+  notInRoom: (name: string, room: string) => `${name} is not in "${room}"`,
+  bannedThem: (label: string, scope: string, until: string, reason: string) =>
+    `Banned ${label} from ${scope} ${until}: ${reason}`,
+  unbannedThem: (label: string, scope: string) =>
+    `Unbanned ${label} from ${scope}`,
+  notBanned: (label: string, scope: string) =>
+    `${label} is not banned from ${scope}`,
+  mutedThem: (label: string, scope: string, until: string, reason: string) =>
+    `Muted ${label} on ${scope} ${until}: ${reason}`,
+  unmutedThem: (label: string, scope: string) => `Unmuted ${label} on ${scope}`,
+  notMuted: (label: string, scope: string) =>
+    `${label} is not muted on ${scope}`,
+  bansHeader: "Bans:",
+  banLine: (
+    label: string,
+    scope: string,
+    by: string,
+    at: string,
+    until: string,
+    reason: string,
+  ) => `  ${label} from ${scope}, by ${by} on ${at}, ${until}: ${reason}`,
+  noBans: "No bans",
+  modlogHeader: "Moderation log, oldest first:",
+  modlogLine: (
+    at: string,
+    actor: string,
+    action: string,
+    target: string,
+    scope: string,
+    until: string | null,
+    reason: string,
+  ) =>
+    `  ${at} ${actor} ${action} ${target} on ${scope}` +
+    (until === null ? "" : ` ${until}`) + (reason === "" ? "" : `: ${reason}`),
+  noModlog: "The moderation log is empty",
+  lockdownIs: (on: boolean) =>
+    on
+      ? "Lockdown is on: only registered users may log in"
+      : "Lockdown is off: guests may log in",
+  lockdownGuest:
+    "The server is in lockdown: only registered users may log in right now",
+  notAnAccount: (name: string) => `"${name}" is not a registered name`,
+  nowOperator: (name: string) => `${name} is now a server operator`,
+  noLongerOperator: (name: string) => `${name} is no longer a server operator`,
+  alreadyOperator: (name: string) => `${name} is a server operator already`,
+  notOperator: (name: string) => `${name} is not a server operator`,
+  youAreOperator: "You are now a server operator",
+  youAreNoLongerOperator: "You are no longer a server operator",
+  whoisOperator: (name: string) => `${name} is a server operator`,
+  claimedRoom: (room: string) =>
+    `You now own "${room}": it stays, with its topic, even when empty`,
+  roomOwned: (room: string, owner: string) =>
+    `"${room}" is owned by ${owner} already`,
+  mainIsOperators: '"main" belongs to the server operators',
+  unclaimedRoom: (room: string) => `"${room}" has no owner any more`,
+  notClaimed: (room: string) => `"${room}" has no owner`,
+  nowRoomOperator: (name: string, room: string) =>
+    `${name} is now a room operator of "${room}"`,
+  noLongerRoomOperator: (name: string, room: string) =>
+    `${name} is no longer a room operator of "${room}"`,
+  alreadyRoomOperator: (name: string, room: string) =>
+    `${name} is a room operator of "${room}" already`,
+  notRoomOperator: (name: string, room: string) =>
+    `${name} is not a room operator of "${room}"`,
   motdHeader: "Message of the day:",
   noMotd: "There is no message of the day",
 

@@ -3,12 +3,12 @@ import { FakeClock } from "./fake_clock.ts";
 import {
   Client,
   loginAll,
+  PASSWORD,
+  registered,
   startServer,
   TIMEOUT_MS,
   withTimeout,
 } from "./helpers.ts";
-
-const PASSWORD = "correct horse";
 
 /** A temporary database file, removed afterwards. */
 async function tempDb(): Promise<{ path: string } & AsyncDisposable> {
@@ -17,14 +17,6 @@ async function tempDb(): Promise<{ path: string } & AsyncDisposable> {
     path: `${dir}/chat.db`,
     [Symbol.asyncDispose]: () => Deno.remove(dir, { recursive: true }),
   };
-}
-
-/** Logs in as a guest and registers the name with PASSWORD, in one line. */
-async function registered(port: number, name: string): Promise<Client> {
-  const client = await Client.login(port, name);
-  await client.send(`register ${PASSWORD}`);
-  await client.waitFor((line) => line.startsWith(`Registered "${name}"`));
-  return client;
 }
 
 Deno.test("register asks twice, with the echo off for a telnet client; login then asks for the password", async () => {

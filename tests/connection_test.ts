@@ -14,6 +14,7 @@ import {
   type LineReaderOptions,
 } from "../src/line_reader.ts";
 import { log } from "../src/log.ts";
+import { Moderation } from "../src/moderation.ts";
 import { PasswordHasher } from "../src/passwords.ts";
 import { Registry } from "../src/registry.ts";
 import { SqliteStore } from "../src/store/sqlite.ts";
@@ -249,15 +250,18 @@ class FakeConnection implements Connection, ByteFeed {
 Deno.test("a session turns Nagle's algorithm off once its user speaks, not before", async () => {
   const config = { ...DEFAULTS, floodRate: 0, loginTimeout: 0 };
   const ended = Promise.withResolvers<void>();
+  const store = await SqliteStore.open(":memory:");
+  const clock = new FakeClock();
   const shared: ServerContext = {
     ended: () => ended.resolve(),
     registry: new Registry({ historyLines: config.historyLines }),
-    store: await SqliteStore.open(":memory:"),
+    store,
     hasher: new PasswordHasher(),
+    moderation: await Moderation.load(store, { operators: [], clock }),
     config,
     commands: COMMANDS,
     log: log("session"),
-    clock: new FakeClock(),
+    clock,
     motd: [],
   };
   const conn = new FakeConnection();
@@ -274,4 +278,5 @@ Deno.test("a session turns Nagle's algorithm off once its user speaks, not befor
   assert.deepEqual(conn.noDelay, [true], "set once");
   conn.type("logout\r\n");
   await ended.promise;
+  await store.close();
 });

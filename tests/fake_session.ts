@@ -6,6 +6,7 @@ import type {
 import { COMMANDS } from "../src/commands/mod.ts";
 import { type Config, DEFAULTS } from "../src/config.ts";
 import type { ChatEvent, ChatLine } from "../src/events.ts";
+import { Moderation } from "../src/moderation.ts";
 import { PasswordHasher } from "../src/passwords.ts";
 import { Registry } from "../src/registry.ts";
 import { SqliteStore } from "../src/store/sqlite.ts";
@@ -34,6 +35,12 @@ export class FakeSession implements SessionControl {
       },
     },
     show: (event: ChatEvent) => this.show(event),
+    notice: (line: string) => this.received.push(line),
+    disconnect: (line: string) => {
+      this.received.push(line);
+      this.ended = true;
+    },
+    hostname: "192.0.2.1",
   };
 
   reply(...lines: string[]): void {
@@ -89,6 +96,7 @@ export async function fakeServer(
   const clock = new FakeClock();
   const store = await SqliteStore.open(":memory:");
   const hasher = new PasswordHasher();
+  const moderation = await Moderation.load(store, { operators: [], clock });
   const registry = new Registry({
     historyLines: config.historyLines,
     clock,
@@ -113,6 +121,7 @@ export async function fakeServer(
         clock,
         motd: options.motd ?? [],
         hasher,
+        moderation,
       };
     },
   };

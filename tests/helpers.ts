@@ -5,6 +5,7 @@
  * @module
  */
 
+import { createConnection, type Socket } from "node:net";
 import { type ChatServer, serve, type ServeOptions } from "../main.ts";
 
 /** How long a test waits for a line before failing, in ms. */
@@ -35,6 +36,85 @@ export async function withTimeout<T>(
   }
 }
 
+/** What a {@linkcode Client} needs of its connection. */
+export type ByteConn = Pick<Deno.Conn, "read" | "write" | "close">;
+
+/**
+ * A `node:net` socket as a {@linkcode ByteConn}: Deno.connect cannot choose
+ * the local address, and a test that bans one loopback address connects
+ * from another (127.0.0.2 and up are all this machine's).
+ */
+class NodeConn implements ByteConn {
+  readonly #socket: Socket;
+  readonly #chunks: Uint8Array[] = [];
+  #ended = false;
+  #error: Error | null = null;
+  #wake: (() => void) | null = null;
+
+  private constructor(socket: Socket) {
+    this.#socket = socket;
+    socket.on("data", (chunk: Uint8Array) => {
+      this.#chunks.push(chunk);
+      this.#wake?.();
+    });
+    socket.on("end", () => {
+      this.#ended = true;
+      this.#wake?.();
+    });
+    socket.on("close", () => {
+      this.#ended = true;
+      this.#wake?.();
+    });
+    socket.on("error", (error: Error) => {
+      this.#error = error;
+      this.#wake?.();
+    });
+  }
+
+  static connect(host: string, port: number, from: string): Promise<NodeConn> {
+    return new Promise((resolve, reject) => {
+      const socket = createConnection({ host, port, localAddress: from });
+      socket.once("error", reject);
+      socket.once("connect", () => {
+        socket.off("error", reject);
+        resolve(new NodeConn(socket));
+      });
+    });
+  }
+
+  async read(buffer: Uint8Array): Promise<number | null> {
+    while (this.#chunks.length === 0) {
+      if (this.#error) {
+        throw new Deno.errors.ConnectionReset(this.#error.message);
+      }
+      if (this.#ended) return null;
+      await new Promise<void>((resolve) => this.#wake = resolve);
+    }
+    const chunk = this.#chunks[0];
+    const count = Math.min(chunk.length, buffer.length);
+    buffer.set(chunk.subarray(0, count));
+    if (count === chunk.length) this.#chunks.shift();
+    else this.#chunks[0] = chunk.subarray(count);
+    return count;
+  }
+
+  write(bytes: Uint8Array): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.#socket.write(
+        bytes,
+        (error) => error ? reject(error) : resolve(bytes.length),
+      );
+    });
+  }
+
+  close(): void {
+    if (this.#socket.destroyed) throw new Deno.errors.BadResource("closed");
+    this.#socket.destroy();
+    this.#ended = true;
+    this.#wake?.();
+  }
+}
+
 let syncCounter = 0;
 
 const TELNET_VERBS: Record<number, string> = {
@@ -51,27 +131,30 @@ const TELNET_OPTIONS: Record<number, string> = { 1: "ECHO" };
  * `read: false`). Lines must end with CRLF: a bare CR or LF fails the test.
  */
 export class Client implements AsyncDisposable {
-  readonly conn: Deno.Conn;
+  readonly conn: ByteConn;
   readonly #lines: string[] = [];
   #wake: (() => void) | null = null;
   #ended = false;
   #error: Error | null = null;
   readonly #reading: Promise<void>;
 
-  private constructor(conn: Deno.Conn, read: boolean) {
+  private constructor(conn: ByteConn, read: boolean) {
     this.conn = conn;
     this.#reading = read ? this.#read() : Promise.resolve();
   }
 
-  /** Connects to `port` on 127.0.0.1 (or `hostname`). */
+  /**
+   * Connects to `port` on 127.0.0.1 (or `hostname`); from `from`, a local
+   * address such as 127.0.0.2, when given (to look like another peer).
+   */
   static async connect(
     port: number,
-    options: { hostname?: string; read?: boolean } = {},
+    options: { hostname?: string; read?: boolean; from?: string } = {},
   ): Promise<Client> {
-    const conn = await Deno.connect({
-      hostname: options.hostname ?? "127.0.0.1",
-      port,
-    });
+    const hostname = options.hostname ?? "127.0.0.1";
+    const conn = options.from === undefined
+      ? await Deno.connect({ hostname, port })
+      : await NodeConn.connect(hostname, port, options.from);
     return new Client(conn, options.read ?? true);
   }
 
@@ -84,7 +167,7 @@ export class Client implements AsyncDisposable {
   static async login(
     port: number,
     name: string,
-    options: { hostname?: string } = {},
+    options: { hostname?: string; from?: string } = {},
   ): Promise<Client> {
     const client = await Client.connect(port, options);
     await client.expect("Welcome to TestChat");
@@ -447,4 +530,35 @@ export async function loginAll(
       await Promise.all(clients.map((client) => client[Symbol.asyncDispose]()));
     },
   });
+}
+
+/** The password the tests register accounts with. */
+export const PASSWORD = "correct horse";
+
+/**
+ * Logs in as a guest (from `from`, a loopback address, if given) and
+ * registers the name with {@linkcode PASSWORD}, in one line.
+ */
+export async function registered(
+  port: number,
+  name: string,
+  options: { from?: string } = {},
+): Promise<Client> {
+  const client = await Client.login(port, name, options);
+  await client.send(`register ${PASSWORD}`);
+  await client.waitFor((line) => line.startsWith(`Registered "${name}"`));
+  return client;
+}
+
+/** Connects (from `from`, if given) and logs in to an account in one line. */
+export async function loginAccount(
+  port: number,
+  name: string,
+  options: { from?: string } = {},
+): Promise<Client> {
+  const client = await Client.connect(port, options);
+  await client.expect("Welcome to TestChat");
+  await client.send(`login ${name} ${PASSWORD}`);
+  await client.waitFor((line) => line.startsWith("You are logged in as"));
+  return client;
 }

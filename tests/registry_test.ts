@@ -5,7 +5,14 @@ import { Registry } from "../src/registry.ts";
 import { TELNET } from "../src/render/telnet.ts";
 import { Room, User } from "../src/room.ts";
 
-const nobody = { transport: TELNET, sink: { deliver() {} }, show() {} };
+const nobody = {
+  transport: TELNET,
+  sink: { deliver() {} },
+  show() {},
+  notice() {},
+  disconnect() {},
+  hostname: "192.0.2.1",
+};
 let lastId = 0;
 const said = (text: string): SaidEvent => ({
   type: "said",

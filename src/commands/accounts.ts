@@ -227,6 +227,7 @@ export const register: Command = {
     });
     if (!created) throw new ChatError(TEXT.nameRegistered(user.name));
     user.account = user.key;
+    await ctx.moderation.registered(user.key);
     session.reply(TEXT.registered(user.name));
   },
 };

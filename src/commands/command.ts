@@ -9,6 +9,7 @@
 import type { Clock } from "../clock.ts";
 import type { Config } from "../config.ts";
 import type { ChatEvent, ChatLine } from "../events.ts";
+import type { Moderation, Role } from "../moderation.ts";
 import type { PasswordHasher } from "../passwords.ts";
 import type { Registry } from "../registry.ts";
 import type { Store } from "../store/store.ts";
@@ -81,6 +82,8 @@ export interface Context {
   readonly motd: readonly string[];
   /** Password hashes, a few at a time. */
   readonly hasher: PasswordHasher;
+  /** Operators, bans, mutes, lockdown. */
+  readonly moderation: Moderation;
 }
 
 /** The context of a command that needs a login: the user is there. */
@@ -102,6 +105,12 @@ interface CommandInfo {
    * usage and `run` is not called.
    */
   readonly needsArgs?: boolean;
+  /**
+   * The role the user needs (moderation commands): checked by the
+   * dispatcher, which answers one line saying which role it is; `help`
+   * lists the command only to those who have it.
+   */
+  readonly role?: Role;
 }
 
 /** A command usable before login (and after). */

@@ -1,6 +1,7 @@
 import { ChatError } from "../errors.ts";
 import { TEXT } from "../text.ts";
 import type { Command } from "./command.ts";
+import { MODERATION } from "./moderation.ts";
 
 /** `help [COMMAND]`: the command table, or one command explained. */
 export const help: Command = {
@@ -8,9 +9,13 @@ export const help: Command = {
   usage: "help [COMMAND]",
   summary: "list the commands, or explain one",
   loginRequired: true,
-  run({ commands, session }, word) {
+  run({ commands, session, user, moderation }, word) {
+    // Moderation commands are listed to those who may use them.
+    const allowed = [...MODERATION.values()].filter((command) =>
+      moderation.allows(user.account, command.role!, user.room)
+    );
     if (word === "") {
-      const all = [...commands.values()];
+      const all = [...commands.values(), ...allowed];
       const width = Math.max(...all.map((command) => command.usage.length));
       session.reply(
         TEXT.helpHeader,
@@ -21,7 +26,9 @@ export const help: Command = {
       );
       return;
     }
-    const command = commands.get(word.replace(/^\//, "").toLowerCase());
+    const name = word.replace(/^\//, "").toLowerCase();
+    const command = commands.get(name) ??
+      allowed.find((command) => command.name === name);
     if (!command) throw new ChatError(TEXT.noSuchCommand(word));
     session.reply(
       TEXT.usage(command.usage),

@@ -1,6 +1,8 @@
+import { ChatError } from "../errors.ts";
 import { foldName } from "../names.ts";
 import { TEXT } from "../text.ts";
 import type { Command } from "./command.ts";
+import { sanctionText, subjectOf } from "./moderation.ts";
 
 /** `join ROOM`: move to a room, made on first join. */
 export const join: Command = {
@@ -13,8 +15,14 @@ export const join: Command = {
   ],
   loginRequired: true,
   needsArgs: true,
-  async run({ user, registry, store, config, session }, typed) {
+  async run({ user, registry, store, config, session, moderation }, typed) {
     const { name, key } = registry.roomName(typed);
+    const ban = moderation.find("ban", key, subjectOf(user));
+    if (ban !== null && !moderation.isOperator(user.account)) {
+      throw new ChatError(
+        sanctionText(ban, registry.rooms.get(key)?.name ?? name),
+      );
+    }
     // A room nobody is in comes back as the store kept it: its name, topic
     // and last lines. One that is open already is current in memory.
     const state = registry.rooms.has(key)

@@ -5,6 +5,7 @@ import { TEXT } from "../text.ts";
 import { checkPassword, welcome } from "./accounts.ts";
 import { type Context, splitWord } from "./command.ts";
 import type { Command } from "./command.ts";
+import { sanctionText } from "./moderation.ts";
 import { motdLines } from "./motd.ts";
 
 /**
@@ -64,7 +65,18 @@ export const login: Command = {
       }
     }
     account ??= await accountOf(ctx, typed);
+    const { moderation } = ctx;
+    const ban = moderation.find("ban", "", {
+      account: account?.key ?? null,
+      address: session.recipient.hostname,
+    });
+    if (ban !== null) {
+      session.reply(sanctionText(ban, ""));
+      session.end();
+      return;
+    }
     if (account === null) {
+      if (moderation.lockdown) throw new ChatError(TEXT.lockdownGuest);
       // A guest: exactly the seed's login.
       session.user = registry.login(typed, {
         recipient: session.recipient,

@@ -1,4 +1,5 @@
 import type { Command } from "./command.ts";
+import { checkNotMuted } from "./moderation.ts";
 
 /** `me ACTION`: an emote, `* NAME ACTION`, to the room. */
 export const me: Command = {
@@ -7,7 +8,9 @@ export const me: Command = {
   summary: "show * NAME ACTION to the room",
   loginRequired: true,
   needsArgs: true,
-  run({ session, user, registry }, action) {
+  run(ctx, action) {
+    const { session, user, registry } = ctx;
+    checkNotMuted(ctx, user.room);
     registry.emote(user, action);
     session.spoke();
   },

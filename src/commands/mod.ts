@@ -23,6 +23,7 @@ import { login } from "./login.ts";
 import { logout } from "./logout.ts";
 import { look } from "./look.ts";
 import { me } from "./me.ts";
+import { MODERATION, roleRefusal } from "./moderation.ts";
 import { mode } from "./mode.ts";
 import { motd } from "./motd.ts";
 import { msg } from "./msg.ts";
@@ -36,6 +37,7 @@ import { whois } from "./whois.ts";
 
 export type { Command, Context, SessionControl } from "./command.ts";
 export { splitWord } from "./command.ts";
+export { MODERATION } from "./moderation.ts";
 
 /** Every command, by the word that runs it, in the order help lists them. */
 export const COMMANDS: ReadonlyMap<string, Command> = new Map(
@@ -83,13 +85,24 @@ export function dispatch(ctx: Context, line: string): void | Promise<void> {
     if (trimmed.startsWith("//")) return run(ctx, say, trimmed.slice(1));
   }
   const [word, args] = splitWord(trimmed);
-  const command = commands.get(word.replace(/^\//, "").toLowerCase());
+  const name = word.replace(/^\//, "").toLowerCase();
+  const command = commands.get(name) ?? MODERATION.get(name);
   if (
     session.user === null && (command === undefined || command.loginRequired)
   ) {
     throw new ChatError(...TEXT.pleaseLogIn);
   }
   if (command === undefined) throw new ChatError(TEXT.unknownCommand(word));
+  if (
+    command.role !== undefined &&
+    !ctx.moderation.allows(
+      session.user!.account,
+      command.role,
+      session.user!.room,
+    )
+  ) {
+    throw new ChatError(roleRefusal(command.role, command.name));
+  }
   return run(ctx, command, args);
 }
 

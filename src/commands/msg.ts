@@ -4,6 +4,7 @@ import type { User } from "../room.ts";
 import { TEXT } from "../text.ts";
 import { leaveMessage } from "./accounts.ts";
 import { type Command, splitWord, type UserContext } from "./command.ts";
+import { checkNotMuted } from "./moderation.ts";
 
 /**
  * Sends a private message: the recipient sees who sent it and that it is
@@ -11,11 +12,13 @@ import { type Command, splitWord, type UserContext } from "./command.ts";
  * echo, and the recipient's away message if any.
  */
 export function sendPrivate(
-  { user, session, registry }: UserContext,
+  ctx: UserContext,
   target: User,
   text: string,
 ): void {
+  const { user, session, registry } = ctx;
   if (target === user) throw new ChatError(TEXT.privateToSelf);
+  checkNotMuted(ctx, null);
   session.show(registry.privateMessage(user, target, text));
   if (target.away !== null) {
     session.reply(TEXT.isAway(target.name, target.away));
@@ -39,6 +42,7 @@ export const msg: Command = {
     // Not online: kept for an account, refused for anyone else.
     const account = await ctx.store.accountFor(foldName(name), "");
     if (account === null) throw new ChatError(TEXT.noSuchUser(name));
+    checkNotMuted(ctx, null);
     await leaveMessage(ctx, account, text);
   },
 };

@@ -1,4 +1,5 @@
 import type { Command } from "./command.ts";
+import { checkNotMuted } from "./moderation.ts";
 
 /** `say TEXT`: everyone in the room, the sender included, sees it. */
 export const say: Command = {
@@ -8,7 +9,9 @@ export const say: Command = {
   details: ["In chat mode (see mode), a line without a leading / is said."],
   loginRequired: true,
   needsArgs: true,
-  run({ session, user, registry }, text) {
+  run(ctx, text) {
+    const { session, user, registry } = ctx;
+    checkNotMuted(ctx, user.room);
     registry.say(user, text);
     session.spoke();
   },

@@ -1,5 +1,6 @@
 import { TEXT } from "../text.ts";
 import type { Command } from "./command.ts";
+import { checkNotMuted } from "./moderation.ts";
 
 /** `topic [TEXT]`: show the room's topic, or set it. */
 export const topic: Command = {
@@ -8,7 +9,8 @@ export const topic: Command = {
   summary: "show this room's topic, or set it to TEXT",
   details: ["Everyone in the room sees a new topic; joining shows it."],
   loginRequired: true,
-  run({ user, session, registry }, text) {
+  run(ctx, text) {
+    const { user, session, registry } = ctx;
     const room = user.room!;
     if (text === "") {
       session.reply(
@@ -18,6 +20,7 @@ export const topic: Command = {
       );
       return;
     }
+    checkNotMuted(ctx, room);
     registry.setTopic(user, text);
   },
 };

@@ -8,7 +8,7 @@ export const whois: Command = {
   summary: "show NAME's room, time connected and idle, and away message",
   loginRequired: true,
   needsArgs: true,
-  run({ registry, session, clock }, name) {
+  run({ registry, session, clock, moderation }, name) {
     const target = registry.get(name);
     const now = clock.now();
     session.reply(
@@ -21,6 +21,9 @@ export const whois: Command = {
     );
     if (target.account !== null) {
       session.reply(TEXT.whoisRegistered(target.name));
+    }
+    if (moderation.isOperator(target.account)) {
+      session.reply(TEXT.whoisOperator(target.name));
     }
     if (target.away !== null) {
       session.reply(TEXT.isAway(target.name, target.away));

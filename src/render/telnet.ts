@@ -26,6 +26,8 @@ export function eventText(event: ChatEvent, outgoing = false): string {
       return TEXT.renamed(event.from, event.name);
     case "topic":
       return TEXT.topicSet(event.from, event.text);
+    case "kicked":
+      return TEXT.kicked(event.name, event.by, event.reason);
     case "private":
       return outgoing
         ? TEXT.privateTo(event.to, event.text)

@@ -1,0 +1,689 @@
+/**
+ * Moderation: server operators anywhere, room owners and room operators in
+ * their own room. Each command says in the table which role it needs; the
+ * dispatcher checks it once, and `help` lists a command only to those who
+ * may use it.
+ *
+ * What a moderator does to others goes in the moderation log, and bans,
+ * mutes, operators and claimed rooms are kept in the store.
+ *
+ * @module
+ */
+
+import { contains, parseBlock } from "../addresses.ts";
+import { ChatError } from "../errors.ts";
+import {
+  accountTarget,
+  addressTarget,
+  parseDuration,
+  type Role,
+  type Subject,
+} from "../moderation.ts";
+import { foldName, validateName } from "../names.ts";
+import { MAIN_ROOM } from "../registry.ts";
+import type { Room, User } from "../room.ts";
+import type { Sanction, SanctionKind } from "../store/store.ts";
+import { formatDate, TEXT } from "../text.ts";
+import { type Command, splitWord, type UserContext } from "./command.ts";
+
+/** What `modlog` shows when not told how many, and at most. */
+const MODLOG_DEFAULT = 20;
+const MODLOG_MAX = 200;
+
+/** The reason when none is given. */
+const NO_REASON = "no reason given";
+
+/** The line a user sees who lacks `role` for `command`. */
+export function roleRefusal(role: Role, command: string): string {
+  switch (role) {
+    case "operator":
+      return TEXT.needsOperator(command);
+    case "roomOwner":
+      return TEXT.needsRoomOwner(command);
+    case "roomModerator":
+      return TEXT.needsRoomModerator(command);
+    case "registered":
+      return TEXT.needsRegistered(command);
+  }
+}
+
+/** `until ...` or `permanently`, as a sanction's sentences say it. */
+export function untilText(until: number | null): string {
+  return TEXT.until(until === null ? null : formatDate(until));
+}
+
+/** The line a user sees while a sanction holds them. */
+export function sanctionText(sanction: Sanction, roomName: string): string {
+  const until = untilText(sanction.until);
+  const room = sanction.room === "" ? null : roomName;
+  return sanction.kind === "ban"
+    ? TEXT.bannedYou(TEXT.scope(room), until, sanction.reason)
+    : TEXT.mutedYou(room, until, sanction.reason);
+}
+
+/** Who `user` is, as a sanction sees them. */
+export function subjectOf(user: User): Subject {
+  return { account: user.account, address: user.hostname };
+}
+
+/**
+ * Throws the line telling `user` they are muted, if they are: on the
+ * server, or (with `room`) in that room. For `say`, `me`, `msg`, `reply`
+ * and `topic`.
+ */
+export function checkNotMuted(ctx: UserContext, room: Room | null): void {
+  const { moderation, user } = ctx;
+  const subject = subjectOf(user);
+  const mute = moderation.find("mute", "", subject) ??
+    (room === null ? null : moderation.find("mute", room.key, subject));
+  if (mute !== null) {
+    throw new ChatError(sanctionText(mute, room?.name ?? ""));
+  }
+}
+
+/** Where a moderator's ban or mute holds: server-wide for an operator. */
+function scopeOf(ctx: UserContext): { room: Room | null; key: string } {
+  const { moderation, user } = ctx;
+  if (moderation.isOperator(user.account)) return { room: null, key: "" };
+  return { room: user.room, key: user.room!.key };
+}
+
+/** What a ban, unban, mute or unmute is aimed at. */
+interface Target {
+  /** The sanction's target (`account:KEY` or `address:BLOCK`). */
+  readonly target: string;
+  /** As shown. */
+  readonly label: string;
+  /** The user online it names, if it named one. */
+  readonly user?: User;
+  /** The account it names, if any. */
+  readonly account?: string;
+}
+
+/**
+ * Resolves a name, an address or a CIDR block: a user online is their
+ * account, or for a guest the address they are connected from; a name not
+ * online must be an account.
+ */
+async function resolve(ctx: UserContext, typed: string): Promise<Target> {
+  const { registry, store } = ctx;
+  const block = parseBlock(typed);
+  if (block !== null) {
+    const target = addressTarget(block);
+    return { target, label: target.slice("address:".length) };
+  }
+  const online = registry.find(typed);
+  if (online !== undefined) {
+    if (online.account !== null) {
+      return {
+        target: accountTarget(online.account),
+        label: online.name,
+        user: online,
+        account: online.account,
+      };
+    }
+    const address = parseBlock(online.hostname);
+    if (address === null) throw new ChatError(TEXT.noSuchTarget(typed));
+    const target = addressTarget(address);
+    return {
+      target,
+      label: `${online.name} (${target.slice("address:".length)})`,
+      user: online,
+    };
+  }
+  const key = foldName(typed);
+  const account = await store.accountFor(key, "");
+  if (account === null) throw new ChatError(TEXT.noSuchTarget(typed));
+  return { target: accountTarget(key), label: account.name, account: key };
+}
+
+/** The guard rails: not oneself, not a server operator, not the owner. */
+function guard(ctx: UserContext, action: string, target: Target): void {
+  const { user, moderation } = ctx;
+  if (
+    target.user === user || (target.account && target.account === user.account)
+  ) {
+    throw new ChatError(TEXT.cannotTargetSelf(action));
+  }
+  if (target.account && moderation.isOperator(target.account)) {
+    throw new ChatError(TEXT.cannotTargetOperator(action));
+  }
+  const room = user.room;
+  if (
+    !moderation.isOperator(user.account) && target.account &&
+    room?.owner === target.account
+  ) {
+    throw new ChatError(TEXT.cannotTargetOwner(action));
+  }
+}
+
+/**
+ * `NAME [DURATION] [REASON]`: the target word, how long (null: for good),
+ * and why.
+ */
+function parseSanction(
+  args: string,
+): { typed: string; ms: number | null; reason: string } {
+  const [typed, rest] = splitWord(args);
+  const [first, after] = splitWord(rest);
+  const ms = first === "" ? null : parseDuration(first);
+  const reason = (ms === null ? rest : after) || NO_REASON;
+  return { typed, ms, reason };
+}
+
+/** Every user online whom a new sanction matches. */
+function matching(ctx: UserContext, sanction: Sanction): User[] {
+  const { registry } = ctx;
+  if (sanction.target.startsWith("account:")) {
+    const key = sanction.target.slice("account:".length);
+    return [...registry.online].filter((other) => other.account === key);
+  }
+  const block = parseBlock(sanction.target.slice("address:".length));
+  if (block === null) return [];
+  return [...registry.online].filter((other) => {
+    const address = parseBlock(other.hostname);
+    return address !== null && contains(block, address);
+  });
+}
+
+async function sanction(
+  ctx: UserContext,
+  kind: SanctionKind,
+  args: string,
+): Promise<void> {
+  const { user, moderation, clock, session, registry } = ctx;
+  const action = kind;
+  const { typed, ms, reason } = parseSanction(args);
+  const target = await resolve(ctx, typed);
+  guard(ctx, action, target);
+  const scope = scopeOf(ctx);
+  const record: Sanction = {
+    kind,
+    room: scope.key,
+    target: target.target,
+    label: target.label,
+    by: user.name,
+    at: clock.date(),
+    until: ms === null ? null : clock.date() + ms,
+    reason,
+  };
+  // An address (a guest's, a block) that is the moderator's own: a ban would
+  // shut them out at their next connection, a mute silence them.
+  if (matching(ctx, record).includes(user)) {
+    throw new ChatError(
+      kind === "ban" ? TEXT.banMatchesYou : TEXT.muteMatchesYou,
+    );
+  }
+  await moderation.add(record);
+  await moderation.log({
+    actor: user.name,
+    action,
+    target: target.label,
+    room: scope.key,
+    reason,
+    until: record.until,
+  });
+  const until = untilText(record.until);
+  const where = TEXT.scope(scope.room?.name ?? null);
+  session.reply(
+    kind === "ban"
+      ? TEXT.bannedThem(target.label, where, until, reason)
+      : TEXT.mutedThem(target.label, where, until, reason),
+  );
+  const line = sanctionText(record, scope.room?.name ?? "");
+  for (const other of matching(ctx, record)) {
+    if (other === user || moderation.isOperator(other.account)) continue;
+    if (kind === "mute") {
+      other.notice(line);
+    } else if (scope.room === null) {
+      other.disconnect(line);
+    } else if (other.room === scope.room) {
+      // Out of the room, into main, at once.
+      other.notice(line);
+      other.notice(TEXT.joinedRoom(registry.join(other, MAIN_ROOM).name));
+    }
+  }
+}
+
+async function lift(
+  ctx: UserContext,
+  kind: SanctionKind,
+  typed: string,
+): Promise<void> {
+  const { user, moderation, session } = ctx;
+  const target = await resolve(ctx, typed);
+  const scope = scopeOf(ctx);
+  const where = TEXT.scope(scope.room?.name ?? null);
+  const lifted = await moderation.remove(kind, scope.key, target.target);
+  if (lifted === null) {
+    throw new ChatError(
+      kind === "ban"
+        ? TEXT.notBanned(target.label, where)
+        : TEXT.notMuted(target.label, where),
+    );
+  }
+  await moderation.log({
+    actor: user.name,
+    action: kind === "ban" ? "unban" : "unmute",
+    target: target.label,
+    room: scope.key,
+    reason: "",
+    until: null,
+  });
+  session.reply(
+    kind === "ban"
+      ? TEXT.unbannedThem(target.label, where)
+      : TEXT.unmutedThem(target.label, where),
+  );
+  if (kind === "mute") {
+    target.user?.notice(TEXT.unmutedYou(scope.room?.name ?? null));
+  }
+}
+
+/** An account's key by name, or the line saying it is not one. */
+async function accountNamed(
+  ctx: UserContext,
+  name: string,
+): Promise<{ key: string; name: string }> {
+  const account = await ctx.store.accountFor(foldName(name), "");
+  if (account === null) throw new ChatError(TEXT.notAnAccount(name));
+  return { key: account.key, name: account.name };
+}
+
+/** `kick NAME [REASON]`: out of the room (a server operator in main: off the server). */
+export const kick: Command = {
+  name: "kick",
+  usage: "kick NAME [REASON]",
+  summary: "send NAME out of this room, to main (from main: off the server)",
+  details: [
+    "The room sees NAME was kicked by YOU: REASON; NAME is told why.",
+    "A server operator in main disconnects NAME; elsewhere NAME goes to main.",
+  ],
+  loginRequired: true,
+  needsArgs: true,
+  role: "roomModerator",
+  async run(ctx, args) {
+    const { user, registry, moderation } = ctx;
+    const [name, rest] = splitWord(args);
+    const reason = rest || NO_REASON;
+    const target = registry.get(name);
+    guard(ctx, "kick", {
+      target: "",
+      label: target.name,
+      user: target,
+      account: target.account ?? undefined,
+    });
+    const operator = moderation.isOperator(user.account);
+    const room = target.room!;
+    if (!operator && room !== user.room) {
+      throw new ChatError(TEXT.notInRoom(target.name, user.room!.name));
+    }
+    registry.kick(target, user, reason);
+    await moderation.log({
+      actor: user.name,
+      action: "kick",
+      target: target.name,
+      room: room.key,
+      reason,
+      until: null,
+    });
+    if (room === registry.main) {
+      target.disconnect(TEXT.kickedFromServer(user.name, reason));
+    } else {
+      target.notice(TEXT.kickedYou(room.name, user.name, reason));
+      target.notice(TEXT.joinedRoom(registry.join(target, MAIN_ROOM).name));
+    }
+  },
+};
+
+/** `ban TARGET [DURATION] [REASON]`. */
+export const ban: Command = {
+  name: "ban",
+  usage: "ban TARGET [DURATION] [REASON]",
+  summary:
+    "keep a name, address or CIDR block out (30m, 2h, 7d; none: for good)",
+  details: [
+    "A server operator's ban is server-wide; anyone else's, for this room.",
+    "A guest is banned by the address they are connected from.",
+    "Whoever matches is removed at once.",
+  ],
+  loginRequired: true,
+  needsArgs: true,
+  role: "roomModerator",
+  run: (ctx, args) => sanction(ctx, "ban", args),
+};
+
+/** `unban TARGET`. */
+export const unban: Command = {
+  name: "unban",
+  usage: "unban TARGET",
+  summary: "lift a ban",
+  loginRequired: true,
+  needsArgs: true,
+  role: "roomModerator",
+  run: (ctx, args) => lift(ctx, "ban", args),
+};
+
+/** `bans`: the bans in force, with who set them, when, until when and why. */
+export const bans: Command = {
+  name: "bans",
+  usage: "bans",
+  summary: "list the bans: target, who set it, when, its end, the reason",
+  details: ["Server operators see every ban; others, this room's."],
+  loginRequired: true,
+  role: "roomModerator",
+  run({ moderation, user, session, registry }) {
+    const all = moderation.isOperator(user.account);
+    const shown = moderation.list("ban").filter((b) =>
+      all || b.room === user.room!.key
+    );
+    if (shown.length === 0) {
+      session.reply(TEXT.noBans);
+      return;
+    }
+    session.reply(
+      TEXT.bansHeader,
+      ...shown.map((b) =>
+        TEXT.banLine(
+          b.label,
+          TEXT.scope(
+            b.room === "" ? null : registry.rooms.get(b.room)?.name ?? b.room,
+          ),
+          b.by,
+          formatDate(b.at),
+          untilText(b.until),
+          b.reason,
+        )
+      ),
+    );
+  },
+};
+
+/** `mute NAME [DURATION] [REASON]`. */
+export const mute: Command = {
+  name: "mute",
+  usage: "mute NAME [DURATION] [REASON]",
+  summary: "NAME still reads but cannot say, me, msg, reply or set a topic",
+  details: [
+    "A server operator's mute is server-wide; anyone else's, for this room.",
+  ],
+  loginRequired: true,
+  needsArgs: true,
+  role: "roomModerator",
+  run: (ctx, args) => sanction(ctx, "mute", args),
+};
+
+/** `unmute NAME`. */
+export const unmute: Command = {
+  name: "unmute",
+  usage: "unmute NAME",
+  summary: "lift a mute",
+  loginRequired: true,
+  needsArgs: true,
+  role: "roomModerator",
+  run: (ctx, args) => lift(ctx, "mute", args),
+};
+
+/** `modlog [N]`: who did what to whom, when and why. */
+export const modlog: Command = {
+  name: "modlog",
+  usage: "modlog [N]",
+  summary: `the last N moderation actions (default ${MODLOG_DEFAULT})`,
+  details: ["Server operators see all of it; others, this room's."],
+  loginRequired: true,
+  role: "roomModerator",
+  async run({ moderation, user, store, session, registry }, args) {
+    let limit = MODLOG_DEFAULT;
+    if (args !== "") {
+      if (!/^\d{1,4}$/.test(args) || Number(args) < 1) {
+        throw new ChatError(TEXT.usage(modlog.usage));
+      }
+      limit = Math.min(Number(args), MODLOG_MAX);
+    }
+    const entries = await store.modlog({
+      limit,
+      room: moderation.isOperator(user.account) ? undefined : user.room!.key,
+    });
+    if (entries.length === 0) {
+      session.reply(TEXT.noModlog);
+      return;
+    }
+    session.reply(
+      TEXT.modlogHeader,
+      ...entries.map((e) =>
+        TEXT.modlogLine(
+          formatDate(e.at),
+          e.actor,
+          e.action,
+          e.target,
+          TEXT.scope(
+            e.room === "" ? null : registry.rooms.get(e.room)?.name ?? e.room,
+          ),
+          e.until === null ? null : untilText(e.until),
+          e.reason,
+        )
+      ),
+    );
+  },
+};
+
+/** `lockdown [on|off]`: only registered users may log in. */
+export const lockdown: Command = {
+  name: "lockdown",
+  usage: "lockdown [on|off]",
+  summary: "while on, only registered users may log in (for a wave of bots)",
+  loginRequired: true,
+  role: "operator",
+  async run({ moderation, session, user }, args) {
+    const wanted = args.toLowerCase();
+    if (wanted !== "" && wanted !== "on" && wanted !== "off") {
+      throw new ChatError(TEXT.usage(lockdown.usage));
+    }
+    if (wanted !== "") {
+      await moderation.setLockdown(wanted === "on");
+      await moderation.log({
+        actor: user.name,
+        action: "lockdown",
+        target: wanted,
+        room: "",
+        reason: "",
+        until: null,
+      });
+    }
+    session.reply(TEXT.lockdownIs(moderation.lockdown));
+  },
+};
+
+/** `op NAME`: a registered name becomes a server operator. */
+export const op: Command = {
+  name: "op",
+  usage: "op NAME",
+  summary: "make a registered user a server operator",
+  loginRequired: true,
+  needsArgs: true,
+  role: "operator",
+  async run(ctx, name) {
+    const { moderation, session, registry, user } = ctx;
+    const account = await accountNamed(ctx, name);
+    if (moderation.isOperator(account.key)) {
+      throw new ChatError(TEXT.alreadyOperator(account.name));
+    }
+    await moderation.setOperator(account.key, true);
+    await moderation.log({
+      actor: user.name,
+      action: "op",
+      target: account.name,
+      room: "",
+      reason: "",
+      until: null,
+    });
+    session.reply(TEXT.nowOperator(account.name));
+    registry.find(account.key)?.notice(TEXT.youAreOperator);
+  },
+};
+
+/** `deop NAME`: no longer a server operator. */
+export const deop: Command = {
+  name: "deop",
+  usage: "deop NAME",
+  summary: "a server operator is one no more",
+  loginRequired: true,
+  needsArgs: true,
+  role: "operator",
+  async run(ctx, name) {
+    const { moderation, session, registry, user } = ctx;
+    const account = await accountNamed(ctx, name);
+    if (!moderation.isOperator(account.key)) {
+      throw new ChatError(TEXT.notOperator(account.name));
+    }
+    await moderation.setOperator(account.key, false);
+    await moderation.log({
+      actor: user.name,
+      action: "deop",
+      target: account.name,
+      room: "",
+      reason: "",
+      until: null,
+    });
+    session.reply(TEXT.noLongerOperator(account.name));
+    const online = registry.find(account.key);
+    if (online !== user) online?.notice(TEXT.youAreNoLongerOperator);
+  },
+};
+
+/** `claim`: the room you are in becomes yours, if nobody owns it. */
+export const claim: Command = {
+  name: "claim",
+  usage: "claim",
+  summary: "own this room: it stays, with its topic, even when empty",
+  details: ["Its owner names room operators (roomop) and can unclaim it."],
+  loginRequired: true,
+  role: "registered",
+  async run({ user, store, session, moderation }) {
+    const room = user.room!;
+    if (room.key === MAIN_ROOM) throw new ChatError(TEXT.mainIsOperators);
+    if (room.owner !== null) {
+      throw new ChatError(TEXT.roomOwned(room.name, room.owner));
+    }
+    if (!await store.claimRoom(room.key, room.name, user.account!)) {
+      throw new ChatError(TEXT.roomOwned(room.name, "someone"));
+    }
+    room.owner = user.account;
+    await moderation.log({
+      actor: user.name,
+      action: "claim",
+      target: room.name,
+      room: room.key,
+      reason: "",
+      until: null,
+    });
+    session.reply(TEXT.claimedRoom(room.name));
+  },
+};
+
+/** `unclaim`: the room has no owner any more. */
+export const unclaim: Command = {
+  name: "unclaim",
+  usage: "unclaim",
+  summary: "give this room up: it goes when empty, as other rooms do",
+  loginRequired: true,
+  role: "roomOwner",
+  async run({ user, store, session, moderation, registry }) {
+    const room = user.room!;
+    if (room.owner === null) throw new ChatError(TEXT.notClaimed(room.name));
+    await store.unclaimRoom(room.key);
+    room.owner = null;
+    room.operators.clear();
+    await moderation.log({
+      actor: user.name,
+      action: "unclaim",
+      target: room.name,
+      room: room.key,
+      reason: "",
+      until: null,
+    });
+    session.reply(TEXT.unclaimedRoom(room.name));
+    registry.dropIfEmpty(room);
+  },
+};
+
+async function roomOperator(
+  ctx: UserContext,
+  name: string,
+  on: boolean,
+): Promise<void> {
+  const { user, store, session, moderation, registry } = ctx;
+  const room = user.room!;
+  if (room.owner === null) throw new ChatError(TEXT.notClaimed(room.name));
+  const account = await accountNamed(ctx, validateName(name));
+  if (on === room.operators.has(account.key)) {
+    throw new ChatError(
+      on
+        ? TEXT.alreadyRoomOperator(account.name, room.name)
+        : TEXT.notRoomOperator(account.name, room.name),
+    );
+  }
+  await store.setRoomOperator(room.key, account.key, on);
+  if (on) room.operators.add(account.key);
+  else room.operators.delete(account.key);
+  await moderation.log({
+    actor: user.name,
+    action: on ? "roomop" : "roomdeop",
+    target: account.name,
+    room: room.key,
+    reason: "",
+    until: null,
+  });
+  const line = on
+    ? TEXT.nowRoomOperator(account.name, room.name)
+    : TEXT.noLongerRoomOperator(account.name, room.name);
+  session.reply(line);
+  const online = registry.find(account.key);
+  if (online !== undefined && online !== user) online.notice(line);
+}
+
+/** `roomop NAME`: a registered user becomes a room operator here. */
+export const roomop: Command = {
+  name: "roomop",
+  usage: "roomop NAME",
+  summary: "make a registered user a room operator of this room",
+  loginRequired: true,
+  needsArgs: true,
+  role: "roomOwner",
+  run: (ctx, name) => roomOperator(ctx, name, true),
+};
+
+/** `roomdeop NAME`: no longer a room operator here. */
+export const roomdeop: Command = {
+  name: "roomdeop",
+  usage: "roomdeop NAME",
+  summary: "a room operator of this room is one no more",
+  loginRequired: true,
+  needsArgs: true,
+  role: "roomOwner",
+  run: (ctx, name) => roomOperator(ctx, name, false),
+};
+
+/**
+ * The moderation commands, by the word that runs them: kept apart from the
+ * commands everyone has (`COMMANDS`), since help lists each only to those
+ * whose role allows it.
+ */
+export const MODERATION: ReadonlyMap<string, Command> = new Map(
+  [
+    claim,
+    unclaim,
+    roomop,
+    roomdeop,
+    kick,
+    ban,
+    unban,
+    bans,
+    mute,
+    unmute,
+    modlog,
+    lockdown,
+    op,
+    deop,
+  ].map((command) => [command.name, command]),
+);

@@ -1,0 +1,248 @@
+/**
+ * Who may moderate, and the bans and mutes in force: kept in the store, and
+ * in memory for the checks that run on every connection and every line
+ * (a ban at connect, a mute at `say`), which must not wait for the store.
+ *
+ * @module
+ */
+
+import { type Block, contains, formatBlock, parseBlock } from "./addresses.ts";
+import type { Clock } from "./clock.ts";
+import type { Room } from "./room.ts";
+import type {
+  ModlogEntry,
+  Sanction,
+  SanctionKind,
+  Store,
+} from "./store/store.ts";
+
+/** What a moderation command needs of its user. */
+export type Role =
+  /** A registered account. */
+  | "registered"
+  /** The room's owner (or a server operator). */
+  | "roomOwner"
+  /** The room's owner or one of its room operators (or a server operator). */
+  | "roomModerator"
+  /** A server operator. */
+  | "operator";
+
+/** Who a sanction is checked against: an account, if any, and an address. */
+export interface Subject {
+  /** The account's key, or null for a guest. */
+  readonly account: string | null;
+  /** The IP address the user is connected from. */
+  readonly address: string;
+}
+
+/** The target of a ban on an address or a CIDR block. */
+export function addressTarget(block: Block): string {
+  return `address:${formatBlock(block)}`;
+}
+
+/** The target of a ban or mute on an account. */
+export function accountTarget(key: string): string {
+  return `account:${key}`;
+}
+
+/** The server's moderators and sanctions. */
+export class Moderation {
+  readonly #store: Store;
+  readonly #clock: Clock;
+  readonly #operators: Set<string>;
+  /** Accounts `--op` names: operators once they exist. */
+  readonly #configured: ReadonlySet<string>;
+  #sanctions: Sanction[];
+  /** Parsed blocks of address targets. */
+  readonly #blocks = new Map<string, Block | null>();
+  #lockdown: boolean;
+
+  private constructor(
+    store: Store,
+    clock: Clock,
+    state: {
+      operators: string[];
+      configured: ReadonlySet<string>;
+      sanctions: Sanction[];
+      lockdown: boolean;
+    },
+  ) {
+    this.#store = store;
+    this.#clock = clock;
+    this.#operators = new Set(state.operators);
+    this.#configured = state.configured;
+    this.#sanctions = state.sanctions;
+    this.#lockdown = state.lockdown;
+  }
+
+  /**
+   * Loads what the store keeps. Each account in `operators` (case-folded
+   * keys, from `--op`) that exists is made a server operator now; one that
+   * does not yet, as soon as it is registered.
+   */
+  static async load(
+    store: Store,
+    options: { operators: readonly string[]; clock: Clock },
+  ): Promise<Moderation> {
+    const configured = new Set(options.operators);
+    const operators = new Set(await store.operators());
+    for (const key of configured) {
+      if (operators.has(key)) continue;
+      if ((await store.accountFor(key, ""))?.key === key) {
+        await store.setOperator(key, true);
+        operators.add(key);
+      }
+    }
+    return new Moderation(store, options.clock, {
+      operators: [...operators],
+      configured,
+      sanctions: await store.sanctions(options.clock.date()),
+      lockdown: await store.lockdown(),
+    });
+  }
+
+  /** Whether `account` is a server operator. */
+  isOperator(account: string | null): boolean {
+    return account !== null && this.#operators.has(account);
+  }
+
+  /** The server operators' account keys. */
+  get operators(): ReadonlySet<string> {
+    return this.#operators;
+  }
+
+  /** Whether `account` may act as `role` in `room`. */
+  allows(account: string | null, role: Role, room: Room | null): boolean {
+    if (account === null) return false;
+    if (role === "registered" || this.isOperator(account)) return true;
+    if (role === "operator" || room === null) return false;
+    if (room.owner === account) return true;
+    return role === "roomModerator" && room.operators.has(account);
+  }
+
+  /** A new account was registered: `--op` may name it. */
+  async registered(key: string): Promise<void> {
+    if (this.#configured.has(key)) await this.setOperator(key, true);
+  }
+
+  /** Makes an account a server operator or not. */
+  async setOperator(key: string, on: boolean): Promise<void> {
+    await this.#store.setOperator(key, on);
+    if (on) this.#operators.add(key);
+    else this.#operators.delete(key);
+  }
+
+  /** Whether only registered users may log in. */
+  get lockdown(): boolean {
+    return this.#lockdown;
+  }
+
+  async setLockdown(on: boolean): Promise<void> {
+    await this.#store.setLockdown(on);
+    this.#lockdown = on;
+  }
+
+  /**
+   * The sanction of `kind` in force on `subject`, in `room` (a key) or on
+   * the whole server (""), or null. Ended ones are dropped as they are met.
+   */
+  find(kind: SanctionKind, room: string, subject: Subject): Sanction | null {
+    const now = this.#clock.date();
+    let address: Block | null | undefined;
+    for (const sanction of this.#sanctions) {
+      if (sanction.kind !== kind || sanction.room !== room) continue;
+      if (sanction.until !== null && sanction.until <= now) continue;
+      if (sanction.target.startsWith("account:")) {
+        if (
+          subject.account !== null &&
+          sanction.target.slice(8) === subject.account
+        ) {
+          return sanction;
+        }
+        continue;
+      }
+      address ??= parseBlock(subject.address);
+      const block = this.#block(sanction.target);
+      if (address !== null && block !== null && contains(block, address)) {
+        return sanction;
+      }
+    }
+    this.#expire(now);
+    return null;
+  }
+
+  /** The sanctions in force, server-wide and in rooms, oldest first. */
+  list(kind: SanctionKind): Sanction[] {
+    const now = this.#clock.date();
+    this.#expire(now);
+    return this.#sanctions.filter((sanction) => sanction.kind === kind);
+  }
+
+  /** Puts a sanction in force (replacing one of the same target). */
+  async add(sanction: Sanction): Promise<void> {
+    await this.#store.addSanction(sanction);
+    this.#sanctions = [
+      ...this.#sanctions.filter((other) => !same(other, sanction)),
+      sanction,
+    ];
+  }
+
+  /** Lifts a sanction; the one lifted, or null if there was none. */
+  async remove(
+    kind: SanctionKind,
+    room: string,
+    target: string,
+  ): Promise<Sanction | null> {
+    const found =
+      this.#sanctions.find((sanction) =>
+        same(sanction, { kind, room, target })
+      ) ?? null;
+    await this.#store.removeSanction(kind, room, target);
+    if (found) this.#sanctions = this.#sanctions.filter((s) => s !== found);
+    return found;
+  }
+
+  /** Writes a line of the moderation log. */
+  log(entry: Omit<ModlogEntry, "at">): Promise<void> {
+    return this.#store.addModlog({ at: this.#clock.date(), ...entry });
+  }
+
+  #block(target: string): Block | null {
+    let block = this.#blocks.get(target);
+    if (block === undefined) {
+      block = parseBlock(target.slice("address:".length));
+      this.#blocks.set(target, block);
+    }
+    return block;
+  }
+
+  /** Drops what has ended from memory (the store drops it at next load). */
+  #expire(now: number): void {
+    if (this.#sanctions.some((s) => s.until !== null && s.until <= now)) {
+      this.#sanctions = this.#sanctions.filter((s) =>
+        s.until === null || s.until > now
+      );
+    }
+  }
+}
+
+function same(
+  a: Pick<Sanction, "kind" | "room" | "target">,
+  b: Pick<Sanction, "kind" | "room" | "target">,
+): boolean {
+  return a.kind === b.kind && a.room === b.room && a.target === b.target;
+}
+
+/**
+ * A duration as moderators type it: `30m`, `2h`, `7d` (also `45s`, `2w`);
+ * its length in ms, or null if `text` is not one.
+ */
+export function parseDuration(text: string): number | null {
+  const match = /^(\d{1,6})([smhdw])$/i.exec(text);
+  if (match === null) return null;
+  const unit = { s: 1, m: 60, h: 3600, d: 86_400, w: 604_800 }[
+    match[2].toLowerCase() as "s" | "m" | "h" | "d" | "w"
+  ];
+  const ms = Number(match[1]) * unit * 1000;
+  return ms > 0 ? ms : null;
+}

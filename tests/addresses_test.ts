@@ -1,0 +1,58 @@
+import assert from "node:assert/strict";
+import { contains, formatBlock, parseBlock } from "../src/addresses.ts";
+import { parseDuration } from "../src/moderation.ts";
+
+Deno.test("parseBlock() reads IPv4 and IPv6 addresses and CIDR blocks, and refuses the rest", () => {
+  assert.equal(formatBlock(parseBlock("192.0.2.7")!), "192.0.2.7");
+  assert.equal(formatBlock(parseBlock("10.1.2.3/8")!), "10.0.0.0/8");
+  assert.equal(
+    formatBlock(parseBlock("2001:0db8:0:0:0:0:0:1")!),
+    "2001:db8::1",
+  );
+  assert.equal(
+    formatBlock(parseBlock("2001:db8:abcd::/48")!),
+    "2001:db8:abcd::/48",
+  );
+  assert.equal(formatBlock(parseBlock("::1")!), "::1");
+  assert.equal(formatBlock(parseBlock("::ffff:192.0.2.7")!), "192.0.2.7");
+  assert.equal(formatBlock(parseBlock("0.0.0.0/0")!), "0.0.0.0/0");
+  for (
+    const bad of [
+      "alice",
+      "256.0.0.1",
+      "1.2.3",
+      "1.2.3.4/33",
+      "2001:db8::1::2",
+      "2001:db8::/129",
+      "12345::",
+      "1.2.3.4/8/8",
+      "",
+    ]
+  ) {
+    assert.equal(parseBlock(bad), null, bad);
+  }
+});
+
+Deno.test("contains() matches an address in a block of its own family only", () => {
+  const block = parseBlock("192.0.2.0/24")!;
+  assert.ok(contains(block, parseBlock("192.0.2.255")!));
+  assert.ok(!contains(block, parseBlock("192.0.3.1")!));
+  assert.ok(contains(parseBlock("192.0.2.7")!, parseBlock("192.0.2.7")!));
+  const v6 = parseBlock("2001:db8::/32")!;
+  assert.ok(contains(v6, parseBlock("2001:db8:ffff::9")!));
+  assert.ok(!contains(v6, parseBlock("2001:db9::1")!));
+  assert.ok(!contains(v6, parseBlock("192.0.2.7")!));
+  assert.ok(contains(parseBlock("0.0.0.0/0")!, parseBlock("203.0.113.9")!));
+  assert.ok(contains(block, parseBlock("::ffff:192.0.2.9")!), "a mapped IPv4");
+});
+
+Deno.test("parseDuration() reads 30m, 2h, 7d and refuses what is not a duration", () => {
+  assert.equal(parseDuration("30m"), 30 * 60_000);
+  assert.equal(parseDuration("2h"), 2 * 3_600_000);
+  assert.equal(parseDuration("7D"), 7 * 86_400_000);
+  assert.equal(parseDuration("45s"), 45_000);
+  assert.equal(parseDuration("2w"), 14 * 86_400_000);
+  for (const bad of ["0m", "m", "5", "5y", "1.5h", "spam", "-3h"]) {
+    assert.equal(parseDuration(bad), null, bad);
+  }
+});

@@ -1,0 +1,468 @@
+import assert from "node:assert/strict";
+import { FakeClock } from "./fake_clock.ts";
+import {
+  Client,
+  loginAccount,
+  registered,
+  ServerProcess,
+  startServer,
+} from "./helpers.ts";
+
+/**
+ * A server whose operator is "root" (--op root), with root registered and
+ * online; the other names given are registered too, then logged out.
+ */
+async function withOperator(
+  options: Parameters<typeof startServer>[0] = {},
+  ...accounts: string[]
+) {
+  const server = await startServer({ ops: ["root"], ...options });
+  const port = server.addr.port;
+  for (const name of accounts) {
+    const client = await registered(port, name);
+    await client.send("logout");
+    await client.closed();
+  }
+  const root = await registered(port, "root");
+  return {
+    server,
+    port,
+    root,
+    async [Symbol.asyncDispose]() {
+      await root[Symbol.asyncDispose]();
+      await server.close();
+    },
+  };
+}
+
+/** Joins `room` and reads the lines that say so. */
+async function join(client: Client, room: string): Promise<void> {
+  await client.send(`join ${room}`);
+  await client.waitFor((line) => line.startsWith("You are now in room"));
+}
+
+Deno.test("--op makes an account an operator once registered; op and deop; whois says so", async () => {
+  await using setup = await withOperator({}, "alice");
+  const { port, root } = setup;
+  await root.send("whois root");
+  await root.expectLines([
+    'root is in room "main", connected 0s, idle 0s',
+    "root is a registered user",
+    "root is a server operator",
+  ]);
+  await using alice = await loginAccount(port, "alice");
+  await root.waitFor("alice has entered the room.");
+  await alice.send("op bob");
+  await alice.expect('Only a server operator can use "op"');
+  await root.send("op alice");
+  await root.expect("alice is now a server operator");
+  await alice.expect("You are now a server operator");
+  await root.send("op alice");
+  await root.expect("alice is a server operator already");
+  await root.send("op nobody");
+  await root.expect('"nobody" is not a registered name');
+  await alice.send("deop alice");
+  await alice.expect("alice is no longer a server operator");
+  await alice.send("lockdown");
+  await alice.expect('Only a server operator can use "lockdown"');
+});
+
+Deno.test("kick: out of the room to main; by an operator in main, off the server", async () => {
+  await using setup = await withOperator({}, "alice");
+  const { port, root } = setup;
+  await using alice = await loginAccount(port, "alice");
+  await using bob = await Client.login(port, "bob");
+  await using carol = await Client.login(port, "carol");
+  await join(alice, "den");
+  await alice.send("claim");
+  await alice.expect(
+    'You now own "den": it stays, with its topic, even when empty',
+  );
+  await join(bob, "den");
+  await alice.waitFor("bob has entered the room.");
+  await alice.send("kick bob spamming links");
+  await alice.expect("bob was kicked by alice: spamming links");
+  await bob.expectLines([
+    'You were kicked from "den" by alice: spamming links',
+    'You are now in room "main".',
+  ]);
+  await root.waitFor("bob has entered the room.");
+  await bob.send("look");
+  await bob.waitFor("The following are in this room:");
+  await carol.send("kick bob");
+  await carol.waitFor(
+    'Only the owner of this room, its room operators and server operators can use "kick"',
+  );
+  await root.send("kick carol flooding");
+  await root.waitFor("carol was kicked by root: flooding");
+  await bob.waitFor("carol was kicked by root: flooding");
+  await carol.waitFor("You were kicked from the server by root: flooding");
+  await carol.closed();
+  await root.send("who");
+  await root.expectLines([
+    "The following are logged in:",
+    "root",
+    "alice",
+    "bob",
+  ]);
+});
+
+Deno.test("guard rails: not yourself, not a server operator, not the owner, not a ban on your own address", async () => {
+  await using setup = await withOperator({}, "alice", "roomie");
+  const { port, root } = setup;
+  await using alice = await loginAccount(port, "alice");
+  await using roomie = await loginAccount(port, "roomie");
+  await join(alice, "den");
+  await alice.send("claim");
+  await alice.waitFor((line) => line.startsWith("You now own"));
+  await join(roomie, "den");
+  await alice.send("roomop roomie");
+  await alice.waitFor('roomie is now a room operator of "den"');
+  await roomie.waitFor('roomie is now a room operator of "den"');
+  await alice.send("kick alice");
+  await alice.expect("You cannot kick yourself");
+  await roomie.send("kick alice");
+  await roomie.expect("You cannot kick the owner of this room");
+  await roomie.send("mute root 1h");
+  await roomie.expect("You cannot mute a server operator");
+  await root.send("ban root");
+  await root.waitFor("You cannot ban yourself");
+  await root.send("ban 127.0.0.0/8 everyone");
+  await root.expect("That ban would match you");
+  await root.send("ban ::1");
+  assert.match(
+    await root.readLine(),
+    /^Banned ::1 from this server permanently/,
+  );
+  await roomie.send("roomop alice");
+  await roomie.expect(
+    'Only the owner of this room (or a server operator) can use "roomop"',
+  );
+});
+
+Deno.test("a server ban on an address refuses it at connect, from a second loopback address", async () => {
+  const clock = new FakeClock();
+  await using setup = await withOperator({ clock });
+  const { port, root } = setup;
+  await using mallory = await Client.login(port, "mallory", {
+    from: "127.0.0.2",
+  });
+  await root.waitFor("mallory has entered the room.");
+  await root.send("ban mallory 30m spamming");
+  await root.expect(
+    "Banned mallory (127.0.0.2) from this server until 2026-01-01 00:30 UTC: spamming",
+  );
+  await mallory.expect(
+    "You are banned from this server until 2026-01-01 00:30 UTC: spamming",
+  );
+  await mallory.closed();
+  await root.waitFor("mallory has left the room.");
+  await using again = await Client.connect(port, { from: "127.0.0.2" });
+  await again.expect(
+    "You are banned from this server until 2026-01-01 00:30 UTC: spamming",
+  );
+  assert.deepEqual(await again.closed(), []);
+  await using other = await Client.connect(port, { from: "127.0.0.3" });
+  await other.expect("Welcome to TestChat");
+  await root.send("bans");
+  await root.expectLines([
+    "Bans:",
+    "  mallory (127.0.0.2) from this server, by root on 2026-01-01 00:00 UTC, until 2026-01-01 00:30 UTC: spamming",
+  ]);
+  // The ban ends on time.
+  clock.advance(30 * 60 * 1000);
+  await using later = await Client.connect(port, { from: "127.0.0.2" });
+  await later.expect("Welcome to TestChat");
+  await root.send("bans");
+  await root.expect("No bans");
+});
+
+Deno.test("a CIDR ban and an IPv4 ban; unban lifts them", async () => {
+  await using setup = await withOperator();
+  const { port, root } = setup;
+  await root.send("ban 127.0.1.0/24 a botnet");
+  await root.expect(
+    "Banned 127.0.1.0/24 from this server permanently: a botnet",
+  );
+  await using bot = await Client.connect(port, { from: "127.0.1.77" });
+  await bot.expect("You are banned from this server permanently: a botnet");
+  await root.send("ban 127.0.0.9");
+  await root.expect(
+    "Banned 127.0.0.9 from this server permanently: no reason given",
+  );
+  await root.send("unban 127.0.1.0/24");
+  await root.expect("Unbanned 127.0.1.0/24 from this server");
+  await using back = await Client.connect(port, { from: "127.0.1.77" });
+  await back.expect("Welcome to TestChat");
+  await root.send("unban 127.0.1.0/24");
+  await root.expect("127.0.1.0/24 is not banned from this server");
+  await root.send("ban nobody-here");
+  await root.expect(
+    'No one called "nobody-here" is online or registered, and it is not an address or a CIDR block',
+  );
+});
+
+Deno.test("a ban on an account refuses it at login, wherever it comes from", async () => {
+  await using setup = await withOperator({}, "troll");
+  const { port, root } = setup;
+  await root.send("ban troll 7d harassment");
+  assert.match(await root.readLine(), /^Banned troll from this server until /);
+  await using troll = await Client.connect(port, { from: "127.0.0.5" });
+  await troll.expect("Welcome to TestChat");
+  await troll.send("login troll correct horse");
+  assert.match(
+    await troll.readLine(),
+    /^You are banned from this server until .*: harassment$/,
+  );
+  await troll.closed();
+});
+
+Deno.test("a room ban keeps a user out of that room only, at once; bans and unban", async () => {
+  await using setup = await withOperator({}, "alice");
+  const { port } = setup;
+  await using alice = await loginAccount(port, "alice");
+  await using bob = await Client.login(port, "bob", { from: "127.0.0.2" });
+  await join(alice, "den");
+  await alice.send("claim");
+  await alice.waitFor((line) => line.startsWith("You now own"));
+  await join(bob, "den");
+  await alice.waitFor("bob has entered the room.");
+  await alice.send("ban bob trolling");
+  await alice.expect('Banned bob (127.0.0.2) from "den" permanently: trolling');
+  await bob.expectLines([
+    'You are banned from "den" permanently: trolling',
+    'You are now in room "main".',
+  ]);
+  await alice.waitFor("bob has left the room.");
+  await bob.send("join den");
+  await bob.expect('You are banned from "den" permanently: trolling');
+  await bob.send("say still on the server");
+  await bob.expect("bob: still on the server");
+  await alice.send("bans");
+  await alice.expect("Bans:");
+  assert.match(
+    await alice.readLine(),
+    /^ {2}bob \(127\.0\.0\.2\) from "den", by alice on .* UTC, permanently: trolling$/,
+  );
+  await alice.send("unban bob");
+  await alice.expect('Unbanned bob (127.0.0.2) from "den"');
+  await join(bob, "den");
+});
+
+Deno.test("mute: a server operator's holds everywhere, a room owner's in the room; each try says until when", async () => {
+  const clock = new FakeClock();
+  // Flood control would hold lines on the fake clock.
+  await using setup = await withOperator({ clock, floodRate: 0 }, "alice");
+  const { port, root } = setup;
+  await using alice = await loginAccount(port, "alice");
+  await using bob = await Client.login(port, "bob", { from: "127.0.0.2" });
+  await root.waitFor("bob has entered the room.");
+  await root.send("mute bob 2h calm down");
+  await root.waitFor(
+    "Muted bob (127.0.0.2) on this server until 2026-01-01 02:00 UTC: calm down",
+  );
+  await bob.expect("You are muted until 2026-01-01 02:00 UTC: calm down");
+  for (const line of ["say hello", "me waves", "msg alice hi", "topic mine"]) {
+    await bob.send(line);
+    await bob.expect("You are muted until 2026-01-01 02:00 UTC: calm down");
+  }
+  await bob.send("look");
+  await bob.expect("The following are in this room:");
+  await root.send("unmute bob");
+  await root.expect("Unmuted bob (127.0.0.2) on this server");
+  await bob.waitFor("You are no longer muted");
+  // A room mute: in the room only.
+  await join(alice, "den");
+  await alice.send("claim");
+  await alice.waitFor((line) => line.startsWith("You now own"));
+  await join(bob, "den");
+  await alice.waitFor("bob has entered the room.");
+  await alice.send("mute bob");
+  await alice.expect(
+    'Muted bob (127.0.0.2) on "den" permanently: no reason given',
+  );
+  await bob.expect('You are muted in "den" permanently: no reason given');
+  await bob.send("say in den");
+  await bob.expect('You are muted in "den" permanently: no reason given');
+  await bob.send("msg alice private is fine");
+  await bob.expect("[private to alice] private is fine");
+  await alice.send("mute root");
+  await alice.waitFor("You cannot mute a server operator");
+  await join(bob, "main");
+  await bob.send("say in main");
+  await bob.expect("bob: in main");
+  // A timed mute ends on time.
+  await root.send("mute bob 30m");
+  await root.waitFor((line) => line.startsWith("Muted bob"));
+  clock.advance(30 * 60 * 1000);
+  await bob.send("say free again");
+  await bob.waitFor("bob: free again");
+});
+
+Deno.test("lockdown: only registered users may log in, and a guest is told why", async () => {
+  await using setup = await withOperator({}, "alice");
+  const { port, root } = setup;
+  await root.send("lockdown on");
+  await root.expect("Lockdown is on: only registered users may log in");
+  await using guest = await Client.connect(port);
+  await guest.expect("Welcome to TestChat");
+  await guest.send("login newcomer");
+  await guest.expect(
+    "The server is in lockdown: only registered users may log in right now",
+  );
+  await using alice = await loginAccount(port, "alice");
+  await root.expect("alice has entered the room.");
+  await alice.send("whois alice");
+  await alice.expect('alice is in room "main", connected 0s, idle 0s');
+  await root.send("lockdown off");
+  await root.expect("Lockdown is off: guests may log in");
+  await guest.send("login newcomer");
+  await root.waitFor("newcomer has entered the room.");
+});
+
+Deno.test("modlog: server operators see all of it, a room owner their room's", async () => {
+  await using setup = await withOperator({}, "alice");
+  const { port, root } = setup;
+  await using alice = await loginAccount(port, "alice");
+  await using bob = await Client.login(port, "bob", { from: "127.0.0.2" });
+  await join(alice, "den");
+  await alice.send("claim");
+  await alice.waitFor((line) => line.startsWith("You now own"));
+  await join(bob, "den");
+  await alice.waitFor("bob has entered the room.");
+  await alice.send("kick bob behave");
+  await alice.waitFor("bob was kicked by alice: behave");
+  await root.send("mute bob 1h noise");
+  await root.waitFor((line) => line.startsWith("Muted bob"));
+  await alice.send("modlog");
+  await alice.expect("Moderation log, oldest first:");
+  assert.match(await alice.readLine(), / alice claim den on "den"$/);
+  assert.match(await alice.readLine(), / alice kick bob on "den": behave$/);
+  assert.deepEqual(await alice.sync(), [], "not the server's mute");
+  await root.send("modlog 2");
+  await root.waitFor("Moderation log, oldest first:");
+  assert.match(await root.readLine(), / alice kick bob on "den": behave$/);
+  assert.match(
+    await root.readLine(),
+    / root mute bob \(127\.0\.0\.2\) on this server until .* UTC: noise$/,
+  );
+  await bob.send("modlog");
+  await bob.waitFor(
+    'Only the owner of this room, its room operators and server operators can use "modlog"',
+  );
+});
+
+Deno.test("help lists moderation commands only to those who may use them", async () => {
+  await using setup = await withOperator({}, "alice");
+  const { port, root } = setup;
+  const helpOf = async (client: Client) => {
+    await client.send("help");
+    return (await client.sync()).map((line) => line.trim().split(" ")[0]);
+  };
+  await using guest = await Client.login(port, "guest");
+  const plain = await helpOf(guest);
+  for (const word of ["kick", "ban", "op", "lockdown", "claim", "roomop"]) {
+    assert.ok(!plain.includes(word), `a guest is not shown ${word}`);
+  }
+  await using alice = await loginAccount(port, "alice");
+  assert.ok((await helpOf(alice)).includes("claim"), "registered: claim");
+  await join(alice, "den");
+  await alice.send("claim");
+  await alice.waitFor((line) => line.startsWith("You now own"));
+  const owner = await helpOf(alice);
+  for (const word of ["kick", "ban", "unban", "bans", "mute", "roomop"]) {
+    assert.ok(owner.includes(word), `the owner is shown ${word}`);
+  }
+  assert.ok(!owner.includes("lockdown") && !owner.includes("op"));
+  const operator = await helpOf(root);
+  for (const word of ["op", "deop", "lockdown", "kick", "ban", "modlog"]) {
+    assert.ok(operator.includes(word), `an operator is shown ${word}`);
+  }
+  await guest.send("help kick");
+  await guest.waitFor('No command called "kick"; type "help" for the list');
+});
+
+Deno.test("a claimed room stays with its topic and owner when empty, and rooms lists it; main cannot be claimed", async () => {
+  await using setup = await withOperator({}, "alice");
+  const { port } = setup;
+  await using guest = await Client.login(port, "guest");
+  await guest.send("claim");
+  await guest.expect('Only a registered user can use "claim"; see "register"');
+  await using alice = await loginAccount(port, "alice");
+  await guest.expect("alice has entered the room.");
+  await alice.send("claim");
+  await alice.expect('"main" belongs to the server operators');
+  await join(alice, "Den");
+  await alice.send("claim");
+  await alice.waitFor((line) => line.startsWith("You now own"));
+  await alice.send("topic ours");
+  await alice.expect("alice set the topic: ours");
+  await join(alice, "main");
+  await guest.sync();
+  await guest.send("rooms");
+  await guest.expectLines([
+    "Rooms:",
+    "  main (3 people)",
+    "  Den (0 people): ours",
+  ]);
+  await join(guest, "den");
+  await guest.send("claim");
+  await guest.waitFor('Only a registered user can use "claim"; see "register"');
+  await join(alice, "den");
+  await alice.send("unclaim");
+  await alice.waitFor('"Den" has no owner any more');
+  await join(alice, "main");
+  await join(guest, "main");
+  await guest.sync();
+  await guest.send("rooms");
+  await guest.expectLines(["Rooms:", "  main (3 people)"]);
+});
+
+Deno.test("bans, operators and claimed rooms outlive a restart of the real process", async () => {
+  const dir = await Deno.makeTempDir();
+  const db = `${dir}/chat.db`;
+  const start = () =>
+    ServerProcess.start([
+      "run",
+      "--allow-net",
+      "--allow-read",
+      "--allow-write",
+      "main.ts",
+      "--host",
+      "127.0.0.1",
+      "--port",
+      "0",
+      "--db",
+      db,
+      "--op",
+      "root",
+    ]);
+  try {
+    {
+      await using server = await start();
+      await using root = await registered(server.port, "root");
+      await root.send("ban 127.0.0.2 before the restart");
+      await root.expect(
+        "Banned 127.0.0.2 from this server permanently: before the restart",
+      );
+      await join(root, "den");
+      await root.send("claim");
+      await root.waitFor((line) => line.startsWith("You now own"));
+      assert.equal((await server.stop()).code, 0);
+    }
+    await using server = await start();
+    await using banned = await Client.connect(server.port, {
+      from: "127.0.0.2",
+    });
+    await banned.expect(
+      "You are banned from this server permanently: before the restart",
+    );
+    await using root = await loginAccount(server.port, "root");
+    await root.send("whois root");
+    await root.waitFor("root is a server operator");
+    await root.send("rooms");
+    await root.expectLines(["Rooms:", "  main (1 person)", "  den (0 people)"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
