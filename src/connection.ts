@@ -26,6 +26,8 @@ import {
   type LineReaderOptions,
 } from "./line_reader.ts";
 import type { ByteWriter } from "./outbox.ts";
+import type { OutputOptions, SessionOutput } from "./render/output.ts";
+import { TelnetOutput } from "./render/telnet_output.ts";
 
 /** A connection, whichever API it came from. */
 export interface Connection extends ByteWriter {
@@ -40,6 +42,8 @@ export interface Connection extends ByteWriter {
   setNoDelay(noDelay: boolean): void;
   /** Closes now; unsent bytes are dropped. Safe to call more than once. */
   close(): void;
+  /** The session's output: how this transport renders and queues. */
+  output(options: OutputOptions): SessionOutput;
 }
 
 /**
@@ -208,6 +212,10 @@ export class SocketConnection implements Connection, ByteFeed {
     connection.#fail(new Deno.errors.BrokenPipe("Connection closed"));
   };
 
+  output(options: OutputOptions): SessionOutput {
+    return new TelnetOutput(this, options);
+  }
+
   lines(options: LineReaderOptions): LineReader {
     const reader = new LineReader(this, options);
     this.#reader = reader;
@@ -323,6 +331,10 @@ export class DenoConnection implements Connection {
 
   lines(options: LineReaderOptions): LineReader {
     return new LineReader(this.#conn, options);
+  }
+
+  output(options: OutputOptions): SessionOutput {
+    return new TelnetOutput(this, options);
   }
 
   write(bytes: Uint8Array): Promise<number> {

@@ -28,6 +28,8 @@ export interface Recipient {
   readonly sink: FrameSink;
   /** Renders and queues an event for this recipient alone; never waits. */
   show(event: ChatEvent): void;
+  /** The user is now in `room` (null: in none, logged out). */
+  moved(room: Room | null): void;
   /** Sends one line of text to this recipient alone (a moderator's word). */
   notice(line: string): void;
   /** Sends `line`, then ends the session (a kick from the server, a ban). */
@@ -85,6 +87,11 @@ export class User {
   /** Shows this user an event meant for them alone. */
   show(event: ChatEvent): void {
     this.#recipient.show(event);
+  }
+
+  /** Tells the user's session where they now are. */
+  moved(room: Room | null): void {
+    this.#recipient.moved(room);
   }
 
   /** Sends one line of text to this user alone. */
@@ -194,10 +201,11 @@ export class Room {
     return this.#members;
   }
 
-  /** Adds a user; callers announce it. */
+  /** Adds a user (whose session is told); callers announce it. */
   add(user: User): void {
     this.#members.add(user);
     user.room = this;
+    user.moved(this);
   }
 
   /** Removes a user; callers announce it. */

@@ -20,24 +20,18 @@ import { TokenBucket } from "./flood.ts";
 import { type LineReader, TlsOnPlainPort } from "./line_reader.ts";
 import { ExcessFlood, type LineEvent, LineTooLong } from "./line_stream.ts";
 import { addressKey } from "./limits.ts";
-import { Outbox } from "./outbox.ts";
 import type { Moderation } from "./moderation.ts";
 import type { PasswordHasher } from "./passwords.ts";
 import type { ChatEvent, ChatLine } from "./events.ts";
 import type { Registry } from "./registry.ts";
 import type { Store } from "./store/store.ts";
-import { eventText, historyText, TELNET } from "./render/telnet.ts";
+import type { SessionOutput } from "./render/output.ts";
 import type { Transport } from "./render/transport.ts";
-import type { FrameSink, Recipient, User } from "./room.ts";
-import { encodeLine, sanitize, TEXT } from "./text.ts";
+import type { FrameSink, Recipient, Room, User } from "./room.ts";
+import { sanitize, TEXT } from "./text.ts";
 
 /** How long a closing session may take to flush its output, in ms. */
 const FLUSH_MS = 2000;
-
-/** Telnet's IAC WILL ECHO: the server echoes, so the client shows nothing. */
-const WILL_ECHO = new Uint8Array([255, 251, 1]);
-/** IAC WONT ECHO: the client shows what is typed again. */
-const WONT_ECHO = new Uint8Array([255, 252, 1]);
 
 /** A first line that is an HTTP request: a browser, or a scanner. */
 const HTTP_REQUEST = /^(GET|HEAD|POST|PUT|DELETE|CONNECT|OPTIONS|TRACE|PATCH) /;
@@ -78,7 +72,7 @@ export class Session implements SessionControl, Context, Recipient {
   /** The peer's address, for logs. */
   readonly remote: string;
   readonly #conn: Connection;
-  readonly #outbox: Outbox;
+  readonly #output: SessionOutput;
   readonly #server: ServerContext;
   readonly #tls: boolean;
   /**
@@ -104,11 +98,12 @@ export class Session implements SessionControl, Context, Recipient {
     this.#tls = tls;
     this.remote = formatAddr(conn.remoteAddr);
     const { config } = server;
-    this.#outbox = new Outbox(conn, {
+    this.#output = conn.output({
       maxBytes: config.maxQueueBytes,
       softBytes: config.softQueueBytes,
       softMs: config.softQueueSeconds * 1000,
       clock: server.clock,
+      telnetLike: () => this.#lines?.telnetLike ?? false,
       onOverflow: (bound) => {
         server.log.warn("Dropped slow reader {remote} ({name}): {limit}", {
           ...this.#about(),
@@ -192,19 +187,24 @@ export class Session implements SessionControl, Context, Recipient {
     return this;
   }
 
-  /** Part of {@linkcode Recipient}: this session's events are text lines. */
+  /** Part of {@linkcode Recipient}: how the connection renders events. */
   get transport(): Transport {
-    return TELNET;
+    return this.#output.transport;
   }
 
-  /** Part of {@linkcode Recipient}: a room's lines go to the outbox. */
+  /** Part of {@linkcode Recipient}: a room's frames go to the outbox. */
   get sink(): FrameSink {
-    return this.#outbox;
+    return this.#output.sink;
   }
 
   /** Part of {@linkcode Recipient}: a line for this session alone. */
   notice(line: string): void {
-    this.reply(line);
+    this.#output.notice(line);
+  }
+
+  /** Part of {@linkcode Recipient}: the user is now in `room`. */
+  moved(room: Room | null): void {
+    this.#output.moved(room, this.user?.name ?? null);
   }
 
   /** Part of {@linkcode Recipient}: says `line` and ends the session. */
@@ -215,19 +215,17 @@ export class Session implements SessionControl, Context, Recipient {
   /** Part of {@linkcode Recipient}: an event for this session alone. */
   show(event: ChatEvent): void {
     const outgoing = event.type === "private" && event.from === this.user?.name;
-    this.#outbox.deliver(encodeLine(eventText(event, outgoing)));
+    this.#output.event(event, outgoing);
   }
 
   /** Shows chat lines from a room's history, marked as such. */
   showHistory(events: readonly ChatLine[]): void {
-    for (const event of events) {
-      this.#outbox.deliver(encodeLine(historyText(event)));
-    }
+    this.#output.history(events);
   }
 
   /** Sends lines to this session only. */
   reply(...lines: string[]): void {
-    for (const line of lines) this.#outbox.deliver(encodeLine(line));
+    this.#output.reply(lines);
   }
 
   /** Ends the session once the current line is handled. */
@@ -296,7 +294,7 @@ export class Session implements SessionControl, Context, Recipient {
     } finally {
       if (this.#timer !== null) this.clock.clearTimeout(this.#timer);
       if (this.user) this.registry.logout(this.user);
-      await this.#outbox.drained(FLUSH_MS);
+      await this.#output.drained(FLUSH_MS);
       this.close();
       this.#server.log.info("Disconnected {remote} ({name})", this.#about());
       this.#server.ended(this);
@@ -314,7 +312,7 @@ export class Session implements SessionControl, Context, Recipient {
     if (!this.#stopping) this.reply(TEXT.shuttingDown);
     this.#stopping = true;
     this.#abort?.abort();
-    return this.#outbox.drained(timeoutMs);
+    return this.#output.drained(timeoutMs);
   }
 
   /** Closes the connection now, dropping unsent output; the loop then ends. */
@@ -323,7 +321,7 @@ export class Session implements SessionControl, Context, Recipient {
     this.#closed = true;
     this.#stopping = true;
     this.#abort?.abort();
-    this.#outbox.discard();
+    this.#output.discard();
     this.#conn.close();
   }
 
@@ -337,7 +335,7 @@ export class Session implements SessionControl, Context, Recipient {
     if (reason) this.reply(reason);
     this.#abort?.abort();
     // The loop may be waiting for input that never comes: closing ends it.
-    this.#outbox.drained(FLUSH_MS).then(() => this.close());
+    this.#output.drained(FLUSH_MS).then(() => this.close());
   }
 
   #readFailed(error: unknown): void {
@@ -374,10 +372,8 @@ export class Session implements SessionControl, Context, Recipient {
   /**
    * Part of {@linkcode SessionControl}: asks the user for one line and
    * resolves to it, or to null when they answer with a blank line (to
-   * cancel), or the session ends first. A `secret` is asked for with
-   * IAC WILL ECHO, so that a telnet client does not show what is typed (and
-   * IAC WONT ECHO once it is in); a client that does not look like telnet is
-   * first told that what it types will show.
+   * cancel), or the session ends first. The output asks: a `secret` is
+   * hidden as it is typed where the client can hide it.
    */
   async ask(
     prompt: string,
@@ -385,10 +381,7 @@ export class Session implements SessionControl, Context, Recipient {
   ): Promise<string | null> {
     const lines = this.#lines;
     if (lines === null || this.#stopping) return null;
-    const hide = options.secret === true && lines.telnetLike;
-    if (options.secret && !hide) this.reply(TEXT.secretWillShow);
-    this.reply(prompt);
-    if (hide) this.#outbox.deliver(WILL_ECHO);
+    this.#output.prompt(prompt, options.secret === true);
     try {
       while (true) {
         const next = await lines.next();
@@ -407,7 +400,7 @@ export class Session implements SessionControl, Context, Recipient {
         return line;
       }
     } finally {
-      if (hide) this.#outbox.deliver(WONT_ECHO);
+      this.#output.answered();
     }
   }
 
@@ -477,7 +470,7 @@ export class Session implements SessionControl, Context, Recipient {
    */
   #failed(error: unknown): void {
     if (error instanceof ChatError) {
-      this.reply(...error.lines);
+      this.#output.error(error.lines);
       return;
     }
     this.#server.log.error("Handling a line from {remote} failed: {error}", {

@@ -16,6 +16,8 @@ import {
 import { log } from "../src/log.ts";
 import { Moderation } from "../src/moderation.ts";
 import { PasswordHasher } from "../src/passwords.ts";
+import type { OutputOptions, SessionOutput } from "../src/render/output.ts";
+import { TelnetOutput } from "../src/render/telnet_output.ts";
 import { Registry } from "../src/registry.ts";
 import { SqliteStore } from "../src/store/sqlite.ts";
 import { type ServerContext, Session } from "../src/session.ts";
@@ -244,6 +246,10 @@ class FakeConnection implements Connection, ByteFeed {
 
   close(): void {
     this.#reader?.finish();
+  }
+
+  output(options: OutputOptions): SessionOutput {
+    return new TelnetOutput(this, options);
   }
 }
 

@@ -36,6 +36,7 @@ export class FakeSession implements SessionControl {
     },
     show: (event: ChatEvent) => this.show(event),
     notice: (line: string) => this.received.push(line),
+    moved: () => {},
     disconnect: (line: string) => {
       this.received.push(line);
       this.ended = true;

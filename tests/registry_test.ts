@@ -10,6 +10,7 @@ const nobody = {
   sink: { deliver() {} },
   show() {},
   notice() {},
+  moved() {},
   disconnect() {},
   hostname: "192.0.2.1",
 };

@@ -1,0 +1,61 @@
+/**
+ * How a session speaks to its client: the transport's way of rendering what
+ * the session has to say, in front of the transport's outbox. The session
+ * says what happened (an answer, an event, a question); only the output
+ * knows that telnet shows `alice: hi` and asks for a password with IAC WILL
+ * ECHO, and that a browser gets JSON.
+ *
+ * @module
+ */
+
+import type { Clock } from "../clock.ts";
+import type { ChatEvent, ChatLine } from "../events.ts";
+import type { FrameSink, Room } from "../room.ts";
+import type { Transport } from "./transport.ts";
+
+/** What a connection needs to make its session's output. */
+export interface OutputOptions {
+  /** The most bytes that may wait for a slow reader. */
+  maxBytes: number;
+  /** Output may stay above this for `softMs` at most. */
+  softBytes: number;
+  softMs: number;
+  clock: Clock;
+  /** The reader is too slow: a bound was passed. */
+  onOverflow(bound: "hard" | "soft"): void;
+  /** A write failed: the peer is gone. */
+  onError(error: unknown): void;
+  /**
+   * Whether the client looks like telnet (it can hide what is typed):
+   * asked at each secret prompt, since it is learnt from what it sends.
+   */
+  telnetLike(): boolean;
+}
+
+/** A session's output, for one transport. */
+export interface SessionOutput {
+  /** How the transport renders a room's events. */
+  readonly transport: Transport;
+  /** Where a room's frames go (the outbox). */
+  readonly sink: FrameSink;
+  /** A command's answer, for this client alone. */
+  reply(lines: readonly string[]): void;
+  /** What the user got wrong (a `ChatError`), for this client alone. */
+  error(lines: readonly string[]): void;
+  /** A line from the server or a moderator, for this client alone. */
+  notice(line: string): void;
+  /** An event for this client alone; `outgoing`: the user sent it. */
+  event(event: ChatEvent, outgoing: boolean): void;
+  /** Chat lines from a room's history, oldest first. */
+  history(events: readonly ChatLine[]): void;
+  /** Asks for one line; a secret is hidden as it is typed where it can be. */
+  prompt(text: string, secret: boolean): void;
+  /** The answer to the last prompt has come. */
+  answered(): void;
+  /** The user is now in `room` (or, with null, logged out). */
+  moved(room: Room | null, name: string | null): void;
+  /** Resolves once everything queued is written, or after `ms`. */
+  drained(ms: number): Promise<void>;
+  /** Drops what is queued and refuses more. */
+  discard(): void;
+}

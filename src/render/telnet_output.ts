@@ -1,0 +1,99 @@
+/**
+ * The session output of telnet and nc: text lines, CRLF-terminated, through
+ * a byte outbox; a secret is asked for with IAC WILL ECHO where the client
+ * can hide it.
+ *
+ * @module
+ */
+
+import type { ChatEvent, ChatLine } from "../events.ts";
+import { type ByteWriter, Outbox } from "../outbox.ts";
+import type { FrameSink } from "../room.ts";
+import { encodeLine, TEXT } from "../text.ts";
+import type { OutputOptions, SessionOutput } from "./output.ts";
+import { eventText, historyText, TELNET } from "./telnet.ts";
+import type { Transport } from "./transport.ts";
+
+/** Telnet's IAC WILL ECHO: the server echoes, so the client shows nothing. */
+const WILL_ECHO = new Uint8Array([255, 251, 1]);
+/** IAC WONT ECHO: the client shows what is typed again. */
+const WONT_ECHO = new Uint8Array([255, 252, 1]);
+
+/** Text lines to a telnet or nc client. */
+export class TelnetOutput implements SessionOutput {
+  readonly #outbox: Outbox;
+  readonly #telnetLike: () => boolean;
+  /** The echo is off for the prompt being answered. */
+  #hidden = false;
+
+  constructor(writer: ByteWriter, options: OutputOptions) {
+    this.#outbox = new Outbox(writer, {
+      maxBytes: options.maxBytes,
+      softBytes: options.softBytes,
+      softMs: options.softMs,
+      clock: options.clock,
+      onOverflow: options.onOverflow,
+      onError: options.onError,
+    });
+    this.#telnetLike = options.telnetLike;
+  }
+
+  get transport(): Transport {
+    return TELNET;
+  }
+
+  get sink(): FrameSink {
+    return this.#outbox;
+  }
+
+  reply(lines: readonly string[]): void {
+    for (const line of lines) this.#outbox.deliver(encodeLine(line));
+  }
+
+  error(lines: readonly string[]): void {
+    this.reply(lines);
+  }
+
+  notice(line: string): void {
+    this.#outbox.deliver(encodeLine(line));
+  }
+
+  event(event: ChatEvent, outgoing: boolean): void {
+    this.#outbox.deliver(encodeLine(eventText(event, outgoing)));
+  }
+
+  history(events: readonly ChatLine[]): void {
+    for (const event of events) {
+      this.#outbox.deliver(encodeLine(historyText(event)));
+    }
+  }
+
+  /**
+   * A secret is asked for with IAC WILL ECHO where the client looks like
+   * telnet (then IAC WONT ECHO once it is in); a client that does not is
+   * first told that what it types will show.
+   */
+  prompt(text: string, secret: boolean): void {
+    this.#hidden = secret && this.#telnetLike();
+    if (secret && !this.#hidden) this.notice(TEXT.secretWillShow);
+    this.notice(text);
+    if (this.#hidden) this.#outbox.deliver(WILL_ECHO);
+  }
+
+  answered(): void {
+    if (this.#hidden) this.#outbox.deliver(WONT_ECHO);
+    this.#hidden = false;
+  }
+
+  moved(): void {
+    // Telnet users are told in words, by the commands that move them.
+  }
+
+  drained(ms: number): Promise<void> {
+    return this.#outbox.drained(ms);
+  }
+
+  discard(): void {
+    this.#outbox.discard();
+  }
+}
