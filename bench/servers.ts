@@ -181,6 +181,7 @@ export async function startChatServer(
   const { env, flags } = await startTask(checkout);
   const dir = await Deno.makeTempDir({ prefix: "chat-bench-" });
   const db = await takesFlag(checkout, "db") ? ["--db", `${dir}/chat.db`] : [];
+  const http = await takesFlag(checkout, "no-http") ? ["--no-http"] : [];
   const server = await launch(
     options.name ?? "chat-server",
     CHAT,
@@ -203,6 +204,7 @@ export async function startChatServer(
       "--max-lines-before-login",
       "1000000",
       ...db,
+      ...http,
     ],
     port,
     { ...options, cwd: checkout },

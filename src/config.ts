@@ -6,6 +6,7 @@
  */
 
 import { parseArgs } from "node:util";
+import { parseBlock } from "./addresses.ts";
 
 /** Log levels, quietest last. */
 export const LOG_LEVELS = [
@@ -60,6 +61,18 @@ export interface Config {
   maxSubnegotiationBytes: number;
   /** The TLS port, beside the plain one; 0 picks a free one. Default: none. */
   tlsPort: number | null;
+  /** The HTTP port (the browser client, /ws, /metrics); null: none. Default 8080. */
+  httpPort: number | null;
+  /** Serve no HTTP at all. Default false. */
+  noHttp: boolean;
+  /** An HTTPS port beside it (needs `cert` and `key`). Default: none. */
+  httpsPort: number | null;
+  /** Reverse proxies whose X-Forwarded-For is believed (CIDR). Default: none. */
+  trustedProxies: readonly string[];
+  /** Origins besides the page's own whose pages may open /ws. Default: none. */
+  allowedOrigins: readonly string[];
+  /** Seconds a browser's session waits for its page to reconnect. Default 60. */
+  resumeSeconds: number;
   /** The TLS certificate chain (PEM file), for `tlsPort`. */
   cert: string;
   /** The TLS private key (PEM file), for `tlsPort`. */
@@ -108,6 +121,12 @@ export const DEFAULTS: Readonly<Config> = {
   limitLoopback: false,
   maxSubnegotiationBytes: 4096,
   tlsPort: null,
+  httpPort: 8080,
+  noHttp: false,
+  httpsPort: null,
+  trustedProxies: [],
+  allowedOrigins: [],
+  resumeSeconds: 60,
   cert: "",
   key: "",
   historyLines: 20,
@@ -192,6 +211,66 @@ export const OPTIONS: readonly Option[] = [
     value: "PORT",
     description: "also serve TLS on this port (needs --cert and --key)",
     parse: integer(0, 65535),
+  },
+  {
+    key: "httpPort",
+    flag: "http-port",
+    value: "PORT",
+    description: "HTTP port: the browser client, /ws, /metrics (0 picks one)",
+    parse: integer(0, 65535),
+  },
+  {
+    key: "noHttp",
+    flag: "no-http",
+    description: "serve no HTTP (no browser client, no /metrics)",
+  },
+  {
+    key: "httpsPort",
+    flag: "https-port",
+    value: "PORT",
+    description:
+      "also serve HTTPS (and wss://) on this port (needs --cert and --key)",
+    parse: integer(0, 65535),
+  },
+  {
+    key: "trustedProxies",
+    flag: "trusted-proxy",
+    value: "CIDR",
+    description: "believe X-Forwarded-For from this proxy address or block",
+    parse: (text) => {
+      if (parseBlock(text) === null) {
+        throw new Error("expected an IP address or a CIDR block");
+      }
+      return text;
+    },
+    repeatable: true,
+  },
+  {
+    key: "allowedOrigins",
+    flag: "allowed-origin",
+    value: "ORIGIN",
+    description:
+      "also let pages from this origin open /ws (https://example.org)",
+    parse: (text) => {
+      let url;
+      try {
+        url = new URL(text);
+      } catch {
+        throw new Error("expected an origin such as https://example.org");
+      }
+      if (url.origin !== text) {
+        throw new Error(`expected an origin such as ${url.origin}`);
+      }
+      return text;
+    },
+    repeatable: true,
+  },
+  {
+    key: "resumeSeconds",
+    flag: "resume-seconds",
+    value: "S",
+    description: "seconds a browser session waits for its page to come back",
+    parse: decimal(0, DAY_SECONDS),
   },
   {
     key: "cert",
@@ -450,6 +529,10 @@ export function parseFlags(args: readonly string[]): Invocation {
   if (config.tlsPort !== null && (config.cert === "" || config.key === "")) {
     throw new UsageError("--tls-port needs --cert and --key");
   }
+  if (config.httpsPort !== null && (config.cert === "" || config.key === "")) {
+    throw new UsageError("--https-port needs --cert and --key");
+  }
+  if (config.noHttp) config.httpPort = null;
   if (config.historyLines > config.historyKeep) {
     throw new UsageError(
       "--history-lines cannot be more than --history-keep (the lines kept)",

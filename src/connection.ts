@@ -25,16 +25,23 @@ import {
   LineReader,
   type LineReaderOptions,
 } from "./line_reader.ts";
+import type { LineEvent } from "./line_stream.ts";
 import type { ByteWriter } from "./outbox.ts";
 import type { OutputOptions, SessionOutput } from "./render/output.ts";
 import { TelnetOutput } from "./render/telnet_output.ts";
+
+/** A connection's lines, as the session loop reads them. */
+export interface Lines extends AsyncIterableIterator<LineEvent> {
+  /** Whether the client looks like telnet (it can hide what is typed). */
+  readonly telnetLike: boolean;
+}
 
 /** A connection, whichever API it came from. */
 export interface Connection extends ByteWriter {
   /** The peer's address (IPv4-mapped IPv6 addresses as plain IPv4). */
   readonly remoteAddr: Deno.NetAddr;
   /** The connection's lines, for the session loop. Called once. */
-  lines(options: LineReaderOptions): LineReader;
+  lines(options: LineReaderOptions): Lines;
   /**
    * Turns Nagle's algorithm off (true) or on (false), where the transport
    * has the setting (TLS connections in Deno do not).

@@ -19,7 +19,7 @@ import {
   type TopicEvent,
 } from "./events.ts";
 import { foldName, skeleton, validateName } from "./names.ts";
-import { type Recipient, Room, User } from "./room.ts";
+import { type DeliveryStats, type Recipient, Room, User } from "./room.ts";
 import { TEXT } from "./text.ts";
 
 /** The name of the room everyone enters at login; it always exists. */
@@ -77,6 +77,7 @@ export class Registry {
   readonly #ids: EventIds;
   readonly #clock: Clock;
   readonly #journal: Journal | null;
+  readonly #stats: DeliveryStats = { deliveries: 0 };
 
   constructor(options: RegistryOptions = {}) {
     this.#historyLines = options.historyLines ?? 0;
@@ -85,6 +86,11 @@ export class Registry {
     this.#journal = options.journal ?? null;
     this.main = this.#createRoom(MAIN_ROOM, options.main);
     for (const room of options.claimed ?? []) this.#createRoom(room.name, room);
+  }
+
+  /** Events delivered so far: each member a room line reached counts. */
+  get deliveries(): number {
+    return this.#stats.deliveries;
   }
 
   /** The users online by case-folded name. */
@@ -255,6 +261,7 @@ export class Registry {
     const event = this.offlineMessage(from, to.name, text);
     if (!to.ignores(from)) {
       to.show(event);
+      this.#stats.deliveries++;
       to.lastPrivateFrom = from;
     }
     return event;
@@ -354,6 +361,7 @@ export class Registry {
       owner: state && "owner" in state ? state.owner : null,
       operators: state && "operators" in state ? state.operators : [],
       keep: journal ? (event) => journal.line(key, event) : undefined,
+      stats: this.#stats,
     });
     this.#rooms.set(room.key, room);
     return room;

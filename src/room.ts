@@ -28,12 +28,12 @@ export interface Recipient {
   readonly sink: FrameSink;
   /** Renders and queues an event for this recipient alone; never waits. */
   show(event: ChatEvent): void;
-  /** The user is now in `room` (null: in none, logged out). */
-  moved(room: Room | null): void;
+  /** The user, called `name`, is now in `room` (null: in none). */
+  moved(room: Room | null, name: string): void;
   /** Sends one line of text to this recipient alone (a moderator's word). */
   notice(line: string): void;
   /** Sends `line`, then ends the session (a kick from the server, a ban). */
-  disconnect(line: string): void;
+  disconnect(line: string, reason: "kicked" | "banned"): void;
   /** The IP address the recipient is connected from. */
   readonly hostname: string;
 }
@@ -91,7 +91,7 @@ export class User {
 
   /** Tells the user's session where they now are. */
   moved(room: Room | null): void {
-    this.#recipient.moved(room);
+    this.#recipient.moved(room, this.name);
   }
 
   /** Sends one line of text to this user alone. */
@@ -100,8 +100,8 @@ export class User {
   }
 
   /** Sends `line` and ends the user's session. */
-  disconnect(line: string): void {
-    this.#recipient.disconnect(line);
+  disconnect(line: string, reason: "kicked" | "banned"): void {
+    this.#recipient.disconnect(line, reason);
   }
 
   /** The IP address the user is connected from. */
@@ -159,6 +159,13 @@ export interface RoomOptions {
   owner?: string | null;
   /** The room operators' account keys. */
   operators?: readonly string[];
+  /** Where deliveries are counted, for /metrics. */
+  stats?: DeliveryStats;
+}
+
+/** Deliveries made, counted by the rooms that make them. */
+export interface DeliveryStats {
+  deliveries: number;
 }
 
 /** A room: its members in the order they came in, its topic, its history. */
@@ -184,6 +191,7 @@ export class Room {
   readonly #history: ChatLine[] = [];
   #next = 0;
   readonly #keep: ((event: ChatLine) => void) | null;
+  readonly #stats: DeliveryStats;
 
   constructor(name: string, options: RoomOptions = {}) {
     this.name = name;
@@ -193,6 +201,7 @@ export class Room {
     this.operators = new Set(options.operators);
     this.#historyLines = options.historyLines ?? 0;
     this.#keep = options.keep ?? null;
+    this.#stats = options.stats ?? { deliveries: 0 };
     for (const event of options.history ?? []) this.#remember(event);
   }
 
@@ -223,8 +232,10 @@ export class Room {
     let transport: Transport | null = null;
     let frame: Frame | null = null;
     let others: Map<Transport, Frame> | null = null;
+    let delivered = 0;
     for (const member of this.#members) {
       if (from !== undefined && member.ignores(from)) continue;
+      delivered++;
       const mine = member.transport;
       if (mine !== transport) {
         if (transport === null) {
@@ -242,6 +253,7 @@ export class Room {
       }
       member.deliver(frame!);
     }
+    this.#stats.deliveries += delivered;
   }
 
   /** Broadcasts a chat line from `from`, and keeps it in the history. */

@@ -17,6 +17,15 @@ import {
   unmapped,
 } from "./connection.ts";
 import { ConnectionLimits, type Refusal } from "./limits.ts";
+import { parseBlock } from "./addresses.ts";
+import { createHandler, loadWeb, originAllowed } from "./http/handler.ts";
+import {
+  ChatMetrics,
+  type DisconnectReason,
+  type RefusalReason,
+} from "./metrics.ts";
+import { WebSocketConnection } from "./websocket.ts";
+import denoJson from "../deno.json" with { type: "json" };
 import { log } from "./log.ts";
 import { PasswordHasher } from "./passwords.ts";
 import { sanctionText } from "./commands/moderation.ts";
@@ -28,7 +37,12 @@ import {
   Registry,
   type RoomState,
 } from "./registry.ts";
-import { formatAddr, type ServerContext, Session } from "./session.ts";
+import {
+  formatAddr,
+  type ServerContext,
+  Session,
+  type SessionKind,
+} from "./session.ts";
 import { SqliteStore } from "./store/sqlite.ts";
 import type { Store } from "./store/store.ts";
 import { encodeLine, sanitize, TEXT } from "./text.ts";
@@ -43,6 +57,12 @@ export interface ServeOptions extends Partial<Config> {
   /** The clock every time-based rule reads. Default: the real one. */
   clock?: Clock;
 }
+
+/** The server's version, from deno.json. */
+const VERSION: string = denoJson.version;
+
+/** The browser client's files. */
+const WEB_ROOT = new URL("../web/", import.meta.url);
 
 /** How long shutdown waits for sessions to flush their output, in ms. */
 const SHUTDOWN_FLUSH_MS = 2000;
@@ -71,10 +91,21 @@ export async function serve(options: ServeOptions = {}): Promise<ChatServer> {
   const config: Config = { ...DEFAULTS, ...overrides };
   const motd = config.motd === "" ? [] : readMotd(config.motd);
   const storeLog = log("store");
+  // Made before the store, which reports each commit's time to it; what it
+  // reads of the server is there once the server is.
+  let reader: ChatServer | null = null;
+  const metrics = new ChatMetrics({
+    connections: () => reader?.connectionsByTransport() ?? new Map(),
+    users: () => reader?.registry.online.size ?? 0,
+    rooms: () => reader?.registry.rooms.size ?? 0,
+    deliveries: () => reader?.registry.deliveries ?? 0,
+    version: VERSION,
+  });
   const store = await SqliteStore.open(config.db, {
     historyKeep: config.historyKeep,
     onError: (error) =>
       storeLog.error("Writing to the database failed: {error}", { error }),
+    onCommit: (ms) => metrics.storeWrites.observe(ms / 1000),
   });
   let listener: Server | null = null;
   try {
@@ -105,7 +136,7 @@ export async function serve(options: ServeOptions = {}): Promise<ChatServer> {
         key: Deno.readTextFileSync(config.key),
       });
     }
-    return new ChatServer({
+    const server = new ChatServer({
       listener,
       tlsListener,
       config,
@@ -116,7 +147,16 @@ export async function serve(options: ServeOptions = {}): Promise<ChatServer> {
       main,
       moderation,
       claimed,
+      metrics,
     });
+    reader = server;
+    try {
+      await server.startHttp();
+    } catch (error) {
+      await server.close();
+      throw error;
+    }
+    return server;
   } catch (error) {
     listener?.close();
     await store.close();
@@ -165,6 +205,8 @@ export interface ChatServerParts {
   moderation: Moderation;
   /** The claimed rooms, made at start. */
   claimed: readonly ClaimedRoomState[];
+  /** What /metrics shows. */
+  metrics: ChatMetrics;
 }
 
 /** A running server: its addresses, its registry, and a way to stop it. */
@@ -185,6 +227,14 @@ export class ChatServer implements AsyncDisposable {
   readonly #log = log("server");
   readonly #accepting: Promise<void>[];
   #closing: Promise<void> | null = null;
+  /** The HTTP address, when HTTP is served. */
+  httpAddr: Deno.NetAddr | null = null;
+  /** The HTTPS address, when HTTPS is served. */
+  httpsAddr: Deno.NetAddr | null = null;
+  readonly #http: Deno.HttpServer[] = [];
+  #httpReady = false;
+  /** Browser sessions by the token that takes them back after a drop. */
+  readonly #waiting = new Map<string, WebSocketConnection>();
 
   constructor(parts: ChatServerParts) {
     this.#parts = parts;
@@ -200,7 +250,7 @@ export class ChatServer implements AsyncDisposable {
     });
     this.#shared = {
       store: parts.store,
-      ended: (session) => this.#ended(session),
+      ended: (session, reason) => this.#ended(session, reason),
       registry: this.registry,
       config,
       commands: parts.commands,
@@ -209,6 +259,7 @@ export class ChatServer implements AsyncDisposable {
       log: log("session"),
       hasher: new PasswordHasher({ concurrency: config.maxPasswordHashes }),
       moderation: parts.moderation,
+      counted: (kind) => parts.metrics.lines.inc(kind),
     };
     const bound = listener.address();
     if (bound === null || typeof bound === "string") {
@@ -229,7 +280,7 @@ export class ChatServer implements AsyncDisposable {
         return;
       }
       const conn = new SocketConnection(socket);
-      this.#start(conn, false);
+      this.#start(conn, "telnet");
     });
     // Out of file descriptors, say: keep serving those already here.
     listener.on("error", (error) => {
@@ -277,30 +328,44 @@ export class ChatServer implements AsyncDisposable {
         await new Promise((resolve) => setTimeout(resolve, ACCEPT_RETRY_MS));
         continue;
       }
-      this.#start(new DenoConnection(conn), true);
+      this.#start(new DenoConnection(conn), "tls");
     }
   }
 
-  #start(conn: Connection, tls: boolean): void {
-    const { hostname } = conn.remoteAddr;
+  /**
+   * Whether a new connection from `remote` may have a session: the line it
+   * is refused with, or null (and the connection is counted).
+   */
+  #admit(remote: Deno.NetAddr): string | null {
+    const { hostname } = remote;
     const ban = this.#parts.moderation.find("ban", "", {
       account: null,
       address: hostname,
     });
     if (ban !== null) {
-      this.#log.info("Refused {remote}: banned", {
-        remote: formatAddr(conn.remoteAddr),
-      });
-      refuse(conn, sanctionText(ban, ""));
-      return;
+      this.#refused(remote, "banned");
+      return sanctionText(ban, "");
     }
     const refusal = this.#limits.admit(hostname);
     if (refusal !== null) {
-      this.#log.info("Refused {remote}: {reason}", {
-        remote: formatAddr(conn.remoteAddr),
-        reason: refusal,
-      });
-      refuse(conn, REFUSALS[refusal]);
+      this.#refused(remote, refusal);
+      return REFUSALS[refusal];
+    }
+    return null;
+  }
+
+  #refused(remote: Deno.NetAddr, reason: RefusalReason): void {
+    this.#log.info("Refused {remote}: {reason}", {
+      remote: formatAddr(remote),
+      reason,
+    });
+    this.#parts.metrics.refused.inc(reason);
+  }
+
+  #start(conn: Connection, kind: SessionKind): void {
+    const refusal = this.#admit(conn.remoteAddr);
+    if (refusal !== null) {
+      refuse(conn, refusal);
       return;
     }
     if (conn instanceof SocketConnection) {
@@ -320,16 +385,136 @@ export class ChatServer implements AsyncDisposable {
         // The peer left already; the session sees that on its first read.
       }
     }
-    const session = new Session(conn, this.#shared, tls);
+    const session = new Session(conn, this.#shared, kind);
     this.#sessions.add(session);
     session.run();
   }
 
   /** A session's last act: its connection is closed and forgotten. */
-  #ended(session: Session): void {
+  #ended(session: Session, reason: DisconnectReason): void {
     this.#sessions.delete(session);
     this.#limits.release(session.hostname);
+    this.#parts.metrics.disconnects.inc(reason);
     if (this.#sessions.size === 0) this.#lastEnded?.();
+  }
+
+  /** Open connections by transport, for /metrics. */
+  connectionsByTransport(): Map<{ transport: string }, number> {
+    const counts = new Map<string, number>([
+      ["telnet", 0],
+      ["tls", 0],
+      ["websocket", 0],
+    ]);
+    for (const session of this.#sessions) {
+      counts.set(session.kind, (counts.get(session.kind) ?? 0) + 1);
+    }
+    return new Map([...counts].map(([transport, n]) => [{ transport }, n]));
+  }
+
+  /** Whether every listener is up and the store open, and not stopping. */
+  get ready(): boolean {
+    return this.#closing === null && this.#httpReady;
+  }
+
+  /**
+   * Starts the HTTP listeners (`--http-port`, and `--https-port` with the
+   * certificate): the page, /ws, /metrics, /livez and /readyz.
+   */
+  async startHttp(): Promise<void> {
+    const { config } = this.#parts;
+    const files = await loadWeb(WEB_ROOT);
+    const handler = createHandler({
+      files,
+      upgrade: (request, remote) => this.#upgrade(request, remote),
+      metrics: () => this.#parts.metrics.registry.render(),
+      ready: () => this.ready,
+      trustedProxies: config.trustedProxies.map((text) => parseBlock(text)!),
+    });
+    const listen = (port: number, tls: boolean) => {
+      const server = Deno.serve({
+        hostname: config.host,
+        port,
+        ...(tls
+          ? {
+            cert: Deno.readTextFileSync(config.cert),
+            key: Deno.readTextFileSync(config.key),
+          }
+          : {}),
+        onListen: () => {},
+        onError: (error) => {
+          this.#log.error("Serving an HTTP request failed: {error}", { error });
+          return new Response("Internal server error\n", { status: 500 });
+        },
+      }, handler);
+      this.#http.push(server);
+      const addr = server.addr as Deno.NetAddr;
+      this.#log.info("Serving HTTP{s} on {address}", {
+        s: tls ? "S" : "",
+        address: formatAddr(addr),
+      });
+      return addr;
+    };
+    if (config.httpPort !== null) {
+      this.httpAddr = listen(config.httpPort, false);
+    }
+    if (config.httpsPort !== null) {
+      this.httpsAddr = listen(config.httpsPort, true);
+    }
+    this.#httpReady = true;
+  }
+
+  /**
+   * `/ws`: checks the Origin, then the same limits and bans as a telnet
+   * connection, and upgrades. A page that brings a token (`?resume=TOKEN`)
+   * and the last id it saw (`&last=ID`) takes its waiting session back.
+   */
+  #upgrade(request: Request, remote: Deno.NetAddr): Response {
+    if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
+      return new Response("Expected a WebSocket upgrade\n", { status: 426 });
+    }
+    if (this.#closing !== null) {
+      return new Response("Shutting down\n", { status: 503 });
+    }
+    if (!originAllowed(request, this.#parts.config.allowedOrigins)) {
+      this.#refused(remote, "origin");
+      return new Response("Forbidden origin\n", { status: 403 });
+    }
+    const url = new URL(request.url);
+    const token = url.searchParams.get("resume");
+    const waiting = token === null ? undefined : this.#waiting.get(token);
+    if (waiting !== undefined && waiting.detached) {
+      const { socket, response } = Deno.upgradeWebSocket(request);
+      waiting.resume(socket, Number(url.searchParams.get("last") ?? 0) || 0);
+      return response;
+    }
+    const refusal = this.#admit(remote);
+    const { socket, response } = Deno.upgradeWebSocket(request, {
+      idleTimeout: 60,
+    });
+    if (refusal !== null) {
+      socket.addEventListener("open", () => {
+        socket.send(JSON.stringify({ type: "refused", text: refusal }));
+        socket.close(1008, "refused");
+      }, { once: true });
+      return response;
+    }
+    let session: Session | null = null;
+    let current: string | null = null;
+    const conn = new WebSocketConnection(socket, remote, {
+      ids: this.#parts.store.ids,
+      clock: this.#parts.clock,
+      resumeMs: this.#parts.config.resumeSeconds * 1000,
+      resumable: () => session?.user != null && session.active,
+      onToken: (next, connection) => {
+        if (current !== null) this.#waiting.delete(current);
+        current = next;
+        if (next !== null) this.#waiting.set(next, connection);
+      },
+    });
+    session = new Session(conn, this.#shared, "websocket");
+    this.#sessions.add(session);
+    session.run();
+    return response;
   }
 
   async #shutdown(): Promise<void> {
@@ -347,6 +532,7 @@ export class ChatServer implements AsyncDisposable {
     if (this.#sessions.size > 0) {
       await new Promise<void>((resolve) => this.#lastEnded = resolve);
     }
+    await Promise.all(this.#http.map((server) => server.shutdown()));
     try {
       await this.#parts.store.close();
     } catch (error) {

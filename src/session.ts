@@ -14,12 +14,13 @@ import type {
 } from "./commands/command.ts";
 import { dispatch } from "./commands/mod.ts";
 import type { Config } from "./config.ts";
-import type { Connection } from "./connection.ts";
+import type { Connection, Lines } from "./connection.ts";
 import { ChatError } from "./errors.ts";
 import { TokenBucket } from "./flood.ts";
-import { type LineReader, TlsOnPlainPort } from "./line_reader.ts";
+import { TlsOnPlainPort } from "./line_reader.ts";
 import { ExcessFlood, type LineEvent, LineTooLong } from "./line_stream.ts";
 import { addressKey } from "./limits.ts";
+import type { DisconnectReason } from "./metrics.ts";
 import type { Moderation } from "./moderation.ts";
 import type { PasswordHasher } from "./passwords.ts";
 import type { ChatEvent, ChatLine } from "./events.ts";
@@ -36,6 +37,9 @@ const FLUSH_MS = 2000;
 /** A first line that is an HTTP request: a browser, or a scanner. */
 const HTTP_REQUEST = /^(GET|HEAD|POST|PUT|DELETE|CONNECT|OPTIONS|TRACE|PATCH) /;
 
+/** How a client came: the plain port, the TLS port, or a WebSocket. */
+export type SessionKind = "telnet" | "tls" | "websocket";
+
 /**
  * What every session of a server shares: made once by the server, so that a
  * session holds one reference, not a copy of each (an idle connection is
@@ -43,7 +47,9 @@ const HTTP_REQUEST = /^(GET|HEAD|POST|PUT|DELETE|CONNECT|OPTIONS|TRACE|PATCH) /;
  */
 export interface ServerContext {
   /** Called once when a session has ended, its connection closed. */
-  ended(session: Session): void;
+  ended(session: Session, reason: DisconnectReason): void;
+  /** Counts a line received, by kind (the command's name, `blank` ...). */
+  counted(kind: string): void;
   readonly registry: Registry;
   readonly store: Store;
   readonly config: Config;
@@ -74,7 +80,10 @@ export class Session implements SessionControl, Context, Recipient {
   readonly #conn: Connection;
   readonly #output: SessionOutput;
   readonly #server: ServerContext;
-  readonly #tls: boolean;
+  /** How the client came: the plain port, TLS, or a browser's WebSocket. */
+  readonly kind: SessionKind;
+  /** Why the session ends, once something has said so. */
+  #reason: DisconnectReason = "closed";
   /**
    * Aborts a flood-control wait once the session is stopping; made on the
    * first wait, since most sessions never wait.
@@ -88,14 +97,14 @@ export class Session implements SessionControl, Context, Recipient {
   /** The login timeout before login, the idle timeout after. */
   #timer: TimerId | null = null;
   /** The connection's lines, once the session runs. */
-  #lines: LineReader | null = null;
+  #lines: Lines | null = null;
   /** Flood control, when it is on. */
   #bucket: TokenBucket | null = null;
 
-  constructor(conn: Connection, server: ServerContext, tls: boolean) {
+  constructor(conn: Connection, server: ServerContext, kind: SessionKind) {
     this.#conn = conn;
     this.#server = server;
-    this.#tls = tls;
+    this.kind = kind;
     this.remote = formatAddr(conn.remoteAddr);
     const { config } = server;
     this.#output = conn.output({
@@ -111,6 +120,7 @@ export class Session implements SessionControl, Context, Recipient {
             ? `over ${config.maxQueueBytes} bytes queued`
             : `over ${config.softQueueBytes} bytes queued for ${config.softQueueSeconds} s`,
         });
+        this.#because("slow_reader");
         this.close();
       },
       onError: () => this.close(),
@@ -147,6 +157,10 @@ export class Session implements SessionControl, Context, Recipient {
   /** Part of {@linkcode Context}. */
   get motd(): readonly string[] {
     return this.#server.motd;
+  }
+  /** Part of {@linkcode Context}: counts a line by kind, for /metrics. */
+  counted(kind: string): void {
+    this.#server.counted(kind);
   }
   /** Part of {@linkcode Context}. */
   get hasher(): PasswordHasher {
@@ -203,12 +217,13 @@ export class Session implements SessionControl, Context, Recipient {
   }
 
   /** Part of {@linkcode Recipient}: the user is now in `room`. */
-  moved(room: Room | null): void {
-    this.#output.moved(room, this.user?.name ?? null);
+  moved(room: Room | null, name: string): void {
+    this.#output.moved(room, name);
   }
 
   /** Part of {@linkcode Recipient}: says `line` and ends the session. */
-  disconnect(line: string): void {
+  disconnect(line: string, reason: "kicked" | "banned"): void {
+    this.#because(reason);
     this.#stop(line);
   }
 
@@ -229,7 +244,8 @@ export class Session implements SessionControl, Context, Recipient {
   }
 
   /** Ends the session once the current line is handled. */
-  end(): void {
+  end(reason: DisconnectReason = "logout"): void {
+    this.#because(reason);
     this.#stop();
   }
 
@@ -260,6 +276,7 @@ export class Session implements SessionControl, Context, Recipient {
         this.#server.log.info("Login timeout for {remote}", {
           remote: this.remote,
         });
+        this.#because("login_timeout");
         this.#stop(TEXT.loginTimedOut);
       }, config.loginTimeout * 1000);
     }
@@ -276,7 +293,7 @@ export class Session implements SessionControl, Context, Recipient {
       maxSubnegotiationBytes: config.maxSubnegotiationBytes,
       // Flood control lets lines wait; the reader must see a flood coming.
       maxQueuedLines: flood ? config.floodMaxWaiting : undefined,
-      refuseTls: !this.#tls,
+      refuseTls: this.kind === "telnet",
       // A flood is found while the loop may be waiting for a token.
       onError: (error) => this.#readFailed(error),
     });
@@ -297,7 +314,7 @@ export class Session implements SessionControl, Context, Recipient {
       await this.#output.drained(FLUSH_MS);
       this.close();
       this.#server.log.info("Disconnected {remote} ({name})", this.#about());
-      this.#server.ended(this);
+      this.#server.ended(this, this.#reason);
     }
   }
 
@@ -307,6 +324,7 @@ export class Session implements SessionControl, Context, Recipient {
    * after `timeoutMs`.
    */
   shutdown(timeoutMs: number): Promise<void> {
+    this.#because("shutdown");
     // Not #stop(): the server closes every session at once when all are
     // flushed, so nobody is told of the others' departures after this line.
     if (!this.#stopping) this.reply(TEXT.shuttingDown);
@@ -323,6 +341,11 @@ export class Session implements SessionControl, Context, Recipient {
     this.#abort?.abort();
     this.#output.discard();
     this.#conn.close();
+  }
+
+  /** Records why the session ends; the first reason given wins. */
+  #because(reason: DisconnectReason): void {
+    if (!this.#stopping && this.#reason === "closed") this.#reason = reason;
   }
 
   /**
@@ -344,11 +367,13 @@ export class Session implements SessionControl, Context, Recipient {
         "Excess flood from {remote} ({name})",
         this.#about(),
       );
+      this.#because("flood");
       this.#stop(TEXT.excessFlood);
     } else if (error instanceof TlsOnPlainPort) {
       this.#server.log.info("TLS handshake on the plain port from {remote}", {
         remote: this.remote,
       });
+      this.#because("tls_on_plain_port");
       this.close();
     } else if (
       !this.#stopping && !isDisconnect(error) &&
@@ -411,6 +436,7 @@ export class Session implements SessionControl, Context, Recipient {
   #countLineBeforeLogin(): boolean {
     const max = this.config.maxLinesBeforeLogin;
     if (++this.#linesBeforeLogin <= max) return true;
+    this.#because("too_many_lines");
     this.#stop(TEXT.tooManyLinesBeforeLogin(max));
     return false;
   }
@@ -429,11 +455,13 @@ export class Session implements SessionControl, Context, Recipient {
         this.#server.log.info("HTTP request from {remote}", {
           remote: this.remote,
         });
+        this.#because("http_on_chat_port");
         this.#stop(TEXT.httpRequest);
         return;
       }
     }
     if (event instanceof LineTooLong) {
+      this.#server.counted("too_long");
       this.reply(TEXT.lineTooLong(event.maxBytes));
       return;
     }
@@ -496,6 +524,7 @@ export class Session implements SessionControl, Context, Recipient {
         "Idle timeout for {remote} ({name})",
         this.#about(),
       );
+      this.#because("idle_timeout");
       this.#stop(TEXT.idleTimedOut(this.config.idleTimeout));
       return;
     }

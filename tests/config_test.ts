@@ -68,6 +68,12 @@ Deno.test("parseFlags() reads every option", () => {
     "--op",
     "root",
     "--op=Alice",
+    "--http-port=8081",
+    "--https-port=8443",
+    "--trusted-proxy=10.0.0.0/8",
+    "--trusted-proxy=::1",
+    "--allowed-origin=https://chat.example.org",
+    "--resume-seconds=30",
     "--motd=motd.txt",
     "--log-level",
     "debug",
@@ -103,6 +109,12 @@ Deno.test("parseFlags() reads every option", () => {
       offlineMax: 10,
       offlineDays: 7,
       ops: ["root", "Alice"],
+      httpPort: 8081,
+      noHttp: false,
+      httpsPort: 8443,
+      trustedProxies: ["10.0.0.0/8", "::1"],
+      allowedOrigins: ["https://chat.example.org"],
+      resumeSeconds: 30,
       motd: "motd.txt",
       logLevel: "debug",
     },
@@ -120,6 +132,25 @@ Deno.test("parseFlags() keeps the store's defaults and refuses a replay longer t
     (error: Error) =>
       error instanceof UsageError &&
       /--history-lines cannot be more/.test(error.message),
+  );
+});
+
+Deno.test("parseFlags(): --no-http serves no HTTP; proxies and origins are checked", () => {
+  const parsed = parseFlags(["--no-http"]);
+  assert.equal(parsed.action === "serve" && parsed.config.httpPort, null);
+  assert.equal(DEFAULTS.httpPort, 8080);
+  assert.equal(DEFAULTS.resumeSeconds, 60);
+  assert.throws(
+    () => parseFlags(["--trusted-proxy", "proxy.example.org"]),
+    /Invalid value "proxy\.example\.org" for --trusted-proxy/,
+  );
+  assert.throws(
+    () => parseFlags(["--allowed-origin", "https://example.org/path"]),
+    /expected an origin such as https:\/\/example\.org/,
+  );
+  assert.throws(
+    () => parseFlags(["--https-port", "8443"]),
+    /--https-port needs/,
   );
 });
 

@@ -260,6 +260,7 @@ Deno.test("a session turns Nagle's algorithm off once its user speaks, not befor
   const clock = new FakeClock();
   const shared: ServerContext = {
     ended: () => ended.resolve(),
+    counted: () => {},
     registry: new Registry({ historyLines: config.historyLines }),
     store,
     hasher: new PasswordHasher(),
@@ -271,7 +272,7 @@ Deno.test("a session turns Nagle's algorithm off once its user speaks, not befor
     motd: [],
   };
   const conn = new FakeConnection();
-  const session = new Session(conn, shared, false);
+  const session = new Session(conn, shared, "telnet");
   session.run();
   conn.type("login alice\r\nlook\r\nwho\r\n");
   await conn.written("The following are logged in:");

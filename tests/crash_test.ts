@@ -20,6 +20,7 @@ function start(db: string): Promise<ServerProcess> {
     "0",
     "--history-keep",
     "1000000",
+    "--no-http",
   ]);
 }
 

@@ -11,9 +11,18 @@ import { type ChatServer, serve, type ServeOptions } from "../main.ts";
 /** How long a test waits for a line before failing, in ms. */
 export const TIMEOUT_MS = 10_000;
 
-/** Starts a server on 127.0.0.1 and a free port, keeping nothing on disk. */
+/**
+ * Starts a server on 127.0.0.1 and a free port, keeping nothing on disk, and
+ * serving no HTTP unless asked (`httpPort: 0`).
+ */
 export function startServer(options: ServeOptions = {}): Promise<ChatServer> {
-  return serve({ host: "127.0.0.1", port: 0, db: ":memory:", ...options });
+  return serve({
+    host: "127.0.0.1",
+    port: 0,
+    db: ":memory:",
+    httpPort: null,
+    ...options,
+  });
 }
 
 /** Rejects with `what` if `promise` takes longer than `ms`. */
@@ -44,7 +53,7 @@ export type ByteConn = Pick<Deno.Conn, "read" | "write" | "close">;
  * the local address, and a test that bans one loopback address connects
  * from another (127.0.0.2 and up are all this machine's).
  */
-class NodeConn implements ByteConn {
+export class NodeConn implements ByteConn {
   readonly #socket: Socket;
   readonly #chunks: Uint8Array[] = [];
   #ended = false;
@@ -425,6 +434,7 @@ export class ServerProcess implements AsyncDisposable {
       "0",
       "--db",
       ":memory:",
+      "--no-http",
     ],
     command = Deno.execPath(),
   ): Promise<ServerProcess> {

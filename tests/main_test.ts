@@ -53,6 +53,7 @@ Deno.test("main: deno task start passes flags through", async () => {
     "FlagChat",
     "--db",
     ":memory:",
+    "--no-http",
   ]);
   await using client = await Client.connect(server.port);
   await client.expect("Welcome to FlagChat");
@@ -94,6 +95,7 @@ Deno.test("main: a port in use is a clear error, exit code 1", async () => {
     String(taken.addr.port),
     "--db",
     ":memory:",
+    "--no-http",
   );
   assert.equal(code, 1);
   assert.match(
@@ -143,6 +145,7 @@ Deno.test("main: a database it cannot use is one clear line and exit code 1", as
       "0",
       "--db",
       shared,
+      "--no-http",
     ]);
     expectRefusal(
       await runMain("--host", "127.0.0.1", "--port", "0", "--db", shared),

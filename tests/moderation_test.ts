@@ -436,6 +436,7 @@ Deno.test("bans, operators and claimed rooms outlive a restart of the real proce
       db,
       "--op",
       "root",
+      "--no-http",
     ]);
   try {
     {

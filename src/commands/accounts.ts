@@ -79,7 +79,7 @@ export async function checkPassword(
   session.reply(TEXT.wrongPassword);
   if (session.wrongPasswords >= MAX_PASSWORD_TRIES) {
     session.reply(TEXT.tooManyWrongPasswords);
-    session.end();
+    session.end("wrong_passwords");
   }
   return null;
 }

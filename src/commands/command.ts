@@ -9,6 +9,7 @@
 import type { Clock } from "../clock.ts";
 import type { Config } from "../config.ts";
 import type { ChatEvent, ChatLine } from "../events.ts";
+import type { DisconnectReason } from "../metrics.ts";
 import type { Moderation, Role } from "../moderation.ts";
 import type { PasswordHasher } from "../passwords.ts";
 import type { Registry } from "../registry.ts";
@@ -35,8 +36,8 @@ export interface SessionControl {
   show(event: ChatEvent): void;
   /** Shows chat lines from a room's history, oldest first, marked as such. */
   showHistory(events: readonly ChatLine[]): void;
-  /** Ends the session once the current line is handled. */
-  end(): void;
+  /** Ends the session once the current line is handled (default: logout). */
+  end(reason?: DisconnectReason): void;
   /**
    * The peer's address as limits and failed logins count it: an IPv4
    * address, or an IPv6 address's /64.
@@ -84,6 +85,8 @@ export interface Context {
   readonly hasher: PasswordHasher;
   /** Operators, bans, mutes, lockdown. */
   readonly moderation: Moderation;
+  /** Counts a line received, by kind (the command's name ...), for /metrics. */
+  counted?(kind: string): void;
 }
 
 /** The context of a command that needs a login: the user is there. */

@@ -72,7 +72,7 @@ export const login: Command = {
     });
     if (ban !== null) {
       session.reply(sanctionText(ban, ""));
-      session.end();
+      session.end("banned");
       return;
     }
     if (account === null) {

@@ -79,14 +79,24 @@ export const COMMANDS: ReadonlyMap<string, Command> = new Map(
 export function dispatch(ctx: Context, line: string): void | Promise<void> {
   const { session, commands } = ctx;
   const trimmed = line.trim();
-  if (trimmed === "") return;
+  if (trimmed === "") {
+    ctx.counted?.("blank");
+    return;
+  }
   if (session.user !== null && session.mode === "chat") {
-    if (!trimmed.startsWith("/")) return run(ctx, say, trimmed);
-    if (trimmed.startsWith("//")) return run(ctx, say, trimmed.slice(1));
+    if (!trimmed.startsWith("/") || trimmed.startsWith("//")) {
+      ctx.counted?.("say");
+      return run(
+        ctx,
+        say,
+        trimmed.startsWith("/") ? trimmed.slice(1) : trimmed,
+      );
+    }
   }
   const [word, args] = splitWord(trimmed);
   const name = word.replace(/^\//, "").toLowerCase();
   const command = commands.get(name) ?? MODERATION.get(name);
+  ctx.counted?.(command === undefined ? "unknown" : command.name);
   if (
     session.user === null && (command === undefined || command.loginRequired)
   ) {

@@ -236,7 +236,7 @@ async function sanction(
     if (kind === "mute") {
       other.notice(line);
     } else if (scope.room === null) {
-      other.disconnect(line);
+      other.disconnect(line, "banned");
     } else if (other.room === scope.room) {
       // Out of the room, into main, at once.
       other.notice(line);
@@ -328,7 +328,7 @@ export const kick: Command = {
       until: null,
     });
     if (room === registry.main) {
-      target.disconnect(TEXT.kickedFromServer(user.name, reason));
+      target.disconnect(TEXT.kickedFromServer(user.name, reason), "kicked");
     } else {
       target.notice(TEXT.kickedYou(room.name, user.name, reason));
       target.notice(TEXT.joinedRoom(registry.join(target, MAIN_ROOM).name));

@@ -1,0 +1,183 @@
+/**
+ * The HTTP side of the server (`Deno.serve`): the browser client's files,
+ * `/ws` for its WebSocket, and what monitoring asks for: `/metrics`,
+ * `/livez`, `/readyz`. Chat itself happens in sessions; this only routes.
+ *
+ * @module
+ */
+
+import { type Block, contains, formatBlock, parseBlock } from "../addresses.ts";
+
+/** Headers every response carries. */
+const COMMON_HEADERS: Readonly<Record<string, string>> = {
+  "X-Content-Type-Options": "nosniff",
+  "Referrer-Policy": "no-referrer",
+};
+
+/**
+ * The page's policy: its own script, style and images, a WebSocket back to
+ * where it came from, and nothing inline or framed.
+ */
+export const CONTENT_SECURITY_POLICY = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data:",
+  "connect-src 'self'",
+  "manifest-src 'self'",
+  "base-uri 'none'",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
+].join("; ");
+
+const TYPES: Readonly<Record<string, string>> = {
+  html: "text/html; charset=utf-8",
+  js: "text/javascript; charset=utf-8",
+  css: "text/css; charset=utf-8",
+  svg: "image/svg+xml",
+  png: "image/png",
+  json: "application/json",
+  ico: "image/x-icon",
+  webmanifest: "application/manifest+json",
+};
+
+/** A file of the page, read once at start. */
+interface StaticFile {
+  readonly body: Uint8Array;
+  readonly type: string;
+}
+
+/**
+ * Reads the page's files (`web/`, beside `src/`) into memory: a handful of
+ * small files, served as they are, with no build step.
+ */
+export async function loadWeb(root: URL): Promise<Map<string, StaticFile>> {
+  const files = new Map<string, StaticFile>();
+  try {
+    for await (const entry of Deno.readDir(root)) {
+      if (!entry.isFile) continue;
+      const extension = entry.name.split(".").pop() ?? "";
+      const type = TYPES[extension];
+      if (type === undefined) continue;
+      files.set(`/${entry.name}`, {
+        body: await Deno.readFile(new URL(entry.name, root)),
+        type,
+      });
+    }
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+  const index = files.get("/index.html");
+  if (index) files.set("/", index);
+  return files;
+}
+
+/** What the handler needs from the chat server. */
+export interface HandlerParts {
+  /** The page's files, by path. */
+  files: ReadonlyMap<string, StaticFile>;
+  /** Upgrades `/ws` for a client at `remote` (its real address). */
+  upgrade(request: Request, remote: Deno.NetAddr): Response;
+  /** `/metrics`. */
+  metrics(): string;
+  /** `/readyz`: every listener up and the store open, and not stopping. */
+  ready(): boolean;
+  /** Addresses whose X-Forwarded-For is believed (reverse proxies). */
+  trustedProxies: readonly Block[];
+}
+
+/**
+ * The client's address: the peer's, or, when the peer is a trusted proxy,
+ * the nearest address in X-Forwarded-For that is not one.
+ */
+export function clientAddress(
+  request: Request,
+  peer: Deno.NetAddr,
+  trusted: readonly Block[],
+): Deno.NetAddr {
+  const isTrusted = (address: string) => {
+    const block = parseBlock(address);
+    return block !== null && trusted.some((proxy) => contains(proxy, block));
+  };
+  if (trusted.length === 0 || !isTrusted(peer.hostname)) return peer;
+  const forwarded = request.headers.get("x-forwarded-for");
+  if (forwarded === null) return peer;
+  const hops = forwarded.split(",").map((hop) => hop.trim()).filter(Boolean);
+  for (let i = hops.length - 1; i >= 0; i--) {
+    const block = parseBlock(hops[i]);
+    if (block === null) break;
+    if (!isTrusted(hops[i])) {
+      return { ...peer, hostname: formatBlock(block), port: 0 };
+    }
+  }
+  return peer;
+}
+
+function respond(
+  status: number,
+  body: BodyInit | null,
+  headers: Record<string, string> = {},
+): Response {
+  return new Response(body, {
+    status,
+    headers: { ...COMMON_HEADERS, ...headers },
+  });
+}
+
+/** The handler for `Deno.serve`. */
+export function createHandler(
+  parts: HandlerParts,
+): (request: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>) => Response {
+  return (request, info) => {
+    const url = new URL(request.url);
+    const path = url.pathname;
+    if (request.method !== "GET" && request.method !== "HEAD") {
+      return respond(405, "Method not allowed\n", { Allow: "GET, HEAD" });
+    }
+    switch (path) {
+      case "/ws":
+        return parts.upgrade(
+          request,
+          clientAddress(request, info.remoteAddr, parts.trustedProxies),
+        );
+      case "/metrics":
+        return respond(200, parts.metrics(), {
+          "Content-Type": "text/plain; version=0.0.4; charset=utf-8",
+          "Cache-Control": "no-store",
+        });
+      case "/livez":
+        return respond(200, "ok\n", { "Cache-Control": "no-store" });
+      case "/readyz":
+        return parts.ready()
+          ? respond(200, "ready\n", { "Cache-Control": "no-store" })
+          : respond(503, "not ready\n", { "Cache-Control": "no-store" });
+    }
+    const file = parts.files.get(path);
+    if (file === undefined) return respond(404, "Not found\n");
+    return respond(200, request.method === "HEAD" ? null : file.body.slice(), {
+      "Content-Type": file.type,
+      "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+      "Cache-Control": "no-cache",
+    });
+  };
+}
+
+/**
+ * Whether a WebSocket's Origin may connect: the page's own origin (the
+ * Origin's host is the Host the request came to) or one of `allowed`. A
+ * request with no Origin is not from a browser (browsers always send it),
+ * so cross-site request forgery does not apply, and it is let through.
+ */
+export function originAllowed(
+  request: Request,
+  allowed: readonly string[],
+): boolean {
+  const origin = request.headers.get("origin");
+  if (origin === null) return true;
+  if (allowed.includes(origin)) return true;
+  try {
+    return new URL(origin).host === request.headers.get("host");
+  } catch {
+    return false;
+  }
+}

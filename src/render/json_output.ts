@@ -1,0 +1,105 @@
+/**
+ * The session output of a browser: one JSON object per WebSocket text frame,
+ * each with an id from the server's event sequence, so that a page that
+ * reconnects can say the last one it saw and get exactly what followed.
+ * The frames are documented in the README (The WebSocket protocol).
+ *
+ * @module
+ */
+
+import type { ChatEvent, ChatLine, EventIds } from "../events.ts";
+import type { FrameSink, Room } from "../room.ts";
+import { JSON_FRAMES } from "./json.ts";
+import type { SessionOutput } from "./output.ts";
+import type { Transport } from "./transport.ts";
+
+/** Where JSON frames go: the WebSocket connection, with their ids. */
+export interface FrameWriter {
+  /** Sends (or, while the page is away, keeps) a frame with id `id`. */
+  send(frame: string, id: number): void;
+  /** Resolves once what was sent is written, or after `ms`. */
+  drained(ms: number): Promise<void>;
+  /** Drops what is queued and refuses more. */
+  discard(): void;
+}
+
+/** The id of a frame a room rendered (`{"type":...,"id":N,...}`). */
+function idOf(frame: string): number {
+  const at = frame.indexOf('"id":');
+  return at === -1 ? 0 : parseInt(frame.slice(at + 5), 10);
+}
+
+/** JSON frames to a browser. */
+export class JsonOutput implements SessionOutput {
+  readonly #writer: FrameWriter;
+  readonly #ids: EventIds;
+  readonly sink: FrameSink;
+
+  constructor(writer: FrameWriter, ids: EventIds) {
+    this.#writer = writer;
+    this.#ids = ids;
+    this.sink = {
+      deliver: (frame) => writer.send(frame as string, idOf(frame as string)),
+    };
+  }
+
+  get transport(): Transport {
+    return JSON_FRAMES;
+  }
+
+  reply(lines: readonly string[]): void {
+    this.#frame({ type: "reply", lines });
+  }
+
+  error(lines: readonly string[]): void {
+    this.#frame({ type: "error", lines });
+  }
+
+  notice(line: string): void {
+    this.#frame({ type: "notice", text: line });
+  }
+
+  event(event: ChatEvent): void {
+    // As it is: the page tells its own private messages by their sender.
+    // It was made just now, so its id is newer than every frame before it.
+    this.#writer.send(JSON.stringify(event), event.id);
+  }
+
+  history(events: readonly ChatLine[]): void {
+    this.#frame({ type: "history", events });
+  }
+
+  prompt(text: string, secret: boolean): void {
+    this.#frame({ type: "prompt", text, secret });
+  }
+
+  answered(): void {
+    // The page clears its prompt when it sends the answer.
+  }
+
+  moved(room: Room | null, name: string | null): void {
+    this.#frame({
+      type: "room",
+      you: name,
+      room: room && {
+        name: room.name,
+        topic: room.topic,
+        owner: room.owner,
+        members: [...room.members].map((member) => member.name),
+      },
+    });
+  }
+
+  drained(ms: number): Promise<void> {
+    return this.#writer.drained(ms);
+  }
+
+  discard(): void {
+    this.#writer.discard();
+  }
+
+  #frame(fields: Record<string, unknown>): void {
+    const id = this.#ids.next();
+    this.#writer.send(JSON.stringify({ type: fields.type, id, ...fields }), id);
+  }
+}

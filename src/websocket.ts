@@ -1,0 +1,390 @@
+/**
+ * A browser's connection: a WebSocket from `Deno.upgradeWebSocket`. Each text
+ * frame the page sends is one command line, as a telnet user types it; each
+ * frame it gets is one JSON object (`src/render/json_output.ts`).
+ *
+ * A page that loses its socket (a train into a tunnel, a laptop lid) can come
+ * back: for `--resume-seconds` the session stays, its user online, and what
+ * is sent meanwhile is kept. A new socket that brings the session's token
+ * and the last id it saw (`/ws?resume=TOKEN&last=ID`) takes the session over
+ * and gets every frame after that id, so nothing is missed and nothing comes
+ * twice; where more was missed than was kept, a `gap` frame says so first.
+ *
+ * @module
+ */
+
+import type { Clock, TimerId } from "./clock.ts";
+import type { Connection, Lines } from "./connection.ts";
+import type { EventIds } from "./events.ts";
+import type { LineReaderOptions } from "./line_reader.ts";
+import { ExcessFlood, type LineEvent, LineTooLong } from "./line_stream.ts";
+import { type FrameWriter, JsonOutput } from "./render/json_output.ts";
+import type { OutputOptions, SessionOutput } from "./render/output.ts";
+
+/** Bytes of sent frames kept to replay to a page that comes back. */
+const REPLAY_BYTES = 64 * 1024;
+
+/** How often `drained` looks at what the socket still has to send, in ms. */
+const DRAIN_POLL_MS = 20;
+
+const ENCODER = new TextEncoder();
+
+/** Options for {@linkcode WebSocketConnection}. */
+export interface WebSocketConnectionOptions {
+  /** Where frame ids come from: the server's event sequence. */
+  ids: EventIds;
+  clock: Clock;
+  /** How long a session waits for its page to come back, in ms (0: not). */
+  resumeMs: number;
+  /** Whether the session is worth keeping when the socket drops. */
+  resumable(): boolean;
+  /**
+   * A new token was given out (null: none any more), which the server finds
+   * the connection by.
+   */
+  onToken(token: string | null, connection: WebSocketConnection): void;
+}
+
+/** A frame sent, kept for a page that comes back. */
+interface Sent {
+  readonly id: number;
+  readonly frame: string;
+  readonly bytes: number;
+}
+
+/** A new random token: 128 bits, URL-safe. */
+function newToken(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return btoa(String.fromCharCode(...bytes)).replaceAll("+", "-")
+    .replaceAll("/", "_").replace(/=+$/, "");
+}
+
+/** A browser's connection, which may outlive one socket. */
+export class WebSocketConnection implements Connection, FrameWriter {
+  readonly remoteAddr: Deno.NetAddr;
+  readonly #options: WebSocketConnectionOptions;
+  #socket: WebSocket | null = null;
+  #token: string | null = null;
+  #lines: FrameLines | null = null;
+  #output: OutputOptions | null = null;
+  /** Frames sent (or kept while detached), oldest first. */
+  #sent: Sent[] = [];
+  #sentBytes = 0;
+  /** The newest id that fell out of `#sent`: a page older than it missed some. */
+  #forgotten = 0;
+  /** Bytes kept while no socket is open. */
+  #waiting = 0;
+  /** The last id sent on the socket before this one (0: none). */
+  #sentBefore = 0;
+  #resumeTimer: TimerId | null = null;
+  #softTimer: TimerId | null = null;
+  #dead = false;
+
+  constructor(
+    socket: WebSocket,
+    remoteAddr: Deno.NetAddr,
+    options: WebSocketConnectionOptions,
+  ) {
+    this.remoteAddr = remoteAddr;
+    this.#options = options;
+    this.#attach(socket);
+  }
+
+  /** The token a page brings to take this session over. */
+  get token(): string | null {
+    return this.#token;
+  }
+
+  /** Whether no socket is attached (the page is away). */
+  get detached(): boolean {
+    return this.#socket === null;
+  }
+
+  lines(options: LineReaderOptions): Lines {
+    this.#lines = new FrameLines(options);
+    return this.#lines;
+  }
+
+  output(options: OutputOptions): SessionOutput {
+    this.#output = options;
+    return new JsonOutput(this, this.#options.ids);
+  }
+
+  setNoDelay(): void {
+    // WebSocket frames leave at once.
+  }
+
+  /** Unused: frames go through `send`. */
+  write(): number {
+    return 0;
+  }
+
+  /**
+   * A page came back with a new socket and the last id it saw: it takes
+   * this session over and gets what it missed.
+   */
+  resume(socket: WebSocket, lastId: number): void {
+    if (this.#resumeTimer !== null) {
+      this.#options.clock.clearTimeout(this.#resumeTimer);
+      this.#resumeTimer = null;
+    }
+    this.#attach(socket, lastId);
+  }
+
+  send(frame: string, id: number): void {
+    if (this.#dead) return;
+    const bytes = frame.length;
+    this.#sent.push({ id, frame, bytes });
+    this.#sentBytes += bytes;
+    const socket = this.#socket;
+    if (socket === null || socket.readyState !== WebSocket.OPEN) {
+      // Kept until the socket opens or the page comes back, within the same
+      // bound as a slow reader.
+      this.#waiting += bytes;
+      if (this.#waiting > (this.#output?.maxBytes ?? Infinity)) {
+        this.#overflow("hard");
+      }
+      return;
+    }
+    this.#forget();
+    socket.send(frame);
+    this.#checkBuffered(socket);
+  }
+
+  drained(ms: number): Promise<void> {
+    const deadline = this.#options.clock.now() + ms;
+    return new Promise((resolve) => {
+      const look = () => {
+        const socket = this.#socket;
+        if (
+          this.#dead || socket === null || socket.bufferedAmount === 0 ||
+          socket.readyState !== WebSocket.OPEN ||
+          this.#options.clock.now() >= deadline
+        ) {
+          return resolve();
+        }
+        setTimeout(look, DRAIN_POLL_MS);
+      };
+      look();
+    });
+  }
+
+  discard(): void {
+    this.#dead = true;
+    this.#sent = [];
+    this.#sentBytes = 0;
+  }
+
+  close(): void {
+    this.#dead = true;
+    if (this.#resumeTimer !== null) {
+      this.#options.clock.clearTimeout(this.#resumeTimer);
+      this.#resumeTimer = null;
+    }
+    if (this.#softTimer !== null) {
+      this.#options.clock.clearTimeout(this.#softTimer);
+    }
+    this.#setToken(null);
+    const socket = this.#socket;
+    this.#socket = null;
+    try {
+      socket?.close(1000);
+    } catch {
+      // Closed already.
+    }
+    this.#lines?.finish();
+  }
+
+  #attach(socket: WebSocket, lastId?: number): void {
+    this.#socket = socket;
+    this.#sentBefore = this.#sent.at(-1)?.id ?? 0;
+    this.#setToken(newToken());
+    const onOpen = () => {
+      if (this.#socket !== socket) return;
+      socket.send(JSON.stringify({
+        type: "hello",
+        token: this.#token,
+        resumed: lastId !== undefined,
+      }));
+      // What was said before the socket opened, or, for a page that came
+      // back, everything after the last frame it saw.
+      this.#waiting = 0;
+      this.#replay(socket, lastId);
+    };
+    if (socket.readyState === WebSocket.OPEN) onOpen();
+    else socket.addEventListener("open", onOpen, { once: true });
+    socket.addEventListener("message", (event: MessageEvent) => {
+      if (this.#socket !== socket) return;
+      if (typeof event.data !== "string") {
+        // One command line per text frame; anything else is not ours.
+        socket.close(1003, "text frames only");
+        return;
+      }
+      this.#lines?.push(event.data);
+    });
+    socket.addEventListener("close", () => {
+      if (this.#socket !== socket) return;
+      this.#socket = null;
+      this.#dropped();
+    });
+    socket.addEventListener("error", () => {
+      // A close follows.
+    });
+  }
+
+  /**
+   * Sends every frame kept after `lastId` (a page that came back), or every
+   * frame not sent yet (a new socket: the ones made before it opened).
+   */
+  #replay(socket: WebSocket, lastId: number | undefined): void {
+    if (lastId !== undefined && lastId < this.#forgotten) {
+      socket.send(JSON.stringify({ type: "gap", after: lastId }));
+    }
+    const after = lastId ?? this.#sentBefore;
+    for (const sent of this.#sent) {
+      if (sent.id > after) socket.send(sent.frame);
+    }
+    this.#forget();
+    this.#checkBuffered(socket);
+  }
+
+  /** The socket went away: wait for the page, or end the session. */
+  #dropped(): void {
+    if (this.#dead) return;
+    const { resumeMs, resumable, clock } = this.#options;
+    if (resumeMs <= 0 || !resumable()) {
+      this.close();
+      return;
+    }
+    this.#resumeTimer = clock.setTimeout(() => {
+      this.#resumeTimer = null;
+      this.close();
+    }, resumeMs);
+  }
+
+  /** Keeps only the last REPLAY_BYTES of what was sent. */
+  #forget(): void {
+    while (this.#sentBytes > REPLAY_BYTES && this.#sent.length > 1) {
+      const oldest = this.#sent.shift()!;
+      this.#sentBytes -= oldest.bytes;
+      this.#forgotten = oldest.id;
+    }
+  }
+
+  /**
+   * A page that does not read: what the socket has still to send is bounded
+   * like a telnet reader's outbox, hard and soft.
+   */
+  #checkBuffered(socket: WebSocket): void {
+    const options = this.#output;
+    if (options === null) return;
+    const buffered = socket.bufferedAmount;
+    if (buffered > options.maxBytes) return this.#overflow("hard");
+    if (buffered > options.softBytes && this.#softTimer === null) {
+      this.#softTimer = options.clock.setTimeout(() => {
+        this.#softTimer = null;
+        if (
+          this.#socket !== null &&
+          this.#socket.bufferedAmount > options.softBytes
+        ) {
+          this.#overflow("soft");
+        }
+      }, options.softMs);
+    }
+  }
+
+  #overflow(bound: "hard" | "soft"): void {
+    if (this.#dead) return;
+    this.discard();
+    this.#output?.onOverflow(bound);
+  }
+
+  #setToken(token: string | null): void {
+    this.#token = token;
+    this.#options.onToken(token, this);
+  }
+}
+
+/**
+ * The lines of a WebSocket: each text frame is a line (one with line breaks
+ * in it, several), capped like a telnet line. Lines wait for the session
+ * loop; more than `maxQueuedLines` waiting is a flood.
+ */
+class FrameLines implements Lines {
+  readonly telnetLike = false;
+  readonly #maxBytes: number;
+  readonly #maxQueued: number | undefined;
+  readonly #onError: (error: unknown) => void;
+  readonly #tooLong: LineTooLong;
+  #queue: LineEvent[] = [];
+  #ended = false;
+  #error: unknown = null;
+  #waiter: {
+    resolve(result: IteratorResult<LineEvent, undefined>): void;
+    reject(error: unknown): void;
+  } | null = null;
+
+  constructor(options: LineReaderOptions) {
+    this.#maxBytes = options.maxLineBytes ?? 1024;
+    this.#maxQueued = options.maxQueuedLines;
+    this.#onError = options.onError ?? (() => {});
+    this.#tooLong = new LineTooLong(this.#maxBytes);
+  }
+
+  /** A text frame from the page. */
+  push(frame: string): void {
+    if (this.#ended) return;
+    for (const line of frame.split(/\r\n|\n|\r/)) {
+      this.#queue.push(
+        ENCODER.encode(line).length > this.#maxBytes ? this.#tooLong : line,
+      );
+    }
+    if (this.#maxQueued !== undefined && this.#queue.length > this.#maxQueued) {
+      const error = new ExcessFlood(this.#maxQueued);
+      this.#error = error;
+      this.#ended = true;
+      this.#onError(error);
+    }
+    this.#settle();
+  }
+
+  /** The socket is gone for good. */
+  finish(): void {
+    this.#ended = true;
+    this.#settle();
+  }
+
+  next(): Promise<IteratorResult<LineEvent, undefined>> {
+    if (this.#error !== null) return Promise.reject(this.#error);
+    if (this.#queue.length > 0) {
+      return Promise.resolve({ value: this.#queue.shift()!, done: false });
+    }
+    if (this.#ended) return Promise.resolve({ value: undefined, done: true });
+    return new Promise((resolve, reject) => this.#waiter = { resolve, reject });
+  }
+
+  return(): Promise<IteratorResult<LineEvent, undefined>> {
+    this.#ended = true;
+    this.#queue = [];
+    return Promise.resolve({ value: undefined, done: true });
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  #settle(): void {
+    const waiter = this.#waiter;
+    if (waiter === null) return;
+    if (this.#error !== null) {
+      this.#waiter = null;
+      waiter.reject(this.#error);
+    } else if (this.#queue.length > 0) {
+      this.#waiter = null;
+      waiter.resolve({ value: this.#queue.shift()!, done: false });
+    } else if (this.#ended) {
+      this.#waiter = null;
+      waiter.resolve({ value: undefined, done: true });
+    }
+  }
+}

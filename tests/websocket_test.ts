@@ -1,0 +1,334 @@
+import assert from "node:assert/strict";
+import { FakeClock } from "./fake_clock.ts";
+import { Client, startServer } from "./helpers.ts";
+import { RawWebSocket, WsClient } from "./ws_helpers.ts";
+
+/** A server with HTTP on a free port. */
+function startWeb(options: Parameters<typeof startServer>[0] = {}) {
+  return startServer({ httpPort: 0, ...options });
+}
+
+/** Opens /ws and logs in as `name`; returns the client after its room frame. */
+async function loginWs(port: number, name: string): Promise<WsClient> {
+  const page = await WsClient.open(port);
+  await page.waitFor((frame) => frame.type === "hello");
+  await page.waitForLine("Welcome to TestChat");
+  page.send(`login ${name}`);
+  await page.waitFor((frame) => frame.type === "room" && frame.you === name);
+  return page;
+}
+
+Deno.test("a page and a telnet user talk in one room through /ws, the page in JSON", async () => {
+  await using server = await startWeb();
+  const port = server.httpAddr!.port;
+  await using tel = await Client.login(server.addr.port, "tel");
+  await using page = await WsClient.open(port);
+  const hello = await page.next();
+  assert.equal(hello.type, "hello");
+  assert.equal(typeof hello.token, "string");
+  assert.deepEqual((await page.next()).lines, ["Welcome to TestChat"]);
+  page.send("login web");
+  const room = await page.waitFor((frame) => frame.type === "room");
+  assert.equal(room.you, "web");
+  assert.deepEqual(room.room, {
+    name: "main",
+    topic: null,
+    owner: null,
+    members: ["tel", "web"],
+  });
+  await tel.expect("web has entered the room.");
+  await tel.send("say hello, browser");
+  const said = await page.waitFor((frame) => frame.type === "said");
+  assert.equal(said.from, "tel");
+  assert.equal(said.text, "hello, browser");
+  assert.equal(said.room, "main");
+  assert.ok(said.id > room.id, "ids grow on a connection");
+  page.send("say hello, telnet");
+  await tel.expect("tel: hello, browser");
+  await tel.expect("web: hello, telnet");
+  page.send("look");
+  const look = await page.waitFor((frame) => frame.type === "reply");
+  assert.deepEqual(look.lines, [
+    "The following are in this room:",
+    "tel",
+    "web",
+  ]);
+  page.send("msg tel psst");
+  const own = await page.waitFor((frame) => frame.type === "private");
+  assert.deepEqual([own.from, own.to, own.text], ["web", "tel", "psst"]);
+  await tel.expect("[private] web: psst");
+  page.send("dance");
+  const error = await page.waitFor((frame) => frame.type === "error");
+  assert.deepEqual(error.lines, ["Unknown command: dance"]);
+});
+
+Deno.test("Origin: another site's page gets 403 before the upgrade; the page's own and --allowed-origin pass", async () => {
+  await using server = await startWeb({
+    allowedOrigins: ["https://chat.example.org"],
+  });
+  const port = server.httpAddr!.port;
+  {
+    using evil = await RawWebSocket.open(port, {
+      Origin: "https://evil.example",
+    });
+    assert.match(evil.status, /^HTTP\/1\.1 403/);
+  }
+  {
+    using own = await RawWebSocket.open(port, {
+      Origin: `http://127.0.0.1:${port}`,
+    });
+    assert.match(own.status, /^HTTP\/1\.1 101/);
+  }
+  {
+    using allowed = await RawWebSocket.open(port, {
+      Origin: "https://chat.example.org",
+    });
+    assert.match(allowed.status, /^HTTP\/1\.1 101/);
+  }
+  const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`))
+    .text();
+  assert.match(
+    metrics,
+    /^chat_refused_connections_total\{reason="origin"\} 1$/m,
+  );
+});
+
+Deno.test("a frame over the line cap gets the same answer as a telnet line, and the session goes on", async () => {
+  await using server = await startWeb({ maxLineBytes: 64 });
+  await using page = await loginWs(server.httpAddr!.port, "web");
+  page.send(`say ${"x".repeat(100)}`);
+  await page.waitForLine("Line too long (max 64 bytes)");
+  page.send("say short");
+  const said = await page.waitFor((frame) => frame.type === "said");
+  assert.equal(said.text, "short");
+});
+
+Deno.test("flood control holds a page as it holds telnet: past the waiting lines, Excess flood", async () => {
+  await using server = await startWeb({
+    floodBurst: 2,
+    floodRate: 1,
+    floodMaxWaiting: 5,
+  });
+  await using page = await loginWs(server.httpAddr!.port, "web");
+  page.send(Array.from({ length: 20 }, (_, i) => `say ${i}`).join("\n"));
+  await page.waitForLine("Excess flood");
+  assert.equal(await page.closed(), 1000);
+});
+
+Deno.test("a page that stops reading is dropped like a slow telnet reader", async () => {
+  await using server = await startWeb({
+    maxQueueBytes: 64 * 1024,
+    softQueueBytes: 32 * 1024,
+    floodRate: 0,
+  });
+  const port = server.httpAddr!.port;
+  await using watcher = await Client.login(server.addr.port, "watcher");
+  using stalled = await RawWebSocket.open(port);
+  await stalled.send("login stalled");
+  await watcher.expect("stalled has entered the room.");
+  const filler = "y".repeat(900);
+  for (let batch = 0; batch < 200; batch++) {
+    await watcher.send(
+      Array.from({ length: 50 }, (_, i) => `say ${batch}.${i} ${filler}`)
+        .join("\r\n"),
+    );
+    const line = await watcher.waitFor((l) =>
+      l === "stalled has left the room." ||
+      l.startsWith(`watcher: ${batch}.49 `)
+    );
+    if (line === "stalled has left the room.") break;
+  }
+  const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`))
+    .text();
+  assert.match(metrics, /^chat_disconnects_total\{reason="slow_reader"\} 1$/m);
+});
+
+Deno.test("after a dropped socket, the page resumes from the last id it saw: nothing missed, nothing twice", async () => {
+  await using server = await startWeb();
+  const port = server.httpAddr!.port;
+  await using tel = await Client.login(server.addr.port, "tel");
+  const first = await loginWs(port, "web");
+  await tel.expect("web has entered the room.");
+  for (let i = 1; i <= 3; i++) await tel.send(`say before ${i}`);
+  await first.waitFor((frame) =>
+    frame.type === "said" && frame.text === "before 3"
+  );
+  const token = first.frames.findLast((frame) => frame.type === "hello")!.token;
+  const lastId = first.lastId;
+  first.socket.close();
+  await first.closed();
+  for (let i = 1; i <= 3; i++) await tel.send(`say while away ${i}`);
+  await tel.expect("tel: before 1");
+  await tel.expect("tel: before 2");
+  await tel.expect("tel: before 3");
+  for (let i = 1; i <= 3; i++) await tel.expect(`tel: while away ${i}`);
+  await using back = await WsClient.open(
+    port,
+    `?resume=${token}&last=${lastId}`,
+  );
+  const hello = await back.next();
+  assert.equal(hello.type, "hello");
+  assert.equal(hello.resumed, true);
+  assert.notEqual(hello.token, token, "a new token for the next time");
+  const missed = [await back.next(), await back.next(), await back.next()];
+  assert.deepEqual(missed.map((frame) => frame.text), [
+    "while away 1",
+    "while away 2",
+    "while away 3",
+  ]);
+  assert.ok(missed.every((frame) => frame.id > lastId));
+  await tel.send("say live again");
+  const live = await back.next();
+  assert.equal(live.text, "live again", "and nothing came twice");
+  assert.deepEqual(
+    await tel.sync(),
+    ["tel: live again"],
+    "tel never saw web leave",
+  );
+});
+
+Deno.test("a page that comes back too late, or with a stale token, starts afresh", async () => {
+  const clock = new FakeClock();
+  await using server = await startWeb({
+    clock,
+    resumeSeconds: 30,
+    floodRate: 0,
+  });
+  const port = server.httpAddr!.port;
+  await using tel = await Client.login(server.addr.port, "tel");
+  const first = await loginWs(port, "web");
+  await tel.expect("web has entered the room.");
+  const token = first.frames.find((frame) => frame.type === "hello")!.token;
+  first.socket.close();
+  await first.closed();
+  clock.advance(30_000);
+  await tel.expect("web has left the room.");
+  await using late = await WsClient.open(port, `?resume=${token}&last=1`);
+  const hello = await late.next();
+  assert.equal(hello.resumed, false, "a new session, not the old one");
+  await late.waitForLine("Welcome to TestChat");
+});
+
+Deno.test("/livez, /readyz and the page's headers; /readyz says 503 once a shutdown starts", async () => {
+  const server = await startWeb({
+    maxQueueBytes: 64 * 1024 * 1024,
+    softQueueBytes: 64 * 1024 * 1024,
+    floodRate: 0,
+  });
+  const base = `http://127.0.0.1:${server.httpAddr!.port}`;
+  const live = await fetch(`${base}/livez`);
+  assert.equal(live.status, 200);
+  await live.body?.cancel();
+  const ready = await fetch(`${base}/readyz`);
+  assert.equal(ready.status, 200);
+  await ready.body?.cancel();
+  const page = await fetch(`${base}/`);
+  assert.equal(page.status, 200);
+  await page.body?.cancel();
+  const csp = page.headers.get("content-security-policy")!;
+  assert.match(csp, /default-src 'none'/);
+  assert.match(csp, /frame-ancestors 'none'/);
+  assert.doesNotMatch(csp, /unsafe-inline/);
+  assert.equal(page.headers.get("x-content-type-options"), "nosniff");
+  assert.equal(page.headers.get("referrer-policy"), "no-referrer");
+  // A page that does not read holds the shutdown in its flush for up to two
+  // seconds: long enough to ask /readyz meanwhile.
+  await using tel = await Client.login(server.addr.port, "tel");
+  using stalled = await RawWebSocket.open(server.httpAddr!.port);
+  await stalled.send("login stalled");
+  await tel.expect("stalled has entered the room.");
+  const filler = "z".repeat(1000);
+  for (let batch = 0; batch < 120; batch++) {
+    await tel.send(
+      Array.from({ length: 50 }, (_, i) => `say ${batch}.${i} ${filler}`)
+        .join("\r\n"),
+    );
+    await tel.waitFor((l) => l.startsWith(`tel: ${batch}.49 `));
+  }
+  const closing = server.close();
+  const during = await fetch(`${base}/readyz`);
+  assert.equal(during.status, 503);
+  await during.body?.cancel();
+  await closing;
+});
+
+Deno.test("/metrics is the Prometheus text format, line by line", async () => {
+  await using server = await startWeb();
+  const port = server.httpAddr!.port;
+  await using tel = await Client.login(server.addr.port, "tel");
+  await using page = await loginWs(port, "web");
+  await tel.expect("web has entered the room.");
+  await tel.send("say one");
+  await page.waitFor((frame) => frame.type === "said");
+  await tel.send("bogus");
+  await tel.expect("tel: one");
+  await tel.expect("Unknown command: bogus");
+  // history reads the store after its queued line: the commit is measured.
+  await tel.send("history");
+  await tel.expect('The last 1 line of "main":');
+  const response = await fetch(`http://127.0.0.1:${port}/metrics`);
+  assert.match(
+    response.headers.get("content-type")!,
+    /^text\/plain; version=0\.0\.4/,
+  );
+  const text = await response.text();
+  const samples = new Map<string, number>();
+  const types = new Map<string, string>();
+  for (const line of text.trimEnd().split("\n")) {
+    if (line.startsWith("# HELP ")) {
+      assert.match(line, /^# HELP [a-zA-Z_:][a-zA-Z0-9_:]* \S.*$/);
+      continue;
+    }
+    if (line.startsWith("# TYPE ")) {
+      const [, name, type] = line.match(
+        /^# TYPE ([a-z_]+) (counter|gauge|histogram)$/,
+      )!;
+      types.set(name, type);
+      continue;
+    }
+    const match = line.match(
+      /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|\\.)*",?)*\})? (-?[0-9.e+-]+|\+Inf)$/,
+    );
+    assert.ok(match, `not a sample: ${JSON.stringify(line)}`);
+    const family = match[1].replace(/_(bucket|sum|count)$/, "");
+    assert.ok(
+      types.has(match[1]) || types.has(family),
+      `no TYPE for ${match[1]}`,
+    );
+    samples.set(match[1] + (match[2] ?? ""), Number(match[3]));
+  }
+  assert.equal(samples.get('chat_connections{transport="telnet"}'), 1);
+  assert.equal(samples.get('chat_connections{transport="websocket"}'), 1);
+  assert.equal(samples.get("chat_users_online"), 2);
+  assert.equal(samples.get("chat_rooms"), 1);
+  assert.ok(samples.get('chat_lines_received_total{kind="say"}')! >= 1);
+  assert.ok(samples.get('chat_lines_received_total{kind="unknown"}')! >= 1);
+  assert.ok(samples.get("chat_deliveries_total")! >= 2);
+  assert.ok(samples.get("process_resident_memory_bytes")! > 0);
+  assert.ok(samples.get("chat_store_write_seconds_count")! >= 1);
+  assert.ok(
+    [...samples.keys()].some((key) => key.startsWith("chat_build_info{")),
+  );
+  assert.ok(
+    ![...samples.keys()].some((key) => /="(tel|web|main)"/.test(key)),
+    "no label per user or per room",
+  );
+});
+
+Deno.test("a banned address is refused at /ws with one frame saying why", async () => {
+  await using server = await startWeb({ ops: ["root"] });
+  const port = server.httpAddr!.port;
+  await using root = await Client.login(server.addr.port, "root");
+  await root.send("register correct horse");
+  await root.waitFor((line) => line.startsWith("Registered"));
+  await root.send("ban 127.0.0.2 closed for maintenance");
+  await root.waitFor((line) => line.startsWith("Banned 127.0.0.2"));
+  using banned = await RawWebSocket.open(port, {}, "127.0.0.2");
+  assert.match(banned.status, /^HTTP\/1\.1 101/);
+  assert.deepEqual(JSON.parse(await banned.readText()), {
+    type: "refused",
+    text: "You are banned from this server permanently: closed for maintenance",
+  });
+  using other = await RawWebSocket.open(port, {}, "127.0.0.3");
+  assert.equal(JSON.parse(await other.readText()).type, "hello");
+});

@@ -1,0 +1,219 @@
+/**
+ * WebSocket clients for tests: a page's socket (Deno's WebSocket, reading
+ * JSON frames), and a raw one that shakes hands and then never reads (a
+ * browser tab that stopped).
+ *
+ * @module
+ */
+
+import { type ByteConn, NodeConn, TIMEOUT_MS, withTimeout } from "./helpers.ts";
+
+/** A JSON frame from the server. */
+// deno-lint-ignore no-explicit-any
+export type Frame = Record<string, any>;
+
+/** A page's WebSocket: every frame it gets, parsed, in order. */
+export class WsClient implements AsyncDisposable {
+  readonly socket: WebSocket;
+  readonly frames: Frame[] = [];
+  #read = 0;
+  #wake: (() => void) | null = null;
+  #closed = false;
+  /** The close code, once closed. */
+  code: number | null = null;
+
+  private constructor(socket: WebSocket) {
+    this.socket = socket;
+    socket.onmessage = (event) => {
+      this.frames.push(JSON.parse(event.data));
+      this.#wake?.();
+    };
+    socket.onclose = (event) => {
+      this.#closed = true;
+      this.code = event.code;
+      this.#wake?.();
+    };
+  }
+
+  /** Opens `/ws` (with `query`, say `?resume=...`) on `port`. */
+  static async open(port: number, query = ""): Promise<WsClient> {
+    const socket = new WebSocket(`ws://127.0.0.1:${port}/ws${query}`);
+    const client = new WsClient(socket);
+    await withTimeout(
+      new Promise((resolve, reject) => {
+        socket.addEventListener("open", resolve, { once: true });
+        socket.addEventListener("error", reject, { once: true });
+      }),
+      TIMEOUT_MS,
+      "the WebSocket to open",
+    );
+    return client;
+  }
+
+  /** Sends one command line. */
+  send(line: string): void {
+    this.socket.send(line);
+  }
+
+  /** The next frame not read yet. */
+  async next(ms = TIMEOUT_MS): Promise<Frame> {
+    const deadline = Date.now() + ms;
+    while (this.#read >= this.frames.length) {
+      if (this.#closed) throw new Error("The WebSocket closed");
+      await withTimeout(
+        new Promise<void>((resolve) => this.#wake = resolve),
+        Math.max(1, deadline - Date.now()),
+        "waiting for a frame",
+      );
+    }
+    return this.frames[this.#read++];
+  }
+
+  /** Skips frames until one matches; returns it. */
+  async waitFor(match: (frame: Frame) => boolean): Promise<Frame> {
+    while (true) {
+      const frame = await this.next();
+      if (match(frame)) return frame;
+    }
+  }
+
+  /** Waits for a reply (or error) frame holding `line`. */
+  waitForLine(line: string): Promise<Frame> {
+    return this.waitFor((frame) =>
+      (frame.type === "reply" || frame.type === "error" ||
+        frame.type === "notice") &&
+      (frame.text === line || frame.lines?.includes(line))
+    );
+  }
+
+  /** Resolves once the server has closed the socket; its close code. */
+  async closed(): Promise<number | null> {
+    while (!this.#closed) {
+      await withTimeout(
+        new Promise<void>((resolve) => this.#wake = resolve),
+        TIMEOUT_MS,
+        "the WebSocket to close",
+      );
+    }
+    return this.code;
+  }
+
+  /** The largest frame id seen so far. */
+  get lastId(): number {
+    return Math.max(0, ...this.frames.map((frame) => frame.id ?? 0));
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (!this.#closed) {
+      this.socket.close();
+      await this.closed().catch(() => {});
+    }
+  }
+}
+
+/** One masked client text frame (RFC 6455). */
+function textFrame(text: string): Uint8Array {
+  const payload = new TextEncoder().encode(text);
+  const mask = crypto.getRandomValues(new Uint8Array(4));
+  const head = payload.length < 126
+    ? [0x81, 0x80 | payload.length]
+    : [0x81, 0x80 | 126, payload.length >> 8, payload.length & 0xff];
+  const frame = new Uint8Array(head.length + 4 + payload.length);
+  frame.set(head);
+  frame.set(mask, head.length);
+  for (let i = 0; i < payload.length; i++) {
+    frame[head.length + 4 + i] = payload[i] ^ mask[i % 4];
+  }
+  return frame;
+}
+
+/**
+ * A WebSocket over a bare TCP socket: it shakes hands (with `headers`, an
+ * Origin say), may send lines, and never reads past the handshake, like a
+ * tab the browser has frozen.
+ */
+export class RawWebSocket implements Disposable {
+  readonly conn: ByteConn;
+  /** The status line of the server's answer: `HTTP/1.1 101 ...`. */
+  readonly status: string;
+
+  private constructor(conn: ByteConn, status: string) {
+    this.conn = conn;
+    this.status = status;
+  }
+
+  /**
+   * Opens `/ws` on `port` with `headers`, from the local address `from`
+   * (127.0.0.2, say) when given.
+   */
+  static async open(
+    port: number,
+    headers: Record<string, string> = {},
+    from?: string,
+  ): Promise<RawWebSocket> {
+    const conn: ByteConn = from === undefined
+      ? await Deno.connect({ hostname: "127.0.0.1", port })
+      : await NodeConn.connect("127.0.0.1", port, from);
+    const extra = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`)
+      .join("");
+    await conn.write(
+      new TextEncoder().encode(
+        `GET /ws HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\n` +
+          `Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n` +
+          `Sec-WebSocket-Version: 13\r\n${extra}\r\n`,
+      ),
+    );
+    // Read the answer's head only, a byte at a time, so that nothing after
+    // it is taken from the socket.
+    const byte = new Uint8Array(1);
+    let head = "";
+    while (!head.endsWith("\r\n\r\n")) {
+      const n = await withTimeout(conn.read(byte), TIMEOUT_MS, "the handshake");
+      if (n === null) break;
+      head += String.fromCharCode(byte[0]);
+    }
+    return new RawWebSocket(conn, head.split("\r\n")[0]);
+  }
+
+  /** Reads one (unmasked, short) text frame from the server. */
+  async readText(): Promise<string> {
+    const exactly = async (count: number) => {
+      const bytes = new Uint8Array(count);
+      let got = 0;
+      while (got < count) {
+        const n = await withTimeout(
+          this.conn.read(bytes.subarray(got)),
+          TIMEOUT_MS,
+          "a frame",
+        );
+        if (n === null) throw new Error("The server closed the connection");
+        got += n;
+      }
+      return bytes;
+    };
+    const [, second] = await exactly(2);
+    let length = second & 0x7f;
+    if (length === 126) {
+      const ext = await exactly(2);
+      length = (ext[0] << 8) | ext[1];
+    }
+    return new TextDecoder().decode(await exactly(length));
+  }
+
+  /** Sends one command line as a text frame. */
+  async send(line: string): Promise<void> {
+    const frame = textFrame(line);
+    let written = 0;
+    while (written < frame.length) {
+      written += await this.conn.write(frame.subarray(written));
+    }
+  }
+
+  [Symbol.dispose](): void {
+    try {
+      this.conn.close();
+    } catch {
+      // Closed already.
+    }
+  }
+}
