@@ -16,6 +16,7 @@ import type {
   PrivateEvent,
   TopicEvent,
 } from "../events.ts";
+import { BlockIds, ID_BLOCK } from "./ids.ts";
 import type { QueuedLines, QueuedTopic } from "./sqlite_db.ts";
 import type { Method, Reply, Request } from "./sqlite_worker.ts";
 import {
@@ -31,13 +32,6 @@ import {
 } from "./store.ts";
 
 export { SCHEMA_VERSION } from "./sqlite_db.ts";
-
-/**
- * Event ids are reserved this many at a time; the next block is asked for
- * when half of this one is used, so that it is there before it is needed. A
- * restart skips what was left of the last block.
- */
-const ID_BLOCK = 100_000;
 
 /**
  * How long lines wait to be posted to the worker, in ms: what is said in
@@ -373,48 +367,5 @@ export class SqliteStore implements Store {
   #fail(error: Error): void {
     for (const call of this.#calls.values()) call.reject(error);
     this.#calls.clear();
-  }
-}
-
-/**
- * Ids from blocks reserved in the database: the block's end is committed
- * before any id of it is handed out, so ids only grow, also across a crash.
- * The next block is asked for when half of this one is used.
- */
-class BlockIds implements EventIds {
-  #last: number;
-  #reserved: number;
-  #asked = false;
-  readonly #reserve: (block: number) => void;
-
-  constructor(
-    first: number,
-    reserved: number,
-    reserve: (block: number) => void,
-  ) {
-    this.#last = first;
-    this.#reserved = reserved;
-    this.#reserve = reserve;
-  }
-
-  next(): number {
-    const id = ++this.#last;
-    if (!this.#asked && this.#reserved - id < ID_BLOCK / 2) {
-      this.#asked = true;
-      this.#reserve(ID_BLOCK);
-    }
-    return id;
-  }
-
-  /** A new block's end has been committed. */
-  extend(reserved: number): void {
-    this.#reserved = reserved;
-    this.#asked = false;
-    // A block used up before its successor came (50,000 ids within one
-    // round trip to the worker): ask again at once.
-    if (this.#reserved - this.#last < ID_BLOCK / 2) {
-      this.#asked = true;
-      this.#reserve(ID_BLOCK);
-    }
   }
 }

@@ -1,0 +1,188 @@
+/**
+ * The connection to Redis (`npm:redis`, node-redis), as the store and the
+ * cluster use it: commands as arrays of strings, Lua scripts by their SHA
+ * (loaded again if Redis restarted and forgot them), and whether Redis can
+ * be reached now. Commands fail at once while it cannot (no offline queue):
+ * what could not reach the other servers is said so, never queued silently.
+ *
+ * @module
+ */
+
+import { createClient } from "redis";
+
+/** What Redis answers (RESP2): strings, numbers, arrays of them, or null. */
+export type Reply = string | number | null | Reply[];
+
+/** A Lua script, sent once and then called by its SHA. */
+export class Script {
+  #sha: string | null = null;
+  constructor(readonly source: string) {}
+
+  /** The SHA Redis knows it by, once loaded. */
+  get sha(): string | null {
+    return this.#sha;
+  }
+
+  set sha(sha: string | null) {
+    this.#sha = sha;
+  }
+}
+
+/** Options for {@linkcode RedisLink.connect}. */
+export interface RedisLinkOptions {
+  /** Called when Redis can be reached again (`true`) or cannot (`false`). */
+  onState?: (up: boolean) => void;
+  /** Called with connection errors, for the log. */
+  onError?: (error: Error) => void;
+}
+
+type Client = ReturnType<typeof createClient>;
+
+/** One connection to Redis for commands; more for subscribing. */
+export class RedisLink {
+  readonly url: string;
+  readonly #client: Client;
+  readonly #options: RedisLinkOptions;
+  #up = false;
+  #closed = false;
+
+  private constructor(url: string, client: Client, options: RedisLinkOptions) {
+    this.url = url;
+    this.#client = client;
+    this.#options = options;
+  }
+
+  /**
+   * Connects to Redis at `url` (`redis://host:port/db`); rejects if it
+   * cannot at first. After that, it reconnects by itself, every 250 ms to
+   * 1 s, and says so through `onState`.
+   */
+  static async connect(
+    url: string,
+    options: RedisLinkOptions = {},
+  ): Promise<RedisLink> {
+    const client = makeClient(url);
+    const link = new RedisLink(url, client, options);
+    client.on("error", (error: Error) => {
+      link.#setUp(false);
+      options.onError?.(error);
+    });
+    client.on("ready", () => link.#setUp(true));
+    client.on("end", () => link.#setUp(false));
+    await client.connect();
+    link.#setUp(true);
+    return link;
+  }
+
+  /** Whether Redis can be reached now. */
+  get up(): boolean {
+    return this.#up;
+  }
+
+  /** Runs one command. Rejects at once while Redis cannot be reached. */
+  async call(...args: (string | number)[]): Promise<Reply> {
+    return await this.#client.sendCommand(args.map(String)) as Reply;
+  }
+
+  /** Runs commands in one MULTI/EXEC transaction; their replies. */
+  async transaction(commands: (string | number)[][]): Promise<Reply[]> {
+    const multi = this.#client.multi();
+    for (const command of commands) multi.addCommand(command.map(String));
+    return await multi.exec() as unknown as Reply[];
+  }
+
+  /** Runs a Lua script with `keys` and `args`, loading it if need be. */
+  async eval(
+    script: Script,
+    keys: readonly string[],
+    args: readonly (string | number)[],
+  ): Promise<Reply> {
+    const call = (sha: string) =>
+      this.call("EVALSHA", sha, keys.length, ...keys, ...args);
+    if (script.sha !== null) {
+      try {
+        return await call(script.sha);
+      } catch (error) {
+        if (!String((error as Error).message).includes("NOSCRIPT")) throw error;
+      }
+    }
+    script.sha = String(await this.call("SCRIPT", "LOAD", script.source));
+    return await call(script.sha);
+  }
+
+  /**
+   * A second connection, for SUBSCRIBE (a subscribed connection takes no
+   * other commands). node-redis subscribes it again after a reconnect.
+   */
+  async subscriber(): Promise<Subscriber> {
+    const client = this.#client.duplicate();
+    client.on("error", (error: Error) => this.#options.onError?.(error));
+    await client.connect();
+    return new Subscriber(client);
+  }
+
+  /** Closes the connection. Safe to call twice. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      await this.#client.quit();
+    } catch {
+      this.#client.destroy();
+    }
+  }
+
+  #setUp(up: boolean): void {
+    if (this.#closed || up === this.#up) return;
+    this.#up = up;
+    this.#options.onState?.(up);
+  }
+}
+
+/** A subscribed connection: channels and what arrives on them. */
+export class Subscriber {
+  readonly #client: Client;
+
+  constructor(client: Client) {
+    this.#client = client;
+  }
+
+  /** Listens on `channel`; `listener` gets each message. */
+  async subscribe(
+    channel: string,
+    listener: (message: string) => void,
+  ): Promise<void> {
+    await this.#client.subscribe(channel, listener);
+  }
+
+  /** Stops listening on `channel`. */
+  async unsubscribe(channel: string): Promise<void> {
+    await this.#client.unsubscribe(channel);
+  }
+
+  /** Called when the connection is up again after a drop. */
+  onReady(listener: () => void): void {
+    this.#client.on("ready", listener);
+  }
+
+  async close(): Promise<void> {
+    try {
+      await this.#client.quit();
+    } catch {
+      this.#client.destroy();
+    }
+  }
+}
+
+function makeClient(url: string): Client {
+  return createClient({
+    url,
+    RESP: 2,
+    disableOfflineQueue: true,
+    socket: {
+      reconnectStrategy: (retries: number) =>
+        Math.min(250 * (retries + 1), 1000),
+      connectTimeout: 2000,
+    },
+  });
+}

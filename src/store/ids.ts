@@ -1,0 +1,58 @@
+/**
+ * Event ids from blocks reserved in a backend: the block's end is committed
+ * before any id of it is handed out, so ids only grow, also across a crash
+ * or a restart (which skips what was left of the last block).
+ *
+ * @module
+ */
+
+import type { EventIds } from "../events.ts";
+
+/**
+ * Event ids are reserved this many at a time; the next block is asked for
+ * when half of this one is used, so that it is there before it is needed.
+ */
+export const ID_BLOCK = 100_000;
+
+/**
+ * Ids from blocks reserved in the database: the block's end is committed
+ * before any id of it is handed out, so ids only grow, also across a crash.
+ * The next block is asked for when half of this one is used.
+ */
+export class BlockIds implements EventIds {
+  #last: number;
+  #reserved: number;
+  #asked = false;
+  readonly #reserve: (block: number) => void;
+
+  constructor(
+    first: number,
+    reserved: number,
+    reserve: (block: number) => void,
+  ) {
+    this.#last = first;
+    this.#reserved = reserved;
+    this.#reserve = reserve;
+  }
+
+  next(): number {
+    const id = ++this.#last;
+    if (!this.#asked && this.#reserved - id < ID_BLOCK / 2) {
+      this.#asked = true;
+      this.#reserve(ID_BLOCK);
+    }
+    return id;
+  }
+
+  /** A new block's end has been committed. */
+  extend(reserved: number): void {
+    this.#reserved = reserved;
+    this.#asked = false;
+    // A block used up before its successor came (50,000 ids within one
+    // round trip to the worker): ask again at once.
+    if (this.#reserved - this.#last < ID_BLOCK / 2) {
+      this.#asked = true;
+      this.#reserve(ID_BLOCK);
+    }
+  }
+}
