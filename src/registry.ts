@@ -14,8 +14,10 @@ import { ChatError } from "./errors.ts";
 import {
   type ChatLine,
   type EventIds,
+  isChatLine,
   MemoryIds,
   type PrivateEvent,
+  type RoomEvent,
   type TopicEvent,
 } from "./events.ts";
 import { foldName, skeleton, validateName } from "./names.ts";
@@ -47,6 +49,24 @@ export interface ClaimedRoomState extends RoomState {
   readonly operators: readonly string[];
 }
 
+/**
+ * What a registry tells the cluster it is part of: presence (who is where)
+ * and the room events to publish. Each call returns at once; the cluster
+ * sends them in order.
+ */
+export interface ClusterHooks {
+  /** Publishes a room event to every server; `from`: its sender, if a user. */
+  emit(room: Room, event: RoomEvent, from: User | null): void;
+  /** `user` is now in `room`. */
+  entered(user: User, room: Room): void;
+  /** `user` is no longer in `room`. */
+  left(user: User, room: Room): void;
+  /** `user` was called `old` until now. */
+  renamed(user: User, old: string): void;
+  /** `user` logged out: the name is free again. */
+  loggedOut(user: User): void;
+}
+
 /** Options for {@linkcode Registry}. */
 export interface RegistryOptions {
   /** Chat lines each room keeps for those who join. Default 0 (none). */
@@ -61,6 +81,8 @@ export interface RegistryOptions {
   main?: RoomState;
   /** The claimed rooms, made at start. */
   claimed?: readonly ClaimedRoomState[];
+  /** The cluster this server is part of (`--redis`). Default: none. */
+  cluster?: ClusterHooks;
 }
 
 /** The users online and the rooms they are in. */
@@ -77,6 +99,7 @@ export class Registry {
   readonly #ids: EventIds;
   readonly #clock: Clock;
   readonly #journal: Journal | null;
+  #cluster: ClusterHooks | null;
   readonly #stats: DeliveryStats = { deliveries: 0 };
 
   constructor(options: RegistryOptions = {}) {
@@ -84,6 +107,7 @@ export class Registry {
     this.#ids = options.ids ?? new MemoryIds();
     this.#clock = options.clock ?? SYSTEM_CLOCK;
     this.#journal = options.journal ?? null;
+    this.#cluster = options.cluster ?? null;
     this.main = this.#createRoom(MAIN_ROOM, options.main);
     for (const room of options.claimed ?? []) this.#createRoom(room.name, room);
   }
@@ -139,14 +163,15 @@ export class Registry {
     this.#users.set(key, user);
     this.#online.add(user);
     this.#lookalikes.set(look, user);
-    this.main.broadcast({
+    this.#send(this.main, {
       type: "entered",
-      id: this.#ids.next(),
+      id: this.#id(),
       at: this.#clock.date(),
       room: this.main.name,
       name,
     });
     this.main.add(user);
+    this.#cluster?.entered(user, this.main);
     return user;
   }
 
@@ -164,15 +189,18 @@ export class Registry {
     user.key = key;
     this.#users.set(key, user);
     this.#lookalikes.set(look, user);
+    this.#cluster?.renamed(user, old);
     const room = user.room;
-    room?.broadcast({
-      type: "renamed",
-      id: this.#ids.next(),
-      at: this.#clock.date(),
-      room: room.name,
-      from: old,
-      name,
-    });
+    if (room !== null) {
+      this.#send(room, {
+        type: "renamed",
+        id: this.#id(),
+        at: this.#clock.date(),
+        room: room.name,
+        from: old,
+        name,
+      });
+    }
   }
 
   /**
@@ -197,14 +225,15 @@ export class Registry {
     }
     const room = this.#rooms.get(key) ?? this.#createRoom(name, state);
     this.#leaveRoom(user);
-    room.broadcast({
+    this.#send(room, {
       type: "entered",
-      id: this.#ids.next(),
+      id: this.#id(),
       at: this.#clock.date(),
       room: room.name,
       name: user.name,
     });
     room.add(user);
+    this.#cluster?.entered(user, room);
     return room;
   }
 
@@ -212,9 +241,9 @@ export class Registry {
   say(user: User, text: string): void {
     const room = user.room;
     if (room === null) return;
-    room.chat({
+    this.#send(room, {
       type: "said",
-      id: this.#ids.next(),
+      id: this.#id(),
       at: this.#clock.date(),
       room: room.name,
       from: user.name,
@@ -226,9 +255,9 @@ export class Registry {
   emote(user: User, text: string): void {
     const room = user.room;
     if (room === null) return;
-    room.chat({
+    this.#send(room, {
       type: "emote",
-      id: this.#ids.next(),
+      id: this.#id(),
       at: this.#clock.date(),
       room: room.name,
       from: user.name,
@@ -242,15 +271,16 @@ export class Registry {
     if (room === null) return;
     const event: TopicEvent = {
       type: "topic",
-      id: this.#ids.next(),
+      id: this.#id(),
       at: this.#clock.date(),
       room: room.name,
       from: user.name,
       text,
     };
     room.topic = text;
-    room.broadcast(event);
-    this.#journal?.topic(room.key, event);
+    this.#send(room, event);
+    // A cluster's servers keep the topic where they publish it.
+    if (this.#cluster === null) this.#journal?.topic(room.key, event);
   }
 
   /**
@@ -274,7 +304,7 @@ export class Registry {
   offlineMessage(from: User, to: string, text: string): PrivateEvent {
     return {
       type: "private",
-      id: this.#ids.next(),
+      id: this.#id(),
       at: this.#clock.date(),
       from: from.name,
       to,
@@ -290,9 +320,10 @@ export class Registry {
   kick(user: User, by: User, reason: string): Room {
     const room = user.room!;
     room.remove(user);
-    room.broadcast({
+    this.#cluster?.left(user, room);
+    this.#send(room, {
       type: "kicked",
-      id: this.#ids.next(),
+      id: this.#id(),
       at: this.#clock.date(),
       room: room.name,
       name: user.name,
@@ -320,6 +351,7 @@ export class Registry {
     this.#online.delete(user);
     this.#lookalikes.delete(skeleton(user.name));
     this.#leaveRoom(user);
+    this.#cluster?.loggedOut(user);
   }
 
   /** Checks that `typedName` may be taken by `user` (null: a newcomer). */
@@ -347,6 +379,59 @@ export class Registry {
     return { name, key, look };
   }
 
+  /**
+   * The next event id; 0 in a cluster, where Redis gives each room event its
+   * id as it publishes it.
+   */
+  #id(): number {
+    return this.#cluster === null ? this.#ids.next() : 0;
+  }
+
+  /**
+   * Shows a room event to the room's members: here at once, or, in a
+   * cluster, on every server once Redis has given it its id and published
+   * it (this server's members included). A chat line is kept too.
+   */
+  #send(room: Room, event: RoomEvent, from?: User): void {
+    if (this.#cluster !== null) {
+      this.#cluster.emit(room, event, from ?? null);
+    } else if (isChatLine(event)) {
+      room.chat(event, from!);
+    } else {
+      room.broadcast(event, from);
+    }
+  }
+
+  /**
+   * A room event published by a server of the cluster (this one included):
+   * shown to this server's members of the room, if it has any. `fromKey`:
+   * the sender's key, for those who ignore them; an `entered` event skips
+   * the one who entered, who is in the room already here.
+   */
+  deliver(event: RoomEvent, fromKey: string | null): void {
+    const room = this.#rooms.get(foldName(event.room));
+    if (room === undefined) return;
+    if (event.type === "topic") room.topic = event.text;
+    room.receive(event, {
+      fromKey,
+      except: event.type === "entered" ? foldName(event.name) : null,
+    });
+  }
+
+  /**
+   * Shows a room event to this server's members only, with an id of this
+   * server's: for a cluster whose Redis cannot be reached now.
+   */
+  deliverHere(room: Room, event: RoomEvent, from: User | null): RoomEvent {
+    const local = { ...event, id: this.#ids.next() } as RoomEvent;
+    if (local.type === "topic") room.topic = local.text;
+    room.receive(local, {
+      fromKey: from?.key ?? null,
+      except: local.type === "entered" ? foldName(local.name) : null,
+    });
+    return local;
+  }
+
   #createRoom(
     name: string,
     state?: RoomState | ClaimedRoomState,
@@ -371,9 +456,10 @@ export class Registry {
     const room = user.room;
     if (!room) return;
     room.remove(user);
-    room.broadcast({
+    this.#cluster?.left(user, room);
+    this.#send(room, {
       type: "left",
-      id: this.#ids.next(),
+      id: this.#id(),
       at: this.#clock.date(),
       room: room.name,
       name: user.name,

@@ -256,6 +256,48 @@ export class Room {
     this.#stats.deliveries += delivered;
   }
 
+  /**
+   * Shows an event that came from the cluster (or was made here while it
+   * cannot be reached) to the members here: those who ignore `fromKey` and
+   * the one named by `except` are skipped; a chat line is remembered for
+   * those who join.
+   */
+  receive(
+    event: RoomEvent,
+    options: { fromKey: string | null; except: string | null },
+  ): void {
+    const { fromKey, except } = options;
+    let transport: Transport | null = null;
+    let frame: Frame | null = null;
+    let others: Map<Transport, Frame> | null = null;
+    let delivered = 0;
+    for (const member of this.#members) {
+      if (member.key === except) continue;
+      if (fromKey !== null && member.ignoresName(fromKey)) continue;
+      const mine = member.transport;
+      let theirs: Frame;
+      if (transport === null || mine === transport) {
+        transport = mine;
+        theirs = frame ??= mine.renderRoom(event, this.#arena);
+      } else {
+        others ??= new Map();
+        theirs = others.get(mine) ?? mine.renderRoom(event, this.#arena);
+        others.set(mine, theirs);
+      }
+      member.deliver(theirs);
+      delivered++;
+    }
+    this.#stats.deliveries += delivered;
+    if (event.type === "said" || event.type === "emote") this.#remember(event);
+  }
+
+  /** Replaces the remembered chat lines (a room seen again after a while). */
+  recall(history: readonly ChatLine[]): void {
+    this.#history.length = 0;
+    this.#next = 0;
+    for (const event of history) this.#remember(event);
+  }
+
   /** Broadcasts a chat line from `from`, and keeps it in the history. */
   chat(event: ChatLine, from: User): void {
     this.broadcast(event, from);
