@@ -83,6 +83,13 @@ export interface Config {
   historyKeep: number;
   /** The database file; `:memory:` keeps nothing. Default `chat.db`. */
   db: string;
+  /**
+   * Redis, to be one of several servers acting as one chat (its store is
+   * then Redis, not `db`). Default: none.
+   */
+  redis: string;
+  /** This server's name in the cluster. Default: a random one. */
+  nodeId: string;
   /** Password hashes that may run at once. Default 2. */
   maxPasswordHashes: number;
   /** Offline messages that may wait for one account. Default 50. */
@@ -132,6 +139,8 @@ export const DEFAULTS: Readonly<Config> = {
   historyLines: 20,
   historyKeep: 1000,
   db: "chat.db",
+  redis: "",
+  nodeId: "",
   maxPasswordHashes: 2,
   offlineMax: 50,
   offlineDays: 30,
@@ -313,6 +322,37 @@ export const OPTIONS: readonly Option[] = [
     value: "PATH",
     description: "database file (:memory: keeps nothing)",
     parse: nonEmpty,
+  },
+  {
+    key: "redis",
+    flag: "redis",
+    value: "URL",
+    description:
+      "join a cluster over Redis (redis://host:6379); its store is Redis",
+    parse: (text) => {
+      let url;
+      try {
+        url = new URL(text);
+      } catch {
+        throw new Error("expected a URL such as redis://127.0.0.1:6379");
+      }
+      if (url.protocol !== "redis:" && url.protocol !== "rediss:") {
+        throw new Error("expected a redis:// or rediss:// URL");
+      }
+      return text;
+    },
+  },
+  {
+    key: "nodeId",
+    flag: "node-id",
+    value: "ID",
+    description: "this server's name in the cluster (default: a random one)",
+    parse: (text) => {
+      if (!/^[A-Za-z0-9_.-]{1,64}$/.test(text)) {
+        throw new Error('expected letters, digits, "_", "." or "-"');
+      }
+      return text;
+    },
   },
   {
     key: "maxPasswordHashes",

@@ -177,6 +177,11 @@ export class LineReader implements AsyncIterableIterator<LineEvent>, LineSink {
     this.#pull();
   }
 
+  /** Stops reading: the session is ending. Part of `Lines`. */
+  end(): void {
+    this.finish();
+  }
+
   /** A {@linkcode ByteFeed} ended: cleanly, or with `error`. */
   finish(error?: unknown): void {
     if (error !== undefined) return this.#fail(error);

@@ -187,6 +187,8 @@ export class ChatMetrics {
     users(): number;
     rooms(): number;
     deliveries(): number;
+    /** In a cluster: whether Redis can be reached now. */
+    redisUp?: () => boolean;
     version: string;
   }) {
     const r = this.registry;
@@ -235,6 +237,16 @@ export class ChatMetrics {
         [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
       ),
     );
+    if (read.redisUp !== undefined) {
+      const up = read.redisUp;
+      r.add(
+        new Gauge(
+          "chat_redis_up",
+          "1 while Redis (the cluster's) can be reached, 0 while it cannot.",
+          () => up() ? 1 : 0,
+        ),
+      );
+    }
     r.add(
       new Gauge(
         "process_resident_memory_bytes",

@@ -101,6 +101,22 @@ export class Moderation {
     });
   }
 
+  /**
+   * Reads operators, sanctions and the lockdown switch again: in a cluster,
+   * a moderator on another server changed them.
+   */
+  async reload(): Promise<void> {
+    const [operators, sanctions, lockdown] = await Promise.all([
+      this.#store.operators(),
+      this.#store.sanctions(this.#clock.date()),
+      this.#store.lockdown(),
+    ]);
+    this.#operators.clear();
+    for (const key of operators) this.#operators.add(key);
+    this.#sanctions = sanctions;
+    this.#lockdown = lockdown;
+  }
+
   /** Whether `account` is a server operator. */
   isOperator(account: string | null): boolean {
     return account !== null && this.#operators.has(account);

@@ -156,10 +156,11 @@ export class Registry {
    */
   login(
     typedName: string,
-    options: { recipient: Recipient; now: number },
+    options: { recipient: Recipient; now: number; account?: string | null },
   ): User {
     const { name, key, look } = this.#claimable(typedName, null);
-    const user = new User(name, key, options);
+    const user = new User(name, key, { ...options, date: this.#clock.date() });
+    user.account = options.account ?? null;
     this.#users.set(key, user);
     this.#online.add(user);
     this.#lookalikes.set(look, user);
@@ -173,6 +174,15 @@ export class Registry {
     this.main.add(user);
     this.#cluster?.entered(user, this.main);
     return user;
+  }
+
+  /**
+   * Throws what `rename` would refuse (a bad name, a taken one, a
+   * look-alike, the same name), changing nothing.
+   */
+  checkRename(user: User, typedName: string): void {
+    const { name } = this.#claimable(typedName, user);
+    if (name === user.name) throw new ChatError(TEXT.sameName(name));
   }
 
   /**
@@ -292,9 +302,21 @@ export class Registry {
     if (!to.ignores(from)) {
       to.show(event);
       this.#stats.deliveries++;
-      to.lastPrivateFrom = from;
+      to.lastPrivateFrom = { user: from, name: from.name };
     }
     return event;
+  }
+
+  /**
+   * A private message from another server of the cluster for a user here:
+   * shown unless they ignore its sender (`fromKey`).
+   */
+  receivePrivate(event: PrivateEvent, fromKey: string): void {
+    const to = this.#users.get(foldName(event.to));
+    if (to === undefined || to.ignoresName(fromKey)) return;
+    to.show(event);
+    this.#stats.deliveries++;
+    to.lastPrivateFrom = { user: null, name: event.from };
   }
 
   /**
@@ -313,11 +335,11 @@ export class Registry {
   }
 
   /**
-   * Takes `user` out of their room: its members see that `by` kicked them,
+   * Takes `user` out of their room: its members see that `by` (a name) kicked them,
    * and why. The user is in no room afterwards; the caller moves them on.
    * Returns the room.
    */
-  kick(user: User, by: User, reason: string): Room {
+  kick(user: User, by: string, reason: string): Room {
     const room = user.room!;
     room.remove(user);
     this.#cluster?.left(user, room);
@@ -327,7 +349,7 @@ export class Registry {
       at: this.#clock.date(),
       room: room.name,
       name: user.name,
-      by: by.name,
+      by,
       reason,
     });
     this.dropIfEmpty(room);
@@ -391,6 +413,8 @@ export class Registry {
    * Shows a room event to the room's members: here at once, or, in a
    * cluster, on every server once Redis has given it its id and published
    * it (this server's members included). A chat line is kept too.
+   * `arrivals` (the room's count of arrivals when the event was made, for
+   * one made here) keeps it from those who came in after.
    */
   #send(room: Room, event: RoomEvent, from?: User): void {
     if (this.#cluster !== null) {
@@ -408,13 +432,18 @@ export class Registry {
    * the sender's key, for those who ignore them; an `entered` event skips
    * the one who entered, who is in the room already here.
    */
-  deliver(event: RoomEvent, fromKey: string | null): void {
+  deliver(
+    event: RoomEvent,
+    fromKey: string | null,
+    arrivals?: number,
+  ): void {
     const room = this.#rooms.get(foldName(event.room));
     if (room === undefined) return;
     if (event.type === "topic") room.topic = event.text;
     room.receive(event, {
       fromKey,
       except: event.type === "entered" ? foldName(event.name) : null,
+      arrivals,
     });
   }
 

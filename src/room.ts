@@ -48,12 +48,20 @@ export class User {
   room: Room | null = null;
   /** When the user logged in, on the server's clock (ms). */
   readonly since: number;
+  /** When the user logged in (epoch ms): what other servers compare. */
+  readonly sinceDate: number;
   /** When the user last sent a line that was not blank (ms). */
   lastActive: number;
+  /** When the user came into their room: the room's count of arrivals. */
+  joined = 0;
   /** The away message, or null when here. */
   away: string | null = null;
-  /** The user who last sent this user a private message. */
-  lastPrivateFrom: User | null = null;
+  /**
+   * Who last sent this user a private message: the user, if on this
+   * server (so that a reply cannot go to someone who took their name
+   * since), and their name.
+   */
+  lastPrivateFrom: { user: User | null; name: string } | null = null;
   /** The account this user logged in to (its key), or null for a guest. */
   account: string | null = null;
   /**
@@ -61,6 +69,8 @@ export class User {
    * first use, since most users never ignore anyone.
    */
   #ignoring: Set<User> | null = null;
+  /** Users of other servers ignored, by key to their name; made on first use. */
+  #ignoringElsewhere: Map<string, string> | null = null;
   /** How this user's frames are rendered (a field: the fan-out reads it). */
   readonly transport: Transport;
   readonly #sink: FrameSink;
@@ -69,7 +79,7 @@ export class User {
   constructor(
     name: string,
     key: string,
-    options: { recipient: Recipient; now: number },
+    options: { recipient: Recipient; now: number; date?: number },
   ) {
     this.name = name;
     this.key = key;
@@ -77,6 +87,7 @@ export class User {
     this.transport = options.recipient.transport;
     this.#sink = options.recipient.sink;
     this.since = this.lastActive = options.now;
+    this.sinceDate = options.date ?? Date.now();
   }
 
   /** Queues a frame already rendered for this user's transport. */
@@ -116,12 +127,32 @@ export class User {
 
   /**
    * Whether this user ignores whoever is called `key` (case-folded) now: for
-   * events that outlived their sender's session, as history does.
+   * events that outlived their sender's session, as history does, and for
+   * those from another server of a cluster.
    */
   ignoresName(key: string): boolean {
+    if (this.#ignoringElsewhere?.has(key)) return true;
     if (this.#ignoring === null) return false;
     for (const other of this.#ignoring) if (other.key === key) return true;
     return false;
+  }
+
+  /** Stops showing the lines of `name`, a user on another server. */
+  ignoreElsewhere(key: string, name: string): boolean {
+    this.#ignoringElsewhere ??= new Map();
+    if (this.#ignoringElsewhere.has(key)) return false;
+    this.#ignoringElsewhere.set(key, name);
+    return true;
+  }
+
+  /** Shows the lines of a user on another server again. */
+  unignoreElsewhere(key: string): boolean {
+    return this.#ignoringElsewhere?.delete(key) ?? false;
+  }
+
+  /** The names of the users on other servers this user ignores. */
+  get ignoredElsewhere(): string[] {
+    return this.#ignoringElsewhere ? [...this.#ignoringElsewhere.values()] : [];
   }
 
   /** Stops showing `other`'s lines; false if they were ignored already. */
@@ -184,6 +215,7 @@ export class Room {
   /** The room operators' account keys. */
   readonly operators: Set<string>;
   readonly #members = new Set<User>();
+  #arrivals = 0;
   /** The room's own arena: its lines stay adjacent for each member. */
   readonly #arena = new LineArena();
   readonly #historyLines: number;
@@ -214,7 +246,16 @@ export class Room {
   add(user: User): void {
     this.#members.add(user);
     user.room = this;
+    user.joined = ++this.#arrivals;
     user.moved(this);
+  }
+
+  /**
+   * How many have come into the room so far: an event made now is not for
+   * anyone who comes after (see `receive`).
+   */
+  get arrivals(): number {
+    return this.#arrivals;
   }
 
   /** Removes a user; callers announce it. */
@@ -258,21 +299,32 @@ export class Room {
 
   /**
    * Shows an event that came from the cluster (or was made here while it
-   * cannot be reached) to the members here: those who ignore `fromKey` and
-   * the one named by `except` are skipped; a chat line is remembered for
-   * those who join.
+   * cannot be reached) to the members here: those who ignore `fromKey`, the
+   * one named by `except`, and, for an arrival or a departure made on this
+   * server, those who came in after it was made (`arrivals`: the room's
+   * count then) are skipped; a chat line is remembered for those who join.
    */
   receive(
     event: RoomEvent,
-    options: { fromKey: string | null; except: string | null },
+    options: {
+      fromKey: string | null;
+      except: string | null;
+      arrivals?: number;
+    },
   ): void {
     const { fromKey, except } = options;
+    // Who came or went before a newcomer arrived is not news to them; a
+    // line said just before, they may as well read.
+    const arrivals = event.type === "entered" || event.type === "left" ||
+        event.type === "kicked"
+      ? options.arrivals ?? Infinity
+      : Infinity;
     let transport: Transport | null = null;
     let frame: Frame | null = null;
     let others: Map<Transport, Frame> | null = null;
     let delivered = 0;
     for (const member of this.#members) {
-      if (member.key === except) continue;
+      if (member.key === except || member.joined > arrivals) continue;
       if (fromKey !== null && member.ignoresName(fromKey)) continue;
       const mine = member.transport;
       let theirs: Frame;

@@ -28,9 +28,13 @@ import { WebSocketConnection } from "./websocket.ts";
 import denoJson from "../deno.json" with { type: "json" };
 import { log } from "./log.ts";
 import { PasswordHasher } from "./passwords.ts";
-import { sanctionText } from "./commands/moderation.ts";
+import {
+  applySanction,
+  kickHere,
+  sanctionText,
+} from "./commands/moderation.ts";
 import { Moderation } from "./moderation.ts";
-import { foldName } from "./names.ts";
+import { foldName, MAX_NAME_CHARS } from "./names.ts";
 import {
   type ClaimedRoomState,
   MAIN_ROOM,
@@ -44,6 +48,16 @@ import {
   type SessionKind,
 } from "./session.ts";
 import { SqliteStore } from "./store/sqlite.ts";
+import { RedisStore } from "./store/redis.ts";
+import { StoreError } from "./store/store.ts";
+import { RedisLink } from "./redis/link.ts";
+import {
+  type Announcement,
+  Cluster,
+  type ClusterHost,
+  type Control,
+} from "./cluster/cluster.ts";
+import type { User } from "./room.ts";
 import type { Store } from "./store/store.ts";
 import { encodeLine, sanitize, TEXT } from "./text.ts";
 
@@ -56,6 +70,8 @@ export interface ServeOptions extends Partial<Config> {
   commands?: ReadonlyMap<string, Command>;
   /** The clock every time-based rule reads. Default: the real one. */
   clock?: Clock;
+  /** With `redis`: the prefix of every key and channel. Default `chat:`. */
+  redisPrefix?: string;
 }
 
 /** The server's version, from deno.json. */
@@ -87,7 +103,12 @@ const REFUSALS: Record<Refusal, string> = {
  * cannot be opened (a `StoreError`) or a port cannot be bound.
  */
 export async function serve(options: ServeOptions = {}): Promise<ChatServer> {
-  const { commands = COMMANDS, clock = SYSTEM_CLOCK, ...overrides } = options;
+  const {
+    commands = COMMANDS,
+    clock = SYSTEM_CLOCK,
+    redisPrefix = "chat:",
+    ...overrides
+  } = options;
   const config: Config = { ...DEFAULTS, ...overrides };
   const motd = config.motd === "" ? [] : readMotd(config.motd);
   const storeLog = log("store");
@@ -99,14 +120,56 @@ export async function serve(options: ServeOptions = {}): Promise<ChatServer> {
     users: () => reader?.registry.online.size ?? 0,
     rooms: () => reader?.registry.rooms.size ?? 0,
     deliveries: () => reader?.registry.deliveries ?? 0,
+    redisUp: config.redis === "" ? undefined : () => link?.up ?? false,
     version: VERSION,
   });
-  const store = await SqliteStore.open(config.db, {
+  const storeOptions = {
     historyKeep: config.historyKeep,
-    onError: (error) =>
+    onError: (error: Error) =>
       storeLog.error("Writing to the database failed: {error}", { error }),
-    onCommit: (ms) => metrics.storeWrites.observe(ms / 1000),
-  });
+    onCommit: (ms: number) => metrics.storeWrites.observe(ms / 1000),
+  };
+  let link: RedisLink | null = null;
+  let cluster: Cluster | null = null;
+  let store: Store;
+  if (config.redis === "") {
+    store = await SqliteStore.open(config.db, storeOptions);
+  } else {
+    const clusterLog = log("cluster");
+    try {
+      link = await RedisLink.connect(config.redis, {
+        onState: (up) =>
+          up
+            ? clusterLog.info("Redis answers again")
+            : clusterLog.warn("Redis cannot be reached"),
+      });
+    } catch (error) {
+      throw new StoreError(
+        `Cannot reach Redis at ${config.redis}: ${(error as Error).message}`,
+        { cause: error },
+      );
+    }
+    try {
+      store = await RedisStore.open(link, {
+        ...storeOptions,
+        prefix: redisPrefix,
+      });
+      cluster = await Cluster.start({
+        link,
+        store: store as RedisStore,
+        nodeId: config.nodeId || `node-${crypto.randomUUID().slice(0, 8)}`,
+        prefix: redisPrefix,
+        historyKeep: config.historyKeep,
+        clock,
+        log: clusterLog,
+      });
+      await cluster.watch(MAIN_ROOM);
+    } catch (error) {
+      await cluster?.close();
+      await link.close();
+      throw error;
+    }
+  }
   let listener: Server | null = null;
   try {
     const main = await store.room(MAIN_ROOM, config.historyLines);
@@ -148,6 +211,8 @@ export async function serve(options: ServeOptions = {}): Promise<ChatServer> {
       moderation,
       claimed,
       metrics,
+      cluster,
+      link,
     });
     reader = server;
     try {
@@ -159,7 +224,9 @@ export async function serve(options: ServeOptions = {}): Promise<ChatServer> {
     return server;
   } catch (error) {
     listener?.close();
+    await cluster?.close();
     await store.close();
+    await link?.close();
     throw error;
   }
 }
@@ -207,10 +274,14 @@ export interface ChatServerParts {
   claimed: readonly ClaimedRoomState[];
   /** What /metrics shows. */
   metrics: ChatMetrics;
+  /** The cluster this server is part of (`--redis`), or null. */
+  cluster: Cluster | null;
+  /** The connection to Redis, with a cluster. */
+  link: RedisLink | null;
 }
 
 /** A running server: its addresses, its registry, and a way to stop it. */
-export class ChatServer implements AsyncDisposable {
+export class ChatServer implements AsyncDisposable, ClusterHost {
   /** The plain address the server listens on. */
   readonly addr: Deno.NetAddr;
   /** The TLS address, when there is one. */
@@ -247,6 +318,7 @@ export class ChatServer implements AsyncDisposable {
       journal: parts.store,
       main: parts.main ?? undefined,
       claimed: parts.claimed,
+      cluster: parts.cluster ?? undefined,
     });
     this.#shared = {
       store: parts.store,
@@ -260,7 +332,9 @@ export class ChatServer implements AsyncDisposable {
       hasher: new PasswordHasher({ concurrency: config.maxPasswordHashes }),
       moderation: parts.moderation,
       counted: (kind) => parts.metrics.lines.inc(kind),
+      cluster: parts.cluster,
     };
+    parts.cluster?.attach(this);
     const bound = listener.address();
     if (bound === null || typeof bound === "string") {
       throw new Error("The plain listener is not bound to a TCP port");
@@ -411,9 +485,88 @@ export class ChatServer implements AsyncDisposable {
     return new Map([...counts].map(([transport, n]) => [{ transport }, n]));
   }
 
-  /** Whether every listener is up and the store open, and not stopping. */
+  /**
+   * Whether every listener is up and the store open, and not stopping; in a
+   * cluster, also whether Redis can be reached now.
+   */
   get ready(): boolean {
-    return this.#closing === null && this.#httpReady;
+    return this.#closing === null && this.#httpReady &&
+      (this.#parts.cluster?.up ?? true);
+  }
+
+  // ClusterHost: what the cluster asks of this server.
+
+  /** Part of {@linkcode ClusterHost}: a moderator acted on another server. */
+  announced(announcement: Announcement): void {
+    const { moderation, store } = this.#parts;
+    const done = announcement.kind === "moderation"
+      ? moderation.reload().then(() => {
+        const sanction = announcement.sanction;
+        if (sanction === undefined) return;
+        const room = this.registry.rooms.get(sanction.room);
+        applySanction(
+          { registry: this.registry, moderation },
+          sanction,
+          room?.name ?? sanction.room,
+          null,
+        );
+      })
+      : store.claimedRooms().then((claimed) => {
+        for (const room of this.registry.rooms.values()) {
+          const kept = claimed.find((c) => c.key === room.key);
+          room.owner = kept?.owner ?? null;
+          room.operators.clear();
+          for (const key of kept?.ops ?? []) room.operators.add(key);
+        }
+      });
+    done.catch((error) =>
+      this.#log.error("Reloading what a moderator changed failed: {error}", {
+        error,
+      })
+    );
+  }
+
+  /** Part of {@linkcode ClusterHost}: another server asks about a user here. */
+  control(control: Control): void {
+    const user = this.registry.users.get(control.key);
+    if (user === undefined) return;
+    if (control.kind === "kick") {
+      kickHere(this.registry, user, control.by, control.reason);
+    } else {
+      user.notice(control.text);
+    }
+  }
+
+  /**
+   * Part of {@linkcode ClusterHost}: a name held here was kept by someone
+   * who logged in earlier elsewhere; ours takes another and is told.
+   */
+  yieldName(user: User): void {
+    const cluster = this.#parts.cluster!;
+    const old = user.name;
+    (async () => {
+      for (let n = 2; n < 100; n++) {
+        const candidate = `${
+          [...old].slice(0, MAX_NAME_CHARS - 3).join("")
+        }-${n}`;
+        try {
+          this.registry.checkRename(user, candidate);
+        } catch {
+          continue;
+        }
+        if (await cluster.rename(user, candidate) !== "ok") continue;
+        this.registry.rename(user, candidate);
+        user.notice(TEXT.nameYielded(old, candidate));
+        return;
+      }
+    })().catch((error) =>
+      this.#log.error("Renaming {name} failed: {error}", { name: old, error })
+    );
+  }
+
+  /** Part of {@linkcode ClusterHost}: Redis did not take a user's line. */
+  notHeard(user: User): void {
+    user.notice(TEXT.notHeard);
   }
 
   /**
@@ -533,8 +686,10 @@ export class ChatServer implements AsyncDisposable {
       await new Promise<void>((resolve) => this.#lastEnded = resolve);
     }
     await Promise.all(this.#http.map((server) => server.shutdown()));
+    await this.#parts.cluster?.close();
     try {
       await this.#parts.store.close();
+      await this.#parts.link?.close();
     } catch (error) {
       this.#log.error("Closing the database failed: {error}", { error });
     }

@@ -21,6 +21,7 @@ import { TlsOnPlainPort } from "./line_reader.ts";
 import { ExcessFlood, type LineEvent, LineTooLong } from "./line_stream.ts";
 import { addressKey } from "./limits.ts";
 import type { DisconnectReason } from "./metrics.ts";
+import type { Cluster } from "./cluster/cluster.ts";
 import type { Moderation } from "./moderation.ts";
 import type { PasswordHasher } from "./passwords.ts";
 import type { ChatEvent, ChatLine } from "./events.ts";
@@ -60,6 +61,8 @@ export interface ServerContext {
   readonly motd: readonly string[];
   readonly hasher: PasswordHasher;
   readonly moderation: Moderation;
+  /** The cluster this server is part of, or null. */
+  readonly cluster: Cluster | null;
 }
 
 /**
@@ -169,6 +172,10 @@ export class Session implements SessionControl, Context, Recipient {
   /** Part of {@linkcode Context}. */
   get moderation(): Moderation {
     return this.#server.moderation;
+  }
+  /** Part of {@linkcode Context}. */
+  get cluster(): Cluster | null {
+    return this.#server.cluster;
   }
 
   /** Part of {@linkcode SessionControl}. */
@@ -311,6 +318,10 @@ export class Session implements SessionControl, Context, Recipient {
     } finally {
       if (this.#timer !== null) this.clock.clearTimeout(this.#timer);
       if (this.user) this.registry.logout(this.user);
+      // In a cluster: once the connection is closed, the name is free on
+      // every server.
+      const settled = this.#server.cluster?.settled();
+      if (settled) await Promise.race([settled, sleep(this.clock, FLUSH_MS)]);
       await this.#output.drained(FLUSH_MS);
       this.close();
       this.#server.log.info("Disconnected {remote} ({name})", this.#about());
@@ -349,16 +360,20 @@ export class Session implements SessionControl, Context, Recipient {
   }
 
   /**
-   * Ends the session: sends `reason` (if any), stops handling lines, and
-   * closes the connection once the output is flushed. The first call wins.
+   * Ends the session: sends `reason` (if any) and stops handling lines;
+   * the loop's `finally` then logs the user out, flushes the output and
+   * closes the connection, in that order, so that a client that sees its
+   * connection close knows its name is free. The first call wins.
    */
   #stop(reason?: string): void {
     if (this.#stopping) return;
     this.#stopping = true;
     if (reason) this.reply(reason);
     this.#abort?.abort();
-    // The loop may be waiting for input that never comes: closing ends it.
-    this.#output.drained(FLUSH_MS).then(() => this.close());
+    // The loop may be waiting for input that never comes: ending the lines
+    // ends it.
+    if (this.#lines !== null) this.#lines.end();
+    else this.#output.drained(FLUSH_MS).then(() => this.close());
   }
 
   #readFailed(error: unknown): void {
@@ -468,6 +483,7 @@ export class Session implements SessionControl, Context, Recipient {
     const line = sanitize(event);
     if (this.user !== null && line.trim() !== "") {
       this.user.lastActive = this.clock.now();
+      this.#server.cluster?.active(this.user);
     }
     const wasGuest = this.user === null;
     let handling;

@@ -156,6 +156,14 @@ export const TEXT = {
       ? `You are ignoring: ${names.join(", ")}`
       : "You are not ignoring anyone",
 
+  accountsAway: (name: string) =>
+    `"${name}" is a registered name, and the accounts cannot be reached right now: try again in a moment`,
+  clusterAway: (name: string) =>
+    `The other servers cannot be reached right now: your message to ${name} was not sent`,
+  notHeard:
+    "The other servers cannot be reached right now: only the people on this server saw that",
+  nameYielded: (old: string, name: string) =>
+    `While the servers could not reach each other, someone who logged in earlier took the name "${old}": you are ${name} for now; pick another with "nick"`,
   kicked: (name: string, by: string, reason: string) =>
     `${name} was kicked by ${by}: ${reason}`,
   kickedYou: (room: string, by: string, reason: string) =>

@@ -348,6 +348,11 @@ class FrameLines implements Lines {
     this.#settle();
   }
 
+  /** Stops reading: the session is ending. Part of `Lines`. */
+  end(): void {
+    this.finish();
+  }
+
   /** The socket is gone for good. */
   finish(): void {
     this.#ended = true;

@@ -74,6 +74,8 @@ Deno.test("parseFlags() reads every option", () => {
     "--trusted-proxy=::1",
     "--allowed-origin=https://chat.example.org",
     "--resume-seconds=30",
+    "--redis=redis://127.0.0.1:6379",
+    "--node-id=east-1",
     "--motd=motd.txt",
     "--log-level",
     "debug",
@@ -115,6 +117,8 @@ Deno.test("parseFlags() reads every option", () => {
       trustedProxies: ["10.0.0.0/8", "::1"],
       allowedOrigins: ["https://chat.example.org"],
       resumeSeconds: 30,
+      redis: "redis://127.0.0.1:6379",
+      nodeId: "east-1",
       motd: "motd.txt",
       logLevel: "debug",
     },
@@ -152,6 +156,11 @@ Deno.test("parseFlags(): --no-http serves no HTTP; proxies and origins are check
     () => parseFlags(["--https-port", "8443"]),
     /--https-port needs/,
   );
+  assert.throws(
+    () => parseFlags(["--redis", "http://example.org"]),
+    /expected a redis:\/\/ or rediss:\/\/ URL/,
+  );
+  assert.throws(() => parseFlags(["--node-id", "a b"]), /--node-id/);
 });
 
 Deno.test("parseFlags() wants a certificate and key with --tls-port", () => {

@@ -261,6 +261,7 @@ Deno.test("a session turns Nagle's algorithm off once its user speaks, not befor
   const shared: ServerContext = {
     ended: () => ended.resolve(),
     counted: () => {},
+    cluster: null,
     registry: new Registry({ historyLines: config.historyLines }),
     store,
     hasher: new PasswordHasher(),

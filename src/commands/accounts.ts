@@ -228,6 +228,7 @@ export const register: Command = {
     if (!created) throw new ChatError(TEXT.nameRegistered(user.name));
     user.account = user.key;
     await ctx.moderation.registered(user.key);
+    await ctx.cluster?.accountsChanged();
     session.reply(TEXT.registered(user.name));
   },
 };
@@ -269,6 +270,7 @@ export const unregister: Command = {
     if (await checkPassword(ctx, account, typed) === null) return;
     await store.deleteAccount(account.key);
     user.account = null;
+    await ctx.cluster?.accountsChanged();
     session.reply(TEXT.unregistered(account.name));
   },
 };

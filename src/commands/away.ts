@@ -7,8 +7,9 @@ export const away: Command = {
   usage: "away [REASON]",
   summary: "mark yourself away; whois and private messages show REASON",
   loginRequired: true,
-  run({ user, session }, reason) {
+  run({ user, session, cluster }, reason) {
     user.away = reason || "away";
+    cluster?.updated(user);
     session.reply(TEXT.awayNow(user.away));
   },
 };
@@ -19,12 +20,13 @@ export const back: Command = {
   usage: "back",
   summary: "no longer away",
   loginRequired: true,
-  run({ user, session }) {
+  run({ user, session, cluster }) {
     if (user.away === null) {
       session.reply(TEXT.notAway);
       return;
     }
     user.away = null;
+    cluster?.updated(user);
     session.reply(TEXT.backNow);
   },
 };

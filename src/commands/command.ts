@@ -9,6 +9,7 @@
 import type { Clock } from "../clock.ts";
 import type { Config } from "../config.ts";
 import type { ChatEvent, ChatLine } from "../events.ts";
+import type { Cluster } from "../cluster/cluster.ts";
 import type { DisconnectReason } from "../metrics.ts";
 import type { Moderation, Role } from "../moderation.ts";
 import type { PasswordHasher } from "../passwords.ts";
@@ -85,6 +86,8 @@ export interface Context {
   readonly hasher: PasswordHasher;
   /** Operators, bans, mutes, lockdown. */
   readonly moderation: Moderation;
+  /** The cluster this server is part of (`--redis`), or none. */
+  readonly cluster?: Cluster | null;
   /** Counts a line received, by kind (the command's name ...), for /metrics. */
   counted?(kind: string): void;
 }

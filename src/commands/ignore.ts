@@ -10,12 +10,23 @@ export const ignore: Command = {
   summary: "stop seeing NAME's lines and private messages (alone: the list)",
   details: ["NAME is not told. It lasts until you or NAME log out."],
   loginRequired: true,
-  run({ user, registry, session }, name) {
+  async run({ user, registry, session, cluster }, name) {
     if (name === "") {
       const names = user.ignored.filter((u) => registry.isOnline(u))
         .map((u) => u.name);
-      session.reply(TEXT.ignoreList(names));
+      session.reply(TEXT.ignoreList([...names, ...user.ignoredElsewhere]));
       return;
+    }
+    if (registry.find(name) === undefined && cluster?.up) {
+      // On another server of the cluster: ignored by name.
+      const there = await cluster.find(name);
+      if (there !== null) {
+        if (!user.ignoreElsewhere(there.key, there.name)) {
+          throw new ChatError(TEXT.alreadyIgnoring(there.name));
+        }
+        session.reply(TEXT.ignoring(there.name));
+        return;
+      }
     }
     const target = registry.get(name);
     if (target === user) throw new ChatError(TEXT.ignoreSelf);
@@ -36,6 +47,10 @@ export const unignore: Command = {
   run({ user, session }, name) {
     const key = foldName(name);
     const target = user.ignored.find((u) => u.key === key);
+    if (!target && user.unignoreElsewhere(key)) {
+      session.reply(TEXT.unignored(name));
+      return;
+    }
     if (!target) throw new ChatError(TEXT.notIgnoring(name));
     user.unignore(target);
     session.reply(TEXT.unignored(target.name));

@@ -15,7 +15,8 @@ export const join: Command = {
   ],
   loginRequired: true,
   needsArgs: true,
-  async run({ user, registry, store, config, session, moderation }, typed) {
+  async run(ctx, typed) {
+    const { user, registry, store, config, session, moderation, cluster } = ctx;
     const { name, key } = registry.roomName(typed);
     const ban = moderation.find("ban", key, subjectOf(user));
     if (ban !== null && !moderation.isOperator(user.account)) {
@@ -23,11 +24,20 @@ export const join: Command = {
         sanctionText(ban, registry.rooms.get(key)?.name ?? name),
       );
     }
-    // A room nobody is in comes back as the store kept it: its name, topic
-    // and last lines. One that is open already is current in memory.
-    const state = registry.rooms.has(key)
+    // In a cluster, this server listens to the room before it reads the
+    // room's last lines, so that no line falls between the two.
+    if (cluster?.up) await cluster.watch(key);
+    // A room nobody here is in comes back as the store kept it: its name,
+    // topic and last lines. One with members here is current in memory.
+    const open = registry.rooms.get(key);
+    const state = open !== undefined && open.members.size > 0
       ? undefined
       : (await store.room(key, config.historyLines)) ?? undefined;
+    if (open !== undefined && state !== undefined) {
+      // A claimed room that stayed here, empty: what was said meanwhile.
+      open.recall(state.history);
+      open.topic = state.topic;
+    }
     const room = registry.join(user, state?.name ?? name, state);
     session.reply(TEXT.joinedRoom(room.name));
     if (room.topic) session.reply(TEXT.topicIs(room.name, room.topic));

@@ -1,5 +1,6 @@
 import { ChatError } from "../errors.ts";
 import { foldName, skeleton, validateName } from "../names.ts";
+import type { User } from "../room.ts";
 import type { Account } from "../store/store.ts";
 import { TEXT } from "../text.ts";
 import { checkPassword, welcome } from "./accounts.ts";
@@ -17,6 +18,15 @@ export async function accountOf(
   typedName: string,
 ): Promise<Account | null> {
   const name = validateName(typedName);
+  const { cluster } = ctx;
+  if (cluster && !cluster.up) {
+    // Redis, and the accounts with it, cannot be reached: a guest may use a
+    // name this server knows is nobody's; an account must wait.
+    if (cluster.knownAccount(foldName(name), skeleton(name)) !== null) {
+      throw new ChatError(TEXT.accountsAway(name));
+    }
+    return null;
+  }
   const account = await ctx.store.accountFor(foldName(name), skeleton(name));
   if (account !== null && account.key !== foldName(name)) {
     throw new ChatError(
@@ -30,6 +40,50 @@ export async function accountOf(
   return account;
 }
 
+/**
+ * Logs the session in as `typed` (an account's, with `account`): in a
+ * cluster, the name is first taken in Redis, in one step, so that two
+ * servers never both let it in.
+ */
+async function loginAs(
+  ctx: Context,
+  typed: string,
+  account: string | null,
+): Promise<User> {
+  const { session, registry, clock, cluster } = ctx;
+  let claimed = false;
+  if (cluster) {
+    const name = validateName(typed);
+    const result = await cluster.claim(name, {
+      account,
+      since: clock.date(),
+      address: session.recipient.hostname,
+    });
+    if (result === "taken") throw new ChatError(...TEXT.nameTaken(name));
+    if (typeof result === "object") {
+      throw new ChatError(
+        TEXT.badName(
+          "name",
+          name,
+          `it looks like "${result.lookalike}", who is online`,
+        ),
+      );
+    }
+    claimed = result === "ok";
+  }
+  try {
+    const user = registry.login(typed, {
+      recipient: session.recipient,
+      now: clock.now(),
+      account,
+    });
+    return user;
+  } catch (error) {
+    if (claimed) cluster!.unclaim(typed);
+    throw error;
+  }
+}
+
 /** `login NAME [PASSWORD]`: take a name and enter the main room. */
 export const login: Command = {
   name: "login",
@@ -41,7 +95,7 @@ export const login: Command = {
   ],
   loginRequired: false,
   async run(ctx, args) {
-    const { session, registry, clock } = ctx;
+    const { session, registry } = ctx;
     if (session.user) {
       throw new ChatError(TEXT.alreadyLoggedIn(session.user.name));
     }
@@ -52,7 +106,7 @@ export const login: Command = {
     let typed = args;
     let password: string | null = null;
     let account: Account | null = null;
-    if (rest !== "") {
+    if (rest !== "" && (ctx.cluster?.up ?? true)) {
       account = await ctx.store.accountFor(
         foldName(first.normalize("NFKC")),
         skeleton(first),
@@ -78,14 +132,14 @@ export const login: Command = {
     if (account === null) {
       if (moderation.lockdown) throw new ChatError(TEXT.lockdownGuest);
       // A guest: exactly the seed's login.
-      session.user = registry.login(typed, {
-        recipient: session.recipient,
-        now: clock.now(),
-      });
+      session.user = await loginAs(ctx, typed, null);
       if (ctx.motd.length > 0) session.reply(...motdLines(ctx.motd));
       return;
     }
-    if (registry.find(account.key)) {
+    if (
+      registry.find(account.key) ||
+      (ctx.cluster?.up && await ctx.cluster.find(account.key) !== null)
+    ) {
       throw new ChatError(...TEXT.nameTaken(validateName(typed)));
     }
     while (true) {
@@ -98,11 +152,7 @@ export const login: Command = {
       const failures = await checkPassword(ctx, account, typedPassword);
       if (!session.active) return;
       if (failures !== null) {
-        const user = registry.login(account.name, {
-          recipient: session.recipient,
-          now: clock.now(),
-        });
-        user.account = account.key;
+        const user = await loginAs(ctx, account.name, account.key);
         session.user = user;
         if (ctx.motd.length > 0) session.reply(...motdLines(ctx.motd));
         await welcome(ctx, user, account, failures, typedPassword);

@@ -20,11 +20,16 @@ import {
   type Subject,
 } from "../moderation.ts";
 import { foldName, validateName } from "../names.ts";
-import { MAIN_ROOM } from "../registry.ts";
+import { MAIN_ROOM, type Registry } from "../registry.ts";
 import type { Room, User } from "../room.ts";
 import type { Sanction, SanctionKind } from "../store/store.ts";
 import { formatDate, TEXT } from "../text.ts";
-import { type Command, splitWord, type UserContext } from "./command.ts";
+import {
+  type Command,
+  type Context,
+  splitWord,
+  type UserContext,
+} from "./command.ts";
 
 /** What `modlog` shows when not told how many, and at most. */
 const MODLOG_DEFAULT = 20;
@@ -98,6 +103,10 @@ interface Target {
   readonly user?: User;
   /** The account it names, if any. */
   readonly account?: string;
+  /** The server of the cluster holding the user it names, if not this one. */
+  readonly node?: string;
+  /** The name's key, for a guest elsewhere. */
+  readonly key?: string;
 }
 
 /**
@@ -113,22 +122,30 @@ async function resolve(ctx: UserContext, typed: string): Promise<Target> {
     return { target, label: target.slice("address:".length) };
   }
   const online = registry.find(typed);
-  if (online !== undefined) {
-    if (online.account !== null) {
+  // On another server of the cluster, what Redis knows of them will do.
+  const elsewhere = online === undefined && ctx.cluster?.up
+    ? await ctx.cluster.find(typed)
+    : null;
+  const who = online ?? elsewhere;
+  if (who) {
+    if (who.account !== null) {
       return {
-        target: accountTarget(online.account),
-        label: online.name,
+        target: accountTarget(who.account),
+        label: who.name,
         user: online,
-        account: online.account,
+        account: who.account,
+        node: elsewhere?.node,
       };
     }
-    const address = parseBlock(online.hostname);
+    const address = parseBlock(online?.hostname ?? elsewhere!.address);
     if (address === null) throw new ChatError(TEXT.noSuchTarget(typed));
     const target = addressTarget(address);
     return {
       target,
-      label: `${online.name} (${target.slice("address:".length)})`,
+      label: `${who.name} (${target.slice("address:".length)})`,
       user: online,
+      node: elsewhere?.node,
+      key: foldName(who.name),
     };
   }
   const key = foldName(typed);
@@ -171,8 +188,11 @@ function parseSanction(
   return { typed, ms, reason };
 }
 
-/** Every user online whom a new sanction matches. */
-function matching(ctx: UserContext, sanction: Sanction): User[] {
+/** Every user online here whom a new sanction matches. */
+function matching(
+  ctx: Pick<Context, "registry">,
+  sanction: Sanction,
+): User[] {
   const { registry } = ctx;
   if (sanction.target.startsWith("account:")) {
     const key = sanction.target.slice("account:".length);
@@ -191,7 +211,7 @@ async function sanction(
   kind: SanctionKind,
   args: string,
 ): Promise<void> {
-  const { user, moderation, clock, session, registry } = ctx;
+  const { user, moderation, clock, session } = ctx;
   const action = kind;
   const { typed, ms, reason } = parseSanction(args);
   const target = await resolve(ctx, typed);
@@ -230,14 +250,32 @@ async function sanction(
       ? TEXT.bannedThem(target.label, where, until, reason)
       : TEXT.mutedThem(target.label, where, until, reason),
   );
-  const line = sanctionText(record, scope.room?.name ?? "");
+  applySanction(ctx, record, scope.room?.name ?? "", user);
+  // The other servers of a cluster reload it, and act on their users.
+  await ctx.cluster?.announce({ kind: "moderation", sanction: record });
+}
+
+/**
+ * Acts at once on this server's users whom a new sanction matches (but
+ * `actor` and operators): a mute is said, a server ban disconnects, a room
+ * ban sends them out of the room. Every server of a cluster does it for its
+ * own users.
+ */
+export function applySanction(
+  ctx: Pick<Context, "registry" | "moderation">,
+  record: Sanction,
+  roomName: string,
+  actor: User | null,
+): void {
+  const { registry, moderation } = ctx;
+  const line = sanctionText(record, roomName);
   for (const other of matching(ctx, record)) {
-    if (other === user || moderation.isOperator(other.account)) continue;
-    if (kind === "mute") {
+    if (other === actor || moderation.isOperator(other.account)) continue;
+    if (record.kind === "mute") {
       other.notice(line);
-    } else if (scope.room === null) {
+    } else if (record.room === "") {
       other.disconnect(line, "banned");
-    } else if (other.room === scope.room) {
+    } else if (other.room?.key === record.room) {
       // Out of the room, into main, at once.
       other.notice(line);
       other.notice(TEXT.joinedRoom(registry.join(other, MAIN_ROOM).name));
@@ -276,7 +314,24 @@ async function lift(
       : TEXT.unmutedThem(target.label, where),
   );
   if (kind === "mute") {
-    target.user?.notice(TEXT.unmutedYou(scope.room?.name ?? null));
+    await tell(ctx, target, TEXT.unmutedYou(scope.room?.name ?? null));
+  }
+  await ctx.cluster?.announce({ kind: "moderation" });
+}
+
+/**
+ * Sends a line to the user a target names: here, or on the server of the
+ * cluster that holds them.
+ */
+async function tell(ctx: UserContext, target: Target, line: string) {
+  if (target.user !== undefined) {
+    target.user.notice(line);
+  } else if (target.node !== undefined && ctx.cluster?.up) {
+    await ctx.cluster.control(target.node, {
+      kind: "notice",
+      key: target.account ?? target.key!,
+      text: line,
+    });
   }
 }
 
@@ -303,38 +358,68 @@ export const kick: Command = {
   needsArgs: true,
   role: "roomModerator",
   async run(ctx, args) {
-    const { user, registry, moderation } = ctx;
+    const { user, registry, moderation, cluster } = ctx;
     const [name, rest] = splitWord(args);
     const reason = rest || NO_REASON;
-    const target = registry.get(name);
+    const operator = moderation.isOperator(user.account);
+    const here = registry.find(name);
+    // On another server of the cluster: that server kicks them.
+    const elsewhere = here === undefined && cluster?.up
+      ? await cluster.find(name)
+      : null;
+    if (here === undefined && elsewhere === null) {
+      throw new ChatError(TEXT.noSuchUser(name));
+    }
+    const targetName = here?.name ?? elsewhere!.name;
+    const roomKey = here?.room?.key ?? elsewhere!.room;
     guard(ctx, "kick", {
       target: "",
-      label: target.name,
-      user: target,
-      account: target.account ?? undefined,
+      label: targetName,
+      user: here,
+      account: (here?.account ?? elsewhere?.account) ?? undefined,
     });
-    const operator = moderation.isOperator(user.account);
-    const room = target.room!;
-    if (!operator && room !== user.room) {
-      throw new ChatError(TEXT.notInRoom(target.name, user.room!.name));
+    if (!operator && roomKey !== user.room!.key) {
+      throw new ChatError(TEXT.notInRoom(targetName, user.room!.name));
     }
-    registry.kick(target, user, reason);
     await moderation.log({
       actor: user.name,
       action: "kick",
-      target: target.name,
-      room: room.key,
+      target: targetName,
+      room: roomKey,
       reason,
       until: null,
     });
-    if (room === registry.main) {
-      target.disconnect(TEXT.kickedFromServer(user.name, reason), "kicked");
+    if (here !== undefined) {
+      kickHere(registry, here, user.name, reason);
     } else {
-      target.notice(TEXT.kickedYou(room.name, user.name, reason));
-      target.notice(TEXT.joinedRoom(registry.join(target, MAIN_ROOM).name));
+      await cluster!.control(elsewhere!.node, {
+        kind: "kick",
+        key: elsewhere!.key,
+        by: user.name,
+        reason,
+      });
     }
   },
 };
+
+/**
+ * Kicks a user of this server out of their room: the room is told, and the
+ * user goes to main (or, kicked from main, off the server).
+ */
+export function kickHere(
+  registry: Registry,
+  target: User,
+  by: string,
+  reason: string,
+): void {
+  const room = registry.kick(target, by, reason);
+  if (room === registry.main) {
+    target.disconnect(TEXT.kickedFromServer(by, reason), "kicked");
+  } else {
+    target.notice(TEXT.kickedYou(room.name, by, reason));
+    target.notice(TEXT.joinedRoom(registry.join(target, MAIN_ROOM).name));
+  }
+}
 
 /** `ban TARGET [DURATION] [REASON]`. */
 export const ban: Command = {
@@ -474,13 +559,15 @@ export const lockdown: Command = {
   summary: "while on, only registered users may log in (for a wave of bots)",
   loginRequired: true,
   role: "operator",
-  async run({ moderation, session, user }, args) {
+  async run(ctx, args) {
+    const { moderation, session, user } = ctx;
     const wanted = args.toLowerCase();
     if (wanted !== "" && wanted !== "on" && wanted !== "off") {
       throw new ChatError(TEXT.usage(lockdown.usage));
     }
     if (wanted !== "") {
       await moderation.setLockdown(wanted === "on");
+      await ctx.cluster?.announce({ kind: "moderation" });
       await moderation.log({
         actor: user.name,
         action: "lockdown",
@@ -503,7 +590,7 @@ export const op: Command = {
   needsArgs: true,
   role: "operator",
   async run(ctx, name) {
-    const { moderation, session, registry, user } = ctx;
+    const { moderation, session, user } = ctx;
     const account = await accountNamed(ctx, name);
     if (moderation.isOperator(account.key)) {
       throw new ChatError(TEXT.alreadyOperator(account.name));
@@ -518,7 +605,8 @@ export const op: Command = {
       until: null,
     });
     session.reply(TEXT.nowOperator(account.name));
-    registry.find(account.key)?.notice(TEXT.youAreOperator);
+    await ctx.cluster?.announce({ kind: "moderation" });
+    await noticeAccount(ctx, account.key, TEXT.youAreOperator, null);
   },
 };
 
@@ -531,7 +619,7 @@ export const deop: Command = {
   needsArgs: true,
   role: "operator",
   async run(ctx, name) {
-    const { moderation, session, registry, user } = ctx;
+    const { moderation, session, user } = ctx;
     const account = await accountNamed(ctx, name);
     if (!moderation.isOperator(account.key)) {
       throw new ChatError(TEXT.notOperator(account.name));
@@ -546,8 +634,8 @@ export const deop: Command = {
       until: null,
     });
     session.reply(TEXT.noLongerOperator(account.name));
-    const online = registry.find(account.key);
-    if (online !== user) online?.notice(TEXT.youAreNoLongerOperator);
+    await ctx.cluster?.announce({ kind: "moderation" });
+    await noticeAccount(ctx, account.key, TEXT.youAreNoLongerOperator, user);
   },
 };
 
@@ -559,7 +647,8 @@ export const claim: Command = {
   details: ["Its owner names room operators (roomop) and can unclaim it."],
   loginRequired: true,
   role: "registered",
-  async run({ user, store, session, moderation }) {
+  async run(ctx) {
+    const { user, store, session, moderation } = ctx;
     const room = user.room!;
     if (room.key === MAIN_ROOM) throw new ChatError(TEXT.mainIsOperators);
     if (room.owner !== null) {
@@ -569,6 +658,7 @@ export const claim: Command = {
       throw new ChatError(TEXT.roomOwned(room.name, "someone"));
     }
     room.owner = user.account;
+    await ctx.cluster?.announce({ kind: "rooms" });
     await moderation.log({
       actor: user.name,
       action: "claim",
@@ -588,12 +678,14 @@ export const unclaim: Command = {
   summary: "give this room up: it goes when empty, as other rooms do",
   loginRequired: true,
   role: "roomOwner",
-  async run({ user, store, session, moderation, registry }) {
+  async run(ctx) {
+    const { user, store, session, moderation, registry } = ctx;
     const room = user.room!;
     if (room.owner === null) throw new ChatError(TEXT.notClaimed(room.name));
     await store.unclaimRoom(room.key);
     room.owner = null;
     room.operators.clear();
+    await ctx.cluster?.announce({ kind: "rooms" });
     await moderation.log({
       actor: user.name,
       action: "unclaim",
@@ -612,7 +704,7 @@ async function roomOperator(
   name: string,
   on: boolean,
 ): Promise<void> {
-  const { user, store, session, moderation, registry } = ctx;
+  const { user, store, session, moderation } = ctx;
   const room = user.room!;
   if (room.owner === null) throw new ChatError(TEXT.notClaimed(room.name));
   const account = await accountNamed(ctx, validateName(name));
@@ -638,8 +730,33 @@ async function roomOperator(
     ? TEXT.nowRoomOperator(account.name, room.name)
     : TEXT.noLongerRoomOperator(account.name, room.name);
   session.reply(line);
-  const online = registry.find(account.key);
-  if (online !== undefined && online !== user) online.notice(line);
+  await ctx.cluster?.announce({ kind: "rooms" });
+  await noticeAccount(ctx, account.key, line, user);
+}
+
+/**
+ * Sends a line to the account's user if online (here or elsewhere in the
+ * cluster), unless that is `except`.
+ */
+async function noticeAccount(
+  ctx: UserContext,
+  key: string,
+  line: string,
+  except: User | null,
+): Promise<void> {
+  const here = ctx.registry.find(key);
+  if (here !== undefined) {
+    if (here !== except) here.notice(line);
+    return;
+  }
+  const elsewhere = ctx.cluster?.up ? await ctx.cluster.find(key) : null;
+  if (elsewhere !== null && elsewhere !== undefined) {
+    await ctx.cluster!.control(elsewhere.node, {
+      kind: "notice",
+      key,
+      text: line,
+    });
+  }
 }
 
 /** `roomop NAME`: a registered user becomes a room operator here. */

@@ -26,6 +26,31 @@ export function sendPrivate(
   session.spoke();
 }
 
+/**
+ * Sends a private message to `name` on another server of the cluster, if
+ * someone there has it; false if nobody does. Refused while the other
+ * servers cannot be reached.
+ */
+export async function sendElsewhere(
+  ctx: UserContext,
+  name: string,
+  text: string,
+): Promise<boolean> {
+  const { cluster, session, user } = ctx;
+  if (!cluster) return false;
+  if (foldName(name) === user.key) throw new ChatError(TEXT.privateToSelf);
+  checkNotMuted(ctx, null);
+  if (!cluster.up) throw new ChatError(TEXT.clusterAway(name));
+  const sent = await cluster.privateMessage(user, name, text);
+  if (sent === null) return false;
+  session.show(sent.event);
+  if (sent.away !== null) {
+    session.reply(TEXT.isAway(sent.event.to, sent.away));
+  }
+  session.spoke();
+  return true;
+}
+
 /** `msg NAME TEXT`: a private message. */
 export const msg: Command = {
   name: "msg",
@@ -39,6 +64,7 @@ export const msg: Command = {
     if (text === "") throw new ChatError(TEXT.usage(msg.usage));
     const target = ctx.registry.find(name);
     if (target !== undefined) return sendPrivate(ctx, target, text);
+    if (await sendElsewhere(ctx, name, text)) return;
     // Not online: kept for an account, refused for anyone else.
     const account = await ctx.store.accountFor(foldName(name), "");
     if (account === null) throw new ChatError(TEXT.noSuchUser(name));

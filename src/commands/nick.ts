@@ -27,6 +27,24 @@ export const nick: Command = {
         TEXT.badName("name", name, "it is registered to someone else"),
       );
     }
+    // Checked here first (the registry throws what is wrong with the name),
+    // then, in a cluster, taken in Redis in one step.
+    registry.checkRename(user, typed);
+    const cluster = ctx.cluster;
+    if (cluster) {
+      const name = validateName(typed);
+      const result = await cluster.rename(user, name);
+      if (result === "taken") throw new ChatError(...TEXT.nameTaken(name));
+      if (typeof result === "object") {
+        throw new ChatError(
+          TEXT.badName(
+            "name",
+            name,
+            `it looks like "${result.lookalike}", who is online`,
+          ),
+        );
+      }
+    }
     registry.rename(user, typed);
   },
 };

@@ -1,7 +1,7 @@
 import { ChatError } from "../errors.ts";
 import { TEXT } from "../text.ts";
 import type { Command } from "./command.ts";
-import { sendPrivate } from "./msg.ts";
+import { sendElsewhere, sendPrivate } from "./msg.ts";
 
 /** `reply TEXT`: a private message to whoever sent you the last one. */
 export const reply: Command = {
@@ -10,12 +10,18 @@ export const reply: Command = {
   summary: "send TEXT privately to the last person who messaged you",
   loginRequired: true,
   needsArgs: true,
-  run(ctx, text) {
-    const target = ctx.user.lastPrivateFrom;
-    if (target === null) throw new ChatError(TEXT.noReplyTarget);
-    if (!ctx.registry.isOnline(target)) {
-      throw new ChatError(TEXT.noSuchUser(target.name));
+  async run(ctx, text) {
+    const from = ctx.user.lastPrivateFrom;
+    if (from === null) throw new ChatError(TEXT.noReplyTarget);
+    if (from.user !== null) {
+      // Here: the same user, not whoever has taken the name since.
+      if (!ctx.registry.isOnline(from.user)) {
+        throw new ChatError(TEXT.noSuchUser(from.name));
+      }
+      return sendPrivate(ctx, from.user, text);
     }
-    sendPrivate(ctx, target, text);
+    if (!await sendElsewhere(ctx, from.name, text)) {
+      throw new ChatError(TEXT.noSuchUser(from.name));
+    }
   },
 };

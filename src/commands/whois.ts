@@ -8,25 +8,56 @@ export const whois: Command = {
   summary: "show NAME's room, time connected and idle, and away message",
   loginRequired: true,
   needsArgs: true,
-  run({ registry, session, clock, moderation }, name) {
-    const target = registry.get(name);
-    const now = clock.now();
+  async run({ registry, session, clock, moderation, cluster }, name) {
+    const here = registry.find(name);
+    let shown: {
+      name: string;
+      room: string;
+      connected: number;
+      idle: number;
+      account: string | null;
+      away: string | null;
+    };
+    if (here !== undefined) {
+      const now = clock.now();
+      shown = {
+        name: here.name,
+        room: here.room?.name ?? "",
+        connected: now - here.since,
+        idle: now - here.lastActive,
+        account: here.account,
+        away: here.away,
+      };
+    } else {
+      // On another server of a cluster: what Redis knows (idle to 15 s).
+      const there = cluster?.up ? await cluster.find(name) : null;
+      if (there === null || there === undefined) registry.get(name);
+      const now = clock.date();
+      shown = {
+        name: there!.name,
+        room: there!.roomName,
+        connected: now - there!.since,
+        idle: now - there!.active,
+        account: there!.account,
+        away: there!.away,
+      };
+    }
     session.reply(
       TEXT.whois(
-        target.name,
-        target.room?.name ?? "",
-        formatDuration(now - target.since),
-        formatDuration(now - target.lastActive),
+        shown.name,
+        shown.room,
+        formatDuration(shown.connected),
+        formatDuration(shown.idle),
       ),
     );
-    if (target.account !== null) {
-      session.reply(TEXT.whoisRegistered(target.name));
+    if (shown.account !== null) {
+      session.reply(TEXT.whoisRegistered(shown.name));
     }
-    if (moderation.isOperator(target.account)) {
-      session.reply(TEXT.whoisOperator(target.name));
+    if (moderation.isOperator(shown.account)) {
+      session.reply(TEXT.whoisOperator(shown.name));
     }
-    if (target.away !== null) {
-      session.reply(TEXT.isAway(target.name, target.away));
+    if (shown.away !== null) {
+      session.reply(TEXT.isAway(shown.name, shown.away));
     }
   },
 };

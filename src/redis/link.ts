@@ -44,6 +44,8 @@ export class RedisLink {
   readonly #client: Client;
   readonly #options: RedisLinkOptions;
   #up = false;
+  /** Connected once: from now on, changes are told. */
+  #started = false;
   #closed = false;
 
   private constructor(url: string, client: Client, options: RedisLinkOptions) {
@@ -70,7 +72,8 @@ export class RedisLink {
     client.on("ready", () => link.#setUp(true));
     client.on("end", () => link.#setUp(false));
     await client.connect();
-    link.#setUp(true);
+    link.#up = true;
+    link.#started = true;
     return link;
   }
 
@@ -133,7 +136,7 @@ export class RedisLink {
   }
 
   #setUp(up: boolean): void {
-    if (this.#closed || up === this.#up) return;
+    if (this.#closed || !this.#started || up === this.#up) return;
     this.#up = up;
     this.#options.onState?.(up);
   }

@@ -12,6 +12,7 @@
  *   history:KEY              sorted set of chat lines (JSON) by event id
  *   account:KEY              hash: key, name, skeleton, hash, created, last_login
  *   skeleton:SKELETON        the account key holding that skeleton
+ *   account-index            hash: every account key to its skeleton
  *   fail:account:KEY         hash: count, addresses (JSON)
  *   fail:address:ADDRESS     hash: count, last (expires a day after the last)
  *   offline:KEY              sorted set of private messages (JSON) by date
@@ -73,6 +74,7 @@ end
 redis.call('HSET', KEYS[1], 'key', ARGV[1], 'name', ARGV[2], 'skeleton', ARGV[3],
   'hash', ARGV[4], 'created', ARGV[5], 'last_login', ARGV[6])
 redis.call('SET', KEYS[2], ARGV[1])
+redis.call('HSET', KEYS[3], ARGV[1], ARGV[3])
 return 1`);
 
 const DELETE_ACCOUNT = new Script(`
@@ -82,6 +84,7 @@ if skeleton and redis.call('GET', prefix .. 'skeleton:' .. skeleton) == key then
   redis.call('DEL', prefix .. 'skeleton:' .. skeleton)
 end
 redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
+redis.call('HDEL', prefix .. 'account-index', key)
 redis.call('SREM', KEYS[4], key)
 for _, room in ipairs(redis.call('SMEMBERS', KEYS[5])) do
   redis.call('SREM', prefix .. 'roomops:' .. room, key)
@@ -338,6 +341,7 @@ export class RedisStore implements Store {
     const reply = await this.#link.eval(CREATE_ACCOUNT, [
       this.#key(`account:${account.key}`),
       this.#key(`skeleton:${account.skeleton}`),
+      this.#key("account-index"),
     ], [
       account.key,
       account.name,
@@ -347,6 +351,18 @@ export class RedisStore implements Store {
       account.lastLogin ?? "",
     ]);
     return reply === 1;
+  }
+
+  /**
+   * Every account's key and skeleton: what a cluster's server keeps in
+   * memory, to know a registered name while Redis cannot be reached.
+   */
+  async accountIndex(): Promise<Map<string, string>> {
+    await this.#written();
+    const index = fields(
+      await this.#link.call("HGETALL", this.#key("account-index")),
+    );
+    return new Map(Object.entries(index));
   }
 
   async setPassword(key: string, hash: string): Promise<void> {

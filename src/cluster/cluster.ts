@@ -1,0 +1,815 @@
+/**
+ * Several servers acting as one chat, over Redis. Each server keeps its own
+ * users in its registry; Redis holds who is online where (names, rooms'
+ * members), gives every room event its id and publishes it, and carries
+ * private messages to the server that holds their recipient.
+ *
+ * What each chat action costs in Redis is in the README (Running a
+ * cluster). In short: a room line is one EVALSHA (INCR, the history's ZADD
+ * and trim, one PUBLISH); a private message across servers one EVALSHA (one
+ * PUBLISH, to that one server); a login one EVALSHA and one more for the
+ * room; a server subscribes only to the rooms its users are in.
+ *
+ * When Redis cannot be reached, each server keeps its own users chatting:
+ * room lines are shown here only, and the sender is told that the other
+ * servers did not get them; private messages to other servers are refused.
+ * When it is back (node-redis reconnects and subscribes again by itself),
+ * the server takes its users' names and places again; a name taken twice
+ * meanwhile stays with whoever logged in first, and the other is renamed and
+ * asked to pick another.
+ *
+ * @module
+ */
+
+import type { Logger } from "@logtape/logtape";
+import type { Clock, TimerId } from "../clock.ts";
+import type { ChatEvent, PrivateEvent, RoomEvent } from "../events.ts";
+import type { Sanction } from "../store/store.ts";
+import { isChatLine } from "../events.ts";
+import { foldName, skeleton } from "../names.ts";
+import type { Registry } from "../registry.ts";
+import type { Room, User } from "../room.ts";
+import type { RedisLink, Subscriber } from "../redis/link.ts";
+import type { RedisStore } from "../store/redis.ts";
+import type { ClusterHooks } from "../registry.ts";
+import {
+  CLAIM,
+  EMIT,
+  LOOK,
+  MOVE,
+  PRIVATE,
+  REAP,
+  RECLAIM,
+  RELEASE,
+  RENAME,
+  ROOMS,
+} from "./scripts.ts";
+
+/** How often a server says it is alive, in ms. */
+const HEARTBEAT_MS = 1000;
+/** A server silent this long is taken for dead, in ms. */
+const ALIVE_TTL_MS = 3000;
+/**
+ * After Redis comes back, how long before this server reaps others: they
+ * must have had time to say they are alive again, in ms.
+ */
+const REAP_GRACE_MS = 5000;
+/** How often presence is told that a user was active, at most, in ms. */
+const ACTIVE_EVERY_MS = 15_000;
+
+/** What Redis knows of a user online. */
+export interface Presence {
+  readonly name: string;
+  readonly key: string;
+  readonly skeleton: string;
+  /** The server holding them. */
+  readonly node: string;
+  /** When they logged in (epoch ms). */
+  readonly since: number;
+  /** When they last sent a line (epoch ms), to within 15 s. */
+  readonly active: number;
+  readonly account: string | null;
+  /** Their room's key and name, or "". */
+  readonly room: string;
+  readonly roomName: string;
+  readonly away: string | null;
+  /** The address they are connected from (a guest is banned by it). */
+  readonly address: string;
+}
+
+/**
+ * What happens on every server after a moderator acted on one (`from`: the
+ * server it came from, which has done it already).
+ */
+export type Announcement =
+  /**
+   * Bans, mutes, operators or the lockdown changed: reload them, and act on
+   * the users a new sanction matches.
+   */
+  | { kind: "moderation"; sanction?: Sanction; from?: string }
+  /** A claimed room's owner or room operators changed: reload them. */
+  | { kind: "rooms"; from?: string }
+  /** An account was registered or deleted. */
+  | { kind: "accounts"; from?: string };
+
+/** A request from one server to the one holding a user. */
+export type Control =
+  | { kind: "kick"; key: string; by: string; reason: string }
+  | { kind: "notice"; key: string; text: string };
+
+/** What the cluster asks of the server it is part of. */
+export interface ClusterHost {
+  readonly registry: Registry;
+  /** An announcement from a server (this one included). */
+  announced(announcement: Announcement): void;
+  /** A request for one of this server's users. */
+  control(control: Control): void;
+  /**
+   * A name this server's user holds was kept, while Redis was away, by a
+   * user elsewhere who logged in first: rename ours and tell them.
+   */
+  yieldName(user: User): void;
+  /** The sender of a line Redis did not take is told. */
+  notHeard(user: User): void;
+}
+
+/** Options for {@linkcode Cluster.start}. */
+export interface ClusterOptions {
+  link: RedisLink;
+  /** The store on the same Redis: accounts are read from it. */
+  store: RedisStore;
+  /** This server's name in the cluster. */
+  nodeId: string;
+  /** The key prefix, as the store's. */
+  prefix: string;
+  /** Chat lines kept per room. */
+  historyKeep: number;
+  clock: Clock;
+  log: Logger;
+}
+
+/** This server's part in a cluster. */
+export class Cluster implements ClusterHooks {
+  readonly nodeId: string;
+  readonly #link: RedisLink;
+  readonly #store: RedisStore;
+  readonly #subscriber: Subscriber;
+  /**
+   * Every account's key to its skeleton, and back: to know a registered
+   * name while Redis (the accounts) cannot be reached.
+   */
+  #accounts = new Map<string, string>();
+  #skeletons = new Map<string, string>();
+  readonly #prefix: string;
+  readonly #keep: number;
+  readonly #clock: Clock;
+  readonly #log: Logger;
+  #host: ClusterHost | null = null;
+  /** Room channels subscribed to, by room key. */
+  readonly #watching = new Map<string, Promise<void>>();
+  /** Presence updates, in order. */
+  #queue: Promise<void> = Promise.resolve();
+  #heartbeat: TimerId | null = null;
+  /** When Redis last came back (or first answered), on the clock (ms). */
+  #readyAt = 0;
+  /** Redis was away: once it is back, take names and places again. */
+  #reconcile = false;
+  /**
+   * Room events made here and not yet back from Redis, by number: the
+   * room's count of arrivals when each was made, so that those who came in
+   * after do not see it (as on one server, where it is shown at once).
+   */
+  readonly #made = new Map<number, number>();
+  #lastMade = 0;
+  /** When each user last told presence they were active (epoch ms). */
+  readonly #told = new WeakMap<User, number>();
+  #closed = false;
+
+  private constructor(options: ClusterOptions, subscriber: Subscriber) {
+    this.nodeId = options.nodeId;
+    this.#link = options.link;
+    this.#store = options.store;
+    this.#subscriber = subscriber;
+    this.#prefix = options.prefix;
+    this.#keep = options.historyKeep;
+    this.#clock = options.clock;
+    this.#log = options.log;
+  }
+
+  /**
+   * Joins the cluster: subscribes to this server's channel and the
+   * cluster's, says it is alive, and starts watching for servers that died.
+   */
+  static async start(options: ClusterOptions): Promise<Cluster> {
+    const subscriber = await options.link.subscriber();
+    const cluster = new Cluster(options, subscriber);
+    const p = options.prefix;
+    await subscriber.subscribe(
+      `${p}n:${options.nodeId}`,
+      (message) => cluster.#fromNode(message),
+    );
+    await subscriber.subscribe(
+      `${p}all`,
+      (message) => cluster.#fromAll(message),
+    );
+    subscriber.onReady(() => cluster.#redisBack());
+    await cluster.#alive();
+    await cluster.#loadAccounts();
+    cluster.#readyAt = options.clock.now();
+    cluster.#heartbeat = options.clock.setTimeout(
+      () => cluster.#beat(),
+      HEARTBEAT_MS,
+    );
+    return cluster;
+  }
+
+  /** Connects the cluster to its server (once the registry exists). */
+  attach(host: ClusterHost): void {
+    this.#host = host;
+  }
+
+  /** Whether Redis can be reached now. */
+  get up(): boolean {
+    return this.#link.up;
+  }
+
+  // Names.
+
+  /**
+   * The account a name (or a look-alike of it) belongs to, as this server
+   * knows it: for while Redis cannot be reached. Null: none known.
+   */
+  knownAccount(key: string, skeleton: string): string | null {
+    if (this.#accounts.has(key)) return key;
+    return this.#skeletons.get(skeleton) ?? null;
+  }
+
+  /** An account was registered or deleted here: every server hears of it. */
+  async accountsChanged(): Promise<void> {
+    await this.#loadAccounts();
+    await this.announce({ kind: "accounts" });
+  }
+
+  async #loadAccounts(): Promise<void> {
+    const index = await this.#store.accountIndex();
+    this.#accounts = index;
+    this.#skeletons = new Map([...index].map(([key, skel]) => [skel, key]));
+  }
+
+  /**
+   * Takes a name for a user about to log in here: one step in Redis, so two
+   * servers never both let the same name in. `offline` when Redis cannot be
+   * reached (the name is then checked here only, and taken again in Redis
+   * once it is back).
+   */
+  async claim(
+    name: string,
+    options: { account: string | null; since: number; address: string },
+  ): Promise<"ok" | "taken" | "offline" | { lookalike: string }> {
+    if (!this.up) return "offline";
+    const key = foldName(name);
+    const presence = this.#presence({
+      name,
+      key,
+      account: options.account,
+      since: options.since,
+      room: null,
+      away: null,
+      address: options.address,
+    });
+    try {
+      const [result, holder] = await this.#link.eval(CLAIM, [
+        this.#key("names"),
+        this.#key("skeletons"),
+        this.#key(`node-users:${this.nodeId}`),
+      ], [key, presence.skeleton, JSON.stringify(presence)]) as string[];
+      if (result === "ok") return "ok";
+      if (result === "taken") return "taken";
+      return { lookalike: holder };
+    } catch {
+      return "offline";
+    }
+  }
+
+  /** Gives back a name claimed for a login that did not happen. */
+  unclaim(name: string): void {
+    this.#enqueue(() =>
+      this.#link.eval(RELEASE, this.#nameKeys(), [
+        foldName(name),
+        this.nodeId,
+        this.#prefix,
+      ])
+    );
+  }
+
+  /**
+   * Renames a user of this server in Redis, the new name checked as a
+   * login's is; like `claim`, `offline` when Redis cannot be reached.
+   */
+  async rename(
+    user: User,
+    name: string,
+  ): Promise<"ok" | "taken" | "offline" | { lookalike: string }> {
+    if (!this.up) return "offline";
+    const presence = this.#presence({
+      name,
+      key: foldName(name),
+      account: user.account,
+      since: user.sinceDate,
+      room: user.room,
+      away: user.away,
+      address: user.hostname,
+    });
+    try {
+      const [result, holder] = await this.#link.eval(RENAME, this.#nameKeys(), [
+        user.key,
+        skeleton(user.name),
+        presence.key,
+        presence.skeleton,
+        JSON.stringify(presence),
+        this.#prefix,
+        user.room?.key ?? "",
+        this.nodeId,
+      ]) as string[];
+      if (result === "ok") return "ok";
+      if (result === "taken") return "taken";
+      return { lookalike: holder };
+    } catch {
+      return "offline";
+    }
+  }
+
+  // Rooms.
+
+  /**
+   * Listens to a room's channel (once); resolves when Redis has confirmed,
+   * so that nothing published after it is missed.
+   */
+  watch(room: string): Promise<void> {
+    let watching = this.#watching.get(room);
+    if (watching === undefined) {
+      watching = this.#subscriber.subscribe(
+        this.#key(`r:${room}`),
+        (message) => this.#fromRoom(message),
+      ).catch((error) => {
+        this.#watching.delete(room);
+        throw error;
+      });
+      this.#watching.set(room, watching);
+    }
+    return watching;
+  }
+
+  /** Stops listening to a room this server has no members of any more. */
+  #unwatch(room: string): void {
+    const watching = this.#watching.get(room);
+    if (watching === undefined) return;
+    this.#watching.delete(room);
+    watching.then(() => this.#subscriber.unsubscribe(this.#key(`r:${room}`)))
+      .catch(() => {});
+  }
+
+  // ClusterHooks: what the registry tells the cluster.
+
+  emit(room: Room, event: RoomEvent, from: User | null): void {
+    const { id: _, ...fields } = event;
+    const chat = isChatLine(event);
+    const topic = event.type === "topic" ? event : null;
+    const made = ++this.#lastMade;
+    this.#made.set(made, room.arrivals);
+    const fail = () => {
+      // Redis is away: this server's members see it, and the sender hears
+      // that nobody else did.
+      this.#made.delete(made);
+      this.#host?.registry.deliverHere(room, event, from);
+      if (from !== null) this.#host?.notHeard(from);
+    };
+    if (!this.up) return fail();
+    this.#link.eval(EMIT, [
+      this.#key("ids"),
+      this.#key(`r:${room.key}`),
+      chat ? this.#key(`history:${room.key}`) : "",
+      this.#key(`room:${room.key}`),
+    ], [
+      JSON.stringify(fields),
+      this.#keep,
+      room.name,
+      `${this.nodeId} ${made}\n${from?.key ?? ""}`,
+      topic?.text ?? "",
+      topic?.from ?? "",
+      topic?.at ?? "",
+    ]).catch(fail);
+  }
+
+  entered(user: User, room: Room): void {
+    this.#move(user, "", room);
+  }
+
+  left(user: User, room: Room): void {
+    this.#move(user, room.key, null);
+    if (room.members.size === 0 && room.key !== "main") this.#unwatch(room.key);
+  }
+
+  renamed(): void {
+    // `rename` did it in Redis before the registry renamed the user here.
+  }
+
+  loggedOut(user: User): void {
+    this.#enqueue(() =>
+      this.#link.eval(RELEASE, this.#nameKeys(), [
+        user.key,
+        this.nodeId,
+        this.#prefix,
+      ])
+    );
+  }
+
+  /** Resolves once the presence updates asked for so far are done. */
+  settled(): Promise<void> {
+    return this.#queue;
+  }
+
+  /** Tells presence what changed of a user (away, say). */
+  updated(user: User): void {
+    this.#move(user, user.room?.key ?? "", user.room);
+  }
+
+  /** A user sent a line: presence hears of it, at most every 15 s. */
+  active(user: User): void {
+    const now = this.#clock.date();
+    if (now - (this.#told.get(user) ?? 0) < ACTIVE_EVERY_MS) return;
+    this.#told.set(user, now);
+    this.updated(user);
+  }
+
+  // Reading the cluster.
+
+  /** Everyone logged in, on every server, in the order they logged in. */
+  async who(): Promise<string[]> {
+    const all = await this.#link.call("HVALS", this.#key("names")) as string[];
+    return all.map((json) => JSON.parse(json) as Presence)
+      .sort((a, b) => a.since - b.since).map((p) => p.name);
+  }
+
+  /** A room's members on every server, in the order they came in. */
+  async look(room: string): Promise<string[]> {
+    return await this.#link.eval(LOOK, [
+      this.#key(`members:${room}`),
+      this.#key("names"),
+    ], []) as string[];
+  }
+
+  /** Who holds `name`, if anyone does. */
+  async find(name: string): Promise<Presence | null> {
+    const json = await this.#link.call(
+      "HGET",
+      this.#key("names"),
+      foldName(name),
+    );
+    return json === null ? null : JSON.parse(String(json)) as Presence;
+  }
+
+  /** The rooms with members anywhere: key, members, name, topic. */
+  async rooms(): Promise<
+    { key: string; members: number; name: string; topic: string | null }[]
+  > {
+    const flat = await this.#link.eval(
+      ROOMS,
+      [this.#key("rooms")],
+      [this.#prefix],
+    ) as (string | number)[];
+    const rooms = [];
+    for (let i = 0; i + 3 < flat.length; i += 4) {
+      rooms.push({
+        key: String(flat[i]),
+        members: Number(flat[i + 1]),
+        name: String(flat[i + 2]),
+        topic: flat[i + 3] === "" ? null : String(flat[i + 3]),
+      });
+    }
+    return rooms;
+  }
+
+  // Private messages and requests to other servers.
+
+  /**
+   * Sends a private message to `to` on whichever server holds them: the
+   * event (for the sender's own view) or null if nobody has the name.
+   * Rejects while Redis cannot be reached.
+   */
+  async privateMessage(
+    from: User,
+    to: string,
+    text: string,
+  ): Promise<{ event: PrivateEvent; away: string | null } | null> {
+    const fields = {
+      type: "private",
+      at: this.#clock.date(),
+      from: from.name,
+      text,
+    };
+    const reply = await this.#link.eval(PRIVATE, [
+      this.#key("names"),
+      this.#key("ids"),
+    ], [foldName(to), JSON.stringify(fields), from.key, this.#prefix]);
+    if (reply === 0 || reply === null) return null;
+    const [id, name, away] = reply as [number, string, string];
+    return {
+      event: {
+        type: "private",
+        id: Number(id),
+        at: fields.at,
+        from: from.name,
+        to: name,
+        text,
+      },
+      away: away === "" ? null : away,
+    };
+  }
+
+  /** Asks the server holding a user to act (a kick, a notice). */
+  async control(node: string, control: Control): Promise<void> {
+    await this.#link.call(
+      "PUBLISH",
+      this.#key(`n:${node}`),
+      `control\n${JSON.stringify(control)}`,
+    );
+  }
+
+  /** Tells every server (this one too) what a moderator changed. */
+  async announce(announcement: Announcement): Promise<void> {
+    try {
+      await this.#link.call(
+        "PUBLISH",
+        this.#key("all"),
+        JSON.stringify({ ...announcement, from: this.nodeId }),
+      );
+    } catch {
+      // Redis is away: this server applies it; the others reload it when
+      // they take their places again.
+      this.#host?.announced(announcement);
+    }
+  }
+
+  /**
+   * Leaves the cluster gracefully, once this server's users have logged out
+   * (their names freed and their rooms told): it is forgotten at once, not
+   * reaped later.
+   */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#heartbeat !== null) this.#clock.clearTimeout(this.#heartbeat);
+    await this.#queue;
+    try {
+      await this.#link.transaction([
+        ["HDEL", this.#key("nodes"), this.nodeId],
+        ["DEL", this.#key(`alive:${this.nodeId}`)],
+        ["DEL", this.#key(`node-users:${this.nodeId}`)],
+      ]);
+    } catch {
+      // Redis is away: the others reap this server once it is back.
+    }
+    await this.#subscriber.close();
+  }
+
+  // What arrives.
+
+  /** A room event: "NODE NUMBER", the sender's key and the JSON, a line each. */
+  #fromRoom(message: string): void {
+    const first = message.indexOf("\n");
+    const second = message.indexOf("\n", first + 1);
+    const [node, number] = message.slice(0, first).split(" ");
+    const fromKey = message.slice(first + 1, second);
+    const event = JSON.parse(message.slice(second + 1)) as RoomEvent;
+    let arrivals: number | undefined;
+    if (node === this.nodeId) {
+      arrivals = this.#made.get(Number(number));
+      this.#made.delete(Number(number));
+    }
+    this.#host?.registry.deliver(
+      event,
+      fromKey === "" ? null : fromKey,
+      arrivals,
+    );
+  }
+
+  #fromNode(message: string): void {
+    const newline = message.indexOf("\n");
+    const kind = message.slice(0, newline);
+    const rest = message.slice(newline + 1);
+    const host = this.#host;
+    if (host === null) return;
+    if (kind === "private") {
+      const second = rest.indexOf("\n");
+      const fromKey = rest.slice(0, second);
+      const event = JSON.parse(rest.slice(second + 1)) as PrivateEvent;
+      host.registry.receivePrivate(event, fromKey);
+    } else if (kind === "control") {
+      host.control(JSON.parse(rest) as Control);
+    } else if (kind === "yield") {
+      const user = host.registry.users.get(rest);
+      if (user !== undefined) host.yieldName(user);
+    }
+  }
+
+  #fromAll(message: string): void {
+    const announcement = JSON.parse(message) as Announcement;
+    if (announcement.from === this.nodeId) return;
+    if (announcement.kind === "accounts") {
+      this.#loadAccounts().catch(() => {});
+      return;
+    }
+    this.#host?.announced(announcement);
+  }
+
+  // Keeping presence.
+
+  #move(user: User, from: string, room: Room | null): void {
+    const presence = this.#presence({
+      name: user.name,
+      key: user.key,
+      account: user.account,
+      since: user.sinceDate,
+      room,
+      away: user.away,
+      address: user.hostname,
+    });
+    const at = this.#clock.date();
+    this.#enqueue(() =>
+      this.#link.eval(MOVE, [this.#key("names")], [
+        user.key,
+        from,
+        room?.key ?? "",
+        JSON.stringify(presence),
+        at,
+        this.#prefix,
+        this.nodeId,
+        room?.name ?? "",
+      ])
+    );
+  }
+
+  #presence(user: {
+    name: string;
+    key: string;
+    account: string | null;
+    since: number;
+    room: Room | null;
+    away: string | null;
+    address?: string;
+  }): Presence {
+    return {
+      name: user.name,
+      key: user.key,
+      skeleton: skeleton(user.name),
+      node: this.nodeId,
+      since: user.since,
+      active: this.#clock.date(),
+      account: user.account,
+      room: user.room?.key ?? "",
+      roomName: user.room?.name ?? "",
+      away: user.away,
+      address: user.address ?? "",
+    };
+  }
+
+  /** Runs presence updates one after another; while Redis is away, drops them. */
+  #enqueue(work: () => Promise<unknown>): void {
+    this.#queue = this.#queue.then(async () => {
+      if (!this.up) {
+        this.#reconcile = true;
+        return;
+      }
+      try {
+        await work();
+      } catch (error) {
+        this.#reconcile = true;
+        this.#log.warn("Updating the cluster failed: {error}", { error });
+      }
+    });
+  }
+
+  // Staying alive, and noticing those who did not.
+
+  async #alive(): Promise<void> {
+    await this.#link.transaction([
+      ["SET", this.#key(`alive:${this.nodeId}`), "1", "PX", ALIVE_TTL_MS],
+      ["HSET", this.#key("nodes"), this.nodeId, this.#clock.date()],
+    ]);
+  }
+
+  #beat(): void {
+    if (this.#closed) return;
+    this.#heartbeat = this.#clock.setTimeout(() => this.#beat(), HEARTBEAT_MS);
+    if (!this.up) {
+      this.#reconcile = true;
+      return;
+    }
+    this.#alive().then(() => {
+      if (this.#reconcile) {
+        this.#reconcile = false;
+        this.#readyAt = this.#clock.now();
+        return this.#retake();
+      }
+      if (this.#clock.now() - this.#readyAt >= REAP_GRACE_MS) {
+        return this.#reapOthers();
+      }
+    }).catch((error) => {
+      this.#reconcile = true;
+      this.#log.warn("The cluster's heartbeat failed: {error}", { error });
+    });
+  }
+
+  /** Forgets the servers that stopped saying they are alive. */
+  async #reapOthers(): Promise<void> {
+    const nodes = await this.#link.call(
+      "HKEYS",
+      this.#key("nodes"),
+    ) as string[];
+    for (const node of nodes) {
+      if (node === this.nodeId) continue;
+      const alive = await this.#link.call("EXISTS", this.#key(`alive:${node}`));
+      if (alive === 1) continue;
+      const gone = await this.#link.eval(REAP, [
+        this.#key("nodes"),
+        this.#key(`alive:${node}`),
+        this.#key(`node-users:${node}`),
+      ], [node, this.#prefix]) as string[];
+      if (gone.length === 0) continue;
+      this.#log.warn("Server {node} stopped answering; its users left", {
+        node,
+      });
+      for (let i = 0; i + 2 < gone.length; i += 3) {
+        this.#publishLeft(gone[i], gone[i + 1], gone[i + 2]);
+      }
+    }
+  }
+
+  /** Tells a room that a user of a dead server left it. */
+  #publishLeft(room: string, roomName: string, name: string): void {
+    const event = {
+      type: "left",
+      at: this.#clock.date(),
+      room: roomName,
+      name,
+    };
+    this.#link.eval(EMIT, [
+      this.#key("ids"),
+      this.#key(`r:${room}`),
+      "",
+      this.#key(`room:${room}`),
+    ], [JSON.stringify(event), this.#keep, roomName, "- 0\n", "", "", ""])
+      .catch(() => {});
+  }
+
+  /** Redis answers again: the subscriber is back; take our places again. */
+  #redisBack(): void {
+    this.#reconcile = true;
+  }
+
+  /**
+   * Takes this server's users' names and places in Redis again, and frees
+   * what it held for users who left meanwhile.
+   */
+  async #retake(): Promise<void> {
+    const host = this.#host;
+    if (host === null) return;
+    this.#log.info("Redis is back: taking this server's names again");
+    // What was in flight when Redis went away will not come back.
+    this.#made.clear();
+    const held = await this.#link.call(
+      "SMEMBERS",
+      this.#key(`node-users:${this.nodeId}`),
+    ) as string[];
+    for (const key of held) {
+      if (!host.registry.users.has(key)) {
+        await this.#link.eval(RELEASE, this.#nameKeys(), [
+          key,
+          this.nodeId,
+          this.#prefix,
+        ]);
+      }
+    }
+    for (const user of [...host.registry.online]) {
+      const presence = this.#presence({
+        name: user.name,
+        key: user.key,
+        account: user.account,
+        since: user.sinceDate,
+        room: user.room,
+        away: user.away,
+        address: user.hostname,
+      });
+      const [result] = await this.#link.eval(RECLAIM, this.#nameKeys(), [
+        user.key,
+        presence.skeleton,
+        JSON.stringify(presence),
+        user.sinceDate,
+        this.nodeId,
+        this.#prefix,
+        user.room?.key ?? "",
+        user.sinceDate,
+      ]) as string[];
+      if (result === "later") host.yieldName(user);
+    }
+    await this.#loadAccounts();
+  }
+
+  #nameKeys(): string[] {
+    return [
+      this.#key("names"),
+      this.#key("skeletons"),
+      this.#key(`node-users:${this.nodeId}`),
+    ];
+  }
+
+  #key(name: string): string {
+    return this.#prefix + name;
+  }
+}
+
+/** Whether an event came from the cluster with a sender (for ignoring). */
+export function senderOf(event: ChatEvent): string | null {
+  return "from" in event ? foldName(event.from) : null;
+}

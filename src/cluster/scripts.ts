@@ -1,0 +1,242 @@
+/**
+ * The cluster's Lua scripts: each check and the change it guards is one
+ * script, so two servers can never both pass a check ("is this name free?")
+ * before either makes the change ("take it"). KEYS and ARGV are documented
+ * at each; the key prefix comes in ARGV where a script reaches keys it does
+ * not declare (a single Redis, not Redis Cluster).
+ *
+ * @module
+ */
+
+import { Script } from "../redis/link.ts";
+
+/**
+ * Takes a name for a user of this server.
+ * KEYS: names, skeletons, node-users. ARGV: key, skeleton, presence JSON.
+ * Returns {"ok"}, {"taken"} or {"lookalike", holder's name}.
+ */
+export const CLAIM = new Script(`
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return {'taken'} end
+local twin = redis.call('HGET', KEYS[2], ARGV[2])
+if twin and twin ~= ARGV[1] then
+  local other = redis.call('HGET', KEYS[1], twin)
+  if other then return {'lookalike', cjson.decode(other).name} end
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+redis.call('HSET', KEYS[2], ARGV[2], ARGV[1])
+redis.call('SADD', KEYS[3], ARGV[1])
+return {'ok'}`);
+
+/**
+ * Renames a user of this server, the new name checked as CLAIM checks it.
+ * KEYS: names, skeletons, node-users. ARGV: old key, old skeleton, new key,
+ * new skeleton, presence JSON, prefix, room key ('' for none), node. The old
+ * name is freed only if this server held it.
+ */
+export const RENAME = new Script(`
+local old, oldSkel, new, newSkel, json, prefix, room = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
+if new ~= old and redis.call('HEXISTS', KEYS[1], new) == 1 then return {'taken'} end
+local twin = redis.call('HGET', KEYS[2], newSkel)
+if twin and twin ~= old and twin ~= new then
+  local other = redis.call('HGET', KEYS[1], twin)
+  if other then return {'lookalike', cjson.decode(other).name} end
+end
+local held = redis.call('HGET', KEYS[1], old)
+if held and cjson.decode(held).node == ARGV[8] then
+  redis.call('HDEL', KEYS[1], old)
+  if redis.call('HGET', KEYS[2], oldSkel) == old then redis.call('HDEL', KEYS[2], oldSkel) end
+end
+redis.call('HSET', KEYS[1], new, json)
+redis.call('HSET', KEYS[2], newSkel, new)
+redis.call('SREM', KEYS[3], old)
+redis.call('SADD', KEYS[3], new)
+if room ~= '' then
+  local members = prefix .. 'members:' .. room
+  local since = redis.call('ZSCORE', members, old)
+  if since then
+    redis.call('ZREM', members, old)
+    redis.call('ZADD', members, since, new)
+  end
+end
+return {'ok'}`);
+
+/**
+ * Frees a name this server held, and its place in its room.
+ * KEYS: names, skeletons, node-users. ARGV: key, node, prefix.
+ */
+export const RELEASE = new Script(`
+local json = redis.call('HGET', KEYS[1], ARGV[1])
+redis.call('SREM', KEYS[3], ARGV[1])
+if not json then return 0 end
+local p = cjson.decode(json)
+if p.node ~= ARGV[2] then return 0 end
+redis.call('HDEL', KEYS[1], ARGV[1])
+if redis.call('HGET', KEYS[2], p.skeleton) == ARGV[1] then redis.call('HDEL', KEYS[2], p.skeleton) end
+if p.room and p.room ~= '' then
+  local members = ARGV[3] .. 'members:' .. p.room
+  redis.call('ZREM', members, ARGV[1])
+  if redis.call('ZCARD', members) == 0 then redis.call('SREM', ARGV[3] .. 'rooms', p.room) end
+end
+return 1`);
+
+/**
+ * A user of this server is now in another room (or none), and what is known
+ * of them changed. KEYS: names. ARGV: key, old room ('' none), new room
+ * ('' none), presence JSON, joined at (ms), prefix, node, new room's name.
+ */
+export const MOVE = new Script(`
+local key, old, new, json, at, prefix = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local held = redis.call('HGET', KEYS[1], key)
+if not held or cjson.decode(held).node ~= ARGV[7] then return 0 end
+if old ~= '' and old ~= new then
+  redis.call('ZREM', prefix .. 'members:' .. old, key)
+  if redis.call('ZCARD', prefix .. 'members:' .. old) == 0 then redis.call('SREM', prefix .. 'rooms', old) end
+end
+if new ~= '' and new ~= old then
+  redis.call('ZADD', prefix .. 'members:' .. new, at, key)
+  redis.call('SADD', prefix .. 'rooms', new)
+  redis.call('HSETNX', prefix .. 'room:' .. new, 'name', ARGV[8])
+end
+redis.call('HSET', KEYS[1], key, json)
+return 1`);
+
+/**
+ * Gives a room event its id and publishes it: one PUBLISH per event, however
+ * many servers and members there are. A chat line goes into the room's
+ * history, a topic into the room's record, in the same step.
+ * KEYS: ids, channel, history ('' unless a chat line), room hash.
+ * ARGV: event JSON without its id, history kept, room name, what goes
+ * before the event in the message (its origin and sender, a line each),
+ * topic text, topic by, topic at ('' unless a topic).
+ * Returns the id.
+ */
+export const EMIT = new Script(`
+local id = redis.call('INCR', KEYS[1])
+local event = '{"id":' .. id .. ',' .. string.sub(ARGV[1], 2)
+if KEYS[3] ~= '' then
+  redis.call('ZADD', KEYS[3], id, event)
+  redis.call('ZREMRANGEBYRANK', KEYS[3], 0, -(tonumber(ARGV[2]) + 1))
+  redis.call('HSETNX', KEYS[4], 'name', ARGV[3])
+end
+if ARGV[7] ~= '' then
+  redis.call('HSETNX', KEYS[4], 'name', ARGV[3])
+  redis.call('HSET', KEYS[4], 'topic', ARGV[5], 'topic_by', ARGV[6], 'topic_at', ARGV[7])
+end
+redis.call('PUBLISH', KEYS[2], ARGV[4] .. '\\n' .. event)
+return id`);
+
+/**
+ * Sends a private message straight to the server holding its recipient.
+ * KEYS: names, ids. ARGV: recipient key, event JSON without its id, sender
+ * key, prefix. Returns {id, recipient's name, their away message or ''}, or
+ * 0 when nobody has the name.
+ */
+export const PRIVATE = new Script(`
+local holder = redis.call('HGET', KEYS[1], ARGV[1])
+if not holder then return 0 end
+local p = cjson.decode(holder)
+local id = redis.call('INCR', KEYS[2])
+local event = '{"id":' .. id .. ',"to":' .. cjson.encode(p.name) .. ',' .. string.sub(ARGV[2], 2)
+redis.call('PUBLISH', ARGV[4] .. 'n:' .. p.node, 'private\\n' .. ARGV[3] .. '\\n' .. event)
+local away = p.away
+if away == nil or away == cjson.null then away = '' end
+return {id, p.name, away}`);
+
+/**
+ * The names of a room's members, in the order they came in, on every
+ * server. KEYS: members of the room, names.
+ */
+export const LOOK = new Script(`
+local out = {}
+for _, key in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  local json = redis.call('HGET', KEYS[2], key)
+  if json then table.insert(out, cjson.decode(json).name) end
+end
+return out`);
+
+/**
+ * The rooms with members, with their number of members, name and topic.
+ * KEYS: rooms. ARGV: prefix. Returns [key, count, name, topic, ...].
+ */
+export const ROOMS = new Script(`
+local out = {}
+for _, room in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  local count = redis.call('ZCARD', ARGV[1] .. 'members:' .. room)
+  if count > 0 then
+    local h = redis.call('HMGET', ARGV[1] .. 'room:' .. room, 'name', 'topic')
+    table.insert(out, room)
+    table.insert(out, count)
+    table.insert(out, h[1] or room)
+    table.insert(out, h[2] or '')
+  else
+    redis.call('SREM', KEYS[1], room)
+  end
+end
+return out`);
+
+/**
+ * Forgets a server that stopped answering: its names, and its users' places
+ * in rooms. Only one server gets the list (the one whose HDEL removed the
+ * server), so each room is told once that those users left.
+ * KEYS: nodes, the server's alive key, its users. ARGV: node, prefix.
+ * Returns [room key, room name, user name, ...].
+ */
+export const REAP = new Script(`
+if redis.call('EXISTS', KEYS[2]) == 1 then return {} end
+if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then return {} end
+local prefix = ARGV[2]
+local out = {}
+for _, key in ipairs(redis.call('SMEMBERS', KEYS[3])) do
+  local json = redis.call('HGET', prefix .. 'names', key)
+  if json then
+    local p = cjson.decode(json)
+    if p.node == ARGV[1] then
+      redis.call('HDEL', prefix .. 'names', key)
+      if redis.call('HGET', prefix .. 'skeletons', p.skeleton) == key then
+        redis.call('HDEL', prefix .. 'skeletons', p.skeleton)
+      end
+      if p.room and p.room ~= '' then
+        local members = prefix .. 'members:' .. p.room
+        redis.call('ZREM', members, key)
+        if redis.call('ZCARD', members) == 0 then redis.call('SREM', prefix .. 'rooms', p.room) end
+        table.insert(out, p.room)
+        table.insert(out, p.roomName)
+        table.insert(out, p.name)
+      end
+    end
+  end
+end
+redis.call('DEL', KEYS[3])
+return out`);
+
+/**
+ * After Redis came back: this server's user takes its name again. If
+ * another server's user took it meanwhile, the one who logged in later
+ * must pick another: {"later"} when that is ours; {"ok", other node} when
+ * it is theirs (that server is told). KEYS: names, skeletons, node-users.
+ * ARGV: key, skeleton, presence JSON, since, node, prefix, room, joined at.
+ */
+export const RECLAIM = new Script(`
+local key, skel, json, since, node, prefix, room = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5], ARGV[6], ARGV[7]
+local held = redis.call('HGET', KEYS[1], key)
+local loser = ''
+if held then
+  local p = cjson.decode(held)
+  if p.node ~= node then
+    if tonumber(p.since) <= since then return {'later'} end
+    loser = p.node
+    redis.call('SREM', prefix .. 'node-users:' .. p.node, key)
+    if p.room and p.room ~= '' then redis.call('ZREM', prefix .. 'members:' .. p.room, key) end
+  end
+end
+redis.call('HSET', KEYS[1], key, json)
+redis.call('HSET', KEYS[2], skel, key)
+redis.call('SADD', KEYS[3], key)
+if room ~= '' then
+  redis.call('ZADD', prefix .. 'members:' .. room, ARGV[8], key)
+  redis.call('SADD', prefix .. 'rooms', room)
+end
+if loser ~= '' then
+  redis.call('PUBLISH', prefix .. 'n:' .. loser, 'yield\\n' .. key)
+end
+return {'ok', loser}`);

@@ -1,0 +1,390 @@
+import assert from "node:assert/strict";
+import type { ChatServer } from "../main.ts";
+import {
+  Client,
+  PASSWORD,
+  registered,
+  ServerProcess,
+  startServer,
+  TIMEOUT_MS,
+} from "./helpers.ts";
+import { redisMissing, RedisServer } from "./redis_helpers.ts";
+
+const ignore = redisMissing !== null;
+const why = ignore ? ` (ignored: ${redisMissing})` : "";
+
+/** Three servers of one cluster on a Redis of the test's own. */
+async function cluster(
+  count = 3,
+  options: Parameters<typeof startServer>[0] = {},
+): Promise<
+  & { redis: RedisServer; servers: ChatServer[]; ports: number[] }
+  & AsyncDisposable
+> {
+  const redis = await RedisServer.start();
+  const servers: ChatServer[] = [];
+  try {
+    for (let i = 0; i < count; i++) {
+      servers.push(
+        await startServer({
+          redis: redis.url,
+          nodeId: `node-${"abc"[i] ?? i}`,
+          ...options,
+        }),
+      );
+    }
+  } catch (error) {
+    for (const server of servers) await server.close();
+    await redis[Symbol.asyncDispose]();
+    throw error;
+  }
+  return {
+    redis,
+    servers,
+    ports: servers.map((server) => server.addr.port),
+    async [Symbol.asyncDispose]() {
+      for (const server of servers) await server.close();
+      await redis[Symbol.asyncDispose]();
+    },
+  };
+}
+
+/** Reads lines until `who` lists exactly `names` (in any order). */
+async function whoIs(client: Client, names: string[]): Promise<void> {
+  const deadline = Date.now() + TIMEOUT_MS;
+  let last: string[] = [];
+  while (Date.now() < deadline) {
+    await client.send("who");
+    await client.waitFor("The following are logged in:");
+    last = [];
+    while (true) {
+      const line = await client.readLine();
+      if (line.startsWith("Unknown command: sync-")) break;
+      last.push(line);
+      if (last.length === names.length) break;
+    }
+    const rest = await client.sync();
+    last.push(...rest.filter((line) => !line.includes(" has ")));
+    if ([...last].sort().join() === [...names].sort().join()) return;
+  }
+  throw new Error(
+    `who never listed ${names.join(", ")}; last: ${last.join(", ")}`,
+  );
+}
+
+Deno.test({
+  name: `cluster: users on different servers share rooms, look and who${why}`,
+  ignore,
+  async fn() {
+    await using c = await cluster();
+    const [a, b, cPort] = c.ports;
+    await using alice = await Client.login(a, "alice");
+    await using bob = await Client.login(b, "bob");
+    await alice.expect("bob has entered the room.");
+    await using carol = await Client.login(cPort, "carol");
+    await alice.expect("carol has entered the room.");
+    await bob.expect("carol has entered the room.");
+    await alice.send("say hello from A");
+    for (const client of [alice, bob, carol]) {
+      await client.expect("alice: hello from A");
+    }
+    await carol.send("look");
+    await carol.expectLines([
+      "The following are in this room:",
+      "alice",
+      "bob",
+      "carol",
+    ]);
+    await bob.send("who");
+    await bob.expectLines([
+      "The following are logged in:",
+      "alice",
+      "bob",
+      "carol",
+    ]);
+    await bob.send("join den");
+    await bob.expect('You are now in room "den".');
+    for (const client of [alice, carol]) {
+      await client.expect("bob has left the room.");
+    }
+    await carol.send("join DEN");
+    await carol.expect('You are now in room "den".');
+    await bob.expect("carol has entered the room.");
+    await alice.expect("carol has left the room.");
+    await bob.send("topic across servers");
+    await bob.expect("bob set the topic: across servers");
+    await carol.expect("bob set the topic: across servers");
+    await carol.send("me waves");
+    await bob.expect("* carol waves");
+    await carol.expect("* carol waves");
+    await alice.send("rooms");
+    await alice.expectLines([
+      "Rooms:",
+      "  main (1 person)",
+      "  den (2 people): across servers",
+    ]);
+    await alice.send("whois carol");
+    assert.match(
+      await alice.readLine(),
+      /^carol is in room "den", connected \d+s, idle \d+s$/,
+    );
+    await alice.send("join den");
+    await alice.expectLines([
+      'You are now in room "den".',
+      'Topic of "den": across servers',
+      "[history] * carol waves",
+    ]);
+    assert.deepEqual(await alice.sync(), [], "alice did not see it twice");
+  },
+});
+
+Deno.test({
+  name:
+    `cluster: a private message goes to the server of its recipient, and reply answers${why}`,
+  ignore,
+  async fn() {
+    await using c = await cluster(2);
+    const [a, b] = c.ports;
+    await using alice = await Client.login(a, "alice");
+    await using bob = await Client.login(b, "bob");
+    await alice.expect("bob has entered the room.");
+    await bob.send("away lunch");
+    await bob.expect("You are marked as away: lunch");
+    await alice.send("msg BOB see you at two");
+    await alice.waitFor("[private to bob] see you at two");
+    await alice.expect("bob is away: lunch");
+    await bob.expect("[private] alice: see you at two");
+    await bob.send("reply deal");
+    await bob.expect("[private to alice] deal");
+    await alice.expect("[private] bob: deal");
+    await alice.send("msg nobody hi");
+    await alice.expect('No one called "nobody" is online');
+    await alice.send("whois bob");
+    assert.match(await alice.readLine(), /^bob is in room "main"/);
+    await alice.expect("bob is away: lunch");
+  },
+});
+
+Deno.test({
+  name:
+    `cluster: 50 logins of one name at once, over three servers: exactly one gets in, 20 times${why}`,
+  ignore,
+  async fn() {
+    await using c = await cluster();
+    for (let round = 0; round < 20; round++) {
+      const name = `racer${round}`;
+      const clients = await Promise.all(
+        Array.from({ length: 50 }, (_, i) => Client.connect(c.ports[i % 3])),
+      );
+      try {
+        await Promise.all(
+          clients.map((client) => client.expect("Welcome to TestChat")),
+        );
+        await Promise.all(
+          clients.map((client) => client.send(`login ${name}`)),
+        );
+        const answers = await Promise.all(clients.map(async (client) => {
+          const lines = await client.sync();
+          return lines.filter((line) =>
+            !line.endsWith("has entered the room.")
+          );
+        }));
+        const winners = answers.filter((lines) => lines.length === 0);
+        const losers = answers.filter((lines) =>
+          lines.length === 2 && lines[0] === `The name "${name}" is taken.`
+        );
+        assert.equal(
+          winners.length,
+          1,
+          `round ${round}: ${JSON.stringify(answers)}`,
+        );
+        assert.equal(losers.length, 49, `round ${round}`);
+      } finally {
+        for (const client of clients) await client[Symbol.asyncDispose]();
+      }
+    }
+  },
+});
+
+Deno.test({
+  name: `cluster: accounts, history and moderation are shared${why}`,
+  ignore,
+  async fn() {
+    await using c = await cluster(2, { ops: ["root"] });
+    const [a, b] = c.ports;
+    const first = await registered(a, "alice");
+    await first.send("logout");
+    await first.closed();
+    await using again = await Client.connect(b);
+    await again.expect("Welcome to TestChat");
+    await again.send("login alice");
+    await again.expect("Password for alice:");
+    await again.send(PASSWORD);
+    await again.waitFor("You are logged in as alice.");
+    await using root = await registered(a, "root");
+    await root.send("whois root");
+    await root.waitFor("root is a server operator");
+    await using troll = await Client.login(b, "troll", { from: "127.0.0.7" });
+    await root.waitFor("troll has entered the room.");
+    await root.send("kick troll be nice");
+    await root.waitFor("troll was kicked by root: be nice");
+    await troll.waitFor("You were kicked from the server by root: be nice");
+    await troll.closed();
+    await using back = await Client.login(b, "troll2", { from: "127.0.0.7" });
+    await root.waitFor("troll2 has entered the room.");
+    await root.send("ban troll2 1h spam");
+    await root.waitFor((line) => line.startsWith("Banned troll2 (127.0.0.7)"));
+    await back.waitFor((line) =>
+      line.startsWith("You are banned from this server until ")
+    );
+    await back.closed();
+    await using refused = await Client.connect(b, { from: "127.0.0.7" });
+    assert.match(
+      await refused.readLine(),
+      /^You are banned from this server until .*: spam$/,
+    );
+  },
+});
+
+Deno.test({
+  name:
+    `cluster: a server that stops gracefully frees its names and tells the rooms once${why}`,
+  ignore,
+  async fn() {
+    await using c = await cluster(3);
+    const [a, b] = c.ports;
+    await using alice = await Client.login(a, "alice");
+    const bob = await Client.login(b, "bob");
+    await alice.expect("bob has entered the room.");
+    await c.servers[1].close();
+    await bob.closed().catch(() => []);
+    await alice.expect("bob has left the room.");
+    assert.deepEqual(await alice.sync(), [], "told once");
+    await whoIs(alice, ["alice"]);
+    await using newBob = await Client.login(c.ports[2], "bob");
+    await alice.expect("bob has entered the room.");
+    await newBob.send("say back on another server");
+    await alice.expect("bob: back on another server");
+  },
+});
+
+Deno.test({
+  name:
+    `cluster: a server killed with SIGKILL is noticed: its users leave who and rooms within 10 s, each room told once${why}`,
+  ignore,
+  async fn() {
+    await using redis = await RedisServer.start();
+    const start = (node: string) =>
+      ServerProcess.start([
+        "run",
+        "--allow-net",
+        "--allow-read",
+        "--allow-write",
+        "main.ts",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--no-http",
+        "--redis",
+        redis.url,
+        "--node-id",
+        node,
+      ]);
+    await using one = await start("one");
+    await using two = await start("two");
+    await using three = await start("three");
+    await using alice = await Client.login(one.port, "alice");
+    await using dan = await Client.login(one.port, "dan");
+    await alice.expect("dan has entered the room.");
+    await using bob = await Client.login(two.port, "bob");
+    await using carol = await Client.login(three.port, "carol");
+    await bob.expect("carol has entered the room.");
+    await dan.send("join den");
+    await dan.waitFor('You are now in room "den".');
+    await using eve = await Client.login(two.port, "eve");
+    await eve.send("join den");
+    await eve.waitFor('You are now in room "den".');
+    await dan.waitFor("eve has entered the room.");
+    await bob.sync();
+    await carol.sync();
+    const killed = Date.now();
+    one.child.kill("SIGKILL");
+    await one.child.status;
+    const seen = await Promise.all([
+      bob.waitFor("alice has left the room.", 10_000),
+      carol.waitFor("alice has left the room.", 10_000),
+      eve.waitFor("dan has left the room.", 10_000),
+    ]);
+    const took = Date.now() - killed;
+    assert.equal(seen.length, 3);
+    assert.ok(took < 10_000, `noticed after ${took} ms`);
+    assert.deepEqual(
+      (await bob.sync()).filter((line) => line.includes("has left")),
+      [],
+      "each room told once",
+    );
+    await whoIs(bob, ["bob", "carol", "eve"]);
+    await using newAlice = await Client.login(three.port, "alice");
+    await bob.waitFor("alice has entered the room.");
+    await newAlice.send("say the name is free again");
+    await bob.waitFor("alice: the name is free again");
+  },
+});
+
+Deno.test({
+  name:
+    `cluster: with Redis gone, each server chats on its own and says so; within 5 s of its return, who is whole and no name is held twice${why}`,
+  ignore,
+  async fn() {
+    await using c = await cluster(2, { httpPort: 0, floodRate: 0 });
+    const [a, b] = c.ports;
+    await using alice = await Client.login(a, "alice");
+    await using amy = await Client.login(a, "amy");
+    await alice.expect("amy has entered the room.");
+    await using bob = await Client.login(b, "bob");
+    await alice.expect("bob has entered the room.");
+    await amy.expect("bob has entered the room.");
+    const readyz = async (server: ChatServer) => {
+      const response = await fetch(
+        `http://127.0.0.1:${server.httpAddr!.port}/readyz`,
+      );
+      await response.body?.cancel();
+      return response.status;
+    };
+    assert.equal(await readyz(c.servers[0]), 200);
+    await c.redis.stop();
+    // Redis gone: alice's line reaches amy (same server), not bob; she is told.
+    await alice.send("say only here");
+    await amy.waitFor("alice: only here");
+    await alice.waitFor(
+      "The other servers cannot be reached right now: only the people on this server saw that",
+    );
+    await alice.send("msg bob are you there?");
+    await alice.waitFor(
+      "The other servers cannot be reached right now: your message to bob was not sent",
+    );
+    assert.equal(await readyz(c.servers[0]), 503);
+    // Both servers let a "dup" in meanwhile: amy's server first.
+    await using dupA = await Client.login(a, "dup");
+    await using dupB = await Client.login(b, "dup");
+    await dupA.send("say first here");
+    await amy.waitFor("dup: first here");
+    await c.redis.restart();
+    const back = Date.now();
+    await dupB.waitFor((line) =>
+      line.startsWith(
+        'While the servers could not reach each other, someone who logged in earlier took the name "dup": you are dup-2 for now',
+      ), 5_000);
+    await whoIs(alice, ["alice", "amy", "bob", "dup", "dup-2"]);
+    assert.ok(Date.now() - back < 5_000 + 2_000, "who whole soon after");
+    assert.equal(await readyz(c.servers[0]), 200);
+    await bob.sync();
+    await alice.send("say together again");
+    await bob.waitFor("alice: together again");
+    assert.ok(
+      !(await bob.sync()).includes("alice: only here"),
+      "what Redis never had is not replayed",
+    );
+  },
+});
