@@ -117,6 +117,11 @@ export function isChatLine(event: ChatEvent): event is ChatLine {
 export interface EventIds {
   /** The next id: larger than every id handed out before, restarts included. */
   next(): number;
+  /**
+   * The last id handed out (after a restart: where the sequence goes on
+   * from), so that what is numbered between events sorts after it.
+   */
+  last(): number;
 }
 
 /** Ids counted in memory, from 1: for a server that keeps nothing. */
@@ -130,5 +135,9 @@ export class MemoryIds implements EventIds {
 
   next(): number {
     return ++this.#last;
+  }
+
+  last(): number {
+    return this.#last;
   }
 }

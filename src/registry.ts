@@ -101,6 +101,10 @@ export class Registry {
   readonly #journal: Journal | null;
   #cluster: ClusterHooks | null;
   readonly #stats: DeliveryStats = { deliveries: 0 };
+  /** In a cluster: the largest event id that came from Redis. */
+  #lastDelivered = 0;
+  /** In a cluster: the last id given here while Redis was away. */
+  #outageId = 0;
 
   constructor(options: RegistryOptions = {}) {
     this.#historyLines = options.historyLines ?? 0;
@@ -402,6 +406,21 @@ export class Registry {
   }
 
   /**
+   * The largest event id known here: what frames numbered between events
+   * (answers, notices) are numbered after. In a cluster, the largest from
+   * Redis, which its heartbeat also reads ({@linkcode Registry.seenId}).
+   */
+  latestId(): number {
+    if (this.#cluster === null) return this.#ids.last();
+    return Math.max(this.#lastDelivered, this.#outageId);
+  }
+
+  /** In a cluster: an event id Redis has given, here or on another server. */
+  seenId(id: number): void {
+    if (id > this.#lastDelivered) this.#lastDelivered = id;
+  }
+
+  /**
    * The next event id; 0 in a cluster, where Redis gives each room event its
    * id as it publishes it.
    */
@@ -437,6 +456,7 @@ export class Registry {
     fromKey: string | null,
     arrivals?: number,
   ): void {
+    this.seenId(event.id);
     const room = this.#rooms.get(foldName(event.room));
     if (room === undefined) return;
     if (event.type === "topic") room.topic = event.text;
@@ -452,7 +472,12 @@ export class Registry {
    * server's: for a cluster whose Redis cannot be reached now.
    */
   deliverHere(room: Room, event: RoomEvent, from: User | null): RoomEvent {
-    const local = { ...event, id: this.#ids.next() } as RoomEvent;
+    // An id just after the last one Redis gave, so that it sorts where it
+    // came (the next from Redis is at least one more).
+    this.#outageId = Math.round(
+      Math.max(this.#outageId, this.#lastDelivered) * 1000 + 1,
+    ) / 1000;
+    const local = { ...event, id: this.#outageId } as RoomEvent;
     if (local.type === "topic") room.topic = local.text;
     room.receive(local, {
       fromKey: from?.key ?? null,

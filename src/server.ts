@@ -635,8 +635,12 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
     const url = new URL(request.url);
     const token = url.searchParams.get("resume");
     const waiting = token === null ? undefined : this.#waiting.get(token);
-    if (waiting !== undefined && waiting.detached) {
-      const { socket, response } = Deno.upgradeWebSocket(request);
+    if (waiting !== undefined) {
+      // Detached, or not yet known to be (a half-open socket after a network
+      // change): the new socket takes the session over, the old one is shut.
+      const { socket, response } = Deno.upgradeWebSocket(request, {
+        idleTimeout: 60,
+      });
       waiting.resume(socket, Number(url.searchParams.get("last") ?? 0) || 0);
       return response;
     }
@@ -654,7 +658,7 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
     let session: Session | null = null;
     let current: string | null = null;
     const conn = new WebSocketConnection(socket, remote, {
-      ids: this.#parts.store.ids,
+      latestId: () => this.registry.latestId(),
       clock: this.#parts.clock,
       resumeMs: this.#parts.config.resumeSeconds * 1000,
       resumable: () => session?.user != null && session.active,

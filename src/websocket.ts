@@ -15,7 +15,6 @@
 
 import type { Clock, TimerId } from "./clock.ts";
 import type { Connection, Lines } from "./connection.ts";
-import type { EventIds } from "./events.ts";
 import type { LineReaderOptions } from "./line_reader.ts";
 import { ExcessFlood, type LineEvent, LineTooLong } from "./line_stream.ts";
 import { type FrameWriter, JsonOutput } from "./render/json_output.ts";
@@ -31,8 +30,11 @@ const ENCODER = new TextEncoder();
 
 /** Options for {@linkcode WebSocketConnection}. */
 export interface WebSocketConnectionOptions {
-  /** Where frame ids come from: the server's event sequence. */
-  ids: EventIds;
+  /**
+   * The largest event id the server knows of: frames that are not events
+   * are numbered just after it.
+   */
+  latestId(): number;
   clock: Clock;
   /** How long a session waits for its page to come back, in ms (0: not). */
   resumeMs: number;
@@ -107,7 +109,7 @@ export class WebSocketConnection implements Connection, FrameWriter {
 
   output(options: OutputOptions): SessionOutput {
     this.#output = options;
-    return new JsonOutput(this, this.#options.ids);
+    return new JsonOutput(this, this.#options.latestId);
   }
 
   setNoDelay(): void {
@@ -196,6 +198,16 @@ export class WebSocketConnection implements Connection, FrameWriter {
   }
 
   #attach(socket: WebSocket, lastId?: number): void {
+    const old = this.#socket;
+    if (old !== null) {
+      // The page came back before this socket was seen to go: it is shut.
+      this.#socket = null;
+      try {
+        old.close(4000, "taken over by a new socket");
+      } catch {
+        // Closed already.
+      }
+    }
     this.#socket = socket;
     this.#sentBefore = this.#sent.at(-1)?.id ?? 0;
     this.#setToken(newToken());

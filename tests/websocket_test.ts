@@ -187,6 +187,63 @@ Deno.test("after a dropped socket, the page resumes from the last id it saw: not
   );
 });
 
+Deno.test("a page that comes back while its old socket still looks open takes the session over; the old one is shut", async () => {
+  await using server = await startWeb();
+  const port = server.httpAddr!.port;
+  await using tel = await Client.login(server.addr.port, "tel");
+  await using first = await loginWs(port, "web");
+  await tel.expect("web has entered the room.");
+  await tel.send("say before");
+  await first.waitFor((frame) => frame.type === "said");
+  const token = first.frames.findLast((frame) => frame.type === "hello")!.token;
+  // The old socket is not closed: to the server it is as open as ever (a
+  // laptop that changed networks).
+  await using back = await WsClient.open(
+    port,
+    `?resume=${token}&last=${first.lastId}`,
+  );
+  const hello = await back.next();
+  assert.equal(hello.resumed, true);
+  assert.equal(await first.closed(), 4000, "the old socket is shut");
+  await tel.send("say after");
+  const after = await back.next();
+  assert.equal(after.text, "after");
+  assert.ok(after.id > first.lastId);
+  assert.ok(!first.frames.some((frame) => frame.text === "after"));
+  back.send("say still web");
+  await tel.expect("tel: before");
+  await tel.expect("tel: after");
+  await tel.expect("web: still web");
+  assert.deepEqual(await tel.sync(), [], "tel never saw web leave");
+});
+
+Deno.test("frames between events are numbered after the server's latest event, so a new session's ids start past an old one's", async () => {
+  await using server = await startWeb();
+  const port = server.httpAddr!.port;
+  await using tel = await Client.login(server.addr.port, "tel");
+  const old = await loginWs(port, "old");
+  await tel.expect("old has entered the room.");
+  for (let i = 1; i <= 3; i++) await tel.send(`say line ${i}`);
+  await old.waitFor((frame) => frame.text === "line 3");
+  const oldLast = old.lastId;
+  old.socket.close();
+  await old.closed();
+  await tel.expect("tel: line 1");
+  await tel.expect("tel: line 2");
+  await tel.expect("tel: line 3");
+  await using fresh = await WsClient.open(port);
+  assert.equal((await fresh.next()).type, "hello", "a hello has no id");
+  const welcome = await fresh.next();
+  assert.equal(welcome.type, "reply");
+  assert.ok(welcome.id > oldLast, `${welcome.id} > ${oldLast}`);
+  assert.ok(!Number.isInteger(welcome.id), "no event will take its number");
+  fresh.send("login new");
+  await tel.expect("new has entered the room.");
+  await tel.send("say next");
+  const next = await fresh.waitFor((frame) => frame.type === "said");
+  assert.ok(Number.isInteger(next.id) && next.id > welcome.id);
+});
+
 Deno.test("a page that comes back too late, or with a stale token, starts afresh", async () => {
   const clock = new FakeClock();
   await using server = await startWeb({

@@ -150,6 +150,8 @@ export class Cluster implements ClusterHooks {
   /** Presence updates, in order. */
   #queue: Promise<void> = Promise.resolve();
   #heartbeat: TimerId | null = null;
+  /** The event id counter as the last heartbeat read it. */
+  #latestId = 0;
   /** When Redis last came back (or first answered), on the clock (ms). */
   #readyAt = 0;
   /** Redis was away: once it is back, take names and places again. */
@@ -206,6 +208,7 @@ export class Cluster implements ClusterHooks {
   /** Connects the cluster to its server (once the registry exists). */
   attach(host: ClusterHost): void {
     this.#host = host;
+    host.registry.seenId(this.#latestId);
   }
 
   /** Whether Redis can be reached now. */
@@ -673,10 +676,15 @@ export class Cluster implements ClusterHooks {
   // Staying alive, and noticing those who did not.
 
   async #alive(): Promise<void> {
-    await this.#link.transaction([
+    const replies = await this.#link.transaction([
       ["SET", this.#key(`alive:${this.nodeId}`), "1", "PX", ALIVE_TTL_MS],
       ["HSET", this.#key("nodes"), this.nodeId, this.#clock.date()],
+      ["GET", this.#key("ids")],
     ]);
+    // The cluster's latest event id, for what a page numbers between events
+    // (a room quiet here may be busy elsewhere).
+    this.#latestId = Math.max(this.#latestId, Number(replies[2]) || 0);
+    this.#host?.registry.seenId(this.#latestId);
   }
 
   #beat(): void {

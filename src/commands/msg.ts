@@ -62,8 +62,12 @@ export const msg: Command = {
   async run(ctx, args) {
     const [name, text] = splitWord(args);
     if (text === "") throw new ChatError(TEXT.usage(msg.usage));
+    // In a cluster, through Redis even to a user here: it gives the message
+    // its place among the room events, as a page orders them.
     const target = ctx.registry.find(name);
-    if (target !== undefined) return sendPrivate(ctx, target, text);
+    if (target !== undefined && !ctx.cluster?.up) {
+      return sendPrivate(ctx, target, text);
+    }
     if (await sendElsewhere(ctx, name, text)) return;
     // Not online: kept for an account, refused for anyone else.
     const account = await ctx.store.accountFor(foldName(name), "");

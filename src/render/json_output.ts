@@ -1,13 +1,18 @@
 /**
  * The session output of a browser: one JSON object per WebSocket text frame,
- * each with an id from the server's event sequence, so that a page that
+ * each with an id that grows on the connection, so that a page that
  * reconnects can say the last one it saw and get exactly what followed.
- * The frames are documented in the README (The WebSocket protocol).
+ * Events carry their own ids (from the server's sequence, or in a cluster
+ * from Redis, which orders every room's events); the frames between them
+ * (answers, notices, prompts, history) take the last id sent (or the
+ * server's latest event id, if larger) and a millionth more, so that they
+ * sort where they came and never take a number an event will have. The frames are documented in the README (The
+ * WebSocket protocol).
  *
  * @module
  */
 
-import type { ChatEvent, ChatLine, EventIds } from "../events.ts";
+import type { ChatEvent, ChatLine } from "../events.ts";
 import type { FrameSink, Room } from "../room.ts";
 import { JSON_FRAMES } from "./json.ts";
 import type { SessionOutput } from "./output.ts";
@@ -32,14 +37,18 @@ function idOf(frame: string): number {
 /** JSON frames to a browser. */
 export class JsonOutput implements SessionOutput {
   readonly #writer: FrameWriter;
-  readonly #ids: EventIds;
   readonly sink: FrameSink;
+  /** The largest id sent on this connection. */
+  #last = 0;
 
-  constructor(writer: FrameWriter, ids: EventIds) {
+  readonly #latestId: () => number;
+
+  /** `latestId`: the largest event id the server knows of. */
+  constructor(writer: FrameWriter, latestId: () => number) {
     this.#writer = writer;
-    this.#ids = ids;
+    this.#latestId = latestId;
     this.sink = {
-      deliver: (frame) => writer.send(frame as string, idOf(frame as string)),
+      deliver: (frame) => this.#send(frame as string, idOf(frame as string)),
     };
   }
 
@@ -62,7 +71,7 @@ export class JsonOutput implements SessionOutput {
   event(event: ChatEvent): void {
     // As it is: the page tells its own private messages by their sender.
     // It was made just now, so its id is newer than every frame before it.
-    this.#writer.send(JSON.stringify(event), event.id);
+    this.#send(JSON.stringify(event), event.id);
   }
 
   history(events: readonly ChatLine[]): void {
@@ -99,7 +108,16 @@ export class JsonOutput implements SessionOutput {
   }
 
   #frame(fields: Record<string, unknown>): void {
-    const id = this.#ids.next();
-    this.#writer.send(JSON.stringify({ type: fields.type, id, ...fields }), id);
+    // A millionth more than the last id sent, or the server's last event if
+    // that is larger (a new session starts after every id an earlier one
+    // had): between it and the next event.
+    const after = Math.max(this.#last, this.#latestId());
+    const id = Math.round(after * 1e6 + 1) / 1e6;
+    this.#send(JSON.stringify({ type: fields.type, id, ...fields }), id);
+  }
+
+  #send(frame: string, id: number): void {
+    if (id > this.#last) this.#last = id;
+    this.#writer.send(frame, id);
   }
 }

@@ -44,6 +44,10 @@ export class BlockIds implements EventIds {
     return id;
   }
 
+  last(): number {
+    return this.#last;
+  }
+
   /** A new block's end has been committed. */
   extend(reserved: number): void {
     this.#reserved = reserved;
