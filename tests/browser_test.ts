@@ -1,0 +1,734 @@
+/**
+ * The browser client (web/) end to end, in Debian's real Chromium driven by
+ * puppeteer-core: pages and telnet users on one server, each test its own
+ * server on port 0 and its own browser. Every test saves screenshots to
+ * tests/screenshots/.
+ *
+ * Without Chromium the tests are reported as ignored, with the reason; in
+ * CI (the CI variable set) they fail instead.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { FakeClock } from "./fake_clock.ts";
+import { Client, PASSWORD, startServer, withTimeout } from "./helpers.ts";
+import {
+  ChatPage,
+  Chromium,
+  chromiumMissing,
+  type Dom,
+  TcpProxy,
+} from "./browser_helpers.ts";
+
+// The DOM the functions run in the page use (Deno's types have none).
+// deno-lint-ignore no-explicit-any
+declare const document: any;
+declare const innerWidth: number;
+declare const innerHeight: number;
+// deno-lint-ignore no-explicit-any
+declare function getComputedStyle(element: any): any;
+
+const missing = chromiumMissing();
+const inCi = Deno.env.get("CI") !== undefined;
+if (missing !== null && !inCi) {
+  console.warn(`browser tests ignored: ${missing}`);
+}
+
+/** A phone's screen, in CSS pixels. */
+const PHONE = { width: 390, height: 844, mobile: true };
+
+/**
+ * A test that needs Chromium: it gets a browser of its own, closed (and
+ * its profile removed) whatever happens.
+ */
+function browserTest(
+  name: string,
+  fn: (chromium: Chromium) => Promise<void>,
+): void {
+  const ignored = missing !== null && !inCi;
+  Deno.test({
+    name: ignored ? `${name} (ignored: ${missing})` : name,
+    ignore: ignored,
+    async fn() {
+      if (missing !== null) {
+        throw new Error(
+          `${missing}; CI is set, so the browser tests fail instead of being ignored`,
+        );
+      }
+      await using chromium = await Chromium.launch();
+      await fn(chromium);
+    },
+  });
+}
+
+/** The page's address on a server's HTTP port (or a proxy's). */
+function pageUrl(port: number): string {
+  return `http://127.0.0.1:${port}/`;
+}
+
+/** Fails if the page had script errors, console errors or dialogs. */
+function assertHealthy(page: ChatPage, allowed: RegExp[] = []): void {
+  assert.deepEqual(page.problems(allowed), [], "problems on the page");
+}
+
+browserTest(
+  "two pages and a telnet user talk in one room, and each sees the others",
+  async (chromium) => {
+    await using server = await startServer({ httpPort: 0 });
+    const url = pageUrl(server.httpAddr!.port);
+    await using tel = await Client.login(server.addr.port, "tel");
+    await using ann = await chromium.open(url);
+    await ann.login("ann");
+    await tel.expect("ann has entered the room.");
+    await using ben = await chromium.open(url);
+    await ben.login("ben");
+    await tel.expect("ben has entered the room.");
+    await ann.waitForLine("ben has entered the room.");
+    assert.deepEqual(await ann.members(), ["ann", "ben", "tel"]);
+    assert.deepEqual(await ben.members(), ["ann", "ben", "tel"]);
+
+    await ann.type("hello from ann");
+    await tel.expect("ann: hello from ann");
+    await ben.waitForMessage("ann", "hello from ann");
+    await ann.waitForMessage("ann", "hello from ann");
+
+    await tel.send("say hello, pages");
+    await tel.expect("tel: hello, pages");
+    await ann.waitForMessage("tel", "hello, pages");
+    await ben.waitForMessage("tel", "hello, pages");
+
+    await ben.type("/me waves");
+    await tel.expect("* ben waves");
+    await ann.waitForMessage("ben", "waves");
+
+    // What users type is text, never markup; only http(s) becomes a link.
+    const hostile =
+      "<img src=x onerror=alert(1)> see https://example.com/a?b=1." +
+      ' not javascript:alert(2) nor <a href="javascript:alert(3)">this</a>';
+    await ann.paste(hostile);
+    await tel.expect(`ann: ${hostile}`);
+    await ben.waitForMessage("ann", hostile);
+    const shown = await ben.page.evaluate(() => {
+      const log = document.querySelector(".log:not([hidden])");
+      return {
+        images: document.querySelectorAll("img").length,
+        links: [...log.querySelectorAll("a")].map((link: Dom) => ({
+          href: link.getAttribute("href"),
+          rel: link.rel,
+          target: link.target,
+          text: link.textContent,
+        })),
+      };
+    });
+    assert.equal(shown.images, 0, "no img element was made");
+    assert.deepEqual(shown.links, [{
+      href: "https://example.com/a?b=1",
+      rel: "noopener noreferrer",
+      target: "_blank",
+      text: "https://example.com/a?b=1",
+    }]);
+
+    // Up and Down walk what was sent from the box; Down gives the draft back.
+    await ann.page.focus("#message");
+    await ann.page.keyboard.type("a draft");
+    await ann.page.keyboard.press("ArrowUp");
+    assert.equal(
+      await ann.page.$eval("#message", (input: Dom) => input.value),
+      hostile,
+    );
+    await ann.page.keyboard.press("ArrowUp");
+    assert.equal(
+      await ann.page.$eval("#message", (input: Dom) => input.value),
+      "hello from ann",
+    );
+    await ann.page.keyboard.press("ArrowDown");
+    await ann.page.keyboard.press("ArrowDown");
+    assert.equal(
+      await ann.page.$eval("#message", (input: Dom) => input.value),
+      "a draft",
+    );
+
+    await ann.screenshot("room-ann");
+    await ben.screenshot("room-ben");
+    assert.deepEqual(
+      (await ben.messages()).map((message) => message.text),
+      ["hello from ann", "hello, pages", "waves", hostile],
+    );
+    assertHealthy(ann);
+    assertHealthy(ben);
+  },
+);
+
+browserTest(
+  "a page logs in to an account with the password field, after a wrong password",
+  async (chromium) => {
+    await using server = await startServer({ httpPort: 0 });
+    const port = server.addr.port;
+    {
+      await using owner = await Client.login(port, "dora");
+      await owner.send(`register ${PASSWORD}`);
+      await owner.waitFor((line) => line.startsWith('Registered "dora"'));
+      await owner.send("logout");
+      await owner.closed();
+    }
+    await using tel = await Client.login(port, "tel");
+    await tel.send("msg dora the release is on Friday");
+    await tel.waitFor((line) => line.startsWith("dora is offline"));
+
+    await using page = await chromium.open(pageUrl(server.httpAddr!.port));
+    await page.page.type("#login-name", "dora");
+    await page.page.type("#login-password", "not the password");
+    await page.click("#login-submit");
+    await page.waitFor(() =>
+      document.getElementById("login-message").textContent.startsWith(
+        "Wrong password",
+      )
+    );
+    assert.equal(
+      await page.page.evaluate(() => document.body.dataset.phase),
+      "login",
+    );
+    assert.equal(
+      await page.page.evaluate(() => document.activeElement?.id),
+      "login-password",
+      "the password field has the focus again",
+    );
+    await page.screenshot("account-wrong-password");
+
+    await page.page.type("#login-password", PASSWORD);
+    await page.page.keyboard.press("Enter");
+    await page.waitFor(() => document.body.dataset.phase === "chat");
+    await tel.waitFor("dora has entered the room.");
+    await page.waitForLine("You are logged in as dora.");
+    await page.waitForLine("1 failed login attempt since your last login");
+    // The message kept while dora was away is in its own conversation.
+    await page.waitFor(() =>
+      document.querySelector('#private-list [data-private="tel"] .badge')
+        ?.textContent === "1"
+    );
+    await page.screenshot("account-logged-in");
+    await page.click('#private-list [data-private="tel"]');
+    await page.waitForMessage("tel", "the release is on Friday", "@tel");
+    assert.equal(
+      await page.page.evaluate(() =>
+        document.querySelectorAll("#private-list .badge").length
+      ),
+      0,
+      "read once shown",
+    );
+
+    // Log out, then make a new account from the page: the message box
+    // turns into a password field for each of the server's questions.
+    await page.click("#logout");
+    await tel.expect("dora has left the room.");
+    await page.waitFor(() =>
+      document.body.dataset.phase === "login" &&
+      document.getElementById("login-message").textContent ===
+        "You have logged out."
+    );
+    await page.page.$eval("#login-name", (input: Dom) => input.value = "");
+    await page.login("erin");
+    await tel.expect("erin has entered the room.");
+    await page.type("/register");
+    await page.waitFor(() =>
+      document.getElementById("message").type === "password" &&
+      document.getElementById("message").placeholder.startsWith(
+        "Choose a password",
+      )
+    );
+    await page.screenshot("account-register-prompt");
+    await page.type(PASSWORD);
+    await page.waitFor(() =>
+      document.getElementById("message").placeholder ===
+        "Type the same password again:"
+    );
+    await page.type(PASSWORD);
+    await page.waitForLine('Registered "erin"');
+    assert.equal(
+      await page.page.$eval("#message", (input: Dom) => input.type),
+      "text",
+      "a message box again",
+    );
+    assert.equal(
+      await page.page.evaluate(
+        (password) =>
+          document.querySelector(".log:not([hidden])").textContent.includes(
+            password,
+          ),
+        PASSWORD,
+      ),
+      false,
+      "the password shows nowhere",
+    );
+    // The password is no line to recall with Up.
+    await page.page.keyboard.press("ArrowUp");
+    assert.equal(
+      await page.page.$eval("#message", (input: Dom) => input.value),
+      "/register",
+    );
+    assertHealthy(page);
+  },
+);
+
+browserTest(
+  "a private conversation gets its own entry with an unread count, and both sides see it",
+  async (chromium) => {
+    await using server = await startServer({ httpPort: 0 });
+    const url = pageUrl(server.httpAddr!.port);
+    await using tel = await Client.login(server.addr.port, "tel");
+    await using ann = await chromium.open(url);
+    await ann.login("ann");
+    await using ben = await chromium.open(url);
+    await ben.login("ben");
+    await tel.expect("ann has entered the room.");
+    await tel.expect("ben has entered the room.");
+
+    // telnet to page: a new entry, marked unread, while ann reads the room.
+    await tel.send("msg ann psst, ann");
+    await tel.expect("[private to ann] psst, ann");
+    await ann.waitFor(() =>
+      document.querySelector('#private-list [data-private="tel"] .badge')
+        ?.textContent === "1"
+    );
+    assert.deepEqual(
+      (await ann.entries()).find((entry) => entry.name === "tel"),
+      {
+        kind: "private",
+        name: "tel",
+        unread: 1,
+        mention: true,
+        current: false,
+      },
+    );
+    await ann.screenshot("private-unread");
+    await ann.click('#private-list [data-private="tel"]');
+    await ann.waitForMessage("tel", "psst, ann");
+    assert.equal(
+      await ann.page.$eval(
+        "#conversation-title",
+        (title: Dom) => title.textContent,
+      ),
+      "@tel",
+    );
+    await ann.type("hi tel");
+    await tel.expect("[private] ann: hi tel");
+    await ann.waitForMessage("ann", "hi tel");
+
+    // The room goes on while ann reads the private conversation: its entry
+    // counts, and marks the line that names her.
+    await tel.send("say ann, the build is green");
+    await tel.expect("tel: ann, the build is green");
+    await ann.waitFor(() =>
+      document.querySelector("#room-list .current .badge.mention")
+        ?.textContent === "1"
+    );
+    await ann.screenshot("private-conversation");
+    assert.deepEqual(
+      (await ann.messages()).map((message) => message.text),
+      ["psst, ann", "hi tel"],
+      "room lines stay in the room",
+    );
+    await ann.click('#room-list [data-room="main"]');
+    await ann.waitForMessage("tel", "ann, the build is green");
+    assert.equal(
+      await ann.page.evaluate(() =>
+        document.querySelector(".log:not([hidden]) .msg.mention mark")
+          ?.textContent
+      ),
+      "ann",
+    );
+
+    // page to page: from the member list.
+    await ann.click('#member-list [data-member="ben"]');
+    await ann.type("hello ben, privately");
+    await ann.waitForMessage("ann", "hello ben, privately", "@ben");
+    await ben.waitFor(() =>
+      document.querySelector('#private-list [data-private="ann"] .badge')
+        ?.textContent === "1"
+    );
+    await ben.click('#private-list [data-private="ann"]');
+    await ben.waitForMessage("ann", "hello ben, privately");
+    await ben.type("hello ann");
+    await ann.waitForMessage("ben", "hello ann", "@ben");
+    assert.deepEqual(await tel.sync(), [], "tel saw none of it");
+    await ben.screenshot("private-page-to-page");
+    assertHealthy(ann);
+    assertHealthy(ben);
+  },
+);
+
+browserTest(
+  "a page whose socket is cut shows a banner, resumes, and shows what it missed once; a session lost is marked",
+  async (chromium) => {
+    const clock = new FakeClock();
+    await using server = await startServer({
+      httpPort: 0,
+      clock,
+      floodRate: 0,
+      resumeSeconds: 60,
+    });
+    await using proxy = TcpProxy.open(server.httpAddr!.port);
+    await using tel = await Client.login(server.addr.port, "tel");
+    await using page = await chromium.open(pageUrl(proxy.port));
+    await page.login("ann");
+    await tel.expect("ann has entered the room.");
+    for (let i = 1; i <= 3; i++) {
+      await tel.send(`say before ${i}`);
+      await tel.expect(`tel: before ${i}`);
+    }
+    await page.waitForMessage("tel", "before 3");
+
+    // The network drops, and stays down for a while.
+    proxy.hold();
+    assert.ok(await proxy.cut() >= 1);
+    await page.waitFor(() =>
+      !document.getElementById("banner").hidden &&
+      document.getElementById("banner-text").textContent.startsWith(
+        "Connection lost",
+      )
+    );
+    // The server keeps the session, waiting for the page (its one timer).
+    await withTimeout(clock.untilPending(1), 10_000, "the session to wait");
+    for (let i = 1; i <= 3; i++) {
+      await tel.send(`say while away ${i}`);
+      await tel.expect(`tel: while away ${i}`);
+    }
+    // What ann types meanwhile waits for the socket; a draft stays in the box.
+    await page.type("typed while away");
+    await page.page.keyboard.type("a draft");
+    await page.waitFor(() =>
+      document.getElementById("banner-text").textContent.includes(
+        "1 line will be sent",
+      )
+    );
+    await page.screenshot("reconnect-banner");
+
+    proxy.release();
+    await page.waitForMessage("tel", "while away 3");
+    await page.waitFor(() => document.getElementById("banner").hidden);
+    await tel.expect("ann: typed while away");
+    assert.deepEqual(await tel.sync(), [], "tel never saw ann leave");
+    await page.waitForMessage("ann", "typed while away");
+    assert.deepEqual((await page.messages()).map((message) => message.text), [
+      "before 1",
+      "before 2",
+      "before 3",
+      "while away 1",
+      "while away 2",
+      "while away 3",
+      "typed while away",
+    ]);
+    assert.equal(
+      await page.page.$eval("#message", (input: Dom) => input.value),
+      "a draft",
+    );
+    assert.equal(
+      await page.page.evaluate(() => document.querySelectorAll(".mark").length),
+      0,
+      "nothing was lost",
+    );
+    await page.screenshot("reconnect-resumed");
+
+    // Down for longer than the server waits: the session is gone. The page
+    // logs in again, marks the place, and fills in the room's lines.
+    proxy.hold();
+    await proxy.cut();
+    await page.waitFor(() => !document.getElementById("banner").hidden);
+    await withTimeout(clock.untilPending(1), 10_000, "the session to wait");
+    await tel.send("say while lost");
+    await tel.expect("tel: while lost");
+    clock.advance(60_000);
+    await tel.expect("ann has left the room.");
+    proxy.release();
+    await tel.expect("ann has entered the room.");
+    await page.waitForMessage("tel", "while lost");
+    await page.waitFor(() => document.getElementById("banner").hidden);
+    await page.waitForLine("this is a new session");
+    const after = await page.page.evaluate(() =>
+      [...document.querySelectorAll(".log:not([hidden]) .entry")].map(
+        (entry: Dom) =>
+          entry.classList.contains("mark")
+            ? "MARK"
+            : entry.querySelector(".text")?.textContent,
+      ).filter((text: unknown) => text !== undefined)
+    );
+    assert.deepEqual(after, [
+      "before 1",
+      "before 2",
+      "before 3",
+      "while away 1",
+      "while away 2",
+      "while away 3",
+      "typed while away",
+      "MARK",
+      "while lost",
+    ]);
+    await page.page.$eval("#message", (input: Dom) => input.value = "");
+    await page.type("back again");
+    await tel.expect("ann: back again");
+    await page.screenshot("reconnect-session-lost");
+    assertHealthy(page, [/WebSocket connection to .* failed/]);
+  },
+);
+
+browserTest(
+  "a page whose old socket the server still thinks open takes its session over as soon as it is back",
+  async (chromium) => {
+    await using server = await startServer({ httpPort: 0 });
+    await using proxy = TcpProxy.open(server.httpAddr!.port);
+    await using tel = await Client.login(server.addr.port, "tel");
+    await using page = await chromium.open(pageUrl(proxy.port));
+    await page.login("ann");
+    await tel.expect("ann has entered the room.");
+    await tel.send("say before");
+    await tel.expect("tel: before");
+    await page.waitForMessage("tel", "before");
+
+    // The browser's side goes; the server's stays open (a laptop that
+    // changed networks), and the network is not back yet.
+    proxy.hold();
+    assert.ok(proxy.drop() >= 1);
+    await page.waitFor(() => !document.getElementById("banner").hidden);
+    await tel.send("say while half-open");
+    await tel.expect("tel: while half-open");
+    // The network is back: the page's next socket takes the session over
+    // from the old one, which the server has not seen go.
+    proxy.release();
+    await page.waitForMessage("tel", "while half-open");
+    await page.waitFor(() => document.getElementById("banner").hidden);
+    assert.deepEqual((await page.messages()).map((message) => message.text), [
+      "before",
+      "while half-open",
+    ]);
+    assert.equal(
+      await page.page.evaluate(() => document.querySelectorAll(".mark").length),
+      0,
+      "the session was not lost",
+    );
+    await page.type("still me");
+    await tel.expect("ann: still me");
+    assert.deepEqual(await tel.sync(), [], "tel never saw ann leave");
+    assertHealthy(page, [/WebSocket connection to .* failed/]);
+  },
+);
+
+browserTest(
+  "on a phone-sized screen the layout is one column, and a message can be sent",
+  async (chromium) => {
+    await using server = await startServer({ httpPort: 0 });
+    await using tel = await Client.login(server.addr.port, "tel");
+    await using page = await chromium.open(
+      pageUrl(server.httpAddr!.port),
+      PHONE,
+    );
+    await page.screenshot("phone-login");
+    await page.login("ann");
+    await tel.expect("ann has entered the room.");
+    await tel.send("say hi from telnet");
+    await tel.expect("tel: hi from telnet");
+    await page.waitForMessage("tel", "hi from telnet");
+
+    const layout = await page.page.evaluate(() => {
+      const box = (id: string) => {
+        const rect = document.getElementById(id).getBoundingClientRect();
+        return {
+          left: rect.left,
+          right: rect.right,
+          top: rect.top,
+          bottom: rect.bottom,
+          width: rect.width,
+        };
+      };
+      const display = (id: string) =>
+        getComputedStyle(document.getElementById(id)).display;
+      return {
+        columns: getComputedStyle(document.getElementById("chat-view"))
+          .gridTemplateColumns.split(" ").length,
+        sidebar: display("sidebar"),
+        members: display("members"),
+        navToggle: display("nav-toggle"),
+        scroller: box("scroller"),
+        message: box("message"),
+        send: box("send"),
+        page: { width: innerWidth, height: innerHeight },
+        scrollWidth: document.documentElement.scrollWidth,
+      };
+    });
+    assert.equal(layout.columns, 1, "one grid column");
+    assert.equal(layout.sidebar, "none", "the side list is folded away");
+    assert.equal(layout.members, "none", "so is the member list");
+    assert.notEqual(layout.navToggle, "none", "with a button to open it");
+    assert.ok(
+      layout.scrollWidth <= layout.page.width,
+      "nothing wider than the screen",
+    );
+    assert.ok(layout.scroller.width >= layout.page.width - 1);
+    assert.ok(layout.message.width >= 250, "the message box takes the width");
+    assert.ok(layout.message.left >= 0);
+    assert.ok(layout.send.right <= layout.page.width);
+    assert.ok(layout.message.bottom <= layout.page.height, "and is on screen");
+    assert.ok(layout.scroller.top < layout.message.top, "below the log");
+
+    await page.page.tap("#message");
+    await page.page.keyboard.type("sent from a phone");
+    await page.page.tap("#send");
+    await tel.expect("ann: sent from a phone");
+    await page.waitForMessage("ann", "sent from a phone");
+    await page.screenshot("phone-room");
+
+    // The side list opens as a drawer over the log; choosing closes it.
+    await page.page.tap("#nav-toggle");
+    const drawer = await page.page.evaluate(() => {
+      const rect = document.getElementById("sidebar").getBoundingClientRect();
+      return {
+        display: getComputedStyle(document.getElementById("sidebar")).display,
+        width: rect.width,
+        expanded: document.getElementById("nav-toggle").getAttribute(
+          "aria-expanded",
+        ),
+      };
+    });
+    assert.notEqual(drawer.display, "none");
+    assert.ok(drawer.width > 200 && drawer.width < 390);
+    assert.equal(drawer.expanded, "true");
+    await page.screenshot("phone-drawer");
+    await page.page.tap('#room-list [data-room="main"]');
+    await page.waitFor(() =>
+      getComputedStyle(document.getElementById("sidebar")).display === "none"
+    );
+    assertHealthy(page);
+  },
+);
+
+browserTest(
+  "the room's history shows after login and on join, and Load older pages back to the start",
+  async (chromium) => {
+    await using server = await startServer({ httpPort: 0, floodRate: 0 });
+    const port = server.addr.port;
+    await using tel = await Client.login(port, "tel");
+    await tel.send(
+      Array.from({ length: 60 }, (_, i) => `say line ${i + 1}`).join("\r\n"),
+    );
+    await tel.waitFor("tel: line 60");
+    await using den = await Client.login(port, "denny");
+    await den.send("join den");
+    await den.waitFor('You are now in room "den".');
+    await den.send("topic plans for the den");
+    await den.send("say the den is open");
+    await den.waitFor("denny: the den is open");
+
+    await using page = await chromium.open(pageUrl(server.httpAddr!.port));
+    await page.login("ann");
+    // The last 50 lines, without the history command's own lines.
+    await page.waitForMessage("tel", "line 60");
+    let texts = (await page.messages()).map((message) => message.text);
+    assert.equal(texts.length, 50);
+    assert.equal(texts[0], "line 11");
+    await page.click("#load-older");
+    await page.waitForMessage("tel", "line 1");
+    texts = (await page.messages()).map((message) => message.text);
+    assert.deepEqual(
+      texts,
+      Array.from({ length: 60 }, (_, i) => `line ${i + 1}`),
+    );
+    await page.click("#load-older");
+    await page.waitFor(() => !document.getElementById("older-end").hidden);
+    assert.equal(
+      await page.page.evaluate(() =>
+        document.querySelectorAll(".log:not([hidden]) .system").length
+      ),
+      0,
+      "the page's own history requests show no reply lines",
+    );
+    await page.screenshot("history-start");
+
+    // The room list, refreshed, has the den; joining it shows its history.
+    await page.click("#rooms-refresh");
+    await page.waitFor(() =>
+      document.querySelector('#room-list [data-room="den"]')
+    );
+    await page.click('#room-list [data-room="den"]');
+    await den.expect("ann has entered the room.");
+    await page.waitForMessage("denny", "the den is open");
+    assert.deepEqual(await page.members(), ["ann", "denny"]);
+    assert.equal(
+      await page.page.$eval(
+        "#conversation-topic",
+        (topic: Dom) => topic.textContent,
+      ),
+      "plans for the den",
+    );
+    assert.equal(
+      await page.page.$eval(
+        '#room-list [data-room="den"]',
+        (entry: Dom) => entry.getAttribute("aria-current"),
+      ),
+      "page",
+    );
+    await page.screenshot("history-joined");
+    assertHealthy(page);
+  },
+);
+
+browserTest(
+  "a busy room looks right at 1280x800 (the README's screenshot)",
+  async (chromium) => {
+    await using server = await startServer({ httpPort: 0, floodRate: 0 });
+    const port = server.addr.port;
+    const url = pageUrl(server.httpAddr!.port);
+    await using carol = await Client.login(port, "carol");
+    await using dave = await Client.login(port, "dave");
+    await dave.send("join design");
+    await dave.waitFor('You are now in room "design".');
+    await carol.send(
+      "topic Release 1.0 on Friday; checklist: https://wiki.example.org/release",
+    );
+    await carol.waitFor(
+      "carol set the topic: Release 1.0 on Friday; checklist: https://wiki.example.org/release",
+    );
+    await using alice = await chromium.open(url);
+    await alice.login("alice");
+    await using bob = await chromium.open(url);
+    await bob.login("bob");
+    await carol.waitFor("bob has entered the room.");
+    await alice.waitForLine("bob has entered the room.");
+
+    const say = async (who: ChatPage | Client, text: string) => {
+      if (who instanceof Client) {
+        await who.send(text.startsWith("/") ? text.slice(1) : `say ${text}`);
+      } else await who.type(text);
+      await carol.waitFor((line) => line.endsWith(text.replace(/^\/me /, "")));
+    };
+    await say(carol, "morning all! the release branch is cut");
+    await say(alice, "morning! coffee first, then the checklist");
+    await say(bob, "/me waves from the train");
+    await say(bob, "nice, I'll start on the changelog");
+    await say(alice, "great. anything left on the checklist?");
+    await say(carol, "alice: can you look at the login bug? #412");
+    await say(bob, "the CI run is here: https://ci.example.org/runs/1287");
+    await say(alice, "on it, carol");
+    await say(carol, "/me puts the kettle on");
+    await say(bob, "tests are green on my side");
+    await say(carol, "lovely. let's freeze at 3pm, then ship on Friday");
+    await say(bob, "sounds good to me");
+    await dave.send("msg alice can I borrow you for the icons later?");
+    await dave.expect(
+      "[private to alice] can I borrow you for the icons later?",
+    );
+    await alice.waitFor(() =>
+      document.querySelector('#private-list [data-private="dave"] .badge')
+    );
+    await alice.waitForMessage("bob", "sounds good to me");
+    await alice.click("#rooms-refresh");
+    await alice.waitFor(() =>
+      document.querySelector('#room-list [data-room="design"]')
+    );
+    await alice.page.mouse.move(640, 400);
+    await alice.page.focus("#message");
+    await alice.page.keyboard.type("I'll push the fix after lunch");
+    await alice.screenshot("readme");
+    assertHealthy(alice);
+    assertHealthy(bob);
+  },
+);

@@ -1,0 +1,2393 @@
+// @ts-check
+/// <reference lib="dom" />
+/// <reference lib="dom.iterable" />
+/**
+ * The chat's browser client: plain JavaScript, no build step, no library.
+ *
+ * The page speaks the server's WebSocket protocol (README: The WebSocket
+ * protocol; `src/render/json_output.ts`): it sends exactly what a telnet user
+ * types, one command line per text frame, and gets one JSON object per frame.
+ * Every frame but `hello`, `refused` and `gap` has an id from the server's
+ * one event sequence, so the page keeps the largest id it saw: after a
+ * dropped socket it comes back with `/ws?resume=TOKEN&last=ID` and gets what
+ * it missed, once.
+ *
+ * Everything the server or another user says is inserted as text
+ * (`textContent`, text nodes), never as HTML; links are made for http and
+ * https only. The Content-Security-Policy allows no inline script or style:
+ * all behaviour is here, all looks in style.css.
+ *
+ * @module
+ */
+
+// ---------------------------------------------------------------- constants
+
+/** The first wait before reconnecting, in ms. */
+const MIN_RETRY_MS = 1000;
+/** The longest wait between reconnection attempts, in ms. */
+const MAX_RETRY_MS = 30_000;
+/** A socket that has not said hello by then is given up, in ms. */
+const CONNECT_TIMEOUT_MS = 10_000;
+/**
+ * Tries to take a lost session back while the server still holds it (see
+ * onLines): 1 s, 2 s, 4 s ... 30 s apart, about two minutes in all.
+ */
+const MAX_TAKE_BACK_TRIES = 8;
+/** Lines asked for at a time by "Load older messages" and after login. */
+const PAGE_LINES = 50;
+/** Lines kept for Up and Down in the message box. */
+const MAX_INPUT_HISTORY = 100;
+/** Entries kept per conversation; older ones are dropped from the page. */
+const MAX_ENTRIES = 3000;
+/** How many nick colours style.css defines (`.nick-c0` ...). */
+const NICK_COLOURS = 16;
+/** Where the notification preference is kept. */
+const NOTIFY_KEY = "chat.notifications";
+/** The key of the room conversation: the user is in one room at a time. */
+const ROOM_KEY = "room";
+
+/** The phone-sized layout: one column, side lists as drawers. */
+const PHONE = matchMedia("(max-width: 640px)");
+
+/**
+ * The server's texts that the page reads (they are in `src/text.ts`): the
+ * answers to the commands the page sends on its own, and a few that change
+ * what the page does.
+ */
+const TEXTS = {
+  welcome: /^Welcome to (.+)$/,
+  roomsHeader: "Rooms:",
+  roomLine: /^ {2}(\S+) \((\d+) (?:person|people)\)(?:: (.*))?$/,
+  historyHeader: /^(?:The last|Earlier) \d+ lines? of ".*":$/,
+  historyMore: /^Older lines: history before \d+$/,
+  historyEnd:
+    /^(?:There are no older lines in ".*"|Nothing has been said in ".*" yet)$/,
+  historyError: /^(?:Usage: history |At most \d+ lines at a time$)/,
+  wrongPassword: "Wrong password",
+  chatMode: /^Chat mode: /,
+  commandMode: /^Command mode: /,
+  shuttingDown: "Server is shutting down.",
+  loginTimedOut: "Login timed out.",
+  banned: /^You are banned /,
+  nameTaken: /^The name ".*" is taken\.$/,
+  offlineMessage: /^\[private, ([^\]]+)\] (\S+): (.*)$/,
+};
+
+/** http and https URLs in text (anything else is never a link). */
+const URL_PATTERN = /https?:\/\/[^\s<>"'`]+/gi;
+
+// ----------------------------------------------------------------- elements
+
+/**
+ * The element with id `id`.
+ *
+ * @param {string} id
+ * @returns {any}
+ */
+function byId(id) {
+  const element = document.getElementById(id);
+  if (element === null) throw new Error(`No element with id "${id}"`);
+  return element;
+}
+
+const ui = {
+  app: byId("app"),
+  brand: byId("brand"),
+  status: byId("status"),
+  navToggle: byId("nav-toggle"),
+  notifyToggle: byId("notify-toggle"),
+  notifyState: byId("notify-state"),
+  logout: byId("logout"),
+  banner: byId("banner"),
+  bannerText: byId("banner-text"),
+  reconnectNow: byId("reconnect-now"),
+  loginView: byId("login-view"),
+  loginForm: byId("login-form"),
+  loginWelcome: byId("login-welcome"),
+  loginName: byId("login-name"),
+  loginPasswordLabel: byId("login-password-label"),
+  loginPassword: byId("login-password"),
+  loginMessage: byId("login-message"),
+  loginSubmit: byId("login-submit"),
+  chatView: byId("chat-view"),
+  sidebar: byId("sidebar"),
+  roomList: byId("room-list"),
+  roomsRefresh: byId("rooms-refresh"),
+  joinForm: byId("join-form"),
+  joinName: byId("join-name"),
+  privateList: byId("private-list"),
+  privateHint: byId("private-hint"),
+  conversationTitle: byId("conversation-title"),
+  conversationTopic: byId("conversation-topic"),
+  membersToggle: byId("members-toggle"),
+  memberCount: byId("member-count"),
+  scroller: byId("scroller"),
+  older: byId("older"),
+  loadOlder: byId("load-older"),
+  olderEnd: byId("older-end"),
+  logs: byId("logs"),
+  composer: byId("composer"),
+  messageLabel: byId("message-label"),
+  message: byId("message"),
+  promptCancel: byId("prompt-cancel"),
+  send: byId("send"),
+  members: byId("members"),
+  membersRoom: byId("members-room"),
+  memberList: byId("member-list"),
+};
+
+// -------------------------------------------------------------------- state
+
+/**
+ * A conversation the page shows: the room the user is in, or a private
+ * conversation with one person.
+ *
+ * @typedef {object} Conversation
+ * @property {string} key `room`, or `@` and the other person's folded name
+ * @property {"room" | "private"} kind
+ * @property {string} name the room's or the other person's name, as shown
+ * @property {HTMLOListElement} list its entries, in id order
+ * @property {Set<number>} seen the keys of the entries shown, so nothing
+ *   shows twice (a line replayed on resume, or by history)
+ * @property {number} unread chat lines that came while it was not shown
+ * @property {boolean} mention one of them mentioned the user (or is private)
+ * @property {number} oldest the smallest id of a chat line shown
+ * @property {boolean} complete the room's history has no older lines
+ */
+
+/**
+ * A room as the `room` frame gives it.
+ *
+ * @typedef {object} RoomState
+ * @property {string} name
+ * @property {string | null} topic
+ * @property {string | null} owner the owner's account key
+ * @property {string[]} members
+ */
+
+/** The socket and what resuming needs. */
+const conn = {
+  /** @type {WebSocket | null} */
+  socket: null,
+  /** The socket said hello: lines may be sent. */
+  ready: false,
+  /** The token of the latest hello, to take the session back. */
+  /** @type {string | null} */
+  token: null,
+  /** The largest frame id seen in this session. */
+  lastId: 0,
+  /** Added to every id to sort entries: moves if the ids start again. */
+  base: 0,
+  /** The largest sort key of any entry shown. */
+  maxKey: 0,
+  /** After a new session: the first id tells whether ids started again. */
+  checkRestart: false,
+  /** The last id of the session before, for that check. */
+  previousLastId: 0,
+  /** Reconnection attempts since the last hello. */
+  attempt: 0,
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
+  retryTimer: undefined,
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
+  connectTimer: undefined,
+  /** @type {ReturnType<typeof setInterval> | undefined} */
+  countdown: undefined,
+  /** When the next attempt is due (ms since the epoch; 0: none planned). */
+  retryAt: 0,
+  /** The last line the server said, to explain why it closed the socket. */
+  lastLine: "",
+  /** A login line to send as soon as a socket says hello. */
+  /** @type {string | null} */
+  pendingLogin: null,
+  /** The token this socket was opened to resume with (null: none). */
+  /** @type {string | null} */
+  resuming: null,
+  /**
+   * A session the server did not give back: its token, last id and user,
+   * kept while logging in again, in case the server still holds it.
+   */
+  /**
+   * @type {{
+   *   token: string, lastId: number, key: number, me: string, tries: number
+   * } | null}
+   */
+  lost: null,
+  /** The server still holds the lost session: the page tries to take it back. */
+  takingBack: false,
+  /** The page closes this socket itself, to try again. */
+  retrying: false,
+  /** Why the server refused this socket, if it did. */
+  /** @type {string | null} */
+  refused: null,
+  /** Why the last attempt failed, for the banner ("" if nothing said). */
+  why: "",
+};
+
+/** The chat session: who the user is, where, and what is on the way. */
+const session = {
+  /** "login": the login form; "chat": logged in (or logging in again). */
+  phase: "login",
+  /** The user's name once logged in (null while logging in again). */
+  /** @type {string | null} */
+  me: null,
+  /** The name to log in (again) under. */
+  loginName: "",
+  /** The login form's password, until the server asks for it. */
+  /** @type {string | null} */
+  loginPassword: null,
+  /** The password just typed was wrong (the question comes again). */
+  wrongPassword: false,
+  /** Logging in again after the session was lost. */
+  relogin: false,
+  /** The room to go back to after logging in again. */
+  /** @type {string | null} */
+  rejoin: null,
+  /** A room frame put aside while going back to the room (see onRoom). */
+  /** @type {any} */
+  parkedRoom: null,
+  /** The user asked to log out: the socket's close is expected. */
+  leaving: false,
+  /** The session is in chat mode (`mode chat`): commands need a `/`. */
+  chatMode: false,
+  /** The question the server asked (a password), until it is answered. */
+  /** @type {{ text: string, secret: boolean } | null} */
+  prompt: null,
+  /** Chat lines typed while away, sent once the session is back. */
+  /** @type {string[]} */
+  queue: [],
+  /** `rooms` asked, oldest first: true where the page asked on its own. */
+  /** @type {boolean[]} */
+  roomsAsked: [],
+  /** `history` asked, oldest first: true where the page asked on its own. */
+  /** @type {boolean[]} */
+  historyAsked: [],
+  /** Whether the history answer being read was asked by the page. */
+  /** @type {boolean | null} */
+  historyAnswer: null,
+  /** The private conversation to show once the user's /msg comes back. */
+  /** @type {string | null} */
+  focusPrivate: null,
+  /** The room the user is in. */
+  /** @type {RoomState | null} */
+  room: null,
+  /** The rooms from the last `rooms` answer. */
+  /** @type {{ name: string, count: number, topic: string | null }[]} */
+  rooms: [],
+  /** The server's name, from its welcome. */
+  serverName: "Chat",
+};
+
+/** @type {Map<string, Conversation>} */
+const conversations = new Map();
+/** The key of the conversation shown. */
+let currentKey = ROOM_KEY;
+
+/** Lines sent from the message box, for Up and Down. */
+const inputHistory = {
+  /** @type {string[]} */
+  lines: [],
+  /** Where Up and Down are (lines.length: the line being typed). */
+  index: 0,
+  /** The line being typed when Up was first pressed. */
+  draft: "",
+};
+
+/** Whether desktop notifications are on. */
+let notifying = false;
+
+/** The password label as the page has it (a question replaces it a while). */
+const PASSWORD_LABEL = [...ui.loginPasswordLabel.childNodes];
+
+// ---------------------------------------------------------------- utilities
+
+/**
+ * A name as the server compares it: NFKC, any letter case.
+ *
+ * @param {string} name
+ * @returns {string}
+ */
+function fold(name) {
+  return name.normalize("NFKC").toLowerCase();
+}
+
+/**
+ * Whether two names are the same name to the server.
+ *
+ * @param {string | null | undefined} a
+ * @param {string | null | undefined} b
+ */
+function sameName(a, b) {
+  return a != null && b != null && fold(a) === fold(b);
+}
+
+/**
+ * A stable colour for a name: FNV-1a over its folded form, one of the
+ * classes style.css defines.
+ *
+ * @param {string} name
+ * @returns {string}
+ */
+function nickClass(name) {
+  let hash = 0x811c9dc5;
+  for (const char of fold(name)) {
+    hash ^= char.codePointAt(0) ?? 0;
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return `nick-c${(hash >>> 0) % NICK_COLOURS}`;
+}
+
+/**
+ * An element with classes and, optionally, text (as text, never HTML).
+ *
+ * @param {string} tag
+ * @param {string} [className]
+ * @param {string} [text]
+ * @returns {any}
+ */
+function h(tag, className, text) {
+  const element = document.createElement(tag);
+  if (className) element.className = className;
+  if (text !== undefined) element.textContent = text;
+  return element;
+}
+
+/**
+ * A regular expression that finds `name` as a word in a line.
+ *
+ * @param {string} name
+ * @returns {RegExp}
+ */
+function mentionPattern(name) {
+  const escaped = name.replace(/[.*+?^${}()|[\]\\-]/g, "\\$&");
+  return new RegExp(
+    `(?<![\\p{L}\\p{N}_.-])${escaped}(?![\\p{L}\\p{N}_-])`,
+    "giu",
+  );
+}
+
+/**
+ * Whether `text` mentions the user.
+ *
+ * @param {string} text
+ */
+function mentionsMe(text) {
+  return session.me !== null && mentionPattern(session.me).test(text);
+}
+
+/**
+ * Appends `text` to `parent`, the user's name marked where it is mentioned.
+ *
+ * @param {Element} parent
+ * @param {string} text
+ * @param {boolean} highlight
+ */
+function appendMarked(parent, text, highlight) {
+  if (!highlight || session.me === null || text === "") {
+    parent.append(document.createTextNode(text));
+    return;
+  }
+  let last = 0;
+  for (const match of text.matchAll(mentionPattern(session.me))) {
+    const at = match.index ?? 0;
+    parent.append(document.createTextNode(text.slice(last, at)));
+    parent.append(h("mark", "mention-mark", match[0]));
+    last = at + match[0].length;
+  }
+  parent.append(document.createTextNode(text.slice(last)));
+}
+
+/**
+ * A URL that may be a link: http or https only, as the browser parses it.
+ *
+ * @param {string} text
+ * @returns {string | null}
+ */
+function safeHref(text) {
+  try {
+    const url = new URL(text);
+    return url.protocol === "http:" || url.protocol === "https:"
+      ? url.href
+      : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * A URL found in text, without the punctuation that ends a sentence after
+ * it, or the closing bracket of a parenthesis it sits in.
+ *
+ * @param {string} url
+ * @returns {string}
+ */
+function trimUrl(url) {
+  let end = url.length;
+  while (end > 0) {
+    const char = url[end - 1];
+    if (".,;:!?'\"".includes(char)) {
+      end--;
+      continue;
+    }
+    const open = char === ")" ? "(" : char === "]" ? "[" : null;
+    if (open === null) break;
+    const body = url.slice(0, end);
+    if (body.split(open).length >= body.split(char).length) break;
+    end--;
+  }
+  return url.slice(0, end);
+}
+
+/**
+ * Appends a user's text to `parent`: http(s) links as links that open in a
+ * new tab without telling it where they came from, the user's name marked
+ * when `highlight`, everything else as plain text.
+ *
+ * @param {Element} parent
+ * @param {string} text
+ * @param {boolean} [highlight]
+ */
+function appendRich(parent, text, highlight = false) {
+  let last = 0;
+  for (const match of text.matchAll(URL_PATTERN)) {
+    const at = match.index ?? 0;
+    const url = trimUrl(match[0]);
+    const href = safeHref(url);
+    if (href === null) continue;
+    appendMarked(parent, text.slice(last, at), highlight);
+    const link = h("a", "link", url);
+    link.href = href;
+    link.target = "_blank";
+    link.rel = "noopener noreferrer";
+    parent.append(link);
+    last = at + url.length;
+  }
+  appendMarked(parent, text.slice(last), highlight);
+}
+
+/**
+ * A `<time>` for an epoch time, hours and minutes shown, the date on hover.
+ *
+ * @param {number} at
+ */
+function timeElement(at) {
+  const date = new Date(at);
+  const time = h(
+    "time",
+    "time",
+    date.toLocaleTimeString([], { hour: "numeric", minute: "2-digit" }),
+  );
+  time.dateTime = date.toISOString();
+  time.title = date.toLocaleString();
+  return time;
+}
+
+/**
+ * A page-made command as the session reads it: in chat mode, a command
+ * needs its leading `/`.
+ *
+ * @param {string} line
+ */
+function command(line) {
+  return session.chatMode ? `/${line}` : line;
+}
+
+// --------------------------------------------------------------- connection
+
+/**
+ * Opens the WebSocket: to take the session back (resume, with the token of
+ * the latest hello and the largest id seen) when the user is logged in,
+ * else a new one.
+ */
+function connect() {
+  clearTimeout(conn.retryTimer);
+  clearInterval(conn.countdown);
+  conn.retryAt = 0;
+  if (conn.socket !== null) return;
+  const url = new URL("/ws", location.href);
+  url.protocol = location.protocol === "https:" ? "wss:" : "ws:";
+  conn.resuming = null;
+  if (session.me !== null && conn.token !== null) {
+    conn.resuming = conn.token;
+    url.searchParams.set("resume", conn.token);
+    url.searchParams.set("last", String(conn.lastId));
+  } else if (session.relogin && conn.lost !== null) {
+    conn.resuming = conn.lost.token;
+    url.searchParams.set("resume", conn.lost.token);
+    url.searchParams.set("last", String(conn.lost.lastId));
+  }
+  const socket = new WebSocket(url);
+  conn.socket = socket;
+  conn.ready = false;
+  setConnection("connecting");
+  conn.connectTimer = setTimeout(() => {
+    // A socket that hangs (a proxy that holds it, a dead network) is given
+    // up, and another tried.
+    if (conn.socket === socket && !conn.ready) socket.close();
+  }, CONNECT_TIMEOUT_MS);
+  socket.addEventListener("message", (event) => {
+    if (conn.socket !== socket || typeof event.data !== "string") return;
+    let frame;
+    try {
+      frame = JSON.parse(event.data);
+    } catch {
+      return;
+    }
+    onFrame(frame);
+  });
+  socket.addEventListener("close", (event) => {
+    if (conn.socket !== socket) return;
+    onClose(event);
+  });
+}
+
+/**
+ * Sends one line on the socket, if it is ready; false if not.
+ *
+ * @param {string} line
+ * @returns {boolean}
+ */
+function sendNow(line) {
+  if (!conn.ready || conn.socket === null) return false;
+  conn.socket.send(line);
+  return true;
+}
+
+/**
+ * Sends a chat line (a message, a command typed by the user, one the page
+ * makes), or keeps it to send once the session is back.
+ *
+ * @param {string} line
+ */
+function sendChat(line) {
+  if (session.me !== null && sendNow(line)) return;
+  session.queue.push(line);
+  updateBanner();
+}
+
+/** Sends the lines typed while the session was away, in order. */
+function flushQueue() {
+  while (session.queue.length > 0 && session.me !== null && conn.ready) {
+    sendNow(/** @type {string} */ (session.queue.shift()));
+  }
+  updateBanner();
+}
+
+/**
+ * The socket closed. A close the server meant (code 1000: a logout, a kick
+ * from the server, too many wrong passwords; 1008: refused) ends the
+ * session; anything else is a dropped connection, and the page comes back.
+ *
+ * @param {CloseEvent} event
+ */
+function onClose(event) {
+  clearTimeout(conn.connectTimer);
+  conn.socket = null;
+  conn.ready = false;
+  if (conn.retrying) {
+    conn.retrying = false;
+    scheduleReconnect();
+    return;
+  }
+  const refused = conn.refused;
+  conn.refused = null;
+  if (
+    refused !== null && session.phase === "chat" &&
+    !TEXTS.banned.test(refused)
+  ) {
+    // Refused for a while (the server is full, too many connections from
+    // here): the page tries again later, and says why.
+    conn.why = refused;
+    scheduleReconnect();
+    return;
+  }
+  const meant = event.code === 1000 || event.code === 1008;
+  if (session.leaving) {
+    session.leaving = false;
+    toLogin("You have logged out.", false);
+    connect();
+    return;
+  }
+  if (meant && conn.lastLine !== TEXTS.shuttingDown) {
+    conn.token = null;
+    setConnection("offline");
+    if (session.phase === "chat") {
+      toLogin(conn.lastLine || "The server ended the session.");
+    } else if (conn.lastLine === TEXTS.loginTimedOut) {
+      // The form waited too long: a new socket when it is used.
+      setStatus("Not connected");
+    }
+    return;
+  }
+  scheduleReconnect();
+}
+
+/**
+ * Plans the next attempt: 1 s, then twice as long each time up to 30 s,
+ * each wait moved by up to a quarter either way so that pages cut off
+ * together do not all come back at the same moment.
+ */
+function scheduleReconnect() {
+  const base = Math.min(MAX_RETRY_MS, MIN_RETRY_MS * 2 ** conn.attempt);
+  const wait = Math.min(
+    MAX_RETRY_MS,
+    Math.max(MIN_RETRY_MS, base * (0.75 + Math.random() * 0.5)),
+  );
+  conn.attempt++;
+  conn.retryAt = Date.now() + wait;
+  clearTimeout(conn.retryTimer);
+  conn.retryTimer = setTimeout(connect, wait);
+  clearInterval(conn.countdown);
+  conn.countdown = setInterval(updateBanner, 1000);
+  setConnection("waiting");
+}
+
+/**
+ * Shows how the connection is: the `data-connection` attribute (for the
+ * style and tests), the status line, the banner.
+ *
+ * @param {"connecting" | "connected" | "waiting" | "offline"} state
+ */
+function setConnection(state) {
+  document.body.dataset.connection = state;
+  if (state === "connected") {
+    setStatus(session.me === null ? "Connected" : `Connected as ${session.me}`);
+  } else if (state === "connecting") {
+    setStatus("Connecting…");
+  } else if (state === "waiting") {
+    setStatus("Disconnected");
+  }
+  updateBanner();
+}
+
+/**
+ * The status line in the top bar.
+ *
+ * @param {string} text
+ */
+function setStatus(text) {
+  ui.status.textContent = text;
+}
+
+/**
+ * The reconnecting banner: shown while a logged-in user's socket is away,
+ * with the time to the next attempt and the lines waiting to be sent.
+ */
+function updateBanner() {
+  const state = document.body.dataset.connection;
+  const away = session.phase === "chat" &&
+    (state === "waiting" || state === "connecting") && conn.attempt > 0;
+  ui.banner.hidden = !away;
+  if (!away) return;
+  let text;
+  const seconds = Math.max(1, Math.ceil((conn.retryAt - Date.now()) / 1000));
+  if (conn.takingBack) {
+    text = state === "waiting" && conn.retryAt > 0
+      ? `Connection lost. The server still holds your session: taking it back in ${seconds} s…`
+      : "Connection lost. The server still holds your session: taking it back…";
+  } else if (state === "waiting" && conn.retryAt > 0) {
+    text = `Connection lost. Reconnecting in ${seconds} s…`;
+  } else {
+    text = "Connection lost. Reconnecting…";
+  }
+  if (conn.why !== "") text += ` The server said: ${conn.why}`;
+  const waiting = session.queue.length;
+  if (waiting > 0) {
+    text += ` ${waiting} ${
+      waiting === 1 ? "line" : "lines"
+    } will be sent once back.`;
+  }
+  ui.bannerText.textContent = text;
+  ui.reconnectNow.hidden = state !== "waiting";
+}
+
+// ------------------------------------------------------------------- frames
+
+/**
+ * One frame from the server.
+ *
+ * @param {any} frame
+ */
+function onFrame(frame) {
+  if (typeof frame.id === "number") noteId(frame.id);
+  if (!["reply", "error", "notice", "refused"].includes(frame.type)) {
+    // Why the server closes a socket is the line it sent last, if any.
+    conn.lastLine = "";
+  }
+  if (frame.type !== "history" && frame.type !== "reply") {
+    // The "Older lines" reply follows its history frame at once, or never.
+    session.historyAnswer = null;
+  }
+  switch (frame.type) {
+    case "hello":
+      return onHello(frame);
+    case "refused":
+      conn.lastLine = String(frame.text);
+      conn.refused = String(frame.text);
+      if (session.phase === "login") showLoginMessage(conn.refused, true);
+      return;
+    case "gap":
+      return onGap(frame);
+    case "reply":
+    case "error":
+      return onLines(frame);
+    case "notice":
+      return onNotice(frame);
+    case "prompt":
+      return onPrompt(frame);
+    case "room":
+      return onRoom(frame);
+    case "history":
+      return onHistory(frame);
+    case "said":
+    case "emote":
+      return onChatLine(frame);
+    case "entered":
+    case "left":
+    case "renamed":
+    case "topic":
+    case "kicked":
+      return onRoomEvent(frame);
+    case "private":
+      return onPrivate(frame);
+  }
+}
+
+/**
+ * Keeps the largest id seen. After a new session, an id no larger than the
+ * old session's last says the server's sequence started again (a restart
+ * that kept nothing): entries from then on sort after all earlier ones, and
+ * old ids mean nothing any more.
+ *
+ * @param {number} id
+ */
+function noteId(id) {
+  if (conn.checkRestart) {
+    conn.checkRestart = false;
+    if (id <= conn.previousLastId) {
+      conn.base = Math.ceil(conn.maxKey) + 1;
+      for (const conversation of conversations.values()) {
+        conversation.seen.clear();
+        conversation.oldest = Infinity;
+        conversation.complete = false;
+      }
+    }
+  }
+  if (id > conn.lastId) conn.lastId = id;
+}
+
+/**
+ * `hello`: the socket is ready. A resumed session gets what it missed next;
+ * a new one, where the user was logged in, means the session was lost: the
+ * page says so and logs in again under the same name.
+ *
+ * @param {any} frame
+ */
+function onHello(frame) {
+  clearTimeout(conn.connectTimer);
+  conn.why = "";
+  const resumedWith = conn.resuming;
+  conn.resuming = null;
+  conn.token = String(frame.token);
+  conn.ready = true;
+  conn.attempt = 0;
+  conn.lastLine = "";
+  if (frame.resumed === true) {
+    const lost = conn.lost;
+    if (session.me === null && lost !== null) {
+      // The lost session, taken back after all: as if nothing happened.
+      session.me = lost.me;
+      conn.lastId = lost.lastId;
+      session.relogin = false;
+      session.rejoin = null;
+      session.parkedRoom = null;
+      conn.lost = null;
+      conn.takingBack = false;
+    }
+    setConnection("connected");
+    flushQueue();
+    return;
+  }
+  const lastId = conn.lastId;
+  conn.previousLastId = lastId;
+  conn.checkRestart = lastId > 0;
+  conn.lastId = 0;
+  session.chatMode = false;
+  session.roomsAsked = [];
+  session.historyAsked = [];
+  session.historyAnswer = null;
+  if (session.phase === "chat") {
+    if (session.me !== null && resumedWith !== null) {
+      // Not given back: expired, or the server has not yet seen the old
+      // socket go (then it still holds the name, and onLines tries again).
+      conn.lost = {
+        token: resumedWith,
+        lastId,
+        key: conn.base + lastId + 0.5,
+        me: session.me,
+        tries: 0,
+      };
+      if (session.room !== null && !sameName(session.room.name, "main")) {
+        session.rejoin = session.room.name;
+      }
+    }
+    session.me = null;
+    session.relogin = true;
+    session.prompt = null;
+    leavePrompt();
+    setConnection("connected");
+    sendNow(`login ${session.loginName}`);
+    return;
+  }
+  setConnection("connected");
+  if (conn.pendingLogin !== null) {
+    sendNow(conn.pendingLogin);
+    conn.pendingLogin = null;
+  }
+}
+
+/**
+ * Logged in again after the session was lost: a mark where it was lost,
+ * in every conversation (the room's lines said meanwhile come from its
+ * history, and go below the mark).
+ */
+function markLost() {
+  const lost = conn.lost;
+  conn.lost = null;
+  conn.takingBack = false;
+  if (lost === null) return;
+  const text = "Connection lost for too long: this is a new session. " +
+    "Room lines said meanwhile are filled in below from the room's " +
+    "history; private messages sent meanwhile did not reach you.";
+  for (const conversation of conversations.values()) {
+    addMark(conversation, text, lost.key, "lost");
+  }
+}
+
+/**
+ * `gap`: more was missed than the server kept. The page marks the place
+ * and fills the room in from its history.
+ *
+ * @param {any} frame
+ */
+function onGap(frame) {
+  const key = conn.base + Number(frame.after) + 0.5;
+  for (const conversation of conversations.values()) {
+    addMark(
+      conversation,
+      "More was missed while disconnected than the server kept: room lines " +
+        "are filled in from the room's history; private messages may be missing.",
+      key,
+      "lost",
+    );
+  }
+  askHistory();
+}
+
+/**
+ * `reply` and `error`: lines for this user. The answers to what the page
+ * asked on its own (`rooms`, `history`) update the page without showing;
+ * before login, lines go to the login form.
+ *
+ * @param {any} frame
+ */
+function onLines(frame) {
+  /** @type {string[]} */
+  const lines = Array.isArray(frame.lines) ? frame.lines.map(String) : [];
+  const isError = frame.type === "error";
+  const key = conn.base + frame.id;
+  if (lines.length === 0) return;
+  conn.lastLine = lines[lines.length - 1];
+  const welcome = lines[0].match(TEXTS.welcome);
+  if (welcome !== null) {
+    session.serverName = welcome[1];
+    ui.brand.textContent = welcome[1];
+    ui.loginWelcome.textContent = lines.join(" ");
+    updateTitle();
+    if (session.phase === "chat") return;
+  }
+  if (lines[0] === TEXTS.roomsHeader) {
+    const asked = session.roomsAsked.shift() ?? false;
+    setRooms(lines.slice(1));
+    if (asked) return;
+  }
+  if (
+    TEXTS.historyHeader.test(lines[0]) || TEXTS.historyEnd.test(lines[0])
+  ) {
+    const asked = session.historyAsked.shift() ?? false;
+    if (TEXTS.historyEnd.test(lines[0])) {
+      setHistoryComplete();
+    } else {
+      session.historyAnswer = asked;
+    }
+    ui.loadOlder.disabled = false;
+    if (asked) return;
+  } else if (TEXTS.historyMore.test(lines[0])) {
+    const asked = session.historyAnswer;
+    session.historyAnswer = null;
+    if (asked === true) return;
+  } else if (isError && TEXTS.historyError.test(lines[0])) {
+    session.historyAsked.shift();
+    ui.loadOlder.disabled = false;
+  }
+  if (TEXTS.chatMode.test(lines[0])) session.chatMode = true;
+  if (TEXTS.commandMode.test(lines[0])) session.chatMode = false;
+
+  if (session.phase === "login") {
+    onLoginLines(lines, isError);
+    return;
+  }
+  if (isError && session.relogin) {
+    const lost = conn.lost;
+    if (
+      lost !== null && TEXTS.nameTaken.test(lines[0]) &&
+      lost.tries < MAX_TAKE_BACK_TRIES
+    ) {
+      // The server gives a session back only once it has seen its old
+      // socket close; until then it holds the name. The page tries to take
+      // the session back, a while, rather than give up.
+      conn.attempt = lost.tries++;
+      conn.takingBack = true;
+      conn.retrying = true;
+      conn.socket?.close();
+      return;
+    }
+    // Logging in again failed: the form asks.
+    toLogin(lines.join(" "));
+    return;
+  }
+  if (isError && session.parkedRoom !== null) {
+    // Going back to the room failed: the user is where the server put them.
+    const parked = session.parkedRoom;
+    session.parkedRoom = null;
+    session.rejoin = null;
+    onRoom(parked);
+  }
+  /** @type {string[]} */
+  const shown = [];
+  /** @type {Set<string>} */
+  const kept = new Set();
+  for (const [index, line] of lines.entries()) {
+    const offline = line.match(TEXTS.offlineMessage);
+    if (offline !== null && session.me !== null) {
+      // A private message kept while the user was offline: into its
+      // conversation, dated as the server dated it (the lines of one frame
+      // share its id: each gets a place of its own after it).
+      addPrivateLine(offline[2], session.me, offline[3], {
+        key: key + (index + 1) / 1000,
+        date: offline[1],
+      });
+      kept.add(offline[2]);
+    } else {
+      shown.push(line);
+    }
+  }
+  if (kept.size > 0) {
+    shown.push(`(See the private conversations: ${[...kept].join(", ")}.)`);
+  }
+  if (shown.length > 0) {
+    addSystem(current(), shown, key, isError ? "error" : "reply");
+  }
+}
+
+/**
+ * Lines before login go to the login form: errors as errors, the rest as
+ * what is happening.
+ *
+ * @param {string[]} lines
+ * @param {boolean} isError
+ */
+function onLoginLines(lines, isError) {
+  if (TEXTS.welcome.test(lines[0])) return;
+  if (isError) {
+    session.loginPassword = null;
+    session.prompt = null;
+    showLoginMessage(lines.join(" "), true);
+    ui.loginName.focus();
+    return;
+  }
+  if (lines[0] === TEXTS.wrongPassword) {
+    session.wrongPassword = true;
+    session.loginPassword = null;
+    ui.loginPassword.value = "";
+    showLoginMessage(lines.join(" "), true);
+    ui.loginPassword.focus();
+    return;
+  }
+  showLoginMessage(lines.join(" "), false);
+}
+
+/**
+ * `notice`: a line from the server or a moderator (kicked, muted, shutting
+ * down), shown where the user is looking.
+ *
+ * @param {any} frame
+ */
+function onNotice(frame) {
+  const text = String(frame.text);
+  conn.lastLine = text;
+  if (session.phase === "login") {
+    showLoginMessage(text, false);
+    return;
+  }
+  addSystem(current(), [text], conn.base + frame.id, "notice");
+}
+
+/**
+ * `prompt`: the server asks a question (a password); the next line sent
+ * answers it, and an empty line cancels. Before login the form's password
+ * field answers (at once, if the user filled it in); after, the message box
+ * turns into a password field.
+ *
+ * @param {any} frame
+ */
+function onPrompt(frame) {
+  const text = String(frame.text);
+  const secret = frame.secret === true;
+  session.prompt = { text, secret };
+  if (session.phase === "login") {
+    ui.loginPasswordLabel.textContent = text;
+    const password = session.loginPassword;
+    session.loginPassword = null;
+    if (password !== null && password !== "") {
+      session.prompt = null;
+      sendNow(password);
+      showLoginMessage("Checking the password…", false);
+    } else {
+      const wrong = session.wrongPassword;
+      showLoginMessage(wrong ? `${TEXTS.wrongPassword}. ${text}` : text, wrong);
+      ui.loginPassword.focus();
+    }
+    session.wrongPassword = false;
+    return;
+  }
+  addSystem(current(), [text], conn.base + frame.id, "prompt");
+  enterPrompt(secret);
+}
+
+/**
+ * `room`: the user is now in a room (login, join, a kick back to main).
+ * A new room starts a new log; the same room (after logging in again)
+ * keeps it. After a lost session the page goes back to the room the user
+ * was in, keeping its log meanwhile.
+ *
+ * @param {any} frame
+ */
+function onRoom(frame) {
+  const firstLogin = session.phase === "login";
+  const relogin = session.relogin;
+  session.me = String(frame.you);
+  session.relogin = false;
+  /** @type {RoomState | null} */
+  const room = frame.room;
+  if (firstLogin) enterChat();
+  if (relogin) markLost();
+  if (relogin) {
+    if (session.rejoin !== null && !sameName(session.rejoin, room?.name)) {
+      // Back in main after logging in again: put that aside and go back.
+      session.parkedRoom = frame;
+      sendNow(command(`join ${session.rejoin}`));
+      session.rejoin = null;
+      flushQueue();
+      askHistory();
+      askRooms();
+      setConnection("connected");
+      return;
+    }
+    flushQueue();
+    askHistory();
+  }
+  session.rejoin = null;
+  session.parkedRoom = null;
+  if (room === null) {
+    session.room = null;
+    renderRoom();
+    return;
+  }
+  const conversation = roomConversation(room.name);
+  const moved = !sameName(conversation.name, room.name);
+  if (moved) resetConversation(conversation);
+  conversation.name = room.name;
+  session.room = {
+    name: room.name,
+    topic: room.topic ?? null,
+    owner: room.owner ?? null,
+    members: [...room.members],
+  };
+  if (session.loginPassword !== null) session.loginPassword = null;
+  setConnection("connected");
+  renderRoom();
+  if (moved || firstLogin) showConversation(ROOM_KEY);
+  if (firstLogin) {
+    flushQueue();
+    askHistory();
+  }
+  if (moved || firstLogin || relogin) askRooms();
+}
+
+/**
+ * `history`: chat lines from the room's history, oldest first; each goes
+ * where its id puts it, once.
+ *
+ * @param {any} frame
+ */
+function onHistory(frame) {
+  const conversation = conversations.get(ROOM_KEY);
+  if (conversation === undefined || !Array.isArray(frame.events)) return;
+  for (const event of frame.events) {
+    addChatLine(conversation, event, { history: true });
+  }
+}
+
+/**
+ * `said` and `emote`: a line in the room.
+ *
+ * @param {any} event
+ */
+function onChatLine(event) {
+  const conversation = conversations.get(ROOM_KEY);
+  if (conversation === undefined) return;
+  const mine = sameName(event.from, session.me);
+  const mention = !mine && mentionsMe(String(event.text));
+  if (!addChatLine(conversation, event, { history: false })) return;
+  if (mine) return;
+  noteUnread(conversation, mention);
+  if (mention) {
+    notify(
+      conversation,
+      `${event.from} in ${conversation.name}`,
+      String(event.text),
+    );
+  }
+}
+
+/**
+ * The room's other events: someone came, left, took a new name, set the
+ * topic, was kicked. The member list and topic follow them.
+ *
+ * @param {any} event
+ */
+function onRoomEvent(event) {
+  const conversation = conversations.get(ROOM_KEY);
+  const room = session.room;
+  if (conversation === undefined || room === null) return;
+  if (!sameName(event.room, room.name)) return;
+  if (conversation.seen.has(conn.base + event.id)) return;
+  let text;
+  switch (event.type) {
+    case "entered":
+      text = `${event.name} has entered the room.`;
+      if (!room.members.some((name) => sameName(name, event.name))) {
+        room.members.push(String(event.name));
+      }
+      break;
+    case "left":
+      text = `${event.name} has left the room.`;
+      room.members = room.members.filter((name) => !sameName(name, event.name));
+      break;
+    case "renamed":
+      text = `${event.from} is now known as ${event.name}.`;
+      room.members = room.members.map((name) =>
+        sameName(name, event.from) ? String(event.name) : name
+      );
+      if (sameName(event.from, session.me)) {
+        session.me = String(event.name);
+        setConnection("connected");
+      }
+      renamePrivate(String(event.from), String(event.name));
+      break;
+    case "topic":
+      text = `${event.from} set the topic: ${event.text}`;
+      room.topic = String(event.text);
+      break;
+    case "kicked":
+      text = `${event.name} was kicked by ${event.by}: ${event.reason}`;
+      room.members = room.members.filter((name) => !sameName(name, event.name));
+      break;
+    default:
+      return;
+  }
+  addEvent(conversation, event, text);
+  renderRoom();
+}
+
+/**
+ * `private`: a private message, to the user or from them (the server sends
+ * the sender their own, which the page tells by its sender).
+ *
+ * @param {any} event
+ */
+function onPrivate(event) {
+  if (session.me === null) return;
+  const outgoing = sameName(event.from, session.me);
+  const peer = outgoing ? String(event.to) : String(event.from);
+  const conversation = addPrivateLine(
+    String(event.from),
+    String(event.to),
+    String(event.text),
+    { key: conn.base + event.id, at: Number(event.at) },
+  );
+  if (conversation === null) return;
+  if (outgoing) {
+    if (session.focusPrivate !== null && sameName(session.focusPrivate, peer)) {
+      session.focusPrivate = null;
+      showConversation(conversation.key);
+    }
+    return;
+  }
+  noteUnread(conversation, true);
+  notify(conversation, `${event.from} (private)`, String(event.text));
+}
+
+// ------------------------------------------------------------ conversations
+
+/**
+ * The conversation shown.
+ *
+ * @returns {Conversation}
+ */
+function current() {
+  return conversations.get(currentKey) ?? roomConversation("");
+}
+
+/**
+ * Makes a conversation, with its own log element (only the one shown is
+ * visible, and read out as it grows).
+ *
+ * @param {string} key
+ * @param {"room" | "private"} kind
+ * @param {string} name
+ * @returns {Conversation}
+ */
+function makeConversation(key, kind, name) {
+  const list = h("ol", "log");
+  list.setAttribute("role", "log");
+  list.setAttribute("aria-live", "polite");
+  list.setAttribute("aria-relevant", "additions");
+  list.dataset.conversation = key;
+  list.hidden = true;
+  ui.logs.append(list);
+  /** @type {Conversation} */
+  const conversation = {
+    key,
+    kind,
+    name,
+    list,
+    seen: new Set(),
+    unread: 0,
+    mention: false,
+    oldest: Infinity,
+    complete: false,
+  };
+  conversations.set(key, conversation);
+  return conversation;
+}
+
+/**
+ * The room conversation (made on first use).
+ *
+ * @param {string} name
+ * @returns {Conversation}
+ */
+function roomConversation(name) {
+  return conversations.get(ROOM_KEY) ??
+    makeConversation(ROOM_KEY, "room", name);
+}
+
+/**
+ * The private conversation with `name` (made when `create`).
+ *
+ * @param {string} name
+ * @param {boolean} create
+ * @returns {Conversation | null}
+ */
+function privateConversation(name, create) {
+  const key = `@${fold(name)}`;
+  const found = conversations.get(key);
+  if (found !== undefined) return found;
+  if (!create) return null;
+  const conversation = makeConversation(key, "private", name);
+  renderPrivates();
+  return conversation;
+}
+
+/**
+ * Empties a conversation's log: the user moved to another room.
+ *
+ * @param {Conversation} conversation
+ */
+function resetConversation(conversation) {
+  conversation.list.replaceChildren();
+  conversation.seen.clear();
+  conversation.unread = 0;
+  conversation.mention = false;
+  conversation.oldest = Infinity;
+  conversation.complete = false;
+}
+
+/**
+ * A private conversation follows its peer's new name, when the page sees it.
+ *
+ * @param {string} from
+ * @param {string} to
+ */
+function renamePrivate(from, to) {
+  const conversation = privateConversation(from, false);
+  if (conversation === null) return;
+  const key = `@${fold(to)}`;
+  if (key !== conversation.key && conversations.has(key)) return;
+  conversations.delete(conversation.key);
+  if (currentKey === conversation.key) currentKey = key;
+  conversation.key = key;
+  conversation.name = to;
+  conversation.list.dataset.conversation = key;
+  conversations.set(key, conversation);
+  renderPrivates();
+  renderHeader();
+}
+
+/**
+ * Shows a conversation: its log, its title and topic, and clears its
+ * unread count.
+ *
+ * @param {string} key
+ */
+function showConversation(key) {
+  const conversation = conversations.get(key);
+  if (conversation === undefined) return;
+  currentKey = key;
+  for (const other of conversations.values()) {
+    other.list.hidden = other !== conversation;
+  }
+  conversation.unread = 0;
+  conversation.mention = false;
+  renderHeader();
+  renderRooms();
+  renderPrivates();
+  renderMembers();
+  updateTitle();
+  leavePromptIfStale();
+  scrollToBottom();
+  closeDrawers();
+}
+
+/**
+ * Counts a chat line in a conversation the user is not looking at (or in
+ * any while the tab is in the background, for the title).
+ *
+ * @param {Conversation} conversation
+ * @param {boolean} mention
+ */
+function noteUnread(conversation, mention) {
+  if (conversation.key === currentKey && !document.hidden) return;
+  conversation.unread++;
+  conversation.mention ||= mention;
+  if (conversation.kind === "room") renderRooms();
+  else renderPrivates();
+  updateTitle();
+}
+
+/** The tab's title: the server's name, after the number of unread lines. */
+function updateTitle() {
+  let unread = 0;
+  for (const conversation of conversations.values()) {
+    unread += conversation.unread;
+  }
+  document.title = unread > 0
+    ? `(${unread}) ${session.serverName}`
+    : session.serverName;
+}
+
+/**
+ * A private line into the conversation with the other person: a live one
+ * (`at`) or one kept while the user was offline (`date`, as the server
+ * wrote it). Returns the conversation, or null if the line was shown
+ * already.
+ *
+ * @param {string} from
+ * @param {string} to
+ * @param {string} text
+ * @param {{ key: number, at?: number, date?: string }} options
+ * @returns {Conversation | null}
+ */
+function addPrivateLine(from, to, text, options) {
+  const outgoing = sameName(from, session.me);
+  const peer = outgoing ? to : from;
+  const conversation = /** @type {Conversation} */ (privateConversation(
+    peer,
+    true,
+  ));
+  if (conversation.seen.has(options.key)) return null;
+  const item = h("li", "entry msg private");
+  if (outgoing) item.classList.add("self");
+  item.dataset.from = from;
+  if (options.at !== undefined) item.append(timeElement(options.at));
+  else item.append(h("span", "time", options.date ?? ""));
+  const body = h("div", "body");
+  body.append(h("span", `nick ${nickClass(from)}`, from));
+  const line = h("span", "text");
+  appendRich(line, text);
+  body.append(line);
+  item.append(body);
+  insertEntry(conversation, item, options.key);
+  if (options.date !== undefined) {
+    noteUnread(conversation, true);
+    renderPrivates();
+  }
+  return conversation;
+}
+
+/**
+ * A chat line (`said`, `emote`) into a conversation, once, in id order.
+ * Returns whether it was new.
+ *
+ * @param {Conversation} conversation
+ * @param {any} event
+ * @param {{ history: boolean }} options
+ * @returns {boolean}
+ */
+function addChatLine(conversation, event, options) {
+  const key = conn.base + Number(event.id);
+  if (conversation.seen.has(key)) return false;
+  const from = String(event.from);
+  const text = String(event.text);
+  const mine = sameName(from, session.me);
+  const item = h(
+    "li",
+    `entry msg ${event.type === "emote" ? "emote" : "said"}`,
+  );
+  if (mine) item.classList.add("self");
+  if (!mine && mentionsMe(text)) item.classList.add("mention");
+  if (options.history) item.classList.add("history");
+  item.dataset.from = from;
+  item.dataset.id = String(event.id);
+  item.append(timeElement(Number(event.at)));
+  const body = h("div", "body");
+  if (event.type === "emote") {
+    const who = h("span", "who", "* ");
+    who.append(h("span", `nick ${nickClass(from)}`, from));
+    body.append(who, document.createTextNode(" "));
+  } else {
+    body.append(h("span", `nick ${nickClass(from)}`, from));
+  }
+  const line = h("span", "text");
+  appendRich(line, text, !mine);
+  body.append(line);
+  item.append(body);
+  insertEntry(conversation, item, key);
+  if (conversation.kind === "room") {
+    conversation.oldest = Math.min(conversation.oldest, Number(event.id));
+  }
+  return true;
+}
+
+/**
+ * A room event (entered, left ...) as a quiet line.
+ *
+ * @param {Conversation} conversation
+ * @param {any} event
+ * @param {string} text
+ */
+function addEvent(conversation, event, text) {
+  const item = h("li", `entry event event-${event.type}`);
+  item.append(timeElement(Number(event.at)));
+  const body = h("div", "body");
+  appendRich(body, text);
+  item.append(body);
+  insertEntry(conversation, item, conn.base + Number(event.id));
+}
+
+/**
+ * Lines from the server for this user: a reply, an error, a notice, a
+ * question.
+ *
+ * @param {Conversation} conversation
+ * @param {string[]} lines
+ * @param {number} key
+ * @param {"reply" | "error" | "notice" | "prompt"} kind
+ */
+function addSystem(conversation, lines, key, kind) {
+  if (conversation.seen.has(key)) return;
+  const item = h("li", `entry system ${kind}`);
+  item.append(timeElement(Date.now()));
+  const body = h("div", "body");
+  for (const line of lines) {
+    const row = h("div", "line");
+    appendRich(row, line);
+    body.append(row);
+  }
+  item.append(body);
+  insertEntry(conversation, item, key);
+}
+
+/**
+ * A mark the page itself puts in a log: where the session was lost, or
+ * more was missed than the server kept.
+ *
+ * @param {Conversation} conversation
+ * @param {string} text
+ * @param {number} key
+ * @param {string} kind
+ */
+function addMark(conversation, text, key, kind) {
+  const item = h("li", `entry mark ${kind}`);
+  item.append(h("span", "mark-text", text));
+  insertEntry(conversation, item, key);
+}
+
+/**
+ * Puts an entry where its key (its id, in the server's one sequence) puts
+ * it: at the end for what is live, further up for history. The view stays
+ * at the bottom if it was there, and on the same lines if not.
+ *
+ * @param {Conversation} conversation
+ * @param {HTMLElement} item
+ * @param {number} key
+ */
+function insertEntry(conversation, item, key) {
+  const list = conversation.list;
+  const shown = conversation.key === currentKey;
+  const atBottom = shown && isAtBottom();
+  const heightBefore = ui.scroller.scrollHeight;
+  item.dataset.key = String(key);
+  conversation.seen.add(key);
+  conn.maxKey = Math.max(conn.maxKey, key);
+  /** @type {Element | null} */
+  let before = null;
+  for (
+    let node = list.lastElementChild;
+    node !== null;
+    node = node.previousElementSibling
+  ) {
+    if (Number(/** @type {HTMLElement} */ (node).dataset.key) <= key) break;
+    before = node;
+  }
+  list.insertBefore(item, before);
+  if (list.childElementCount > MAX_ENTRIES) {
+    // The oldest go; "Load older messages" can bring them back.
+    while (list.childElementCount > MAX_ENTRIES) {
+      const first = /** @type {HTMLElement} */ (list.firstElementChild);
+      conversation.seen.delete(Number(first.dataset.key));
+      first.remove();
+    }
+    const oldest = /** @type {HTMLElement | null} */ (
+      list.querySelector(".msg[data-id]")
+    );
+    conversation.oldest = oldest === null
+      ? Infinity
+      : Number(oldest.dataset.id);
+    conversation.complete = false;
+  }
+  if (!shown) return;
+  if (atBottom) scrollToBottom();
+  else if (before !== null) {
+    ui.scroller.scrollTop += ui.scroller.scrollHeight - heightBefore;
+  }
+}
+
+/** Whether the log is scrolled to (nearly) its end. */
+function isAtBottom() {
+  const scroller = ui.scroller;
+  return scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight <
+    40;
+}
+
+/** Scrolls the log to its end. */
+function scrollToBottom() {
+  ui.scroller.scrollTop = ui.scroller.scrollHeight;
+}
+
+// ------------------------------------------------------------------ history
+
+/** Asks for the room's last lines (after login, after a lost session). */
+function askHistory() {
+  // Lines shown already are not shown twice: each has its id.
+  session.historyAsked.push(true);
+  sendChat(command(`history ${PAGE_LINES}`));
+}
+
+/** "Load older messages": the lines before the oldest shown. */
+function loadOlder() {
+  const conversation = conversations.get(ROOM_KEY);
+  if (conversation === undefined || conversation.complete) return;
+  ui.loadOlder.disabled = true;
+  session.historyAsked.push(true);
+  sendChat(
+    command(
+      conversation.oldest === Infinity
+        ? `history ${PAGE_LINES}`
+        : `history before ${conversation.oldest} ${PAGE_LINES}`,
+    ),
+  );
+}
+
+/** The room's history has no older lines: the button says so. */
+function setHistoryComplete() {
+  const conversation = conversations.get(ROOM_KEY);
+  if (conversation !== undefined) conversation.complete = true;
+  renderOlder();
+}
+
+/** "Load older messages" for a room whose history may go further back. */
+function renderOlder() {
+  const conversation = current();
+  const room = conversation.kind === "room";
+  ui.older.hidden = !room;
+  ui.loadOlder.hidden = !room || conversation.complete;
+  ui.olderEnd.hidden = !room || !conversation.complete;
+  ui.olderEnd.textContent = `This is the start of ${conversation.name}.`;
+}
+
+/** Asks for the list of rooms, answered without showing. */
+function askRooms() {
+  session.roomsAsked.push(true);
+  sendChat(command("rooms"));
+}
+
+// --------------------------------------------------------------- side lists
+
+/**
+ * The rooms from a `rooms` answer (`  main (3 people): topic`).
+ *
+ * @param {string[]} lines
+ */
+function setRooms(lines) {
+  session.rooms = [];
+  for (const line of lines) {
+    const match = line.match(TEXTS.roomLine);
+    if (match === null) continue;
+    session.rooms.push({
+      name: match[1],
+      count: Number(match[2]),
+      topic: match[3] ?? null,
+    });
+  }
+  renderRooms();
+}
+
+/**
+ * Replaces a list's items; the button that had the focus gives it to its
+ * new self (the same `data-*` and class), so that keyboard users are not
+ * thrown out of the list when it changes under them.
+ *
+ * @param {HTMLElement} list
+ * @param {HTMLElement[]} items
+ */
+function replaceKeepingFocus(list, items) {
+  const focused = document.activeElement;
+  let match = null;
+  if (focused instanceof HTMLElement && list.contains(focused)) {
+    match = (/** @type {HTMLElement} */ element) =>
+      element.className.split(" ")[0] === focused.className.split(" ")[0] &&
+      JSON.stringify(element.dataset) === JSON.stringify(focused.dataset);
+  }
+  list.replaceChildren(...items);
+  if (match === null) return;
+  for (const element of list.querySelectorAll("button")) {
+    if (match(/** @type {HTMLElement} */ (element))) {
+      /** @type {HTMLElement} */ (element).focus();
+      return;
+    }
+  }
+}
+
+/** Every part of the page that shows the room. */
+function renderRoom() {
+  renderRooms();
+  renderHeader();
+  renderMembers();
+}
+
+/**
+ * The room list: the rooms the server listed, the current one marked, with
+ * its unread count when a private conversation is shown.
+ */
+function renderRooms() {
+  const room = session.room;
+  const rooms = session.rooms.map((entry) => ({ ...entry }));
+  if (room !== null) {
+    const mine = rooms.find((entry) => sameName(entry.name, room.name));
+    if (mine === undefined) {
+      rooms.unshift({
+        name: room.name,
+        count: room.members.length,
+        topic: room.topic,
+      });
+    } else {
+      mine.count = room.members.length;
+      mine.topic = room.topic;
+    }
+  }
+  const conversation = conversations.get(ROOM_KEY);
+  const items = rooms.map((entry) => {
+    const isCurrent = room !== null && sameName(entry.name, room.name);
+    const button = h("button", "entry-button");
+    button.type = "button";
+    button.dataset.room = entry.name;
+    button.title = entry.topic ?? "";
+    button.append(
+      h("span", "entry-sigil", "#"),
+      h("span", "entry-name", entry.name),
+    );
+    button.append(
+      h(
+        "span",
+        "entry-count",
+        String(entry.count),
+      ),
+    );
+    const count = button.lastElementChild;
+    count.title = `${entry.count} ${entry.count === 1 ? "person" : "people"}`;
+    if (isCurrent) {
+      button.classList.add("current");
+      if (currentKey === ROOM_KEY) button.setAttribute("aria-current", "page");
+      if (conversation !== undefined) addBadge(button, conversation);
+    }
+    button.addEventListener("click", () => {
+      if (isCurrent) showConversation(ROOM_KEY);
+      else joinRoom(entry.name);
+    });
+    const item = h("li", "entry-item");
+    item.append(button);
+    return item;
+  });
+  replaceKeepingFocus(ui.roomList, items);
+}
+
+/** The private conversations, each with its unread count and a close. */
+function renderPrivates() {
+  const items = [];
+  for (const conversation of conversations.values()) {
+    if (conversation.kind !== "private") continue;
+    const button = h("button", "entry-button");
+    button.type = "button";
+    button.dataset.private = conversation.name;
+    button.append(
+      h("span", "entry-sigil", "@"),
+      h(
+        "span",
+        `entry-name ${nickClass(conversation.name)}`,
+        conversation.name,
+      ),
+    );
+    if (conversation.key === currentKey) {
+      button.classList.add("current");
+      button.setAttribute("aria-current", "page");
+    }
+    addBadge(button, conversation);
+    button.addEventListener("click", () => showConversation(conversation.key));
+    const close = h("button", "entry-close");
+    close.type = "button";
+    close.dataset.close = conversation.name;
+    close.title = `Close the conversation with ${conversation.name}`;
+    close.append(
+      h("span", "", "×"),
+      h("span", "visually-hidden", close.title),
+    );
+    close.firstElementChild.setAttribute("aria-hidden", "true");
+    close.addEventListener("click", () => closePrivate(conversation.key));
+    const item = h("li", "entry-item");
+    item.append(button, close);
+    items.push(item);
+  }
+  replaceKeepingFocus(ui.privateList, items);
+  ui.privateHint.hidden = items.length > 0;
+}
+
+/**
+ * The unread count of a conversation, on its entry; marked when it holds a
+ * mention or a private message.
+ *
+ * @param {HTMLElement} button
+ * @param {Conversation} conversation
+ */
+function addBadge(button, conversation) {
+  if (conversation.unread === 0) return;
+  const badge = h(
+    "span",
+    conversation.mention ? "badge mention" : "badge",
+    String(conversation.unread),
+  );
+  badge.setAttribute("aria-hidden", "true");
+  button.append(
+    badge,
+    h(
+      "span",
+      "visually-hidden",
+      ` (${conversation.unread} unread${
+        conversation.mention ? ", mentioning you" : ""
+      })`,
+    ),
+  );
+}
+
+/**
+ * Closes a private conversation (it comes back with the next message).
+ *
+ * @param {string} key
+ */
+function closePrivate(key) {
+  const conversation = conversations.get(key);
+  if (conversation === undefined || conversation.kind !== "private") return;
+  conversation.list.remove();
+  conversations.delete(key);
+  if (currentKey === key) showConversation(ROOM_KEY);
+  else renderPrivates();
+  updateTitle();
+}
+
+/** The conversation's title and topic above the log. */
+function renderHeader() {
+  const conversation = current();
+  const room = session.room;
+  ui.conversationTopic.replaceChildren();
+  if (conversation.kind === "room") {
+    ui.conversationTitle.textContent = `#${room?.name ?? conversation.name}`;
+    if (room?.topic) {
+      appendRich(ui.conversationTopic, room.topic);
+      ui.conversationTopic.classList.remove("empty");
+    } else {
+      ui.conversationTopic.textContent = "No topic. /topic TEXT sets one.";
+      ui.conversationTopic.classList.add("empty");
+    }
+    ui.message.placeholder = `Message #${room?.name ?? ""}`;
+  } else {
+    ui.conversationTitle.textContent = `@${conversation.name}`;
+    ui.conversationTopic.textContent =
+      `Private conversation with ${conversation.name}`;
+    ui.conversationTopic.classList.add("empty");
+    ui.message.placeholder = `Message ${conversation.name}`;
+  }
+  if (session.prompt !== null) ui.message.placeholder = session.prompt.text;
+  ui.messageLabel.textContent = session.prompt?.text ?? ui.message.placeholder;
+  renderOlder();
+}
+
+/**
+ * The room's members, as the room frame and the events since say: each a
+ * button that opens a private conversation.
+ */
+function renderMembers() {
+  const room = session.room;
+  const members = [...(room?.members ?? [])].sort((a, b) =>
+    fold(a).localeCompare(fold(b))
+  );
+  ui.membersRoom.textContent = room === null ? "" : `of #${room.name}`;
+  ui.memberCount.textContent = String(members.length);
+  const items = members.map((name) => {
+    const item = h("li", "member-item");
+    const isMe = sameName(name, session.me);
+    const owner = room?.owner != null && fold(name) === room.owner;
+    if (isMe) {
+      const self = h("span", "member self");
+      self.append(h("span", `nick ${nickClass(name)}`, name));
+      self.append(h("span", "member-note", " (you)"));
+      item.append(self);
+    } else {
+      const button = h("button", "member");
+      button.type = "button";
+      button.dataset.member = name;
+      button.title = `Talk privately with ${name}`;
+      button.append(h("span", `nick ${nickClass(name)}`, name));
+      button.addEventListener("click", () => openPrivate(name));
+      item.append(button);
+    }
+    if (owner) {
+      const mark = h("span", "member-note owner", " owner");
+      item.firstElementChild?.append(mark);
+    }
+    return item;
+  });
+  replaceKeepingFocus(ui.memberList, items);
+}
+
+/**
+ * Opens (or makes) the private conversation with `name` and shows it.
+ *
+ * @param {string} name
+ */
+function openPrivate(name) {
+  const conversation = privateConversation(name, true);
+  if (conversation === null) return;
+  showConversation(conversation.key);
+  ui.message.focus();
+}
+
+/**
+ * Joins a room (from the room list or the join form).
+ *
+ * @param {string} name
+ */
+function joinRoom(name) {
+  const room = name.trim().replace(/^#/, "");
+  if (room === "") return;
+  if (session.room !== null && sameName(session.room.name, room)) {
+    showConversation(ROOM_KEY);
+    return;
+  }
+  sendChat(command(`join ${room}`));
+  closeDrawers();
+  ui.message.focus();
+}
+
+// ------------------------------------------------------------- message box
+
+/**
+ * The message box was submitted: the answer to a question, a command (a
+ * line starting with `/`, sent as it is), or a line to the room
+ * (`say TEXT`) or to the person of the private conversation shown
+ * (`msg NAME TEXT`).
+ */
+function submitMessage() {
+  const value = ui.message.value;
+  if (session.prompt !== null) {
+    answerPrompt(value);
+    return;
+  }
+  if (value.trim() === "") return;
+  remember(value);
+  ui.message.value = "";
+  if (value.trimStart().startsWith("/")) {
+    runCommand(value.trim());
+    return;
+  }
+  const conversation = current();
+  if (conversation.kind === "private") {
+    sendChat(`${command("msg")} ${conversation.name} ${value}`);
+  } else {
+    sendChat(`${command("say")} ${value}`);
+  }
+}
+
+/**
+ * A command the user typed: sent unchanged, after noting what the page
+ * must know about it (a logout is not a dropped connection; answers to
+ * `rooms` and `history` typed by the user are shown).
+ *
+ * @param {string} line
+ */
+function runCommand(line) {
+  const [word, ...rest] = line.slice(1).split(/\s+/);
+  switch (word.toLowerCase()) {
+    case "logout":
+      session.leaving = true;
+      break;
+    case "rooms":
+      if (session.me !== null) session.roomsAsked.push(false);
+      break;
+    case "history":
+      if (session.me !== null) session.historyAsked.push(false);
+      break;
+    case "msg":
+      if (rest.length > 1) session.focusPrivate = rest[0];
+      break;
+  }
+  sendChat(line);
+}
+
+/**
+ * Answers the server's question with the message box's value (an empty
+ * line cancels). A secret is never kept in the input history.
+ *
+ * @param {string} value
+ */
+function answerPrompt(value) {
+  if (!sendNow(value)) {
+    setStatus("Not connected: the answer was not sent");
+    return;
+  }
+  session.prompt = null;
+  ui.message.value = "";
+  leavePrompt();
+}
+
+/** What the message box held before a question took it over. */
+let draftBeforePrompt = "";
+
+/**
+ * Turns the message box into the answer to the question pending: a
+ * password field for a secret, with a Cancel button.
+ *
+ * @param {boolean} secret
+ */
+function enterPrompt(secret) {
+  if (!ui.composer.classList.contains("prompting")) {
+    draftBeforePrompt = ui.message.value;
+  }
+  ui.message.value = "";
+  ui.message.type = secret ? "password" : "text";
+  ui.message.autocomplete = secret ? "current-password" : "off";
+  ui.composer.classList.add("prompting");
+  ui.promptCancel.hidden = false;
+  ui.send.textContent = "Answer";
+  renderHeader();
+  ui.message.focus();
+}
+
+/** The message box is for messages again, with what it held before. */
+function leavePrompt() {
+  if (!ui.composer.classList.contains("prompting")) return;
+  ui.composer.classList.remove("prompting");
+  ui.message.type = "text";
+  ui.message.autocomplete = "off";
+  ui.message.value = draftBeforePrompt;
+  draftBeforePrompt = "";
+  ui.promptCancel.hidden = true;
+  ui.send.textContent = "Send";
+  renderHeader();
+}
+
+/** A question that is no longer pending leaves the message box. */
+function leavePromptIfStale() {
+  if (session.prompt === null) leavePrompt();
+}
+
+/**
+ * Keeps a line for Up and Down.
+ *
+ * @param {string} line
+ */
+function remember(line) {
+  const lines = inputHistory.lines;
+  if (lines[lines.length - 1] !== line) lines.push(line);
+  if (lines.length > MAX_INPUT_HISTORY) lines.shift();
+  inputHistory.index = lines.length;
+  inputHistory.draft = "";
+}
+
+/**
+ * Up and Down walk the lines sent before; Down past the last gives back
+ * the line being typed.
+ *
+ * @param {KeyboardEvent} event
+ */
+function onMessageKey(event) {
+  if (event.altKey || event.ctrlKey || event.metaKey || event.shiftKey) return;
+  if (session.prompt !== null) return;
+  const lines = inputHistory.lines;
+  if (event.key === "ArrowUp") {
+    if (inputHistory.index === 0) return;
+    if (inputHistory.index === lines.length) {
+      inputHistory.draft = ui.message.value;
+    }
+    inputHistory.index--;
+  } else if (event.key === "ArrowDown") {
+    if (inputHistory.index >= lines.length) return;
+    inputHistory.index++;
+  } else {
+    return;
+  }
+  event.preventDefault();
+  ui.message.value = inputHistory.index === lines.length
+    ? inputHistory.draft
+    : lines[inputHistory.index];
+  const end = ui.message.value.length;
+  ui.message.setSelectionRange(end, end);
+}
+
+// -------------------------------------------------------------------- login
+
+/**
+ * The login form: `login NAME`; the password, if filled in, answers the
+ * server's question when it asks (a registered name). With a question
+ * pending, the form answers it.
+ */
+function submitLogin() {
+  const name = ui.loginName.value.trim();
+  const password = ui.loginPassword.value;
+  if (name === "") {
+    showLoginMessage("Please enter a name.", true);
+    ui.loginName.focus();
+    return;
+  }
+  if (session.prompt !== null && sameName(name, session.loginName)) {
+    if (password === "") {
+      showLoginMessage(session.prompt.text, true);
+      ui.loginPassword.focus();
+      return;
+    }
+    if (sendNow(password)) {
+      session.prompt = null;
+      ui.loginPassword.value = "";
+      showLoginMessage("Checking the password…", false);
+    }
+    return;
+  }
+  if (session.prompt !== null) {
+    // A question for another name: cancel it first.
+    sendNow("");
+    session.prompt = null;
+  }
+  session.loginName = name;
+  session.loginPassword = password === "" ? null : password;
+  ui.loginPassword.value = "";
+  showLoginMessage("Logging in…", false);
+  const line = `login ${name}`;
+  if (!sendNow(line)) {
+    conn.pendingLogin = line;
+    if (conn.socket === null) connect();
+  }
+}
+
+/**
+ * A line under the login form.
+ *
+ * @param {string} text
+ * @param {boolean} isError
+ */
+function showLoginMessage(text, isError) {
+  ui.loginMessage.textContent = text;
+  ui.loginMessage.classList.toggle("error", isError);
+}
+
+/** Logged in: the chat takes the page. */
+function enterChat() {
+  session.phase = "chat";
+  document.body.dataset.phase = "chat";
+  ui.loginView.hidden = true;
+  ui.chatView.hidden = false;
+  showLoginMessage("", false);
+  ui.loginPasswordLabel.replaceChildren(...PASSWORD_LABEL);
+  ui.message.focus();
+}
+
+/**
+ * Back to the login form, everything of the session forgotten: after a
+ * logout, or when the server ended the session.
+ *
+ * @param {string} reason shown on the form
+ * @param {boolean} [isError] whether it is shown as an error (default)
+ */
+function toLogin(reason, isError = true) {
+  session.phase = "login";
+  session.me = null;
+  session.relogin = false;
+  session.rejoin = null;
+  session.parkedRoom = null;
+  session.prompt = null;
+  session.queue = [];
+  session.room = null;
+  session.rooms = [];
+  session.roomsAsked = [];
+  session.historyAsked = [];
+  conn.token = null;
+  conn.attempt = 0;
+  conn.lost = null;
+  conn.takingBack = false;
+  clearTimeout(conn.retryTimer);
+  clearInterval(conn.countdown);
+  for (const conversation of conversations.values()) conversation.list.remove();
+  conversations.clear();
+  currentKey = ROOM_KEY;
+  leavePrompt();
+  document.body.dataset.phase = "login";
+  ui.chatView.hidden = true;
+  ui.loginView.hidden = false;
+  ui.loginName.value = session.loginName;
+  ui.loginPasswordLabel.replaceChildren(...PASSWORD_LABEL);
+  showLoginMessage(reason, isError);
+  updateBanner();
+  updateTitle();
+  ui.loginName.focus();
+}
+
+// ------------------------------------------------------------ notifications
+
+/**
+ * The notifications switch: asks the browser's permission the first time
+ * it is turned on (never before), and remembers the choice.
+ */
+async function toggleNotifications() {
+  if (notifying) {
+    setNotifying(false);
+    return;
+  }
+  if (!("Notification" in globalThis)) {
+    setStatus("This browser has no desktop notifications");
+    return;
+  }
+  let permission = Notification.permission;
+  if (permission === "default") {
+    permission = await Notification.requestPermission();
+  }
+  if (permission !== "granted") {
+    setStatus("Notifications are blocked for this site in the browser");
+    setNotifying(false);
+    return;
+  }
+  setNotifying(true);
+}
+
+/**
+ * @param {boolean} on
+ */
+function setNotifying(on) {
+  notifying = on;
+  ui.notifyToggle.setAttribute("aria-pressed", String(on));
+  ui.notifyState.textContent = on ? "on" : "off";
+  try {
+    localStorage.setItem(NOTIFY_KEY, on ? "on" : "off");
+  } catch {
+    // Storage is off: the choice lasts as long as the page.
+  }
+}
+
+/**
+ * A desktop notification for a mention or a private message, while the
+ * tab is in the background; clicking it shows the conversation.
+ *
+ * @param {Conversation} conversation
+ * @param {string} title
+ * @param {string} body
+ */
+function notify(conversation, title, body) {
+  if (!notifying || !("Notification" in globalThis)) return;
+  if (Notification.permission !== "granted") return;
+  if (document.visibilityState === "visible" && document.hasFocus()) return;
+  const notification = new Notification(title, {
+    body,
+    tag: conversation.key,
+  });
+  notification.addEventListener("click", () => {
+    globalThis.focus();
+    showConversation(conversation.key);
+    notification.close();
+  });
+}
+
+// ------------------------------------------------------------------- layout
+
+/** Closes the phone layout's drawers. */
+function closeDrawers() {
+  ui.app.classList.remove("nav-open", "members-open");
+  ui.navToggle.setAttribute("aria-expanded", "false");
+  if (PHONE.matches) ui.membersToggle.setAttribute("aria-expanded", "false");
+}
+
+/** The side list: a drawer on a phone. */
+function toggleNav() {
+  const open = !ui.app.classList.contains("nav-open");
+  ui.app.classList.remove("members-open");
+  ui.app.classList.toggle("nav-open", open);
+  ui.navToggle.setAttribute("aria-expanded", String(open));
+  if (open) ui.sidebar.querySelector("button")?.focus();
+}
+
+/** The member list: a drawer on a phone, a column that folds away on a desk. */
+function toggleMembers() {
+  if (PHONE.matches) {
+    const open = !ui.app.classList.contains("members-open");
+    ui.app.classList.remove("nav-open");
+    ui.app.classList.toggle("members-open", open);
+    ui.membersToggle.setAttribute("aria-expanded", String(open));
+    if (open) ui.members.querySelector("button")?.focus();
+  } else {
+    const hidden = ui.app.classList.toggle("members-hidden");
+    ui.membersToggle.setAttribute("aria-expanded", String(!hidden));
+  }
+}
+
+/**
+ * Alt+Up and Alt+Down move between conversations; Escape closes a drawer.
+ *
+ * @param {KeyboardEvent} event
+ */
+function onGlobalKey(event) {
+  if (event.key === "Escape") {
+    if (ui.app.classList.contains("nav-open")) {
+      closeDrawers();
+      ui.navToggle.focus();
+    } else if (ui.app.classList.contains("members-open")) {
+      closeDrawers();
+      ui.membersToggle.focus();
+    }
+    return;
+  }
+  if (!event.altKey || session.phase !== "chat") return;
+  if (event.key !== "ArrowUp" && event.key !== "ArrowDown") return;
+  const keys = [...conversations.keys()];
+  const at = keys.indexOf(currentKey);
+  const next = keys[
+    (at + (event.key === "ArrowUp" ? -1 : 1) + keys.length) % keys.length
+  ];
+  if (next !== undefined) {
+    event.preventDefault();
+    showConversation(next);
+  }
+}
+
+// ------------------------------------------------------------------- wiring
+
+ui.loginForm.addEventListener("submit", (/** @type {Event} */ event) => {
+  event.preventDefault();
+  submitLogin();
+});
+ui.composer.addEventListener("submit", (/** @type {Event} */ event) => {
+  event.preventDefault();
+  submitMessage();
+});
+ui.message.addEventListener("keydown", onMessageKey);
+ui.promptCancel.addEventListener("click", () => {
+  answerPrompt("");
+  ui.message.focus();
+});
+ui.joinForm.addEventListener("submit", (/** @type {Event} */ event) => {
+  event.preventDefault();
+  joinRoom(ui.joinName.value);
+  ui.joinName.value = "";
+});
+ui.roomsRefresh.addEventListener("click", askRooms);
+ui.loadOlder.addEventListener("click", loadOlder);
+ui.logout.addEventListener("click", () => {
+  if (session.me === null || !conn.ready) {
+    toLogin("You have logged out.", false);
+    return;
+  }
+  session.leaving = true;
+  sendNow(command("logout"));
+});
+ui.reconnectNow.addEventListener("click", connect);
+ui.notifyToggle.addEventListener("click", toggleNotifications);
+ui.navToggle.addEventListener("click", toggleNav);
+ui.membersToggle.addEventListener("click", toggleMembers);
+document.addEventListener("keydown", onGlobalKey);
+document.addEventListener("click", (event) => {
+  // A tap beside an open drawer closes it, as on most phones' apps.
+  if (
+    !ui.app.classList.contains("nav-open") &&
+    !ui.app.classList.contains("members-open")
+  ) return;
+  const target = /** @type {Node} */ (event.target);
+  for (
+    const inside of [ui.sidebar, ui.members, ui.navToggle, ui.membersToggle]
+  ) {
+    if (inside.contains(target)) return;
+  }
+  closeDrawers();
+});
+document.addEventListener("visibilitychange", () => {
+  if (!document.hidden) {
+    const conversation = conversations.get(currentKey);
+    if (conversation !== undefined && conversation.unread > 0) {
+      showConversation(currentKey);
+    }
+  }
+});
+globalThis.addEventListener("online", () => {
+  if (conn.socket === null && conn.retryAt > 0) connect();
+});
+PHONE.addEventListener("change", closeDrawers);
+
+try {
+  if (
+    localStorage.getItem(NOTIFY_KEY) === "on" &&
+    "Notification" in globalThis && Notification.permission === "granted"
+  ) {
+    setNotifying(true);
+  }
+} catch {
+  // Storage is off.
+}
+
+closeDrawers();
+ui.loginName.focus();
+connect();
