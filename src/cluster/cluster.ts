@@ -147,9 +147,14 @@ export class Cluster implements ClusterHooks {
   #host: ClusterHost | null = null;
   /** Room channels subscribed to, by room key. */
   readonly #watching = new Map<string, Promise<void>>();
-  /** Presence updates, in order. */
+  /** Presence updates not yet sent, in order. */
+  #pending: (() => Promise<unknown>)[] = [];
+  /** The batch of presence updates on its way (resolved: none). */
   #queue: Promise<void> = Promise.resolve();
+  #sending = false;
   #heartbeat: TimerId | null = null;
+  /** The heartbeat on its way (resolved: none). */
+  #beating: Promise<void> = Promise.resolve();
   /** The event id counter as the last heartbeat read it. */
   #latestId = 0;
   /** When Redis last came back (or first answered), on the clock (ms). */
@@ -543,6 +548,8 @@ export class Cluster implements ClusterHooks {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#heartbeat !== null) this.#clock.clearTimeout(this.#heartbeat);
+    // A heartbeat on its way (reaping, say) finishes before the link goes.
+    await this.#beating;
     await this.#queue;
     try {
       await this.#link.transaction([
@@ -658,19 +665,38 @@ export class Cluster implements ClusterHooks {
   }
 
   /** Runs presence updates one after another; while Redis is away, drops them. */
+  /**
+   * Sends a presence update after those asked for before. The ones that
+   * wait while a batch is on its way go together in the next, all sent at
+   * once on the one connection (so Redis runs them in order) rather than
+   * one round trip each: a thousand logins are a few batches, not a
+   * thousand round trips in a row.
+   */
   #enqueue(work: () => Promise<unknown>): void {
-    this.#queue = this.#queue.then(async () => {
+    this.#pending.push(work);
+    if (this.#sending) return;
+    this.#sending = true;
+    this.#queue = this.#drain();
+  }
+
+  async #drain(): Promise<void> {
+    while (this.#pending.length > 0) {
+      const batch = this.#pending;
+      this.#pending = [];
       if (!this.up) {
         this.#reconcile = true;
-        return;
+        continue;
       }
-      try {
-        await work();
-      } catch (error) {
+      const results = await Promise.allSettled(batch.map((work) => work()));
+      const failed = results.find((result) => result.status === "rejected");
+      if (failed !== undefined) {
         this.#reconcile = true;
-        this.#log.warn("Updating the cluster failed: {error}", { error });
+        this.#log.warn("Updating the cluster failed: {error}", {
+          error: (failed as PromiseRejectedResult).reason,
+        });
       }
-    });
+    }
+    this.#sending = false;
   }
 
   // Staying alive, and noticing those who did not.
@@ -694,7 +720,7 @@ export class Cluster implements ClusterHooks {
       this.#reconcile = true;
       return;
     }
-    this.#alive().then(() => {
+    this.#beating = this.#alive().then(() => {
       if (this.#reconcile) {
         this.#reconcile = false;
         this.#readyAt = this.#clock.now();
@@ -704,6 +730,7 @@ export class Cluster implements ClusterHooks {
         return this.#reapOthers();
       }
     }).catch((error) => {
+      if (this.#closed) return;
       this.#reconcile = true;
       this.#log.warn("The cluster's heartbeat failed: {error}", { error });
     });
