@@ -6,6 +6,7 @@
  *   deno task bench                      all scenarios against this server
  *   deno task bench --peer inspircd      the same against InspIRCd, side by side
  *   deno task bench --scenarios burst,idle --quick
+ *   deno task bench --nodes 3            also three servers on one Redis
  *
  * @module
  */
@@ -19,11 +20,20 @@ import {
   type Starter,
   steady,
 } from "./scenarios.ts";
-import { pin, startChatServer, startInspircd } from "./servers.ts";
+import {
+  pin,
+  startChatCluster,
+  startChatServer,
+  startInspircd,
+} from "./servers.ts";
 
 const USAGE = `Usage: deno task bench [options]
 
   --peer inspircd     also run every scenario against InspIRCd
+  --nodes N           also run a cluster: N servers on one Redis (started
+                      here), the clients spread over them, every process
+                      on the server's core; with the Redis commands per
+                      chat line and each process's CPU
   --baseline DIR      also run another checkout of this server (a git
                       worktree of an earlier commit), as "baseline": the
                       figures before and after a change, from one run
@@ -167,8 +177,51 @@ function medians(rows: Row[]): Row[] {
       bytesPerConnection: of((r) => r.bytesPerConnection),
       serverCpu: of((r) => r.serverCpu),
       loadCpu: of((r) => r.loadCpu),
+      processCpu: first.processCpu && Object.fromEntries(
+        Object.keys(first.processCpu).map((name) => [
+          name,
+          of((r) => r.processCpu?.[name])!,
+        ]),
+      ),
+      redisCommandsPerLine: of((r) => r.redisCommandsPerLine),
+      publishesPerLine: of((r) => r.publishesPerLine),
+      redisPerLine: first.redisPerLine && Object.fromEntries(
+        [...new Set(group.flatMap((r) => Object.keys(r.redisPerLine ?? {})))]
+          .map((name) => [
+            name,
+            of((r) => r.redisPerLine?.[name] ?? 0)!,
+          ]),
+      ),
     };
   });
+}
+
+/**
+ * A cluster's medians that do not fit the table: each process's CPU, and
+ * each Redis command's calls per chat line.
+ */
+function clusterDetail(summary: Row[]): string {
+  const lines: string[] = [];
+  const list = (values: Record<string, number>) =>
+    Object.entries(values).sort(([, a], [, b]) => b - a)
+      .map(([name, value]) => `${name} ${format(value)}`).join(", ");
+  for (const row of summary) {
+    if (row.processCpu) {
+      lines.push(
+        `${row.server} ${row.scenario}, CPU by process: ${
+          list(row.processCpu)
+        }`,
+      );
+    }
+    if (row.redisPerLine && Object.keys(row.redisPerLine).length > 0) {
+      lines.push(
+        `${row.server} ${row.scenario}, Redis calls per line: ${
+          list(row.redisPerLine)
+        }`,
+      );
+    }
+  }
+  return lines.length > 0 ? "\n" + lines.join("\n") : "";
 }
 
 /** Every run's p99, where there were several: how much the median hides. */
@@ -207,6 +260,8 @@ function figures(row: Row): [string, number | undefined, "higher" | "lower"][] {
     ],
     ["server CPU", row.serverCpu, "lower"],
     ["load gen CPU", row.loadCpu, "lower"],
+    ["Redis cmds/line", row.redisCommandsPerLine, "lower"],
+    ["publishes/line", row.publishesPerLine, "lower"],
   ];
 }
 
@@ -235,14 +290,17 @@ function table(summary: Row[], servers: string[]): string {
       summary.find((r) => r.server === other && r.scenario === row.scenario)
     ).map((other) => other ? figures(other) : null);
     figures(row).forEach(([name, value], i) => {
-      if (value === undefined) return;
       const values = theirs.map((figure) => figure?.[i][1]);
+      // A figure only some have (a cluster's Redis commands) shows too.
+      if (value === undefined && values.every((v) => v === undefined)) return;
       lines.push([
         row.scenario,
         name,
         format(value),
         ...values.map(format),
-        ...values.map((v) => v ? `${(value / v).toFixed(2)}x` : "-"),
+        ...values.map((v) =>
+          v && value !== undefined ? `${(value / v).toFixed(2)}x` : "-"
+        ),
       ]);
     });
   }
@@ -282,6 +340,7 @@ async function main(): Promise<number> {
       repeat: { type: "string" },
       samples: { type: "string" },
       baseline: { type: "string" },
+      nodes: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -296,6 +355,11 @@ async function main(): Promise<number> {
   const repeat = Number(values.repeat ?? (values.quick ? 1 : 3));
   if (!Number.isInteger(repeat) || repeat < 1) {
     console.error(`error: --repeat wants a whole number from 1\n\n${USAGE}`);
+    return 2;
+  }
+  const nodes = values.nodes === undefined ? 0 : Number(values.nodes);
+  if (values.nodes !== undefined && (!Number.isInteger(nodes) || nodes < 2)) {
+    console.error(`error: --nodes wants a whole number from 2\n\n${USAGE}`);
     return 2;
   }
   if (values.samples) {
@@ -327,6 +391,10 @@ async function main(): Promise<number> {
     );
     servers.push("baseline");
   }
+  if (nodes > 0) {
+    starters.push(() => startChatCluster({ cpu, nodes }));
+    servers.push(`cluster-${nodes}`);
+  }
   if (values.peer) {
     starters.push(() => startInspircd({ cpu }));
     servers.push("inspircd");
@@ -334,10 +402,13 @@ async function main(): Promise<number> {
   const rows = await runAll(starters, runsOf(plan, only), repeat);
   const summary = medians(rows);
 
-  console.log(table(summary, servers) + spread(rows, repeat));
+  console.log(
+    table(summary, servers) + clusterDetail(summary) + spread(rows, repeat),
+  );
   const report = {
     date: new Date().toISOString(),
     baseline: values.baseline ?? null,
+    nodes: nodes || null,
     machine: {
       cores,
       os: `${Deno.build.os} ${Deno.osRelease()}`,

@@ -6,7 +6,7 @@
  */
 
 import { BenchClient, MARK, nowMicros, sendTime } from "./client.ts";
-import { cpuSeconds, rss, type RunningServer } from "./servers.ts";
+import { cpuSeconds, processesOf, rss, type RunningServer } from "./servers.ts";
 import { type Latency, latency } from "./stats.ts";
 import process from "node:process";
 
@@ -26,9 +26,20 @@ export interface Row {
   bytesPerConnection?: number;
   /** Server RSS at the end, bytes. */
   serverRss?: number;
-  /** CPU the server and the load generator used, as a share of one core. */
+  /**
+   * CPU the server (a cluster: all its processes) and the load generator
+   * used, as a share of one core.
+   */
   serverCpu?: number;
   loadCpu?: number;
+  /** A cluster: each process's CPU, as a share of one core. */
+  processCpu?: Record<string, number>;
+  /** A cluster: Redis commands per chat line sent, all of them. */
+  redisCommandsPerLine?: number;
+  /** A cluster: Redis PUBLISHes per chat line sent. */
+  publishesPerLine?: number;
+  /** A cluster: each Redis command's calls per chat line sent. */
+  redisPerLine?: Record<string, number>;
   seconds?: number;
   deliveries?: number;
   /** Which run of the scenario this was, from 1 (with --repeat). */
@@ -62,7 +73,12 @@ async function loginAll(
   async function worker() {
     while (next < count) {
       const index = next++;
-      const client = await BenchClient.connect(server.port, `u${index}`);
+      // A cluster's servers take the clients in turn.
+      const ports = server.ports ?? [server.port];
+      const client = await BenchClient.connect(
+        ports[index % ports.length],
+        `u${index}`,
+      );
       await server.protocol.login(client);
       clients[index] = client;
     }
@@ -84,17 +100,61 @@ async function syncAll(server: RunningServer, clients: BenchClient[]) {
   }
 }
 
-/** Measures CPU used by the server and this process between two points. */
-async function cpuMeter(pid: number) {
-  const server0 = await cpuSeconds(pid);
+/**
+ * Measures CPU used by the server's processes and this one between two
+ * points.
+ */
+async function cpuMeter(server: RunningServer) {
+  const processes = processesOf(server);
+  const before = await Promise.all(processes.map((p) => cpuSeconds(p.pid)));
   const load0 = process.cpuUsage();
   const t0 = performance.now();
   return async () => {
     const seconds = (performance.now() - t0) / 1000;
     const load = process.cpuUsage(load0);
+    const after = await Promise.all(processes.map((p) => cpuSeconds(p.pid)));
+    const shares = after.map((used, i) => (used - before[i]) / seconds);
     return {
-      serverCpu: (await cpuSeconds(pid) - server0) / seconds,
+      serverCpu: shares.reduce((sum, share) => sum + share, 0),
       loadCpu: (load.user + load.system) / 1e6 / seconds,
+      ...(server.processes && {
+        processCpu: Object.fromEntries(
+          processes.map((p, i) => [p.name, shares[i]]),
+        ),
+      }),
+    };
+  };
+}
+
+/** The resident memory of every process of the server, in bytes. */
+async function rssOf(server: RunningServer): Promise<number> {
+  const sizes = await Promise.all(processesOf(server).map((p) => rss(p.pid)));
+  return sizes.reduce((sum, size) => sum + size, 0);
+}
+
+/**
+ * A cluster's Redis commands between two points, per chat line sent: what
+ * each line cost (the servers' heartbeats, a few commands a second, are in
+ * it too). Nothing for a single server.
+ */
+async function redisMeter(server: RunningServer) {
+  if (server.redisCalls === undefined) return () => Promise.resolve({});
+  const before = await server.redisCalls();
+  return async (lines: number) => {
+    const after = await server.redisCalls!();
+    const perLine: Record<string, number> = {};
+    let total = 0;
+    for (const [command, calls] of after) {
+      // INFO is the meter's own.
+      const ran = calls - (before.get(command) ?? 0);
+      if (command === "info" || ran === 0) continue;
+      perLine[command] = ran / lines;
+      total += ran;
+    }
+    return {
+      redisCommandsPerLine: total / lines,
+      publishesPerLine: perLine.publish ?? 0,
+      redisPerLine: perLine,
     };
   };
 }
@@ -218,7 +278,8 @@ export function burst(
     const perLine = server.protocol.echoes ? n : n - 1;
     const expected = senders * lines * perLine;
     const deliveries = collect(clients, expected);
-    const cpu = await cpuMeter(server.pid);
+    const redis = await redisMeter(server);
+    const cpu = await cpuMeter(server);
     const t0 = nowMicros();
     await Promise.all(
       clients.slice(0, senders).map(async (client) => {
@@ -229,6 +290,7 @@ export function burst(
     );
     await withTimeout(deliveries.done, DELIVERY_TIMEOUT_MS);
     const usage = await cpu();
+    const commands = await redis(senders * lines);
     const seconds = (deliveries.last - t0) / 1e6;
     for (const client of clients) client.close();
     return await deliveries.report({
@@ -240,6 +302,7 @@ export function burst(
       seconds,
       deliveriesPerSecond: deliveries.count / seconds,
       ...usage,
+      ...commands,
     });
   });
 }
@@ -268,7 +331,8 @@ export function steady(
       if (!probe(client, i)) client.drainEveryMs = DRAIN_EVERY_MS;
     });
     const deliveries = collect(clients, expected, probe);
-    const cpu = await cpuMeter(server.pid);
+    const redis = await redisMeter(server);
+    const cpu = await cpuMeter(server);
     const t0 = performance.now();
     const interval = 1000 / rate;
     for (let k = 0; k < total; k++) {
@@ -281,6 +345,7 @@ export function steady(
     // Lines still on their way get five more seconds.
     await withTimeout(deliveries.done, 5000);
     const usage = await cpu();
+    const commands = await redis(total);
     for (const client of clients) client.close();
     return await deliveries.report({
       scenario: `steady ${n}`,
@@ -290,6 +355,7 @@ export function steady(
       deliveredRatio: deliveries.count / expected,
       seconds,
       ...usage,
+      ...commands,
     });
   });
 }
@@ -304,8 +370,8 @@ export function idle(
 ): Promise<Row> {
   const { clients: n } = options;
   return withServer(start, async (server) => {
-    const before = await rss(server.pid);
-    const cpu = await cpuMeter(server.pid);
+    const before = await rssOf(server);
+    const cpu = await cpuMeter(server);
     const t0 = performance.now();
     const clients = await loginAll(server, n);
     const seconds = (performance.now() - t0) / 1000;
@@ -313,7 +379,7 @@ export function idle(
     await syncAll(server, clients);
     // Let the server settle (timers, freed buffers) before reading its RSS.
     await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
-    const after = await rss(server.pid);
+    const after = await rssOf(server);
     for (const client of clients) client.close();
     return {
       scenario: `idle ${n}`,

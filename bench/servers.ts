@@ -7,14 +7,32 @@
  */
 
 import { CHAT, IRC, type Protocol } from "./protocols.ts";
+import { startRedis } from "./redis.ts";
 
-/** A server process the scenarios talk to. */
+/** A server (or a cluster of them) the scenarios talk to. */
 export interface RunningServer {
   readonly name: string;
+  /** The port clients log in to (a cluster's first server's). */
   readonly port: number;
   readonly pid: number;
   readonly protocol: Protocol;
+  /** A cluster: every server's port, which clients take in turn. */
+  readonly ports?: readonly number[];
+  /**
+   * A cluster: every process whose CPU and memory count, by name (its
+   * servers and its Redis). Default: `pid` alone.
+   */
+  readonly processes?: readonly { name: string; pid: number }[];
+  /** A cluster: how many times Redis has run each command so far. */
+  redisCalls?(): Promise<Map<string, number>>;
   stop(): Promise<void>;
+}
+
+/** Every process of a server, by name. */
+export function processesOf(
+  server: RunningServer,
+): readonly { name: string; pid: number }[] {
+  return server.processes ?? [{ name: server.name, pid: server.pid }];
 }
 
 /** Which server, and on which CPU (none: not pinned). */
@@ -33,6 +51,10 @@ export interface ChatServerOptions extends ServerOptions {
   root?: URL;
   /** The name in the table. Default `chat-server`. */
   name?: string;
+  /** More flags (a cluster's `--redis` and `--node-id`). */
+  args?: string[];
+  /** Keep a database file (default true; a cluster's store is Redis). */
+  db?: boolean;
 }
 
 const root = new URL("..", import.meta.url);
@@ -180,7 +202,9 @@ export async function startChatServer(
     : [];
   const { env, flags } = await startTask(checkout);
   const dir = await Deno.makeTempDir({ prefix: "chat-bench-" });
-  const db = await takesFlag(checkout, "db") ? ["--db", `${dir}/chat.db`] : [];
+  const db = options.db !== false && await takesFlag(checkout, "db")
+    ? ["--db", `${dir}/chat.db`]
+    : [];
   const http = await takesFlag(checkout, "no-http") ? ["--no-http"] : [];
   const server = await launch(
     options.name ?? "chat-server",
@@ -205,6 +229,7 @@ export async function startChatServer(
       "1000000",
       ...db,
       ...http,
+      ...options.args ?? [],
     ],
     port,
     { ...options, cwd: checkout },
@@ -215,6 +240,50 @@ export async function startChatServer(
     async stop() {
       await server.stop();
       await Deno.remove(dir, { recursive: true }).catch(() => {});
+    },
+  };
+}
+
+/**
+ * `nodes` chat servers on one Redis (started here, on a free port, keeping
+ * nothing on disk), all on the server's core: clients spread over them, and
+ * the figures are the cluster's cost beside one server alone.
+ */
+export async function startChatCluster(
+  options: ServerOptions & { nodes: number },
+): Promise<RunningServer> {
+  const redis = await startRedis(options.cpu, pin);
+  const servers: RunningServer[] = [];
+  try {
+    for (let i = 1; i <= options.nodes; i++) {
+      servers.push(
+        await startChatServer({
+          cpu: options.cpu,
+          name: `n${i}`,
+          db: false,
+          args: ["--redis", redis.url, "--node-id", `n${i}`],
+        }),
+      );
+    }
+  } catch (error) {
+    await Promise.all(servers.map((server) => server.stop()));
+    await redis.stop();
+    throw error;
+  }
+  return {
+    name: `cluster-${options.nodes}`,
+    port: servers[0].port,
+    pid: servers[0].pid,
+    protocol: CHAT,
+    ports: servers.map((server) => server.port),
+    processes: [
+      ...servers.map((server) => ({ name: server.name, pid: server.pid })),
+      { name: "redis", pid: redis.pid },
+    ],
+    redisCalls: () => redis.commandCalls(),
+    async stop() {
+      await Promise.all(servers.map((server) => server.stop()));
+      await redis.stop();
     },
   };
 }

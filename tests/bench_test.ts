@@ -21,6 +21,14 @@ const reason =
   "InspIRCd is not installed (apt-get install inspircd; .ci/run does)";
 if (!inspircd) console.warn(`bench peer ignored: ${reason}`);
 
+const redis = installed("/usr/bin/redis-server") ||
+  installed("/usr/local/bin/redis-server");
+const noRedis =
+  "redis-server is not installed (apt-get install redis-server; .ci/run does)";
+if (!redis && Deno.env.get("CI")) {
+  throw new Error(`${noRedis}, and CI needs it`);
+}
+
 interface Row {
   scenario: string;
   server: string;
@@ -31,6 +39,10 @@ interface Row {
   bytesPerConnection?: number;
   latencyMs?: { p50: number; p99: number; max: number };
   repetition?: number;
+  processCpu?: Record<string, number>;
+  publishesPerLine?: number;
+  redisCommandsPerLine?: number;
+  redisPerLine?: Record<string, number>;
 }
 
 interface Report {
@@ -131,6 +143,56 @@ Deno.test("--baseline runs another checkout beside ours, named baseline", async 
     ["baseline", "chat-server"],
   );
   for (const row of report.rows) assert.equal(row.deliveredRatio, 1);
+});
+
+Deno.test({
+  name: redis
+    ? "--nodes 3 runs three servers on one Redis, the clients spread over them, with Redis's commands per line"
+    : `deno task bench --nodes 3 (ignored: ${noRedis})`,
+  ignore: !redis,
+  async fn() {
+    const report = await runReport(
+      "--scenarios",
+      "burst,steady",
+      "--nodes",
+      "3",
+    );
+    const rows = report.rows.filter((row) => row.server === "cluster-3");
+    assert.deepEqual(rows.map((row) => row.scenario), [
+      "burst 20",
+      "steady 20",
+    ]);
+    for (const row of rows) {
+      // Every line reached every client, whichever server it was on.
+      assert.equal(row.deliveredRatio, 1, row.scenario);
+      assert.deepEqual(
+        Object.keys(row.processCpu!).sort(),
+        ["n1", "n2", "n3", "redis"],
+      );
+      // One script and one publish per line, read from INFO commandstats
+      // (the heartbeats' few commands a second come on top).
+      assert.equal(row.publishesPerLine, 1, row.scenario);
+      assert.ok(row.redisPerLine!.evalsha >= 1, row.scenario);
+      assert.ok(row.redisCommandsPerLine! >= 2, row.scenario);
+    }
+    assert.equal(rows[0].deliveries, 5 * 10 * 20);
+    // The single server beside it has no Redis figures.
+    const single = report.rows.find((row) => row.server === "chat-server")!;
+    assert.equal(single.publishesPerLine, undefined);
+  },
+});
+
+Deno.test("--nodes wants a whole number from 2", async () => {
+  for (const bad of ["1", "2.5", "many"]) {
+    const result = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-all", "bench/main.ts", "--nodes", bad],
+      cwd: new URL("..", import.meta.url),
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(result.code, 2, bad);
+    assert.match(new TextDecoder().decode(result.stderr), /--nodes/);
+  }
 });
 
 Deno.test("--repeat runs a scenario again and reports medians; --samples writes every sample", async () => {

@@ -9,6 +9,8 @@ import {
   TIMEOUT_MS,
 } from "./helpers.ts";
 import { redisMissing, RedisServer } from "./redis_helpers.ts";
+import { parseCommandStats } from "../bench/redis.ts";
+import { RedisLink } from "../src/redis/link.ts";
 
 const ignore = redisMissing !== null;
 const why = ignore ? ` (ignored: ${redisMissing})` : "";
@@ -135,6 +137,78 @@ Deno.test({
       "[history] * carol waves",
     ]);
     assert.deepEqual(await alice.sync(), [], "alice did not see it twice");
+  },
+});
+
+Deno.test({
+  name:
+    `cluster: a room line is one script and one PUBLISH for three servers; a private message one PUBLISH; a server listens only to its users' rooms${why}`,
+  ignore,
+  async fn() {
+    await using c = await cluster();
+    const link = await RedisLink.connect(c.redis.url);
+    try {
+      const calls = async () =>
+        parseCommandStats(String(await link.call("INFO", "commandstats")));
+      const listeners = async (room: string) =>
+        ((await link.call("PUBSUB", "NUMSUB", `chat:r:${room}`)) as [
+          string,
+          number,
+        ])[1];
+      const [a, b, cPort] = c.ports;
+      await using alice = await Client.login(a, "alice");
+      await using bob = await Client.login(b, "bob");
+      await using carol = await Client.login(cPort, "carol");
+      await using dave = await Client.login(cPort, "dave");
+      for (const client of [alice, bob, carol]) {
+        await client.waitFor("dave has entered the room.");
+      }
+      assert.equal(await listeners("main"), 3, "each server, once");
+      await carol.send("join den");
+      await carol.expect('You are now in room "den".');
+      await dave.send("join den");
+      await dave.waitFor('You are now in room "den".');
+      assert.equal(await listeners("den"), 1, "only carol and dave's server");
+      await dave.send("join main");
+      await dave.waitFor('You are now in room "main".');
+      for (const client of [alice, bob]) {
+        await client.waitFor("dave has entered the room.");
+      }
+
+      // Ten lines in main, to alice, bob and dave on three servers, and a
+      // private message from one server to another.
+      const before = await calls();
+      for (let i = 1; i <= 10; i++) await alice.send(`say line ${i}`);
+      for (const client of [alice, bob, dave]) {
+        await client.waitFor("alice: line 10");
+      }
+      await bob.send("msg dave psst");
+      await dave.expect("[private] bob: psst");
+      const after = await calls();
+      const ran = (command: string) =>
+        (after.get(command) ?? 0) - (before.get(command) ?? 0);
+      // A heartbeat (MULTI, SET, HSET, GET, EXEC; HKEYS, EXISTS) may come
+      // in between; it runs no script, publishes nothing and takes no id.
+      assert.equal(ran("publish"), 10 + 1, "one PUBLISH a line, one a message");
+      assert.equal(ran("incr"), 10 + 1, "and one id each");
+      // Besides one script each, presence may hear that alice and bob are
+      // active (at most every 15 s a user).
+      assert.ok(
+        ran("evalsha") >= 11 && ran("evalsha") <= 11 + 2,
+        `${ran("evalsha")} scripts`,
+      );
+
+      // Once a server's last user in a room leaves it, it stops listening.
+      await carol.send("join main");
+      await carol.waitFor('You are now in room "main".');
+      const deadline = Date.now() + TIMEOUT_MS;
+      while (await listeners("den") !== 0) {
+        assert.ok(Date.now() < deadline, "den is still listened to");
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    } finally {
+      await link.close();
+    }
   },
 });
 
