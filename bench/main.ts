@@ -34,6 +34,7 @@ const USAGE = `Usage: deno task bench [options]
                       here), the clients spread over them, every process
                       on the server's core; with the Redis commands per
                       chat line and each process's CPU
+  --redis-cpu N       with --nodes: Redis's core (default: the server's)
   --baseline DIR      also run another checkout of this server (a git
                       worktree of an earlier commit), as "baseline": the
                       figures before and after a change, from one run
@@ -183,6 +184,13 @@ function medians(rows: Row[]): Row[] {
           of((r) => r.processCpu?.[name])!,
         ]),
       ),
+      processBytesPerConnection: first.processBytesPerConnection &&
+        Object.fromEntries(
+          Object.keys(first.processBytesPerConnection).map((name) => [
+            name,
+            of((r) => r.processBytesPerConnection?.[name])!,
+          ]),
+        ),
       redisCommandsPerLine: of((r) => r.redisCommandsPerLine),
       publishesPerLine: of((r) => r.publishesPerLine),
       redisPerLine: first.redisPerLine && Object.fromEntries(
@@ -210,6 +218,18 @@ function clusterDetail(summary: Row[]): string {
       lines.push(
         `${row.server} ${row.scenario}, CPU by process: ${
           list(row.processCpu)
+        }`,
+      );
+    }
+    if (row.processBytesPerConnection) {
+      const kib = Object.fromEntries(
+        Object.entries(row.processBytesPerConnection).map((
+          [name, bytes],
+        ) => [name, bytes / 1024]),
+      );
+      lines.push(
+        `${row.server} ${row.scenario}, KiB per connection by process: ${
+          list(kib)
         }`,
       );
     }
@@ -341,6 +361,7 @@ async function main(): Promise<number> {
       samples: { type: "string" },
       baseline: { type: "string" },
       nodes: { type: "string" },
+      "redis-cpu": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -392,7 +413,16 @@ async function main(): Promise<number> {
     servers.push("baseline");
   }
   if (nodes > 0) {
-    starters.push(() => startChatCluster({ cpu, nodes }));
+    starters.push(() =>
+      startChatCluster({
+        cpu,
+        nodes,
+        profileDir: values.profile,
+        redisCpu: pinned && values["redis-cpu"] !== undefined
+          ? Number(values["redis-cpu"])
+          : undefined,
+      })
+    );
     servers.push(`cluster-${nodes}`);
   }
   if (values.peer) {

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { BenchClient, MARK, nowMicros, sendTime } from "./client.ts";
+import { BenchClient, includes, MARK, nowMicros, sendTime } from "./client.ts";
 import { cpuSeconds, processesOf, rss, type RunningServer } from "./servers.ts";
 import { type Latency, latency } from "./stats.ts";
 import process from "node:process";
@@ -32,6 +32,8 @@ export interface Row {
    */
   serverCpu?: number;
   loadCpu?: number;
+  /** A cluster: each process's growth in memory per connection (idle). */
+  processBytesPerConnection?: Record<string, number>;
   /** A cluster: each process's CPU, as a share of one core. */
   processCpu?: Record<string, number>;
   /** A cluster: Redis commands per chat line sent, all of them. */
@@ -101,6 +103,34 @@ async function syncAll(server: RunningServer, clients: BenchClient[]) {
 }
 
 /**
+ * Every client has read everything the room was told so far: a line one
+ * client says, seen by all. `syncAll` is not enough for a cluster: it waits
+ * for each client's own server, while announcements published through
+ * Redis by the others may still be on their way; Redis orders this line
+ * after all of them.
+ */
+async function settleRoom(server: RunningServer, clients: BenchClient[]) {
+  const token = `settle-${crypto.randomUUID()}`;
+  const needle = new TextEncoder().encode(token);
+  // IRC does not echo a line to its sender.
+  const readers = server.protocol.echoes ? clients : clients.slice(1);
+  let waiting = readers.length;
+  let settled: () => void = () => {};
+  const all = new Promise<void>((resolve) => settled = resolve);
+  for (const client of readers) {
+    client.handler = (bytes, start, end) => {
+      if (!includes(bytes, start, end, needle)) return;
+      client.handler = () => {};
+      if (--waiting === 0) settled();
+    };
+  }
+  await clients[0].send(server.protocol.say(token));
+  if (await withTimeout(all, DELIVERY_TIMEOUT_MS) === null) {
+    throw new Error(`${waiting} clients never saw the room settle`);
+  }
+}
+
+/**
  * Measures CPU used by the server's processes and this one between two
  * points.
  */
@@ -126,10 +156,9 @@ async function cpuMeter(server: RunningServer) {
   };
 }
 
-/** The resident memory of every process of the server, in bytes. */
-async function rssOf(server: RunningServer): Promise<number> {
-  const sizes = await Promise.all(processesOf(server).map((p) => rss(p.pid)));
-  return sizes.reduce((sum, size) => sum + size, 0);
+/** The resident memory of each process of the server, in bytes. */
+function rssOf(server: RunningServer): Promise<number[]> {
+  return Promise.all(processesOf(server).map((p) => rss(p.pid)));
 }
 
 /**
@@ -275,6 +304,7 @@ export function burst(
   return withServer(start, async (server) => {
     const clients = await loginAll(server, n);
     await syncAll(server, clients);
+    await settleRoom(server, clients);
     const perLine = server.protocol.echoes ? n : n - 1;
     const expected = senders * lines * perLine;
     const deliveries = collect(clients, expected);
@@ -319,6 +349,7 @@ export function steady(
   return withServer(start, async (server) => {
     const clients = await loginAll(server, n);
     await syncAll(server, clients);
+    await settleRoom(server, clients);
     const total = Math.round(rate * seconds);
     const senders = clients.slice(0, Math.min(10, n));
     const perLine = server.protocol.echoes ? n : n - 1;
@@ -377,18 +408,25 @@ export function idle(
     const seconds = (performance.now() - t0) / 1000;
     const usage = await cpu();
     await syncAll(server, clients);
+    await settleRoom(server, clients);
     // Let the server settle (timers, freed buffers) before reading its RSS.
     await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
     const after = await rssOf(server);
     for (const client of clients) client.close();
+    const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
     return {
       scenario: `idle ${n}`,
       server: server.name,
       clients: n,
       seconds,
       loginsPerSecond: n / seconds,
-      bytesPerConnection: (after - before) / n,
-      serverRss: after,
+      bytesPerConnection: (sum(after) - sum(before)) / n,
+      serverRss: sum(after),
+      ...(server.processes && {
+        processBytesPerConnection: Object.fromEntries(
+          server.processes.map((p, i) => [p.name, (after[i] - before[i]) / n]),
+        ),
+      }),
       ...usage,
     };
   });

@@ -250,15 +250,19 @@ export async function startChatServer(
  * the figures are the cluster's cost beside one server alone.
  */
 export async function startChatCluster(
-  options: ServerOptions & { nodes: number },
+  options: ServerOptions & { nodes: number; redisCpu?: number | null },
 ): Promise<RunningServer> {
-  const redis = await startRedis(options.cpu, pin);
+  const redis = await startRedis(
+    options.redisCpu === undefined ? options.cpu : options.redisCpu,
+    pin,
+  );
   const servers: RunningServer[] = [];
   try {
     for (let i = 1; i <= options.nodes; i++) {
       servers.push(
         await startChatServer({
           cpu: options.cpu,
+          profileDir: options.profileDir,
           name: `n${i}`,
           db: false,
           args: ["--redis", redis.url, "--node-id", `n${i}`],
