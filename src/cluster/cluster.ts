@@ -664,13 +664,13 @@ export class Cluster implements ClusterHooks {
     };
   }
 
-  /** Runs presence updates one after another; while Redis is away, drops them. */
   /**
    * Sends a presence update after those asked for before. The ones that
    * wait while a batch is on its way go together in the next, all sent at
    * once on the one connection (so Redis runs them in order) rather than
    * one round trip each: a thousand logins are a few batches, not a
-   * thousand round trips in a row.
+   * thousand round trips in a row. While Redis is away they are dropped,
+   * and the server takes its users' names and places again once it is back.
    */
   #enqueue(work: () => Promise<unknown>): void {
     this.#pending.push(work);

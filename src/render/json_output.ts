@@ -6,8 +6,8 @@
  * from Redis, which orders every room's events); the frames between them
  * (answers, notices, prompts, history) take the last id sent (or the
  * server's latest event id, if larger) and a millionth more, so that they
- * sort where they came and never take a number an event will have. The frames are documented in the README (The
- * WebSocket protocol).
+ * sort where they came and never take a number an event will have. The
+ * frames are documented in the README (The WebSocket protocol).
  *
  * @module
  */
@@ -38,10 +38,9 @@ function idOf(frame: string): number {
 export class JsonOutput implements SessionOutput {
   readonly #writer: FrameWriter;
   readonly sink: FrameSink;
+  readonly #latestId: () => number;
   /** The largest id sent on this connection. */
   #last = 0;
-
-  readonly #latestId: () => number;
 
   /** `latestId`: the largest event id the server knows of. */
   constructor(writer: FrameWriter, latestId: () => number) {
