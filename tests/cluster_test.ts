@@ -11,6 +11,8 @@ import {
 import { redisMissing, RedisServer } from "./redis_helpers.ts";
 import { parseCommandStats } from "../bench/redis.ts";
 import { RedisLink } from "../src/redis/link.ts";
+import { makeCertificate, openssl, opensslMissing } from "./tls_helpers.ts";
+import { WsClient } from "./ws_helpers.ts";
 
 const ignore = redisMissing !== null;
 const why = ignore ? ` (ignored: ${redisMissing})` : "";
@@ -208,6 +210,73 @@ Deno.test({
       }
     } finally {
       await link.close();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    `cluster: the TLS port, the page's WebSocket and /metrics work on every server${
+      openssl ? why : ` (ignored: ${opensslMissing})`
+    }`,
+  ignore: ignore || !openssl,
+  async fn() {
+    const { dir, ca, cert, key } = await makeCertificate();
+    try {
+      await using c = await cluster(2, {
+        httpPort: 0,
+        tlsPort: 0,
+        cert,
+        key,
+        floodRate: 0,
+      });
+      const [a, b] = c.servers;
+      // A TLS client on a, a page on b, a plain one on b.
+      await using secure = Client.from(
+        await Deno.connectTls({
+          hostname: "127.0.0.1",
+          port: a.tlsAddr!.port,
+          caCerts: [await Deno.readTextFile(ca)],
+        }),
+      );
+      await secure.expect("Welcome to TestChat");
+      await secure.send("login secure");
+      await secure.sync();
+      await using page = await WsClient.open(b.httpAddr!.port);
+      await page.waitFor((frame) => frame.type === "hello");
+      page.send("login page");
+      await page.waitFor((frame) => frame.type === "room");
+      await secure.waitFor("page has entered the room.");
+      await using plain = await Client.login(b.addr.port, "plain");
+      await secure.waitFor("plain has entered the room.");
+
+      await secure.send("say over TLS on a");
+      const said = await page.waitFor((frame) => frame.type === "said");
+      assert.deepEqual([said.from, said.text], ["secure", "over TLS on a"]);
+      await plain.waitFor("secure: over TLS on a");
+      page.send("say from the page on b");
+      await secure.waitFor("page: from the page on b");
+      await plain.waitFor("page: from the page on b");
+
+      for (const [server, websockets, tls] of [[a, 0, 1], [b, 1, 0]] as const) {
+        const text = await (await fetch(
+          `http://127.0.0.1:${server.httpAddr!.port}/metrics`,
+        )).text();
+        assert.match(text, /^chat_redis_up 1$/m);
+        assert.match(
+          text,
+          new RegExp(
+            `^chat_connections\\{transport="websocket"\\} ${websockets}$`,
+            "m",
+          ),
+        );
+        assert.match(
+          text,
+          new RegExp(`^chat_connections\\{transport="tls"\\} ${tls}$`, "m"),
+        );
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
     }
   },
 });
