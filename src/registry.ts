@@ -473,7 +473,8 @@ export class Registry {
    */
   deliverHere(room: Room, event: RoomEvent, from: User | null): RoomEvent {
     // An id just after the last one Redis gave, so that it sorts where it
-    // came (the next from Redis is at least one more).
+    // came (the next from Redis is at least one more): a thousandth more,
+    // which leaves the millionths between for a page's other frames.
     this.#outageId = Math.round(
       Math.max(this.#outageId, this.#lastDelivered) * 1000 + 1,
     ) / 1000;

@@ -418,22 +418,9 @@ Deno.test({
   async fn() {
     await using redis = await RedisServer.start();
     const start = (node: string) =>
-      ServerProcess.start([
-        "run",
-        "--allow-net",
-        "--allow-read",
-        "--allow-write",
-        "main.ts",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        "0",
-        "--no-http",
-        "--redis",
-        redis.url,
-        "--node-id",
-        node,
-      ]);
+      ServerProcess.start(
+        ServerProcess.mainArgs("--redis", redis.url, "--node-id", node),
+      );
     await using one = await start("one");
     await using two = await start("two");
     await using three = await start("three");

@@ -4,24 +4,16 @@ import { Client, ServerProcess } from "./helpers.ts";
 
 /** The server as users start it, on the database file `db`. */
 function start(db: string): Promise<ServerProcess> {
-  return ServerProcess.start([
-    "run",
-    "--allow-net",
-    "--allow-read",
-    "--allow-write",
-    "main.ts",
-    "--host",
-    "127.0.0.1",
-    "--port",
-    "0",
-    "--db",
-    db,
-    "--flood-rate",
-    "0",
-    "--history-keep",
-    "1000000",
-    "--no-http",
-  ]);
+  return ServerProcess.start(
+    ServerProcess.mainArgs(
+      "--db",
+      db,
+      "--flood-rate",
+      "0",
+      "--history-keep",
+      "1000000",
+    ),
+  );
 }
 
 /** Every kept line of `main`, by id, read straight from the file. */

@@ -417,12 +417,11 @@ export class ServerProcess implements AsyncDisposable {
   }
 
   /**
-   * Runs `deno <args>` (or `command <args>`) in the project folder and waits
-   * for its "Listening on" log line. `args` defaults to running main.ts on a
-   * free loopback port.
+   * `deno run` of main.ts with the permissions `deno task start` grants, on
+   * a free loopback port, without HTTP, and with `flags`.
    */
-  static async start(
-    args = [
+  static mainArgs(...flags: string[]): string[] {
+    return [
       "run",
       "--allow-net",
       "--allow-read",
@@ -432,10 +431,18 @@ export class ServerProcess implements AsyncDisposable {
       "127.0.0.1",
       "--port",
       "0",
-      "--db",
-      ":memory:",
       "--no-http",
-    ],
+      ...flags,
+    ];
+  }
+
+  /**
+   * Runs `deno <args>` (or `command <args>`) in the project folder and waits
+   * for its "Listening on" log line. `args` defaults to running main.ts on a
+   * free loopback port.
+   */
+  static async start(
+    args = ServerProcess.mainArgs("--db", ":memory:"),
     command = Deno.execPath(),
   ): Promise<ServerProcess> {
     const child = new Deno.Command(command, {

@@ -133,20 +133,9 @@ Deno.test("main: a database it cannot use is one clear line and exit code 1", as
     );
 
     const shared = `${dir}/chat.db`;
-    await using first = await ServerProcess.start([
-      "run",
-      "--allow-net",
-      "--allow-read",
-      "--allow-write",
-      "main.ts",
-      "--host",
-      "127.0.0.1",
-      "--port",
-      "0",
-      "--db",
-      shared,
-      "--no-http",
-    ]);
+    await using first = await ServerProcess.start(
+      ServerProcess.mainArgs("--db", shared),
+    );
     expectRefusal(
       await runMain("--host", "127.0.0.1", "--port", "0", "--db", shared),
       /Cannot open the database ".*chat\.db": another chat-server is using it/,

@@ -422,22 +422,7 @@ Deno.test("bans, operators and claimed rooms outlive a restart of the real proce
   const dir = await Deno.makeTempDir();
   const db = `${dir}/chat.db`;
   const start = () =>
-    ServerProcess.start([
-      "run",
-      "--allow-net",
-      "--allow-read",
-      "--allow-write",
-      "main.ts",
-      "--host",
-      "127.0.0.1",
-      "--port",
-      "0",
-      "--db",
-      db,
-      "--op",
-      "root",
-      "--no-http",
-    ]);
+    ServerProcess.start(ServerProcess.mainArgs("--db", db, "--op", "root"));
   try {
     {
       await using server = await start();
