@@ -17,13 +17,6 @@ export interface BenchRedis {
   stop(): Promise<void>;
 }
 
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
-}
-
 /** Where Debian puts redis-server. */
 export function findRedis(): string {
   for (const path of ["/usr/bin/redis-server", "/usr/local/bin/redis-server"]) {
@@ -88,15 +81,15 @@ export async function commandCalls(port: number): Promise<Map<string, number>> {
   return parseCommandStats(await ask(port, "INFO commandstats"));
 }
 
-/** Starts redis-server; resolves once it answers PING. */
+/**
+ * Starts redis-server on `port` (on core `cpu`, with `pin`, if given);
+ * resolves once it answers PING.
+ */
 export async function startRedis(
+  port: number,
   cpu: number | null,
-  pin: (
-    pid: number,
-    cpu: number,
-  ) => Promise<boolean>,
+  pin: (pid: number, cpu: number) => Promise<boolean>,
 ): Promise<BenchRedis> {
-  const port = freePort();
   const dir = await Deno.makeTempDir({ prefix: "chat-bench-redis-" });
   const child = new Deno.Command(findRedis(), {
     args: [

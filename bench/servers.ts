@@ -253,6 +253,7 @@ export async function startChatCluster(
   options: ServerOptions & { nodes: number; redisCpu?: number | null },
 ): Promise<RunningServer> {
   const redis = await startRedis(
+    freePort(),
     options.redisCpu === undefined ? options.cpu : options.redisCpu,
     pin,
   );
