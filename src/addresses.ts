@@ -69,23 +69,31 @@ export function parseBlock(text: string): Block | null {
     value = parseIpv6(address);
     if (value === null) return null;
     family = 6;
-    if (value >> 32n === 0xffffn && prefix === undefined) {
-      family = 4;
-      value &= 0xffffffffn;
-    }
   }
-  const width = family === 4 ? 32 : 128;
-  let bits = width;
+  let bits = family === 4 ? 32 : 128;
   if (prefix !== undefined) {
-    if (!/^\d{1,3}$/.test(prefix) || Number(prefix) > width) return null;
+    if (!/^\d{1,3}$/.test(prefix) || Number(prefix) > bits) return null;
     bits = Number(prefix);
   }
+  // An IPv4-mapped block (::ffff:10.0.0.0/104) is the IPv4 block it holds
+  // (10.0.0.0/8): clients on IPv4 are seen by their IPv4 address.
+  if (family === 6 && bits >= 96 && value >> 32n === 0xffffn) {
+    family = 4;
+    value &= 0xffffffffn;
+    bits -= 96;
+  }
+  const width = family === 4 ? 32 : 128;
   const shift = BigInt(width - bits);
   return { family, value: (value >> shift) << shift, bits };
 }
 
 /** Whether the address `address` is in `block`. */
 export function contains(block: Block, address: Block): boolean {
+  if (block.family === 6 && address.family === 4) {
+    // An IPv6 block wide enough to hold ::ffff:0:0/96 (::/0, say) holds
+    // the IPv4 addresses too, as their mapped form.
+    address = { family: 6, value: 0xffff00000000n | address.value, bits: 128 };
+  }
   if (block.family !== address.family || address.bits < block.bits) {
     return false;
   }

@@ -16,6 +16,13 @@ Deno.test("parseBlock() reads IPv4 and IPv6 addresses and CIDR blocks, and refus
   assert.equal(formatBlock(parseBlock("::1")!), "::1");
   assert.equal(formatBlock(parseBlock("::ffff:192.0.2.7")!), "192.0.2.7");
   assert.equal(formatBlock(parseBlock("0.0.0.0/0")!), "0.0.0.0/0");
+  // A mapped block is the IPv4 block it holds, as a mapped address is.
+  assert.equal(
+    formatBlock(parseBlock("::ffff:127.0.0.0/104")!),
+    "127.0.0.0/8",
+  );
+  assert.equal(formatBlock(parseBlock("::ffff:0:0/96")!), "0.0.0.0/0");
+  assert.equal(formatBlock(parseBlock("::ffff:192.0.2.7/128")!), "192.0.2.7");
   for (
     const bad of [
       "alice",
@@ -33,7 +40,7 @@ Deno.test("parseBlock() reads IPv4 and IPv6 addresses and CIDR blocks, and refus
   }
 });
 
-Deno.test("contains() matches an address in a block of its own family only", () => {
+Deno.test("contains() matches an address in a block of its family, or an IPv6 block holding its mapped form", () => {
   const block = parseBlock("192.0.2.0/24")!;
   assert.ok(contains(block, parseBlock("192.0.2.255")!));
   assert.ok(!contains(block, parseBlock("192.0.3.1")!));
@@ -42,6 +49,12 @@ Deno.test("contains() matches an address in a block of its own family only", () 
   assert.ok(contains(v6, parseBlock("2001:db8:ffff::9")!));
   assert.ok(!contains(v6, parseBlock("2001:db9::1")!));
   assert.ok(!contains(v6, parseBlock("192.0.2.7")!));
+  assert.ok(contains(parseBlock("::/0")!, parseBlock("192.0.2.7")!));
+  assert.ok(contains(parseBlock("::/80")!, parseBlock("192.0.2.7")!));
+  assert.ok(!contains(parseBlock("::/81")!, parseBlock("192.0.2.7")!));
+  assert.ok(
+    contains(parseBlock("::ffff:192.0.2.0/120")!, parseBlock("192.0.2.7")!),
+  );
   assert.ok(contains(parseBlock("0.0.0.0/0")!, parseBlock("203.0.113.9")!));
   assert.ok(contains(block, parseBlock("::ffff:192.0.2.9")!), "a mapped IPv4");
 });
