@@ -141,6 +141,28 @@ export class Moderation {
     if (this.#configured.has(key)) await this.setOperator(key, true);
   }
 
+  /**
+   * An account was deleted (the store has dropped its roles): it is no
+   * operator here either, so that whoever registers the name next is not.
+   */
+  accountDeleted(key: string): void {
+    this.#operators.delete(key);
+  }
+
+  /**
+   * A ban or mute in force on the account itself (server-wide or in a
+   * room), or null: while one is, the account cannot be deleted, which
+   * would let its owner go on as a guest.
+   */
+  onAccount(key: string): Sanction | null {
+    const now = this.#clock.date();
+    const target = accountTarget(key);
+    return this.#sanctions.find((sanction) =>
+      sanction.target === target &&
+      (sanction.until === null || sanction.until > now)
+    ) ?? null;
+  }
+
   /** Makes an account a server operator or not. */
   async setOperator(key: string, on: boolean): Promise<void> {
     await this.#store.setOperator(key, on);
@@ -249,16 +271,61 @@ function same(
   return a.kind === b.kind && a.room === b.room && a.target === b.target;
 }
 
+/** The longest a ban or mute may last before it must be for good. */
+export const MAX_SANCTION_MS = 366 * 86_400_000;
+
+const UNIT_SECONDS: Record<string, number> = {
+  s: 1,
+  sec: 1,
+  secs: 1,
+  second: 1,
+  seconds: 1,
+  m: 60,
+  min: 60,
+  mins: 60,
+  minute: 60,
+  minutes: 60,
+  h: 3600,
+  hr: 3600,
+  hrs: 3600,
+  hour: 3600,
+  hours: 3600,
+  d: 86_400,
+  day: 86_400,
+  days: 86_400,
+  w: 604_800,
+  week: 604_800,
+  weeks: 604_800,
+  y: 31_536_000,
+  year: 31_536_000,
+};
+
 /**
- * A duration as moderators type it: `30m`, `2h`, `7d` (also `45s`, `2w`);
- * its length in ms, or null if `text` is not one.
+ * A duration as moderators type it: `30m`, `2h`, `7d`, `45s`, `2w`, `1y`,
+ * `1h30m`, `90min`; its length in ms, or null if `text` is not one. Only
+ * whole numbers; longer than {@linkcode MAX_SANCTION_MS} is not one either.
  */
 export function parseDuration(text: string): number | null {
-  const match = /^(\d{1,6})([smhdw])$/i.exec(text);
-  if (match === null) return null;
-  const unit = { s: 1, m: 60, h: 3600, d: 86_400, w: 604_800 }[
-    match[2].toLowerCase() as "s" | "m" | "h" | "d" | "w"
-  ];
-  const ms = Number(match[1]) * unit * 1000;
-  return ms > 0 ? ms : null;
+  const parts = /^(?:\d{1,6}[a-z]+)+$/i.test(text)
+    ? text.toLowerCase().match(/\d+|[a-z]+/g)!
+    : null;
+  if (parts === null) return null;
+  let seconds = 0;
+  for (let i = 0; i < parts.length; i += 2) {
+    const unit = UNIT_SECONDS[parts[i + 1]];
+    if (unit === undefined) return null;
+    seconds += Number(parts[i]) * unit;
+  }
+  const ms = seconds * 1000;
+  return ms > 0 && ms <= MAX_SANCTION_MS ? ms : null;
+}
+
+/**
+ * Whether a word was meant as a duration (`1.5h`, `0m`, `5000d`) even if
+ * {@linkcode parseDuration} cannot take it: a number, then a unit's
+ * letter. An ordinal (`3rd`, `1st`) is not.
+ */
+export function looksLikeDuration(text: string): boolean {
+  return /^\d+(?:[.,]\d+)?[smhdwy]/i.test(text) &&
+    !/^\d+(?:st|nd|rd|th)$/i.test(text);
 }

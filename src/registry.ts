@@ -360,6 +360,21 @@ export class Registry {
     return room;
   }
 
+  /**
+   * An account was deleted: the rooms it owned have no owner any more (and
+   * go if empty), and it is no room operator anywhere.
+   */
+  accountDeleted(key: string): void {
+    for (const room of [...this.#rooms.values()]) {
+      room.operators.delete(key);
+      if (room.owner === key) {
+        room.owner = null;
+        room.operators.clear();
+        this.dropIfEmpty(room);
+      }
+    }
+  }
+
   /** Drops a room that has no members and no owner (main always stays). */
   dropIfEmpty(room: Room): void {
     if (room.members.size === 0 && room !== this.main && room.owner === null) {

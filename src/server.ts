@@ -517,6 +517,7 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
           room.owner = kept?.owner ?? null;
           room.operators.clear();
           for (const key of kept?.ops ?? []) room.operators.add(key);
+          this.registry.dropIfEmpty(room);
         }
       });
     done.catch((error) =>

@@ -171,6 +171,14 @@ export const TEXT = {
   kickedFromServer: (by: string, reason: string) =>
     `You were kicked from the server by ${by}: ${reason}`,
   /** The end of a ban or mute, as its sentences say it. */
+  sanctionMatchesShielded: (action: string, name: string, operator: boolean) =>
+    `That ${action} would match ${name}, ${
+      operator ? "a server operator" : "the owner of this room"
+    }`,
+  cannotUnregisterSanctioned:
+    "You cannot unregister while your account is banned or muted",
+  badDuration: (typed: string) =>
+    `Cannot read "${typed}" as a duration: write a whole number and s, m, h, d, w or y (30m, 2h, 1h30m, 7d), at most 366d; leave it out for good`,
   until: (date: string | null) =>
     date === null ? "permanently" : `until ${date}`,
   /** Where a ban or mute holds: the server, or a room. */
@@ -276,6 +284,15 @@ export const TEXT = {
 /** A date for people, in UTC: `2026-12-01 20:15 UTC`. */
 export function formatDate(epochMs: number): string {
   return new Date(epochMs).toISOString().slice(0, 16).replace("T", " ") +
+    " UTC";
+}
+
+/**
+ * A moment for people, to the second, in UTC: `2026-12-01 20:15:07 UTC`.
+ * The end of a ban or mute, which a user may be watching for.
+ */
+export function formatMoment(epochMs: number): string {
+  return new Date(epochMs).toISOString().slice(0, 19).replace("T", " ") +
     " UTC";
 }
 

@@ -3,6 +3,7 @@ import { FakeClock } from "./fake_clock.ts";
 import {
   Client,
   loginAccount,
+  PASSWORD,
   registered,
   ServerProcess,
   startServer,
@@ -150,16 +151,16 @@ Deno.test("a server ban on an address refuses it at connect, from a second loopb
   await root.waitFor("mallory has entered the room.");
   await root.send("ban mallory 30m spamming");
   await root.expect(
-    "Banned mallory (127.0.0.2) from this server until 2026-01-01 00:30 UTC: spamming",
+    "Banned mallory (127.0.0.2) from this server until 2026-01-01 00:30:00 UTC: spamming",
   );
   await mallory.expect(
-    "You are banned from this server until 2026-01-01 00:30 UTC: spamming",
+    "You are banned from this server until 2026-01-01 00:30:00 UTC: spamming",
   );
   await mallory.closed();
   await root.waitFor("mallory has left the room.");
   await using again = await Client.connect(port, { from: "127.0.0.2" });
   await again.expect(
-    "You are banned from this server until 2026-01-01 00:30 UTC: spamming",
+    "You are banned from this server until 2026-01-01 00:30:00 UTC: spamming",
   );
   assert.deepEqual(await again.closed(), []);
   await using other = await Client.connect(port, { from: "127.0.0.3" });
@@ -167,7 +168,7 @@ Deno.test("a server ban on an address refuses it at connect, from a second loopb
   await root.send("bans");
   await root.expectLines([
     "Bans:",
-    "  mallory (127.0.0.2) from this server, by root on 2026-01-01 00:00 UTC, until 2026-01-01 00:30 UTC: spamming",
+    "  mallory (127.0.0.2) from this server, by root on 2026-01-01 00:00 UTC, until 2026-01-01 00:30:00 UTC: spamming",
   ]);
   // The ban ends on time.
   clock.advance(30 * 60 * 1000);
@@ -259,12 +260,12 @@ Deno.test("mute: a server operator's holds everywhere, a room owner's in the roo
   await root.waitFor("bob has entered the room.");
   await root.send("mute bob 2h calm down");
   await root.waitFor(
-    "Muted bob (127.0.0.2) on this server until 2026-01-01 02:00 UTC: calm down",
+    "Muted bob (127.0.0.2) on this server until 2026-01-01 02:00:00 UTC: calm down",
   );
-  await bob.expect("You are muted until 2026-01-01 02:00 UTC: calm down");
+  await bob.expect("You are muted until 2026-01-01 02:00:00 UTC: calm down");
   for (const line of ["say hello", "me waves", "msg alice hi", "topic mine"]) {
     await bob.send(line);
-    await bob.expect("You are muted until 2026-01-01 02:00 UTC: calm down");
+    await bob.expect("You are muted until 2026-01-01 02:00:00 UTC: calm down");
   }
   await bob.send("look");
   await bob.expect("The following are in this room:");
@@ -448,6 +449,209 @@ Deno.test("bans, operators and claimed rooms outlive a restart of the real proce
     await root.waitFor("root is a server operator");
     await root.send("rooms");
     await root.expectLines(["Rooms:", "  main (1 person)", "  den (0 people)"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("unregister takes an account's roles with it: whoever registers the name next has none", async () => {
+  await using setup = await withOperator({}, "dave");
+  const { port, root } = setup;
+  {
+    await using dave = await loginAccount(port, "dave");
+    await root.send("op dave");
+    await root.waitFor("dave is now a server operator");
+    await join(dave, "den");
+    await dave.send("claim");
+    await dave.waitFor((line) => line.startsWith("You now own"));
+    await dave.send("unregister");
+    await dave.waitFor((line) =>
+      line.startsWith('To delete the account "dave"')
+    );
+    await dave.send(PASSWORD);
+    await dave.waitFor(
+      'The account "dave" is deleted; you stay online as a guest.',
+    );
+    await dave.send("lockdown");
+    await dave.expect('Only a server operator can use "lockdown"');
+    await dave.send("logout");
+    await dave.closed();
+  }
+  await using next = await registered(port, "dave", { from: "127.0.0.9" });
+  await next.send("lockdown");
+  await next.expect('Only a server operator can use "lockdown"');
+  await next.send("whois dave");
+  const whois = await next.sync();
+  assert.ok(!whois.includes("dave is a server operator"), whois.join("\n"));
+  await join(next, "den");
+  await next.send("unclaim");
+  await next.expect(
+    'Only the owner of this room (or a server operator) can use "unclaim"',
+  );
+  await next.send("claim");
+  await next.expect(
+    'You now own "den": it stays, with its topic, even when empty',
+  );
+});
+
+Deno.test("an account that is muted cannot unregister to go on as a guest", async () => {
+  await using setup = await withOperator({}, "bob");
+  const { port, root } = setup;
+  await using bob = await loginAccount(port, "bob", { from: "127.0.0.2" });
+  await root.waitFor("bob has entered the room.");
+  await root.send("mute bob");
+  await root.waitFor((line) => line.startsWith("Muted bob"));
+  await bob.waitFor("You are muted permanently: no reason given");
+  await bob.send("unregister");
+  await bob.expectLines([
+    "You cannot unregister while your account is banned or muted",
+    "You are muted permanently: no reason given",
+  ]);
+});
+
+Deno.test("guard rails hold for addresses too; a room operator acts, until roomdeop", async () => {
+  // The fake clock, for the end of the mute; flood control would hold lines
+  // on it.
+  await using setup = await withOperator(
+    { clock: new FakeClock(), floodRate: 0 },
+    "alice",
+    "roomie",
+  );
+  const { port, root } = setup;
+  await using alice = await loginAccount(port, "alice", { from: "127.0.0.5" });
+  await using roomie = await loginAccount(port, "roomie", {
+    from: "127.0.0.6",
+  });
+  await using bob = await Client.login(port, "bob", { from: "127.0.0.7" });
+  await join(alice, "den");
+  await alice.send("claim");
+  await alice.waitFor((line) => line.startsWith("You now own"));
+  for (const client of [roomie, bob, root]) await join(client, "den");
+  await alice.send("roomop roomie");
+  await alice.waitFor('roomie is now a room operator of "den"');
+  await roomie.waitFor('roomie is now a room operator of "den"');
+  // The owner, and a server operator, by the address they are behind.
+  await roomie.send("ban 127.0.0.5 coup");
+  await roomie.expect("That ban would match alice, the owner of this room");
+  await roomie.send("mute 127.0.0.5");
+  await roomie.expect("That mute would match alice, the owner of this room");
+  await alice.send("mute 127.0.0.1/32 shh");
+  await alice.expect("That mute would match root, a server operator");
+  await root.send("ban 127.0.0.0/29");
+  await root.expect("That ban would match you");
+  // A room operator acts in the room; the owner and operators are refused.
+  await roomie.send("kick root");
+  await roomie.expect("You cannot kick a server operator");
+  await alice.send("ban root");
+  await alice.expect("You cannot ban a server operator");
+  await root.send("mute root");
+  await root.expect("You cannot mute yourself");
+  await roomie.send("mute bob 10m noise");
+  await roomie.expect(
+    'Muted bob (127.0.0.7) on "den" until 2026-01-01 00:10:00 UTC: noise',
+  );
+  await bob.waitFor((line) => line.startsWith('You are muted in "den"'));
+  await roomie.send("kick bob");
+  await roomie.expect("bob was kicked by roomie: no reason given");
+  await alice.send("roomdeop roomie");
+  await alice.waitFor('roomie is no longer a room operator of "den"');
+  await roomie.waitFor('roomie is no longer a room operator of "den"');
+  await roomie.send("unmute bob");
+  await roomie.expect(
+    'Only the owner of this room, its room operators and server operators can use "unmute"',
+  );
+});
+
+Deno.test("a duration is read whole (1h30m, 90min) and a mistyped one is refused, not taken for the reason", async () => {
+  await using setup = await withOperator({ clock: new FakeClock() });
+  const { port, root } = setup;
+  await using _bob = await Client.login(port, "bob", { from: "127.0.0.2" });
+  await root.waitFor("bob has entered the room.");
+  await root.send("mute bob 1h30m spam");
+  await root.expect(
+    "Muted bob (127.0.0.2) on this server until 2026-01-01 01:30:00 UTC: spam",
+  );
+  await root.send("mute bob 90min spam");
+  await root.expect(
+    "Muted bob (127.0.0.2) on this server until 2026-01-01 01:30:00 UTC: spam",
+  );
+  for (const typed of ["1.5h", "0m", "400d", "2y"]) {
+    await root.send(`mute bob ${typed} spam`);
+    await root.expect(
+      `Cannot read "${typed}" as a duration: write a whole number and s, m, h, d, w or y (30m, 2h, 1h30m, 7d), at most 366d; leave it out for good`,
+    );
+  }
+  await root.send("mute bob 3rd strike");
+  await root.expect(
+    "Muted bob (127.0.0.2) on this server permanently: 3rd strike",
+  );
+});
+
+Deno.test("a ban on an IPv6 address, and one on a mapped IPv4 block, refuse at connect", async () => {
+  // Dual stack: root comes from 127.0.0.1, the others from ::1 and 127.0.2.x.
+  await using setup = await withOperator({ host: "::" });
+  const { port, root } = setup;
+  await root.send("ban ::1 over six");
+  await root.expect("Banned ::1 from this server permanently: over six");
+  await using six = await Client.connect(port, { hostname: "::1" });
+  await six.expect("You are banned from this server permanently: over six");
+  await root.send("ban ::ffff:127.0.2.0/120 mapped");
+  await root.expect("Banned 127.0.2.0/24 from this server permanently: mapped");
+  await using mapped = await Client.connect(port, { from: "127.0.2.9" });
+  await mapped.expect("You are banned from this server permanently: mapped");
+  await using four = await Client.connect(port, { from: "127.0.3.9" });
+  await four.expect("Welcome to TestChat");
+});
+
+Deno.test("a muted user cannot reply, change name or set an away message either", async () => {
+  await using setup = await withOperator({ floodRate: 0 }, "alice");
+  const { port, root } = setup;
+  await using alice = await loginAccount(port, "alice");
+  await using bob = await Client.login(port, "bob", { from: "127.0.0.2" });
+  await alice.waitFor("bob has entered the room.");
+  await alice.send("msg bob are you there?");
+  await bob.waitFor("[private] alice: are you there?");
+  await alice.sync();
+  await root.send("mute bob calm down");
+  await root.waitFor((line) => line.startsWith("Muted bob"));
+  await bob.waitFor("You are muted permanently: calm down");
+  for (const line of ["reply yes", "nick LOUD_BOB", "away BUY NOW"]) {
+    await bob.send(line);
+    await bob.expect("You are muted permanently: calm down");
+  }
+  await bob.send("away");
+  await bob.expect("You are marked as away: away");
+  assert.deepEqual(await alice.sync(), [], "alice saw none of it");
+});
+
+Deno.test("a timed ban outlives a restart on the same file and ends on time (fake clock)", async () => {
+  const dir = await Deno.makeTempDir();
+  const db = `${dir}/chat.db`;
+  const clock = new FakeClock();
+  try {
+    {
+      await using setup = await withOperator({ db, clock });
+      await setup.root.send("ban 127.0.0.2 20m spam");
+      await setup.root.expect(
+        "Banned 127.0.0.2 from this server until 2026-01-01 00:20:00 UTC: spam",
+      );
+    }
+    clock.advance(19 * 60 * 1000);
+    await using server = await startServer({ db, clock, ops: ["root"] });
+    {
+      await using banned = await Client.connect(server.addr.port, {
+        from: "127.0.0.2",
+      });
+      await banned.expect(
+        "You are banned from this server until 2026-01-01 00:20:00 UTC: spam",
+      );
+    }
+    clock.advance(60 * 1000);
+    await using back = await Client.connect(server.addr.port, {
+      from: "127.0.0.2",
+    });
+    await back.expect("Welcome to TestChat");
+    await server.close();
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

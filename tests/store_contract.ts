@@ -380,6 +380,56 @@ export function storeContract(
     },
   );
 
+  test(
+    "deleting an account takes its roles: operator, room owner, room operator",
+    async (store) => {
+      await store.createAccount(account("alice"));
+      await store.createAccount(account("bob"));
+      await store.setOperator("alice", true);
+      await store.setOperator("bob", true);
+      assert.equal(await store.claimRoom("den", "Den", "alice"), true);
+      assert.equal(await store.claimRoom("lab", "Lab", "bob"), true);
+      await store.setRoomOperator("lab", "alice", true);
+      await store.deleteAccount("alice");
+      assert.deepEqual(await store.operators(), ["bob"]);
+      const claimed = await store.claimedRooms();
+      assert.deepEqual(
+        claimed.map((room) => [room.key, room.owner, room.ops]),
+        [["lab", "bob", []]],
+      );
+      assert.equal(
+        await store.claimRoom("den", "Den", "bob"),
+        true,
+        "the room it owned can be claimed again",
+      );
+    },
+  );
+
+  test(
+    "a timed ban outlives a reopening and ends on time",
+    async (store, fixture) => {
+      await store.addSanction({
+        kind: "ban",
+        room: "",
+        target: "account:mallory",
+        label: "mallory",
+        by: "op",
+        at: T0,
+        until: T0 + DAY,
+        reason: "spam",
+      });
+      if (fixture.reopen) {
+        store = await fixture.reopen(store, { historyKeep: 1000 });
+      }
+      assert.deepEqual(
+        (await store.sanctions(T0 + DAY - 1)).map((s) => [s.target, s.until]),
+        [["account:mallory", T0 + DAY]],
+      );
+      assert.deepEqual(await store.sanctions(T0 + DAY), []);
+      return store;
+    },
+  );
+
   test("the moderation log gives its last lines, oldest first, for all or one room", async (store) => {
     for (let i = 1; i <= 5; i++) {
       await store.addModlog({

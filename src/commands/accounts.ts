@@ -13,6 +13,7 @@ import { MIN_PASSWORD_CHARS } from "../passwords.ts";
 import type { User } from "../room.ts";
 import type { Account, LoginFailures } from "../store/store.ts";
 import { formatDate, TEXT } from "../text.ts";
+import { sanctionText } from "./moderation.ts";
 import type { Command, Context, UserContext } from "./command.ts";
 
 /** Wrong passwords one connection may type before it is closed. */
@@ -261,8 +262,15 @@ export const unregister: Command = {
   details: ["You stay online as a guest; the messages waiting go too."],
   loginRequired: true,
   async run(ctx) {
-    const { session, store, user } = ctx;
+    const { session, store, user, moderation, registry } = ctx;
     const account = await ownAccount(ctx);
+    const held = moderation.onAccount(account.key);
+    if (held !== null) {
+      throw new ChatError(
+        TEXT.cannotUnregisterSanctioned,
+        sanctionText(held, registry.rooms.get(held.room)?.name ?? held.room),
+      );
+    }
     const typed = await session.ask(TEXT.unregisterPassword(account.name), {
       secret: true,
     });
@@ -270,7 +278,13 @@ export const unregister: Command = {
     if (await checkPassword(ctx, account, typed) === null) return;
     await store.deleteAccount(account.key);
     user.account = null;
+    // Its roles go with it, here and (announced) on every server of a
+    // cluster: whoever registers the name next starts with none.
+    moderation.accountDeleted(account.key);
+    registry.accountDeleted(account.key);
     await ctx.cluster?.accountsChanged();
+    await ctx.cluster?.announce({ kind: "moderation" });
+    await ctx.cluster?.announce({ kind: "rooms" });
     session.reply(TEXT.unregistered(account.name));
   },
 };

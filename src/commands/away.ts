@@ -1,5 +1,6 @@
 import { TEXT } from "../text.ts";
 import type { Command } from "./command.ts";
+import { checkNotMuted } from "./moderation.ts";
 
 /** `away [REASON]`: mark yourself away; private messages get the reason. */
 export const away: Command = {
@@ -7,7 +8,11 @@ export const away: Command = {
   usage: "away [REASON]",
   summary: "mark yourself away; whois and private messages show REASON",
   loginRequired: true,
-  run({ user, session, cluster }, reason) {
+  run(ctx, reason) {
+    const { user, session, cluster } = ctx;
+    // A reason is shown to whoever messages or looks them up: a muted user
+    // could say through it what they may not say.
+    if (reason !== "") checkNotMuted(ctx, null);
     user.away = reason || "away";
     cluster?.updated(user);
     session.reply(TEXT.awayNow(user.away));

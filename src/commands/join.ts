@@ -19,7 +19,13 @@ export const join: Command = {
     const { user, registry, store, config, session, moderation, cluster } = ctx;
     const { name, key } = registry.roomName(typed);
     const ban = moderation.find("ban", key, subjectOf(user));
-    if (ban !== null && !moderation.isOperator(user.account)) {
+    // A claimed room stays in the registry, so its owner is known here; a
+    // ban on an address does not keep them (or a server operator) out.
+    const owner = registry.rooms.get(key)?.owner ?? null;
+    if (
+      ban !== null && !moderation.isOperator(user.account) &&
+      (owner === null || owner !== user.account)
+    ) {
       throw new ChatError(
         sanctionText(ban, registry.rooms.get(key)?.name ?? name),
       );

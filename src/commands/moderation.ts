@@ -15,6 +15,7 @@ import { ChatError } from "../errors.ts";
 import {
   accountTarget,
   addressTarget,
+  looksLikeDuration,
   parseDuration,
   type Role,
   type Subject,
@@ -23,7 +24,7 @@ import { foldName, validateName } from "../names.ts";
 import { MAIN_ROOM, type Registry } from "../registry.ts";
 import type { Room, User } from "../room.ts";
 import type { Sanction, SanctionKind } from "../store/store.ts";
-import { formatDate, TEXT } from "../text.ts";
+import { formatDate, formatMoment, TEXT } from "../text.ts";
 import {
   type Command,
   type Context,
@@ -54,7 +55,7 @@ export function roleRefusal(role: Role, command: string): string {
 
 /** `until ...` or `permanently`, as a sanction's sentences say it. */
 export function untilText(until: number | null): string {
-  return TEXT.until(until === null ? null : formatDate(until));
+  return TEXT.until(until === null ? null : formatMoment(until));
 }
 
 /** The line a user sees while a sanction holds them. */
@@ -78,9 +79,14 @@ export function subjectOf(user: User): Subject {
  */
 export function checkNotMuted(ctx: UserContext, room: Room | null): void {
   const { moderation, user } = ctx;
+  // A mute on an address does not silence a server operator behind it, nor
+  // a room's owner in their own room (nobody can mute them by name).
+  if (moderation.isOperator(user.account)) return;
   const subject = subjectOf(user);
   const mute = moderation.find("mute", "", subject) ??
-    (room === null ? null : moderation.find("mute", room.key, subject));
+    (room === null || (user.account !== null && room.owner === user.account)
+      ? null
+      : moderation.find("mute", room.key, subject));
   if (mute !== null) {
     throw new ChatError(sanctionText(mute, room?.name ?? ""));
   }
@@ -175,6 +181,49 @@ function guard(ctx: UserContext, action: string, target: Target): void {
 }
 
 /**
+ * The name of a server operator (or, when a room operator acts, the room's
+ * owner) online anywhere from an address that `record`, a sanction on an
+ * address or block, would match; or null.
+ */
+async function shieldedBehind(
+  ctx: UserContext,
+  record: Sanction,
+): Promise<{ name: string; operator: boolean } | null> {
+  if (!record.target.startsWith("address:")) return null;
+  const { moderation, registry, user, cluster } = ctx;
+  const block = parseBlock(record.target.slice("address:".length));
+  if (block === null) return null;
+  const shielded = new Set(moderation.operators);
+  const owner = user.room?.owner;
+  if (!moderation.isOperator(user.account) && owner) shielded.add(owner);
+  const inside = (address: string) => {
+    const parsed = parseBlock(address);
+    return parsed !== null && contains(block, parsed);
+  };
+  for (const other of registry.online) {
+    if (other.account !== null && shielded.has(other.account)) {
+      shielded.delete(other.account);
+      if (inside(other.hostname)) {
+        return {
+          name: other.name,
+          operator: moderation.isOperator(other.account),
+        };
+      }
+    }
+  }
+  // The rest may be online on other servers of a cluster (an account's key
+  // is the key of its name).
+  if (!cluster?.up) return null;
+  for (const key of shielded) {
+    const presence = await cluster.find(key);
+    if (presence?.account === key && inside(presence.address)) {
+      return { name: presence.name, operator: moderation.isOperator(key) };
+    }
+  }
+  return null;
+}
+
+/**
  * `NAME [DURATION] [REASON]`: the target word, how long (null: for good),
  * and why.
  */
@@ -184,6 +233,11 @@ function parseSanction(
   const [typed, rest] = splitWord(args);
   const [first, after] = splitWord(rest);
   const ms = first === "" ? null : parseDuration(first);
+  // `1.5h` or `0m` is a mistyped duration, not the first word of a reason:
+  // taken as the reason, it would make the sanction permanent.
+  if (ms === null && looksLikeDuration(first)) {
+    throw new ChatError(TEXT.badDuration(first));
+  }
   const reason = (ms === null ? rest : after) || NO_REASON;
   return { typed, ms, reason };
 }
@@ -234,6 +288,14 @@ async function sanction(
       kind === "ban" ? TEXT.banMatchesYou : TEXT.muteMatchesYou,
     );
   }
+  // An address that is a server operator's (or, for a room operator, the
+  // owner's): what the guard rails refuse by name, refused by address too.
+  const shielded = await shieldedBehind(ctx, record);
+  if (shielded !== null) {
+    throw new ChatError(
+      TEXT.sanctionMatchesShielded(action, shielded.name, shielded.operator),
+    );
+  }
   await moderation.add(record);
   await moderation.log({
     actor: user.name,
@@ -269,8 +331,12 @@ export function applySanction(
 ): void {
   const { registry, moderation } = ctx;
   const line = sanctionText(record, roomName);
+  const owner = record.room === ""
+    ? null
+    : registry.rooms.get(record.room)?.owner ?? null;
   for (const other of matching(ctx, record)) {
     if (other === actor || moderation.isOperator(other.account)) continue;
+    if (owner !== null && other.account === owner) continue;
     if (record.kind === "mute") {
       other.notice(line);
     } else if (record.room === "") {

@@ -3,6 +3,7 @@ import { foldName, validateName } from "../names.ts";
 import { TEXT } from "../text.ts";
 import type { Command } from "./command.ts";
 import { accountOf } from "./login.ts";
+import { checkNotMuted } from "./moderation.ts";
 
 /** `nick NAME`: a new name, under the name rules. */
 export const nick: Command = {
@@ -17,6 +18,8 @@ export const nick: Command = {
   needsArgs: true,
   async run(ctx, typed) {
     const { user, registry } = ctx;
+    // The room is told of a new name: a muted user could shout through it.
+    checkNotMuted(ctx, user.room);
     if (user.account !== null) {
       if (foldName(validateName(typed)) !== user.account) {
         throw new ChatError(TEXT.accountName(user.name));
