@@ -552,8 +552,24 @@ export class Session implements SessionControl, Context, Recipient {
   }
 }
 
+/**
+ * What `node:net` (the plain port) reports for the same: a Node-style `code`
+ * on a plain Error, not one of `Deno.errors`.
+ */
+const NODE_DISCONNECTS = new Set([
+  "ECONNRESET",
+  "ECONNABORTED",
+  "EPIPE",
+  "ETIMEDOUT",
+  "ENOTCONN",
+  "ERR_STREAM_DESTROYED",
+  "ERR_STREAM_PREMATURE_CLOSE",
+]);
+
 /** Errors that only mean the peer went away, or we closed the connection. */
-function isDisconnect(error: unknown): boolean {
+export function isDisconnect(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === "string" && NODE_DISCONNECTS.has(code)) return true;
   return error instanceof Deno.errors.ConnectionReset ||
     error instanceof Deno.errors.ConnectionAborted ||
     error instanceof Deno.errors.BrokenPipe ||

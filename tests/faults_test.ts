@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import net from "node:net";
 import {
   Client,
   loginAll,
@@ -122,4 +123,22 @@ Deno.test("a reader stopped with SIGSTOP is dropped; the others keep chatting", 
     child.kill("SIGKILL");
     await child.status;
   }
+});
+
+Deno.test("a peer that resets its connection leaves, and the log calls it a disconnect, not an error", async () => {
+  await using server = await ServerProcess.start();
+  await using watcher = await Client.login(server.port, "watcher");
+  const socket = net.connect(server.port, "127.0.0.1");
+  await new Promise((resolve) => socket.once("connect", resolve));
+  socket.write("login resetter\r\nsay about to go\r\n");
+  await watcher.waitFor("resetter: about to go");
+  // An RST, as a crashed client or a middlebox sends it.
+  socket.resetAndDestroy();
+  await watcher.waitFor("resetter has left the room.");
+  await watcher.send("logout");
+  await watcher.closed();
+  const status = await server.stop();
+  assert.equal(status.code, 0);
+  assert.match(server.stderr, /Disconnected .*resetter/);
+  assert.doesNotMatch(server.stderr, /\[ERR\]/);
 });
