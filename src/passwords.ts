@@ -50,6 +50,8 @@ export class PasswordHasher {
   #running = 0;
   /** Those waiting for a turn, first come first served. */
   readonly #queue: (() => void)[] = [];
+  /** The login tries under way, for the delay after failed ones. */
+  readonly tries: LoginTries = new LoginTries();
 
   constructor(options: PasswordHasherOptions = {}) {
     this.#concurrency = options.concurrency ?? 2;
@@ -67,35 +69,36 @@ export class PasswordHasher {
   }
 
   /**
-   * A new hash of `password`, with a fresh salt. `onQueued` is told how many
-   * are ahead, if it must wait for a turn.
+   * A new hash of `password`, with a fresh salt. If it must wait for a turn,
+   * `onQueued` is told how many checks are ahead of it (running or waiting),
+   * and `signal` (the session ending) takes it out of the line.
    */
-  async hash(
-    password: string,
-    onQueued?: (ahead: number) => void,
-  ): Promise<string> {
+  async hash(password: string, options: TurnOptions = {}): Promise<string> {
     const salt = randomBytes(SALT_BYTES);
     const params = this.#params;
     const hash = await this.#turn(
       () => derive(password, salt, params),
-      onQueued,
+      options,
     );
     return `$scrypt$ln=${params.ln},r=${params.r},p=${params.p}$${
       salt.toString("base64")
     }$${hash.toString("base64")}`;
   }
 
-  /** Whether `password` is the one `encoded` was made from. */
+  /**
+   * Whether `password` is the one `encoded` was made from (waiting for a
+   * turn as {@linkcode PasswordHasher.hash} does).
+   */
   async verify(
     password: string,
     encoded: string,
-    onQueued?: (ahead: number) => void,
+    options: TurnOptions = {},
   ): Promise<boolean> {
     const parsed = parse(encoded);
     if (parsed === null) return false;
     const hash = await this.#turn(
       () => derive(password, parsed.salt, parsed.params, parsed.hash.length),
-      onQueued,
+      options,
     );
     return timingSafeEqual(hash, parsed.hash);
   }
@@ -109,13 +112,25 @@ export class PasswordHasher {
     return ln < want.ln || r < want.r || p < want.p;
   }
 
-  async #turn<T>(
-    work: () => Promise<T>,
-    onQueued?: (ahead: number) => void,
-  ): Promise<T> {
+  async #turn<T>(work: () => Promise<T>, options: TurnOptions): Promise<T> {
+    const { onQueued, signal } = options;
+    signal?.throwIfAborted();
     if (this.#running >= this.#concurrency) {
-      onQueued?.(this.#queue.length);
-      await new Promise<void>((resolve) => this.#queue.push(resolve));
+      onQueued?.(this.#running + this.#queue.length);
+      // A session that ends while it waits leaves the line: a storm of
+      // logins that gave up must not keep the live ones waiting.
+      await new Promise<void>((resolve, reject) => {
+        const go = () => {
+          signal?.removeEventListener("abort", leave);
+          resolve();
+        };
+        const leave = () => {
+          this.#queue.splice(this.#queue.indexOf(go), 1);
+          reject(signal!.reason);
+        };
+        this.#queue.push(go);
+        signal?.addEventListener("abort", leave, { once: true });
+      });
     } else {
       this.#running++;
     }
@@ -128,6 +143,54 @@ export class PasswordHasher {
       else this.#running--;
     }
   }
+}
+
+/**
+ * Password checks under way on this server, per account: a try counts the
+ * ones begun before it as failures to come, so that tries
+ * sent all at once wait longer each (1 s, 2 s, 4 s ...) instead of all
+ * reading the same count from the store and waiting the same short time.
+ */
+export class LoginTries {
+  readonly #counts = new Map<string, number>();
+
+  /**
+   * Begins a try on `keys` (account keys): how many tries on each were
+   * under way before it, and a function that ends it.
+   */
+  begin(keys: readonly string[]): { before: number[]; end: () => void } {
+    const before = keys.map((key) => {
+      const count = this.#counts.get(key) ?? 0;
+      this.#counts.set(key, count + 1);
+      return count;
+    });
+    let ended = false;
+    return {
+      before,
+      end: () => {
+        if (ended) return;
+        ended = true;
+        for (const key of keys) {
+          const count = this.#counts.get(key)! - 1;
+          if (count === 0) this.#counts.delete(key);
+          else this.#counts.set(key, count);
+        }
+      },
+    };
+  }
+
+  /** Keys with tries under way (for tests: nothing is left behind). */
+  get size(): number {
+    return this.#counts.size;
+  }
+}
+
+/** How a hash waits for its turn. */
+export interface TurnOptions {
+  /** Told how many checks are ahead (running or waiting), if it must wait. */
+  readonly onQueued?: (ahead: number) => void;
+  /** Aborted when nobody wants the answer any more: it leaves the line. */
+  readonly signal?: AbortSignal;
 }
 
 /**

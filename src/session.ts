@@ -92,6 +92,8 @@ export class Session implements SessionControl, Context, Recipient {
    * first wait, since most sessions never wait.
    */
   #abort: AbortController | null = null;
+  /** Waits of the server's making (see hold()) under way. */
+  #held = 0;
   #stopping = false;
   #closed = false;
   #linesBeforeLogin = 0;
@@ -189,6 +191,19 @@ export class Session implements SessionControl, Context, Recipient {
   }
 
   /** Part of {@linkcode SessionControl}. */
+  get signal(): AbortSignal {
+    if (this.#stopping) return AbortSignal.abort();
+    this.#abort ??= new AbortController();
+    return this.#abort.signal;
+  }
+
+  /** Part of {@linkcode SessionControl}. */
+  hold<T>(work: Promise<T>): Promise<T> {
+    this.#held++;
+    return work.finally(() => this.#held--);
+  }
+
+  /** Part of {@linkcode SessionControl}. */
   wait(ms: number): Promise<boolean> {
     if (this.#stopping) return Promise.resolve(false);
     this.#abort ??= new AbortController();
@@ -278,15 +293,7 @@ export class Session implements SessionControl, Context, Recipient {
     const config = this.config;
     this.#server.log.info("Connected {remote}", { remote: this.remote });
     this.reply(TEXT.welcome(config.name));
-    if (config.loginTimeout > 0) {
-      this.#timer = this.clock.setTimeout(() => {
-        this.#server.log.info("Login timeout for {remote}", {
-          remote: this.remote,
-        });
-        this.#because("login_timeout");
-        this.#stop(TEXT.loginTimedOut);
-      }, config.loginTimeout * 1000);
-    }
+    if (config.loginTimeout > 0) this.#armLoginTimeout();
     const flood = config.floodRate > 0;
     this.#bucket = flood
       ? new TokenBucket({
@@ -517,11 +524,32 @@ export class Session implements SessionControl, Context, Recipient {
       this.#output.error(error.lines);
       return;
     }
+    // What a command waited for was called off because the session ended.
+    if (this.#stopping && (error as Error | null)?.name === "AbortError") {
+      return;
+    }
     this.#server.log.error("Handling a line from {remote} failed: {error}", {
       remote: this.remote,
       error,
     });
     this.reply(TEXT.internalError);
+  }
+
+  /**
+   * The login timeout. While the server holds the login up (a delay after
+   * failed tries, a turn for the hash), it starts again: a user who waits
+   * for the server is not idle, and the owner of an account that others
+   * are guessing at must still get their password checked.
+   */
+  #armLoginTimeout(): void {
+    this.#timer = this.clock.setTimeout(() => {
+      if (this.#held > 0) return this.#armLoginTimeout();
+      this.#server.log.info("Login timeout for {remote}", {
+        remote: this.remote,
+      });
+      this.#because("login_timeout");
+      this.#stop(TEXT.loginTimedOut);
+    }, this.config.loginTimeout * 1000);
   }
 
   #loggedIn(): void {

@@ -105,6 +105,7 @@ export const TEXT = {
   helpHeader: "Commands (a leading / is optional):",
   helpLine: (usage: string, summary: string, width: number) =>
     `  ${usage.padEnd(width)}  ${summary}`,
+  oneWord: "a name is one word",
   badName: (kind: string, name: string, why: string) =>
     `Cannot use the ${kind} "${name}": ${why}`,
 

@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import { PasswordHasher } from "../src/passwords.ts";
+import { SqliteStore } from "../src/store/sqlite.ts";
 import { FakeClock } from "./fake_clock.ts";
 import {
   Client,
@@ -111,7 +113,11 @@ Deno.test("register and login take the password on one line; a short one or the 
   await using guest = await Client.connect(port);
   await guest.expect("Welcome to TestChat");
   await guest.send("login two words");
-  assert.match(await guest.readLine(), /^Cannot use the name "two words"/);
+  assert.equal(
+    await guest.readLine(),
+    'Cannot use the name "two …": a name is one word',
+    "what follows the first word may be a password: it is not echoed",
+  );
 });
 
 Deno.test("a registered name is reserved while its owner is away: a look-alike and nick are refused", async () => {
@@ -206,6 +212,109 @@ Deno.test("wrong passwords: each try waits longer, the third closes, and the nex
   await later.send(`login alice ${PASSWORD}`);
   await later.expect("You are logged in as alice.");
   assert.deepEqual(await later.sync(), [], "no delay, nothing to report");
+});
+
+Deno.test("an account others have guessed at for long still logs in: the login timeout waits for the delay", async () => {
+  await using db = await tempDb();
+  const clock = new FakeClock();
+  {
+    // Ten failures from elsewhere, in the database.
+    const store = await SqliteStore.open(db.path);
+    for (let i = 0; i < 10; i++) {
+      await store.addLoginFailure("alice", "192.0.2.66", {
+        at: clock.date(),
+        since: 0,
+      });
+    }
+    await store.close();
+  }
+  await using server = await startServer({
+    clock,
+    db: db.path,
+    loginTimeout: 60,
+  });
+  (await registered(server.addr.port, "alice")).close();
+  await using owner = await Client.connect(server.addr.port, {
+    from: "127.0.0.7",
+  });
+  await owner.expect("Welcome to TestChat");
+  await owner.send(`login alice ${PASSWORD}`);
+  await owner.expect("10 failed logins lately: checking in 60 s");
+  // The login timeout (armed at connect) and the delay both run out.
+  await withTimeout(clock.untilPending(2), TIMEOUT_MS, "the delay");
+  clock.advance(60_000);
+  await owner.expectLines([
+    "You are logged in as alice.",
+    "10 failed login attempts since your last login, from 192.0.2.66.",
+  ]);
+});
+
+Deno.test("wrong passwords sent all at once each wait longer than the one before", async () => {
+  const clock = new FakeClock();
+  await using server = await startServer({ clock });
+  const port = server.addr.port;
+  (await registered(port, "alice")).close();
+  const guessers = await Promise.all(
+    [2, 3, 4, 5].map((n) => Client.connect(port, { from: `127.0.0.${n}` })),
+  );
+  try {
+    for (const guesser of guessers) await guesser.expect("Welcome to TestChat");
+    await Promise.all(
+      guessers.map((guesser) => guesser.send("login alice wrong guess")),
+    );
+    // The first try waits for nothing; each one begun after it, longer.
+    const first = await guessers[0].readLine();
+    assert.equal(first, "Wrong password");
+    const waits = await Promise.all(
+      guessers.slice(1).map((guesser) => guesser.readLine()),
+    );
+    assert.deepEqual(waits.sort(), [
+      "1 failed login lately: checking in 1 s",
+      "2 failed logins lately: checking in 2 s",
+      "3 failed logins lately: checking in 4 s",
+    ]);
+    clock.advance(4000);
+    for (const guesser of guessers.slice(1)) {
+      await guesser.waitFor("Wrong password");
+    }
+  } finally {
+    for (const guesser of guessers) guesser.close();
+  }
+});
+
+Deno.test("a hash made with weaker parameters is made again at the next login", async () => {
+  await using db = await tempDb();
+  const weak = new PasswordHasher({ params: { ln: 10, r: 8, p: 1 } });
+  {
+    const store = await SqliteStore.open(db.path);
+    await store.createAccount({
+      key: "alice",
+      name: "alice",
+      skeleton: "alice",
+      hash: await weak.hash(PASSWORD),
+      created: 0,
+      lastLogin: null,
+    });
+    await store.close();
+  }
+  {
+    await using server = await startServer({ db: db.path });
+    await using alice = await Client.connect(server.addr.port);
+    await alice.expect("Welcome to TestChat");
+    await alice.send(`login alice ${PASSWORD}`);
+    await alice.expect("You are logged in as alice.");
+    await alice.send("logout");
+    await alice.closed();
+    await server.close();
+  }
+  const store = await SqliteStore.open(db.path);
+  try {
+    const hash = (await store.accountFor("alice", "alice"))!.hash;
+    assert.match(hash, /^\$scrypt\$ln=15,r=8,p=1\$/);
+    assert.equal(await new PasswordHasher().verify(PASSWORD, hash), true);
+  } finally {
+    await store.close();
+  }
 });
 
 Deno.test("password changes the password after the current one; unregister frees the name", async () => {

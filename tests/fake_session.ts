@@ -69,6 +69,12 @@ export class FakeSession implements SessionControl {
     return Promise.resolve(true);
   }
 
+  readonly signal = new AbortController().signal;
+
+  hold<T>(work: Promise<T>): Promise<T> {
+    return work;
+  }
+
   /** Answers to `ask`, in order; null once they run out. */
   answers: (string | null)[] = [];
 

@@ -27,11 +27,15 @@ Deno.test("PasswordHasher runs two hashes at once; the rest wait their turn, and
   const ahead: number[] = [];
   const hashes = Array.from(
     { length: 5 },
-    (_, i) => hasher.hash(`password ${i}`, (n) => ahead.push(n)),
+    (_, i) => hasher.hash(`password ${i}`, { onQueued: (n) => ahead.push(n) }),
   );
   assert.equal(hasher.running, 2);
   assert.equal(hasher.waiting, 3);
-  assert.deepEqual(ahead, [0, 1, 2], "each waiter is told its place");
+  assert.deepEqual(
+    ahead,
+    [2, 3, 4],
+    "each waiter is told how many are ahead, the running ones included",
+  );
   let settled = 0;
   for (const hash of hashes) hash.then(() => settled++);
   await new Promise((resolve) => setTimeout(resolve, 0));
@@ -39,4 +43,28 @@ Deno.test("PasswordHasher runs two hashes at once; the rest wait their turn, and
   await Promise.all(hashes);
   assert.equal(hasher.running, 0);
   assert.equal(hasher.waiting, 0);
+});
+
+Deno.test("PasswordHasher: a check whose session ended leaves the line, and the next one moves up", async () => {
+  const hasher = new PasswordHasher({ concurrency: 1 });
+  const first = hasher.hash("password one");
+  const gone = new AbortController();
+  const leaving = hasher.hash("password two", { signal: gone.signal });
+  const ahead: number[] = [];
+  const third = hasher.hash("password three", {
+    onQueued: (n) => ahead.push(n),
+  });
+  assert.deepEqual(ahead, [2]);
+  assert.equal(hasher.waiting, 2);
+  gone.abort();
+  await assert.rejects(leaving, (error: Error) => error.name === "AbortError");
+  assert.equal(hasher.waiting, 1, "it left the line at once");
+  await Promise.all([first, third]);
+  assert.equal(hasher.running, 0);
+  assert.equal(hasher.waiting, 0);
+  await assert.rejects(
+    hasher.hash("too late", { signal: gone.signal }),
+    (error: Error) => error.name === "AbortError",
+    "an ended session does not join the line",
+  );
 });

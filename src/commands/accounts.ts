@@ -9,7 +9,7 @@
 import { ChatError } from "../errors.ts";
 import type { PrivateEvent } from "../events.ts";
 import { foldName, skeleton } from "../names.ts";
-import { MIN_PASSWORD_CHARS } from "../passwords.ts";
+import { MIN_PASSWORD_CHARS, type TurnOptions } from "../passwords.ts";
 import type { User } from "../room.ts";
 import type { Account, LoginFailures } from "../store/store.ts";
 import { formatDate, TEXT } from "../text.ts";
@@ -39,22 +39,51 @@ export function failureDelay(failures: number): number {
   return Math.min(MAX_FAILURE_DELAY_MS, 1000 * 2 ** Math.min(failures - 1, 16));
 }
 
-/** Tells the user, if their hash must wait for a turn, how many are ahead. */
-function queued({ session }: Context): (ahead: number) => void {
-  return (ahead) => session.reply(TEXT.hashQueued(ahead + 1));
+/**
+ * How a session's hash waits its turn: told how many are ahead, and out of
+ * the line if the session ends.
+ */
+function queued({ session }: Context): TurnOptions {
+  return {
+    onQueued: (ahead) => session.reply(TEXT.hashQueued(ahead)),
+    signal: session.signal,
+  };
 }
 
 /**
  * Checks a password typed for `account`: first waits as long as the
- * account's and the address's recent failures say, then hashes. A wrong one
- * is counted (in the store, so across reconnects and restarts). Returns the
- * failures there were before this try (for the report after a login), or
- * null when the password is wrong or the session ended while waiting.
+ * account's and the address's recent failures say (the account's tries
+ * still under way here counting as failures to come), then hashes. The login timeout
+ * waits meanwhile. A wrong one is counted (in the store, so across
+ * reconnects and restarts). Returns the failures there were before this try
+ * (for the report after a login), or null when the password is wrong or the
+ * session ended while waiting.
  */
 export async function checkPassword(
   ctx: Context,
   account: Account,
   password: string,
+): Promise<LoginFailures | null> {
+  const { session, hasher } = ctx;
+  // Per account only: tries at once from one address are a reconnect storm
+  // behind one NAT as often as an attack, and the address's failures in
+  // the store slow it once they fail.
+  const tries = hasher.tries.begin([account.key]);
+  try {
+    return await session.hold(tryPassword(ctx, account, password, tries));
+  } catch (error) {
+    if (!session.active) return null;
+    throw error;
+  } finally {
+    tries.end();
+  }
+}
+
+async function tryPassword(
+  ctx: Context,
+  account: Account,
+  password: string,
+  tries: { before: number[] },
 ): Promise<LoginFailures | null> {
   const { store, session, clock, hasher } = ctx;
   const since = clock.date() - ADDRESS_FAILURE_MS;
@@ -63,13 +92,24 @@ export async function checkPassword(
     session.address,
     since,
   );
-  const count = Math.max(failures.account, failures.address);
+  const count = Math.max(
+    failures.account + tries.before[0],
+    failures.address,
+  );
   const delay = failureDelay(count);
   if (delay > 0) {
     session.reply(TEXT.loginDelay(delay / 1000, count));
     if (!await session.wait(delay)) return null;
   }
   if (await hasher.verify(password, account.hash, queued(ctx))) {
+    // A hash made with weaker parameters than today's is made again now,
+    // while the password is at hand, so that it is not kept any longer.
+    if (hasher.needsRehash(account.hash)) {
+      await store.setPassword(
+        account.key,
+        await hasher.hash(password, queued(ctx)),
+      );
+    }
     return failures;
   }
   await store.addLoginFailure(account.key, session.address, {
@@ -88,16 +128,14 @@ export async function checkPassword(
 /**
  * What a user sees after logging in to their account: the failed tries
  * since their last login, and the private messages that waited for them.
- * A hash made with weaker parameters than today's is made again.
  */
 export async function welcome(
   ctx: Context,
   user: User,
   account: Account,
   failures: LoginFailures,
-  password: string,
 ): Promise<void> {
-  const { session, store, clock, hasher, config } = ctx;
+  const { session, store, clock, config } = ctx;
   await store.recordLogin(account.key, clock.date());
   session.reply(TEXT.loggedIn(user.name));
   if (failures.account > 0) {
@@ -114,9 +152,6 @@ export async function welcome(
         TEXT.offlineMessage(formatDate(m.at), m.from, m.text)
       ),
     );
-  }
-  if (hasher.needsRehash(account.hash)) {
-    await store.setPassword(account.key, await hasher.hash(password));
   }
 }
 

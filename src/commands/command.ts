@@ -53,6 +53,14 @@ export interface SessionControl {
    * (then the command should stop).
    */
   wait(ms: number): Promise<boolean>;
+  /** Aborted when the session ends: what it waits for can be called off. */
+  readonly signal: AbortSignal;
+  /**
+   * Runs `work`, a wait of the server's making (a delay after failed
+   * logins, a turn for a hash), without the login timeout running out
+   * meanwhile.
+   */
+  hold<T>(work: Promise<T>): Promise<T>;
   /**
    * Asks the user for one line: resolves to it, or to null when they answer
    * with a blank line (to cancel) or leave. A `secret` (a password) is not

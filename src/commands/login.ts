@@ -115,7 +115,9 @@ export const login: Command = {
         typed = first;
         password = rest;
       } else {
-        account = null;
+        // Not an account: the seed's error would name the whole line, and
+        // the rest may be a password typed for a misspelt name.
+        throw new ChatError(TEXT.badName("name", `${first} …`, TEXT.oneWord));
       }
     }
     account ??= await accountOf(ctx, typed);
@@ -155,7 +157,7 @@ export const login: Command = {
         const user = await loginAs(ctx, account.name, account.key);
         session.user = user;
         if (ctx.motd.length > 0) session.reply(...motdLines(ctx.motd));
-        await welcome(ctx, user, account, failures, typedPassword);
+        await welcome(ctx, user, account, failures);
         return;
       }
       // Wrong: the one-line form goes back to the prompt; asked, ask again.
