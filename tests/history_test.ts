@@ -40,6 +40,18 @@ Deno.test("history shows the room's last lines, marked, and pages back", async (
   assert.deepEqual(await bob.sync(), [], "no more lines to page to");
   await bob.send("history before 1 5");
   await bob.expect('There are no older lines in "main"');
+  // Exactly as many lines as asked for: no offer of older ones.
+  await bob.send("history 30");
+  await bob.expect('The last 30 lines of "main":');
+  for (let i = 1; i <= 30; i++) await bob.expect(`[history] alice: line ${i}`);
+  assert.deepEqual(await bob.sync(), [], "no older lines are offered");
+  // An id past the last one pages from the newest line.
+  await bob.send("history before 9999999999999 2");
+  await bob.expectLines([
+    'Earlier 2 lines of "main":',
+    "[history] alice: line 29",
+    "[history] alice: line 30",
+  ]);
 });
 
 Deno.test("history refuses more than 200 lines and words it cannot read", async () => {
@@ -54,6 +66,8 @@ Deno.test("history refuses more than 200 lines and words it cannot read", async 
   await alice.send("history 0");
   await alice.expect("Usage: history [before ID] [N]");
   await alice.send("history 5 6");
+  await alice.expect("Usage: history [before ID] [N]");
+  await alice.send("history before 9999999999999999");
   await alice.expect("Usage: history [before ID] [N]");
 });
 

@@ -21,7 +21,10 @@ export const history: Command = {
   async run({ user, store, session }, args) {
     const { before, limit } = parseArgs(args);
     const room = user.room!;
-    const lines = await store.history(room.key, { limit, before });
+    // One line more than shown tells whether there are older ones to page to.
+    const fetched = await store.history(room.key, { limit: limit + 1, before });
+    const more = fetched.length > limit;
+    const lines = more ? fetched.slice(1) : fetched;
     const shown = lines.filter((line) =>
       !user.ignoresName(foldName(line.from))
     );
@@ -37,7 +40,7 @@ export const history: Command = {
       TEXT.historyHeader(room.name, shown.length, before !== undefined),
     );
     session.showHistory(shown);
-    if (lines.length === limit) session.reply(TEXT.historyMore(lines[0].id));
+    if (more) session.reply(TEXT.historyMore(lines[0].id));
   },
 };
 
@@ -45,7 +48,12 @@ function parseArgs(args: string): { before?: number; limit: number } {
   const words = args.split(/\s+/).filter((word) => word !== "");
   let before: number | undefined;
   if (words[0]?.toLowerCase() === "before") {
-    before = count(words[1], Number.MAX_SAFE_INTEGER);
+    // An event id: any whole number (past the last one, it pages from the
+    // newest line).
+    if (words[1] === undefined || !/^\d{1,15}$/.test(words[1])) {
+      throw new ChatError(TEXT.usage(history.usage));
+    }
+    before = Number(words[1]);
     words.splice(0, 2);
   }
   if (words.length > 1) throw new ChatError(TEXT.usage(history.usage));
