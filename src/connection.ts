@@ -34,6 +34,8 @@ import { TelnetOutput } from "./render/telnet_output.ts";
 export interface Lines extends AsyncIterableIterator<LineEvent> {
   /** Whether the client looks like telnet (it can hide what is typed). */
   readonly telnetLike: boolean;
+  /** The client's answer to IAC WILL ECHO, if it has sent one. */
+  readonly echoAnswer: "do" | "dont" | null;
   /** Stops reading: a line being waited for is the end, and no more come. */
   end(): void;
 }

@@ -120,6 +120,11 @@ export class LineReader implements AsyncIterableIterator<LineEvent>, LineSink {
     return this.#parser.telnetLike;
   }
 
+  /** The client's answer to IAC WILL ECHO; see `LineParser.echoAnswer`. */
+  get echoAnswer(): "do" | "dont" | null {
+    return this.#parser.echoAnswer;
+  }
+
   /** Takes an event from the parser; part of {@linkcode LineSink}. */
   enqueue(event: LineEvent): void {
     this.#queue.push(event);

@@ -9,7 +9,10 @@ const IAC = 255;
 const SB = 250;
 const SE = 240;
 const WILL = 251;
+const DO = 253;
 const DONT = 254;
+/** The ECHO option. */
+const ECHO = 1;
 const CR = 13;
 const LF = 10;
 const NUL = 0;
@@ -145,6 +148,9 @@ export class LineParser {
   #afterCr = false;
   /** What the client has shown of itself: {@linkcode Seen} bits. */
   #seen = 0;
+  /** The command byte (WILL ... DONT) whose option byte comes next. */
+  #verb = 0;
+  #echoAnswer: "do" | "dont" | null = null;
 
   constructor(options: LineStreamOptions = {}) {
     this.#maxLine = options.maxLineBytes ?? 1024;
@@ -164,6 +170,14 @@ export class LineParser {
     const seen = this.#seen;
     return (seen & Seen.Command) !== 0 ||
       (seen & (Seen.CrLf | Seen.BareLf)) === Seen.CrLf;
+  }
+
+  /**
+   * The client's latest answer to the server's IAC WILL ECHO: `do` (it
+   * stops showing what is typed), `dont`, or null if it has sent neither.
+   */
+  get echoAnswer(): "do" | "dont" | null {
+    return this.#echoAnswer;
   }
 
   /**
@@ -202,12 +216,16 @@ export class LineParser {
             this.#state = State.Sub;
             this.#subBytes = 0;
           } else if (byte >= WILL && byte <= DONT) {
+            this.#verb = byte;
             this.#state = State.Option;
           } else {
             this.#state = State.Data;
           }
           break;
         case State.Option:
+          if (byte === ECHO && (this.#verb === DO || this.#verb === DONT)) {
+            this.#echoAnswer = this.#verb === DO ? "do" : "dont";
+          }
           this.#state = State.Data;
           break;
         case State.Sub:

@@ -27,7 +27,7 @@ import type { PasswordHasher } from "./passwords.ts";
 import type { ChatEvent, ChatLine } from "./events.ts";
 import type { Registry } from "./registry.ts";
 import type { Store } from "./store/store.ts";
-import type { SessionOutput } from "./render/output.ts";
+import { ECHO_ANSWER_MS, type SessionOutput } from "./render/output.ts";
 import type { Transport } from "./render/transport.ts";
 import type { FrameSink, Recipient, Room, User } from "./room.ts";
 import { sanitize, TEXT } from "./text.ts";
@@ -118,6 +118,7 @@ export class Session implements SessionControl, Context, Recipient {
       softMs: config.softQueueSeconds * 1000,
       clock: server.clock,
       telnetLike: () => this.#lines?.telnetLike ?? false,
+      echoAnswer: () => this.#lines?.echoAnswer ?? null,
       onOverflow: (bound) => {
         server.log.warn("Dropped slow reader {remote} ({name}): {limit}", {
           ...this.#about(),
@@ -429,6 +430,14 @@ export class Session implements SessionControl, Context, Recipient {
     const lines = this.#lines;
     if (lines === null || this.#stopping) return null;
     this.#output.prompt(prompt, options.secret === true);
+    // A client taken for telnet (CRLF) that never agrees to hide the
+    // password is told, before it types, that it will show.
+    const probe = options.secret === true && this.#output.unanswered
+      ? this.clock.setTimeout(
+        () => this.#output.unanswered!(),
+        ECHO_ANSWER_MS,
+      )
+      : null;
     try {
       while (true) {
         const next = await lines.next();
@@ -447,6 +456,7 @@ export class Session implements SessionControl, Context, Recipient {
         return line;
       }
     } finally {
+      if (probe !== null) this.clock.clearTimeout(probe);
       this.#output.answered();
     }
   }

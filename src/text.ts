@@ -50,6 +50,8 @@ export const TEXT = {
   internalError: "Sorry, something went wrong; please try again.",
   secretWillShow:
     "Your client shows what you type: the password will be visible as you type it. A blank line cancels.",
+  secretShowsAfterAll:
+    "Your client did not agree to hide what you type: the password will be visible as you type it. A blank line cancels.",
   passwordFor: (name: string) => `Password for ${name}:`,
   choosePassword: (min: number) =>
     `Choose a password (at least ${min} characters; a blank line cancels):`,

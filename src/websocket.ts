@@ -324,6 +324,7 @@ export class WebSocketConnection implements Connection, FrameWriter {
  */
 class FrameLines implements Lines {
   readonly telnetLike = false;
+  readonly echoAnswer = null;
   readonly #maxBytes: number;
   readonly #maxQueued: number | undefined;
   readonly #onError: (error: unknown) => void;

@@ -90,6 +90,32 @@ Deno.test("a raw client is told the password will show, sees no telnet bytes, an
   assert.deepEqual(nc.telnet, [], "no telnet command reached a raw client");
 });
 
+Deno.test("a raw client that ends its lines with CRLF and never answers IAC WILL ECHO is told, before it types, that the password will show", async () => {
+  const clock = new FakeClock();
+  await using server = await startServer({ clock, floodRate: 0 });
+  // Client sends CRLF and ignores telnet commands, as `nc -C` does.
+  await using raw = await Client.login(server.addr.port, "alice");
+  await raw.send("register");
+  await raw.expect(
+    "Choose a password (at least 8 characters; a blank line cancels):",
+  );
+  assert.deepEqual(raw.telnet.map((t) => t.command), ["WILL ECHO"]);
+  await withTimeout(clock.untilPending(), TIMEOUT_MS, "the wait for DO ECHO");
+  clock.advance(2000);
+  await raw.expect(
+    "Your client did not agree to hide what you type: the password will be visible as you type it. A blank line cancels.",
+  );
+  await raw.send(PASSWORD);
+  // Told up front from now on, and sent no more telnet commands.
+  await raw.expectLines([
+    "Your client shows what you type: the password will be visible as you type it. A blank line cancels.",
+    "Type the same password again:",
+  ]);
+  await raw.send(PASSWORD);
+  await raw.waitFor((line) => line.startsWith('Registered "alice"'));
+  assert.deepEqual(raw.telnet.map((t) => t.command), ["WILL ECHO"]);
+});
+
 Deno.test("register and login take the password on one line; a short one or the name is refused", async () => {
   await using server = await startServer();
   const port = server.addr.port;

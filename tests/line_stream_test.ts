@@ -1,5 +1,10 @@
 import assert from "node:assert/strict";
-import { type LineEvent, LineStream, LineTooLong } from "../src/line_stream.ts";
+import {
+  type LineEvent,
+  LineParser,
+  LineStream,
+  LineTooLong,
+} from "../src/line_stream.ts";
 
 const IAC = 255;
 
@@ -143,4 +148,20 @@ Deno.test("LineStream keeps open lines apart when streams interleave", async () 
   await Promise.all([writeA.close(), writeB.close()]);
   assert.deepEqual(await linesA, ["one", "hello"]);
   assert.deepEqual(await linesB, ["two", "world, and more"]);
+});
+
+Deno.test("LineParser remembers the answer to IAC WILL ECHO, even split across chunks", () => {
+  const parser = new LineParser();
+  const seen: LineEvent[] = [];
+  const sink = { enqueue: (event: LineEvent) => void seen.push(event) };
+  assert.equal(parser.echoAnswer, null);
+  parser.push(new Uint8Array([IAC, 253]), sink); // IAC DO ...
+  assert.equal(parser.echoAnswer, null, "not before the option byte");
+  parser.push(new Uint8Array([1, 104, 105, 13, 10]), sink); // ECHO, "hi"
+  assert.equal(parser.echoAnswer, "do");
+  parser.push(new Uint8Array([IAC, 253, 3]), sink); // DO SUPPRESS-GO-AHEAD
+  assert.equal(parser.echoAnswer, "do", "another option does not count");
+  parser.push(new Uint8Array([IAC, 254, 1]), sink); // DONT ECHO
+  assert.equal(parser.echoAnswer, "dont");
+  assert.equal(seen.length, 1, "the line between them came through");
 });

@@ -30,7 +30,17 @@ export interface OutputOptions {
    * asked at each secret prompt, since it is learnt from what it sends.
    */
   telnetLike(): boolean;
+  /** The client's answer to IAC WILL ECHO, if it has sent one. */
+  echoAnswer(): "do" | "dont" | null;
 }
+
+/**
+ * How long a client that looks like telnet has to agree (IAC DO ECHO) to
+ * the server's IAC WILL ECHO before it is told its password will show.
+ * Telnet answers at once, a round trip later; a person types a password in
+ * more than this.
+ */
+export const ECHO_ANSWER_MS = 2000;
 
 /** A session's output, for one transport. */
 export interface SessionOutput {
@@ -52,6 +62,12 @@ export interface SessionOutput {
   prompt(text: string, secret: boolean): void;
   /** The answer to the last prompt has come. */
   answered(): void;
+  /**
+   * A secret prompt has waited {@linkcode ECHO_ANSWER_MS} with no answer
+   * line: a client that has not agreed to hide what is typed by now will
+   * not (it was not telnet after all), and is told its password will show.
+   */
+  unanswered?(): void;
   /** The user is now in `room` (or, with null, logged out). */
   moved(room: Room | null, name: string | null): void;
   /** Resolves once everything queued is written, or after `ms`. */

@@ -23,8 +23,15 @@ const WONT_ECHO = new Uint8Array([255, 252, 1]);
 export class TelnetOutput implements SessionOutput {
   readonly #outbox: Outbox;
   readonly #telnetLike: () => boolean;
+  readonly #echoAnswer: () => "do" | "dont" | null;
   /** The echo is off for the prompt being answered. */
   #hidden = false;
+  /**
+   * The client looked like telnet but did not answer IAC WILL ECHO: it is
+   * a raw client that ends its lines with CRLF (`nc -C`, a script), told
+   * from now on, as nc is, that what it types will show.
+   */
+  #raw = false;
 
   constructor(writer: ByteWriter, options: OutputOptions) {
     this.#outbox = new Outbox(writer, {
@@ -36,6 +43,7 @@ export class TelnetOutput implements SessionOutput {
       onError: options.onError,
     });
     this.#telnetLike = options.telnetLike;
+    this.#echoAnswer = options.echoAnswer;
   }
 
   get transport(): Transport {
@@ -74,7 +82,8 @@ export class TelnetOutput implements SessionOutput {
    * first told that what it types will show.
    */
   prompt(text: string, secret: boolean): void {
-    this.#hidden = secret && this.#telnetLike();
+    this.#hidden = secret && !this.#raw && this.#telnetLike() &&
+      this.#echoAnswer() !== "dont";
     if (secret && !this.#hidden) this.notice(TEXT.secretWillShow);
     this.notice(text);
     if (this.#hidden) this.#outbox.deliver(WILL_ECHO);
@@ -83,6 +92,15 @@ export class TelnetOutput implements SessionOutput {
   answered(): void {
     if (this.#hidden) this.#outbox.deliver(WONT_ECHO);
     this.#hidden = false;
+  }
+
+  unanswered(): void {
+    if (!this.#hidden || this.#echoAnswer() === "do") return;
+    // No telnet client: what it types shows, and it gets no more telnet
+    // bytes (not even the IAC WONT ECHO that would follow the answer).
+    this.#hidden = false;
+    this.#raw = true;
+    this.notice(TEXT.secretShowsAfterAll);
   }
 
   moved(): void {
