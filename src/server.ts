@@ -28,6 +28,7 @@ import { WebSocketConnection } from "./websocket.ts";
 import denoJson from "../deno.json" with { type: "json" };
 import { log } from "./log.ts";
 import { PasswordHasher } from "./passwords.ts";
+import { ADDRESS_FAILURE_MS } from "./commands/accounts.ts";
 import {
   applySanction,
   kickHere,
@@ -79,6 +80,10 @@ const VERSION: string = denoJson.version;
 
 /** The browser client's files. */
 const WEB_ROOT = new URL("../web/", import.meta.url);
+
+/** How often the store is swept for what has expired, in ms. */
+const SWEEP_MS = 60 * 60 * 1000;
+const DAY_MS = 24 * 60 * 60 * 1000;
 
 /** How long shutdown waits for sessions to flush their output, in ms. */
 const SHUTDOWN_FLUSH_MS = 2000;
@@ -306,6 +311,8 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
   #httpReady = false;
   /** Browser sessions by the token that takes them back after a drop. */
   readonly #waiting = new Map<string, WebSocketConnection>();
+  /** The next sweep of the store for what nobody can see any more. */
+  #sweep: ReturnType<typeof setTimeout> | null = null;
 
   constructor(parts: ChatServerParts) {
     this.#parts = parts;
@@ -360,6 +367,7 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
     listener.on("error", (error) => {
       this.#log.error("Accepting a connection failed: {error}", { error });
     });
+    this.#sweepStore();
     this.#accepting = [];
     if (tlsListener) {
       this.#log.info("Listening with TLS on {address}", {
@@ -675,7 +683,27 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
     return response;
   }
 
+  /**
+   * Drops from the store, at start and then every hour, offline messages
+   * too old to be delivered and addresses' failed logins too old to count.
+   */
+  #sweepStore(): void {
+    const { store, clock, config } = this.#parts;
+    const now = clock.date();
+    store.forgetOld({
+      messagesBefore: now - config.offlineDays * DAY_MS,
+      failuresBefore: now - ADDRESS_FAILURE_MS,
+    }).catch((error) =>
+      this.#log.warn("Sweeping the store failed: {error}", { error })
+    );
+    // A real timer, not the server's clock: nothing waits for it.
+    const sweep = setTimeout(() => this.#sweepStore(), SWEEP_MS);
+    Deno.unrefTimer(sweep);
+    this.#sweep = sweep;
+  }
+
   async #shutdown(): Promise<void> {
+    if (this.#sweep !== null) clearTimeout(this.#sweep);
     this.#log.info("Shutting down");
     this.#parts.listener.close();
     this.#parts.tlsListener?.close();

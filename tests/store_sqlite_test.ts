@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { SCHEMA_VERSION, SqliteStore } from "../src/store/sqlite.ts";
+import { MIGRATIONS } from "../src/store/sqlite_db.ts";
 import { StoreError } from "../src/store/store.ts";
 import { storeContract } from "./store_contract.ts";
 
@@ -91,4 +92,82 @@ Deno.test("SqliteStore.open() says so when the file is not a database or its fol
       SqliteStore.open(`${dir}/missing/chat.db`),
       /Cannot open the database ".*missing\/chat\.db": its folder does not exist/,
     );
+  }));
+
+Deno.test("SqliteStore.open() migrates a version 1 database, keeping what it holds", () =>
+  withDir(async (dir) => {
+    const path = `${dir}/chat.db`;
+    {
+      // A file as the first version wrote it: rooms, history, accounts.
+      const db = new DatabaseSync(path);
+      db.exec(MIGRATIONS[0]);
+      db.exec("PRAGMA user_version = 1");
+      db.prepare(
+        "INSERT INTO rooms (key, name, topic, topic_by, topic_at) VALUES (?, ?, ?, ?, ?)",
+      ).run("den", "Den", "old times", "alice", 1);
+      db.prepare(
+        "INSERT INTO history (room, id, type, sender, text, at) VALUES (?, ?, ?, ?, ?, ?)",
+      ).run("den", 7, "said", "alice", "from version 1", 2);
+      db.close();
+    }
+    const store = await SqliteStore.open(path);
+    try {
+      const room = await store.room("den", 10);
+      assert.equal(room?.topic, "old times");
+      assert.deepEqual(room?.history.map((line) => line.text), [
+        "from version 1",
+      ]);
+      // What later versions added works.
+      assert.equal(await store.claimRoom("den", "Den", "alice"), true);
+    } finally {
+      await store.close();
+    }
+    const db = new DatabaseSync(path);
+    try {
+      const version = db.prepare("PRAGMA user_version").get();
+      assert.equal(version?.user_version, SCHEMA_VERSION);
+    } finally {
+      db.close();
+    }
+  }));
+
+Deno.test("SqliteStore.forgetOld() drops offline messages and address failures too old to matter", () =>
+  withDir(async (dir) => {
+    const store = await SqliteStore.open(`${dir}/chat.db`);
+    try {
+      const message = (at: number, text: string) => ({
+        type: "private" as const,
+        id: store.ids.next(),
+        at,
+        from: "bob",
+        to: "alice",
+        text,
+      });
+      const limits = { max: 50, since: 0 };
+      await store.leaveMessage("alice", message(1_000, "old"), limits);
+      await store.leaveMessage("alice", message(5_000, "new"), limits);
+      await store.addLoginFailure("alice", "192.0.2.1", {
+        at: 1_000,
+        since: 0,
+      });
+      await store.addLoginFailure("alice", "192.0.2.2", {
+        at: 5_000,
+        since: 0,
+      });
+      await store.forgetOld({ messagesBefore: 2_000, failuresBefore: 2_000 });
+      assert.equal(
+        (await store.loginFailures("alice", "192.0.2.1", 0)).address,
+        0,
+      );
+      assert.equal(
+        (await store.loginFailures("alice", "192.0.2.2", 0)).address,
+        1,
+      );
+      assert.deepEqual(
+        (await store.takeMessages("alice", 0)).map((m) => m.text),
+        ["new"],
+      );
+    } finally {
+      await store.close();
+    }
   }));

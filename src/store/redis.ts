@@ -16,6 +16,7 @@
  *   fail:account:KEY         hash: count, addresses (JSON)
  *   fail:address:ADDRESS     hash: count, last (expires a day after the last)
  *   offline:KEY              sorted set of private messages (JSON) by date
+ *                            (expires when its newest is too old to deliver)
  *   operators                set of account keys
  *   sanctions                hash: "KIND ROOM TARGET" to the sanction (JSON)
  *   claimed                  set of claimed room keys
@@ -122,6 +123,8 @@ const LEAVE_MESSAGE = new Script(`
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1])
 if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end
 redis.call('ZADD', KEYS[1], ARGV[3], ARGV[4])
+-- Gone once its newest message is too old to be delivered.
+redis.call('PEXPIRE', KEYS[1], math.max(1, tonumber(ARGV[3]) - tonumber(ARGV[1])))
 return 1`);
 
 const TAKE_MESSAGES = new Script(`
@@ -449,6 +452,14 @@ export class RedisStore implements Store {
     ) as string[];
     return reply.map((json) => JSON.parse(json) as PrivateEvent)
       .sort((a, b) => a.id - b.id);
+  }
+
+  /**
+   * Nothing to do: an account's offline messages expire with the newest of
+   * them, and an address's failures a day after its last one.
+   */
+  forgetOld(): Promise<void> {
+    return Promise.resolve();
   }
 
   async operators(): Promise<string[]> {

@@ -222,6 +222,12 @@ export class SqliteStore implements Store {
     return this.#call("takeMessages", to, since);
   }
 
+  forgetOld(
+    options: { messagesBefore: number; failuresBefore: number },
+  ): Promise<void> {
+    return this.#call("forgetOld", options);
+  }
+
   operators(): Promise<string[]> {
     return this.#call("operators");
   }

@@ -25,7 +25,7 @@ import {
  * The schema, one migration per version: `MIGRATIONS[n]` takes a database
  * from version n to n + 1. A database newer than this list is refused.
  */
-const MIGRATIONS: readonly string[] = [
+export const MIGRATIONS: readonly string[] = [
   `
   CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
   CREATE TABLE rooms (
@@ -416,6 +416,16 @@ export class SqliteDatabase {
         event.at,
       );
       return true;
+    });
+  }
+
+  forgetOld(options: { messagesBefore: number; failuresBefore: number }): void {
+    this.#transaction(() => {
+      this.#run("DELETE FROM offline WHERE at < ?", options.messagesBefore);
+      this.#run(
+        "DELETE FROM address_failures WHERE last_at < ?",
+        options.failuresBefore,
+      );
     });
   }
 

@@ -47,6 +47,7 @@ export type Method =
   | "recordLogin"
   | "leaveMessage"
   | "takeMessages"
+  | "forgetOld"
   | "operators"
   | "setOperator"
   | "sanctions"

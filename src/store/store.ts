@@ -166,6 +166,16 @@ export interface Store extends Journal {
    * first; they no longer wait.
    */
   takeMessages(to: string, since: number): Promise<PrivateEvent[]>;
+  /**
+   * Drops what nobody can see any more: offline messages older than
+   * `messagesBefore` (never delivered) and addresses' failed logins whose
+   * last one was before `failuresBefore` (never counted again). Run now and
+   * then, so that a long-running server's store does not only grow; a
+   * backend whose keys expire by themselves may do nothing.
+   */
+  forgetOld(
+    options: { messagesBefore: number; failuresBefore: number },
+  ): Promise<void>;
 
   /** The accounts that are server operators. */
   operators(): Promise<string[]>;
