@@ -393,6 +393,8 @@ Deno.test("a claimed room stays with its topic and owner when empty, and rooms l
   await guest.expect("alice has entered the room.");
   await alice.send("claim");
   await alice.expect('"main" belongs to the server operators');
+  await setup.root.send("roomop alice");
+  await setup.root.waitFor('"main" belongs to the server operators');
   await join(alice, "Den");
   await alice.send("claim");
   await alice.waitFor((line) => line.startsWith("You now own"));

@@ -772,6 +772,7 @@ async function roomOperator(
 ): Promise<void> {
   const { user, store, session, moderation } = ctx;
   const room = user.room!;
+  if (room.key === MAIN_ROOM) throw new ChatError(TEXT.mainIsOperators);
   if (room.owner === null) throw new ChatError(TEXT.notClaimed(room.name));
   const account = await accountNamed(ctx, validateName(name));
   if (on === room.operators.has(account.key)) {
