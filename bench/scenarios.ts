@@ -62,6 +62,12 @@ const PROBE_EVERY = 20;
 const SETTLE_MS = Number(Deno.env.get("SETTLE_MS") ?? 1000);
 /** Steady rate: how often the other clients drain their sockets, in ms. */
 const DRAIN_EVERY_MS = 100;
+/**
+ * Steady rate sends this long at its rate before it measures: the first
+ * few hundred ms of traffic time the JIT warming up the delivery path (in
+ * a cluster, in every process), not the steady state the scenario is for.
+ */
+const WARMUP_SECONDS = 1;
 /** How long a scenario may wait for its deliveries. */
 const DELIVERY_TIMEOUT_MS = 120_000;
 
@@ -349,9 +355,17 @@ export function steady(
   return withServer(start, async (server) => {
     const clients = await loginAll(server, n);
     await syncAll(server, clients);
-    await settleRoom(server, clients);
     const total = Math.round(rate * seconds);
     const senders = clients.slice(0, Math.min(10, n));
+    // Warm-up, unmeasured: lines without the mark, which nothing times.
+    const warmup = Math.min(total, Math.round(rate * WARMUP_SECONDS));
+    const w0 = performance.now();
+    for (let k = 0; k < warmup; k++) {
+      const wait = w0 + k * (1000 / rate) - performance.now();
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      await senders[k % senders.length].send(server.protocol.say(`warm ${k}`));
+    }
+    await settleRoom(server, clients);
     const perLine = server.protocol.echoes ? n : n - 1;
     const expected = total * perLine;
     // One client in PROBE_EVERY reads as lines arrive and gives latencies;
