@@ -176,6 +176,16 @@ Deno.test("a server ban on an address refuses it at connect, from a second loopb
   await later.expect("Welcome to TestChat");
   await root.send("bans");
   await root.expect("No bans");
+  // A guest who has gone is unbanned by the name the ban shows.
+  await using eve = await Client.login(port, "eve", { from: "127.0.0.4" });
+  await root.waitFor("eve has entered the room.");
+  await root.send("ban eve");
+  await root.waitFor((line) => line.startsWith("Banned eve (127.0.0.4)"));
+  await eve.closed();
+  await root.send("unban eve");
+  await root.waitFor("Unbanned eve (127.0.0.4) from this server");
+  await using eveAgain = await Client.connect(port, { from: "127.0.0.4" });
+  await eveAgain.expect("Welcome to TestChat");
 });
 
 Deno.test("a CIDR ban and an IPv4 ban; unban lifts them", async () => {

@@ -355,8 +355,19 @@ async function lift(
   typed: string,
 ): Promise<void> {
   const { user, moderation, session } = ctx;
-  const target = await resolve(ctx, typed);
   const scope = scopeOf(ctx);
+  const target = await resolve(ctx, typed).catch((error) => {
+    // A guest who has gone is no name any more, but their ban still carries
+    // it: "mal (192.0.2.7)".
+    const key = foldName(typed);
+    const held = moderation.list(kind).find((sanction) =>
+      sanction.room === scope.key &&
+      foldName(sanction.label.split(" (")[0]) === key &&
+      sanction.label.includes(" (")
+    );
+    if (held === undefined) throw error;
+    return { target: held.target, label: held.label } as Target;
+  });
   const where = TEXT.scope(scope.room?.name ?? null);
   const lifted = await moderation.remove(kind, scope.key, target.target);
   if (lifted === null) {
