@@ -10,6 +10,15 @@
  * and gets every frame after that id, so nothing is missed and nothing comes
  * twice; where more was missed than was kept, a `gap` frame says so first.
  *
+ * What a page has still to be sent is bounded like a telnet reader's outbox
+ * (`src/outbox.ts`): the socket's `bufferedAmount` (what Deno has not yet
+ * written to the kernel) against the hard bound at each send, and the soft
+ * bound for as long as it stays over. Deno reads every frame a page sent in
+ * one go, so without a limit a paste of 500 frames would be handled, and
+ * answered, in one turn of the event loop, before the socket could write any
+ * of it; a telnet socket brings at most 64 KiB a read. The frames are handed
+ * to the session loop at the same pace: 64 KiB a turn.
+ *
  * @module
  */
 
@@ -26,7 +35,51 @@ const REPLAY_BYTES = 64 * 1024;
 /** How often `drained` looks at what the socket still has to send, in ms. */
 const DRAIN_POLL_MS = 20;
 
-const ENCODER = new TextEncoder();
+/**
+ * About how many bytes of frames one page has handled in one turn of the
+ * event loop; the next frame waits for the next turn. A telnet read brings
+ * at most as much (`src/line_reader.ts`).
+ */
+const TURN_BYTES = 64 * 1024;
+
+/**
+ * The UTF-8 length of `text`, without encoding it (what Deno writes: a lone
+ * surrogate becomes U+FFFD, 3 bytes).
+ */
+export function utf8Length(text: string): number {
+  let bytes = text.length;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code < 0x80) continue;
+    if (code < 0x800) {
+      bytes += 1;
+    } else if (
+      code >= 0xd800 && code <= 0xdbff && i + 1 < text.length &&
+      (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00
+    ) {
+      bytes += 2; // a pair: two units, four bytes
+      i++;
+    } else {
+      bytes += 2;
+    }
+  }
+  return bytes;
+}
+
+/**
+ * The last frame measured, and its length: a room sends one string to every
+ * member, so it is measured once, not once per member.
+ */
+let lastFrame = "";
+let lastFrameBytes = 0;
+
+function frameBytes(frame: string): number {
+  if (frame !== lastFrame) {
+    lastFrame = frame;
+    lastFrameBytes = utf8Length(frame);
+  }
+  return lastFrameBytes;
+}
 
 /** Options for {@linkcode WebSocketConnection}. */
 export interface WebSocketConnectionOptions {
@@ -135,7 +188,7 @@ export class WebSocketConnection implements Connection, FrameWriter {
 
   send(frame: string, id: number): void {
     if (this.#dead) return;
-    const bytes = frame.length;
+    const bytes = frameBytes(frame);
     this.#sent.push({ id, frame, bytes });
     this.#sentBytes += bytes;
     const socket = this.#socket;
@@ -247,14 +300,27 @@ export class WebSocketConnection implements Connection, FrameWriter {
   /**
    * Sends every frame kept after `lastId` (a page that came back), or every
    * frame not sent yet (a new socket: the ones made before it opened).
+   * What is sent is at most the hard bound, so that a page is never dropped
+   * for its replay: a page that missed more gets the newest frames that fit,
+   * after a `gap` frame.
    */
   #replay(socket: WebSocket, lastId: number | undefined): void {
-    if (lastId !== undefined && lastId < this.#forgotten) {
-      socket.send(JSON.stringify({ type: "gap", after: lastId }));
-    }
     const after = lastId ?? this.#sentBefore;
-    for (const sent of this.#sent) {
-      if (sent.id > after) socket.send(sent.frame);
+    let first = this.#sent.findIndex((sent) => sent.id > after);
+    if (first === -1) first = this.#sent.length;
+    let bytes = 0;
+    for (let i = first; i < this.#sent.length; i++) {
+      bytes += this.#sent[i].bytes;
+    }
+    const limit = this.#output?.maxBytes ?? Infinity;
+    let gap = lastId !== undefined && lastId < this.#forgotten;
+    while (bytes > limit && first < this.#sent.length - 1) {
+      bytes -= this.#sent[first++].bytes;
+      gap = lastId !== undefined;
+    }
+    if (gap) socket.send(JSON.stringify({ type: "gap", after: lastId }));
+    for (let i = first; i < this.#sent.length; i++) {
+      socket.send(this.#sent[i].frame);
     }
     this.#forget();
     this.#checkBuffered(socket);
@@ -285,14 +351,22 @@ export class WebSocketConnection implements Connection, FrameWriter {
 
   /**
    * A page that does not read: what the socket has still to send is bounded
-   * like a telnet reader's outbox, hard and soft.
+   * like a telnet reader's outbox, hard and soft. The soft bound's grace
+   * ends whenever a send finds the socket back under it.
    */
   #checkBuffered(socket: WebSocket): void {
     const options = this.#output;
     if (options === null) return;
     const buffered = socket.bufferedAmount;
     if (buffered > options.maxBytes) return this.#overflow("hard");
-    if (buffered > options.softBytes && this.#softTimer === null) {
+    if (buffered <= options.softBytes) {
+      if (this.#softTimer !== null) {
+        options.clock.clearTimeout(this.#softTimer);
+        this.#softTimer = null;
+      }
+      return;
+    }
+    if (this.#softTimer === null) {
       this.#softTimer = options.clock.setTimeout(() => {
         this.#softTimer = null;
         if (
@@ -319,8 +393,9 @@ export class WebSocketConnection implements Connection, FrameWriter {
 
 /**
  * The lines of a WebSocket: each text frame is a line (one with line breaks
- * in it, several), capped like a telnet line. Lines wait for the session
- * loop; more than `maxQueuedLines` waiting is a flood.
+ * in it, several), capped like a telnet line. Lines wait for the session loop, at most about
+ * {@linkcode TURN_BYTES} of them a turn; more than `maxQueuedLines` waiting
+ * is a flood.
  */
 class FrameLines implements Lines {
   readonly telnetLike = false;
@@ -332,6 +407,8 @@ class FrameLines implements Lines {
   #queue: LineEvent[] = [];
   #ended = false;
   #error: unknown = null;
+  /** About how many bytes of lines were taken in this turn. */
+  #turnBytes = 0;
   #waiter: {
     resolve(result: IteratorResult<LineEvent, undefined>): void;
     reject(error: unknown): void;
@@ -349,7 +426,7 @@ class FrameLines implements Lines {
     if (this.#ended) return;
     for (const line of frame.split(/\r\n|\n|\r/)) {
       this.#queue.push(
-        ENCODER.encode(line).length > this.#maxBytes ? this.#tooLong : line,
+        utf8Length(line) > this.#maxBytes ? this.#tooLong : line,
       );
     }
     if (this.#maxQueued !== undefined && this.#queue.length > this.#maxQueued) {
@@ -374,10 +451,8 @@ class FrameLines implements Lines {
 
   next(): Promise<IteratorResult<LineEvent, undefined>> {
     if (this.#error !== null) return Promise.reject(this.#error);
-    if (this.#queue.length > 0) {
-      return Promise.resolve({ value: this.#queue.shift()!, done: false });
-    }
-    if (this.#ended) return Promise.resolve({ value: undefined, done: true });
+    const ready = this.#ready();
+    if (ready !== null) return Promise.resolve(ready);
     return new Promise((resolve, reject) => this.#waiter = { resolve, reject });
   }
 
@@ -391,18 +466,36 @@ class FrameLines implements Lines {
     return this;
   }
 
+  /** The next line if one may be taken now, the end, or null: wait. */
+  #ready(): IteratorResult<LineEvent, undefined> | null {
+    if (this.#queue.length === 0) {
+      return this.#ended ? { value: undefined, done: true } : null;
+    }
+    if (this.#turnBytes >= TURN_BYTES) return null;
+    const value = this.#queue.shift()!;
+    if (this.#turnBytes === 0) setTimeout(this.#newTurn, 0);
+    this.#turnBytes += typeof value === "string" ? value.length + 1 : 1;
+    return { value, done: false };
+  }
+
+  /** A new turn of the event loop: the socket has had its turn to write. */
+  readonly #newTurn = (): void => {
+    this.#turnBytes = 0;
+    this.#settle();
+  };
+
   #settle(): void {
     const waiter = this.#waiter;
     if (waiter === null) return;
     if (this.#error !== null) {
       this.#waiter = null;
       waiter.reject(this.#error);
-    } else if (this.#queue.length > 0) {
+      return;
+    }
+    const ready = this.#ready();
+    if (ready !== null) {
       this.#waiter = null;
-      waiter.resolve({ value: this.#queue.shift()!, done: false });
-    } else if (this.#ended) {
-      this.#waiter = null;
-      waiter.resolve({ value: undefined, done: true });
+      waiter.resolve(ready);
     }
   }
 }

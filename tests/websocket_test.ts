@@ -143,6 +143,125 @@ Deno.test("a page that stops reading is dropped like a slow telnet reader", asyn
   assert.match(metrics, /^chat_disconnects_total\{reason="slow_reader"\} 1$/m);
 });
 
+Deno.test("a page that reads is not dropped by a burst over the output bound, as a telnet reader is not", async () => {
+  await using server = await startWeb({
+    floodRate: 0,
+    maxQueueBytes: 200_000,
+  });
+  const port = server.httpAddr!.port;
+  await using tel = await Client.login(server.addr.port, "tel");
+  await using page = await loginWs(port, "web");
+  await tel.expect("web has entered the room.");
+  const filler = "q".repeat(1000);
+  // 500 kB of frames at once, twice the bound: Deno reads them in one go.
+  for (let i = 0; i < 500; i++) page.send(`say ${i} ${filler}`);
+  for (let i = 0; i < 500; i++) {
+    const said = await page.waitFor((frame) => frame.type === "said");
+    assert.equal(said.text, `${i} ${filler}`);
+  }
+  // And telnet's burst, to both.
+  await tel.send(
+    Array.from({ length: 500 }, (_, i) => `say t${i} ${filler}`).join("\r\n"),
+  );
+  await page.waitFor((frame) => frame.text === `t499 ${filler}`);
+  page.send("say still here");
+  await tel.waitFor((line) => line === "web: still here");
+  const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`))
+    .text();
+  assert.doesNotMatch(metrics, /reason="slow_reader"/);
+});
+
+Deno.test("a page that missed more than the output bound resumes with a gap and the newest frames, and is not dropped", async () => {
+  await using server = await startWeb({
+    floodRate: 0,
+    maxQueueBytes: 100_000,
+    softQueueBytes: 100_000,
+  });
+  const port = server.httpAddr!.port;
+  await using tel = await Client.login(server.addr.port, "tel");
+  const first = await loginWs(port, "web");
+  await tel.expect("web has entered the room.");
+  const before = first.lastId;
+  const filler = "a".repeat(1000);
+  const burst = (tag: string, count: number) =>
+    tel.send(
+      Array.from({ length: count }, (_, i) => `say ${tag}${i} ${filler}`)
+        .join("\r\n"),
+    );
+  await burst("seen", 60);
+  await first.waitFor((frame) => frame.text === `seen59 ${filler}`);
+  const token = first.frames.findLast((frame) => frame.type === "hello")!.token;
+  first.socket.close();
+  await first.closed();
+  await burst("missed", 80);
+  await tel.waitFor((line) => line.startsWith("tel: missed79 "));
+  // 60 frames it saw but says it did not, and 80 it missed: over 100 kB.
+  await using back = await WsClient.open(
+    port,
+    `?resume=${token}&last=${before}`,
+  );
+  assert.equal((await back.next()).resumed, true);
+  assert.deepEqual(await back.next(), { type: "gap", after: before });
+  const kept = [];
+  while (true) {
+    const frame = await back.next();
+    kept.push(frame);
+    if (frame.text === `missed79 ${filler}`) break;
+  }
+  const bytes = kept.reduce(
+    (sum, frame) =>
+      sum + new TextEncoder().encode(JSON.stringify(frame)).length,
+    0,
+  );
+  assert.ok(bytes <= 100_000, `${bytes} bytes replayed`);
+  assert.ok(kept.some((frame) => frame.text === `missed0 ${filler}`));
+  await tel.send("say live");
+  assert.equal((await back.next()).text, "live", "and the session goes on");
+});
+
+Deno.test("a page that stopped reading resumes with a gap first, then the 64 KiB of frames kept", async () => {
+  await using server = await startWeb({ floodRate: 0 });
+  const port = server.httpAddr!.port;
+  await using tel = await Client.login(server.addr.port, "tel");
+  using stalled = await RawWebSocket.open(port);
+  const { token } = await stalled.waitFor((frame) => frame.type === "hello");
+  await stalled.send("login web");
+  const room = await stalled.waitFor((frame) => frame.type === "room");
+  await tel.expect("web has entered the room.");
+  // It reads no more: 100 kB are sent to its socket, past the 64 KiB kept.
+  const filler = "g".repeat(1000);
+  await tel.send(
+    Array.from({ length: 100 }, (_, i) => `say ${i} ${filler}`).join("\r\n"),
+  );
+  await tel.waitFor((line) => line.startsWith("tel: 99 "));
+  await using back = await WsClient.open(
+    port,
+    `?resume=${token}&last=${room.id}`,
+  );
+  assert.equal((await back.next()).resumed, true);
+  assert.deepEqual(await back.next(), { type: "gap", after: room.id });
+  const kept = [];
+  while (true) {
+    const frame = await back.next();
+    assert.equal(frame.type, "said");
+    kept.push(frame);
+    if (frame.text === `99 ${filler}`) break;
+  }
+  const first = Number(kept[0].text.split(" ")[0]);
+  assert.ok(first > 0, "the oldest were not kept");
+  assert.deepEqual(
+    kept.map((frame) => frame.text),
+    Array.from({ length: 100 - first }, (_, i) => `${first + i} ${filler}`),
+    "in order, none twice",
+  );
+  const bytes = kept.reduce(
+    (sum, frame) =>
+      sum + new TextEncoder().encode(JSON.stringify(frame)).length,
+    0,
+  );
+  assert.ok(bytes <= 64 * 1024 + 1200, `${bytes} bytes kept`);
+});
+
 Deno.test("after a dropped socket, the page resumes from the last id it saw: nothing missed, nothing twice", async () => {
   await using server = await startWeb();
   const port = server.httpAddr!.port;

@@ -136,20 +136,33 @@ export class RawWebSocket implements Disposable {
   readonly conn: ByteConn;
   /** The status line of the server's answer: `HTTP/1.1 101 ...`. */
   readonly status: string;
+  /** The answer's headers, by lower-case name. */
+  readonly headers: Map<string, string>;
 
-  private constructor(conn: ByteConn, status: string) {
+  private constructor(conn: ByteConn, head: string) {
     this.conn = conn;
+    const [status, ...fields] = head.split("\r\n");
     this.status = status;
+    this.headers = new Map(
+      fields.filter((field) => field.includes(":")).map((field) => {
+        const colon = field.indexOf(":");
+        return [
+          field.slice(0, colon).trim().toLowerCase(),
+          field.slice(colon + 1).trim(),
+        ];
+      }),
+    );
   }
 
   /**
-   * Opens `/ws` on `port` with `headers`, from the local address `from`
-   * (127.0.0.2, say) when given.
+   * Opens `/ws` (with `query`, say `?resume=...`) on `port` with `headers`,
+   * from the local address `from` (127.0.0.2, say) when given.
    */
   static async open(
     port: number,
     headers: Record<string, string> = {},
     from?: string,
+    query = "",
   ): Promise<RawWebSocket> {
     const conn: ByteConn = from === undefined
       ? await Deno.connect({ hostname: "127.0.0.1", port })
@@ -158,7 +171,7 @@ export class RawWebSocket implements Disposable {
       .join("");
     await conn.write(
       new TextEncoder().encode(
-        `GET /ws HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\n` +
+        `GET /ws${query} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\n` +
           `Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n` +
           `Sec-WebSocket-Version: 13\r\n${extra}\r\n`,
       ),
@@ -172,7 +185,15 @@ export class RawWebSocket implements Disposable {
       if (n === null) break;
       head += String.fromCharCode(byte[0]);
     }
-    return new RawWebSocket(conn, head.split("\r\n")[0]);
+    return new RawWebSocket(conn, head);
+  }
+
+  /** Reads frames until one parses to a match; returns it. */
+  async waitFor(match: (frame: Frame) => boolean): Promise<Frame> {
+    while (true) {
+      const frame = JSON.parse(await this.readText());
+      if (match(frame)) return frame;
+    }
   }
 
   /** Reads one (unmasked, short) text frame from the server. */
