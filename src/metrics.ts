@@ -163,6 +163,7 @@ export type DisconnectReason =
   | "banned"
   | "http_on_chat_port"
   | "tls_on_plain_port"
+  | "frame_too_big"
   | "shutdown"
   | "error";
 

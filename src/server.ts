@@ -313,6 +313,8 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
   readonly #waiting = new Map<string, WebSocketConnection>();
   /** The next sweep of the store for what nobody can see any more. */
   #sweep: ReturnType<typeof setTimeout> | null = null;
+  /** Each browser session's connection, which may know why it ended. */
+  readonly #pages = new Map<Session, WebSocketConnection>();
 
   constructor(parts: ChatServerParts) {
     this.#parts = parts;
@@ -474,6 +476,8 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
 
   /** A session's last act: its connection is closed and forgotten. */
   #ended(session: Session, reason: DisconnectReason): void {
+    reason = this.#pages.get(session)?.endReason ?? reason;
+    this.#pages.delete(session);
     this.#sessions.delete(session);
     this.#limits.release(session.hostname);
     this.#parts.metrics.disconnects.inc(reason);
@@ -679,6 +683,7 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
     });
     session = new Session(conn, this.#shared, "websocket");
     this.#sessions.add(session);
+    this.#pages.set(session, conn);
     session.run();
     return response;
   }

@@ -35,6 +35,9 @@ export const TEXT = {
   unknownCommand: (word: string) => `Unknown command: ${word}`,
 
   lineTooLong: (maxBytes: number) => `Line too long (max ${maxBytes} bytes)`,
+  /** A WebSocket frame with a line break inside: one command line a frame. */
+  oneLinePerFrame:
+    "Not run: a frame is one command line, and this one has a line break in it",
   excessFlood: "Excess flood",
   tooManyLinesBeforeLogin: (max: number) =>
     `Too many lines without logging in (max ${max}).`,

@@ -26,8 +26,10 @@ import type { Clock, TimerId } from "./clock.ts";
 import type { Connection, Lines } from "./connection.ts";
 import type { LineReaderOptions } from "./line_reader.ts";
 import { ExcessFlood, type LineEvent, LineTooLong } from "./line_stream.ts";
+import type { DisconnectReason } from "./metrics.ts";
 import { type FrameWriter, JsonOutput } from "./render/json_output.ts";
 import type { OutputOptions, SessionOutput } from "./render/output.ts";
+import { TEXT } from "./text.ts";
 
 /** Bytes of sent frames kept to replay to a page that comes back. */
 const REPLAY_BYTES = 64 * 1024;
@@ -41,6 +43,14 @@ const DRAIN_POLL_MS = 20;
  * at most as much (`src/line_reader.ts`).
  */
 const TURN_BYTES = 64 * 1024;
+
+/**
+ * A frame over this many times `--max-line-bytes` is no typed line: the
+ * socket is closed at once (1009), not answered. Deno has already read it
+ * whole by then (its WebSocket takes messages of up to 64 MiB, with no
+ * option to lower that: see docs/operations.md).
+ */
+const CLOSE_FACTOR = 4;
 
 /**
  * The UTF-8 length of `text`, without encoding it (what Deno writes: a lone
@@ -117,11 +127,17 @@ function newToken(): string {
 /** A browser's connection, which may outlive one socket. */
 export class WebSocketConnection implements Connection, FrameWriter {
   readonly remoteAddr: Deno.NetAddr;
+  /**
+   * Why the connection ended, when it knows better than the session (a
+   * frame far over the cap); null otherwise.
+   */
+  endReason: DisconnectReason | null = null;
   readonly #options: WebSocketConnectionOptions;
   #socket: WebSocket | null = null;
   #token: string | null = null;
   #lines: FrameLines | null = null;
   #output: OutputOptions | null = null;
+  #json: JsonOutput | null = null;
   /** Frames sent (or kept while detached), oldest first. */
   #sent: Sent[] = [];
   #sentBytes = 0;
@@ -156,13 +172,17 @@ export class WebSocketConnection implements Connection, FrameWriter {
   }
 
   lines(options: LineReaderOptions): Lines {
-    this.#lines = new FrameLines(options);
+    this.#lines = new FrameLines(options, {
+      refused: (text) => this.#json?.error([text]),
+      tooBig: () => this.#tooBig(),
+    });
     return this.#lines;
   }
 
   output(options: OutputOptions): SessionOutput {
     this.#output = options;
-    return new JsonOutput(this, this.#options.latestId);
+    this.#json = new JsonOutput(this, this.#options.latestId);
+    return this.#json;
   }
 
   setNoDelay(): void {
@@ -230,7 +250,7 @@ export class WebSocketConnection implements Connection, FrameWriter {
     this.#sentBytes = 0;
   }
 
-  close(): void {
+  close(code = 1000, reason?: string): void {
     this.#dead = true;
     if (this.#resumeTimer !== null) {
       this.#options.clock.clearTimeout(this.#resumeTimer);
@@ -243,11 +263,23 @@ export class WebSocketConnection implements Connection, FrameWriter {
     const socket = this.#socket;
     this.#socket = null;
     try {
-      socket?.close(1000);
+      socket?.close(code, reason);
     } catch {
       // Closed already.
     }
     this.#lines?.finish();
+  }
+
+  /**
+   * A frame far over the line cap: no typed line, so no answer; the socket
+   * is closed with 1009 (message too big), for good, and whatever came
+   * with it is not handled.
+   */
+  #tooBig(): void {
+    if (this.#dead) return;
+    this.endReason = "frame_too_big";
+    this.#lines?.drop();
+    this.close(1009, "message too big");
   }
 
   #attach(socket: WebSocket, lastId?: number): void {
@@ -391,9 +423,23 @@ export class WebSocketConnection implements Connection, FrameWriter {
   }
 }
 
+/** What {@linkcode FrameLines} tells its connection. */
+interface FrameHandlers {
+  /** A frame was refused: the page is told why, in its turn. */
+  refused(text: string): void;
+  /** A frame far over the cap: the connection ends. */
+  tooBig(): void;
+}
+
+/** A frame refused, in its place among the lines: told when its turn comes. */
+class Refused {
+  constructor(readonly text: string) {}
+}
+
 /**
- * The lines of a WebSocket: each text frame is a line (one with line breaks
- * in it, several), capped like a telnet line. Lines wait for the session loop, at most about
+ * The lines of a WebSocket: each text frame is one line (a line end at its
+ * very end is dropped; one inside it refuses the frame), capped like a
+ * telnet line. Lines wait for the session loop, at most about
  * {@linkcode TURN_BYTES} of them a turn; more than `maxQueuedLines` waiting
  * is a flood.
  */
@@ -403,8 +449,9 @@ class FrameLines implements Lines {
   readonly #maxBytes: number;
   readonly #maxQueued: number | undefined;
   readonly #onError: (error: unknown) => void;
+  readonly #handlers: FrameHandlers;
   readonly #tooLong: LineTooLong;
-  #queue: LineEvent[] = [];
+  #queue: (LineEvent | Refused)[] = [];
   #ended = false;
   #error: unknown = null;
   /** About how many bytes of lines were taken in this turn. */
@@ -414,21 +461,30 @@ class FrameLines implements Lines {
     reject(error: unknown): void;
   } | null = null;
 
-  constructor(options: LineReaderOptions) {
+  constructor(options: LineReaderOptions, handlers: FrameHandlers) {
     this.#maxBytes = options.maxLineBytes ?? 1024;
     this.#maxQueued = options.maxQueuedLines;
     this.#onError = options.onError ?? (() => {});
+    this.#handlers = handlers;
     this.#tooLong = new LineTooLong(this.#maxBytes);
   }
 
   /** A text frame from the page. */
   push(frame: string): void {
     if (this.#ended) return;
-    for (const line of frame.split(/\r\n|\n|\r/)) {
-      this.#queue.push(
-        utf8Length(line) > this.#maxBytes ? this.#tooLong : line,
-      );
+    const closeBytes = this.#maxBytes * CLOSE_FACTOR;
+    // A UTF-16 unit is at least one byte: most frames need no counting.
+    if (frame.length > closeBytes || utf8Length(frame) > closeBytes) {
+      return this.#handlers.tooBig();
     }
+    const line = frame.replace(/(?:\r\n|\n|\r)$/, "");
+    this.#queue.push(
+      /[\r\n]/.test(line)
+        ? new Refused(TEXT.oneLinePerFrame)
+        : utf8Length(line) > this.#maxBytes
+        ? this.#tooLong
+        : line,
+    );
     if (this.#maxQueued !== undefined && this.#queue.length > this.#maxQueued) {
       const error = new ExcessFlood(this.#maxQueued);
       this.#error = error;
@@ -449,6 +505,12 @@ class FrameLines implements Lines {
     this.#settle();
   }
 
+  /** Ends at once: the lines waiting are not handled. */
+  drop(): void {
+    this.#queue = [];
+    this.finish();
+  }
+
   next(): Promise<IteratorResult<LineEvent, undefined>> {
     if (this.#error !== null) return Promise.reject(this.#error);
     const ready = this.#ready();
@@ -466,13 +528,19 @@ class FrameLines implements Lines {
     return this;
   }
 
-  /** The next line if one may be taken now, the end, or null: wait. */
+  /**
+   * The next line if one may be taken now (refused frames before it are
+   * told), the end if nothing more comes, or null: wait.
+   */
   #ready(): IteratorResult<LineEvent, undefined> | null {
+    while (this.#queue[0] instanceof Refused) {
+      this.#handlers.refused((this.#queue.shift() as Refused).text);
+    }
     if (this.#queue.length === 0) {
       return this.#ended ? { value: undefined, done: true } : null;
     }
     if (this.#turnBytes >= TURN_BYTES) return null;
-    const value = this.#queue.shift()!;
+    const value = this.#queue.shift() as LineEvent;
     if (this.#turnBytes === 0) setTimeout(this.#newTurn, 0);
     this.#turnBytes += typeof value === "string" ? value.length + 1 : 1;
     return { value, done: false };

@@ -103,6 +103,41 @@ Deno.test("a frame over the line cap gets the same answer as a telnet line, and 
   assert.equal(said.text, "short");
 });
 
+Deno.test("a frame far over the line cap closes the socket with 1009 at once, and is counted", async () => {
+  await using server = await startWeb({ maxLineBytes: 64 });
+  const port = server.httpAddr!.port;
+  await using tel = await Client.login(server.addr.port, "tel");
+  await using page = await loginWs(port, "web");
+  await tel.expect("web has entered the room.");
+  page.send(`say ${"é".repeat(130)}`); // 264 bytes: over 4 x 64
+  assert.equal(await page.closed(), 1009);
+  await tel.expect("web has left the room.");
+  const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`))
+    .text();
+  assert.match(
+    metrics,
+    /^chat_disconnects_total\{reason="frame_too_big"\} 1$/m,
+  );
+});
+
+Deno.test("a frame is one command line: one with a line break inside is refused, a line end at its end is dropped", async () => {
+  await using server = await startWeb();
+  await using tel = await Client.login(server.addr.port, "tel");
+  await using page = await loginWs(server.httpAddr!.port, "web");
+  await tel.expect("web has entered the room.");
+  page.send("say a\nsay b");
+  page.send("say c\r\nsay d");
+  page.send("say e\n");
+  for (let i = 0; i < 2; i++) {
+    await page.waitForLine(
+      "Not run: a frame is one command line, and this one has a line break in it",
+    );
+  }
+  const said = await page.waitFor((frame) => frame.type === "said");
+  assert.equal(said.text, "e");
+  assert.deepEqual(await tel.sync(), ["web: e"], "nothing else was said");
+});
+
 Deno.test("flood control holds a page as it holds telnet: past the waiting lines, Excess flood", async () => {
   await using server = await startWeb({
     floodBurst: 2,
@@ -110,7 +145,7 @@ Deno.test("flood control holds a page as it holds telnet: past the waiting lines
     floodMaxWaiting: 5,
   });
   await using page = await loginWs(server.httpAddr!.port, "web");
-  page.send(Array.from({ length: 20 }, (_, i) => `say ${i}`).join("\n"));
+  for (let i = 0; i < 20; i++) page.send(`say ${i}`);
   await page.waitForLine("Excess flood");
   assert.equal(await page.closed(), 1000);
 });
