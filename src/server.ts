@@ -18,7 +18,12 @@ import {
 } from "./connection.ts";
 import { ConnectionLimits, type Refusal } from "./limits.ts";
 import { parseBlock } from "./addresses.ts";
-import { createHandler, loadWeb, originAllowed } from "./http/handler.ts";
+import {
+  createHandler,
+  loadWeb,
+  originAllowed,
+  respond,
+} from "./http/handler.ts";
 import {
   ChatMetrics,
   type DisconnectReason,
@@ -635,15 +640,19 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
    * and the last id it saw (`&last=ID`) takes its waiting session back.
    */
   #upgrade(request: Request, remote: Deno.NetAddr): Response {
+    const plain = { "Content-Type": "text/plain; charset=utf-8" };
     if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
-      return new Response("Expected a WebSocket upgrade\n", { status: 426 });
+      return respond(426, "Expected a WebSocket upgrade\n", {
+        ...plain,
+        Upgrade: "websocket",
+      });
     }
     if (this.#closing !== null) {
-      return new Response("Shutting down\n", { status: 503 });
+      return respond(503, "Shutting down\n", plain);
     }
     if (!originAllowed(request, this.#parts.config.allowedOrigins)) {
       this.#refused(remote, "origin");
-      return new Response("Forbidden origin\n", { status: 403 });
+      return respond(403, "Forbidden origin\n", plain);
     }
     const url = new URL(request.url);
     const token = url.searchParams.get("resume");

@@ -442,6 +442,24 @@ Deno.test("/livez, /readyz and the page's headers; /readyz says 503 once a shutd
   assert.doesNotMatch(csp, /unsafe-inline/);
   assert.equal(page.headers.get("x-content-type-options"), "nosniff");
   assert.equal(page.headers.get("referrer-policy"), "no-referrer");
+  // /ws's refusals too.
+  const plain = await fetch(`${base}/ws`);
+  assert.equal(plain.status, 426);
+  await plain.body?.cancel();
+  {
+    using evil = await RawWebSocket.open(server.httpAddr!.port, {
+      Origin: "https://evil.example",
+    });
+    assert.match(evil.status, /^HTTP\/1\.1 403/);
+    for (const headers of [plain.headers, evil.headers]) {
+      assert.equal(headers.get("x-content-type-options"), "nosniff");
+      assert.equal(headers.get("referrer-policy"), "no-referrer");
+      assert.match(
+        headers.get("content-security-policy")!,
+        /default-src 'none'/,
+      );
+    }
+  }
   // A page that does not read holds the shutdown in its flush for up to two
   // seconds: long enough to ask /readyz meanwhile.
   await using tel = await Client.login(server.addr.port, "tel");
@@ -460,6 +478,11 @@ Deno.test("/livez, /readyz and the page's headers; /readyz says 503 once a shutd
   const during = await fetch(`${base}/readyz`);
   assert.equal(during.status, 503);
   await during.body?.cancel();
+  {
+    using late = await RawWebSocket.open(server.httpAddr!.port);
+    assert.match(late.status, /^HTTP\/1\.1 503/);
+    assert.equal(late.headers.get("x-content-type-options"), "nosniff");
+  }
   await closing;
 });
 

@@ -12,6 +12,7 @@ import { type Block, contains, formatBlock, parseBlock } from "../addresses.ts";
 const COMMON_HEADERS: Readonly<Record<string, string>> = {
   "X-Content-Type-Options": "nosniff",
   "Referrer-Policy": "no-referrer",
+  "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
 };
 
 /**
@@ -113,7 +114,12 @@ export function clientAddress(
   return peer;
 }
 
-function respond(
+/**
+ * A response with the headers every response carries (nosniff, no
+ * referrer, and a policy that lets nothing load or frame it), then
+ * `headers`: the page's files bring their own policy.
+ */
+export function respond(
   status: number,
   body: BodyInit | null,
   headers: Record<string, string> = {},
