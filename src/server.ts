@@ -637,7 +637,9 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
   /**
    * `/ws`: checks the Origin, then the same limits and bans as a telnet
    * connection, and upgrades. A page that brings a token (`?resume=TOKEN`)
-   * and the last id it saw (`&last=ID`) takes its waiting session back.
+   * and the last id it saw (`&last=ID`) takes its waiting session back;
+   * from another address, only if a new connection from there would be let
+   * in, and the session is then counted at its new address.
    */
   #upgrade(request: Request, remote: Deno.NetAddr): Response {
     const plain = { "Content-Type": "text/plain; charset=utf-8" };
@@ -658,12 +660,31 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
     const token = url.searchParams.get("resume");
     const waiting = token === null ? undefined : this.#waiting.get(token);
     if (waiting !== undefined) {
-      // Detached, or not yet known to be (a half-open socket after a network
-      // change): the new socket takes the session over, the old one is shut.
+      const before = waiting.remoteAddr.hostname;
+      const moved = before !== remote.hostname;
+      const refusal = moved ? this.#admit(remote) : null;
       const { socket, response } = Deno.upgradeWebSocket(request, {
         idleTimeout: 60,
       });
-      waiting.resume(socket, Number(url.searchParams.get("last") ?? 0) || 0);
+      if (refusal !== null) {
+        // The session waits on for its page; this socket is not it.
+        refuseSocket(socket, refusal);
+        return response;
+      }
+      if (moved) {
+        this.#limits.release(before);
+        this.#log.info("Resumed a page's session from {remote}, was {before}", {
+          remote: formatAddr(remote),
+          before,
+        });
+      }
+      // Detached, or not yet known to be (a half-open socket after a network
+      // change): the new socket takes the session over, the old one is shut.
+      waiting.resume(
+        socket,
+        Number(url.searchParams.get("last") ?? 0) || 0,
+        remote,
+      );
       return response;
     }
     const refusal = this.#admit(remote);
@@ -671,10 +692,7 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
       idleTimeout: 60,
     });
     if (refusal !== null) {
-      socket.addEventListener("open", () => {
-        socket.send(JSON.stringify({ type: "refused", text: refusal }));
-        socket.close(1008, "refused");
-      }, { once: true });
+      refuseSocket(socket, refusal);
       return response;
     }
     let session: Session | null = null;
@@ -742,6 +760,14 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
     }
     this.#log.info("Stopped");
   }
+}
+
+/** Tells a refused WebSocket why, in one frame, and closes it (1008). */
+function refuseSocket(socket: WebSocket, text: string): void {
+  socket.addEventListener("open", () => {
+    socket.send(JSON.stringify({ type: "refused", text }));
+    socket.close(1008, "refused");
+  }, { once: true });
 }
 
 /** Sends one line to a refused connection and closes it, without waiting. */

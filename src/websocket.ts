@@ -126,7 +126,8 @@ function newToken(): string {
 
 /** A browser's connection, which may outlive one socket. */
 export class WebSocketConnection implements Connection, FrameWriter {
-  readonly remoteAddr: Deno.NetAddr;
+  /** The page's address: a resume from elsewhere moves it. */
+  remoteAddr: Deno.NetAddr;
   /**
    * Why the connection ended, when it knows better than the session (a
    * frame far over the cap); null otherwise.
@@ -195,14 +196,16 @@ export class WebSocketConnection implements Connection, FrameWriter {
   }
 
   /**
-   * A page came back with a new socket and the last id it saw: it takes
-   * this session over and gets what it missed.
+   * A page came back with a new socket (from `remote`, which may be a new
+   * address) and the last id it saw: it takes this session over and gets
+   * what it missed.
    */
-  resume(socket: WebSocket, lastId: number): void {
+  resume(socket: WebSocket, lastId: number, remote: Deno.NetAddr): void {
     if (this.#resumeTimer !== null) {
       this.#options.clock.clearTimeout(this.#resumeTimer);
       this.#resumeTimer = null;
     }
+    this.remoteAddr = remote;
     this.#attach(socket, lastId);
   }
 

@@ -297,6 +297,55 @@ Deno.test("a page that stopped reading resumes with a gap first, then the 64 KiB
   assert.ok(bytes <= 64 * 1024 + 1200, `${bytes} bytes kept`);
 });
 
+Deno.test("a resume from another address passes the checks a new connection does, and the session moves there", async () => {
+  await using server = await startWeb({
+    maxConnsPerIp: 1,
+    limitLoopback: true,
+  });
+  const port = server.httpAddr!.port;
+  await using tel = await Client.login(server.addr.port, "tel", {
+    from: "127.0.0.9",
+  });
+  const first = await loginWs(port, "web");
+  await tel.expect("web has entered the room.");
+  const token = first.frames.findLast((frame) => frame.type === "hello")!.token;
+  const lastId = first.lastId;
+  first.socket.close();
+  await first.closed();
+  await using _other = await Client.login(server.addr.port, "other", {
+    from: "127.0.0.2",
+  });
+  await tel.expect("other has entered the room.");
+  {
+    using full = await RawWebSocket.open(
+      port,
+      {},
+      "127.0.0.2",
+      `?resume=${token}&last=${lastId}`,
+    );
+    assert.deepEqual(JSON.parse(await full.readText()), {
+      type: "refused",
+      text: "Too many connections from your address",
+    });
+  }
+  using back = await RawWebSocket.open(
+    port,
+    {},
+    "127.0.0.3",
+    `?resume=${token}&last=${lastId}`,
+  );
+  const hello = JSON.parse(await back.readText());
+  assert.equal(hello.resumed, true, "the session waited through the refusal");
+  // Counted at its new address, no longer at the old one.
+  await using again = await Client.connect(server.addr.port, {
+    from: "127.0.0.3",
+  });
+  await again.expect("Too many connections from your address");
+  await using old = await Client.connect(server.addr.port);
+  await old.expect("Welcome to TestChat");
+  assert.deepEqual(await tel.sync(), [], "tel never saw web leave");
+});
+
 Deno.test("after a dropped socket, the page resumes from the last id it saw: nothing missed, nothing twice", async () => {
   await using server = await startWeb();
   const port = server.httpAddr!.port;
