@@ -88,30 +88,40 @@ export interface HandlerParts {
 }
 
 /**
+ * One X-Forwarded-For entry as an address: `203.0.113.5`, `2001:db8::1`,
+ * and with a port, `203.0.113.5:4711` or `[2001:db8::1]:80`; null for
+ * anything else (`unknown`, an obfuscated name, a block).
+ */
+function forwardedAddress(hop: string): Block | null {
+  const text = hop.trim();
+  const host = text.match(/^\[([^\]]+)\](?::\d{1,5})?$/)?.[1] ??
+    text.match(/^(\d{1,3}(?:\.\d{1,3}){3}):\d{1,5}$/)?.[1] ?? text;
+  if (host.includes("/")) return null;
+  return parseBlock(host);
+}
+
+/**
  * The client's address: the peer's, or, when the peer is a trusted proxy,
- * the nearest address in X-Forwarded-For that is not one.
+ * the nearest address in X-Forwarded-For that is not one (entries that are
+ * no address are skipped), or, when every one is a trusted proxy, the
+ * leftmost (as nginx's `real_ip_recursive` does).
  */
 export function clientAddress(
   request: Request,
   peer: Deno.NetAddr,
   trusted: readonly Block[],
 ): Deno.NetAddr {
-  const isTrusted = (address: string) => {
-    const block = parseBlock(address);
-    return block !== null && trusted.some((proxy) => contains(proxy, block));
-  };
-  if (trusted.length === 0 || !isTrusted(peer.hostname)) return peer;
+  const isTrusted = (block: Block) =>
+    trusted.some((proxy) => contains(proxy, block));
+  const own = parseBlock(peer.hostname);
+  if (trusted.length === 0 || own === null || !isTrusted(own)) return peer;
   const forwarded = request.headers.get("x-forwarded-for");
   if (forwarded === null) return peer;
-  const hops = forwarded.split(",").map((hop) => hop.trim()).filter(Boolean);
-  for (let i = hops.length - 1; i >= 0; i--) {
-    const block = parseBlock(hops[i]);
-    if (block === null) break;
-    if (!isTrusted(hops[i])) {
-      return { ...peer, hostname: formatBlock(block), port: 0 };
-    }
-  }
-  return peer;
+  const hops = forwarded.split(",").map(forwardedAddress)
+    .filter((hop) => hop !== null);
+  if (hops.length === 0) return peer;
+  const client = hops.findLast((hop) => !isTrusted(hop)) ?? hops[0];
+  return { ...peer, hostname: formatBlock(client), port: 0 };
 }
 
 /**
