@@ -80,6 +80,36 @@ export interface ServeOptions extends Partial<Config> {
   redisPrefix?: string;
 }
 
+/** A port could not be bound: says which one. */
+export class ListenError extends Error {
+  constructor(
+    readonly host: string,
+    readonly port: number,
+    cause: unknown,
+  ) {
+    super(
+      `Cannot listen on ${host.includes(":") ? `[${host}]` : host}:${port}: ${
+        (cause as Error)?.message ?? cause
+      }`,
+      { cause },
+    );
+    this.name = "ListenError";
+  }
+}
+
+/** Binds with `bind`, or throws a {@linkcode ListenError} naming the port. */
+async function bound<T>(
+  host: string,
+  port: number,
+  bind: () => T | Promise<T>,
+): Promise<T> {
+  try {
+    return await bind();
+  } catch (error) {
+    throw new ListenError(host, port, error);
+  }
+}
+
 /** The server's version, from deno.json. */
 const VERSION: string = denoJson.version;
 
@@ -199,15 +229,26 @@ export async function serve(options: ServeOptions = {}): Promise<ChatServer> {
         history: kept?.history ?? [],
       });
     }
-    listener = await listen(config.host, config.port);
+    listener = await bound(
+      config.host,
+      config.port,
+      () => listen(config.host, config.port),
+    );
     let tlsListener: Deno.TlsListener | null = null;
     if (config.tlsPort !== null) {
-      tlsListener = Deno.listenTls({
-        hostname: config.host,
-        port: config.tlsPort,
-        cert: Deno.readTextFileSync(config.cert),
-        key: Deno.readTextFileSync(config.key),
-      });
+      const cert = Deno.readTextFileSync(config.cert);
+      const key = Deno.readTextFileSync(config.key);
+      tlsListener = await bound(
+        config.host,
+        config.tlsPort,
+        () =>
+          Deno.listenTls({
+            hostname: config.host,
+            port: config.tlsPort!,
+            cert,
+            key,
+          }),
+      );
     }
     const server = new ChatServer({
       listener,
@@ -601,22 +642,26 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
       ready: () => this.ready,
       trustedProxies: config.trustedProxies.map((text) => parseBlock(text)!),
     });
-    const listen = (port: number, tls: boolean) => {
-      const server = Deno.serve({
-        hostname: config.host,
-        port,
-        ...(tls
-          ? {
-            cert: Deno.readTextFileSync(config.cert),
-            key: Deno.readTextFileSync(config.key),
-          }
-          : {}),
-        onListen: () => {},
-        onError: (error) => {
-          this.#log.error("Serving an HTTP request failed: {error}", { error });
-          return new Response("Internal server error\n", { status: 500 });
-        },
-      }, handler);
+    const listen = async (port: number, tls: boolean) => {
+      const certificate = tls
+        ? {
+          cert: Deno.readTextFileSync(config.cert),
+          key: Deno.readTextFileSync(config.key),
+        }
+        : {};
+      const server = await bound(config.host, port, () =>
+        Deno.serve({
+          hostname: config.host,
+          port,
+          ...certificate,
+          onListen: () => {},
+          onError: (error) => {
+            this.#log.error("Serving an HTTP request failed: {error}", {
+              error,
+            });
+            return new Response("Internal server error\n", { status: 500 });
+          },
+        }, handler));
       this.#http.push(server);
       const addr = server.addr as Deno.NetAddr;
       this.#log.info("Serving HTTP{s} on {address}", {
@@ -626,10 +671,10 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
       return addr;
     };
     if (config.httpPort !== null) {
-      this.httpAddr = listen(config.httpPort, false);
+      this.httpAddr = await listen(config.httpPort, false);
     }
     if (config.httpsPort !== null) {
-      this.httpsAddr = listen(config.httpsPort, true);
+      this.httpsAddr = await listen(config.httpsPort, true);
     }
     this.#httpReady = true;
   }

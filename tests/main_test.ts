@@ -104,6 +104,25 @@ Deno.test("main: a port in use is a clear error, exit code 1", async () => {
   );
 });
 
+Deno.test("main: a busy --http-port is named as the port that failed", async () => {
+  using taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { code, stderr } = await runMain(
+    "--host",
+    "127.0.0.1",
+    "--port",
+    "0",
+    "--http-port",
+    String(taken.addr.port),
+    "--db",
+    ":memory:",
+  );
+  assert.equal(code, 1);
+  assert.match(
+    new TextDecoder().decode(stderr),
+    new RegExp(`Cannot listen on 127\\.0\\.0\\.1:${taken.addr.port}: `),
+  );
+});
+
 Deno.test("main: a database it cannot use is one clear line and exit code 1", async () => {
   const dir = await Deno.makeTempDir();
   try {
