@@ -225,7 +225,8 @@ export const OPTIONS: readonly Option[] = [
     key: "httpPort",
     flag: "http-port",
     value: "PORT",
-    description: "HTTP port: the browser client, /ws, /metrics (0 picks one)",
+    description:
+      "HTTP port: the browser client, /ws, /metrics, /livez, /readyz (0 picks one)",
     parse: integer(0, 65535),
   },
   {

@@ -34,9 +34,9 @@ function labelText(labels: Labels): string {
   }}`;
 }
 
+/** A sample or bound in its shortest exact form: `0.0005`, not `0.000500000`. */
 function number(value: number): string {
-  if (value === Infinity) return "+Inf";
-  return Number.isInteger(value) ? String(value) : value.toPrecision(6);
+  return value === Infinity ? "+Inf" : String(value);
 }
 
 /**

@@ -590,6 +590,10 @@ Deno.test("/metrics is the Prometheus text format, line by line", async () => {
   assert.ok(samples.get("process_resident_memory_bytes")! > 0);
   assert.ok(samples.get("chat_store_write_seconds_count")! >= 1);
   assert.ok(
+    samples.has('chat_store_write_seconds_bucket{le="0.0005"}'),
+    "bucket bounds in their shortest form",
+  );
+  assert.ok(
     [...samples.keys()].some((key) => key.startsWith("chat_build_info{")),
   );
   assert.ok(
