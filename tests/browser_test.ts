@@ -129,6 +129,10 @@ browserTest(
       text: "https://example.com/a?b=1",
     }]);
 
+    // A line with a password in it is not kept for Up and Down.
+    await ann.type("/login ann not-for-the-history");
+    await ann.waitForLine('You are already logged in as "ann"');
+
     // Up and Down walk what was sent from the box; Down gives the draft back.
     await ann.page.focus("#message");
     await ann.page.keyboard.type("a draft");

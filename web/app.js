@@ -2042,11 +2042,20 @@ function leavePromptIfStale() {
 }
 
 /**
- * Keeps a line for Up and Down.
+ * A line with a password in it (`register PASSWORD`, `login NAME PASSWORD`,
+ * `password ...`, `unregister ...`): never kept for Up and Down, where
+ * anyone at the keyboard could bring it back.
+ */
+const CARRIES_PASSWORD =
+  /^\/?(?:(?:register|password|unregister)\s+\S|login\s+\S+\s+\S)/i;
+
+/**
+ * Keeps a line for Up and Down, unless it carries a password.
  *
  * @param {string} line
  */
 function remember(line) {
+  if (CARRIES_PASSWORD.test(line.trim())) return;
   const lines = inputHistory.lines;
   if (lines[lines.length - 1] !== line) lines.push(line);
   if (lines.length > MAX_INPUT_HISTORY) lines.shift();
