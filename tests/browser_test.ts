@@ -12,7 +12,13 @@
 
 import assert from "node:assert/strict";
 import { FakeClock } from "./fake_clock.ts";
-import { Client, PASSWORD, startServer, withTimeout } from "./helpers.ts";
+import {
+  Client,
+  PASSWORD,
+  startServer,
+  TIMEOUT_MS,
+  withTimeout,
+} from "./helpers.ts";
 import {
   ChatPage,
   Chromium,
@@ -161,6 +167,36 @@ browserTest(
     );
     assertHealthy(ann);
     assertHealthy(ben);
+  },
+);
+
+browserTest(
+  "a reload logs out at once: the name is free, and the form has it ready",
+  async (chromium) => {
+    await using server = await startServer({ httpPort: 0 });
+    await using tel = await Client.login(server.addr.port, "tel");
+    await using page = await chromium.open(pageUrl(server.httpAddr!.port));
+    await page.login("reloader");
+    await tel.expect("reloader has entered the room.");
+    await page.page.reload();
+    // Gone at once, not held for the resume time as after a dropped socket.
+    await tel.expect("reloader has left the room.");
+    await page.page.waitForSelector("#login-name", {
+      visible: true,
+      timeout: TIMEOUT_MS,
+    });
+    assert.equal(
+      await page.page.$eval("#login-name", (input: Dom) => input.value),
+      "reloader",
+    );
+    await page.click("#login-submit");
+    await tel.expect("reloader has entered the room.");
+    await page.waitFor(
+      () =>
+        document.getElementById("status")?.textContent ===
+          "Connected as reloader",
+    );
+    assertHealthy(page);
   },
 );
 

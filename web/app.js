@@ -43,6 +43,8 @@ const MAX_ENTRIES = 3000;
 const NICK_COLOURS = 16;
 /** Where the notification preference is kept. */
 const NOTIFY_KEY = "chat.notifications";
+/** Where the tab keeps the name it last logged in under, for a reload. */
+const NAME_KEY = "chat.name";
 /** The key of the room conversation: the user is in one room at a time. */
 const ROOM_KEY = "room";
 
@@ -2127,6 +2129,11 @@ function submitLogin() {
     session.prompt = null;
   }
   session.loginName = name;
+  try {
+    sessionStorage.setItem(NAME_KEY, name);
+  } catch {
+    // Storage is off.
+  }
   session.loginPassword = password === "" ? null : password;
   ui.loginPassword.value = "";
   showLoginMessage("Logging in…", false);
@@ -2393,6 +2400,20 @@ try {
   ) {
     setNotifying(true);
   }
+} catch {
+  // Storage is off.
+}
+
+// Leaving the page (a reload, the tab closed, another address) logs out, so
+// that the name is free at once, for this tab's next login or for someone
+// else, rather than held for the resume time as after a dropped connection.
+globalThis.addEventListener("pagehide", (event) => {
+  if (event.persisted || session.me === null) return;
+  sendNow("logout");
+});
+
+try {
+  ui.loginName.value = sessionStorage.getItem(NAME_KEY) ?? "";
 } catch {
   // Storage is off.
 }
