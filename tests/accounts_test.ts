@@ -308,6 +308,39 @@ Deno.test("wrong passwords sent all at once each wait longer than the one before
   }
 });
 
+Deno.test("a try that fails while the owner waits for theirs is in the owner's report", async () => {
+  const clock = new FakeClock();
+  await using server = await startServer({ clock });
+  const port = server.addr.port;
+  (await registered(port, "alice")).close();
+  await using thief = await Client.connect(port, { from: "127.0.0.9" });
+  await thief.expect("Welcome to TestChat");
+  await thief.send("login alice guess one");
+  await thief.expect("Wrong password");
+  await thief.send("login alice guess two");
+  await thief.expect("1 failed login lately: checking in 1 s");
+  await withTimeout(clock.untilPending(2), TIMEOUT_MS, "the delay");
+  clock.advance(1000);
+  await thief.expect("Wrong password");
+  await using late = await Client.connect(port, { from: "127.0.0.8" });
+  await late.expect("Welcome to TestChat");
+  await late.send("login alice guess three");
+  await late.expect("2 failed logins lately: checking in 2 s");
+  await using owner = await Client.connect(port);
+  await owner.expect("Welcome to TestChat");
+  await owner.send(`login alice ${PASSWORD}`);
+  await owner.expect("3 failed logins lately: checking in 4 s");
+  await withTimeout(clock.untilPending(3), TIMEOUT_MS, "both delays");
+  clock.advance(2000);
+  await late.expect("Wrong password");
+  await withTimeout(clock.untilPending(2), TIMEOUT_MS, "the owner's delay");
+  clock.advance(2000);
+  await owner.expectLines([
+    "You are logged in as alice.",
+    "3 failed login attempts since your last login, from 127.0.0.8, 127.0.0.9.",
+  ]);
+});
+
 Deno.test("a hash made with weaker parameters is made again at the next login", async () => {
   await using db = await tempDb();
   const weak = new PasswordHasher({ params: { ln: 10, r: 8, p: 1 } });

@@ -110,7 +110,9 @@ async function tryPassword(
         await hasher.hash(password, queued(ctx)),
       );
     }
-    return failures;
+    // Read again: tries that failed while this one waited are reported too
+    // (the login about to be recorded clears them).
+    return await store.loginFailures(account.key, session.address, since);
   }
   await store.addLoginFailure(account.key, session.address, {
     at: clock.date(),
