@@ -518,3 +518,41 @@ Deno.test({
     );
   },
 });
+
+Deno.test({
+  name:
+    `cluster: the other servers' guard rails see at once that a user registered or unregistered${why}`,
+  ignore,
+  async fn() {
+    await using c = await cluster(2, { ops: ["root"] });
+    const [a, b] = c.ports;
+    await using root = await registered(a, "root");
+    // Made an operator just after registering on another server: presence
+    // knows the account, so root cannot kick them.
+    await using newop = await registered(b, "newop");
+    await root.send("op newop");
+    await root.waitFor("newop is now a server operator");
+    await newop.waitFor("You are now a server operator");
+    await root.send("kick newop");
+    await root.expect("You cannot kick a server operator");
+    // Just unregistered: a guest now, banned by address, not by the deleted
+    // account (which would not keep them out).
+    await using alice = await registered(b, "alice", { from: "127.0.0.8" });
+    await alice.send("unregister");
+    await alice.expect(
+      'To delete the account "alice", type its password (a blank line cancels):',
+    );
+    await alice.send(PASSWORD);
+    await alice.waitFor(
+      'The account "alice" is deleted; you stay online as a guest.',
+    );
+    await root.send("ban alice 1h spam");
+    await root.waitFor((line) =>
+      line.startsWith("Banned alice (127.0.0.8) from this server")
+    );
+    await alice.waitFor((line) =>
+      line.startsWith("You are banned from this server until ")
+    );
+    await alice.closed();
+  },
+});

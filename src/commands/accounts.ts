@@ -265,6 +265,7 @@ export const register: Command = {
     });
     if (!created) throw new ChatError(TEXT.nameRegistered(user.name));
     user.account = user.key;
+    ctx.cluster?.updated(user);
     await ctx.moderation.registered(user.key);
     await ctx.cluster?.accountsChanged();
     session.reply(TEXT.registered(user.name));
@@ -315,6 +316,7 @@ export const unregister: Command = {
     if (await checkPassword(ctx, account, typed) === null) return;
     await store.deleteAccount(account.key);
     user.account = null;
+    ctx.cluster?.updated(user);
     // Its roles go with it, here and (announced) on every server of a
     // cluster: whoever registers the name next starts with none.
     moderation.accountDeleted(account.key);
