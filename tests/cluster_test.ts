@@ -556,3 +556,31 @@ Deno.test({
     await alice.closed();
   },
 });
+
+Deno.test({
+  name:
+    `cluster: a server that opens a room after it was claimed knows its owner and room operators${why}`,
+  ignore,
+  async fn() {
+    await using c = await cluster(2);
+    const [a, b] = c.ports;
+    await using owner = await registered(a, "owner");
+    await using carol = await registered(b, "carol");
+    await owner.send("join den");
+    await owner.waitFor('You are now in room "den".');
+    await owner.send("claim");
+    await owner.waitFor(
+      'You now own "den": it stays, with its topic, even when empty',
+    );
+    await owner.send("roomop carol");
+    await owner.waitFor('carol is now a room operator of "den"');
+    await carol.waitFor('carol is now a room operator of "den"');
+    // b has never had "den" open: it makes it from the store.
+    await carol.send("join den");
+    await carol.waitFor('You are now in room "den".');
+    await carol.send("bans");
+    await carol.waitFor("No bans");
+    await carol.send("kick owner");
+    await carol.expect("You cannot kick the owner of this room");
+  },
+});

@@ -136,6 +136,8 @@ export function storeContract(
       const room = await store.room("den", 3);
       assert.equal(room?.name, "Den");
       assert.equal(room?.topic, "plans");
+      assert.equal(room?.owner, null, "not claimed");
+      assert.deepEqual(room?.operators, []);
       assert.deepEqual(room?.history.map((e) => e.text), ["l2", "l3", "l4"]);
       assert.deepEqual((await store.room("den", 0))?.history, []);
       if (!fixture.reopen) return;
@@ -368,12 +370,20 @@ export function storeContract(
           topic: "ours",
         },
       ]);
+      // A room opened later (on another server of a cluster) knows its
+      // owner and room operators.
+      const opened = await store.room("den", 0);
+      assert.deepEqual([opened?.owner, opened?.operators], ["alice", [
+        "carol",
+      ]]);
       if (fixture.reopen) {
         store = await fixture.reopen(store, { historyKeep: 1000 });
         assert.equal((await store.claimedRooms())[0]?.owner, "alice");
       }
       await store.unclaimRoom("den");
       assert.deepEqual(await store.claimedRooms(), []);
+      const unclaimed = await store.room("den", 0);
+      assert.deepEqual([unclaimed?.owner, unclaimed?.operators], [null, []]);
       assert.equal(await store.claimRoom("den", "Den", "bob"), true);
       assert.deepEqual((await store.claimedRooms())[0].ops, []);
       return store;

@@ -304,9 +304,16 @@ export class RedisStore implements Store {
       await this.#link.call("HGETALL", this.#key(`room:${key}`)),
     );
     if (row.name === undefined) return null;
+    const owner = row.owner ?? null;
+    const operators = owner === null ? [] : await this.#link.call(
+      "SMEMBERS",
+      this.#key(`roomops:${key}`),
+    ) as string[];
     return {
       name: row.name,
       topic: row.topic ?? null,
+      owner,
+      operators: operators.sort(),
       history: lines === 0 ? [] : await this.#history(key, row.name, lines),
     };
   }

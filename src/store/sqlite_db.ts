@@ -270,9 +270,15 @@ export class SqliteDatabase {
     const row = this.#get("SELECT * FROM rooms WHERE key = ?", key);
     if (row === undefined) return null;
     const name = row.name as string;
+    const owner = (row.owner as string | null) ?? null;
     return {
       name,
       topic: (row.topic as string | null) ?? null,
+      owner,
+      operators: owner === null ? [] : this.#all(
+        "SELECT key FROM room_operators WHERE room = ? ORDER BY key",
+        key,
+      ).map((op) => op.key as string),
       history: lines === 0 ? [] : this.#history(key, name, lines),
     };
   }

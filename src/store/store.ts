@@ -97,6 +97,13 @@ export interface ClaimedRoom {
 export interface StoredRoom extends RoomState {
   /** The room's name as first shown. */
   readonly name: string;
+  /**
+   * The owner's account key, if claimed: a server that opens the room
+   * after it was claimed (another of a cluster, say) knows who owns it.
+   */
+  readonly owner: string | null;
+  /** The room operators' account keys (none unless claimed). */
+  readonly operators: readonly string[];
 }
 
 /** What the store keeps and gives back. */
@@ -105,8 +112,9 @@ export interface Store extends Journal {
   readonly ids: EventIds;
 
   /**
-   * A room's name, topic and last `lines` chat lines (oldest first), or null
-   * when nothing of it is kept. Includes what is queued.
+   * A room's name, topic, owner and room operators and last `lines` chat
+   * lines (oldest first), or null when nothing of it is kept. Includes what
+   * is queued.
    */
   room(key: string, lines: number): Promise<StoredRoom | null>;
   /**
