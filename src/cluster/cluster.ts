@@ -16,7 +16,9 @@
  * When it is back (node-redis reconnects and subscribes again by itself),
  * the server takes its users' names and places again; a name taken twice
  * meanwhile stays with whoever logged in first, and the other is renamed and
- * asked to pick another.
+ * asked to pick another. A server that stalled (or was cut off) long enough
+ * to be reaped by the others sees it at its next heartbeat, which finds it
+ * no longer listed, and does the same.
  *
  * @module
  */
@@ -162,6 +164,13 @@ export class Cluster implements ClusterHooks {
   /** Redis was away: once it is back, take names and places again. */
   #reconcile = false;
   /**
+   * The other servers took this one for dead (it stalled, or was cut off
+   * from Redis, past the heartbeat's expiry) and told its rooms that its
+   * users left: once its names are taken again, the rooms are told that
+   * they are back.
+   */
+  #reaped = false;
+  /**
    * Room events made here and not yet back from Redis, by number: the
    * room's count of arrivals when each was made, so that those who came in
    * after do not see it (as on one server, where it is shown at once).
@@ -200,7 +209,7 @@ export class Cluster implements ClusterHooks {
       (message) => cluster.#fromAll(message),
     );
     subscriber.onReady(() => cluster.#redisBack());
-    await cluster.#alive();
+    await cluster.#alive(true);
     await cluster.#loadAccounts();
     cluster.#readyAt = options.clock.now();
     cluster.#heartbeat = options.clock.setTimeout(
@@ -565,11 +574,22 @@ export class Cluster implements ClusterHooks {
 
   // What arrives.
 
-  /** A room event: "NODE NUMBER", the sender's key and the JSON, a line each. */
+  /**
+   * A room event: "NODE NUMBER", the sender's key and the JSON, a line each.
+   * "- NODE" is a server's word that NODE's users left (it was taken for
+   * dead), and "NODE 0" NODE's word that they are back: NODE's own members
+   * never saw them go, so NODE skips both.
+   */
   #fromRoom(message: string): void {
     const first = message.indexOf("\n");
     const second = message.indexOf("\n", first + 1);
     const [node, number] = message.slice(0, first).split(" ");
+    if (
+      (node === "-" && number === this.nodeId) ||
+      (node === this.nodeId && number === "0")
+    ) {
+      return;
+    }
     const fromKey = message.slice(first + 1, second);
     const event = JSON.parse(message.slice(second + 1)) as RoomEvent;
     let arrivals: number | undefined;
@@ -701,15 +721,29 @@ export class Cluster implements ClusterHooks {
 
   // Staying alive, and noticing those who did not.
 
-  async #alive(): Promise<void> {
+  /**
+   * Says this server is alive. In the same transaction, whether it was
+   * still listed: if another server reaped it meanwhile (it stalled, or was
+   * cut off, past the expiry), its names and places are gone from Redis,
+   * and it must take them again. `joining`: the first time, at start.
+   */
+  async #alive(joining = false): Promise<void> {
     const replies = await this.#link.transaction([
+      ["HEXISTS", this.#key("nodes"), this.nodeId],
       ["SET", this.#key(`alive:${this.nodeId}`), "1", "PX", ALIVE_TTL_MS],
       ["HSET", this.#key("nodes"), this.nodeId, this.#clock.date()],
       ["GET", this.#key("ids")],
     ]);
+    if (!joining && replies[0] === 0) {
+      this.#log.warn(
+        "The other servers took this one for dead: taking its names again",
+      );
+      this.#reaped = true;
+      this.#reconcile = true;
+    }
     // The cluster's latest event id, for what a page numbers between events
     // (a room quiet here may be busy elsewhere).
-    this.#latestId = Math.max(this.#latestId, Number(replies[2]) || 0);
+    this.#latestId = Math.max(this.#latestId, Number(replies[3]) || 0);
     this.#host?.registry.seenId(this.#latestId);
   }
 
@@ -756,25 +790,39 @@ export class Cluster implements ClusterHooks {
         node,
       });
       for (let i = 0; i + 2 < gone.length; i += 3) {
-        this.#publishLeft(gone[i], gone[i + 1], gone[i + 2]);
+        this.#publish(gone[i], {
+          type: "left",
+          at: this.#clock.date(),
+          room: gone[i + 1],
+          name: gone[i + 2],
+        }, `- ${node}`);
       }
     }
   }
 
-  /** Tells a room that a user of a dead server left it. */
-  #publishLeft(room: string, roomName: string, name: string): void {
-    const event = {
-      type: "left",
-      at: this.#clock.date(),
-      room: roomName,
-      name,
-    };
-    this.#link.eval(EMIT, [
+  /**
+   * Tells a room, on behalf of a server (`origin`: see `#fromRoom`), that
+   * a user left it or is back in it.
+   */
+  async #publish(
+    room: string,
+    event: { type: "left" | "entered"; at: number; room: string; name: string },
+    origin: string,
+  ): Promise<void> {
+    await this.#link.eval(EMIT, [
       this.#key("ids"),
       this.#key(`r:${room}`),
       "",
       this.#key(`room:${room}`),
-    ], [JSON.stringify(event), this.#keep, roomName, "- 0\n", "", "", ""])
+    ], [
+      JSON.stringify(event),
+      this.#keep,
+      event.room,
+      `${origin}\n`,
+      "",
+      "",
+      "",
+    ])
       .catch(() => {});
   }
 
@@ -790,7 +838,20 @@ export class Cluster implements ClusterHooks {
   async #retake(): Promise<void> {
     const host = this.#host;
     if (host === null) return;
-    this.#log.info("Redis is back: taking this server's names again");
+    const reaped = this.#reaped;
+    this.#reaped = false;
+    try {
+      await this.#reclaim(host, reaped);
+    } catch (error) {
+      // Tried again at the next heartbeat, rooms told then.
+      this.#reaped ||= reaped;
+      throw error;
+    }
+  }
+
+  /** `#retake`'s work; `reaped`: the rooms were told our users left. */
+  async #reclaim(host: ClusterHost, reaped: boolean): Promise<void> {
+    this.#log.info("Taking this server's names and places again");
     // What was in flight when Redis went away will not come back.
     this.#made.clear();
     const held = await this.#link.call(
@@ -826,7 +887,17 @@ export class Cluster implements ClusterHooks {
         user.room?.key ?? "",
         user.sinceDate,
       ]) as string[];
-      if (result === "later") host.yieldName(user);
+      if (result === "later") {
+        host.yieldName(user);
+      } else if (reaped && user.room !== null) {
+        // The others told its room it left: it is back.
+        await this.#publish(user.room.key, {
+          type: "entered",
+          at: this.#clock.date(),
+          room: user.room.name,
+          name: user.name,
+        }, `${this.nodeId} 0`);
+      }
     }
     await this.#loadAccounts();
   }
