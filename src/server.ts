@@ -597,10 +597,11 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
   }
 
   /**
-   * Part of {@linkcode ClusterHost}: a name held here was kept by someone
-   * who logged in earlier elsewhere; ours takes another and is told.
+   * Part of {@linkcode ClusterHost}: a name held here (or a look-alike of
+   * it) was kept by someone who logged in earlier elsewhere; ours takes
+   * another and is told.
    */
-  yieldName(user: User): void {
+  yieldName(user: User, lookalike?: string): void {
     const cluster = this.#parts.cluster!;
     const old = user.name;
     (async () => {
@@ -615,7 +616,11 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
         }
         if (await cluster.rename(user, candidate) !== "ok") continue;
         this.registry.rename(user, candidate);
-        user.notice(TEXT.nameYielded(old, candidate));
+        user.notice(
+          lookalike === undefined
+            ? TEXT.nameYielded(old, candidate)
+            : TEXT.lookalikeYielded(lookalike, old, candidate),
+        );
         return;
       }
     })().catch((error) =>

@@ -170,6 +170,8 @@ export const TEXT = {
     "The other servers cannot be reached right now: only the people on this server saw that",
   nameYielded: (old: string, name: string) =>
     `While the servers could not reach each other, someone who logged in earlier took the name "${old}": you are ${name} for now; pick another with "nick"`,
+  lookalikeYielded: (kept: string, old: string, name: string) =>
+    `While the servers could not reach each other, someone who logged in earlier took the name "${kept}", which looks like "${old}": you are ${name} for now; pick another with "nick"`,
   kicked: (name: string, by: string, reason: string) =>
     `${name} was kicked by ${by}: ${reason}`,
   kickedYou: (room: string, by: string, reason: string) =>

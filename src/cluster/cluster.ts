@@ -107,10 +107,11 @@ export interface ClusterHost {
   /** A request for one of this server's users. */
   control(control: Control): void;
   /**
-   * A name this server's user holds was kept, while Redis was away, by a
-   * user elsewhere who logged in first: rename ours and tell them.
+   * A name this server's user holds (or, `lookalike`, one that looks like
+   * it) was kept, while Redis was away, by a user elsewhere who logged in
+   * first: rename ours and tell them.
    */
-  yieldName(user: User): void;
+  yieldName(user: User, lookalike?: string): void;
   /** The sender of a line Redis did not take is told. */
   notHeard(user: User): void;
 }
@@ -327,6 +328,7 @@ export class Cluster implements ClusterHooks {
         this.#prefix,
         user.room?.key ?? "",
         this.nodeId,
+        this.#clock.date(),
       ]) as string[];
       if (result === "ok") return "ok";
       if (result === "taken") return "taken";
@@ -618,8 +620,10 @@ export class Cluster implements ClusterHooks {
     } else if (kind === "control") {
       host.control(JSON.parse(rest) as Control);
     } else if (kind === "yield") {
-      const user = host.registry.users.get(rest);
-      if (user !== undefined) host.yieldName(user);
+      // The key, and for a look-alike the name kept elsewhere.
+      const [key, kept] = rest.split("\n");
+      const user = host.registry.users.get(key);
+      if (user !== undefined) host.yieldName(user, kept);
     }
   }
 
@@ -877,7 +881,7 @@ export class Cluster implements ClusterHooks {
         away: user.away,
         address: user.hostname,
       });
-      const [result] = await this.#link.eval(RECLAIM, this.#nameKeys(), [
+      const [result, kept] = await this.#link.eval(RECLAIM, this.#nameKeys(), [
         user.key,
         presence.skeleton,
         JSON.stringify(presence),
@@ -888,7 +892,7 @@ export class Cluster implements ClusterHooks {
         user.sinceDate,
       ]) as string[];
       if (result === "later") {
-        host.yieldName(user);
+        host.yieldName(user, foldName(kept) === user.key ? undefined : kept);
       } else if (reaped && user.room !== null) {
         // The others told its room it left: it is back.
         await this.#publish(user.room.key, {

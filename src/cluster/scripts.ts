@@ -30,8 +30,10 @@ return {'ok'}`);
 /**
  * Renames a user of this server, the new name checked as CLAIM checks it.
  * KEYS: names, skeletons, node-users. ARGV: old key, old skeleton, new key,
- * new skeleton, presence JSON, prefix, room key ('' for none), node. The old
- * name is freed only if this server held it.
+ * new skeleton, presence JSON, prefix, room key ('' for none), node, now
+ * (ms). The old name, and its place in the room, are this user's only if
+ * this server held it: a user asked to pick another name (another server's
+ * user kept it) leaves the other's place alone and takes one of its own.
  */
 export const RENAME = new Script(`
 local old, oldSkel, new, newSkel, json, prefix, room = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
@@ -42,7 +44,8 @@ if twin and twin ~= old and twin ~= new then
   if other then return {'lookalike', cjson.decode(other).name} end
 end
 local held = redis.call('HGET', KEYS[1], old)
-if held and cjson.decode(held).node == ARGV[8] then
+local ours = held and cjson.decode(held).node == ARGV[8]
+if ours then
   redis.call('HDEL', KEYS[1], old)
   if redis.call('HGET', KEYS[2], oldSkel) == old then redis.call('HDEL', KEYS[2], oldSkel) end
 end
@@ -52,11 +55,10 @@ redis.call('SREM', KEYS[3], old)
 redis.call('SADD', KEYS[3], new)
 if room ~= '' then
   local members = prefix .. 'members:' .. room
-  local since = redis.call('ZSCORE', members, old)
-  if since then
-    redis.call('ZREM', members, old)
-    redis.call('ZADD', members, since, new)
-  end
+  local since = ours and redis.call('ZSCORE', members, old)
+  if since then redis.call('ZREM', members, old) end
+  redis.call('ZADD', members, since or ARGV[9], new)
+  redis.call('SADD', prefix .. 'rooms', room)
 end
 return {'ok'}`);
 
@@ -210,24 +212,48 @@ redis.call('DEL', KEYS[3])
 return out`);
 
 /**
- * After Redis came back: this server's user takes its name again. If
- * another server's user took it meanwhile, the one who logged in later
- * must pick another: {"later"} when that is ours; {"ok", other node} when
- * it is theirs (that server is told). KEYS: names, skeletons, node-users.
+ * After Redis came back (or this server was reaped while it stalled): this
+ * server's user takes its name again. If another server's user took it, or
+ * a look-alike of it, meanwhile, the one who logged in later must pick
+ * another: {"later", the other's name} when that is ours (nothing is
+ * changed); else {"ok"}, and the other's server is told ("yield", their
+ * key, and for a look-alike the name kept). The user's place is where they
+ * are now: not in a room they left while Redis was away.
+ * KEYS: names, skeletons, node-users.
  * ARGV: key, skeleton, presence JSON, since, node, prefix, room, joined at.
  */
 export const RECLAIM = new Script(`
 local key, skel, json, since, node, prefix, room = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5], ARGV[6], ARGV[7]
+local function leave(r)
+  local members = prefix .. 'members:' .. r
+  redis.call('ZREM', members, key)
+  if redis.call('ZCARD', members) == 0 then redis.call('SREM', prefix .. 'rooms', r) end
+end
 local held = redis.call('HGET', KEYS[1], key)
-local loser = ''
-if held then
-  local p = cjson.decode(held)
-  if p.node ~= node then
-    if tonumber(p.since) <= since then return {'later'} end
-    loser = p.node
-    redis.call('SREM', prefix .. 'node-users:' .. p.node, key)
-    if p.room and p.room ~= '' then redis.call('ZREM', prefix .. 'members:' .. p.room, key) end
+local p = held and cjson.decode(held)
+if p and p.node ~= node and tonumber(p.since) <= since then return {'later', p.name} end
+local twin = redis.call('HGET', KEYS[2], skel)
+local t = nil
+if twin and twin ~= key then
+  local other = redis.call('HGET', KEYS[1], twin)
+  if other then
+    t = cjson.decode(other)
+    if t.node == node then
+      t = nil
+    elseif tonumber(t.since) <= since then
+      return {'later', t.name}
+    end
   end
+end
+if p then
+  if p.node ~= node then
+    redis.call('SREM', prefix .. 'node-users:' .. p.node, key)
+    redis.call('PUBLISH', prefix .. 'n:' .. p.node, 'yield\\n' .. key)
+  end
+  if p.room and p.room ~= '' and (p.node ~= node or p.room ~= room) then leave(p.room) end
+end
+if t then
+  redis.call('PUBLISH', prefix .. 'n:' .. t.node, 'yield\\n' .. twin .. '\\n' .. cjson.decode(json).name)
 end
 redis.call('HSET', KEYS[1], key, json)
 redis.call('HSET', KEYS[2], skel, key)
@@ -236,7 +262,4 @@ if room ~= '' then
   redis.call('ZADD', prefix .. 'members:' .. room, ARGV[8], key)
   redis.call('SADD', prefix .. 'rooms', room)
 end
-if loser ~= '' then
-  redis.call('PUBLISH', prefix .. 'n:' .. loser, 'yield\\n' .. key)
-end
-return {'ok', loser}`);
+return {'ok'}`);
