@@ -168,6 +168,8 @@ export const TEXT = {
     `The other servers cannot be reached right now: your message to ${name} was not sent`,
   notHeard:
     "The other servers cannot be reached right now: only the people on this server saw that",
+  storeAway:
+    "The cluster's store cannot be reached right now; try again in a moment",
   nameYielded: (old: string, name: string) =>
     `While the servers could not reach each other, someone who logged in earlier took the name "${old}": you are ${name} for now; pick another with "nick"`,
   lookalikeYielded: (kept: string, old: string, name: string) =>

@@ -690,3 +690,46 @@ Deno.test({
     await n0ra.waitFor("dup: still dup");
   },
 });
+
+Deno.test({
+  name:
+    `cluster: with Redis gone, join still moves this server's users between rooms, and what needs the store says it cannot be reached${why}`,
+  ignore,
+  async fn() {
+    await using c = await cluster(2, { floodRate: 0 });
+    const [a, b] = c.ports;
+    await using alice = await Client.login(a, "alice");
+    await using amy = await Client.login(a, "amy");
+    await using bob = await Client.login(b, "bob");
+    await alice.waitFor("bob has entered the room.");
+    await amy.waitFor("bob has entered the room.");
+    await c.redis.stop();
+    const away =
+      "The cluster's store cannot be reached right now; try again in a moment";
+    // A room nobody here is in: made here, without what Redis kept.
+    await alice.send("join den");
+    await alice.expect('You are now in room "den".');
+    await amy.send("join den");
+    await amy.waitFor('You are now in room "den".');
+    await alice.expect("amy has entered the room.");
+    await amy.send("say in den, here only");
+    await alice.expect("amy: in den, here only");
+    await alice.send("history");
+    await alice.expect(away);
+    await alice.send(`register ${PASSWORD}`);
+    await alice.waitFor(away);
+    assert.deepEqual(await alice.sync(), [], "one line each, no more");
+    await c.redis.restart();
+    // Once a has taken its places again (den is listed), it listens to den
+    // too.
+    await listIs(bob, "rooms", "Rooms:", [
+      "  main (1 person)",
+      "  den (2 people)",
+    ]);
+    await bob.send("join den");
+    await bob.waitFor('You are now in room "den".');
+    await alice.waitFor("bob has entered the room.");
+    await bob.send("say together in den");
+    await alice.waitFor("bob: together in den");
+  },
+});

@@ -26,7 +26,7 @@
 import type { Logger } from "@logtape/logtape";
 import type { Clock, TimerId } from "../clock.ts";
 import type { ChatEvent, PrivateEvent, RoomEvent } from "../events.ts";
-import type { Sanction } from "../store/store.ts";
+import { type Sanction, StoreUnavailable } from "../store/store.ts";
 import { isChatLine } from "../events.ts";
 import { foldName, skeleton } from "../names.ts";
 import type { Registry } from "../registry.ts";
@@ -342,7 +342,9 @@ export class Cluster implements ClusterHooks {
 
   /**
    * Listens to a room's channel (once); resolves when Redis has confirmed,
-   * so that nothing published after it is missed.
+   * so that nothing published after it is missed. While Redis cannot be
+   * reached, resolves at once: the room is listened to once it is back
+   * (`#retake`).
    */
   watch(room: string): Promise<void> {
     let watching = this.#watching.get(room);
@@ -352,7 +354,8 @@ export class Cluster implements ClusterHooks {
         (message) => this.#fromRoom(message),
       ).catch((error) => {
         this.#watching.delete(room);
-        throw error;
+        if (!(error instanceof StoreUnavailable)) throw error;
+        this.#reconcile = true;
       });
       this.#watching.set(room, watching);
     }
@@ -858,6 +861,13 @@ export class Cluster implements ClusterHooks {
     this.#log.info("Taking this server's names and places again");
     // What was in flight when Redis went away will not come back.
     this.#made.clear();
+    // Rooms joined while Redis was away are listened to now (node-redis
+    // subscribes again by itself to those it had).
+    for (const room of host.registry.rooms.values()) {
+      if (room.members.size > 0 || room === host.registry.main) {
+        await this.watch(room.key);
+      }
+    }
     const held = await this.#link.call(
       "SMEMBERS",
       this.#key(`node-users:${this.nodeId}`),

@@ -1,5 +1,10 @@
 import { ChatError } from "../errors.ts";
 import { foldName } from "../names.ts";
+import {
+  type Store,
+  type StoredRoom,
+  StoreUnavailable,
+} from "../store/store.ts";
 import { TEXT } from "../text.ts";
 import type { Command } from "./command.ts";
 import { sanctionText, subjectOf } from "./moderation.ts";
@@ -38,7 +43,7 @@ export const join: Command = {
     const open = registry.rooms.get(key);
     const state = open !== undefined && open.members.size > 0
       ? undefined
-      : (await store.room(key, config.historyLines)) ?? undefined;
+      : await kept(store, key, config.historyLines);
     if (open !== undefined && state !== undefined) {
       // A claimed room that stayed here, empty: what was said meanwhile.
       open.recall(state.history);
@@ -52,3 +57,21 @@ export const join: Command = {
     );
   },
 };
+
+/**
+ * What the store kept of a room, if anything. While a cluster's Redis cannot
+ * be reached, nothing: the room is made here without its kept name, topic
+ * and lines, and this server's users can still meet and chat in it.
+ */
+async function kept(
+  store: Store,
+  key: string,
+  lines: number,
+): Promise<StoredRoom | undefined> {
+  try {
+    return (await store.room(key, lines)) ?? undefined;
+  } catch (error) {
+    if (error instanceof StoreUnavailable) return undefined;
+    throw error;
+  }
+}

@@ -6,6 +6,7 @@
  */
 
 import { ChatError } from "../errors.ts";
+import { StoreUnavailable } from "../store/store.ts";
 import { TEXT } from "../text.ts";
 import { password, register, unregister } from "./accounts.ts";
 import { away, back } from "./away.ts";
@@ -124,6 +125,18 @@ function run(
   if (command.needsArgs && args === "") {
     throw new ChatError(TEXT.usage(command.usage));
   }
-  if (!command.loginRequired) return command.run(ctx, args);
-  return command.run(ctx as UserContext, args);
+  const running = command.loginRequired
+    ? command.run(ctx as UserContext, args)
+    : command.run(ctx, args);
+  return running instanceof Promise ? running.catch(unreachable) : running;
+}
+
+/**
+ * A command that needed the store while it cannot be reached (a cluster's
+ * Redis is away): the user is told so in one line, as for a mistake, and
+ * nothing is logged as a bug.
+ */
+function unreachable(error: unknown): never {
+  if (error instanceof StoreUnavailable) throw new ChatError(TEXT.storeAway);
+  throw error;
 }

@@ -2,13 +2,15 @@
  * The connection to Redis (`npm:redis`, node-redis), as the store and the
  * cluster use it: commands as arrays of strings, Lua scripts by their SHA
  * (loaded again if Redis restarted and forgot them), and whether Redis can
- * be reached now. Commands fail at once while it cannot (no offline queue):
- * what could not reach the other servers is said so, never queued silently.
+ * be reached now. Commands fail at once while it cannot (no offline queue),
+ * with a {@linkcode StoreUnavailable}: what could not reach the other
+ * servers is said so, never queued silently.
  *
  * @module
  */
 
-import { createClient } from "redis";
+import { createClient, ErrorReply } from "redis";
+import { StoreUnavailable } from "../store/store.ts";
 
 /** What Redis answers (RESP2): strings, numbers, arrays of them, or null. */
 export type Reply = string | number | null | Reply[];
@@ -82,16 +84,27 @@ export class RedisLink {
     return this.#up;
   }
 
-  /** Runs one command. Rejects at once while Redis cannot be reached. */
+  /**
+   * Runs one command. Rejects at once with a {@linkcode StoreUnavailable}
+   * while Redis cannot be reached.
+   */
   async call(...args: (string | number)[]): Promise<Reply> {
-    return await this.#client.sendCommand(args.map(String)) as Reply;
+    try {
+      return await this.#client.sendCommand(args.map(String)) as Reply;
+    } catch (error) {
+      throw unavailable(error);
+    }
   }
 
   /** Runs commands in one MULTI/EXEC transaction; their replies. */
   async transaction(commands: (string | number)[][]): Promise<Reply[]> {
     const multi = this.#client.multi();
     for (const command of commands) multi.addCommand(command.map(String));
-    return await multi.exec() as unknown as Reply[];
+    try {
+      return await multi.exec() as unknown as Reply[];
+    } catch (error) {
+      throw unavailable(error);
+    }
   }
 
   /** Runs a Lua script with `keys` and `args`, loading it if need be. */
@@ -128,11 +141,7 @@ export class RedisLink {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    try {
-      await this.#client.quit();
-    } catch {
-      this.#client.destroy();
-    }
+    await closeClient(this.#client);
   }
 
   #setUp(up: boolean): void {
@@ -150,12 +159,19 @@ export class Subscriber {
     this.#client = client;
   }
 
-  /** Listens on `channel`; `listener` gets each message. */
+  /**
+   * Listens on `channel`; `listener` gets each message. Rejects with a
+   * {@linkcode StoreUnavailable} while Redis cannot be reached.
+   */
   async subscribe(
     channel: string,
     listener: (message: string) => void,
   ): Promise<void> {
-    await this.#client.subscribe(channel, listener);
+    try {
+      await this.#client.subscribe(channel, listener);
+    } catch (error) {
+      throw unavailable(error);
+    }
   }
 
   /** Stops listening on `channel`. */
@@ -169,11 +185,42 @@ export class Subscriber {
   }
 
   async close(): Promise<void> {
-    try {
-      await this.#client.quit();
-    } catch {
-      this.#client.destroy();
-    }
+    await closeClient(this.#client);
+  }
+}
+
+/**
+ * What a failed command means: Redis's own error reply (a bug: a script's
+ * mistake, a wrong type) stays as it is, but for one it gives while it is
+ * loading its data after a restart; anything else (offline, the socket
+ * closed, a timeout) is Redis out of reach.
+ */
+function unavailable(error: unknown): unknown {
+  if (
+    error instanceof ErrorReply &&
+    !/^(LOADING|BUSY|MASTERDOWN)\b/.test(error.message)
+  ) {
+    return error;
+  }
+  return new StoreUnavailable(
+    `Redis cannot be reached: ${(error as Error)?.message ?? error}`,
+    { cause: error },
+  );
+}
+
+/**
+ * Closes a client: politely (QUIT) if Redis answers now; while it cannot be
+ * reached, at once, since a QUIT would wait for it to come back.
+ */
+async function closeClient(client: Client): Promise<void> {
+  if (!client.isReady) {
+    client.destroy();
+    return;
+  }
+  try {
+    await client.quit();
+  } catch {
+    client.destroy();
   }
 }
 

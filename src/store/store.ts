@@ -228,6 +228,18 @@ export interface Store extends Journal {
 }
 
 /**
+ * The store cannot be reached right now (a cluster's Redis is away): not a
+ * bug, and not for good. A user who asked for something that needs it is
+ * told so in one line, and may try again in a moment.
+ */
+export class StoreUnavailable extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "StoreUnavailable";
+  }
+}
+
+/**
  * A store that cannot be opened or used: its message is one line for the
  * operator (main prints it and exits with code 1, without a stack trace).
  */
