@@ -716,6 +716,9 @@ Deno.test({
     await alice.expect("amy: in den, here only");
     await alice.send("history");
     await alice.expect(away);
+    // A topic would be seen here only, and lost: refused.
+    await alice.send("topic plans");
+    await alice.expect(away);
     await alice.send(`register ${PASSWORD}`);
     await alice.waitFor(away);
     assert.deepEqual(await alice.sync(), [], "one line each, no more");
@@ -729,6 +732,8 @@ Deno.test({
     await bob.send("join den");
     await bob.waitFor('You are now in room "den".');
     await alice.waitFor("bob has entered the room.");
+    await alice.send("topic plans");
+    await bob.waitFor("alice set the topic: plans");
     await bob.send("say together in den");
     await alice.waitFor("bob: together in den");
   },

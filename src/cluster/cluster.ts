@@ -380,11 +380,13 @@ export class Cluster implements ClusterHooks {
     const made = ++this.#lastMade;
     this.#made.set(made, room.arrivals);
     const fail = () => {
-      // Redis is away: this server's members see it, and the sender hears
-      // that nobody else did.
+      // Redis is away: this server's members see it, and the sender (of a
+      // line, or whoever set a topic) hears that nobody else did.
       this.#made.delete(made);
-      this.#host?.registry.deliverHere(room, event, from);
-      if (from !== null) this.#host?.notHeard(from);
+      const host = this.#host;
+      host?.registry.deliverHere(room, event, from);
+      const sender = from ?? (topic && host?.registry.find(topic.from));
+      if (sender) host?.notHeard(sender);
     };
     if (!this.up) return fail();
     this.#link.eval(EMIT, [

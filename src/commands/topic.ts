@@ -1,3 +1,4 @@
+import { ChatError } from "../errors.ts";
 import { TEXT } from "../text.ts";
 import type { Command } from "./command.ts";
 import { checkNotMuted } from "./moderation.ts";
@@ -21,6 +22,9 @@ export const topic: Command = {
       return;
     }
     checkNotMuted(ctx, room);
+    // A cluster keeps a topic where it publishes it: while Redis cannot be
+    // reached, it would be seen on this server only, and then lost.
+    if (ctx.cluster && !ctx.cluster.up) throw new ChatError(TEXT.storeAway);
     registry.setTopic(user, text);
   },
 };
