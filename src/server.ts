@@ -590,7 +590,17 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
     const user = this.registry.users.get(control.key);
     if (user === undefined) return;
     if (control.kind === "kick") {
-      kickHere(this.registry, user, control.by, control.reason);
+      if (user.room?.key === control.room) {
+        kickHere(this.registry, user, control.by, control.reason);
+        return;
+      }
+      // They moved after the kicker looked: out of a room they already
+      // left is no kick, and from main it would have been off the server.
+      this.#parts.cluster?.control(control.from.node, {
+        kind: "notice",
+        key: control.from.key,
+        text: TEXT.notInRoom(user.name, control.roomName),
+      }).catch(() => {});
     } else {
       user.notice(control.text);
     }

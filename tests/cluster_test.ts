@@ -738,3 +738,53 @@ Deno.test({
     await alice.waitFor("bob: together in den");
   },
 });
+
+Deno.test({
+  name:
+    `cluster: a kick from another server acts only if its target is still in the room the kicker saw them in${why}`,
+  ignore,
+  async fn() {
+    await using c = await cluster(2);
+    const [a, b] = c.ports;
+    await using carol = await Client.login(a, "carol");
+    await using bob = await Client.login(b, "bob");
+    await carol.waitFor("bob has entered the room.");
+    // A kick is a look in Redis, then a request to bob's server: bob may
+    // have moved between the two. Here carol saw him in den, and he is in
+    // main, where a kick would put him off the server.
+    const link = await RedisLink.connect(c.redis.url);
+    const kick = (room: string) =>
+      link.call(
+        "PUBLISH",
+        "chat:n:node-b",
+        `control\n${
+          JSON.stringify({
+            kind: "kick",
+            key: "bob",
+            by: "carol",
+            reason: "bye",
+            room,
+            roomName: room,
+            from: { node: "node-a", key: "carol" },
+          })
+        }`,
+      );
+    try {
+      await kick("den");
+      await carol.waitFor('bob is not in "den"');
+      assert.deepEqual(
+        (await bob.sync()).filter((line) =>
+          !line.endsWith(" has entered the room.")
+        ),
+        [],
+        "bob was neither kicked nor told",
+      );
+      await kick("main");
+      await bob.waitFor("You were kicked from the server by carol: bye");
+      await bob.closed();
+      await carol.waitFor("bob was kicked by carol: bye");
+    } finally {
+      await link.close();
+    }
+  },
+});

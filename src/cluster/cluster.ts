@@ -96,7 +96,20 @@ export type Announcement =
 
 /** A request from one server to the one holding a user. */
 export type Control =
-  | { kind: "kick"; key: string; by: string; reason: string }
+  | {
+    kind: "kick";
+    key: string;
+    by: string;
+    reason: string;
+    /**
+     * The room the kicker saw them in (its key and name): they are kicked
+     * only if they are still there (from main, a server operator's kick,
+     * off the server), and the kicker (`from`) is told if not.
+     */
+    room: string;
+    roomName: string;
+    from: { node: string; key: string };
+  }
   | { kind: "notice"; key: string; text: string };
 
 /** What the cluster asks of the server it is part of. */

@@ -449,6 +449,7 @@ export const kick: Command = {
     }
     const targetName = here?.name ?? elsewhere!.name;
     const roomKey = here?.room?.key ?? elsewhere!.room;
+    const roomName = here?.room?.name ?? elsewhere!.roomName;
     guard(ctx, "kick", {
       target: "",
       label: targetName,
@@ -474,6 +475,9 @@ export const kick: Command = {
         key: elsewhere!.key,
         by: user.name,
         reason,
+        room: roomKey,
+        roomName,
+        from: { node: cluster!.nodeId, key: user.key },
       });
     }
   },
