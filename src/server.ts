@@ -64,7 +64,7 @@ import {
   type Control,
 } from "./cluster/cluster.ts";
 import type { User } from "./room.ts";
-import type { Store } from "./store/store.ts";
+import type { Sanction, Store } from "./store/store.ts";
 import { encodeLine, sanitize, TEXT } from "./text.ts";
 
 /** Options for {@linkcode serve}: any of the config, the rest defaulted. */
@@ -556,7 +556,7 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
 
   /** Part of {@linkcode ClusterHost}: a moderator acted on another server. */
   announced(announcement: Announcement): void {
-    const { moderation, store } = this.#parts;
+    const { moderation } = this.#parts;
     const done = announcement.kind === "moderation"
       ? moderation.reload().then(() => {
         const sanction = announcement.sanction;
@@ -569,20 +569,53 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
           null,
         );
       })
-      : store.claimedRooms().then((claimed) => {
-        for (const room of this.registry.rooms.values()) {
-          const kept = claimed.find((c) => c.key === room.key);
-          room.owner = kept?.owner ?? null;
-          room.operators.clear();
-          for (const key of kept?.ops ?? []) room.operators.add(key);
-          this.registry.dropIfEmpty(room);
-        }
-      });
+      : this.#reloadRooms();
     done.catch((error) =>
       this.#log.error("Reloading what a moderator changed failed: {error}", {
         error,
       })
     );
+  }
+
+  /** The open rooms' owners and room operators, read again. */
+  async #reloadRooms(): Promise<void> {
+    const claimed = await this.#parts.store.claimedRooms();
+    for (const room of this.registry.rooms.values()) {
+      const kept = claimed.find((c) => c.key === room.key);
+      room.owner = kept?.owner ?? null;
+      room.operators.clear();
+      for (const key of kept?.ops ?? []) room.operators.add(key);
+      this.registry.dropIfEmpty(room);
+    }
+  }
+
+  /**
+   * Part of {@linkcode ClusterHost}: this server was cut off from the others
+   * (Redis away, or it was reaped while it stalled) and has taken its places
+   * again. What moderators did meanwhile was announced without it: bans,
+   * mutes, operators, the lockdown and claimed rooms are read again, and the
+   * bans and mutes that are new act on this server's users as if announced.
+   */
+  async retaken(): Promise<void> {
+    const { moderation } = this.#parts;
+    const id = (s: Sanction) => `${s.kind} ${s.room} ${s.target} ${s.at}`;
+    const sanctions = () => [
+      ...moderation.list("ban"),
+      ...moderation.list("mute"),
+    ];
+    const before = new Set(sanctions().map(id));
+    await moderation.reload();
+    for (const sanction of sanctions()) {
+      if (before.has(id(sanction))) continue;
+      const room = this.registry.rooms.get(sanction.room);
+      applySanction(
+        { registry: this.registry, moderation },
+        sanction,
+        room?.name ?? sanction.room,
+        null,
+      );
+    }
+    await this.#reloadRooms();
   }
 
   /** Part of {@linkcode ClusterHost}: another server asks about a user here. */

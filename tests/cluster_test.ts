@@ -8,7 +8,7 @@ import {
   startServer,
   TIMEOUT_MS,
 } from "./helpers.ts";
-import { redisMissing, RedisServer } from "./redis_helpers.ts";
+import { redisMissing, RedisProxy, RedisServer } from "./redis_helpers.ts";
 import { parseCommandStats } from "../bench/redis.ts";
 import { RedisLink } from "../src/redis/link.ts";
 import { makeCertificate, openssl, opensslMissing } from "./tls_helpers.ts";
@@ -786,5 +786,70 @@ Deno.test({
     } finally {
       await link.close();
     }
+  },
+});
+
+Deno.test({
+  name:
+    `cluster: a server cut off from Redis while the others were not reads what moderators did meanwhile when it is back${why}`,
+  ignore,
+  async fn() {
+    await using redis = await RedisServer.start();
+    await using proxy = RedisProxy.start(redis);
+    await using a = await startServer({
+      redis: redis.url,
+      nodeId: "node-a",
+      ops: ["root"],
+    });
+    await using b = await startServer({
+      redis: proxy.url,
+      nodeId: "node-b",
+      ops: ["root"],
+      floodRate: 0,
+    });
+    await using root = await registered(a.addr.port, "root");
+    await using carol = await registered(b.addr.port, "carol");
+    await using troll = await Client.login(b.addr.port, "troll", {
+      from: "127.0.0.30",
+    });
+    await root.send("join den");
+    await root.waitFor('You are now in room "den".');
+    await carol.send("join den");
+    await carol.waitFor('You are now in room "den".');
+    proxy.cut();
+    // b knows it is cut off once a line of troll's reaches only b.
+    while (true) {
+      await troll.send("say anyone?");
+      const lines = await troll.sync();
+      if (lines.some((line) => line.startsWith("The other servers cannot"))) {
+        break;
+      }
+    }
+    // Meanwhile, on a: a mute, the lockdown, and den claimed. b hears none
+    // of the announcements.
+    await root.send("mute 127.0.0.30 1h shh");
+    await root.waitFor((line) => line.startsWith("Muted 127.0.0.30"));
+    await root.send("lockdown on");
+    await root.waitFor("Lockdown is on: only registered users may log in");
+    await root.send("claim");
+    await root.waitFor(
+      'You now own "den": it stays, with its topic, even when empty',
+    );
+    proxy.restore();
+    // Once b has taken its places again, it acts on the new mute...
+    await troll.waitFor(
+      (line) => line.startsWith("You are muted ") && line.endsWith(": shh"),
+    );
+    await troll.send("say still here?");
+    await troll.waitFor((line) => line.startsWith("You are muted "));
+    // ... keeps guests out, and knows den's owner.
+    await using guest = await Client.connect(b.addr.port);
+    await guest.expect("Welcome to TestChat");
+    await guest.send("login guest");
+    await guest.waitFor(
+      "The server is in lockdown: only registered users may log in right now",
+    );
+    await carol.send("claim");
+    await carol.waitFor('"den" is owned by root already');
   },
 });

@@ -141,3 +141,106 @@ export class RedisServer implements AsyncDisposable {
     );
   }
 }
+
+/**
+ * A TCP proxy in front of a Redis, for one server's connections: `cut()`
+ * drops them and refuses new ones until `restore()`, as a network cut
+ * between that server and Redis would, while the others still reach it.
+ */
+export class RedisProxy implements AsyncDisposable {
+  readonly port: number;
+  readonly #target: number;
+  readonly #listener: Deno.Listener;
+  readonly #conns = new Set<Deno.Conn>();
+  readonly #accepting: Promise<void>;
+  #up = true;
+
+  private constructor(target: number) {
+    this.#target = target;
+    this.#listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    this.port = (this.#listener.addr as Deno.NetAddr).port;
+    this.#accepting = this.#accept();
+  }
+
+  /** Starts one in front of the Redis on `target`'s port. */
+  static start(target: RedisServer): RedisProxy {
+    return new RedisProxy(target.port);
+  }
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  /** Drops every connection through it, and refuses new ones. */
+  cut(): void {
+    this.#up = false;
+    for (const conn of this.#conns) close(conn);
+    this.#conns.clear();
+  }
+
+  /** Lets connections through again. */
+  restore(): void {
+    this.#up = true;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.cut();
+    this.#listener.close();
+    await this.#accepting;
+  }
+
+  async #accept(): Promise<void> {
+    try {
+      for await (const conn of this.#listener) {
+        if (!this.#up) {
+          close(conn);
+          continue;
+        }
+        let upstream: Deno.Conn;
+        try {
+          upstream = await Deno.connect({
+            hostname: "127.0.0.1",
+            port: this.#target,
+          });
+        } catch {
+          close(conn);
+          continue;
+        }
+        this.#conns.add(conn);
+        this.#conns.add(upstream);
+        this.#pipe(conn, upstream);
+        this.#pipe(upstream, conn);
+      }
+    } catch {
+      // The listener was closed.
+    }
+  }
+
+  async #pipe(from: Deno.Conn, to: Deno.Conn): Promise<void> {
+    const buffer = new Uint8Array(64 * 1024);
+    try {
+      while (true) {
+        const n = await from.read(buffer);
+        if (n === null) break;
+        let written = 0;
+        while (written < n) {
+          written += await to.write(buffer.subarray(written, n));
+        }
+      }
+    } catch {
+      // Cut, or closed at the other end.
+    }
+    for (const conn of [from, to]) {
+      this.#conns.delete(conn);
+      close(conn);
+    }
+  }
+}
+
+function close(conn: Deno.Conn): void {
+  try {
+    conn.close();
+  } catch {
+    // Closed already.
+  }
+}

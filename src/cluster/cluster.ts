@@ -127,6 +127,11 @@ export interface ClusterHost {
   yieldName(user: User, lookalike?: string): void;
   /** The sender of a line Redis did not take is told. */
   notHeard(user: User): void;
+  /**
+   * This server has taken its places again after it was cut off: what
+   * moderators did meanwhile (announced without it) is read again.
+   */
+  retaken(): Promise<void>;
 }
 
 /** Options for {@linkcode Cluster.start}. */
@@ -929,6 +934,7 @@ export class Cluster implements ClusterHooks {
       }
     }
     await this.#loadAccounts();
+    await host.retaken();
   }
 
   #nameKeys(): string[] {
