@@ -457,11 +457,13 @@ Deno.test({
     const took = Date.now() - killed;
     assert.equal(seen.length, 3);
     assert.ok(took < 10_000, `noticed after ${took} ms`);
-    assert.deepEqual(
-      (await bob.sync()).filter((line) => line.includes("has left")),
-      [],
-      "each room told once",
-    );
+    for (const client of [bob, eve]) {
+      assert.deepEqual(
+        (await client.sync()).filter((line) => line.includes("has left")),
+        [],
+        "each room told once, den as main",
+      );
+    }
     await whoIs(bob, ["bob", "carol", "eve"]);
     await using newAlice = await Client.login(three.port, "alice");
     await bob.waitFor("alice has entered the room.");
@@ -515,7 +517,7 @@ Deno.test({
         'While the servers could not reach each other, someone who logged in earlier took the name "dup": you are dup-2 for now',
       ), 5_000);
     await whoIs(alice, ["alice", "amy", "bob", "dup", "dup-2"]);
-    assert.ok(Date.now() - back < 5_000 + 2_000, "who whole soon after");
+    assert.ok(Date.now() - back < 5_000, "who whole within 5 s");
     assert.equal(await readyz(c.servers[0]), 200);
     await bob.sync();
     await alice.send("say together again");
