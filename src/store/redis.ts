@@ -123,8 +123,9 @@ const LEAVE_MESSAGE = new Script(`
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1])
 if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end
 redis.call('ZADD', KEYS[1], ARGV[3], ARGV[4])
--- Gone once its newest message is too old to be delivered.
-redis.call('PEXPIRE', KEYS[1], math.max(1, tonumber(ARGV[3]) - tonumber(ARGV[1])))
+-- Gone once its newest message is too old to be delivered (give or take a
+-- day: the cut-off comes from the server's clock, the expiry from Redis's).
+redis.call('PEXPIRE', KEYS[1], math.max(86400000, tonumber(ARGV[3]) - tonumber(ARGV[1])))
 return 1`);
 
 const TAKE_MESSAGES = new Script(`
