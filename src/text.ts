@@ -168,6 +168,8 @@ export const TEXT = {
     `The other servers cannot be reached right now: your message to ${name} was not sent`,
   notHeard:
     "The other servers cannot be reached right now: only the people on this server saw that",
+  notDelivered: (name: string) =>
+    `${name}'s server is not answering: your message was not delivered`,
   storeAway:
     "The cluster's store cannot be reached right now; try again in a moment",
   nameYielded: (old: string, name: string) =>

@@ -7,6 +7,7 @@ import {
   ServerProcess,
   startServer,
   TIMEOUT_MS,
+  withTimeout,
 } from "./helpers.ts";
 import { redisMissing, RedisProxy, RedisServer } from "./redis_helpers.ts";
 import { parseCommandStats } from "../bench/redis.ts";
@@ -449,6 +450,21 @@ Deno.test({
     const killed = Date.now();
     one.child.kill("SIGKILL");
     await one.child.status;
+    // Before it is reaped, a private message to its user reaches nobody:
+    // the sender is told so, not shown it as sent.
+    await withTimeout(
+      (async () => {
+        while (await redis.subscribers("chat:n:one") > 0) {
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+      })(),
+      2_000,
+      "Redis to see the server's connection go",
+    );
+    await bob.send("msg alice are you there?");
+    await bob.waitFor(
+      "alice's server is not answering: your message was not delivered",
+    );
     const seen = await Promise.all([
       bob.waitFor("alice has left the room.", 10_000),
       carol.waitFor("alice has left the room.", 10_000),

@@ -65,6 +65,17 @@ export class RedisServer implements AsyncDisposable {
     return `redis://127.0.0.1:${this.port}`;
   }
 
+  /** How many connections listen to `channel`, as `redis-cli` asks it. */
+  async subscribers(channel: string): Promise<number> {
+    const { stdout } = await new Deno.Command("redis-cli", {
+      args: ["-p", String(this.port), "PUBSUB", "NUMSUB", channel],
+      stdout: "piped",
+      stderr: "null",
+    }).output();
+    const lines = new TextDecoder().decode(stdout).trim().split("\n");
+    return Number(lines[1]);
+  }
+
   /** Stops it: SIGTERM (it writes its data) or SIGKILL. */
   async stop(signal: Deno.Signal = "SIGTERM"): Promise<void> {
     const child = this.#child;

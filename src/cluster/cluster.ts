@@ -523,7 +523,9 @@ export class Cluster implements ClusterHooks {
     from: User,
     to: string,
     text: string,
-  ): Promise<{ event: PrivateEvent; away: string | null } | null> {
+  ): Promise<
+    { event: PrivateEvent; away: string | null; heard: boolean } | null
+  > {
     const fields = {
       type: "private",
       at: this.#clock.date(),
@@ -535,7 +537,9 @@ export class Cluster implements ClusterHooks {
       this.#key("ids"),
     ], [foldName(to), JSON.stringify(fields), from.key, this.#prefix]);
     if (reply === 0 || reply === null) return null;
-    const [id, name, away] = reply as [number, string, string];
+    // heard: how many servers the publish reached; none when the holder's
+    // server has just died and is not yet reaped.
+    const [id, name, away, heard] = reply as [number, string, string, number];
     return {
       event: {
         type: "private",
@@ -546,6 +550,7 @@ export class Cluster implements ClusterHooks {
         text,
       },
       away: away === "" ? null : away,
+      heard: Number(heard) > 0,
     };
   }
 

@@ -139,10 +139,10 @@ if not holder then return 0 end
 local p = cjson.decode(holder)
 local id = redis.call('INCR', KEYS[2])
 local event = '{"id":' .. id .. ',"to":' .. cjson.encode(p.name) .. ',' .. string.sub(ARGV[2], 2)
-redis.call('PUBLISH', ARGV[4] .. 'n:' .. p.node, 'private\\n' .. ARGV[3] .. '\\n' .. event)
+local heard = redis.call('PUBLISH', ARGV[4] .. 'n:' .. p.node, 'private\\n' .. ARGV[3] .. '\\n' .. event)
 local away = p.away
 if away == nil or away == cjson.null then away = '' end
-return {id, p.name, away}`);
+return {id, p.name, away, heard}`);
 
 /**
  * The names of a room's members, in the order they came in, on every

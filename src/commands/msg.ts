@@ -43,6 +43,7 @@ export async function sendElsewhere(
   if (!cluster.up) throw new ChatError(TEXT.clusterAway(name));
   const sent = await cluster.privateMessage(user, name, text);
   if (sent === null) return false;
+  if (!sent.heard) throw new ChatError(TEXT.notDelivered(sent.event.to));
   session.show(sent.event);
   if (sent.away !== null) {
     session.reply(TEXT.isAway(sent.event.to, sent.away));
