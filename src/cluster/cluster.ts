@@ -420,7 +420,11 @@ export class Cluster implements ClusterHooks {
       topic?.text ?? "",
       topic?.from ?? "",
       topic?.at ?? "",
-    ]).catch(fail);
+    ]).then(() => {
+      // Nobody here listens to the room any more (its last member here just
+      // left): the event will not come back, and is not waited for.
+      if (!this.#watching.has(room.key)) this.#made.delete(made);
+    }, fail);
   }
 
   entered(user: User, room: Room): void {
