@@ -180,6 +180,8 @@ export const TEXT = {
     `${name} was kicked by ${by}: ${reason}`,
   kickedYou: (room: string, by: string, reason: string) =>
     `You were kicked from "${room}" by ${by}: ${reason}`,
+  kickedOut: (name: string, room: string) => `Kicked ${name} from "${room}"`,
+  kickedOff: (name: string) => `Kicked ${name} off the server`,
   kickedFromServer: (by: string, reason: string) =>
     `You were kicked from the server by ${by}: ${reason}`,
   /** The end of a ban or mute, as its sentences say it. */

@@ -94,6 +94,12 @@ Deno.test("kick: out of the room to main; by an operator in main, off the server
   await carol.waitFor(
     'Only the owner of this room, its room operators and server operators can use "kick"',
   );
+  // From another room, an operator is told it was done.
+  await join(carol, "lab");
+  await root.send("kick carol off to main");
+  await root.waitFor('Kicked carol from "lab"');
+  await carol.waitFor('You were kicked from "lab" by root: off to main');
+  await carol.waitFor('You are now in room "main".');
   await root.send("kick carol flooding");
   await root.waitFor("carol was kicked by root: flooding");
   await bob.waitFor("carol was kicked by root: flooding");

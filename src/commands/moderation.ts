@@ -469,6 +469,14 @@ export const kick: Command = {
     });
     if (here !== undefined) {
       kickHere(registry, here, user.name, reason);
+      // An operator kicking from elsewhere does not see the room's line.
+      if (roomKey !== user.room!.key) {
+        ctx.session.reply(
+          roomKey === MAIN_ROOM
+            ? TEXT.kickedOff(targetName)
+            : TEXT.kickedOut(targetName, roomName),
+        );
+      }
     } else {
       await cluster!.control(elsewhere!.node, {
         kind: "kick",
