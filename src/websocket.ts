@@ -53,6 +53,20 @@ const TURN_BYTES = 64 * 1024;
 const CLOSE_FACTOR = 4;
 
 /**
+ * The most bytes of frames that may wait for the session loop, flood
+ * control or not. A telnet socket that is not read stops being read (the
+ * kernel's buffers hold the rest); Deno reads a WebSocket whatever happens,
+ * so without this a page could queue frames without end while its session
+ * waits (for a hash, a delay), with flood control off.
+ */
+const MAX_WAITING_BYTES = 1024 * 1024;
+
+/** What a waiting line counts for, against the bounds above: about its bytes. */
+function queuedSize(entry: LineEvent | Refused): number {
+  return typeof entry === "string" ? entry.length + 1 : 1;
+}
+
+/**
  * The UTF-8 length of `text`, without encoding it (what Deno writes: a lone
  * surrogate becomes U+FFFD, 3 bytes).
  */
@@ -455,6 +469,8 @@ class FrameLines implements Lines {
   readonly #handlers: FrameHandlers;
   readonly #tooLong: LineTooLong;
   #queue: (LineEvent | Refused)[] = [];
+  /** About how many bytes of lines wait in the queue. */
+  #queuedBytes = 0;
   #ended = false;
   #error: unknown = null;
   /** About how many bytes of lines were taken in this turn. */
@@ -481,15 +497,18 @@ class FrameLines implements Lines {
       return this.#handlers.tooBig();
     }
     const line = frame.replace(/(?:\r\n|\n|\r)$/, "");
-    this.#queue.push(
-      /[\r\n]/.test(line)
-        ? new Refused(TEXT.oneLinePerFrame)
-        : utf8Length(line) > this.#maxBytes
-        ? this.#tooLong
-        : line,
-    );
-    if (this.#maxQueued !== undefined && this.#queue.length > this.#maxQueued) {
-      const error = new ExcessFlood(this.#maxQueued);
+    const entry = /[\r\n]/.test(line)
+      ? new Refused(TEXT.oneLinePerFrame)
+      : utf8Length(line) > this.#maxBytes
+      ? this.#tooLong
+      : line;
+    this.#queue.push(entry);
+    this.#queuedBytes += queuedSize(entry);
+    if (
+      (this.#maxQueued !== undefined && this.#queue.length > this.#maxQueued) ||
+      this.#queuedBytes > MAX_WAITING_BYTES
+    ) {
+      const error = new ExcessFlood(this.#maxQueued ?? this.#queue.length);
       this.#error = error;
       this.#ended = true;
       this.#onError(error);
@@ -537,7 +556,9 @@ class FrameLines implements Lines {
    */
   #ready(): IteratorResult<LineEvent, undefined> | null {
     while (this.#queue[0] instanceof Refused) {
-      this.#handlers.refused((this.#queue.shift() as Refused).text);
+      const refused = this.#queue.shift() as Refused;
+      this.#queuedBytes -= queuedSize(refused);
+      this.#handlers.refused(refused.text);
     }
     if (this.#queue.length === 0) {
       return this.#ended ? { value: undefined, done: true } : null;
@@ -545,7 +566,9 @@ class FrameLines implements Lines {
     if (this.#turnBytes >= TURN_BYTES) return null;
     const value = this.#queue.shift() as LineEvent;
     if (this.#turnBytes === 0) setTimeout(this.#newTurn, 0);
-    this.#turnBytes += typeof value === "string" ? value.length + 1 : 1;
+    const bytes = queuedSize(value);
+    this.#turnBytes += bytes;
+    this.#queuedBytes -= bytes;
     return { value, done: false };
   }
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { FakeClock } from "./fake_clock.ts";
-import { Client, startServer } from "./helpers.ts";
+import { Client, registered, startServer } from "./helpers.ts";
 import { RawWebSocket, WsClient } from "./ws_helpers.ts";
 
 /** A server with HTTP on a free port. */
@@ -146,6 +146,23 @@ Deno.test("flood control holds a page as it holds telnet: past the waiting lines
   });
   await using page = await loginWs(server.httpAddr!.port, "web");
   for (let i = 0; i < 20; i++) page.send(`say ${i}`);
+  await page.waitForLine("Excess flood");
+  assert.equal(await page.closed(), 1000);
+});
+
+Deno.test("with flood control off, a page cannot queue more than a MiB of lines while its session waits", async () => {
+  const clock = new FakeClock();
+  await using server = await startWeb({ clock, floodRate: 0 });
+  (await registered(server.addr.port, "alice")).close();
+  await using page = await WsClient.open(server.httpAddr!.port);
+  await page.waitFor((frame) => frame.type === "hello");
+  page.send("login alice not the password");
+  await page.waitForLine("Wrong password");
+  // The next try waits a second on the fake clock: nothing is read meanwhile.
+  page.send("login alice nor this one");
+  await page.waitForLine("1 failed login lately: checking in 1 s");
+  const line = `say ${"x".repeat(1000)}`;
+  for (let i = 0; i < 1100; i++) page.send(line);
   await page.waitForLine("Excess flood");
   assert.equal(await page.closed(), 1000);
 });
