@@ -244,9 +244,15 @@ export class Cluster implements ClusterHooks {
     host.registry.seenId(this.#latestId);
   }
 
-  /** Whether Redis can be reached now. */
+  /**
+   * Whether Redis can be reached now, on both connections: with the
+   * subscriber down (Redis drops a pub/sub client that lags behind), lines
+   * would be published that this server's own members never hear, so they
+   * are shown here only, and said to be, as when Redis is away; /readyz
+   * says 503.
+   */
   get up(): boolean {
-    return this.#link.up;
+    return this.#link.up && this.#subscriber.up;
   }
 
   // Names.

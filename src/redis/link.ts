@@ -179,6 +179,11 @@ export class Subscriber {
     await this.#client.unsubscribe(channel);
   }
 
+  /** Whether the connection is up and listening. */
+  get up(): boolean {
+    return this.#client.isReady;
+  }
+
   /** Called when the connection is up again after a drop. */
   onReady(listener: () => void): void {
     this.#client.on("ready", listener);
