@@ -756,9 +756,12 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
       const before = waiting.remoteAddr.hostname;
       const moved = before !== remote.hostname;
       const refusal = moved ? this.#admit(remote) : null;
-      const { socket, response } = Deno.upgradeWebSocket(request, {
-        idleTimeout: 60,
-      });
+      const upgraded = upgrade(request);
+      if (upgraded === null) {
+        if (moved && refusal === null) this.#limits.release(remote.hostname);
+        return respond(400, "Bad WebSocket upgrade\n", plain);
+      }
+      const { socket, response } = upgraded;
       if (refusal !== null) {
         // The session waits on for its page; this socket is not it.
         refuseSocket(socket, refusal);
@@ -781,9 +784,14 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
       return response;
     }
     const refusal = this.#admit(remote);
-    const { socket, response } = Deno.upgradeWebSocket(request, {
-      idleTimeout: 60,
-    });
+    const upgraded = upgrade(request);
+    if (upgraded === null) {
+      // Counted by #admit: given back, or a few bad requests would fill
+      // --max-conns for good.
+      if (refusal === null) this.#limits.release(remote.hostname);
+      return respond(400, "Bad WebSocket upgrade\n", plain);
+    }
+    const { socket, response } = upgraded;
     if (refusal !== null) {
       refuseSocket(socket, refusal);
       return response;
@@ -861,6 +869,21 @@ function refuseSocket(socket: WebSocket, text: string): void {
     socket.send(JSON.stringify({ type: "refused", text }));
     socket.close(1008, "refused");
   }, { once: true });
+}
+
+/**
+ * Upgrades a request to a WebSocket, or null when it is not a well-formed
+ * upgrade (no Sec-WebSocket-Key, say): a client's mistake, answered 400,
+ * not a bug.
+ */
+function upgrade(
+  request: Request,
+): { socket: WebSocket; response: Response } | null {
+  try {
+    return Deno.upgradeWebSocket(request, { idleTimeout: 60 });
+  } catch {
+    return null;
+  }
 }
 
 /** Sends one line to a refused connection and closes it, without waiting. */

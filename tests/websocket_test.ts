@@ -636,3 +636,19 @@ Deno.test("a banned address is refused at /ws with one frame saying why", async 
   using other = await RawWebSocket.open(port, {}, "127.0.0.3");
   assert.equal(JSON.parse(await other.readText()).type, "hello");
 });
+
+Deno.test("a malformed upgrade gets 400 and gives its connection slot back", async () => {
+  await using server = await startWeb({ maxConns: 3 });
+  const port = server.httpAddr!.port;
+  for (let i = 0; i < 6; i++) {
+    // Upgrade: websocket, but no Sec-WebSocket-Key.
+    const response = await fetch(`http://127.0.0.1:${port}/ws`, {
+      headers: { Upgrade: "websocket", Connection: "Upgrade" },
+    });
+    await response.body?.cancel();
+    assert.equal(response.status, 400);
+    assert.equal(response.headers.get("x-content-type-options"), "nosniff");
+  }
+  await using telnet = await Client.connect(server.addr.port);
+  await telnet.expect("Welcome to TestChat");
+});
