@@ -137,6 +137,7 @@ Deno.test({
     await using server = await startServer();
     const port = server.addr.port;
     const secret = "Tr0ub4dor&3x";
+    const next = "c0rrect-h0rse";
     await using watcher = await Client.login(port, "watcher");
     {
       await using screen = await Terminal.open(`${telnet} 127.0.0.1 ${port}`);
@@ -150,6 +151,19 @@ Deno.test({
       await screen.type(secret);
       const after = await screen.shows('Registered "tel"');
       assert.ok(!after.includes(secret), `the password showed:\n${after}`);
+      // Telnet answered each WONT ECHO with DONT ECHO: the next prompts on
+      // this connection hide what is typed all the same.
+      await screen.type("password");
+      await screen.shows("Your current password");
+      await screen.type(secret);
+      await screen.shows("Your new password");
+      await screen.type(next);
+      await screen.shows("Type the same password again:");
+      await screen.type(next);
+      const changed = await screen.shows("Your password is changed.");
+      for (const typed of [secret, next]) {
+        assert.ok(!changed.includes(typed), `a password showed:\n${changed}`);
+      }
       await screen.type("say typing shows again");
       const echoed = await screen.shows("tel: typing shows again");
       assert.match(echoed, /^say typing shows again$/m, "the echo is back on");
@@ -161,9 +175,9 @@ Deno.test({
     await screen.shows("Welcome to TestChat");
     await screen.type("login tel");
     await screen.shows("Password for tel:");
-    await screen.type(secret);
+    await screen.type(next);
     const after = await screen.shows("You are logged in as tel.");
-    assert.ok(!after.includes(secret), `the password showed:\n${after}`);
+    assert.ok(!after.includes(next), `the password showed:\n${after}`);
     await watcher.expect("tel has entered the room.");
   },
 });

@@ -32,6 +32,12 @@ export class TelnetOutput implements SessionOutput {
    * from now on, as nc is, that what it types will show.
    */
   #raw = false;
+  /**
+   * The client has agreed (IAC DO ECHO) to a WILL ECHO: it is telnet. Its
+   * latest answer is no guide after that: each WONT ECHO that restores the
+   * echo is answered DONT ECHO.
+   */
+  #agreed = false;
 
   constructor(writer: ByteWriter, options: OutputOptions) {
     this.#outbox = new Outbox(writer, {
@@ -82,20 +88,26 @@ export class TelnetOutput implements SessionOutput {
    * first told that what it types will show.
    */
   prompt(text: string, secret: boolean): void {
-    this.#hidden = secret && !this.#raw && this.#telnetLike() &&
-      this.#echoAnswer() !== "dont";
+    this.#hidden = secret && !this.#raw && this.#telnetLike();
     if (secret && !this.#hidden) this.notice(TEXT.secretWillShow);
     this.notice(text);
     if (this.#hidden) this.#outbox.deliver(WILL_ECHO);
   }
 
   answered(): void {
-    if (this.#hidden) this.#outbox.deliver(WONT_ECHO);
+    if (this.#hidden) {
+      if (this.#echoAnswer() === "do") this.#agreed = true;
+      this.#outbox.deliver(WONT_ECHO);
+    }
     this.#hidden = false;
   }
 
   unanswered(): void {
-    if (!this.#hidden || this.#echoAnswer() === "do") return;
+    if (!this.#hidden || this.#agreed) return;
+    if (this.#echoAnswer() === "do") {
+      this.#agreed = true;
+      return;
+    }
     // No telnet client: what it types shows, and it gets no more telnet
     // bytes (not even the IAC WONT ECHO that would follow the answer).
     this.#hidden = false;
