@@ -31,8 +31,10 @@ Deno.test("clientAddress() reads addresses with a port, IPv4 and bracketed IPv6"
   assert.equal(client("203.0.113.5:4711, [2001:db8:f::3]:443"), "203.0.113.5");
 });
 
-Deno.test("clientAddress() skips entries that are no address", () => {
-  assert.equal(client("203.0.113.5, unknown"), "203.0.113.5");
+Deno.test("clientAddress() stops at an entry that is no address, and goes by the last trusted hop", () => {
+  // The trusted proxy wrote "unknown": what is left of it nobody vouches for.
+  assert.equal(client("203.0.113.5, unknown"), PROXY.hostname);
+  assert.equal(client("203.0.113.5, unknown, 10.0.0.7"), "10.0.0.7");
   assert.equal(client("evil, 203.0.113.5"), "203.0.113.5");
   assert.equal(
     client("203.0.113.0/24"),

@@ -102,9 +102,11 @@ function forwardedAddress(hop: string): Block | null {
 
 /**
  * The client's address: the peer's, or, when the peer is a trusted proxy,
- * the nearest address in X-Forwarded-For that is not one (entries that are
- * no address are skipped), or, when every one is a trusted proxy, the
- * leftmost (as nginx's `real_ip_recursive` does).
+ * the nearest address in X-Forwarded-For that is not one, or, when every
+ * one is a trusted proxy, the leftmost (as nginx's `real_ip_recursive`
+ * does). Read from the right, an entry that is no address (`unknown`) ends
+ * the reading: what is left of it was written by someone no trusted proxy
+ * vouches for, and the last trusted hop is taken.
  */
 export function clientAddress(
   request: Request,
@@ -117,10 +119,14 @@ export function clientAddress(
   if (trusted.length === 0 || own === null || !isTrusted(own)) return peer;
   const forwarded = request.headers.get("x-forwarded-for");
   if (forwarded === null) return peer;
-  const hops = forwarded.split(",").map(forwardedAddress)
-    .filter((hop) => hop !== null);
-  if (hops.length === 0) return peer;
-  const client = hops.findLast((hop) => !isTrusted(hop)) ?? hops[0];
+  let client = own;
+  for (const entry of forwarded.split(",").reverse()) {
+    const hop = forwardedAddress(entry);
+    if (hop === null) break;
+    client = hop;
+    if (!isTrusted(hop)) break;
+  }
+  if (client === own) return peer;
   return { ...peer, hostname: formatBlock(client), port: 0 };
 }
 
