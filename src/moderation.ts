@@ -297,7 +297,10 @@ const UNIT_SECONDS: Record<string, number> = {
   week: 604_800,
   weeks: 604_800,
   y: 31_536_000,
+  yr: 31_536_000,
+  yrs: 31_536_000,
   year: 31_536_000,
+  years: 31_536_000,
 };
 
 /**
@@ -321,11 +324,11 @@ export function parseDuration(text: string): number | null {
 }
 
 /**
- * Whether a word was meant as a duration (`1.5h`, `0m`, `5000d`) even if
- * {@linkcode parseDuration} cannot take it: a number, then a unit's
- * letter. An ordinal (`3rd`, `1st`) is not.
+ * Whether a word was meant as a duration (`1.5h`, `0m`, `5000d`, or a bare
+ * `90`, as in `1 hour`) even if {@linkcode parseDuration} cannot take it: a
+ * number, alone or then a unit's letter. An ordinal (`3rd`, `1st`) is not.
  */
 export function looksLikeDuration(text: string): boolean {
-  return /^\d+(?:[.,]\d+)?[smhdwy]/i.test(text) &&
+  return /^\d+(?:[.,]\d+)?(?:[smhdwy]|$)/i.test(text) &&
     !/^\d+(?:st|nd|rd|th)$/i.test(text);
 }
