@@ -178,6 +178,11 @@ browserTest(
     await using page = await chromium.open(pageUrl(server.httpAddr!.port));
     await page.login("reloader");
     await tel.expect("reloader has entered the room.");
+    // With a question open, which must not take the logout for its answer.
+    await page.type("/register");
+    await page.waitFor(() =>
+      document.getElementById("message").type === "password"
+    );
     await page.page.reload();
     // Gone at once, not held for the resume time as after a dropped socket.
     await tel.expect("reloader has left the room.");

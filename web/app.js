@@ -2409,6 +2409,9 @@ try {
 // else, rather than held for the resume time as after a dropped connection.
 globalThis.addEventListener("pagehide", (event) => {
   if (event.persisted || session.me === null) return;
+  // A question open (the current password, say) would take "logout" for
+  // its answer: a blank line cancels it first.
+  if (session.prompt !== null) sendNow("");
   sendNow("logout");
 });
 
