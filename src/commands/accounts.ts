@@ -105,10 +105,13 @@ async function tryPassword(
     // A hash made with weaker parameters than today's is made again now,
     // while the password is at hand, so that it is not kept any longer.
     if (hasher.needsRehash(account.hash)) {
-      await store.setPassword(
-        account.key,
-        await hasher.hash(password, queued(ctx)),
-      );
+      const rehashed = await hasher.hash(password, queued(ctx));
+      // Unless the password changed meanwhile (this try may have waited a
+      // minute): the old one must not come back.
+      const now = await store.accountFor(account.key, "");
+      if (now?.hash === account.hash) {
+        await store.setPassword(account.key, rehashed);
+      }
     }
     // Read again: tries that failed while this one waited are reported too
     // (the login about to be recorded clears them).
