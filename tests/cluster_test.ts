@@ -873,3 +873,30 @@ Deno.test({
     await carol.waitFor('"den" is owned by root already');
   },
 });
+
+Deno.test({
+  name:
+    `cluster: a server restarted with the id of one that died frees the names it held${why}`,
+  ignore,
+  async fn() {
+    await using redis = await RedisServer.start();
+    const start = () =>
+      ServerProcess.start(
+        ServerProcess.mainArgs("--redis", redis.url, "--node-id", "solo"),
+      );
+    {
+      // The only server: nobody else would reap it.
+      await using first = await start();
+      await using alice = await Client.login(first.port, "alice");
+      await alice.send("say hello");
+      await alice.expect("alice: hello");
+      first.child.kill("SIGKILL");
+      await first.child.status;
+    }
+    await using again = await start();
+    assert.match(again.stderr, /had stopped; its users left/);
+    await using alice = await Client.login(again.port, "alice");
+    await alice.send("who");
+    await alice.expectLines(["The following are logged in:", "alice"]);
+  },
+});

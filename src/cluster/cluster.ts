@@ -26,7 +26,7 @@
 import type { Logger } from "@logtape/logtape";
 import type { Clock, TimerId } from "../clock.ts";
 import type { ChatEvent, PrivateEvent, RoomEvent } from "../events.ts";
-import { type Sanction, StoreUnavailable } from "../store/store.ts";
+import { type Sanction, StoreError, StoreUnavailable } from "../store/store.ts";
 import { isChatLine } from "../events.ts";
 import { foldName, skeleton } from "../names.ts";
 import type { Registry } from "../registry.ts";
@@ -228,6 +228,7 @@ export class Cluster implements ClusterHooks {
       (message) => cluster.#fromAll(message),
     );
     subscriber.onReady(() => cluster.#redisBack());
+    await cluster.#takeOver();
     await cluster.#alive(true);
     await cluster.#loadAccounts();
     cluster.#readyAt = options.clock.now();
@@ -236,6 +237,46 @@ export class Cluster implements ClusterHooks {
       HEARTBEAT_MS,
     );
     return cluster;
+  }
+
+  /**
+   * A server started with the id of one that died (a supervisor restarts
+   * it with its --node-id) inherits its names, which nobody would free: the
+   * others reap only a server that stops renewing its heartbeat, and this
+   * one renews it. So first the dead one's heartbeat is left to expire (at
+   * most its 3 s), and it is reaped like any other: its users leave their
+   * rooms and their names are free. A heartbeat still renewed meanwhile is
+   * a live server with this id: refused.
+   */
+  async #takeOver(): Promise<void> {
+    const alive = this.#key(`alive:${this.nodeId}`);
+    const left = Number(await this.#link.call("PTTL", alive));
+    if (left > 0) {
+      await new Promise((resolve) => setTimeout(resolve, left + 100));
+      if (Number(await this.#link.call("EXISTS", alive)) === 1) {
+        throw new StoreError(
+          `Another server with --node-id "${this.nodeId}" is running on this Redis`,
+        );
+      }
+    }
+    const gone = await this.#link.eval(REAP, [
+      this.#key("nodes"),
+      alive,
+      this.#key(`node-users:${this.nodeId}`),
+    ], [this.nodeId, this.#prefix]) as string[];
+    if (gone.length === 0) return;
+    this.#log.warn(
+      "A server with this id ({node}) had stopped; its users left",
+      { node: this.nodeId },
+    );
+    for (let i = 0; i + 2 < gone.length; i += 3) {
+      await this.#publish(gone[i], {
+        type: "left",
+        at: this.#clock.date(),
+        room: gone[i + 1],
+        name: gone[i + 2],
+      }, `- ${this.nodeId}`);
+    }
   }
 
   /** Connects the cluster to its server (once the registry exists). */
