@@ -958,6 +958,8 @@ export class Cluster implements ClusterHooks {
       }
     }
     for (const user of [...host.registry.online]) {
+      // Gone since the list was made (each reclaim is a round trip).
+      if (host.registry.users.get(user.key) !== user) continue;
       const presence = this.#presence({
         name: user.name,
         key: user.key,
@@ -977,6 +979,18 @@ export class Cluster implements ClusterHooks {
         user.room?.key ?? "",
         user.sinceDate,
       ]) as string[];
+      if (host.registry.users.get(user.key) !== user) {
+        // They logged out while it ran, and their release may have come
+        // first: the name would stay taken for good.
+        if (!host.registry.users.has(user.key)) {
+          await this.#link.eval(RELEASE, this.#nameKeys(), [
+            user.key,
+            this.nodeId,
+            this.#prefix,
+          ]);
+        }
+        continue;
+      }
       if (result === "later") {
         host.yieldName(user, foldName(kept) === user.key ? undefined : kept);
       } else if (reaped && user.room !== null) {
