@@ -900,3 +900,36 @@ Deno.test({
     await alice.expectLines(["The following are logged in:", "alice"]);
   },
 });
+
+Deno.test({
+  name:
+    `cluster: a room ban on an address does not keep the owner out, on a server that never had the room open${why}`,
+  ignore,
+  async fn() {
+    await using c = await cluster(2);
+    const [a, b] = c.ports;
+    {
+      await using owner = await registered(a, "owner", { from: "127.0.0.5" });
+      await using rop = await registered(a, "rop", { from: "127.0.0.6" });
+      for (const client of [owner, rop]) {
+        await client.send("join den");
+        await client.waitFor('You are now in room "den".');
+      }
+      await owner.send("claim");
+      await owner.waitFor((line) => line.startsWith("You now own"));
+      await owner.send("roomop rop");
+      await rop.waitFor('rop is now a room operator of "den"');
+      await owner.send("logout");
+      await owner.closed();
+      // The owner is offline: their address can be banned from the room.
+      await rop.send("ban 127.0.0.5 a shared address");
+      await rop.waitFor((line) => line.startsWith("Banned 127.0.0.5 from"));
+    }
+    await using owner = await Client.connect(b, { from: "127.0.0.5" });
+    await owner.expect("Welcome to TestChat");
+    await owner.send(`login owner ${PASSWORD}`);
+    await owner.waitFor("You are logged in as owner.");
+    await owner.send("join den");
+    await owner.waitFor('You are now in room "den".');
+  },
+});

@@ -24,9 +24,14 @@ export const join: Command = {
     const { user, registry, store, config, session, moderation, cluster } = ctx;
     const { name, key } = registry.roomName(typed);
     const ban = moderation.find("ban", key, subjectOf(user));
-    // A claimed room stays in the registry, so its owner is known here; a
-    // ban on an address does not keep them (or a server operator) out.
-    const owner = registry.rooms.get(key)?.owner ?? null;
+    // A ban on an address does not keep out the room's owner (or a server
+    // operator). A claimed room stays in the registry of the server where it
+    // was claimed; another server of a cluster may know its owner only from
+    // the store.
+    const owner = ban === null || user.account === null
+      ? null
+      : registry.rooms.get(key)?.owner ??
+        (await store.room(key, 0).catch(() => null))?.owner ?? null;
     if (
       ban !== null && !moderation.isOperator(user.account) &&
       (owner === null || owner !== user.account)
