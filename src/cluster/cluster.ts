@@ -190,6 +190,12 @@ export class Cluster implements ClusterHooks {
    */
   #reaped = false;
   /**
+   * Users whose rooms were told they are back, in a retake after a reap
+   * that has not finished yet: a retake tried again does not tell them
+   * twice.
+   */
+  #announcedBack = new WeakSet<User>();
+  /**
    * Room events made here and not yet back from Redis, by number: the
    * room's count of arrivals when each was made, so that those who came in
    * after do not see it (as on one server, where it is shown at once).
@@ -925,8 +931,10 @@ export class Cluster implements ClusterHooks {
     this.#reaped = false;
     try {
       await this.#reclaim(host, reaped);
+      this.#announcedBack = new WeakSet();
     } catch (error) {
-      // Tried again at the next heartbeat, rooms told then.
+      // Tried again at the next heartbeat, rooms told then (of those not
+      // told yet).
       this.#reaped ||= reaped;
       throw error;
     }
@@ -993,7 +1001,9 @@ export class Cluster implements ClusterHooks {
       }
       if (result === "later") {
         host.yieldName(user, foldName(kept) === user.key ? undefined : kept);
-      } else if (reaped && user.room !== null) {
+      } else if (
+        reaped && user.room !== null && !this.#announcedBack.has(user)
+      ) {
         // The others told its room it left: it is back.
         await this.#publish(user.room.key, {
           type: "entered",
@@ -1001,6 +1011,7 @@ export class Cluster implements ClusterHooks {
           room: user.room.name,
           name: user.name,
         }, `${this.nodeId} 0`);
+        this.#announcedBack.add(user);
       }
     }
     await this.#loadAccounts();
