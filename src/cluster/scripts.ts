@@ -37,14 +37,17 @@ return {'ok'}`);
  */
 export const RENAME = new Script(`
 local old, oldSkel, new, newSkel, json, prefix, room = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
+local held = redis.call('HGET', KEYS[1], old)
+local ours = held and cjson.decode(held).node == ARGV[8]
 if new ~= old and redis.call('HEXISTS', KEYS[1], new) == 1 then return {'taken'} end
+-- A change of letter case only keeps the name: unless another server's
+-- user holds it now (this one was reaped, and has not taken it back yet).
+if new == old and held and not ours then return {'taken'} end
 local twin = redis.call('HGET', KEYS[2], newSkel)
 if twin and twin ~= old and twin ~= new then
   local other = redis.call('HGET', KEYS[1], twin)
   if other then return {'lookalike', cjson.decode(other).name} end
 end
-local held = redis.call('HGET', KEYS[1], old)
-local ours = held and cjson.decode(held).node == ARGV[8]
 if ours then
   redis.call('HDEL', KEYS[1], old)
   if redis.call('HGET', KEYS[2], oldSkel) == old then redis.call('HDEL', KEYS[2], oldSkel) end
