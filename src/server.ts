@@ -560,14 +560,7 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
     const done = announcement.kind === "moderation"
       ? moderation.reload().then(() => {
         const sanction = announcement.sanction;
-        if (sanction === undefined) return;
-        const room = this.registry.rooms.get(sanction.room);
-        applySanction(
-          { registry: this.registry, moderation },
-          sanction,
-          room?.name ?? sanction.room,
-          null,
-        );
+        if (sanction !== undefined) this.#applyHere(sanction);
       })
       : this.#reloadRooms();
     done.catch((error) =>
@@ -606,16 +599,20 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
     const before = new Set(sanctions().map(id));
     await moderation.reload();
     for (const sanction of sanctions()) {
-      if (before.has(id(sanction))) continue;
-      const room = this.registry.rooms.get(sanction.room);
-      applySanction(
-        { registry: this.registry, moderation },
-        sanction,
-        room?.name ?? sanction.room,
-        null,
-      );
+      if (!before.has(id(sanction))) this.#applyHere(sanction);
     }
     await this.#reloadRooms();
+  }
+
+  /** A sanction set on another server, acted on for this server's users. */
+  #applyHere(sanction: Sanction): void {
+    const room = this.registry.rooms.get(sanction.room);
+    applySanction(
+      { registry: this.registry, moderation: this.#parts.moderation },
+      sanction,
+      room?.name ?? sanction.room,
+      null,
+    );
   }
 
   /** Part of {@linkcode ClusterHost}: another server asks about a user here. */
