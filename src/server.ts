@@ -655,6 +655,12 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
           continue;
         }
         if (await cluster.rename(user, candidate) !== "ok") continue;
+        if (this.registry.users.get(user.key) !== user) {
+          // They logged out while Redis renamed them (this runs beside
+          // their session, not in it): the new name is nobody's.
+          cluster.releaseName(foldName(candidate));
+          return;
+        }
         this.registry.rename(user, candidate);
         user.notice(
           lookalike === undefined

@@ -494,9 +494,14 @@ export class Cluster implements ClusterHooks {
   }
 
   loggedOut(user: User): void {
+    this.releaseName(user.key);
+  }
+
+  /** Frees a name this server holds for nobody any more. */
+  releaseName(key: string): void {
     this.#enqueue(() =>
       this.#link.eval(RELEASE, this.#nameKeys(), [
-        user.key,
+        key,
         this.nodeId,
         this.#prefix,
       ])
