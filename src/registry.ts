@@ -410,11 +410,7 @@ export class Registry {
     const twin = this.#lookalikes.get(look);
     if (twin && twin !== user) {
       throw new ChatError(
-        TEXT.badName(
-          "name",
-          name,
-          `it looks like "${twin.name}", who is online`,
-        ),
+        TEXT.badName("name", name, TEXT.looksLikeOnline(twin.name)),
       );
     }
     return { name, key, look };

@@ -37,6 +37,7 @@ import { ADDRESS_FAILURE_MS } from "./commands/accounts.ts";
 import {
   applySanction,
   kickHere,
+  roomShown,
   sanctionText,
 } from "./commands/moderation.ts";
 import { Moderation } from "./moderation.ts";
@@ -606,11 +607,10 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
 
   /** A sanction set on another server, acted on for this server's users. */
   #applyHere(sanction: Sanction): void {
-    const room = this.registry.rooms.get(sanction.room);
     applySanction(
       { registry: this.registry, moderation: this.#parts.moderation },
       sanction,
-      room?.name ?? sanction.room,
+      roomShown(this.registry, sanction.room) ?? "",
       null,
     );
   }

@@ -111,6 +111,7 @@ export const TEXT = {
   helpLine: (usage: string, summary: string, width: number) =>
     `  ${usage.padEnd(width)}  ${summary}`,
   oneWord: "a name is one word",
+  looksLikeOnline: (name: string) => `it looks like "${name}", who is online`,
   badName: (kind: string, name: string, why: string) =>
     `Cannot use the ${kind} "${name}": ${why}`,
 

@@ -80,6 +80,12 @@ export interface Presence {
 }
 
 /**
+ * What Redis answered a name asked for (a login, a rename): taken here or
+ * elsewhere, like a name online, or Redis could not be asked.
+ */
+export type ClaimResult = "ok" | "taken" | "offline" | { lookalike: string };
+
+/**
  * What happens on every server after a moderator acted on one (`from`: the
  * server it came from, which has done it already).
  */
@@ -334,7 +340,7 @@ export class Cluster implements ClusterHooks {
   async claim(
     name: string,
     options: { account: string | null; since: number; address: string },
-  ): Promise<"ok" | "taken" | "offline" | { lookalike: string }> {
+  ): Promise<ClaimResult> {
     if (!this.up) return "offline";
     const key = foldName(name);
     const presence = this.#presence({
@@ -378,7 +384,7 @@ export class Cluster implements ClusterHooks {
   async rename(
     user: User,
     name: string,
-  ): Promise<"ok" | "taken" | "offline" | { lookalike: string }> {
+  ): Promise<ClaimResult> {
     if (!this.up) return "offline";
     const presence = this.#presence({
       name,

@@ -13,7 +13,7 @@ import { MIN_PASSWORD_CHARS, type TurnOptions } from "../passwords.ts";
 import type { User } from "../room.ts";
 import type { Account, LoginFailures } from "../store/store.ts";
 import { formatDate, TEXT } from "../text.ts";
-import { sanctionText } from "./moderation.ts";
+import { roomShown, sanctionText } from "./moderation.ts";
 import type { Command, Context, UserContext } from "./command.ts";
 
 /** Wrong passwords one connection may type before it is closed. */
@@ -309,7 +309,7 @@ export const unregister: Command = {
     if (held !== null) {
       throw new ChatError(
         TEXT.cannotUnregisterSanctioned,
-        sanctionText(held, registry.rooms.get(held.room)?.name ?? held.room),
+        sanctionText(held, roomShown(registry, held.room) ?? ""),
       );
     }
     const typed = await session.ask(TEXT.unregisterPassword(account.name), {

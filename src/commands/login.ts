@@ -1,3 +1,4 @@
+import type { ClaimResult } from "../cluster/cluster.ts";
 import { ChatError } from "../errors.ts";
 import { foldName, skeleton, validateName } from "../names.ts";
 import type { User } from "../room.ts";
@@ -8,6 +9,22 @@ import { type Context, splitWord } from "./command.ts";
 import type { Command } from "./command.ts";
 import { sanctionText } from "./moderation.ts";
 import { motdLines } from "./motd.ts";
+
+/**
+ * Throws what the user sees when the cluster refused a name they asked
+ * for (at login, or `nick`): taken, or a look-alike of a name online.
+ */
+export function refuseTaken(
+  name: string,
+  result: ClaimResult,
+): void {
+  if (result === "taken") throw new ChatError(...TEXT.nameTaken(name));
+  if (typeof result === "object") {
+    throw new ChatError(
+      TEXT.badName("name", name, TEXT.looksLikeOnline(result.lookalike)),
+    );
+  }
+}
 
 /**
  * The account a typed name belongs to, if any: the same name, or one that
@@ -59,16 +76,7 @@ async function loginAs(
       since: clock.date(),
       address: session.recipient.hostname,
     });
-    if (result === "taken") throw new ChatError(...TEXT.nameTaken(name));
-    if (typeof result === "object") {
-      throw new ChatError(
-        TEXT.badName(
-          "name",
-          name,
-          `it looks like "${result.lookalike}", who is online`,
-        ),
-      );
-    }
+    refuseTaken(name, result);
     claimed = result === "ok";
   }
   try {

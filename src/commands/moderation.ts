@@ -53,6 +53,14 @@ export function roleRefusal(role: Role, command: string): string {
   }
 }
 
+/**
+ * A room key as moderation lines show it: the room's name as typed when it
+ * is open here, else the key; null for the whole server ("").
+ */
+export function roomShown(registry: Registry, key: string): string | null {
+  return key === "" ? null : registry.rooms.get(key)?.name ?? key;
+}
+
 /** `until ...` or `permanently`, as a sanction's sentences say it. */
 export function untilText(until: number | null): string {
   return TEXT.until(until === null ? null : formatMoment(until));
@@ -560,9 +568,7 @@ export const bans: Command = {
       ...shown.map((b) =>
         TEXT.banLine(
           b.label,
-          TEXT.scope(
-            b.room === "" ? null : registry.rooms.get(b.room)?.name ?? b.room,
-          ),
+          TEXT.scope(roomShown(registry, b.room)),
           b.by,
           formatDate(b.at),
           untilText(b.until),
@@ -577,7 +583,8 @@ export const bans: Command = {
 export const mute: Command = {
   name: "mute",
   usage: "mute NAME [DURATION] [REASON]",
-  summary: "NAME still reads but cannot say, me, msg, reply or set a topic",
+  summary:
+    "NAME still reads but cannot say, me, msg, reply, set a topic, nick or away",
   details: [
     "A server operator's mute is server-wide; anyone else's, for this room.",
   ],
@@ -630,9 +637,7 @@ export const modlog: Command = {
           e.actor,
           e.action,
           e.target,
-          TEXT.scope(
-            e.room === "" ? null : registry.rooms.get(e.room)?.name ?? e.room,
-          ),
+          TEXT.scope(roomShown(registry, e.room)),
           e.until === null ? null : untilText(e.until),
           e.reason,
         )

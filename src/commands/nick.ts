@@ -2,7 +2,7 @@ import { ChatError } from "../errors.ts";
 import { foldName, validateName } from "../names.ts";
 import { TEXT } from "../text.ts";
 import type { Command } from "./command.ts";
-import { accountOf } from "./login.ts";
+import { accountOf, refuseTaken } from "./login.ts";
 import { checkNotMuted } from "./moderation.ts";
 
 /** `nick NAME`: a new name, under the name rules. */
@@ -36,17 +36,7 @@ export const nick: Command = {
     const cluster = ctx.cluster;
     if (cluster) {
       const name = validateName(typed);
-      const result = await cluster.rename(user, name);
-      if (result === "taken") throw new ChatError(...TEXT.nameTaken(name));
-      if (typeof result === "object") {
-        throw new ChatError(
-          TEXT.badName(
-            "name",
-            name,
-            `it looks like "${result.lookalike}", who is online`,
-          ),
-        );
-      }
+      refuseTaken(name, await cluster.rename(user, name));
     }
     registry.rename(user, typed);
   },
