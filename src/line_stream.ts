@@ -13,6 +13,8 @@ const DO = 253;
 const DONT = 254;
 /** The ECHO option. */
 const ECHO = 1;
+/** The TIMING-MARK option (RFC 860). */
+const TIMING_MARK = 6;
 const CR = 13;
 const LF = 10;
 const NUL = 0;
@@ -84,6 +86,13 @@ export interface LineStreamOptions {
    * on the subnegotiation and reads data again. Default 4096.
    */
   maxSubnegotiationBytes?: number;
+  /**
+   * Called when the client sends IAC DO TIMING-MARK. Telnet sends it after
+   * ^C, ^Z or ^\ (IAC IP, SUSP, BRK) and drops everything the server sends
+   * until the answer comes: left unanswered, the session looks dead. Default:
+   * nothing is called.
+   */
+  onTimingMark?: () => void;
 }
 
 /**
@@ -151,9 +160,11 @@ export class LineParser {
   /** The command byte (WILL ... DONT) whose option byte comes next. */
   #verb = 0;
   #echoAnswer: "do" | "dont" | null = null;
+  readonly #onTimingMark: (() => void) | undefined;
 
   constructor(options: LineStreamOptions = {}) {
     this.#maxLine = options.maxLineBytes ?? 1024;
+    this.#onTimingMark = options.onTimingMark;
     this.#maxSub = options.maxSubnegotiationBytes ?? 4096;
     this.#tooLong = tooLong(this.#maxLine);
     if (scratch.length < this.#maxLine) scratch = new Uint8Array(this.#maxLine);
@@ -225,6 +236,8 @@ export class LineParser {
         case State.Option:
           if (byte === ECHO && (this.#verb === DO || this.#verb === DONT)) {
             this.#echoAnswer = this.#verb === DO ? "do" : "dont";
+          } else if (byte === TIMING_MARK && this.#verb === DO) {
+            this.#onTimingMark?.();
           }
           this.#state = State.Data;
           break;

@@ -311,6 +311,9 @@ export class Session implements SessionControl, Context, Recipient {
       refuseTls: this.kind === "telnet",
       // A flood is found while the loop may be waiting for a token.
       onError: (error) => this.#readFailed(error),
+      // Answered as it is read, not in the line queue: telnet shows nothing
+      // until then, however many lines wait for flood control.
+      onTimingMark: () => this.#output.timingMark?.(),
     });
     try {
       for await (const event of lines) {

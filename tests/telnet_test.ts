@@ -88,6 +88,11 @@ class Terminal implements AsyncDisposable {
     await this.#tmux("send-keys", "-t", "0", "Enter");
   }
 
+  /** Presses a key, in tmux's words (`C-c`). */
+  async press(key: string): Promise<void> {
+    await this.#tmux("send-keys", "-t", "0", key);
+  }
+
   /** What the screen shows now. */
   async screen(): Promise<string> {
     return await this.#tmux("capture-pane", "-p", "-t", "0", "-S", "-1000");
@@ -179,5 +184,29 @@ Deno.test({
     const after = await screen.shows("You are logged in as tel.");
     assert.ok(!after.includes(next), `the password showed:\n${after}`);
     await watcher.expect("tel has entered the room.");
+  },
+});
+
+Deno.test({
+  name: terminal
+    ? "the real telnet client in a terminal shows the chat again after ^C"
+    : `the real telnet client in a terminal shows the chat again after ^C (ignored: ${tmuxReason})`,
+  ignore: !terminal,
+  async fn() {
+    await using server = await startServer();
+    const port = server.addr.port;
+    await using watcher = await Client.login(port, "watcher");
+    await using screen = await Terminal.open(`${telnet} 127.0.0.1 ${port}`);
+    await screen.shows("Welcome to TestChat");
+    await screen.type("login tel");
+    await watcher.expect("tel has entered the room.");
+    // Telnet sends IAC IP IAC DO TIMING-MARK and shows nothing the server
+    // sends until the server answers the DO.
+    await screen.press("C-c");
+    await screen.type("say still here");
+    await watcher.expect("tel: still here");
+    await watcher.send("say welcome back");
+    const after = await screen.shows("watcher: welcome back");
+    assert.match(after, /^tel: still here$/m);
   },
 });

@@ -68,6 +68,11 @@ export interface SessionOutput {
    * not (it was not telnet after all), and is told its password will show.
    */
   unanswered?(): void;
+  /**
+   * The client sent IAC DO TIMING-MARK (telnet does after ^C) and shows
+   * nothing more until it is answered.
+   */
+  timingMark?(): void;
   /** The user is now in `room` (or, with null, logged out). */
   moved(room: Room | null, name: string | null): void;
   /** Resolves once everything queued is written, or after `ms`. */

@@ -18,6 +18,12 @@ import type { Transport } from "./transport.ts";
 const WILL_ECHO = new Uint8Array([255, 251, 1]);
 /** IAC WONT ECHO: the client shows what is typed again. */
 const WONT_ECHO = new Uint8Array([255, 252, 1]);
+/**
+ * IAC WILL TIMING-MARK: what telnet waits for after ^C (IAC IP IAC DO
+ * TIMING-MARK), throwing away what comes before it. BSD's telnetd answers
+ * the same.
+ */
+const WILL_TIMING_MARK = new Uint8Array([255, 251, 6]);
 
 /** Text lines to a telnet or nc client. */
 export class TelnetOutput implements SessionOutput {
@@ -113,6 +119,10 @@ export class TelnetOutput implements SessionOutput {
     this.#hidden = false;
     this.#raw = true;
     this.notice(TEXT.secretShowsAfterAll);
+  }
+
+  timingMark(): void {
+    this.#outbox.deliver(WILL_TIMING_MARK);
   }
 
   moved(): void {
