@@ -368,6 +368,15 @@ Deno.test("help COMMAND explains one command", async () => {
     "Usage: msg NAME TEXT",
     "  send TEXT to NAME only",
     '  The recipient sees "[private] YOU: TEXT"; "reply" answers.',
+    "  To a registered name that is offline, it waits for their next login.",
+  ]);
+  await alice.send("help join");
+  await alice.expectLines([
+    "Usage: join ROOM",
+    "  move to ROOM (made if new); shows its topic and recent lines",
+    "  Room names follow the name rules.",
+    "  An empty room goes away, unless it is main or claimed (see claim).",
+    "  The last lines said in the room are replayed, marked [history].",
   ]);
   await alice.send("help dance");
   await alice.expect('No command called "dance"; type "help" for the list');

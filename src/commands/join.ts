@@ -15,7 +15,8 @@ export const join: Command = {
   usage: "join ROOM",
   summary: "move to ROOM (made if new); shows its topic and recent lines",
   details: [
-    "Room names follow the name rules. An empty room goes away, except main.",
+    "Room names follow the name rules.",
+    "An empty room goes away, unless it is main or claimed (see claim).",
     "The last lines said in the room are replayed, marked [history].",
   ],
   loginRequired: true,

@@ -57,7 +57,10 @@ export const msg: Command = {
   name: "msg",
   usage: "msg NAME TEXT",
   summary: "send TEXT to NAME only",
-  details: ['The recipient sees "[private] YOU: TEXT"; "reply" answers.'],
+  details: [
+    'The recipient sees "[private] YOU: TEXT"; "reply" answers.',
+    "To a registered name that is offline, it waits for their next login.",
+  ],
   loginRequired: true,
   needsArgs: true,
   async run(ctx, args) {
