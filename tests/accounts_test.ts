@@ -67,6 +67,27 @@ Deno.test("register asks twice, with the echo off for a telnet client; login the
   ]);
 });
 
+Deno.test("a client that agrees to hide the password is asked once to send its bytes as they are", async () => {
+  await using server = await startServer();
+  await using alice = await Client.login(server.addr.port, "alice");
+  await alice.send("register");
+  await alice.expect(
+    "Choose a password (at least 8 characters; a blank line cancels):",
+  );
+  await alice.sendBytes(new Uint8Array([255, 253, 1])); // IAC DO ECHO
+  await alice.send(PASSWORD);
+  await alice.expect("Type the same password again:");
+  await alice.send(PASSWORD);
+  await alice.waitFor((line) => line.startsWith('Registered "alice"'));
+  assert.deepEqual(alice.telnet.map((t) => t.command), [
+    "WILL ECHO",
+    "WONT ECHO",
+    "DO 0",
+    "WILL ECHO",
+    "WONT ECHO",
+  ]);
+});
+
 Deno.test("a raw client is told the password will show, sees no telnet bytes, and can cancel", async () => {
   await using server = await startServer();
   await using nc = await Client.connect(server.addr.port);

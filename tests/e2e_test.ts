@@ -189,6 +189,25 @@ Deno.test("telnet commands are stripped from the input", async () => {
   await alice.expect("telnet: ok");
 });
 
+Deno.test("IAC DO TIMING-MARK is answered at once, and telnet is asked for its bytes as they are", async () => {
+  await using server = await startServer();
+  await using alice = await Client.login(server.addr.port, "alice");
+  // What telnet sends for ^C: IAC IP IAC DO TIMING-MARK.
+  await alice.sendBytes(new Uint8Array([255, 244, 255, 253, 6]));
+  await alice.send("say é");
+  await alice.expect("alice: é");
+  // Again (^Z: IAC SUSP IAC DO TIMING-MARK), then a line ending in LF, as
+  // telnet sends them once it sends binary.
+  await alice.sendBytes(new Uint8Array([255, 237, 255, 253, 6]));
+  await alice.send("say ok", "\n");
+  await alice.expect("alice: ok");
+  assert.deepEqual(alice.telnet.map((t) => t.command), [
+    "WILL 6",
+    "DO 0",
+    "WILL 6",
+  ], "each timing mark answered, binary asked for once");
+});
+
 Deno.test("a dropped connection leaves the room like a logout", async () => {
   await using server = await startServer();
   const port = server.addr.port;

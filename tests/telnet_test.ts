@@ -210,3 +210,30 @@ Deno.test({
     assert.match(after, /^tel: still here$/m);
   },
 });
+
+Deno.test({
+  name: terminal
+    ? "the real telnet client in a terminal sends Cyrillic whole once it has shown it is telnet"
+    : `the real telnet client in a terminal sends Cyrillic whole once it has shown it is telnet (ignored: ${tmuxReason})`,
+  ignore: !terminal,
+  async fn() {
+    await using server = await startServer();
+    const port = server.addr.port;
+    await using watcher = await Client.login(port, "watcher");
+    await using screen = await Terminal.open(`${telnet} 127.0.0.1 ${port}`);
+    await screen.shows("Welcome to TestChat");
+    await screen.type("login tel");
+    await watcher.expect("tel has entered the room.");
+    // "я" is D1 8F: telnet takes the 8F for ^O and sends IAC AO IAC DO
+    // TIMING-MARK instead; the answer asks it for its bytes as they are.
+    await screen.type("say я");
+    await watcher.waitFor((line) => line.startsWith("tel: "));
+    // "Н" (D0 9D) would be ^], telnet's escape; "Ü" (C3 9C), ^\.
+    await screen.type("say Нет, я тут: Ü");
+    await watcher.expect("tel: Нет, я тут: Ü");
+    await screen.type("say and back to ASCII");
+    await watcher.expect("tel: and back to ASCII");
+    const after = await screen.shows("tel: and back to ASCII");
+    assert.ok(!after.includes("telnet>"), `telnet's prompt opened:\n${after}`);
+  },
+});

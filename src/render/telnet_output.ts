@@ -24,6 +24,14 @@ const WONT_ECHO = new Uint8Array([255, 252, 1]);
  * the same.
  */
 const WILL_TIMING_MARK = new Uint8Array([255, 251, 6]);
+/**
+ * IAC DO BINARY: asks telnet to send its bytes as they are. Without it,
+ * Debian's telnet takes a UTF-8 byte with the low seven bits of a control
+ * key for that key: "я" (D1 8F) ends in ^O, "Ü" (C3 9C) in ^\, and "Н"
+ * (D0 9D) in ^], which opens telnet's own prompt. Its lines then end with
+ * a bare LF, which the reader takes as it takes nc's.
+ */
+const DO_BINARY = new Uint8Array([255, 253, 0]);
 
 /** Text lines to a telnet or nc client. */
 export class TelnetOutput implements SessionOutput {
@@ -44,6 +52,8 @@ export class TelnetOutput implements SessionOutput {
    * echo is answered DONT ECHO.
    */
   #agreed = false;
+  /** IAC DO BINARY has been sent: once, to a client known to be telnet. */
+  #binaryAsked = false;
 
   constructor(writer: ByteWriter, options: OutputOptions) {
     this.#outbox = new Outbox(writer, {
@@ -104,6 +114,7 @@ export class TelnetOutput implements SessionOutput {
     if (this.#hidden) {
       if (this.#echoAnswer() === "do") this.#agreed = true;
       this.#outbox.deliver(WONT_ECHO);
+      if (this.#agreed) this.#askBinary();
     }
     this.#hidden = false;
   }
@@ -112,6 +123,7 @@ export class TelnetOutput implements SessionOutput {
     if (!this.#hidden || this.#agreed) return;
     if (this.#echoAnswer() === "do") {
       this.#agreed = true;
+      this.#askBinary();
       return;
     }
     // No telnet client: what it types shows, and it gets no more telnet
@@ -123,6 +135,20 @@ export class TelnetOutput implements SessionOutput {
 
   timingMark(): void {
     this.#outbox.deliver(WILL_TIMING_MARK);
+    // Only telnet asks for a timing mark, and it may have asked because
+    // a UTF-8 byte looked like ^C to it: from now on, it need not.
+    this.#askBinary();
+  }
+
+  /**
+   * Asks a client that has shown it is telnet (it agreed to hide what is
+   * typed, or asked for a timing mark) for its bytes as they are. Never
+   * before: nc gets no telnet bytes, and nc -C none but a prompt's.
+   */
+  #askBinary(): void {
+    if (this.#binaryAsked) return;
+    this.#binaryAsked = true;
+    this.#outbox.deliver(DO_BINARY);
   }
 
   moved(): void {
