@@ -13,8 +13,6 @@ const DO = 253;
 const DONT = 254;
 /** The ECHO option. */
 const ECHO = 1;
-/** The TIMING-MARK option (RFC 860). */
-const TIMING_MARK = 6;
 const CR = 13;
 const LF = 10;
 const NUL = 0;
@@ -87,12 +85,12 @@ export interface LineStreamOptions {
    */
   maxSubnegotiationBytes?: number;
   /**
-   * Called when the client sends IAC DO TIMING-MARK. Telnet sends it after
-   * ^C, ^Z or ^\ (IAC IP, SUSP, BRK) and drops everything the server sends
-   * until the answer comes: left unanswered, the session looks dead. Default:
-   * nothing is called.
+   * Called with each negotiation the client sends (IAC WILL, WONT, DO or
+   * DONT: `verb` 251 to 254, then its option), as it is read: some need an
+   * answer at once (telnet's IAC DO TIMING-MARK after ^C shows nothing until
+   * it has one), and only telnet sends them. Default: nothing is called.
    */
-  onTimingMark?: () => void;
+  onNegotiation?: (verb: number, option: number) => void;
 }
 
 /**
@@ -160,11 +158,11 @@ export class LineParser {
   /** The command byte (WILL ... DONT) whose option byte comes next. */
   #verb = 0;
   #echoAnswer: "do" | "dont" | null = null;
-  readonly #onTimingMark: (() => void) | undefined;
+  readonly #onNegotiation: ((verb: number, option: number) => void) | undefined;
 
   constructor(options: LineStreamOptions = {}) {
     this.#maxLine = options.maxLineBytes ?? 1024;
-    this.#onTimingMark = options.onTimingMark;
+    this.#onNegotiation = options.onNegotiation;
     this.#maxSub = options.maxSubnegotiationBytes ?? 4096;
     this.#tooLong = tooLong(this.#maxLine);
     if (scratch.length < this.#maxLine) scratch = new Uint8Array(this.#maxLine);
@@ -236,9 +234,8 @@ export class LineParser {
         case State.Option:
           if (byte === ECHO && (this.#verb === DO || this.#verb === DONT)) {
             this.#echoAnswer = this.#verb === DO ? "do" : "dont";
-          } else if (byte === TIMING_MARK && this.#verb === DO) {
-            this.#onTimingMark?.();
           }
+          this.#onNegotiation?.(this.#verb, byte);
           this.#state = State.Data;
           break;
         case State.Sub:

@@ -312,8 +312,8 @@ export class Session implements SessionControl, Context, Recipient {
       // A flood is found while the loop may be waiting for a token.
       onError: (error) => this.#readFailed(error),
       // Answered as it is read, not in the line queue: telnet shows nothing
-      // until then, however many lines wait for flood control.
-      onTimingMark: () => this.#output.timingMark?.(),
+      // after ^C until then, however many lines wait for flood control.
+      onNegotiation: (verb, option) => this.#output.negotiated?.(verb, option),
     });
     try {
       for await (const event of lines) {

@@ -81,8 +81,8 @@ Deno.test("a client that agrees to hide the password is asked once to send its b
   await alice.waitFor((line) => line.startsWith('Registered "alice"'));
   assert.deepEqual(alice.telnet.map((t) => t.command), [
     "WILL ECHO",
+    "DO 0", // at once, before the password is typed
     "WONT ECHO",
-    "DO 0",
     "WILL ECHO",
     "WONT ECHO",
   ]);

@@ -166,19 +166,24 @@ Deno.test("LineParser remembers the answer to IAC WILL ECHO, even split across c
   assert.equal(seen.length, 1, "the line between them came through");
 });
 
-Deno.test("LineParser tells of each IAC DO TIMING-MARK, even split across chunks", () => {
-  let marks = 0;
-  const parser = new LineParser({ onTimingMark: () => marks++ });
+Deno.test("LineParser tells of each negotiation as it reads it, even split across chunks", () => {
+  const told: [number, number][] = [];
+  const parser = new LineParser({
+    onNegotiation: (verb, option) => void told.push([verb, option]),
+  });
   const seen: LineEvent[] = [];
   const sink = { enqueue: (event: LineEvent) => void seen.push(event) };
   // What telnet sends for ^C: IAC IP IAC DO TIMING-MARK.
   parser.push(new Uint8Array([IAC, 244, IAC, 253]), sink);
-  assert.equal(marks, 0, "not before the option byte");
+  assert.deepEqual(told, [], "not before the option byte");
   parser.push(new Uint8Array([6, 104, 105, 13, 10]), sink); // TIMING-MARK, "hi"
-  assert.equal(marks, 1);
-  parser.push(new Uint8Array([IAC, 251, 6, IAC, 254, 6]), sink); // WILL, DONT
-  assert.equal(marks, 1, "only DO asks for an answer");
-  parser.push(new Uint8Array([IAC, 237, IAC, 253, 6]), sink); // ^Z: SUSP
-  assert.equal(marks, 2);
+  assert.deepEqual(told, [[253, 6]]);
+  parser.push(new Uint8Array([IAC, 251, 0, IAC, 254, 1]), sink); // WILL, DONT
+  parser.push(new Uint8Array([IAC, 250, 31, 0, 80, IAC, 240]), sink); // SB
+  assert.deepEqual(
+    told,
+    [[253, 6], [251, 0], [254, 1]],
+    "not a subnegotiation",
+  );
   assert.deepEqual(seen, ["hi"]);
 });

@@ -237,3 +237,42 @@ Deno.test({
     assert.ok(!after.includes("telnet>"), `telnet's prompt opened:\n${after}`);
   },
 });
+
+Deno.test({
+  name: terminal
+    ? "the real telnet client in a terminal takes a Cyrillic password at the first prompt"
+    : `the real telnet client in a terminal takes a Cyrillic password at the first prompt (ignored: ${tmuxReason})`,
+  ignore: !terminal,
+  async fn() {
+    await using server = await startServer();
+    const port = server.addr.port;
+    // "я" ends in a byte telnet reads as ^O, "Н" in its escape, ^].
+    const secret = "Неясно-Ü-1";
+    await using watcher = await Client.login(port, "watcher");
+    {
+      await using screen = await Terminal.open(`${telnet} 127.0.0.1 ${port}`);
+      await screen.shows("Welcome to TestChat");
+      await screen.type("login tel");
+      await screen.type("register");
+      await screen.shows("Choose a password");
+      await screen.type(secret);
+      await screen.shows("Type the same password again:");
+      await screen.type(secret);
+      const after = await screen.shows('Registered "tel"');
+      assert.ok(
+        !after.includes("telnet>"),
+        `telnet's prompt opened:\n${after}`,
+      );
+      await screen.type("logout");
+      await watcher.waitFor("tel has left the room.");
+    }
+    await using screen = await Terminal.open(`${telnet} 127.0.0.1 ${port}`);
+    await screen.shows("Welcome to TestChat");
+    await screen.type("login tel");
+    await screen.shows("Password for tel:");
+    await screen.type(secret);
+    const after = await screen.shows("You are logged in as tel.");
+    assert.ok(!after.includes(secret), `the password showed:\n${after}`);
+    await watcher.waitFor("tel has entered the room.");
+  },
+});

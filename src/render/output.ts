@@ -69,10 +69,11 @@ export interface SessionOutput {
    */
   unanswered?(): void;
   /**
-   * The client sent IAC DO TIMING-MARK (telnet does after ^C) and shows
-   * nothing more until it is answered.
+   * The client sent a telnet negotiation (`verb`: 251 WILL to 254 DONT), as
+   * it is read: it is telnet, and it may wait for an answer (after ^C, its
+   * IAC DO TIMING-MARK).
    */
-  timingMark?(): void;
+  negotiated?(verb: number, option: number): void;
   /** The user is now in `room` (or, with null, logged out). */
   moved(room: Room | null, name: string | null): void;
   /** Resolves once everything queued is written, or after `ms`. */

@@ -32,6 +32,9 @@ const WILL_TIMING_MARK = new Uint8Array([255, 251, 6]);
  * a bare LF, which the reader takes as it takes nc's.
  */
 const DO_BINARY = new Uint8Array([255, 253, 0]);
+/** Telnet's DO, and the options a client's negotiation is answered for. */
+const DO = 253;
+const TIMING_MARK = 6;
 
 /** Text lines to a telnet or nc client. */
 export class TelnetOutput implements SessionOutput {
@@ -114,7 +117,6 @@ export class TelnetOutput implements SessionOutput {
     if (this.#hidden) {
       if (this.#echoAnswer() === "do") this.#agreed = true;
       this.#outbox.deliver(WONT_ECHO);
-      if (this.#agreed) this.#askBinary();
     }
     this.#hidden = false;
   }
@@ -123,7 +125,6 @@ export class TelnetOutput implements SessionOutput {
     if (!this.#hidden || this.#agreed) return;
     if (this.#echoAnswer() === "do") {
       this.#agreed = true;
-      this.#askBinary();
       return;
     }
     // No telnet client: what it types shows, and it gets no more telnet
@@ -133,22 +134,21 @@ export class TelnetOutput implements SessionOutput {
     this.notice(TEXT.secretShowsAfterAll);
   }
 
-  timingMark(): void {
-    this.#outbox.deliver(WILL_TIMING_MARK);
-    // Only telnet asks for a timing mark, and it may have asked because
-    // a UTF-8 byte looked like ^C to it: from now on, it need not.
-    this.#askBinary();
-  }
-
   /**
-   * Asks a client that has shown it is telnet (it agreed to hide what is
-   * typed, or asked for a timing mark) for its bytes as they are. Never
-   * before: nc gets no telnet bytes, and nc -C none but a prompt's.
+   * Only telnet negotiates: its first negotiation (the IAC DO ECHO that
+   * answers a password prompt, or the IAC DO TIMING-MARK after ^C, or after
+   * a UTF-8 byte it took for ^C) brings IAC DO BINARY, once, in time for a
+   * password typed at that prompt. nc gets no telnet bytes, and nc -C none
+   * but a prompt's. A timing mark is answered at once, every time.
    */
-  #askBinary(): void {
-    if (this.#binaryAsked) return;
-    this.#binaryAsked = true;
-    this.#outbox.deliver(DO_BINARY);
+  negotiated(verb: number, option: number): void {
+    if (verb === DO && option === TIMING_MARK) {
+      this.#outbox.deliver(WILL_TIMING_MARK);
+    }
+    if (!this.#binaryAsked) {
+      this.#binaryAsked = true;
+      this.#outbox.deliver(DO_BINARY);
+    }
   }
 
   moved(): void {
