@@ -378,6 +378,11 @@ Deno.test("help COMMAND explains one command", async () => {
     "  An empty room goes away, unless it is main or claimed (see claim).",
     "  The last lines said in the room are replayed, marked [history].",
   ]);
-  await alice.send("help dance");
+  await alice.send("help look at this");
+  await alice.expectLines([
+    "Usage: look",
+    "  list the people in this room",
+  ]);
+  await alice.send("help dance now");
   await alice.expect('No command called "dance"; type "help" for the list');
 });

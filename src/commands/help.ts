@@ -26,10 +26,12 @@ export const help: Command = {
       );
       return;
     }
-    const name = word.replace(/^\//, "").toLowerCase();
+    // "help look extra" explains look, as "look extra" runs it.
+    const first = word.split(/\s/, 1)[0];
+    const name = first.replace(/^\//, "").toLowerCase();
     const command = commands.get(name) ??
       allowed.find((command) => command.name === name);
-    if (!command) throw new ChatError(TEXT.noSuchCommand(word));
+    if (!command) throw new ChatError(TEXT.noSuchCommand(first));
     session.reply(
       TEXT.usage(command.usage),
       `  ${command.summary}`,
