@@ -1,8 +1,9 @@
 /**
  * A client's connection as a session uses it: lines in, bytes out. The plain
- * port's connections are `node:net` sockets, the TLS port's `Deno.TlsConn`s.
+ * port's connections are `node:net` sockets, the TLS port's `node:tls`
+ * sockets over `node:net` ones.
  *
- * Why two: a `Deno.Conn.write` is an async op, about 1 KB of garbage and a
+ * Why not `Deno.listen`: a `Deno.Conn.write` is an async op, about 1 KB of garbage and a
  * promise per call, and it runs only once the JavaScript that issued it
  * yields, so a fan-out to 1,000 members first issued 1,000 writes and only
  * then sent the first byte. Deno's `node:net` sockets write natively and at
@@ -12,8 +13,11 @@
  * as node's own `net` does underneath: that machinery was about 30% of the
  * server's CPU in the steady-rate benchmark (0.59 of a core against 0.42).
  *
- * TLS sessions are few and rarely large rooms' bulk, and `Deno.listenTls`
- * takes the certificate as it is, so they stay on Deno's own API.
+ * TLS sessions are few and rarely large rooms' bulk: theirs go through
+ * `socket.write` and `data` events (`sharedReads: false`). Not
+ * `Deno.listenTls`: a `Deno.TlsConn` whose handshake never finishes cannot
+ * be closed (its `close()` waits for the handshake), so every peer that
+ * connected and said nothing kept a socket open for good.
  *
  * @module
  */
@@ -326,42 +330,6 @@ export class SocketConnection implements Connection, ByteFeed {
 
   close(): void {
     this.#socket.destroy();
-  }
-}
-
-/** A `Deno.Conn`: the TLS port. */
-export class DenoConnection implements Connection {
-  readonly remoteAddr: Deno.NetAddr;
-  readonly #conn: Deno.Conn;
-
-  constructor(conn: Deno.Conn) {
-    this.#conn = conn;
-    const addr = conn.remoteAddr as Deno.NetAddr;
-    this.remoteAddr = { ...addr, hostname: unmapped(addr.hostname) };
-  }
-
-  lines(options: LineReaderOptions): LineReader {
-    return new LineReader(this.#conn, options);
-  }
-
-  output(options: OutputOptions): SessionOutput {
-    return new TelnetOutput(this, options);
-  }
-
-  write(bytes: Uint8Array): Promise<number> {
-    return this.#conn.write(bytes);
-  }
-
-  setNoDelay(): void {
-    // Deno's TlsConn has no such setting.
-  }
-
-  close(): void {
-    try {
-      this.#conn.close();
-    } catch {
-      // Already closed.
-    }
   }
 }
 

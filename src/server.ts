@@ -1,21 +1,17 @@
 /**
- * The listeners (plain: `node:net`; TLS: `Deno.listenTls`), connection limits,
- * and a graceful end.
+ * The listeners (plain: `node:net`; TLS: `node:net` too, its sockets wrapped
+ * in `node:tls`), connection limits, and a graceful end.
  *
  * @module
  */
 
 import { createServer, type Server, type Socket } from "node:net";
+import { createSecureContext, type SecureContext, TLSSocket } from "node:tls";
 import { type Clock, SYSTEM_CLOCK } from "./clock.ts";
 import type { Command } from "./commands/command.ts";
 import { COMMANDS } from "./commands/mod.ts";
 import { type Config, DEFAULTS } from "./config.ts";
-import {
-  type Connection,
-  DenoConnection,
-  SocketConnection,
-  unmapped,
-} from "./connection.ts";
+import { type Connection, SocketConnection, unmapped } from "./connection.ts";
 import { ConnectionLimits, type Refusal } from "./limits.ts";
 import { parseBlock } from "./addresses.ts";
 import {
@@ -124,8 +120,12 @@ const DAY_MS = 24 * 60 * 60 * 1000;
 /** How long shutdown waits for sessions to flush their output, in ms. */
 const SHUTDOWN_FLUSH_MS = 2000;
 
-/** How long to wait before accepting again after accept() failed, in ms. */
-const ACCEPT_RETRY_MS = 100;
+/**
+ * How long a TLS client may take to finish its handshake, in ms: one that
+ * never does is closed (its place held until then), as nginx's
+ * `ssl_handshake_timeout` and node's `handshakeTimeout` do.
+ */
+export const TLS_HANDSHAKE_MS = 10_000;
 
 /** How long a refused connection may take to read its one line, in ms. */
 const REFUSAL_WRITE_MS = 1000;
@@ -212,6 +212,7 @@ export async function serve(options: ServeOptions = {}): Promise<ChatServer> {
     }
   }
   let listener: Server | null = null;
+  let tlsListener: Server | null = null;
   try {
     const main = await store.room(MAIN_ROOM, config.historyLines);
     const moderation = await Moderation.load(store, {
@@ -235,25 +236,22 @@ export async function serve(options: ServeOptions = {}): Promise<ChatServer> {
       config.port,
       () => listen(config.host, config.port),
     );
-    let tlsListener: Deno.TlsListener | null = null;
+    let secureContext: SecureContext | null = null;
     if (config.tlsPort !== null) {
-      const cert = Deno.readTextFileSync(config.cert);
-      const key = Deno.readTextFileSync(config.key);
+      secureContext = createSecureContext({
+        cert: Deno.readTextFileSync(config.cert),
+        key: Deno.readTextFileSync(config.key),
+      });
       tlsListener = await bound(
         config.host,
         config.tlsPort,
-        () =>
-          Deno.listenTls({
-            hostname: config.host,
-            port: config.tlsPort!,
-            cert,
-            key,
-          }),
+        () => listen(config.host, config.tlsPort!),
       );
     }
     const server = new ChatServer({
       listener,
       tlsListener,
+      secureContext,
       config,
       commands,
       clock,
@@ -276,6 +274,7 @@ export async function serve(options: ServeOptions = {}): Promise<ChatServer> {
     return server;
   } catch (error) {
     listener?.close();
+    tlsListener?.close();
     await cluster?.close();
     await store.close();
     await link?.close();
@@ -310,7 +309,13 @@ function readMotd(path: string): string[] {
 export interface ChatServerParts {
   /** The plain port, listening. */
   listener: Server;
-  tlsListener: Deno.TlsListener | null;
+  /**
+   * The TLS port, listening: plain TCP, so that a connection is counted
+   * and timed from its first byte, not from the end of its handshake.
+   */
+  tlsListener: Server | null;
+  /** The certificate and key the TLS port's handshakes use. */
+  secureContext: SecureContext | null;
   config: Config;
   commands: ReadonlyMap<string, Command>;
   clock: Clock;
@@ -348,7 +353,8 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
   /** Resolved when the last session has ended, during shutdown. */
   #lastEnded: (() => void) | null = null;
   readonly #log = log("server");
-  readonly #accepting: Promise<void>[];
+  /** The TLS port's connections whose handshake is not done yet. */
+  readonly #handshakes = new Set<Socket>();
   #closing: Promise<void> | null = null;
   /** The HTTP address, when HTTP is served. */
   httpAddr: Deno.NetAddr | null = null;
@@ -400,7 +406,14 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
       hostname: unmapped(bound.address),
       port: bound.port,
     };
-    this.tlsAddr = tlsListener?.addr as Deno.NetAddr ?? null;
+    const tlsBound = tlsListener?.address();
+    this.tlsAddr = tlsBound && typeof tlsBound !== "string"
+      ? {
+        transport: "tcp",
+        hostname: unmapped(tlsBound.address),
+        port: tlsBound.port,
+      }
+      : null;
     this.#log.info("Listening on {address}", {
       address: formatAddr(this.addr),
     });
@@ -417,12 +430,20 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
       this.#log.error("Accepting a connection failed: {error}", { error });
     });
     this.#sweepStore();
-    this.#accepting = [];
     if (tlsListener) {
       this.#log.info("Listening with TLS on {address}", {
         address: formatAddr(this.tlsAddr!),
       });
-      this.#accepting.push(this.#accept(tlsListener));
+      tlsListener.on("connection", (socket: Socket) => {
+        if (this.#closing !== null) {
+          socket.destroy();
+          return;
+        }
+        this.#handshake(socket);
+      });
+      tlsListener.on("error", (error) => {
+        this.#log.error("Accepting a connection failed: {error}", { error });
+      });
     }
   }
 
@@ -446,21 +467,56 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
     return this.close();
   }
 
-  /** The TLS port's accept loop. */
-  async #accept(listener: Deno.TlsListener): Promise<void> {
-    while (this.#closing === null) {
-      let conn: Deno.Conn;
-      try {
-        conn = await listener.accept();
-      } catch (error) {
-        if (this.#closing !== null) return;
-        // Out of file descriptors, say: keep serving those already here.
-        this.#log.error("Accepting a connection failed: {error}", { error });
-        await new Promise((resolve) => setTimeout(resolve, ACCEPT_RETRY_MS));
-        continue;
-      }
-      this.#start(new DenoConnection(conn), "tls");
+  /**
+   * A TLS port's connection, from its first byte: counted at once (a
+   * handshake under way holds its place), closed if the handshake is not
+   * done within {@linkcode TLS_HANDSHAKE_MS}, and a session once it is. A
+   * refused one is told why once its handshake is done. (With
+   * `Deno.listenTls`, a connection whose handshake never finished could not
+   * be closed: `close()` waits for the handshake, so each such peer kept a
+   * socket open for good, after its session and its count had ended.)
+   */
+  #handshake(raw: Socket): void {
+    const remote: Deno.NetAddr = {
+      transport: "tcp",
+      hostname: unmapped(raw.remoteAddress ?? ""),
+      port: raw.remotePort ?? 0,
+    };
+    const refusal = this.#admit(remote);
+    const { clock } = this.#parts;
+    let secure = false;
+    const timer = clock.setTimeout(() => raw.destroy(), TLS_HANDSHAKE_MS);
+    this.#handshakes.add(raw);
+    const socket = new TLSSocket(raw, {
+      isServer: true,
+      secureContext: this.#parts.secureContext!,
+    });
+    // A failed handshake is the client's: it ends with its socket, below.
+    socket.on("error", () => raw.destroy());
+    raw.once("close", () => {
+      clock.clearTimeout(timer);
+      this.#handshakes.delete(raw);
+      if (!secure && refusal === null) this.#limits.release(remote.hostname);
+    });
+    socket.once("secure", () => {
+      clock.clearTimeout(timer);
+      secure = true;
+      this.#handshakes.delete(raw);
+      // The session's listeners from here; this one would hide its errors.
+      socket.removeAllListeners("error");
+      const conn = new SocketConnection(socket, { sharedReads: false });
+      if (refusal !== null) refuse(conn, refusal);
+      else if (this.#closing !== null) {
+        this.#limits.release(remote.hostname);
+        conn.close();
+      } else this.#session(conn, "tls");
+    });
+    try {
+      raw.setKeepAlive(true);
+    } catch {
+      // The peer left already; the socket's close says so.
     }
+    raw.resume();
   }
 
   /**
@@ -493,29 +549,31 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
     this.#parts.metrics.refused.inc(reason);
   }
 
-  #start(conn: Connection, kind: SessionKind): void {
+  #start(conn: SocketConnection, kind: SessionKind): void {
     const refusal = this.#admit(conn.remoteAddr);
     if (refusal !== null) {
       refuse(conn, refusal);
       return;
     }
-    if (conn instanceof SocketConnection) {
-      try {
-        // Nagle's algorithm stays on (as InspIRCd leaves it) until the user
-        // speaks (Session.spoke()): while a segment is unacknowledged the
-        // kernel joins the next small writes into one. With it off for
-        // everyone, every line to every member was a packet of its own, and
-        // the steady-rate benchmark's server CPU went from 0.35 to 0.9 of a
-        // core, with a worse p99.
-        //
-        // Half-open peers (a laptop closed, a cable pulled) are reaped by the
-        // kernel's keepalive probes. Deno's TlsConn has no such setting: TLS
-        // peers rely on the login and idle timeouts and the outbox bounds.
-        conn.setKeepAlive();
-      } catch {
-        // The peer left already; the session sees that on its first read.
-      }
+    try {
+      // Nagle's algorithm stays on (as InspIRCd leaves it) until the user
+      // speaks (Session.spoke()): while a segment is unacknowledged the
+      // kernel joins the next small writes into one. With it off for
+      // everyone, every line to every member was a packet of its own, and
+      // the steady-rate benchmark's server CPU went from 0.35 to 0.9 of a
+      // core, with a worse p99.
+      //
+      // Half-open peers (a laptop closed, a cable pulled) are reaped by the
+      // kernel's keepalive probes (on the TLS port too: #handshake).
+      conn.setKeepAlive();
+    } catch {
+      // The peer left already; the session sees that on its first read.
     }
+    this.#session(conn, kind);
+  }
+
+  /** Starts the session of a connection admitted and counted. */
+  #session(conn: Connection, kind: SessionKind): void {
     const session = new Session(conn, this.#shared, kind);
     this.#sessions.add(session);
     session.run();
@@ -843,7 +901,7 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
     this.#log.info("Shutting down");
     this.#parts.listener.close();
     this.#parts.tlsListener?.close();
-    await Promise.all(this.#accepting);
+    for (const raw of this.#handshakes) raw.destroy();
     const sessions = [...this.#sessions];
     await Promise.all(
       sessions.map((session) => session.shutdown(SHUTDOWN_FLUSH_MS)),

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { FakeClock } from "./fake_clock.ts";
 import { Client, startServer, typeInto } from "./helpers.ts";
 import {
   makeCertificate,
@@ -65,6 +66,49 @@ Deno.test({
       });
       assert.match(text, /Welcome to TestChat\r\n/);
       assert.match(text, /ossl: verified\r\n/);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: openssl
+    ? "TLS: a handshake never finished is closed, and gives its place back"
+    : `TLS: a handshake never finished is closed (ignored: ${reason})`,
+  ignore: !openssl,
+  async fn() {
+    const { dir, ca, cert, key } = await makeCertificate();
+    const caCerts = [await Deno.readTextFile(ca)];
+    try {
+      const clock = new FakeClock();
+      await using server = await startServer({
+        tlsPort: 0,
+        cert,
+        key,
+        clock,
+        limitLoopback: true,
+        maxConnsPerIp: 2,
+      });
+      const port = server.tlsAddr!.port;
+      // Two that connect and never say a word of TLS: they hold both places.
+      await using silent = await Client.connect(port);
+      await using partial = await Client.connect(port);
+      await partial.sendBytes(Uint8Array.of(0x16, 0x03, 0x01, 0x00, 0xc8));
+      await clock.untilPending(2);
+      await using third = Client.from(
+        await Deno.connectTls({ hostname: "127.0.0.1", port, caCerts }),
+      );
+      await third.expect("Too many connections from your address");
+      // Past the handshake's time and the login's: both are closed (their
+      // sockets, not only their sessions).
+      clock.advance(61_000);
+      await silent.closed();
+      await partial.closed();
+      await using next = Client.from(
+        await Deno.connectTls({ hostname: "127.0.0.1", port, caCerts }),
+      );
+      await next.expect("Welcome to TestChat");
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
