@@ -92,6 +92,12 @@ export interface Config {
   nodeId: string;
   /** Password hashes that may run at once. Default 2. */
   maxPasswordHashes: number;
+  /**
+   * Accounts one address (IPv6: one /64) may register per hour, on each
+   * server; 0 is no limit. Loopback is exempt unless `limitLoopback`.
+   * Default 5.
+   */
+  maxRegistrationsPerIp: number;
   /** Offline messages that may wait for one account. Default 50. */
   offlineMax: number;
   /** Days an offline message waits before it is dropped. Default 30. */
@@ -142,6 +148,7 @@ export const DEFAULTS: Readonly<Config> = {
   redis: "",
   nodeId: "",
   maxPasswordHashes: 2,
+  maxRegistrationsPerIp: 5,
   offlineMax: 50,
   offlineDays: 30,
   motd: "",
@@ -361,6 +368,13 @@ export const OPTIONS: readonly Option[] = [
     value: "N",
     description: "password hashes that may run at once (the rest wait)",
     parse: integer(1, 64),
+  },
+  {
+    key: "maxRegistrationsPerIp",
+    flag: "max-registrations-per-ip",
+    value: "N",
+    description: "accounts one address may register per hour (0: no limit)",
+    parse: integer(0, 10_000),
   },
   {
     key: "offlineMax",

@@ -91,6 +91,58 @@ export class ConnectionLimits {
   }
 }
 
+/**
+ * At most `max` takes per key over a sliding window: for what an address
+ * may do only so often (register accounts, say). Keys whose takes have all
+ * aged out are dropped as others come, so the map holds only recent ones.
+ */
+export class RateWindow {
+  readonly #max: number;
+  readonly #windowMs: number;
+  readonly #clock: Clock;
+  /** Take times per key, oldest first, at most `max`. */
+  readonly #times = new Map<string, number[]>();
+  #swept: number;
+
+  constructor(options: { max: number; windowMs: number; clock: Clock }) {
+    this.#max = options.max;
+    this.#windowMs = options.windowMs;
+    this.#clock = options.clock;
+    this.#swept = options.clock.now();
+  }
+
+  /** Takes one for `key` and returns true, or returns false (took none). */
+  take(key: string): boolean {
+    const now = this.#clock.now();
+    if (now - this.#swept >= this.#windowMs) {
+      this.#swept = now;
+      for (const [other, times] of this.#times) {
+        if (times[times.length - 1] <= now - this.#windowMs) {
+          this.#times.delete(other);
+        }
+      }
+    }
+    const times = this.#times.get(key) ?? [];
+    while (times.length > 0 && times[0] <= now - this.#windowMs) times.shift();
+    if (times.length >= this.#max) return false;
+    times.push(now);
+    this.#times.set(key, times);
+    return true;
+  }
+
+  /** Gives back the last take for `key` (what it was for did not happen). */
+  giveBack(key: string): void {
+    const times = this.#times.get(key);
+    times?.pop();
+    if (times?.length === 0) this.#times.delete(key);
+  }
+
+  /** Keys with takes in the window (for tests: old ones are dropped). */
+  get size(): number {
+    return this.#times.size;
+  }
+}
+
 /** Whether `hostname` is a loopback address (127/8, ::1, or mapped). */
 export function isLoopback(hostname: string): boolean {
   const ip = unmapped(hostname);

@@ -12,7 +12,7 @@ import type { Command } from "./commands/command.ts";
 import { COMMANDS } from "./commands/mod.ts";
 import { type Config, DEFAULTS } from "./config.ts";
 import { type Connection, SocketConnection, unmapped } from "./connection.ts";
-import { ConnectionLimits, type Refusal } from "./limits.ts";
+import { ConnectionLimits, RateWindow, type Refusal } from "./limits.ts";
 import { parseBlock } from "./addresses.ts";
 import {
   createHandler,
@@ -119,6 +119,9 @@ const DAY_MS = 24 * 60 * 60 * 1000;
 
 /** How long shutdown waits for sessions to flush their output, in ms. */
 const SHUTDOWN_FLUSH_MS = 2000;
+
+/** The window of `--max-registrations-per-ip`: an hour, in ms. */
+const REGISTRATION_WINDOW_MS = 60 * 60 * 1000;
 
 /**
  * How long a TLS client may take to finish its handshake, in ms: one that
@@ -392,6 +395,13 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
       motd: parts.motd,
       log: log("session"),
       hasher: new PasswordHasher({ concurrency: config.maxPasswordHashes }),
+      registrations: config.maxRegistrationsPerIp > 0
+        ? new RateWindow({
+          max: config.maxRegistrationsPerIp,
+          windowMs: REGISTRATION_WINDOW_MS,
+          clock,
+        })
+        : null,
       moderation: parts.moderation,
       counted: (kind) => parts.metrics.lines.inc(kind),
       cluster: parts.cluster,

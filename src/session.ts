@@ -19,7 +19,7 @@ import { ChatError } from "./errors.ts";
 import { TokenBucket } from "./flood.ts";
 import { TlsOnPlainPort } from "./line_reader.ts";
 import { ExcessFlood, type LineEvent, LineTooLong } from "./line_stream.ts";
-import { addressKey } from "./limits.ts";
+import { addressKey, type RateWindow } from "./limits.ts";
 import type { DisconnectReason } from "./metrics.ts";
 import type { Cluster } from "./cluster/cluster.ts";
 import type { Moderation } from "./moderation.ts";
@@ -61,6 +61,8 @@ export interface ServerContext {
   readonly motd: readonly string[];
   readonly hasher: PasswordHasher;
   readonly moderation: Moderation;
+  /** Accounts registered lately, by address; null: no limit. */
+  readonly registrations?: RateWindow | null;
   /** The cluster this server is part of, or null. */
   readonly cluster: Cluster | null;
 }
@@ -175,6 +177,10 @@ export class Session implements SessionControl, Context, Recipient {
   /** Part of {@linkcode Context}. */
   get moderation(): Moderation {
     return this.#server.moderation;
+  }
+  /** Part of {@linkcode Context}. */
+  get registrations(): RateWindow | null {
+    return this.#server.registrations ?? null;
   }
   /** Part of {@linkcode Context}. */
   get cluster(): Cluster | null {

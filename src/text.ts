@@ -81,6 +81,8 @@ export const TEXT = {
   passwordsDiffer: "The two passwords differ; nothing was changed",
   registered: (name: string) =>
     `Registered "${name}": from now on, logging in as ${name} asks for this password.`,
+  tooManyRegistrations: (max: number) =>
+    `Too many accounts registered from your address (at most ${max} an hour); try again later`,
   alreadyRegistered: (name: string) =>
     `You are already registered as "${name}"`,
   notRegistered: 'You are a guest: "register" makes your name an account',

@@ -550,3 +550,40 @@ Deno.test("logins that wait for a hash are told how many are ahead, and chat goe
     for (const client of clients) await client[Symbol.asyncDispose]();
   }
 });
+
+Deno.test("register: one address registers at most --max-registrations-per-ip accounts an hour", async () => {
+  const clock = new FakeClock();
+  await using server = await startServer({
+    clock,
+    limitLoopback: true,
+    maxRegistrationsPerIp: 2,
+  });
+  const port = server.addr.port;
+  // A try refused for its password takes no place.
+  await using a = await Client.login(port, "ra");
+  await a.send("register short");
+  await a.expect("A password needs at least 8 characters");
+  await a.send(`register ${PASSWORD}`);
+  await a.expect(
+    'Registered "ra": from now on, logging in as ra asks for this password.',
+  );
+  await using b = await registered(port, "rb");
+  await using c = await Client.login(port, "rc");
+  await c.send(`register ${PASSWORD}`);
+  await c.expect(
+    "Too many accounts registered from your address (at most 2 an hour); try again later",
+  );
+  // The name is still free: a guest may take it.
+  await c.send("logout");
+  await c.closed();
+  await using other = await Client.login(port, "rc");
+  // Another address has places of its own.
+  await using d = await registered(port, "rd", { from: "127.0.0.2" });
+  // An hour later, this address may register again.
+  clock.advance(60 * 60 * 1000);
+  await other.send(`register ${PASSWORD}`);
+  await other.waitFor(
+    'Registered "rc": from now on, logging in as rc asks for this password.',
+  );
+  assert.ok(b && d);
+});

@@ -1,5 +1,10 @@
 import assert from "node:assert/strict";
-import { addressKey, ConnectionLimits, isLoopback } from "../src/limits.ts";
+import {
+  addressKey,
+  ConnectionLimits,
+  isLoopback,
+  RateWindow,
+} from "../src/limits.ts";
 import { FakeClock } from "./fake_clock.ts";
 import {
   Client,
@@ -299,4 +304,19 @@ Deno.test("TCP keepalive is on for every connection", async (t) => {
     if (!text.includes("timer:(on,")) break;
   }
   assert.match(text, /timer:\(keepalive,/, text);
+});
+
+Deno.test("RateWindow: at most max per key in the window, and old keys are dropped", () => {
+  const clock = new FakeClock();
+  const window = new RateWindow({ max: 2, windowMs: 1000, clock });
+  assert.equal(window.take("a"), true);
+  assert.equal(window.take("a"), true);
+  assert.equal(window.take("a"), false);
+  window.giveBack("a");
+  assert.equal(window.take("a"), true);
+  for (let i = 0; i < 100; i++) assert.equal(window.take(`k${i}`), true);
+  assert.equal(window.size, 101);
+  clock.advance(1000);
+  assert.equal(window.take("a"), true);
+  assert.equal(window.size, 1);
 });

@@ -8,6 +8,7 @@
 
 import { ChatError } from "../errors.ts";
 import type { PrivateEvent } from "../events.ts";
+import { isLoopback } from "../limits.ts";
 import { foldName, skeleton } from "../names.ts";
 import { MIN_PASSWORD_CHARS, type TurnOptions } from "../passwords.ts";
 import type { User } from "../room.ts";
@@ -246,26 +247,43 @@ export const register: Command = {
   ],
   loginRequired: true,
   async run(ctx, typed) {
-    const { user, store, hasher, session, clock, registry } = ctx;
+    const { user, store, hasher, session, clock, registry, config } = ctx;
     if (user.account !== null) {
       throw new ChatError(TEXT.alreadyRegistered(user.name));
     }
-    const password = await askNew(
-      ctx,
-      TEXT.choosePassword(MIN_PASSWORD_CHARS),
-      typed,
-    );
-    if (password === null) return;
-    const hash = await hasher.hash(password, queued(ctx));
-    if (!session.active || !registry.isOnline(user)) return;
-    const created = await store.createAccount({
-      key: user.key,
-      name: user.name,
-      skeleton: skeleton(user.name),
-      hash,
-      created: clock.date(),
-      lastLogin: clock.date(),
-    });
+    // Taken before the password is asked for (and given back unless the
+    // account is made): one address cannot take every name, nor keep the
+    // hasher busy for the logins of everyone else.
+    const limited = ctx.registrations &&
+        (config.limitLoopback || !isLoopback(user.hostname))
+      ? ctx.registrations
+      : null;
+    if (limited && !limited.take(session.address)) {
+      throw new ChatError(
+        TEXT.tooManyRegistrations(config.maxRegistrationsPerIp),
+      );
+    }
+    let created = false;
+    try {
+      const password = await askNew(
+        ctx,
+        TEXT.choosePassword(MIN_PASSWORD_CHARS),
+        typed,
+      );
+      if (password === null) return;
+      const hash = await hasher.hash(password, queued(ctx));
+      if (!session.active || !registry.isOnline(user)) return;
+      created = await store.createAccount({
+        key: user.key,
+        name: user.name,
+        skeleton: skeleton(user.name),
+        hash,
+        created: clock.date(),
+        lastLogin: clock.date(),
+      });
+    } finally {
+      if (!created) limited?.giveBack(session.address);
+    }
     if (!created) throw new ChatError(TEXT.nameRegistered(user.name));
     user.account = user.key;
     ctx.cluster?.updated(user);

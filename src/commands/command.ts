@@ -6,6 +6,7 @@
  * @module
  */
 
+import type { RateWindow } from "../limits.ts";
 import type { Clock } from "../clock.ts";
 import type { Config } from "../config.ts";
 import type { ChatEvent, ChatLine } from "../events.ts";
@@ -94,6 +95,11 @@ export interface Context {
   readonly hasher: PasswordHasher;
   /** Operators, bans, mutes, lockdown. */
   readonly moderation: Moderation;
+  /**
+   * Accounts registered lately, by address (`--max-registrations-per-ip`);
+   * none: no limit.
+   */
+  readonly registrations?: RateWindow | null;
   /** The cluster this server is part of (`--redis`), or none. */
   readonly cluster?: Cluster | null;
   /** Counts a line received, by kind (the command's name ...), for /metrics. */
