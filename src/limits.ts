@@ -143,6 +143,51 @@ export class RateWindow {
   }
 }
 
+/**
+ * Which of many like log lines to write: the first per key per window, and
+ * with it how many were left out since the one before. A storm of refused
+ * connections from one address is then a line every few seconds, not a
+ * line per connection (thousands a second; the metrics count each one).
+ */
+export class LogThrottle {
+  readonly #windowMs: number;
+  readonly #clock: Clock;
+  readonly #last = new Map<string, { at: number; skipped: number }>();
+  #swept: number;
+
+  constructor(options: { windowMs: number; clock: Clock }) {
+    this.#windowMs = options.windowMs;
+    this.#clock = options.clock;
+    this.#swept = options.clock.now();
+  }
+
+  /**
+   * Null if this line is left out; else the number of lines for `key` left
+   * out since the last one written (0 at first).
+   */
+  admit(key: string): number | null {
+    const now = this.#clock.now();
+    if (now - this.#swept >= this.#windowMs) {
+      this.#swept = now;
+      for (const [other, last] of this.#last) {
+        if (last.at <= now - 2 * this.#windowMs) this.#last.delete(other);
+      }
+    }
+    const last = this.#last.get(key);
+    if (last !== undefined && now - last.at < this.#windowMs) {
+      last.skipped++;
+      return null;
+    }
+    this.#last.set(key, { at: now, skipped: 0 });
+    return last?.skipped ?? 0;
+  }
+
+  /** Keys remembered (for tests: old ones are dropped). */
+  get size(): number {
+    return this.#last.size;
+  }
+}
+
 /** Whether `hostname` is a loopback address (127/8, ::1, or mapped). */
 export function isLoopback(hostname: string): boolean {
   const ip = unmapped(hostname);

@@ -12,7 +12,13 @@ import type { Command } from "./commands/command.ts";
 import { COMMANDS } from "./commands/mod.ts";
 import { type Config, DEFAULTS } from "./config.ts";
 import { type Connection, SocketConnection, unmapped } from "./connection.ts";
-import { ConnectionLimits, RateWindow, type Refusal } from "./limits.ts";
+import {
+  addressKey,
+  ConnectionLimits,
+  LogThrottle,
+  RateWindow,
+  type Refusal,
+} from "./limits.ts";
 import { parseBlock } from "./addresses.ts";
 import {
   createHandler,
@@ -119,6 +125,9 @@ const DAY_MS = 24 * 60 * 60 * 1000;
 
 /** How long shutdown waits for sessions to flush their output, in ms. */
 const SHUTDOWN_FLUSH_MS = 2000;
+
+/** An address's refused connections are logged once per this many ms. */
+const REFUSAL_LOG_MS = 10_000;
 
 /** The window of `--max-registrations-per-ip`: an hour, in ms. */
 const REGISTRATION_WINDOW_MS = 60 * 60 * 1000;
@@ -356,6 +365,8 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
   /** Resolved when the last session has ended, during shutdown. */
   #lastEnded: (() => void) | null = null;
   readonly #log = log("server");
+  /** At most one line per address per 10 s for refused connections. */
+  readonly #refusalLog: LogThrottle;
   /** The TLS port's connections whose handshake is not done yet. */
   readonly #handshakes = new Set<Socket>();
   #closing: Promise<void> | null = null;
@@ -376,6 +387,7 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
     this.#parts = parts;
     const { listener, tlsListener, config, clock } = parts;
     this.#limits = new ConnectionLimits({ ...config, clock });
+    this.#refusalLog = new LogThrottle({ windowMs: REFUSAL_LOG_MS, clock });
     this.registry = new Registry({
       historyLines: config.historyLines,
       ids: parts.store.ids,
@@ -552,11 +564,17 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
   }
 
   #refused(remote: Deno.NetAddr, reason: RefusalReason): void {
-    this.#log.info("Refused {remote}: {reason}", {
-      remote: formatAddr(remote),
-      reason,
-    });
     this.#parts.metrics.refused.inc(reason);
+    const skipped = this.#refusalLog.admit(addressKey(remote.hostname));
+    if (skipped === null) return;
+    const properties = { remote: formatAddr(remote), reason, skipped };
+    if (skipped === 0) this.#log.info("Refused {remote}: {reason}", properties);
+    else {
+      this.#log.info(
+        "Refused {remote}: {reason} (and {skipped} more from this address not logged)",
+        properties,
+      );
+    }
   }
 
   #start(conn: SocketConnection, kind: SessionKind): void {

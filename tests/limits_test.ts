@@ -1,8 +1,10 @@
 import assert from "node:assert/strict";
+import { configure, type LogRecord, reset } from "@logtape/logtape";
 import {
   addressKey,
   ConnectionLimits,
   isLoopback,
+  LogThrottle,
   RateWindow,
 } from "../src/limits.ts";
 import { FakeClock } from "./fake_clock.ts";
@@ -319,4 +321,69 @@ Deno.test("RateWindow: at most max per key in the window, and old keys are dropp
   clock.advance(1000);
   assert.equal(window.take("a"), true);
   assert.equal(window.size, 1);
+});
+
+Deno.test("a storm of refused connections is a log line per address per 10 s, not one each", async () => {
+  const records: LogRecord[] = [];
+  await configure({
+    reset: true,
+    sinks: { memory: (record) => records.push(record) },
+    loggers: [
+      { category: ["chat", "server"], lowestLevel: "info", sinks: ["memory"] },
+      { category: ["logtape", "meta"], lowestLevel: "fatal", sinks: [] },
+    ],
+  });
+  try {
+    const clock = new FakeClock();
+    await using server = await startServer({
+      clock,
+      limitLoopback: true,
+      maxNewConnsPerIp: 1,
+    });
+    const port = server.addr.port;
+    const refusal =
+      "Too many new connections from your address; try again in a few seconds";
+    await using first = await Client.connect(port);
+    await first.expect("Welcome to TestChat");
+    for (let i = 0; i < 20; i++) {
+      await using refused = await Client.connect(port);
+      await refused.expect(refusal);
+    }
+    // Another address is logged on its own.
+    await using elsewhere = await Client.connect(port, { from: "127.0.0.2" });
+    await elsewhere.expect("Welcome to TestChat");
+    await using refusedThere = await Client.connect(port, {
+      from: "127.0.0.2",
+    });
+    await refusedThere.expect(refusal);
+    clock.advance(10_000);
+    await using later = await Client.connect(port);
+    await later.expect("Welcome to TestChat");
+    await using again = await Client.connect(port);
+    await again.expect(refusal);
+    const refusals = records.filter((r) => r.properties.reason === "rate");
+    assert.deepEqual(
+      refusals.map((r) => [
+        String(r.properties.remote).split(":")[0],
+        r.properties.skipped,
+      ]),
+      [["127.0.0.1", 0], ["127.0.0.2", 0], ["127.0.0.1", 19]],
+    );
+  } finally {
+    await reset();
+  }
+});
+
+Deno.test("LogThrottle: the first per key per window, then how many were left out", () => {
+  const clock = new FakeClock();
+  const throttle = new LogThrottle({ windowMs: 1000, clock });
+  assert.equal(throttle.admit("a"), 0);
+  assert.equal(throttle.admit("a"), null);
+  assert.equal(throttle.admit("a"), null);
+  assert.equal(throttle.admit("b"), 0);
+  clock.advance(1000);
+  assert.equal(throttle.admit("a"), 2);
+  clock.advance(2000);
+  assert.equal(throttle.admit("c"), 0);
+  assert.equal(throttle.size, 1, "a and b are forgotten");
 });
