@@ -392,6 +392,7 @@ export class Registry {
     this.#online.delete(user);
     this.#lookalikes.delete(skeleton(user.name));
     this.#leaveRoom(user);
+    user.endIgnores();
     this.#cluster?.loggedOut(user);
   }
 

@@ -69,6 +69,8 @@ export class User {
    * first use, since most users never ignore anyone.
    */
   #ignoring: Set<User> | null = null;
+  /** Those who ignore this user: told to stop when this user logs out. */
+  #ignoredBy: Set<User> | null = null;
   /** Users of other servers ignored, by key to their name; made on first use. */
   #ignoringElsewhere: Map<string, string> | null = null;
   /** How this user's frames are rendered (a field: the fan-out reads it). */
@@ -160,12 +162,27 @@ export class User {
     this.#ignoring ??= new Set();
     if (this.#ignoring.has(other)) return false;
     this.#ignoring.add(other);
+    (other.#ignoredBy ??= new Set()).add(this);
     return true;
   }
 
   /** Shows `other`'s lines again. */
   unignore(other: User): void {
     this.#ignoring?.delete(other);
+    other.#ignoredBy?.delete(this);
+  }
+
+  /**
+   * Ends every ignore this user is part of, either way: they logged out.
+   * Without it, whoever ignored them went on ignoring their name (in
+   * history, and from another server) after they came back, and held on to
+   * their ended session.
+   */
+  endIgnores(): void {
+    for (const other of this.#ignoredBy ?? []) other.#ignoring?.delete(this);
+    for (const other of this.#ignoring ?? []) other.#ignoredBy?.delete(this);
+    this.#ignoredBy = null;
+    this.#ignoring = null;
   }
 
   /** The users this user ignores. */

@@ -127,3 +127,28 @@ Deno.test("a restart keeps rooms' history and topics: join replays it, login doe
     "[history] alice: in main",
   ]);
 });
+
+Deno.test("an ignore ends when the one ignored logs out: their lines after it are in history", async () => {
+  await using server = await startServer();
+  const port = server.addr.port;
+  await using party = await loginAll(port, "alice", "carol");
+  const [alice, carol] = party;
+  {
+    await using bob = await Client.login(port, "bob");
+    await alice.waitFor("bob has entered the room.");
+    await alice.send("ignore bob");
+    await alice.expect("You are ignoring bob");
+    await bob.send("logout");
+    await alice.expect("bob has left the room.");
+  }
+  await using back = await Client.login(port, "bob");
+  await alice.expect("bob has entered the room.");
+  await back.send("say back again");
+  await alice.expect("bob: back again");
+  await carol.waitFor("bob: back again");
+  await alice.send("history");
+  await alice.expectLines([
+    'The last 1 line of "main":',
+    "[history] bob: back again",
+  ]);
+});
