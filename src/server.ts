@@ -507,7 +507,12 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
     const refusal = this.#admit(remote);
     const { clock } = this.#parts;
     let secure = false;
-    const timer = clock.setTimeout(() => raw.destroy(), TLS_HANDSHAKE_MS);
+    // A refused one is not counted: it has no longer than a refused plain
+    // connection has to read its line.
+    const timer = clock.setTimeout(
+      () => raw.destroy(),
+      refusal === null ? TLS_HANDSHAKE_MS : REFUSAL_WRITE_MS,
+    );
     this.#handshakes.add(raw);
     const socket = new TLSSocket(raw, {
       isServer: true,

@@ -100,6 +100,12 @@ Deno.test({
         await Deno.connectTls({ hostname: "127.0.0.1", port, caCerts }),
       );
       await third.expect("Too many connections from your address");
+      // A refused one that never finishes its handshake is not counted: it
+      // has a second, as a refused plain connection has to read its line.
+      await using refusedSilent = await Client.connect(port);
+      await clock.untilPending(3);
+      clock.advance(1000);
+      await refusedSilent.closed();
       // Past the handshake's time and the login's: both are closed (their
       // sockets, not only their sessions).
       clock.advance(61_000);
