@@ -519,7 +519,9 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
       secureContext: this.#parts.secureContext!,
     });
     // A failed handshake is the client's: it ends with its socket, below.
+    // (An 'error' event with no listener would throw, and end the process.)
     socket.on("error", () => raw.destroy());
+    raw.on("error", () => raw.destroy());
     raw.once("close", () => {
       clock.clearTimeout(timer);
       this.#handshakes.delete(raw);
