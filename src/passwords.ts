@@ -48,8 +48,15 @@ export class PasswordHasher {
   readonly #concurrency: number;
   readonly #params: ScryptParams;
   #running = 0;
-  /** Those waiting for a turn, first come first served. */
-  readonly #queue: (() => void)[] = [];
+  /**
+   * Those waiting for a turn, by who asked (an address): each in the order
+   * they came, and the askers in turn, one hash each, so that one address's
+   * many logins cannot keep everyone else's waiting behind them all.
+   */
+  readonly #queues = new Map<string, (() => void)[]>();
+  /** The askers with someone waiting, whose turn is next first. */
+  readonly #askers: string[] = [];
+  #waiting = 0;
   /** The login tries under way, for the delay after failed ones. */
   readonly tries: LoginTries = new LoginTries();
 
@@ -60,7 +67,7 @@ export class PasswordHasher {
 
   /** Hashes waiting for a turn now. */
   get waiting(): number {
-    return this.#queue.length;
+    return this.#waiting;
   }
 
   /** Hashes running now. */
@@ -113,10 +120,10 @@ export class PasswordHasher {
   }
 
   async #turn<T>(work: () => Promise<T>, options: TurnOptions): Promise<T> {
-    const { onQueued, signal } = options;
+    const { onQueued, signal, asker = "" } = options;
     signal?.throwIfAborted();
     if (this.#running >= this.#concurrency) {
-      onQueued?.(this.#running + this.#queue.length);
+      onQueued?.(this.#running + this.#waiting);
       // A session that ends while it waits leaves the line: a storm of
       // logins that gave up must not keep the live ones waiting.
       await new Promise<void>((resolve, reject) => {
@@ -125,10 +132,22 @@ export class PasswordHasher {
           resolve();
         };
         const leave = () => {
-          this.#queue.splice(this.#queue.indexOf(go), 1);
+          const queue = this.#queues.get(asker)!;
+          queue.splice(queue.indexOf(go), 1);
+          this.#waiting--;
+          if (queue.length === 0) {
+            this.#queues.delete(asker);
+            this.#askers.splice(this.#askers.indexOf(asker), 1);
+          }
           reject(signal!.reason);
         };
-        this.#queue.push(go);
+        const queue = this.#queues.get(asker);
+        if (queue) queue.push(go);
+        else {
+          this.#queues.set(asker, [go]);
+          this.#askers.push(asker);
+        }
+        this.#waiting++;
         signal?.addEventListener("abort", leave, { once: true });
       });
     } else {
@@ -137,11 +156,24 @@ export class PasswordHasher {
     try {
       return await work();
     } finally {
-      // The turn passes straight to the next in line, or is given back.
-      const next = this.#queue.shift();
+      // The turn passes straight to the next asker's first in line, or is
+      // given back.
+      const next = this.#next();
       if (next) next();
       else this.#running--;
     }
+  }
+
+  /** Takes the next waiter: the first of the asker whose turn it is. */
+  #next(): (() => void) | undefined {
+    const asker = this.#askers.shift();
+    if (asker === undefined) return undefined;
+    const queue = this.#queues.get(asker)!;
+    const go = queue.shift()!;
+    this.#waiting--;
+    if (queue.length > 0) this.#askers.push(asker);
+    else this.#queues.delete(asker);
+    return go;
   }
 }
 
@@ -191,6 +223,11 @@ export interface TurnOptions {
   readonly onQueued?: (ahead: number) => void;
   /** Aborted when nobody wants the answer any more: it leaves the line. */
   readonly signal?: AbortSignal;
+  /**
+   * Who asks (an address): askers take turns, one hash each. Default: one
+   * asker for all.
+   */
+  readonly asker?: string;
 }
 
 /**

@@ -68,3 +68,27 @@ Deno.test("PasswordHasher: a check whose session ended leaves the line, and the 
     "an ended session does not join the line",
   );
 });
+
+Deno.test("PasswordHasher: askers take turns, so one address's many checks do not keep another's behind them all", async () => {
+  const hasher = new PasswordHasher({
+    concurrency: 1,
+    params: { ln: 4, r: 1, p: 1 },
+  });
+  const done: string[] = [];
+  const ask = (name: string, asker: string) =>
+    hasher.hash(name, { asker }).then(() => done.push(name));
+  const all = [
+    ask("a1", "a"),
+    ask("a2", "a"),
+    ask("a3", "a"),
+    ask("a4", "a"),
+    ask("b1", "b"),
+    ask("c1", "c"),
+    ask("b2", "b"),
+  ];
+  assert.equal(hasher.waiting, 6);
+  await Promise.all(all);
+  assert.deepEqual(done, ["a1", "a2", "b1", "c1", "a3", "b2", "a4"]);
+  assert.equal(hasher.waiting, 0);
+  assert.equal(hasher.running, 0);
+});

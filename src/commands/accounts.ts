@@ -48,6 +48,7 @@ function queued({ session }: Context): TurnOptions {
   return {
     onQueued: (ahead) => session.reply(TEXT.hashQueued(ahead)),
     signal: session.signal,
+    asker: session.address,
   };
 }
 
