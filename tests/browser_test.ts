@@ -646,6 +646,74 @@ browserTest(
   },
 );
 
+/**
+ * Where `help`'s rows are on the page: each row's term and description
+ * boxes, and the width of the page and of what it holds.
+ */
+function helpLayout(page: ChatPage) {
+  return page.page.evaluate(() => {
+    const box = (element: Dom) => {
+      const rect = element.getBoundingClientRect();
+      return { left: rect.left, right: rect.right, top: rect.top };
+    };
+    const rows = [...document.querySelectorAll(".log:not([hidden]) .pair")];
+    return {
+      rows: rows.map((row: Dom) => ({
+        term: row.querySelector(".term").textContent,
+        description: row.querySelector(".description").textContent,
+        termBox: box(row.querySelector(".term")),
+        descriptionBox: box(row.querySelector(".description")),
+      })),
+      width: innerWidth,
+      scrollWidth: document.documentElement.scrollWidth,
+    };
+  });
+}
+
+browserTest(
+  "help's table is two columns on a desk and a term over its description on a phone",
+  async (chromium) => {
+    await using server = await startServer({ httpPort: 0 });
+    const url = pageUrl(server.httpAddr!.port);
+    await using desk = await chromium.open(url);
+    await desk.login("ann");
+    await desk.type("/help");
+    await desk.waitForLine('Type "help COMMAND" for more about one command.');
+    const wide = await helpLayout(desk);
+    // The server lines the table up with spaces, for a fixed-width font;
+    // the page's is not one, so it makes the columns itself.
+    const say = wide.rows.find((row) => row.term === "say TEXT");
+    assert.deepEqual(
+      say && { term: say.term, description: say.description },
+      { term: "say TEXT", description: "say TEXT to everyone in the room" },
+    );
+    assert.ok(wide.rows.length >= 20, "every command is a row");
+    const column = wide.rows[0].descriptionBox.left;
+    for (const row of wide.rows) {
+      assert.equal(row.descriptionBox.left, column, `"${row.term}" lines up`);
+      assert.ok(row.termBox.right < column, `"${row.term}" fits its column`);
+    }
+    await desk.screenshot("help-desk");
+
+    await using phone = await chromium.open(url, PHONE);
+    await phone.login("ben");
+    await phone.type("/help");
+    await phone.waitForLine('Type "help COMMAND" for more about one command.');
+    const narrow = await helpLayout(phone);
+    assert.equal(narrow.rows.length, wide.rows.length);
+    for (const row of narrow.rows) {
+      assert.ok(
+        row.descriptionBox.top > row.termBox.top,
+        `"${row.term}" has its description under it`,
+      );
+    }
+    assert.ok(narrow.scrollWidth <= narrow.width, "nothing wider than it");
+    await phone.screenshot("help-phone");
+    assertHealthy(desk);
+    assertHealthy(phone);
+  },
+);
+
 browserTest(
   "the room's history shows after login and on join, and Load older pages back to the start",
   async (chromium) => {

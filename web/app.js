@@ -75,6 +75,13 @@ const TEXTS = {
   offlineMessage: /^\[private, ([^\]]+)\] (\S+): (.*)$/,
 };
 
+/**
+ * A row of a table in a reply, lined up with spaces (`help`'s
+ * `  say TEXT        say TEXT to everyone in the room`): indented, then its
+ * two cells, at least two spaces apart.
+ */
+const TABLE_ROW = /^ {2}(\S(?:.*?\S)?) {2,}(\S.*)$/;
+
 /** http and https URLs in text (anything else is never a link). */
 const URL_PATTERN = /https?:\/\/[^\s<>"'`]+/gi;
 
@@ -1513,6 +1520,19 @@ function addSystem(conversation, lines, key, kind) {
   item.append(timeElement(Date.now()));
   const body = h("div", "body");
   for (const line of lines) {
+    const pair = line.match(TABLE_ROW);
+    if (pair !== null) {
+      // A row of a table the server lined up with spaces for a fixed-width
+      // terminal (help): two cells, which style.css lines up as columns.
+      body.classList.add("table");
+      const row = h("div", "line pair");
+      row.append(h("span", "term", pair[1]));
+      const description = h("span", "description");
+      appendRich(description, pair[2]);
+      row.append(description);
+      body.append(row);
+      continue;
+    }
     const row = h("div", "line");
     appendRich(row, line);
     body.append(row);
