@@ -518,6 +518,52 @@ browserTest(
 );
 
 browserTest(
+  "the log keeps its last line in sight when the reconnecting banner takes room above it",
+  async (chromium) => {
+    await using server = await startServer({ httpPort: 0 });
+    await using proxy = TcpProxy.open(server.httpAddr!.port);
+    await using page = await chromium.open(pageUrl(proxy.port), {
+      width: 1280,
+      height: 500,
+    });
+    await page.login("ann");
+    await page.type("/help");
+    const last = 'Type "help COMMAND" for more about one command.';
+    await page.waitForLine(last);
+    const lastLineShown = () =>
+      page.page.evaluate(() => {
+        const scroller = document.getElementById("scroller");
+        const entries = document.querySelectorAll(".log:not([hidden]) .entry");
+        const entry = entries[entries.length - 1];
+        return {
+          text: entry.textContent,
+          overflows: scroller.scrollHeight > scroller.clientHeight,
+          below: entry.getBoundingClientRect().bottom -
+            scroller.getBoundingClientRect().bottom,
+        };
+      });
+    const before = await lastLineShown();
+    assert.ok(before.text.includes(last));
+    assert.ok(before.overflows, "the log is longer than its box");
+    assert.ok(before.below <= 1, "the last line shows");
+
+    proxy.hold();
+    await proxy.cut();
+    await page.waitFor(() => !document.getElementById("banner").hidden);
+    const during = await lastLineShown();
+    assert.ok(during.text.includes(last));
+    assert.ok(
+      during.below <= 1,
+      `the last line still shows (${during.below}px below the box)`,
+    );
+    await page.screenshot("banner-log-end");
+    proxy.release();
+    await page.waitFor(() => document.getElementById("banner").hidden);
+    assertHealthy(page, [/WebSocket connection to .* failed/]);
+  },
+);
+
+browserTest(
   "a page whose old socket the server still thinks open takes its session over as soon as it is back",
   async (chromium) => {
     await using server = await startServer({ httpPort: 0 });

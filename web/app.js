@@ -1618,6 +1618,19 @@ function scrollToBottom() {
   ui.scroller.scrollTop = ui.scroller.scrollHeight;
 }
 
+/**
+ * Whether the log was at its end when it last scrolled: a log that then
+ * gets shorter (the reconnecting banner above it, a phone's keyboard) stays
+ * at its end, as new lines keep it, rather than hiding its last lines.
+ */
+let pinnedToBottom = true;
+ui.scroller.addEventListener("scroll", () => {
+  pinnedToBottom = isAtBottom();
+}, { passive: true });
+new ResizeObserver(() => {
+  if (pinnedToBottom) scrollToBottom();
+}).observe(ui.scroller);
+
 // ------------------------------------------------------------------ history
 
 /** Asks for the room's last lines (after login, after a lost session). */
