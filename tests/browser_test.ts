@@ -692,6 +692,37 @@ browserTest(
   },
 );
 
+browserTest(
+  "a room typed as #den and a name as @tel, as the page writes them, are understood",
+  async (chromium) => {
+    await using server = await startServer({ httpPort: 0 });
+    await using tel = await Client.login(server.addr.port, "tel");
+    await using page = await chromium.open(pageUrl(server.httpAddr!.port));
+    await page.login("ann");
+    await tel.expect("ann has entered the room.");
+
+    await page.type("/whois @tel");
+    await page.waitForLine('tel is in room "main"');
+    await page.type("/msg @tel hi there");
+    await tel.expect("[private] ann: hi there");
+    await page.waitForMessage("ann", "hi there", "@tel");
+    await page.type("/join #den");
+    await tel.expect("ann has left the room.");
+    await page.waitForLine('You are now in room "den".');
+    assert.equal(
+      await page.page.$eval(
+        "#conversation-title",
+        (title) => title.textContent,
+      ),
+      "#den",
+    );
+    // A sign elsewhere in the line is the user's text, as typed.
+    await page.type("/msg tel #den and @tel");
+    await tel.expect("[private] ann: #den and @tel");
+    assertHealthy(page);
+  },
+);
+
 /**
  * Where `help`'s rows are on the page: each row's term and description
  * boxes, and the width of the page and of what it holds.

@@ -1994,15 +1994,44 @@ function submitMessage() {
 }
 
 /**
- * A command the user typed: sent unchanged, after noting what the page
- * must know about it (a logout is not a dropped connection; answers to
- * `rooms` and `history` typed by the user are shown).
- *
- * @param {string} line
+ * The commands whose first word is a user's name. The page writes names as
+ * `@bob` (and rooms as `#den`), and the server's names have neither sign,
+ * so `/msg @bob hi` means bob, and `/join #den` the room den.
  */
-function runCommand(line) {
-  const [word, ...rest] = line.slice(1).split(/\s+/);
-  switch (word.toLowerCase()) {
+const NAME_FIRST = new Set([
+  "msg",
+  "whois",
+  "ignore",
+  "unignore",
+  "kick",
+  "ban",
+  "unban",
+  "mute",
+  "unmute",
+  "roomop",
+  "roomdeop",
+  "op",
+  "deop",
+]);
+
+/**
+ * A command the user typed: sent as typed (but for the `@` or `#` the page
+ * writes before a name or a room), after noting what the page must know
+ * about it (a logout is not a dropped connection; answers to `rooms` and
+ * `history` typed by the user are shown).
+ *
+ * @param {string} typed
+ */
+function runCommand(typed) {
+  const [word, ...rest] = typed.slice(1).split(/\s+/);
+  const name = word.toLowerCase();
+  const sign = name === "join" ? "#" : NAME_FIRST.has(name) ? "@" : null;
+  let line = typed;
+  if (sign !== null && rest.length > 0 && rest[0].startsWith(sign)) {
+    rest[0] = rest[0].slice(1);
+    line = typed.replace(/^(\/\S+\s+)[#@]/, "$1");
+  }
+  switch (name) {
     case "logout":
       session.leaving = true;
       break;
