@@ -317,6 +317,36 @@ browserTest(
 );
 
 browserTest(
+  "a password typed for a name that is no account is not used, and the page says so",
+  async (chromium) => {
+    await using server = await startServer({ httpPort: 0 });
+    await using tel = await Client.login(server.addr.port, "tel");
+    await using page = await chromium.open(pageUrl(server.httpAddr!.port));
+    await page.login("alcie", "what-alice-uses");
+    await tel.expect("alcie has entered the room.");
+    await page.waitForLine(
+      'There is no account "alcie": you are in as a guest, and the password was not used.',
+    );
+    await page.screenshot("guest-with-password");
+
+    // A guest who typed no password is told nothing of the kind.
+    await using other = await chromium.open(pageUrl(server.httpAddr!.port));
+    await other.login("ben");
+    await tel.expect("ben has entered the room.");
+    await other.type("/look");
+    await other.waitForLine("The following are in this room:");
+    const notes = await other.page.evaluate(() =>
+      [...document.querySelectorAll(".log:not([hidden]) .entry")].filter(
+        (entry: Dom) => entry.textContent.includes("There is no account"),
+      ).length
+    );
+    assert.equal(notes, 0);
+    assertHealthy(page);
+    assertHealthy(other);
+  },
+);
+
+browserTest(
   "a private conversation gets its own entry with an unread count, and both sides see it",
   async (chromium) => {
     await using server = await startServer({ httpPort: 0 });

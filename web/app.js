@@ -1122,10 +1122,25 @@ function onRoom(frame) {
     owner: room.owner ?? null,
     members: [...room.members],
   };
-  if (session.loginPassword !== null) session.loginPassword = null;
+  // A password typed in the form that no question took: the name is no
+  // account (a typo of one, say), and the user is in as a guest.
+  const unused = firstLogin && session.loginPassword !== null;
+  session.loginPassword = null;
   setConnection("connected");
   renderRoom();
   if (moved || firstLogin) showConversation(ROOM_KEY);
+  if (unused) {
+    addSystem(
+      conversation,
+      [
+        `There is no account "${session.me}": you are in as a guest, and ` +
+        "the password was not used. Log out to try another name, or type " +
+        "/register to keep this one.",
+      ],
+      conn.base + frame.id,
+      "notice",
+    );
+  }
   if (firstLogin) {
     flushQueue();
     askHistory();
