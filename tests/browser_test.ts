@@ -753,6 +753,91 @@ browserTest(
   },
 );
 
+browserTest(
+  "the keyboard alone logs in, sends, moves between conversations and cancels a question",
+  async (chromium) => {
+    await using server = await startServer({ httpPort: 0 });
+    await using tel = await Client.login(server.addr.port, "tel");
+    await using page = await chromium.open(pageUrl(server.httpAddr!.port));
+    const keys = page.page.keyboard;
+    const focused = () =>
+      page.page.evaluate(() => {
+        const element = document.activeElement;
+        const style = getComputedStyle(element);
+        return {
+          id: element.id,
+          what: element.id || `${element.tagName} ${element.className} ` +
+              `"${element.textContent.trim().slice(0, 30)}"`,
+          ring: style.outlineStyle !== "none" && style.outlineWidth !== "0px",
+        };
+      });
+    // The form has the focus on arrival: a name and Enter log in.
+    assert.equal((await focused()).id, "login-name");
+    await keys.type("ann");
+    await keys.press("Enter");
+    await tel.expect("ann has entered the room.");
+    await page.waitFor(() => document.body.dataset.phase === "chat");
+    assert.equal((await focused()).id, "message", "then the message box");
+    await keys.type("typed, not clicked");
+    await keys.press("Enter");
+    await tel.expect("ann: typed, not clicked");
+
+    // Tab reaches every control, each with its focus ring: from the box,
+    // round to the room list and back to the box.
+    const seen: string[] = [];
+    for (let step = 0; step < 30; step++) {
+      await keys.press("Tab");
+      const now = await focused();
+      // Past the last control, the focus leaves the page for the browser's.
+      if (now.what.startsWith("BODY ")) continue;
+      assert.ok(now.ring, `${now.what} shows its focus`);
+      seen.push(now.id);
+      if (now.id === "message") break;
+    }
+    assert.equal(seen.at(-1), "message", "Tab comes back to the message box");
+    assert.ok(seen.includes("send"));
+    assert.ok(seen.includes("join-name"));
+    assert.ok(seen.includes("logout"));
+
+    // Alt+Down and Alt+Up move between the room and a private conversation.
+    await tel.send("msg ann psst");
+    await tel.expect("[private to ann] psst");
+    await page.waitFor(() =>
+      document.querySelector('#private-list [data-private="tel"]') !== null
+    );
+    const shown = () =>
+      page.page.$eval("#conversation-title", (title) => title.textContent);
+    await keys.down("Alt");
+    await keys.press("ArrowDown");
+    await keys.up("Alt");
+    assert.equal(await shown(), "@tel");
+    await page.waitForMessage("tel", "psst");
+    await keys.type("back at you");
+    await keys.press("Enter");
+    await tel.expect("[private] ann: back at you");
+    await keys.down("Alt");
+    await keys.press("ArrowUp");
+    await keys.up("Alt");
+    assert.equal(await shown(), "#main");
+
+    // Escape cancels a question, and the box is for messages again.
+    await keys.type("/register");
+    await keys.press("Enter");
+    await page.waitFor(() =>
+      document.getElementById("message").type === "password"
+    );
+    await keys.press("Escape");
+    await page.waitForLine("Cancelled.");
+    await page.waitFor(() =>
+      document.getElementById("message").type === "text"
+    );
+    await keys.type("and on");
+    await keys.press("Enter");
+    await tel.expect("ann: and on");
+    assertHealthy(page);
+  },
+);
+
 /**
  * Where `help`'s rows are on the page: each row's term and description
  * boxes, and the width of the page and of what it holds.

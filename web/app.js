@@ -2144,13 +2144,20 @@ function remember(line) {
 
 /**
  * Up and Down walk the lines sent before; Down past the last gives back
- * the line being typed.
+ * the line being typed. While a question is open, Escape cancels it.
  *
  * @param {KeyboardEvent} event
  */
 function onMessageKey(event) {
   if (event.altKey || event.ctrlKey || event.metaKey || event.shiftKey) return;
-  if (session.prompt !== null) return;
+  if (session.prompt !== null) {
+    // Escape cancels a question, as the Cancel button does.
+    if (event.key === "Escape") {
+      event.preventDefault();
+      answerPrompt("");
+    }
+    return;
+  }
   const lines = inputHistory.lines;
   if (event.key === "ArrowUp") {
     if (inputHistory.index === 0) return;
