@@ -838,6 +838,45 @@ browserTest(
   },
 );
 
+browserTest(
+  "a link with the user's name in it is no mention; the name in the text is",
+  async (chromium) => {
+    await using server = await startServer({ httpPort: 0 });
+    await using tel = await Client.login(server.addr.port, "tel");
+    await using page = await chromium.open(pageUrl(server.httpAddr!.port));
+    await page.login("ann");
+    await tel.expect("ann has entered the room.");
+    const mentions = () =>
+      page.page.evaluate(() =>
+        [...document.querySelectorAll(".log:not([hidden]) .msg")].map(
+          (item: Dom) => ({
+            text: item.querySelector(".text").textContent,
+            mention: item.classList.contains("mention"),
+            marks: item.querySelectorAll("mark").length,
+          }),
+        )
+      );
+    await tel.send("say the notes: https://example.com/ann/notes");
+    await tel.expect("tel: the notes: https://example.com/ann/notes");
+    await page.waitForMessage(
+      "tel",
+      "the notes: https://example.com/ann/notes",
+    );
+    await tel.send("say ann, see above");
+    await tel.expect("tel: ann, see above");
+    await page.waitForMessage("tel", "ann, see above");
+    assert.deepEqual(await mentions(), [
+      {
+        text: "the notes: https://example.com/ann/notes",
+        mention: false,
+        marks: 0,
+      },
+      { text: "ann, see above", mention: true, marks: 1 },
+    ]);
+    assertHealthy(page);
+  },
+);
+
 /**
  * Where `help`'s rows are on the page: each row's term and description
  * boxes, and the width of the page and of what it holds.

@@ -375,12 +375,14 @@ function mentionPattern(name) {
 }
 
 /**
- * Whether `text` mentions the user.
+ * Whether `text` mentions the user: a link that has their name in it
+ * (`https://example.com/ann`) does not, as it is not marked in it either.
  *
  * @param {string} text
  */
 function mentionsMe(text) {
-  return session.me !== null && mentionPattern(session.me).test(text);
+  return session.me !== null &&
+    mentionPattern(session.me).test(text.replace(URL_PATTERN, " "));
 }
 
 /**
