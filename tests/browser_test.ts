@@ -386,6 +386,13 @@ browserTest(
       ),
       "@tel",
     );
+    // One entry is marked as the one shown: the conversation, not the room.
+    assert.deepEqual(
+      (await ann.entries()).filter((entry) => entry.current).map((entry) =>
+        entry.name
+      ),
+      ["tel"],
+    );
     await ann.type("hi tel");
     await tel.expect("[private] ann: hi tel");
     await ann.waitForMessage("ann", "hi tel");
@@ -395,7 +402,7 @@ browserTest(
     await tel.send("say ann, the build is green");
     await tel.expect("tel: ann, the build is green");
     await ann.waitFor(() =>
-      document.querySelector("#room-list .current .badge.mention")
+      document.querySelector("#room-list .here .badge.mention")
         ?.textContent === "1"
     );
     await ann.screenshot("private-conversation");

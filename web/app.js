@@ -1790,8 +1790,14 @@ function renderRooms() {
     const count = button.lastElementChild;
     count.title = `${entry.count} ${entry.count === 1 ? "person" : "people"}`;
     if (isCurrent) {
-      button.classList.add("current");
-      if (currentKey === ROOM_KEY) button.setAttribute("aria-current", "page");
+      // The room you are in: marked as the one shown only while it is (a
+      // private conversation may be); else as where you are.
+      if (currentKey === ROOM_KEY) {
+        button.classList.add("current");
+        button.setAttribute("aria-current", "page");
+      } else {
+        button.classList.add("here");
+      }
       if (conversation !== undefined) addBadge(button, conversation);
     }
     button.addEventListener("click", () => {
