@@ -552,6 +552,24 @@ Deno.test("/livez, /readyz and the page's headers; /readyz says 503 once a shutd
   await closing;
 });
 
+Deno.test("HEAD of a page's file says the length its GET has, with no body", async () => {
+  await using server = await startWeb();
+  const base = `http://127.0.0.1:${server.httpAddr!.port}`;
+  for (const path of ["/", "/app.js", "/style.css"]) {
+    const get = await fetch(`${base}${path}`);
+    const body = new Uint8Array(await get.arrayBuffer());
+    assert.ok(body.length > 0);
+    const head = await fetch(`${base}${path}`, { method: "HEAD" });
+    assert.equal(head.status, 200);
+    assert.equal(head.headers.get("content-length"), String(body.length));
+    assert.equal(
+      head.headers.get("content-type"),
+      get.headers.get("content-type"),
+    );
+    assert.equal((await head.arrayBuffer()).byteLength, 0);
+  }
+});
+
 Deno.test("/metrics is the Prometheus text format, line by line", async () => {
   await using server = await startWeb();
   const port = server.httpAddr!.port;

@@ -176,11 +176,17 @@ export function createHandler(
     }
     const file = parts.files.get(path);
     if (file === undefined) return respond(404, "Not found\n");
-    return respond(200, request.method === "HEAD" ? null : file.body.slice(), {
+    const headers: Record<string, string> = {
       "Content-Type": file.type,
       "Content-Security-Policy": CONTENT_SECURITY_POLICY,
       "Cache-Control": "no-cache",
-    });
+    };
+    if (request.method === "HEAD") {
+      // No body, but the length a GET would have (else it would say 0).
+      headers["Content-Length"] = String(file.body.byteLength);
+      return respond(200, null, headers);
+    }
+    return respond(200, file.body.slice(), headers);
   };
 }
 
