@@ -33,7 +33,7 @@ declare const document: any;
 declare const innerWidth: number;
 declare const innerHeight: number;
 // deno-lint-ignore no-explicit-any
-declare function getComputedStyle(element: any): any;
+declare function getComputedStyle(element: any, pseudo?: string): any;
 
 const missing = chromiumMissing();
 const inCi = Deno.env.get("CI") !== undefined;
@@ -880,6 +880,55 @@ browserTest(
       },
       { text: "ann, see above", mention: true, marks: 1 },
     ]);
+    assertHealthy(page);
+  },
+);
+
+browserTest(
+  "a room's history from an earlier day is headed by its date, and today by Today",
+  async (chromium) => {
+    // The server's clock says 2026-01-01; the browser's, today.
+    const clock = new FakeClock();
+    await using server = await startServer({ httpPort: 0, clock });
+    await using tel = await Client.login(server.addr.port, "tel");
+    await tel.send("say said on new year's day");
+    await tel.expect("tel: said on new year's day");
+    await tel.send("say and again");
+    await tel.expect("tel: and again");
+    await using page = await chromium.open(pageUrl(server.httpAddr!.port));
+    await page.login("ann");
+    await page.waitForMessage("tel", "and again");
+    await page.type("/look");
+    await page.waitForLine("The following are in this room:");
+    const days = await page.page.evaluate(() =>
+      [...document.querySelectorAll(".log:not([hidden]) .entry")].map(
+        (entry: Dom) => ({
+          text: entry.querySelector(".text")?.textContent ??
+            entry.querySelector(".body")?.textContent,
+          day: entry.dataset.day ?? null,
+          shown: getComputedStyle(entry, "::before").content,
+        }),
+      )
+    );
+    const newYear = new Date(Date.UTC(2026, 0, 1)).toLocaleDateString([], {
+      weekday: "long",
+      month: "long",
+      day: "numeric",
+      year: new Date().getFullYear() === 2026 ? undefined : "numeric",
+    });
+    assert.deepEqual(days.slice(0, 2), [
+      {
+        text: "said on new year's day",
+        day: newYear,
+        shown: `"${newYear}"`,
+      },
+      { text: "and again", day: null, shown: "none" },
+    ]);
+    const rest = days.slice(2);
+    assert.ok(rest.length >= 1);
+    assert.equal(rest[0].day, "Today", "the page's own lines are today's");
+    assert.ok(rest.slice(1).every((entry) => entry.day === null));
+    await page.screenshot("history-days");
     assertHealthy(page);
   },
 );

@@ -1574,6 +1574,56 @@ function addMark(conversation, text, key, kind) {
 }
 
 /**
+ * The local day of an entry, from its time (null: it has none, as a mark).
+ *
+ * @param {Element} entry
+ * @returns {string | null}
+ */
+function dayOf(entry) {
+  const time = entry.querySelector(":scope > time");
+  return time === null ? null : new Date(time.dateTime).toDateString();
+}
+
+/**
+ * Heads an entry with its day (`Today`, `Yesterday`, `Tuesday, December 1`)
+ * where the day changes from the entry before, or where the log starts with
+ * an earlier day than today: a room's history may go back weeks, and its
+ * times alone would read as today's.
+ *
+ * @param {HTMLElement} entry
+ */
+function markDay(entry) {
+  const day = dayOf(entry);
+  if (day === null) return;
+  let previous = entry.previousElementSibling;
+  while (previous !== null && dayOf(previous) === null) {
+    previous = previous.previousElementSibling;
+  }
+  const today = new Date();
+  const yesterday = new Date(today);
+  yesterday.setDate(today.getDate() - 1);
+  const changed = previous === null
+    ? day !== today.toDateString()
+    : dayOf(previous) !== day;
+  entry.classList.toggle("new-day", changed);
+  if (!changed) {
+    delete entry.dataset.day;
+    return;
+  }
+  const date = new Date(day);
+  entry.dataset.day = day === today.toDateString()
+    ? "Today"
+    : day === yesterday.toDateString()
+    ? "Yesterday"
+    : date.toLocaleDateString([], {
+      weekday: "long",
+      month: "long",
+      day: "numeric",
+      year: date.getFullYear() === today.getFullYear() ? undefined : "numeric",
+    });
+}
+
+/**
  * Puts an entry where its key (its id, in the server's one sequence) puts
  * it: at the end for what is live, further up for history. The view stays
  * at the bottom if it was there, and on the same lines if not.
@@ -1601,6 +1651,10 @@ function insertEntry(conversation, item, key) {
     before = node;
   }
   list.insertBefore(item, before);
+  markDay(item);
+  let next = item.nextElementSibling;
+  while (next !== null && dayOf(next) === null) next = next.nextElementSibling;
+  if (next !== null) markDay(/** @type {HTMLElement} */ (next));
   if (list.childElementCount > MAX_ENTRIES) {
     // The oldest go; "Load older messages" can bring them back.
     while (list.childElementCount > MAX_ENTRIES) {
