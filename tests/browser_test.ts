@@ -982,6 +982,27 @@ browserTest(
     }
     await desk.screenshot("help-desk");
 
+    // Only help's rows are a table: a line of another reply that happens
+    // to have two spaces in it (a topic, a ban's reason) stays one line.
+    await desk.type("/topic ship  on Friday");
+    await desk.waitForLine("ann set the topic: ship  on Friday");
+    await desk.type("/rooms");
+    await desk.waitForLine("Rooms:");
+    const rooms = await desk.page.evaluate(() => {
+      const entries = document.querySelectorAll(".log:not([hidden]) .entry");
+      const entry = entries[entries.length - 1];
+      return {
+        pairs: entry.querySelectorAll(".pair").length,
+        lines: [...entry.querySelectorAll(".line")].map((line: Dom) =>
+          line.textContent
+        ),
+      };
+    });
+    assert.deepEqual(rooms, {
+      pairs: 0,
+      lines: ["Rooms:", "  main (1 person): ship  on Friday"],
+    });
+
     await using phone = await chromium.open(url, PHONE);
     await phone.login("ben");
     await phone.type("/help");

@@ -58,6 +58,7 @@ const PHONE = matchMedia("(max-width: 640px)");
  */
 const TEXTS = {
   welcome: /^Welcome to (.+)$/,
+  helpHeader: "Commands (a leading / is optional):",
   roomsHeader: "Rooms:",
   roomLine: /^ {2}(\S+) \((\d+) (?:person|people)\)(?:: (.*))?$/,
   historyHeader: /^(?:The last|Earlier) \d+ lines? of ".*":$/,
@@ -76,9 +77,10 @@ const TEXTS = {
 };
 
 /**
- * A row of a table in a reply, lined up with spaces (`help`'s
- * `  say TEXT        say TEXT to everyone in the room`): indented, then its
- * two cells, at least two spaces apart.
+ * A row of `help`'s table, lined up with spaces for a terminal
+ * (`  say TEXT        say TEXT to everyone in the room`): indented, then its
+ * two cells, at least two spaces apart. Only help's reply is read so: in
+ * another, two spaces may be a user's (a topic, a reason).
  */
 const TABLE_ROW = /^ {2}(\S(?:.*?\S)?) {2,}(\S.*)$/;
 
@@ -1536,8 +1538,9 @@ function addSystem(conversation, lines, key, kind) {
   const item = h("li", `entry system ${kind}`);
   item.append(timeElement(Date.now()));
   const body = h("div", "body");
+  const table = lines[0] === TEXTS.helpHeader;
   for (const line of lines) {
-    const pair = line.match(TABLE_ROW);
+    const pair = table ? line.match(TABLE_ROW) : null;
     if (pair !== null) {
       // A row of a table the server lined up with spaces for a fixed-width
       // terminal (help): two cells, which style.css lines up as columns.
