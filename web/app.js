@@ -292,6 +292,11 @@ const session = {
 const conversations = new Map();
 /** The key of the conversation shown. */
 let currentKey = ROOM_KEY;
+/**
+ * Whether the log was at its end when it last scrolled (or was put there):
+ * a log at its end that gets shorter is kept at its end.
+ */
+let pinnedToBottom = true;
 
 /** Lines sent from the message box, for Up and Down. */
 const inputHistory = {
@@ -1665,6 +1670,9 @@ function insertEntry(conversation, item, key) {
       conversation.seen.delete(Number(first.dataset.key));
       first.remove();
     }
+    // The log starts later now: with its day, if that is not today.
+    const top = list.firstElementChild;
+    if (top !== null) markDay(/** @type {HTMLElement} */ (top));
     const oldest = /** @type {HTMLElement | null} */ (
       list.querySelector(".msg[data-id]")
     );
@@ -1690,14 +1698,11 @@ function isAtBottom() {
 /** Scrolls the log to its end. */
 function scrollToBottom() {
   ui.scroller.scrollTop = ui.scroller.scrollHeight;
+  pinnedToBottom = true;
 }
 
-/**
- * Whether the log was at its end when it last scrolled: a log that then
- * gets shorter (the reconnecting banner above it, a phone's keyboard) stays
- * at its end, as new lines keep it, rather than hiding its last lines.
- */
-let pinnedToBottom = true;
+// A log that gets shorter (the reconnecting banner above it, a phone's
+// keyboard) stays at its end if it was there, as new lines keep it.
 ui.scroller.addEventListener("scroll", () => {
   pinnedToBottom = isAtBottom();
 }, { passive: true });
