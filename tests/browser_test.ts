@@ -15,6 +15,7 @@ import { FakeClock } from "./fake_clock.ts";
 import {
   Client,
   PASSWORD,
+  registered,
   startServer,
   TIMEOUT_MS,
   withTimeout,
@@ -929,6 +930,32 @@ browserTest(
     assert.equal(rest[0].day, "Today", "the page's own lines are today's");
     assert.ok(rest.slice(1).every((entry) => entry.day === null));
     await page.screenshot("history-days");
+    assertHealthy(page);
+  },
+);
+
+browserTest(
+  "a page kicked out of a room is told why in the room it lands in",
+  async (chromium) => {
+    await using server = await startServer({ httpPort: 0, ops: ["root"] });
+    await using root = await registered(server.addr.port, "root");
+    await using page = await chromium.open(pageUrl(server.httpAddr!.port));
+    await page.login("ann");
+    await root.expect("ann has entered the room.");
+    await page.type("/join den");
+    await page.waitForLine('You are now in room "den".');
+    await root.expect("ann has left the room.");
+    await root.send("join den");
+    await root.waitFor((line) => line === 'You are now in room "den".');
+    await page.waitForLine("root has entered the room.");
+    await root.send("kick ann off topic");
+    await root.expect("ann was kicked by root: off topic");
+    await page.waitFor(() =>
+      document.getElementById("conversation-title").textContent === "#main"
+    );
+    await page.waitForLine('You are now in room "main".');
+    await page.waitForLine('You were kicked from "den" by root: off topic');
+    await page.screenshot("kicked-to-main");
     assertHealthy(page);
   },
 );

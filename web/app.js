@@ -275,6 +275,13 @@ const session = {
   /** Whether the history answer being read was asked by the page. */
   /** @type {boolean | null} */
   historyAnswer: null,
+  /**
+   * The notices shown in the room's log since the last other frame: when a
+   * room frame follows (a kick, a room ban), they say why the user moved,
+   * and go with them into the new room's log.
+   */
+  /** @type {{ text: string, key: number }[]} */
+  notices: [],
   /** The private conversation to show once the user's /msg comes back. */
   /** @type {string | null} */
   focusPrivate: null,
@@ -735,6 +742,7 @@ function onFrame(frame) {
     // The "Older lines" reply follows its history frame at once, or never.
     session.historyAnswer = null;
   }
+  if (frame.type !== "notice" && frame.type !== "room") session.notices = [];
   switch (frame.type) {
     case "hello":
       return onHello(frame);
@@ -1047,7 +1055,9 @@ function onNotice(frame) {
     showLoginMessage(text, false);
     return;
   }
-  addSystem(current(), [text], conn.base + frame.id, "notice");
+  const key = conn.base + frame.id;
+  addSystem(current(), [text], key, "notice");
+  if (current().kind === "room") session.notices.push({ text, key });
 }
 
 /**
@@ -1123,7 +1133,15 @@ function onRoom(frame) {
   }
   const conversation = roomConversation(room.name);
   const moved = !sameName(conversation.name, room.name);
-  if (moved) resetConversation(conversation);
+  const notices = session.notices;
+  session.notices = [];
+  if (moved) {
+    resetConversation(conversation);
+    // Why the user was moved ("You were kicked from ..."), if they were.
+    for (const notice of notices) {
+      addSystem(conversation, [notice.text], notice.key, "notice");
+    }
+  }
   conversation.name = room.name;
   session.room = {
     name: room.name,
