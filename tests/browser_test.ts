@@ -960,6 +960,44 @@ browserTest(
   },
 );
 
+browserTest(
+  "a long topic is cut short in the header, and the page stays as wide as the screen",
+  async (chromium) => {
+    await using server = await startServer({ httpPort: 0 });
+    const url = pageUrl(server.httpAddr!.port);
+    const topic = "the release: ".repeat(12) +
+      "https://wiki.example.org/release/checklist/2026";
+    for (
+      const [name, viewport] of [
+        ["ann", PHONE],
+        ["ben", { width: 1280, height: 800 }],
+      ] as const
+    ) {
+      await using page = await chromium.open(url, viewport);
+      await page.login(name);
+      await page.type(`/topic ${topic}`);
+      await page.waitForLine(`${name} set the topic: ${topic}`);
+      const layout = await page.page.evaluate(() => {
+        const shown = document.getElementById("conversation-topic");
+        return {
+          topic: shown.textContent,
+          cut: shown.scrollWidth > shown.clientWidth,
+          right: shown.getBoundingClientRect().right,
+          width: innerWidth,
+          scrollWidth: document.documentElement.scrollWidth,
+        };
+      });
+      assert.equal(layout.topic, topic);
+      assert.equal(layout.width, viewport.width, "not zoomed out to fit");
+      assert.ok(layout.scrollWidth <= layout.width, "nothing wider than it");
+      assert.ok(layout.cut, "the topic is cut short");
+      assert.ok(layout.right <= layout.width);
+      await page.screenshot(`long-topic-${viewport.width}`);
+      assertHealthy(page);
+    }
+  },
+);
+
 /**
  * Where `help`'s rows are on the page: each row's term and description
  * boxes, and the width of the page and of what it holds.
