@@ -152,6 +152,37 @@ Deno.test({
 
 Deno.test({
   name:
+    `cluster: what a user just did shows in what they read next, as on one server${why}`,
+  ignore,
+  async fn() {
+    await using c = await cluster(2);
+    const [a, b] = c.ports;
+    await using bob = await Client.login(b, "bob");
+    await using alice = await Client.login(a, "alice");
+    await bob.expect("alice has entered the room.");
+    await bob.send("join den");
+    await bob.expect('You are now in room "den".');
+    await alice.expect("bob has left the room.");
+    // Each in one write: the reads come while the join's presence updates
+    // (out of main, into den) are still on their way to Redis.
+    await alice.send("join den\r\nlook\r\nrooms\r\naway lunch\r\nwhois alice");
+    await alice.expectLines([
+      'You are now in room "den".',
+      "The following are in this room:",
+      "bob",
+      "alice",
+      "Rooms:",
+      "  main (0 people)",
+      "  den (2 people)",
+      "You are marked as away: lunch",
+    ]);
+    assert.match(await alice.readLine(), /^alice is in room "den", /);
+    await alice.expect("alice is away: lunch");
+  },
+});
+
+Deno.test({
+  name:
     `cluster: a room line is one script and one PUBLISH for three servers; a private message one PUBLISH; a server listens only to its users' rooms${why}`,
   ignore,
   async fn() {

@@ -176,6 +176,12 @@ export class Cluster implements ClusterHooks {
   readonly #watching = new Map<string, Promise<void>>();
   /** Presence updates not yet sent, in order. */
   #pending: (() => Promise<unknown>)[] = [];
+  /**
+   * Settles once the batch being gathered in `#pending` is done (null: none
+   * is waiting); `#batch`, once the one on its way is.
+   */
+  #next: PromiseWithResolvers<void> | null = null;
+  #batch: Promise<void> = Promise.resolve();
   /** The batch of presence updates on its way (resolved: none). */
   #queue: Promise<void> = Promise.resolve();
   #sending = false;
@@ -519,6 +525,16 @@ export class Cluster implements ClusterHooks {
     return this.#queue;
   }
 
+  /**
+   * Resolves once the presence updates asked for so far are in Redis (not
+   * those asked for after, which a busy server would never stop adding):
+   * what this server's users just did (a join, `away`) shows in what they
+   * read next, as on one server.
+   */
+  #caughtUp(): Promise<void> {
+    return this.#next?.promise ?? this.#batch;
+  }
+
   /** Tells presence what changed of a user (away, say). */
   updated(user: User): void {
     this.#move(user, user.room?.key ?? "", user.room);
@@ -536,6 +552,7 @@ export class Cluster implements ClusterHooks {
 
   /** Everyone logged in, on every server, in the order they logged in. */
   async who(): Promise<string[]> {
+    await this.#caughtUp();
     const all = await this.#link.call("HVALS", this.#key("names")) as string[];
     return all.map((json) => JSON.parse(json) as Presence)
       .sort((a, b) => a.since - b.since).map((p) => p.name);
@@ -543,6 +560,7 @@ export class Cluster implements ClusterHooks {
 
   /** A room's members on every server, in the order they came in. */
   async look(room: string): Promise<string[]> {
+    await this.#caughtUp();
     return await this.#link.eval(LOOK, [
       this.#key(`members:${room}`),
       this.#key("names"),
@@ -551,6 +569,7 @@ export class Cluster implements ClusterHooks {
 
   /** Who holds `name`, if anyone does. */
   async find(name: string): Promise<Presence | null> {
+    await this.#caughtUp();
     const json = await this.#link.call(
       "HGET",
       this.#key("names"),
@@ -563,6 +582,7 @@ export class Cluster implements ClusterHooks {
   async rooms(): Promise<
     { key: string; members: number; name: string; topic: string | null }[]
   > {
+    await this.#caughtUp();
     const flat = await this.#link.eval(
       ROOMS,
       [this.#key("rooms")],
@@ -794,6 +814,7 @@ export class Cluster implements ClusterHooks {
    */
   #enqueue(work: () => Promise<unknown>): void {
     this.#pending.push(work);
+    this.#next ??= Promise.withResolvers();
     if (this.#sending) return;
     this.#sending = true;
     this.#queue = this.#drain();
@@ -802,12 +823,17 @@ export class Cluster implements ClusterHooks {
   async #drain(): Promise<void> {
     while (this.#pending.length > 0) {
       const batch = this.#pending;
+      const done = this.#next!;
       this.#pending = [];
+      this.#next = null;
+      this.#batch = done.promise;
       if (!this.up) {
         this.#reconcile = true;
+        done.resolve();
         continue;
       }
       const results = await Promise.allSettled(batch.map((work) => work()));
+      done.resolve();
       const failed = results.find((result) => result.status === "rejected");
       if (failed !== undefined) {
         this.#reconcile = true;
