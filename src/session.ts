@@ -250,6 +250,16 @@ export class Session implements SessionControl, Context, Recipient {
     this.#output.moved(room, name);
   }
 
+  /** Part of {@linkcode SessionControl}: whether the client lists members. */
+  get listsMembers(): boolean {
+    return this.#output.members !== undefined;
+  }
+
+  /** Part of {@linkcode SessionControl}: a room's members on every server. */
+  showMembers(user: User, room: Room, names: readonly string[]): void {
+    if (user.room === room) this.#output.members?.(room, user.name, names);
+  }
+
   /** Part of {@linkcode Recipient}: says `line` and ends the session. */
   disconnect(line: string, reason: "kicked" | "banned"): void {
     this.#because(reason);

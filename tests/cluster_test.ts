@@ -13,7 +13,7 @@ import { redisMissing, RedisProxy, RedisServer } from "./redis_helpers.ts";
 import { parseCommandStats } from "../bench/redis.ts";
 import { RedisLink } from "../src/redis/link.ts";
 import { makeCertificate, openssl, opensslMissing } from "./tls_helpers.ts";
-import { WsClient } from "./ws_helpers.ts";
+import { type Frame, WsClient } from "./ws_helpers.ts";
 
 const ignore = redisMissing !== null;
 const why = ignore ? ` (ignored: ${redisMissing})` : "";
@@ -251,6 +251,40 @@ Deno.test({
     } finally {
       await link.close();
     }
+  },
+});
+
+Deno.test({
+  name:
+    `cluster: the page lists its room's members on every server, not only its own${why}`,
+  ignore,
+  async fn() {
+    await using c = await cluster(2, { httpPort: 0 });
+    const [a, b] = c.servers;
+    await using _ann = await Client.login(a.addr.port, "ann");
+    await using ben = await Client.login(a.addr.port, "ben");
+    await ben.send("join den");
+    await ben.expect('You are now in room "den".');
+    await using page = await WsClient.open(b.httpAddr!.port);
+    await page.waitFor((frame) => frame.type === "hello");
+    page.send("login page");
+    // The last room frame is what the page lists: a first one from this
+    // server alone may come before it.
+    const members = async (room: string) => {
+      page.send("sync-members");
+      const frames: Frame[] = [];
+      while (true) {
+        const frame = await page.next();
+        if (frame.type === "error") break;
+        if (frame.type === "room") frames.push(frame);
+      }
+      const last = frames.at(-1) as Frame;
+      assert.equal(last.room.name, room);
+      return [...last.room.members].sort();
+    };
+    assert.deepEqual(await members("main"), ["ann", "page"]);
+    page.send("join den");
+    assert.deepEqual(await members("den"), ["ben", "page"]);
   },
 });
 

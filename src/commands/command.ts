@@ -16,7 +16,7 @@ import type { Moderation, Role } from "../moderation.ts";
 import type { PasswordHasher } from "../passwords.ts";
 import type { Registry } from "../registry.ts";
 import type { Store } from "../store/store.ts";
-import type { Recipient, User } from "../room.ts";
+import type { Recipient, Room, User } from "../room.ts";
 
 /**
  * How a session reads lines: `command` (the seed's way, the default: every
@@ -74,6 +74,13 @@ export interface SessionControl {
    * conversation, and what is said to them should reach them at once.
    */
   spoke(): void;
+  /** Whether the client lists its room's members (the page does). */
+  readonly listsMembers?: boolean;
+  /**
+   * Shows a client that lists its room's members those on every server of
+   * a cluster, if its user is still in `room`.
+   */
+  showMembers?(user: User, room: Room, names: readonly string[]): void;
 }
 
 /** What every command gets. */

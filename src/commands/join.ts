@@ -6,7 +6,8 @@ import {
   StoreUnavailable,
 } from "../store/store.ts";
 import { TEXT } from "../text.ts";
-import type { Command } from "./command.ts";
+import type { Command, Context } from "./command.ts";
+import type { Room, User } from "../room.ts";
 import { sanctionText, subjectOf } from "./moderation.ts";
 
 /** `join ROOM`: move to a room, made on first join. */
@@ -61,8 +62,29 @@ export const join: Command = {
     session.showHistory(
       room.history().filter((event) => !user.ignoresName(foldName(event.from))),
     );
+    await showMembers(ctx, user, room);
   },
 };
+
+/**
+ * In a cluster, a client that lists its room's members (the page) is sent
+ * them from every server: the room here holds only this server's. One LOOK
+ * in Redis, for such clients only.
+ */
+export async function showMembers(
+  ctx: Context,
+  user: User,
+  room: Room,
+): Promise<void> {
+  const { session, cluster } = ctx;
+  if (!cluster?.up || !session.listsMembers) return;
+  try {
+    session.showMembers?.(user, room, await cluster.look(room.key));
+  } catch (error) {
+    // Redis went away meanwhile: the page keeps this server's members.
+    if (!(error instanceof StoreUnavailable)) throw error;
+  }
+}
 
 /**
  * What the store kept of a room, if anything. While a cluster's Redis cannot

@@ -9,6 +9,7 @@ import { type Context, splitWord } from "./command.ts";
 import type { Command } from "./command.ts";
 import { sanctionText } from "./moderation.ts";
 import { motdLines } from "./motd.ts";
+import { showMembers } from "./join.ts";
 
 /**
  * Throws what the user sees when the cluster refused a name they asked
@@ -79,17 +80,19 @@ async function loginAs(
     refuseTaken(name, result);
     claimed = result === "ok";
   }
+  let user: User;
   try {
-    const user = registry.login(typed, {
+    user = registry.login(typed, {
       recipient: session.recipient,
       now: clock.now(),
       account,
     });
-    return user;
   } catch (error) {
     if (claimed) cluster!.unclaim(typed);
     throw error;
   }
+  if (user.room !== null) await showMembers(ctx, user, user.room);
+  return user;
 }
 
 /** `login NAME [PASSWORD]`: take a name and enter the main room. */

@@ -86,6 +86,18 @@ export class JsonOutput implements SessionOutput {
   }
 
   moved(room: Room | null, name: string | null): void {
+    this.#room(room, name, room && [...room.members].map((user) => user.name));
+  }
+
+  members(room: Room, name: string, names: readonly string[]): void {
+    this.#room(room, name, names);
+  }
+
+  #room(
+    room: Room | null,
+    name: string | null,
+    members: readonly string[] | null,
+  ): void {
     this.#frame({
       type: "room",
       you: name,
@@ -93,7 +105,7 @@ export class JsonOutput implements SessionOutput {
         name: room.name,
         topic: room.topic,
         owner: room.owner,
-        members: [...room.members].map((member) => member.name),
+        members,
       },
     });
   }

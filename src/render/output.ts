@@ -76,6 +76,12 @@ export interface SessionOutput {
   negotiated?(verb: number, option: number): void;
   /** The user is now in `room` (or, with null, logged out). */
   moved(room: Room | null, name: string | null): void;
+  /**
+   * The members of the user's room on every server of a cluster, where the
+   * client lists them (the page): `moved` knew only this server's. Absent
+   * where the client lists none (telnet, whose users ask with `look`).
+   */
+  members?(room: Room, name: string, names: readonly string[]): void;
   /** Resolves once everything queued is written, or after `ms`. */
   drained(ms: number): Promise<void>;
   /** Drops what is queued and refuses more. */
