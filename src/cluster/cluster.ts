@@ -40,6 +40,7 @@ import {
   LOOK,
   MOVE,
   PRIVATE,
+  RAISE,
   REAP,
   RECLAIM,
   RELEASE,
@@ -869,8 +870,36 @@ export class Cluster implements ClusterHooks {
     }
     // The cluster's latest event id, for what a page numbers between events
     // (a room quiet here may be busy elsewhere).
-    this.#latestId = Math.max(this.#latestId, Number(replies[3]) || 0);
+    const counter = Number(replies[3]) || 0;
+    if (counter < this.#seen()) await this.#raiseIds();
+    this.#latestId = Math.max(this.#latestId, counter);
     this.#host?.registry.seenId(this.#latestId);
+  }
+
+  /** The largest event id this server has seen or given. */
+  #seen(): number {
+    return Math.ceil(
+      Math.max(this.#latestId, this.#host?.registry.latestId() ?? 0),
+    );
+  }
+
+  /**
+   * Puts Redis's event id counter back past every id this server has seen,
+   * if it is behind: Redis restarted with less than it had given out (it
+   * kept nothing, or an older snapshot), and would number new lines as old
+   * ones, which a page takes for lines it has shown already and `history`
+   * sorts among the old.
+   */
+  async #raiseIds(): Promise<void> {
+    const raised = await this.#link.eval(RAISE, [this.#key("ids")], [
+      this.#seen(),
+    ]);
+    if (raised === 1) {
+      this.#log.warn(
+        "Redis's event ids went back (it restarted without its data): raised to {id}",
+        { id: this.#seen() },
+      );
+    }
   }
 
   #beat(): void {
@@ -955,6 +984,8 @@ export class Cluster implements ClusterHooks {
   /** Redis answers again: the subscriber is back; take our places again. */
   #redisBack(): void {
     this.#reconcile = true;
+    // At once, before lines are numbered again; the heartbeat checks too.
+    this.#raiseIds().catch(() => {});
   }
 
   /**

@@ -266,3 +266,15 @@ if room ~= '' then
   redis.call('SADD', prefix .. 'rooms', room)
 end
 return {'ok'}`);
+
+/**
+ * Raises the event id counter to at least ARGV[1], the largest id a server
+ * has seen: a Redis restarted with less than it had (no persistence, or an
+ * older snapshot) would give out ids again that pages and histories hold
+ * already. KEYS: ids. Returns 1 if it was behind.
+ */
+export const RAISE = new Script(`
+local floor = tonumber(ARGV[1])
+if tonumber(redis.call('GET', KEYS[1]) or '0') >= floor then return 0 end
+redis.call('SET', KEYS[1], floor)
+return 1`);
