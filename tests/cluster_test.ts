@@ -335,6 +335,53 @@ Deno.test({
 
 Deno.test({
   name:
+    `cluster: a room left empty with nothing said in it leaves nothing in Redis${why}`,
+  ignore,
+  async fn() {
+    await using c = await cluster(2);
+    const [a, b] = c.ports;
+    await using ann = await Client.login(a, "ann");
+    await using ben = await Client.login(b, "ben");
+    await ann.expect("ben has entered the room.");
+    for (const room of ["passing", "talked", "titled"]) {
+      await ann.send(`join ${room}`);
+      await ann.waitFor(`You are now in room "${room}".`);
+      await ben.send(`join ${room}`);
+      await ben.waitFor(`You are now in room "${room}".`);
+      if (room === "talked") await ben.send("say hi");
+      if (room === "titled") await ben.send("topic a topic");
+      await ann.send("join main");
+      await ann.waitFor('You are now in room "main".');
+      await ben.send("join main");
+      await ben.waitFor('You are now in room "main".');
+      // Read after the presence updates: both have left the room in Redis.
+      await ben.send("look");
+      await ben.waitFor("The following are in this room:");
+      await ben.expectLines(["ann", "ben"]);
+      await ann.sync();
+    }
+    const link = await RedisLink.connect(c.redis.url);
+    try {
+      const exists = async (key: string) =>
+        Number(await link.call("EXISTS", `chat:${key}`)) === 1;
+      assert.equal(await exists("room:passing"), false, "nothing of passing");
+      assert.equal(await exists("members:passing"), false);
+      assert.equal(await exists("room:talked"), true, "its name, with lines");
+      assert.equal(await exists("history:talked"), true);
+      assert.equal(await exists("room:titled"), true, "its topic");
+      assert.deepEqual(await link.call("SMEMBERS", "chat:rooms"), ["main"]);
+    } finally {
+      await link.close();
+    }
+    // Back in the room with lines, its name and lines are as they were.
+    await ann.send("join TALKED");
+    await ann.waitFor('You are now in room "talked".');
+    await ann.expect("[history] ben: hi");
+  },
+});
+
+Deno.test({
+  name:
     `cluster: the TLS port, the page's WebSocket and /metrics work on every server${
       openssl ? why : ` (ignored: ${opensslMissing})`
     }`,

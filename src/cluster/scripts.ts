@@ -11,6 +11,22 @@
 import { Script } from "../redis/link.ts";
 
 /**
+ * Lua for the scripts below: a room whose last member (on any server) has
+ * just left leaves the list of rooms, and its record goes too if it holds
+ * nothing but its name (no line, no topic, no owner): the embedded store
+ * keeps no such room either, and every room ever joined would stay in Redis.
+ */
+const EMPTIED = `
+local function emptied(prefix, r)
+  if redis.call('ZCARD', prefix .. 'members:' .. r) > 0 then return end
+  redis.call('SREM', prefix .. 'rooms', r)
+  local record = prefix .. 'room:' .. r
+  if redis.call('HLEN', record) <= 1 and redis.call('EXISTS', prefix .. 'history:' .. r) == 0 then
+    redis.call('DEL', record)
+  end
+end`;
+
+/**
  * Takes a name for a user of this server.
  * KEYS: names, skeletons, node-users. ARGV: key, skeleton, presence JSON.
  * Returns {"ok"}, {"taken"} or {"lookalike", holder's name}.
@@ -69,7 +85,7 @@ return {'ok'}`);
  * Frees a name this server held, and its place in its room.
  * KEYS: names, skeletons, node-users. ARGV: key, node, prefix.
  */
-export const RELEASE = new Script(`
+export const RELEASE = new Script(`${EMPTIED}
 local json = redis.call('HGET', KEYS[1], ARGV[1])
 redis.call('SREM', KEYS[3], ARGV[1])
 if not json then return 0 end
@@ -80,7 +96,7 @@ if redis.call('HGET', KEYS[2], p.skeleton) == ARGV[1] then redis.call('HDEL', KE
 if p.room and p.room ~= '' then
   local members = ARGV[3] .. 'members:' .. p.room
   redis.call('ZREM', members, ARGV[1])
-  if redis.call('ZCARD', members) == 0 then redis.call('SREM', ARGV[3] .. 'rooms', p.room) end
+  emptied(ARGV[3], p.room)
 end
 return 1`);
 
@@ -89,13 +105,13 @@ return 1`);
  * of them changed. KEYS: names. ARGV: key, old room ('' none), new room
  * ('' none), presence JSON, joined at (ms), prefix, node, new room's name.
  */
-export const MOVE = new Script(`
+export const MOVE = new Script(`${EMPTIED}
 local key, old, new, json, at, prefix = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local held = redis.call('HGET', KEYS[1], key)
 if not held or cjson.decode(held).node ~= ARGV[7] then return 0 end
 if old ~= '' and old ~= new then
   redis.call('ZREM', prefix .. 'members:' .. old, key)
-  if redis.call('ZCARD', prefix .. 'members:' .. old) == 0 then redis.call('SREM', prefix .. 'rooms', old) end
+  emptied(prefix, old)
 end
 if new ~= '' and new ~= old then
   redis.call('ZADD', prefix .. 'members:' .. new, at, key)
@@ -186,7 +202,7 @@ return out`);
  * KEYS: nodes, the server's alive key, its users. ARGV: node, prefix.
  * Returns [room key, room name, user name, ...].
  */
-export const REAP = new Script(`
+export const REAP = new Script(`${EMPTIED}
 if redis.call('EXISTS', KEYS[2]) == 1 then return {} end
 if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then return {} end
 local prefix = ARGV[2]
@@ -203,7 +219,7 @@ for _, key in ipairs(redis.call('SMEMBERS', KEYS[3])) do
       if p.room and p.room ~= '' then
         local members = prefix .. 'members:' .. p.room
         redis.call('ZREM', members, key)
-        if redis.call('ZCARD', members) == 0 then redis.call('SREM', prefix .. 'rooms', p.room) end
+        emptied(prefix, p.room)
         table.insert(out, p.room)
         table.insert(out, p.roomName)
         table.insert(out, p.name)
@@ -225,12 +241,12 @@ return out`);
  * KEYS: names, skeletons, node-users.
  * ARGV: key, skeleton, presence JSON, since, node, prefix, room, joined at.
  */
-export const RECLAIM = new Script(`
+export const RECLAIM = new Script(`${EMPTIED}
 local key, skel, json, since, node, prefix, room = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5], ARGV[6], ARGV[7]
 local function leave(r)
   local members = prefix .. 'members:' .. r
   redis.call('ZREM', members, key)
-  if redis.call('ZCARD', members) == 0 then redis.call('SREM', prefix .. 'rooms', r) end
+  emptied(prefix, r)
 end
 local held = redis.call('HGET', KEYS[1], key)
 local p = held and cjson.decode(held)
