@@ -54,6 +54,15 @@ async function cluster(
   };
 }
 
+/** What a server's /readyz answers. */
+async function readyz(server: ChatServer): Promise<number> {
+  const response = await fetch(
+    `http://127.0.0.1:${server.httpAddr!.port}/readyz`,
+  );
+  await response.body?.cancel();
+  return response.status;
+}
+
 /** Reads lines until `who` lists exactly `names` (in any order). */
 function whoIs(client: Client, names: string[]): Promise<void> {
   return listIs(client, "who", "The following are logged in:", names);
@@ -382,6 +391,56 @@ Deno.test({
 
 Deno.test({
   name:
+    `cluster: with Redis stalled, each server chats on its own and says so, and nothing is shown twice after${why}`,
+  ignore,
+  async fn() {
+    await using c = await cluster(2, { httpPort: 0 });
+    const [a, b] = c.ports;
+    await using alice = await Client.login(a, "alice");
+    await using amy = await Client.login(a, "amy");
+    await alice.expect("amy has entered the room.");
+    await using bob = await Client.login(b, "bob");
+    await alice.expect("bob has entered the room.");
+    await amy.expect("bob has entered the room.");
+    c.redis.pause();
+    let resumed = false;
+    try {
+      // Redis does not answer: after a while, alice's line is shown on her
+      // server, and she is told nobody else saw it.
+      await alice.send("say while it stalls");
+      await amy.waitFor("alice: while it stalls");
+      await alice.waitFor(
+        "The other servers cannot be reached right now: only the people on this server saw that",
+      );
+      assert.equal(await readyz(c.servers[0]), 503);
+      // From now on, at once.
+      await alice.send("say still here");
+      await amy.waitFor("alice: still here");
+      await alice.send("who");
+      await alice.waitFor("The following are logged in:");
+      await alice.expectLines(["alice", "amy"]);
+      c.redis.resume();
+      resumed = true;
+      await whoIs(alice, ["alice", "amy", "bob"]);
+      assert.equal(await readyz(c.servers[0]), 200);
+      await alice.send("say together again");
+      await bob.waitFor("alice: together again");
+      const seen = [...await amy.sync()];
+      await amy.send("say and amy");
+      await alice.waitFor("amy: and amy");
+      seen.push(...await amy.sync());
+      assert.ok(
+        !seen.includes("alice: while it stalls"),
+        `amy saw it once: ${seen.join(" | ")}`,
+      );
+    } finally {
+      if (!resumed) c.redis.resume();
+    }
+  },
+});
+
+Deno.test({
+  name:
     `cluster: the TLS port, the page's WebSocket and /metrics work on every server${
       openssl ? why : ` (ignored: ${opensslMissing})`
     }`,
@@ -660,13 +719,6 @@ Deno.test({
     await using bob = await Client.login(b, "bob");
     await alice.expect("bob has entered the room.");
     await amy.expect("bob has entered the room.");
-    const readyz = async (server: ChatServer) => {
-      const response = await fetch(
-        `http://127.0.0.1:${server.httpAddr!.port}/readyz`,
-      );
-      await response.body?.cancel();
-      return response.status;
-    };
     assert.equal(await readyz(c.servers[0]), 200);
     await c.redis.stop();
     // Redis gone: alice's line reaches amy (same server), not bob; she is told.

@@ -89,6 +89,18 @@ export class RedisServer implements AsyncDisposable {
     await child.status;
   }
 
+  /**
+   * Pauses it (SIGSTOP): connections stay open and nothing is answered, as
+   * with a network that drops packets. `resume()` lets it go on.
+   */
+  pause(): void {
+    this.#child?.kill("SIGSTOP");
+  }
+
+  resume(): void {
+    this.#child?.kill("SIGCONT");
+  }
+
   /** Starts it again on the same port and folder. */
   async restart(): Promise<void> {
     await this.stop();

@@ -215,6 +215,13 @@ export class Cluster implements ClusterHooks {
    */
   readonly #made = new Map<number, number>();
   #lastMade = 0;
+  /**
+   * Room events made here whose publishing Redis did not answer in time
+   * (it stalled): shown here meanwhile, so not shown again if Redis runs it
+   * after all, once it answers again. Forgotten once this server has taken
+   * its places again.
+   */
+  readonly #abandoned = new Set<number>();
   /** When each user last told presence they were active (epoch ms). */
   readonly #told = new WeakMap<User, number>();
   #closed = false;
@@ -490,7 +497,10 @@ export class Cluster implements ClusterHooks {
       // Nobody here listens to the room any more (its last member here just
       // left): the event will not come back, and is not waited for.
       if (!this.#watching.has(room.key)) this.#made.delete(made);
-    }, fail);
+    }, () => {
+      this.#abandoned.add(made);
+      fail();
+    });
   }
 
   entered(user: User, room: Room): void {
@@ -713,6 +723,8 @@ export class Cluster implements ClusterHooks {
     const event = JSON.parse(message.slice(second + 1)) as RoomEvent;
     let arrivals: number | undefined;
     if (node === this.nodeId) {
+      // Shown here already, when Redis did not answer in time.
+      if (this.#abandoned.delete(Number(number))) return;
       arrivals = this.#made.get(Number(number));
       this.#made.delete(Number(number));
     }
@@ -907,6 +919,8 @@ export class Cluster implements ClusterHooks {
     this.#heartbeat = this.#clock.setTimeout(() => this.#beat(), HEARTBEAT_MS);
     if (!this.up) {
       this.#reconcile = true;
+      // Redis stalled (not gone): is it answering again?
+      this.#link.probe();
       return;
     }
     this.#beating = this.#alive().then(() => {
@@ -1013,6 +1027,7 @@ export class Cluster implements ClusterHooks {
     this.#log.info("Taking this server's names and places again");
     // What was in flight when Redis went away will not come back.
     this.#made.clear();
+    this.#abandoned.clear();
     // Rooms joined while Redis was away are listened to now (node-redis
     // subscribes again by itself to those it had).
     for (const room of host.registry.rooms.values()) {

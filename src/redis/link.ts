@@ -12,6 +12,15 @@
 import { createClient, ErrorReply } from "redis";
 import { StoreUnavailable } from "../store/store.ts";
 
+/**
+ * How long a command waits for Redis's answer, in ms: past it, Redis is
+ * taken for stalled (a paused process, a network that drops packets
+ * without closing the connection), as long as a server's heartbeat lasts.
+ * Commands then fail at once, as while it cannot be reached, so that each
+ * server keeps its own users chatting; the first answer that comes ends it.
+ */
+export const ANSWER_MS = 3000;
+
 /** What Redis answers (RESP2): strings, numbers, arrays of them, or null. */
 export type Reply = string | number | null | Reply[];
 
@@ -36,6 +45,8 @@ export interface RedisLinkOptions {
   onState?: (up: boolean) => void;
   /** Called with connection errors, for the log. */
   onError?: (error: Error) => void;
+  /** How long a command waits for its answer, in ms. Default: 3000. */
+  answerMs?: number;
 }
 
 type Client = ReturnType<typeof createClient>;
@@ -49,11 +60,16 @@ export class RedisLink {
   /** Connected once: from now on, changes are told. */
   #started = false;
   #closed = false;
+  /** A command went unanswered for `answerMs`: Redis is taken for stalled. */
+  #stalled = false;
+  #probing = false;
+  readonly #answerMs: number;
 
   private constructor(url: string, client: Client, options: RedisLinkOptions) {
     this.url = url;
     this.#client = client;
     this.#options = options;
+    this.#answerMs = options.answerMs ?? ANSWER_MS;
   }
 
   /**
@@ -71,7 +87,10 @@ export class RedisLink {
       link.#setUp(false);
       options.onError?.(error);
     });
-    client.on("ready", () => link.#setUp(true));
+    client.on("ready", () => {
+      link.#stalled = false;
+      link.#setUp(true);
+    });
     client.on("end", () => link.#setUp(false));
     await client.connect();
     link.#up = true;
@@ -79,9 +98,19 @@ export class RedisLink {
     return link;
   }
 
-  /** Whether Redis can be reached now. */
+  /** Whether Redis can be reached now (and answers). */
   get up(): boolean {
     return this.#up;
+  }
+
+  /**
+   * While Redis is taken for stalled, asks whether it answers again (one
+   * PING at a time): nothing else is sent meanwhile to find out.
+   */
+  probe(): void {
+    if (!this.#stalled || this.#probing || !this.#client.isReady) return;
+    this.#probing = true;
+    this.call("PING").catch(() => {}).finally(() => this.#probing = false);
   }
 
   /**
@@ -89,8 +118,13 @@ export class RedisLink {
    * while Redis cannot be reached.
    */
   async call(...args: (string | number)[]): Promise<Reply> {
+    if (this.#stalled && args[0] !== "PING") {
+      throw unavailable(new Error("Redis has stopped answering"));
+    }
     try {
-      return await this.#client.sendCommand(args.map(String)) as Reply;
+      return await this.#answer(
+        this.#client.sendCommand(args.map(String)) as Promise<Reply>,
+      );
     } catch (error) {
       throw unavailable(error);
     }
@@ -98,13 +132,39 @@ export class RedisLink {
 
   /** Runs commands in one MULTI/EXEC transaction; their replies. */
   async transaction(commands: (string | number)[][]): Promise<Reply[]> {
+    if (this.#stalled) {
+      throw unavailable(new Error("Redis has stopped answering"));
+    }
     const multi = this.#client.multi();
     for (const command of commands) multi.addCommand(command.map(String));
     try {
-      return await multi.exec() as unknown as Reply[];
+      return await this.#answer(multi.exec() as unknown as Promise<Reply[]>);
     } catch (error) {
       throw unavailable(error);
     }
+  }
+
+  /**
+   * `reply`, or a rejection once it has waited `answerMs`: Redis is then
+   * taken for stalled until an answer comes (to this command or another).
+   */
+  #answer<T>(reply: Promise<T>): Promise<T> {
+    const answered = () => {
+      if (this.#stalled && this.#client.isReady) {
+        this.#stalled = false;
+        this.#setUp(true);
+      }
+    };
+    reply.then(answered, answered);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        this.#stalled = true;
+        this.#setUp(false);
+        reject(new Error(`Redis did not answer in ${this.#answerMs} ms`));
+      }, this.#answerMs);
+    });
+    return Promise.race([reply, late]).finally(() => clearTimeout(timer));
   }
 
   /** Runs a Lua script with `keys` and `args`, loading it if need be. */
