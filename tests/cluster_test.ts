@@ -440,6 +440,32 @@ Deno.test({
 });
 
 Deno.test({
+  name: `cluster: a server stops while Redis is stalled${why}`,
+  ignore,
+  async fn() {
+    await using c = await cluster(2, { httpPort: 0 });
+    const [a] = c.servers;
+    await using alice = await Client.login(a.addr.port, "alice");
+    await alice.send("join den");
+    await alice.expect('You are now in room "den".');
+    c.redis.pause();
+    try {
+      // Once the server has seen that Redis does not answer.
+      await alice.send("say anyone?");
+      await alice.waitFor(
+        "The other servers cannot be reached right now: only the people on this server saw that",
+      );
+      const started = Date.now();
+      await withTimeout(a.close(), TIMEOUT_MS, "the server to stop");
+      await alice.waitFor("Server is shutting down.");
+      assert.ok(Date.now() - started < 8_000, `${Date.now() - started} ms`);
+    } finally {
+      c.redis.resume();
+    }
+  },
+});
+
+Deno.test({
   name:
     `cluster: the TLS port, the page's WebSocket and /metrics work on every server${
       openssl ? why : ` (ignored: ${opensslMissing})`

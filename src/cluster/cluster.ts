@@ -698,7 +698,7 @@ export class Cluster implements ClusterHooks {
     } catch {
       // Redis is away: the others reap this server once it is back.
     }
-    await this.#subscriber.close();
+    await this.#subscriber.close(!this.#link.up);
   }
 
   // What arrives.

@@ -156,15 +156,13 @@ export class RedisLink {
       }
     };
     reply.then(answered, answered);
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
+    return within(reply, this.#answerMs).catch((error) => {
+      if (error instanceof NoAnswer) {
         this.#stalled = true;
         this.#setUp(false);
-        reject(new Error(`Redis did not answer in ${this.#answerMs} ms`));
-      }, this.#answerMs);
+      }
+      throw error;
     });
-    return Promise.race([reply, late]).finally(() => clearTimeout(timer));
   }
 
   /** Runs a Lua script with `keys` and `args`, loading it if need be. */
@@ -201,7 +199,9 @@ export class RedisLink {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await closeClient(this.#client);
+    // Stalled: a QUIT would only wait.
+    if (this.#stalled) this.#client.destroy();
+    else await closeClient(this.#client);
   }
 
   #setUp(up: boolean): void {
@@ -228,7 +228,7 @@ export class Subscriber {
     listener: (message: string) => void,
   ): Promise<void> {
     try {
-      await this.#client.subscribe(channel, listener);
+      await within(this.#client.subscribe(channel, listener), ANSWER_MS);
     } catch (error) {
       throw unavailable(error);
     }
@@ -249,8 +249,10 @@ export class Subscriber {
     this.#client.on("ready", listener);
   }
 
-  async close(): Promise<void> {
-    await closeClient(this.#client);
+  /** Closes it; `now`: without a QUIT (Redis has stalled). */
+  async close(now = false): Promise<void> {
+    if (now) this.#client.destroy();
+    else await closeClient(this.#client);
   }
 }
 
@@ -275,7 +277,8 @@ function unavailable(error: unknown): unknown {
 
 /**
  * Closes a client: politely (QUIT) if Redis answers now; while it cannot be
- * reached, at once, since a QUIT would wait for it to come back.
+ * reached, or does not answer the QUIT in {@linkcode ANSWER_MS} (it
+ * stalled), at once, since a QUIT would wait for it to come back.
  */
 async function closeClient(client: Client): Promise<void> {
   if (!client.isReady) {
@@ -283,10 +286,26 @@ async function closeClient(client: Client): Promise<void> {
     return;
   }
   try {
-    await client.quit();
+    await within(client.quit(), ANSWER_MS);
   } catch {
     client.destroy();
   }
+}
+
+/** Redis did not answer in time. */
+class NoAnswer extends Error {}
+
+/** `work`, or a {@linkcode NoAnswer} once it has taken `ms`. */
+function within<T>(work: Promise<T>, ms: number): Promise<T> {
+  work.catch(() => {});
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new NoAnswer(`Redis did not answer in ${ms} ms`)),
+      ms,
+    );
+  });
+  return Promise.race([work, late]).finally(() => clearTimeout(timer));
 }
 
 function makeClient(url: string): Client {
