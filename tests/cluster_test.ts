@@ -467,6 +467,56 @@ Deno.test({
 
 Deno.test({
   name:
+    `cluster: after a Redis that lost its data, nobody is announced back who never left${why}`,
+  ignore,
+  async fn() {
+    await using c = await cluster(2);
+    const [a, b] = c.ports;
+    await using alice = await Client.login(a, "alice");
+    await using bob = await Client.login(b, "bob");
+    await alice.expect("bob has entered the room.");
+    const link = await RedisLink.connect(c.redis.url);
+    try {
+      await link.call("FLUSHALL");
+    } finally {
+      await link.close();
+    }
+    // Each server finds at its heartbeat that Redis forgot it, and takes its
+    // names and places again. Every line is kept, the room's too.
+    const seen: string[] = [];
+    const deadline = Date.now() + TIMEOUT_MS;
+    for (const client of [alice, bob]) {
+      while (true) {
+        assert.ok(Date.now() < deadline, "who is whole again");
+        await client.send("who");
+        const lines = await client.sync();
+        seen.push(...lines);
+        const header = lines.indexOf("The following are logged in:");
+        if (lines.slice(header + 1).sort().join() === "alice,bob") break;
+      }
+    }
+    await alice.send("say still here");
+    seen.push(...await bob.sync());
+    await bob.waitFor("alice: still here");
+    await bob.send("say me too");
+    await alice.waitFor("bob: me too");
+    seen.push(...await bob.sync(), ...await alice.sync());
+    assert.deepEqual(
+      seen.filter((line) => line.includes("has entered")),
+      [],
+      "nobody left, so nobody came back",
+    );
+    await alice.send("look");
+    await alice.expectLines([
+      "The following are in this room:",
+      "alice",
+      "bob",
+    ]);
+  },
+});
+
+Deno.test({
+  name:
     `cluster: the TLS port, the page's WebSocket and /metrics work on every server${
       openssl ? why : ` (ignored: ${opensslMissing})`
     }`,

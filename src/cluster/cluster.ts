@@ -872,13 +872,23 @@ export class Cluster implements ClusterHooks {
       ["SET", this.#key(`alive:${this.nodeId}`), "1", "PX", ALIVE_TTL_MS],
       ["HSET", this.#key("nodes"), this.nodeId, this.#clock.date()],
       ["GET", this.#key("ids")],
+      ["GET", this.#key(`reaped:${this.nodeId}`)],
+      ["DEL", this.#key(`reaped:${this.nodeId}`)],
     ]);
     if (!joining && replies[0] === 0) {
-      this.#log.warn(
-        "The other servers took this one for dead: taking its names again",
-      );
-      this.#reaped = true;
       this.#reconcile = true;
+      if (replies[4] !== null) {
+        this.#log.warn(
+          "The other servers took this one for dead: taking its names again",
+        );
+        this.#reaped = true;
+      } else {
+        // Redis restarted without its data: nobody told the rooms that our
+        // users left, so nobody is told that they are back.
+        this.#log.warn(
+          "Redis forgot this server (it restarted without its data): taking its names again",
+        );
+      }
     }
     // The cluster's latest event id, for what a page numbers between events
     // (a room quiet here may be busy elsewhere).

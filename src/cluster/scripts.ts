@@ -199,6 +199,9 @@ return out`);
  * Forgets a server that stopped answering: its names, and its users' places
  * in rooms. Only one server gets the list (the one whose HDEL removed the
  * server), so each room is told once that those users left.
+ * The server, if it was only stalling, finds at its next heartbeat that it
+ * was reaped (reaped:NODE, kept a day at most), and tells its rooms that
+ * its users are back.
  * KEYS: nodes, the server's alive key, its users. ARGV: node, prefix.
  * Returns [room key, room name, user name, ...].
  */
@@ -206,6 +209,7 @@ export const REAP = new Script(`${EMPTIED}
 if redis.call('EXISTS', KEYS[2]) == 1 then return {} end
 if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then return {} end
 local prefix = ARGV[2]
+redis.call('SET', prefix .. 'reaped:' .. ARGV[1], '1', 'PX', 86400000)
 local out = {}
 for _, key in ipairs(redis.call('SMEMBERS', KEYS[3])) do
   local json = redis.call('HGET', prefix .. 'names', key)
