@@ -714,6 +714,18 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
     if (user === undefined) return;
     if (control.kind === "kick") {
       if (user.room?.key === control.room) {
+        // Logged here, where it happens: asked from a server where they
+        // were seen in a room they may have left since, it may not.
+        this.#parts.moderation.log({
+          actor: control.by,
+          action: "kick",
+          target: user.name,
+          room: control.room,
+          reason: control.reason,
+          until: null,
+        }).catch((error) =>
+          this.#log.warn("Logging a kick failed: {error}", { error })
+        );
         kickHere(this.registry, user, control.by, control.reason);
         return;
       }

@@ -1088,6 +1088,14 @@ Deno.test({
       await bob.waitFor("You were kicked from the server by carol: bye");
       await bob.closed();
       await carol.waitFor("bob was kicked by carol: bye");
+      // The log has the kick that happened, not the one that did not.
+      const deadline = Date.now() + TIMEOUT_MS;
+      let kicks: { room: string }[] = [];
+      while (kicks.length === 0 && Date.now() < deadline) {
+        kicks = ((await link.call("LRANGE", "chat:modlog", 0, -1)) as string[])
+          .map((line) => JSON.parse(line)).filter((e) => e.action === "kick");
+      }
+      assert.deepEqual(kicks.map((entry) => entry.room), ["main"]);
     } finally {
       await link.close();
     }

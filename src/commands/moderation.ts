@@ -467,15 +467,15 @@ export const kick: Command = {
     if (!operator && roomKey !== user.room!.key) {
       throw new ChatError(TEXT.notInRoom(targetName, user.room!.name));
     }
-    await moderation.log({
-      actor: user.name,
-      action: "kick",
-      target: targetName,
-      room: roomKey,
-      reason,
-      until: null,
-    });
     if (here !== undefined) {
+      await moderation.log({
+        actor: user.name,
+        action: "kick",
+        target: targetName,
+        room: roomKey,
+        reason,
+        until: null,
+      });
       kickHere(registry, here, user.name, reason);
       // An operator kicking from elsewhere does not see the room's line.
       if (roomKey !== user.room!.key) {
@@ -486,6 +486,7 @@ export const kick: Command = {
         );
       }
     } else {
+      // Logged by their server, once it has kicked them: they may have left.
       await cluster!.control(elsewhere!.node, {
         kind: "kick",
         key: elsewhere!.key,
