@@ -257,7 +257,7 @@ export class Session implements SessionControl, Context, Recipient {
 
   /** Part of {@linkcode SessionControl}: a room's members on every server. */
   showMembers(user: User, room: Room, names: readonly string[]): void {
-    if (user.room === room) this.#output.members?.(room, user.name, names);
+    if (user.room === room) this.#output.members?.(room, names);
   }
 
   /** Part of {@linkcode Recipient}: says `line` and ends the session. */

@@ -27,6 +27,7 @@ import {
   type Dom,
   TcpProxy,
 } from "./browser_helpers.ts";
+import { redisMissing, RedisServer } from "./redis_helpers.ts";
 
 // The DOM the functions run in the page use (Deno's types have none).
 // deno-lint-ignore no-explicit-any
@@ -47,16 +48,18 @@ const PHONE = { width: 390, height: 844, mobile: true };
 
 /**
  * A test that needs Chromium: it gets a browser of its own, closed (and
- * its profile removed) whatever happens.
+ * its profile removed) whatever happens. `also`: why something else it
+ * needs (Redis) is missing, or null.
  */
 function browserTest(
   name: string,
   fn: (chromium: Chromium) => Promise<void>,
+  also: string | null = null,
 ): void {
-  const ignored = missing !== null && !inCi;
+  const why = (missing !== null && !inCi) ? missing : also;
   Deno.test({
-    name: ignored ? `${name} (ignored: ${missing})` : name,
-    ignore: ignored,
+    name: why !== null ? `${name} (ignored: ${why})` : name,
+    ignore: why !== null,
     async fn() {
       if (missing !== null) {
         throw new Error(
@@ -1217,4 +1220,37 @@ browserTest(
     assertHealthy(alice);
     assertHealthy(bob);
   },
+);
+
+browserTest(
+  "in a cluster, the member list has the room's members on every server",
+  async (chromium) => {
+    await using redis = await RedisServer.start();
+    await using a = await startServer({ redis: redis.url, nodeId: "node-a" });
+    await using b = await startServer({
+      redis: redis.url,
+      nodeId: "node-b",
+      httpPort: 0,
+    });
+    await using tel = await Client.login(a.addr.port, "tel");
+    await using ann = await chromium.open(pageUrl(b.httpAddr!.port));
+    await ann.login("ann");
+    await tel.expect("ann has entered the room.");
+    await ann.waitFor(() =>
+      document.querySelectorAll("#member-list .nick").length === 2
+    );
+    assert.deepEqual(await ann.members(), ["ann", "tel"]);
+    await tel.send("join den");
+    await tel.expect('You are now in room "den".');
+    await ann.waitForLine("tel has left the room.");
+    await ann.type("/join den");
+    await ann.waitFor(() =>
+      document.querySelector("#members-room")?.textContent === "of #den" &&
+      document.querySelectorAll("#member-list .nick").length === 2
+    );
+    assert.deepEqual(await ann.members(), ["ann", "tel"]);
+    await ann.screenshot("cluster-members");
+    assertHealthy(ann);
+  },
+  redisMissing,
 );

@@ -762,6 +762,8 @@ function onFrame(frame) {
       return onPrompt(frame);
     case "room":
       return onRoom(frame);
+    case "members":
+      return onMembers(frame);
     case "history":
       return onHistory(frame);
     case "said":
@@ -1187,6 +1189,18 @@ function onHistory(frame) {
   for (const event of frame.events) {
     addChatLine(conversation, event, { history: true });
   }
+}
+
+/**
+ * `members`: the room's members on every server of a cluster (the `room`
+ * frame before it listed this server's), for the room the user is in.
+ *
+ * @param {any} frame
+ */
+function onMembers(frame) {
+  if (session.room === null || !sameName(session.room.name, frame.room)) return;
+  session.room.members = [...frame.members];
+  renderMembers();
 }
 
 /**

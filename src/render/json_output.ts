@@ -86,18 +86,6 @@ export class JsonOutput implements SessionOutput {
   }
 
   moved(room: Room | null, name: string | null): void {
-    this.#room(room, name, room && [...room.members].map((user) => user.name));
-  }
-
-  members(room: Room, name: string, names: readonly string[]): void {
-    this.#room(room, name, names);
-  }
-
-  #room(
-    room: Room | null,
-    name: string | null,
-    members: readonly string[] | null,
-  ): void {
     this.#frame({
       type: "room",
       you: name,
@@ -105,9 +93,13 @@ export class JsonOutput implements SessionOutput {
         name: room.name,
         topic: room.topic,
         owner: room.owner,
-        members,
+        members: [...room.members].map((member) => member.name),
       },
     });
+  }
+
+  members(room: Room, names: readonly string[]): void {
+    this.#frame({ type: "members", room: room.name, members: names });
   }
 
   drained(ms: number): Promise<void> {

@@ -81,7 +81,7 @@ export interface SessionOutput {
    * client lists them (the page): `moved` knew only this server's. Absent
    * where the client lists none (telnet, whose users ask with `look`).
    */
-  members?(room: Room, name: string, names: readonly string[]): void;
+  members?(room: Room, names: readonly string[]): void;
   /** Resolves once everything queued is written, or after `ms`. */
   drained(ms: number): Promise<void>;
   /** Drops what is queued and refuses more. */
