@@ -458,6 +458,71 @@ Deno.test("password changes the password after the current one; unregister frees
   assert.deepEqual(await guest.sync(), [], "a guest again, as in the seed");
 });
 
+Deno.test("a login prompt opened before a password change, or before the account went, does not take the old password", async () => {
+  await using server = await startServer();
+  const port = server.addr.port;
+  {
+    await using alice = await registered(port, "alice");
+    await alice.send("logout");
+    await alice.closed();
+  }
+  // Opened while alice is away, and left waiting.
+  await using early = await Client.connect(port);
+  await early.expect("Welcome to TestChat");
+  await early.send("login alice");
+  await early.expect("Password for alice:");
+  {
+    await using alice = await Client.connect(port);
+    await alice.expect("Welcome to TestChat");
+    await alice.send(`login alice ${PASSWORD}`);
+    await alice.expect("You are logged in as alice.");
+    await alice.send("password");
+    await alice.expect("Your current password (a blank line cancels):");
+    await alice.send(PASSWORD);
+    await alice.expect("Your new password (at least 8 characters):");
+    await alice.send("battery staple");
+    await alice.expect("Type the same password again:");
+    await alice.send("battery staple");
+    await alice.expect("Your password is changed.");
+    await alice.send("logout");
+    await alice.closed();
+  }
+  await early.send(PASSWORD);
+  await early.expectLines(["Wrong password", "Password for alice:"]);
+
+  await early.send("");
+  await early.expect("Cancelled.");
+  await early.send("login alice");
+  await early.expect("Password for alice:");
+  {
+    await using alice = await Client.connect(port);
+    await alice.expect("Welcome to TestChat");
+    await alice.send("login alice battery staple");
+    // After the wrong try above, each waits a second first.
+    await alice.waitFor("You are logged in as alice.");
+    await alice.expect(
+      "1 failed login attempt since your last login, from 127.0.0.1.",
+    );
+    await alice.send("unregister");
+    await alice.expect(
+      'To delete the account "alice", type its password (a blank line cancels):',
+    );
+    await alice.send("battery staple");
+    await alice.waitFor((line) =>
+      line.startsWith('The account "alice" is deleted')
+    );
+    await alice.send("logout");
+    await alice.closed();
+  }
+  await early.send("battery staple");
+  await early.waitFor('The account "alice" no longer exists');
+  await early.send("login alice");
+  assert.deepEqual(await early.sync(), [], "a guest's login, as in the seed");
+  await early.send("whois alice");
+  await early.expect('alice is in room "main", connected 0s, idle 0s');
+  assert.deepEqual(await early.sync(), [], "not a registered user");
+});
+
 Deno.test("a private message to an offline account waits for its next login, with its date", async () => {
   const clock = new FakeClock();
   await using server = await startServer({ clock, offlineMax: 2 });

@@ -103,15 +103,20 @@ async function tryPassword(
     session.reply(TEXT.loginDelay(delay / 1000, count));
     if (!await session.wait(delay)) return null;
   }
-  if (await hasher.verify(password, account.hash, queued(ctx))) {
+  // Checked against the password as it is now, not as it was when the prompt
+  // opened: one changed (or an account deleted) while this try waited at the
+  // prompt or for its delay must not let the old password in.
+  const current = await store.accountFor(account.key, "");
+  if (current === null) throw new ChatError(TEXT.accountGone(account.name));
+  if (await hasher.verify(password, current.hash, queued(ctx))) {
     // A hash made with weaker parameters than today's is made again now,
     // while the password is at hand, so that it is not kept any longer.
-    if (hasher.needsRehash(account.hash)) {
+    if (hasher.needsRehash(current.hash)) {
       const rehashed = await hasher.hash(password, queued(ctx));
       // Unless the password changed meanwhile (this try may have waited a
       // minute): the old one must not come back.
       const now = await store.accountFor(account.key, "");
-      if (now?.hash === account.hash) {
+      if (now?.hash === current.hash) {
         await store.setPassword(account.key, rehashed);
       }
     }
