@@ -564,6 +564,48 @@ Deno.test("a private message to an offline account waits for its next login, wit
   assert.deepEqual(await again.sync(), [], "delivered once");
 });
 
+Deno.test("reply answers an offline message's sender, and an account's owner who came back", async () => {
+  await using server = await startServer();
+  const port = server.addr.port;
+  (await registered(port, "alice")).close();
+  {
+    await using bob = await registered(port, "bob");
+    await bob.send("msg alice lunch?");
+    await bob.waitFor((line) => line.startsWith("alice is offline"));
+    await bob.send("logout");
+    await bob.closed();
+  }
+  await using alice = await Client.connect(port);
+  await alice.expect("Welcome to TestChat");
+  await alice.send(`login alice ${PASSWORD}`);
+  await alice.waitFor((line) => line.endsWith("bob: lunch?"));
+  // bob is away: kept for him, as "msg" would.
+  await alice.send("reply yes, at one");
+  await alice.expectLines([
+    "[private to bob] yes, at one",
+    "bob is offline and will get your message at their next login",
+  ]);
+  await using bob = await Client.connect(port);
+  await bob.expect("Welcome to TestChat");
+  await bob.send(`login bob ${PASSWORD}`);
+  await bob.waitFor((line) => line.endsWith("alice: yes, at one"));
+  await bob.send("msg alice see you");
+  await bob.expect("[private to alice] see you");
+  await alice.waitFor("[private] bob: see you");
+  await bob.send("logout");
+  await bob.closed();
+  await alice.waitFor("bob has left the room.");
+  // The same account back on another connection is still bob.
+  await using back = await Client.connect(port);
+  await back.expect("Welcome to TestChat");
+  await back.send(`login bob ${PASSWORD}`);
+  await back.expect("You are logged in as bob.");
+  await alice.waitFor("bob has entered the room.");
+  await alice.send("reply on my way");
+  await alice.expect("[private to bob] on my way");
+  await back.expect("[private] alice: on my way");
+});
+
 Deno.test("an offline message older than --offline-days is not delivered", async () => {
   const clock = new FakeClock();
   await using server = await startServer({ clock, offlineDays: 1 });

@@ -164,6 +164,8 @@ export async function welcome(
         TEXT.offlineMessage(formatDate(m.at), m.from, m.text)
       ),
     );
+    // "reply" answers the last of them, as it would have live.
+    user.lastPrivateFrom = { user: null, name: messages.at(-1)!.from };
   }
 }
 

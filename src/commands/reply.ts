@@ -1,7 +1,8 @@
 import { ChatError } from "../errors.ts";
+import { foldName } from "../names.ts";
 import { TEXT } from "../text.ts";
 import type { Command } from "./command.ts";
-import { sendElsewhere, sendPrivate } from "./msg.ts";
+import { msg, sendElsewhere, sendPrivate } from "./msg.ts";
 
 /** `reply TEXT`: a private message to whoever sent you the last one. */
 export const reply: Command = {
@@ -13,13 +14,20 @@ export const reply: Command = {
   async run(ctx, text) {
     const from = ctx.user.lastPrivateFrom;
     if (from === null) throw new ChatError(TEXT.noReplyTarget);
-    if (from.user !== null) {
-      // Here: the same user, not whoever has taken the name since.
-      if (!ctx.registry.isOnline(from.user)) {
-        throw new ChatError(TEXT.noSuchUser(from.name));
-      }
+    if (from.user !== null && ctx.registry.isOnline(from.user)) {
       return sendPrivate(ctx, from.user, text);
     }
+    // An account's name is its owner's: the reply goes as "msg" would send
+    // it, online again or kept for their next login (an offline message's
+    // sender may well be away by now). A guest's is not: it goes to the
+    // same user, not to whoever has taken the name since.
+    const owner = from.user === null || from.user.account !== null;
+    if (
+      owner && await ctx.store.accountFor(foldName(from.name), "") !== null
+    ) {
+      return msg.run(ctx, `${from.name} ${text}`);
+    }
+    if (from.user !== null) throw new ChatError(TEXT.noSuchUser(from.name));
     if (!await sendElsewhere(ctx, from.name, text)) {
       throw new ChatError(TEXT.noSuchUser(from.name));
     }
