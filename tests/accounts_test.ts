@@ -167,6 +167,61 @@ Deno.test("register and login take the password on one line; a short one or the 
   );
 });
 
+Deno.test("a password typed at a prompt with spaces around it also works on one line", async () => {
+  await using server = await startServer();
+  const port = server.addr.port;
+  {
+    await using alice = await Client.login(port, "alice");
+    await alice.send("register");
+    await alice.expect(
+      "Choose a password (at least 8 characters; a blank line cancels):",
+    );
+    await alice.send("  hello world ");
+    await alice.expect("Type the same password again:");
+    await alice.send("hello world  ");
+    await alice.waitFor((line) => line.startsWith('Registered "alice"'));
+    await alice.send("logout");
+    await alice.closed();
+  }
+  {
+    await using alice = await Client.connect(port);
+    await alice.expect("Welcome to TestChat");
+    await alice.send("login alice hello world");
+    await alice.expect("You are logged in as alice.");
+    await alice.send("logout");
+    await alice.closed();
+  }
+  await using alice = await Client.connect(port);
+  await alice.expect("Welcome to TestChat");
+  await alice.send("login alice");
+  await alice.expect("Password for alice:");
+  await alice.send(" hello world\t");
+  await alice.expect("You are logged in as alice.");
+});
+
+Deno.test("a hash kept of a password with spaces at its ends still takes it as typed", async () => {
+  await using db = await tempDb();
+  {
+    const store = await SqliteStore.open(db.path);
+    await store.createAccount({
+      key: "alice",
+      name: "alice",
+      skeleton: "alice",
+      hash: await new PasswordHasher().hash(" hello world "),
+      created: 0,
+      lastLogin: null,
+    });
+    await store.close();
+  }
+  await using server = await startServer({ db: db.path });
+  await using alice = await Client.connect(server.addr.port);
+  await alice.expect("Welcome to TestChat");
+  await alice.send("login alice");
+  await alice.expect("Password for alice:");
+  await alice.send(" hello world ");
+  await alice.expect("You are logged in as alice.");
+});
+
 Deno.test("a registered name is reserved while its owner is away: a look-alike and nick are refused", async () => {
   await using server = await startServer();
   const port = server.addr.port;

@@ -108,11 +108,19 @@ async function tryPassword(
   // prompt or for its delay must not let the old password in.
   const current = await store.accountFor(account.key, "");
   if (current === null) throw new ChatError(TEXT.accountGone(account.name));
-  if (await hasher.verify(password, current.hash, queued(ctx))) {
+  // A password is what lies between the first and the last character that
+  // is not a space, as "login NAME PASSWORD" reads it on one line; a hash
+  // made before that rule, of a password with spaces at its ends as typed
+  // at a prompt, is tried as it was typed.
+  const matches =
+    await hasher.verify(password.trim(), current.hash, queued(ctx)) ||
+    (password !== password.trim() &&
+      await hasher.verify(password, current.hash, queued(ctx)));
+  if (matches) {
     // A hash made with weaker parameters than today's is made again now,
     // while the password is at hand, so that it is not kept any longer.
     if (hasher.needsRehash(current.hash)) {
-      const rehashed = await hasher.hash(password, queued(ctx));
+      const rehashed = await hasher.hash(password.trim(), queued(ctx));
       // Unless the password changed meanwhile (this try may have waited a
       // minute): the old one must not come back.
       const now = await store.accountFor(account.key, "");
@@ -218,11 +226,14 @@ async function askNew(
     checkNew(user, typed);
     return typed;
   }
-  const first = await session.ask(prompt, { secret: true });
-  if (first === null) return cancelled(ctx);
+  // Trimmed as the one-line forms are, so that a password chosen here also
+  // works in "login NAME PASSWORD".
+  const first = (await session.ask(prompt, { secret: true }))?.trim();
+  if (first === undefined) return cancelled(ctx);
   checkNew(user, first);
-  const again = await session.ask(TEXT.confirmPassword, { secret: true });
-  if (again === null) return cancelled(ctx);
+  const again = (await session.ask(TEXT.confirmPassword, { secret: true }))
+    ?.trim();
+  if (again === undefined) return cancelled(ctx);
   if (again !== first) throw new ChatError(TEXT.passwordsDiffer);
   return first;
 }
