@@ -325,10 +325,11 @@ export function parseDuration(text: string): number | null {
 
 /**
  * Whether a word was meant as a duration (`1.5h`, `0m`, `5000d`, or a bare
- * `90`, as in `1 hour`) even if {@linkcode parseDuration} cannot take it: a
- * number, alone or then a unit's letter. An ordinal (`3rd`, `1st`) is not.
+ * `90`, as in `1 hour`, or a signed `-5m`) even if {@linkcode parseDuration}
+ * cannot take it: a number, alone or then a unit's letter. An ordinal
+ * (`3rd`, `1st`) is not.
  */
 export function looksLikeDuration(text: string): boolean {
-  return /^\d+(?:[.,]\d+)?(?:[smhdwy]|$)/i.test(text) &&
+  return /^[-+]?\d+(?:[.,]\d+)?(?:[smhdwy]|$)/i.test(text) &&
     !/^\d+(?:st|nd|rd|th)$/i.test(text);
 }
