@@ -400,6 +400,7 @@ export function storeContract(
       assert.equal(await store.claimRoom("den", "Den", "alice"), true);
       assert.equal(await store.claimRoom("lab", "Lab", "bob"), true);
       await store.setRoomOperator("lab", "alice", true);
+      await store.setRoomOperator("den", "carol", true);
       await store.deleteAccount("alice");
       assert.deepEqual(await store.operators(), ["bob"]);
       const claimed = await store.claimedRooms();
@@ -412,6 +413,16 @@ export function storeContract(
         true,
         "the room it owned can be claimed again",
       );
+      const den = (await store.claimedRooms()).find((room) =>
+        room.key === "den"
+      );
+      assert.deepEqual(
+        den?.ops,
+        [],
+        "its room operators went with it, as at an unclaim",
+      );
+      const opened = await store.room("den", 0);
+      assert.deepEqual(opened?.operators, []);
     },
   );
 

@@ -333,6 +333,13 @@ export class SqliteDatabase {
       this.#run("DELETE FROM offline WHERE recipient = ?", key);
       this.#run("DELETE FROM operators WHERE key = ?", key);
       this.#run("DELETE FROM room_operators WHERE key = ?", key);
+      // Its rooms are unclaimed: their room operators go, as at "unclaim",
+      // so that whoever claims one next does not find them there.
+      this.#run(
+        "DELETE FROM room_operators WHERE room IN " +
+          "(SELECT key FROM rooms WHERE owner = ?)",
+        key,
+      );
       this.#run("UPDATE rooms SET owner = NULL WHERE owner = ?", key);
     });
   }
