@@ -234,6 +234,34 @@ Deno.test("a ban on an account refuses it at login, wherever it comes from", asy
   await troll.closed();
 });
 
+Deno.test("a ban set while a login waits at its password prompt refuses it there", async () => {
+  await using setup = await withOperator({}, "troll", "imp");
+  const { port, root } = setup;
+  await using troll = await Client.connect(port, { from: "127.0.0.5" });
+  await troll.expect("Welcome to TestChat");
+  await troll.send("login troll");
+  await troll.expect("Password for troll:");
+  await using imp = await Client.connect(port, { from: "127.0.0.6" });
+  await imp.expect("Welcome to TestChat");
+  await imp.send("login imp");
+  await imp.expect("Password for imp:");
+  await root.send("ban troll 7d harassment");
+  assert.match(await root.readLine(), /^Banned troll from this server until /);
+  await root.send("ban 127.0.0.6 bots");
+  await root.expect("Banned 127.0.0.6 from this server permanently: bots");
+  await troll.send(PASSWORD);
+  assert.match(
+    await troll.readLine(),
+    /^You are banned from this server until .*: harassment$/,
+  );
+  assert.deepEqual(await troll.closed(), []);
+  await imp.send(PASSWORD);
+  await imp.expect("You are banned from this server permanently: bots");
+  assert.deepEqual(await imp.closed(), []);
+  await root.send("who");
+  await root.expectLines(["The following are logged in:", "root"]);
+});
+
 Deno.test("a room ban keeps a user out of that room only, at once; bans and unban", async () => {
   await using setup = await withOperator({}, "alice");
   const { port } = setup;

@@ -95,6 +95,22 @@ async function loginAs(
   return user;
 }
 
+/**
+ * Ends the session with the ban's line if a server ban holds the account
+ * (if any) or the address; whether it did.
+ */
+function refusedBanned(ctx: Context, account: Account | null): boolean {
+  const { session, moderation } = ctx;
+  const ban = moderation.find("ban", "", {
+    account: account?.key ?? null,
+    address: session.recipient.hostname,
+  });
+  if (ban === null) return false;
+  session.reply(sanctionText(ban, ""));
+  session.end("banned");
+  return true;
+}
+
 /** `login NAME [PASSWORD]`: take a name and enter the main room. */
 export const login: Command = {
   name: "login",
@@ -133,15 +149,7 @@ export const login: Command = {
     }
     account ??= await accountOf(ctx, typed);
     const { moderation } = ctx;
-    const ban = moderation.find("ban", "", {
-      account: account?.key ?? null,
-      address: session.recipient.hostname,
-    });
-    if (ban !== null) {
-      session.reply(sanctionText(ban, ""));
-      session.end("banned");
-      return;
-    }
+    if (refusedBanned(ctx, account)) return;
     if (account === null) {
       if (moderation.lockdown) throw new ChatError(TEXT.lockdownGuest);
       // A guest: exactly the seed's login.
@@ -165,6 +173,8 @@ export const login: Command = {
       const failures = await checkPassword(ctx, account, typedPassword);
       if (!session.active) return;
       if (failures !== null) {
+        // A ban set while the password was asked for, or checked, holds.
+        if (refusedBanned(ctx, account)) return;
         const user = await loginAs(ctx, account.name, account.key);
         session.user = user;
         if (ctx.motd.length > 0) session.reply(...motdLines(ctx.motd));
