@@ -87,6 +87,8 @@ export const TEXT = {
     `You are already registered as "${name}"`,
   notRegistered: 'You are a guest: "register" makes your name an account',
   nameRegistered: (name: string) => `The name "${name}" is registered already`,
+  looksLikeAccount: (name: string) =>
+    `it looks like "${name}", a registered name`,
   accountGone: (name: string) => `The account "${name}" no longer exists`,
   accountName: (name: string) =>
     `You are logged in to the account "${name}": only the letter case of your name can change`,

@@ -241,6 +241,11 @@ Deno.test("a registered name is reserved while its owner is away: a look-alike a
   await mallory.expect(
     'Cannot use the name "aIice": it looks like "alice", a registered name',
   );
+  // With a password on the line too: the same reason, not "one word".
+  await mallory.send(`login aIice ${PASSWORD}`);
+  await mallory.expect(
+    'Cannot use the name "aIice": it looks like "alice", a registered name',
+  );
   await mallory.send("login ALICE");
   await mallory.expect("Password for alice:");
   await mallory.send("");

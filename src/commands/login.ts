@@ -48,11 +48,7 @@ export async function accountOf(
   const account = await ctx.store.accountFor(foldName(name), skeleton(name));
   if (account !== null && account.key !== foldName(name)) {
     throw new ChatError(
-      TEXT.badName(
-        "name",
-        name,
-        `it looks like "${account.name}", a registered name`,
-      ),
+      TEXT.badName("name", name, TEXT.looksLikeAccount(account.name)),
     );
   }
   return account;
@@ -141,6 +137,11 @@ export const login: Command = {
       if (account?.key === foldName(first.normalize("NFKC"))) {
         typed = first;
         password = rest;
+      } else if (account !== null) {
+        // A look-alike of an account's name: reserved, as without a password.
+        throw new ChatError(
+          TEXT.badName("name", first, TEXT.looksLikeAccount(account.name)),
+        );
       } else {
         // Not an account: the seed's error would name the whole line, and
         // the rest may be a password typed for a misspelt name.
