@@ -553,6 +553,24 @@ Deno.test("an account that is muted cannot unregister to go on as a guest", asyn
     "You cannot unregister while your account is banned or muted",
     "You are muted permanently: no reason given",
   ]);
+  // Nor by waiting at the password prompt for the mute to come.
+  await root.send("unmute bob");
+  await root.expect("Unmuted bob on this server");
+  await bob.expect("You are no longer muted");
+  await bob.send("unregister");
+  await bob.expect(
+    'To delete the account "bob", type its password (a blank line cancels):',
+  );
+  await root.send("mute bob 1h calm down");
+  await root.waitFor((line) => line.startsWith("Muted bob"));
+  await bob.waitFor((line) => line.startsWith("You are muted until "));
+  await bob.send(PASSWORD);
+  await bob.expect(
+    "You cannot unregister while your account is banned or muted",
+  );
+  assert.match(await bob.readLine(), /^You are muted until .*: calm down$/);
+  await bob.send("whois bob");
+  await bob.waitFor("bob is a registered user");
 });
 
 Deno.test("guard rails hold for addresses too; a room operator acts, until roomdeop", async () => {

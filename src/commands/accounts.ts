@@ -342,18 +342,23 @@ export const unregister: Command = {
   async run(ctx) {
     const { session, store, user, moderation, registry } = ctx;
     const account = await ownAccount(ctx);
-    const held = moderation.onAccount(account.key);
-    if (held !== null) {
-      throw new ChatError(
-        TEXT.cannotUnregisterSanctioned,
-        sanctionText(held, roomShown(registry, held.room) ?? ""),
-      );
-    }
+    const refuseIfHeld = () => {
+      const held = moderation.onAccount(account.key);
+      if (held !== null) {
+        throw new ChatError(
+          TEXT.cannotUnregisterSanctioned,
+          sanctionText(held, roomShown(registry, held.room) ?? ""),
+        );
+      }
+    };
+    refuseIfHeld();
     const typed = await session.ask(TEXT.unregisterPassword(account.name), {
       secret: true,
     });
     if (typed === null) return void cancelled(ctx);
     if (await checkPassword(ctx, account, typed) === null) return;
+    // Again: a ban or mute set while the password was asked for holds too.
+    refuseIfHeld();
     await store.deleteAccount(account.key);
     user.account = null;
     ctx.cluster?.updated(user);
