@@ -306,7 +306,7 @@ export class Registry {
     if (!to.ignores(from)) {
       to.show(event);
       this.#stats.deliveries++;
-      to.lastPrivateFrom = { user: from, name: from.name };
+      to.lastPrivateFrom = { user: from, name: from.name, at: event.at };
     }
     return event;
   }
@@ -320,7 +320,7 @@ export class Registry {
     if (to === undefined || to.ignoresName(fromKey)) return;
     to.show(event);
     this.#stats.deliveries++;
-    to.lastPrivateFrom = { user: null, name: event.from };
+    to.lastPrivateFrom = { user: null, name: event.from, at: event.at };
   }
 
   /**

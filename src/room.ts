@@ -59,9 +59,11 @@ export class User {
   /**
    * Who last sent this user a private message: the user, if on this
    * server (so that a reply cannot go to someone who took their name
-   * since), and their name.
+   * since), their name, and when it came (epoch ms: an account made after
+   * that under the name is someone else's).
    */
-  lastPrivateFrom: { user: User | null; name: string } | null = null;
+  lastPrivateFrom: { user: User | null; name: string; at: number } | null =
+    null;
   /** The account this user logged in to (its key), or null for a guest. */
   account: string | null = null;
   /**

@@ -625,7 +625,8 @@ Deno.test("a private message to an offline account waits for its next login, wit
 });
 
 Deno.test("reply answers an offline message's sender, and an account's owner who came back", async () => {
-  await using server = await startServer();
+  const clock = new FakeClock();
+  await using server = await startServer({ clock });
   const port = server.addr.port;
   (await registered(port, "alice")).close();
   {
@@ -664,6 +665,26 @@ Deno.test("reply answers an offline message's sender, and an account's owner who
   await alice.send("reply on my way");
   await alice.expect("[private to bob] on my way");
   await back.expect("[private] alice: on my way");
+  // bob writes while alice is away, then his account goes, and someone
+  // else makes one under the name later: not the bob who wrote.
+  await alice.send("logout");
+  await alice.closed();
+  await back.send("msg alice one more thing");
+  await back.waitFor((line) => line.startsWith("alice is offline"));
+  await back.send("unregister");
+  await back.waitFor((line) => line.startsWith("To delete the account"));
+  await back.send(PASSWORD);
+  await back.waitFor((line) => line.startsWith('The account "bob" is deleted'));
+  await back.send("logout");
+  await back.closed();
+  clock.advance(60_000);
+  (await registered(port, "bob")).close();
+  await using later = await Client.connect(port);
+  await later.expect("Welcome to TestChat");
+  await later.send(`login alice ${PASSWORD}`);
+  await later.waitFor((line) => line.endsWith("bob: one more thing"));
+  await later.send("reply are you still there?");
+  await later.expect('No one called "bob" is online');
 });
 
 Deno.test("an offline message older than --offline-days is not delivered", async () => {

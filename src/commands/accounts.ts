@@ -173,7 +173,8 @@ export async function welcome(
       ),
     );
     // "reply" answers the last of them, as it would have live.
-    user.lastPrivateFrom = { user: null, name: messages.at(-1)!.from };
+    const last = messages.at(-1)!;
+    user.lastPrivateFrom = { user: null, name: last.from, at: last.at };
   }
 }
 

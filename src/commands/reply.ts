@@ -22,9 +22,11 @@ export const reply: Command = {
     // sender may well be away by now). A guest's is not: it goes to the
     // same user, not to whoever has taken the name since.
     const owner = from.user === null || from.user.account !== null;
-    if (
-      owner && await ctx.store.accountFor(foldName(from.name), "") !== null
-    ) {
+    const account = owner
+      ? await ctx.store.accountFor(foldName(from.name), "")
+      : null;
+    // Not one made under the name after the message came: someone else's.
+    if (account !== null && account.created <= from.at) {
       return msg.run(ctx, `${from.name} ${text}`);
     }
     if (from.user !== null) throw new ChatError(TEXT.noSuchUser(from.name));
