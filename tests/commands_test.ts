@@ -136,3 +136,39 @@ Deno.test("Registry.logout() frees the name and tells the room, once", async () 
   assert.deepEqual(a.received, ["bob has left the room."]);
   assert.equal(registry.find("BOB"), undefined);
 });
+
+Deno.test("join: a room ban set while the room is read from the store keeps the user out", async () => {
+  await using server = await fakeServer();
+  const { store } = server;
+  const guest = new FakeSession();
+  const ctx = server.context(guest);
+  await run(ctx, "login eve");
+  // The room's kept state is read; the ban comes meanwhile.
+  let reading!: () => void;
+  const read = new Promise<void>((resolve) => reading = resolve);
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => release = resolve);
+  const room = store.room.bind(store);
+  store.room = async (key, lines) => {
+    reading();
+    await gate;
+    return room(key, lines);
+  };
+  const joining = run(ctx, "join den");
+  await read;
+  await ctx.moderation.add({
+    kind: "ban",
+    room: "den",
+    target: "address:192.0.2.1",
+    label: "eve (192.0.2.1)",
+    by: "bob",
+    at: server.clock.date(),
+    until: null,
+    reason: "spam",
+  });
+  release();
+  assert.deepEqual(await joining, [
+    'You are banned from "den" permanently: spam',
+  ]);
+  assert.equal(guest.user?.room?.name, "main");
+});

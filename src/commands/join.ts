@@ -56,6 +56,19 @@ export const join: Command = {
       open.recall(state.history);
       open.topic = state.topic;
     }
+    // A room ban set while the room was read holds too: checked again with
+    // no await before the join. An owner's own room lets them in, as above.
+    const late = ban ?? moderation.find("ban", key, subjectOf(user));
+    if (
+      late !== null && !moderation.isOperator(user.account) &&
+      (user.account === null ||
+        (registry.rooms.get(key)?.owner ?? state?.owner ?? owner) !==
+          user.account)
+    ) {
+      throw new ChatError(
+        sanctionText(late, registry.rooms.get(key)?.name ?? name),
+      );
+    }
     const room = registry.join(user, state?.name ?? name, state);
     session.reply(TEXT.joinedRoom(room.name));
     if (room.topic) session.reply(TEXT.topicIs(room.name, room.topic));
