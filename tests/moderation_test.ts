@@ -395,6 +395,15 @@ Deno.test("modlog: server operators see all of it, a room owner their room's", a
   await bob.waitFor(
     'Only the owner of this room, its room operators and server operators can use "modlog"',
   );
+  // A sanction for good says so, as bans does; a kick has no end to tell.
+  await root.send("ban 192.0.2.9 bots");
+  await root.expect("Banned 192.0.2.9 from this server permanently: bots");
+  await root.send("modlog 1");
+  await root.expect("Moderation log, oldest first:");
+  assert.match(
+    await root.readLine(),
+    / root ban 192\.0\.2\.9 on this server permanently: bots$/,
+  );
 });
 
 Deno.test("help lists moderation commands only to those who may use them", async () => {

@@ -639,7 +639,10 @@ export const modlog: Command = {
           e.action,
           e.target,
           TEXT.scope(roomShown(registry, e.room)),
-          e.until === null ? null : untilText(e.until),
+          // A ban or mute for good says so; a kick, an op ... have no end.
+          e.until !== null || e.action === "ban" || e.action === "mute"
+            ? untilText(e.until)
+            : null,
           e.reason,
         )
       ),
