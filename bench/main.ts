@@ -37,7 +37,8 @@ const USAGE = `Usage: deno task bench [options]
   --redis-cpu N       with --nodes: Redis's core (default: the server's)
   --baseline DIR      also run another checkout of this server (a git
                       worktree of an earlier commit), as "baseline": the
-                      figures before and after a change, from one run
+                      figures before and after a change, from one run (with
+                      --nodes, as a cluster too)
   --scenarios LIST    burst,steady,idle,growth (default: all)
   --quick             small sizes, to check the harness itself
   --out DIR           where the JSON goes (default bench/results)
@@ -424,6 +425,18 @@ async function main(): Promise<number> {
       })
     );
     servers.push(`cluster-${nodes}`);
+    if (values.baseline) {
+      // The baseline as a cluster too: a change to the cluster's path has
+      // its before and after from one run.
+      const checkout = new URL(
+        `file://${await Deno.realPath(values.baseline)}/`,
+      );
+      const name = `baseline-cluster-${nodes}`;
+      starters.push(() =>
+        startChatCluster({ cpu, nodes, root: checkout, name })
+      );
+      servers.push(name);
+    }
   }
   if (values.peer) {
     starters.push(() => startInspircd({ cpu }));

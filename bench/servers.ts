@@ -250,7 +250,14 @@ export async function startChatServer(
  * the figures are the cluster's cost beside one server alone.
  */
 export async function startChatCluster(
-  options: ServerOptions & { nodes: number; redisCpu?: number | null },
+  options: ServerOptions & {
+    nodes: number;
+    redisCpu?: number | null;
+    /** The checkout to run (default this one), as for a single server. */
+    root?: URL;
+    /** The name in the table. Default `cluster-N`. */
+    name?: string;
+  },
 ): Promise<RunningServer> {
   const redis = await startRedis(
     freePort(),
@@ -264,6 +271,7 @@ export async function startChatCluster(
         await startChatServer({
           cpu: options.cpu,
           profileDir: options.profileDir,
+          root: options.root,
           name: `n${i}`,
           db: false,
           args: ["--redis", redis.url, "--node-id", `n${i}`],
@@ -276,7 +284,7 @@ export async function startChatCluster(
     throw error;
   }
   return {
-    name: `cluster-${options.nodes}`,
+    name: options.name ?? `cluster-${options.nodes}`,
     port: servers[0].port,
     pid: servers[0].pid,
     protocol: CHAT,
