@@ -161,11 +161,15 @@ export type DisconnectReason =
   | "wrong_passwords"
   | "kicked"
   | "banned"
+  | "replaced"
   | "http_on_chat_port"
   | "tls_on_plain_port"
   | "frame_too_big"
   | "shutdown"
   | "error";
+
+/** Why a session was ended from outside it: a moderator, or its owner. */
+export type RemovalReason = "kicked" | "banned" | "replaced";
 
 /** Why a connection was refused, for `chat_refused_connections_total`. */
 export type RefusalReason =

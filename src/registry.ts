@@ -194,6 +194,7 @@ export class Registry {
    * letter case only is allowed.
    */
   rename(user: User, typedName: string): void {
+    this.#mustBeOnline(user);
     const { name, key, look } = this.#claimable(typedName, user);
     if (name === user.name) throw new ChatError(TEXT.sameName(name));
     const old = user.name;
@@ -233,6 +234,7 @@ export class Registry {
    * goes away, but main stays.
    */
   join(user: User, typedName: string, state?: RoomState): Room {
+    this.#mustBeOnline(user);
     const { name, key } = this.roomName(typedName);
     if (user.room?.key === key) {
       throw new ChatError(TEXT.alreadyInRoom(user.room.name));
@@ -436,6 +438,15 @@ export class Registry {
    * The next event id; 0 in a cluster, where Redis gives each room event its
    * id as it publishes it.
    */
+  /**
+   * A command that waited (for the store, say) may resume for a user logged
+   * out meanwhile (their account logged in again elsewhere): nothing of it
+   * may bring them back as a ghost in the user table or a room.
+   */
+  #mustBeOnline(user: User): void {
+    if (!this.#online.has(user)) throw new ChatError(...TEXT.pleaseLogIn);
+  }
+
   #id(): number {
     return this.#cluster === null ? this.#ids.next() : 0;
   }

@@ -6,6 +6,7 @@
 
 import type { ChatEvent, ChatLine, RoomEvent } from "./events.ts";
 import type { Frame, Transport } from "./render/transport.ts";
+import type { RemovalReason } from "./metrics.ts";
 import { LineArena } from "./text.ts";
 
 /** Where frames rendered for a transport go: a session's outbox. */
@@ -32,8 +33,11 @@ export interface Recipient {
   moved(room: Room | null, name: string): void;
   /** Sends one line of text to this recipient alone (a moderator's word). */
   notice(line: string): void;
-  /** Sends `line`, then ends the session (a kick from the server, a ban). */
-  disconnect(line: string, reason: "kicked" | "banned"): void;
+  /**
+   * Sends `line`, then ends the session (a kick from the server, a ban, its
+   * account logged in from elsewhere).
+   */
+  disconnect(line: string, reason: RemovalReason): void;
   /** The IP address the recipient is connected from. */
   readonly hostname: string;
 }
@@ -115,7 +119,7 @@ export class User {
   }
 
   /** Sends `line` and ends the user's session. */
-  disconnect(line: string, reason: "kicked" | "banned"): void {
+  disconnect(line: string, reason: RemovalReason): void {
     this.#recipient.disconnect(line, reason);
   }
 

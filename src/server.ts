@@ -42,6 +42,7 @@ import {
   roomShown,
   sanctionText,
 } from "./commands/moderation.ts";
+import { replaceHere } from "./commands/login.ts";
 import { Moderation } from "./moderation.ts";
 import { foldName, MAX_NAME_CHARS } from "./names.ts";
 import {
@@ -736,6 +737,8 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
         key: control.from.key,
         text: TEXT.notInRoom(user.name, control.roomName),
       }).catch(() => {});
+    } else if (control.kind === "replace") {
+      replaceHere(this.registry, user, control.address);
     } else {
       user.notice(control.text);
     }

@@ -20,7 +20,7 @@ import { TokenBucket } from "./flood.ts";
 import { TlsOnPlainPort } from "./line_reader.ts";
 import { ExcessFlood, type LineEvent, LineTooLong } from "./line_stream.ts";
 import { addressKey, type RateWindow } from "./limits.ts";
-import type { DisconnectReason } from "./metrics.ts";
+import type { DisconnectReason, RemovalReason } from "./metrics.ts";
 import type { Cluster } from "./cluster/cluster.ts";
 import type { Moderation } from "./moderation.ts";
 import type { PasswordHasher } from "./passwords.ts";
@@ -261,7 +261,7 @@ export class Session implements SessionControl, Context, Recipient {
   }
 
   /** Part of {@linkcode Recipient}: says `line` and ends the session. */
-  disconnect(line: string, reason: "kicked" | "banned"): void {
+  disconnect(line: string, reason: RemovalReason): void {
     this.#because(reason);
     this.#stop(line);
   }

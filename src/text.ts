@@ -111,6 +111,9 @@ export const TEXT = {
   offlineMessage: (date: string, from: string, text: string) =>
     `[private, ${date}] ${from}: ${text}`,
   alreadyLoggedIn: (name: string) => `You are already logged in as "${name}"`,
+  /** To a session whose account has just logged in again elsewhere. */
+  replaced: (address: string) =>
+    `You have logged in again from ${address}: this connection is closed.`,
   usage: (usage: string) => `Usage: ${usage}`,
   helpHeader: "Commands (a leading / is optional):",
   helpLine: (usage: string, summary: string, width: number) =>

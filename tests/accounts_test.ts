@@ -254,7 +254,7 @@ Deno.test("a registered name is reserved while its owner is away: a look-alike a
   await mallory.expectLines(["Please log in", 'Use "login"']);
 });
 
-Deno.test("an account's name can change its letter case only; its owner online means taken", async () => {
+Deno.test("an account's name can change its letter case only", async () => {
   await using server = await startServer();
   const port = server.addr.port;
   await using alice = await registered(port, "alice");
@@ -264,10 +264,40 @@ Deno.test("an account's name can change its letter case only; its owner online m
   await alice.expect(
     'You are logged in to the account "Alice": only the letter case of your name can change',
   );
-  await using other = await Client.connect(port);
-  await other.expect("Welcome to TestChat");
-  await other.send("login alice");
-  await other.expectLines(['The name "alice" is taken.', "Please try again."]);
+});
+
+Deno.test("an account online logged in again with its password: the new connection takes its place", async () => {
+  await using server = await startServer();
+  const port = server.addr.port;
+  await using old = await registered(port, "alice");
+  await using bob = await Client.login(port, "bob");
+  await old.expect("bob has entered the room.");
+  // A wrong password changes nothing for the session online.
+  await using thief = await Client.connect(port, { from: "127.0.0.2" });
+  await thief.expect("Welcome to TestChat");
+  await thief.send("login alice");
+  await thief.expect("Password for alice:");
+  await thief.send("not the password");
+  await thief.expect("Wrong password");
+  await thief.expect("Password for alice:");
+  await thief.send("");
+  await thief.expect("Cancelled.");
+  await old.send("look");
+  await old.expectLines(["The following are in this room:", "alice", "bob"]);
+  // The right one: the old connection is told from where, and closed.
+  await using again = await Client.connect(port, { from: "127.0.0.3" });
+  await again.expect("Welcome to TestChat");
+  await again.send(`login alice ${PASSWORD}`);
+  assert.deepEqual(await old.closed(), [
+    "You have logged in again from 127.0.0.3: this connection is closed.",
+  ]);
+  await bob.expectLines([
+    "alice has left the room.",
+    "alice has entered the room.",
+  ]);
+  await again.send("who");
+  await again.waitFor((line) => line === "The following are logged in:");
+  assert.deepEqual((await again.sync()).sort(), ["alice", "bob"]);
 });
 
 Deno.test("wrong passwords: each try waits longer, the third closes, and the next login hears of them", async () => {

@@ -686,6 +686,32 @@ Deno.test({
 
 Deno.test({
   name:
+    `cluster: an account online on one server, logged in on another with its password, moves there${why}`,
+  ignore,
+  async fn() {
+    await using c = await cluster(2);
+    const [a, b] = c.ports;
+    await using old = await registered(a, "alice");
+    await using bob = await Client.login(b, "bob");
+    await old.waitFor("bob has entered the room.");
+    await using again = await Client.connect(b, { from: "127.0.0.9" });
+    await again.expect("Welcome to TestChat");
+    await again.send(`login alice ${PASSWORD}`);
+    assert.deepEqual(await old.closed(), [
+      "You have logged in again from 127.0.0.9: this connection is closed.",
+    ]);
+    await bob.waitFor("alice has left the room.");
+    await bob.waitFor("alice has entered the room.");
+    await bob.send("who");
+    await bob.waitFor("The following are logged in:");
+    assert.deepEqual((await bob.sync()).sort(), ["alice", "bob"]);
+    await bob.send("whois alice");
+    assert.match(await bob.readLine(), /^alice is in room "main"/);
+  },
+});
+
+Deno.test({
+  name:
     `cluster: a server that stops gracefully frees its names and tells the rooms once${why}`,
   ignore,
   async fn() {

@@ -117,7 +117,12 @@ export type Control =
     roomName: string;
     from: { node: string; key: string };
   }
-  | { kind: "notice"; key: string; text: string };
+  | { kind: "notice"; key: string; text: string }
+  /**
+   * The user's account has logged in on another server, with its password:
+   * this session ends, and the name is freed for the new one.
+   */
+  | { kind: "replace"; key: string; address: string };
 
 /** What the cluster asks of the server it is part of. */
 export interface ClusterHost {

@@ -1,6 +1,8 @@
 import type { ClaimResult } from "../cluster/cluster.ts";
+import { sleep } from "../clock.ts";
 import { ChatError } from "../errors.ts";
 import { foldName, skeleton, validateName } from "../names.ts";
+import type { Registry } from "../registry.ts";
 import type { User } from "../room.ts";
 import type { Account } from "../store/store.ts";
 import { TEXT } from "../text.ts";
@@ -92,6 +94,64 @@ async function loginAs(
 }
 
 /**
+ * How long a login that took over an account on another server waits for
+ * that server to let the name go, in ms, checking every
+ * {@linkcode RELEASE_POLL_MS}.
+ */
+const RELEASE_WAIT_MS = 5000;
+const RELEASE_POLL_MS = 100;
+
+/**
+ * Ends the session of `user` (here) because its account has logged in
+ * again from `address`: told why, then out, the room told it left, at once
+ * (its name is free for the new login before this returns).
+ */
+export function replaceHere(
+  registry: Registry,
+  user: User,
+  address: string,
+): void {
+  user.disconnect(TEXT.replaced(address), "replaced");
+  registry.logout(user);
+}
+
+/**
+ * The owner of `account` has just given its password: a session that
+ * holds it, here or on another server of the cluster, ends so that this
+ * one can take its place (IRC services' REGAIN; a MUD's reconnect to a
+ * link-dead character). Without it, a connection that died without a word
+ * (a laptop closed) would keep its owner out until TCP noticed, hours
+ * later. Resolves once the name is free, or as free as it will get.
+ */
+async function takeOver(ctx: Context, account: Account): Promise<void> {
+  const { registry, cluster, session, clock } = ctx;
+  const address = session.recipient.hostname;
+  const here = registry.find(account.key);
+  if (here !== undefined) {
+    replaceHere(registry, here, address);
+    // In a cluster, the name is freed in Redis before it is claimed again.
+    await cluster?.settled();
+    return;
+  }
+  if (!cluster?.up) return;
+  const there = await cluster.find(account.key);
+  if (there === null) return;
+  await cluster.control(there.node, {
+    kind: "replace",
+    key: account.key,
+    address,
+  });
+  for (
+    let waited = 0;
+    waited < RELEASE_WAIT_MS && session.active &&
+    await cluster.find(account.key) !== null;
+    waited += RELEASE_POLL_MS
+  ) {
+    await sleep(clock, RELEASE_POLL_MS);
+  }
+}
+
+/**
  * Ends the session with the ban's line if a server ban holds the account
  * (if any) or the address; whether it did.
  */
@@ -115,10 +175,11 @@ export const login: Command = {
   details: [
     'Names: 1 to 24 letters, digits, "_", "-" or ".", in one script.',
     '"login NAME PASSWORD" logs in to an account in one line, for scripts.',
+    "An account online already (elsewhere) moves here with its password.",
   ],
   loginRequired: false,
   async run(ctx, args) {
-    const { session, registry } = ctx;
+    const { session } = ctx;
     if (session.user) {
       throw new ChatError(TEXT.alreadyLoggedIn(session.user.name));
     }
@@ -158,12 +219,7 @@ export const login: Command = {
       if (ctx.motd.length > 0) session.reply(...motdLines(ctx.motd));
       return;
     }
-    if (
-      registry.find(account.key) ||
-      (ctx.cluster?.up && await ctx.cluster.find(account.key) !== null)
-    ) {
-      throw new ChatError(...TEXT.nameTaken(validateName(typed)));
-    }
+    // Online already, somewhere: the right password takes its place.
     while (true) {
       const typedPassword = password ??
         await session.ask(TEXT.passwordFor(account.name), { secret: true });
@@ -176,6 +232,8 @@ export const login: Command = {
       if (failures !== null) {
         // A ban set while the password was asked for, or checked, holds.
         if (refusedBanned(ctx, account)) return;
+        await takeOver(ctx, account);
+        if (!session.active) return;
         const user = await loginAs(ctx, account.name, account.key);
         session.user = user;
         if (ctx.motd.length > 0) session.reply(...motdLines(ctx.motd));
