@@ -70,7 +70,7 @@ export function sendTime(
 
 /** A connection that reads all the time and hands each line to a handler. */
 export class BenchClient {
-  readonly conn: Deno.TcpConn;
+  readonly conn: Deno.Conn;
   readonly name: string;
   /** Replaced by scenarios; the default ignores lines. */
   handler: LineHandler = () => {};
@@ -84,13 +84,27 @@ export class BenchClient {
   readonly done: Promise<void>;
   #closed = false;
 
-  private constructor(conn: Deno.TcpConn, name: string) {
+  private constructor(conn: Deno.Conn, name: string) {
     this.conn = conn;
     this.name = name;
     this.done = this.#read();
   }
 
-  static async connect(port: number, name: string): Promise<BenchClient> {
+  /** Connects over TCP, or over TLS trusting `tlsCa` (a PEM) if given. */
+  static async connect(
+    port: number,
+    name: string,
+    tlsCa?: string,
+  ): Promise<BenchClient> {
+    if (tlsCa !== undefined) {
+      const conn = await Deno.connectTls({
+        hostname: "127.0.0.1",
+        port,
+        caCerts: [tlsCa],
+      });
+      await conn.handshake();
+      return new BenchClient(conn, name);
+    }
     const conn = await Deno.connect({ hostname: "127.0.0.1", port });
     conn.setNoDelay(true);
     return new BenchClient(conn, name);

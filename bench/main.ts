@@ -21,6 +21,8 @@ import {
   steady,
 } from "./scenarios.ts";
 import {
+  type BenchCertificate,
+  makeCertificate,
   pin,
   startChatCluster,
   startChatServer,
@@ -39,6 +41,8 @@ const USAGE = `Usage: deno task bench [options]
                       worktree of an earlier commit), as "baseline": the
                       figures before and after a change, from one run (with
                       --nodes, as a cluster too)
+  --tls               clients use the TLS port (a certificate made with
+                      openssl for the run); not with --peer
   --scenarios LIST    burst,steady,idle,growth (default: all)
   --quick             small sizes, to check the harness itself
   --out DIR           where the JSON goes (default bench/results)
@@ -363,6 +367,7 @@ async function main(): Promise<number> {
       baseline: { type: "string" },
       nodes: { type: "string" },
       "redis-cpu": { type: "string" },
+      tls: { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -384,6 +389,16 @@ async function main(): Promise<number> {
     console.error(`error: --nodes wants a whole number from 2\n\n${USAGE}`);
     return 2;
   }
+  if (values.tls && values.peer !== undefined) {
+    console.error(`error: --tls is for this server only\n\n${USAGE}`);
+    return 2;
+  }
+  let certDir: string | null = null;
+  let tls: BenchCertificate | undefined;
+  if (values.tls) {
+    certDir = await Deno.makeTempDir({ prefix: "chat-bench-tls-" });
+    tls = await makeCertificate(certDir);
+  }
   if (values.samples) {
     await Deno.mkdir(values.samples, { recursive: true });
     setSampleDir(values.samples);
@@ -401,7 +416,7 @@ async function main(): Promise<number> {
   );
 
   const starters: Starter[] = [
-    () => startChatServer({ cpu, profileDir: values.profile }),
+    () => startChatServer({ cpu, profileDir: values.profile, tls }),
   ];
   const servers = ["chat-server"];
   if (values.baseline) {
@@ -409,7 +424,7 @@ async function main(): Promise<number> {
       `file://${await Deno.realPath(values.baseline)}/`,
     );
     starters.push(() =>
-      startChatServer({ cpu, root: checkout, name: "baseline" })
+      startChatServer({ cpu, root: checkout, name: "baseline", tls })
     );
     servers.push("baseline");
   }
@@ -418,6 +433,7 @@ async function main(): Promise<number> {
       startChatCluster({
         cpu,
         nodes,
+        tls,
         profileDir: values.profile,
         redisCpu: pinned && values["redis-cpu"] !== undefined
           ? Number(values["redis-cpu"])
@@ -433,7 +449,7 @@ async function main(): Promise<number> {
       );
       const name = `baseline-cluster-${nodes}`;
       starters.push(() =>
-        startChatCluster({ cpu, nodes, root: checkout, name })
+        startChatCluster({ cpu, nodes, root: checkout, name, tls })
       );
       servers.push(name);
     }
@@ -442,7 +458,12 @@ async function main(): Promise<number> {
     starters.push(() => startInspircd({ cpu }));
     servers.push("inspircd");
   }
-  const rows = await runAll(starters, runsOf(plan, only), repeat);
+  let rows: Row[];
+  try {
+    rows = await runAll(starters, runsOf(plan, only), repeat);
+  } finally {
+    if (certDir !== null) await Deno.remove(certDir, { recursive: true });
+  }
   const summary = medians(rows);
 
   console.log(
@@ -452,6 +473,7 @@ async function main(): Promise<number> {
     date: new Date().toISOString(),
     baseline: values.baseline ?? null,
     nodes: nodes || null,
+    tls: values.tls === true,
     machine: {
       cores,
       os: `${Deno.build.os} ${Deno.osRelease()}`,

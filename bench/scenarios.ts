@@ -86,6 +86,7 @@ async function loginAll(
       const client = await BenchClient.connect(
         ports[index % ports.length],
         `u${index}`,
+        server.tlsCa,
       );
       await server.protocol.login(client);
       clients[index] = client;

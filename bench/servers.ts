@@ -25,7 +25,83 @@ export interface RunningServer {
   readonly processes?: readonly { name: string; pid: number }[];
   /** A cluster: how many times Redis has run each command so far. */
   redisCalls?(): Promise<Map<string, number>>;
+  /** Clients connect over TLS, trusting this CA (PEM): `--tls`. */
+  readonly tlsCa?: string;
   stop(): Promise<void>;
+}
+
+/** A certificate for the TLS port: files for the server, the CA's PEM. */
+export interface BenchCertificate {
+  readonly cert: string;
+  readonly key: string;
+  readonly ca: string;
+}
+
+/**
+ * Makes a CA and a certificate it signs for 127.0.0.1 with `openssl`, in
+ * `dir` (rustls, on the client side, refuses a self-signed leaf).
+ */
+export async function makeCertificate(dir: string): Promise<BenchCertificate> {
+  const run = async (...args: string[]) => {
+    const out = await new Deno.Command("openssl", {
+      args,
+      cwd: dir,
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    if (!out.success) {
+      throw new Error(
+        `openssl ${args[0]} failed: ${new TextDecoder().decode(out.stderr)}`,
+      );
+    }
+  };
+  const rsa = ["-newkey", "rsa:2048", "-nodes"];
+  await run(
+    "req",
+    "-x509",
+    ...rsa,
+    "-keyout",
+    "ca.key",
+    "-out",
+    "ca.pem",
+    "-days",
+    "1",
+    "-subj",
+    "/CN=bench CA",
+  );
+  await run(
+    "req",
+    ...rsa,
+    "-keyout",
+    "key.pem",
+    "-out",
+    "leaf.csr",
+    "-subj",
+    "/CN=127.0.0.1",
+  );
+  await Deno.writeTextFile(`${dir}/ext`, "subjectAltName=IP:127.0.0.1\n");
+  await run(
+    "x509",
+    "-req",
+    "-in",
+    "leaf.csr",
+    "-CA",
+    "ca.pem",
+    "-CAkey",
+    "ca.key",
+    "-CAcreateserial",
+    "-out",
+    "cert.pem",
+    "-days",
+    "1",
+    "-extfile",
+    "ext",
+  );
+  return {
+    cert: `${dir}/cert.pem`,
+    key: `${dir}/key.pem`,
+    ca: await Deno.readTextFile(`${dir}/ca.pem`),
+  };
 }
 
 /** Every process of a server, by name. */
@@ -55,6 +131,8 @@ export interface ChatServerOptions extends ServerOptions {
   args?: string[];
   /** Keep a database file (default true; a cluster's store is Redis). */
   db?: boolean;
+  /** Clients use the TLS port, with this certificate. */
+  tls?: BenchCertificate;
 }
 
 const root = new URL("..", import.meta.url);
@@ -206,6 +284,18 @@ export async function startChatServer(
     ? ["--db", `${dir}/chat.db`]
     : [];
   const http = await takesFlag(checkout, "no-http") ? ["--no-http"] : [];
+  // With TLS, clients use the TLS port, which listens after the plain one.
+  const tlsPort = options.tls ? freePort() : null;
+  const tls = options.tls
+    ? [
+      "--tls-port",
+      String(tlsPort),
+      "--cert",
+      options.tls.cert,
+      "--key",
+      options.tls.key,
+    ]
+    : [];
   const server = await launch(
     options.name ?? "chat-server",
     CHAT,
@@ -229,14 +319,16 @@ export async function startChatServer(
       "1000000",
       ...db,
       ...http,
+      ...tls,
       ...options.args ?? [],
     ],
-    port,
+    tlsPort ?? port,
     { ...options, cwd: checkout },
     env,
   );
   return {
     ...server,
+    tlsCa: options.tls?.ca,
     async stop() {
       await server.stop();
       await Deno.remove(dir, { recursive: true }).catch(() => {});
@@ -257,6 +349,7 @@ export async function startChatCluster(
     root?: URL;
     /** The name in the table. Default `cluster-N`. */
     name?: string;
+    tls?: BenchCertificate;
   },
 ): Promise<RunningServer> {
   const redis = await startRedis(
@@ -272,6 +365,7 @@ export async function startChatCluster(
           cpu: options.cpu,
           profileDir: options.profileDir,
           root: options.root,
+          tls: options.tls,
           name: `n${i}`,
           db: false,
           args: ["--redis", redis.url, "--node-id", `n${i}`],
@@ -294,6 +388,7 @@ export async function startChatCluster(
       { name: "redis", pid: redis.pid },
     ],
     redisCalls: () => redis.commandCalls(),
+    tlsCa: options.tls?.ca,
     async stop() {
       await Promise.all(servers.map((server) => server.stop()));
       await redis.stop();

@@ -48,6 +48,7 @@ interface Row {
 interface Report {
   quick: boolean;
   repeat: number;
+  tls: boolean;
   rows: Row[];
   medians: Row[];
 }
@@ -143,6 +144,44 @@ Deno.test("--baseline runs another checkout beside ours, named baseline", async 
     ["baseline", "chat-server"],
   );
   for (const row of report.rows) assert.equal(row.deliveredRatio, 1);
+});
+
+Deno.test("--tls runs the clients over the TLS port, the baseline's too", async () => {
+  // Clients that spoke plain TCP to the TLS port would never log in.
+  const report = await runReport(
+    "--scenarios",
+    "burst",
+    "--tls",
+    "--baseline",
+    new URL("..", import.meta.url).pathname,
+  );
+  assert.equal(report.tls, true);
+  assert.deepEqual(
+    report.rows.map((row) => row.server).sort(),
+    ["baseline", "chat-server"],
+  );
+  for (const row of report.rows) {
+    assert.equal(row.deliveredRatio, 1);
+    assert.equal(row.deliveries, 5 * 10 * 20);
+  }
+});
+
+Deno.test("--tls is refused beside --peer", async () => {
+  const result = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-all",
+      "bench/main.ts",
+      "--tls",
+      "--peer",
+      "inspircd",
+    ],
+    cwd: new URL("..", import.meta.url),
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  assert.equal(result.code, 2);
+  assert.match(new TextDecoder().decode(result.stderr), /--tls/);
 });
 
 Deno.test({
