@@ -252,6 +252,7 @@ export const TEXT = {
   ) => `  ${label} from ${scope}, by ${by} on ${at}, ${until}: ${reason}`,
   noBans: "No bans",
   modlogHeader: "Moderation log, oldest first:",
+  /** A target or scope of "" is left out (a claim's target is its room). */
   modlogLine: (
     at: string,
     actor: string,
@@ -261,7 +262,8 @@ export const TEXT = {
     until: string | null,
     reason: string,
   ) =>
-    `  ${at} ${actor} ${action} ${target} on ${scope}` +
+    `  ${at} ${actor} ${action}` + (target === "" ? "" : ` ${target}`) +
+    (scope === "" ? "" : ` on ${scope}`) +
     (until === null ? "" : ` ${until}`) + (reason === "" ? "" : `: ${reason}`),
   noModlog: "The moderation log is empty",
   lockdownIs: (on: boolean) =>

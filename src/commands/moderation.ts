@@ -637,8 +637,12 @@ export const modlog: Command = {
           formatDate(e.at),
           e.actor,
           e.action,
-          e.target,
-          TEXT.scope(roomShown(registry, e.room)),
+          // A claim is of its room, lockdown of the whole server: "bob claim
+          // on "den"", "root lockdown on", not "den on "den"", "on on ...".
+          e.action === "claim" || e.action === "unclaim" ? "" : e.target,
+          e.action === "lockdown"
+            ? ""
+            : TEXT.scope(roomShown(registry, e.room)),
           // A ban or mute for good says so; a kick, an op ... have no end.
           e.until !== null || e.action === "ban" || e.action === "mute"
             ? untilText(e.until)
