@@ -87,6 +87,20 @@ export function parseBlock(text: string): Block | null {
   return { family, value: (value >> shift) << shift, bits };
 }
 
+/**
+ * The block a guest connected from `hostname` is sanctioned by: the
+ * address itself for IPv4, its /64 for IPv6 (the block one subscriber
+ * holds, as the connection limits count it), so that a guest banned by
+ * name cannot come back from the next address of their own network.
+ */
+export function subscriberBlock(hostname: string): Block | null {
+  const address = parseBlock(hostname);
+  if (address === null || address.family === 4 || address.bits < 128) {
+    return address;
+  }
+  return parseBlock(`${hostname}/64`);
+}
+
 /** Whether the address `address` is in `block`. */
 export function contains(block: Block, address: Block): boolean {
   if (block.family === 6 && address.family === 4) {

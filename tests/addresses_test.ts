@@ -1,5 +1,10 @@
 import assert from "node:assert/strict";
-import { contains, formatBlock, parseBlock } from "../src/addresses.ts";
+import {
+  contains,
+  formatBlock,
+  parseBlock,
+  subscriberBlock,
+} from "../src/addresses.ts";
 import { parseDuration } from "../src/moderation.ts";
 
 Deno.test("parseBlock() reads IPv4 and IPv6 addresses and CIDR blocks, and refuses the rest", () => {
@@ -57,6 +62,16 @@ Deno.test("contains() matches an address in a block of its family, or an IPv6 bl
   );
   assert.ok(contains(parseBlock("0.0.0.0/0")!, parseBlock("203.0.113.9")!));
   assert.ok(contains(block, parseBlock("::ffff:192.0.2.9")!), "a mapped IPv4");
+});
+
+Deno.test("subscriberBlock() is an IPv4 address itself, an IPv6 address's /64", () => {
+  assert.equal(formatBlock(subscriberBlock("192.0.2.7")!), "192.0.2.7");
+  assert.equal(formatBlock(subscriberBlock("::ffff:192.0.2.7")!), "192.0.2.7");
+  const v6 = subscriberBlock("2001:db8:1:2:aaaa::1")!;
+  assert.equal(formatBlock(v6), "2001:db8:1:2::/64");
+  assert.ok(contains(v6, parseBlock("2001:db8:1:2:ffff::9")!));
+  assert.ok(!contains(v6, parseBlock("2001:db8:1:3::1")!));
+  assert.equal(subscriberBlock("not an address"), null);
 });
 
 Deno.test("parseDuration() reads 30m, 2h, 7d and refuses what is not a duration", () => {

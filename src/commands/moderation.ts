@@ -10,7 +10,7 @@
  * @module
  */
 
-import { contains, parseBlock } from "../addresses.ts";
+import { contains, parseBlock, subscriberBlock } from "../addresses.ts";
 import { ChatError } from "../errors.ts";
 import {
   accountTarget,
@@ -125,7 +125,8 @@ interface Target {
 
 /**
  * Resolves a name, an address or a CIDR block: a user online is their
- * account, or for a guest the address they are connected from; a name not
+ * account, or for a guest the address they are connected from (an IPv6
+ * one's /64, as the connection limits count it); a name not
  * online must be an account.
  */
 async function resolve(ctx: UserContext, typed: string): Promise<Target> {
@@ -151,7 +152,7 @@ async function resolve(ctx: UserContext, typed: string): Promise<Target> {
         node: elsewhere?.node,
       };
     }
-    const address = parseBlock(online?.hostname ?? elsewhere!.address);
+    const address = subscriberBlock(online?.hostname ?? elsewhere!.address);
     if (address === null) throw new ChatError(TEXT.noSuchTarget(typed));
     const target = addressTarget(address);
     return {
@@ -527,7 +528,7 @@ export const ban: Command = {
     "keep a name, address or CIDR block out (30m, 2h, 7d; none: for good)",
   details: [
     "A server operator's ban is server-wide; anyone else's, for this room.",
-    "A guest is banned by the address they are connected from.",
+    "A guest is banned by the address they are connected from (IPv6: its /64).",
     "Whoever matches is removed at once.",
   ],
   loginRequired: true,
