@@ -474,6 +474,14 @@ browserTest(
         "Connection lost",
       )
     );
+    // The countdown is shown beside the alert, not in it: a screen reader
+    // reads the alert once, not every second.
+    await page.waitFor(() => {
+      const countdown = document.getElementById("banner-countdown");
+      return countdown.getAttribute("aria-hidden") === "true" &&
+        /^ Next try in \d+ s\.$/.test(countdown.textContent) &&
+        !/\d/.test(document.getElementById("banner-text").textContent);
+    });
     // The server keeps the session, waiting for the page (its one timer).
     await withTimeout(clock.untilPending(1), 10_000, "the session to wait");
     for (let i = 1; i <= 3; i++) {

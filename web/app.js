@@ -111,6 +111,7 @@ const ui = {
   logout: byId("logout"),
   banner: byId("banner"),
   bannerText: byId("banner-text"),
+  bannerCountdown: byId("banner-countdown"),
   reconnectNow: byId("reconnect-now"),
   loginView: byId("login-view"),
   loginForm: byId("login-form"),
@@ -703,17 +704,11 @@ function updateBanner() {
     (state === "waiting" || state === "connecting") && conn.attempt > 0;
   ui.banner.hidden = !away;
   if (!away) return;
-  let text;
-  const seconds = Math.max(1, Math.ceil((conn.retryAt - Date.now()) / 1000));
-  if (conn.takingBack) {
-    text = state === "waiting" && conn.retryAt > 0
-      ? `Connection lost. The server still holds your session: taking it back in ${seconds} s…`
-      : "Connection lost. The server still holds your session: taking it back…";
-  } else if (state === "waiting" && conn.retryAt > 0) {
-    text = `Connection lost. Reconnecting in ${seconds} s…`;
-  } else {
-    text = "Connection lost. Reconnecting…";
-  }
+  // The banner is an alert, read out whenever its text changes: the
+  // countdown, which changes every second, is beside it and not read out.
+  let text = conn.takingBack
+    ? "Connection lost. The server still holds your session: taking it back…"
+    : "Connection lost. Reconnecting…";
   if (conn.why !== "") text += ` The server said: ${conn.why}`;
   const waiting = session.queue.length;
   if (waiting > 0) {
@@ -721,7 +716,11 @@ function updateBanner() {
       waiting === 1 ? "line" : "lines"
     } will be sent once back.`;
   }
-  ui.bannerText.textContent = text;
+  const seconds = Math.max(1, Math.ceil((conn.retryAt - Date.now()) / 1000));
+  ui.bannerCountdown.textContent = state === "waiting" && conn.retryAt > 0
+    ? ` Next try in ${seconds} s.`
+    : "";
+  if (ui.bannerText.textContent !== text) ui.bannerText.textContent = text;
   ui.reconnectNow.hidden = state !== "waiting";
 }
 
