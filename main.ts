@@ -41,6 +41,7 @@ export async function main(args: readonly string[]): Promise<number> {
   }
   const { config } = invocation;
   await startLogging(config.logLevel);
+  using _guard = keepServing();
   try {
     let server;
     try {
@@ -62,6 +63,36 @@ export async function main(args: readonly string[]): Promise<number> {
   } finally {
     await stopLogging();
   }
+}
+
+/**
+ * Keeps the process serving through a bug that escapes every handler (an
+ * error thrown in a timer, a promise rejected with nobody awaiting it):
+ * logged with its stack, as a bug in a session is, instead of ending every
+ * session at once. Disposing of the result removes the guard.
+ */
+export function keepServing(): Disposable {
+  const logger = log("server");
+  const onRejection = (event: PromiseRejectionEvent) => {
+    event.preventDefault();
+    logger.error("A bug, not handled anywhere: {error}", {
+      error: event.reason,
+    });
+  };
+  const onError = (event: ErrorEvent) => {
+    event.preventDefault();
+    logger.error("A bug, not handled anywhere: {error}", {
+      error: event.error ?? event.message,
+    });
+  };
+  globalThis.addEventListener("unhandledrejection", onRejection);
+  globalThis.addEventListener("error", onError);
+  return {
+    [Symbol.dispose]() {
+      globalThis.removeEventListener("unhandledrejection", onRejection);
+      globalThis.removeEventListener("error", onError);
+    },
+  };
 }
 
 /** Resolves on the first SIGINT or SIGTERM (SIGBREAK on Windows). */

@@ -183,3 +183,52 @@ Deno.test("main: a database it cannot use is one clear line and exit code 1", as
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("main: a bug no handler caught is logged with its stack, and the process goes on", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const root = new URL("..", import.meta.url);
+    const script = `${dir}/bug.ts`;
+    await Deno.writeTextFile(
+      script,
+      `import { keepServing } from "${new URL("main.ts", root)}";
+import { startLogging, stopLogging } from "${new URL("src/log.ts", root)}";
+await startLogging("info");
+{
+  using _guard = keepServing();
+  Promise.reject(new Error("rejected with nobody waiting"));
+  await new Promise<void>((done) => {
+    setTimeout(() => {
+      throw new Error("thrown in a timer");
+    }, 0);
+    // Timers run in order: this one comes after the throw.
+    setTimeout(done, 0);
+  });
+  console.log("still serving");
+}
+await stopLogging();
+`,
+    );
+    const result = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--config",
+        new URL("deno.json", root).pathname,
+        "--allow-read",
+        "--allow-env",
+        script,
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const stdout = new TextDecoder().decode(result.stdout);
+    const stderr = new TextDecoder().decode(result.stderr);
+    assert.equal(result.code, 0, stderr);
+    assert.equal(stdout, "still serving\n");
+    assert.match(stderr, /not handled anywhere: Error: rejected with nobody/);
+    assert.match(stderr, /not handled anywhere: Error: thrown in a timer/);
+    assert.match(stderr, /at .*bug\.ts:\d+/, "with its stack");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
