@@ -172,3 +172,39 @@ Deno.test("join: a room ban set while the room is read from the store keeps the 
   ]);
   assert.equal(guest.user?.room?.name, "main");
 });
+
+Deno.test("nick: a mute set while the name is looked up in the store holds", async () => {
+  await using server = await fakeServer();
+  const { store } = server;
+  const guest = new FakeSession();
+  const ctx = server.context(guest);
+  await run(ctx, "login eve");
+  // Whether the new name is an account is read; the mute comes meanwhile.
+  let reading!: () => void;
+  const read = new Promise<void>((resolve) => reading = resolve);
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => release = resolve);
+  const accountFor = store.accountFor.bind(store);
+  store.accountFor = async (key, skeleton) => {
+    reading();
+    await gate;
+    return accountFor(key, skeleton);
+  };
+  const renaming = run(ctx, "nick shouter");
+  await read;
+  await ctx.moderation.add({
+    kind: "mute",
+    room: "",
+    target: "address:192.0.2.1",
+    label: "eve (192.0.2.1)",
+    by: "bob",
+    at: server.clock.date(),
+    until: null,
+    reason: "calm down",
+  });
+  release();
+  assert.deepEqual(await renaming, [
+    "You are muted permanently: calm down",
+  ]);
+  assert.equal(guest.user?.name, "eve");
+});

@@ -30,6 +30,9 @@ export const nick: Command = {
         TEXT.badName("name", name, "it is registered to someone else"),
       );
     }
+    // A mute set while the store was asked holds too (on one server, with
+    // no await between this check and the rename).
+    checkNotMuted(ctx, user.room);
     // Checked here first (the registry throws what is wrong with the name),
     // then, in a cluster, taken in Redis in one step.
     registry.checkRename(user, typed);
