@@ -138,10 +138,17 @@ export const TEXT = {
   topicSet: (name: string, topic: string) => `${name} set the topic: ${topic}`,
   /** A replayed line: marked so it cannot be taken for live chat. */
   history: (line: string) => `[history] ${line}`,
-  historyHeader: (room: string, count: number, earlier: boolean) =>
+  historyHeader: (
+    room: string,
+    count: number,
+    earlier: boolean,
+    ignored = 0,
+  ) =>
     `${earlier ? "Earlier" : "The last"} ${count} ${
       count === 1 ? "line" : "lines"
-    } of "${room}":`,
+    } of "${room}"${
+      ignored === 0 ? "" : ` (${ignored} from people you ignore left out)`
+    }:`,
   historyMore: (id: number) => `Older lines: history before ${id}`,
   noHistory: (room: string) => `Nothing has been said in "${room}" yet`,
   noOlderHistory: (room: string) => `There are no older lines in "${room}"`,

@@ -82,7 +82,7 @@ Deno.test("history leaves out the people you ignore", async () => {
   await alice.expect("You are ignoring bob");
   await alice.send("history");
   await alice.expectLines([
-    'The last 1 line of "main":',
+    'The last 1 line of "main" (1 from people you ignore left out):',
     "[history] carol: from carol",
   ]);
 });

@@ -61,7 +61,8 @@ const TEXTS = {
   helpHeader: "Commands (a leading / is optional):",
   roomsHeader: "Rooms:",
   roomLine: /^ {2}(\S+) \((\d+) (?:person|people)\)(?:: (.*))?$/,
-  historyHeader: /^(?:The last|Earlier) \d+ lines? of ".*":$/,
+  historyHeader:
+    /^(?:The last|Earlier) \d+ lines? of ".*"(?: \(\d+ from people you ignore left out\))?:$/,
   historyMore: /^Older lines: history before \d+$/,
   historyEnd:
     /^(?:There are no older lines in ".*"|Nothing has been said in ".*" yet)$/,

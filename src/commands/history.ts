@@ -37,7 +37,12 @@ export const history: Command = {
       return;
     }
     session.reply(
-      TEXT.historyHeader(room.name, shown.length, before !== undefined),
+      TEXT.historyHeader(
+        room.name,
+        shown.length,
+        before !== undefined,
+        lines.length - shown.length,
+      ),
     );
     session.showHistory(shown);
     if (more) session.reply(TEXT.historyMore(lines[0].id));
