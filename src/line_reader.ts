@@ -73,7 +73,8 @@ const DONE: IteratorResult<LineEvent, undefined> = Object.freeze({
  * reader, one pending read and a few hundred bytes.
  *
  * Bytes are pulled from a {@linkcode ByteReader} (a `Deno.Conn`) or pushed
- * by a {@linkcode ByteFeed} (a `node:net` or `node:tls` socket: the ports). A pulled read buffer is reused (the parser copies what it keeps). It
+ * by a {@linkcode ByteFeed} (a `node:net` or `node:tls` socket: the ports).
+ * A pulled read buffer is reused (the parser copies what it keeps). It
  * starts small, because an idle connection holds it while its read is
  * pending, and doubles while reads fill it (a paste, a flood), so large
  * inputs take few reads; it shrinks again when reads come back small.
