@@ -1169,6 +1169,57 @@ browserTest(
 );
 
 browserTest(
+  "coming back to the tab brings the other rooms' head counts up to date",
+  async (chromium) => {
+    await using server = await startServer({ httpPort: 0 });
+    const port = server.addr.port;
+    await using page = await chromium.open(pageUrl(server.httpAddr!.port));
+    await page.login("ann");
+    await page.type("/join den");
+    const count = () =>
+      page.page.evaluate(() =>
+        document.querySelector(
+          '#room-list [data-room="main"] .entry-count',
+        )?.textContent
+      );
+    // Asked for at the join: main is empty.
+    await page.waitFor(() =>
+      document.querySelector('#room-list [data-room="den"][aria-current]') &&
+      document.querySelector('#room-list [data-room="main"] .entry-count')
+          ?.textContent === "0"
+    );
+    await using tel = await Client.login(port, "tel");
+    await tel.send("look");
+    await tel.expectLines(["The following are in this room:", "tel"]);
+    assert.equal(await count(), "0", "nothing told the page meanwhile");
+    const systemLines = () =>
+      page.page.evaluate(() =>
+        document.querySelectorAll(".log:not([hidden]) .system").length
+      );
+    const before = await systemLines();
+    // The tab is hidden, then shown again.
+    await page.page.evaluate(() => {
+      Object.defineProperty(document, "hidden", {
+        value: false,
+        configurable: true,
+      });
+      document.dispatchEvent(new Event("visibilitychange"));
+    });
+    await page.waitFor(() =>
+      document.querySelector('#room-list [data-room="main"] .entry-count')
+        ?.textContent === "1"
+    );
+    assert.equal(
+      await systemLines(),
+      before,
+      "the page's own rooms request shows no reply",
+    );
+    await page.screenshot("rooms-counts-refreshed");
+    assertHealthy(page);
+  },
+);
+
+browserTest(
   "a busy room looks right at 1280x800 (the README's screenshot)",
   async (chromium) => {
     await using server = await startServer({ httpPort: 0, floodRate: 0 });

@@ -2572,6 +2572,14 @@ document.addEventListener("visibilitychange", () => {
     if (conversation !== undefined && conversation.unread > 0) {
       showConversation(currentKey);
     }
+    // The other rooms' head counts are only as new as the last "rooms":
+    // whoever comes back to the tab sees them as they are now.
+    if (
+      session.phase === "chat" && conn.ready &&
+      session.roomsAsked.length === 0
+    ) {
+      askRooms();
+    }
   }
 });
 globalThis.addEventListener("online", () => {
