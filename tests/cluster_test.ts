@@ -1011,6 +1011,18 @@ Deno.test({
     assert.deepEqual(await bob.sync(), []);
     await dupA.send("say still dup");
     await n0ra.waitFor("dup: still dup");
+    // Nobody is in den any more: no server listens to it.
+    const link = await RedisLink.connect(c.redis.url);
+    try {
+      const [, listeners] = await link.call(
+        "PUBSUB",
+        "NUMSUB",
+        "chat:r:den",
+      ) as [string, number];
+      assert.equal(listeners, 0, "den, left during the outage");
+    } finally {
+      await link.close();
+    }
   },
 });
 

@@ -180,6 +180,12 @@ export class Cluster implements ClusterHooks {
   #host: ClusterHost | null = null;
   /** Room channels subscribed to, by room key. */
   readonly #watching = new Map<string, Promise<void>>();
+  /**
+   * Rooms stopped listening to while Redis could not be told: node-redis
+   * subscribes again by itself to what it had, so these are unsubscribed
+   * once this server takes its places again (unless listened to again).
+   */
+  readonly #unheard = new Set<string>();
   /** Presence updates not yet sent, in order. */
   #pending: (() => Promise<unknown>)[] = [];
   /**
@@ -463,8 +469,9 @@ export class Cluster implements ClusterHooks {
     const watching = this.#watching.get(room);
     if (watching === undefined) return;
     this.#watching.delete(room);
+    if (!this.#subscriber.up) this.#unheard.add(room);
     watching.then(() => this.#subscriber.unsubscribe(this.#key(`r:${room}`)))
-      .catch(() => {});
+      .catch(() => this.#unheard.add(room));
   }
 
   // ClusterHooks: what the registry tells the cluster.
@@ -1049,6 +1056,13 @@ export class Cluster implements ClusterHooks {
       if (room.members.size > 0 || room === host.registry.main) {
         await this.watch(room.key);
       }
+    }
+    // And those left meanwhile are not.
+    for (const room of [...this.#unheard]) {
+      if (!this.#watching.has(room)) {
+        await this.#subscriber.unsubscribe(this.#key(`r:${room}`));
+      }
+      this.#unheard.delete(room);
     }
     const held = await this.#link.call(
       "SMEMBERS",
