@@ -26,6 +26,28 @@ async function run(ctx: Context, line: string): Promise<string[]> {
   return session.received;
 }
 
+/**
+ * A gate in a store read: `reached` resolves once the read has begun, and
+ * the read goes on only after `open()`, so that what a test does between
+ * comes while the command waits for the store.
+ */
+function storeGate(): {
+  reached: Promise<void>;
+  wait(): Promise<void>;
+  open(): void;
+} {
+  const reached = Promise.withResolvers<void>();
+  const opened = Promise.withResolvers<void>();
+  return {
+    reached: reached.promise,
+    wait() {
+      reached.resolve();
+      return opened.promise;
+    },
+    open: () => opened.resolve(),
+  };
+}
+
 Deno.test("splitWord() splits at the first whitespace and trims", () => {
   assert.deepEqual(splitWord("  say   hello  world "), [
     "say",
@@ -144,18 +166,14 @@ Deno.test("join: a room ban set while the room is read from the store keeps the 
   const ctx = server.context(guest);
   await run(ctx, "login eve");
   // The room's kept state is read; the ban comes meanwhile.
-  let reading!: () => void;
-  const read = new Promise<void>((resolve) => reading = resolve);
-  let release!: () => void;
-  const gate = new Promise<void>((resolve) => release = resolve);
+  const gate = storeGate();
   const room = store.room.bind(store);
   store.room = async (key, lines) => {
-    reading();
-    await gate;
+    await gate.wait();
     return room(key, lines);
   };
   const joining = run(ctx, "join den");
-  await read;
+  await gate.reached;
   await ctx.moderation.add({
     kind: "ban",
     room: "den",
@@ -166,7 +184,7 @@ Deno.test("join: a room ban set while the room is read from the store keeps the 
     until: null,
     reason: "spam",
   });
-  release();
+  gate.open();
   assert.deepEqual(await joining, [
     'You are banned from "den" permanently: spam',
   ]);
@@ -180,18 +198,14 @@ Deno.test("nick: a mute set while the name is looked up in the store holds", asy
   const ctx = server.context(guest);
   await run(ctx, "login eve");
   // Whether the new name is an account is read; the mute comes meanwhile.
-  let reading!: () => void;
-  const read = new Promise<void>((resolve) => reading = resolve);
-  let release!: () => void;
-  const gate = new Promise<void>((resolve) => release = resolve);
+  const gate = storeGate();
   const accountFor = store.accountFor.bind(store);
   store.accountFor = async (key, skeleton) => {
-    reading();
-    await gate;
+    await gate.wait();
     return accountFor(key, skeleton);
   };
   const renaming = run(ctx, "nick shouter");
-  await read;
+  await gate.reached;
   await ctx.moderation.add({
     kind: "mute",
     room: "",
@@ -202,7 +216,7 @@ Deno.test("nick: a mute set while the name is looked up in the store holds", asy
     until: null,
     reason: "calm down",
   });
-  release();
+  gate.open();
   assert.deepEqual(await renaming, [
     "You are muted permanently: calm down",
   ]);
