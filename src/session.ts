@@ -7,6 +7,7 @@
 import type { Logger } from "@logtape/logtape";
 import { type Clock, sleep, type TimerId } from "./clock.ts";
 import type {
+  AskOptions,
   Command,
   Context,
   InputMode,
@@ -444,11 +445,11 @@ export class Session implements SessionControl, Context, Recipient {
    */
   async ask(
     prompt: string,
-    options: { secret?: boolean } = {},
+    options: AskOptions = {},
   ): Promise<string | null> {
     const lines = this.#lines;
     if (lines === null || this.#stopping) return null;
-    this.#output.prompt(prompt, options.secret === true);
+    this.#output.prompt(prompt, options.secret === true, options.again);
     // A client taken for telnet (CRLF) that never agrees to hide the
     // password is told, before it types, that it will show.
     const probe = options.secret === true && this.#output.unanswered

@@ -221,6 +221,7 @@ async function askNew(
   ctx: UserContext,
   prompt: string,
   typed: string,
+  options: { again?: boolean } = {},
 ): Promise<string | null> {
   const { session, user } = ctx;
   if (typed !== "") {
@@ -229,11 +230,16 @@ async function askNew(
   }
   // Trimmed as the one-line forms are, so that a password chosen here also
   // works in "login NAME PASSWORD".
-  const first = (await session.ask(prompt, { secret: true }))?.trim();
+  const first = (await session.ask(prompt, {
+    secret: true,
+    again: options.again,
+  }))?.trim();
   if (first === undefined) return cancelled(ctx);
   checkNew(user, first);
-  const again = (await session.ask(TEXT.confirmPassword, { secret: true }))
-    ?.trim();
+  const again = (await session.ask(TEXT.confirmPassword, {
+    secret: true,
+    again: true,
+  }))?.trim();
   if (again === undefined) return cancelled(ctx);
   if (again !== first) throw new ChatError(TEXT.passwordsDiffer);
   return first;
@@ -326,7 +332,12 @@ export const password: Command = {
     const current = await session.ask(TEXT.currentPassword, { secret: true });
     if (current === null) return void cancelled(ctx);
     if (await checkPassword(ctx, account, current) === null) return;
-    const next = await askNew(ctx, TEXT.newPassword(MIN_PASSWORD_CHARS), "");
+    const next = await askNew(
+      ctx,
+      TEXT.newPassword(MIN_PASSWORD_CHARS),
+      "",
+      { again: true },
+    );
     if (next === null) return;
     await store.setPassword(account.key, await hasher.hash(next, queued(ctx)));
     session.reply(TEXT.passwordChanged);

@@ -24,6 +24,18 @@ import type { Recipient, Room, User } from "../room.ts";
  */
 export type InputMode = "command" | "chat";
 
+/** How {@linkcode SessionControl.ask} asks. */
+export interface AskOptions {
+  /** A password: hidden as it is typed where the client can hide it. */
+  readonly secret?: boolean;
+  /**
+   * A further question of the same command (the password again, after a
+   * wrong one, or the current one): a client that shows what it types has
+   * been told so already, and is not told again.
+   */
+  readonly again?: boolean;
+}
+
 /** The part of a session a command may touch. */
 export interface SessionControl {
   /** The user, once logged in. */
@@ -66,9 +78,10 @@ export interface SessionControl {
    * Asks the user for one line: resolves to it, or to null when they answer
    * with a blank line (to cancel) or leave. A `secret` (a password) is not
    * shown as it is typed where the client can hide it, and the user is told
-   * beforehand where it cannot.
+   * beforehand where it cannot (not `again`: a further question of the same
+   * command, once they have been told).
    */
-  ask(prompt: string, options?: { secret?: boolean }): Promise<string | null>;
+  ask(prompt: string, options?: AskOptions): Promise<string | null>;
   /**
    * The user said something to others (say, me, msg, reply): they are in a
    * conversation, and what is said to them should reach them at once.

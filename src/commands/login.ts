@@ -220,9 +220,12 @@ export const login: Command = {
       return;
     }
     // Online already, somewhere: the right password takes its place.
-    while (true) {
+    for (let tries = 0;; tries++) {
       const typedPassword = password ??
-        await session.ask(TEXT.passwordFor(account.name), { secret: true });
+        await session.ask(TEXT.passwordFor(account.name), {
+          secret: true,
+          again: tries > 0,
+        });
       if (typedPassword === null) {
         session.reply(TEXT.cancelled);
         return;

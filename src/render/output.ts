@@ -58,8 +58,12 @@ export interface SessionOutput {
   event(event: ChatEvent, outgoing: boolean): void;
   /** Chat lines from a room's history, oldest first. */
   history(events: readonly ChatLine[]): void;
-  /** Asks for one line; a secret is hidden as it is typed where it can be. */
-  prompt(text: string, secret: boolean): void;
+  /**
+   * Asks for one line; a secret is hidden as it is typed where it can be,
+   * and where it cannot the user is told first, unless told already
+   * (`again`: a further question of the same command).
+   */
+  prompt(text: string, secret: boolean, again?: boolean): void;
   /** The answer to the last prompt has come. */
   answered(): void;
   /**

@@ -106,9 +106,9 @@ export class TelnetOutput implements SessionOutput {
    * telnet (then IAC WONT ECHO once it is in); a client that does not is
    * first told that what it types will show.
    */
-  prompt(text: string, secret: boolean): void {
+  prompt(text: string, secret: boolean, again = false): void {
     this.#hidden = secret && !this.#raw && this.#telnetLike();
-    if (secret && !this.#hidden) this.notice(TEXT.secretWillShow);
+    if (secret && !this.#hidden && !again) this.notice(TEXT.secretWillShow);
     this.notice(text);
     if (this.#hidden) this.#outbox.deliver(WILL_ECHO);
   }
