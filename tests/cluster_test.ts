@@ -707,6 +707,18 @@ Deno.test({
     assert.deepEqual((await bob.sync()).sort(), ["alice", "bob"]);
     await bob.send("whois alice");
     assert.match(await bob.readLine(), /^alice is in room "main"/);
+    // Again, on the same server: the name is freed in Redis, then taken.
+    await using third = await Client.connect(b, { from: "127.0.0.10" });
+    await third.expect("Welcome to TestChat");
+    await third.send(`login alice ${PASSWORD}`);
+    assert.equal(
+      (await again.closed()).at(-1),
+      "You have logged in again from 127.0.0.10: this connection is closed.",
+    );
+    await third.waitFor("You are logged in as alice.");
+    await bob.send("who");
+    await bob.waitFor("The following are logged in:");
+    assert.deepEqual((await bob.sync()).sort(), ["alice", "bob"]);
   },
 });
 
