@@ -59,13 +59,14 @@ export async function accountOf(
 /**
  * Logs the session in as `typed` (an account's, with `account`): in a
  * cluster, the name is first taken in Redis, in one step, so that two
- * servers never both let it in.
+ * servers never both let it in. Null when a server ban set meanwhile ended
+ * the session instead.
  */
 async function loginAs(
   ctx: Context,
   typed: string,
   account: string | null,
-): Promise<User> {
+): Promise<User | null> {
   const { session, registry, clock, cluster } = ctx;
   let claimed = false;
   if (cluster) {
@@ -77,6 +78,12 @@ async function loginAs(
     });
     refuseTaken(name, result);
     claimed = result === "ok";
+    // A ban announced while Redis was asked found nobody here to remove:
+    // it holds now, with no await from here to the login.
+    if (refusedBanned(ctx, account)) {
+      if (claimed) cluster.unclaim(typed);
+      return null;
+    }
   }
   let user: User;
   try {
@@ -155,10 +162,13 @@ async function takeOver(ctx: Context, account: Account): Promise<void> {
  * Ends the session with the ban's line if a server ban holds the account
  * (if any) or the address; whether it did.
  */
-function refusedBanned(ctx: Context, account: Account | null): boolean {
+function refusedBanned(
+  ctx: Context,
+  account: Account | string | null,
+): boolean {
   const { session, moderation } = ctx;
   const ban = moderation.find("ban", "", {
-    account: account?.key ?? null,
+    account: typeof account === "string" ? account : account?.key ?? null,
     address: session.recipient.hostname,
   });
   if (ban === null) return false;
@@ -216,6 +226,7 @@ export const login: Command = {
       if (moderation.lockdown) throw new ChatError(TEXT.lockdownGuest);
       // A guest: exactly the seed's login.
       session.user = await loginAs(ctx, typed, null);
+      if (session.user === null) return;
       if (ctx.motd.length > 0) session.reply(...motdLines(ctx.motd));
       return;
     }
@@ -238,6 +249,7 @@ export const login: Command = {
         await takeOver(ctx, account);
         if (!session.active) return;
         const user = await loginAs(ctx, account.name, account.key);
+        if (user === null) return;
         session.user = user;
         if (ctx.motd.length > 0) session.reply(...motdLines(ctx.motd));
         await welcome(ctx, user, account, failures);
