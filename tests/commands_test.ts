@@ -222,3 +222,31 @@ Deno.test("nick: a mute set while the name is looked up in the store holds", asy
   ]);
   assert.equal(guest.user?.name, "eve");
 });
+
+Deno.test("kick: the one kicked logging out while the kick is logged is no bug", async () => {
+  await using server = await fakeServer();
+  const { store, registry } = server;
+  const op = new FakeSession();
+  const bob = new FakeSession();
+  const ctx = server.context(op);
+  await run(ctx, "login root");
+  await run(server.context(bob), "login bob");
+  op.user!.account = "root";
+  await ctx.moderation.setOperator("root", true);
+  await run(ctx, "join den");
+  await run(server.context(bob), "join den");
+  // The moderation log is written; bob logs out meanwhile.
+  const gate = storeGate();
+  const addModlog = store.addModlog.bind(store);
+  store.addModlog = async (entry) => {
+    await gate.wait();
+    return addModlog(entry);
+  };
+  const kicking = run(ctx, "kick bob go away");
+  await gate.reached;
+  registry.logout(bob.user!);
+  gate.open();
+  // Throws (a TypeError, a bug) if the kick came after the log.
+  assert.deepEqual(await kicking, ["bob was kicked by root: go away"]);
+  assert.equal(bob.user?.room, null);
+});

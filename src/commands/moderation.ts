@@ -469,6 +469,10 @@ export const kick: Command = {
       throw new ChatError(TEXT.notInRoom(targetName, user.room!.name));
     }
     if (here !== undefined) {
+      // Kicked before the log is written, with no await since they were
+      // found: while the log was awaited first, they could leave (or their
+      // account log in elsewhere), and the kick then threw, logged already.
+      kickHere(registry, here, user.name, reason);
       await moderation.log({
         actor: user.name,
         action: "kick",
@@ -477,7 +481,6 @@ export const kick: Command = {
         reason,
         until: null,
       });
-      kickHere(registry, here, user.name, reason);
       // An operator kicking from elsewhere does not see the room's line.
       if (roomKey !== user.room!.key) {
         ctx.session.reply(
