@@ -2574,8 +2574,10 @@ document.addEventListener("visibilitychange", () => {
     }
     // The other rooms' head counts are only as new as the last "rooms":
     // whoever comes back to the tab sees them as they are now.
+    // Not while the server waits for an answer (a password): the next line
+    // sent is that answer.
     if (
-      session.phase === "chat" && conn.ready &&
+      session.phase === "chat" && conn.ready && session.prompt === null &&
       session.roomsAsked.length === 0
     ) {
       askRooms();
