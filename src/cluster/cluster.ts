@@ -181,6 +181,14 @@ export class Cluster implements ClusterHooks {
   /** Room channels subscribed to, by room key. */
   readonly #watching = new Map<string, Promise<void>>();
   /**
+   * Every room channel's one listener. node-redis keeps a set of listeners
+   * per channel: a SUBSCRIBE that timed out (Redis stalled) still takes its
+   * listener once Redis answers, and the next one for that room, with a new
+   * function, would add a second: every line shown twice. The same function
+   * is added once.
+   */
+  readonly #onRoomMessage = (message: string) => this.#fromRoom(message);
+  /**
    * Rooms stopped listening to while Redis could not be told: node-redis
    * subscribes again by itself to what it had, so these are unsubscribed
    * once this server takes its places again (unless listened to again).
@@ -453,7 +461,7 @@ export class Cluster implements ClusterHooks {
     if (watching === undefined) {
       watching = this.#subscriber.subscribe(
         this.#key(`r:${room}`),
-        (message) => this.#fromRoom(message),
+        this.#onRoomMessage,
       ).catch((error) => {
         this.#watching.delete(room);
         if (!(error instanceof StoreUnavailable)) throw error;
