@@ -152,6 +152,8 @@ export class SocketConnection implements Connection, ByteFeed {
   #lastWaiting: Waiter | null = null;
   /** `socket.write`'s callback, made on first use (without the handle). */
   #written: ((error?: Error | null) => void) | null = null;
+  /** Closed with `end()` (TLS: a close_notify first), not at once. */
+  readonly #endOnClose: boolean;
 
   /**
    * Takes over a socket the server accepted paused (`pauseOnConnect`). Its
@@ -163,7 +165,11 @@ export class SocketConnection implements Connection, ByteFeed {
    * `socket.write`. Writes go to the handle itself only where node's write
    * state can be read too ({@linkcode WRITE_STATE}).
    */
-  constructor(accepted: Socket, options: { sharedReads?: boolean } = {}) {
+  constructor(
+    accepted: Socket,
+    options: { sharedReads?: boolean; endOnClose?: boolean } = {},
+  ) {
+    this.#endOnClose = options.endOnClose ?? false;
     const parts = accepted as unknown as { _handle?: object | null };
     const handle = parts._handle;
     this.#shared = (options.sharedReads ?? true) && handle !== undefined &&
@@ -331,10 +337,27 @@ export class SocketConnection implements Connection, ByteFeed {
     this.#socket.setKeepAlive(true);
   }
 
+  /**
+   * Closes the socket. A TLS socket (`endOnClose`) ends first, so that the
+   * client reads a close_notify and a clean end rather than a connection cut
+   * (rustls reports that as an error), and is destroyed a second later if
+   * it has not closed by then (a client that does not read).
+   */
   close(): void {
-    this.#socket.destroy();
+    const socket = this.#socket;
+    if (!this.#endOnClose || socket.destroyed) {
+      socket.destroy();
+      return;
+    }
+    socket.end();
+    const timer = setTimeout(() => socket.destroy(), END_MS);
+    Deno.unrefTimer(timer);
+    socket.once("close", () => clearTimeout(timer));
   }
 }
+
+/** How long a TLS socket closed with `end()` may take, in ms. */
+const END_MS = 1000;
 
 /** `::ffff:192.0.2.1` (an IPv4 peer on a dual-stack socket) as `192.0.2.1`. */
 export function unmapped(hostname: string): string {

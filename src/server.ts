@@ -534,7 +534,10 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
       this.#handshakes.delete(raw);
       // The session's listeners from here; this one would hide its errors.
       socket.removeAllListeners("error");
-      const conn = new SocketConnection(socket, { sharedReads: false });
+      const conn = new SocketConnection(socket, {
+        sharedReads: false,
+        endOnClose: true,
+      });
       if (refusal !== null) refuse(conn, refusal);
       else if (this.#closing !== null) {
         this.#limits.release(remote.hostname);

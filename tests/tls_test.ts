@@ -32,6 +32,11 @@ Deno.test({
       await plain.expect("secure: over TLS");
       await plain.send("say in the clear");
       await secure.waitFor("plain: in the clear");
+      // A logout ends TLS cleanly (close_notify), not with a cut that the
+      // client reads as an error.
+      await secure.send("logout");
+      assert.deepEqual(await secure.closed(), []);
+      await plain.waitFor("secure has left the room.");
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
