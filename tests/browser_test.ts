@@ -1215,6 +1215,21 @@ browserTest(
       "the page's own rooms request shows no reply",
     );
     await page.screenshot("rooms-counts-refreshed");
+    // With a question open, coming back sends nothing: the next line sent
+    // is its answer.
+    await page.type("/register");
+    await page.waitFor(() =>
+      document.getElementById("message").type === "password"
+    );
+    await page.page.evaluate(() =>
+      document.dispatchEvent(new Event("visibilitychange"))
+    );
+    await page.type(PASSWORD);
+    await page.waitForLine("Type the same password again:");
+    await page.type(PASSWORD);
+    await page.waitForLine(
+      'Registered "ann": from now on, logging in as ann asks for this password.',
+    );
     assertHealthy(page);
   },
 );
