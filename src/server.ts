@@ -741,7 +741,10 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
         text: TEXT.notInRoom(user.name, control.roomName),
       }).catch(() => {});
     } else if (control.kind === "replace") {
-      replaceHere(this.registry, user, control.address);
+      // Only the account's own session: never a guest under a name like it.
+      if (user.account === control.key) {
+        replaceHere(this.registry, user, control.address);
+      }
     } else {
       user.notice(control.text);
     }

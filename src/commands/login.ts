@@ -134,7 +134,8 @@ async function takeOver(ctx: Context, account: Account): Promise<void> {
   const { registry, cluster, session, clock } = ctx;
   const address = session.recipient.hostname;
   const here = registry.find(account.key);
-  if (here !== undefined) {
+  // The account's own session (a registered name is nobody else's).
+  if (here !== undefined && here.account === account.key) {
     replaceHere(registry, here, address);
     // In a cluster, the name is freed in Redis before it is claimed again.
     await cluster?.settled();
