@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import type { Context } from "../src/commands/command.ts";
 import { dispatch, splitWord } from "../src/commands/mod.ts";
 import { ChatError } from "../src/errors.ts";
+import type { Sanction } from "../src/store/store.ts";
 import { fakeServer, FakeSession } from "./fake_session.ts";
 
 async function setup() {
@@ -159,6 +160,28 @@ Deno.test("Registry.logout() frees the name and tells the room, once", async () 
   assert.equal(registry.find("BOB"), undefined);
 });
 
+/**
+ * A sanction for good, set by bob now, on the address a FakeSession
+ * (eve, in these tests) is connected from.
+ */
+function onEve(
+  server: { clock: { date(): number } },
+  kind: "ban" | "mute",
+  room: string,
+  reason: string,
+): Sanction {
+  return {
+    kind,
+    room,
+    target: "address:192.0.2.1",
+    label: "eve (192.0.2.1)",
+    by: "bob",
+    at: server.clock.date(),
+    until: null,
+    reason,
+  };
+}
+
 Deno.test("join: a room ban set while the room is read from the store keeps the user out", async () => {
   await using server = await fakeServer();
   const { store } = server;
@@ -174,16 +197,7 @@ Deno.test("join: a room ban set while the room is read from the store keeps the 
   };
   const joining = run(ctx, "join den");
   await gate.reached;
-  await ctx.moderation.add({
-    kind: "ban",
-    room: "den",
-    target: "address:192.0.2.1",
-    label: "eve (192.0.2.1)",
-    by: "bob",
-    at: server.clock.date(),
-    until: null,
-    reason: "spam",
-  });
+  await ctx.moderation.add(onEve(server, "ban", "den", "spam"));
   gate.open();
   assert.deepEqual(await joining, [
     'You are banned from "den" permanently: spam',
@@ -206,16 +220,7 @@ Deno.test("nick: a mute set while the name is looked up in the store holds", asy
   };
   const renaming = run(ctx, "nick shouter");
   await gate.reached;
-  await ctx.moderation.add({
-    kind: "mute",
-    room: "",
-    target: "address:192.0.2.1",
-    label: "eve (192.0.2.1)",
-    by: "bob",
-    at: server.clock.date(),
-    until: null,
-    reason: "calm down",
-  });
+  await ctx.moderation.add(onEve(server, "mute", "", "calm down"));
   gate.open();
   assert.deepEqual(await renaming, [
     "You are muted permanently: calm down",
