@@ -505,6 +505,10 @@ Deno.test({
     await using alice = await Client.login(a, "alice");
     await using bob = await Client.login(b, "bob");
     await alice.expect("bob has entered the room.");
+    // alice's arrival can reach bob's server after his login (docs/cluster.md,
+    // "An arrival announced late"); it comes before a line she says after it.
+    await alice.send("say ready");
+    await bob.waitFor("alice: ready");
     const link = await RedisLink.connect(c.redis.url);
     try {
       await link.call("FLUSHALL");
