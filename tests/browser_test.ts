@@ -36,6 +36,7 @@ declare const innerWidth: number;
 declare const innerHeight: number;
 // deno-lint-ignore no-explicit-any
 declare function getComputedStyle(element: any, pseudo?: string): any;
+declare function requestAnimationFrame(callback: () => void): number;
 
 const missing = chromiumMissing();
 const inCi = Deno.env.get("CI") !== undefined;
@@ -599,6 +600,14 @@ browserTest(
     proxy.hold();
     await proxy.cut();
     await page.waitFor(() => !document.getElementById("banner").hidden);
+    // The page scrolls from a ResizeObserver, which runs after layout in
+    // the frame that shows the banner: measure once that frame is over,
+    // when the second animation frame after it begins.
+    await page.page.evaluate(() =>
+      new Promise<void>((resolve) =>
+        requestAnimationFrame(() => requestAnimationFrame(() => resolve()))
+      )
+    );
     const during = await lastLineShown();
     assert.ok(during.text.includes(last));
     assert.ok(
