@@ -315,11 +315,18 @@ export class Registry {
 
   /**
    * A private message from another server of the cluster for a user here:
-   * shown unless they ignore its sender (`fromKey`).
+   * shown unless they ignore its sender (`fromKey`, `fromLogin`: see
+   * {@linkcode User.ignoresSender}).
    */
-  receivePrivate(event: PrivateEvent, fromKey: string): void {
+  receivePrivate(
+    event: PrivateEvent,
+    fromKey: string,
+    fromLogin: string | null,
+  ): void {
     const to = this.#users.get(foldName(event.to));
-    if (to === undefined || to.ignoresName(fromKey)) return;
+    if (
+      to === undefined || to.ignoresSender(fromKey, fromLogin, event.from)
+    ) return;
     to.show(event);
     this.#stats.deliveries++;
     to.lastPrivateFrom = { user: null, name: event.from, at: event.at };
@@ -470,13 +477,15 @@ export class Registry {
 
   /**
    * A room event published by a server of the cluster (this one included):
-   * shown to this server's members of the room, if it has any. `fromKey`:
-   * the sender's key, for those who ignore them; an `entered` event skips
-   * the one who entered, who is in the room already here.
+   * shown to this server's members of the room, if it has any. `fromKey`,
+   * `fromLogin`: the sender's key and session, for those who ignore them;
+   * an `entered` event skips the one who entered, who is in the room
+   * already here.
    */
   deliver(
     event: RoomEvent,
     fromKey: string | null,
+    fromLogin: string | null,
     arrivals?: number,
   ): void {
     this.seenId(event.id);
@@ -485,6 +494,7 @@ export class Registry {
     if (event.type === "topic") room.topic = event.text;
     room.receive(event, {
       fromKey,
+      fromLogin,
       except: event.type === "entered" ? foldName(event.name) : null,
       arrivals,
     });

@@ -4,7 +4,12 @@
  * @module
  */
 
-import type { ChatEvent, ChatLine, RoomEvent } from "./events.ts";
+import {
+  type ChatEvent,
+  type ChatLine,
+  isChatLine,
+  type RoomEvent,
+} from "./events.ts";
 import type { Frame, Transport } from "./render/transport.ts";
 import type { RemovalReason } from "./metrics.ts";
 import { LineArena } from "./text.ts";
@@ -42,8 +47,17 @@ export interface Recipient {
   readonly hostname: string;
 }
 
+/** The sessions made in this process so far: see {@linkcode User.login}. */
+let logins = 0;
+
 /** Someone logged in. */
 export class User {
+  /**
+   * This session's number in the process: with the server's node id, what
+   * names it in a cluster, where an ignore follows it through a change of
+   * name and ends with it.
+   */
+  readonly login = ++logins;
   /** The name as shown: NFKC-normalised, as typed otherwise. */
   name: string;
   /** The case-folded name, unique among users online. */
@@ -77,8 +91,11 @@ export class User {
   #ignoring: Set<User> | null = null;
   /** Those who ignore this user: told to stop when this user logs out. */
   #ignoredBy: Set<User> | null = null;
-  /** Users of other servers ignored, by key to their name; made on first use. */
-  #ignoringElsewhere: Map<string, string> | null = null;
+  /**
+   * Users of other servers ignored, by the id of their session there to
+   * their name as last seen; made on first use.
+   */
+  #ignoringElsewhere: Map<string, { key: string; name: string }> | null = null;
   /** How this user's frames are rendered (a field: the fan-out reads it). */
   readonly transport: Transport;
   readonly #sink: FrameSink;
@@ -135,32 +152,72 @@ export class User {
 
   /**
    * Whether this user ignores whoever is called `key` (case-folded) now: for
-   * events that outlived their sender's session, as history does, and for
-   * those from another server of a cluster.
+   * events that outlived their sender's session, as history does.
    */
   ignoresName(key: string): boolean {
-    if (this.#ignoringElsewhere?.has(key)) return true;
+    if (this.#ignoringElsewhere !== null) {
+      for (const there of this.#ignoringElsewhere.values()) {
+        if (there.key === key) return true;
+      }
+    }
     if (this.#ignoring === null) return false;
     for (const other of this.#ignoring) if (other.key === key) return true;
     return false;
   }
 
-  /** Stops showing the lines of `name`, a user on another server. */
-  ignoreElsewhere(key: string, name: string): boolean {
+  /**
+   * Whether this user ignores the sender of an event from the cluster:
+   * `key`, their name now, and `login`, their session's id (see
+   * {@linkcode User.login}; null if not known), by which an ignore follows
+   * a user of another server through a change of name and ends with their
+   * session, as one here does. `name`: the name the event gives them.
+   */
+  ignoresSender(key: string, login: string | null, name: string): boolean {
+    const elsewhere = this.#ignoringElsewhere;
+    if (elsewhere !== null) {
+      const there = elsewhere.get(login ?? "") ?? elsewhere.get(`=${key}`);
+      if (there !== undefined) {
+        there.key = key;
+        there.name = name;
+        return true;
+      }
+    }
+    if (this.#ignoring === null) return false;
+    for (const other of this.#ignoring) if (other.key === key) return true;
+    return false;
+  }
+
+  /**
+   * Stops showing the lines of `name` (key `key`), a user on another server
+   * in the session `login` (null: a server that does not say, whose user is
+   * ignored by name); false if they were ignored already.
+   */
+  ignoreElsewhere(login: string | null, key: string, name: string): boolean {
     this.#ignoringElsewhere ??= new Map();
-    if (this.#ignoringElsewhere.has(key)) return false;
-    this.#ignoringElsewhere.set(key, name);
+    const id = login ?? `=${key}`;
+    if (this.#ignoringElsewhere.has(id)) return false;
+    this.#ignoringElsewhere.set(id, { key, name });
     return true;
   }
 
-  /** Shows the lines of a user on another server again. */
+  /**
+   * Shows the lines of a user on another server again, by the name they
+   * had when last seen; false if none was ignored under it.
+   */
   unignoreElsewhere(key: string): boolean {
-    return this.#ignoringElsewhere?.delete(key) ?? false;
+    const elsewhere = this.#ignoringElsewhere;
+    if (elsewhere === null) return false;
+    for (const [id, there] of elsewhere) {
+      if (there.key === key) return elsewhere.delete(id);
+    }
+    return false;
   }
 
   /** The names of the users on other servers this user ignores. */
   get ignoredElsewhere(): string[] {
-    return this.#ignoringElsewhere ? [...this.#ignoringElsewhere.values()] : [];
+    return this.#ignoringElsewhere
+      ? [...this.#ignoringElsewhere.values()].map((there) => there.name)
+      : [];
   }
 
   /** Stops showing `other`'s lines; false if they were ignored already. */
@@ -322,7 +379,8 @@ export class Room {
 
   /**
    * Shows an event that came from the cluster (or was made here while it
-   * cannot be reached) to the members here: those who ignore `fromKey`, the
+   * cannot be reached) to the members here: those who ignore its sender
+   * (`fromKey`, and `fromLogin`: see {@linkcode User.ignoresSender}), the
    * one named by `except`, and, for an arrival or a departure made on this
    * server, those who came in after it was made (`arrivals`: the room's
    * count then) are skipped; a chat line is remembered for those who join.
@@ -331,11 +389,15 @@ export class Room {
     event: RoomEvent,
     options: {
       fromKey: string | null;
+      fromLogin?: string | null;
       except: string | null;
       arrivals?: number;
     },
   ): void {
     const { fromKey, except } = options;
+    const fromLogin = options.fromLogin ?? null;
+    // Only a chat line has a sender.
+    const fromName = isChatLine(event) ? event.from : "";
     // Who came or went before a newcomer arrived is not news to them; a
     // line said just before, they may as well read.
     const arrivals = event.type === "entered" || event.type === "left" ||
@@ -348,7 +410,9 @@ export class Room {
     let delivered = 0;
     for (const member of this.#members) {
       if (member.key === except || member.joined > arrivals) continue;
-      if (fromKey !== null && member.ignoresName(fromKey)) continue;
+      if (
+        fromKey !== null && member.ignoresSender(fromKey, fromLogin, fromName)
+      ) continue;
       const mine = member.transport;
       let theirs: Frame;
       if (transport === null || mine === transport) {

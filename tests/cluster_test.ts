@@ -647,6 +647,51 @@ Deno.test({
 
 Deno.test({
   name:
+    `cluster: an ignore of a user on another server follows their change of name and ends with their session${why}`,
+  ignore,
+  async fn() {
+    await using c = await cluster(2);
+    const [a, b] = c.ports;
+    await using alice = await Client.login(a, "alice");
+    await using troll = await Client.login(b, "troll");
+    await alice.expect("troll has entered the room.");
+    await using bob = await Client.login(b, "bob");
+    await alice.expect("bob has entered the room.");
+    await alice.send("ignore troll");
+    await alice.expect("You are ignoring troll");
+    // troll's line and private message, then bob's line: all published from
+    // one server, one after the other, so alice's server hears them in order.
+    const trollSpeaks = async (name: string, n: number) => {
+      await troll.send(`say line ${n}`);
+      await troll.waitFor(`${name}: line ${n}`);
+      await troll.send(`msg alice private ${n}`);
+      await troll.expect(`[private to alice] private ${n}`);
+      await bob.send(`say marker ${n}`);
+    };
+    await trollSpeaks("troll", 1);
+    await alice.expect("bob: marker 1");
+
+    await troll.send("nick troll2");
+    await alice.expect("troll is now known as troll2.");
+    await trollSpeaks("troll2", 2);
+    await alice.expect("bob: marker 2");
+    await alice.send("ignore");
+    await alice.expect("You are ignoring: troll2");
+
+    // Someone else under the name once troll2 has gone is not ignored.
+    await troll.send("logout");
+    await alice.expect("troll2 has left the room.");
+    await using newcomer = await Client.login(b, "troll2");
+    await alice.expect("troll2 has entered the room.");
+    await newcomer.send("say I am someone else");
+    await alice.expect("troll2: I am someone else");
+    await newcomer.send("msg alice hello");
+    await alice.expect("[private] troll2: hello");
+  },
+});
+
+Deno.test({
+  name:
     `cluster: 50 logins of one name at once, over three servers: exactly one gets in, 20 times${why}`,
   ignore,
   async fn() {

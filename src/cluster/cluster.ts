@@ -69,6 +69,11 @@ export interface Presence {
   readonly node: string;
   /** When they logged in (epoch ms). */
   readonly since: number;
+  /**
+   * Their session, as `#sender` gives it (not yet known while the name is
+   * claimed, before the user exists).
+   */
+  readonly login?: string;
   /** When they last sent a line (epoch ms), to within 15 s. */
   readonly active: number;
   readonly account: string | null;
@@ -424,6 +429,7 @@ export class Cluster implements ClusterHooks {
       key: foldName(name),
       account: user.account,
       since: user.sinceDate,
+      login: user.login,
       room: user.room,
       away: user.away,
       address: user.hostname,
@@ -509,7 +515,7 @@ export class Cluster implements ClusterHooks {
       JSON.stringify(fields),
       this.#keep,
       room.name,
-      `${this.nodeId} ${made}\n${from?.key ?? ""}`,
+      `${this.nodeId} ${made}\n${from === null ? "" : this.#sender(from)}`,
       topic?.text ?? "",
       topic?.from ?? "",
       topic?.at ?? "",
@@ -654,7 +660,12 @@ export class Cluster implements ClusterHooks {
     const reply = await this.#link.eval(PRIVATE, [
       this.#key("names"),
       this.#key("ids"),
-    ], [foldName(to), JSON.stringify(fields), from.key, this.#prefix]);
+    ], [
+      foldName(to),
+      JSON.stringify(fields),
+      this.#sender(from),
+      this.#prefix,
+    ]);
     if (reply === 0 || reply === null) return null;
     // heard: how many servers the publish reached; none when the holder's
     // server has just died and is not yet reaped.
@@ -739,7 +750,7 @@ export class Cluster implements ClusterHooks {
     ) {
       return;
     }
-    const fromKey = message.slice(first + 1, second);
+    const [fromKey, fromLogin] = parseSender(message.slice(first + 1, second));
     const event = JSON.parse(message.slice(second + 1)) as RoomEvent;
     let arrivals: number | undefined;
     if (node === this.nodeId) {
@@ -751,6 +762,7 @@ export class Cluster implements ClusterHooks {
     this.#host?.registry.deliver(
       event,
       fromKey === "" ? null : fromKey,
+      fromLogin,
       arrivals,
     );
   }
@@ -763,9 +775,9 @@ export class Cluster implements ClusterHooks {
     if (host === null) return;
     if (kind === "private") {
       const second = rest.indexOf("\n");
-      const fromKey = rest.slice(0, second);
+      const [fromKey, fromLogin] = parseSender(rest.slice(0, second));
       const event = JSON.parse(rest.slice(second + 1)) as PrivateEvent;
-      host.registry.receivePrivate(event, fromKey);
+      host.registry.receivePrivate(event, fromKey, fromLogin);
     } else if (kind === "control") {
       host.control(JSON.parse(rest) as Control);
     } else if (kind === "yield") {
@@ -794,6 +806,7 @@ export class Cluster implements ClusterHooks {
       key: user.key,
       account: user.account,
       since: user.sinceDate,
+      login: user.login,
       room,
       away: user.away,
       address: user.hostname,
@@ -813,11 +826,21 @@ export class Cluster implements ClusterHooks {
     );
   }
 
+  /**
+   * The sender of a line or private message as the other servers hear of
+   * it: their key now and, after a space (a name has none), their session
+   * (node id, "/", {@linkcode User.login}), which a change of name keeps.
+   */
+  #sender(user: User): string {
+    return `${user.key} ${this.nodeId}/${user.login}`;
+  }
+
   #presence(user: {
     name: string;
     key: string;
     account: string | null;
     since: number;
+    login?: number;
     room: Room | null;
     away: string | null;
     address?: string;
@@ -828,6 +851,9 @@ export class Cluster implements ClusterHooks {
       skeleton: skeleton(user.name),
       node: this.nodeId,
       since: user.since,
+      login: user.login === undefined
+        ? undefined
+        : `${this.nodeId}/${user.login}`,
       active: this.#clock.date(),
       account: user.account,
       room: user.room?.key ?? "",
@@ -1093,6 +1119,7 @@ export class Cluster implements ClusterHooks {
         key: user.key,
         account: user.account,
         since: user.sinceDate,
+        login: user.login,
         room: user.room,
         away: user.away,
         address: user.hostname,
@@ -1151,7 +1178,13 @@ export class Cluster implements ClusterHooks {
   }
 }
 
-/** Whether an event came from the cluster with a sender (for ignoring). */
-export function senderOf(event: ChatEvent): string | null {
-  return "from" in event ? foldName(event.from) : null;
+/**
+ * A sender as `#sender` wrote it: their key, and their session (null from
+ * a server that does not say).
+ */
+function parseSender(sender: string): [string, string | null] {
+  const space = sender.indexOf(" ");
+  return space === -1
+    ? [sender, null]
+    : [sender.slice(0, space), sender.slice(space + 1)];
 }

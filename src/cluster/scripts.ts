@@ -149,7 +149,7 @@ return id`);
 /**
  * Sends a private message straight to the server holding its recipient.
  * KEYS: names, ids. ARGV: recipient key, event JSON without its id, sender
- * key, prefix. Returns {id, recipient's name, their away message or ''}, or
+ * (key and session: see `#sender` in cluster.ts), prefix. Returns {id, recipient's name, their away message or ''}, or
  * 0 when nobody has the name.
  */
 export const PRIVATE = new Script(`

@@ -8,7 +8,10 @@ export const ignore: Command = {
   name: "ignore",
   usage: "ignore [NAME]",
   summary: "stop seeing NAME's lines and private messages (alone: the list)",
-  details: ["NAME is not told. It lasts until you or NAME log out."],
+  details: [
+    "NAME is not told. It follows NAME through a change of name, and lasts",
+    "until you or NAME log out.",
+  ],
   loginRequired: true,
   async run({ user, registry, session, cluster }, name) {
     if (name === "") {
@@ -18,10 +21,10 @@ export const ignore: Command = {
       return;
     }
     if (registry.find(name) === undefined && cluster?.up) {
-      // On another server of the cluster: ignored by name.
+      // On another server of the cluster: ignored by their session there.
       const there = await cluster.find(name);
       if (there !== null) {
-        if (!user.ignoreElsewhere(there.key, there.name)) {
+        if (!user.ignoreElsewhere(there.login ?? null, there.key, there.name)) {
           throw new ChatError(TEXT.alreadyIgnoring(there.name));
         }
         session.reply(TEXT.ignoring(there.name));
