@@ -255,3 +255,45 @@ Deno.test("kick: the one kicked logging out while the kick is logged is no bug",
   assert.deepEqual(await kicking, ["bob was kicked by root: go away"]);
   assert.equal(bob.user?.room, null);
 });
+
+Deno.test("join: a kept room read that answers late does not undo what was said and set meanwhile", async () => {
+  await using server = await fakeServer();
+  const { store, registry } = server;
+  const alice = new FakeSession();
+  const eve = new FakeSession();
+  const bob = new FakeSession();
+  await run(server.context(alice), "login alice");
+  await run(server.context(eve), "login eve");
+  await run(server.context(bob), "login bob");
+  // An empty room that stays (as a claimed one does), with a line kept.
+  await run(server.context(alice), "join den");
+  await run(server.context(alice), "say old line");
+  registry.rooms.get("den")!.owner = "alice";
+  await run(server.context(alice), "join main");
+  // Eve's read of the room is done, but its answer comes late.
+  const gate = storeGate();
+  const room = store.room.bind(store);
+  let first = true;
+  store.room = async (key, lines) => {
+    const kept = await room(key, lines);
+    if (first) {
+      first = false;
+      await gate.wait();
+    }
+    return kept;
+  };
+  const joining = run(server.context(eve), "join den");
+  await gate.reached;
+  await run(server.context(bob), "join den");
+  await run(server.context(bob), "topic fresh topic");
+  await run(server.context(bob), "say fresh line");
+  gate.open();
+  const seen = await joining;
+  const den = registry.rooms.get("den")!;
+  assert.equal(den.topic, "fresh topic");
+  assert.deepEqual(den.history().map((line) => line.text), [
+    "old line",
+    "fresh line",
+  ]);
+  assert.ok(seen.includes('Topic of "den": fresh topic'), String(seen));
+});

@@ -51,7 +51,10 @@ export const join: Command = {
     const state = open !== undefined && open.members.size > 0
       ? undefined
       : await kept(store, key, config.historyLines);
-    if (open !== undefined && state !== undefined) {
+    // Checked again after the read: someone who joined while it was under
+    // way made the room current, and an answer that came late would take
+    // back what they said and set since.
+    if (open !== undefined && state !== undefined && open.members.size === 0) {
       // A claimed room that stayed here, empty: what was said meanwhile.
       open.recall(state.history);
       open.topic = state.topic;
