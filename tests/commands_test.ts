@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import type { Cluster } from "../src/cluster/cluster.ts";
 import type { Context } from "../src/commands/command.ts";
 import { dispatch, splitWord } from "../src/commands/mod.ts";
 import { ChatError } from "../src/errors.ts";
@@ -296,4 +297,29 @@ Deno.test("join: a kept room read that answers late does not undo what was said 
     "fresh line",
   ]);
   assert.ok(seen.includes('Topic of "den": fresh topic'), String(seen));
+});
+
+Deno.test("whois: a name asked of the cluster, and logged in here meanwhile, is no bug", async () => {
+  await using server = await fakeServer();
+  const asker = new FakeSession();
+  const gate = storeGate();
+  // A cluster whose Redis knows nobody by the name, and answers late.
+  const cluster = {
+    up: true,
+    async find() {
+      await gate.wait();
+      return null;
+    },
+  } as unknown as Cluster;
+  await run(server.context(asker), "login alice");
+  const ctx = Object.assign(server.context(asker), { cluster });
+  const asking = run(ctx, "whois bob");
+  await gate.reached;
+  await run(server.context(new FakeSession()), "login bob");
+  gate.open();
+  // Threw a TypeError (a bug) when the name was taken here meanwhile.
+  assert.deepEqual(await asking, [
+    "bob has entered the room.",
+    'No one called "bob" is online',
+  ]);
 });

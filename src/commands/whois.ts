@@ -1,3 +1,4 @@
+import { ChatError } from "../errors.ts";
 import { formatDuration, TEXT } from "../text.ts";
 import type { Command } from "./command.ts";
 
@@ -30,16 +31,18 @@ export const whois: Command = {
       };
     } else {
       // On another server of a cluster: what Redis knows (idle to 15 s).
+      // Nobody there is nobody anywhere, as of the question (one who logged
+      // in here while Redis was asked was not online when it was asked).
       const there = cluster?.up ? await cluster.find(name) : null;
-      if (there === null || there === undefined) registry.get(name);
+      if (there === null) throw new ChatError(TEXT.noSuchUser(name));
       const now = clock.date();
       shown = {
-        name: there!.name,
-        room: there!.roomName,
-        connected: now - there!.since,
-        idle: now - there!.active,
-        account: there!.account,
-        away: there!.away,
+        name: there.name,
+        room: there.roomName,
+        connected: now - there.since,
+        idle: now - there.active,
+        account: there.account,
+        away: there.away,
       };
     }
     session.reply(
