@@ -442,10 +442,6 @@ export class Registry {
   }
 
   /**
-   * The next event id; 0 in a cluster, where Redis gives each room event its
-   * id as it publishes it.
-   */
-  /**
    * A command that waited (for the store, say) may resume for a user logged
    * out meanwhile (their account logged in again elsewhere): nothing of it
    * may bring them back as a ghost in the user table or a room.
@@ -454,6 +450,10 @@ export class Registry {
     if (!this.#online.has(user)) throw new ChatError(...TEXT.pleaseLogIn);
   }
 
+  /**
+   * The next event id; 0 in a cluster, where Redis gives each room event its
+   * id as it publishes it.
+   */
   #id(): number {
     return this.#cluster === null ? this.#ids.next() : 0;
   }
@@ -462,8 +462,6 @@ export class Registry {
    * Shows a room event to the room's members: here at once, or, in a
    * cluster, on every server once Redis has given it its id and published
    * it (this server's members included). A chat line is kept too.
-   * `arrivals` (the room's count of arrivals when the event was made, for
-   * one made here) keeps it from those who came in after.
    */
   #send(room: Room, event: RoomEvent, from?: User): void {
     if (this.#cluster !== null) {
@@ -480,7 +478,8 @@ export class Registry {
    * shown to this server's members of the room, if it has any. `fromKey`,
    * `fromLogin`: the sender's key and session, for those who ignore them;
    * an `entered` event skips the one who entered, who is in the room
-   * already here.
+   * already here. `arrivals` (the room's count of arrivals when the event
+   * was made, for one made here) keeps it from those who came in after.
    */
   deliver(
     event: RoomEvent,
