@@ -25,7 +25,7 @@
 
 import type { Logger } from "@logtape/logtape";
 import type { Clock, TimerId } from "../clock.ts";
-import type { ChatEvent, PrivateEvent, RoomEvent } from "../events.ts";
+import type { PrivateEvent, RoomEvent } from "../events.ts";
 import { type Sanction, StoreError, StoreUnavailable } from "../store/store.ts";
 import { isChatLine } from "../events.ts";
 import { foldName, skeleton } from "../names.ts";
