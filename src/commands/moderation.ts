@@ -82,8 +82,8 @@ export function subjectOf(user: User): Subject {
 
 /**
  * Throws the line telling `user` they are muted, if they are: on the
- * server, or (with `room`) in that room. For `say`, `me`, `msg`, `reply`
- * and `topic`.
+ * server, or (with `room`) in that room. For `say`, `me`, `msg`, `reply`,
+ * `topic`, `nick` and `away` with a reason: whatever others would read.
  */
 export function checkNotMuted(ctx: UserContext, room: Room | null): void {
   const { moderation, user } = ctx;
