@@ -59,6 +59,8 @@ export interface SqliteStoreOptions {
 /** The store in one SQLite file, or in memory (`:memory:`). */
 export class SqliteStore implements Store {
   readonly ids: EventIds;
+  /** `ids` itself, which the worker's reservations extend. */
+  readonly #blocks: BlockIds;
   readonly #worker: Worker;
   readonly #onError: (error: Error) => void;
   readonly #onCommit: (ms: number) => void;
@@ -83,7 +85,7 @@ export class SqliteStore implements Store {
     this.#worker = worker;
     this.#onError = options.onError ?? (() => {});
     this.#onCommit = options.onCommit ?? (() => {});
-    this.ids = new BlockIds(
+    this.ids = this.#blocks = new BlockIds(
       ids.first,
       ids.reserved,
       (block) => this.#post({ kind: "reserve", block }),
@@ -351,7 +353,7 @@ export class SqliteStore implements Store {
         this.#onCommit(reply.ms);
         return;
       case "reserved":
-        (this.ids as BlockIds).extend(reply.reserved);
+        this.#blocks.extend(reply.reserved);
         return;
       case "result": {
         const call = this.#calls.get(reply.id);
