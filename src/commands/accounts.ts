@@ -179,9 +179,9 @@ export async function welcome(
 }
 
 /**
- * Keeps a private message for an account whose owner is offline; says
- * whether it was kept (at most `--offline-max` wait, each for
- * `--offline-days`).
+ * Keeps a private message for an account whose owner is offline (at most
+ * `--offline-max` wait, each for `--offline-days`) and shows the sender it
+ * was; a {@linkcode ChatError} when their box is full.
  */
 export async function leaveMessage(
   ctx: UserContext,
