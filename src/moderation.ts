@@ -274,7 +274,11 @@ function same(
 /** The longest a ban or mute may last before it must be for good. */
 export const MAX_SANCTION_MS = 366 * 86_400_000;
 
-const UNIT_SECONDS: Record<string, number> = {
+/**
+ * Each unit a duration may name, in seconds: a Map, since a plain object's
+ * keys include `constructor` (`1constructor` is typed text, not a unit).
+ */
+const UNIT_SECONDS: ReadonlyMap<string, number> = new Map(Object.entries({
   s: 1,
   sec: 1,
   secs: 1,
@@ -301,7 +305,7 @@ const UNIT_SECONDS: Record<string, number> = {
   yrs: 31_536_000,
   year: 31_536_000,
   years: 31_536_000,
-};
+}));
 
 /**
  * A duration as moderators type it: `30m`, `2h`, `7d`, `45s`, `2w`, `1y`,
@@ -315,7 +319,7 @@ export function parseDuration(text: string): number | null {
   if (parts === null) return null;
   let seconds = 0;
   for (let i = 0; i < parts.length; i += 2) {
-    const unit = UNIT_SECONDS[parts[i + 1]];
+    const unit = UNIT_SECONDS.get(parts[i + 1]);
     if (unit === undefined) return null;
     seconds += Number(parts[i]) * unit;
   }

@@ -82,7 +82,9 @@ Deno.test("parseDuration() reads 30m, 2h, 7d and refuses what is not a duration"
   assert.equal(parseDuration("2w"), 14 * 86_400_000);
   assert.equal(parseDuration("1yr"), 365 * 86_400_000);
   assert.equal(parseDuration("1h30m"), 90 * 60_000);
-  for (const bad of ["0m", "m", "5", "5y", "1.5h", "spam", "-3h"]) {
+  for (
+    const bad of ["0m", "m", "5", "5y", "1.5h", "spam", "-3h", "1constructor"]
+  ) {
     assert.equal(parseDuration(bad), null, bad);
   }
 });
