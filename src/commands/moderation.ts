@@ -856,13 +856,11 @@ async function noticeAccount(
     if (here !== except) here.notice(line);
     return;
   }
-  const elsewhere = ctx.cluster?.up ? await ctx.cluster.find(key) : null;
-  if (elsewhere !== null && elsewhere !== undefined) {
-    await ctx.cluster!.control(elsewhere.node, {
-      kind: "notice",
-      key,
-      text: line,
-    });
+  const { cluster } = ctx;
+  if (!cluster?.up) return;
+  const elsewhere = await cluster.find(key);
+  if (elsewhere !== null) {
+    await cluster.control(elsewhere.node, { kind: "notice", key, text: line });
   }
 }
 
