@@ -424,16 +424,7 @@ export class Cluster implements ClusterHooks {
     name: string,
   ): Promise<ClaimResult> {
     if (!this.up) return "offline";
-    const presence = this.#presence({
-      name,
-      key: foldName(name),
-      account: user.account,
-      since: user.sinceDate,
-      login: user.login,
-      room: user.room,
-      away: user.away,
-      address: user.hostname,
-    });
+    const presence = this.#presenceOf(user, { name });
     try {
       const [result, holder] = await this.#link.eval(RENAME, this.#nameKeys(), [
         user.key,
@@ -801,16 +792,7 @@ export class Cluster implements ClusterHooks {
   // Keeping presence.
 
   #move(user: User, from: string, room: Room | null): void {
-    const presence = this.#presence({
-      name: user.name,
-      key: user.key,
-      account: user.account,
-      since: user.sinceDate,
-      login: user.login,
-      room,
-      away: user.away,
-      address: user.hostname,
-    });
+    const presence = this.#presenceOf(user, { room });
     const at = this.#clock.date();
     this.#enqueue(() =>
       this.#link.eval(MOVE, [this.#key("names")], [
@@ -824,6 +806,27 @@ export class Cluster implements ClusterHooks {
         room?.name ?? "",
       ])
     );
+  }
+
+  /**
+   * What Redis is to know of a user of this server: as they are, or under
+   * the new `name` or in the new `room` given.
+   */
+  #presenceOf(
+    user: User,
+    changes: { name?: string; room?: Room | null } = {},
+  ): Presence {
+    const { name = user.name, room = user.room } = changes;
+    return this.#presence({
+      name,
+      key: changes.name === undefined ? user.key : foldName(name),
+      account: user.account,
+      since: user.sinceDate,
+      login: user.login,
+      room,
+      away: user.away,
+      address: user.hostname,
+    });
   }
 
   /**
@@ -1114,16 +1117,7 @@ export class Cluster implements ClusterHooks {
     for (const user of [...host.registry.online]) {
       // Gone since the list was made (each reclaim is a round trip).
       if (host.registry.users.get(user.key) !== user) continue;
-      const presence = this.#presence({
-        name: user.name,
-        key: user.key,
-        account: user.account,
-        since: user.sinceDate,
-        login: user.login,
-        room: user.room,
-        away: user.away,
-        address: user.hostname,
-      });
+      const presence = this.#presenceOf(user);
       const [result, kept] = await this.#link.eval(RECLAIM, this.#nameKeys(), [
         user.key,
         presence.skeleton,
