@@ -17,7 +17,10 @@ export type Frame = Uint8Array | string;
 
 /** One way of showing events to people. */
 export interface Transport {
-  /** For logs and metrics. */
+  /**
+   * What the transport is called. Nothing reads it today: logs and metrics
+   * go by the session's kind (`telnet`, `tls`, `websocket`).
+   */
   readonly name: string;
   /**
    * Renders a room event for every member on this transport. `arena` is the
