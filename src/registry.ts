@@ -510,7 +510,7 @@ export class Registry {
     this.#outageId = Math.round(
       Math.max(this.#outageId, this.#lastDelivered) * 1000 + 1,
     ) / 1000;
-    const local = { ...event, id: this.#outageId } as RoomEvent;
+    const local: RoomEvent = { ...event, id: this.#outageId };
     if (local.type === "topic") room.topic = local.text;
     room.receive(local, {
       fromKey: from?.key ?? null,
