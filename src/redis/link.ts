@@ -45,8 +45,6 @@ export interface RedisLinkOptions {
   onState?: (up: boolean) => void;
   /** Called with connection errors, for the log. */
   onError?: (error: Error) => void;
-  /** How long a command waits for its answer, in ms. Default: 3000. */
-  answerMs?: number;
 }
 
 type Client = ReturnType<typeof createClient>;
@@ -60,16 +58,17 @@ export class RedisLink {
   /** Connected once: from now on, changes are told. */
   #started = false;
   #closed = false;
-  /** A command went unanswered for `answerMs`: Redis is taken for stalled. */
+  /**
+   * A command went unanswered for {@linkcode ANSWER_MS}: Redis is taken for
+   * stalled.
+   */
   #stalled = false;
   #probing = false;
-  readonly #answerMs: number;
 
   private constructor(url: string, client: Client, options: RedisLinkOptions) {
     this.url = url;
     this.#client = client;
     this.#options = options;
-    this.#answerMs = options.answerMs ?? ANSWER_MS;
   }
 
   /**
@@ -145,8 +144,9 @@ export class RedisLink {
   }
 
   /**
-   * `reply`, or a rejection once it has waited `answerMs`: Redis is then
-   * taken for stalled until an answer comes (to this command or another).
+   * `reply`, or a rejection once it has waited {@linkcode ANSWER_MS}: Redis
+   * is then taken for stalled until an answer comes (to this command or
+   * another).
    */
   #answer<T>(reply: Promise<T>): Promise<T> {
     const answered = () => {
@@ -156,7 +156,7 @@ export class RedisLink {
       }
     };
     reply.then(answered, answered);
-    return within(reply, this.#answerMs).catch((error) => {
+    return within(reply, ANSWER_MS).catch((error) => {
       if (error instanceof NoAnswer) {
         this.#stalled = true;
         this.#setUp(false);
