@@ -225,7 +225,12 @@ export class Moderation {
     ];
   }
 
-  /** Lifts a sanction; the one lifted, or null if there was none. */
+  /**
+   * Lifts a sanction; the one lifted, or null if there was none here. One
+   * this server has not heard of yet (set on another server of a cluster, not
+   * yet announced) is left in the store too: the moderator is told there was
+   * none, and nothing else may change.
+   */
   async remove(
     kind: SanctionKind,
     room: string,
@@ -235,8 +240,9 @@ export class Moderation {
       this.#sanctions.find((sanction) =>
         same(sanction, { kind, room, target })
       ) ?? null;
+    if (found === null) return null;
     await this.#store.removeSanction(kind, room, target);
-    if (found) this.#sanctions = this.#sanctions.filter((s) => s !== found);
+    this.#sanctions = this.#sanctions.filter((s) => s !== found);
     return found;
   }
 

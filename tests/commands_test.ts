@@ -323,3 +323,24 @@ Deno.test("whois: a name asked of the cluster, and logged in here meanwhile, is 
     'No one called "bob" is online',
   ]);
 });
+
+Deno.test("unban: a ban this server has not heard of yet is left as it is, as the answer says", async () => {
+  await using server = await fakeServer();
+  const { store } = server;
+  const op = new FakeSession();
+  const ctx = server.context(op);
+  await run(ctx, "login root");
+  op.user!.account = "root";
+  await ctx.moderation.setOperator("root", true);
+  // Set on another server of a cluster: in the store, not yet announced.
+  const ban = {
+    ...onEve(server, "ban", "", "spam"),
+    target: "address:192.0.2.9",
+  };
+  await store.addSanction(ban);
+  assert.deepEqual(await run(ctx, "unban 192.0.2.9"), [
+    "192.0.2.9 is not banned from this server",
+  ]);
+  // Told it was not banned, so nothing was lifted.
+  assert.deepEqual(await store.sanctions(server.clock.date()), [ban]);
+});
