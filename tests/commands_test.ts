@@ -344,3 +344,19 @@ Deno.test("unban: a ban this server has not heard of yet is left as it is, as th
   // Told it was not banned, so nothing was lifted.
   assert.deepEqual(await store.sanctions(server.clock.date()), [ban]);
 });
+
+Deno.test("login NAME PASSWORD while the cluster's Redis is away does not show the password back", async () => {
+  await using server = await fakeServer();
+  // Redis cannot be reached; this server knows "alice" is an account.
+  const cluster = {
+    up: false,
+    knownAccount: (key: string) => key === "alice" ? "alice" : null,
+  } as unknown as Cluster;
+  const ctx = Object.assign(server.context(new FakeSession()), { cluster });
+  const account = await run(ctx, "login alice s3cret-pass");
+  assert.ok(!account.join("\n").includes("s3cret"), String(account));
+  assert.deepEqual(account, await run(ctx, "login alice"));
+  // Nor for a name that is no account: as when Redis is there.
+  const guest = await run(ctx, "login bob s3cret-pass");
+  assert.ok(!guest.join("\n").includes("s3cret"), String(guest));
+});
