@@ -55,7 +55,7 @@ export interface Connection extends ByteWriter {
   lines(options: LineReaderOptions): Lines;
   /**
    * Turns Nagle's algorithm off (true) or on (false), where the transport
-   * has the setting (TLS connections in Deno do not).
+   * has the setting (a WebSocket's does nothing: its frames leave at once).
    */
   setNoDelay(noDelay: boolean): void;
   /** Closes now; unsent bytes are dropped. Safe to call more than once. */
