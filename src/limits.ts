@@ -33,13 +33,16 @@ export class ConnectionLimits {
   readonly #options: Required<ConnectionLimitsOptions>;
   #total = 0;
   readonly #open = new Map<string, number>();
-  /** Recent connection times per address, oldest first, at most the limit. */
-  readonly #recent = new Map<string, number[]>();
-  #swept: number;
+  /** New connections per address lately: `maxNewConnsPerIp` a window. */
+  readonly #recent: RateWindow;
 
   constructor(options: ConnectionLimitsOptions) {
     this.#options = { windowMs: 10_000, ...options };
-    this.#swept = options.clock.now();
+    this.#recent = new RateWindow({
+      max: options.maxNewConnsPerIp,
+      windowMs: this.#options.windowMs,
+      clock: options.clock,
+    });
   }
 
   /** Open connections in all. */
@@ -58,13 +61,7 @@ export class ConnectionLimits {
     const key = addressKey(hostname);
     if (limited) {
       if ((this.#open.get(key) ?? 0) >= o.maxConnsPerIp) return "address";
-      const now = o.clock.now();
-      this.#sweep(now);
-      const times = this.#recent.get(key) ?? [];
-      while (times.length > 0 && times[0] <= now - o.windowMs) times.shift();
-      if (times.length >= o.maxNewConnsPerIp) return "rate";
-      times.push(now);
-      this.#recent.set(key, times);
+      if (!this.#recent.take(key)) return "rate";
     }
     this.#total++;
     this.#open.set(key, (this.#open.get(key) ?? 0) + 1);
@@ -79,21 +76,11 @@ export class ConnectionLimits {
     else this.#open.delete(key);
     this.#total--;
   }
-
-  /** Drops addresses with no connection in the window, once per window. */
-  #sweep(now: number): void {
-    const { windowMs } = this.#options;
-    if (now - this.#swept < windowMs) return;
-    this.#swept = now;
-    for (const [key, times] of this.#recent) {
-      if (times[times.length - 1] <= now - windowMs) this.#recent.delete(key);
-    }
-  }
 }
 
 /**
  * At most `max` takes per key over a sliding window: for what an address
- * may do only so often (register accounts, say). Keys whose takes have all
+ * may do only so often (connect, register accounts). Keys whose takes have all
  * aged out are dropped as others come, so the map holds only recent ones.
  */
 export class RateWindow {
