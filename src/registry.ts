@@ -304,7 +304,13 @@ export class Registry {
    * `from`; returns the event, for the sender's own view of it.
    */
   privateMessage(from: User, to: User, text: string): PrivateEvent {
-    const event = this.offlineMessage(from, to.name, text);
+    const kept = this.offlineMessage(from, to.name, text);
+    // In a cluster, #id() leaves the id to Redis, which this message does
+    // not go through: it takes one of this server's, as a room event shown
+    // here only does (a page orders, resumes and tells frames apart by it).
+    const event = this.#cluster === null
+      ? kept
+      : { ...kept, id: this.#localId() };
     if (!to.ignores(from)) {
       to.show(event);
       this.#stats.deliveries++;
@@ -459,6 +465,19 @@ export class Registry {
   }
 
   /**
+   * In a cluster, an id for an event shown on this server only: just after
+   * the last one Redis gave, so that it sorts where it came (the next from
+   * Redis is at least one more), a thousandth more, which leaves the
+   * millionths between for a page's other frames.
+   */
+  #localId(): number {
+    this.#outageId = Math.round(
+      Math.max(this.#outageId, this.#lastDelivered) * 1000 + 1,
+    ) / 1000;
+    return this.#outageId;
+  }
+
+  /**
    * Shows a room event to the room's members: here at once, or, in a
    * cluster, on every server once Redis has given it its id and published
    * it (this server's members included). A chat line is kept too.
@@ -504,13 +523,7 @@ export class Registry {
    * server's: for a cluster whose Redis cannot be reached now.
    */
   deliverHere(room: Room, event: RoomEvent, from: User | null): RoomEvent {
-    // An id just after the last one Redis gave, so that it sorts where it
-    // came (the next from Redis is at least one more): a thousandth more,
-    // which leaves the millionths between for a page's other frames.
-    this.#outageId = Math.round(
-      Math.max(this.#outageId, this.#lastDelivered) * 1000 + 1,
-    ) / 1000;
-    const local: RoomEvent = { ...event, id: this.#outageId };
+    const local: RoomEvent = { ...event, id: this.#localId() };
     if (local.type === "topic") room.topic = local.text;
     room.receive(local, {
       fromKey: from?.key ?? null,

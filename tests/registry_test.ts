@@ -76,3 +76,26 @@ Deno.test("Registry.rename() frees the old name and keeps the login order", () =
   registry.rename(alice, "z0e"); // a look-alike of one's own name is fine
   assert.equal(registry.find("z0e"), alice);
 });
+
+Deno.test("Registry.privateMessage() in a cluster gives each message an id of its own, after the last from Redis", () => {
+  // A cluster whose Redis cannot be reached: msg delivers on this server.
+  const registry = new Registry({
+    cluster: {
+      emit() {},
+      entered() {},
+      left() {},
+      renamed() {},
+      loggedOut() {},
+    },
+  });
+  const alice = login(registry, "alice");
+  const bob = login(registry, "bob");
+  registry.seenId(41);
+  const first = registry.privateMessage(alice, bob, "one");
+  const second = registry.privateMessage(bob, alice, "two");
+  // A page orders and resumes by id, and takes a key it has seen for a
+  // frame it has shown: 0 for both sorted them first and dropped the second.
+  assert.ok(first.id > 41, `first: ${first.id}`);
+  assert.ok(second.id > first.id, `second: ${second.id}`);
+  assert.ok(second.id < 42, "before the next id Redis gives");
+});
