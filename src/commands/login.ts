@@ -78,12 +78,13 @@ async function loginAs(
     });
     refuseTaken(name, result);
     claimed = result === "ok";
-    // A ban announced while Redis was asked found nobody here to remove:
-    // it holds now, with no await from here to the login.
-    if (refusedBanned(ctx, account)) {
-      if (claimed) cluster.unclaim(typed);
-      return null;
-    }
+  }
+  // A ban set (or, in a cluster, announced) since the caller's check found
+  // nobody here to remove: it holds now, with no await from here to the
+  // login.
+  if (refusedBanned(ctx, account)) {
+    if (claimed) cluster?.unclaim(typed);
+    return null;
   }
   let user: User;
   try {
