@@ -1337,3 +1337,146 @@ browserTest(
   },
   redisMissing,
 );
+
+browserTest(
+  "Tab completes a member's name and a command, and moves on when nothing matches",
+  async (chromium) => {
+    await using server = await startServer({ httpPort: 0 });
+    await using tel = await Client.login(server.addr.port, "bobby");
+    await using _bea = await Client.login(server.addr.port, "Bea");
+    await using ann = await chromium.open(pageUrl(server.httpAddr!.port));
+    await ann.login("ann");
+    await tel.expect("Bea has entered the room.");
+    await tel.expect("ann has entered the room.");
+    await ann.waitFor(() =>
+      document.querySelectorAll("#member-list .nick").length === 3
+    );
+    const box = () =>
+      ann.page.evaluate(() => ({
+        value: document.getElementById("message").value,
+        focused: document.activeElement?.id,
+      }));
+    const clear = () =>
+      ann.page.$eval("#message", (input: Dom) => {
+        input.value = "";
+      });
+
+    // At the start of a line, a name gets ": "; further on, a space; an @
+    // stays; letter case does not matter.
+    await ann.page.focus("#message");
+    await ann.page.keyboard.type("bo");
+    await ann.page.keyboard.press("Tab");
+    assert.deepEqual(await box(), { value: "bobby: ", focused: "message" });
+    await ann.page.keyboard.type("ask @b");
+    await ann.page.keyboard.press("Tab");
+    assert.deepEqual(await box(), {
+      value: "bobby: ask @Bea ",
+      focused: "message",
+    });
+    // Each further Tab puts the next name that fits.
+    await ann.page.keyboard.press("Tab");
+    assert.deepEqual(await box(), {
+      value: "bobby: ask @bobby ",
+      focused: "message",
+    });
+    await ann.page.keyboard.press("Enter");
+    await tel.expect("ann: bobby: ask @bobby");
+
+    // After a / at the start of the line: a command, the next at each Tab.
+    await ann.page.keyboard.type("/wh");
+    await ann.page.keyboard.press("Tab");
+    assert.deepEqual(await box(), { value: "/who ", focused: "message" });
+    await ann.page.keyboard.press("Tab");
+    assert.deepEqual(await box(), { value: "/whois ", focused: "message" });
+    await ann.page.keyboard.type("be");
+    await ann.page.keyboard.press("Tab");
+    assert.deepEqual(await box(), { value: "/whois Bea ", focused: "message" });
+
+    // Nothing to complete (no word, or no name fits): Tab moves the focus
+    // on, as everywhere else, so the keyboard alone still gets around.
+    await clear();
+    await ann.page.keyboard.type("zz");
+    await ann.page.keyboard.press("Tab");
+    assert.deepEqual(await box(), { value: "zz", focused: "send" });
+    await clear();
+    await ann.page.focus("#message");
+    await ann.page.keyboard.press("Tab");
+    assert.deepEqual(await box(), { value: "", focused: "send" });
+    await ann.screenshot("tab-completion");
+    assertHealthy(ann);
+  },
+);
+
+browserTest(
+  'a conversation shown again has a "New messages" line where its unread lines start',
+  async (chromium) => {
+    await using server = await startServer({ httpPort: 0, floodRate: 0 });
+    await using tel = await Client.login(server.addr.port, "tel");
+    await using ann = await chromium.open(pageUrl(server.httpAddr!.port));
+    await ann.login("ann");
+    await tel.expect("ann has entered the room.");
+    await tel.send("say read before");
+    await tel.expect("tel: read before");
+    await ann.waitForMessage("tel", "read before");
+    await ann.type("/msg tel over here");
+    await tel.expect("[private] ann: over here");
+    await ann.waitFor(() =>
+      document.getElementById("conversation-title")?.textContent === "@tel"
+    );
+    // More than the log shows at once comes in the room meanwhile.
+    for (let i = 1; i <= 40; i++) await tel.send(`say unread ${i}`);
+    await ann.waitFor(() =>
+      document.querySelector("#room-list .badge")?.textContent === "40"
+    );
+    await ann.click("#room-list .entry-button");
+    await ann.waitForMessage("tel", "unread 40");
+    const shown = () =>
+      ann.page.evaluate(() => {
+        const log = document.querySelector(".log:not([hidden])");
+        const markers = log.querySelectorAll(".unread-marker");
+        const marker = markers[0];
+        const scroller = document.getElementById("scroller")
+          .getBoundingClientRect();
+        const box = marker?.getBoundingClientRect();
+        return {
+          count: markers.length,
+          text: marker?.textContent,
+          before: marker?.previousElementSibling?.querySelector(".text")
+            ?.textContent,
+          after: marker?.nextElementSibling?.querySelector(".text")
+            ?.textContent,
+          inView: box !== undefined && box.top >= scroller.top &&
+            box.bottom <= scroller.bottom,
+        };
+      });
+    // The first unread line is in view, under the mark, rather than the
+    // last one with the first ones scrolled away above it.
+    assert.deepEqual(await shown(), {
+      count: 1,
+      text: "New messages",
+      before: "read before",
+      after: "unread 1",
+      inView: true,
+    });
+    await ann.screenshot("new-messages");
+
+    // Shown again with nothing new: the mark is gone; with new lines, it is
+    // before the first of them, once.
+    await ann.click('#private-list [data-private="tel"]');
+    await ann.click("#room-list .entry-button");
+    assert.equal((await shown()).count, 0);
+    await ann.click('#private-list [data-private="tel"]');
+    await tel.send("say later one");
+    await ann.waitFor(() =>
+      document.querySelector("#room-list .badge")?.textContent === "1"
+    );
+    await ann.click("#room-list .entry-button");
+    await ann.waitForMessage("tel", "later one");
+    const again = await shown();
+    assert.deepEqual(
+      [again.count, again.before, again.after],
+      [1, "unread 40", "later one"],
+    );
+    assertHealthy(ann);
+  },
+);

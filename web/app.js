@@ -85,6 +85,9 @@ const TEXTS = {
  */
 const TABLE_ROW = /^ {2}(\S(?:.*?\S)?) {2,}(\S.*)$/;
 
+/** The line where what came while a conversation was not shown starts. */
+const NEW_MESSAGES = "New messages";
+
 /** http and https URLs in text (anything else is never a link). */
 const URL_PATTERN = /https?:\/\/[^\s<>"'`]+/gi;
 
@@ -164,6 +167,9 @@ const ui = {
  *   shows twice (a line replayed on resume, or by history)
  * @property {number} unread chat lines that came while it was not shown
  * @property {boolean} mention one of them mentioned the user (or is private)
+ * @property {number | null} firstUnread the key of the first of them
+ * @property {HTMLElement | null} marker the "New messages" line, where the
+ *   unread lines started when the conversation was last shown
  * @property {number} oldest the smallest id of a chat line shown
  * @property {boolean} complete the room's history has no older lines
  */
@@ -1215,7 +1221,7 @@ function onChatLine(event) {
   const mention = !mine && mentionsMe(String(event.text));
   if (!addChatLine(conversation, event, { history: false })) return;
   if (mine) return;
-  noteUnread(conversation, mention);
+  noteUnread(conversation, mention, conn.base + Number(event.id));
   if (mention) {
     notify(
       conversation,
@@ -1299,7 +1305,7 @@ function onPrivate(event) {
     }
     return;
   }
-  noteUnread(conversation, true);
+  noteUnread(conversation, true, conn.base + event.id);
   notify(conversation, `${event.from} (private)`, String(event.text));
 }
 
@@ -1340,6 +1346,8 @@ function makeConversation(key, kind, name) {
     seen: new Set(),
     unread: 0,
     mention: false,
+    firstUnread: null,
+    marker: null,
     oldest: Infinity,
     complete: false,
   };
@@ -1385,6 +1393,8 @@ function resetConversation(conversation) {
   conversation.seen.clear();
   conversation.unread = 0;
   conversation.mention = false;
+  conversation.firstUnread = null;
+  conversation.marker = null;
   conversation.oldest = Infinity;
   conversation.complete = false;
 }
@@ -1423,8 +1433,10 @@ function showConversation(key) {
   for (const other of conversations.values()) {
     other.list.hidden = other !== conversation;
   }
+  const marker = placeUnreadMarker(conversation);
   conversation.unread = 0;
   conversation.mention = false;
+  conversation.firstUnread = null;
   renderHeader();
   renderRooms();
   renderPrivates();
@@ -1432,7 +1444,44 @@ function showConversation(key) {
   updateTitle();
   leavePromptIfStale();
   scrollToBottom();
+  // More came than the log shows at once: the first of them is in view.
+  if (
+    marker !== null &&
+    marker.getBoundingClientRect().top <
+      ui.scroller.getBoundingClientRect().top
+  ) {
+    ui.scroller.scrollTop += marker.getBoundingClientRect().top -
+      ui.scroller.getBoundingClientRect().top - 8;
+    pinnedToBottom = isAtBottom();
+  }
   closeDrawers();
+}
+
+/**
+ * A "New messages" line before the first line that came while the
+ * conversation was not shown (or the tab was in the background), as Slack
+ * and The Lounge draw it; it stays there until the conversation is shown
+ * again. None if nothing new came. Returns the line, or null.
+ *
+ * @param {Conversation} conversation
+ * @returns {HTMLElement | null}
+ */
+function placeUnreadMarker(conversation) {
+  conversation.marker?.remove();
+  conversation.marker = null;
+  if (conversation.unread === 0 || conversation.firstUnread === null) {
+    return null;
+  }
+  const first = conversation.list.querySelector(
+    `:scope > [data-key="${conversation.firstUnread}"]`,
+  );
+  if (first === null) return null;
+  const marker = h("li", "entry unread-marker");
+  marker.setAttribute("role", "separator");
+  marker.append(h("span", "unread-marker-text", NEW_MESSAGES));
+  conversation.list.insertBefore(marker, first);
+  conversation.marker = marker;
+  return marker;
 }
 
 /**
@@ -1441,9 +1490,11 @@ function showConversation(key) {
  *
  * @param {Conversation} conversation
  * @param {boolean} mention
+ * @param {number} key the line's key, for the "New messages" line
  */
-function noteUnread(conversation, mention) {
+function noteUnread(conversation, mention, key) {
   if (conversation.key === currentKey && !document.hidden) return;
+  if (conversation.unread === 0) conversation.firstUnread = key;
   conversation.unread++;
   conversation.mention ||= mention;
   if (conversation.kind === "room") renderRooms();
@@ -1495,7 +1546,7 @@ function addPrivateLine(from, to, text, options) {
   item.append(body);
   insertEntry(conversation, item, options.key);
   if (options.date !== undefined) {
-    noteUnread(conversation, true);
+    noteUnread(conversation, true, options.key);
     renderPrivates();
   }
   return conversation;
@@ -2245,13 +2296,146 @@ function remember(line) {
 }
 
 /**
+ * The commands Tab completes after a `/`, as `help` lists them (and the
+ * moderation ones, which it lists only to those who may use them).
+ */
+const COMMANDS = [
+  "away",
+  "back",
+  "ban",
+  "bans",
+  "claim",
+  "deop",
+  "help",
+  "history",
+  "ignore",
+  "join",
+  "kick",
+  "lockdown",
+  "logout",
+  "look",
+  "me",
+  "mode",
+  "modlog",
+  "motd",
+  "msg",
+  "mute",
+  "nick",
+  "op",
+  "password",
+  "register",
+  "reply",
+  "roomdeop",
+  "roomop",
+  "rooms",
+  "say",
+  "topic",
+  "unban",
+  "unclaim",
+  "unignore",
+  "unmute",
+  "unregister",
+  "who",
+  "whois",
+];
+
+/**
+ * Tab completing the word before the cursor, as on IRC: what it started
+ * from and the candidates it goes through, one more at each Tab. Any other
+ * key ends it.
+ *
+ * @type {{ start: number, end: number, matches: string[], index: number,
+ *   suffix: string } | null}
+ */
+let completion = null;
+
+/**
+ * The names Tab completes: the room's members, then the people of the
+ * private conversations, each once, the user last.
+ *
+ * @returns {string[]}
+ */
+function completionNames() {
+  /** @type {string[]} */
+  const names = [];
+  const add = (/** @type {string} */ name) => {
+    if (!names.some((other) => sameName(other, name))) names.push(name);
+  };
+  const members = [...(session.room?.members ?? [])].sort((a, b) =>
+    a.localeCompare(b)
+  );
+  for (const name of members) {
+    if (!sameName(name, session.me)) add(name);
+  }
+  for (const conversation of conversations.values()) {
+    if (conversation.kind === "private") add(conversation.name);
+  }
+  if (session.me !== null) add(session.me);
+  return names;
+}
+
+/**
+ * Tab: completes the word before the cursor, a name (`bo` to `bob: ` at
+ * the start of the line, `bob ` further on, `@bo` to `@bob `) or, after a
+ * `/` at the start, a command (`/wh` to `/whois `); each further Tab puts
+ * the next candidate. With nothing to complete, Tab moves the focus on, as
+ * everywhere else. Returns whether it completed.
+ *
+ * @returns {boolean}
+ */
+function completeWord() {
+  const input = ui.message;
+  if (completion !== null) {
+    completion.index = (completion.index + 1) % completion.matches.length;
+  } else {
+    const caret = input.selectionStart ?? input.value.length;
+    if (caret !== (input.selectionEnd ?? caret)) return false;
+    const before = input.value.slice(0, caret);
+    const start = before.search(/\S*$/);
+    const word = before.slice(start);
+    if (word === "") return false;
+    const isCommand = start === 0 && word.startsWith("/") && word.length > 1;
+    const sign = !isCommand && word.startsWith("@") ? "@" : "";
+    const prefix = fold(word.slice(isCommand ? 1 : sign.length));
+    if (prefix === "") return false;
+    const candidates = isCommand ? COMMANDS : completionNames();
+    const matches = candidates
+      .filter((candidate) => fold(candidate).startsWith(prefix))
+      .map((candidate) => (isCommand ? "/" : sign) + candidate);
+    if (matches.length === 0) return false;
+    const lineStart = start === 0 && !isCommand && sign === "";
+    completion = {
+      start,
+      end: caret,
+      matches,
+      index: 0,
+      suffix: lineStart ? ": " : " ",
+    };
+  }
+  const { start, end, matches, index, suffix } = completion;
+  const after = input.value.slice(end);
+  const put = matches[index] + (after.startsWith(" ") ? "" : suffix);
+  input.value = input.value.slice(0, start) + put + after;
+  completion.end = start + put.length;
+  input.setSelectionRange(completion.end, completion.end);
+  return true;
+}
+
+/**
  * Up and Down walk the lines sent before; Down past the last gives back
- * the line being typed. While a question is open, Escape cancels it.
+ * the line being typed. Tab completes a name or a command. While a
+ * question is open, Escape cancels it.
  *
  * @param {KeyboardEvent} event
  */
 function onMessageKey(event) {
+  if (event.key !== "Tab") completion = null;
   if (event.altKey || event.ctrlKey || event.metaKey || event.shiftKey) return;
+  if (event.key === "Tab") {
+    if (session.prompt === null && completeWord()) event.preventDefault();
+    else completion = null;
+    return;
+  }
   if (session.prompt !== null) {
     // Escape cancels a question, as the Cancel button does.
     if (event.key === "Escape") {
@@ -2528,6 +2712,9 @@ ui.composer.addEventListener("submit", (/** @type {Event} */ event) => {
   submitMessage();
 });
 ui.message.addEventListener("keydown", onMessageKey);
+ui.message.addEventListener("blur", () => {
+  completion = null;
+});
 ui.promptCancel.addEventListener("click", () => {
   answerPrompt("");
   ui.message.focus();
