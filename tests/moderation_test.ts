@@ -410,7 +410,7 @@ Deno.test("modlog: server operators see all of it, a room owner their room's", a
   );
 });
 
-Deno.test("help lists moderation commands only to those who may use them", async () => {
+Deno.test("help lists moderation commands only to those who may use them, and explains each to anyone", async () => {
   await using setup = await withOperator({}, "alice");
   const { port, root } = setup;
   const helpOf = async (client: Client) => {
@@ -436,8 +436,27 @@ Deno.test("help lists moderation commands only to those who may use them", async
   for (const word of ["op", "deop", "lockdown", "kick", "ban", "modlog"]) {
     assert.ok(operator.includes(word), `an operator is shown ${word}`);
   }
+  // Asked about by name, a command one may not use is explained, with who
+  // may use it, as running it says: not "No command called".
   await guest.send("help kick");
-  await guest.waitFor('No command called "kick"; type "help" for the list');
+  await guest.waitFor("Usage: kick NAME [REASON]");
+  const kick = await guest.sync();
+  assert.equal(
+    kick.at(-1),
+    '  Only the owner of this room, its room operators and server operators can use "kick"',
+  );
+  await guest.send("help lockdown");
+  await guest.expect("Usage: lockdown [on|off]");
+  assert.equal(
+    (await guest.sync()).at(-1),
+    '  Only a server operator can use "lockdown"',
+  );
+  // To one who may, the same explanation without that line.
+  await root.send("help kick");
+  await root.waitFor("Usage: kick NAME [REASON]");
+  assert.deepEqual(await root.sync(), kick.slice(0, -1));
+  await guest.send("help dance");
+  await guest.expect('No command called "dance"; type "help" for the list');
 });
 
 Deno.test("a claimed room stays with its topic and owner when empty, and rooms lists it; main cannot be claimed", async () => {

@@ -1,7 +1,7 @@
 import { ChatError } from "../errors.ts";
 import { TEXT } from "../text.ts";
 import type { Command } from "./command.ts";
-import { MODERATION } from "./moderation.ts";
+import { MODERATION, roleRefusal } from "./moderation.ts";
 
 /** `help [COMMAND]`: the command table, or one command explained. */
 export const help: Command = {
@@ -29,13 +29,17 @@ export const help: Command = {
     // "help look extra" explains look, as "look extra" runs it.
     const first = word.split(/\s/, 1)[0];
     const name = first.replace(/^\//, "").toLowerCase();
-    const command = commands.get(name) ??
-      allowed.find((command) => command.name === name);
+    // A moderation command the user may not use is still explained, with
+    // who may: running it says so too, and "No command called" would say
+    // that the command the README lists does not exist.
+    const command = commands.get(name) ?? MODERATION.get(name);
     if (!command) throw new ChatError(TEXT.noSuchCommand(first));
+    const refused = command.role !== undefined && !allowed.includes(command);
     session.reply(
       TEXT.usage(command.usage),
       `  ${command.summary}`,
       ...(command.details ?? []).map((line) => `  ${line}`),
+      ...(refused ? [`  ${roleRefusal(command.role!, command.name)}`] : []),
     );
   },
 };
