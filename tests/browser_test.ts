@@ -1480,3 +1480,49 @@ browserTest(
     assertHealthy(ann);
   },
 );
+
+browserTest(
+  "a session the server ends shows why, and the top bar no longer says connected",
+  async (chromium) => {
+    await using server = await startServer({ httpPort: 0 });
+    const port = server.addr.port;
+    {
+      await using owner = await registered(port, "dora");
+      await owner.send("logout");
+      await owner.closed();
+    }
+    await using page = await chromium.open(pageUrl(server.httpAddr!.port));
+    await page.login("dora", PASSWORD);
+    // The account logs in elsewhere, which closes this session.
+    await using other = await Client.connect(port);
+    await other.expect("Welcome to TestChat");
+    await other.send(`login dora ${PASSWORD}`);
+    await other.waitFor((line) => line.startsWith("You are logged in as"));
+    await page.waitFor(() =>
+      document.body.dataset.phase === "login" &&
+      document.getElementById("login-message").textContent.startsWith(
+        "You have logged in again from",
+      )
+    );
+    const status = () =>
+      page.page.evaluate(() => ({
+        connection: document.body.dataset.connection,
+        status: document.getElementById("status").textContent,
+      }));
+    assert.deepEqual(await status(), {
+      connection: "offline",
+      status: "Not connected",
+    });
+    await page.screenshot("session-ended");
+    // The form logs in again (the other session goes, in its turn).
+    await page.page.type("#login-password", PASSWORD);
+    await page.click("#login-submit");
+    await page.waitFor(() =>
+      document.getElementById("status")?.textContent === "Connected as dora"
+    );
+    await other.waitFor((line) =>
+      line.startsWith("You have logged in again from")
+    );
+    assertHealthy(page);
+  },
+);

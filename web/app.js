@@ -688,6 +688,10 @@ function setConnection(state) {
     setStatus("Connecting…");
   } else if (state === "waiting") {
     setStatus("Disconnected");
+  } else {
+    // The server ended the session (a kick, a login elsewhere): no longer
+    // "Connected as" anyone, until the form is used again.
+    setStatus("Not connected");
   }
   updateBanner();
 }
