@@ -467,7 +467,7 @@ export class Session implements SessionControl, Context, Recipient {
         if (this.user === null && !this.#countLineBeforeLogin()) return null;
         const event = next.value;
         if (event instanceof LineTooLong) {
-          this.reply(TEXT.lineTooLong(event.maxBytes));
+          this.#output.error([TEXT.lineTooLong(event.maxBytes)]);
           return null;
         }
         const line = sanitize(event);
@@ -514,7 +514,7 @@ export class Session implements SessionControl, Context, Recipient {
     }
     if (event instanceof LineTooLong) {
       this.#server.counted("too_long");
-      this.reply(TEXT.lineTooLong(event.maxBytes));
+      this.#output.error([TEXT.lineTooLong(event.maxBytes)]);
       return;
     }
     const line = sanitize(event);

@@ -93,11 +93,13 @@ Deno.test("Origin: another site's page gets 403 before the upgrade; the page's o
   );
 });
 
-Deno.test("a frame over the line cap gets the same answer as a telnet line, and the session goes on", async () => {
+Deno.test("a frame over the line cap gets the same answer as a telnet line, as an error, and the session goes on", async () => {
   await using server = await startWeb({ maxLineBytes: 64 });
   await using page = await loginWs(server.httpAddr!.port, "web");
   page.send(`say ${"x".repeat(100)}`);
-  await page.waitForLine("Line too long (max 64 bytes)");
+  // A mistake, as the page shows one: an error frame, not a reply.
+  const answer = await page.waitForLine("Line too long (max 64 bytes)");
+  assert.equal(answer.type, "error");
   page.send("say short");
   const said = await page.waitFor((frame) => frame.type === "said");
   assert.equal(said.text, "short");
