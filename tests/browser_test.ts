@@ -1526,3 +1526,47 @@ browserTest(
     assertHealthy(page);
   },
 );
+
+browserTest(
+  "a line that comes while one reads further up brings a bar that goes to it",
+  async (chromium) => {
+    await using server = await startServer({ httpPort: 0, floodRate: 0 });
+    await using tel = await Client.login(server.addr.port, "tel");
+    await using ann = await chromium.open(pageUrl(server.httpAddr!.port));
+    await ann.login("ann");
+    await tel.expect("ann has entered the room.");
+    for (let i = 1; i <= 40; i++) await tel.send(`say line ${i}`);
+    await ann.waitForMessage("tel", "line 40");
+    const state = () =>
+      ann.page.evaluate(() => {
+        const scroller = document.getElementById("scroller");
+        return {
+          bar: !document.getElementById("jump-latest").hidden,
+          atBottom: scroller.scrollHeight - scroller.scrollTop -
+              scroller.clientHeight < 40,
+        };
+      });
+    assert.deepEqual(await state(), { bar: false, atBottom: true });
+    // Reading further up: nothing new yet, no bar.
+    await ann.page.$eval("#scroller", (scroller: Dom) => {
+      scroller.scrollTop = 0;
+    });
+    await ann.waitFor(() =>
+      document.getElementById("scroller").scrollTop === 0
+    );
+    assert.deepEqual(await state(), { bar: false, atBottom: false });
+    await tel.send("say something new");
+    await ann.waitForMessage("tel", "something new");
+    // The view stays where it was, and the bar says there is more below.
+    assert.deepEqual(await state(), { bar: true, atBottom: false });
+    await ann.screenshot("jump-latest");
+    await ann.click("#jump-latest");
+    await ann.waitFor(() => document.getElementById("jump-latest").hidden);
+    assert.deepEqual(await state(), { bar: false, atBottom: true });
+    assert.equal(
+      await ann.page.evaluate(() => document.activeElement?.id),
+      "message",
+    );
+    assertHealthy(ann);
+  },
+);

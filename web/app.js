@@ -138,6 +138,7 @@ const ui = {
   membersToggle: byId("members-toggle"),
   memberCount: byId("member-count"),
   scroller: byId("scroller"),
+  jumpLatest: byId("jump-latest"),
   older: byId("older"),
   loadOlder: byId("load-older"),
   olderEnd: byId("older-end"),
@@ -1457,6 +1458,7 @@ function showConversation(key) {
     ui.scroller.scrollTop += marker.getBoundingClientRect().top -
       ui.scroller.getBoundingClientRect().top - 8;
     pinnedToBottom = isAtBottom();
+    ui.jumpLatest.hidden = pinnedToBottom;
   }
   closeDrawers();
 }
@@ -1746,6 +1748,8 @@ function insertEntry(conversation, item, key) {
     before = node;
   }
   list.insertBefore(item, before);
+  // A line at the end while the user reads further up: the bar says so.
+  if (shown && !atBottom && before === null) ui.jumpLatest.hidden = false;
   markDay(item);
   let next = item.nextElementSibling;
   while (next !== null && dayOf(next) === null) next = next.nextElementSibling;
@@ -1786,13 +1790,19 @@ function isAtBottom() {
 function scrollToBottom() {
   ui.scroller.scrollTop = ui.scroller.scrollHeight;
   pinnedToBottom = true;
+  ui.jumpLatest.hidden = true;
 }
 
 // A log that gets shorter (the reconnecting banner above it, a phone's
 // keyboard) stays at its end if it was there, as new lines keep it.
 ui.scroller.addEventListener("scroll", () => {
   pinnedToBottom = isAtBottom();
+  if (pinnedToBottom) ui.jumpLatest.hidden = true;
 }, { passive: true });
+ui.jumpLatest.addEventListener("click", () => {
+  scrollToBottom();
+  ui.message.focus();
+});
 new ResizeObserver(() => {
   if (pinnedToBottom) scrollToBottom();
 }).observe(ui.scroller);
