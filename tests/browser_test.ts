@@ -1570,3 +1570,51 @@ browserTest(
     assertHealthy(ann);
   },
 );
+
+browserTest(
+  "a guest who changed name comes back under the new name when the session is lost",
+  async (chromium) => {
+    const clock = new FakeClock();
+    await using server = await startServer({
+      httpPort: 0,
+      clock,
+      resumeSeconds: 60,
+    });
+    await using proxy = TcpProxy.open(server.httpAddr!.port);
+    await using tel = await Client.login(server.addr.port, "tel");
+    await using page = await chromium.open(pageUrl(proxy.port));
+    await page.login("ann");
+    await tel.expect("ann has entered the room.");
+    await page.type("/nick anna");
+    await tel.expect("ann is now known as anna.");
+    await page.waitFor(() =>
+      document.getElementById("status")?.textContent === "Connected as anna"
+    );
+    // Down for longer than the server waits: the session is gone.
+    proxy.hold();
+    await proxy.cut();
+    await page.waitFor(() => !document.getElementById("banner").hidden);
+    await withTimeout(clock.untilPending(1), 10_000, "the session to wait");
+    clock.advance(60_000);
+    await tel.expect("anna has left the room.");
+    proxy.release();
+    // Back as anna, the name the room knew, not as ann from the form.
+    await tel.expect("anna has entered the room.");
+    await page.waitFor(() =>
+      document.getElementById("status")?.textContent === "Connected as anna"
+    );
+    await page.waitForLine("this is a new session");
+    // And the form offers it after a logout.
+    await page.click("#logout");
+    await tel.expect("anna has left the room.");
+    await page.page.waitForSelector("#login-name", {
+      visible: true,
+      timeout: TIMEOUT_MS,
+    });
+    assert.equal(
+      await page.page.$eval("#login-name", (input: Dom) => input.value),
+      "anna",
+    );
+    assertHealthy(page, [/WebSocket connection to .* failed/]);
+  },
+);

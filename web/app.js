@@ -1267,6 +1267,10 @@ function onRoomEvent(event) {
       );
       if (sameName(event.from, session.me)) {
         session.me = String(event.name);
+        // A session lost after this logs in again under the new name (a
+        // guest's; an account's name changes only in letter case), and the
+        // form offers it after a logout.
+        rememberName(session.me);
         setConnection("connected");
       }
       renamePrivate(String(event.from), String(event.name));
@@ -2512,12 +2516,7 @@ function submitLogin() {
     sendNow("");
     session.prompt = null;
   }
-  session.loginName = name;
-  try {
-    sessionStorage.setItem(NAME_KEY, name);
-  } catch {
-    // Storage is off.
-  }
+  rememberName(name);
   session.loginPassword = password === "" ? null : password;
   ui.loginPassword.value = "";
   showLoginMessage("Logging in…", false);
@@ -2525,6 +2524,20 @@ function submitLogin() {
   if (!sendNow(line)) {
     conn.pendingLogin = line;
     if (conn.socket === null) connect();
+  }
+}
+
+/**
+ * The name to log in (again) under, kept for the form after a reload too.
+ *
+ * @param {string} name
+ */
+function rememberName(name) {
+  session.loginName = name;
+  try {
+    sessionStorage.setItem(NAME_KEY, name);
+  } catch {
+    // Storage is off.
   }
 }
 
