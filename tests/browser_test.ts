@@ -1618,3 +1618,70 @@ browserTest(
     assertHealthy(page, [/WebSocket connection to .* failed/]);
   },
 );
+
+browserTest(
+  "a line above the message box lists the commands being typed, then explains the one typed",
+  async (chromium) => {
+    await using server = await startServer({ httpPort: 0 });
+    await using ann = await chromium.open(pageUrl(server.httpAddr!.port));
+    await ann.login("ann");
+    const hint = () =>
+      ann.page.evaluate(() => {
+        const element = document.getElementById("command-hint");
+        return element.hidden ? null : element.textContent;
+      });
+    await ann.page.focus("#message");
+    assert.equal(await hint(), null);
+    await ann.page.keyboard.type("/");
+    assert.equal(
+      await hint(),
+      "A command: Tab completes it; /help lists them",
+    );
+    await ann.page.keyboard.type("m");
+    assert.equal(await hint(), "/me  /mode  /modlog  /motd  /msg  /mute");
+    await ann.page.keyboard.type("sg ");
+    assert.equal(await hint(), "/msg NAME TEXT: send TEXT to NAME only");
+    await ann.screenshot("command-hint");
+    // Tab completes, and the hint follows.
+    await ann.page.$eval("#message", (input: Dom) => {
+      input.value = "";
+    });
+    await ann.page.keyboard.type("/whoi");
+    await ann.page.keyboard.press("Tab");
+    assert.equal(
+      await hint(),
+      "/whois NAME: show NAME's room, time connected and idle, and away message",
+    );
+    await ann.page.keyboard.type("ann");
+    await ann.page.keyboard.press("Enter");
+    await ann.waitForLine("ann is in room");
+    assert.equal(await hint(), null, "gone once the line is sent");
+    await ann.page.keyboard.type("/dance ");
+    assert.equal(await hint(), 'No command "/dance": /help lists them');
+    await ann.page.$eval("#message", (input: Dom) => {
+      input.value = "";
+    });
+    await ann.page.keyboard.type("not a command");
+    assert.equal(await hint(), null);
+    assertHealthy(ann);
+  },
+);
+
+Deno.test("the page's list of commands is the server's, with the same usage and summary", async () => {
+  const { COMMANDS, MODERATION } = await import("../src/commands/mod.ts");
+  const server = [...COMMANDS.values(), ...MODERATION.values()]
+    .filter((command) => command.name !== "login")
+    .map((command) => [command.usage, command.summary])
+    .sort(([a], [b]) => a.localeCompare(b));
+  const source = await Deno.readTextFile(
+    new URL("../web/app.js", import.meta.url),
+  );
+  const block = source.match(/const COMMAND_HELP = (\[[\s\S]*?\n\]);/);
+  assert.ok(block !== null, "COMMAND_HELP is in web/app.js");
+  // The list is written as JSON would be, but for its trailing commas.
+  const page = JSON.parse(block[1].replace(/,(\s*\])/g, "$1"));
+  assert.deepEqual(
+    [...page].sort(([a]: string[], [b]: string[]) => a.localeCompare(b)),
+    server,
+  );
+});

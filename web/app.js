@@ -144,6 +144,7 @@ const ui = {
   olderEnd: byId("older-end"),
   logs: byId("logs"),
   composer: byId("composer"),
+  commandHint: byId("command-hint"),
   messageLabel: byId("message-label"),
   message: byId("message"),
   promptCancel: byId("prompt-cancel"),
@@ -2167,6 +2168,7 @@ function submitMessage() {
   if (value.trim() === "") return;
   remember(value);
   ui.message.value = "";
+  renderHint();
   if (value.trimStart().startsWith("/")) {
     runCommand(value.trim());
     return;
@@ -2270,6 +2272,7 @@ function enterPrompt(secret) {
   ui.promptCancel.hidden = false;
   ui.send.textContent = "Answer";
   renderHeader();
+  renderHint();
   ui.message.focus();
 }
 
@@ -2284,6 +2287,7 @@ function leavePrompt() {
   ui.promptCancel.hidden = true;
   ui.send.textContent = "Send";
   renderHeader();
+  renderHint();
 }
 
 /** A question that is no longer pending leaves the message box. */
@@ -2314,48 +2318,116 @@ function remember(line) {
 }
 
 /**
- * The commands Tab completes after a `/`, as `help` lists them (and the
- * moderation ones, which it lists only to those who may use them).
+ * The commands, each with its usage and what it does, as `help` has them
+ * (src/commands/; the moderation ones too, which `help` lists only to those
+ * who may use them): Tab completes them after a `/`, and the line under the
+ * message box explains the one being typed. tests/browser_test.ts checks
+ * that this list is the server's.
+ *
+ * @type {[string, string][]}
  */
-const COMMANDS = [
-  "away",
-  "back",
-  "ban",
-  "bans",
-  "claim",
-  "deop",
-  "help",
-  "history",
-  "ignore",
-  "join",
-  "kick",
-  "lockdown",
-  "logout",
-  "look",
-  "me",
-  "mode",
-  "modlog",
-  "motd",
-  "msg",
-  "mute",
-  "nick",
-  "op",
-  "password",
-  "register",
-  "reply",
-  "roomdeop",
-  "roomop",
-  "rooms",
-  "say",
-  "topic",
-  "unban",
-  "unclaim",
-  "unignore",
-  "unmute",
-  "unregister",
-  "who",
-  "whois",
+const COMMAND_HELP = [
+  [
+    "away [REASON]",
+    "mark yourself away; whois and private messages show REASON",
+  ],
+  ["back", "no longer away"],
+  [
+    "ban TARGET [DURATION] [REASON]",
+    "keep a name, address or CIDR block out (30m, 2h, 7d; none: for good)",
+  ],
+  ["bans", "list the bans: target, who set it, when, its end, the reason"],
+  ["claim", "own this room: it stays, with its topic, even when empty"],
+  ["deop NAME", "a server operator is one no more"],
+  ["help [COMMAND]", "list the commands, or explain one"],
+  ["history [before ID] [N]", "show this room's last N lines (default 20)"],
+  [
+    "ignore [NAME]",
+    "stop seeing NAME's lines and private messages (alone: the list)",
+  ],
+  ["join ROOM", "move to ROOM (made if new); shows its topic and recent lines"],
+  [
+    "kick NAME [REASON]",
+    "send NAME out of this room, to main (from main: off the server)",
+  ],
+  [
+    "lockdown [on|off]",
+    "while on, only registered users may log in (for a wave of bots)",
+  ],
+  ["logout", "leave the chat and close the connection"],
+  ["look", "list the people in this room"],
+  ["me ACTION", "show * NAME ACTION to the room"],
+  [
+    "mode [chat|command]",
+    "chat: lines are said, commands need /; command: the default",
+  ],
+  ["modlog [N]", "the last N moderation actions (default 20)"],
+  ["motd", "show the message of the day again"],
+  ["msg NAME TEXT", "send TEXT to NAME only"],
+  [
+    "mute NAME [DURATION] [REASON]",
+    "NAME still reads but cannot say, me, msg, reply, set a topic, nick or away",
+  ],
+  ["nick NAME", "change your name to NAME"],
+  ["op NAME", "make a registered user a server operator"],
+  ["password", "change your account's password"],
+  ["register [PASSWORD]", "make your name an account, kept with a password"],
+  ["reply TEXT", "send TEXT privately to the last person who messaged you"],
+  ["roomdeop NAME", "a room operator of this room is one no more"],
+  ["roomop NAME", "make a registered user a room operator of this room"],
+  ["rooms", "list the rooms with their people and topics"],
+  ["say TEXT", "say TEXT to everyone in the room"],
+  ["topic [TEXT]", "show this room's topic, or set it to TEXT"],
+  ["unban TARGET", "lift a ban"],
+  ["unclaim", "give this room up: it goes when empty, as other rooms do"],
+  ["unignore NAME", "see NAME's lines and private messages again"],
+  ["unmute NAME", "lift a mute"],
+  ["unregister", "delete your account (asks for its password)"],
+  ["who", "list everyone logged in"],
+  ["whois NAME", "show NAME's room, time connected and idle, and away message"],
 ];
+
+/** The commands' names, for Tab. */
+const COMMANDS = COMMAND_HELP.map(([usage]) => usage.split(" ")[0]);
+
+/**
+ * The line above the message box while a command is typed, as The Lounge
+ * and Slack help with theirs: the commands that start so (`/m`), or, once
+ * the word is a command, its usage and what it does (`/msg NAME TEXT: send
+ * TEXT to NAME only`). Hidden otherwise, and while a question is open.
+ */
+function renderHint() {
+  const value = ui.message.value;
+  const typed = /^\/(\S*)(\s?)/.exec(value);
+  const hint = ui.commandHint;
+  if (typed === null || session.prompt !== null || value.startsWith("//")) {
+    hint.hidden = true;
+    return;
+  }
+  const word = typed[1].toLowerCase();
+  const spaced = typed[2] !== "";
+  const matches = COMMANDS.filter((name) => name.startsWith(word));
+  const exact = COMMAND_HELP.find(([usage]) => usage.split(" ")[0] === word);
+  if (word === "") {
+    hint.replaceChildren(
+      document.createTextNode("A command: Tab completes it; /help lists them"),
+    );
+  } else if (exact !== undefined && (spaced || matches.length === 1)) {
+    hint.replaceChildren(
+      h("span", "term", `/${exact[0]}`),
+      document.createTextNode(`: ${exact[1]}`),
+    );
+  } else if (spaced || matches.length === 0) {
+    hint.replaceChildren(
+      document.createTextNode(`No command "/${typed[1]}": /help lists them`),
+    );
+  } else {
+    hint.replaceChildren(
+      h("span", "term", matches.map((name) => `/${name}`).join("  ")),
+    );
+  }
+  hint.hidden = false;
+}
 
 /**
  * Tab completing the word before the cursor, as on IRC: what it started
@@ -2739,6 +2811,9 @@ ui.composer.addEventListener("submit", (/** @type {Event} */ event) => {
   submitMessage();
 });
 ui.message.addEventListener("keydown", onMessageKey);
+// Typing, and what keys put in the box (Tab, Up and Down), change the hint.
+ui.message.addEventListener("input", renderHint);
+ui.message.addEventListener("keyup", renderHint);
 ui.message.addEventListener("blur", () => {
   completion = null;
 });
