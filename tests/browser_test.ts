@@ -1567,6 +1567,17 @@ browserTest(
       await ann.page.evaluate(() => document.activeElement?.id),
       "message",
     );
+    // Sending while reading further up goes to the end, where the line is.
+    await ann.page.$eval("#scroller", (scroller: Dom) => {
+      scroller.scrollTop = 0;
+    });
+    await ann.waitFor(() =>
+      document.getElementById("scroller").scrollTop === 0
+    );
+    await ann.type("my own line");
+    await tel.waitFor("ann: my own line");
+    await ann.waitForMessage("ann", "my own line");
+    assert.deepEqual(await state(), { bar: false, atBottom: true });
     assertHealthy(ann);
   },
 );

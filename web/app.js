@@ -2169,6 +2169,9 @@ function submitMessage() {
   remember(value);
   ui.message.value = "";
   renderHint();
+  // What one sends, and the answer to it, come at the end: go there, as
+  // after sending in any chat.
+  scrollToBottom();
   if (value.trimStart().startsWith("/")) {
     runCommand(value.trim());
     return;
