@@ -2323,7 +2323,7 @@ function remember(line) {
 /**
  * The commands, each with its usage and what it does, as `help` has them
  * (src/commands/; the moderation ones too, which `help` lists only to those
- * who may use them): Tab completes them after a `/`, and the line under the
+ * who may use them): Tab completes them after a `/`, and the line above the
  * message box explains the one being typed. tests/browser_test.ts checks
  * that this list is the server's.
  *
