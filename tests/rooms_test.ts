@@ -65,6 +65,20 @@ Deno.test("join refuses the room you are in and names that break the rules", asy
   await alice.expect("Usage: join ROOM");
 });
 
+Deno.test("join #den, as IRC writes a channel, is the room den", async () => {
+  await using server = await startServer();
+  await using alice = await Client.login(server.addr.port, "alice");
+  await alice.send("join #den");
+  await alice.expect('You are now in room "den".');
+  await alice.send("join #DEN");
+  await alice.expect('You are already in room "den"');
+  // Only one "#" goes, and not a "#" alone.
+  await alice.send("join ##den");
+  assert.match(await alice.readLine(), /^Cannot use the room name "#den"/);
+  await alice.send("join #");
+  assert.match(await alice.readLine(), /^Cannot use the room name "#"/);
+});
+
 Deno.test("a room keeps its topic; joining shows it; rooms lists it", async () => {
   await using server = await startServer();
   await using party = await loginAll(server.addr.port, "alice", "bob", "carol");
@@ -374,7 +388,7 @@ Deno.test("help COMMAND explains one command", async () => {
   await alice.expectLines([
     "Usage: join ROOM",
     "  move to ROOM (made if new); shows its topic and recent lines",
-    "  Room names follow the name rules.",
+    '  Room names follow the name rules; a leading "#" is left out.',
     "  An empty room goes away, unless it is main or claimed (see claim).",
     "  The last lines said in the room are replayed, marked [history].",
   ]);

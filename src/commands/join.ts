@@ -16,7 +16,7 @@ export const join: Command = {
   usage: "join ROOM",
   summary: "move to ROOM (made if new); shows its topic and recent lines",
   details: [
-    "Room names follow the name rules.",
+    'Room names follow the name rules; a leading "#" is left out.',
     "An empty room goes away, unless it is main or claimed (see claim).",
     "The last lines said in the room are replayed, marked [history].",
   ],
@@ -24,7 +24,9 @@ export const join: Command = {
   needsArgs: true,
   async run(ctx, typed) {
     const { user, registry, store, config, session, moderation, cluster } = ctx;
-    const { name, key } = registry.roomName(typed);
+    // "#den", as IRC writes a channel (and the page a room), is the room
+    // den: a room name never has a "#".
+    const { name, key } = registry.roomName(typed.replace(/^#(?=\S)/, ""));
     const ban = moderation.find("ban", key, subjectOf(user));
     // A ban on an address does not keep out the room's owner (or a server
     // operator). A claimed room stays in the registry of the server where it
