@@ -1696,3 +1696,67 @@ Deno.test("the page's list of commands is the server's, with the same usage and 
     server,
   );
 });
+
+browserTest(
+  "the server's moments in UTC are shown in the user's own time zone",
+  async (chromium) => {
+    // The server's clock stands at 2026-01-01 00:00 UTC.
+    const clock = new FakeClock();
+    await using server = await startServer({
+      httpPort: 0,
+      clock,
+      ops: ["root"],
+    });
+    const port = server.addr.port;
+    {
+      await using owner = await registered(port, "dora");
+      await owner.send("logout");
+      await owner.closed();
+    }
+    await using root = await registered(port, "root");
+    await root.send("msg dora see you at the release");
+    await root.waitFor((line) => line.startsWith("dora is offline"));
+    await using page = await chromium.open(pageUrl(server.httpAddr!.port));
+    // In Berlin, an hour ahead of UTC in winter.
+    await page.page.emulateTimezone("Europe/Berlin");
+    await page.login("dora", PASSWORD);
+    await root.waitFor("dora has entered the room.");
+    await root.send("mute dora 1h calm down");
+    await root.waitFor((line) => line.startsWith("Muted dora"));
+    await page.waitForLine("You are muted until");
+    const moment = await page.page.evaluate(() => {
+      const time = [...document.querySelectorAll(".log:not([hidden]) .entry")]
+        .find((entry: Dom) => entry.textContent.includes("You are muted"))
+        ?.querySelector("time.moment");
+      return {
+        shown: time?.textContent,
+        title: time?.title,
+        dateTime: time?.dateTime,
+      };
+    });
+    assert.equal(moment.title, "2026-01-01 01:00:00 UTC");
+    assert.equal(moment.dateTime, "2026-01-01T01:00:00.000Z");
+    assert.match(moment.shown ?? "", /\b2:00:00\b/, "01:00 UTC is 02:00 here");
+
+    // The private message kept while dora was offline: its time is hers too,
+    // and its day heads it.
+    await page.click('#private-list [data-private="root"]');
+    await page.waitForMessage("root", "see you at the release", "@root");
+    const kept = await page.page.evaluate(() => {
+      const entry = document.querySelector(
+        '.log[data-conversation="@root"] .msg',
+      );
+      const time = entry.querySelector("time");
+      return {
+        shown: time?.textContent,
+        dateTime: time?.dateTime,
+        day: entry.dataset.day,
+      };
+    });
+    assert.equal(kept.dateTime, "2026-01-01T00:00:00.000Z");
+    assert.match(kept.shown ?? "", /^1:00\b/);
+    assert.ok(kept.day !== undefined, "headed by its day");
+    await page.screenshot("moments-local");
+    assertHealthy(page);
+  },
+);

@@ -500,6 +500,65 @@ function appendRich(parent, text, highlight = false) {
 }
 
 /**
+ * A moment as the server writes it, in UTC (`2026-12-01 20:15 UTC`, with
+ * seconds for the end of a ban or mute): src/text.ts, formatDate and
+ * formatMoment.
+ */
+const UTC_MOMENT = /\b(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2})(:\d{2})? UTC\b/g;
+
+/**
+ * A server's line, with its moments in UTC shown in the user's own time,
+ * as every other time on the page is (the UTC as the server wrote it in
+ * the title): a mute "until 21:00:00 UTC" read by someone in Berlin says
+ * 22:00:00. Only for lines the server wrote, never for what users type.
+ *
+ * @param {HTMLElement} parent
+ * @param {string} text
+ */
+function appendServerText(parent, text) {
+  let last = 0;
+  for (const match of text.matchAll(UTC_MOMENT)) {
+    const at = match.index ?? 0;
+    const date = new Date(`${match[1]}T${match[2]}${match[3] ?? ""}Z`);
+    if (Number.isNaN(date.getTime())) continue;
+    appendRich(parent, text.slice(last, at));
+    parent.append(localMoment(date, match[3] !== undefined, match[0]));
+    last = at + match[0].length;
+  }
+  appendRich(parent, text.slice(last));
+}
+
+/**
+ * A `time` element for a moment in the user's own time: the time alone if
+ * it is today, else with its date too.
+ *
+ * @param {Date} date
+ * @param {boolean} seconds
+ * @param {string} utc the moment as the server wrote it, for the title
+ * @returns {HTMLElement}
+ */
+function localMoment(date, seconds, utc) {
+  const today = date.toDateString() === new Date().toDateString();
+  /** @type {Intl.DateTimeFormatOptions} */
+  const options = {
+    hour: "numeric",
+    minute: "2-digit",
+    ...(seconds ? { second: "2-digit" } : {}),
+    ...(today ? {} : {
+      year: date.getFullYear() === new Date().getFullYear()
+        ? undefined
+        : "numeric",
+      month: "short",
+      day: "numeric",
+    }),
+  };
+  const time = h("time", "moment", date.toLocaleString([], options));
+  time.dateTime = date.toISOString();
+  time.title = utc;
+  return time;
+}
+
+/**
  * A `<time>` for an epoch time, hours and minutes shown, the date on hover.
  *
  * @param {number} at
@@ -1547,7 +1606,14 @@ function addPrivateLine(from, to, text, options) {
   const item = h("li", "entry msg private");
   if (outgoing) item.classList.add("self");
   item.dataset.from = from;
-  if (options.at !== undefined) item.append(timeElement(options.at));
+  // A line kept while the user was offline has the server's date, in UTC:
+  // shown in the user's own time, and headed by its day, as any other.
+  const kept = /^(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}) UTC$/.exec(
+    options.date ?? "",
+  );
+  const at = options.at ??
+    (kept === null ? NaN : Date.parse(`${kept[1]}T${kept[2]}Z`));
+  if (!Number.isNaN(at)) item.append(timeElement(at));
   else item.append(h("span", "time", options.date ?? ""));
   const body = h("div", "body");
   body.append(h("span", `nick ${nickClass(from)}`, from));
@@ -1647,13 +1713,13 @@ function addSystem(conversation, lines, key, kind) {
       const row = h("div", "line pair");
       row.append(h("span", "term", pair[1]));
       const description = h("span", "description");
-      appendRich(description, pair[2]);
+      appendServerText(description, pair[2]);
       row.append(description);
       body.append(row);
       continue;
     }
     const row = h("div", "line");
-    appendRich(row, line);
+    appendServerText(row, line);
     body.append(row);
   }
   item.append(body);
