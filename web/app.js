@@ -529,8 +529,8 @@ function appendServerText(parent, text) {
 }
 
 /**
- * A `time` element for a moment in the user's own time: the time alone if
- * it is today, else with its date too.
+ * A `time` element for a moment in the user's own time, with its date (the
+ * server's lines read "by root on DATE", "until DATE").
  *
  * @param {Date} date
  * @param {boolean} seconds
@@ -538,21 +538,20 @@ function appendServerText(parent, text) {
  * @returns {HTMLElement}
  */
 function localMoment(date, seconds, utc) {
-  const today = date.toDateString() === new Date().toDateString();
-  /** @type {Intl.DateTimeFormatOptions} */
-  const options = {
-    hour: "numeric",
-    minute: "2-digit",
-    ...(seconds ? { second: "2-digit" } : {}),
-    ...(today ? {} : {
+  const time = h(
+    "time",
+    "moment",
+    date.toLocaleString([], {
       year: date.getFullYear() === new Date().getFullYear()
         ? undefined
         : "numeric",
       month: "short",
       day: "numeric",
+      hour: "numeric",
+      minute: "2-digit",
+      second: seconds ? "2-digit" : undefined,
     }),
-  };
-  const time = h("time", "moment", date.toLocaleString([], options));
+  );
   time.dateTime = date.toISOString();
   time.title = utc;
   return time;
