@@ -63,6 +63,12 @@ export interface Config {
   tlsPort: number | null;
   /** The HTTP port (the browser client, /ws, /metrics); null: none. Default 8080. */
   httpPort: number | null;
+  /**
+   * The address the HTTP and HTTPS ports listen on, when it is not `host`:
+   * `127.0.0.1` behind a reverse proxy, so that nobody reaches the HTTP side
+   * (and /metrics) past the proxy while telnet stays public. Default: `host`.
+   */
+  httpHost: string;
   /** Serve no HTTP at all. Default false. */
   noHttp: boolean;
   /** An HTTPS port beside it (needs `cert` and `key`). Default: none. */
@@ -135,6 +141,7 @@ export const DEFAULTS: Readonly<Config> = {
   maxSubnegotiationBytes: 4096,
   tlsPort: null,
   httpPort: 8080,
+  httpHost: "",
   noHttp: false,
   httpsPort: null,
   trustedProxies: [],
@@ -235,6 +242,14 @@ export const OPTIONS: readonly Option[] = [
     description:
       "HTTP port: the browser client, /ws, /metrics, /livez, /readyz (0 picks one)",
     parse: integer(0, 65535),
+  },
+  {
+    key: "httpHost",
+    flag: "http-host",
+    value: "HOST",
+    description:
+      "address the HTTP and HTTPS ports listen on (127.0.0.1 behind a proxy) (default: --host)",
+    parse: nonEmpty,
   },
   {
     key: "noHttp",

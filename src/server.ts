@@ -814,9 +814,10 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
           key: Deno.readTextFileSync(config.key),
         }
         : {};
-      const server = await bound(config.host, port, () =>
+      const host = config.httpHost === "" ? config.host : config.httpHost;
+      const server = await bound(host, port, () =>
         Deno.serve({
-          hostname: config.host,
+          hostname: host,
           port,
           ...certificate,
           onListen: () => {},

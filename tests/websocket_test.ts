@@ -93,6 +93,25 @@ Deno.test("Origin: another site's page gets 403 before the upgrade; the page's o
   );
 });
 
+Deno.test("--http-host: the HTTP port listens on its own address, the chat port on --host", async () => {
+  // Behind a reverse proxy: telnet public, the page and /metrics on
+  // loopback only, so that nobody reaches them past the proxy.
+  await using server = await startServer({
+    host: "127.0.0.1",
+    httpPort: 0,
+    httpHost: "127.0.0.2",
+  });
+  assert.equal(server.addr.hostname, "127.0.0.1");
+  assert.equal(server.httpAddr!.hostname, "127.0.0.2");
+  const response = await fetch(
+    `http://127.0.0.2:${server.httpAddr!.port}/livez`,
+  );
+  assert.equal(await response.text(), "ok\n");
+  await assert.rejects(
+    fetch(`http://127.0.0.1:${server.httpAddr!.port}/livez`),
+  );
+});
+
 Deno.test("a frame over the line cap gets the same answer as a telnet line, as an error, and the session goes on", async () => {
   await using server = await startWeb({ maxLineBytes: 64 });
   await using page = await loginWs(server.httpAddr!.port, "web");
