@@ -90,6 +90,8 @@ export class Session implements SessionControl, Context, Recipient {
   readonly kind: SessionKind;
   /** Why the session ends, once something has said so. */
   #reason: DisconnectReason = "closed";
+  /** The error the reader failed with, once it has been handled. */
+  #readError: unknown = undefined;
   /**
    * Aborts a flood-control wait once the session is stopping; made on the
    * first wait, since most sessions never wait.
@@ -309,7 +311,10 @@ export class Session implements SessionControl, Context, Recipient {
   /** Runs the session to its end; never rejects. */
   async run(): Promise<void> {
     const config = this.config;
-    this.#server.log.info("Connected {remote}", { remote: this.remote });
+    this.#server.log.info("Connected {remote} ({transport})", {
+      remote: this.remote,
+      transport: this.kind,
+    });
     this.reply(TEXT.welcome(config.name));
     if (config.loginTimeout > 0) this.#armLoginTimeout();
     const flood = config.floodRate > 0;
@@ -352,7 +357,10 @@ export class Session implements SessionControl, Context, Recipient {
       if (settled) await Promise.race([settled, sleep(this.clock, FLUSH_MS)]);
       await this.#output.drained(FLUSH_MS);
       this.close();
-      this.#server.log.info("Disconnected {remote} ({name})", this.#about());
+      this.#server.log.info("Disconnected {remote} ({name}): {reason}", {
+        ...this.#about(),
+        reason: this.#reason,
+      });
       this.#server.ended(this, this.#reason);
     }
   }
@@ -405,6 +413,10 @@ export class Session implements SessionControl, Context, Recipient {
   }
 
   #readFailed(error: unknown): void {
+    // The reader reports an error as it finds it (onError) and the loop
+    // then throws the same one: handle, and log, it once.
+    if (error === this.#readError) return;
+    this.#readError = error;
     if (error instanceof ExcessFlood) {
       this.#server.log.warn(
         "Excess flood from {remote} ({name})",

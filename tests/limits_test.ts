@@ -66,6 +66,58 @@ Deno.test('a sustained flood past 100 waiting lines gets "Excess flood"', async 
   assert.equal(server.registry.find("alice"), undefined);
 });
 
+Deno.test("the log says a flood once, and each disconnect says why and each connect how", async () => {
+  const records: LogRecord[] = [];
+  const text = (record: LogRecord) =>
+    record.message.map((part) => String(part)).join("");
+  const { promise: disconnected, resolve } = Promise.withResolvers<void>();
+  await configure({
+    reset: true,
+    sinks: {
+      memory: (record) => {
+        records.push(record);
+        if (text(record).startsWith("Disconnected")) resolve();
+      },
+    },
+    loggers: [
+      { category: ["chat", "session"], lowestLevel: "info", sinks: ["memory"] },
+      { category: ["logtape", "meta"], lowestLevel: "fatal", sinks: [] },
+    ],
+  });
+  try {
+    const clock = new FakeClock();
+    await using server = await startServer({ clock });
+    await using party = await loginAll(server.addr.port, "alice", "bob");
+    const [alice, bob] = party;
+    const flood = Array.from({ length: 150 }, (_, i) => `say secret ${i}`);
+    await alice.send(flood.join("\r\n"));
+    await alice.waitFor("Excess flood");
+    await bob.waitFor("alice has left the room.");
+    await withTimeout(disconnected, TIMEOUT_MS, "the disconnect's log line");
+    const lines = records.map(text);
+    assert.equal(
+      lines.filter((line) => line.startsWith("Excess flood")).length,
+      1,
+      lines.join("\n"),
+    );
+    assert.ok(
+      lines.some((line) =>
+        /^Disconnected 127\.0\.0\.1:\d+ \(alice\): flood$/.test(line)
+      ),
+      lines.join("\n"),
+    );
+    assert.ok(
+      lines.some((line) =>
+        /^Connected 127\.0\.0\.1:\d+ \(telnet\)$/.test(line)
+      ),
+      lines.join("\n"),
+    );
+    assert.ok(!lines.some((line) => line.includes("secret")), "no chat text");
+  } finally {
+    await reset();
+  }
+});
+
 Deno.test("--flood-rate 0 turns flood control off", async () => {
   const clock = new FakeClock();
   await using server = await startServer({ clock, floodRate: 0 });
