@@ -9,7 +9,7 @@
 import denoJson from "./deno.json" with { type: "json" };
 import { parseFlags, usage, UsageError } from "./src/config.ts";
 import { log, startLogging, stopLogging } from "./src/log.ts";
-import { ListenError, serve } from "./src/server.ts";
+import { CertificateError, ListenError, serve } from "./src/server.ts";
 import { StoreError } from "./src/store/store.ts";
 
 export { ChatServer, serve, type ServeOptions } from "./src/server.ts";
@@ -47,8 +47,11 @@ export async function main(args: readonly string[]): Promise<number> {
     try {
       server = await serve(config);
     } catch (error) {
-      if (error instanceof StoreError || error instanceof ListenError) {
-        // Each says what failed: the database, or which port.
+      if (
+        error instanceof StoreError || error instanceof ListenError ||
+        error instanceof CertificateError
+      ) {
+        // Each says what failed: the database, which port, or which file.
         log("server").fatal("{message}", { message: error.message });
       } else {
         log("server").fatal("Cannot start: {message}", {

@@ -6,6 +6,7 @@
  */
 
 import { createServer, type Server, type Socket } from "node:net";
+import { createPrivateKey, X509Certificate } from "node:crypto";
 import { createSecureContext, type SecureContext, TLSSocket } from "node:tls";
 import { type Clock, SYSTEM_CLOCK } from "./clock.ts";
 import type { Command } from "./commands/command.ts";
@@ -99,6 +100,67 @@ export class ListenError extends Error {
     );
     this.name = "ListenError";
   }
+}
+
+/**
+ * `--cert` and `--key` that TLS cannot use: the start ends with its one
+ * line and exit code 1.
+ */
+export class CertificateError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "CertificateError";
+  }
+}
+
+/**
+ * Reads `--cert` and `--key` and checks that the first is a certificate and
+ * the second its private key. In Deno 2.9 `node:tls`'s `createSecureContext`
+ * takes anything (the two files swapped, the key of another certificate),
+ * and the TLS port then resets every handshake with nothing in the log.
+ */
+export function readCertificate(
+  certPath: string,
+  keyPath: string,
+): { cert: string; key: string } {
+  const fail = (why: string, cause?: unknown): never => {
+    throw new CertificateError(
+      `Cannot use the TLS certificate "${certPath}" and key "${keyPath}": ${why}`,
+      { cause },
+    );
+  };
+  let cert = "";
+  let key = "";
+  try {
+    cert = Deno.readTextFileSync(certPath);
+    key = Deno.readTextFileSync(keyPath);
+  } catch (error) {
+    fail((error as Error).message, error);
+  }
+  let certificate: X509Certificate | undefined;
+  try {
+    certificate = new X509Certificate(cert);
+  } catch (error) {
+    fail(
+      `the certificate file holds no PEM certificate (${
+        (error as Error).message
+      })`,
+      error,
+    );
+  }
+  let privateKey;
+  try {
+    privateKey = createPrivateKey(key);
+  } catch (error) {
+    fail(
+      `the key file holds no PEM private key (${(error as Error).message})`,
+      error,
+    );
+  }
+  if (!certificate!.checkPrivateKey(privateKey!)) {
+    fail("the key is not the certificate's");
+  }
+  return { cert, key };
 }
 
 /** Binds with `bind`, or throws a {@linkcode ListenError} naming the port. */
@@ -227,6 +289,9 @@ export async function serve(options: ServeOptions = {}): Promise<ChatServer> {
   let listener: Server | null = null;
   let tlsListener: Server | null = null;
   try {
+    const pem = config.tlsPort !== null || config.httpsPort !== null
+      ? readCertificate(config.cert, config.key)
+      : null;
     const main = await store.room(MAIN_ROOM, config.historyLines);
     const moderation = await Moderation.load(store, {
       operators: config.ops.map(foldName),
@@ -251,10 +316,7 @@ export async function serve(options: ServeOptions = {}): Promise<ChatServer> {
     );
     let secureContext: SecureContext | null = null;
     if (config.tlsPort !== null) {
-      secureContext = createSecureContext({
-        cert: Deno.readTextFileSync(config.cert),
-        key: Deno.readTextFileSync(config.key),
-      });
+      secureContext = createSecureContext(pem!);
       tlsListener = await bound(
         config.host,
         config.tlsPort,

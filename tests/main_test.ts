@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import denoJson from "../deno.json" with { type: "json" };
-import { Client, ServerProcess } from "./helpers.ts";
+import { Client, ServerProcess, TIMEOUT_MS } from "./helpers.ts";
+import { makeCertificate, openssl } from "./tls_helpers.ts";
 
 async function runMain(...args: string[]): Promise<Deno.CommandOutput> {
   return await new Deno.Command(Deno.execPath(), {
@@ -182,6 +183,47 @@ Deno.test("main: a database it cannot use is one clear line and exit code 1", as
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test({
+  name:
+    "main: a certificate and key TLS cannot use are one clear line and exit code 1",
+  ignore: !openssl,
+  async fn() {
+    const one = await makeCertificate();
+    const other = await makeCertificate();
+    try {
+      const refused = async (cert: string, key: string, why: RegExp) => {
+        // Killed if it serves instead (as it did), so that the test fails.
+        const output = await new Deno.Command(Deno.execPath(), {
+          args: [
+            ...["run", "--allow-net", "--allow-read", "main.ts"],
+            ...["--host", "127.0.0.1", "--port", "0", "--no-http"],
+            ...["--db", ":memory:", "--tls-port", "0"],
+            ...["--cert", cert, "--key", key],
+          ],
+          cwd: new URL("..", import.meta.url),
+          stdin: "null",
+          signal: AbortSignal.timeout(TIMEOUT_MS),
+        }).output();
+        const text = new TextDecoder().decode(output.stderr);
+        assert.equal(output.code, 1, text);
+        assert.match(text, why);
+        assert.equal(text.trim().split("\n").length, 1, text);
+        assert.doesNotMatch(text, /^\s+at /m, "no stack trace");
+      };
+      // Before, both started, and every TLS handshake was reset unlogged.
+      await refused(
+        one.key,
+        one.cert,
+        /Cannot use the TLS certificate ".*key\.pem" and key ".*cert\.pem": the certificate file holds no PEM certificate/,
+      );
+      await refused(one.cert, other.key, /the key is not the certificate's/);
+    } finally {
+      await Deno.remove(one.dir, { recursive: true });
+      await Deno.remove(other.dir, { recursive: true });
+    }
+  },
 });
 
 Deno.test("main: a bug no handler caught is logged with its stack, and the process goes on", async () => {
