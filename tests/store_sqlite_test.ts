@@ -171,3 +171,36 @@ Deno.test("SqliteStore.forgetOld() drops offline messages and address failures t
       await store.close();
     }
   }));
+
+Deno.test("SqliteStore: a write SQLite rolled back itself fails with SQLite's own error", () =>
+  withDir(async (dir) => {
+    // SQLite ends the transaction itself on a full disk; a trigger that
+    // raises ROLLBACK does the same, without a full disk. The store's own
+    // ROLLBACK then used to throw "no transaction is active" instead.
+    const store = await SqliteStore.open(`${dir}/chat.db`);
+    try {
+      assert.equal(
+        await store.createAccount({
+          key: "alice",
+          name: "alice",
+          skeleton: "alice",
+          hash: "hash-of-alice",
+          created: 0,
+          lastLogin: null,
+        }),
+        true,
+      );
+      const other = new DatabaseSync(`${dir}/chat.db`);
+      other.exec(
+        "CREATE TRIGGER full BEFORE DELETE ON accounts BEGIN " +
+          "SELECT RAISE(ROLLBACK, 'database or disk is full'); END",
+      );
+      other.close();
+      await assert.rejects(
+        store.deleteAccount("alice"),
+        /database or disk is full/,
+      );
+    } finally {
+      await store.close();
+    }
+  }));

@@ -719,7 +719,10 @@ export class SqliteDatabase {
       this.#db.exec("COMMIT");
       return result;
     } catch (error) {
-      this.#db.exec("ROLLBACK");
+      // SQLite rolls back by itself on some errors (a full disk, out of
+      // memory): a ROLLBACK then throws "no transaction is active", which
+      // replaced the error that says what went wrong.
+      if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
       throw error;
     }
   }
@@ -788,7 +791,7 @@ function migrate(db: DatabaseSync, path: string): void {
       db.exec(`PRAGMA user_version = ${next + 1}`);
       db.exec("COMMIT");
     } catch (error) {
-      db.exec("ROLLBACK");
+      if (db.isTransaction) db.exec("ROLLBACK");
       throw error;
     }
   }
