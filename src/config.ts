@@ -211,7 +211,8 @@ export const OPTIONS: readonly Option[] = [
     key: "host",
     flag: "host",
     value: "HOST",
-    description: "address to listen on",
+    description:
+      "address to listen on (the HTTP ports too, unless --http-host)",
     parse: nonEmpty,
   },
   {
