@@ -192,6 +192,13 @@ const SHUTDOWN_FLUSH_MS = 2000;
 /** An address's refused connections are logged once per this many ms. */
 const REFUSAL_LOG_MS = 10_000;
 
+/**
+ * A failing database write (a full disk, say) is logged once per this many
+ * ms, with how many more there were: it fails at every batch, several a
+ * second while people talk.
+ */
+const STORE_ERROR_LOG_MS = 10_000;
+
 /** The window of `--max-registrations-per-ip`: an hour, in ms. */
 const REGISTRATION_WINDOW_MS = 60 * 60 * 1000;
 
@@ -239,10 +246,19 @@ export async function serve(options: ServeOptions = {}): Promise<ChatServer> {
     redisUp: config.redis === "" ? undefined : () => link?.up ?? false,
     version: VERSION,
   });
+  const storeErrors = new LogThrottle({ windowMs: STORE_ERROR_LOG_MS, clock });
   const storeOptions = {
     historyKeep: config.historyKeep,
-    onError: (error: Error) =>
-      storeLog.error("Writing to the database failed: {error}", { error }),
+    onError: (error: Error) => {
+      const skipped = storeErrors.admit(error.message);
+      if (skipped === null) return;
+      storeLog.error(
+        skipped === 0
+          ? "Writing to the database failed: {error}"
+          : "Writing to the database failed: {error} (and {skipped} more times not logged)",
+        { error, skipped },
+      );
+    },
     onCommit: (ms: number) => metrics.storeWrites.observe(ms / 1000),
   };
   let link: RedisLink | null = null;

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
 import { configure, type LogRecord, reset } from "@logtape/logtape";
 import {
   addressKey,
@@ -115,6 +116,62 @@ Deno.test("the log says a flood once, and each disconnect says why and each conn
     assert.ok(!lines.some((line) => line.includes("secret")), "no chat text");
   } finally {
     await reset();
+  }
+});
+
+Deno.test("a database write failing at every batch (a full disk) is logged once per 10 s, then with how many more", async () => {
+  const dir = await Deno.makeTempDir();
+  const records: LogRecord[] = [];
+  await configure({
+    reset: true,
+    sinks: { memory: (record) => records.push(record) },
+    loggers: [
+      { category: ["chat", "store"], lowestLevel: "info", sinks: ["memory"] },
+      { category: ["logtape", "meta"], lowestLevel: "fatal", sinks: [] },
+    ],
+  });
+  try {
+    const clock = new FakeClock();
+    await using server = await startServer({
+      clock,
+      db: `${dir}/chat.db`,
+      floodRate: 0,
+    });
+    // What SQLite does on a full disk, without one: the write fails and
+    // SQLite rolls its transaction back.
+    const other = new DatabaseSync(`${dir}/chat.db`);
+    other.exec(
+      "CREATE TRIGGER full BEFORE INSERT ON history BEGIN " +
+        "SELECT RAISE(ROLLBACK, 'database or disk is full'); END",
+    );
+    other.close();
+    await using alice = await Client.login(server.addr.port, "alice");
+    // Each line is its own batch: `history` reads through the same worker,
+    // after the failed write has said so.
+    const sayAndRead = async (text: string) => {
+      await alice.send(`say ${text}`);
+      await alice.expect(`alice: ${text}`);
+      await alice.send("history 1");
+      await alice.expect('Nothing has been said in "main" yet');
+    };
+    for (let i = 0; i < 5; i++) await sayAndRead(`line ${i}`);
+    const failures = () =>
+      records.filter((r) =>
+        String(r.message[0]).startsWith("Writing to the database failed")
+      );
+    assert.equal(failures().length, 1);
+    assert.equal(failures()[0].properties.skipped, 0);
+    assert.match(
+      String(failures()[0].properties.error),
+      /database or disk is full/,
+    );
+    clock.advance(10_000);
+    await sayAndRead("after ten seconds");
+    assert.equal(failures().length, 2);
+    assert.equal(failures()[1].properties.skipped, 4);
+  } finally {
+    await reset();
+    await Deno.remove(dir, { recursive: true });
   }
 });
 
