@@ -603,6 +603,13 @@ export function parseFlags(args: readonly string[]): Invocation {
   if (config.httpsPort !== null && (config.cert === "" || config.key === "")) {
     throw new UsageError("--https-port needs --cert and --key");
   }
+  if (
+    (config.cert !== "" || config.key !== "") &&
+    config.tlsPort === null && config.httpsPort === null
+  ) {
+    // Else the files are read by nothing and the server has no TLS, silently.
+    throw new UsageError("--cert and --key need --tls-port or --https-port");
+  }
   if (config.noHttp) config.httpPort = null;
   if (config.historyLines > config.historyKeep) {
     throw new UsageError(

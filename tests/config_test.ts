@@ -167,6 +167,21 @@ Deno.test("parseFlags(): --no-http serves no HTTP; proxies and origins are check
   assert.throws(() => parseFlags(["--node-id", "a b"]), /--node-id/);
 });
 
+Deno.test("parseFlags() refuses --cert and --key with no port to use them", () => {
+  assert.throws(
+    () => parseFlags(["--cert", "c.pem", "--key", "k.pem"]),
+    /--cert and --key need --tls-port or --https-port/,
+  );
+  assert.throws(
+    () => parseFlags(["--key", "k.pem"]),
+    /--cert and --key need --tls-port or --https-port/,
+  );
+  const https = parseFlags(
+    ["--https-port", "8443", "--cert", "c.pem", "--key", "k.pem"],
+  );
+  assert.equal(https.action === "serve" && https.config.httpsPort, 8443);
+});
+
 Deno.test("parseFlags() wants a certificate and key with --tls-port", () => {
   assert.throws(
     () => parseFlags(["--tls-port", "6001"]),
