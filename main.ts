@@ -1,7 +1,7 @@
 /**
- * The chat server's entry point: flags to config, start, stop on SIGINT or
- * SIGTERM. Imported as a module it exports {@linkcode serve}, for embedding
- * the server and for tests.
+ * The chat server's entry point: flags to config, start, stop on SIGINT,
+ * SIGTERM or SIGHUP. Imported as a module it exports {@linkcode serve}, for
+ * embedding the server and for tests.
  *
  * @module
  */
@@ -98,11 +98,16 @@ export function keepServing(): Disposable {
   };
 }
 
-/** Resolves on the first SIGINT or SIGTERM (SIGBREAK on Windows). */
+/**
+ * Resolves on the first SIGINT, SIGTERM or SIGHUP (SIGBREAK on Windows).
+ * SIGHUP is what a server started in a terminal gets when the terminal
+ * goes (an ssh session dropped): without a listener it would die on the
+ * spot, with no goodbye and the last writes to the database lost.
+ */
 function stopSignal(): Promise<void> {
   const signals: Deno.Signal[] = Deno.build.os === "windows"
     ? ["SIGINT", "SIGBREAK"]
-    : ["SIGINT", "SIGTERM"];
+    : ["SIGINT", "SIGTERM", "SIGHUP"];
   return new Promise((resolve) => {
     const stop = () => {
       for (const signal of signals) Deno.removeSignalListener(signal, stop);

@@ -42,6 +42,15 @@ Deno.test("main: SIGINT stops it the same way", async () => {
   assert.equal(status.code, 0);
 });
 
+Deno.test("main: SIGHUP (its terminal gone) stops it the same way", async () => {
+  await using server = await ServerProcess.start();
+  await using alice = await Client.login(server.port, "alice");
+  const status = await server.stop("SIGHUP");
+  await alice.expect("Server is shutting down.");
+  assert.deepEqual(await alice.closed(), []);
+  assert.equal(status.code, 0);
+});
+
 Deno.test("main: deno task start passes flags through", async () => {
   await using server = await ServerProcess.start([
     "task",
