@@ -16,8 +16,14 @@ export const MAX_NAME_CHARS = 24;
 
 const ALLOWED = /^[\p{L}\p{M}\p{Nd}_.-]+$/u;
 
-/** Zero-width and other invisible characters that hide in names. */
-const INVISIBLE = /[\u200b-\u200f\u2060\ufeff]/u;
+/**
+ * Characters that show nothing and hide in names: Unicode's default
+ * ignorables (UTS #39 restricts them in identifiers), the zero-width ones
+ * and also those that pass as letters or marks, such as the Hangul fillers
+ * (a whole name of them is blank), the combining grapheme joiner and the
+ * variation selectors (`bob` with one of them looks just like `bob`).
+ */
+const INVISIBLE = /\p{Default_Ignorable_Code_Point}/u;
 
 /** Three combining marks in a row: "Zalgo" text, or hidden differences. */
 const MARK_PILE = /\p{M}{3,}/u;

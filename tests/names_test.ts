@@ -91,6 +91,26 @@ Deno.test("validateName() refuses invisible characters", () => {
   }
 });
 
+Deno.test("validateName() refuses invisible letters and marks, which look like nothing", () => {
+  for (
+    const name of [
+      "bob\u034f", // combining grapheme joiner
+      "bob\ufe0f", // variation selector 16
+      "bo\ufe00b", // variation selector 1
+      "bob\u{e0100}", // variation selector 17
+      "\u3164", // Hangul filler, a whole name of blank
+      "\uffa0", // halfwidth Hangul filler
+      "\u115f\u1160", // Hangul choseong and jungseong fillers
+      "\u1780\u17b4", // Khmer inherent vowel
+      "\u1820\u180b", // Mongolian free variation selector
+    ]
+  ) {
+    assert.match(refusal(name), /invisible characters/, JSON.stringify(name));
+  }
+  // A visible combining mark is still a letter's accent.
+  assert.equal(validateName("b\u20ddob"), "b\u20ddob");
+});
+
 Deno.test("validateName() refuses piles of combining marks", () => {
   assert.match(refusal("x\u0301\u0302\u0303"), /more than two combining marks/);
   assert.equal(validateName("x\u0301\u0302"), "x\u0301\u0302");
