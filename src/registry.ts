@@ -95,6 +95,8 @@ export class Registry {
   /** Users by the skeleton of their name, to refuse look-alikes. */
   readonly #lookalikes = new Map<string, User>();
   readonly #rooms = new Map<string, Room>();
+  /** Rooms by the skeleton of their name, to refuse look-alikes. */
+  readonly #roomLookalikes = new Map<string, Room>();
   readonly #historyLines: number;
   readonly #ids: EventIds;
   readonly #clock: Clock;
@@ -239,7 +241,17 @@ export class Registry {
     if (user.room?.key === key) {
       throw new ChatError(TEXT.alreadyInRoom(user.room.name));
     }
-    const room = this.#rooms.get(key) ?? this.#createRoom(name, state);
+    let room = this.#rooms.get(key);
+    if (room === undefined) {
+      // A new room may not pass for one that is here ("rnain" for "main").
+      const twin = this.#roomLookalikes.get(skeleton(name));
+      if (twin !== undefined) {
+        throw new ChatError(
+          TEXT.badName("room name", name, TEXT.looksLikeRoom(twin.name)),
+        );
+      }
+      room = this.#createRoom(name, state);
+    }
     this.#leaveRoom(user);
     this.#send(room, {
       type: "entered",
@@ -394,6 +406,10 @@ export class Registry {
   dropIfEmpty(room: Room): void {
     if (room.members.size === 0 && room !== this.main && room.owner === null) {
       this.#rooms.delete(room.key);
+      const look = skeleton(room.name);
+      if (this.#roomLookalikes.get(look) === room) {
+        this.#roomLookalikes.delete(look);
+      }
     }
   }
 
@@ -549,6 +565,8 @@ export class Registry {
       stats: this.#stats,
     });
     this.#rooms.set(room.key, room);
+    const look = skeleton(name);
+    if (!this.#roomLookalikes.has(look)) this.#roomLookalikes.set(look, room);
     return room;
   }
 

@@ -120,6 +120,7 @@ export const TEXT = {
     `  ${usage.padEnd(width)}  ${summary}`,
   oneWord: "a name is one word",
   looksLikeOnline: (name: string) => `it looks like "${name}", who is online`,
+  looksLikeRoom: (name: string) => `it looks like the room "${name}"`,
   badName: (kind: string, name: string, why: string) =>
     `Cannot use the ${kind} "${name}": ${why}`,
 

@@ -79,6 +79,36 @@ Deno.test("join #den, as IRC writes a channel, is the room den", async () => {
   assert.match(await alice.readLine(), /^Cannot use the room name "#"/);
 });
 
+Deno.test("join refuses a new room that looks like one that is here", async () => {
+  await using server = await startServer();
+  await using party = await loginAll(server.addr.port, "alice", "bob");
+  const [alice, bob] = party;
+  await alice.send("join rnain");
+  await alice.expect(
+    'Cannot use the room name "rnain": it looks like the room "main"',
+  );
+  await bob.send("join release");
+  await bob.expect('You are now in room "release".');
+  await alice.expect("bob has left the room.");
+  await alice.send("join re1ease");
+  await alice.expect(
+    'Cannot use the room name "re1ease": it looks like the room "release"',
+  );
+  // The room itself, in any letter case, is no look-alike.
+  await alice.send("join RELEASE");
+  await alice.expect('You are now in room "release".');
+  await bob.expect("alice has entered the room.");
+  // Once release has gone, the name that looked like it is free.
+  await alice.send("join main");
+  await alice.expect('You are now in room "main".');
+  await bob.expect("alice has left the room.");
+  await bob.send("join main");
+  await bob.expect('You are now in room "main".');
+  await alice.waitFor("bob has entered the room.");
+  await alice.send("join re1ease");
+  await alice.expect('You are now in room "re1ease".');
+});
+
 Deno.test("a room keeps its topic; joining shows it; rooms lists it", async () => {
   await using server = await startServer();
   await using party = await loginAll(server.addr.port, "alice", "bob", "carol");
