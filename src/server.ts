@@ -698,10 +698,24 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
 
   /** A session's last act: its connection is closed and forgotten. */
   #ended(session: Session, reason: DisconnectReason): void {
-    reason = this.#pages.get(session)?.endReason ?? reason;
+    const page = this.#pages.get(session);
+    reason = page?.endReason ?? reason;
     this.#pages.delete(session);
     this.#sessions.delete(session);
-    this.#limits.release(session.hostname);
+    // A page's socket that the server closed but the client keeps open (it
+    // reads nothing) still holds its place: else one address could pile up
+    // such sockets past --max-conns-per-ip, each with its kernel buffers.
+    const lingering = page?.lingering ?? null;
+    if (lingering === null) {
+      this.#limits.release(session.hostname);
+    } else {
+      const hostname = session.hostname;
+      lingering.addEventListener(
+        "close",
+        () => this.#limits.release(hostname),
+        { once: true },
+      );
+    }
     this.#parts.metrics.disconnects.inc(reason);
     if (this.#sessions.size === 0) this.#lastEnded?.();
   }

@@ -165,6 +165,8 @@ export class WebSocketConnection implements Connection, FrameWriter {
   #resumeTimer: TimerId | null = null;
   #softTimer: TimerId | null = null;
   #dead = false;
+  /** The socket this connection closed last, until it is seen closed. */
+  #closing: WebSocket | null = null;
 
   constructor(
     socket: WebSocket,
@@ -179,6 +181,20 @@ export class WebSocketConnection implements Connection, FrameWriter {
   /** The token a page brings to take this session over. */
   get token(): string | null {
     return this.#token;
+  }
+
+  /**
+   * The socket this connection closed that is still open: Deno's `close()`
+   * only queues a close frame, which waits behind what the kernel could not
+   * send, so a page that reads nothing (a slow reader dropped, a ping flood
+   * read by nobody) keeps its TCP connection for as long as it likes. Null
+   * once it is closed, or when there was none.
+   */
+  get lingering(): WebSocket | null {
+    const socket = this.#closing;
+    return socket !== null && socket.readyState !== WebSocket.CLOSED
+      ? socket
+      : null;
   }
 
   /** Whether no socket is attached (the page is away). */
@@ -279,6 +295,7 @@ export class WebSocketConnection implements Connection, FrameWriter {
     this.#setToken(null);
     const socket = this.#socket;
     this.#socket = null;
+    this.#closing = socket;
     try {
       socket?.close(code, reason);
     } catch {

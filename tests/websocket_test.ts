@@ -216,6 +216,53 @@ Deno.test("a page that stops reading is dropped like a slow telnet reader", asyn
   assert.match(metrics, /^chat_disconnects_total\{reason="slow_reader"\} 1$/m);
 });
 
+Deno.test("a page dropped for not reading holds its address's place until its socket closes", async () => {
+  await using server = await startWeb({
+    maxQueueBytes: 64 * 1024,
+    softQueueBytes: 32 * 1024,
+    floodRate: 0,
+    maxConnsPerIp: 1,
+    maxNewConnsPerIp: 1000,
+    limitLoopback: true,
+  });
+  const port = server.httpAddr!.port;
+  await using watcher = await Client.login(server.addr.port, "watcher", {
+    from: "127.0.0.2",
+  });
+  // From 127.0.0.1, on a Deno.Conn, which reads nothing unless asked.
+  const stalled = await RawWebSocket.open(port);
+  await stalled.send("login stalled");
+  await watcher.expect("stalled has entered the room.");
+  const filler = "y".repeat(900);
+  for (let batch = 0; batch < 200; batch++) {
+    await watcher.send(
+      Array.from({ length: 50 }, (_, i) => `say ${batch}.${i} ${filler}`)
+        .join("\r\n"),
+    );
+    const line = await watcher.waitFor((l) =>
+      l === "stalled has left the room." ||
+      l.startsWith(`watcher: ${batch}.49 `)
+    );
+    if (line === "stalled has left the room.") break;
+  }
+  // Its session has ended, but the server cannot close a socket whose
+  // client reads nothing: it is still open, and still counts.
+  {
+    await using again = await Client.connect(server.addr.port);
+    await again.expect("Too many connections from your address");
+  }
+  // Once the client lets go of it, the place is given back.
+  stalled[Symbol.dispose]();
+  const deadline = Date.now() + 5_000;
+  while (true) {
+    await using next = await Client.connect(server.addr.port);
+    const line = await next.readLine();
+    if (line === "Welcome to TestChat") break;
+    assert.equal(line, "Too many connections from your address");
+    assert.ok(Date.now() < deadline, "the place was never given back");
+  }
+});
+
 Deno.test("a page that reads is not dropped by a burst over the output bound, as a telnet reader is not", async () => {
   await using server = await startWeb({
     floodRate: 0,
