@@ -293,6 +293,8 @@ export const TEXT = {
   roomOwned: (room: string, owner: string) =>
     `"${room}" is owned by ${owner} already`,
   mainIsOperators: '"main" belongs to the server operators',
+  tooManyClaims: (max: number) =>
+    `You own ${max} rooms already, the most one account may; unclaim one first`,
   unclaimedRoom: (room: string) => `"${room}" has no owner any more`,
   notClaimed: (room: string) => `"${room}" has no owner`,
   nowRoomOperator: (name: string, room: string) =>

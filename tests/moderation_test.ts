@@ -497,6 +497,39 @@ Deno.test("a claimed room stays with its topic and owner when empty, and rooms l
   await guest.expectLines(["Rooms:", "  main (3 people)"]);
 });
 
+Deno.test("an account owns at most 15 rooms; a server operator any number", async () => {
+  await using setup = await withOperator({ floodRate: 0 }, "alice");
+  const { port, root } = setup;
+  await using alice = await loginAccount(port, "alice");
+  for (let i = 0; i < 15; i++) {
+    await join(alice, `r${i}`);
+    await alice.send("claim");
+    await alice.waitFor(
+      `You now own "r${i}": it stays, with its topic, even when empty`,
+    );
+  }
+  await join(alice, "r15");
+  await alice.send("claim");
+  await alice.expect(
+    "You own 15 rooms already, the most one account may; unclaim one first",
+  );
+  await join(alice, "r3");
+  await alice.send("unclaim");
+  await alice.waitFor('"r3" has no owner any more');
+  await join(alice, "r15");
+  await alice.send("claim");
+  await alice.waitFor(
+    'You now own "r15": it stays, with its topic, even when empty',
+  );
+  for (let i = 0; i < 16; i++) {
+    await join(root, `op${i}`);
+    await root.send("claim");
+    await root.waitFor(
+      `You now own "op${i}": it stays, with its topic, even when empty`,
+    );
+  }
+});
+
 Deno.test("bans, operators and claimed rooms outlive a restart of the real process", async () => {
   const dir = await Deno.makeTempDir();
   const db = `${dir}/chat.db`;

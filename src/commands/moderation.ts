@@ -745,12 +745,23 @@ export const deop: Command = {
   },
 };
 
+/**
+ * The most rooms one account may own (server operators: any number). A
+ * claimed room stays in memory, in `rooms` and in the store for good, so
+ * one account claiming room after room would grow all three without bound;
+ * ergo's `max-channels-per-account` is 15 by default.
+ */
+export const MAX_CLAIMS_PER_ACCOUNT = 15;
+
 /** `claim`: the room you are in becomes yours, if nobody owns it. */
 export const claim: Command = {
   name: "claim",
   usage: "claim",
   summary: "own this room: it stays, with its topic, even when empty",
-  details: ["Its owner names room operators (roomop) and can unclaim it."],
+  details: [
+    "Its owner names room operators (roomop) and can unclaim it.",
+    `An account may own at most ${MAX_CLAIMS_PER_ACCOUNT} rooms.`,
+  ],
   loginRequired: true,
   role: "registered",
   async run(ctx) {
@@ -759,6 +770,15 @@ export const claim: Command = {
     if (room.key === MAIN_ROOM) throw new ChatError(TEXT.mainIsOperators);
     if (room.owner !== null) {
       throw new ChatError(TEXT.roomOwned(room.name, room.owner));
+    }
+    // One session per account reads its lines in turn, so the count cannot
+    // change between this read and the claim.
+    if (!moderation.isOperator(user.account)) {
+      const owned = (await store.claimedRooms())
+        .filter((claimed) => claimed.owner === user.account).length;
+      if (owned >= MAX_CLAIMS_PER_ACCOUNT) {
+        throw new ChatError(TEXT.tooManyClaims(MAX_CLAIMS_PER_ACCOUNT));
+      }
     }
     if (!await store.claimRoom(room.key, room.name, user.account!)) {
       throw new ChatError(TEXT.roomOwned(room.name, "someone"));
