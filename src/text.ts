@@ -293,6 +293,9 @@ export const TEXT = {
   roomOwned: (room: string, owner: string) =>
     `"${room}" is owned by ${owner} already`,
   mainIsOperators: '"main" belongs to the server operators',
+  tooManySanctions: (kind: "ban" | "mute", room: string, max: number) =>
+    `"${room}" has ${max} ${kind}s in force already, the most a room may; ` +
+    `un${kind} one first`,
   tooManyClaims: (max: number) =>
     `You own ${max} rooms already, the most one account may; unclaim one first`,
   unclaimedRoom: (room: string) => `"${room}" has no owner any more`,

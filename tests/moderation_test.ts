@@ -530,6 +530,36 @@ Deno.test("an account owns at most 15 rooms; a server operator any number", asyn
   }
 });
 
+Deno.test("a room holds at most 100 bans in force; a server operator's are not counted", async () => {
+  await using setup = await withOperator({ floodRate: 0 }, "alice");
+  const { port, root } = setup;
+  await using alice = await loginAccount(port, "alice");
+  await join(alice, "den");
+  await alice.send("claim");
+  await alice.waitFor((line) => line.startsWith("You now own"));
+  for (let i = 0; i < 100; i++) {
+    await alice.send(`ban 10.0.0.${i}`);
+    await alice.waitFor((line) =>
+      line.startsWith(`Banned 10.0.0.${i} from "den"`)
+    );
+  }
+  await alice.send("ban 10.0.1.0");
+  await alice.expect(
+    '"den" has 100 bans in force already, the most a room may; unban one first',
+  );
+  // One in force may still be set again, with a new reason.
+  await alice.send("ban 10.0.0.7 again");
+  await alice.waitFor((line) => line.startsWith('Banned 10.0.0.7 from "den"'));
+  await alice.send("unban 10.0.0.7");
+  await alice.waitFor((line) => line.startsWith("Unbanned 10.0.0.7"));
+  await alice.send("ban 10.0.1.0");
+  await alice.waitFor((line) => line.startsWith('Banned 10.0.1.0 from "den"'));
+  await root.send("ban 10.0.2.0");
+  await root.waitFor((line) =>
+    line.startsWith("Banned 10.0.2.0 from this server")
+  );
+});
+
 Deno.test("bans, operators and claimed rooms outlive a restart of the real process", async () => {
   const dir = await Deno.makeTempDir();
   const db = `${dir}/chat.db`;

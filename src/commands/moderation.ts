@@ -269,6 +269,13 @@ function matching(
   });
 }
 
+/**
+ * The most bans, and the most mutes, one room may hold in force (what a
+ * server operator sets server-wide is not counted): InspIRCd's `<maxlist>`
+ * and ergo's `chan-list-modes` hold a channel's ban list to 100 as well.
+ */
+export const MAX_ROOM_SANCTIONS = 100;
+
 async function sanction(
   ctx: UserContext,
   kind: SanctionKind,
@@ -304,6 +311,22 @@ async function sanction(
     throw new ChatError(
       TEXT.sanctionMatchesShielded(action, shielded.name, shielded.operator),
     );
+  }
+  // A room's own list is bounded: every line anyone sends is checked
+  // against every sanction in force, and room owners are anyone registered.
+  if (scope.key !== "") {
+    const held = moderation.list(kind).filter((other) =>
+      other.room === scope.key && other.target !== record.target
+    ).length;
+    if (held >= MAX_ROOM_SANCTIONS) {
+      throw new ChatError(
+        TEXT.tooManySanctions(
+          kind,
+          scope.room?.name ?? scope.key,
+          MAX_ROOM_SANCTIONS,
+        ),
+      );
+    }
   }
   await moderation.add(record);
   await moderation.log({
