@@ -295,7 +295,7 @@ export class WebSocketConnection implements Connection, FrameWriter {
     this.#setToken(null);
     const socket = this.#socket;
     this.#socket = null;
-    this.#closing = socket;
+    if (socket !== null) this.#closing = socket;
     try {
       socket?.close(code, reason);
     } catch {
