@@ -131,6 +131,8 @@ export const TEXT = {
   alreadyInRoom: (room: string) => `You are already in room "${room}"`,
   joinedRoom: (room: string) => `You are now in room "${room}".`,
   roomsHeader: "Rooms:",
+  moreRooms: (count: number) =>
+    `and ${count} more ${count === 1 ? "room" : "rooms"}, with fewer people`,
   roomLine: (room: string, members: number, topic: string | null) =>
     `  ${room} (${members} ${members === 1 ? "person" : "people"})` +
     (topic ? `: ${topic}` : ""),

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { FakeClock } from "./fake_clock.ts";
-import { Client, loginAll, startServer } from "./helpers.ts";
+import { Client, loginAll, registered, startServer } from "./helpers.ts";
 
 Deno.test("join moves you: the old room sees you leave, the new one arrive", async () => {
   await using server = await startServer();
@@ -107,6 +107,42 @@ Deno.test("join refuses a new room that looks like one that is here", async () =
   await alice.waitFor("bob has entered the room.");
   await alice.send("join re1ease");
   await alice.expect('You are now in room "re1ease".');
+});
+
+Deno.test("rooms lists at most 200: main, then those with the most people, and how many more", async () => {
+  await using server = await startServer({ ops: ["root"], floodRate: 0 });
+  const port = server.addr.port;
+  await using root = await registered(port, "root");
+  // A claimed room is listed even when empty; an operator may claim any
+  // number of them.
+  for (let i = 0; i < 205; i++) {
+    await root.send(`join r${i}`);
+    await root.send("claim");
+    await root.waitFor((line) => line.startsWith(`You now own "r${i}"`));
+  }
+  await root.send("join main");
+  await root.waitFor('You are now in room "main".');
+  await using bob = await Client.login(port, "bob");
+  await root.expect("bob has entered the room.");
+  await bob.send("join r204");
+  await bob.expect('You are now in room "r204".');
+  await root.expect("bob has left the room.");
+  await root.send("rooms");
+  const lines = [await root.readLine()];
+  while (!lines.at(-1)!.startsWith("and ")) lines.push(await root.readLine());
+  assert.equal(lines.length, 1 + 200 + 1);
+  assert.deepEqual(lines.slice(0, 4), [
+    "Rooms:",
+    "  main (1 person)",
+    "  r0 (0 people)",
+    "  r1 (0 people)",
+  ]);
+  assert.ok(lines.includes("  r204 (1 person)"), "the room with people is in");
+  assert.ok(
+    !lines.includes("  r203 (0 people)"),
+    "an empty one past 200 is not",
+  );
+  assert.equal(lines.at(-1), "and 6 more rooms, with fewer people");
 });
 
 Deno.test("a room keeps its topic; joining shows it; rooms lists it", async () => {
