@@ -261,6 +261,8 @@ export const TEXT = {
     reason: string,
   ) => `  ${label} from ${scope}, by ${by} on ${at}, ${until}: ${reason}`,
   noBans: "No bans",
+  moreBans: (count: number) =>
+    `and ${count} more ${count === 1 ? "ban" : "bans"}`,
   modlogHeader: "Moderation log, oldest first:",
   /** A target or scope of "" is left out (a claim's target is its room). */
   modlogLine: (

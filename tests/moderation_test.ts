@@ -560,6 +560,38 @@ Deno.test("a room holds at most 100 bans in force; a server operator's are not c
   );
 });
 
+Deno.test("bans lists at most 200, the server's own first, and says how many more", async () => {
+  await using setup = await withOperator({ floodRate: 0 }, "alice");
+  const { port, root } = setup;
+  await using alice = await loginAccount(port, "alice");
+  for (const room of ["a", "b", "c"]) {
+    await join(alice, room);
+    await alice.send("claim");
+    await alice.waitFor((line) => line.startsWith("You now own"));
+    for (let i = 0; i < 70; i++) {
+      await alice.send(
+        `ban 10.0.${room.charCodeAt(0)}.${i} ${"why ".repeat(50)}`,
+      );
+      await alice.waitFor((line) => line.startsWith(`Banned 10.0.`));
+    }
+  }
+  await root.send("ban 192.0.2.1 the server's own");
+  await root.waitFor((line) => line.startsWith("Banned 192.0.2.1"));
+  await root.send("bans");
+  await root.expect("Bans:");
+  assert.match(await root.readLine(), /^ {2}192\.0\.2\.1 from this server, /);
+  const lines: string[] = [];
+  while (true) {
+    const line = await root.readLine();
+    if (line.startsWith("and ")) {
+      assert.equal(line, "and 11 more bans");
+      break;
+    }
+    lines.push(line);
+  }
+  assert.equal(lines.length, 199);
+});
+
 Deno.test("bans, operators and claimed rooms outlive a restart of the real process", async () => {
   const dir = await Deno.makeTempDir();
   const db = `${dir}/chat.db`;

@@ -574,23 +574,38 @@ export const unban: Command = {
   run: (ctx, args) => lift(ctx, "ban", args),
 };
 
+/** The most bans one `bans` answer lists (server-wide ones first). */
+export const MAX_BANS_LISTED = 200;
+
 /** `bans`: the bans in force, with who set them, when, until when and why. */
+
 export const bans: Command = {
   name: "bans",
   usage: "bans",
   summary: "list the bans: target, who set it, when, its end, the reason",
-  details: ["Server operators see every ban; others, this room's."],
+  details: [
+    "Server operators see every ban; others, this room's.",
+    `At most ${MAX_BANS_LISTED} at a time, server-wide ones first.`,
+  ],
   loginRequired: true,
   role: "roomModerator",
   run({ moderation, user, session, registry }) {
     const all = moderation.isOperator(user.account);
-    const shown = moderation.list("ban").filter((b) =>
+    const found = moderation.list("ban").filter((b) =>
       all || b.room === user.room!.key
     );
-    if (shown.length === 0) {
+    if (found.length === 0) {
       session.reply(TEXT.noBans);
       return;
     }
+    // Server-wide first. Rooms' bans are bounded per room, not in all, and
+    // each line can carry a long reason: an answer past the output bound
+    // would drop the operator who asked.
+    const shown = [
+      ...found.filter((b) => b.room === ""),
+      ...found.filter((b) => b.room !== ""),
+    ].slice(0, MAX_BANS_LISTED);
+    const more = found.length - shown.length;
     session.reply(
       TEXT.bansHeader,
       ...shown.map((b) =>
@@ -603,6 +618,7 @@ export const bans: Command = {
           b.reason,
         )
       ),
+      ...(more > 0 ? [TEXT.moreBans(more)] : []),
     );
   },
 };
