@@ -106,6 +106,8 @@ export interface Config {
   maxRegistrationsPerIp: number;
   /** Offline messages that may wait for one account. Default 50. */
   offlineMax: number;
+  /** Of those, how many may come from one sender. Default 10. */
+  offlinePerSender: number;
   /** Days an offline message waits before it is dropped. Default 30. */
   offlineDays: number;
   /** A file whose text is shown after login and by `motd`. Default: none. */
@@ -157,6 +159,7 @@ export const DEFAULTS: Readonly<Config> = {
   maxPasswordHashes: 2,
   maxRegistrationsPerIp: 5,
   offlineMax: 50,
+  offlinePerSender: 10,
   offlineDays: 30,
   motd: "",
   logLevel: "info",
@@ -398,6 +401,13 @@ export const OPTIONS: readonly Option[] = [
     value: "N",
     description: "offline messages that may wait for one account",
     parse: integer(0, 10_000),
+  },
+  {
+    key: "offlinePerSender",
+    flag: "offline-per-sender",
+    value: "N",
+    description: "of those, how many one sender may leave",
+    parse: integer(1, 10_000),
   },
   {
     key: "offlineDays",

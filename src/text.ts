@@ -104,6 +104,8 @@ export const TEXT = {
     `${name} is offline and will get your message at their next login`,
   offlineFull: (name: string, max: number) =>
     `${name} is offline and has ${max} messages waiting; yours was not kept`,
+  offlineYoursFull: (name: string, max: number) =>
+    `${name} is offline and has ${max} of your messages waiting, the most one sender may leave; yours was not kept`,
   offlineHeader: (count: number) =>
     `While you were away, ${count} private ${
       count === 1 ? "message" : "messages"

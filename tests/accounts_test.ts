@@ -660,6 +660,41 @@ Deno.test("a private message to an offline account waits for its next login, wit
   assert.deepEqual(await again.sync(), [], "delivered once");
 });
 
+Deno.test("one sender leaves at most their share of an offline account's messages; others still may", async () => {
+  await using server = await startServer({
+    offlineMax: 3,
+    offlinePerSender: 2,
+  });
+  const port = server.addr.port;
+  (await registered(port, "alice")).close();
+  await using bob = await Client.login(port, "bob");
+  for (const text of ["one", "two"]) {
+    await bob.send(`msg alice ${text}`);
+    await bob.expectLines([
+      `[private to alice] ${text}`,
+      "alice is offline and will get your message at their next login",
+    ]);
+  }
+  await bob.send("msg alice three");
+  await bob.expect(
+    "alice is offline and has 2 of your messages waiting, the most one sender may leave; yours was not kept",
+  );
+  await using carol = await Client.login(port, "carol");
+  await carol.send("msg alice from carol");
+  await carol.expectLines([
+    "[private to alice] from carol",
+    "alice is offline and will get your message at their next login",
+  ]);
+  await using alice = await Client.connect(port);
+  await alice.expect("Welcome to TestChat");
+  await alice.send(`login alice ${PASSWORD}`);
+  await alice.expect("You are logged in as alice.");
+  await alice.expect("While you were away, 3 private messages came for you:");
+  for (const line of ["bob: one", "bob: two", "carol: from carol"]) {
+    assert.match(await alice.readLine(), new RegExp(`\\] ${line}$`));
+  }
+});
+
 Deno.test("reply answers an offline message's sender, and an account's owner who came back", async () => {
   const clock = new FakeClock();
   await using server = await startServer({ clock });

@@ -65,6 +65,7 @@ Deno.test("parseFlags() reads every option", () => {
     "--max-password-hashes=4",
     "--max-registrations-per-ip=3",
     "--offline-max=10",
+    "--offline-per-sender=4",
     "--offline-days=7",
     "--op",
     "root",
@@ -112,6 +113,7 @@ Deno.test("parseFlags() reads every option", () => {
       maxPasswordHashes: 4,
       maxRegistrationsPerIp: 3,
       offlineMax: 10,
+      offlinePerSender: 4,
       offlineDays: 7,
       ops: ["root", "Alice"],
       httpPort: 8081,
@@ -134,6 +136,7 @@ Deno.test("parseFlags() keeps the store's defaults and refuses a replay longer t
   assert.equal(DEFAULTS.historyKeep, 1000);
   assert.equal(DEFAULTS.maxPasswordHashes, 2);
   assert.equal(DEFAULTS.offlineMax, 50);
+  assert.equal(DEFAULTS.offlinePerSender, 10);
   assert.equal(DEFAULTS.offlineDays, 30);
   assert.throws(
     () => parseFlags(["--history-lines", "30", "--history-keep", "20"]),

@@ -47,12 +47,18 @@ function account(key: string, skeleton = key): Account {
   };
 }
 
-function message(store: Store, to: string, text: string, at = T0) {
+function message(
+  store: Store,
+  to: string,
+  text: string,
+  at = T0,
+  from = "bob",
+) {
   const event: PrivateEvent = {
     type: "private",
     id: store.ids.next(),
     at,
-    from: "bob",
+    from,
     to,
     text,
   };
@@ -172,6 +178,7 @@ export function storeContract(
     assert.equal((await store.accountFor("alice", "alice"))?.hash, "new-hash");
     await store.leaveMessage("alice", message(store, "alice", "hi"), {
       max: 50,
+      perSender: 10,
       since: 0,
     });
     await store.deleteAccount("alice");
@@ -239,7 +246,7 @@ export function storeContract(
   );
 
   test("offline messages wait, up to a limit, and are taken once", async (store) => {
-    const options = { max: 3, since: T0 };
+    const options = { max: 3, perSender: 3, since: T0 };
     for (const text of ["one", "two", "three"]) {
       assert.equal(
         await store.leaveMessage(
@@ -247,7 +254,7 @@ export function storeContract(
           message(store, "Alice", text),
           options,
         ),
-        true,
+        "kept",
       );
     }
     assert.equal(
@@ -256,7 +263,7 @@ export function storeContract(
         message(store, "Alice", "four"),
         options,
       ),
-      false,
+      "full",
       "past the limit",
     );
     const taken = await store.takeMessages("alice", T0);
@@ -268,17 +275,44 @@ export function storeContract(
     assert.deepEqual(await store.takeMessages("alice", T0), [], "taken once");
   });
 
+  test("one sender may leave only their share of an account's offline messages", async (store) => {
+    const options = { max: 5, perSender: 2, since: T0 };
+    const leave = (text: string, from: string) =>
+      store.leaveMessage(
+        "alice",
+        message(store, "alice", text, T0, from),
+        options,
+      );
+    assert.equal(await leave("one", "bob"), "kept");
+    assert.equal(await leave("two", "bob"), "kept");
+    assert.equal(await leave("three", "bob"), "sender", "bob's share is full");
+    assert.equal(await leave("four", "carol"), "kept", "carol still may");
+    assert.equal(await leave("five", "carol"), "kept");
+    assert.equal(await leave("six", "dave"), "kept");
+    assert.equal(await leave("seven", "erin"), "full", "the box is full");
+    const taken = await store.takeMessages("alice", T0);
+    assert.deepEqual(taken.map((m) => m.text), [
+      "one",
+      "two",
+      "four",
+      "five",
+      "six",
+    ]);
+    assert.equal(await leave("again", "bob"), "kept", "taken, bob may again");
+  });
+
   test("offline messages older than the cut-off neither count nor arrive", async (store) => {
     const old = message(store, "alice", "old", T0);
-    await store.leaveMessage("alice", old, { max: 1, since: T0 });
+    await store.leaveMessage("alice", old, { max: 1, perSender: 1, since: T0 });
     const now = T0 + 31 * DAY;
     const since = now - 30 * DAY;
     assert.equal(
       await store.leaveMessage("alice", message(store, "alice", "new", now), {
         max: 1,
+        perSender: 1,
         since,
       }),
-      true,
+      "kept",
       "the old one no longer counts",
     );
     const taken = await store.takeMessages("alice", since);

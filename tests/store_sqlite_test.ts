@@ -143,7 +143,7 @@ Deno.test("SqliteStore.forgetOld() drops offline messages and address failures t
         to: "alice",
         text,
       });
-      const limits = { max: 50, since: 0 };
+      const limits = { max: 50, perSender: 10, since: 0 };
       await store.leaveMessage("alice", message(1_000, "old"), limits);
       await store.leaveMessage("alice", message(5_000, "new"), limits);
       await store.addLoginFailure("alice", "192.0.2.1", {

@@ -180,8 +180,9 @@ export async function welcome(
 
 /**
  * Keeps a private message for an account whose owner is offline (at most
- * `--offline-max` wait, each for `--offline-days`) and shows the sender it
- * was; a {@linkcode ChatError} when their box is full.
+ * `--offline-max` wait, `--offline-per-sender` of them from one sender, each
+ * for `--offline-days`) and shows the sender it was; a
+ * {@linkcode ChatError} when their box, or the sender's share of it, is full.
  */
 export async function leaveMessage(
   ctx: UserContext,
@@ -190,13 +191,20 @@ export async function leaveMessage(
 ): Promise<void> {
   const { registry, store, session, clock, config, user } = ctx;
   const event: PrivateEvent = registry.offlineMessage(user, account.name, text);
-  const kept = config.offlineMax > 0 &&
-    await store.leaveMessage(account.key, event, {
+  const result = config.offlineMax > 0
+    ? await store.leaveMessage(account.key, event, {
       max: config.offlineMax,
+      perSender: config.offlinePerSender,
       since: clock.date() - config.offlineDays * DAY_MS,
-    });
-  if (!kept) {
+    })
+    : "full";
+  if (result === "full") {
     throw new ChatError(TEXT.offlineFull(account.name, config.offlineMax));
+  }
+  if (result === "sender") {
+    throw new ChatError(
+      TEXT.offlineYoursFull(account.name, config.offlinePerSender),
+    );
   }
   session.show(event);
   session.reply(TEXT.offlineKept(account.name));

@@ -39,6 +39,7 @@ import { BlockIds, ID_BLOCK } from "./ids.ts";
 import {
   type Account,
   type ClaimedRoom,
+  type LeaveResult,
   type LoginFailures,
   type ModlogEntry,
   type Sanction,
@@ -119,9 +120,16 @@ redis.call('HSET', KEYS[2], 'last', at)
 redis.call('PEXPIRE', KEYS[2], ttl)
 return 1`);
 
+// ARGV: since, max, at, the event's JSON, its sender, how many one sender
+// may leave. Answers 1 (kept), 0 (full) or 2 (the sender's share is).
 const LEAVE_MESSAGE = new Script(`
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1])
 if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end
+local mine = 0
+for _, json in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  if cjson.decode(json).from == ARGV[5] then mine = mine + 1 end
+end
+if mine >= tonumber(ARGV[6]) then return 2 end
 redis.call('ZADD', KEYS[1], ARGV[3], ARGV[4])
 -- Gone once its newest message is too old to be delivered (give or take a
 -- day: the cut-off comes from the server's clock, the expiry from Redis's).
@@ -440,15 +448,22 @@ export class RedisStore implements Store {
   async leaveMessage(
     to: string,
     event: PrivateEvent,
-    options: { max: number; since: number },
-  ): Promise<boolean> {
+    options: { max: number; perSender: number; since: number },
+  ): Promise<LeaveResult> {
     await this.#written();
     const reply = await this.#link.eval(
       LEAVE_MESSAGE,
       [this.#key(`offline:${to}`)],
-      [options.since, options.max, event.at, JSON.stringify(event)],
+      [
+        options.since,
+        options.max,
+        event.at,
+        JSON.stringify(event),
+        event.from,
+        options.perSender,
+      ],
     );
-    return reply === 1;
+    return reply === 1 ? "kept" : reply === 2 ? "sender" : "full";
   }
 
   async takeMessages(to: string, since: number): Promise<PrivateEvent[]> {

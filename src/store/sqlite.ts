@@ -22,6 +22,7 @@ import type { Method, Reply, Request } from "./sqlite_worker.ts";
 import {
   type Account,
   type ClaimedRoom,
+  type LeaveResult,
   type LoginFailures,
   type ModlogEntry,
   type Sanction,
@@ -215,8 +216,8 @@ export class SqliteStore implements Store {
   leaveMessage(
     to: string,
     event: PrivateEvent,
-    options: { max: number; since: number },
-  ): Promise<boolean> {
+    options: { max: number; perSender: number; since: number },
+  ): Promise<LeaveResult> {
     return this.#call("leaveMessage", to, event, options);
   }
 

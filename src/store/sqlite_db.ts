@@ -13,6 +13,7 @@ import type { ChatLine, PrivateEvent, TopicEvent } from "../events.ts";
 import {
   type Account,
   type ClaimedRoom,
+  type LeaveResult,
   type LoginFailures,
   type ModlogEntry,
   type Sanction,
@@ -405,8 +406,8 @@ export class SqliteDatabase {
   leaveMessage(
     to: string,
     event: PrivateEvent,
-    options: { max: number; since: number },
-  ): boolean {
+    options: { max: number; perSender: number; since: number },
+  ): LeaveResult {
     return this.#transaction(() => {
       this.#run(
         "DELETE FROM offline WHERE recipient = ? AND at < ?",
@@ -414,10 +415,13 @@ export class SqliteDatabase {
         options.since,
       );
       const waiting = this.#get(
-        "SELECT count(*) AS n FROM offline WHERE recipient = ?",
+        "SELECT count(*) AS n, count(CASE WHEN sender = ? THEN 1 END) AS mine " +
+          "FROM offline WHERE recipient = ?",
+        event.from,
         to,
-      )!.n as number;
-      if (waiting >= options.max) return false;
+      )!;
+      if ((waiting.n as number) >= options.max) return "full";
+      if ((waiting.mine as number) >= options.perSender) return "sender";
       this.#run(
         "INSERT INTO offline (recipient, event_id, sender, name, text, at) " +
           "VALUES (?, ?, ?, ?, ?, ?)",
@@ -428,7 +432,7 @@ export class SqliteDatabase {
         event.text,
         event.at,
       );
-      return true;
+      return "kept";
     });
   }
 

@@ -93,6 +93,9 @@ export interface ClaimedRoom {
   readonly topic: string | null;
 }
 
+/** What became of an offline message: see {@linkcode Store.leaveMessage}. */
+export type LeaveResult = "kept" | "full" | "sender";
+
 /** A room as the store knows it. */
 export interface StoredRoom extends RoomState {
   /** The room's name as first shown. */
@@ -161,14 +164,16 @@ export interface Store extends Journal {
 
   /**
    * Keeps a private message for the account `event.to` (case-folded as
-   * `to`), unless `max` messages newer than `since` already wait; false then.
-   * Older ones are dropped.
+   * `to`): `kept`, unless `max` messages newer than `since` already wait
+   * (`full`), or `perSender` of them from `event.from` (`sender`), so that
+   * one sender cannot fill the box for everyone else. Older ones are
+   * dropped.
    */
   leaveMessage(
     to: string,
     event: PrivateEvent,
-    options: { max: number; since: number },
-  ): Promise<boolean>;
+    options: { max: number; perSender: number; since: number },
+  ): Promise<LeaveResult>;
   /**
    * The messages waiting for `to` that are newer than `since`, oldest
    * first; they no longer wait.
