@@ -578,7 +578,6 @@ export const unban: Command = {
 export const MAX_BANS_LISTED = 200;
 
 /** `bans`: the bans in force, with who set them, when, until when and why. */
-
 export const bans: Command = {
   name: "bans",
   usage: "bans",
