@@ -350,6 +350,7 @@ export class Session implements SessionControl, Context, Recipient {
       this.#readFailed(error);
     } finally {
       if (this.#timer !== null) this.clock.clearTimeout(this.#timer);
+      await this.#sent();
       if (this.user) this.registry.logout(this.user);
       // In a cluster: once the connection is closed, the name is free on
       // every server.
@@ -388,6 +389,30 @@ export class Session implements SessionControl, Context, Recipient {
     this.#abort?.abort();
     this.#output.discard();
     this.#conn.close();
+  }
+
+  /**
+   * In a cluster, a session the user ended with `logout` first waits, up
+   * to `FLUSH_MS`, for the user's own room lines to come back from Redis:
+   * on one server "say hi" then "logout" shows "NAME: hi" before the
+   * connection closes, and so it does here. Nothing waits when none is on
+   * its way, nor for a connection that is gone (the end of its input
+   * closes it: node's sockets do not stay half-open).
+   */
+  async #sent(): Promise<void> {
+    const cluster = this.#server.cluster;
+    if (
+      cluster === null || this.user === null || this.#closed ||
+      this.#reason !== "logout"
+    ) {
+      return;
+    }
+    const timeout = new AbortController();
+    await Promise.race([
+      cluster.sent(this.user),
+      sleep(this.clock, FLUSH_MS, timeout.signal).catch(() => {}),
+    ]);
+    timeout.abort();
   }
 
   /** Records why the session ends; the first reason given wins. */

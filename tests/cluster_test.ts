@@ -194,6 +194,25 @@ Deno.test({
 
 Deno.test({
   name:
+    `cluster: a line said just before logout is seen by its sender, as on one server${why}`,
+  ignore,
+  async fn() {
+    await using c = await cluster(2);
+    const [a, b] = c.ports;
+    await using bob = await Client.login(b, "bob");
+    await using alice = await Client.login(a, "alice");
+    await bob.expect("alice has entered the room.");
+    // In one write: the line is on its way through Redis when the logout
+    // is read.
+    await alice.send("say hi\r\nsay bye\r\nlogout");
+    assert.deepEqual(await alice.closed(), ["alice: hi", "alice: bye"]);
+    await bob.expectLines(["alice: hi", "alice: bye"]);
+    await bob.expect("alice has left the room.");
+  },
+});
+
+Deno.test({
+  name:
     `cluster: a room line is one script and one PUBLISH for three servers; a private message one PUBLISH; a server listens only to its users' rooms${why}`,
   ignore,
   async fn() {

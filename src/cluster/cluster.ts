@@ -240,6 +240,15 @@ export class Cluster implements ClusterHooks {
   readonly #made = new Map<number, number>();
   #lastMade = 0;
   /**
+   * Each user's last room event made here, by number: what {@linkcode sent}
+   * waits for. A user's events go to Redis on one connection and come back
+   * on another in the order they were made, so the last one back means all
+   * are.
+   */
+  readonly #lastSent = new WeakMap<User, number>();
+  /** Who waits ({@linkcode sent}) for which of {@linkcode #made} to be done. */
+  readonly #awaited = new Map<number, () => void>();
+  /**
    * Room events made here whose publishing Redis did not answer in time
    * (it stalled): shown here meanwhile, so not shown again if Redis runs it
    * after all, once it answers again. Forgotten once this server has taken
@@ -487,10 +496,11 @@ export class Cluster implements ClusterHooks {
     const topic = event.type === "topic" ? event : null;
     const made = ++this.#lastMade;
     this.#made.set(made, room.arrivals);
+    if (from !== null) this.#lastSent.set(from, made);
     const fail = () => {
       // Redis is away: this server's members see it, and the sender (of a
       // line, or whoever set a topic) hears that nobody else did.
-      this.#made.delete(made);
+      this.#done(made);
       const host = this.#host;
       host?.registry.deliverHere(room, event, from);
       const sender = from ?? (topic && host?.registry.find(topic.from));
@@ -513,7 +523,7 @@ export class Cluster implements ClusterHooks {
     ]).then(() => {
       // Nobody here listens to the room any more (its last member here just
       // left): the event will not come back, and is not waited for.
-      if (!this.#watching.has(room.key)) this.#made.delete(made);
+      if (!this.#watching.has(room.key)) this.#done(made);
     }, () => {
       this.#abandoned.add(made);
       fail();
@@ -546,6 +556,38 @@ export class Cluster implements ClusterHooks {
         this.#prefix,
       ])
     );
+  }
+
+  /**
+   * Resolves once the room events `user` made here are back from Redis and
+   * shown here (to `user` too, if still in the room), or will not come back
+   * (Redis failed them, or nobody here listens to the room any more). A
+   * session that ends awaits it first, bounded: a line said just before a
+   * `logout` went round Redis, and its sender saw it, as on one server.
+   */
+  sent(user: User): Promise<void> {
+    const last = this.#lastSent.get(user);
+    if (last === undefined || !this.#made.has(last)) return Promise.resolve();
+    const { promise, resolve } = Promise.withResolvers<void>();
+    const before = this.#awaited.get(last);
+    this.#awaited.set(
+      last,
+      before === undefined ? resolve : () => {
+        before();
+        resolve();
+      },
+    );
+    return promise;
+  }
+
+  /** Event `made` is back from Redis, or will not be: whoever waits goes on. */
+  #done(made: number): void {
+    this.#made.delete(made);
+    if (this.#awaited.size === 0) return;
+    const resolve = this.#awaited.get(made);
+    if (resolve === undefined) return;
+    this.#awaited.delete(made);
+    resolve();
   }
 
   /** Resolves once the presence updates asked for so far are done. */
@@ -756,6 +798,10 @@ export class Cluster implements ClusterHooks {
       fromLogin,
       arrivals,
     );
+    // After the delivery: whoever waits for it has seen it.
+    if (this.#awaited.size > 0 && node === this.nodeId) {
+      this.#done(Number(number));
+    }
   }
 
   #fromNode(message: string): void {
@@ -1087,6 +1133,8 @@ export class Cluster implements ClusterHooks {
     // What was in flight when Redis went away will not come back.
     this.#made.clear();
     this.#abandoned.clear();
+    for (const resolve of this.#awaited.values()) resolve();
+    this.#awaited.clear();
     // Rooms joined while Redis was away are listened to now (node-redis
     // subscribes again by itself to those it had).
     for (const room of host.registry.rooms.values()) {
