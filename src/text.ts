@@ -31,6 +31,8 @@ export const TEXT = {
   lookHeader: "The following are in this room:",
   /** seed: the heading of `who`. */
   whoHeader: "The following are logged in:",
+  morePeople: (count: number) =>
+    `and ${count} more ${count === 1 ? "person" : "people"}`,
   /** seed: an unknown command word, as typed. */
   unknownCommand: (word: string) => `Unknown command: ${word}`,
 

@@ -176,6 +176,46 @@ browserTest(
 );
 
 browserTest(
+  "a room of more than 500 lists 500 members, says how many more, and counts everyone",
+  async (chromium) => {
+    await using server = await startServer({ httpPort: 0 });
+    const port = server.addr.port;
+    const clients: Client[] = [];
+    try {
+      for (let i = 0; i < 501; i++) {
+        clients.push(await Client.login(port, `u${i}`));
+      }
+      await using page = await chromium.open(pageUrl(server.httpAddr!.port));
+      await page.login("ann");
+      const shown = () =>
+        page.page.evaluate(() => ({
+          count: document.querySelector("#member-count")?.textContent,
+          more: document.querySelector("#member-list .member-more")
+            ?.textContent,
+        }));
+      await page.waitFor(() =>
+        document.querySelector("#member-count")?.textContent === "502"
+      );
+      assert.equal((await page.members()).length, 500);
+      assert.deepEqual(await shown(), { count: "502", more: "and 2 more" });
+      // One listed leaves: one fewer listed, as many left out.
+      await clients[0][Symbol.asyncDispose]();
+      await page.waitForLine("u0 has left the room.");
+      assert.equal((await page.members()).length, 499);
+      assert.deepEqual(await shown(), { count: "501", more: "and 2 more" });
+      // One left out leaves: as many listed, one fewer left out.
+      await clients[500][Symbol.asyncDispose]();
+      await page.waitForLine("u500 has left the room.");
+      assert.equal((await page.members()).length, 499);
+      assert.deepEqual(await shown(), { count: "500", more: "and 1 more" });
+      assertHealthy(page);
+    } finally {
+      await Promise.all(clients.map((client) => client[Symbol.asyncDispose]()));
+    }
+  },
+);
+
+browserTest(
   "a reload logs out at once: the name is free, and the form has it ready",
   async (chromium) => {
     await using server = await startServer({ httpPort: 0 });

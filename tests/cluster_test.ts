@@ -312,6 +312,57 @@ Deno.test({
 
 Deno.test({
   name:
+    `cluster: who, look and the page's members frame list at most 500 names of every server, and how many more${why}`,
+  ignore,
+  async fn() {
+    await using c = await cluster(2, { httpPort: 0 });
+    const [a, b] = c.servers;
+    await using asker = await Client.login(a.addr.port, "asker");
+    const clients: Client[] = [];
+    try {
+      // Half on each server, 25 at a time.
+      const names = Array.from({ length: 501 }, (_, i) => `u${i}`);
+      for (let i = 0; i < names.length; i += 25) {
+        clients.push(
+          ...await Promise.all(
+            names.slice(i, i + 25).map((name, j) =>
+              Client.login((i + j) % 2 ? a.addr.port : b.addr.port, name)
+            ),
+          ),
+        );
+      }
+      // Each client has waited for its own login: all 502 names are held.
+      for (
+        const [command, header] of [
+          ["who", "The following are logged in:"],
+          ["look", "The following are in this room:"],
+        ]
+      ) {
+        await asker.send(command);
+        await asker.waitFor(header);
+        const listed: string[] = [];
+        for (let i = 0; i < 500; i++) listed.push(await asker.readLine());
+        // One answer, written at once: nothing comes in between.
+        const known = new Set(["asker", ...names]);
+        assert.ok(listed.every((line) => known.has(line)), listed.join());
+        assert.equal(new Set(listed).size, 500);
+        await asker.expect("and 2 more people");
+      }
+      await using page = await WsClient.open(b.httpAddr!.port);
+      await page.waitFor((frame) => frame.type === "hello");
+      page.send("login page");
+      const frame = await page.waitFor((frame) => frame.type === "members");
+      assert.equal(frame.members.length, 500);
+      assert.equal(new Set(frame.members).size, 500);
+      assert.equal(frame.count, 503);
+    } finally {
+      await Promise.all(clients.map((client) => client[Symbol.asyncDispose]()));
+    }
+  },
+});
+
+Deno.test({
+  name:
     `cluster: a Redis back with less than it had numbers new lines after the old, not as them${why}`,
   ignore,
   async fn() {

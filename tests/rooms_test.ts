@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { FakeClock } from "./fake_clock.ts";
 import { Client, loginAll, registered, startServer } from "./helpers.ts";
+import { WsClient } from "./ws_helpers.ts";
 
 Deno.test("join moves you: the old room sees you leave, the new one arrive", async () => {
   await using server = await startServer();
@@ -462,7 +463,70 @@ Deno.test("help COMMAND explains one command", async () => {
   await alice.expectLines([
     "Usage: look",
     "  list the people in this room",
+    "  At most 500, those in the room longest, and how many more.",
   ]);
   await alice.send("help dance now");
   await alice.expect('No command called "dance"; type "help" for the list');
+});
+
+/** Reads `header`, then the lines of a list up to its "and N more" line. */
+async function longList(client: Client, header: string): Promise<string[]> {
+  await client.waitFor(header);
+  const lines: string[] = [];
+  while (!lines.at(-1)?.startsWith("and ")) lines.push(await client.readLine());
+  return lines;
+}
+
+Deno.test("who and look list at most 500 names, and the page's room frame carries 500 and a count", async () => {
+  await using server = await startServer({ httpPort: 0 });
+  const port = server.addr.port;
+  await using asker = await Client.login(port, "asker");
+  // Logged in one after the other: who lists them in that order.
+  const names = Array.from({ length: 501 }, (_, i) => `u${i}`);
+  const clients: Client[] = [];
+  try {
+    for (const name of names) clients.push(await Client.login(port, name));
+    await asker.waitFor("u500 has entered the room.");
+    await asker.send("who");
+    assert.deepEqual(await longList(asker, "The following are logged in:"), [
+      "asker",
+      ...names.slice(0, 499),
+      "and 2 more people",
+    ]);
+    await asker.send("look");
+    assert.deepEqual(
+      await longList(asker, "The following are in this room:"),
+      ["asker", ...names.slice(0, 499), "and 2 more people"],
+    );
+    await using page = await WsClient.open(server.httpAddr!.port);
+    await page.waitFor((frame) => frame.type === "hello");
+    page.send("login page");
+    const frame = await page.waitFor((frame) => frame.type === "room");
+    assert.equal(frame.room.members.length, 500);
+    assert.equal(frame.room.count, 503);
+    assert.deepEqual(frame.room.members.slice(0, 2), ["asker", "u0"]);
+  } finally {
+    await Promise.all(clients.map((client) => client[Symbol.asyncDispose]()));
+  }
+});
+
+Deno.test("who and look list everyone when there are 500", async () => {
+  await using server = await startServer();
+  const port = server.addr.port;
+  await using asker = await Client.login(port, "asker");
+  const names = Array.from({ length: 499 }, (_, i) => `u${i}`);
+  const clients: Client[] = [];
+  try {
+    for (const name of names) clients.push(await Client.login(port, name));
+    await asker.waitFor("u498 has entered the room.");
+    await asker.send("who");
+    await asker.expect("The following are logged in:");
+    await asker.expectLines(["asker", ...names]);
+    await asker.send("look");
+    await asker.expect("The following are in this room:");
+    await asker.expectLines(["asker", ...names]);
+    assert.deepEqual(await asker.sync(), []);
+  } finally {
+    await Promise.all(clients.map((client) => client[Symbol.asyncDispose]()));
+  }
 });

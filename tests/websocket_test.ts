@@ -35,6 +35,7 @@ Deno.test("a page and a telnet user talk in one room through /ws, the page in JS
     topic: null,
     owner: null,
     members: ["tel", "web"],
+    count: 2,
   });
   await tel.expect("web has entered the room.");
   await tel.send("say hello, browser");

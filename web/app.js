@@ -183,7 +183,9 @@ const ui = {
  * @property {string} name
  * @property {string | null} topic
  * @property {string | null} owner the owner's account key
- * @property {string[]} members
+ * @property {string[]} members at most the server's bound of them (500),
+ *   those there longest, then those who came since
+ * @property {number} count how many people are in the room
  */
 
 /** The socket and what resuming needs. */
@@ -1220,6 +1222,7 @@ function onRoom(frame) {
     topic: room.topic ?? null,
     owner: room.owner ?? null,
     members: [...room.members],
+    count: headCount(room),
   };
   // A password typed in the form that no question took: the name is no
   // account (a typo of one, say), and the user is in as a guest.
@@ -1270,7 +1273,34 @@ function onHistory(frame) {
 function onMembers(frame) {
   if (session.room === null || !sameName(session.room.name, frame.room)) return;
   session.room.members = [...frame.members];
+  session.room.count = headCount(frame);
   renderMembers();
+}
+
+/**
+ * How many people a `room` or `members` frame says are in the room: its
+ * `count`, since `members` lists at most 500 of a big room (a server too
+ * old to send it lists them all).
+ *
+ * @param {any} frame
+ * @returns {number}
+ */
+function headCount(frame) {
+  return typeof frame.count === "number"
+    ? Math.max(frame.count, frame.members.length)
+    : frame.members.length;
+}
+
+/**
+ * `name` is no longer in `room`: out of its list, if listed (a big room's
+ * list leaves some out), and one fewer in its count.
+ *
+ * @param {RoomState} room
+ * @param {string} name
+ */
+function leave(room, name) {
+  room.members = room.members.filter((member) => !sameName(member, name));
+  room.count = Math.max(room.count - 1, room.members.length);
 }
 
 /**
@@ -1313,11 +1343,12 @@ function onRoomEvent(event) {
       text = `${event.name} has entered the room.`;
       if (!room.members.some((name) => sameName(name, event.name))) {
         room.members.push(String(event.name));
+        room.count++;
       }
       break;
     case "left":
       text = `${event.name} has left the room.`;
-      room.members = room.members.filter((name) => !sameName(name, event.name));
+      leave(room, String(event.name));
       break;
     case "renamed":
       text = `${event.from} is now known as ${event.name}.`;
@@ -1340,7 +1371,7 @@ function onRoomEvent(event) {
       break;
     case "kicked":
       text = `${event.name} was kicked by ${event.by}: ${event.reason}`;
-      room.members = room.members.filter((name) => !sameName(name, event.name));
+      leave(room, String(event.name));
       break;
     default:
       return;
@@ -1990,11 +2021,11 @@ function renderRooms() {
     if (mine === undefined) {
       rooms.unshift({
         name: room.name,
-        count: room.members.length,
+        count: room.count,
         topic: room.topic,
       });
     } else {
-      mine.count = room.members.length;
+      mine.count = room.count;
       mine.topic = room.topic;
     }
   }
@@ -2159,7 +2190,7 @@ function renderMembers() {
     fold(a).localeCompare(fold(b))
   );
   ui.membersRoom.textContent = room === null ? "" : `of #${room.name}`;
-  ui.memberCount.textContent = String(members.length);
+  ui.memberCount.textContent = String(room?.count ?? 0);
   const items = members.map((name) => {
     const item = h("li", "member-item");
     const isMe = sameName(name, session.me);
@@ -2184,6 +2215,13 @@ function renderMembers() {
     }
     return item;
   });
+  // A big room's frames list 500 of its people.
+  const more = (room?.count ?? 0) - members.length;
+  if (more > 0) {
+    items.push(
+      h("li", "member-item member-more", `and ${more} more`),
+    );
+  }
   replaceKeepingFocus(ui.memberList, items);
 }
 

@@ -17,6 +17,25 @@ import type { FrameSink, Room } from "../room.ts";
 import { JSON_FRAMES } from "./json.ts";
 import type { SessionOutput } from "./output.ts";
 import type { Transport } from "./transport.ts";
+import { MAX_NAMES_LISTED } from "../commands/who.ts";
+
+/**
+ * A room's members as a frame carries them: the first
+ * {@linkcode MAX_NAMES_LISTED} (those there longest), and `count`, how
+ * many there are in all. A cluster's room can hold more people than one
+ * frame should carry: past a MiB waiting, the page would be dropped.
+ */
+function listed(names: readonly string[]): {
+  members: readonly string[];
+  count: number;
+} {
+  return {
+    members: names.length <= MAX_NAMES_LISTED
+      ? names
+      : names.slice(0, MAX_NAMES_LISTED),
+    count: names.length,
+  };
+}
 
 /** Where JSON frames go: the WebSocket connection, with their ids. */
 export interface FrameWriter {
@@ -93,13 +112,13 @@ export class JsonOutput implements SessionOutput {
         name: room.name,
         topic: room.topic,
         owner: room.owner,
-        members: [...room.members].map((member) => member.name),
+        ...listed([...room.members].map((member) => member.name)),
       },
     });
   }
 
   members(room: Room, names: readonly string[]): void {
-    this.#frame({ type: "members", room: room.name, members: names });
+    this.#frame({ type: "members", room: room.name, ...listed(names) });
   }
 
   drained(ms: number): Promise<void> {
