@@ -89,6 +89,21 @@ Deno.test("a second login says who you are already", async () => {
   assert.equal(server.registry.find("bob"), undefined);
 });
 
+Deno.test("quit leaves as logout does; before login it gets the seed's answer", async () => {
+  await using server = await startServer();
+  await using guest = await Client.connect(server.addr.port);
+  await guest.expect("Welcome to TestChat");
+  await guest.send("quit");
+  await guest.expectLines(["Please log in", 'Use "login"']);
+  await using alice = await Client.login(server.addr.port, "alice");
+  await using bob = await Client.login(server.addr.port, "bob");
+  await alice.expect("bob has entered the room.");
+  await bob.send("/QUIT");
+  assert.deepEqual(await bob.closed(), []);
+  await alice.expect("bob has left the room.");
+  assert.equal(server.registry.find("bob"), undefined);
+});
+
 Deno.test("say without text answers with its usage", async () => {
   await using server = await startServer();
   await using alice = await Client.login(server.addr.port, "alice");

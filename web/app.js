@@ -2327,6 +2327,7 @@ function runCommand(typed) {
   }
   switch (name) {
     case "logout":
+    case "quit":
       session.leaving = true;
       break;
     case "rooms":
@@ -2477,6 +2478,7 @@ const COMMAND_HELP = [
   ["nick NAME", "change your name to NAME"],
   ["op NAME", "make a registered user a server operator"],
   ["password", "change your account's password"],
+  ["quit", "the same as logout"],
   ["register [PASSWORD]", "make your name an account, kept with a password"],
   ["reply TEXT", "send TEXT privately to the last person who messaged you"],
   ["roomdeop NAME", "a room operator of this room is one no more"],

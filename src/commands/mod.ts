@@ -21,7 +21,7 @@ import { history } from "./history.ts";
 import { ignore, unignore } from "./ignore.ts";
 import { join } from "./join.ts";
 import { login } from "./login.ts";
-import { logout } from "./logout.ts";
+import { logout, quit } from "./logout.ts";
 import { look } from "./look.ts";
 import { me } from "./me.ts";
 import { MODERATION, roleRefusal } from "./moderation.ts";
@@ -67,6 +67,7 @@ export const COMMANDS: ReadonlyMap<string, Command> = new Map(
     motd,
     help,
     logout,
+    quit,
   ].map((command) => [command.name, command]),
 );
 
