@@ -9,6 +9,27 @@ function startWeb(options: Parameters<typeof startServer>[0] = {}) {
 }
 
 /** Opens /ws and logs in as `name`; returns the client after its room frame. */
+/**
+ * `watcher` (logged in as watcher) says long lines, 50 at a time, until
+ * `name` (a page that reads
+ * nothing) is dropped for it and leaves the room; at most 10,000 lines.
+ */
+async function sayUntilDropped(watcher: Client, name: string): Promise<void> {
+  const filler = "y".repeat(900);
+  for (let batch = 0; batch < 200; batch++) {
+    await watcher.send(
+      Array.from({ length: 50 }, (_, i) => `say ${batch}.${i} ${filler}`)
+        .join("\r\n"),
+    );
+    const line = await watcher.waitFor((l) =>
+      l === `${name} has left the room.` ||
+      l.startsWith(`watcher: ${batch}.49 `)
+    );
+    if (line === `${name} has left the room.`) return;
+  }
+  throw new Error(`${name} was never dropped`);
+}
+
 async function loginWs(port: number, name: string): Promise<WsClient> {
   const page = await WsClient.open(port);
   await page.waitFor((frame) => frame.type === "hello");
@@ -200,18 +221,7 @@ Deno.test("a page that stops reading is dropped like a slow telnet reader", asyn
   using stalled = await RawWebSocket.open(port);
   await stalled.send("login stalled");
   await watcher.expect("stalled has entered the room.");
-  const filler = "y".repeat(900);
-  for (let batch = 0; batch < 200; batch++) {
-    await watcher.send(
-      Array.from({ length: 50 }, (_, i) => `say ${batch}.${i} ${filler}`)
-        .join("\r\n"),
-    );
-    const line = await watcher.waitFor((l) =>
-      l === "stalled has left the room." ||
-      l.startsWith(`watcher: ${batch}.49 `)
-    );
-    if (line === "stalled has left the room.") break;
-  }
+  await sayUntilDropped(watcher, "stalled");
   const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`))
     .text();
   assert.match(metrics, /^chat_disconnects_total\{reason="slow_reader"\} 1$/m);
@@ -234,18 +244,7 @@ Deno.test("a page dropped for not reading holds its address's place until its so
   const stalled = await RawWebSocket.open(port);
   await stalled.send("login stalled");
   await watcher.expect("stalled has entered the room.");
-  const filler = "y".repeat(900);
-  for (let batch = 0; batch < 200; batch++) {
-    await watcher.send(
-      Array.from({ length: 50 }, (_, i) => `say ${batch}.${i} ${filler}`)
-        .join("\r\n"),
-    );
-    const line = await watcher.waitFor((l) =>
-      l === "stalled has left the room." ||
-      l.startsWith(`watcher: ${batch}.49 `)
-    );
-    if (line === "stalled has left the room.") break;
-  }
+  await sayUntilDropped(watcher, "stalled");
   // Its session has ended, but the server cannot close a socket whose
   // client reads nothing: it is still open, and still counts.
   {
