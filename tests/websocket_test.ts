@@ -8,11 +8,10 @@ function startWeb(options: Parameters<typeof startServer>[0] = {}) {
   return startServer({ httpPort: 0, ...options });
 }
 
-/** Opens /ws and logs in as `name`; returns the client after its room frame. */
 /**
  * `watcher` (logged in as watcher) says long lines, 50 at a time, until
- * `name` (a page that reads
- * nothing) is dropped for it and leaves the room; at most 10,000 lines.
+ * `name` (a page that reads nothing) is dropped for it and leaves the room;
+ * at most 10,000 lines.
  */
 async function sayUntilDropped(watcher: Client, name: string): Promise<void> {
   const filler = "y".repeat(900);
@@ -30,6 +29,7 @@ async function sayUntilDropped(watcher: Client, name: string): Promise<void> {
   throw new Error(`${name} was never dropped`);
 }
 
+/** Opens /ws and logs in as `name`; returns the client after its room frame. */
 async function loginWs(port: number, name: string): Promise<WsClient> {
   const page = await WsClient.open(port);
   await page.waitFor((frame) => frame.type === "hello");
