@@ -1800,3 +1800,95 @@ browserTest(
     assertHealthy(page);
   },
 );
+
+browserTest(
+  "the server's lines about the room go to the room's log while a private conversation is shown",
+  async (chromium) => {
+    const clock = new FakeClock();
+    await using server = await startServer({
+      httpPort: 0,
+      clock,
+      resumeSeconds: 60,
+      ops: ["tel"],
+    });
+    await using proxy = TcpProxy.open(server.httpAddr!.port);
+    await using tel = await registered(server.addr.port, "tel");
+    await tel.send("join den");
+    await tel.waitFor((line) => line === 'You are now in room "den".');
+    await using page = await chromium.open(pageUrl(proxy.port));
+    await page.login("ann");
+    await page.type("/join den");
+    await tel.expect("ann has entered the room.");
+    await page.waitForLine('You are now in room "den".');
+    await tel.send("msg ann psst");
+    await tel.expect("[private to ann] psst");
+    await page.click('#private-list [data-private="tel"]');
+    await page.waitForMessage("tel", "psst", "@tel");
+    const lines = (key: string) =>
+      page.page.evaluate(
+        (key: string) =>
+          [
+            ...document.querySelectorAll(
+              `.log[data-conversation="${key}"] .entry.system`,
+            ),
+          ].map((entry: Dom) => entry.textContent),
+        key,
+      );
+
+    // The session is lost; the page logs in again and goes back to den
+    // while the private conversation stays in front.
+    proxy.hold();
+    await proxy.cut();
+    await page.waitFor(() => !document.getElementById("banner").hidden);
+    await withTimeout(clock.untilPending(1), 10_000, "the session to wait");
+    clock.advance(60_000);
+    await tel.expect("ann has left the room.");
+    const before = (await lines("room")).length;
+    proxy.release();
+    await tel.expect("ann has entered the room.");
+    await page.waitFor(
+      (count: number) =>
+        document.querySelectorAll('.log[data-conversation="room"] .system')
+          .length > count,
+      before,
+    );
+    assert.ok(
+      (await lines("room")).some((text) =>
+        text.includes('You are now in room "den".')
+      ),
+      "the room's log says so",
+    );
+    assert.equal(
+      await page.page.$eval(
+        "#conversation-title",
+        (title: Dom) => title.textContent,
+      ),
+      "@tel",
+      "the private conversation is still shown",
+    );
+    // What one types here is answered here.
+    await page.type("/whois tel");
+    await page.waitForLine('tel is in room "den"');
+    await page.screenshot("room-lines-private-shown");
+    const shown = await lines("@tel");
+    assert.ok(shown.some((text) => text.includes('tel is in room "den"')));
+    assert.ok(
+      shown.every((text) => !text.includes("You are now in room")),
+      "nothing about the room in the private conversation",
+    );
+
+    // A kick out of den while the private conversation is shown: the page
+    // shows main, and why it is there.
+    await tel.send("kick ann off topic");
+    await tel.expect("ann was kicked by tel: off topic");
+    await page.waitFor(() =>
+      document.getElementById("conversation-title").textContent === "#main"
+    );
+    await page.waitForLine('You were kicked from "den" by tel: off topic');
+    assert.ok(
+      (await lines("@tel")).every((text) => !text.includes("kicked")),
+      "the kick is not in the private conversation",
+    );
+    assertHealthy(page, [/WebSocket connection to .* failed/]);
+  },
+);

@@ -85,6 +85,24 @@ const TEXTS = {
  */
 const TABLE_ROW = /^ {2}(\S(?:.*?\S)?) {2,}(\S.*)$/;
 
+/**
+ * The server's lines about the room the user is in or moves to (`src/text.ts`:
+ * joinedRoom, alreadyInRoom, topicIs, noTopic, lookHeader, kickedYou, a room's
+ * mutedYou and unmutedYou, claimedRoom, unclaimedRoom). They go to the room's
+ * log whatever is shown: a page that goes back to its room after a lost
+ * session, or a kick, is not news in a private conversation.
+ */
+const ROOM_LINES = [
+  /^You are (?:now|already) in room "/,
+  /^Topic of ".*": /,
+  /^Room ".*" has no topic$/,
+  /^The following are in this room:$/,
+  /^You were kicked from "/,
+  /^You are (?:no longer )?muted in "/,
+  /^You now own "/,
+  /^".*" has no owner any more$/,
+];
+
 /** The line where what came while a conversation was not shown starts. */
 const NEW_MESSAGES = "New messages";
 
@@ -1085,8 +1103,23 @@ function onLines(frame) {
     shown.push(`(See the private conversations: ${[...kept].join(", ")}.)`);
   }
   if (shown.length > 0) {
-    addSystem(current(), shown, key, isError ? "error" : "reply");
+    addSystem(systemTarget(shown), shown, key, isError ? "error" : "reply");
   }
+}
+
+/**
+ * Where the server's lines for this user go: the room's log for lines about
+ * the room, else the conversation shown (the answer to what was typed there,
+ * as Slack answers a command where it was typed).
+ *
+ * @param {string[]} lines
+ * @returns {Conversation}
+ */
+function systemTarget(lines) {
+  const shown = current();
+  if (shown.kind === "room") return shown;
+  if (!ROOM_LINES.some((pattern) => pattern.test(lines[0]))) return shown;
+  return conversations.get(ROOM_KEY) ?? shown;
 }
 
 /**
@@ -1118,7 +1151,8 @@ function onLoginLines(lines, isError) {
 
 /**
  * `notice`: a line from the server or a moderator (kicked, muted, shutting
- * down), shown where the user is looking.
+ * down), shown where the user is looking, or in the room's log if it is
+ * about the room.
  *
  * @param {any} frame
  */
@@ -1130,8 +1164,13 @@ function onNotice(frame) {
     return;
   }
   const key = conn.base + frame.id;
-  addSystem(current(), [text], key, "notice");
-  if (current().kind === "room") session.notices.push({ text, key });
+  const conversation = systemTarget([text]);
+  addSystem(conversation, [text], key, "notice");
+  if (conversation.kind !== "room") return;
+  session.notices.push({ text, key });
+  // A kick or a mute in the room while a private conversation is shown:
+  // the room's entry in the side list says there is something to read.
+  if (conversation !== current()) noteUnread(conversation, false, key);
 }
 
 /**
