@@ -1892,3 +1892,100 @@ browserTest(
     assertHealthy(page, [/WebSocket connection to .* failed/]);
   },
 );
+
+browserTest(
+  "a private conversation's side panel shows the person and where they are, not the room's members",
+  async (chromium) => {
+    await using server = await startServer({ httpPort: 0 });
+    await using tel = await Client.login(server.addr.port, "tel");
+    await using page = await chromium.open(pageUrl(server.httpAddr!.port));
+    await page.login("ann");
+    await tel.expect("ann has entered the room.");
+    const panel = () =>
+      page.page.evaluate(() => ({
+        toggle: document.getElementById("members-toggle").textContent
+          .replace(/\s+/g, " ").trim(),
+        title: document.getElementById("members-title").textContent
+          .replace(/\s+/g, " ").trim(),
+        listShown: !document.getElementById("member-list").hidden &&
+          document.getElementById("member-list").offsetParent !== null,
+        person: document.getElementById("person").hidden
+          ? null
+          : document.getElementById("person-name").textContent,
+        status: document.getElementById("person").hidden
+          ? null
+          : document.getElementById("person-status").textContent,
+      }));
+    assert.deepEqual(await panel(), {
+      toggle: "Members 2",
+      title: "Members of #main",
+      listShown: true,
+      person: null,
+      status: null,
+    });
+
+    await page.click('#member-list [data-member="tel"]');
+    await page.waitFor(() =>
+      document.getElementById("conversation-title").textContent === "@tel"
+    );
+    assert.deepEqual(await panel(), {
+      toggle: "Details",
+      title: "Talking with",
+      listShown: false,
+      person: "tel",
+      status: "Online, in #main",
+    });
+    await page.screenshot("private-person-panel");
+
+    // Away: the answer to a private message says so, and the panel too.
+    await tel.send("away lunch");
+    await tel.expect("You are marked as away: lunch");
+    await page.type("are you there?");
+    await tel.expect("[private] ann: are you there?");
+    await page.waitFor(() =>
+      document.getElementById("person-status").textContent ===
+        "Away: lunch, in #main"
+    );
+    // Gone to another room: "Who is" finds them.
+    await tel.send("join den");
+    await tel.waitFor((line) => line === 'You are now in room "den".');
+    await page.waitFor(() =>
+      document.getElementById("person-status").textContent ===
+        "Away: lunch; not in #main"
+    );
+    await page.click("#person-whois");
+    await page.waitFor(() =>
+      document.getElementById("person-status").textContent ===
+        "Away: lunch, in #den"
+    );
+    await page.waitForLine('tel is in room "den"');
+    // Back in main, then gone from the server.
+    await tel.send("join main");
+    await tel.waitFor((line) => line === 'You are now in room "main".');
+    await page.waitFor(() =>
+      document.getElementById("person-status").textContent ===
+        "Away: lunch, in #main"
+    );
+    tel.close();
+    await page.waitFor(() =>
+      document.getElementById("person-status").textContent ===
+        "Away: lunch; not in #main"
+    );
+    await page.type("bye?");
+    await page.waitFor(() =>
+      document.getElementById("person-status").textContent === "Offline"
+    );
+    await page.screenshot("private-person-offline");
+
+    // Back in the room, the members again.
+    await page.click('#room-list [data-room="main"]');
+    assert.deepEqual(await panel(), {
+      toggle: "Members 1",
+      title: "Members of #main",
+      listShown: true,
+      person: null,
+      status: null,
+    });
+    assertHealthy(page);
+  },
+);

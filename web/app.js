@@ -75,6 +75,10 @@ const TEXTS = {
   banned: /^You are banned /,
   nameTaken: /^The name ".*" is taken\.$/,
   offlineMessage: /^\[private, ([^\]]+)\] (\S+): (.*)$/,
+  whois: /^(\S+) is in room "(.*)", connected /,
+  isAway: /^(\S+) is away: (.*)$/,
+  offlineKept: /^(\S+) is offline and /,
+  noSuchUser: /^No one called "(.*)" is online$/,
 };
 
 /**
@@ -155,6 +159,7 @@ const ui = {
   conversationTopic: byId("conversation-topic"),
   membersToggle: byId("members-toggle"),
   memberCount: byId("member-count"),
+  membersToggleLabel: byId("members-toggle-label"),
   scroller: byId("scroller"),
   jumpLatest: byId("jump-latest"),
   older: byId("older"),
@@ -170,6 +175,11 @@ const ui = {
   members: byId("members"),
   membersRoom: byId("members-room"),
   memberList: byId("member-list"),
+  membersTitleText: byId("members-title-text"),
+  person: byId("person"),
+  personName: byId("person-name"),
+  personStatus: byId("person-status"),
+  personWhois: byId("person-whois"),
 };
 
 // -------------------------------------------------------------------- state
@@ -323,7 +333,24 @@ const session = {
   rooms: [],
   /** The server's name, from its welcome. */
   serverName: "Chat",
+  /**
+   * What the server last said of someone outside the room (by folded name),
+   * for the private conversation's side panel: online in a room (whois),
+   * away (a private message's answer), or offline.
+   */
+  /** @type {Map<string, Presence>} */
+  presence: new Map(),
 };
+
+/**
+ * What the server last said of where someone is: online in a room (whois),
+ * away with a reason, or offline.
+ *
+ * @typedef {object} Presence
+ * @property {"online" | "away" | "offline"} state
+ * @property {string | null} room
+ * @property {string | null} reason
+ */
 
 /** @type {Map<string, Conversation>} */
 const conversations = new Map();
@@ -1080,6 +1107,7 @@ function onLines(frame) {
     session.rejoin = null;
     onRoom(parked);
   }
+  notePresence(lines);
   /** @type {string[]} */
   const shown = [];
   /** @type {Set<string>} */
@@ -1105,6 +1133,61 @@ function onLines(frame) {
   if (shown.length > 0) {
     addSystem(systemTarget(shown), shown, key, isError ? "error" : "reply");
   }
+}
+
+/**
+ * What a reply says of where someone is (whois, a private message's answer),
+ * for the side panel of a private conversation with them.
+ *
+ * @param {string[]} lines
+ */
+function notePresence(lines) {
+  let changed = false;
+  for (const line of lines) {
+    const whois = line.match(TEXTS.whois);
+    const away = line.match(TEXTS.isAway);
+    const kept = line.match(TEXTS.offlineKept);
+    const offline = kept ?? line.match(TEXTS.noSuchUser);
+    if (whois !== null) {
+      // whois's answer: where they are, then whether they are away.
+      session.presence.set(fold(whois[1]), {
+        state: "online",
+        room: whois[2],
+        reason: null,
+      });
+    } else if (away !== null) {
+      const known = session.presence.get(fold(away[1]));
+      session.presence.set(fold(away[1]), {
+        state: "away",
+        room: known?.state === "offline" ? null : known?.room ?? null,
+        reason: away[2],
+      });
+    } else if (offline !== null) {
+      session.presence.set(fold(offline[1]), {
+        state: "offline",
+        room: null,
+        reason: kept === null
+          ? null
+          : "your messages wait for their next login",
+      });
+    } else {
+      continue;
+    }
+    changed = true;
+  }
+  if (changed && current().kind === "private") renderMembers();
+}
+
+/**
+ * Someone came into the room or left it: where the server last said they
+ * were is out of date; that they are away, not (until a whois says so).
+ *
+ * @param {string} name
+ */
+function movedPresence(name) {
+  const known = session.presence.get(fold(name));
+  if (known?.state === "away") known.room = null;
+  else session.presence.delete(fold(name));
 }
 
 /**
@@ -1380,6 +1463,7 @@ function onRoomEvent(event) {
   switch (event.type) {
     case "entered":
       text = `${event.name} has entered the room.`;
+      movedPresence(String(event.name));
       if (!room.members.some((name) => sameName(name, event.name))) {
         room.members.push(String(event.name));
         room.count++;
@@ -1387,6 +1471,7 @@ function onRoomEvent(event) {
       break;
     case "left":
       text = `${event.name} has left the room.`;
+      movedPresence(String(event.name));
       leave(room, String(event.name));
       break;
     case "renamed":
@@ -2225,11 +2310,20 @@ function renderHeader() {
  */
 function renderMembers() {
   const room = session.room;
+  const conversation = current();
+  const isPrivate = conversation.kind === "private";
+  ui.memberList.hidden = isPrivate;
+  ui.person.hidden = !isPrivate;
+  ui.membersTitleText.textContent = isPrivate ? "Talking with" : "Members";
+  ui.membersToggleLabel.textContent = isPrivate ? "Details" : "Members";
+  if (isPrivate) renderPerson(conversation.name);
   const members = [...(room?.members ?? [])].sort((a, b) =>
     fold(a).localeCompare(fold(b))
   );
-  ui.membersRoom.textContent = room === null ? "" : `of #${room.name}`;
-  ui.memberCount.textContent = String(room?.count ?? 0);
+  ui.membersRoom.textContent = room === null || isPrivate
+    ? ""
+    : `of #${room.name}`;
+  ui.memberCount.textContent = isPrivate ? "" : String(room?.count ?? 0);
   const items = members.map((name) => {
     const item = h("li", "member-item");
     const isMe = sameName(name, session.me);
@@ -2262,6 +2356,44 @@ function renderMembers() {
     );
   }
   replaceKeepingFocus(ui.memberList, items);
+}
+
+/**
+ * The side panel of a private conversation: the person, and what the page
+ * knows of where they are (in the room with the user, or what the server
+ * last said of them); "Who is NAME?" asks the server.
+ *
+ * @param {string} name
+ */
+function renderPerson(name) {
+  const room = session.room;
+  ui.personName.textContent = name;
+  ui.personName.className = `nick ${nickClass(name)}`;
+  const here = room !== null &&
+    room.members.some((member) => sameName(member, name));
+  const known = session.presence.get(fold(name));
+  const where = here ? room.name : known?.room ?? null;
+  const state = here && known?.state !== "away"
+    ? "online"
+    : known?.state ?? "unknown";
+  const text = state === "away"
+    ? `Away: ${known?.reason}` +
+      (where !== null
+        ? `, in #${where}`
+        : room !== null
+        ? `; not in #${room.name}`
+        : "")
+    : state === "online" && where !== null
+    ? `Online, in #${where}`
+    : state === "offline"
+    ? `Offline${known?.reason ? `: ${known.reason}` : ""}`
+    : room === null
+    ? "Not in your room"
+    : `Not in #${room.name}`;
+  ui.personStatus.dataset.state = state;
+  ui.personStatus.textContent = text;
+  ui.personWhois.textContent = `Who is ${name}?`;
+  ui.personWhois.dataset.name = name;
 }
 
 /**
@@ -2911,7 +3043,12 @@ function toggleMembers() {
     ui.app.classList.remove("nav-open");
     ui.app.classList.toggle("members-open", open);
     ui.membersToggle.setAttribute("aria-expanded", String(open));
-    if (open) ui.members.querySelector("button")?.focus();
+    if (open) {
+      (ui.person.hidden
+        ? ui.memberList.querySelector("button")
+        : ui.personWhois)
+        ?.focus();
+    }
   } else {
     const hidden = ui.app.classList.toggle("members-hidden");
     ui.membersToggle.setAttribute("aria-expanded", String(!hidden));
@@ -2987,6 +3124,10 @@ ui.reconnectNow.addEventListener("click", connect);
 ui.notifyToggle.addEventListener("click", toggleNotifications);
 ui.navToggle.addEventListener("click", toggleNav);
 ui.membersToggle.addEventListener("click", toggleMembers);
+ui.personWhois.addEventListener("click", () => {
+  const name = ui.personWhois.dataset.name;
+  if (name) sendChat(command(`whois ${name}`));
+});
 document.addEventListener("keydown", onGlobalKey);
 document.addEventListener("click", (event) => {
   // A tap beside an open drawer closes it, as on most phones' apps.
