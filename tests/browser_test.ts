@@ -1989,3 +1989,95 @@ browserTest(
     assertHealthy(page);
   },
 );
+
+browserTest(
+  "a run of joins and leaves is one line that opens to show them all",
+  async (chromium) => {
+    await using server = await startServer({ httpPort: 0 });
+    await using tel = await Client.login(server.addr.port, "tel");
+    await using page = await chromium.open(pageUrl(server.httpAddr!.port));
+    await page.login("ann");
+    await tel.expect("ann has entered the room.");
+    /** What the log shows, as a reader sees it (times left out). */
+    const shown = () =>
+      page.page.evaluate(() =>
+        [...document.querySelectorAll(".log:not([hidden]) > .entry")]
+          .filter((entry: Dom) => entry.offsetParent !== null)
+          .map((entry: Dom) =>
+            entry.querySelector(".body")?.textContent.trim() ?? ""
+          )
+      );
+    const names = Array.from({ length: 12 }, (_, i) => `u${i + 10}`);
+    const clients: Client[] = [];
+    try {
+      for (const name of names) {
+        clients.push(await Client.login(server.addr.port, name));
+        await tel.expect(`${name} has entered the room.`);
+      }
+      for (const client of clients.splice(0, 2)) client.close();
+      await tel.expect("u10 has left the room.");
+      await tel.expect("u11 has left the room.");
+      await page.waitFor(() =>
+        document.querySelectorAll(".log:not([hidden]) .event-left").length ===
+          2
+      );
+      assert.deepEqual(await shown(), [
+        "u10, u11 and 10 others joined, u10 and u11 left",
+      ]);
+      const summary = await page.page.evaluate(() => {
+        const button = document.querySelector(".condensed-toggle");
+        return {
+          expanded: button.getAttribute("aria-expanded"),
+          lines: document.querySelectorAll(".log:not([hidden]) .event").length,
+          hidden: document.querySelectorAll(
+            ".log:not([hidden]) .event[hidden]",
+          ).length,
+        };
+      });
+      assert.deepEqual(summary, { expanded: "false", lines: 15, hidden: 14 });
+      await page.screenshot("joins-condensed");
+
+      // Opened: every line, under the summary.
+      await page.click(".condensed-toggle");
+      await page.waitFor(() =>
+        document.querySelector(".condensed-toggle")
+          .getAttribute("aria-expanded") === "true"
+      );
+      const open = await shown();
+      assert.equal(open.length, 15);
+      assert.equal(open[1], "u10 has entered the room.");
+      assert.equal(open[14], "u11 has left the room.");
+      await page.screenshot("joins-expanded");
+      await page.click(".condensed-toggle");
+      await page.waitFor(() =>
+        document.querySelector(".condensed-toggle")
+          .getAttribute("aria-expanded") === "false"
+      );
+
+      // A line said ends the run; a join after it stands alone, and the
+      // next starts a run of its own.
+      await tel.send("say hello all");
+      await tel.expect("tel: hello all");
+      await page.waitForMessage("tel", "hello all");
+      clients.push(await Client.login(server.addr.port, "late"));
+      await tel.expect("late has entered the room.");
+      await page.waitForLine("late has entered the room.");
+      assert.deepEqual((await shown()).slice(1), [
+        "telhello all",
+        "late has entered the room.",
+      ]);
+      clients.pop()?.close();
+      await tel.expect("late has left the room.");
+      await page.waitFor(() =>
+        document.querySelectorAll(".log:not([hidden]) .condensed").length === 2
+      );
+      assert.deepEqual((await shown()).slice(1), [
+        "telhello all",
+        "late joined, late left",
+      ]);
+    } finally {
+      for (const client of clients) client.close();
+    }
+    assertHealthy(page);
+  },
+);

@@ -1836,6 +1836,7 @@ function addChatLine(conversation, event, options) {
  */
 function addEvent(conversation, event, text) {
   const item = h("li", `entry event event-${event.type}`);
+  item.dataset.name = String(event.name ?? "");
   item.append(timeElement(Number(event.at)));
   const body = h("div", "body");
   appendRich(body, text);
@@ -1997,11 +1998,173 @@ function insertEntry(conversation, item, key) {
       : Number(oldest.dataset.id);
     conversation.complete = false;
   }
+  condenseAround(item);
+  if (list.firstElementChild !== null) {
+    condenseAround(/** @type {HTMLElement} */ (list.firstElementChild));
+  }
   if (!shown) return;
   if (atBottom) scrollToBottom();
   else if (before !== null) {
     ui.scroller.scrollTop += ui.scroller.scrollHeight - heightBefore;
   }
+}
+
+/**
+ * Whether an entry is a join or a leave line, which condense.
+ *
+ * @param {Element | null} node
+ * @returns {boolean}
+ */
+function isJoinLeave(node) {
+  return node !== null &&
+    (node.classList.contains("event-entered") ||
+      node.classList.contains("event-left"));
+}
+
+/**
+ * Condenses the run of join and leave lines around `item` (one day's, with
+ * nothing else between them) into one line, as The Lounge does: "alice, bob
+ * and 198 others joined, carol left", a button that shows them all. A room
+ * that 200 people come into is one line, not 200; the summary is the line a
+ * screen reader reads. Runs that `item` split or joined are made again,
+ * their summaries kept (and whether each was open).
+ *
+ * @param {HTMLElement} item
+ */
+function condenseAround(item) {
+  const inStretch = (/** @type {Element | null} */ node) =>
+    node !== null &&
+    (isJoinLeave(node) || node.classList.contains("condensed"));
+  /** @type {Element} */
+  let first = item;
+  while (inStretch(first.previousElementSibling)) {
+    first = /** @type {Element} */ (first.previousElementSibling);
+  }
+  /** @type {HTMLElement[]} */
+  const summaries = [];
+  /** @type {HTMLElement[][]} */
+  const runs = [];
+  /** @type {HTMLElement[]} */
+  let run = [];
+  /** @type {Element | null} */
+  let node = first;
+  for (
+    ;
+    node !== null && (node === item || inStretch(node));
+    node = node.nextElementSibling
+  ) {
+    const entry = /** @type {HTMLElement} */ (node);
+    if (entry.classList.contains("condensed")) {
+      summaries.push(entry);
+      continue;
+    }
+    const joins = isJoinLeave(entry) &&
+      (run.length === 0 || dayOf(entry) === dayOf(run[0]));
+    if (!joins && run.length > 0) {
+      runs.push(run);
+      run = [];
+    }
+    if (isJoinLeave(entry)) run.push(entry);
+  }
+  if (run.length > 0) runs.push(run);
+  for (const lines of runs) {
+    if (lines.length < 2) {
+      lines[0].hidden = false;
+      lines[0].classList.remove("condensed-line");
+      markDay(lines[0]);
+      continue;
+    }
+    const summary = summaries.shift() ?? makeSummary();
+    fillSummary(summary, lines);
+    if (lines[0].previousElementSibling !== summary) {
+      lines[0].before(summary);
+    }
+    const open = summary.dataset.open === "true";
+    for (const line of lines) {
+      if (line.hidden === open) line.hidden = !open;
+      line.classList.add("condensed-line");
+    }
+    markDay(summary);
+    markDay(lines[0]);
+  }
+  for (const summary of summaries) summary.remove();
+}
+
+/**
+ * A summary line for a run of joins and leaves; its button opens and closes
+ * the run.
+ *
+ * @returns {HTMLElement}
+ */
+function makeSummary() {
+  const summary = h("li", "entry event condensed");
+  summary.dataset.open = "false";
+  const body = h("div", "body");
+  const button = h("button", "condensed-toggle");
+  button.type = "button";
+  button.setAttribute("aria-expanded", "false");
+  button.append(h("span", "condensed-text"));
+  button.addEventListener("click", () => {
+    const open = summary.dataset.open !== "true";
+    summary.dataset.open = String(open);
+    button.setAttribute("aria-expanded", String(open));
+    const next = summary.nextElementSibling;
+    if (next !== null) condenseAround(/** @type {HTMLElement} */ (next));
+  });
+  body.append(button);
+  summary.append(h("time", "time"), body);
+  return summary;
+}
+
+/**
+ * A summary's time (its run's first), key (just before its run's first)
+ * and text.
+ *
+ * @param {HTMLElement} summary
+ * @param {HTMLElement[]} lines
+ */
+function fillSummary(summary, lines) {
+  const time = /** @type {HTMLTimeElement | null} */ (
+    lines[0].querySelector(":scope > time")
+  );
+  const shown = /** @type {HTMLTimeElement} */ (summary.querySelector("time"));
+  if (time !== null && shown.dateTime !== time.dateTime) {
+    shown.replaceWith(time.cloneNode(true));
+  }
+  summary.dataset.key = String(Number(lines[0].dataset.key) - 1e-6);
+  /** @type {(kind: string) => string[]} */
+  const names = (kind) => [
+    ...new Set(
+      lines.filter((line) => line.classList.contains(kind)).map((line) =>
+        line.dataset.name ?? ""
+      ),
+    ),
+  ];
+  const joined = names("event-entered");
+  const left = names("event-left");
+  const parts = [];
+  if (joined.length > 0) parts.push(`${nameList(joined)} joined`);
+  if (left.length > 0) parts.push(`${nameList(left)} left`);
+  const text = parts.join(", ");
+  const label = /** @type {HTMLElement} */ (
+    summary.querySelector(".condensed-text")
+  );
+  if (label.textContent !== text) label.textContent = text;
+}
+
+/**
+ * Names as a summary says them: "alice", "alice and bob", "alice, bob and
+ * carol", "alice, bob and 198 others".
+ *
+ * @param {string[]} names
+ * @returns {string}
+ */
+function nameList(names) {
+  if (names.length === 1) return names[0];
+  if (names.length <= 3) {
+    return `${names.slice(0, -1).join(", ")} and ${names[names.length - 1]}`;
+  }
+  return `${names[0]}, ${names[1]} and ${names.length - 2} others`;
 }
 
 /** Whether the log is scrolled to (nearly) its end. */
