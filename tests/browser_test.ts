@@ -1991,6 +1991,37 @@ browserTest(
 );
 
 browserTest(
+  "a private conversation with an offline account says whether the message was kept",
+  async (chromium) => {
+    await using server = await startServer({
+      httpPort: 0,
+      offlineMax: 5,
+      offlinePerSender: 1,
+    });
+    (await registered(server.addr.port, "tel")).close();
+    await using page = await chromium.open(pageUrl(server.httpAddr!.port));
+    await page.login("ann");
+    await page.type("/msg tel first");
+    await page.waitForLine(
+      "tel is offline and will get your message at their next login",
+    );
+    await page.waitFor(() =>
+      document.getElementById("person-status").textContent ===
+        "Offline: your messages wait for their next login"
+    );
+    await page.type("second");
+    await page.waitForLine(
+      "tel is offline and has 1 of your messages waiting, the most one sender may leave; yours was not kept",
+    );
+    await page.waitFor(() =>
+      document.getElementById("person-status").textContent ===
+        "Offline: too many messages wait for them; yours was not kept"
+    );
+    assertHealthy(page);
+  },
+);
+
+browserTest(
   "a run of joins and leaves is one line that opens to show them all",
   async (chromium) => {
     await using server = await startServer({ httpPort: 0 });

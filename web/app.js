@@ -77,7 +77,9 @@ const TEXTS = {
   offlineMessage: /^\[private, ([^\]]+)\] (\S+): (.*)$/,
   whois: /^(\S+) is in room "(.*)", connected /,
   isAway: /^(\S+) is away: (.*)$/,
-  offlineKept: /^(\S+) is offline and /,
+  offlineKept:
+    /^(\S+) is offline and will get your message at their next login$/,
+  offlineRefused: /^(\S+) is offline and has .* waiting.*; yours was not kept$/,
   noSuchUser: /^No one called "(.*)" is online$/,
 };
 
@@ -1147,7 +1149,8 @@ function notePresence(lines) {
     const whois = line.match(TEXTS.whois);
     const away = line.match(TEXTS.isAway);
     const kept = line.match(TEXTS.offlineKept);
-    const offline = kept ?? line.match(TEXTS.noSuchUser);
+    const refused = line.match(TEXTS.offlineRefused);
+    const offline = kept ?? refused ?? line.match(TEXTS.noSuchUser);
     if (whois !== null) {
       // whois's answer: where they are, then whether they are away.
       session.presence.set(fold(whois[1]), {
@@ -1166,9 +1169,11 @@ function notePresence(lines) {
       session.presence.set(fold(offline[1]), {
         state: "offline",
         room: null,
-        reason: kept === null
-          ? null
-          : "your messages wait for their next login",
+        reason: kept !== null
+          ? "your messages wait for their next login"
+          : refused !== null
+          ? "too many messages wait for them; yours was not kept"
+          : null,
       });
     } else {
       continue;
