@@ -244,7 +244,12 @@ export class Registry {
     let room = this.#rooms.get(key);
     if (room === undefined) {
       // A new room may not pass for one that is here ("rnain" for "main").
-      const twin = this.#roomLookalikes.get(skeleton(name));
+      // One the store knows (`state`: it has a history, a topic, an owner,
+      // or in a cluster members on another server) is no new room: it
+      // stays open to all, as on the server where it was made.
+      const twin = state === undefined
+        ? this.#roomLookalikes.get(skeleton(name))
+        : undefined;
       if (twin !== undefined) {
         throw new ChatError(
           TEXT.badName("room name", name, TEXT.looksLikeRoom(twin.name)),

@@ -717,6 +717,38 @@ Deno.test({
 
 Deno.test({
   name:
+    `cluster: a room open on another server can be joined, though it looks like one open here${why}`,
+  ignore,
+  async fn() {
+    await using c = await cluster(2);
+    const [a, b] = c.ports;
+    await using alice = await Client.login(a, "alice");
+    await alice.send("join rnain2");
+    await alice.expect('You are now in room "rnain2".');
+    await using bob = await Client.login(b, "bob");
+    await bob.send("join main2");
+    await bob.waitFor('You are now in room "main2".');
+    await using carol = await Client.login(a, "carol");
+    await listIs(carol, "rooms", "Rooms:", [
+      "  main (1 person)",
+      "  main2 (1 person)",
+      "  rnain2 (1 person)",
+    ]);
+    await carol.send("join main2");
+    await carol.waitFor('You are now in room "main2".');
+    await bob.waitFor("carol has entered the room.");
+    // A new one that looks like a room open here is still refused.
+    await carol.send("join rnain3");
+    await carol.expect('You are now in room "rnain3".');
+    await carol.send("join main3");
+    await carol.expect(
+      'Cannot use the room name "main3": it looks like the room "rnain3"',
+    );
+  },
+});
+
+Deno.test({
+  name:
     `cluster: an ignore of a user on another server follows their change of name and ends with their session${why}`,
   ignore,
   async fn() {
