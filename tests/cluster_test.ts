@@ -717,6 +717,38 @@ Deno.test({
 
 Deno.test({
   name:
+    `cluster: an ignore of someone on a server that restarts under its node id holds no newcomer there${why}`,
+  ignore,
+  async fn() {
+    await using redis = await RedisServer.start();
+    await using a = await startServer({ redis: redis.url, nodeId: "node-a" });
+    const startB = () =>
+      ServerProcess.start(
+        ServerProcess.mainArgs("--redis", redis.url, "--node-id", "node-b"),
+      );
+    await using alice = await Client.login(a.addr.port, "alice");
+    {
+      // bob is node-b's first login, as carol will be after its restart.
+      await using b = await startB();
+      await using bob = await Client.login(b.port, "bob");
+      await alice.expect("bob has entered the room.");
+      await alice.send("ignore bob");
+      await alice.expect("You are ignoring bob");
+      assert.equal((await b.stop()).code, 0);
+      await alice.waitFor("bob has left the room.");
+    }
+    await using b = await startB();
+    await using carol = await Client.login(b.port, "carol");
+    await alice.expect("carol has entered the room.");
+    await carol.send("say hello alice");
+    await alice.expect("carol: hello alice");
+    await carol.send("msg alice psst");
+    await alice.expect("[private] carol: psst");
+  },
+});
+
+Deno.test({
+  name:
     `cluster: a room open on another server can be joined, though it looks like one open here${why}`,
   ignore,
   async fn() {

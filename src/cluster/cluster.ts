@@ -169,6 +169,13 @@ export interface ClusterOptions {
 /** This server's part in a cluster. */
 export class Cluster implements ClusterHooks {
   readonly nodeId: string;
+  /**
+   * This start's own mark, in every session id this server gives out: a
+   * server restarted under the same `--node-id` counts its logins from 1
+   * again, and without it a newcomer could take the id of someone ignored
+   * before the restart.
+   */
+  readonly #start = crypto.randomUUID().slice(0, 8);
   readonly #link: RedisLink;
   readonly #store: RedisStore;
   readonly #subscriber: Subscriber;
@@ -768,7 +775,8 @@ export class Cluster implements ClusterHooks {
   // What arrives.
 
   /**
-   * A room event: "NODE NUMBER", the sender's key and the JSON, a line each.
+   * A room event: "NODE NUMBER", the sender (`#sender`: key and session,
+   * or "" for none) and the JSON, a line each.
    * "- NODE" is a server's word that NODE's users left (it was taken for
    * dead), and "NODE 0" NODE's word that they are back: NODE's own members
    * never saw them go, so NODE skips both.
@@ -876,12 +884,20 @@ export class Cluster implements ClusterHooks {
   }
 
   /**
+   * A session's id across the cluster: the node id, this start's mark and
+   * {@linkcode User.login}, which a change of name keeps.
+   */
+  #session(login: number): string {
+    return `${this.nodeId}/${this.#start}.${login}`;
+  }
+
+  /**
    * The sender of a line or private message as the other servers hear of
    * it: their key now and, after a space (a name has none), their session
-   * (node id, "/", {@linkcode User.login}), which a change of name keeps.
+   * (see `#session`).
    */
   #sender(user: User): string {
-    return `${user.key} ${this.nodeId}/${user.login}`;
+    return `${user.key} ${this.#session(user.login)}`;
   }
 
   #presence(user: {
@@ -900,9 +916,7 @@ export class Cluster implements ClusterHooks {
       skeleton: skeleton(user.name),
       node: this.nodeId,
       since: user.since,
-      login: user.login === undefined
-        ? undefined
-        : `${this.nodeId}/${user.login}`,
+      login: user.login === undefined ? undefined : this.#session(user.login),
       active: this.#clock.date(),
       account: user.account,
       room: user.room?.key ?? "",

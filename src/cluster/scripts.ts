@@ -148,8 +148,8 @@ return id`);
 
 /**
  * Sends a private message straight to the server holding its recipient.
- * KEYS: names, ids. ARGV: recipient key, event JSON without its id, sender
- * (key and session: see `#sender` in cluster.ts), prefix. Returns {id, recipient's name, their away message or ''}, or
+ * KEYS: names, ids. ARGV: recipient key, event JSON without its id, the
+ * sender (key and session: see `#sender` in cluster.ts), prefix. Returns {id, recipient's name, their away message or ''}, or
  * 0 when nobody has the name.
  */
 export const PRIVATE = new Script(`
