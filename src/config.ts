@@ -252,7 +252,7 @@ export const OPTIONS: readonly Option[] = [
     flag: "http-host",
     value: "HOST",
     description:
-      "address the HTTP and HTTPS ports listen on (127.0.0.1 behind a proxy) (default: --host)",
+      "address the HTTP and HTTPS ports listen on (127.0.0.1 behind a proxy; default: --host's)",
     parse: nonEmpty,
   },
   {
