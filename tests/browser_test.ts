@@ -1714,6 +1714,16 @@ browserTest(
     });
     await ann.page.keyboard.type("not a command");
     assert.equal(await hint(), null);
+    // The hint is the box's description for a screen reader, which reads
+    // it hidden or not: it says nothing once hidden.
+    assert.deepEqual(
+      await ann.page.evaluate(() => ({
+        describedBy: document.getElementById("message")
+          .getAttribute("aria-describedby"),
+        text: document.getElementById("command-hint").textContent,
+      })),
+      { describedBy: "command-hint", text: "" },
+    );
     assertHealthy(ann);
   },
 );

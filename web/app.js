@@ -2848,7 +2848,10 @@ function renderHint() {
   const typed = /^\/(\S*)(\s?)/.exec(value);
   const hint = ui.commandHint;
   if (typed === null || session.prompt !== null || value.startsWith("//")) {
+    // Emptied too: the box's description, which a screen reader reads
+    // even when hidden.
     hint.hidden = true;
+    hint.replaceChildren();
     return;
   }
   const word = typed[1].toLowerCase();
