@@ -1442,6 +1442,20 @@ browserTest(
     await ann.page.focus("#message");
     await ann.page.keyboard.press("Tab");
     assert.deepEqual(await box(), { value: "", focused: "send" });
+
+    // A paste (no key pressed) after a completion: the next Tab completes
+    // what is there now, not the old completion's place.
+    await clear();
+    await ann.page.focus("#message");
+    await ann.page.keyboard.type("bo");
+    await ann.page.keyboard.press("Tab");
+    assert.deepEqual(await box(), { value: "bobby: ", focused: "message" });
+    await ann.page.$eval("#message", (input: Dom) => {
+      input.value = "thanks b";
+      input.dispatchEvent(new Event("input", { bubbles: true }));
+    });
+    await ann.page.keyboard.press("Tab");
+    assert.deepEqual(await box(), { value: "thanks Bea ", focused: "message" });
     await ann.screenshot("tab-completion");
     assertHealthy(ann);
   },

@@ -3267,7 +3267,13 @@ ui.composer.addEventListener("submit", (/** @type {Event} */ event) => {
 });
 ui.message.addEventListener("keydown", onMessageKey);
 // Typing, and what keys put in the box (Tab, Up and Down), change the hint.
-ui.message.addEventListener("input", renderHint);
+ui.message.addEventListener("input", () => {
+  // The box changed without a key (a paste from the menu, a drop, a voice
+  // or IME input): a completion's place in it is stale. Its own edits fire
+  // no input event.
+  completion = null;
+  renderHint();
+});
 ui.message.addEventListener("keyup", renderHint);
 ui.message.addEventListener("blur", () => {
   completion = null;
