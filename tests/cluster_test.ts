@@ -730,7 +730,7 @@ Deno.test({
     {
       // bob is node-b's first login, as carol will be after its restart.
       await using b = await startB();
-      await using bob = await Client.login(b.port, "bob");
+      await using _bob = await Client.login(b.port, "bob");
       await alice.expect("bob has entered the room.");
       await alice.send("ignore bob");
       await alice.expect("You are ignoring bob");
