@@ -102,14 +102,12 @@ export function keepServing(): Disposable {
  * Resolves on the first SIGINT, SIGTERM or SIGHUP (SIGBREAK on Windows).
  * SIGHUP is what a server started in a terminal gets when the terminal
  * goes (an ssh session dropped): without a listener it would die on the
- * spot, with no goodbye and the last writes to the database lost. One
- * started with SIGHUP ignored (`nohup`) keeps it ignored: a listener would
- * undo what `nohup` is for.
+ * spot, with no goodbye and the last writes to the database lost.
  */
 function stopSignal(): Promise<void> {
   const signals: Deno.Signal[] = Deno.build.os === "windows"
     ? ["SIGINT", "SIGBREAK"]
-    : ["SIGINT", "SIGTERM", ...hangupHeard()];
+    : ["SIGINT", "SIGTERM", "SIGHUP"];
   return new Promise((resolve) => {
     const stop = () => {
       for (const signal of signals) Deno.removeSignalListener(signal, stop);
@@ -117,24 +115,6 @@ function stopSignal(): Promise<void> {
     };
     for (const signal of signals) Deno.addSignalListener(signal, stop);
   });
-}
-
-/**
- * SIGHUP, unless this process was started with it ignored. Linux says so in
- * /proc/self/status (`SigIgn`, a mask in hex whose lowest bit is SIGHUP);
- * where it cannot be read, SIGHUP is listened to.
- */
-function hangupHeard(): Deno.Signal[] {
-  try {
-    const status = Deno.readTextFileSync("/proc/self/status");
-    const ignored = status.match(/^SigIgn:\s*([0-9a-f]+)$/m);
-    if (ignored !== null && (parseInt(ignored[1].slice(-1), 16) & 1) === 1) {
-      return [];
-    }
-  } catch {
-    // Not Linux, or no /proc: listen.
-  }
-  return ["SIGHUP"];
 }
 
 if (import.meta.main) {

@@ -51,25 +51,6 @@ Deno.test("main: SIGHUP (its terminal gone) stops it the same way", async () => 
   assert.equal(status.code, 0);
 });
 
-Deno.test({
-  name: "main: under nohup, SIGHUP stays ignored",
-  ignore: Deno.build.os !== "linux",
-  async fn() {
-    await using server = await ServerProcess.start(
-      [Deno.execPath(), ...ServerProcess.mainArgs("--db", ":memory:")],
-      "nohup",
-    );
-    await using alice = await Client.login(server.port, "alice");
-    server.child.kill("SIGHUP");
-    // Still serving: a line goes round after the signal.
-    await alice.send("say still here");
-    await alice.expect("alice: still here");
-    const status = await server.stop("SIGTERM");
-    await alice.expect("Server is shutting down.");
-    assert.equal(status.code, 0);
-  },
-});
-
 Deno.test("main: deno task start passes flags through", async () => {
   await using server = await ServerProcess.start([
     "task",
