@@ -205,7 +205,14 @@ Deno.test({
     // In one write: the line is on its way through Redis when the logout
     // is read.
     await alice.send("say hi\r\nsay bye\r\nlogout");
-    assert.deepEqual(await alice.closed(), ["alice: hi", "alice: bye"]);
+    // bob's arrival, published before alice's login, can reach her server
+    // after she is in the room (docs/cluster.md): left out.
+    assert.deepEqual(
+      (await alice.closed()).filter((line) =>
+        line !== "bob has entered the room."
+      ),
+      ["alice: hi", "alice: bye"],
+    );
     await bob.expectLines(["alice: hi", "alice: bye"]);
     await bob.expect("alice has left the room.");
   },
@@ -245,6 +252,14 @@ Deno.test({
       for (const client of [alice, bob]) {
         await client.waitFor("dave has entered the room.");
       }
+      // A read waits for its own server's presence updates: once dave's
+      // look is answered, his move back to main is in Redis, not counted
+      // below.
+      await listIs(dave, "look", "The following are in this room:", [
+        "alice",
+        "bob",
+        "dave",
+      ]);
 
       // Ten lines in main, to alice, bob and dave on three servers, and a
       // private message from one server to another.
