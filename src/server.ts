@@ -277,7 +277,9 @@ export async function serve(options: ServeOptions = {}): Promise<ChatServer> {
       });
     } catch (error) {
       throw new StoreError(
-        `Cannot reach Redis at ${config.redis}: ${(error as Error).message}`,
+        `Cannot reach Redis at ${withoutPassword(config.redis)}: ${
+          (error as Error).message
+        }`,
         { cause: error },
       );
     }
@@ -387,6 +389,22 @@ function listen(host: string, port: number): Promise<Server> {
       resolve(server);
     });
   });
+}
+
+/**
+ * A Redis URL for the log: its password (`redis://:secret@host`,
+ * `redis://user:secret@host`) shown as `***`, since the log is no place for
+ * it.
+ */
+export function withoutPassword(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password === "") return url;
+    parsed.password = "***";
+    return parsed.href;
+  } catch {
+    return url;
+  }
 }
 
 /** The message of the day: its lines, sanitised, without trailing blanks. */

@@ -194,6 +194,56 @@ Deno.test("main: a database it cannot use is one clear line and exit code 1", as
   }
 });
 
+Deno.test("main: a Redis it cannot reach at start is one clear line, exit code 1, no password", async () => {
+  const start = async (url: string) => {
+    // Killed if it waits instead (as it did, for good and unlogged), so
+    // that the test fails.
+    const output = await new Deno.Command(Deno.execPath(), {
+      args: [
+        ...["run", "--allow-net", "--allow-read", "--allow-write", "main.ts"],
+        ...["--host", "127.0.0.1", "--port", "0", "--no-http"],
+        ...["--redis", url],
+      ],
+      cwd: new URL("..", import.meta.url),
+      stdin: "null",
+      signal: AbortSignal.timeout(TIMEOUT_MS),
+    }).output();
+    const text = new TextDecoder().decode(output.stderr);
+    assert.equal(output.code, 1, text);
+    assert.equal(text.trim().split("\n").length, 1, text);
+    assert.doesNotMatch(text, /^\s+at /m, "no stack trace");
+    assert.doesNotMatch(text, /hunter2/, "no password in the log");
+    return text;
+  };
+  const closed = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const free = closed.addr.port;
+  closed.close();
+  assert.match(
+    await start(`redis://chat:hunter2@127.0.0.1:${free}`),
+    new RegExp(
+      `Cannot reach Redis at redis://chat:\\*\\*\\*@127\\.0\\.0\\.1:${free}: .*ECONNREFUSED`,
+    ),
+  );
+
+  // A Redis that takes the connection and never answers (a stopped
+  // process: the kernel still accepts for it).
+  const silent = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const held: Deno.Conn[] = [];
+  const accepting = (async () => {
+    for await (const conn of silent) held.push(conn);
+  })();
+  try {
+    assert.match(
+      await start(`redis://:hunter2@127.0.0.1:${silent.addr.port}`),
+      /Cannot reach Redis at redis:\/\/:\*\*\*@127\.0\.0\.1:\d+: Redis did not answer/,
+    );
+  } finally {
+    silent.close();
+    await accepting.catch(() => {});
+    for (const conn of held) conn.close();
+  }
+});
+
 Deno.test({
   name:
     "main: a certificate and key TLS cannot use are one clear line and exit code 1",

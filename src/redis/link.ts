@@ -73,14 +73,18 @@ export class RedisLink {
 
   /**
    * Connects to Redis at `url` (`redis://host:port/db`); rejects if it
-   * cannot at first. After that, it reconnects by itself, every 250 ms to
-   * 1 s, and says so through `onState`.
+   * cannot at first (refused, a wrong password, no answer in
+   * {@linkcode ANSWER_MS}), so that a server started without its Redis
+   * stops with the reason instead of waiting for it unseen. After that, it
+   * reconnects by itself, every 250 ms to 1 s, and says so through
+   * `onState`.
    */
   static async connect(
     url: string,
     options: RedisLinkOptions = {},
   ): Promise<RedisLink> {
-    const client = makeClient(url);
+    let started = false;
+    const client = makeClient(url, () => started);
     const link = new RedisLink(url, client, options);
     client.on("error", (error: Error) => {
       link.#setUp(false);
@@ -91,7 +95,13 @@ export class RedisLink {
       link.#setUp(true);
     });
     client.on("end", () => link.#setUp(false));
-    await client.connect();
+    try {
+      await within(client.connect(), ANSWER_MS);
+    } catch (error) {
+      client.destroy();
+      throw error;
+    }
+    started = true;
     link.#up = true;
     link.#started = true;
     return link;
@@ -308,14 +318,19 @@ function within<T>(work: Promise<T>, ms: number): Promise<T> {
   return Promise.race([work, late]).finally(() => clearTimeout(timer));
 }
 
-function makeClient(url: string): Client {
+/**
+ * A client that reconnects by itself once `started` says it has been
+ * connected; before that, the first failure is final (node-redis would
+ * otherwise retry for good, and `connect()` never settle).
+ */
+function makeClient(url: string, started: () => boolean): Client {
   return createClient({
     url,
     RESP: 2,
     disableOfflineQueue: true,
     socket: {
       reconnectStrategy: (retries: number) =>
-        Math.min(250 * (retries + 1), 1000),
+        started() ? Math.min(250 * (retries + 1), 1000) : false,
       connectTimeout: 2000,
     },
   });
