@@ -555,12 +555,17 @@ export type Invocation =
   | { action: "help" }
   | { action: "version" };
 
-/** Parses command-line flags. Throws a {@linkcode UsageError}. */
+/**
+ * Parses command-line flags. Throws a {@linkcode UsageError}. A leading
+ * `--` is skipped: `deno task start -- --port 6000` (npm's way of passing
+ * flags on) hands it to the program, and the server takes no arguments
+ * that it could set apart.
+ */
 export function parseFlags(args: readonly string[]): Invocation {
   let parsed;
   try {
     parsed = parseArgs({
-      args: [...args],
+      args: args[0] === "--" ? args.slice(1) : [...args],
       strict: true,
       allowPositionals: false,
       options: {

@@ -225,3 +225,17 @@ Deno.test("usage() lists every option with its default", () => {
     }
   }
 });
+
+Deno.test("parseFlags() skips a leading -- (deno task start -- --port 6000)", () => {
+  const result = parseFlags(["--", "--port", "6000", "--no-http"]);
+  assert.equal(result.action, "serve");
+  if (result.action !== "serve") return;
+  assert.equal(result.config.port, 6000);
+  assert.equal(result.config.httpPort, null);
+  assert.deepEqual(parseFlags(["--", "--help"]), { action: "help" });
+  // Anywhere else it is still an argument the server does not take.
+  assert.throws(
+    () => parseFlags(["--port", "6000", "--", "--name", "x"]),
+    UsageError,
+  );
+});
