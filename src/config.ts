@@ -258,7 +258,8 @@ export const OPTIONS: readonly Option[] = [
   {
     key: "noHttp",
     flag: "no-http",
-    description: "serve no HTTP (no browser client, no /metrics)",
+    description:
+      "no HTTP port (no page, no /metrics there; --https-port still serves them)",
   },
   {
     key: "httpsPort",
