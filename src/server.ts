@@ -364,6 +364,14 @@ export async function serve(options: ServeOptions = {}): Promise<ChatServer> {
       await server.close();
       throw error;
     }
+    if (config.redis === "") {
+      // Which file: a relative --db is from the working directory, which
+      // for `deno task start` is the checkout's, wherever it was typed.
+      // Once started, so that a start that fails says one line only.
+      log("server").info("Using the database {path}", {
+        path: databasePath(config.db),
+      });
+    }
     return server;
   } catch (error) {
     listener?.close();
@@ -404,6 +412,16 @@ export function withoutPassword(url: string): string {
     return parsed.href;
   } catch {
     return url;
+  }
+}
+
+/** `path` made absolute, for the log; as it is if that cannot be done. */
+function databasePath(path: string): string {
+  if (path === ":memory:") return path;
+  try {
+    return Deno.realPathSync(path);
+  } catch {
+    return path;
   }
 }
 

@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
+import { relative } from "node:path";
 import { DatabaseSync } from "node:sqlite";
+import { fileURLToPath } from "node:url";
 import denoJson from "../deno.json" with { type: "json" };
 import { Client, ServerProcess, TIMEOUT_MS } from "./helpers.ts";
 import { makeCertificate, openssl } from "./tls_helpers.ts";
@@ -68,6 +70,25 @@ Deno.test("main: deno task start passes flags through", async () => {
   await using client = await Client.connect(server.port);
   await client.expect("Welcome to FlagChat");
   assert.equal((await server.stop("SIGTERM")).code, 0);
+});
+
+Deno.test("main: the log names the database file, a relative --db made absolute", async () => {
+  const dir = await Deno.realPath(await Deno.makeTempDir());
+  try {
+    const project = fileURLToPath(new URL("..", import.meta.url));
+    const db = relative(project, `${dir}/here.db`);
+    await using server = await ServerProcess.start(
+      ServerProcess.mainArgs("--db", db),
+    );
+    assert.equal((await server.stop()).code, 0);
+    assert.match(server.stderr, /Using the database (.*)\n/);
+    assert.equal(
+      server.stderr.match(/Using the database (.*)\n/)![1],
+      `${dir}/here.db`,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 Deno.test("main: an unknown flag prints the error and usage, exit code 2", async () => {
