@@ -61,7 +61,7 @@ import {
 import { SqliteStore } from "./store/sqlite.ts";
 import { RedisStore } from "./store/redis.ts";
 import { StoreError } from "./store/store.ts";
-import { RedisLink } from "./redis/link.ts";
+import { RedisLink, withoutPassword } from "./redis/link.ts";
 import {
   type Announcement,
   Cluster,
@@ -397,22 +397,6 @@ function listen(host: string, port: number): Promise<Server> {
       resolve(server);
     });
   });
-}
-
-/**
- * A Redis URL for the log: its password (`redis://:secret@host`,
- * `redis://user:secret@host`) shown as `***`, since the log is no place for
- * it.
- */
-export function withoutPassword(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password === "") return url;
-    parsed.password = "***";
-    return parsed.href;
-  } catch {
-    return url;
-  }
 }
 
 /** `path` made absolute, for the log; as it is if that cannot be done. */

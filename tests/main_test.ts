@@ -265,6 +265,59 @@ Deno.test("main: a Redis it cannot reach at start is one clear line, exit code 1
   }
 });
 
+/**
+ * A Redis that answers every command OK but writes, as a read-only replica
+ * does: enough for a connection, not for a store.
+ */
+async function readOnlyRedis(conn: Deno.Conn): Promise<void> {
+  const decoder = new TextDecoder();
+  let text = "";
+  for await (const chunk of conn.readable) {
+    text += decoder.decode(chunk, { stream: true });
+    // Each command is an array of bulk strings: *N, then N $LEN and data.
+    while (true) {
+      const lines = text.split("\r\n");
+      if (lines.length < 2 || !lines[0].startsWith("*")) break;
+      const count = Number(lines[0].slice(1));
+      if (lines.length < 1 + 2 * count + 1) break;
+      const name = lines[2].toUpperCase();
+      text = lines.slice(1 + 2 * count).join("\r\n");
+      await conn.write(new TextEncoder().encode(
+        name === "INCRBY"
+          ? "-READONLY You can't write against a read only replica.\r\n"
+          : "+OK\r\n",
+      ));
+    }
+  }
+}
+
+Deno.test("main: a Redis that takes no writes is one clear line, no password", async () => {
+  const replica = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const serving = (async () => {
+    for await (const conn of replica) readOnlyRedis(conn).catch(() => {});
+  })();
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: [
+      ...["run", "--allow-net", "--allow-read", "--allow-write", "main.ts"],
+      ...["--host", "127.0.0.1", "--port", "0", "--no-http"],
+      ...["--redis", `redis://:hunter2@127.0.0.1:${replica.addr.port}`],
+    ],
+    cwd: new URL("..", import.meta.url),
+    stdin: "null",
+    signal: AbortSignal.timeout(TIMEOUT_MS),
+  }).output();
+  const text = new TextDecoder().decode(output.stderr);
+  assert.equal(output.code, 1, text);
+  assert.equal(text.trim().split("\n").length, 1, text);
+  assert.match(
+    text,
+    /Cannot use Redis at redis:\/\/:\*\*\*@127\.0\.0\.1:\d+: READONLY/,
+  );
+  assert.doesNotMatch(text, /hunter2/, "no password in the log");
+  replica.close();
+  await serving.catch(() => {});
+});
+
 Deno.test({
   name:
     "main: a certificate and key TLS cannot use are one clear line and exit code 1",

@@ -319,6 +319,22 @@ function within<T>(work: Promise<T>, ms: number): Promise<T> {
 }
 
 /**
+ * A Redis URL for the log: its password (`redis://:secret@host`,
+ * `redis://user:secret@host`) shown as `***`, since the log is no place for
+ * it.
+ */
+export function withoutPassword(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password === "") return url;
+    parsed.password = "***";
+    return parsed.href;
+  } catch {
+    return url;
+  }
+}
+
+/**
  * A client that reconnects by itself once `started` says it has been
  * connected; before that, the first failure is final (node-redis would
  * otherwise retry for good, and `connect()` never settle).

@@ -34,7 +34,12 @@ import type {
   PrivateEvent,
   TopicEvent,
 } from "../events.ts";
-import { type RedisLink, type Reply, Script } from "../redis/link.ts";
+import {
+  type RedisLink,
+  type Reply,
+  Script,
+  withoutPassword,
+} from "../redis/link.ts";
 import { BlockIds, ID_BLOCK } from "./ids.ts";
 import {
   type Account,
@@ -254,7 +259,9 @@ export class RedisStore implements Store {
       reserved = Number(await link.call("INCRBY", `${prefix}ids`, ID_BLOCK));
     } catch (error) {
       throw new StoreError(
-        `Cannot use Redis at ${link.url}: ${(error as Error).message}`,
+        `Cannot use Redis at ${withoutPassword(link.url)}: ${
+          (error as Error).message
+        }`,
         { cause: error },
       );
     }
