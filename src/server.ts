@@ -152,6 +152,14 @@ export function readCertificate(
   try {
     privateKey = createPrivateKey(key);
   } catch (error) {
+    // PKCS #8's BEGIN ENCRYPTED PRIVATE KEY, or OpenSSL's Proc-Type header.
+    if (/ENCRYPTED/.test(key)) {
+      fail(
+        "the key is encrypted with a passphrase, which the server cannot ask " +
+          `for: decrypt it first (openssl pkey -in ${keyPath} -out plain.pem)`,
+        error,
+      );
+    }
     fail(
       `the key file holds no PEM private key (${(error as Error).message})`,
       error,

@@ -352,6 +352,21 @@ Deno.test({
         /Cannot use the TLS certificate ".*key\.pem" and key ".*cert\.pem": the certificate file holds no PEM certificate/,
       );
       await refused(one.cert, other.key, /the key is not the certificate's/);
+      // Before, "the key file holds no PEM private key (... interrupted or
+      // cancelled)", for a file that holds one, encrypted.
+      const encrypted = `${one.dir}/encrypted.pem`;
+      const made = await new Deno.Command("openssl", {
+        args: ["pkey", "-in", one.key, "-aes256", "-passout", "pass:secret"],
+        stdout: "piped",
+        stderr: "null",
+      }).output();
+      assert.ok(made.success);
+      await Deno.writeFile(encrypted, made.stdout);
+      await refused(
+        one.cert,
+        encrypted,
+        /the key is encrypted with a passphrase, which the server cannot ask for/,
+      );
     } finally {
       await Deno.remove(one.dir, { recursive: true });
       await Deno.remove(other.dir, { recursive: true });
