@@ -626,7 +626,19 @@ export function parseFlags(args: readonly string[]): Invocation {
     // Else the files are read by nothing and the server has no TLS, silently.
     throw new UsageError("--cert and --key need --tls-port or --https-port");
   }
+  if (config.noHttp && values["http-port"] !== undefined) {
+    // Else one of the two is ignored, and the operator cannot tell which.
+    throw new UsageError("--no-http and --http-port cannot go together");
+  }
   if (config.noHttp) config.httpPort = null;
+  if (
+    values["http-host"] !== undefined && config.httpPort === null &&
+    config.httpsPort === null
+  ) {
+    throw new UsageError(
+      "--http-host needs an HTTP or HTTPS port to listen on",
+    );
+  }
   if (config.historyLines > config.historyKeep) {
     throw new UsageError(
       "--history-lines cannot be more than --history-keep (the lines kept)",

@@ -170,6 +170,31 @@ Deno.test("parseFlags(): --no-http serves no HTTP; proxies and origins are check
   assert.throws(() => parseFlags(["--node-id", "a b"]), /--node-id/);
 });
 
+Deno.test("parseFlags() refuses HTTP flags that --no-http would leave unused", () => {
+  assert.throws(
+    () => parseFlags(["--no-http", "--http-port", "8081"]),
+    /--no-http and --http-port cannot go together/,
+  );
+  assert.throws(
+    () => parseFlags(["--no-http", "--http-host", "127.0.0.1"]),
+    /--http-host needs an HTTP or HTTPS port/,
+  );
+  const https = parseFlags([
+    "--no-http",
+    "--http-host",
+    "127.0.0.1",
+    "--https-port",
+    "8443",
+    "--cert",
+    "c.pem",
+    "--key",
+    "k.pem",
+  ]);
+  assert.equal(https.action === "serve" && https.config.httpHost, "127.0.0.1");
+  const plain = parseFlags(["--http-host", "127.0.0.1"]);
+  assert.equal(plain.action === "serve" && plain.config.httpPort, 8080);
+});
+
 Deno.test("parseFlags() refuses --cert and --key with no port to use them", () => {
   assert.throws(
     () => parseFlags(["--cert", "c.pem", "--key", "k.pem"]),
