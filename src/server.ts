@@ -122,7 +122,7 @@ export class CertificateError extends Error {
 export function readCertificate(
   certPath: string,
   keyPath: string,
-): { cert: string; key: string } {
+): Certificate {
   const fail = (why: string, cause?: unknown): never => {
     throw new CertificateError(
       `Cannot use the TLS certificate "${certPath}" and key "${keyPath}": ${why}`,
@@ -168,7 +168,37 @@ export function readCertificate(
   if (!certificate!.checkPrivateKey(privateKey!)) {
     fail("the key is not the certificate's");
   }
-  return { cert, key };
+  return { cert, key, validTo: new Date(certificate!.validTo) };
+}
+
+/** A certificate and its key, as {@linkcode readCertificate} checked them. */
+export interface Certificate {
+  /** PEM. */
+  cert: string;
+  /** PEM. */
+  key: string;
+  /** The end of the certificate's validity. */
+  validTo: Date;
+}
+
+/** A certificate this close to its end is warned about at start, in ms. */
+const CERTIFICATE_WARN_MS = 14 * 24 * 60 * 60 * 1000;
+
+/**
+ * What to warn about a certificate that has ended or ends within two weeks
+ * at `now`, or null: browsers and `openssl s_client` refuse an ended one,
+ * and the server reads its files only at start (a renewal needs a restart).
+ */
+export function certificateWarning(
+  certificate: Certificate,
+  now: number,
+): string | null {
+  const end = certificate.validTo.getTime();
+  if (Number.isNaN(end) || end - now > CERTIFICATE_WARN_MS) return null;
+  const when = certificate.validTo.toISOString();
+  return end <= now
+    ? `expired on ${when}: clients will refuse it`
+    : `expires on ${when}: renew it, then restart the server`;
 }
 
 /** Binds with `bind`, or throws a {@linkcode ListenError} naming the port. */
@@ -318,6 +348,13 @@ export async function serve(options: ServeOptions = {}): Promise<ChatServer> {
     const pem = config.tlsPort !== null || config.httpsPort !== null
       ? readCertificate(config.cert, config.key)
       : null;
+    const ending = pem && certificateWarning(pem, clock.date());
+    if (ending) {
+      log("server").warn("The TLS certificate {path} {ending}", {
+        path: config.cert,
+        ending,
+      });
+    }
     const main = await store.room(MAIN_ROOM, config.historyLines);
     const moderation = await Moderation.load(store, {
       operators: config.ops.map(foldName),
@@ -353,6 +390,7 @@ export async function serve(options: ServeOptions = {}): Promise<ChatServer> {
       listener,
       tlsListener,
       secureContext,
+      certificate: pem,
       config,
       commands,
       clock,
@@ -435,6 +473,8 @@ export interface ChatServerParts {
   tlsListener: Server | null;
   /** The certificate and key the TLS port's handshakes use. */
   secureContext: SecureContext | null;
+  /** What `--cert` and `--key` held at start, for the HTTPS port. */
+  certificate: Certificate | null;
   config: Config;
   commands: ReadonlyMap<string, Command>;
   clock: Clock;
@@ -928,12 +968,8 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
       trustedProxies: config.trustedProxies.map((text) => parseBlock(text)!),
     });
     const listen = async (port: number, tls: boolean) => {
-      const certificate = tls
-        ? {
-          cert: Deno.readTextFileSync(config.cert),
-          key: Deno.readTextFileSync(config.key),
-        }
-        : {};
+      const pem = this.#parts.certificate;
+      const certificate = tls ? { cert: pem!.cert, key: pem!.key } : {};
       const host = config.httpHost === "" ? config.host : config.httpHost;
       const server = await bound(host, port, () =>
         Deno.serve({

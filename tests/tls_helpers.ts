@@ -34,10 +34,11 @@ async function run(...args: string[]): Promise<void> {
 
 /**
  * A throwaway certificate authority and a certificate it signed for
- * 127.0.0.1 and localhost, made by openssl in a temporary folder. (rustls
- * refuses a self-signed CA certificate used as the server's own.)
+ * 127.0.0.1 and localhost, valid for `days` (30 unless told), made by
+ * openssl in a temporary folder. (rustls refuses a self-signed CA
+ * certificate used as the server's own.)
  */
-export async function makeCertificate(): Promise<
+export async function makeCertificate(days = 30): Promise<
   { dir: string; ca: string; cert: string; key: string }
 > {
   const dir = await Deno.makeTempDir({ prefix: "chat-tls-" });
@@ -50,7 +51,7 @@ export async function makeCertificate(): Promise<
     "-subj",
     "/CN=chat test CA",
     "-days",
-    "1",
+    String(days),
     "-keyout",
     `${dir}/ca.key`,
     "-out",
@@ -82,7 +83,7 @@ export async function makeCertificate(): Promise<
     `${dir}/ca.key`,
     "-CAcreateserial",
     "-days",
-    "1",
+    String(days),
     "-extfile",
     `${dir}/ext.cnf`,
     "-out",

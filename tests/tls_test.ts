@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { FakeClock } from "./fake_clock.ts";
-import { Client, startServer, typeInto } from "./helpers.ts";
+import { Client, ServerProcess, startServer, typeInto } from "./helpers.ts";
+import { certificateWarning, readCertificate } from "../src/server.ts";
 import {
   makeCertificate,
   openssl,
@@ -122,6 +123,45 @@ Deno.test({
       await next.expect("Welcome to TestChat");
     } finally {
       await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: openssl
+    ? "TLS: a certificate that ends within two weeks, or has ended, is warned about"
+    : `TLS: a certificate near its end is warned about (ignored: ${reason})`,
+  ignore: !openssl,
+  async fn() {
+    const month = await makeCertificate(30);
+    const day = await makeCertificate(1);
+    try {
+      const read = readCertificate(month.cert, month.key);
+      const now = Date.now();
+      const dayMs = 24 * 60 * 60 * 1000;
+      assert.equal(certificateWarning(read, now), null);
+      assert.match(
+        certificateWarning(read, now + 20 * dayMs) ?? "",
+        /^expires on \d{4}-\d\d-\d\dT.*: renew it, then restart the server$/,
+      );
+      assert.match(
+        certificateWarning(read, now + 31 * dayMs) ?? "",
+        /^expired on .*: clients will refuse it$/,
+      );
+      // A real start with a certificate for one more day says so in its log.
+      await using server = await ServerProcess.start(
+        ServerProcess.mainArgs(
+          ...["--db", ":memory:", "--tls-port", "0"],
+          ...["--cert", day.cert, "--key", day.key],
+        ),
+      );
+      assert.match(
+        server.stderr,
+        /The TLS certificate .*cert\.pem expires on .*: renew it, then restart/,
+      );
+    } finally {
+      await Deno.remove(month.dir, { recursive: true });
+      await Deno.remove(day.dir, { recursive: true });
     }
   },
 });
