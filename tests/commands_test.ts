@@ -3,7 +3,8 @@ import type { Cluster } from "../src/cluster/cluster.ts";
 import type { Context } from "../src/commands/command.ts";
 import { dispatch, splitWord } from "../src/commands/mod.ts";
 import { ChatError } from "../src/errors.ts";
-import type { Sanction } from "../src/store/store.ts";
+import type { Account, Sanction } from "../src/store/store.ts";
+import { skeleton } from "../src/names.ts";
 import { fakeServer, FakeSession } from "./fake_session.ts";
 
 async function setup() {
@@ -343,6 +344,57 @@ Deno.test("unban: a ban this server has not heard of yet is left as it is, as th
   ]);
   // Told it was not banned, so nothing was lifted.
   assert.deepEqual(await store.sanctions(server.clock.date()), [ban]);
+});
+
+/** An account kept in the store, for a test to name: nobody online. */
+async function offlineAccount(
+  store: { createAccount(account: Account): Promise<boolean> | boolean },
+  name: string,
+): Promise<void> {
+  await store.createAccount({
+    key: name,
+    name,
+    skeleton: skeleton(name),
+    hash: "unused",
+    created: 0,
+    lastLogin: null,
+  });
+}
+
+Deno.test("ban: a room operator kicked out while the target is looked up bans nobody, in main or elsewhere", async () => {
+  await using server = await fakeServer();
+  const { store, registry } = server;
+  const owner = new FakeSession();
+  const roomie = new FakeSession();
+  await run(server.context(owner), "login alice");
+  await run(server.context(roomie), "login roomie");
+  owner.user!.account = "alice";
+  roomie.user!.account = "roomie";
+  await run(server.context(owner), "join den");
+  await run(server.context(roomie), "join den");
+  const den = registry.rooms.get("den")!;
+  den.owner = "alice";
+  den.operators.add("roomie");
+  await offlineAccount(store, "carol");
+  // Whether carol is an account is read; roomie is kicked to main meanwhile.
+  const gate = storeGate();
+  const accountFor = store.accountFor.bind(store);
+  store.accountFor = async (key, skeleton) => {
+    await gate.wait();
+    return accountFor(key, skeleton);
+  };
+  const banning = run(server.context(roomie), "ban carol spam");
+  await gate.reached;
+  await run(server.context(owner), "kick roomie enough");
+  gate.open();
+  assert.equal(
+    (await banning).at(-1),
+    'Only the owner of this room, its room operators and server operators can use "ban"',
+  );
+  // Set in main, it would keep carol out of main, which only server
+  // operators moderate.
+  assert.deepEqual(server.context(owner).moderation.list("ban"), []);
+  assert.deepEqual(await store.sanctions(server.clock.date()), []);
 });
 
 Deno.test("login NAME PASSWORD while the cluster's Redis is away does not show the password back", async () => {

@@ -312,6 +312,17 @@ async function sanction(
       TEXT.sanctionMatchesShielded(action, shielded.name, shielded.operator),
     );
   }
+  // The role was checked, and the scope read, before the target was looked
+  // up in the store: a moderator kicked out of the room meanwhile (to main,
+  // which only server operators moderate), roomdeop'd or deop'd, sets
+  // nothing, rather than a ban in a room they were never given.
+  if (
+    !moderation.allows(user.account, "roomModerator", user.room) ||
+    scopeOf(ctx).key !== scope.key
+  ) {
+    throw new ChatError(roleRefusal("roomModerator", kind));
+  }
+  guard(ctx, action, target);
   // A room's own list is bounded: every line anyone sends is checked
   // against every sanction in force, and room owners are anyone registered.
   if (scope.key !== "") {
