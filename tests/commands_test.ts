@@ -397,6 +397,42 @@ Deno.test("ban: a room operator kicked out while the target is looked up bans no
   assert.deepEqual(await store.sanctions(server.clock.date()), []);
 });
 
+Deno.test("roomop: a room unclaimed while the name is looked up gets no room operator", async () => {
+  await using server = await fakeServer();
+  const { store, registry } = server;
+  const owner = new FakeSession();
+  const op = new FakeSession();
+  await run(server.context(owner), "login alice");
+  await run(server.context(op), "login root");
+  owner.user!.account = "alice";
+  op.user!.account = "root";
+  await server.context(op).moderation.setOperator("root", true);
+  await run(server.context(owner), "join den");
+  await run(server.context(op), "join den");
+  assert.ok(await store.claimRoom("den", "den", "alice"));
+  const den = registry.rooms.get("den")!;
+  den.owner = "alice";
+  await offlineAccount(store, "bob");
+  // Whether bob is an account is read; an operator unclaims den meanwhile.
+  const gate = storeGate();
+  const accountFor = store.accountFor.bind(store);
+  store.accountFor = async (key, skeleton) => {
+    await gate.wait();
+    return accountFor(key, skeleton);
+  };
+  const naming = run(server.context(owner), "roomop bob");
+  await gate.reached;
+  store.accountFor = accountFor;
+  await run(server.context(op), "unclaim");
+  gate.open();
+  assert.deepEqual(await naming, ['"den" has no owner']);
+  assert.deepEqual([...den.operators], []);
+  // Nor does whoever claims it next find bob there.
+  assert.ok(await store.claimRoom("den", "den", "carol"));
+  const claimed = (await store.claimedRooms()).find((r) => r.key === "den");
+  assert.deepEqual(claimed?.ops, []);
+});
+
 Deno.test("login NAME PASSWORD while the cluster's Redis is away does not show the password back", async () => {
   await using server = await fakeServer();
   // Redis cannot be reached; this server knows "alice" is an account.

@@ -884,6 +884,15 @@ async function roomOperator(
   if (room.key === MAIN_ROOM) throw new ChatError(TEXT.mainIsOperators);
   if (room.owner === null) throw new ChatError(TEXT.notClaimed(room.name));
   const account = await accountNamed(ctx, validateName(name));
+  // Checked again after the store read: a room unclaimed meanwhile (and
+  // perhaps claimed by someone else) must not get, or keep in the store for
+  // its next owner, a room operator its old owner named.
+  if (room.owner === null) throw new ChatError(TEXT.notClaimed(room.name));
+  if (
+    user.room !== room || !moderation.allows(user.account, "roomOwner", room)
+  ) {
+    throw new ChatError(roleRefusal("roomOwner", on ? "roomop" : "roomdeop"));
+  }
   if (on === room.operators.has(account.key)) {
     throw new ChatError(
       on
