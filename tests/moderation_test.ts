@@ -770,7 +770,15 @@ Deno.test("a duration is read whole (1h30m, 90min) and a mistyped one is refused
   await root.expect(
     "Muted bob (127.0.0.2) on this server until 2026-01-01 01:30:00 UTC: spam",
   );
-  for (const typed of ["1.5h", "0m", "400d", "2y", "90", "-5m", "+2h"]) {
+  // In full width, as a CJK input method types it: the same duration, not a
+  // reason that makes the mute permanent.
+  await root.send("mute bob ３０ｍ spam");
+  await root.expect(
+    "Muted bob (127.0.0.2) on this server until 2026-01-01 00:30:00 UTC: spam",
+  );
+  for (
+    const typed of ["1.5h", "0m", "400d", "2y", "90", "-5m", "+2h", "１.５ｈ"]
+  ) {
     await root.send(`mute bob ${typed} spam`);
     await root.expect(
       `Cannot read "${typed}" as a duration: write a whole number and s, m, h, d, w or y with no space (30m, 2h, 1h30m, 7d), at most 366d; leave it out for good`,

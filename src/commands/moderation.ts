@@ -241,10 +241,13 @@ function parseSanction(
 ): { typed: string; ms: number | null; reason: string } {
   const [typed, rest] = splitWord(args);
   const [first, after] = splitWord(rest);
-  const ms = first === "" ? null : parseDuration(first);
+  // NFKC, as names are: `３０ｍ`, typed with a CJK input method left in
+  // full width, is 30m, not the first word of a reason.
+  const word = first.normalize("NFKC");
+  const ms = first === "" ? null : parseDuration(word);
   // `1.5h` or `0m` is a mistyped duration, not the first word of a reason:
   // taken as the reason, it would make the sanction permanent.
-  if (ms === null && looksLikeDuration(first)) {
+  if (ms === null && looksLikeDuration(word)) {
     throw new ChatError(TEXT.badDuration(first));
   }
   const reason = (ms === null ? rest : after) || NO_REASON;
