@@ -298,6 +298,8 @@ export const TEXT = {
   whoisOperator: (name: string) => `${name} is a server operator`,
   claimedRoom: (room: string) =>
     `You now own "${room}": it stays, with its topic, even when empty`,
+  claimMovedOut: (room: string) =>
+    `You are no longer in "${room}": it was not claimed`,
   roomOwned: (room: string, owner: string) =>
     `"${room}" is owned by ${owner} already`,
   mainIsOperators: '"main" belongs to the server operators',

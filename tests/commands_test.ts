@@ -433,6 +433,38 @@ Deno.test("roomop: a room unclaimed while the name is looked up gets no room ope
   assert.deepEqual(claimed?.ops, []);
 });
 
+Deno.test("claim: kicked out of the room while the claim waits for the store, one owns nothing", async () => {
+  await using server = await fakeServer();
+  const { store, registry } = server;
+  const eve = new FakeSession();
+  const op = new FakeSession();
+  await run(server.context(eve), "login eve");
+  await run(server.context(op), "login root");
+  eve.user!.account = "eve";
+  op.user!.account = "root";
+  await server.context(op).moderation.setOperator("root", true);
+  await run(server.context(op), "join den");
+  await run(server.context(eve), "join den");
+  // The rooms eve owns are counted; root kicks eve out meanwhile.
+  const gate = storeGate();
+  const claimedRooms = store.claimedRooms.bind(store);
+  store.claimedRooms = async () => {
+    await gate.wait();
+    return claimedRooms();
+  };
+  const claiming = run(server.context(eve), "claim");
+  await gate.reached;
+  store.claimedRooms = claimedRooms;
+  await run(server.context(op), "kick eve out");
+  gate.open();
+  assert.equal(
+    (await claiming).at(-1),
+    'You are no longer in "den": it was not claimed',
+  );
+  assert.equal(registry.rooms.get("den")?.owner, null);
+  assert.deepEqual(await store.claimedRooms(), []);
+});
+
 Deno.test("login NAME PASSWORD while the cluster's Redis is away does not show the password back", async () => {
   await using server = await fakeServer();
   // Redis cannot be reached; this server knows "alice" is an account.

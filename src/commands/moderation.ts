@@ -835,6 +835,12 @@ export const claim: Command = {
     if (!await store.claimRoom(room.key, room.name, user.account!)) {
       throw new ChatError(TEXT.roomOwned(room.name, "someone"));
     }
+    // Kicked or banned out of the room while the claim waited for the
+    // store: owning it, they would walk back in past the ban.
+    if (user.room !== room) {
+      await store.unclaimRoom(room.key);
+      throw new ChatError(TEXT.claimMovedOut(room.name));
+    }
     room.owner = user.account;
     await ctx.cluster?.announce({ kind: "rooms" });
     await moderation.log({
