@@ -346,7 +346,7 @@ Deno.test("unban: a ban this server has not heard of yet is left as it is, as th
   assert.deepEqual(await store.sanctions(server.clock.date()), [ban]);
 });
 
-/** An account kept in the store, for a test to name: nobody online. */
+/** An account in the store (its owner online or not), for a test to name. */
 async function offlineAccount(
   store: { createAccount(account: Account): Promise<boolean> | boolean },
   name: string,
@@ -463,6 +463,43 @@ Deno.test("claim: kicked out of the room while the claim waits for the store, on
   );
   assert.equal(registry.rooms.get("den")?.owner, null);
   assert.deepEqual(await store.claimedRooms(), []);
+});
+
+Deno.test("op: an operator deop'd while the name is looked up makes nobody an operator", async () => {
+  await using server = await fakeServer();
+  const { store } = server;
+  const root = new FakeSession();
+  const mallory = new FakeSession();
+  await run(server.context(root), "login root");
+  await run(server.context(mallory), "login mallory");
+  root.user!.account = "root";
+  mallory.user!.account = "mallory";
+  const { moderation } = server.context(root);
+  await moderation.setOperator("root", true);
+  await moderation.setOperator("mallory", true);
+  await offlineAccount(store, "mallory");
+  await offlineAccount(store, "sockpuppet");
+  // Whether sockpuppet is an account is read; root deops mallory meanwhile.
+  const gate = storeGate();
+  const accountFor = store.accountFor.bind(store);
+  let first = true;
+  store.accountFor = async (key, skeleton) => {
+    if (first) {
+      first = false;
+      await gate.wait();
+    }
+    return accountFor(key, skeleton);
+  };
+  const opping = run(server.context(mallory), "op sockpuppet");
+  await gate.reached;
+  await run(server.context(root), "deop mallory");
+  gate.open();
+  assert.equal(
+    (await opping).at(-1),
+    'Only a server operator can use "op"',
+  );
+  assert.ok(!moderation.isOperator("sockpuppet"));
+  assert.deepEqual(await store.operators(), ["root"]);
 });
 
 Deno.test("login NAME PASSWORD while the cluster's Redis is away does not show the password back", async () => {

@@ -458,6 +458,13 @@ async function tell(ctx: UserContext, target: Target, line: string) {
   }
 }
 
+/** Throws the role's line if the user is no server operator (any more). */
+function operatorStill(ctx: UserContext, command: string): void {
+  if (!ctx.moderation.isOperator(ctx.user.account)) {
+    throw new ChatError(roleRefusal("operator", command));
+  }
+}
+
 /** An account's key by name, or the line saying it is not one. */
 async function accountNamed(
   ctx: UserContext,
@@ -750,6 +757,9 @@ export const op: Command = {
   async run(ctx, name) {
     const { moderation, session, user } = ctx;
     const account = await accountNamed(ctx, name);
+    // Deop'd while the name was looked up: no operator makes one (one
+    // deop'd would otherwise op an account of theirs to come back through).
+    operatorStill(ctx, "op");
     if (moderation.isOperator(account.key)) {
       throw new ChatError(TEXT.alreadyOperator(account.name));
     }
@@ -779,6 +789,8 @@ export const deop: Command = {
   async run(ctx, name) {
     const { moderation, session, user } = ctx;
     const account = await accountNamed(ctx, name);
+    // Deop'd while the name was looked up: no operator any more, as at op.
+    operatorStill(ctx, "deop");
     if (!moderation.isOperator(account.key)) {
       throw new ChatError(TEXT.notOperator(account.name));
     }
