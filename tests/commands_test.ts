@@ -502,6 +502,48 @@ Deno.test("op: an operator deop'd while the name is looked up makes nobody an op
   assert.deepEqual(await store.operators(), ["root"]);
 });
 
+Deno.test("unban: a room operator roomdeop'd while the name is looked up lifts nothing", async () => {
+  await using server = await fakeServer();
+  const { store, registry } = server;
+  const owner = new FakeSession();
+  const roomie = new FakeSession();
+  await run(server.context(owner), "login alice");
+  await run(server.context(roomie), "login roomie");
+  owner.user!.account = "alice";
+  roomie.user!.account = "roomie";
+  await run(server.context(owner), "join den");
+  await run(server.context(roomie), "join den");
+  assert.ok(await store.claimRoom("den", "den", "alice"));
+  const den = registry.rooms.get("den")!;
+  den.owner = "alice";
+  den.operators.add("roomie");
+  await offlineAccount(store, "roomie");
+  await offlineAccount(store, "carol");
+  assert.equal((await run(server.context(owner), "ban carol spam")).length, 1);
+  // Whether carol is an account is read; alice roomdeops roomie meanwhile.
+  const gate = storeGate();
+  const accountFor = store.accountFor.bind(store);
+  let first = true;
+  store.accountFor = async (key, skeleton) => {
+    if (first) {
+      first = false;
+      await gate.wait();
+    }
+    return accountFor(key, skeleton);
+  };
+  const lifting = run(server.context(roomie), "unban carol");
+  await gate.reached;
+  await run(server.context(owner), "roomdeop roomie");
+  assert.ok(!den.operators.has("roomie"));
+  gate.open();
+  assert.equal(
+    (await lifting).at(-1),
+    'Only the owner of this room, its room operators and server operators can use "unban"',
+  );
+  const { moderation } = server.context(owner);
+  assert.deepEqual(moderation.list("ban").map((b) => b.label), ["carol"]);
+});
+
 Deno.test("login NAME PASSWORD while the cluster's Redis is away does not show the password back", async () => {
   await using server = await fakeServer();
   // Redis cannot be reached; this server knows "alice" is an account.

@@ -414,6 +414,14 @@ async function lift(
     if (held === undefined) throw error;
     return { target: held.target, label: held.label } as Target;
   });
+  // As at ban: one roomdeop'd, deop'd or kicked out of the room while the
+  // name was looked up lifts nothing.
+  if (
+    !moderation.allows(user.account, "roomModerator", user.room) ||
+    scopeOf(ctx).key !== scope.key
+  ) {
+    throw new ChatError(roleRefusal("roomModerator", `un${kind}`));
+  }
   const where = TEXT.scope(scope.room?.name ?? null);
   const lifted = await moderation.remove(kind, scope.key, target.target);
   if (lifted === null) {
