@@ -52,7 +52,15 @@ export class Moderation {
   readonly #operators: Set<string>;
   /** Accounts `--op` names: operators once they exist. */
   readonly #configured: ReadonlySet<string>;
-  #sanctions: Sanction[];
+  #sanctions: Sanction[] = [];
+  /**
+   * The same sanctions by kind and room (`ban ` + a room key, "" for the
+   * server), so that the checks on every line and every connection look
+   * only at the lists that can hold them: every registered user may own 15
+   * rooms of 100 bans and 100 mutes, and a scan of them all for each line
+   * (100,000 took 2.7 ms a line) would slow the chat of everyone.
+   */
+  readonly #scoped = new Map<string, Sanction[]>();
   /** Parsed blocks of address targets. */
   readonly #blocks = new Map<string, Block | null>();
   #lockdown: boolean;
@@ -71,7 +79,7 @@ export class Moderation {
     this.#clock = clock;
     this.#operators = new Set(state.operators);
     this.#configured = state.configured;
-    this.#sanctions = state.sanctions;
+    this.#set(state.sanctions);
     this.#lockdown = state.lockdown;
   }
 
@@ -113,7 +121,7 @@ export class Moderation {
     ]);
     this.#operators.clear();
     for (const key of operators) this.#operators.add(key);
-    this.#sanctions = sanctions;
+    this.#set(sanctions);
     this.#lockdown = lockdown;
   }
 
@@ -187,9 +195,12 @@ export class Moderation {
   find(kind: SanctionKind, room: string, subject: Subject): Sanction | null {
     const now = this.#clock.date();
     let address: Block | null | undefined;
-    for (const sanction of this.#sanctions) {
-      if (sanction.kind !== kind || sanction.room !== room) continue;
-      if (sanction.until !== null && sanction.until <= now) continue;
+    let ended = false;
+    for (const sanction of this.#scoped.get(scopeKey(kind, room)) ?? []) {
+      if (sanction.until !== null && sanction.until <= now) {
+        ended = true;
+        continue;
+      }
       if (sanction.target.startsWith("account:")) {
         if (
           subject.account !== null &&
@@ -205,7 +216,7 @@ export class Moderation {
         return sanction;
       }
     }
-    this.#expire(now);
+    if (ended) this.#expire(now);
     return null;
   }
 
@@ -223,6 +234,14 @@ export class Moderation {
       ...this.#sanctions.filter((other) => !same(other, sanction)),
       sanction,
     ];
+    // Its own list only: a ban in one room costs no rebuild of them all.
+    const key = scopeKey(sanction.kind, sanction.room);
+    this.#scoped.set(key, [
+      ...(this.#scoped.get(key) ?? []).filter((other) =>
+        !same(other, sanction)
+      ),
+      sanction,
+    ]);
   }
 
   /**
@@ -243,6 +262,10 @@ export class Moderation {
     if (found === null) return null;
     await this.#store.removeSanction(kind, room, target);
     this.#sanctions = this.#sanctions.filter((s) => s !== found);
+    const key = scopeKey(kind, room);
+    const rest = (this.#scoped.get(key) ?? []).filter((s) => s !== found);
+    if (rest.length > 0) this.#scoped.set(key, rest);
+    else this.#scoped.delete(key);
     return found;
   }
 
@@ -260,14 +283,31 @@ export class Moderation {
     return block;
   }
 
+  /** Puts `sanctions` (oldest first) in force, in place of those before. */
+  #set(sanctions: Sanction[]): void {
+    this.#sanctions = sanctions;
+    this.#scoped.clear();
+    for (const sanction of sanctions) {
+      const key = scopeKey(sanction.kind, sanction.room);
+      const list = this.#scoped.get(key);
+      if (list === undefined) this.#scoped.set(key, [sanction]);
+      else list.push(sanction);
+    }
+  }
+
   /** Drops what has ended from memory (the store drops it at next load). */
   #expire(now: number): void {
     if (this.#sanctions.some((s) => s.until !== null && s.until <= now)) {
-      this.#sanctions = this.#sanctions.filter((s) =>
-        s.until === null || s.until > now
+      this.#set(
+        this.#sanctions.filter((s) => s.until === null || s.until > now),
       );
     }
   }
+}
+
+/** The key of the sanctions of one kind in one room ("": the server). */
+function scopeKey(kind: SanctionKind, room: string): string {
+  return `${kind} ${room}`;
 }
 
 function same(

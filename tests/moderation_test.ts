@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import { Moderation } from "../src/moderation.ts";
+import type { Sanction, SanctionKind, Store } from "../src/store/store.ts";
 import { FakeClock } from "./fake_clock.ts";
 import {
   Client,
@@ -860,4 +862,53 @@ Deno.test("a timed ban outlives a restart on the same file and ends on time (fak
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("Moderation.find() reads only the sanctions of the kind and room asked, whatever other rooms hold", async () => {
+  // Every registered user may fill 15 rooms with 100 bans and 100 mutes:
+  // the check on each line and each connection must not read them all.
+  let read = 0;
+  const counted = (sanction: Sanction): Sanction =>
+    new Proxy(sanction, {
+      get(target, key: keyof Sanction) {
+        read++;
+        return target[key];
+      },
+    });
+  const sanction = (kind: SanctionKind, room: string, target: string) =>
+    counted({
+      kind,
+      room,
+      target,
+      label: target,
+      by: "someone",
+      at: 0,
+      until: null,
+      reason: "spam",
+    });
+  const sanctions = [
+    sanction("mute", "", "account:eve"),
+    sanction("mute", "den", "address:192.0.2.0/24"),
+    sanction("ban", "den", "address:192.0.2.0/24"),
+  ];
+  for (let i = 0; i < 1000; i++) {
+    sanctions.push(sanction("mute", `room${i % 15}`, `address:10.0.${i}`));
+  }
+  const store = {
+    operators: () => Promise.resolve([]),
+    sanctions: () => Promise.resolve(sanctions),
+    lockdown: () => Promise.resolve(false),
+  } as unknown as Store;
+  const moderation = await Moderation.load(store, {
+    operators: [],
+    clock: new FakeClock(),
+  });
+  read = 0;
+  const bob = { account: "bob", address: "192.0.2.1" };
+  assert.equal(moderation.find("mute", "", bob), null);
+  assert.equal(moderation.find("mute", "den", bob), sanctions[1]);
+  assert.equal(moderation.find("ban", "", bob), null);
+  assert.equal(moderation.find("mute", "lab", bob), null);
+  // The server's one mute and den's: a few reads each, not a thousand.
+  assert.ok(read < 20, `${read} reads of the sanctions`);
 });
