@@ -7,6 +7,7 @@ import {
   loginAll,
   PASSWORD,
   registered,
+  ServerProcess,
   startServer,
   TIMEOUT_MS,
   withTimeout,
@@ -845,4 +846,30 @@ Deno.test("register: one address registers at most --max-registrations-per-ip ac
     'Registered "rc": from now on, logging in as rc asks for this password.',
   );
   assert.ok(b && d);
+});
+
+Deno.test("a wrong password is logged, with the account and the peer, never what was typed", async () => {
+  const server = await ServerProcess.start();
+  try {
+    await using alice = await registered(server.port, "alice");
+    await alice.send("logout");
+    await alice.closed();
+    await using thief = await Client.connect(server.port, {
+      from: "127.0.0.2",
+    });
+    await thief.expect("Welcome to TestChat");
+    await thief.send("login alice guessed-wrong-1");
+    await thief.expect("Wrong password");
+    await thief.send("logout");
+    await thief.closed();
+  } finally {
+    await server.stop();
+  }
+  // One line a log watcher (fail2ban and the like) can act on.
+  assert.match(
+    server.stderr,
+    /Wrong password for alice from 127\.0\.0\.2:\d+ \(try 1 on this connection\)/,
+  );
+  assert.doesNotMatch(server.stderr, /guessed-wrong-1/);
+  assert.doesNotMatch(server.stderr, new RegExp(PASSWORD));
 });

@@ -62,6 +62,7 @@ export class FakeSession implements SessionControl {
   }
 
   readonly address = "192.0.2.1";
+  readonly remote = "192.0.2.1:40000";
   readonly active = true;
   wrongPasswords = 0;
 

@@ -9,6 +9,7 @@
 import { ChatError } from "../errors.ts";
 import type { PrivateEvent } from "../events.ts";
 import { isLoopback } from "../limits.ts";
+import { log } from "../log.ts";
 import { foldName, skeleton } from "../names.ts";
 import { MIN_PASSWORD_CHARS, type TurnOptions } from "../passwords.ts";
 import type { User } from "../room.ts";
@@ -137,6 +138,16 @@ async function tryPassword(
     since: clock.date() - ADDRESS_FAILURE_MS,
   });
   session.wrongPasswords++;
+  // One line per wrong password, for the operator's log watcher (fail2ban
+  // and the like): the account and the peer, never what was typed.
+  log("accounts").info(
+    "Wrong password for {account} from {remote} (try {tries} on this connection)",
+    {
+      account: account.name,
+      remote: session.remote,
+      tries: session.wrongPasswords,
+    },
+  );
   session.reply(TEXT.wrongPassword);
   if (session.wrongPasswords >= MAX_PASSWORD_TRIES) {
     session.reply(TEXT.tooManyWrongPasswords);

@@ -57,6 +57,8 @@ export interface SessionControl {
    * address, or an IPv6 address's /64.
    */
   readonly address: string;
+  /** The peer as the log names it: `IP:PORT`. */
+  readonly remote: string;
   /** False once the session is ending: a command that waited should stop. */
   readonly active: boolean;
   /** Wrong passwords typed on this connection. */
