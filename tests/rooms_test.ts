@@ -237,6 +237,24 @@ Deno.test("reply to someone who left says so", async () => {
   await bob.expect('No one called "alice" is online');
 });
 
+Deno.test("reply to someone who renamed and left names them as they were last called", async () => {
+  await using server = await startServer();
+  await using party = await loginAll(server.addr.port, "alice", "bob");
+  const [alice, bob] = party;
+  await alice.send("msg bob bye");
+  await bob.expect("[private] alice: bye");
+  await alice.send("nick alicia");
+  await bob.expect("alice is now known as alicia.");
+  await alice.send("logout");
+  await bob.expect("alicia has left the room.");
+  // Someone else under the old name: not the one who wrote, and online.
+  await using newcomer = await Client.login(server.addr.port, "alice");
+  await bob.expect("alice has entered the room.");
+  await bob.send("reply wait");
+  await bob.expect('No one called "alicia" is online');
+  assert.deepEqual(await newcomer.sync(), [], "the new alice gets nothing");
+});
+
 Deno.test("me shows an emote to the room", async () => {
   await using server = await startServer();
   await using party = await loginAll(server.addr.port, "alice", "bob", "carol");

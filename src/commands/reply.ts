@@ -29,7 +29,11 @@ export const reply: Command = {
     if (account !== null && account.created <= from.at) {
       return msg.run(ctx, `${from.name} ${text}`);
     }
-    if (from.user !== null) throw new ChatError(TEXT.noSuchUser(from.name));
+    // Gone: named as they were last known (a rename since was shown), not
+    // as they were called when they wrote.
+    if (from.user !== null) {
+      throw new ChatError(TEXT.noSuchUser(from.user.name));
+    }
     if (!await sendElsewhere(ctx, from.name, text)) {
       throw new ChatError(TEXT.noSuchUser(from.name));
     }
