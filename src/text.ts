@@ -57,7 +57,7 @@ export const TEXT = {
     "Your client shows what you type: the password will be visible as you type it. A blank line cancels.",
   secretShowsAfterAll:
     "Your client did not agree to hide what you type: the password will be visible as you type it. A blank line cancels.",
-  passwordFor: (name: string) => `Password for ${name}:`,
+  passwordFor: (name: string) => `Password for ${name} (a blank line cancels):`,
   choosePassword: (min: number) =>
     `Choose a password (at least ${min} characters; a blank line cancels):`,
   confirmPassword: "Type the same password again:",

@@ -52,7 +52,7 @@ Deno.test("register asks twice, with the echo off for a telnet client; login the
   await using again = await Client.connect(port);
   await again.expect("Welcome to TestChat");
   await again.send("login ALICE");
-  await again.expect("Password for alice:");
+  await again.expect("Password for alice (a blank line cancels):");
   assert.deepEqual(
     await bob.sync(),
     [],
@@ -201,7 +201,7 @@ Deno.test("a password typed at a prompt with spaces around it also works on one 
   await using alice = await Client.connect(port);
   await alice.expect("Welcome to TestChat");
   await alice.send("login alice");
-  await alice.expect("Password for alice:");
+  await alice.expect("Password for alice (a blank line cancels):");
   await alice.send(" hello world\t");
   await alice.expect("You are logged in as alice.");
 });
@@ -224,7 +224,7 @@ Deno.test("a hash kept of a password with spaces at its ends still takes it as t
   await using alice = await Client.connect(server.addr.port);
   await alice.expect("Welcome to TestChat");
   await alice.send("login alice");
-  await alice.expect("Password for alice:");
+  await alice.expect("Password for alice (a blank line cancels):");
   await alice.send(" hello world ");
   await alice.expect("You are logged in as alice.");
 });
@@ -254,7 +254,7 @@ Deno.test("a registered name is reserved while its owner is away: a look-alike a
     'Cannot use the name "aIice": it looks like "alice", a registered name',
   );
   await mallory.send("login ALICE");
-  await mallory.expect("Password for alice:");
+  await mallory.expect("Password for alice (a blank line cancels):");
   await mallory.send("");
   await mallory.expect("Cancelled.");
   await mallory.send("look");
@@ -283,10 +283,10 @@ Deno.test("an account online logged in again with its password: the new connecti
   await using thief = await Client.connect(port, { from: "127.0.0.2" });
   await thief.expect("Welcome to TestChat");
   await thief.send("login alice");
-  await thief.expect("Password for alice:");
+  await thief.expect("Password for alice (a blank line cancels):");
   await thief.send("not the password");
   await thief.expect("Wrong password");
-  await thief.expect("Password for alice:");
+  await thief.expect("Password for alice (a blank line cancels):");
   await thief.send("");
   await thief.expect("Cancelled.");
   await old.send("look");
@@ -317,14 +317,20 @@ Deno.test("wrong passwords: each try waits longer, the third closes, and the nex
     await using thief = await Client.connect(port);
     await thief.expect("Welcome to TestChat");
     await thief.send("login alice");
-    await thief.expect("Password for alice:");
+    await thief.expect("Password for alice (a blank line cancels):");
     await thief.send("guess number one");
-    await thief.expectLines(["Wrong password", "Password for alice:"]);
+    await thief.expectLines([
+      "Wrong password",
+      "Password for alice (a blank line cancels):",
+    ]);
     await thief.send("guess number two");
     await thief.expect("1 failed login lately: checking in 1 s");
     await withTimeout(clock.untilPending(2), TIMEOUT_MS, "the delay");
     clock.advance(1000);
-    await thief.expectLines(["Wrong password", "Password for alice:"]);
+    await thief.expectLines([
+      "Wrong password",
+      "Password for alice (a blank line cancels):",
+    ]);
     await thief.send("guess number three");
     await thief.expect("2 failed logins lately: checking in 2 s");
     await withTimeout(clock.untilPending(2), TIMEOUT_MS, "the delay");
@@ -567,7 +573,7 @@ Deno.test("a login prompt opened before a password change, or before the account
   await using early = await Client.connect(port);
   await early.expect("Welcome to TestChat");
   await early.send("login alice");
-  await early.expect("Password for alice:");
+  await early.expect("Password for alice (a blank line cancels):");
   {
     await using alice = await Client.connect(port);
     await alice.expect("Welcome to TestChat");
@@ -585,12 +591,15 @@ Deno.test("a login prompt opened before a password change, or before the account
     await alice.closed();
   }
   await early.send(PASSWORD);
-  await early.expectLines(["Wrong password", "Password for alice:"]);
+  await early.expectLines([
+    "Wrong password",
+    "Password for alice (a blank line cancels):",
+  ]);
 
   await early.send("");
   await early.expect("Cancelled.");
   await early.send("login alice");
-  await early.expect("Password for alice:");
+  await early.expect("Password for alice (a blank line cancels):");
   {
     await using alice = await Client.connect(port);
     await alice.expect("Welcome to TestChat");

@@ -892,7 +892,7 @@ Deno.test({
     await using again = await Client.connect(b);
     await again.expect("Welcome to TestChat");
     await again.send("login alice");
-    await again.expect("Password for alice:");
+    await again.expect("Password for alice (a blank line cancels):");
     await again.send(PASSWORD);
     await again.waitFor("You are logged in as alice.");
     await using root = await registered(a, "root");

@@ -242,11 +242,11 @@ Deno.test("a ban set while a login waits at its password prompt refuses it there
   await using troll = await Client.connect(port, { from: "127.0.0.5" });
   await troll.expect("Welcome to TestChat");
   await troll.send("login troll");
-  await troll.expect("Password for troll:");
+  await troll.expect("Password for troll (a blank line cancels):");
   await using imp = await Client.connect(port, { from: "127.0.0.6" });
   await imp.expect("Welcome to TestChat");
   await imp.send("login imp");
-  await imp.expect("Password for imp:");
+  await imp.expect("Password for imp (a blank line cancels):");
   await root.send("ban troll 7d harassment");
   assert.match(await root.readLine(), /^Banned troll from this server until /);
   await root.send("ban 127.0.0.6 bots");

@@ -179,7 +179,7 @@ Deno.test({
     await using screen = await Terminal.open(`${telnet} 127.0.0.1 ${port}`);
     await screen.shows("Welcome to TestChat");
     await screen.type("login tel");
-    await screen.shows("Password for tel:");
+    await screen.shows("Password for tel (a blank line cancels):");
     await screen.type(next);
     const after = await screen.shows("You are logged in as tel.");
     assert.ok(!after.includes(next), `the password showed:\n${after}`);
@@ -269,7 +269,7 @@ Deno.test({
     await using screen = await Terminal.open(`${telnet} 127.0.0.1 ${port}`);
     await screen.shows("Welcome to TestChat");
     await screen.type("login tel");
-    await screen.shows("Password for tel:");
+    await screen.shows("Password for tel (a blank line cancels):");
     await screen.type(secret);
     const after = await screen.shows("You are logged in as tel.");
     assert.ok(!after.includes(secret), `the password showed:\n${after}`);
