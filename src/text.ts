@@ -122,7 +122,9 @@ export const TEXT = {
   helpHeader: "Commands (a leading / is optional):",
   helpLine: (usage: string, summary: string, width: number) =>
     `  ${usage.padEnd(width)}  ${summary}`,
-  oneWord: "a name is one word",
+  /** `login` with two words, the first no account's name. */
+  oneWord:
+    "a name is one word, and only a registered name takes a password after it",
   looksLikeOnline: (name: string) => `it looks like "${name}", who is online`,
   looksLikeRoom: (name: string) => `it looks like the room "${name}"`,
   badName: (kind: string, name: string, why: string) =>
