@@ -168,6 +168,12 @@ export const TEXT = {
   privateTo: (to: string, text: string) => `[private to ${to}] ${text}`,
   privateToSelf: "You cannot send a private message to yourself",
   noReplyTarget: "Nobody has sent you a private message yet",
+  /**
+   * `reply` to a session that has ended: whoever has the name now (the same
+   * person back, or someone else) is not the one who wrote.
+   */
+  replyGone: (name: string) =>
+    `${name}, who wrote to you, has logged out; "msg ${name}" writes to whoever has the name now`,
   isAway: (name: string, reason: string) => `${name} is away: ${reason}`,
 
   whois: (name: string, room: string, connected: string, idle: string) =>

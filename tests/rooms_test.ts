@@ -234,7 +234,18 @@ Deno.test("reply to someone who left says so", async () => {
   await alice.send("logout");
   await bob.expect("alice has left the room.");
   await bob.send("reply wait");
-  await bob.expect('No one called "alice" is online');
+  await bob.expect(
+    'alice, who wrote to you, has logged out; "msg alice" writes to whoever has the name now',
+  );
+  // Back under the name, a new session: online, but not who wrote.
+  await using back = await Client.login(server.addr.port, "alice");
+  await bob.expect("alice has entered the room.");
+  await bob.send("reply wait");
+  await bob.expect(
+    'alice, who wrote to you, has logged out; "msg alice" writes to whoever has the name now',
+  );
+  await bob.send("msg alice there you are");
+  await back.expect("[private] bob: there you are");
 });
 
 Deno.test("reply to someone who renamed and left names them as they were last called", async () => {
@@ -251,7 +262,9 @@ Deno.test("reply to someone who renamed and left names them as they were last ca
   await using newcomer = await Client.login(server.addr.port, "alice");
   await bob.expect("alice has entered the room.");
   await bob.send("reply wait");
-  await bob.expect('No one called "alicia" is online');
+  await bob.expect(
+    'alicia, who wrote to you, has logged out; "msg alicia" writes to whoever has the name now',
+  );
   assert.deepEqual(await newcomer.sync(), [], "the new alice gets nothing");
 });
 

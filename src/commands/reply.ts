@@ -30,9 +30,9 @@ export const reply: Command = {
       return msg.run(ctx, `${from.name} ${text}`);
     }
     // Gone: named as they were last known (a rename since was shown), not
-    // as they were called when they wrote.
+    // as they were called when they wrote; someone may have the name by now.
     if (from.user !== null) {
-      throw new ChatError(TEXT.noSuchUser(from.user.name));
+      throw new ChatError(TEXT.replyGone(from.user.name));
     }
     if (!await sendElsewhere(ctx, from.name, text)) {
       throw new ChatError(TEXT.noSuchUser(from.name));
