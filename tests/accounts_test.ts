@@ -705,6 +705,24 @@ Deno.test("one sender leaves at most their share of an offline account's message
   }
 });
 
+Deno.test("reply answers an offline message's guest sender who is still online", async () => {
+  await using server = await startServer();
+  const port = server.addr.port;
+  (await registered(port, "alice")).close();
+  await using guest = await Client.login(port, "gus");
+  await guest.send("msg alice are you around?");
+  await guest.waitFor((line) => line.startsWith("alice is offline"));
+  await using alice = await Client.connect(port);
+  await alice.expect("Welcome to TestChat");
+  await alice.send(`login alice ${PASSWORD}`);
+  await alice.waitFor((line) => line.endsWith("gus: are you around?"));
+  await guest.expect("alice has entered the room.");
+  // gus is right here: not "No one called "gus" is online".
+  await alice.send("reply I am now");
+  await alice.expect("[private to gus] I am now");
+  await guest.expect("[private] alice: I am now");
+});
+
 Deno.test("reply answers an offline message's sender, and an account's owner who came back", async () => {
   const clock = new FakeClock();
   await using server = await startServer({ clock });

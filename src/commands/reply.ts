@@ -34,6 +34,13 @@ export const reply: Command = {
     if (from.user !== null) {
       throw new ChatError(TEXT.replyGone(from.user.name));
     }
+    // An offline message's sender (or one on another server), by name, as
+    // "msg" finds it: here, or through the cluster (which finds those here
+    // too). Unless the name is an account's made since: someone else's.
+    const here = account === null ? ctx.registry.find(from.name) : undefined;
+    if (here !== undefined && !ctx.cluster?.up) {
+      return sendPrivate(ctx, here, text);
+    }
     if (!await sendElsewhere(ctx, from.name, text)) {
       throw new ChatError(TEXT.noSuchUser(from.name));
     }
