@@ -123,8 +123,7 @@ export const TEXT = {
   helpLine: (usage: string, summary: string, width: number) =>
     `  ${usage.padEnd(width)}  ${summary}`,
   /** `login` with two words, the first no account's name. */
-  oneWord:
-    "a name is one word, and only a registered name takes a password after it",
+  oneWord: "a name is one word; a password needs an account",
   looksLikeOnline: (name: string) => `it looks like "${name}", who is online`,
   looksLikeRoom: (name: string) => `it looks like the room "${name}"`,
   badName: (kind: string, name: string, why: string) =>
@@ -172,8 +171,7 @@ export const TEXT = {
    * `reply` to a session that has ended: whoever has the name now (the same
    * person back, or someone else) is not the one who wrote.
    */
-  replyGone: (name: string) =>
-    `${name}, who wrote to you, has logged out; "msg ${name}" writes to whoever has the name now`,
+  replyGone: (name: string) => `${name}, who wrote to you, has logged out`,
   isAway: (name: string, reason: string) => `${name} is away: ${reason}`,
 
   whois: (name: string, room: string, connected: string, idle: string) =>

@@ -169,7 +169,7 @@ Deno.test("register and login take the password on one line; a short one or the 
   await guest.send("login two words");
   assert.equal(
     await guest.readLine(),
-    'Cannot use the name "two …": a name is one word, and only a registered name takes a password after it',
+    'Cannot use the name "two …": a name is one word; a password needs an account',
     "what follows the first word may be a password: it is not echoed",
   );
 });
