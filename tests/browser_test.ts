@@ -275,6 +275,11 @@ browserTest(
         "Wrong password",
       )
     );
+    // Telnet's "(a blank line cancels)" is no way out of the form.
+    assert.equal(
+      await page.page.$eval("#login-message", (m: Dom) => m.textContent),
+      "Wrong password. Password for dora:",
+    );
     assert.equal(
       await page.page.evaluate(() => document.body.dataset.phase),
       "login",

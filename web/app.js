@@ -1262,6 +1262,17 @@ function onNotice(frame) {
 }
 
 /**
+ * A question as the login form shows it: telnet's way out, a blank line, is
+ * no way out of the form (an empty password field only asks again), so the
+ * form leaves it out.
+ *
+ * @param {string} text
+ */
+function formPrompt(text) {
+  return text.replace(/ \(a blank line cancels\):$/, ":");
+}
+
+/**
  * `prompt`: the server asks a question (a password); the next line sent
  * answers it, and an empty line cancels. Before login the form's password
  * field answers (at once, if the user filled it in); after, the message box
@@ -1274,7 +1285,8 @@ function onPrompt(frame) {
   const secret = frame.secret === true;
   session.prompt = { text, secret };
   if (session.phase === "login") {
-    ui.loginPasswordLabel.textContent = text;
+    const asked = formPrompt(text);
+    ui.loginPasswordLabel.textContent = asked;
     const password = session.loginPassword;
     session.loginPassword = null;
     if (password !== null && password !== "") {
@@ -1283,7 +1295,10 @@ function onPrompt(frame) {
       showLoginMessage("Checking the password…", false);
     } else {
       const wrong = session.wrongPassword;
-      showLoginMessage(wrong ? `${TEXTS.wrongPassword}. ${text}` : text, wrong);
+      showLoginMessage(
+        wrong ? `${TEXTS.wrongPassword}. ${asked}` : asked,
+        wrong,
+      );
       ui.loginPassword.focus();
     }
     session.wrongPassword = false;
@@ -3022,7 +3037,7 @@ function submitLogin() {
   }
   if (session.prompt !== null && sameName(name, session.loginName)) {
     if (password === "") {
-      showLoginMessage(session.prompt.text, true);
+      showLoginMessage(formPrompt(session.prompt.text), true);
       ui.loginPassword.focus();
       return;
     }
