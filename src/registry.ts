@@ -352,7 +352,12 @@ export class Registry {
     ) return;
     to.show(event);
     this.#stats.deliveries++;
-    to.lastPrivateFrom = { user: null, name: event.from, at: event.at };
+    to.lastPrivateFrom = {
+      user: null,
+      name: event.from,
+      at: event.at,
+      session: fromLogin,
+    };
   }
 
   /**

@@ -78,10 +78,18 @@ export class User {
    * Who last sent this user a private message: the user, if on this
    * server (so that a reply cannot go to someone who took their name
    * since), their name, and when it came (epoch ms: an account made after
-   * that under the name is someone else's).
+   * that under the name is someone else's); from another server of a
+   * cluster, their session there (so that a reply to a guest cannot go to
+   * whoever took the name since), or null if it did not say.
    */
-  lastPrivateFrom: { user: User | null; name: string; at: number } | null =
-    null;
+  lastPrivateFrom:
+    | {
+      user: User | null;
+      name: string;
+      at: number;
+      session?: string | null;
+    }
+    | null = null;
   /** The account this user logged in to (its key), or null for a guest. */
   account: string | null = null;
   /**

@@ -727,6 +727,15 @@ Deno.test({
     await alice.send("whois bob");
     assert.match(await alice.readLine(), /^bob is in room "main"/);
     await alice.expect("bob is away: lunch");
+    // A reply to a guest who left goes to nobody else, as on one server: not
+    // to a newcomer under the name.
+    await bob.send("logout");
+    await alice.expect("bob has left the room.");
+    await using newcomer = await Client.login(b, "bob");
+    await alice.expect("bob has entered the room.");
+    await alice.send("reply the plan is in the safe");
+    await alice.expect('No one called "bob" is online');
+    assert.deepEqual(await newcomer.sync(), []);
   },
 });
 

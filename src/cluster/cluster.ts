@@ -681,13 +681,16 @@ export class Cluster implements ClusterHooks {
 
   /**
    * Sends a private message to `to` on whichever server holds them: the
-   * event (for the sender's own view) or null if nobody has the name.
-   * Rejects while Redis cannot be reached.
+   * event (for the sender's own view) or null if nobody has the name (or,
+   * with `session`, if whoever has it now is not that session: a reply to
+   * a guest who left goes to nobody else). Rejects while Redis cannot be
+   * reached.
    */
   async privateMessage(
     from: User,
     to: string,
     text: string,
+    options: { session?: string | null } = {},
   ): Promise<
     { event: PrivateEvent; away: string | null; heard: boolean } | null
   > {
@@ -705,6 +708,7 @@ export class Cluster implements ClusterHooks {
       JSON.stringify(fields),
       this.#sender(from),
       this.#prefix,
+      options.session ?? "",
     ]);
     if (reply === 0 || reply === null) return null;
     // heard: how many servers the publish reached; none when the holder's

@@ -149,13 +149,16 @@ return id`);
 /**
  * Sends a private message straight to the server holding its recipient.
  * KEYS: names, ids. ARGV: recipient key, event JSON without its id, the
- * sender (key and session: see `#sender` in cluster.ts), prefix. Returns {id, recipient's name, their away message or ''}, or
- * 0 when nobody has the name.
+ * sender (key and session: see `#sender` in cluster.ts), prefix, and the
+ * recipient's session or '' (a reply to a guest: to that session only).
+ * Returns {id, recipient's name, their away message or ''}, or 0 when
+ * nobody has the name (or, with a session, nobody of that session does).
  */
 export const PRIVATE = new Script(`
 local holder = redis.call('HGET', KEYS[1], ARGV[1])
 if not holder then return 0 end
 local p = cjson.decode(holder)
+if ARGV[5] ~= '' and p.login ~= ARGV[5] then return 0 end
 local id = redis.call('INCR', KEYS[2])
 local event = '{"id":' .. id .. ',"to":' .. cjson.encode(p.name) .. ',' .. string.sub(ARGV[2], 2)
 local heard = redis.call('PUBLISH', ARGV[4] .. 'n:' .. p.node, 'private\\n' .. ARGV[3] .. '\\n' .. event)

@@ -29,19 +29,21 @@ export function sendPrivate(
 /**
  * Sends a private message to `name` on another server of the cluster, if
  * someone there has it; false if nobody does. Refused while the other
- * servers cannot be reached.
+ * servers cannot be reached. With `session` (a reply to a guest), only to
+ * that session: false if someone else holds the name now.
  */
 export async function sendElsewhere(
   ctx: UserContext,
   name: string,
   text: string,
+  options: { session?: string | null } = {},
 ): Promise<boolean> {
   const { cluster, session, user } = ctx;
   if (!cluster) return false;
   if (foldName(name) === user.key) throw new ChatError(TEXT.privateToSelf);
   checkNotMuted(ctx, null);
   if (!cluster.up) throw new ChatError(TEXT.clusterAway(name));
-  const sent = await cluster.privateMessage(user, name, text);
+  const sent = await cluster.privateMessage(user, name, text, options);
   if (sent === null) return false;
   if (!sent.heard) throw new ChatError(TEXT.notDelivered(sent.event.to));
   session.show(sent.event);

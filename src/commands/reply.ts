@@ -41,7 +41,10 @@ export const reply: Command = {
     if (here !== undefined && !ctx.cluster?.up) {
       return sendPrivate(ctx, here, text);
     }
-    if (!await sendElsewhere(ctx, from.name, text)) {
+    // A guest elsewhere: to their session, not whoever has the name now.
+    if (
+      !await sendElsewhere(ctx, from.name, text, { session: from.session })
+    ) {
       throw new ChatError(TEXT.noSuchUser(from.name));
     }
   },
