@@ -144,9 +144,14 @@ export class Moderation {
     return role === "roomModerator" && room.operators.has(account);
   }
 
-  /** A new account was registered: `--op` may name it. */
-  async registered(key: string): Promise<void> {
-    if (this.#configured.has(key)) await this.setOperator(key, true);
+  /**
+   * A new account was registered: `--op` may name it. True if it was made
+   * a server operator (in a cluster, the other servers must hear of it).
+   */
+  async registered(key: string): Promise<boolean> {
+    if (!this.#configured.has(key)) return false;
+    await this.setOperator(key, true);
+    return true;
   }
 
   /**

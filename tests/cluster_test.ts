@@ -93,6 +93,27 @@ async function listIs(
   );
 }
 
+/**
+ * Sends `command` until `line` is among its answer: what another server
+ * announced is heard there a moment after.
+ */
+async function lineIn(
+  client: Client,
+  command: string,
+  line: string,
+): Promise<void> {
+  const deadline = Date.now() + TIMEOUT_MS;
+  let last: string[] = [];
+  while (Date.now() < deadline) {
+    await client.send(command);
+    last = await client.sync();
+    if (last.includes(line)) return;
+  }
+  throw new Error(
+    `${command} never answered ${line}; last: ${last.join(", ")}`,
+  );
+}
+
 Deno.test({
   name: `cluster: users on different servers share rooms, look and who${why}`,
   ignore,
@@ -907,6 +928,8 @@ Deno.test({
     await using root = await registered(a, "root");
     await root.send("whois root");
     await root.waitFor("root is a server operator");
+    // An --op account registered on one server is an operator on the others.
+    await lineIn(again, "whois root", "root is a server operator");
     await using troll = await Client.login(b, "troll", { from: "127.0.0.7" });
     await root.waitFor("troll has entered the room.");
     await root.send("kick troll be nice");

@@ -332,8 +332,11 @@ export const register: Command = {
     if (!created) throw new ChatError(TEXT.nameRegistered(user.name));
     user.account = user.key;
     ctx.cluster?.updated(user);
-    await ctx.moderation.registered(user.key);
+    const madeOperator = await ctx.moderation.registered(user.key);
     await ctx.cluster?.accountsChanged();
+    // An --op account is an operator on every server of a cluster, not only
+    // on the one it was registered on.
+    if (madeOperator) await ctx.cluster?.announce({ kind: "moderation" });
     session.reply(TEXT.registered(user.name));
   },
 };
