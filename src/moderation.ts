@@ -64,6 +64,11 @@ export class Moderation {
   /** Parsed blocks of address targets. */
   readonly #blocks = new Map<string, Block | null>();
   #lockdown: boolean;
+  /**
+   * Changes made here, counted: a reload (another server's announcement)
+   * whose reads a change here overtook reads again rather than undo it.
+   */
+  #changes = 0;
 
   private constructor(
     store: Store,
@@ -114,11 +119,18 @@ export class Moderation {
    * a moderator on another server changed them.
    */
   async reload(): Promise<void> {
-    const [operators, sanctions, lockdown] = await Promise.all([
-      this.#store.operators(),
-      this.#store.sanctions(this.#clock.date()),
-      this.#store.lockdown(),
-    ]);
+    let operators: string[], sanctions: Sanction[], lockdown: boolean;
+    while (true) {
+      // A change made here while the store was read may be missing from
+      // what it answered (read before it was written): read again.
+      const changes = this.#changes;
+      [operators, sanctions, lockdown] = await Promise.all([
+        this.#store.operators(),
+        this.#store.sanctions(this.#clock.date()),
+        this.#store.lockdown(),
+      ]);
+      if (this.#changes === changes) break;
+    }
     this.#operators.clear();
     for (const key of operators) this.#operators.add(key);
     this.#set(sanctions);
@@ -160,6 +172,7 @@ export class Moderation {
    */
   accountDeleted(key: string): void {
     this.#operators.delete(key);
+    this.#changes++;
   }
 
   /**
@@ -181,6 +194,7 @@ export class Moderation {
     await this.#store.setOperator(key, on);
     if (on) this.#operators.add(key);
     else this.#operators.delete(key);
+    this.#changes++;
   }
 
   /** Whether only registered users may log in. */
@@ -191,6 +205,7 @@ export class Moderation {
   async setLockdown(on: boolean): Promise<void> {
     await this.#store.setLockdown(on);
     this.#lockdown = on;
+    this.#changes++;
   }
 
   /**
@@ -247,6 +262,7 @@ export class Moderation {
       ),
       sanction,
     ]);
+    this.#changes++;
   }
 
   /**
@@ -271,6 +287,7 @@ export class Moderation {
     const rest = (this.#scoped.get(key) ?? []).filter((s) => s !== found);
     if (rest.length > 0) this.#scoped.set(key, rest);
     else this.#scoped.delete(key);
+    this.#changes++;
     return found;
   }
 

@@ -559,3 +559,33 @@ Deno.test("login NAME PASSWORD while the cluster's Redis is away does not show t
   const guest = await run(ctx, "login bob s3cret-pass");
   assert.ok(!guest.join("\n").includes("s3cret"), String(guest));
 });
+
+Deno.test("ban: a reload that answers late (another server's announcement) keeps a ban set here meanwhile", async () => {
+  await using server = await fakeServer();
+  const { store } = server;
+  const op = new FakeSession();
+  const ctx = server.context(op);
+  await run(ctx, "login root");
+  op.user!.account = "root";
+  await ctx.moderation.setOperator("root", true);
+  // The reload's read of the sanctions is done, but its answer comes late.
+  const gate = storeGate();
+  const sanctions = store.sanctions.bind(store);
+  let first = true;
+  store.sanctions = async (now) => {
+    const kept = await sanctions(now);
+    if (first) {
+      first = false;
+      await gate.wait();
+    }
+    return kept;
+  };
+  const reloading = ctx.moderation.reload();
+  await gate.reached;
+  const [banned] = await run(ctx, "ban 192.0.2.9 spam");
+  assert.match(banned, /^Banned 192\.0\.2\.9 from this server/);
+  gate.open();
+  await reloading;
+  const subject = { account: null, address: "192.0.2.9" };
+  assert.notEqual(ctx.moderation.find("ban", "", subject), null);
+});
