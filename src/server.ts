@@ -890,7 +890,17 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
         }).catch((error) =>
           this.#log.warn("Logging a kick failed: {error}", { error })
         );
+        const room = user.room.name;
         kickHere(this.registry, user, control.by, control.reason);
+        if (control.tell) {
+          this.#parts.cluster?.control(control.from.node, {
+            kind: "notice",
+            key: control.from.key,
+            text: control.room === MAIN_ROOM
+              ? TEXT.kickedOff(user.name)
+              : TEXT.kickedOut(user.name, room),
+          }).catch(() => {});
+        }
         return;
       }
       // They moved after the kicker looked: out of a room they already

@@ -932,6 +932,14 @@ Deno.test({
     await lineIn(again, "whois root", "root is a server operator");
     await using troll = await Client.login(b, "troll", { from: "127.0.0.7" });
     await root.waitFor("troll has entered the room.");
+    // Out of a room root is not in: root hears it was done, as on one server.
+    await troll.send("join den");
+    await troll.expect('You are now in room "den".');
+    await root.waitFor("troll has left the room.");
+    await root.send("kick troll not here");
+    await root.waitFor('Kicked troll from "den"');
+    await troll.waitFor('You were kicked from "den" by root: not here');
+    await troll.expect('You are now in room "main".');
     await root.send("kick troll be nice");
     await root.waitFor("troll was kicked by root: be nice");
     await troll.waitFor("You were kicked from the server by root: be nice");

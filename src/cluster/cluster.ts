@@ -121,6 +121,11 @@ export type Control =
     room: string;
     roomName: string;
     from: { node: string; key: string };
+    /**
+     * The kicker is not in that room (a server operator's kick from
+     * elsewhere), so sees no line of it there: they are told once done.
+     */
+    tell?: boolean;
   }
   | { kind: "notice"; key: string; text: string }
   /**

@@ -551,6 +551,8 @@ export const kick: Command = {
         room: roomKey,
         roomName,
         from: { node: cluster!.nodeId, key: user.key },
+        // An operator kicking from elsewhere does not see the room's line.
+        tell: roomKey !== user.room!.key,
       });
     }
   },
