@@ -922,10 +922,14 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
 
   /**
    * Part of {@linkcode ClusterHost}: a name held here (or a look-alike of
-   * it) was kept by someone who logged in earlier elsewhere; ours takes
-   * another and is told.
+   * it) was kept by someone who logged in earlier elsewhere, or registered
+   * there; ours takes another and is told.
    */
-  yieldName(user: User, lookalike?: string): void {
+  yieldName(
+    user: User,
+    why: { lookalike?: string; account?: string } = {},
+  ): void {
+    const { lookalike, account } = why;
     const cluster = this.#parts.cluster!;
     const old = user.name;
     (async () => {
@@ -947,7 +951,11 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
         }
         this.registry.rename(user, candidate);
         user.notice(
-          lookalike === undefined
+          account !== undefined
+            ? foldName(account) === foldName(old)
+              ? TEXT.registeredYielded(old, candidate)
+              : TEXT.lookalikeRegisteredYielded(account, old, candidate)
+            : lookalike === undefined
             ? TEXT.nameYielded(old, candidate)
             : TEXT.lookalikeYielded(lookalike, old, candidate),
         );

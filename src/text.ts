@@ -205,6 +205,10 @@ export const TEXT = {
     `While the servers could not reach each other, someone who logged in earlier took the name "${old}": you are ${name} for now; pick another with "nick"`,
   lookalikeYielded: (kept: string, old: string, name: string) =>
     `While the servers could not reach each other, someone who logged in earlier took the name "${kept}", which looks like "${old}": you are ${name} for now; pick another with "nick"`,
+  registeredYielded: (old: string, name: string) =>
+    `While the servers could not reach each other, the name "${old}" was registered: you are ${name} for now; pick another with "nick"`,
+  lookalikeRegisteredYielded: (account: string, old: string, name: string) =>
+    `While the servers could not reach each other, the name "${account}" was registered, which looks like "${old}": you are ${name} for now; pick another with "nick"`,
   kicked: (name: string, by: string, reason: string) =>
     `${name} was kicked by ${by}: ${reason}`,
   kickedYou: (room: string, by: string, reason: string) =>

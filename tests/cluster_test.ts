@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import type { ChatServer } from "../main.ts";
 import {
   Client,
+  loginAccount,
   PASSWORD,
   registered,
   ServerProcess,
@@ -1456,7 +1457,18 @@ Deno.test({
         break;
       }
     }
-    // Meanwhile, on a: a mute, the lockdown, and den claimed. b hears none
+    // Meanwhile, an account registered on a, whose name b lets a guest take.
+    {
+      await using zoe = await registered(a.addr.port, "zoe", {
+        from: "127.0.0.40",
+      });
+      await zoe.send("logout");
+      await zoe.closed();
+    }
+    await using notZoe = await Client.login(b.addr.port, "zoe", {
+      from: "127.0.0.41",
+    });
+    // And on a: a mute, the lockdown, and den claimed. b hears none
     // of the announcements.
     await root.send("mute 127.0.0.30 1h shh");
     await root.waitFor((line) => line.startsWith("Muted 127.0.0.30"));
@@ -1482,6 +1494,13 @@ Deno.test({
     );
     await carol.send("claim");
     await carol.waitFor('"den" is owned by root already');
+    // The guest under the registered name picks another; its owner gets in.
+    await notZoe.waitFor(
+      'While the servers could not reach each other, the name "zoe" was registered: you are zoe-2 for now; pick another with "nick"',
+    );
+    await using zoe = await loginAccount(a.addr.port, "zoe");
+    await zoe.send("whois zoe");
+    assert.match(await zoe.readLine(), /^zoe is in room "main"/);
   },
 });
 

@@ -144,9 +144,13 @@ export interface ClusterHost {
   /**
    * A name this server's user holds (or, `lookalike`, one that looks like
    * it) was kept, while Redis was away, by a user elsewhere who logged in
-   * first: rename ours and tell them.
+   * first, or (`account`) a guest's name, or one like it, was registered
+   * elsewhere meanwhile: rename ours and tell them.
    */
-  yieldName(user: User, lookalike?: string): void;
+  yieldName(
+    user: User,
+    why?: { lookalike?: string; account?: string },
+  ): void;
   /** The sender of a line Redis did not take is told. */
   notHeard(user: User): void;
   /**
@@ -838,7 +842,7 @@ export class Cluster implements ClusterHooks {
       // The key, and for a look-alike the name kept elsewhere.
       const [key, kept] = rest.split("\n");
       const user = host.registry.users.get(key);
-      if (user !== undefined) host.yieldName(user, kept);
+      if (user !== undefined) host.yieldName(user, { lookalike: kept });
     }
   }
 
@@ -1185,6 +1189,7 @@ export class Cluster implements ClusterHooks {
         ]);
       }
     }
+    const yielded = new Set<User>();
     for (const user of [...host.registry.online]) {
       // Gone since the list was made (each reclaim is a round trip).
       if (host.registry.users.get(user.key) !== user) continue;
@@ -1212,7 +1217,10 @@ export class Cluster implements ClusterHooks {
         continue;
       }
       if (result === "later") {
-        host.yieldName(user, foldName(kept) === user.key ? undefined : kept);
+        yielded.add(user);
+        host.yieldName(user, {
+          lookalike: foldName(kept) === user.key ? undefined : kept,
+        });
       } else if (
         reaped && user.room !== null && !this.#announcedBack.has(user)
       ) {
@@ -1227,6 +1235,16 @@ export class Cluster implements ClusterHooks {
       }
     }
     await this.#loadAccounts();
+    // A name registered on another server while this one could not hear of
+    // it, so that a guest here logged in under it (or one like it): the
+    // guest picks another, as on one server, where no guest holds a
+    // registered name (and its owner could not log in: a guest is not
+    // replaced by the account's login).
+    for (const user of [...host.registry.online]) {
+      if (user.account !== null || yielded.has(user)) continue;
+      const account = this.knownAccount(user.key, skeleton(user.name));
+      if (account !== null) host.yieldName(user, { account });
+    }
     await host.retaken();
   }
 
