@@ -45,7 +45,7 @@ import {
 } from "./commands/moderation.ts";
 import { replaceHere } from "./commands/login.ts";
 import { Moderation } from "./moderation.ts";
-import { foldName, MAX_NAME_CHARS } from "./names.ts";
+import { foldName, MAX_NAME_CHARS, skeleton } from "./names.ts";
 import {
   type ClaimedRoomState,
   MAIN_ROOM,
@@ -942,6 +942,12 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
         } catch {
           continue;
         }
+        // Nor an account's name, or one like it: a guest under it would
+        // keep its owner out, and get what is sent to them.
+        if (
+          cluster.knownAccount(foldName(candidate), skeleton(candidate)) !==
+            null
+        ) continue;
         if (await cluster.rename(user, candidate) !== "ok") continue;
         if (this.registry.users.get(user.key) !== user) {
           // They logged out while Redis renamed them (this runs beside

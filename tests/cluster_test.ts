@@ -1444,6 +1444,14 @@ Deno.test({
     await using troll = await Client.login(b.addr.port, "troll", {
       from: "127.0.0.30",
     });
+    {
+      // The name a guest who must yield "zoe" would take first.
+      await using zoe2 = await registered(a.addr.port, "zoe-2", {
+        from: "127.0.0.42",
+      });
+      await zoe2.send("logout");
+      await zoe2.closed();
+    }
     await root.send("join den");
     await root.waitFor('You are now in room "den".');
     await carol.send("join den");
@@ -1496,7 +1504,7 @@ Deno.test({
     await carol.waitFor('"den" is owned by root already');
     // The guest under the registered name picks another; its owner gets in.
     await notZoe.waitFor(
-      'While the servers could not reach each other, the name "zoe" was registered: you are zoe-2 for now; pick another with "nick"',
+      'While the servers could not reach each other, the name "zoe" was registered: you are zoe-3 for now; pick another with "nick"',
     );
     await using zoe = await loginAccount(a.addr.port, "zoe");
     await zoe.send("whois zoe");
