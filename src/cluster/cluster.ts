@@ -1189,10 +1189,24 @@ export class Cluster implements ClusterHooks {
         ]);
       }
     }
-    const yielded = new Set<User>();
+    // The accounts first: one registered elsewhere while this server could
+    // not hear of it may have let a guest here in under its name (or one
+    // like it). The guest picks another, as on one server, where no guest
+    // holds a registered name, and does not take it back from its owner,
+    // who may have logged in elsewhere meanwhile (a login replaces only the
+    // account's own session, so the owner could not have, with the guest
+    // holding it).
+    await this.#loadAccounts();
     for (const user of [...host.registry.online]) {
       // Gone since the list was made (each reclaim is a round trip).
       if (host.registry.users.get(user.key) !== user) continue;
+      if (user.account === null) {
+        const account = this.knownAccount(user.key, skeleton(user.name));
+        if (account !== null) {
+          host.yieldName(user, { account });
+          continue;
+        }
+      }
       const presence = this.#presenceOf(user);
       const [result, kept] = await this.#link.eval(RECLAIM, this.#nameKeys(), [
         user.key,
@@ -1217,7 +1231,6 @@ export class Cluster implements ClusterHooks {
         continue;
       }
       if (result === "later") {
-        yielded.add(user);
         host.yieldName(user, {
           lookalike: foldName(kept) === user.key ? undefined : kept,
         });
@@ -1233,17 +1246,6 @@ export class Cluster implements ClusterHooks {
         }, `${this.nodeId} 0`);
         this.#announcedBack.add(user);
       }
-    }
-    await this.#loadAccounts();
-    // A name registered on another server while this one could not hear of
-    // it, so that a guest here logged in under it (or one like it): the
-    // guest picks another, as on one server, where no guest holds a
-    // registered name (and its owner could not log in: a guest is not
-    // replaced by the account's login).
-    for (const user of [...host.registry.online]) {
-      if (user.account !== null || yielded.has(user)) continue;
-      const account = this.knownAccount(user.key, skeleton(user.name));
-      if (account !== null) host.yieldName(user, { account });
     }
     await host.retaken();
   }
