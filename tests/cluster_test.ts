@@ -1218,21 +1218,38 @@ Deno.test({
     await using one = await start("one");
     await using two = await start("two");
     await using alice = await Client.login(one.port, "alice");
+    await using xena = await registered(one.port, "xena");
     await using bob = await Client.login(two.port, "bob");
+    await alice.expect("xena has entered the room.");
     await alice.expect("bob has entered the room.");
     await bob.sync();
     // A pause (a VM's, a GC's) longer than the heartbeat's expiry: two
     // takes one for dead, and alice's name is free as far as Redis knows.
     one.child.kill("SIGSTOP");
     let second: Client;
+    let xenaAgain: Client;
     try {
       await bob.waitFor("alice has left the room.", 10_000);
       second = await Client.login(two.port, "alice");
       await bob.waitFor("alice has entered the room.");
+      // And xena's owner logs in to the account on two, with its password.
+      xenaAgain = await loginAccount(two.port, "xena", { from: "127.0.0.9" });
+      await bob.waitFor("xena has entered the room.");
     } finally {
       one.child.kill("SIGCONT");
     }
     await using _second = second;
+    await using _xenaAgain = xenaAgain;
+    // One wakes: xena's old session ends there, as the login replaces it,
+    // and only one's users see it leave (two's saw it leave already).
+    assert.deepEqual((await xena.closed()).slice(-1), [
+      "You have logged in again from 127.0.0.9: this connection is closed.",
+    ]);
+    await alice.waitFor("xena has left the room.");
+    await alice.send("say marker");
+    const heard = [];
+    while (heard.at(-1) !== "alice: marker") heard.push(await bob.readLine());
+    assert.ok(!heard.includes("xena has left the room."), `${heard}`);
     // One wakes: it takes alice back (she logged in first), and the later
     // alice is asked to pick another name.
     await second.waitFor((line) =>
@@ -1240,13 +1257,13 @@ Deno.test({
         'While the servers could not reach each other, someone who logged in earlier took the name "alice": you are alice-2 for now',
       )
     );
-    await bob.waitFor("alice has entered the room.");
-    await whoIs(bob, ["alice", "alice-2", "bob"]);
-    await whoIs(alice, ["alice", "alice-2", "bob"]);
+    await whoIs(bob, ["alice", "alice-2", "bob", "xena"]);
+    await whoIs(alice, ["alice", "alice-2", "bob", "xena"]);
     await listIs(bob, "look", "The following are in this room:", [
       "alice",
       "alice-2",
       "bob",
+      "xena",
     ]);
     await alice.send("say still here");
     await bob.waitFor("alice: still here");

@@ -273,6 +273,12 @@ export class Cluster implements ClusterHooks {
   readonly #abandoned = new Set<number>();
   /** When each user last told presence they were active (epoch ms). */
   readonly #told = new WeakMap<User, number>();
+  /**
+   * A session of this server ends that the other servers take for gone
+   * already (see `#reclaim`): what it does on the way out is shown here
+   * only.
+   */
+  #leavingHere = false;
   #closed = false;
 
   private constructor(options: ClusterOptions, subscriber: Subscriber) {
@@ -507,6 +513,10 @@ export class Cluster implements ClusterHooks {
   // ClusterHooks: what the registry tells the cluster.
 
   emit(room: Room, event: RoomEvent, from: User | null): void {
+    if (this.#leavingHere) {
+      this.#host?.registry.deliverHere(room, event, from);
+      return;
+    }
     const { id: _, ...fields } = event;
     const chat = isChatLine(event);
     const topic = event.type === "topic" ? event : null;
@@ -1230,7 +1240,18 @@ export class Cluster implements ClusterHooks {
         }
         continue;
       }
-      if (result === "later") {
+      if (result === "replaced") {
+        // Its owner logged in to the account elsewhere meanwhile, where the
+        // others saw this session leave (it was reaped) or never heard of
+        // it (cut off): it ends here, and only this server's users see it
+        // leave.
+        this.#leavingHere = true;
+        try {
+          host.control({ kind: "replace", key: user.key, address: kept });
+        } finally {
+          this.#leavingHere = false;
+        }
+      } else if (result === "later") {
         host.yieldName(user, {
           lookalike: foldName(kept) === user.key ? undefined : kept,
         });

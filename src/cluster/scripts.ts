@@ -239,12 +239,15 @@ return out`);
 
 /**
  * After Redis came back (or this server was reaped while it stalled): this
- * server's user takes its name again. If another server's user took it, or
- * a look-alike of it, meanwhile, the one who logged in later must pick
- * another: {"later", the other's name} when that is ours (nothing is
- * changed); else {"ok"}, and the other's server is told ("yield", their
- * key, and for a look-alike the name kept). The user's place is where they
- * are now: not in a room they left while Redis was away.
+ * server's user takes its name again. If the account's owner logged in to
+ * it on another server meanwhile (with its password: the takeover this
+ * server did not hear of), this session ends: {"replaced", the address
+ * they logged in from}. If another server's user took it, or a look-alike
+ * of it, meanwhile, the one who logged in later must pick another:
+ * {"later", the other's name} when that is ours (nothing is changed); else
+ * {"ok"}, and the other's server is told ("yield", their key, and for a
+ * look-alike the name kept). The user's place is where they are now: not
+ * in a room they left while Redis was away.
  * KEYS: names, skeletons, node-users.
  * ARGV: key, skeleton, presence JSON, since, node, prefix, room, joined at.
  */
@@ -257,6 +260,10 @@ local function leave(r)
 end
 local held = redis.call('HGET', KEYS[1], key)
 local p = held and cjson.decode(held)
+local account = cjson.decode(json).account
+if p and p.node ~= node and type(account) == 'string' and p.account == account then
+  return {'replaced', p.address or ''}
+end
 if p and p.node ~= node and tonumber(p.since) <= since then return {'later', p.name} end
 local twin = redis.call('HGET', KEYS[2], skel)
 local t = nil
