@@ -337,14 +337,16 @@ export class Registry {
   }
 
   /**
-   * A private message from another server of the cluster for a user here:
-   * shown unless they ignore its sender (`fromKey`, `fromLogin`: see
-   * {@linkcode User.ignoresSender}).
+   * A private message through the cluster for a user here: shown unless
+   * they ignore its sender (`fromKey`, `fromLogin`: see
+   * {@linkcode User.ignoresSender}). `sender`: the sender, when they are a
+   * user of this server (a reply then follows them, as on one server).
    */
   receivePrivate(
     event: PrivateEvent,
     fromKey: string,
     fromLogin: string | null,
+    options: { sender?: User } = {},
   ): void {
     const to = this.#users.get(foldName(event.to));
     if (
@@ -353,7 +355,7 @@ export class Registry {
     to.show(event);
     this.#stats.deliveries++;
     to.lastPrivateFrom = {
-      user: null,
+      user: options.sender ?? null,
       name: event.from,
       at: event.at,
       session: fromLogin,

@@ -758,6 +758,17 @@ Deno.test({
     await alice.send("reply the plan is in the safe");
     await alice.expect('No one called "bob" is online');
     assert.deepEqual(await newcomer.sync(), []);
+    // A reply to someone on one's own server follows them through a change
+    // of name, as on one server.
+    await using dan = await Client.login(a, "dan");
+    await alice.expect("dan has entered the room.");
+    await dan.send("msg alice ping");
+    await alice.expect("[private] dan: ping");
+    await dan.send("nick daniel");
+    await alice.expect("dan is now known as daniel.");
+    await alice.send("reply pong");
+    await alice.expect("[private to daniel] pong");
+    await dan.waitFor("[private] alice: pong");
   },
 });
 

@@ -845,7 +845,14 @@ export class Cluster implements ClusterHooks {
       const second = rest.indexOf("\n");
       const [fromKey, fromLogin] = parseSender(rest.slice(0, second));
       const event = JSON.parse(rest.slice(second + 1)) as PrivateEvent;
-      host.registry.receivePrivate(event, fromKey, fromLogin);
+      // From a user of this server (every private message goes through
+      // Redis): the reply goes to them, whatever their name is by then.
+      const local = host.registry.users.get(fromKey);
+      const sender = local !== undefined &&
+          fromLogin === this.#session(local.login)
+        ? local
+        : undefined;
+      host.registry.receivePrivate(event, fromKey, fromLogin, { sender });
     } else if (kind === "control") {
       host.control(JSON.parse(rest) as Control);
     } else if (kind === "yield") {
