@@ -817,8 +817,11 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
     const { moderation } = this.#parts;
     const done = announcement.kind === "moderation"
       ? moderation.reload().then(() => {
-        const sanction = announcement.sanction;
+        const { sanction, notice } = announcement;
         if (sanction !== undefined) this.#applyHere(sanction);
+        if (notice !== undefined) {
+          this.registry.users.get(notice.key)?.notice(notice.text);
+        }
       })
       : this.#reloadRooms();
     done.catch((error) =>

@@ -1532,6 +1532,18 @@ Deno.test({
     );
     await carol.send("claim");
     await carol.waitFor('"den" is owned by root already');
+    // A mute lifted from a: troll hears of it once b has reloaded, not
+    // before (a Redis far from b makes the moment wide): a line said at
+    // once is not refused.
+    proxy.delayMs = 300;
+    await root.send("unmute troll");
+    await root.waitFor("Unmuted troll (127.0.0.30) on this server");
+    await troll.waitFor("You are no longer muted");
+    await troll.send("say free at last");
+    await troll.waitFor((line) =>
+      line === "troll: free at last" || line.startsWith("You are muted")
+    ).then((line) => assert.equal(line, "troll: free at last"));
+    proxy.delayMs = 0;
     // The guest under the registered name picks another (not zoe-2, an
     // account too); its owner keeps it.
     await notZoe.waitFor(

@@ -177,6 +177,12 @@ export class RedisProxy implements AsyncDisposable {
   readonly #conns = new Set<Deno.Conn>();
   readonly #accepting: Promise<void>;
   #up = true;
+  /**
+   * How long what Redis sends waits before it is passed on, in ms: a Redis
+   * far away, whose answers come late, for a race a moment wide on
+   * loopback (set by the test; 0: none).
+   */
+  delayMs = 0;
 
   private constructor(target: number) {
     this.#target = target;
@@ -231,25 +237,41 @@ export class RedisProxy implements AsyncDisposable {
         }
         this.#conns.add(conn);
         this.#conns.add(upstream);
-        this.#pipe(conn, upstream);
-        this.#pipe(upstream, conn);
+        this.#pipe(conn, upstream, false);
+        this.#pipe(upstream, conn, true);
       }
     } catch {
       // The listener was closed.
     }
   }
 
-  async #pipe(from: Deno.Conn, to: Deno.Conn): Promise<void> {
+  async #pipe(
+    from: Deno.Conn,
+    to: Deno.Conn,
+    fromRedis: boolean,
+  ): Promise<void> {
     const buffer = new Uint8Array(64 * 1024);
+    // Chunks passed on in order, each once its delay is over.
+    let passing = Promise.resolve();
+    const pass = async (chunk: Uint8Array, due: number) => {
+      const wait = due - Date.now();
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      let written = 0;
+      while (written < chunk.length) {
+        written += await to.write(chunk.subarray(written));
+      }
+    };
     try {
       while (true) {
         const n = await from.read(buffer);
         if (n === null) break;
-        let written = 0;
-        while (written < n) {
-          written += await to.write(buffer.subarray(written, n));
-        }
+        const chunk = buffer.slice(0, n);
+        const due = Date.now() + (fromRedis ? this.delayMs : 0);
+        // A write that fails (cut) ends nothing here: the read does.
+        passing = passing.then(() => pass(chunk, due)).catch(() => {});
+        if (due <= Date.now()) await passing;
       }
+      await passing;
     } catch {
       // Cut, or closed at the other end.
     }

@@ -98,9 +98,16 @@ export type ClaimResult = "ok" | "taken" | "offline" | { lookalike: string };
 export type Announcement =
   /**
    * Bans, mutes, operators or the lockdown changed: reload them, and act on
-   * the users a new sanction matches.
+   * the users a new sanction matches. `notice`: a line for the user with
+   * that key, wherever they are, once their server has reloaded (a lifted
+   * mute: told before, they could be refused a line as still muted).
    */
-  | { kind: "moderation"; sanction?: Sanction; from?: string }
+  | {
+    kind: "moderation";
+    sanction?: Sanction;
+    notice?: { key: string; text: string };
+    from?: string;
+  }
   /** A claimed room's owner or room operators changed: reload them. */
   | { kind: "rooms"; from?: string }
   /** An account was registered or deleted. */

@@ -444,26 +444,20 @@ async function lift(
       ? TEXT.unbannedThem(target.label, where)
       : TEXT.unmutedThem(target.label, where),
   );
-  if (kind === "mute") {
-    await tell(ctx, target, TEXT.unmutedYou(scope.room?.name ?? null));
-  }
-  await ctx.cluster?.announce({ kind: "moderation" });
-}
-
-/**
- * Sends a line to the user a target names: here, or on the server of the
- * cluster that holds them.
- */
-async function tell(ctx: UserContext, target: Target, line: string) {
-  if (target.user !== undefined) {
-    target.user.notice(line);
-  } else if (target.node !== undefined && ctx.cluster?.up) {
-    await ctx.cluster.control(target.node, {
-      kind: "notice",
-      key: target.account ?? target.key!,
-      text: line,
-    });
-  }
+  const told = kind === "mute"
+    ? TEXT.unmutedYou(scope.room?.name ?? null)
+    : null;
+  if (told !== null) target.user?.notice(told);
+  // On another server of the cluster, the user is told by their server
+  // once it has reloaded: told before, a line of theirs could still be
+  // refused as muted.
+  await ctx.cluster?.announce({
+    kind: "moderation",
+    notice: told !== null && target.user === undefined &&
+        target.node !== undefined
+      ? { key: target.account ?? target.key!, text: told }
+      : undefined,
+  });
 }
 
 /** Throws the role's line if the user is no server operator (any more). */
