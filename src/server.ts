@@ -817,14 +817,19 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
     const { moderation } = this.#parts;
     const done = announcement.kind === "moderation"
       ? moderation.reload().then(() => {
-        const { sanction, notice } = announcement;
+        const sanction = announcement.sanction;
         if (sanction !== undefined) this.#applyHere(sanction);
-        if (notice !== undefined) {
-          this.registry.users.get(notice.key)?.notice(notice.text);
-        }
       })
       : this.#reloadRooms();
-    done.catch((error) =>
+    // A line for a user here about what changed, once it is in force here.
+    const notice = announcement.kind === "accounts"
+      ? undefined
+      : announcement.notice;
+    done.then(() => {
+      if (notice !== undefined) {
+        this.registry.users.get(notice.key)?.notice(notice.text);
+      }
+    }).catch((error) =>
       this.#log.error("Reloading what a moderator changed failed: {error}", {
         error,
       })

@@ -1543,6 +1543,21 @@ Deno.test({
     await troll.waitFor((line) =>
       line === "troll: free at last" || line.startsWith("You are muted")
     ).then((line) => assert.equal(line, "troll: free at last"));
+    // So are a room operator and a server operator made on a: what they
+    // are told they may do, b lets them do at once.
+    const answer = async (client: Client, command: string, ok: string) => {
+      await client.send(command);
+      const line = await client.waitFor((line) =>
+        line.startsWith(ok) || line.startsWith("Only ")
+      );
+      assert.ok(line.startsWith(ok), line);
+    };
+    await root.send("roomop carol");
+    await carol.waitFor('carol is now a room operator of "den"');
+    await answer(carol, "bans", "No bans");
+    await root.send("op carol");
+    await carol.waitFor("You are now a server operator");
+    await answer(carol, "lockdown", "Lockdown is on");
     proxy.delayMs = 0;
     // The guest under the registered name picks another (not zoe-2, an
     // account too); its owner keeps it.

@@ -109,7 +109,11 @@ export type Announcement =
     from?: string;
   }
   /** A claimed room's owner or room operators changed: reload them. */
-  | { kind: "rooms"; from?: string }
+  | {
+    kind: "rooms";
+    notice?: { key: string; text: string };
+    from?: string;
+  }
   /** An account was registered or deleted. */
   | { kind: "accounts"; from?: string };
 

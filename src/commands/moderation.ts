@@ -777,8 +777,11 @@ export const op: Command = {
       until: null,
     });
     session.reply(TEXT.nowOperator(account.name));
-    await ctx.cluster?.announce({ kind: "moderation" });
-    await noticeAccount(ctx, account.key, TEXT.youAreOperator, null);
+    await announceTo(ctx, { kind: "moderation" }, {
+      key: account.key,
+      text: TEXT.youAreOperator,
+      except: null,
+    });
   },
 };
 
@@ -808,8 +811,11 @@ export const deop: Command = {
       until: null,
     });
     session.reply(TEXT.noLongerOperator(account.name));
-    await ctx.cluster?.announce({ kind: "moderation" });
-    await noticeAccount(ctx, account.key, TEXT.youAreNoLongerOperator, user);
+    await announceTo(ctx, { kind: "moderation" }, {
+      key: account.key,
+      text: TEXT.youAreNoLongerOperator,
+      except: user,
+    });
   },
 };
 
@@ -940,31 +946,33 @@ async function roomOperator(
     ? TEXT.nowRoomOperator(account.name, room.name)
     : TEXT.noLongerRoomOperator(account.name, room.name);
   session.reply(line);
-  await ctx.cluster?.announce({ kind: "rooms" });
-  await noticeAccount(ctx, account.key, line, user);
+  await announceTo(ctx, { kind: "rooms" }, {
+    key: account.key,
+    text: line,
+    except: user,
+  });
 }
 
 /**
- * Sends a line to the account's user if online (here or elsewhere in the
- * cluster), unless that is `except`.
+ * Announces what a moderator changed to every server of a cluster, with a
+ * line for the account's user if online (unless that is `except`): shown
+ * here at once, or by the server holding them once it has reloaded what
+ * changed (told before, they could be refused what they were just told
+ * they may do).
  */
-async function noticeAccount(
+async function announceTo(
   ctx: UserContext,
-  key: string,
-  line: string,
-  except: User | null,
+  announcement: { kind: "moderation" | "rooms" },
+  notice: { key: string; text: string; except: User | null },
 ): Promise<void> {
-  const here = ctx.registry.find(key);
-  if (here !== undefined) {
-    if (here !== except) here.notice(line);
-    return;
-  }
-  const { cluster } = ctx;
-  if (!cluster?.up) return;
-  const elsewhere = await cluster.find(key);
-  if (elsewhere !== null) {
-    await cluster.control(elsewhere.node, { kind: "notice", key, text: line });
-  }
+  const here = ctx.registry.find(notice.key);
+  if (here !== undefined && here !== notice.except) here.notice(notice.text);
+  await ctx.cluster?.announce({
+    ...announcement,
+    notice: here === undefined
+      ? { key: notice.key, text: notice.text }
+      : undefined,
+  });
 }
 
 /** `roomop NAME`: a registered user becomes a room operator here. */
