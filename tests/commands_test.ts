@@ -589,3 +589,62 @@ Deno.test("ban: a reload that answers late (another server's announcement) keeps
   const subject = { account: null, address: "192.0.2.9" };
   assert.notEqual(ctx.moderation.find("ban", "", subject), null);
 });
+
+Deno.test("kick: a room operator kicked to main while the cluster is asked kicks nobody there", async () => {
+  await using server = await fakeServer();
+  const { store, registry } = server;
+  const owner = new FakeSession();
+  const roomie = new FakeSession();
+  await run(server.context(owner), "login alice");
+  await run(server.context(roomie), "login roomie");
+  owner.user!.account = "alice";
+  roomie.user!.account = "roomie";
+  await run(server.context(owner), "join den");
+  await run(server.context(roomie), "join den");
+  assert.ok(await store.claimRoom("den", "den", "alice"));
+  const den = registry.rooms.get("den")!;
+  den.owner = "alice";
+  den.operators.add("roomie");
+  // Dave is in main on another server; Redis answers late.
+  const gate = storeGate();
+  const controls: unknown[] = [];
+  const cluster = {
+    up: true,
+    nodeId: "here",
+    async find(name: string) {
+      await gate.wait();
+      return name === "dave"
+        ? {
+          name: "dave",
+          key: "dave",
+          skeleton: skeleton("dave"),
+          node: "there",
+          since: 0,
+          active: 0,
+          account: null,
+          room: "main",
+          roomName: "main",
+          away: null,
+          address: "192.0.2.9",
+        }
+        : null;
+    },
+    control(_node: string, control: unknown) {
+      controls.push(control);
+      return Promise.resolve();
+    },
+  } as unknown as Cluster;
+  const ctx = Object.assign(server.context(roomie), { cluster });
+  const kicking = run(ctx, "kick dave bye");
+  await gate.reached;
+  // Alice kicks roomie out of den, to main, meanwhile.
+  await run(server.context(owner), "kick roomie enough");
+  assert.equal(roomie.user?.room?.name, "main");
+  gate.open();
+  assert.equal(
+    (await kicking).at(-1),
+    'Only the owner of this room, its room operators and server operators can use "kick"',
+  );
+  // A kick from main is a server operator's, and disconnects: none was sent.
+  assert.deepEqual(controls, []);
+});

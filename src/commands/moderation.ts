@@ -493,12 +493,18 @@ export const kick: Command = {
     const { user, registry, moderation, cluster } = ctx;
     const [name, rest] = splitWord(args);
     const reason = rest || NO_REASON;
-    const operator = moderation.isOperator(user.account);
     const here = registry.find(name);
     // On another server of the cluster: that server kicks them.
     const elsewhere = here === undefined && cluster?.up
       ? await cluster.find(name)
       : null;
+    // Checked after that wait, not before: a moderator kicked to main,
+    // roomdeop'd or deop'd meanwhile kicks nobody (from main, a kick by
+    // a server operator disconnects).
+    if (!moderation.allows(user.account, "roomModerator", user.room)) {
+      throw new ChatError(roleRefusal("roomModerator", "kick"));
+    }
+    const operator = moderation.isOperator(user.account);
     if (here === undefined && elsewhere === null) {
       throw new ChatError(TEXT.noSuchUser(name));
     }
