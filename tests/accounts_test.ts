@@ -723,6 +723,31 @@ Deno.test("reply answers an offline message's guest sender who is still online",
   await guest.expect("[private] alice: I am now");
 });
 
+Deno.test("reply to an offline message's guest sender gone since does not reach a new gus", async () => {
+  const clock = new FakeClock();
+  await using server = await startServer({ clock });
+  const port = server.addr.port;
+  (await registered(port, "alice")).close();
+  {
+    await using gus = await Client.login(port, "gus");
+    await gus.send("msg alice my plan");
+    await gus.waitFor((line) => line.startsWith("alice is offline"));
+    await gus.send("logout");
+    await gus.closed();
+  }
+  clock.advance(1000);
+  await using stranger = await Client.login(port, "gus");
+  await using alice = await Client.connect(port);
+  await alice.expect("Welcome to TestChat");
+  await alice.send(`login alice ${PASSWORD}`);
+  await alice.waitFor((line) => line.endsWith("gus: my plan"));
+  await stranger.expect("alice has entered the room.");
+  await alice.send("reply my answer to your plan");
+  await alice.expect("gus, who wrote to you, has logged out");
+  await alice.send("say done");
+  await stranger.expect("alice: done");
+});
+
 Deno.test("reply answers an offline message's sender, and an account's owner who came back", async () => {
   const clock = new FakeClock();
   await using server = await startServer({ clock });
@@ -783,7 +808,7 @@ Deno.test("reply answers an offline message's sender, and an account's owner who
   await later.send(`login alice ${PASSWORD}`);
   await later.waitFor((line) => line.endsWith("bob: one more thing"));
   await later.send("reply are you still there?");
-  await later.expect('No one called "bob" is online');
+  await later.expect("bob, who wrote to you, has logged out");
 });
 
 Deno.test("an offline message older than --offline-days is not delivered", async () => {

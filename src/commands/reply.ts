@@ -34,17 +34,32 @@ export const reply: Command = {
     if (from.user !== null) {
       throw new ChatError(TEXT.replyGone(from.user.name));
     }
-    // An offline message's sender (or one on another server), by name, as
-    // "msg" finds it: here, or through the cluster (which finds those here
-    // too). Unless the name is an account's made since: someone else's.
-    const here = account === null ? ctx.registry.find(from.name) : undefined;
-    if (here !== undefined && !ctx.cluster?.up) {
-      return sendPrivate(ctx, here, text);
+    // An account made under the name since they wrote: someone else's.
+    if (account !== null) throw new ChatError(TEXT.replyGone(from.name));
+    const { cluster } = ctx;
+    let session = from.session;
+    if (session == null) {
+      // An offline message's guest sender: the one online under the name,
+      // if online since before they wrote (names are unique among those
+      // online); one who logged in after took the name of someone gone.
+      if (!cluster?.up) {
+        const here = ctx.registry.find(from.name);
+        if (here === undefined) throw new ChatError(TEXT.noSuchUser(from.name));
+        if (here.sinceDate > from.at) {
+          throw new ChatError(TEXT.replyGone(from.name));
+        }
+        return sendPrivate(ctx, here, text);
+      }
+      const holder = await cluster.find(from.name);
+      if (holder === null) throw new ChatError(TEXT.noSuchUser(from.name));
+      if (holder.since > from.at || holder.login === undefined) {
+        throw new ChatError(TEXT.replyGone(from.name));
+      }
+      session = holder.login;
     }
-    // A guest elsewhere: to their session, not whoever has the name now.
-    if (
-      !await sendElsewhere(ctx, from.name, text, { session: from.session })
-    ) {
+    // To their session (here or on another server), not whoever has the
+    // name now.
+    if (!await sendElsewhere(ctx, from.name, text, { session })) {
       throw new ChatError(TEXT.noSuchUser(from.name));
     }
   },
