@@ -213,6 +213,9 @@ export class Moderation {
    * the whole server (""), or null. Ended ones are dropped as they are met.
    */
   find(kind: SanctionKind, room: string, subject: Subject): Sanction | null {
+    // Usually none at all: then no key is made, no clock read (this runs
+    // for every line said).
+    if (this.#sanctions.length === 0) return null;
     const now = this.#clock.date();
     let address: Block | null | undefined;
     let ended = false;

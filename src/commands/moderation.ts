@@ -326,8 +326,9 @@ async function sanction(
     throw new ChatError(roleRefusal("roomModerator", kind));
   }
   guard(ctx, action, target);
-  // A room's own list is bounded: every line anyone sends is checked
-  // against every sanction in force, and room owners are anyone registered.
+  // A room's own list is bounded: every line said in the room is checked
+  // against the room's sanctions in force, and room owners are anyone
+  // registered.
   if (scope.key !== "") {
     const held = moderation.list(kind).filter((other) =>
       other.room === scope.key && other.target !== record.target
