@@ -177,6 +177,10 @@ export const TEXT = {
   whois: (name: string, room: string, connected: string, idle: string) =>
     `${name} is in room "${room}", connected ${connected}, idle ${idle}`,
   whoisRegistered: (name: string) => `${name} is a registered user`,
+  whoisOffline: (name: string, since: string) =>
+    `${name} is a registered user, offline since ${since}`,
+  whoisLeaveMessage: (name: string) =>
+    `msg ${name} TEXT waits for their next login`,
   awayNow: (reason: string) => `You are marked as away: ${reason}`,
   backNow: "You are no longer marked as away",
   notAway: "You are not marked as away",

@@ -68,6 +68,28 @@ Deno.test("register asks twice, with the echo off for a telnet client; login the
   ]);
 });
 
+Deno.test("whois of an account offline says so, since when, and that a message waits", async () => {
+  const clock = new FakeClock();
+  await using server = await startServer({ clock });
+  const port = server.addr.port;
+  {
+    await using vic = await registered(port, "vic");
+    await vic.send("logout");
+    await vic.closed();
+  }
+  await using bob = await Client.login(port, "bob");
+  await bob.send("whois VIC");
+  await bob.expectLines([
+    `vic is a registered user, offline since ${
+      new Date(clock.date()).toISOString().slice(0, 16).replace("T", " ")
+    } UTC`,
+    "msg vic TEXT waits for their next login",
+  ]);
+  // Nobody by the name at all: as before.
+  await bob.send("whois nobody");
+  await bob.expect('No one called "nobody" is online');
+});
+
 Deno.test("a client that agrees to hide the password is asked once to send its bytes as they are", async () => {
   await using server = await startServer();
   await using alice = await Client.login(server.addr.port, "alice");

@@ -1,5 +1,6 @@
 import { ChatError } from "../errors.ts";
-import { formatDuration, TEXT } from "../text.ts";
+import { foldName } from "../names.ts";
+import { formatDate, formatDuration, TEXT } from "../text.ts";
 import type { Command } from "./command.ts";
 
 /** `whois NAME`: where someone is, for how long, and whether away. */
@@ -9,7 +10,7 @@ export const whois: Command = {
   summary: "show NAME's room, time connected and idle, and away message",
   loginRequired: true,
   needsArgs: true,
-  async run({ registry, session, clock, moderation, cluster }, name) {
+  async run({ registry, session, clock, moderation, cluster, store }, name) {
     const here = registry.find(name);
     let shown: {
       name: string;
@@ -34,7 +35,19 @@ export const whois: Command = {
       // Nobody there is nobody anywhere, as of the question (one who logged
       // in here while Redis was asked was not online when it was asked).
       const there = cluster?.up ? await cluster.find(name) : null;
-      if (there === null) throw new ChatError(TEXT.noSuchUser(name));
+      if (there === null) {
+        // An account's owner offline: said so, with where a message goes,
+        // rather than only that nobody by the name is online.
+        const account = cluster && !cluster.up
+          ? null
+          : await store.accountFor(foldName(name), "");
+        if (account === null) throw new ChatError(TEXT.noSuchUser(name));
+        const lastLogin = account.lastLogin ?? account.created;
+        throw new ChatError(
+          TEXT.whoisOffline(account.name, formatDate(lastLogin)),
+          TEXT.whoisLeaveMessage(account.name),
+        );
+      }
       const now = clock.date();
       shown = {
         name: there.name,
