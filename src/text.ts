@@ -89,6 +89,7 @@ export const TEXT = {
     `You are already registered as "${name}"`,
   notRegistered: 'You are a guest: "register" makes your name an account',
   nameRegistered: (name: string) => `The name "${name}" is registered already`,
+  registeredToOther: "it is registered to someone else",
   looksLikeAccount: (name: string) =>
     `it looks like "${name}", a registered name`,
   accountGone: (name: string) => `The account "${name}" no longer exists`,

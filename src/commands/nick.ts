@@ -27,7 +27,7 @@ export const nick: Command = {
     } else if (await accountOf(ctx, typed) !== null) {
       const name = validateName(typed);
       throw new ChatError(
-        TEXT.badName("name", name, "it is registered to someone else"),
+        TEXT.badName("name", name, TEXT.registeredToOther),
       );
     }
     // A mute set while the store was asked holds too (on one server, with
