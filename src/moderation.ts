@@ -285,9 +285,12 @@ export class Moderation {
       ) ?? null;
     if (found === null) return null;
     await this.#store.removeSanction(kind, room, target);
-    this.#sanctions = this.#sanctions.filter((s) => s !== found);
+    // By what it is, not by the object found: a reload that read the store
+    // before the delete may have put a fresh copy in its place meanwhile.
+    const lifted = { kind, room, target };
+    this.#sanctions = this.#sanctions.filter((s) => !same(s, lifted));
     const key = scopeKey(kind, room);
-    const rest = (this.#scoped.get(key) ?? []).filter((s) => s !== found);
+    const rest = (this.#scoped.get(key) ?? []).filter((s) => !same(s, lifted));
     if (rest.length > 0) this.#scoped.set(key, rest);
     else this.#scoped.delete(key);
     this.#changes++;

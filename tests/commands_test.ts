@@ -648,3 +648,29 @@ Deno.test("kick: a room operator kicked to main while the cluster is asked kicks
   // A kick from main is a server operator's, and disconnects: none was sent.
   assert.deepEqual(controls, []);
 });
+
+Deno.test("unban: a reload that read the store before the ban was lifted does not put it back", async () => {
+  await using server = await fakeServer();
+  const { store } = server;
+  const eve = new FakeSession();
+  const ctx = server.context(eve);
+  await ctx.moderation.add(onEve(server, "ban", "", "spam"));
+  // The lift waits in the store; another server's announcement reloads
+  // meanwhile, reading the ban that is still there.
+  const gate = storeGate();
+  const removeSanction = store.removeSanction.bind(store);
+  store.removeSanction = async (kind, room, target) => {
+    await gate.wait();
+    return removeSanction(kind, room, target);
+  };
+  const lifting = ctx.moderation.remove("ban", "", "address:192.0.2.1");
+  await gate.reached;
+  await ctx.moderation.reload();
+  gate.open();
+  assert.ok(await lifting);
+  assert.deepEqual(ctx.moderation.list("ban"), []);
+  assert.equal(
+    ctx.moderation.find("ban", "", { account: null, address: "192.0.2.1" }),
+    null,
+  );
+});
