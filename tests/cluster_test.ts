@@ -13,6 +13,7 @@ import {
 import { redisMissing, RedisProxy, RedisServer } from "./redis_helpers.ts";
 import { parseCommandStats } from "../bench/redis.ts";
 import { RedisLink } from "../src/redis/link.ts";
+import { RECLAIM } from "../src/cluster/scripts.ts";
 import { makeCertificate, openssl, opensslMissing } from "./tls_helpers.ts";
 import { WsClient } from "./ws_helpers.ts";
 
@@ -1629,5 +1630,80 @@ Deno.test({
     await owner.waitFor("You are logged in as owner.");
     await owner.send("join den");
     await owner.waitFor('You are now in room "den".');
+  },
+});
+
+Deno.test({
+  name:
+    `cluster: of two sessions of one account that both took the name back, the later login keeps it${why}`,
+  ignore,
+  async fn() {
+    // Redis came back empty; the server of the older session (node "one",
+    // logged in at 1000) took the name back first, then the server of the
+    // newer one (node "two", logged in with the password at 5000) does.
+    await using redis = await RedisServer.start();
+    const link = await RedisLink.connect(redis.url);
+    const subscriber = await link.subscriber();
+    try {
+      const p = "t:";
+      const presence = (node: string, since: number, address: string) =>
+        JSON.stringify({
+          name: "xena",
+          key: "xena",
+          skeleton: "xena",
+          node,
+          since,
+          login: `${node}/x.1`,
+          active: since,
+          account: "xena",
+          room: "main",
+          roomName: "main",
+          away: null,
+          address,
+        });
+      const reclaim = (node: string, since: number, address: string) =>
+        link.eval(RECLAIM, [
+          p + "names",
+          p + "skeletons",
+          p + `node-users:${node}`,
+        ], [
+          "xena",
+          "xena",
+          presence(node, since, address),
+          since,
+          node,
+          p,
+          "main",
+          since,
+        ]);
+      const toOne: string[] = [];
+      const heard = Promise.withResolvers<void>();
+      await subscriber.subscribe(p + "n:one", (message) => {
+        toOne.push(message);
+        heard.resolve();
+      });
+      assert.deepEqual(await reclaim("one", 1000, "10.0.0.1"), ["ok"]);
+      assert.deepEqual(await reclaim("two", 5000, "10.0.0.9"), ["ok"]);
+      const held = JSON.parse(
+        String(await link.call("HGET", p + "names", "xena")),
+      );
+      assert.equal(held.node, "two");
+      // The older session's server is told to end it, as at a takeover.
+      await withTimeout(heard.promise, TIMEOUT_MS, "the replace control");
+      assert.deepEqual(toOne.map((m) => m.split("\n")[0]), ["control"]);
+      assert.deepEqual(JSON.parse(toOne[0].slice("control\n".length)), {
+        kind: "replace",
+        key: "xena",
+        address: "10.0.0.9",
+      });
+      // The other way round, the older session is the one replaced.
+      assert.deepEqual(await reclaim("one", 1000, "10.0.0.1"), [
+        "replaced",
+        "10.0.0.9",
+      ]);
+    } finally {
+      await subscriber.close();
+      await link.close();
+    }
   },
 });

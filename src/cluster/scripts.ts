@@ -242,7 +242,9 @@ return out`);
  * server's user takes its name again. If the account's owner logged in to
  * it on another server meanwhile (with its password: the takeover this
  * server did not hear of), this session ends: {"replaced", the address
- * they logged in from}. If another server's user took it, or a look-alike
+ * they logged in from}; if that session is the older one (Redis came back
+ * empty and its server took the name back first), it is the one to end,
+ * told by a "replace" control, and this one takes the name. If another server's user took it, or a look-alike
  * of it, meanwhile, the one who logged in later must pick another:
  * {"later", the other's name} when that is ours (nothing is changed); else
  * {"ok"}, and the other's server is told ("yield", their key, and for a
@@ -260,11 +262,16 @@ local function leave(r)
 end
 local held = redis.call('HGET', KEYS[1], key)
 local p = held and cjson.decode(held)
-local account = cjson.decode(json).account
+local mine = cjson.decode(json)
+local account = mine.account
+local newer = false
 if p and p.node ~= node and type(account) == 'string' and p.account == account then
-  return {'replaced', p.address or ''}
+  -- The account's later login keeps it (the one its owner typed the
+  -- password for last); the earlier session ends.
+  if tonumber(p.since) > since then return {'replaced', p.address or ''} end
+  newer = true
 end
-if p and p.node ~= node and tonumber(p.since) <= since then return {'later', p.name} end
+if p and p.node ~= node and not newer and tonumber(p.since) <= since then return {'later', p.name} end
 local twin = redis.call('HGET', KEYS[2], skel)
 local t = nil
 if twin and twin ~= key then
@@ -281,7 +288,12 @@ end
 if p then
   if p.node ~= node then
     redis.call('SREM', prefix .. 'node-users:' .. p.node, key)
-    redis.call('PUBLISH', prefix .. 'n:' .. p.node, 'yield\\n' .. key)
+    if newer then
+      redis.call('PUBLISH', prefix .. 'n:' .. p.node, 'control\\n' ..
+        cjson.encode({kind = 'replace', key = key, address = mine.address or ''}))
+    else
+      redis.call('PUBLISH', prefix .. 'n:' .. p.node, 'yield\\n' .. key)
+    end
   end
   if p.room and p.room ~= '' and (p.node ~= node or p.room ~= room) then leave(p.room) end
 end
