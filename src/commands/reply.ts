@@ -15,6 +15,15 @@ export const reply: Command = {
     const from = ctx.user.lastPrivateFrom;
     if (from === null) throw new ChatError(TEXT.noReplyTarget);
     if (from.user !== null && ctx.registry.isOnline(from.user)) {
+      // In a cluster through Redis, as msg goes (it gives the message its
+      // place among the room events), to their session under its name now.
+      if (ctx.cluster?.up && from.session != null) {
+        const sent = await sendElsewhere(ctx, from.user.name, text, {
+          session: from.session,
+        });
+        if (sent) return;
+        throw new ChatError(TEXT.replyGone(from.user.name));
+      }
       return sendPrivate(ctx, from.user, text);
     }
     // An account's name is its owner's: the reply goes as "msg" would send
