@@ -1013,7 +1013,7 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
             this.#log.error("Serving an HTTP request failed: {error}", {
               error,
             });
-            return new Response("Internal server error\n", { status: 500 });
+            return respond(500, "Internal server error\n");
           },
         }, handler));
       this.#http.push(server);

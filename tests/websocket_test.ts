@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { FakeClock } from "./fake_clock.ts";
-import { Client, registered, startServer } from "./helpers.ts";
+import {
+  Client,
+  registered,
+  startServer,
+  TIMEOUT_MS,
+  withTimeout,
+} from "./helpers.ts";
 import { RawWebSocket, WsClient } from "./ws_helpers.ts";
 
 /** A server with HTTP on a free port. */
@@ -737,4 +743,63 @@ Deno.test("a malformed upgrade gets 400 and gives its connection slot back", asy
   }
   await using telnet = await Client.connect(server.addr.port);
   await telnet.expect("Welcome to TestChat");
+});
+
+/**
+ * Sends `head` (a request's lines, without the blank line that ends them)
+ * on a bare TCP socket to `port`; the answer's status line and headers, by
+ * lower-case name. For requests `fetch` will not send (a Host that makes
+ * no URL).
+ */
+async function rawHttp(
+  port: number,
+  head: string[],
+): Promise<{ status: string; headers: Map<string, string> }> {
+  using conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  await conn.write(
+    new TextEncoder().encode(
+      [...head, "Connection: close", "", ""].join("\r\n"),
+    ),
+  );
+  let text = "";
+  const decoder = new TextDecoder();
+  const buffer = new Uint8Array(4096);
+  while (!text.includes("\r\n\r\n")) {
+    const n = await withTimeout(conn.read(buffer), TIMEOUT_MS, "an answer");
+    if (n === null) break;
+    text += decoder.decode(buffer.subarray(0, n), { stream: true });
+  }
+  const [status, ...fields] = text.split("\r\n\r\n")[0].split("\r\n");
+  return {
+    status,
+    headers: new Map(fields.map((field) => {
+      const colon = field.indexOf(":");
+      return [
+        field.slice(0, colon).trim().toLowerCase(),
+        field.slice(colon + 1).trim(),
+      ];
+    })),
+  };
+}
+
+Deno.test("a Host that makes no URL gets 400 with the usual headers, not a 500", async () => {
+  await using server = await startWeb();
+  const port = server.httpAddr!.port;
+  for (const path of ["/", "/ws", "/nope"]) {
+    for (const host of ["a b", "[", "x:99999"]) {
+      const { status, headers } = await rawHttp(port, [
+        `GET ${path} HTTP/1.1`,
+        `Host: ${host}`,
+      ]);
+      assert.match(status, /^HTTP\/1\.1 400 /, `${path} with Host ${host}`);
+      assert.equal(headers.get("x-content-type-options"), "nosniff");
+      assert.match(
+        headers.get("content-security-policy")!,
+        /frame-ancestors 'none'/,
+      );
+    }
+  }
+  // And the server goes on.
+  const live = await fetch(`http://127.0.0.1:${port}/livez`);
+  assert.equal(await live.text(), "ok\n");
 });

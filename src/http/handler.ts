@@ -151,7 +151,14 @@ export function createHandler(
   parts: HandlerParts,
 ): (request: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>) => Response {
   return (request, info) => {
-    const url = new URL(request.url);
+    let url: URL;
+    try {
+      url = new URL(request.url);
+    } catch {
+      // A Host that makes no URL (`a b`, `[`): the client's mistake, not a
+      // bug to log with its stack.
+      return respond(400, "Bad request\n");
+    }
     const path = url.pathname;
     if (request.method !== "GET" && request.method !== "HEAD") {
       return respond(405, "Method not allowed\n", { Allow: "GET, HEAD" });
