@@ -1048,6 +1048,14 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
         Upgrade: "websocket",
       });
     }
+    if (request.headers.get("sec-websocket-version") !== "13") {
+      // RFC 6455 4.2.2: the versions the server speaks, for the client to
+      // try again with (Deno's upgrade would take any, or none).
+      return respond(426, "Expected WebSocket version 13\n", {
+        ...plain,
+        "Sec-WebSocket-Version": "13",
+      });
+    }
     if (this.#closing !== null) {
       return respond(503, "Shutting down\n", plain);
     }
@@ -1179,12 +1187,14 @@ function refuseSocket(socket: WebSocket, text: string): void {
 
 /**
  * Upgrades a request to a WebSocket, or null when it is not a well-formed
- * upgrade (no Sec-WebSocket-Key, say): a client's mistake, answered 400,
- * not a bug.
+ * upgrade (no Sec-WebSocket-Key, or one that is not 16 bytes in base64, or
+ * two): a client's mistake, answered 400, not a bug.
  */
 function upgrade(
   request: Request,
 ): { socket: WebSocket; response: Response } | null {
+  const key = request.headers.get("sec-websocket-key") ?? "";
+  if (!/^[A-Za-z0-9+/]{21}[AQgw]==$/.test(key)) return null;
   try {
     return Deno.upgradeWebSocket(request, { idleTimeout: 60 });
   } catch {

@@ -735,7 +735,11 @@ Deno.test("a malformed upgrade gets 400 and gives its connection slot back", asy
   for (let i = 0; i < 6; i++) {
     // Upgrade: websocket, but no Sec-WebSocket-Key.
     const response = await fetch(`http://127.0.0.1:${port}/ws`, {
-      headers: { Upgrade: "websocket", Connection: "Upgrade" },
+      headers: {
+        Upgrade: "websocket",
+        Connection: "Upgrade",
+        "Sec-WebSocket-Version": "13",
+      },
     });
     await response.body?.cancel();
     assert.equal(response.status, 400);
@@ -802,4 +806,39 @@ Deno.test("a Host that makes no URL gets 400 with the usual headers, not a 500",
   // And the server goes on.
   const live = await fetch(`http://127.0.0.1:${port}/livez`);
   assert.equal(await live.text(), "ok\n");
+});
+
+Deno.test("an upgrade of another WebSocket version gets 426 naming 13; a malformed or doubled key gets 400", async () => {
+  await using server = await startWeb({ maxConns: 3 });
+  const port = server.httpAddr!.port;
+  const upgrade = (fields: string[]) =>
+    rawHttp(port, [
+      "GET /ws HTTP/1.1",
+      `Host: 127.0.0.1:${port}`,
+      "Upgrade: websocket",
+      "Connection: Upgrade",
+      ...fields,
+    ]);
+  const key = "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==";
+  for (const version of [["Sec-WebSocket-Version: 8"], []]) {
+    const { status, headers } = await upgrade([key, ...version]);
+    assert.match(status, /^HTTP\/1\.1 426 /, version.join() || "no version");
+    assert.equal(headers.get("sec-websocket-version"), "13");
+    assert.equal(headers.get("x-content-type-options"), "nosniff");
+  }
+  for (
+    const keys of [
+      ["Sec-WebSocket-Key: short"],
+      ["Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ"],
+      [key, "Sec-WebSocket-Key: AAAAAAAAAAAAAAAAAAAAAA=="],
+    ]
+  ) {
+    const { status } = await upgrade([...keys, "Sec-WebSocket-Version: 13"]);
+    assert.match(status, /^HTTP\/1\.1 400 /, keys.join(" "));
+  }
+  // None of them kept a connection's place.
+  await using telnet = await Client.connect(server.addr.port);
+  await telnet.expect("Welcome to TestChat");
+  const { status } = await upgrade([key, "Sec-WebSocket-Version: 13"]);
+  assert.match(status, /^HTTP\/1\.1 101 /);
 });
