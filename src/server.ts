@@ -1069,10 +1069,15 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
     if (waiting !== undefined) {
       const before = waiting.remoteAddr.hostname;
       const moved = before !== remote.hostname;
-      const refusal = moved ? this.#admit(remote) : null;
+      // A socket still attached is shut, but stays open until its client
+      // answers the close: it keeps its place at `before`, and the new
+      // socket needs one of its own, or one address could chain takeovers
+      // into any number of open sockets.
+      const counted = moved || !waiting.detached;
+      const refusal = counted ? this.#admit(remote) : null;
       const upgraded = upgrade(request);
       if (upgraded === null) {
-        if (moved && refusal === null) this.#limits.release(remote.hostname);
+        if (counted && refusal === null) this.#limits.release(remote.hostname);
         return respond(400, "Bad WebSocket upgrade\n", plain);
       }
       const { socket, response } = upgraded;
@@ -1082,7 +1087,6 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
         return response;
       }
       if (moved) {
-        this.#limits.release(before);
         this.#log.info("Resumed a page's session from {remote}, was {before}", {
           remote: formatAddr(remote),
           before,
@@ -1090,11 +1094,21 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
       }
       // Detached, or not yet known to be (a half-open socket after a network
       // change): the new socket takes the session over, the old one is shut.
-      waiting.resume(
+      const shut = waiting.resume(
         socket,
         Number(url.searchParams.get("last") ?? 0) || 0,
         remote,
       );
+      if (counted) {
+        // The session's place at `before` goes with the socket it had.
+        if (shut === null || shut.readyState === WebSocket.CLOSED) {
+          this.#limits.release(before);
+        } else {
+          shut.addEventListener("close", () => this.#limits.release(before), {
+            once: true,
+          });
+        }
+      }
       return response;
     }
     const refusal = this.#admit(remote);

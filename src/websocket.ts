@@ -228,15 +228,21 @@ export class WebSocketConnection implements Connection, FrameWriter {
   /**
    * A page came back with a new socket (from `remote`, which may be a new
    * address) and the last id it saw: it takes this session over and gets
-   * what it missed.
+   * what it missed. Returns the old socket when one was still attached: it
+   * is shut, but, as with `lingering`, stays open for as long as its
+   * client does not answer the close.
    */
-  resume(socket: WebSocket, lastId: number, remote: Deno.NetAddr): void {
+  resume(
+    socket: WebSocket,
+    lastId: number,
+    remote: Deno.NetAddr,
+  ): WebSocket | null {
     if (this.#resumeTimer !== null) {
       this.#options.clock.clearTimeout(this.#resumeTimer);
       this.#resumeTimer = null;
     }
     this.remoteAddr = remote;
-    this.#attach(socket, lastId);
+    return this.#attach(socket, lastId);
   }
 
   send(frame: string, id: number): void {
@@ -316,7 +322,8 @@ export class WebSocketConnection implements Connection, FrameWriter {
     this.close(1009, "message too big");
   }
 
-  #attach(socket: WebSocket, lastId?: number): void {
+  /** Takes `socket` on; returns the one it replaced, shut, if any. */
+  #attach(socket: WebSocket, lastId?: number): WebSocket | null {
     const old = this.#socket;
     if (old !== null) {
       // The page came back before this socket was seen to go: it is shut.
@@ -361,6 +368,7 @@ export class WebSocketConnection implements Connection, FrameWriter {
     socket.addEventListener("error", () => {
       // A close follows.
     });
+    return old;
   }
 
   /**

@@ -842,3 +842,63 @@ Deno.test("an upgrade of another WebSocket version gets 426 naming 13; a malform
   const { status } = await upgrade([key, "Sec-WebSocket-Version: 13"]);
   assert.match(status, /^HTTP\/1\.1 101 /);
 });
+
+Deno.test("a socket taken over holds its address's place until it closes: takeovers cannot pile up open sockets", async () => {
+  await using server = await startWeb({
+    maxConnsPerIp: 2,
+    maxNewConnsPerIp: 1000,
+    limitLoopback: true,
+  });
+  const port = server.httpAddr!.port;
+  const hello = async (socket: RawWebSocket) => {
+    const frame = JSON.parse(await socket.readText());
+    assert.equal(frame.type, "hello");
+    return frame;
+  };
+  // Sockets that read nothing past their hello and never answer a close:
+  // the server shuts each one taken over (4000), and it stays open.
+  const first = await RawWebSocket.open(port);
+  const { token } = await hello(first);
+  await first.send("login chain");
+  const second = await RawWebSocket.open(
+    port,
+    {},
+    undefined,
+    `?resume=${token}`,
+  );
+  const resumed = await hello(second);
+  assert.equal(resumed.resumed, true);
+  {
+    // The first still holds its place, the second has one: no third.
+    using third = await RawWebSocket.open(
+      port,
+      {},
+      undefined,
+      `?resume=${resumed.token}`,
+    );
+    assert.deepEqual(JSON.parse(await third.readText()), {
+      type: "refused",
+      text: "Too many connections from your address",
+    });
+  }
+  // Once the first client lets go, its place is given back, and the
+  // session (which waited on with the second) can be taken over again.
+  first[Symbol.dispose]();
+  const deadline = Date.now() + 5_000;
+  while (true) {
+    using next = await RawWebSocket.open(
+      port,
+      {},
+      undefined,
+      `?resume=${resumed.token}`,
+    );
+    const frame = JSON.parse(await next.readText());
+    if (frame.type === "hello") {
+      assert.equal(frame.resumed, true);
+      break;
+    }
+    assert.equal(frame.text, "Too many connections from your address");
+    assert.ok(Date.now() < deadline, "the place was never given back");
+  }
+  second[Symbol.dispose]();
+});
