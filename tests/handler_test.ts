@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { parseBlock } from "../src/addresses.ts";
-import { clientAddress } from "../src/http/handler.ts";
+import { clientAddress, requestPath } from "../src/http/handler.ts";
 
 const PROXY: Deno.NetAddr = {
   transport: "tcp",
@@ -54,4 +54,16 @@ Deno.test("clientAddress() believes X-Forwarded-For only from a trusted proxy", 
   const stranger = { ...PROXY, hostname: "192.0.2.1" };
   assert.equal(client("203.0.113.5", stranger), "192.0.2.1");
   assert.equal(client(null), PROXY.hostname);
+});
+
+Deno.test("requestPath() is the path as sent, without its query, not resolved", () => {
+  assert.equal(requestPath("http://chat.example/ws?resume=a/b"), "/ws");
+  assert.equal(
+    requestPath("http://chat.example/x/..\\metrics"),
+    "/x/..\\metrics",
+  );
+  assert.equal(requestPath("http://chat.example/a/./b/../c"), "/a/./b/../c");
+  assert.equal(requestPath("https://[::1]:8443/app.js#top"), "/app.js");
+  assert.equal(requestPath("http://chat.example//index.html"), "//index.html");
+  assert.equal(requestPath("http://chat.example"), "/");
 });

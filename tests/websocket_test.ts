@@ -902,3 +902,33 @@ Deno.test("a socket taken over holds its address's place until it closes: takeov
   }
   second[Symbol.dispose]();
 });
+
+Deno.test("a request is answered for the path it sent: no Host or backslash turns /livez or /x into /metrics", async () => {
+  // Behind nginx, `location /metrics { deny all; }` judges the path it
+  // sees; both of these reached /metrics past it, through `location /`.
+  await using server = await startWeb();
+  const port = server.httpAddr!.port;
+  for (const host of ["x\\metrics?", "x/metrics?", "x\\metrics#", "x@y"]) {
+    const { status, headers } = await rawHttp(port, [
+      "GET /livez HTTP/1.1",
+      `Host: ${host}`,
+    ]);
+    assert.match(status, /^HTTP\/1\.1 400 /, `Host: ${host}`);
+    assert.equal(headers.get("x-content-type-options"), "nosniff");
+  }
+  for (const path of ["/x/..\\metrics", "/x\\..\\metrics", "/\\metrics"]) {
+    const { status } = await rawHttp(port, [
+      `GET ${path} HTTP/1.1`,
+      "Host: chat.example.org",
+    ]);
+    assert.match(status, /^HTTP\/1\.1 404 /, path);
+  }
+  // What a browser sends still works, port, IPv6 literal and query too.
+  for (const host of [`127.0.0.1:${port}`, "[::1]:8080", "chat.example.org"]) {
+    const { status } = await rawHttp(port, [
+      "GET /metrics?x=1 HTTP/1.1",
+      `Host: ${host}`,
+    ]);
+    assert.match(status, /^HTTP\/1\.1 200 /, `Host: ${host}`);
+  }
+});

@@ -146,20 +146,43 @@ export function respond(
   });
 }
 
+/**
+ * A Host header as RFC 3986 writes a host (a name, or an IPv6 literal in
+ * brackets) and port, or empty. Deno's `request.url` is the scheme, the
+ * Host and the request's target, joined as they came: a Host with a `/`,
+ * `\`, `?` or `#` in it would move where the path starts (GET /livez with
+ * `Host: x\metrics?` is /metrics to `new URL()`), past a proxy in front
+ * that keeps /metrics to itself; nginx passes such a Host on.
+ */
+const HOST =
+  /^(?:(?:[A-Za-z0-9\-._~!$&'()*+,;=%]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]*)?)?$/;
+
+/**
+ * The path of a request's URL as the client sent it, without its query:
+ * not resolved as `new URL()` resolves it (`/x/..\metrics` is /metrics
+ * there, a path under /x to nginx), so that the server answers for the
+ * path a proxy in front saw and judged.
+ */
+export function requestPath(url: string): string {
+  const start = url.indexOf("/", url.indexOf("://") + 3);
+  if (start === -1) return "/";
+  const path = url.slice(start);
+  const end = path.search(/[?#]/);
+  return end === -1 ? path : path.slice(0, end);
+}
+
 /** The handler for `Deno.serve`. */
 export function createHandler(
   parts: HandlerParts,
 ): (request: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>) => Response {
   return (request, info) => {
-    let url: URL;
-    try {
-      url = new URL(request.url);
-    } catch {
-      // A Host that makes no URL (`a b`, `[`): the client's mistake, not a
-      // bug to log with its stack.
+    const host = request.headers.get("host");
+    if ((host !== null && !HOST.test(host)) || !URL.canParse(request.url)) {
+      // A Host that is no host (`a b`, `x\metrics?`), or makes no URL
+      // (`x:99999`): the client's mistake, not a bug to log with its stack.
       return respond(400, "Bad request\n");
     }
-    const path = url.pathname;
+    const path = requestPath(request.url);
     if (request.method !== "GET" && request.method !== "HEAD") {
       return respond(405, "Method not allowed\n", { Allow: "GET, HEAD" });
     }
