@@ -1048,6 +1048,10 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
         Upgrade: "websocket",
       });
     }
+    if (request.method !== "GET") {
+      // RFC 6455 4.1: an upgrade is a GET (Deno's would take a HEAD).
+      return respond(405, "Method not allowed\n", { ...plain, Allow: "GET" });
+    }
     if (request.headers.get("sec-websocket-version") !== "13") {
       // RFC 6455 4.2.2: the versions the server speaks, for the client to
       // try again with (Deno's upgrade would take any, or none).

@@ -932,3 +932,23 @@ Deno.test("a request is answered for the path it sent: no Host or backslash turn
     assert.match(status, /^HTTP\/1\.1 200 /, `Host: ${host}`);
   }
 });
+
+Deno.test("an upgrade that is not a GET gets 405, and no session", async () => {
+  await using server = await startWeb();
+  const port = server.httpAddr!.port;
+  for (const method of ["HEAD", "OPTIONS", "POST"]) {
+    const { status, headers } = await rawHttp(port, [
+      `${method} /ws HTTP/1.1`,
+      `Host: 127.0.0.1:${port}`,
+      "Upgrade: websocket",
+      "Connection: Upgrade",
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+      "Sec-WebSocket-Version: 13",
+    ]);
+    assert.match(status, /^HTTP\/1\.1 405 /, method);
+    assert.match(headers.get("allow")!, /^GET\b/);
+  }
+  const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`))
+    .text();
+  assert.match(metrics, /^chat_connections\{transport="websocket"\} 0$/m);
+});
