@@ -2051,6 +2051,31 @@ browserTest(
 );
 
 browserTest(
+  "a reply to someone who has logged out marks them offline in the side panel",
+  async (chromium) => {
+    await using server = await startServer({ httpPort: 0 });
+    await using page = await chromium.open(pageUrl(server.httpAddr!.port));
+    await page.login("ann");
+    {
+      await using tel = await Client.login(server.addr.port, "tel");
+      await tel.send("msg ann psst");
+      await page.click('#sidebar [data-private="tel"]');
+      await page.waitForMessage("tel", "psst");
+    }
+    await page.waitFor(() =>
+      document.getElementById("person-status").textContent === "Not in #main"
+    );
+    await page.type("/reply still there?");
+    await page.waitForLine("tel, who wrote to you, has logged out");
+    await page.waitFor(() =>
+      document.getElementById("person-status").textContent ===
+        "Offline: logged out; the name may be someone else's now"
+    );
+    assertHealthy(page);
+  },
+);
+
+browserTest(
   "a run of joins and leaves is one line that opens to show them all",
   async (chromium) => {
     await using server = await startServer({ httpPort: 0 });

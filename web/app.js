@@ -81,6 +81,7 @@ const TEXTS = {
     /^(\S+) is offline and will get your message at their next login$/,
   offlineRefused: /^(\S+) is offline and has .* waiting.*; yours was not kept$/,
   noSuchUser: /^No one called "(.*)" is online$/,
+  replyGone: /^(\S+), who wrote to you, has logged out$/,
 };
 
 /**
@@ -1150,7 +1151,9 @@ function notePresence(lines) {
     const away = line.match(TEXTS.isAway);
     const kept = line.match(TEXTS.offlineKept);
     const refused = line.match(TEXTS.offlineRefused);
-    const offline = kept ?? refused ?? line.match(TEXTS.noSuchUser);
+    const gone = line.match(TEXTS.replyGone);
+    const offline = kept ?? refused ?? gone ??
+      line.match(TEXTS.noSuchUser);
     if (whois !== null) {
       // whois's answer: where they are, then whether they are away.
       session.presence.set(fold(whois[1]), {
@@ -1173,6 +1176,8 @@ function notePresence(lines) {
           ? "your messages wait for their next login"
           : refused !== null
           ? "too many messages wait for them; yours was not kept"
+          : gone !== null
+          ? "logged out; the name may be someone else's now"
           : null,
       });
     } else {
