@@ -2076,6 +2076,34 @@ browserTest(
 );
 
 browserTest(
+  "a right-to-left name and the text after it keep their own places",
+  async (chromium) => {
+    await using server = await startServer({ httpPort: 0 });
+    await using page = await chromium.open(pageUrl(server.httpAddr!.port));
+    await page.login("ann");
+    await using dani = await Client.login(server.addr.port, "דני");
+    await dani.send("say 3 of us are coming");
+    await page.waitForMessage("דני", "3 of us are coming");
+    // Without isolation, the 3 joins the Hebrew name's run and is drawn
+    // before it: "3 ינד of us are coming".
+    const places = await page.page.evaluate(() => {
+      const item = document.querySelector('.msg[data-from="דני"]');
+      const range = document.createRange();
+      const text = item.querySelector(".text").firstChild;
+      range.setStart(text, 0);
+      range.setEnd(text, 1);
+      return {
+        nameRight: item.querySelector(".nick").getBoundingClientRect().right,
+        digitLeft: range.getBoundingClientRect().left,
+      };
+    });
+    assert.ok(places.digitLeft >= places.nameRight, JSON.stringify(places));
+    await page.screenshot("rtl-name");
+    assertHealthy(page);
+  },
+);
+
+browserTest(
   "a run of joins and leaves is one line that opens to show them all",
   async (chromium) => {
     await using server = await startServer({ httpPort: 0 });
