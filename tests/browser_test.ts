@@ -367,6 +367,41 @@ browserTest(
 );
 
 browserTest(
+  "another name submitted while a wrong password waits to be checked is no password",
+  async (chromium) => {
+    const clock = new FakeClock();
+    await using server = await startServer({ httpPort: 0, clock });
+    (await registered(server.addr.port, "dora")).close();
+    await using page = await chromium.open(pageUrl(server.httpAddr!.port));
+    await page.page.type("#login-name", "dora");
+    await page.page.type("#login-password", "guess one");
+    await page.click("#login-submit");
+    await page.waitFor(() =>
+      document.getElementById("login-message").textContent.startsWith(
+        "Wrong password.",
+      )
+    );
+    await page.page.type("#login-password", "guess two");
+    await page.click("#login-submit");
+    await page.waitFor(() =>
+      document.getElementById("login-message").textContent ===
+        "1 failed login lately: checking in 1 s"
+    );
+    // A change of mind during the wait: a guest after all. Without the
+    // question cancelled, "login guesty" would be dora's next password.
+    await page.page.$eval("#login-name", (input: Dom) => input.value = "");
+    await page.page.type("#login-name", "guesty");
+    await page.click("#login-submit");
+    await withTimeout(clock.untilPending(2), TIMEOUT_MS, "the delay");
+    clock.advance(1000);
+    await page.waitFor(() =>
+      document.getElementById("status")?.textContent === "Connected as guesty"
+    );
+    assertHealthy(page);
+  },
+);
+
+browserTest(
   "a password typed for a name that is no account is not used, and the page says so",
   async (chromium) => {
     await using server = await startServer({ httpPort: 0 });

@@ -291,6 +291,11 @@ const session = {
   loginPassword: null,
   /** The password just typed was wrong (the question comes again). */
   wrongPassword: false,
+  /**
+   * A password was sent and its answer has not come: the server reads the
+   * next line as the answer to its next question, if the password is wrong.
+   */
+  checking: false,
   /** Logging in again after the session was lost. */
   relogin: false,
   /** The room to go back to after logging in again. */
@@ -1289,6 +1294,7 @@ function onPrompt(frame) {
   const text = String(frame.text);
   const secret = frame.secret === true;
   session.prompt = { text, secret };
+  session.checking = false;
   if (session.phase === "login") {
     const asked = formPrompt(text);
     ui.loginPasswordLabel.textContent = asked;
@@ -1296,7 +1302,7 @@ function onPrompt(frame) {
     session.loginPassword = null;
     if (password !== null && password !== "") {
       session.prompt = null;
-      sendNow(password);
+      session.checking = sendNow(password);
       showLoginMessage("Checking the password…", false);
     } else {
       const wrong = session.wrongPassword;
@@ -3048,15 +3054,19 @@ function submitLogin() {
     }
     if (sendNow(password)) {
       session.prompt = null;
+      session.checking = true;
       ui.loginPassword.value = "";
       showLoginMessage("Checking the password…", false);
     }
     return;
   }
-  if (session.prompt !== null) {
-    // A question for another name: cancel it first.
+  if (session.prompt !== null || session.checking) {
+    // A question for another name, or the one that comes again if the
+    // password being checked is wrong (a lockout's wait can be long): cancel
+    // it first, or the server takes "login NAME" for the password.
     sendNow("");
     session.prompt = null;
+    session.checking = false;
   }
   rememberName(name);
   session.loginPassword = password === "" ? null : password;
@@ -3097,6 +3107,7 @@ function showLoginMessage(text, isError) {
 /** Logged in: the chat takes the page. */
 function enterChat() {
   session.phase = "chat";
+  session.checking = false;
   document.body.dataset.phase = "chat";
   ui.loginView.hidden = true;
   ui.chatView.hidden = false;
@@ -3119,6 +3130,7 @@ function toLogin(reason, isError = true) {
   session.rejoin = null;
   session.parkedRoom = null;
   session.prompt = null;
+  session.checking = false;
   session.queue = [];
   session.room = null;
   session.rooms = [];
