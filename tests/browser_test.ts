@@ -1123,6 +1123,50 @@ function helpLayout(page: ChatPage) {
 }
 
 browserTest(
+  "a private conversation with a long wide name stays within the screen and its panel",
+  async (chromium) => {
+    await using server = await startServer({ httpPort: 0 });
+    const url = pageUrl(server.httpAddr!.port);
+    const wide = "W".repeat(24);
+    await using tel = await Client.login(server.addr.port, wide);
+    for (
+      const [name, viewport] of [
+        ["ann", PHONE],
+        ["ben", { width: 1280, height: 800 }],
+      ] as const
+    ) {
+      await using page = await chromium.open(url, viewport);
+      await page.login(name);
+      await page.type(`/msg ${wide} hi`);
+      await tel.waitFor(`[private] ${name}: hi`);
+      await page.waitFor(() =>
+        document.getElementById("person-status").textContent ===
+          "Online, in #main"
+      );
+      const layout = await page.page.evaluate(() => {
+        const panel = document.getElementById("person");
+        const edge = panel.getBoundingClientRect().right;
+        return {
+          width: innerWidth,
+          scrollWidth: document.documentElement.scrollWidth,
+          // On a phone the panel is a drawer, closed: nothing to measure.
+          outside: panel.offsetParent === null ? [] : [
+            ...panel.querySelectorAll("*"),
+          ].filter((element: Dom) =>
+            element.getBoundingClientRect().right > edge + 0.5
+          ).map((element: Dom) => element.id || element.className),
+        };
+      });
+      assert.equal(layout.width, viewport.width, "not zoomed out to fit");
+      assert.ok(layout.scrollWidth <= layout.width, "nothing wider than it");
+      assert.deepEqual(layout.outside, [], "nothing wider than the panel");
+      await page.screenshot(`long-name-private-${viewport.width}`);
+      assertHealthy(page);
+    }
+  },
+);
+
+browserTest(
   "help's table is two columns on a desk and a term over its description on a phone",
   async (chromium) => {
     await using server = await startServer({ httpPort: 0 });
