@@ -2155,7 +2155,7 @@ browserTest(
 );
 
 browserTest(
-  "a right-to-left name and the text after it keep their own places",
+  "a right-to-left name and the text after it keep their own places, and Hebrew is typed right to left",
   async (chromium) => {
     await using server = await startServer({ httpPort: 0 });
     await using page = await chromium.open(pageUrl(server.httpAddr!.port));
@@ -2177,6 +2177,17 @@ browserTest(
       };
     });
     assert.ok(places.digitLeft >= places.nameRight, JSON.stringify(places));
+    // A reply typed in Hebrew runs right to left as it is typed ("!" last,
+    // on the left), and a line in English again left to right.
+    await page.page.focus("#message");
+    await page.page.keyboard.type("שלום!");
+    const typed = () =>
+      page.page.$eval("#message", (input: Dom) => input.matches(":dir(rtl)"));
+    assert.equal(await typed(), true, "right to left");
+    await page.page.keyboard.press("Enter");
+    await dani.waitFor("ann: שלום!");
+    await page.page.keyboard.type("hi!");
+    assert.equal(await typed(), false, "left to right");
     await page.screenshot("rtl-name");
     assertHealthy(page);
   },
