@@ -2194,6 +2194,24 @@ browserTest(
 );
 
 browserTest(
+  "a message too long for the server comes back to the message box",
+  async (chromium) => {
+    await using server = await startServer({ httpPort: 0 });
+    await using page = await chromium.open(pageUrl(server.httpAddr!.port));
+    await page.login("ann");
+    // 600 letters, but 1,200 bytes: more than a line may hold.
+    const long = "я".repeat(600);
+    await page.paste(long);
+    await page.waitForLine("Line too long (max 1024 bytes)");
+    assert.equal(
+      await page.page.$eval("#message", (input: Dom) => input.value),
+      long,
+    );
+    assertHealthy(page);
+  },
+);
+
+browserTest(
   "a run of joins and leaves is one line that opens to show them all",
   async (chromium) => {
     await using server = await startServer({ httpPort: 0 });

@@ -82,6 +82,7 @@ const TEXTS = {
   offlineRefused: /^(\S+) is offline and has .* waiting.*; yours was not kept$/,
   noSuchUser: /^No one called "(.*)" is online$/,
   replyGone: /^(\S+), who wrote to you, has logged out$/,
+  lineTooLong: /^Line too long \(max (\d+) bytes\)$/,
 };
 
 /**
@@ -379,6 +380,14 @@ const inputHistory = {
   /** The line being typed when Up was first pressed. */
   draft: "",
 };
+
+/**
+ * The last few lines typed and sent, each with what went to the server:
+ * one the server refuses as too long comes back to the message box.
+ *
+ * @type {{ value: string, line: string }[]}
+ */
+const sentTyped = [];
 
 /** Whether desktop notifications are on. */
 let notifying = false;
@@ -1050,6 +1059,8 @@ function onLines(frame) {
   const key = conn.base + frame.id;
   if (lines.length === 0) return;
   conn.lastLine = lines[lines.length - 1];
+  const tooLong = isError ? lines[0].match(TEXTS.lineTooLong) : null;
+  if (tooLong !== null) restoreTooLong(Number(tooLong[1]));
   const welcome = lines[0].match(TEXTS.welcome);
   if (welcome !== null) {
     session.serverName = welcome[1];
@@ -2641,14 +2652,47 @@ function submitMessage() {
   // after sending in any chat.
   scrollToBottom();
   if (value.trimStart().startsWith("/")) {
-    runCommand(value.trim());
+    keepSent(value, runCommand(value.trim()));
     return;
   }
   const conversation = current();
-  if (conversation.kind === "private") {
-    sendChat(`${command("msg")} ${conversation.name} ${value}`);
-  } else {
-    sendChat(`${command("say")} ${value}`);
+  const line = conversation.kind === "private"
+    ? `${command("msg")} ${conversation.name} ${value}`
+    : `${command("say")} ${value}`;
+  keepSent(value, line);
+  sendChat(line);
+}
+
+/**
+ * Keeps a line typed and sent for a while (not one with a password in it).
+ *
+ * @param {string} value
+ * @param {string} line
+ */
+function keepSent(value, line) {
+  if (CARRIES_PASSWORD.test(value.trim())) return;
+  sentTyped.push({ value, line });
+  if (sentTyped.length > 5) sentTyped.shift();
+}
+
+/**
+ * The server refused a line as longer than `max` bytes: the last one typed
+ * that was comes back to the message box, if it is empty, to be cut short
+ * (clearing it had lost what may have taken long to write).
+ *
+ * @param {number} max
+ */
+function restoreTooLong(max) {
+  const encoder = new TextEncoder();
+  for (let index = sentTyped.length - 1; index >= 0; index--) {
+    const { value, line } = sentTyped[index];
+    if (encoder.encode(line).length <= max) continue;
+    sentTyped.splice(index, 1);
+    if (ui.message.value === "" && session.prompt === null) {
+      ui.message.value = value;
+      renderHint();
+    }
+    return;
   }
 }
 
@@ -2680,6 +2724,7 @@ const NAME_FIRST = new Set([
  * `history` typed by the user are shown).
  *
  * @param {string} typed
+ * @returns {string} the line sent
  */
 function runCommand(typed) {
   const [word, ...rest] = typed.slice(1).split(/\s+/);
@@ -2706,6 +2751,7 @@ function runCommand(typed) {
       break;
   }
   sendChat(line);
+  return line;
 }
 
 /**
