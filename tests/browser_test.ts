@@ -648,6 +648,34 @@ browserTest(
 );
 
 browserTest(
+  "a logout while the connection is down ends the session once it is back",
+  async (chromium) => {
+    const clock = new FakeClock();
+    await using server = await startServer({ httpPort: 0, clock });
+    await using proxy = TcpProxy.open(server.httpAddr!.port);
+    await using tel = await Client.login(server.addr.port, "tel");
+    await using page = await chromium.open(pageUrl(proxy.port));
+    await page.login("ann");
+    await tel.expect("ann has entered the room.");
+    proxy.hold();
+    await proxy.cut();
+    await page.waitFor(() => !document.getElementById("banner").hidden);
+    await page.click("#logout");
+    await page.waitFor(() => document.body.dataset.phase === "login");
+    proxy.release();
+    // The server held the session for its resume time, and the name with
+    // it: "The name "ann" is taken" until then.
+    await page.click("#login-submit");
+    await tel.expect("ann has left the room.");
+    await tel.expect("ann has entered the room.");
+    await page.waitFor(() =>
+      document.getElementById("status").textContent === "Connected as ann"
+    );
+    assertHealthy(page, [/WebSocket connection to .* failed/]);
+  },
+);
+
+browserTest(
   "the log keeps its last line in sight when the reconnecting banner takes room above it",
   async (chromium) => {
     await using server = await startServer({ httpPort: 0 });

@@ -224,6 +224,16 @@ const ui = {
 const conn = {
   /** @type {WebSocket | null} */
   socket: null,
+  /**
+   * A session logged out of while the socket was down: the server holds it
+   * (and its name) for the resume time, so the next socket takes it back
+   * only to log it out.
+   *
+   * @type {{ token: string, lastId: number } | null}
+   */
+  leftBehind: null,
+  /** The socket is ending the session left behind: its frames are old. */
+  endingLeftBehind: false,
   /** The socket said hello: lines may be sent. */
   ready: false,
   /** The token of the latest hello, to take the session back. */
@@ -671,6 +681,9 @@ function connect() {
     conn.resuming = conn.lost.token;
     url.searchParams.set("resume", conn.lost.token);
     url.searchParams.set("last", String(conn.lost.lastId));
+  } else if (conn.leftBehind !== null) {
+    url.searchParams.set("resume", conn.leftBehind.token);
+    url.searchParams.set("last", String(conn.leftBehind.lastId));
   }
   const socket = new WebSocket(url);
   conn.socket = socket;
@@ -740,6 +753,12 @@ function onClose(event) {
   clearTimeout(conn.connectTimer);
   conn.socket = null;
   conn.ready = false;
+  if (conn.endingLeftBehind) {
+    // The session left behind is over: a socket of its own for the form.
+    conn.endingLeftBehind = false;
+    connect();
+    return;
+  }
   if (conn.retrying) {
     conn.retrying = false;
     scheduleReconnect();
@@ -867,6 +886,7 @@ function updateBanner() {
  * @param {any} frame
  */
 function onFrame(frame) {
+  if (conn.endingLeftBehind) return;
   if (typeof frame.id === "number") noteId(frame.id);
   if (!["reply", "error", "notice", "refused"].includes(frame.type)) {
     // Why the server closes a socket is the line it sent last, if any.
@@ -953,6 +973,16 @@ function onHello(frame) {
   conn.ready = true;
   conn.attempt = 0;
   conn.lastLine = "";
+  const leftBehind = conn.leftBehind;
+  conn.leftBehind = null;
+  if (leftBehind !== null && frame.resumed === true) {
+    // Taken back only to end it (a question it left open would take
+    // "logout" for its answer: a blank line cancels it first).
+    conn.endingLeftBehind = true;
+    sendNow("");
+    sendNow("logout");
+    return;
+  }
   if (frame.resumed === true) {
     const lost = conn.lost;
     if (session.me === null && lost !== null) {
@@ -3369,7 +3399,12 @@ ui.roomsRefresh.addEventListener("click", askRooms);
 ui.loadOlder.addEventListener("click", loadOlder);
 ui.logout.addEventListener("click", () => {
   if (session.me === null || !conn.ready) {
+    // Offline: the server still holds the session, and its name, for the
+    // resume time; the next socket ends it.
+    const token = session.me !== null ? conn.token : null;
+    const lastId = conn.lastId;
     toLogin("You have logged out.", false);
+    if (token !== null) conn.leftBehind = { token, lastId };
     return;
   }
   session.leaving = true;
