@@ -2153,6 +2153,13 @@ browserTest(
       document.getElementById("person-status").textContent ===
         "Offline: too many messages wait for them; yours was not kept"
     );
+    // whois of the account offline says so too.
+    await page.type("/whois tel");
+    await page.waitForLine("tel is a registered user, offline since ");
+    await page.waitFor(() =>
+      document.getElementById("person-status").textContent ===
+        "Offline: a registered user; a message waits for their next login"
+    );
     assertHealthy(page);
   },
 );

@@ -82,6 +82,7 @@ const TEXTS = {
   offlineRefused: /^(\S+) is offline and has .* waiting.*; yours was not kept$/,
   noSuchUser: /^No one called "(.*)" is online$/,
   replyGone: /^(\S+), who wrote to you, has logged out$/,
+  whoisOffline: /^(\S+) is a registered user, offline since /,
   lineTooLong: /^Line too long \(max (\d+) bytes\)$/,
 };
 
@@ -1198,7 +1199,8 @@ function notePresence(lines) {
     const kept = line.match(TEXTS.offlineKept);
     const refused = line.match(TEXTS.offlineRefused);
     const gone = line.match(TEXTS.replyGone);
-    const offline = kept ?? refused ?? gone ??
+    const account = line.match(TEXTS.whoisOffline);
+    const offline = kept ?? refused ?? gone ?? account ??
       line.match(TEXTS.noSuchUser);
     if (whois !== null) {
       // whois's answer: where they are, then whether they are away.
@@ -1224,6 +1226,8 @@ function notePresence(lines) {
           ? "too many messages wait for them; yours was not kept"
           : gone !== null
           ? "logged out; the name may be someone else's now"
+          : account !== null
+          ? "a registered user; a message waits for their next login"
           : null,
       });
     } else {
