@@ -552,6 +552,9 @@ Deno.test("a page that comes back too late, or with a stale token, starts afresh
   const token = first.frames.find((frame) => frame.type === "hello")!.token;
   first.socket.close();
   await first.closed();
+  // The client's close can come back before the server's socket sees its
+  // own: its 30 s wait must be on the clock before the clock moves.
+  await withTimeout(clock.untilPending(1), TIMEOUT_MS, "the session to wait");
   clock.advance(30_000);
   await tel.expect("web has left the room.");
   await using late = await WsClient.open(port, `?resume=${token}&last=1`);
