@@ -774,6 +774,10 @@ Deno.test({
     // to a newcomer under the name.
     await bob.send("logout");
     await alice.expect("bob has left the room.");
+    // His name is free in Redis once his connection has closed: his server
+    // frees it with a presence update, which may come after the room hears
+    // he left.
+    await bob.closed();
     await using newcomer = await Client.login(b, "bob");
     await alice.expect("bob has entered the room.");
     await alice.send("reply the plan is in the safe");
@@ -893,6 +897,8 @@ Deno.test({
     // Someone else under the name once troll2 has gone is not ignored.
     await troll.send("logout");
     await alice.expect("troll2 has left the room.");
+    // The name is free in Redis once troll's connection has closed.
+    await troll.closed();
     await using newcomer = await Client.login(b, "troll2");
     await alice.expect("troll2 has entered the room.");
     await newcomer.send("say I am someone else");
