@@ -758,6 +758,10 @@ Deno.test({
     // alice's arrival, published before bob's, can reach bob's server after
     // he is in the room (see docs/cluster.md): read past it.
     await bob.waitFor("You are marked as away: lunch");
+    // The away reason reaches Redis with b's next presence update, after
+    // the reply; bob's own read waits for it, as any read of his would.
+    await bob.send("who");
+    await bob.sync();
     await alice.send("msg BOB see you at two");
     await alice.waitFor("[private to bob] see you at two");
     await alice.expect("bob is away: lunch");
