@@ -165,6 +165,10 @@ Deno.test({
     for (const client of [alice, carol]) {
       await client.expect("bob has left the room.");
     }
+    // den and its name reach Redis with b's presence update after main is
+    // told bob left; his own read waits for it.
+    await bob.send("look");
+    await bob.sync();
     await carol.send("join DEN");
     await carol.expect('You are now in room "den".');
     await bob.expect("carol has entered the room.");
