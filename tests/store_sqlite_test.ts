@@ -204,3 +204,35 @@ Deno.test("SqliteStore: a write SQLite rolled back itself fails with SQLite's ow
       await store.close();
     }
   }));
+
+Deno.test("SqliteStore: chat lines wait out another process's write lock longer than SQLite's busy timeout", () =>
+  withDir(async (dir) => {
+    const errors: Error[] = [];
+    const store = await SqliteStore.open(`${dir}/chat.db`, {
+      onError: (error) => errors.push(error),
+    });
+    const other = new DatabaseSync(`${dir}/chat.db`);
+    try {
+      // An operator's DELETE, say, holds the write lock for 3 s: longer
+      // than the 2 s SQLite waits before it gives up.
+      other.exec("BEGIN IMMEDIATE");
+      store.line("den", {
+        type: "said",
+        id: store.ids.next(),
+        at: 0,
+        room: "den",
+        from: "alice",
+        text: "said during the lock",
+      });
+      const flushed = store.flush();
+      await new Promise((resolve) => setTimeout(resolve, 3000));
+      other.exec("COMMIT");
+      await flushed;
+      assert.deepEqual(errors, []);
+      const kept = await store.history("den", { limit: 10 });
+      assert.deepEqual(kept.map((line) => line.text), ["said during the lock"]);
+    } finally {
+      other.close();
+      await store.close();
+    }
+  }));

@@ -16,6 +16,19 @@ import {
 } from "./sqlite_db.ts";
 import { StoreError } from "./store.ts";
 
+/**
+ * How many times a batch of queued writes is tried while the database is
+ * locked by another process: each try waits SQLite's busy timeout (2 s).
+ */
+const WRITE_TRIES = 5;
+
+/** Whether SQLite gave up waiting for a lock (SQLITE_BUSY). */
+function isBusy(error: unknown): boolean {
+  const { errcode, message } = error as { errcode?: number; message?: string };
+  return (errcode !== undefined && (errcode & 0xff) === 5) ||
+    /database is locked/.test(message ?? "");
+}
+
 /** What the store asks of its worker. */
 export type Request =
   | { kind: "open"; path: string; historyKeep: number; idBlock: number }
@@ -96,13 +109,21 @@ self.onmessage = (event: MessageEvent<Request>) => {
       return;
     }
     case "write": {
-      try {
-        const ms = db!.write(request.lines, request.topics);
-        reply({ kind: "committed", ms });
-      } catch (error) {
-        reply({ kind: "error", message: messageOf(error) });
+      // Another process holding the write lock past SQLite's busy timeout
+      // (2 s: an operator's DELETE, a backup tool) would cost the batch:
+      // it is tried again, WRITE_TRIES times in all, before it is given up
+      // (and the error logged). It was rolled back each time, so a retry
+      // writes it once.
+      for (let attempt = 1;; attempt++) {
+        try {
+          const ms = db!.write(request.lines, request.topics);
+          reply({ kind: "committed", ms });
+        } catch (error) {
+          if (attempt < WRITE_TRIES && isBusy(error)) continue;
+          reply({ kind: "error", message: messageOf(error) });
+        }
+        return;
       }
-      return;
     }
     case "reserve": {
       try {
