@@ -420,6 +420,12 @@ export function storeContract(
       assert.deepEqual([unclaimed?.owner, unclaimed?.operators], [null, []]);
       assert.equal(await store.claimRoom("den", "Den", "bob"), true);
       assert.deepEqual((await store.claimedRooms())[0].ops, []);
+      // A room operator set after an unclaim (a roomop that raced it) is
+      // not the next owner's.
+      await store.unclaimRoom("den");
+      await store.setRoomOperator("den", "mallory", true);
+      assert.equal(await store.claimRoom("den", "Den", "carol"), true);
+      assert.deepEqual((await store.claimedRooms())[0].ops, []);
       return store;
     },
   );

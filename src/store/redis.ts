@@ -152,6 +152,8 @@ redis.call('HSETNX', KEYS[1], 'name', ARGV[2])
 redis.call('HSET', KEYS[1], 'owner', ARGV[3])
 redis.call('SADD', KEYS[2], ARGV[1])
 redis.call('SADD', KEYS[3], ARGV[1])
+-- A new owner starts with no room operators (none left from before).
+redis.call('DEL', KEYS[4])
 return 1`);
 
 const CLAIMED_ROOMS = new Script(`
@@ -576,6 +578,7 @@ export class RedisStore implements Store {
       this.#key(`room:${key}`),
       this.#key("claimed"),
       this.#key(`account-rooms:${owner}`),
+      this.#key(`roomops:${key}`),
     ], [key, name, owner]);
     return reply === 1;
   }

@@ -566,11 +566,17 @@ export class SqliteDatabase {
         name,
       );
       this.#rooms.add(key);
-      return this.#run(
+      const claimed = this.#run(
         "UPDATE rooms SET owner = ? WHERE key = ? AND owner IS NULL",
         owner,
         key,
       ).changes === 1;
+      // A new owner starts with no room operators: none left from before
+      // (a roomop that raced the last unclaim) is theirs.
+      if (claimed) {
+        this.#run("DELETE FROM room_operators WHERE room = ?", key);
+      }
+      return claimed;
     });
   }
 
