@@ -293,6 +293,7 @@ export class Moderation {
     const rest = (this.#scoped.get(key) ?? []).filter((s) => !same(s, lifted));
     if (rest.length > 0) this.#scoped.set(key, rest);
     else this.#scoped.delete(key);
+    this.#forgetBlocks();
     this.#changes++;
     return found;
   }
@@ -320,6 +321,25 @@ export class Moderation {
       const list = this.#scoped.get(key);
       if (list === undefined) this.#scoped.set(key, [sanction]);
       else list.push(sanction);
+    }
+    this.#forgetBlocks();
+  }
+
+  /** How many address targets are kept parsed (for tests). */
+  get parsedBlocks(): number {
+    return this.#blocks.size;
+  }
+
+  /**
+   * Drops the parsed blocks of targets no sanction holds any more, so that
+   * bans set and lifted over months do not pile up (kept while there are
+   * fewer than twice as many as sanctions: the sweep is then rare).
+   */
+  #forgetBlocks(): void {
+    if (this.#blocks.size < 2 * this.#sanctions.length + 64) return;
+    const held = new Set(this.#sanctions.map((s) => s.target));
+    for (const target of this.#blocks.keys()) {
+      if (!held.has(target)) this.#blocks.delete(target);
     }
   }
 

@@ -912,3 +912,43 @@ Deno.test("Moderation.find() reads only the sanctions of the kind and room asked
   // The server's one mute and den's: a few reads each, not a thousand.
   assert.ok(read < 20, `${read} reads of the sanctions`);
 });
+
+Deno.test("Moderation: address bans set and lifted over time leave no parsed address behind", async () => {
+  const kept: Sanction[] = [];
+  const store = {
+    operators: () => Promise.resolve([]),
+    sanctions: () => Promise.resolve([...kept]),
+    lockdown: () => Promise.resolve(false),
+    addSanction: (sanction: Sanction) => {
+      kept.push(sanction);
+      return Promise.resolve();
+    },
+    removeSanction: () => Promise.resolve(),
+  } as unknown as Store;
+  const moderation = await Moderation.load(store, {
+    operators: [],
+    clock: new FakeClock(),
+  });
+  const guest = { account: null, address: "192.0.2.1" };
+  // A room owner bans an address, someone says a line (which parses it),
+  // and the ban is lifted: a thousand times over.
+  for (let i = 0; i < 1000; i++) {
+    const target = `address:10.${i >> 8}.${i & 255}.1`;
+    await moderation.add({
+      kind: "ban",
+      room: "den",
+      target,
+      label: target,
+      by: "owner",
+      at: 0,
+      until: null,
+      reason: "spam",
+    });
+    assert.equal(moderation.find("ban", "den", guest), null);
+    await moderation.remove("ban", "den", target);
+  }
+  assert.ok(
+    moderation.parsedBlocks <= 64,
+    `${moderation.parsedBlocks} parsed addresses kept`,
+  );
+});
