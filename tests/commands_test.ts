@@ -51,6 +51,37 @@ function storeGate(): {
   };
 }
 
+/**
+ * A server where alice owns den and roomie is its room operator, both in
+ * den (and in the store, with `claimed`).
+ */
+async function denWithRoomOp(options: { claimed: boolean }) {
+  const server = await fakeServer();
+  const { store, registry } = server;
+  const owner = new FakeSession();
+  const roomie = new FakeSession();
+  await run(server.context(owner), "login alice");
+  await run(server.context(roomie), "login roomie");
+  owner.user!.account = "alice";
+  roomie.user!.account = "roomie";
+  await run(server.context(owner), "join den");
+  await run(server.context(roomie), "join den");
+  if (options.claimed) {
+    assert.ok(await store.claimRoom("den", "den", "alice"));
+  }
+  const den = registry.rooms.get("den")!;
+  den.owner = "alice";
+  den.operators.add("roomie");
+  return {
+    server,
+    store,
+    owner,
+    roomie,
+    den,
+    [Symbol.asyncDispose]: () => server[Symbol.asyncDispose](),
+  };
+}
+
 Deno.test("splitWord() splits at the first whitespace and trims", () => {
   assert.deepEqual(splitWord("  say   hello  world "), [
     "say",
@@ -362,19 +393,8 @@ async function offlineAccount(
 }
 
 Deno.test("ban: a room operator kicked out while the target is looked up bans nobody, in main or elsewhere", async () => {
-  await using server = await fakeServer();
-  const { store, registry } = server;
-  const owner = new FakeSession();
-  const roomie = new FakeSession();
-  await run(server.context(owner), "login alice");
-  await run(server.context(roomie), "login roomie");
-  owner.user!.account = "alice";
-  roomie.user!.account = "roomie";
-  await run(server.context(owner), "join den");
-  await run(server.context(roomie), "join den");
-  const den = registry.rooms.get("den")!;
-  den.owner = "alice";
-  den.operators.add("roomie");
+  await using setup = await denWithRoomOp({ claimed: false });
+  const { server, store, owner, roomie } = setup;
   await offlineAccount(store, "carol");
   // Whether carol is an account is read; roomie is kicked to main meanwhile.
   const gate = storeGate();
@@ -503,20 +523,8 @@ Deno.test("op: an operator deop'd while the name is looked up makes nobody an op
 });
 
 Deno.test("unban: a room operator roomdeop'd while the name is looked up lifts nothing", async () => {
-  await using server = await fakeServer();
-  const { store, registry } = server;
-  const owner = new FakeSession();
-  const roomie = new FakeSession();
-  await run(server.context(owner), "login alice");
-  await run(server.context(roomie), "login roomie");
-  owner.user!.account = "alice";
-  roomie.user!.account = "roomie";
-  await run(server.context(owner), "join den");
-  await run(server.context(roomie), "join den");
-  assert.ok(await store.claimRoom("den", "den", "alice"));
-  const den = registry.rooms.get("den")!;
-  den.owner = "alice";
-  den.operators.add("roomie");
+  await using setup = await denWithRoomOp({ claimed: true });
+  const { server, store, owner, roomie, den } = setup;
   await offlineAccount(store, "roomie");
   await offlineAccount(store, "carol");
   assert.equal((await run(server.context(owner), "ban carol spam")).length, 1);
@@ -591,20 +599,8 @@ Deno.test("ban: a reload that answers late (another server's announcement) keeps
 });
 
 Deno.test("kick: a room operator kicked to main while the cluster is asked kicks nobody there", async () => {
-  await using server = await fakeServer();
-  const { store, registry } = server;
-  const owner = new FakeSession();
-  const roomie = new FakeSession();
-  await run(server.context(owner), "login alice");
-  await run(server.context(roomie), "login roomie");
-  owner.user!.account = "alice";
-  roomie.user!.account = "roomie";
-  await run(server.context(owner), "join den");
-  await run(server.context(roomie), "join den");
-  assert.ok(await store.claimRoom("den", "den", "alice"));
-  const den = registry.rooms.get("den")!;
-  den.owner = "alice";
-  den.operators.add("roomie");
+  await using setup = await denWithRoomOp({ claimed: true });
+  const { server, owner, roomie } = setup;
   // Dave is in main on another server; Redis answers late.
   const gate = storeGate();
   const controls: unknown[] = [];
