@@ -3,7 +3,7 @@ import type { Cluster } from "../src/cluster/cluster.ts";
 import type { Context } from "../src/commands/command.ts";
 import { dispatch, splitWord } from "../src/commands/mod.ts";
 import { ChatError } from "../src/errors.ts";
-import type { Account, Sanction } from "../src/store/store.ts";
+import type { Account, Sanction, Store } from "../src/store/store.ts";
 import { skeleton } from "../src/names.ts";
 import { fakeServer, FakeSession } from "./fake_session.ts";
 
@@ -80,6 +80,32 @@ async function denWithRoomOp(options: { claimed: boolean }) {
     den,
     [Symbol.asyncDispose]: () => server[Symbol.asyncDispose](),
   };
+}
+
+/**
+ * Holds the first call of the store's `method` at a gate (later ones go
+ * straight through): what a test does between `reached` and `open()` comes
+ * while the command waits for that read.
+ */
+function holdFirst(
+  store: Store,
+  method: keyof Store,
+): ReturnType<typeof storeGate> {
+  const gate = storeGate();
+  const methods = store as unknown as Record<
+    string,
+    (...args: unknown[]) => Promise<unknown>
+  >;
+  const original = methods[method].bind(store);
+  let first = true;
+  methods[method] = async (...args) => {
+    if (first) {
+      first = false;
+      await gate.wait();
+    }
+    return original(...args);
+  };
+  return gate;
 }
 
 Deno.test("splitWord() splits at the first whitespace and trims", () => {
@@ -500,16 +526,7 @@ Deno.test("op: an operator deop'd while the name is looked up makes nobody an op
   await offlineAccount(store, "mallory");
   await offlineAccount(store, "sockpuppet");
   // Whether sockpuppet is an account is read; root deops mallory meanwhile.
-  const gate = storeGate();
-  const accountFor = store.accountFor.bind(store);
-  let first = true;
-  store.accountFor = async (key, skeleton) => {
-    if (first) {
-      first = false;
-      await gate.wait();
-    }
-    return accountFor(key, skeleton);
-  };
+  const gate = holdFirst(store, "accountFor");
   const opping = run(server.context(mallory), "op sockpuppet");
   await gate.reached;
   await run(server.context(root), "deop mallory");
@@ -529,16 +546,7 @@ Deno.test("unban: a room operator roomdeop'd while the name is looked up lifts n
   await offlineAccount(store, "carol");
   assert.equal((await run(server.context(owner), "ban carol spam")).length, 1);
   // Whether carol is an account is read; alice roomdeops roomie meanwhile.
-  const gate = storeGate();
-  const accountFor = store.accountFor.bind(store);
-  let first = true;
-  store.accountFor = async (key, skeleton) => {
-    if (first) {
-      first = false;
-      await gate.wait();
-    }
-    return accountFor(key, skeleton);
-  };
+  const gate = holdFirst(store, "accountFor");
   const lifting = run(server.context(roomie), "unban carol");
   await gate.reached;
   await run(server.context(owner), "roomdeop roomie");
