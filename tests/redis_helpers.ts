@@ -47,16 +47,28 @@ function freePort(): number {
 export class RedisServer implements AsyncDisposable {
   readonly port: number;
   readonly dir: string;
+  /** What it asks clients for (`requirepass`), or null: nothing. */
+  readonly password: string | null;
   #child: Deno.ChildProcess | null = null;
 
-  private constructor(port: number, dir: string) {
+  private constructor(port: number, dir: string, password: string | null) {
     this.port = port;
     this.dir = dir;
+    this.password = password;
   }
 
-  /** Starts one on a free port, keeping its data (AOF) in a new folder. */
-  static async start(): Promise<RedisServer> {
-    const server = new RedisServer(freePort(), await Deno.makeTempDir());
+  /**
+   * Starts one on a free port, keeping its data (AOF) in a new folder;
+   * `password`: it lets in only clients that give it (`requirepass`).
+   */
+  static async start(
+    options: { password?: string } = {},
+  ): Promise<RedisServer> {
+    const server = new RedisServer(
+      freePort(),
+      await Deno.makeTempDir(),
+      options.password ?? null,
+    );
     await server.#run();
     return server;
   }
@@ -69,6 +81,8 @@ export class RedisServer implements AsyncDisposable {
   async subscribers(channel: string): Promise<number> {
     const { stdout } = await new Deno.Command("redis-cli", {
       args: ["-p", String(this.port), "PUBSUB", "NUMSUB", channel],
+      // Not -a, which would show it in ps.
+      env: this.password === null ? {} : { REDISCLI_AUTH: this.password },
       stdout: "piped",
       stderr: "null",
     }).output();
@@ -127,12 +141,13 @@ export class RedisServer implements AsyncDisposable {
         "",
         "--protected-mode",
         "no",
+        ...(this.password === null ? [] : ["--requirepass", this.password]),
       ],
       stdin: "null",
       stdout: "null",
       stderr: "null",
     }).spawn();
-    // Ready once it answers PING.
+    // Ready once it answers PING (or, with a password, refuses it).
     await withTimeout(
       (async () => {
         while (true) {
@@ -147,8 +162,8 @@ export class RedisServer implements AsyncDisposable {
             conn.close();
             if (
               n !== null &&
-              new TextDecoder().decode(buffer.subarray(0, n)).startsWith(
-                "+PONG",
+              /^(\+PONG|-NOAUTH)/.test(
+                new TextDecoder().decode(buffer.subarray(0, n)),
               )
             ) {
               return;
