@@ -94,6 +94,13 @@ export interface Config {
    * then Redis, not `db`). Default: none.
    */
   redis: string;
+  /**
+   * A file holding Redis's password, for a `redis` URL without one: read
+   * once at start, its trailing line ends dropped, so that the password is
+   * not in the command line (`ps`, `systemctl status`, the unit file);
+   * systemd's `LoadCredential=` hands such a file over. Default: none.
+   */
+  redisPasswordFile: string;
   /** This server's name in the cluster. Default: a random one. */
   nodeId: string;
   /** Password hashes that may run at once. Default 2. */
@@ -155,6 +162,7 @@ export const DEFAULTS: Readonly<Config> = {
   historyKeep: 1000,
   db: "chat.db",
   redis: "",
+  redisPasswordFile: "",
   nodeId: "",
   maxPasswordHashes: 2,
   maxRegistrationsPerIp: 5,
@@ -369,6 +377,14 @@ export const OPTIONS: readonly Option[] = [
       }
       return text;
     },
+  },
+  {
+    key: "redisPasswordFile",
+    flag: "redis-password-file",
+    value: "FILE",
+    description:
+      "read Redis's password from this file, not from --redis's URL (systemd's LoadCredential=)",
+    parse: nonEmpty,
   },
   {
     key: "nodeId",
@@ -637,6 +653,19 @@ export function parseFlags(args: readonly string[]): Invocation {
   ) {
     throw new UsageError(
       "--http-host needs an HTTP or HTTPS port to listen on",
+    );
+  }
+  if (config.redisPasswordFile !== "" && config.redis === "") {
+    // Else the file is read by nothing, silently.
+    throw new UsageError("--redis-password-file needs --redis");
+  }
+  if (
+    config.redisPasswordFile !== "" && new URL(config.redis).password !== ""
+  ) {
+    // Else one of the two passwords is ignored, and the operator cannot
+    // tell which.
+    throw new UsageError(
+      "--redis-password-file and a password in --redis cannot go together",
     );
   }
   if (config.historyLines > config.historyKeep) {

@@ -306,8 +306,12 @@ export async function serve(options: ServeOptions = {}): Promise<ChatServer> {
     store = await SqliteStore.open(config.db, storeOptions);
   } else {
     const clusterLog = log("cluster");
+    const password = config.redisPasswordFile === ""
+      ? undefined
+      : readRedisPassword(config.redisPasswordFile);
     try {
       link = await RedisLink.connect(config.redis, {
+        password,
         onState: (up) =>
           up
             ? clusterLog.info("Redis answers again")
@@ -456,6 +460,31 @@ function databasePath(path: string): string {
 }
 
 /** The message of the day: its lines, sanitised, without trailing blanks. */
+/**
+ * Reads `--redis-password-file`: its text without the line ends after it
+ * (`echo`, an editor and `systemd-creds` all end a file with one). A
+ * missing or empty file is a {@linkcode StoreError}, one line for the
+ * operator, that names the file and never its contents.
+ */
+export function readRedisPassword(path: string): string {
+  let text;
+  try {
+    text = Deno.readTextFileSync(path);
+  } catch (error) {
+    throw new StoreError(
+      `Cannot read the Redis password file "${path}": ${
+        (error as Error).message
+      }`,
+      { cause: error },
+    );
+  }
+  const password = text.replace(/[\r\n]+$/, "");
+  if (password === "") {
+    throw new StoreError(`The Redis password file "${path}" is empty`);
+  }
+  return password;
+}
+
 function readMotd(path: string): string[] {
   const lines = Deno.readTextFileSync(path).split(/\r\n|\n|\r/).map(sanitize);
   while (lines.length > 0 && lines[lines.length - 1].trim() === "") lines.pop();

@@ -78,6 +78,7 @@ Deno.test("parseFlags() reads every option", () => {
     "--allowed-origin=https://chat.example.org",
     "--resume-seconds=30",
     "--redis=redis://127.0.0.1:6379",
+    "--redis-password-file=/run/credentials/chat.service/redis",
     "--node-id=east-1",
     "--motd=motd.txt",
     "--log-level",
@@ -124,6 +125,7 @@ Deno.test("parseFlags() reads every option", () => {
       allowedOrigins: ["https://chat.example.org"],
       resumeSeconds: 30,
       redis: "redis://127.0.0.1:6379",
+      redisPasswordFile: "/run/credentials/chat.service/redis",
       nodeId: "east-1",
       motd: "motd.txt",
       logLevel: "debug",
@@ -168,6 +170,40 @@ Deno.test("parseFlags(): --no-http serves no HTTP; proxies and origins are check
     /expected a redis:\/\/ or rediss:\/\/ URL/,
   );
   assert.throws(() => parseFlags(["--node-id", "a b"]), /--node-id/);
+});
+
+Deno.test("parseFlags() takes --redis-password-file only for a --redis without a password", () => {
+  const parsed = parseFlags([
+    "--redis",
+    "redis://chat@127.0.0.1:6379",
+    "--redis-password-file",
+    "redis.pass",
+  ]);
+  assert.equal(
+    parsed.action === "serve" && parsed.config.redisPasswordFile,
+    "redis.pass",
+  );
+  assert.equal(DEFAULTS.redisPasswordFile, "");
+  assert.throws(
+    () => parseFlags(["--redis-password-file", "redis.pass"]),
+    (error: Error) =>
+      error instanceof UsageError &&
+      error.message === "--redis-password-file needs --redis",
+  );
+  for (const url of ["redis://:hunter2@db:6379", "redis://chat:hunter2@db"]) {
+    assert.throws(
+      () => parseFlags(["--redis", url, "--redis-password-file", "p"]),
+      (error: Error) =>
+        error instanceof UsageError &&
+        error.message ===
+          "--redis-password-file and a password in --redis cannot go together",
+    );
+  }
+  assert.throws(
+    () => parseFlags(["--redis", "redis://db", "--redis-password-file", ""]),
+    /Invalid value "" for --redis-password-file: expected a value/,
+  );
+  assert.match(usage(), /--redis-password-file FILE +read Redis's password/);
 });
 
 Deno.test("parseFlags() refuses HTTP flags that --no-http would leave unused", () => {

@@ -5,6 +5,7 @@ import { fileURLToPath } from "node:url";
 import denoJson from "../deno.json" with { type: "json" };
 import { Client, ServerProcess, TIMEOUT_MS } from "./helpers.ts";
 import { makeCertificate, openssl } from "./tls_helpers.ts";
+import { redisMissing, RedisServer } from "./redis_helpers.ts";
 
 async function runMain(...args: string[]): Promise<Deno.CommandOutput> {
   return await new Deno.Command(Deno.execPath(), {
@@ -263,6 +264,89 @@ Deno.test("main: a Redis it cannot reach at start is one clear line, exit code 1
     await accepting.catch(() => {});
     for (const conn of held) conn.close();
   }
+});
+
+/** Runs main.ts to its end, with a timeout; its exit code and stderr. */
+async function runToEnd(...flags: string[]): Promise<[number, string]> {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ServerProcess.mainArgs(...flags),
+    cwd: new URL("..", import.meta.url),
+    stdin: "null",
+    signal: AbortSignal.timeout(TIMEOUT_MS),
+  }).output();
+  return [output.code, new TextDecoder().decode(output.stderr)];
+}
+
+Deno.test({
+  name:
+    "main: --redis-password-file logs in to a Redis with requirepass, the password in no log line",
+  ignore: redisMissing !== null,
+  async fn() {
+    await using redis = await RedisServer.start({ password: "s3cret-right" });
+    const dir = await Deno.makeTempDir();
+    try {
+      const file = `${dir}/redis.pass`;
+      // As echo and systemd-creds write it: with a line end.
+      await Deno.writeTextFile(file, "s3cret-right\n");
+      // The URL's user name, if any, goes with the password from the file.
+      for (
+        const url of [redis.url, `redis://default@127.0.0.1:${redis.port}`]
+      ) {
+        await using server = await ServerProcess.start(ServerProcess.mainArgs(
+          ...["--redis", url, "--redis-password-file", file],
+        ));
+        await using alice = await Client.login(server.port, "alice");
+        await alice.send("say through Redis");
+        await alice.expect("alice: through Redis");
+        assert.equal((await server.stop("SIGTERM")).code, 0);
+        assert.doesNotMatch(server.stderr, /s3cret/, "no password in the log");
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "main: a wrong, missing or empty --redis-password-file is one clear line, exit code 1, no password",
+  ignore: redisMissing !== null,
+  async fn() {
+    await using redis = await RedisServer.start({ password: "s3cret-right" });
+    const dir = await Deno.makeTempDir();
+    try {
+      const start = async (file: string) => {
+        const [code, text] = await runToEnd(
+          ...["--redis", redis.url, "--redis-password-file", file],
+        );
+        assert.equal(code, 1, text);
+        assert.equal(text.trim().split("\n").length, 1, text);
+        assert.doesNotMatch(text, /^\s+at /m, "no stack trace");
+        assert.doesNotMatch(text, /s3cret/, "no password in the log");
+        return text;
+      };
+      const wrong = `${dir}/wrong.pass`;
+      await Deno.writeTextFile(wrong, "s3cret-wrong\n");
+      assert.match(
+        await start(wrong),
+        new RegExp(
+          `Cannot reach Redis at redis://127\\.0\\.0\\.1:${redis.port}: WRONGPASS`,
+        ),
+      );
+      const empty = `${dir}/empty.pass`;
+      await Deno.writeTextFile(empty, "\n");
+      assert.match(
+        await start(empty),
+        /The Redis password file ".*empty\.pass" is empty/,
+      );
+      assert.match(
+        await start(`${dir}/missing.pass`),
+        /Cannot read the Redis password file ".*missing\.pass": No such file/,
+      );
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
 });
 
 /**

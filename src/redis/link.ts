@@ -41,6 +41,12 @@ export class Script {
 
 /** Options for {@linkcode RedisLink.connect}. */
 export interface RedisLinkOptions {
+  /**
+   * Redis's password, when it is not in the URL (`--redis-password-file`);
+   * it takes the place of one there. The URL's user name, if any, stays.
+   * Default: the URL's, or none.
+   */
+  password?: string;
   /** Called when Redis can be reached again (`true`) or cannot (`false`). */
   onState?: (up: boolean) => void;
   /** Called with connection errors, for the log. */
@@ -84,7 +90,7 @@ export class RedisLink {
     options: RedisLinkOptions = {},
   ): Promise<RedisLink> {
     let started = false;
-    const client = makeClient(url, () => started);
+    const client = makeClient(url, options.password, () => started);
     const link = new RedisLink(url, client, options);
     client.on("error", (error: Error) => {
       link.#setUp(false);
@@ -339,9 +345,13 @@ export function withoutPassword(url: string): string {
  * connected; before that, the first failure is final (node-redis would
  * otherwise retry for good, and `connect()` never settle).
  */
-function makeClient(url: string, started: () => boolean): Client {
+function makeClient(
+  url: string,
+  password: string | undefined,
+  started: () => boolean,
+): Client {
   return createClient({
-    url,
+    ...credentials(url, password),
     RESP: 2,
     disableOfflineQueue: true,
     socket: {
@@ -350,4 +360,24 @@ function makeClient(url: string, started: () => boolean): Client {
       connectTimeout: 2000,
     },
   });
+}
+
+/**
+ * The URL and credentials for node-redis. A `password` given apart is
+ * passed apart too, never written into the URL, which node-redis may show;
+ * the URL's user name goes with it (node-redis takes the URL's user and
+ * password together, and would send the user without the password).
+ */
+function credentials(
+  url: string,
+  password: string | undefined,
+): { url: string; username?: string; password?: string } {
+  if (password === undefined) return { url };
+  const parsed = new URL(url);
+  const username = decodeURIComponent(parsed.username);
+  parsed.username = "";
+  parsed.password = "";
+  return username === ""
+    ? { url: parsed.href, password }
+    : { url: parsed.href, username, password };
 }
