@@ -182,6 +182,8 @@ interface Option {
   description: string;
   /** Turns the flag's text into a value, or says why it cannot. */
   parse?(text: string): string | number;
+  /** The flag's text as an error shows it, a secret in it hidden. */
+  shown?(text: string): string;
   /** The flag may be given more than once; the value is a list. */
   repeatable?: boolean;
 }
@@ -211,6 +213,15 @@ function decimal(min: number, max: number): (text: string) => number {
 function nonEmpty(text: string): string {
   if (text.trim() === "") throw new Error("expected a value");
   return text;
+}
+
+/**
+ * A URL's password as `***`, in a URL that may not parse (which is why it
+ * is in an error): all from the first `:` after the user name to the last
+ * `@`, more than the password at worst, never less.
+ */
+function hideUrlPassword(text: string): string {
+  return text.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/?#@:]*):.*@/is, "$1:***@");
 }
 
 const DAY_SECONDS = 24 * 60 * 60;
@@ -377,6 +388,7 @@ export const OPTIONS: readonly Option[] = [
       }
       return text;
     },
+    shown: hideUrlPassword,
   },
   {
     key: "redisPasswordFile",
@@ -619,9 +631,9 @@ export function parseFlags(args: readonly string[]): Invocation {
         return option.parse!(text);
       } catch (error) {
         throw new UsageError(
-          `Invalid value "${text}" for --${option.flag}: ${
-            (error as Error).message
-          }`,
+          `Invalid value "${
+            option.shown?.(text) ?? text
+          }" for --${option.flag}: ${(error as Error).message}`,
         );
       }
     };

@@ -206,6 +206,24 @@ Deno.test("parseFlags() takes --redis-password-file only for a --redis without a
   assert.match(usage(), /--redis-password-file FILE +read Redis's password/);
 });
 
+Deno.test("parseFlags(): a --redis it refuses is shown without its password", () => {
+  const cases = [
+    ["redis://:hunter2@db:99999", "redis://:***@db:99999"],
+    ["http://chat:hunter2@db", "http://chat:***@db"],
+    ["redis://chat:hun@ter2@db:99999/0", "redis://chat:***@db:99999/0"],
+    ["redis://db:99999", "redis://db:99999"],
+  ];
+  for (const [url, shown] of cases) {
+    assert.throws(
+      () => parseFlags(["--redis", url]),
+      (error: Error) =>
+        error instanceof UsageError &&
+        error.message.startsWith(`Invalid value "${shown}" for --redis: `) &&
+        !error.message.includes("hunter2") && !error.message.includes("ter2"),
+    );
+  }
+});
+
 Deno.test("parseFlags() refuses HTTP flags that --no-http would leave unused", () => {
   assert.throws(
     () => parseFlags(["--no-http", "--http-port", "8081"]),
