@@ -657,6 +657,9 @@ browserTest(
     await using page = await chromium.open(pageUrl(proxy.port));
     await page.login("ann");
     await tel.expect("ann has entered the room.");
+    // In chat mode a bare "logout" is said to the room, not done.
+    await page.type("/mode chat");
+    await page.waitForLine("Chat mode: ");
     proxy.hold();
     await proxy.cut();
     await page.waitFor(() => !document.getElementById("banner").hidden);

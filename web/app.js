@@ -978,10 +978,11 @@ function onHello(frame) {
   conn.leftBehind = null;
   if (leftBehind !== null && frame.resumed === true) {
     // Taken back only to end it (a question it left open would take
-    // "logout" for its answer: a blank line cancels it first).
+    // "logout" for its answer: a blank line cancels it first; "/logout"
+    // is a command in chat mode too, which the session may have been in).
     conn.endingLeftBehind = true;
     sendNow("");
-    sendNow("logout");
+    sendNow("/logout");
     return;
   }
   if (frame.resumed === true) {
@@ -3479,7 +3480,7 @@ globalThis.addEventListener("pagehide", (event) => {
   // A question open (the current password, say) would take "logout" for
   // its answer: a blank line cancels it first.
   if (session.prompt !== null) sendNow("");
-  sendNow("logout");
+  sendNow("/logout");
 });
 
 try {
