@@ -178,8 +178,8 @@ export const TEXT = {
   whois: (name: string, room: string, connected: string, idle: string) =>
     `${name} is in room "${room}", connected ${connected}, idle ${idle}`,
   whoisRegistered: (name: string) => `${name} is a registered user`,
-  whoisOffline: (name: string, since: string) =>
-    `${name} is a registered user, offline since ${since}`,
+  whoisOffline: (name: string, lastLogin: string) =>
+    `${name} is a registered user, offline (last logged in ${lastLogin})`,
   whoisLeaveMessage: (name: string) =>
     `msg ${name} TEXT waits for their next login`,
   awayNow: (reason: string) => `You are marked as away: ${reason}`,

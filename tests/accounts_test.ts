@@ -68,21 +68,24 @@ Deno.test("register asks twice, with the echo off for a telnet client; login the
   ]);
 });
 
-Deno.test("whois of an account offline says so, since when, and that a message waits", async () => {
+Deno.test("whois of an account offline says so, when they last logged in, and that a message waits", async () => {
   const clock = new FakeClock();
   await using server = await startServer({ clock });
   const port = server.addr.port;
+  const loggedIn = clock.date();
   {
     await using vic = await registered(port, "vic");
+    // Three hours online: what whois knows is when they logged in.
+    clock.advance(3 * 60 * 60 * 1000);
     await vic.send("logout");
     await vic.closed();
   }
   await using bob = await Client.login(port, "bob");
   await bob.send("whois VIC");
   await bob.expectLines([
-    `vic is a registered user, offline since ${
-      new Date(clock.date()).toISOString().slice(0, 16).replace("T", " ")
-    } UTC`,
+    `vic is a registered user, offline (last logged in ${
+      new Date(loggedIn).toISOString().slice(0, 16).replace("T", " ")
+    } UTC)`,
     "msg vic TEXT waits for their next login",
   ]);
   // Nobody by the name at all: as before.

@@ -2158,7 +2158,9 @@ browserTest(
     );
     // whois of the account offline says so too.
     await page.type("/whois tel");
-    await page.waitForLine("tel is a registered user, offline since ");
+    await page.waitForLine(
+      "tel is a registered user, offline (last logged in ",
+    );
     await page.waitFor(() =>
       document.getElementById("person-status").textContent ===
         "Offline: a registered user; a message waits for their next login"

@@ -82,7 +82,7 @@ const TEXTS = {
   offlineRefused: /^(\S+) is offline and has .* waiting.*; yours was not kept$/,
   noSuchUser: /^No one called "(.*)" is online$/,
   replyGone: /^(\S+), who wrote to you, has logged out$/,
-  whoisOffline: /^(\S+) is a registered user, offline since /,
+  whoisOffline: /^(\S+) is a registered user, offline \(last logged in /,
   lineTooLong: /^Line too long \(max (\d+) bytes\)$/,
 };
 
