@@ -64,6 +64,10 @@ Deno.test("requestPath() is the path as sent, without its query, not resolved", 
   );
   assert.equal(requestPath("http://chat.example/a/./b/../c"), "/a/./b/../c");
   assert.equal(requestPath("https://[::1]:8443/app.js#top"), "/app.js");
+  // A target in absolute form: what follows "?" or "#" in it is no path.
+  assert.equal(requestPath("http://x?/metrics"), "/");
+  assert.equal(requestPath("http://x#/metrics"), "/");
+  assert.equal(requestPath("http://chat.example"), "/");
   assert.equal(requestPath("http://chat.example//index.html"), "//index.html");
   assert.equal(requestPath("http://chat.example"), "/");
 });

@@ -164,9 +164,12 @@ const HOST =
  * path a proxy in front saw and judged.
  */
 export function requestPath(url: string): string {
-  const start = url.indexOf("/", url.indexOf("://") + 3);
-  if (start === -1) return "/";
-  const path = url.slice(start);
+  // The authority ends at the first "/", "?" or "#" (a target in absolute
+  // form, `GET http://x?/metrics`, has its own); only a "/" starts a path.
+  const authority = url.indexOf("://") + 3;
+  const after = url.slice(authority).search(/[/?#]/);
+  if (after === -1 || url[authority + after] !== "/") return "/";
+  const path = url.slice(authority + after);
   const end = path.search(/[?#]/);
   return end === -1 ? path : path.slice(0, end);
 }
