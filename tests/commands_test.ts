@@ -678,3 +678,29 @@ Deno.test("unban: a reload that read the store before the ban was lifted does no
     null,
   );
 });
+
+Deno.test("reply: to a sender here whom Redis does not know yet (just back) goes here", async () => {
+  await using server = await fakeServer();
+  const alice = new FakeSession();
+  const bob = new FakeSession();
+  await run(server.context(alice), "login alice");
+  await run(server.context(bob), "login bob");
+  // Alice wrote through Redis; Redis is back, but her presence is not yet
+  // retaken: it delivers to nobody.
+  bob.user!.lastPrivateFrom = {
+    user: alice.user!,
+    name: "alice",
+    at: server.clock.date(),
+    session: "node-a/1.1",
+  };
+  const cluster = {
+    up: true,
+    privateMessage: () => Promise.resolve(null),
+  } as unknown as Cluster;
+  const ctx = Object.assign(server.context(bob), { cluster });
+  alice.received = [];
+  assert.deepEqual(await run(ctx, "reply still here"), [
+    "[private to alice] still here",
+  ]);
+  assert.deepEqual(alice.received, ["[private] bob: still here"]);
+});

@@ -22,7 +22,12 @@ export const reply: Command = {
           session: from.session,
         });
         if (sent) return;
-        throw new ChatError(TEXT.replyGone(from.user.name));
+        // Still here, but not (yet) in Redis under that session: just after
+        // Redis came back, or in the middle of a rename. Delivered here, as
+        // while Redis is away.
+        if (!ctx.registry.isOnline(from.user)) {
+          throw new ChatError(TEXT.replyGone(from.user.name));
+        }
       }
       return sendPrivate(ctx, from.user, text);
     }
