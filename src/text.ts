@@ -200,6 +200,8 @@ export const TEXT = {
     `"${name}" is a registered name, and the accounts cannot be reached right now: try again in a moment`,
   clusterAway: (name: string) =>
     `The other servers cannot be reached right now: your message to ${name} was not sent`,
+  notHereClusterAway: (name: string) =>
+    `The other servers cannot be reached right now: no one called "${name}" is on this server`,
   notHeard:
     "The other servers cannot be reached right now: only the people on this server saw that",
   notDelivered: (name: string) =>

@@ -1502,11 +1502,12 @@ Deno.test({
     await using b = await startServer({
       redis: proxy.url,
       nodeId: "node-b",
-      ops: ["root"],
+      ops: ["root", "boss"],
       floodRate: 0,
     });
     await using root = await registered(a.addr.port, "root");
     await using carol = await registered(b.addr.port, "carol");
+    await using boss = await registered(b.addr.port, "boss");
     await using troll = await Client.login(b.addr.port, "troll", {
       from: "127.0.0.30",
     });
@@ -1531,6 +1532,19 @@ Deno.test({
         break;
       }
     }
+    // Someone on a is not said to be offline: b cannot tell.
+    const unknown = (name: string) =>
+      `The other servers cannot be reached right now: no one called "${name}" is on this server`;
+    const answers = async (client: Client, command: string) => {
+      await client.send(command);
+      const lines = await client.sync();
+      assert.deepEqual(lines.filter((line) => line.includes('"root"')), [
+        unknown("root"),
+      ]);
+    };
+    await answers(troll, "whois root");
+    await answers(troll, "ignore root");
+    await answers(boss, "kick root");
     // Meanwhile, an account registered on a, whose name b lets a guest take.
     {
       await using zoe = await registered(a.addr.port, "zoe", {

@@ -20,6 +20,10 @@ export const ignore: Command = {
       session.reply(TEXT.ignoreList([...names, ...user.ignoredElsewhere]));
       return;
     }
+    if (registry.find(name) === undefined && cluster && !cluster.up) {
+      // They may be on another server, which cannot be asked.
+      throw new ChatError(TEXT.notHereClusterAway(name));
+    }
     if (registry.find(name) === undefined && cluster?.up) {
       // On another server of the cluster: ignored by their session there.
       const there = await cluster.find(name);

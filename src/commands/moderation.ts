@@ -495,6 +495,8 @@ export const kick: Command = {
     const [name, rest] = splitWord(args);
     const reason = rest || NO_REASON;
     const here = registry.find(name);
+    // Not here while Redis cannot be reached: they may be on another server.
+    const unknown = here === undefined && !!cluster && !cluster.up;
     // On another server of the cluster: that server kicks them.
     const elsewhere = here === undefined && cluster?.up
       ? await cluster.find(name)
@@ -507,7 +509,9 @@ export const kick: Command = {
     }
     const operator = moderation.isOperator(user.account);
     if (here === undefined && elsewhere === null) {
-      throw new ChatError(TEXT.noSuchUser(name));
+      throw new ChatError(
+        unknown ? TEXT.notHereClusterAway(name) : TEXT.noSuchUser(name),
+      );
     }
     const targetName = here?.name ?? elsewhere!.name;
     const roomKey = here?.room?.key ?? elsewhere!.room;

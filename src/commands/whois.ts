@@ -31,6 +31,10 @@ export const whois: Command = {
         away: here.away,
       };
     } else {
+      // While Redis cannot be reached, they may be on another server.
+      if (cluster && !cluster.up) {
+        throw new ChatError(TEXT.notHereClusterAway(name));
+      }
       // On another server of a cluster: what Redis knows (idle to 15 s).
       // Nobody there is nobody anywhere, as of the question (one who logged
       // in here while Redis was asked was not online when it was asked).
@@ -38,9 +42,7 @@ export const whois: Command = {
       if (there === null) {
         // An account's owner offline: said so, with where a message goes,
         // rather than only that nobody by the name is online.
-        const account = cluster && !cluster.up
-          ? null
-          : await store.accountFor(foldName(name), "");
+        const account = await store.accountFor(foldName(name), "");
         if (account === null) throw new ChatError(TEXT.noSuchUser(name));
         const lastLogin = account.lastLogin ?? account.created;
         throw new ChatError(
