@@ -230,6 +230,19 @@ Deno.test({
     ]);
     assert.match(await alice.readLine(), /^alice is in room "den", /);
     await alice.expect("alice is away: lunch");
+    // A name its user just gave up is free at once for a login on the same
+    // server, not only once the release of it has reached Redis (here the
+    // first one, which loads its script: a round trip more or two, that
+    // the login's claim went ahead of), nor when the connection closes.
+    await using again = await Client.connect(a);
+    await again.expect("Welcome to TestChat");
+    await alice.send("logout");
+    await again.send("login alice");
+    const lines = await again.sync();
+    assert.ok(!lines.some((line) => line.includes("is taken")), `${lines}`);
+    await bob.waitFor("alice has left the room.");
+    await again.send("whois alice");
+    await again.waitFor((line) => line.startsWith('alice is in room "main", '));
   },
 });
 

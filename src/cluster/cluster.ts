@@ -236,6 +236,12 @@ export class Cluster implements ClusterHooks {
   #batch: Promise<void> = Promise.resolve();
   /** The batch of presence updates on its way (resolved: none). */
   #queue: Promise<void> = Promise.resolve();
+  /**
+   * The names (by key) this server has asked Redis to free, each to the
+   * batch that frees it: a login here under one waits for it, so that a
+   * name is free once its user has left, as on one server.
+   */
+  readonly #releasing = new Map<string, Promise<void>>();
   #sending = false;
   #heartbeat: TimerId | null = null;
   /** The heartbeat on its way (resolved: none). */
@@ -421,8 +427,9 @@ export class Cluster implements ClusterHooks {
     name: string,
     options: { account: string | null; since: number; address: string },
   ): Promise<ClaimResult> {
-    if (!this.up) return "offline";
     const key = foldName(name);
+    await this.#released(key);
+    if (!this.up) return "offline";
     const presence = this.#presence({
       name,
       key,
@@ -448,13 +455,18 @@ export class Cluster implements ClusterHooks {
 
   /** Gives back a name claimed for a login that did not happen. */
   unclaim(name: string): void {
-    this.#enqueue(() =>
-      this.#link.eval(RELEASE, this.#nameKeys(), [
-        foldName(name),
-        this.nodeId,
-        this.#prefix,
-      ])
-    );
+    this.releaseName(foldName(name));
+  }
+
+  /**
+   * Resolves once this server's own pending release of `key`, if any, is
+   * done: the claim that follows then finds the name free in Redis, rather
+   * than still held here for a user who has left (another server's claim
+   * may still take it first, in one step, as ever).
+   */
+  async #released(key: string): Promise<void> {
+    const freeing = this.#releasing.get(key);
+    if (freeing !== undefined) await freeing;
   }
 
   /**
@@ -593,6 +605,12 @@ export class Cluster implements ClusterHooks {
         this.#prefix,
       ])
     );
+    // The batch it went into: the one gathering, or the one just sent.
+    const freed = this.#caughtUp();
+    this.#releasing.set(key, freed);
+    freed.then(() => {
+      if (this.#releasing.get(key) === freed) this.#releasing.delete(key);
+    });
   }
 
   /**
