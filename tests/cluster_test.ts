@@ -879,6 +879,15 @@ Deno.test({
     await carol.expect(
       'Cannot use the room name "main3": it looks like the room "rnain3"',
     );
+    // A name given up is free at once for a change of name on the same
+    // server, not only once its release has reached Redis (here the first
+    // one, which loads its script: the rename, its own loaded by the first
+    // nick, went ahead of it).
+    await carol.send("nick carla");
+    await carol.expect("carol is now known as carla.");
+    await alice.send("logout");
+    await carol.send("nick alice");
+    await carol.expect("carla is now known as alice.");
   },
 });
 

@@ -238,8 +238,8 @@ export class Cluster implements ClusterHooks {
   #queue: Promise<void> = Promise.resolve();
   /**
    * The names (by key) this server has asked Redis to free, each to the
-   * batch that frees it: a login here under one waits for it, so that a
-   * name is free once its user has left, as on one server.
+   * batch that frees it: a login or `nick` here under one waits for it, so
+   * that a name is free once its user has left, as on one server.
    */
   readonly #releasing = new Map<string, Promise<void>>();
   #sending = false;
@@ -477,6 +477,7 @@ export class Cluster implements ClusterHooks {
     user: User,
     name: string,
   ): Promise<ClaimResult> {
+    await this.#released(foldName(name));
     if (!this.up) return "offline";
     const presence = this.#presenceOf(user, { name });
     try {
