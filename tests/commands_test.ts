@@ -704,3 +704,31 @@ Deno.test("reply: to a sender here whom Redis does not know yet (just back) goes
   ]);
   assert.deepEqual(alice.received, ["[private] bob: still here"]);
 });
+
+Deno.test("nick: a session that ends while Redis renames it leaves no one under the new name", async () => {
+  await using server = await fakeServer();
+  const { registry } = server;
+  const carol = new FakeSession();
+  await run(server.context(carol), "login carol");
+  const gate = storeGate();
+  const released: string[] = [];
+  const cluster = {
+    up: true,
+    async rename() {
+      await gate.wait();
+      return "ok";
+    },
+    unclaim: (name: string) => released.push(name),
+  } as unknown as Cluster;
+  const ctx = Object.assign(server.context(carol), { cluster });
+  const renaming = run(ctx, "nick carla");
+  await gate.reached;
+  const user = carol.user!;
+  registry.logout(user);
+  gate.open();
+  await renaming;
+  assert.equal(registry.find("carla"), undefined);
+  assert.equal(registry.find("carol"), undefined);
+  // The name Redis gave it is given back.
+  assert.deepEqual(released, ["carla"]);
+});

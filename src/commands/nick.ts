@@ -40,6 +40,12 @@ export const nick: Command = {
     if (cluster) {
       const name = validateName(typed);
       refuseTaken(name, await cluster.rename(user, name));
+      // Gone while Redis renamed them: their logout freed the old name
+      // only, and the new one would stay held for nobody.
+      if (!registry.isOnline(user)) {
+        cluster.unclaim(name);
+        return;
+      }
     }
     registry.rename(user, typed);
   },
