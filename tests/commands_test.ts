@@ -732,3 +732,22 @@ Deno.test("nick: a session that ends while Redis renames it leaves no one under 
   // The name Redis gave it is given back.
   assert.deepEqual(released, ["carla"]);
 });
+
+Deno.test("claim: a room operator left from before the last unclaim is not the new owner's", async () => {
+  await using setup = await denWithRoomOp({ claimed: false });
+  const { server, roomie, den } = setup;
+  // Unclaimed, but a roomop that raced the unclaim left roomie behind.
+  den.owner = null;
+  const cat = new FakeSession();
+  await run(server.context(cat), "login cat");
+  cat.user!.account = "cat";
+  await run(server.context(cat), "join den");
+  const claimed = await run(server.context(cat), "claim");
+  assert.match(claimed.at(-1) ?? "", /^You now own "den"/);
+  assert.deepEqual([...den.operators], []);
+  const kicking = await run(server.context(roomie), "kick cat");
+  assert.equal(
+    kicking.at(-1),
+    'Only the owner of this room, its room operators and server operators can use "kick"',
+  );
+});

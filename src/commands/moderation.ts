@@ -875,6 +875,9 @@ export const claim: Command = {
       throw new ChatError(TEXT.claimMovedOut(room.name));
     }
     room.owner = user.account;
+    // A new owner starts with no room operators, as the store says: none
+    // left from before (a roomop that raced the last unclaim) is theirs.
+    room.operators.clear();
     await ctx.cluster?.announce({ kind: "rooms" });
     await moderation.log({
       actor: user.name,
