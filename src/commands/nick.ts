@@ -39,11 +39,15 @@ export const nick: Command = {
     const cluster = ctx.cluster;
     if (cluster) {
       const name = validateName(typed);
-      refuseTaken(name, await cluster.rename(user, name));
+      const result = await cluster.rename(user, name);
+      refuseTaken(name, result);
       // Gone while Redis renamed them: their logout freed the old name
-      // only, and the new one would stay held for nobody.
+      // only, and a new one Redis gave them would stay held for nobody
+      // (a change of letter case only is the same name, freed already).
       if (!registry.isOnline(user)) {
-        cluster.unclaim(name);
+        if (result === "ok" && foldName(name) !== user.key) {
+          cluster.unclaim(name);
+        }
         return;
       }
     }
