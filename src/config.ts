@@ -221,7 +221,9 @@ function nonEmpty(text: string): string {
  * `@`, more than the password at worst, never less.
  */
 function hideUrlPassword(text: string): string {
-  return text.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/?#@:]*):.*@/is, "$1:***@");
+  // Whatever lies between the scheme and the last "@" may hold it (a user
+  // name with a raw "@", no "//", spaces before): all of it is hidden.
+  return text.replace(/^(\s*[a-z][a-z0-9+.-]*:(?:\/\/)?).*@/is, "$1***@");
 }
 
 const DAY_SECONDS = 24 * 60 * 60;
@@ -385,6 +387,11 @@ export const OPTIONS: readonly Option[] = [
       }
       if (url.protocol !== "redis:" && url.protocol !== "rediss:") {
         throw new Error("expected a redis:// or rediss:// URL");
+      }
+      // redis:secret@db parses, with no host: node-redis would go to
+      // localhost, and no log line could hide what stands for a password.
+      if (url.host === "") {
+        throw new Error("expected a URL such as redis://127.0.0.1:6379");
       }
       return text;
     },

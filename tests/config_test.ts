@@ -208,10 +208,14 @@ Deno.test("parseFlags() takes --redis-password-file only for a --redis without a
 
 Deno.test("parseFlags(): a --redis it refuses is shown without its password", () => {
   const cases = [
-    ["redis://:hunter2@db:99999", "redis://:***@db:99999"],
-    ["http://chat:hunter2@db", "http://chat:***@db"],
-    ["redis://chat:hun@ter2@db:99999/0", "redis://chat:***@db:99999/0"],
+    ["redis://:hunter2@db:99999", "redis://***@db:99999"],
+    ["http://chat:hunter2@db", "http://***@db"],
+    ["redis://chat:hun@ter2@db:99999/0", "redis://***@db:99999/0"],
     ["redis://db:99999", "redis://db:99999"],
+    // What parses as a URL's password in odd forms is hidden too.
+    [" redis://:hunter2@db:99999", " redis://***@db:99999"],
+    ["redis://us@er:hunter2@db:99999", "redis://***@db:99999"],
+    ["redis:hunter2@db", "redis:***@db"],
   ];
   for (const [url, shown] of cases) {
     assert.throws(
