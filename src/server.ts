@@ -459,7 +459,6 @@ function databasePath(path: string): string {
   }
 }
 
-/** The message of the day: its lines, sanitised, without trailing blanks. */
 /**
  * Reads `--redis-password-file`: its text without the line ends after it
  * (`echo`, an editor and `systemd-creds` all end a file with one). A
@@ -485,6 +484,7 @@ export function readRedisPassword(path: string): string {
   return password;
 }
 
+/** The message of the day: its lines, sanitised, without trailing blanks. */
 function readMotd(path: string): string[] {
   const lines = Deno.readTextFileSync(path).split(/\r\n|\n|\r/).map(sanitize);
   while (lines.length > 0 && lines[lines.length - 1].trim() === "") lines.pop();
