@@ -18,9 +18,11 @@ import { StoreError } from "./store.ts";
 
 /**
  * How many times a batch of queued writes is tried while the database is
- * locked by another process: each try waits SQLite's busy timeout (2 s).
+ * locked by another process: each try waits SQLite's busy timeout (2 s),
+ * 8 s in all, inside the 10 s a closing store waits for its worker (so a
+ * shutdown meanwhile still ends with the batch written or logged).
  */
-const WRITE_TRIES = 5;
+const WRITE_TRIES = 4;
 
 /** Whether SQLite gave up waiting for a lock (SQLITE_BUSY). */
 function isBusy(error: unknown): boolean {
