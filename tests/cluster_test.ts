@@ -1774,6 +1774,11 @@ Deno.test({
         "replaced",
         "10.0.0.9",
       ]);
+      // Logged in in the same millisecond: the holder keeps it.
+      assert.deepEqual(await reclaim("three", 5000, "10.0.0.3"), [
+        "replaced",
+        "10.0.0.9",
+      ]);
     } finally {
       await subscriber.close();
       await link.close();
