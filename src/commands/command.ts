@@ -10,13 +10,15 @@ import type { RateWindow } from "../limits.ts";
 import type { Clock } from "../clock.ts";
 import type { Config } from "../config.ts";
 import type { ChatEvent, ChatLine } from "../events.ts";
-import type { Cluster } from "../cluster/cluster.ts";
+import type { Cluster, Presence } from "../cluster/cluster.ts";
+import { ChatError } from "../errors.ts";
 import type { DisconnectReason } from "../metrics.ts";
 import type { Moderation, Role } from "../moderation.ts";
 import type { PasswordHasher } from "../passwords.ts";
 import type { Registry } from "../registry.ts";
 import type { Store } from "../store/store.ts";
 import type { Recipient, Room, User } from "../room.ts";
+import { TEXT } from "../text.ts";
 
 /**
  * How a session reads lines: `command` (the seed's way, the default: every
@@ -182,4 +184,20 @@ export function splitWord(text: string): [word: string, rest: string] {
   const space = trimmed.search(/\s/);
   if (space === -1) return [trimmed, ""];
   return [trimmed.slice(0, space), trimmed.slice(space + 1).trim()];
+}
+
+/**
+ * Who has `name` on another server of the cluster, for a name nobody has
+ * here: null without a cluster or when nobody there has it. While Redis
+ * cannot be reached this server cannot tell, and says so (a ChatError)
+ * rather than that nobody by the name is online.
+ */
+export async function findElsewhere(
+  ctx: Context,
+  name: string,
+): Promise<Presence | null> {
+  const { cluster } = ctx;
+  if (!cluster) return null;
+  if (!cluster.up) throw new ChatError(TEXT.notHereClusterAway(name));
+  return await cluster.find(name);
 }

@@ -1,7 +1,7 @@
 import { ChatError } from "../errors.ts";
 import { foldName } from "../names.ts";
 import { TEXT } from "../text.ts";
-import type { Command } from "./command.ts";
+import { type Command, findElsewhere } from "./command.ts";
 
 /** `ignore [NAME]`: stop seeing someone's lines and private messages. */
 export const ignore: Command = {
@@ -13,20 +13,17 @@ export const ignore: Command = {
     "until you or NAME log out.",
   ],
   loginRequired: true,
-  async run({ user, registry, session, cluster }, name) {
+  async run(ctx, name) {
+    const { user, registry, session } = ctx;
     if (name === "") {
       const names = user.ignored.filter((u) => registry.isOnline(u))
         .map((u) => u.name);
       session.reply(TEXT.ignoreList([...names, ...user.ignoredElsewhere]));
       return;
     }
-    if (registry.find(name) === undefined && cluster && !cluster.up) {
-      // They may be on another server, which cannot be asked.
-      throw new ChatError(TEXT.notHereClusterAway(name));
-    }
-    if (registry.find(name) === undefined && cluster?.up) {
+    if (registry.find(name) === undefined) {
       // On another server of the cluster: ignored by their session there.
-      const there = await cluster.find(name);
+      const there = await findElsewhere(ctx, name);
       if (there !== null) {
         if (!user.ignoreElsewhere(there.login ?? null, there.key, there.name)) {
           throw new ChatError(TEXT.alreadyIgnoring(there.name));

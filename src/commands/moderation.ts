@@ -28,6 +28,7 @@ import { formatDate, formatMoment, TEXT } from "../text.ts";
 import {
   type Command,
   type Context,
+  findElsewhere,
   splitWord,
   type UserContext,
 } from "./command.ts";
@@ -495,11 +496,9 @@ export const kick: Command = {
     const [name, rest] = splitWord(args);
     const reason = rest || NO_REASON;
     const here = registry.find(name);
-    // Not here while Redis cannot be reached: they may be on another server.
-    const unknown = here === undefined && !!cluster && !cluster.up;
     // On another server of the cluster: that server kicks them.
-    const elsewhere = here === undefined && cluster?.up
-      ? await cluster.find(name)
+    const elsewhere = here === undefined
+      ? await findElsewhere(ctx, name)
       : null;
     // Checked after that wait, not before: a moderator kicked to main,
     // roomdeop'd or deop'd meanwhile kicks nobody (from main, a kick by
@@ -509,9 +508,7 @@ export const kick: Command = {
     }
     const operator = moderation.isOperator(user.account);
     if (here === undefined && elsewhere === null) {
-      throw new ChatError(
-        unknown ? TEXT.notHereClusterAway(name) : TEXT.noSuchUser(name),
-      );
+      throw new ChatError(TEXT.noSuchUser(name));
     }
     const targetName = here?.name ?? elsewhere!.name;
     const roomKey = here?.room?.key ?? elsewhere!.room;

@@ -1,7 +1,7 @@
 import { ChatError } from "../errors.ts";
 import { foldName } from "../names.ts";
 import { formatDate, formatDuration, TEXT } from "../text.ts";
-import type { Command } from "./command.ts";
+import { type Command, findElsewhere } from "./command.ts";
 
 /** `whois NAME`: where someone is, for how long, and whether away. */
 export const whois: Command = {
@@ -10,7 +10,8 @@ export const whois: Command = {
   summary: "show NAME's room, time connected and idle, and away message",
   loginRequired: true,
   needsArgs: true,
-  async run({ registry, session, clock, moderation, cluster, store }, name) {
+  async run(ctx, name) {
+    const { registry, session, clock, moderation, store } = ctx;
     const here = registry.find(name);
     let shown: {
       name: string;
@@ -31,14 +32,10 @@ export const whois: Command = {
         away: here.away,
       };
     } else {
-      // While Redis cannot be reached, they may be on another server.
-      if (cluster && !cluster.up) {
-        throw new ChatError(TEXT.notHereClusterAway(name));
-      }
       // On another server of a cluster: what Redis knows (idle to 15 s).
       // Nobody there is nobody anywhere, as of the question (one who logged
       // in here while Redis was asked was not online when it was asked).
-      const there = cluster?.up ? await cluster.find(name) : null;
+      const there = await findElsewhere(ctx, name);
       if (there === null) {
         // An account's owner offline: said so, with where a message goes,
         // rather than only that nobody by the name is online.
