@@ -72,7 +72,7 @@ export class User {
   lastActive: number;
   /** When the user came into their room: the room's count of arrivals. */
   joined = 0;
-  /** The away message, or null when here. */
+  /** The away message ("" when away with no reason), or null when here. */
   away: string | null = null;
   /**
    * Who last sent this user a private message: the user, if on this

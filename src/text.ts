@@ -173,7 +173,9 @@ export const TEXT = {
    * person back, or someone else) is not the one who wrote.
    */
   replyGone: (name: string) => `${name}, who wrote to you, has logged out`,
-  isAway: (name: string, reason: string) => `${name} is away: ${reason}`,
+  /** An away message; "" is away with no reason given. */
+  isAway: (name: string, reason: string) =>
+    reason === "" ? `${name} is away` : `${name} is away: ${reason}`,
 
   whois: (name: string, room: string, connected: string, idle: string) =>
     `${name} is in room "${room}", connected ${connected}, idle ${idle}`,
@@ -182,7 +184,10 @@ export const TEXT = {
     `${name} is a registered user, offline (last logged in ${lastLogin})`,
   whoisLeaveMessage: (name: string) =>
     `msg ${name} TEXT waits for their next login`,
-  awayNow: (reason: string) => `You are marked as away: ${reason}`,
+  awayNow: (reason: string) =>
+    reason === ""
+      ? "You are marked as away"
+      : `You are marked as away: ${reason}`,
   backNow: "You are no longer marked as away",
   notAway: "You are not marked as away",
 

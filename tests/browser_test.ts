@@ -2085,6 +2085,23 @@ browserTest(
       document.getElementById("person-status").textContent ===
         "Away: lunch, in #main"
     );
+    // Away with no reason: just away, no made-up reason.
+    await tel.send("away");
+    await tel.expect("You are marked as away");
+    await page.type("still out?");
+    await tel.expect("[private] ann: still out?");
+    await page.waitFor(() =>
+      document.getElementById("person-status").textContent ===
+        "Away, in #main"
+    );
+    await tel.send("away lunch");
+    await tel.expect("You are marked as away: lunch");
+    await page.type("and now?");
+    await tel.expect("[private] ann: and now?");
+    await page.waitFor(() =>
+      document.getElementById("person-status").textContent ===
+        "Away: lunch, in #main"
+    );
     // Gone to another room: "Who is" finds them.
     await tel.send("join den");
     await tel.waitFor((line) => line === 'You are now in room "den".');

@@ -791,6 +791,17 @@ Deno.test({
     await alice.send("whois bob");
     assert.match(await alice.readLine(), /^bob is in room "main"/);
     await alice.expect("bob is away: lunch");
+    // Away with no reason: still away across servers, and said as just that.
+    await bob.send("away");
+    await bob.expect("You are marked as away");
+    await bob.send("who");
+    await bob.sync();
+    await alice.send("msg bob still out?");
+    await alice.expectLines(["[private to bob] still out?", "bob is away"]);
+    await bob.expect("[private] alice: still out?");
+    await alice.send("whois bob");
+    assert.match(await alice.readLine(), /^bob is in room "main"/);
+    await alice.expect("bob is away");
     // A reply to a guest who left goes to nobody else, as on one server: not
     // to a newcomer under the name.
     await bob.send("logout");

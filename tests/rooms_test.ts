@@ -332,12 +332,29 @@ Deno.test("whois shows the room, time connected and idle, and away", async () =>
   await alice.expect('No one called "nobody" is online');
 });
 
+Deno.test("away with no reason reads as just away: no made-up reason in whois or a private message's answer", async () => {
+  await using server = await startServer();
+  await using party = await loginAll(server.addr.port, "alice", "bob");
+  const [alice, bob] = party;
+  await bob.send("away");
+  await bob.expect("You are marked as away");
+  await alice.send("msg bob ping");
+  await alice.expectLines(["[private to bob] ping", "bob is away"]);
+  await bob.expect("[private] alice: ping");
+  await alice.send("whois bob");
+  assert.match(await alice.readLine(), /^bob is in room "main"/);
+  await alice.expect("bob is away");
+  // Still away: back answers as for any away.
+  await bob.send("back");
+  await bob.expect("You are no longer marked as away");
+});
+
 Deno.test("away and back; a private message to an away user returns the reason", async () => {
   await using server = await startServer();
   await using party = await loginAll(server.addr.port, "alice", "bob", "carol");
   const [alice, bob] = party;
   await bob.send("away");
-  await bob.expect("You are marked as away: away");
+  await bob.expect("You are marked as away");
   await bob.send("away in a meeting");
   await bob.expect("You are marked as away: in a meeting");
   await alice.send("msg bob are you there?");

@@ -76,7 +76,7 @@ const TEXTS = {
   nameTaken: /^The name ".*" is taken\.$/,
   offlineMessage: /^\[private, ([^\]]+)\] (\S+): (.*)$/,
   whois: /^(\S+) is in room "(.*)", connected /,
-  isAway: /^(\S+) is away: (.*)$/,
+  isAway: /^(\S+) is away(?:: (.*))?$/,
   offlineKept:
     /^(\S+) is offline and will get your message at their next login$/,
   offlineRefused: /^(\S+) is offline and has .* waiting.*; yours was not kept$/,
@@ -1215,7 +1215,8 @@ function notePresence(lines) {
       session.presence.set(fold(away[1]), {
         state: "away",
         room: known?.state === "offline" ? null : known?.room ?? null,
-        reason: away[2],
+        // "bob is away", with no reason given: away all the same.
+        reason: away[2] ?? null,
       });
     } else if (offline !== null) {
       session.presence.set(fold(offline[1]), {
@@ -2617,7 +2618,7 @@ function renderPerson(name) {
     ? "online"
     : known?.state ?? "unknown";
   const text = state === "away"
-    ? `Away: ${known?.reason}` +
+    ? (known?.reason ? `Away: ${known.reason}` : "Away") +
       (where !== null
         ? `, in #${where}`
         : room !== null

@@ -80,6 +80,7 @@ export interface Presence {
   /** Their room's key and name, or "". */
   readonly room: string;
   readonly roomName: string;
+  /** The away message ("" when away with no reason), or null when here. */
   readonly away: string | null;
   /** The address they are connected from (a guest is banned by it). */
   readonly address: string;
@@ -762,7 +763,13 @@ export class Cluster implements ClusterHooks {
     if (reply === 0 || reply === null) return null;
     // heard: how many servers the publish reached; none when the holder's
     // server has just died and is not yet reaped.
-    const [id, name, away, heard] = reply as [number, string, string, number];
+    const [id, name, away, heard, isAway] = reply as [
+      number,
+      string,
+      string,
+      number,
+      number,
+    ];
     return {
       event: {
         type: "private",
@@ -772,7 +779,8 @@ export class Cluster implements ClusterHooks {
         to: name,
         text,
       },
-      away: away === "" ? null : away,
+      // "" with isAway is away with no reason, which is still away.
+      away: Number(isAway) === 1 ? away : null,
       heard: Number(heard) > 0,
     };
   }

@@ -151,8 +151,10 @@ return id`);
  * KEYS: names, ids. ARGV: recipient key, event JSON without its id, the
  * sender (key and session: see `#sender` in cluster.ts), prefix, and the
  * recipient's session or '' (a reply to a guest: to that session only).
- * Returns {id, recipient's name, their away message or ''}, or 0 when
- * nobody has the name (or, with a session, nobody of that session does).
+ * Returns {id, recipient's name, their away message or '', how many
+ * servers heard it, 1 if they are away (also with no reason: '') else 0},
+ * or 0 when nobody has the name (or, with a session, nobody of that
+ * session does).
  */
 export const PRIVATE = new Script(`
 local holder = redis.call('HGET', KEYS[1], ARGV[1])
@@ -163,8 +165,9 @@ local id = redis.call('INCR', KEYS[2])
 local event = '{"id":' .. id .. ',"to":' .. cjson.encode(p.name) .. ',' .. string.sub(ARGV[2], 2)
 local heard = redis.call('PUBLISH', ARGV[4] .. 'n:' .. p.node, 'private\\n' .. ARGV[3] .. '\\n' .. event)
 local away = p.away
-if away == nil or away == cjson.null then away = '' end
-return {id, p.name, away, heard}`);
+local isAway = 1
+if away == nil or away == cjson.null then away = ''; isAway = 0 end
+return {id, p.name, away, heard, isAway}`);
 
 /**
  * The names of a room's members, in the order they came in, on every

@@ -13,7 +13,9 @@ export const away: Command = {
     // A reason is shown to whoever messages or looks them up: a muted user
     // could say through it what they may not say.
     if (reason !== "") checkNotMuted(ctx, null);
-    user.away = reason || "away";
+    // No reason is "": away all the same, and shown as just that ("bob is
+    // away"), never as a made-up reason ("bob is away: away").
+    user.away = reason;
     cluster?.updated(user);
     session.reply(TEXT.awayNow(user.away));
   },
