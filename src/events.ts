@@ -62,11 +62,12 @@ export interface RenamedEvent extends EventBase {
   readonly name: string;
 }
 
-/** A room's topic was set. */
+/** A room's topic was set, or (`text` "") cleared. */
 export interface TopicEvent extends EventBase {
   readonly type: "topic";
   readonly room: string;
   readonly from: string;
+  /** The new topic; "" when it was cleared. */
   readonly text: string;
 }
 

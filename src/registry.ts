@@ -298,7 +298,7 @@ export class Registry {
     }, user);
   }
 
-  /** Sets the topic of `user`'s room; everyone there is told. */
+  /** Sets the topic of `user`'s room ("": clears it); everyone there is told. */
   setTopic(user: User, text: string): void {
     const room = user.room;
     if (room === null) return;
@@ -310,7 +310,7 @@ export class Registry {
       from: user.name,
       text,
     };
-    room.topic = text;
+    room.topic = text === "" ? null : text;
     this.#send(room, event);
     // A cluster's servers keep the topic where they publish it.
     if (this.#cluster === null) this.#journal?.topic(room.key, event);
@@ -537,7 +537,7 @@ export class Registry {
     this.seenId(event.id);
     const room = this.#rooms.get(foldName(event.room));
     if (room === undefined) return;
-    if (event.type === "topic") room.topic = event.text;
+    if (event.type === "topic") room.topic = event.text || null;
     room.receive(event, {
       fromKey,
       fromLogin,
@@ -552,7 +552,7 @@ export class Registry {
    */
   deliverHere(room: Room, event: RoomEvent, from: User | null): RoomEvent {
     const local: RoomEvent = { ...event, id: this.#localId() };
-    if (local.type === "topic") room.topic = local.text;
+    if (local.type === "topic") room.topic = local.text || null;
     room.receive(local, {
       fromKey: from?.key ?? null,
       except: local.type === "entered" ? foldName(local.name) : null,

@@ -145,6 +145,7 @@ export const TEXT = {
   topicIs: (room: string, topic: string) => `Topic of "${room}": ${topic}`,
   noTopic: (room: string) => `Room "${room}" has no topic`,
   topicSet: (name: string, topic: string) => `${name} set the topic: ${topic}`,
+  topicCleared: (name: string) => `${name} cleared the topic`,
   /** A replayed line: marked so it cannot be taken for live chat. */
   history: (line: string) => `[history] ${line}`,
   historyHeader: (

@@ -1124,6 +1124,13 @@ browserTest(
       assert.ok(layout.cut, "the topic is cut short");
       assert.ok(layout.right <= layout.width);
       await page.screenshot(`long-topic-${viewport.width}`);
+      // Cleared: the header says there is none, not an empty topic.
+      await page.type("/topic -");
+      await page.waitForLine(`${name} cleared the topic`);
+      await page.waitFor(() =>
+        document.getElementById("conversation-topic").textContent ===
+          "No topic. /topic TEXT sets one."
+      );
       assertHealthy(page);
     }
   },

@@ -197,6 +197,32 @@ Deno.test({
       "[history] * carol waves",
     ]);
     assert.deepEqual(await alice.sync(), [], "alice did not see it twice");
+    // Cleared on one server: every server's members hear it, and the room
+    // kept in Redis has no topic for whoever comes in next.
+    await carol.send("topic -");
+    await alice.expect("carol cleared the topic");
+    // Past alice's arrival in den.
+    await bob.waitFor("carol cleared the topic");
+    await carol.waitFor("carol cleared the topic");
+    await bob.send("topic");
+    await bob.expect('Room "den" has no topic');
+    // Nobody is in den on alice's server once she leaves: she comes back
+    // to it as Redis kept it, with no topic.
+    await alice.send("join main");
+    await alice.expect('You are now in room "main".');
+    await bob.waitFor("alice has left the room.");
+    await alice.sync(); // main's history
+    await alice.send("join den");
+    await alice.expectLines([
+      'You are now in room "den".',
+      "[history] * carol waves",
+    ]);
+    await alice.send("rooms");
+    await alice.expectLines([
+      "Rooms:",
+      "  main (0 people)",
+      "  den (3 people)",
+    ]);
   },
 });
 

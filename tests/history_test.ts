@@ -128,6 +128,45 @@ Deno.test("a restart keeps rooms' history and topics: join replays it, login doe
   ]);
 });
 
+Deno.test("topic - clears the topic: the room is told, and it stays cleared across a restart", async () => {
+  await using db = await tempDb();
+  {
+    await using server = await startServer({ db: db.path });
+    await using party = await loginAll(server.addr.port, "alice", "bob");
+    const [alice, bob] = party;
+    await alice.send("topic -");
+    await alice.expect('Room "main" has no topic');
+    await alice.send("topic plans for the weekend");
+    await alice.expect("alice set the topic: plans for the weekend");
+    await bob.expect("alice set the topic: plans for the weekend");
+    await bob.send("topic -");
+    await bob.expect("bob cleared the topic");
+    await alice.expect("bob cleared the topic");
+    await alice.send("topic");
+    await alice.expect('Room "main" has no topic');
+    await alice.send("topic -");
+    await alice.expect('Room "main" has no topic');
+    await alice.send("rooms");
+    await alice.expectLines(["Rooms:", "  main (2 people)"]);
+    // Only a dash alone clears: "- x" is a topic.
+    await alice.send("join den");
+    await alice.expect('You are now in room "den".');
+    await alice.send("topic - draft -");
+    await alice.expect("alice set the topic: - draft -");
+    await alice.send("topic -");
+    await alice.expect("alice cleared the topic");
+  }
+  await using server = await startServer({ db: db.path });
+  await using carol = await Client.login(server.addr.port, "carol");
+  await carol.send("topic");
+  await carol.expect('Room "main" has no topic');
+  await carol.send("join den");
+  await carol.expect('You are now in room "den".');
+  assert.deepEqual(await carol.sync(), [], "no topic shown on joining");
+  await carol.send("topic");
+  await carol.expect('Room "den" has no topic');
+});
+
 Deno.test("an ignore ends when the one ignored logs out: their lines after it are in history", async () => {
   await using server = await startServer();
   const port = server.addr.port;

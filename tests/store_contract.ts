@@ -155,6 +155,30 @@ export function storeContract(
     },
   );
 
+  test(
+    'topic() with a topic of "" (cleared) leaves the room with no topic, restart too',
+    async (store, fixture) => {
+      const topic = (text: string): TopicEvent => ({
+        type: "topic",
+        id: store.ids.next(),
+        at: T0,
+        room: "Den",
+        from: "bob",
+        text,
+      });
+      store.topic("den", topic("plans"));
+      assert.equal((await store.room("den", 0))?.topic, "plans");
+      store.topic("den", topic(""));
+      const room = await store.room("den", 0);
+      assert.equal(room?.name, "Den", "the room is still known");
+      assert.equal(room?.topic, null);
+      if (!fixture.reopen) return;
+      const reopened = await fixture.reopen(store, { historyKeep: 1000 });
+      assert.equal((await reopened.room("den", 0))?.topic, null);
+      return reopened;
+    },
+  );
+
   test("an account is created once per name and per skeleton", async (store) => {
     assert.equal(await store.createAccount(account("alice")), true);
     assert.equal(await store.createAccount(account("alice")), false);

@@ -1568,8 +1568,11 @@ function onRoomEvent(event) {
       renamePrivate(String(event.from), String(event.name));
       break;
     case "topic":
-      text = `${event.from} set the topic: ${event.text}`;
-      room.topic = String(event.text);
+      // "" is a cleared topic.
+      text = event.text === ""
+        ? `${event.from} cleared the topic`
+        : `${event.from} set the topic: ${event.text}`;
+      room.topic = event.text === "" ? null : String(event.text);
       break;
     case "kicked":
       text = `${event.name} was kicked by ${event.by}: ${event.reason}`;
@@ -2932,7 +2935,10 @@ const COMMAND_HELP = [
   ["roomop NAME", "make a registered user a room operator of this room"],
   ["rooms", "list the rooms with their people and topics"],
   ["say TEXT", "say TEXT to everyone in the room"],
-  ["topic [TEXT]", "show this room's topic, or set it to TEXT"],
+  [
+    "topic [TEXT|-]",
+    "show this room's topic, set it to TEXT, or clear it with -",
+  ],
   ["unban TARGET", "lift a ban"],
   ["unclaim", "give this room up: it goes when empty, as other rooms do"],
   ["unignore NAME", "see NAME's lines and private messages again"],

@@ -3,16 +3,29 @@ import { TEXT } from "../text.ts";
 import type { Command } from "./command.ts";
 import { checkNotMuted } from "./moderation.ts";
 
-/** `topic [TEXT]`: show the room's topic, or set it. */
+/**
+ * What `topic` takes for "clear it": a dash alone, as a form leaves a field
+ * blank. (IRC's `/topic #chan :` is an empty trailing parameter; a line
+ * here has none to give.)
+ */
+export const CLEAR_TOPIC = "-";
+
+/** `topic [TEXT|-]`: show the room's topic, set it, or clear it. */
 export const topic: Command = {
   name: "topic",
-  usage: "topic [TEXT]",
-  summary: "show this room's topic, or set it to TEXT",
-  details: ["Everyone in the room sees a new topic; joining shows it."],
+  usage: "topic [TEXT|-]",
+  summary: "show this room's topic, set it to TEXT, or clear it with -",
+  details: [
+    "Everyone in the room sees a new topic, or that it was cleared; joining shows it.",
+  ],
   loginRequired: true,
   run(ctx, text) {
     const { user, session, registry } = ctx;
     const room = user.room!;
+    const clear = text === CLEAR_TOPIC;
+    if (clear && room.topic === null) {
+      throw new ChatError(TEXT.noTopic(room.name));
+    }
     if (text === "") {
       session.reply(
         room.topic
@@ -25,6 +38,7 @@ export const topic: Command = {
     // A cluster keeps a topic where it publishes it: while Redis cannot be
     // reached, it would be seen on this server only, and then lost.
     if (ctx.cluster && !ctx.cluster.up) throw new ChatError(TEXT.storeAway);
-    registry.setTopic(user, text);
+    // Cleared is a topic of "": stored, published and kept as a topic is.
+    registry.setTopic(user, clear ? "" : text);
   },
 };

@@ -25,7 +25,9 @@ export function eventText(event: ChatEvent, outgoing = false): string {
     case "renamed":
       return TEXT.renamed(event.from, event.name);
     case "topic":
-      return TEXT.topicSet(event.from, event.text);
+      return event.text === ""
+        ? TEXT.topicCleared(event.from)
+        : TEXT.topicSet(event.from, event.text);
     case "kicked":
       return TEXT.kicked(event.name, event.by, event.reason);
     case "private":

@@ -329,7 +329,8 @@ export class RedisStore implements Store {
     ) as string[];
     return {
       name: row.name,
-      topic: row.topic ?? null,
+      // "" is a cleared topic (a cluster's EMIT writes it so): none.
+      topic: row.topic || null,
       owner,
       operators: operators.sort(),
       history: lines === 0 ? [] : await this.#history(key, row.name, lines),

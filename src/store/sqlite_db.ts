@@ -214,7 +214,8 @@ export class SqliteDatabase {
             "topic_at = excluded.topic_at",
           room,
           event.room,
-          event.text,
+          // A cleared topic is no topic: NULL, as for a room never given one.
+          event.text === "" ? null : event.text,
           event.from,
           event.at,
         );
