@@ -422,12 +422,36 @@ export function parseDuration(text: string): number | null {
 }
 
 /**
- * Whether a word was meant as a duration (`1.5h`, `0m`, `5000d`, or a bare
- * `90`, as in `1 hour`, or a signed `-5m`) even if {@linkcode parseDuration}
- * cannot take it: a number, alone or then a unit's letter. An ordinal
- * (`3rd`, `1st`) is not.
+ * Units a mistyped duration may name that {@linkcode parseDuration} does
+ * not take: an exponent (`1e3m`, which `Number()` would read as 1000),
+ * milliseconds, months (30 days or 31?), and other spellings of minutes
+ * and weeks. A word with one is refused, not taken for a reason's first.
+ */
+const UNITS_REFUSED: ReadonlySet<string> = new Set([
+  "e",
+  "ms",
+  "mn",
+  "mo",
+  "mos",
+  "mon",
+  "mons",
+  "month",
+  "months",
+  "wk",
+  "wks",
+]);
+
+/**
+ * Whether a word was meant as a duration (`1.5h`, `0m`, `5000d`, `1e3m`,
+ * `1h30`, a bare `90`, as in `1 hour`, or a signed `-5m`) even if
+ * {@linkcode parseDuration} cannot take it: a number, alone or then a unit
+ * (one it takes or one of {@linkcode UNITS_REFUSED}) whatever follows. An
+ * ordinal (`3rd`, `1st`) or `2fa`, `4chan`, `10x` is not.
  */
 export function looksLikeDuration(text: string): boolean {
-  return /^[-+]?\d+(?:[.,]\d+)?(?:[smhdwy]|$)/i.test(text) &&
-    !/^\d+(?:st|nd|rd|th)$/i.test(text);
+  const match = /^[-+]?\d[\d.,:]*([a-z]*)/i.exec(text);
+  if (match === null) return false;
+  const unit = match[1].toLowerCase();
+  if (unit === "") return match[0].length === text.length;
+  return UNIT_SECONDS.has(unit) || UNITS_REFUSED.has(unit);
 }

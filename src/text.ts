@@ -238,7 +238,7 @@ export const TEXT = {
   cannotUnregisterSanctioned:
     "You cannot unregister while your account is banned or muted",
   badDuration: (typed: string) =>
-    `Cannot read "${typed}" as a duration: write a whole number and s, m, h, d, w or y with no space (30m, 2h, 1h30m, 7d), at most 366d; leave it out for good`,
+    `Cannot read "${typed}" as a duration: write whole numbers with s, m, h, d, w or y (30m, 2h, 1h30m or 1h 30m, 7d), at most 366d; leave it out for good`,
   until: (date: string | null) =>
     date === null ? "permanently" : `until ${date}`,
   /** Where a ban or mute holds: the server, or a room. */

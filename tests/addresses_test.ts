@@ -5,7 +5,8 @@ import {
   parseBlock,
   subscriberBlock,
 } from "../src/addresses.ts";
-import { parseDuration } from "../src/moderation.ts";
+import { looksLikeDuration, parseDuration } from "../src/moderation.ts";
+import { parseSanction } from "../src/commands/moderation.ts";
 
 Deno.test("parseBlock() reads IPv4 and IPv6 addresses and CIDR blocks, and refuses the rest", () => {
   assert.equal(formatBlock(parseBlock("192.0.2.7")!), "192.0.2.7");
@@ -86,5 +87,62 @@ Deno.test("parseDuration() reads 30m, 2h, 7d and refuses what is not a duration"
     const bad of ["0m", "m", "5", "5y", "1.5h", "spam", "-3h", "1constructor"]
   ) {
     assert.equal(parseDuration(bad), null, bad);
+  }
+});
+
+Deno.test("looksLikeDuration() catches every mistyped duration, not a reason's first word", () => {
+  for (
+    const typed of [
+      "1e3m",
+      "1E3",
+      "0m",
+      "99999999d",
+      "+5m",
+      "-5m",
+      "1.5h",
+      "1,5h",
+      "1:30",
+      "90",
+      "1h30",
+      "1h30mn",
+      "5min.",
+      "6mo",
+      "2months",
+      "500ms",
+    ]
+  ) {
+    assert.equal(looksLikeDuration(typed), true, typed);
+  }
+  for (
+    const word of ["3rd", "1st", "2nd", "4th", "2fa", "4chan", "10x", "24/7"]
+  ) {
+    assert.equal(looksLikeDuration(word), false, word);
+  }
+});
+
+Deno.test("parseSanction() adds up durations in a row and leaves the rest for the reason", () => {
+  const hour = 3_600_000;
+  assert.deepEqual(parseSanction("bob 1h 30m spam"), {
+    typed: "bob",
+    ms: 1.5 * hour,
+    reason: "spam",
+  });
+  assert.deepEqual(parseSanction("bob  1h30m"), {
+    typed: "bob",
+    ms: 1.5 * hour,
+    reason: "no reason given",
+  });
+  assert.deepEqual(parseSanction("bob 3rd strike"), {
+    typed: "bob",
+    ms: null,
+    reason: "3rd strike",
+  });
+  assert.deepEqual(parseSanction("bob"), {
+    typed: "bob",
+    ms: null,
+    reason: "no reason given",
+  });
+  for (const bad of ["bob 1e3m", "bob 1h 1e3m x", "bob 200d 200d", "bob 0m"]) {
+    assert.throws(() => parseSanction(bad), /as a duration/, bad);
   }
 });

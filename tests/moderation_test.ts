@@ -778,19 +778,55 @@ Deno.test("a duration is read whole (1h30m, 90min) and a mistyped one is refused
   await root.expect(
     "Muted bob (127.0.0.2) on this server until 2026-01-01 00:30:00 UTC: spam",
   );
+  // Durations in a row add up, as people write them.
+  await root.send("mute bob 1h 30m spam");
+  await root.expect(
+    "Muted bob (127.0.0.2) on this server until 2026-01-01 01:30:00 UTC: spam",
+  );
+  await root.send("mute bob 2h");
+  await root.expect(
+    "Muted bob (127.0.0.2) on this server until 2026-01-01 02:00:00 UTC: no reason given",
+  );
   for (
-    const typed of ["1.5h", "0m", "400d", "2y", "90", "-5m", "+2h", "１.５ｈ"]
+    const typed of [
+      "1.5h",
+      "0m",
+      "400d",
+      "2y",
+      "90",
+      "-5m",
+      "+2h",
+      "１.５ｈ",
+      "1e3m",
+      "99999999d",
+      "1h30",
+      "6mo",
+    ]
   ) {
     await root.send(`mute bob ${typed} spam`);
     await root.expect(
-      `Cannot read "${typed}" as a duration: write a whole number and s, m, h, d, w or y with no space (30m, 2h, 1h30m, 7d), at most 366d; leave it out for good`,
+      `Cannot read "${typed}" as a duration: write whole numbers with s, m, h, d, w or y (30m, 2h, 1h30m or 1h 30m, 7d), at most 366d; leave it out for good`,
     );
   }
+  // After a duration, a mistyped one is refused too, not taken for the
+  // reason; and the whole is held to 366 days.
+  await root.send("mute bob 1h 1e3m spam");
+  assert.match(await root.readLine(), /^Cannot read "1e3m" as a duration/);
+  await root.send("mute bob 300d 100d spam");
+  assert.match(
+    await root.readLine(),
+    /^Cannot read "300d 100d" as a duration/,
+  );
   await root.send("mute bob 1 hour");
   assert.match(await root.readLine(), /^Cannot read "1" as a duration/);
   await root.send("mute bob 3rd strike");
   await root.expect(
     "Muted bob (127.0.0.2) on this server permanently: 3rd strike",
+  );
+  // A word with a number that is no unit is the reason's first.
+  await root.send("mute bob  2fa bypass");
+  await root.expect(
+    "Muted bob (127.0.0.2) on this server permanently: 2fa bypass",
   );
 });
 

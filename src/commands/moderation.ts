@@ -16,6 +16,7 @@ import {
   accountTarget,
   addressTarget,
   looksLikeDuration,
+  MAX_SANCTION_MS,
   parseDuration,
   type Role,
   type Subject,
@@ -237,22 +238,34 @@ async function shieldedBehind(
  * `NAME [DURATION] [REASON]`: the target word, how long (null: for good),
  * and why.
  */
-function parseSanction(
+export function parseSanction(
   args: string,
 ): { typed: string; ms: number | null; reason: string } {
   const [typed, rest] = splitWord(args);
-  const [first, after] = splitWord(rest);
-  // NFKC, as names are: `３０ｍ`, typed with a CJK input method left in
-  // full width, is 30m, not the first word of a reason.
-  const word = first.normalize("NFKC");
-  const ms = first === "" ? null : parseDuration(word);
-  // `1.5h` or `0m` is a mistyped duration, not the first word of a reason:
-  // taken as the reason, it would make the sanction permanent.
-  if (ms === null && looksLikeDuration(word)) {
-    throw new ChatError(TEXT.badDuration(first));
+  // Words that are durations in a row add up: `1h 30m` is `1h30m`, as
+  // people write it, not an hour with the reason "30m".
+  let ms: number | null = null;
+  let spelled = "";
+  let reason = rest;
+  while (reason !== "") {
+    const [first, after] = splitWord(reason);
+    // NFKC, as names are: `３０ｍ`, typed with a CJK input method left in
+    // full width, is 30m, not the first word of a reason.
+    const word = first.normalize("NFKC");
+    const part = parseDuration(word);
+    if (part === null) {
+      // `1.5h`, `0m` or `1e3m` is a mistyped duration, not the first word
+      // of a reason: taken as the reason, it would make the sanction
+      // permanent (or, after `1h`, an hour instead of longer).
+      if (looksLikeDuration(word)) throw new ChatError(TEXT.badDuration(first));
+      break;
+    }
+    spelled = spelled === "" ? first : `${spelled} ${first}`;
+    ms = (ms ?? 0) + part;
+    if (ms > MAX_SANCTION_MS) throw new ChatError(TEXT.badDuration(spelled));
+    reason = after;
   }
-  const reason = (ms === null ? rest : after) || NO_REASON;
-  return { typed, ms, reason };
+  return { typed, ms, reason: reason || NO_REASON };
 }
 
 /** Every user online here whom a new sanction matches. */
@@ -579,6 +592,10 @@ export function kickHere(
   }
 }
 
+/** What `help ban` and `help mute` say of DURATION. */
+const DURATION_HELP =
+  "DURATION: whole numbers with s, m, h, d, w or y (30m, 2h, 1h30m or 1h 30m, 7d), at most 366d; none: for good.";
+
 /** `ban TARGET [DURATION] [REASON]`. */
 export const ban: Command = {
   name: "ban",
@@ -588,6 +605,7 @@ export const ban: Command = {
   details: [
     "A server operator's ban is server-wide; anyone else's, for this room.",
     "A guest is banned by the address they are connected from (IPv6: its /64).",
+    DURATION_HELP,
     "Whoever matches is removed at once.",
   ],
   loginRequired: true,
@@ -663,6 +681,7 @@ export const mute: Command = {
     "NAME still reads but cannot say, me, msg, reply, set a topic, nick or away",
   details: [
     "A server operator's mute is server-wide; anyone else's, for this room.",
+    DURATION_HELP,
   ],
   loginRequired: true,
   needsArgs: true,
