@@ -970,6 +970,10 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
     const cluster = this.#parts.cluster!;
     const old = user.name;
     (async () => {
+      // `account` is a key (folded): the guest is told the name as its
+      // owner writes it ("Zoe", not "zoe"), as whois shows it.
+      const shown = account === undefined ? undefined : (await this.#parts
+        .store.accountFor(account, "").catch(() => null))?.name ?? account;
       for (let n = 2; n < 100; n++) {
         const candidate = `${
           [...old].slice(0, MAX_NAME_CHARS - 3).join("")
@@ -997,7 +1001,11 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
           account !== undefined
             ? foldName(account) === foldName(old)
               ? TEXT.registeredYielded(old, candidate)
-              : TEXT.lookalikeRegisteredYielded(account, old, candidate)
+              : TEXT.lookalikeRegisteredYielded(
+                shown ?? account,
+                old,
+                candidate,
+              )
             : lookalike === undefined
             ? TEXT.nameYielded(old, candidate)
             : TEXT.lookalikeYielded(lookalike, old, candidate),

@@ -1685,6 +1685,44 @@ Deno.test({
 
 Deno.test({
   name:
+    `cluster: a guest who must yield a look-alike of a name registered meanwhile is told the account's name as its owner writes it${why}`,
+  ignore,
+  async fn() {
+    await using redis = await RedisServer.start();
+    await using proxy = RedisProxy.start(redis);
+    await using a = await startServer({ redis: redis.url, nodeId: "node-a" });
+    await using b = await startServer({
+      redis: proxy.url,
+      nodeId: "node-b",
+      floodRate: 0,
+    });
+    await using watcher = await Client.login(b.addr.port, "watcher");
+    proxy.cut();
+    // b knows it is cut off once a line of watcher's reaches only b.
+    while (true) {
+      await watcher.send("say anyone?");
+      const lines = await watcher.sync();
+      if (lines.some((line) => line.startsWith("The other servers cannot"))) {
+        break;
+      }
+    }
+    // Meanwhile "Zoe" is registered on a, and a guest takes "Z0E" on b,
+    // which looks like it.
+    await using zoe = await registered(a.addr.port, "Zoe");
+    await using guest = await Client.login(b.addr.port, "Z0E", {
+      from: "127.0.0.41",
+    });
+    proxy.restore();
+    await guest.waitFor(
+      'While the servers could not reach each other, the name "Zoe" was registered, which looks like "Z0E": you are Z0E-2 for now; pick another with "nick"',
+    );
+    await zoe.send("whois Z0E-2");
+    await zoe.waitFor((line) => line.startsWith('Z0E-2 is in room "main"'));
+  },
+});
+
+Deno.test({
+  name:
     `cluster: a server restarted with the id of one that died frees the names it held${why}`,
   ignore,
   async fn() {
