@@ -262,8 +262,12 @@ export const TEXT = {
     `You cannot ${action} a server operator`,
   cannotTargetOwner: (action: string) =>
     `You cannot ${action} the owner of this room`,
-  banMatchesYou: "That ban would match you",
-  muteMatchesYou: "That mute would match you",
+  /**
+   * A ban or mute by address that would hold the moderator too: which
+   * address, since a guest's (a name) is theirs only by address.
+   */
+  sanctionMatchesYou: (action: string, label: string, address: string) =>
+    `That ${action} of ${label} would match you: you are connected from ${address}`,
   noSuchTarget: (target: string) =>
     `No one called "${target}" is online or registered, and it is not an address or a CIDR block`,
   notInRoom: (name: string, room: string) => `${name} is not in "${room}"`,

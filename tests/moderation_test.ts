@@ -137,7 +137,18 @@ Deno.test("guard rails: not yourself, not a server operator, not the owner, not 
   await root.send("ban root");
   await root.waitFor("You cannot ban yourself");
   await root.send("ban 127.0.0.0/8 everyone");
-  await root.expect("That ban would match you");
+  await root.expect(
+    "That ban of 127.0.0.0/8 would match you: you are connected from 127.0.0.1",
+  );
+  // A guest behind the moderator's own address: why a name would match.
+  await using twin = await Client.login(port, "twin");
+  await root.waitFor("twin has entered the room.");
+  await root.send("mute twin 10m");
+  await root.expect(
+    "That mute of twin (127.0.0.1) would match you: you are connected from 127.0.0.1",
+  );
+  await twin.send("logout");
+  await root.waitFor("twin has left the room.");
   await root.send("ban ::1");
   assert.match(
     await root.readLine(),
@@ -731,7 +742,9 @@ Deno.test("guard rails hold for addresses too; a room operator acts, until roomd
   await alice.send("mute 127.0.0.1/32 shh");
   await alice.expect("That mute would match root, a server operator");
   await root.send("ban 127.0.0.0/29");
-  await root.expect("That ban would match you");
+  await root.expect(
+    "That ban of 127.0.0.0/29 would match you: you are connected from 127.0.0.1",
+  );
   // A room operator acts in the room; the owner and operators are refused.
   await roomie.send("kick root");
   await roomie.expect("You cannot kick a server operator");

@@ -318,7 +318,7 @@ async function sanction(
   // shut them out at their next connection, a mute silence them.
   if (matching(ctx, record).includes(user)) {
     throw new ChatError(
-      kind === "ban" ? TEXT.banMatchesYou : TEXT.muteMatchesYou,
+      TEXT.sanctionMatchesYou(kind, record.label, user.hostname),
     );
   }
   // An address that is a server operator's (or, for a room operator, the
