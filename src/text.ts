@@ -123,8 +123,13 @@ export const TEXT = {
   helpHeader: "Commands (a leading / is optional):",
   helpLine: (usage: string, summary: string, width: number) =>
     `  ${usage.padEnd(width)}  ${summary}`,
-  /** `login` with two words, the first no account's name. */
-  oneWord: "a name is one word; a password needs an account",
+  /**
+   * `login` with two words, the first no account's name: a two-word name,
+   * or `login NAME PASSWORD` for an account that does not exist (a typo,
+   * or one never registered). The rest is not shown: it may be a password.
+   */
+  oneWord: (first: string) =>
+    `a name is one word, and no account is called "${first}" to log in to with a password (log in with the name alone; "register" then makes it an account)`,
   looksLikeOnline: (name: string) => `it looks like "${name}", who is online`,
   looksLikeRoom: (name: string) => `it looks like the room "${name}"`,
   badName: (kind: string, name: string, why: string) =>

@@ -194,7 +194,7 @@ Deno.test("register and login take the password on one line; a short one or the 
   await guest.send("login two words");
   assert.equal(
     await guest.readLine(),
-    'Cannot use the name "two …": a name is one word; a password needs an account',
+    'Cannot use the name "two …": a name is one word, and no account is called "two" to log in to with a password (log in with the name alone; "register" then makes it an account)',
     "what follows the first word may be a password: it is not echoed",
   );
 });

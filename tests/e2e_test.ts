@@ -138,13 +138,13 @@ Deno.test("an invalid name gets one line saying why", async () => {
   await client.send("login two words");
   assert.equal(
     await client.readLine(),
-    'Cannot use the name "two …": a name is one word; a password needs an account',
+    'Cannot use the name "two …": a name is one word, and no account is called "two" to log in to with a password (log in with the name alone; "register" then makes it an account)',
   );
   // What README's "login NAME PASSWORD" looks like for a name not registered.
   await client.send("login newcomer hunter22");
   assert.equal(
     await client.readLine(),
-    'Cannot use the name "newcomer …": a name is one word; a password needs an account',
+    'Cannot use the name "newcomer …": a name is one word, and no account is called "newcomer" to log in to with a password (log in with the name alone; "register" then makes it an account)',
   );
   await client.send(`login ${"x".repeat(25)}`);
   assert.match(await client.readLine(), /longer than 24 characters/);

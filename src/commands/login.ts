@@ -223,7 +223,9 @@ export const login: Command = {
       } else {
         // Not an account: the seed's error would name the whole line, and
         // the rest may be a password typed for a misspelt name.
-        throw new ChatError(TEXT.badName("name", `${first} …`, TEXT.oneWord));
+        throw new ChatError(
+          TEXT.badName("name", `${first} …`, TEXT.oneWord(first)),
+        );
       }
     }
     account ??= await accountOf(ctx, typed);
