@@ -127,6 +127,27 @@ Deno.test("help lists every command in the table", async () => {
   }
 });
 
+Deno.test("README's commands table has a row for every command, with the usage help shows", async () => {
+  const { MODERATION } = await import("../src/commands/mod.ts");
+  const readme = await Deno.readTextFile(
+    new URL("../README.md", import.meta.url),
+  );
+  const table = readme.split("\n## Commands\n")[1].split("\n\n")
+    .find((block) => block.startsWith("| command"));
+  assert.ok(table !== undefined, "the commands table is in README.md");
+  // The first column of each row: one usage or more, each in backticks
+  // (a | inside one is written \|).
+  const documented = table.split("\n").slice(2).flatMap((row) =>
+    [...row.split(/(?<!\\)\|/)[1].matchAll(/`([^`]+)`/g)].map((match) =>
+      match[1].replaceAll("\\|", "|")
+    )
+  );
+  const usages = [...COMMANDS.values(), ...MODERATION.values()].map((
+    command,
+  ) => command.usage);
+  assert.deepEqual(documented.toSorted(), usages.toSorted());
+});
+
 Deno.test("an invalid name gets one line saying why", async () => {
   await using server = await startServer();
   await using client = await Client.connect(server.addr.port);

@@ -468,6 +468,13 @@ Deno.test("help lists moderation commands only to those who may use them, and ex
   await root.send("help kick");
   await root.waitFor("Usage: kick NAME [REASON]");
   assert.deepEqual(await root.sync(), kick.slice(0, -1));
+  await root.send("help modlog");
+  await root.expectLines([
+    "Usage: modlog [N]",
+    "  the last N moderation actions (default 20)",
+    "  Server operators see all of it; others, this room's.",
+    "  At most 200 at a time.",
+  ]);
   await guest.send("help dance");
   await guest.expect('No command called "dance"; type "help" for the list');
 });

@@ -705,7 +705,10 @@ export const modlog: Command = {
   name: "modlog",
   usage: "modlog [N]",
   summary: `the last N moderation actions (default ${MODLOG_DEFAULT})`,
-  details: ["Server operators see all of it; others, this room's."],
+  details: [
+    "Server operators see all of it; others, this room's.",
+    `At most ${MODLOG_MAX} at a time.`,
+  ],
   loginRequired: true,
   role: "roomModerator",
   async run({ moderation, user, store, session, registry }, args) {
