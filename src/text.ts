@@ -121,6 +121,8 @@ export const TEXT = {
     `You have logged in again from ${address}: this connection is closed.`,
   usage: (usage: string) => `Usage: ${usage}`,
   helpHeader: "Commands (a leading / is optional):",
+  /** In chat mode a line without a leading / is said: it is not optional. */
+  helpHeaderChat: "Commands (in chat mode, start each with /):",
   helpLine: (usage: string, summary: string, width: number) =>
     `  ${usage.padEnd(width)}  ${summary}`,
   /**

@@ -127,6 +127,23 @@ Deno.test("help lists every command in the table", async () => {
   }
 });
 
+Deno.test("help in chat mode says a command starts with /, since there it is not optional", async () => {
+  await using server = await startServer();
+  await using alice = await Client.login(server.addr.port, "alice");
+  await alice.send("mode chat");
+  await alice.expect("Chat mode: a line is said; commands need a leading /");
+  await alice.send("/help");
+  // (sync() needs command mode: its word is an unknown command there.)
+  await alice.expect("Commands (in chat mode, start each with /):");
+  await alice.waitFor('Type "help COMMAND" for more about one command.');
+  await alice.send("/mode command");
+  await alice.expect(
+    'Command mode: lines are commands; use "say TEXT" to talk',
+  );
+  await alice.send("help");
+  assert.equal((await alice.sync())[0], "Commands (a leading / is optional):");
+});
+
 Deno.test("README's commands table has a row for every command, with the usage help shows", async () => {
   const { MODERATION } = await import("../src/commands/mod.ts");
   const readme = await Deno.readTextFile(

@@ -59,6 +59,7 @@ const PHONE = matchMedia("(max-width: 640px)");
 const TEXTS = {
   welcome: /^Welcome to (.+)$/,
   helpHeader: "Commands (a leading / is optional):",
+  helpHeaderChat: "Commands (in chat mode, start each with /):",
   roomsHeader: "Rooms:",
   roomLine: /^ {2}(\S+) \((\d+) (?:person|people)\)(?:: (.*))?$/,
   historyHeader:
@@ -1939,7 +1940,8 @@ function addSystem(conversation, lines, key, kind) {
   const item = h("li", `entry system ${kind}`);
   item.append(timeElement(Date.now()));
   const body = h("div", "body");
-  const table = lines[0] === TEXTS.helpHeader;
+  const table = lines[0] === TEXTS.helpHeader ||
+    lines[0] === TEXTS.helpHeaderChat;
   for (const line of lines) {
     const pair = table ? line.match(TABLE_ROW) : null;
     if (pair !== null) {

@@ -18,7 +18,7 @@ export const help: Command = {
       const all = [...commands.values(), ...allowed];
       const width = Math.max(...all.map((command) => command.usage.length));
       session.reply(
-        TEXT.helpHeader,
+        session.mode === "chat" ? TEXT.helpHeaderChat : TEXT.helpHeader,
         ...all.map((command) =>
           TEXT.helpLine(command.usage, command.summary, width)
         ),
