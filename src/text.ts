@@ -359,6 +359,7 @@ export const TEXT = {
   commandMode: 'Command mode: lines are commands; use "say TEXT" to talk',
 
   helpFooter: 'Type "help COMMAND" for more about one command.',
+  helpFooterChat: 'Type "/help COMMAND" for more about one command.',
   noSuchCommand: (word: string) =>
     `No command called "${word}"; type "help" for the list`,
 } as const;

@@ -135,7 +135,7 @@ Deno.test("help in chat mode says a command starts with /, since there it is not
   await alice.send("/help");
   // (sync() needs command mode: its word is an unknown command there.)
   await alice.expect("Commands (in chat mode, start each with /):");
-  await alice.waitFor('Type "help COMMAND" for more about one command.');
+  await alice.waitFor('Type "/help COMMAND" for more about one command.');
   await alice.send("/mode command");
   await alice.expect(
     'Command mode: lines are commands; use "say TEXT" to talk',

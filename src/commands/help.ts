@@ -22,7 +22,7 @@ export const help: Command = {
         ...all.map((command) =>
           TEXT.helpLine(command.usage, command.summary, width)
         ),
-        TEXT.helpFooter,
+        session.mode === "chat" ? TEXT.helpFooterChat : TEXT.helpFooter,
       );
       return;
     }
