@@ -102,7 +102,8 @@ Deno.test("kick: out of the room to main; by an operator in main, off the server
   await root.waitFor('Kicked carol from "lab"');
   await carol.waitFor('You were kicked from "lab" by root: off to main');
   await carol.waitFor('You are now in room "main".');
-  await root.send("kick carol flooding");
+  // @carol, as the page writes a name, is carol.
+  await root.send("kick @carol flooding");
   await root.waitFor("carol was kicked by root: flooding");
   await bob.waitFor("carol was kicked by root: flooding");
   await carol.waitFor("You were kicked from the server by root: flooding");

@@ -372,6 +372,26 @@ Deno.test("away and back; a private message to an away user returns the reason",
   assert.deepEqual(await alice.sync(), []);
 });
 
+Deno.test("a name may be written @NAME, as the page and chat apps write it: msg, whois, ignore, unignore", async () => {
+  await using server = await startServer();
+  await using party = await loginAll(server.addr.port, "alice", "bob");
+  const [alice, bob] = party;
+  await alice.send("msg @bob hi");
+  await alice.expect("[private to bob] hi");
+  await bob.expect("[private] alice: hi");
+  await alice.send("whois @BOB");
+  assert.match(await alice.readLine(), /^bob is in room "main"/);
+  await alice.send("ignore @bob");
+  await alice.expect("You are ignoring bob");
+  await alice.send("unignore @bob");
+  await alice.expect("You are no longer ignoring bob");
+  // One @ only; and @ alone is no name.
+  await alice.send("whois @@bob");
+  await alice.expect('No one called "@bob" is online');
+  await alice.send("whois @");
+  await alice.expect("Usage: whois NAME");
+});
+
 Deno.test("ignore hides a user's lines and private messages; unignore brings them back", async () => {
   await using server = await startServer();
   await using party = await loginAll(server.addr.port, "alice", "bob", "carol");

@@ -150,6 +150,12 @@ interface CommandInfo {
    */
   readonly needsArgs?: boolean;
   /**
+   * Its first word is a user's name (or, for ban and mute, a target): one
+   * leading `@`, as the page and chat apps write a name, is dropped by the
+   * dispatcher (a name cannot hold an `@`), as `join` drops IRC's `#`.
+   */
+  readonly nameFirst?: boolean;
+  /**
    * The role the user needs (moderation commands): checked by the
    * dispatcher, which answers one line saying which role it is; `help`
    * lists the command only to those who have it.

@@ -6,6 +6,7 @@ import { type Command, findElsewhere } from "./command.ts";
 /** `ignore [NAME]`: stop seeing someone's lines and private messages. */
 export const ignore: Command = {
   name: "ignore",
+  nameFirst: true,
   usage: "ignore [NAME]",
   summary: "stop seeing NAME's lines and private messages (alone: the list)",
   details: [
@@ -44,6 +45,7 @@ export const ignore: Command = {
 /** `unignore NAME`: see someone's lines again. */
 export const unignore: Command = {
   name: "unignore",
+  nameFirst: true,
   usage: "unignore NAME",
   summary: "see NAME's lines and private messages again",
   loginRequired: true,

@@ -495,6 +495,7 @@ async function accountNamed(
 /** `kick NAME [REASON]`: out of the room (a server operator in main: off the server). */
 export const kick: Command = {
   name: "kick",
+  nameFirst: true,
   usage: "kick NAME [REASON]",
   summary: "send NAME out of this room, to main (from main: off the server)",
   details: [
@@ -599,6 +600,7 @@ const DURATION_HELP =
 /** `ban TARGET [DURATION] [REASON]`. */
 export const ban: Command = {
   name: "ban",
+  nameFirst: true,
   usage: "ban TARGET [DURATION] [REASON]",
   summary:
     "keep a name, address or CIDR block out (30m, 2h, 7d; none: for good)",
@@ -617,6 +619,7 @@ export const ban: Command = {
 /** `unban TARGET`. */
 export const unban: Command = {
   name: "unban",
+  nameFirst: true,
   usage: "unban TARGET",
   summary: "lift a ban",
   loginRequired: true,
@@ -676,6 +679,7 @@ export const bans: Command = {
 /** `mute NAME [DURATION] [REASON]`. */
 export const mute: Command = {
   name: "mute",
+  nameFirst: true,
   usage: "mute NAME [DURATION] [REASON]",
   summary:
     "NAME still reads but cannot say, me, msg, reply, set a topic, nick or away",
@@ -692,6 +696,7 @@ export const mute: Command = {
 /** `unmute NAME`. */
 export const unmute: Command = {
   name: "unmute",
+  nameFirst: true,
   usage: "unmute NAME",
   summary: "lift a mute",
   loginRequired: true,
@@ -783,6 +788,7 @@ export const lockdown: Command = {
 /** `op NAME`: a registered name becomes a server operator. */
 export const op: Command = {
   name: "op",
+  nameFirst: true,
   usage: "op NAME",
   summary: "make a registered user a server operator",
   loginRequired: true,
@@ -818,6 +824,7 @@ export const op: Command = {
 /** `deop NAME`: no longer a server operator. */
 export const deop: Command = {
   name: "deop",
+  nameFirst: true,
   usage: "deop NAME",
   summary: "a server operator is one no more",
   loginRequired: true,
@@ -1011,6 +1018,7 @@ async function announceTo(
 /** `roomop NAME`: a registered user becomes a room operator here. */
 export const roomop: Command = {
   name: "roomop",
+  nameFirst: true,
   usage: "roomop NAME",
   summary: "make a registered user a room operator of this room",
   loginRequired: true,
@@ -1022,6 +1030,7 @@ export const roomop: Command = {
 /** `roomdeop NAME`: no longer a room operator here. */
 export const roomdeop: Command = {
   name: "roomdeop",
+  nameFirst: true,
   usage: "roomdeop NAME",
   summary: "a room operator of this room is one no more",
   loginRequired: true,

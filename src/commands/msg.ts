@@ -57,6 +57,7 @@ export async function sendElsewhere(
 /** `msg NAME TEXT`: a private message. */
 export const msg: Command = {
   name: "msg",
+  nameFirst: true,
   usage: "msg NAME TEXT",
   summary: "send TEXT to NAME only",
   details: [

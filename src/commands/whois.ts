@@ -6,6 +6,7 @@ import { type Command, findElsewhere } from "./command.ts";
 /** `whois NAME`: where someone is, for how long, and whether away. */
 export const whois: Command = {
   name: "whois",
+  nameFirst: true,
   usage: "whois NAME",
   summary: "show NAME's room, time connected and idle, and away message",
   loginRequired: true,
