@@ -150,12 +150,6 @@ interface CommandInfo {
    */
   readonly needsArgs?: boolean;
   /**
-   * Its first word is a user's name (or, for ban and mute, a target): one
-   * leading `@`, as the page and chat apps write a name, is dropped by the
-   * dispatcher (a name cannot hold an `@`), as `join` drops IRC's `#`.
-   */
-  readonly nameFirst?: boolean;
-  /**
    * The role the user needs (moderation commands): checked by the
    * dispatcher, which answers one line saying which role it is; `help`
    * lists the command only to those who have it.
@@ -183,6 +177,28 @@ export interface UserCommand extends CommandInfo {
 
 /** One entry of the command table. */
 export type Command = AnyStateCommand | UserCommand;
+
+/**
+ * A command whose first word is a user's name (or, for ban and mute, a
+ * target): one leading `@`, as the page and chat apps write a name, is
+ * dropped (a name cannot hold an `@`), as `join` drops IRC's `#`. Wrapped
+ * here, in the command, so that the dispatcher (every line's way, `say`'s
+ * included) does no more work.
+ */
+export function takesName(command: UserCommand): UserCommand {
+  const { run } = command;
+  return {
+    ...command,
+    run(ctx, args) {
+      if (!args.startsWith("@")) return run(ctx, args);
+      const name = args.slice(1);
+      if (command.needsArgs && name.trim() === "") {
+        throw new ChatError(TEXT.usage(command.usage));
+      }
+      return run(ctx, name);
+    },
+  };
+}
 
 /** Splits text into its first word and the rest, trimmed. */
 export function splitWord(text: string): [word: string, rest: string] {

@@ -1,12 +1,11 @@
 import { ChatError } from "../errors.ts";
 import { foldName } from "../names.ts";
 import { TEXT } from "../text.ts";
-import { type Command, findElsewhere } from "./command.ts";
+import { type Command, findElsewhere, takesName } from "./command.ts";
 
 /** `ignore [NAME]`: stop seeing someone's lines and private messages. */
-export const ignore: Command = {
+export const ignore: Command = takesName({
   name: "ignore",
-  nameFirst: true,
   usage: "ignore [NAME]",
   summary: "stop seeing NAME's lines and private messages (alone: the list)",
   details: [
@@ -40,12 +39,11 @@ export const ignore: Command = {
     }
     session.reply(TEXT.ignoring(target.name));
   },
-};
+});
 
 /** `unignore NAME`: see someone's lines again. */
-export const unignore: Command = {
+export const unignore: Command = takesName({
   name: "unignore",
-  nameFirst: true,
   usage: "unignore NAME",
   summary: "see NAME's lines and private messages again",
   loginRequired: true,
@@ -61,4 +59,4 @@ export const unignore: Command = {
     user.unignore(target);
     session.reply(TEXT.unignored(target.name));
   },
-};
+});

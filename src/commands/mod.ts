@@ -123,7 +123,6 @@ function run(
   command: Command,
   args: string,
 ): void | Promise<void> {
-  if (command.nameFirst && args.startsWith("@")) args = args.slice(1);
   if (command.needsArgs && args === "") {
     throw new ChatError(TEXT.usage(command.usage));
   }

@@ -31,6 +31,7 @@ import {
   type Context,
   findElsewhere,
   splitWord,
+  takesName,
   type UserContext,
 } from "./command.ts";
 
@@ -493,9 +494,8 @@ async function accountNamed(
 }
 
 /** `kick NAME [REASON]`: out of the room (a server operator in main: off the server). */
-export const kick: Command = {
+export const kick: Command = takesName({
   name: "kick",
-  nameFirst: true,
   usage: "kick NAME [REASON]",
   summary: "send NAME out of this room, to main (from main: off the server)",
   details: [
@@ -572,7 +572,7 @@ export const kick: Command = {
       });
     }
   },
-};
+});
 
 /**
  * Kicks a user of this server out of their room: the room is told, and the
@@ -598,9 +598,8 @@ const DURATION_HELP =
   "DURATION: whole numbers with s, m, h, d, w or y (30m, 2h, 1h30m or 1h 30m, 7d), at most 366d; none: for good.";
 
 /** `ban TARGET [DURATION] [REASON]`. */
-export const ban: Command = {
+export const ban: Command = takesName({
   name: "ban",
-  nameFirst: true,
   usage: "ban TARGET [DURATION] [REASON]",
   summary:
     "keep a name, address or CIDR block out (30m, 2h, 7d; none: for good)",
@@ -614,19 +613,18 @@ export const ban: Command = {
   needsArgs: true,
   role: "roomModerator",
   run: (ctx, args) => sanction(ctx, "ban", args),
-};
+});
 
 /** `unban TARGET`. */
-export const unban: Command = {
+export const unban: Command = takesName({
   name: "unban",
-  nameFirst: true,
   usage: "unban TARGET",
   summary: "lift a ban",
   loginRequired: true,
   needsArgs: true,
   role: "roomModerator",
   run: (ctx, args) => lift(ctx, "ban", args),
-};
+});
 
 /** The most bans one `bans` answer lists (server-wide ones first). */
 export const MAX_BANS_LISTED = 200;
@@ -677,9 +675,8 @@ export const bans: Command = {
 };
 
 /** `mute NAME [DURATION] [REASON]`. */
-export const mute: Command = {
+export const mute: Command = takesName({
   name: "mute",
-  nameFirst: true,
   usage: "mute NAME [DURATION] [REASON]",
   summary:
     "NAME still reads but cannot say, me, msg, reply, set a topic, nick or away",
@@ -691,19 +688,18 @@ export const mute: Command = {
   needsArgs: true,
   role: "roomModerator",
   run: (ctx, args) => sanction(ctx, "mute", args),
-};
+});
 
 /** `unmute NAME`. */
-export const unmute: Command = {
+export const unmute: Command = takesName({
   name: "unmute",
-  nameFirst: true,
   usage: "unmute NAME",
   summary: "lift a mute",
   loginRequired: true,
   needsArgs: true,
   role: "roomModerator",
   run: (ctx, args) => lift(ctx, "mute", args),
-};
+});
 
 /** `modlog [N]`: who did what to whom, when and why. */
 export const modlog: Command = {
@@ -786,9 +782,8 @@ export const lockdown: Command = {
 };
 
 /** `op NAME`: a registered name becomes a server operator. */
-export const op: Command = {
+export const op: Command = takesName({
   name: "op",
-  nameFirst: true,
   usage: "op NAME",
   summary: "make a registered user a server operator",
   loginRequired: true,
@@ -819,12 +814,11 @@ export const op: Command = {
       except: null,
     });
   },
-};
+});
 
 /** `deop NAME`: no longer a server operator. */
-export const deop: Command = {
+export const deop: Command = takesName({
   name: "deop",
-  nameFirst: true,
   usage: "deop NAME",
   summary: "a server operator is one no more",
   loginRequired: true,
@@ -854,7 +848,7 @@ export const deop: Command = {
       except: user,
     });
   },
-};
+});
 
 /**
  * The most rooms one account may own (server operators: any number). A
@@ -1016,28 +1010,26 @@ async function announceTo(
 }
 
 /** `roomop NAME`: a registered user becomes a room operator here. */
-export const roomop: Command = {
+export const roomop: Command = takesName({
   name: "roomop",
-  nameFirst: true,
   usage: "roomop NAME",
   summary: "make a registered user a room operator of this room",
   loginRequired: true,
   needsArgs: true,
   role: "roomOwner",
   run: (ctx, name) => roomOperator(ctx, name, true),
-};
+});
 
 /** `roomdeop NAME`: no longer a room operator here. */
-export const roomdeop: Command = {
+export const roomdeop: Command = takesName({
   name: "roomdeop",
-  nameFirst: true,
   usage: "roomdeop NAME",
   summary: "a room operator of this room is one no more",
   loginRequired: true,
   needsArgs: true,
   role: "roomOwner",
   run: (ctx, name) => roomOperator(ctx, name, false),
-};
+});
 
 /**
  * The moderation commands, by the word that runs them: kept apart from the

@@ -3,7 +3,12 @@ import { foldName } from "../names.ts";
 import type { User } from "../room.ts";
 import { TEXT } from "../text.ts";
 import { leaveMessage } from "./accounts.ts";
-import { type Command, splitWord, type UserContext } from "./command.ts";
+import {
+  type Command,
+  splitWord,
+  takesName,
+  type UserContext,
+} from "./command.ts";
 import { checkNotMuted } from "./moderation.ts";
 
 /**
@@ -55,9 +60,8 @@ export async function sendElsewhere(
 }
 
 /** `msg NAME TEXT`: a private message. */
-export const msg: Command = {
+export const msg: Command = takesName({
   name: "msg",
-  nameFirst: true,
   usage: "msg NAME TEXT",
   summary: "send TEXT to NAME only",
   details: [
@@ -82,4 +86,4 @@ export const msg: Command = {
     checkNotMuted(ctx, null);
     await leaveMessage(ctx, account, text);
   },
-};
+});

@@ -1,12 +1,11 @@
 import { ChatError } from "../errors.ts";
 import { foldName } from "../names.ts";
 import { formatDate, formatDuration, TEXT } from "../text.ts";
-import { type Command, findElsewhere } from "./command.ts";
+import { type Command, findElsewhere, takesName } from "./command.ts";
 
 /** `whois NAME`: where someone is, for how long, and whether away. */
-export const whois: Command = {
+export const whois: Command = takesName({
   name: "whois",
-  nameFirst: true,
   usage: "whois NAME",
   summary: "show NAME's room, time connected and idle, and away message",
   loginRequired: true,
@@ -76,4 +75,4 @@ export const whois: Command = {
       session.reply(TEXT.isAway(shown.name, shown.away));
     }
   },
-};
+});
