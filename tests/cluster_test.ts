@@ -857,6 +857,38 @@ Deno.test({
 
 Deno.test({
   name:
+    `cluster: a reply to a guest on another server follows them through a change of name, and not to whoever takes the old one${why}`,
+  ignore,
+  async fn() {
+    await using c = await cluster(2);
+    const [a, b] = c.ports;
+    await using alice = await Client.login(a, "alice");
+    await using bob = await Client.login(b, "bob");
+    await alice.expect("bob has entered the room.");
+    await bob.send("msg alice ping");
+    await alice.expect("[private] bob: ping");
+    await bob.send("nick robert");
+    await alice.expect("bob is now known as robert.");
+    // Someone else takes the old name, on a server of its own.
+    await using other = await Client.login(a, "bob");
+    await alice.expect("bob has entered the room.");
+    await alice.send("reply pong");
+    await alice.expect("[private to robert] pong");
+    await bob.waitFor("[private] alice: pong");
+    assert.deepEqual(await other.sync(), []);
+    // Gone: to nobody, not to the newcomer under his first name.
+    await bob.send("logout");
+    await alice.expect("robert has left the room.");
+    await other.expect("robert has left the room.");
+    await bob.closed();
+    await alice.send("reply still there?");
+    await alice.expect('No one called "bob" is online');
+    assert.deepEqual(await other.sync(), []);
+  },
+});
+
+Deno.test({
+  name:
     `cluster: an ignore of someone on a server that restarts under its node id holds no newcomer there${why}`,
   ignore,
   async fn() {

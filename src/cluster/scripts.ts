@@ -27,6 +27,18 @@ local function emptied(prefix, r)
 end`;
 
 /**
+ * Lua for the scripts below: a session that leaves (or is reaped) is no
+ * longer found under the name it changed to (`sessions`, see PRIVATE).
+ */
+const FORGET = `
+local function forget(prefix, login, key)
+  if type(login) ~= 'string' then return end
+  if redis.call('HGET', prefix .. 'sessions', login) == key then
+    redis.call('HDEL', prefix .. 'sessions', login)
+  end
+end`;
+
+/**
  * Takes a name for a user of this server.
  * KEYS: names, skeletons, node-users. ARGV: key, skeleton, presence JSON.
  * Returns {"ok"}, {"taken"} or {"lookalike", holder's name}.
@@ -50,6 +62,7 @@ return {'ok'}`);
  * (ms). The old name, and its place in the room, are this user's only if
  * this server held it: a user asked to pick another name (another server's
  * user kept it) leaves the other's place alone and takes one of its own.
+ * The session's new name goes into `sessions` (see PRIVATE).
  */
 export const RENAME = new Script(`
 local old, oldSkel, new, newSkel, json, prefix, room = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
@@ -72,6 +85,10 @@ redis.call('HSET', KEYS[1], new, json)
 redis.call('HSET', KEYS[2], newSkel, new)
 redis.call('SREM', KEYS[3], old)
 redis.call('SADD', KEYS[3], new)
+local login = cjson.decode(json).login
+if new ~= old and type(login) == 'string' then
+  redis.call('HSET', prefix .. 'sessions', login, new)
+end
 if room ~= '' then
   local members = prefix .. 'members:' .. room
   local since = ours and redis.call('ZSCORE', members, old)
@@ -85,7 +102,7 @@ return {'ok'}`);
  * Frees a name this server held, and its place in its room.
  * KEYS: names, skeletons, node-users. ARGV: key, node, prefix.
  */
-export const RELEASE = new Script(`${EMPTIED}
+export const RELEASE = new Script(`${EMPTIED}${FORGET}
 local json = redis.call('HGET', KEYS[1], ARGV[1])
 redis.call('SREM', KEYS[3], ARGV[1])
 if not json then return 0 end
@@ -93,6 +110,7 @@ local p = cjson.decode(json)
 if p.node ~= ARGV[2] then return 0 end
 redis.call('HDEL', KEYS[1], ARGV[1])
 if redis.call('HGET', KEYS[2], p.skeleton) == ARGV[1] then redis.call('HDEL', KEYS[2], p.skeleton) end
+forget(ARGV[3], p.login, ARGV[1])
 if p.room and p.room ~= '' then
   local members = ARGV[3] .. 'members:' .. p.room
   redis.call('ZREM', members, ARGV[1])
@@ -150,17 +168,25 @@ return id`);
  * Sends a private message straight to the server holding its recipient.
  * KEYS: names, ids. ARGV: recipient key, event JSON without its id, the
  * sender (key and session: see `#sender` in cluster.ts), prefix, and the
- * recipient's session or '' (a reply to a guest: to that session only).
+ * recipient's session or '' (a reply to a guest: to that session only,
+ * under its name now: `sessions` holds the key of each session that
+ * changed name, as RENAME and RECLAIM leave it).
  * Returns {id, recipient's name, their away message or '', how many
  * servers heard it, 1 if they are away (also with no reason: '') else 0},
- * or 0 when nobody has the name (or, with a session, nobody of that
- * session does).
+ * or 0 when nobody has the name (or, with a session, when that session is
+ * not online under the name nor any other).
  */
 export const PRIVATE = new Script(`
 local holder = redis.call('HGET', KEYS[1], ARGV[1])
-if not holder then return 0 end
-local p = cjson.decode(holder)
-if ARGV[5] ~= '' and p.login ~= ARGV[5] then return 0 end
+local p = holder and cjson.decode(holder)
+if ARGV[5] ~= '' and not (p and p.login == ARGV[5]) then
+  -- The session renamed since: under its name now, if it is still online.
+  local now = redis.call('HGET', ARGV[4] .. 'sessions', ARGV[5])
+  holder = now and redis.call('HGET', KEYS[1], now)
+  p = holder and cjson.decode(holder)
+  if not (p and p.login == ARGV[5]) then return 0 end
+end
+if not p then return 0 end
 local id = redis.call('INCR', KEYS[2])
 local event = '{"id":' .. id .. ',"to":' .. cjson.encode(p.name) .. ',' .. string.sub(ARGV[2], 2)
 local heard = redis.call('PUBLISH', ARGV[4] .. 'n:' .. p.node, 'private\\n' .. ARGV[3] .. '\\n' .. event)
@@ -211,7 +237,7 @@ return out`);
  * KEYS: nodes, the server's alive key, its users. ARGV: node, prefix.
  * Returns [room key, room name, user name, ...].
  */
-export const REAP = new Script(`${EMPTIED}
+export const REAP = new Script(`${EMPTIED}${FORGET}
 if redis.call('EXISTS', KEYS[2]) == 1 then return {} end
 if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then return {} end
 local prefix = ARGV[2]
@@ -226,6 +252,7 @@ for _, key in ipairs(redis.call('SMEMBERS', KEYS[3])) do
       if redis.call('HGET', prefix .. 'skeletons', p.skeleton) == key then
         redis.call('HDEL', prefix .. 'skeletons', p.skeleton)
       end
+      forget(prefix, p.login, key)
       if p.room and p.room ~= '' then
         local members = prefix .. 'members:' .. p.room
         redis.call('ZREM', members, key)
@@ -308,6 +335,10 @@ end
 redis.call('HSET', KEYS[1], key, json)
 redis.call('HSET', KEYS[2], skel, key)
 redis.call('SADD', KEYS[3], key)
+-- A rename while Redis was away: a reply to the session finds it.
+if type(mine.login) == 'string' then
+  redis.call('HSET', prefix .. 'sessions', mine.login, key)
+end
 if room ~= '' then
   redis.call('ZADD', prefix .. 'members:' .. room, ARGV[8], key)
   redis.call('SADD', prefix .. 'rooms', room)
