@@ -247,9 +247,7 @@ export class Registry {
       // One the store knows (`state`: it has a history, a topic, an owner,
       // or in a cluster members on another server) is no new room: it
       // stays open to all, as on the server where it was made.
-      const twin = state === undefined
-        ? this.#roomLookalikes.get(skeleton(name))
-        : undefined;
+      const twin = state === undefined ? this.lookalikeRoom(name) : undefined;
       if (twin !== undefined) {
         throw new ChatError(
           TEXT.badName("room name", name, TEXT.looksLikeRoom(twin.name)),
@@ -268,6 +266,15 @@ export class Registry {
     room.add(user);
     this.#cluster?.entered(user, room);
     return room;
+  }
+
+  /**
+   * The room here whose name `name` looks like, if any (another name:
+   * `name`'s own room is no look-alike of it).
+   */
+  lookalikeRoom(name: string): Room | undefined {
+    const twin = this.#roomLookalikes.get(skeleton(name));
+    return twin?.key === foldName(name) ? undefined : twin;
   }
 
   /** `user` says `text` to their room. */

@@ -39,6 +39,7 @@ import {
   EMIT,
   LOOK,
   MOVE,
+  OPEN_ROOM,
   PRIVATE,
   RAISE,
   REAP,
@@ -523,6 +524,27 @@ export class Cluster implements ClusterHooks {
       this.#watching.set(room, watching);
     }
     return watching;
+  }
+
+  /**
+   * A room that no server has open (nor the store kept) is about to be
+   * made here: the name of one open on any server that it looks like, or
+   * null (its look is then taken, so that no server makes a look-alike of
+   * it meanwhile). Null too while Redis cannot be reached: each server then
+   * checks its own rooms only.
+   */
+  async openRoom(key: string, name: string): Promise<string | null> {
+    if (!this.up) return null;
+    try {
+      const twin = await this.#link.eval(OPEN_ROOM, [
+        this.#key("room-skeletons"),
+        this.#key("room-skeleton-of"),
+      ], [skeleton(name), key, name, this.#prefix]);
+      return twin === "" || twin === null ? null : String(twin);
+    } catch (error) {
+      if (error instanceof StoreUnavailable) return null;
+      throw error;
+    }
   }
 
   /** Stops listening to a room this server has no members of any more. */

@@ -15,12 +15,23 @@ import { Script } from "../redis/link.ts";
  * just left leaves the list of rooms, and its record goes too if it holds
  * nothing but its name (no line, no topic, no owner): the embedded store
  * keeps no such room either, and every room ever joined would stay in Redis.
+ * Unless it is claimed, it no longer keeps look-alikes out (see OPEN_ROOM).
  */
 const EMPTIED = `
 local function emptied(prefix, r)
   if redis.call('ZCARD', prefix .. 'members:' .. r) > 0 then return end
   redis.call('SREM', prefix .. 'rooms', r)
   local record = prefix .. 'room:' .. r
+  if redis.call('HEXISTS', record, 'owner') == 0 then
+    local skel = redis.call('HGET', prefix .. 'room-skeleton-of', r)
+    if skel then
+      redis.call('HDEL', prefix .. 'room-skeleton-of', r)
+      if redis.call('HGET', prefix .. 'room-skeletons', skel) == r then
+        redis.call('HDEL', prefix .. 'room-skeletons', skel)
+      end
+    end
+    redis.call('DEL', prefix .. 'opening:' .. r)
+  end
   if redis.call('HLEN', record) <= 1 and redis.call('EXISTS', prefix .. 'history:' .. r) == 0 then
     redis.call('DEL', record)
   end
@@ -117,6 +128,41 @@ if p.room and p.room ~= '' then
   emptied(ARGV[3], p.room)
 end
 return 1`);
+
+/**
+ * How long a room being made (its look-alikes checked, its first member
+ * not yet in Redis) keeps look-alikes out without a member, in ms: the
+ * first member's presence update comes a round trip or two later; a join
+ * that failed in between leaves nothing that lasts.
+ */
+const OPENING_MS = 10_000;
+
+/**
+ * A room new to the whole cluster is about to be made here: refused if its
+ * name looks like one open on any server (with members, claimed, or being
+ * made), as one server refuses a look-alike of a room it has open; else its
+ * look is taken, in the same step, so that two servers cannot make two
+ * look-alikes at once.
+ * KEYS: room-skeletons (skeleton to room key), room-skeleton-of (back).
+ * ARGV: skeleton, key, name, prefix.
+ * Returns '' or the name of the room it looks like.
+ */
+export const OPEN_ROOM = new Script(`
+local skel, key, name, prefix = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local twin = redis.call('HGET', KEYS[1], skel)
+if twin and twin ~= key then
+  local record = prefix .. 'room:' .. twin
+  local opening = redis.call('GET', prefix .. 'opening:' .. twin)
+  if opening or redis.call('ZCARD', prefix .. 'members:' .. twin) > 0 or
+      redis.call('HEXISTS', record, 'owner') == 1 then
+    return redis.call('HGET', record, 'name') or opening or twin
+  end
+  redis.call('HDEL', KEYS[2], twin)
+end
+redis.call('HSET', KEYS[1], skel, key)
+redis.call('HSET', KEYS[2], key, skel)
+redis.call('SET', prefix .. 'opening:' .. key, name, 'PX', ${OPENING_MS})
+return ''`);
 
 /**
  * A user of this server is now in another room (or none), and what is known

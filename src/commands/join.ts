@@ -61,6 +61,19 @@ export const join: Command = {
       open.recall(state.history);
       open.topic = state.topic;
     }
+    // A room new to every server may not look like one open on another,
+    // as it may not look like one open here (which the registry checks).
+    if (
+      cluster && open === undefined && state === undefined &&
+      registry.lookalikeRoom(name) === undefined
+    ) {
+      const twin = await cluster.openRoom(key, name);
+      if (twin !== null) {
+        throw new ChatError(
+          TEXT.badName("room name", name, TEXT.looksLikeRoom(twin)),
+        );
+      }
+    }
     // A room ban set while the room was read holds too: checked again with
     // no await before the join. An owner's own room lets them in, as above.
     const late = ban ?? moderation.find("ban", key, subjectOf(user));
