@@ -1887,6 +1887,65 @@ Deno.test({
 
 Deno.test({
   name:
+    `cluster: a session ended because its account's later login took the name back is seen leaving on its own server only${why}`,
+  ignore,
+  async fn() {
+    await using redis = await RedisServer.start();
+    await using proxy = RedisProxy.start(redis);
+    const start = (node: string, url: string) =>
+      ServerProcess.start(
+        ServerProcess.mainArgs("--redis", url, "--node-id", node),
+      );
+    await using one = await start("one", redis.url);
+    await using two = await start("two", proxy.url);
+    await using bob = await Client.login(one.port, "bob");
+    await using carol = await Client.login(two.port, "carol");
+    await bob.waitFor("carol has entered the room.");
+    await using xena = await registered(two.port, "xena");
+    await bob.waitFor("xena has entered the room.");
+    // two is cut off from Redis, past the reap: one's users see its users
+    // leave, and xena's owner logs in to the account on one.
+    proxy.cut();
+    await bob.waitFor("xena has left the room.", 15_000);
+    await using xenaAgain = await loginAccount(one.port, "xena", {
+      from: "127.0.0.9",
+    });
+    await bob.waitFor("xena has entered the room.");
+    // Redis then comes back without its data, and two, back first, takes
+    // the name back for the older session.
+    const link = await RedisLink.connect(redis.url);
+    one.child.kill("SIGSTOP");
+    try {
+      await link.call("FLUSHALL");
+      proxy.restore();
+      const deadline = Date.now() + TIMEOUT_MS;
+      while (true) {
+        const held = await link.call("HGET", "chat:names", "xena");
+        if (held !== null && JSON.parse(String(held)).node === "two") break;
+        assert.ok(Date.now() < deadline, "two never took xena back");
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    } finally {
+      one.child.kill("SIGCONT");
+      await link.close();
+    }
+    // one takes it back for the later login: the older session ends, and
+    // only two's users see it leave (one's saw it leave when two was
+    // reaped, and xena is still there, on one).
+    assert.deepEqual((await xena.closed()).slice(-1), [
+      "You have logged in again from 127.0.0.9: this connection is closed.",
+    ]);
+    await carol.waitFor("xena has left the room.");
+    await carol.send("say marker");
+    const heard = [];
+    while (heard.at(-1) !== "carol: marker") heard.push(await bob.readLine());
+    assert.ok(!heard.includes("xena has left the room."), `${heard}`);
+    await xenaAgain.waitFor("carol: marker");
+  },
+});
+
+Deno.test({
+  name:
     `cluster: of two sessions of one account that both took the name back, the later login keeps it${why}`,
   ignore,
   async fn() {
@@ -1947,6 +2006,7 @@ Deno.test({
         kind: "replace",
         key: "xena",
         address: "10.0.0.9",
+        reclaimed: true,
       });
       // The other way round, the older session is the one replaced.
       assert.deepEqual(await reclaim("one", 1000, "10.0.0.1"), [

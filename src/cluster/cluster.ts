@@ -143,9 +143,13 @@ export type Control =
   | { kind: "notice"; key: string; text: string }
   /**
    * The user's account has logged in on another server, with its password:
-   * this session ends, and the name is freed for the new one.
+   * this session ends, and the name is freed for the new one. `reclaimed`:
+   * from RECLAIM, the later login taking the name back after Redis was
+   * away; the other servers took this session for gone already (it was
+   * reaped, or Redis forgot it) and see the later one in its place, so it
+   * is seen leaving on its own server only.
    */
-  | { kind: "replace"; key: string; address: string };
+  | { kind: "replace"; key: string; address: string; reclaimed?: boolean };
 
 /** What the cluster asks of the server it is part of. */
 export interface ClusterHost {
@@ -914,7 +918,17 @@ export class Cluster implements ClusterHooks {
         : undefined;
       host.registry.receivePrivate(event, fromKey, fromLogin, { sender });
     } else if (kind === "control") {
-      host.control(JSON.parse(rest) as Control);
+      const control = JSON.parse(rest) as Control;
+      if (control.kind !== "replace" || control.reclaimed !== true) {
+        host.control(control);
+        return;
+      }
+      this.#leavingHere = true;
+      try {
+        host.control(control);
+      } finally {
+        this.#leavingHere = false;
+      }
     } else if (kind === "yield") {
       // The key, and for a look-alike the name kept elsewhere.
       const [key, kept] = rest.split("\n");

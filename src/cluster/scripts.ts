@@ -320,7 +320,8 @@ return out`);
  * server did not hear of), this session ends: {"replaced", the address
  * they logged in from}; if that session is the older one (Redis came back
  * empty and its server took the name back first), it is the one to end,
- * told by a "replace" control, and this one takes the name (logins in one
+ * told by a "replace" control (`reclaimed`: seen leaving on its own server
+ * only), and this one takes the name (logins in one
  * millisecond: the holder keeps it, as below). If another server's user
  * took it, or a look-alike of it, meanwhile, the one who logged in later
  * must pick another:
@@ -368,7 +369,7 @@ if p then
     redis.call('SREM', prefix .. 'node-users:' .. p.node, key)
     if newer then
       redis.call('PUBLISH', prefix .. 'n:' .. p.node, 'control\\n' ..
-        cjson.encode({kind = 'replace', key = key, address = mine.address or ''}))
+        cjson.encode({kind = 'replace', key = key, address = mine.address or '', reclaimed = true}))
     else
       redis.call('PUBLISH', prefix .. 'n:' .. p.node, 'yield\\n' .. key)
     end
