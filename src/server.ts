@@ -993,7 +993,7 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
         if (this.registry.users.get(user.key) !== user) {
           // They logged out while Redis renamed them (this runs beside
           // their session, not in it): the new name is nobody's.
-          cluster.releaseName(foldName(candidate));
+          cluster.releaseName(foldName(candidate), user);
           return;
         }
         this.registry.rename(user, candidate);

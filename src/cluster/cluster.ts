@@ -459,9 +459,12 @@ export class Cluster implements ClusterHooks {
     }
   }
 
-  /** Gives back a name claimed for a login that did not happen. */
-  unclaim(name: string): void {
-    this.releaseName(foldName(name));
+  /**
+   * Gives back a name claimed for a login that did not happen, or (with
+   * `user`) one Redis gave `user`, who has left meanwhile.
+   */
+  unclaim(name: string, user?: User): void {
+    this.releaseName(foldName(name), user);
   }
 
   /**
@@ -621,16 +624,21 @@ export class Cluster implements ClusterHooks {
   }
 
   loggedOut(user: User): void {
-    this.releaseName(user.key);
+    this.releaseName(user.key, user);
   }
 
-  /** Frees a name this server holds for nobody any more. */
-  releaseName(key: string): void {
+  /**
+   * Frees a name this server holds for nobody any more: `user`'s (who has
+   * left), if given, and then only if no other session here holds it now.
+   */
+  releaseName(key: string, user?: User): void {
+    const session = user === undefined ? "" : this.#session(user.login);
     this.#enqueue(() =>
       this.#link.eval(RELEASE, this.#nameKeys(), [
         key,
         this.nodeId,
         this.#prefix,
+        session,
       ])
     );
     // The batch it went into: the one gathering, or the one just sent.
@@ -1277,6 +1285,7 @@ export class Cluster implements ClusterHooks {
           key,
           this.nodeId,
           this.#prefix,
+          "",
         ]);
       }
     }
@@ -1317,6 +1326,7 @@ export class Cluster implements ClusterHooks {
             user.key,
             this.nodeId,
             this.#prefix,
+            this.#session(user.login),
           ]);
         }
         continue;

@@ -111,13 +111,22 @@ return {'ok'}`);
 
 /**
  * Frees a name this server held, and its place in its room.
- * KEYS: names, skeletons, node-users. ARGV: key, node, prefix.
+ * KEYS: names, skeletons, node-users. ARGV: key, node, prefix, the session
+ * whose name it is ('' for whoever of this server holds it: a name claimed
+ * for a login that did not happen, or held for nobody here any more). A
+ * release that comes late (sent before Redis stalled, run after this
+ * server took its names back on a new connection) leaves the name to
+ * another session of this server that holds it now.
  */
 export const RELEASE = new Script(`${EMPTIED}${FORGET}
 local json = redis.call('HGET', KEYS[1], ARGV[1])
+local p = json and cjson.decode(json)
+if p and p.node == ARGV[2] and ARGV[4] ~= '' and type(p.login) == 'string' and
+    p.login ~= ARGV[4] then
+  return 0
+end
 redis.call('SREM', KEYS[3], ARGV[1])
-if not json then return 0 end
-local p = cjson.decode(json)
+if not p then return 0 end
 if p.node ~= ARGV[2] then return 0 end
 redis.call('HDEL', KEYS[1], ARGV[1])
 if redis.call('HGET', KEYS[2], p.skeleton) == ARGV[1] then redis.call('HDEL', KEYS[2], p.skeleton) end

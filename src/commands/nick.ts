@@ -46,7 +46,7 @@ export const nick: Command = {
       // (a change of letter case only is the same name, freed already).
       if (!registry.isOnline(user)) {
         if (result === "ok" && foldName(name) !== user.key) {
-          cluster.unclaim(name);
+          cluster.unclaim(name, user);
         }
         return;
       }
