@@ -543,10 +543,12 @@ export class Cluster implements ClusterHooks {
   async openRoom(key: string, name: string): Promise<string | null> {
     if (!this.up) return null;
     try {
-      const twin = await this.#link.eval(OPEN_ROOM, [
-        this.#key("room-skeletons"),
-        this.#key("room-skeleton-of"),
-      ], [skeleton(name), key, name, this.#prefix]);
+      const twin = await this.#link.eval(OPEN_ROOM, [], [
+        skeleton(name),
+        key,
+        name,
+        this.#prefix,
+      ]);
       return twin === "" || twin === null ? null : String(twin);
     } catch (error) {
       if (error instanceof StoreUnavailable) return null;
@@ -970,6 +972,8 @@ export class Cluster implements ClusterHooks {
         this.#prefix,
         this.nodeId,
         room?.name ?? "",
+        // What the room looks like, for a move into it (not for an update).
+        room === null || room.key === from ? "" : skeleton(room.name),
       ])
     );
   }

@@ -139,6 +139,30 @@ end
 return 1`);
 
 /**
+ * Lua for the scripts below: which room each look (a room name's skeleton)
+ * belongs to, in room-skeletons (and back, in room-skeleton-of, for
+ * EMPTIED). A room keeps its look while it is live: it has members, an
+ * owner, or is being made (opening:KEY, see OPEN_ROOM).
+ */
+const LOOKS = `
+local function live(prefix, r)
+  return redis.call('EXISTS', prefix .. 'opening:' .. r) == 1 or
+    redis.call('ZCARD', prefix .. 'members:' .. r) > 0 or
+    redis.call('HEXISTS', prefix .. 'room:' .. r, 'owner') == 1
+end
+local function takeLook(prefix, skel, r)
+  local looks = prefix .. 'room-skeletons'
+  local twin = redis.call('HGET', looks, skel)
+  if twin == r then return end
+  if twin then
+    if live(prefix, twin) then return end
+    redis.call('HDEL', prefix .. 'room-skeleton-of', twin)
+  end
+  redis.call('HSET', looks, skel, r)
+  redis.call('HSET', prefix .. 'room-skeleton-of', r, skel)
+end`;
+
+/**
  * How long a room being made (its look-alikes checked, its first member
  * not yet in Redis) keeps look-alikes out without a member, in ms: the
  * first member's presence update comes a round trip or two later; a join
@@ -152,33 +176,27 @@ const OPENING_MS = 10_000;
  * made), as one server refuses a look-alike of a room it has open; else its
  * look is taken, in the same step, so that two servers cannot make two
  * look-alikes at once.
- * KEYS: room-skeletons (skeleton to room key), room-skeleton-of (back).
- * ARGV: skeleton, key, name, prefix.
+ * KEYS: none of its own (a single Redis). ARGV: skeleton, key, name, prefix.
  * Returns '' or the name of the room it looks like.
  */
-export const OPEN_ROOM = new Script(`
+export const OPEN_ROOM = new Script(`${LOOKS}
 local skel, key, name, prefix = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-local twin = redis.call('HGET', KEYS[1], skel)
-if twin and twin ~= key then
-  local record = prefix .. 'room:' .. twin
-  local opening = redis.call('GET', prefix .. 'opening:' .. twin)
-  if opening or redis.call('ZCARD', prefix .. 'members:' .. twin) > 0 or
-      redis.call('HEXISTS', record, 'owner') == 1 then
-    return redis.call('HGET', record, 'name') or opening or twin
-  end
-  redis.call('HDEL', KEYS[2], twin)
+local twin = redis.call('HGET', prefix .. 'room-skeletons', skel)
+if twin and twin ~= key and live(prefix, twin) then
+  return redis.call('HGET', prefix .. 'room:' .. twin, 'name') or
+    redis.call('GET', prefix .. 'opening:' .. twin) or twin
 end
-redis.call('HSET', KEYS[1], skel, key)
-redis.call('HSET', KEYS[2], key, skel)
+takeLook(prefix, skel, key)
 redis.call('SET', prefix .. 'opening:' .. key, name, 'PX', ${OPENING_MS})
 return ''`);
 
 /**
  * A user of this server is now in another room (or none), and what is known
  * of them changed. KEYS: names. ARGV: key, old room ('' none), new room
- * ('' none), presence JSON, joined at (ms), prefix, node, new room's name.
+ * ('' none), presence JSON, joined at (ms), prefix, node, new room's name,
+ * its skeleton ('' unless the user moved).
  */
-export const MOVE = new Script(`${EMPTIED}
+export const MOVE = new Script(`${EMPTIED}${LOOKS}
 local key, old, new, json, at, prefix = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local held = redis.call('HGET', KEYS[1], key)
 if not held or cjson.decode(held).node ~= ARGV[7] then return 0 end
@@ -190,6 +208,9 @@ if new ~= '' and new ~= old then
   redis.call('ZADD', prefix .. 'members:' .. new, at, key)
   redis.call('SADD', prefix .. 'rooms', new)
   redis.call('HSETNX', prefix .. 'room:' .. new, 'name', ARGV[8])
+  -- Open now: a look-alike made elsewhere is refused (OPEN_ROOM), as one
+  -- made here is, also of a room kept from before and opened again.
+  if ARGV[9] ~= '' then takeLook(prefix, ARGV[9], new) end
 end
 redis.call('HSET', KEYS[1], key, json)
 return 1`);
