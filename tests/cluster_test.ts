@@ -2053,10 +2053,10 @@ Deno.test({
     `cluster: a late release of an ended session leaves the name to the session of its server that holds it now${why}`,
   ignore,
   async fn() {
-    // Sent before Redis stalled, run after the server took its names back
-    // on a new connection: alice's first session (one/x.1) left while Redis
-    // was away, and her second (one/x.2), logged in meanwhile, holds the
-    // name again.
+    // Written to a connection that then broke, delivered after the server
+    // took its names back on a new one: alice's first session (one/x.1)
+    // left as Redis went away, and her second (one/x.2), logged in
+    // meanwhile, holds the name again.
     await using redis = await RedisServer.start();
     const link = await RedisLink.connect(redis.url);
     try {

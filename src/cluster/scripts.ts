@@ -114,9 +114,10 @@ return {'ok'}`);
  * KEYS: names, skeletons, node-users. ARGV: key, node, prefix, the session
  * whose name it is ('' for whoever of this server holds it: a name claimed
  * for a login that did not happen, or held for nobody here any more). A
- * release that comes late (sent before Redis stalled, run after this
- * server took its names back on a new connection) leaves the name to
- * another session of this server that holds it now.
+ * release that comes late (written to a connection that then broke, and
+ * delivered by the network after this server, reconnected, took its names
+ * back on the new one) leaves the name to another session of this server
+ * that holds it now.
  */
 export const RELEASE = new Script(`${EMPTIED}${FORGET}
 local json = redis.call('HGET', KEYS[1], ARGV[1])
