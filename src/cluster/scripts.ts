@@ -351,11 +351,11 @@ return out`);
  * server did not hear of), this session ends: {"replaced", the address
  * they logged in from}; if that session is the older one (Redis came back
  * empty and its server took the name back first), it is the one to end,
- * told by a "replace" control (`reclaimed`: seen leaving on its own server
- * only), and this one takes the name (logins in one
- * millisecond: the holder keeps it, as below). If another server's user
- * took it, or a look-alike of it, meanwhile, the one who logged in later
- * must pick another:
+ * told by a "replace" control (`reclaimed`: seen leaving on its own
+ * server only), and this one takes the name (logins in one millisecond:
+ * the holder keeps it, as below). If another server's user took it, or a
+ * look-alike of it, meanwhile, the one who logged in later must pick
+ * another:
  * {"later", the other's name} when that is ours (nothing is changed); else
  * {"ok"}, and the other's server is told ("yield", their key, and for a
  * look-alike the name kept). The user's place is where they are now: not
