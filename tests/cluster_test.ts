@@ -1510,6 +1510,48 @@ Deno.test({
 
 Deno.test({
   name:
+    `cluster: a session that ended while its server stalled past the reap frees nothing of the name's new holder elsewhere${why}`,
+  ignore,
+  async fn() {
+    await using redis = await RedisServer.start();
+    const start = (node: string) =>
+      ServerProcess.start(
+        ServerProcess.mainArgs("--redis", redis.url, "--node-id", node),
+      );
+    await using one = await start("one");
+    await using two = await start("two");
+    const alice = await Client.login(one.port, "alice");
+    await using bob = await Client.login(two.port, "bob");
+    await alice.waitFor("bob has entered the room.");
+    one.child.kill("SIGSTOP");
+    let second: Client;
+    try {
+      await bob.waitFor("alice has left the room.", 10_000);
+      // alice reconnects to two, and her connection to one closes: one
+      // hears of it, and releases the name, only once it wakes.
+      second = await Client.login(two.port, "alice");
+      await bob.waitFor("alice has entered the room.");
+      alice.close();
+    } finally {
+      one.child.kill("SIGCONT");
+    }
+    await using _alice = alice;
+    await using _second = second;
+    // one is back (its own users' names taken again, none of alice's):
+    // the name stays with alice on two.
+    await using carol = await Client.login(one.port, "carol");
+    await whoIs(carol, ["alice", "bob", "carol"]);
+    await using again = await Client.connect(one.port);
+    await again.expect("Welcome to TestChat");
+    await again.send("login alice");
+    await again.waitFor((line) => line.includes("is taken"));
+    await second.send("say still mine");
+    await carol.waitFor("alice: still mine");
+  },
+});
+
+Deno.test({
+  name:
     `cluster: once Redis is back, look and rooms show where everyone is, and a look-alike taken on two servers meanwhile is yielded too${why}`,
   ignore,
   async fn() {
