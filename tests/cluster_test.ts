@@ -1004,6 +1004,33 @@ Deno.test({
 
 Deno.test({
   name:
+    `cluster: a room made while Redis was away keeps look-alikes out on the other servers once it is back${why}`,
+  ignore,
+  async fn() {
+    await using c = await cluster(2);
+    const [a, b] = c.ports;
+    await using alice = await Client.login(a, "alice");
+    await using bob = await Client.login(b, "bob");
+    await alice.expect("bob has entered the room.");
+    await c.redis.stop();
+    await alice.send("join moon");
+    await alice.waitFor('You are now in room "moon".');
+    await c.redis.restart();
+    // a has taken alice's place again.
+    await listIs(bob, "look", "The following are in this room:", ["bob"]);
+    await listIs(bob, "rooms", "Rooms:", [
+      "  main (1 person)",
+      "  moon (1 person)",
+    ]);
+    await bob.send("join rnoon");
+    await bob.waitFor(
+      'Cannot use the room name "rnoon": it looks like the room "moon"',
+    );
+  },
+});
+
+Deno.test({
+  name:
     `cluster: a room open on another server can be joined, though it looks like one open here${why}`,
   ignore,
   async fn() {

@@ -1321,6 +1321,7 @@ export class Cluster implements ClusterHooks {
         this.#prefix,
         user.room?.key ?? "",
         user.sinceDate,
+        user.room === null ? "" : skeleton(user.room.name),
       ]) as string[];
       if (host.registry.users.get(user.key) !== user) {
         // They logged out while it ran, and their release may have come

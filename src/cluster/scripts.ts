@@ -361,9 +361,11 @@ return out`);
  * look-alike the name kept). The user's place is where they are now: not
  * in a room they left while Redis was away.
  * KEYS: names, skeletons, node-users.
- * ARGV: key, skeleton, presence JSON, since, node, prefix, room, joined at.
+ * ARGV: key, skeleton, presence JSON, since, node, prefix, room, joined at,
+ * the room's skeleton (its look, taken as MOVE takes it: a room made while
+ * Redis was away keeps look-alikes out once it is back).
  */
-export const RECLAIM = new Script(`${EMPTIED}
+export const RECLAIM = new Script(`${EMPTIED}${LOOKS}
 local key, skel, json, since, node, prefix, room = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5], ARGV[6], ARGV[7]
 local function leave(r)
   local members = prefix .. 'members:' .. r
@@ -420,6 +422,7 @@ end
 if room ~= '' then
   redis.call('ZADD', prefix .. 'members:' .. room, ARGV[8], key)
   redis.call('SADD', prefix .. 'rooms', room)
+  if ARGV[9] and ARGV[9] ~= '' then takeLook(prefix, ARGV[9], room) end
 end
 return {'ok'}`);
 
