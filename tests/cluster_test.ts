@@ -878,7 +878,7 @@ Deno.test({
     await alice.expect("[private] bob: ping");
     await bob.send("nick robert");
     await alice.expect("bob is now known as robert.");
-    // Someone else takes the old name, on a server of its own.
+    // Someone else takes the old name, on alice's server.
     await using other = await Client.login(a, "bob");
     await alice.expect("bob has entered the room.");
     await alice.send("reply pong");
@@ -893,6 +893,30 @@ Deno.test({
     await alice.send("reply still there?");
     await alice.expect('No one called "bob" is online');
     assert.deepEqual(await other.sync(), []);
+  },
+});
+
+Deno.test({
+  name:
+    `cluster: a reply to a guest on another server who changed name reaches them from under their old name too${why}`,
+  ignore,
+  async fn() {
+    await using c = await cluster(2);
+    const [a, b] = c.ports;
+    await using alice = await Client.login(a, "alice");
+    await using bob = await Client.login(b, "bob");
+    await alice.expect("bob has entered the room.");
+    await bob.send("msg alice ping");
+    await alice.expect("[private] bob: ping");
+    await bob.send("nick robert");
+    await alice.expect("bob is now known as robert.");
+    // alice takes the name he gave up: a reply is still to him, not to
+    // herself.
+    await alice.send("nick bob");
+    await alice.expect("alice is now known as bob.");
+    await alice.send("reply pong");
+    await alice.expect("[private to robert] pong");
+    await bob.waitFor("[private] bob: pong");
   },
 });
 

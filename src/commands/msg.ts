@@ -45,7 +45,11 @@ export async function sendElsewhere(
 ): Promise<boolean> {
   const { cluster, session, user } = ctx;
   if (!cluster) return false;
-  if (foldName(name) === user.key) throw new ChatError(TEXT.privateToSelf);
+  // To a session, it is theirs whatever the name (one they gave up may be
+  // the sender's by now).
+  if (options.session == null && foldName(name) === user.key) {
+    throw new ChatError(TEXT.privateToSelf);
+  }
   checkNotMuted(ctx, null);
   if (!cluster.up) throw new ChatError(TEXT.clusterAway(name));
   const sent = await cluster.privateMessage(user, name, text, options);

@@ -66,6 +66,7 @@ export const reply: Command = {
       }
       const holder = await cluster.find(from.name);
       if (holder === null) throw new ChatError(TEXT.noSuchUser(from.name));
+      if (holder.key === ctx.user.key) throw new ChatError(TEXT.privateToSelf);
       if (holder.since > from.at || holder.login === undefined) {
         throw new ChatError(TEXT.replyGone(from.name));
       }
