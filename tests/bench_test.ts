@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { missingProgram } from "./required.ts";
 
 /**
  * The benchmark harness itself, at its smallest sizes: every scenario runs,
@@ -19,7 +20,7 @@ const inspircd = installed("/usr/sbin/inspircd") ||
   installed("/usr/bin/inspircd");
 const reason =
   "InspIRCd is not installed (apt-get install inspircd; .ci/run does)";
-if (!inspircd) console.warn(`bench peer ignored: ${reason}`);
+missingProgram(inspircd ? null : reason, "bench peer");
 
 const redis = installed("/usr/bin/redis-server") ||
   installed("/usr/local/bin/redis-server");

@@ -9,6 +9,7 @@ import {
   RateWindow,
 } from "../src/limits.ts";
 import { FakeClock } from "./fake_clock.ts";
+import { missingProgram } from "./required.ts";
 import {
   Client,
   loginAll,
@@ -386,19 +387,26 @@ Deno.test("invalid UTF-8, NUL, overlong forms and surrogates are never relayed r
   assert.ok(!/\p{Cs}/u.test(line), "no lone surrogate");
 });
 
-Deno.test("TCP keepalive is on for every connection", async (t) => {
-  const ss = await new Deno.Command("ss", { args: ["-V"] }).output().then(
-    (out) => out.success,
-    () => false,
-  );
-  if (!ss) {
-    t.step({
-      name: "ignored: ss (iproute2) is not installed",
-      ignore: true,
-      fn() {},
-    });
-    return;
+/** Whether ss (iproute2) runs here; spawning a missing program throws. */
+async function hasSs(): Promise<boolean> {
+  try {
+    return (await new Deno.Command("ss", { args: ["-V"] }).output()).success;
+  } catch {
+    return false;
   }
+}
+const ss = await hasSs();
+const ssMissing = missingProgram(
+  ss ? null : "ss is not installed (apt-get install iproute2; .ci/run does)",
+  "TCP keepalive test",
+);
+
+Deno.test({
+  name: ssMissing === null
+    ? "TCP keepalive is on for every connection"
+    : `TCP keepalive is on for every connection (ignored: ${ssMissing})`,
+  ignore: ssMissing !== null,
+}, async () => {
   await using server = await startServer();
   const port = server.addr.port;
   await using alice = await Client.login(port, "alice");

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { Client, startServer, typeInto } from "./helpers.ts";
+import { missingProgram } from "./required.ts";
 
 /** Where Debian's telnet is, if it is installed. */
 function findTelnet(): string | null {
@@ -15,7 +16,7 @@ function findTelnet(): string | null {
 
 const telnet = findTelnet();
 const reason = "telnet is not installed (apt-get install telnet; .ci/run does)";
-if (!telnet) console.warn(`telnet test ignored: ${reason}`);
+missingProgram(telnet ? null : reason, "telnet test");
 
 Deno.test({
   name: telnet
@@ -65,7 +66,7 @@ const tmuxReason = !telnet
   ? reason
   : "tmux is not installed (apt-get install tmux; .ci/run does)";
 const terminal = telnet !== null && tmux !== null;
-if (!terminal) console.warn(`telnet-in-a-terminal test ignored: ${tmuxReason}`);
+missingProgram(terminal ? null : tmuxReason, "telnet-in-a-terminal test");
 
 /**
  * Debian's telnet in a real terminal: tmux runs it, keys are typed into it,

@@ -6,6 +6,7 @@
  */
 
 import assert from "node:assert/strict";
+import { missingProgram } from "./required.ts";
 
 /** Whether a command runs here. */
 async function has(command: string, ...args: string[]): Promise<boolean> {
@@ -20,7 +21,7 @@ export const opensslMissing =
   "openssl is not installed (apt-get install openssl; .ci/run does)";
 /** Whether openssl runs here. */
 export const openssl = await has("openssl", "version");
-if (!openssl) console.warn(`TLS tests ignored: ${opensslMissing}`);
+missingProgram(openssl ? null : opensslMissing, "TLS tests");
 
 /** Runs openssl with `args`; fails the test if it fails. */
 async function run(...args: string[]): Promise<void> {
