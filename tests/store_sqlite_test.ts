@@ -236,3 +236,45 @@ Deno.test("SqliteStore: chat lines wait out another process's write lock longer 
       await store.close();
     }
   }));
+
+Deno.test("SqliteStore: a room first spoken in during a failed commit keeps the lines said once commits work again", () =>
+  withDir(async (dir) => {
+    const path = `${dir}/chat.db`;
+    const errors: Error[] = [];
+    let store = await SqliteStore.open(path, {
+      onError: (error) => errors.push(error),
+    });
+    const say = (text: string) =>
+      store.line("den", {
+        type: "said",
+        id: store.ids.next(),
+        at: 0,
+        room: "den",
+        from: "alice",
+        text,
+      });
+    const other = new DatabaseSync(path);
+    try {
+      // A full disk, for the first line only: SQLite rolls the batch back.
+      other.exec(
+        "CREATE TRIGGER full BEFORE INSERT ON history WHEN NEW.text = 'lost' " +
+          "BEGIN SELECT RAISE(ROLLBACK, 'database or disk is full'); END",
+      );
+      say("lost");
+      await store.flush();
+      assert.equal(errors.length, 1);
+      other.exec("DROP TRIGGER full");
+      say("kept");
+      await store.flush();
+    } finally {
+      other.close();
+      await store.close();
+    }
+    store = await SqliteStore.open(path);
+    try {
+      const kept = await store.history("den", { limit: 10 });
+      assert.deepEqual(kept.map((line) => line.text), ["kept"]);
+    } finally {
+      await store.close();
+    }
+  }));

@@ -734,6 +734,10 @@ export class SqliteDatabase {
       // memory): a ROLLBACK then throws "no transaction is active", which
       // replaced the error that says what went wrong.
       if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
+      // Rooms it inserted are not there after all: a room first spoken in
+      // while the disk was full kept its lines, once it was not, without
+      // the row its history is read by.
+      this.#rooms.clear();
       throw error;
     }
   }
