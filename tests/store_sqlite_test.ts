@@ -278,3 +278,38 @@ Deno.test("SqliteStore: a room first spoken in during a failed commit keeps the 
       await store.close();
     }
   }));
+
+Deno.test("SqliteStore: ids reserved while the disk was full are asked for again, so a restart never hands out an id twice", () =>
+  withDir(async (dir) => {
+    const path = `${dir}/chat.db`;
+    const errors: Error[] = [];
+    let store = await SqliteStore.open(path, {
+      onError: (error) => errors.push(error),
+    });
+    const other = new DatabaseSync(path);
+    let last = 0;
+    try {
+      other.exec(
+        "CREATE TRIGGER full BEFORE UPDATE ON meta WHEN NEW.key = 'ids' " +
+          "BEGIN SELECT RAISE(ROLLBACK, 'database or disk is full'); END",
+      );
+      // Half the first block: the next one is asked for, and refused.
+      for (let i = 0; i < 60_000; i++) last = store.ids.next();
+      await store.flush();
+      assert.ok(errors.length > 0, "the refused reservation is reported");
+      other.exec("DROP TRIGGER full");
+      // Past the end of the first block, with the disk back.
+      for (let i = 0; i < 60_000; i++) last = store.ids.next();
+      await store.flush();
+    } finally {
+      other.close();
+      await store.close();
+    }
+    store = await SqliteStore.open(path);
+    try {
+      const next = store.ids.next();
+      assert.ok(next > last, `${next} comes after ${last}`);
+    } finally {
+      await store.close();
+    }
+  }));

@@ -14,6 +14,9 @@ import type { EventIds } from "../events.ts";
  */
 export const ID_BLOCK = 100_000;
 
+/** Ids handed out after a failed reservation before it is asked again. */
+const RETRY_IDS = 1000;
+
 /**
  * Ids from blocks reserved in the database: the block's end is committed
  * before any id of it is handed out, so ids only grow, also across a crash.
@@ -23,6 +26,8 @@ export class BlockIds implements EventIds {
   #last: number;
   #reserved: number;
   #asked = false;
+  /** After a reservation failed, the id from which to ask again. */
+  #retryAt = 0;
   readonly #reserve: (block: number) => void;
 
   constructor(
@@ -37,7 +42,9 @@ export class BlockIds implements EventIds {
 
   next(): number {
     const id = ++this.#last;
-    if (!this.#asked && this.#reserved - id < ID_BLOCK / 2) {
+    if (
+      !this.#asked && this.#reserved - id < ID_BLOCK / 2 && id >= this.#retryAt
+    ) {
       this.#asked = true;
       this.#reserve(ID_BLOCK);
     }
@@ -46,6 +53,17 @@ export class BlockIds implements EventIds {
 
   last(): number {
     return this.#last;
+  }
+
+  /**
+   * The reservation asked for could not be committed (the disk is full,
+   * say): it is asked for again RETRY_IDS ids on, not never (ids would then
+   * run past the reserved end for good, and after a restart be handed out
+   * again, to lines whose insert then fails on the ids kept before).
+   */
+  failed(): void {
+    this.#asked = false;
+    this.#retryAt = this.#last + RETRY_IDS;
   }
 
   /** A new block's end has been committed. */

@@ -356,6 +356,10 @@ export class SqliteStore implements Store {
       case "reserved":
         this.#blocks.extend(reply.reserved);
         return;
+      case "reserveFailed":
+        this.#blocks.failed();
+        this.#onError(new Error(reply.message));
+        return;
       case "result": {
         const call = this.#calls.get(reply.id);
         this.#calls.delete(reply.id);

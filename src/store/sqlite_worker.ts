@@ -47,6 +47,7 @@ export type Reply =
   | { kind: "reserved"; reserved: number }
   | { kind: "result"; id: number; value?: unknown; error?: string }
   | { kind: "error"; message: string }
+  | { kind: "reserveFailed"; message: string }
   | { kind: "closed" };
 
 /** The database's calls that the store forwards as they are. */
@@ -131,7 +132,7 @@ self.onmessage = (event: MessageEvent<Request>) => {
       try {
         reply({ kind: "reserved", reserved: db!.reserveIds(request.block) });
       } catch (error) {
-        reply({ kind: "error", message: messageOf(error) });
+        reply({ kind: "reserveFailed", message: messageOf(error) });
       }
       return;
     }
