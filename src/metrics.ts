@@ -186,6 +186,7 @@ export class ChatMetrics {
   readonly disconnects: Counter;
   readonly refused: Counter;
   readonly storeWrites: Histogram;
+  readonly storeErrors: Counter;
 
   constructor(read: {
     connections(): ReadonlyMap<Labels, number>;
@@ -240,6 +241,12 @@ export class ChatMetrics {
         "chat_store_write_seconds",
         "Time to commit a batch of queued writes to the database.",
         [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      ),
+    );
+    this.storeErrors = r.add(
+      new Counter(
+        "chat_store_errors_total",
+        "Writes the database failed (a full disk, a file removed): chat lines not kept, and requests users were told failed.",
       ),
     );
     if (read.redisUp !== undefined) {

@@ -288,13 +288,15 @@ export async function serve(options: ServeOptions = {}): Promise<ChatServer> {
   const storeOptions = {
     historyKeep: config.historyKeep,
     onError: (error: Error) => {
+      metrics.storeErrors.inc();
       const skipped = storeErrors.admit(error.message);
       if (skipped === null) return;
+      // The message alone: the stack is the worker's reply, not a cause.
       storeLog.error(
         skipped === 0
           ? "Writing to the database failed: {error}"
           : "Writing to the database failed: {error} (and {skipped} more times not logged)",
-        { error, skipped },
+        { error: error.message, skipped },
       );
     },
     onCommit: (ms: number) => metrics.storeWrites.observe(ms / 1000),

@@ -221,6 +221,8 @@ export const TEXT = {
     `${name}'s server is not answering: your message was not delivered`,
   storeAway:
     "The cluster's store cannot be reached right now; try again in a moment",
+  storeFailed:
+    "The server's database cannot be written right now, so that was not done; try again later",
   nameYielded: (old: string, name: string) =>
     `While the servers could not reach each other, someone who logged in earlier took the name "${old}": you are ${name} for now; pick another with "nick"`,
   lookalikeYielded: (kept: string, old: string, name: string) =>

@@ -1,8 +1,12 @@
 import assert from "node:assert/strict";
 import net from "node:net";
+import { TEXT } from "../src/text.ts";
 import {
   Client,
+  loginAccount,
   loginAll,
+  PASSWORD,
+  registered,
   ServerProcess,
   startServer,
   talkUntil,
@@ -141,4 +145,170 @@ Deno.test("a peer that resets its connection leaves, and the log calls it a disc
   assert.equal(status.code, 0);
   assert.match(server.stderr, /Disconnected .*resetter/);
   assert.doesNotMatch(server.stderr, /\[ERR\]/);
+});
+
+Deno.test("the database's folder removed under a running server: chat goes on, each user is told what was not done, the log says it once, logins and shutdown still work", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await using server = await ServerProcess.start(
+      ServerProcess.mainArgs(
+        "--db",
+        `${dir}/chat.db`,
+        "--flood-rate",
+        "0",
+        "--op",
+        "alice",
+      ),
+    );
+    await using alice = await registered(server.port, "alice");
+    {
+      await using carol = await registered(server.port, "carol");
+      await alice.expect("carol has entered the room.");
+      await carol.send("quit");
+      await alice.waitFor("carol has left the room.");
+    }
+    await using bob = await Client.login(server.port, "bob");
+    await alice.expect("bob has entered the room.");
+    await Deno.remove(dir, { recursive: true });
+
+    for (let i = 1; i <= 3; i++) await bob.send(`say line ${i}`);
+    await alice.expectLines(["bob: line 1", "bob: line 2", "bob: line 3"]);
+    await bob.expectLines(["bob: line 1", "bob: line 2", "bob: line 3"]);
+    // Each was told "done" before, and nothing of it was there at the next
+    // start.
+    await bob.send(`register ${PASSWORD}`);
+    assert.deepEqual(await bob.sync(), [TEXT.storeFailed]);
+    await alice.send("ban 192.0.2.7");
+    assert.deepEqual(await alice.sync(), [TEXT.storeFailed]);
+    await alice.send("msg carol are you there?");
+    assert.deepEqual(await alice.sync(), [TEXT.storeFailed]);
+    // A login the store cannot record is a login all the same.
+    await using again = await loginAccount(server.port, "carol");
+    await again.send("say back");
+    await bob.waitFor("carol: back");
+
+    const status = await server.stop();
+    assert.equal(status.code, 0);
+    const failures = server.stderr.split("\n").filter((line) =>
+      line.includes("Writing to the database failed")
+    );
+    assert.equal(failures.length, 1, server.stderr);
+    assert.match(failures[0], /was deleted or replaced while the server ran/);
+    assert.doesNotMatch(server.stderr, /Handling a line/);
+  } finally {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+});
+
+/** Whether this machine lets the test mount a tmpfs (root, with the right). */
+function canMountTmpfs(): boolean {
+  if (Deno.uid() !== 0) return false;
+  const dir = Deno.makeTempDirSync();
+  try {
+    const mount = new Deno.Command("mount", {
+      args: ["-t", "tmpfs", "-o", "size=64k", "tmpfs", dir],
+      stderr: "null",
+    }).outputSync();
+    if (!mount.success) return false;
+    new Deno.Command("umount", { args: [dir] }).outputSync();
+    return true;
+  } catch {
+    return false;
+  } finally {
+    Deno.removeSync(dir);
+  }
+}
+
+Deno.test({
+  name:
+    "a full disk under a running server: chat goes on, each user is told what was not done, the log says it once, logins and shutdown still work",
+  ignore: !canMountTmpfs(),
+  async fn() {
+    const dir = await Deno.makeTempDir();
+    const mounted = await new Deno.Command("mount", {
+      args: ["-t", "tmpfs", "-o", "size=512k", "tmpfs", dir],
+    }).output();
+    assert.ok(mounted.success, "a tmpfs of 512 KiB");
+    try {
+      await using server = await ServerProcess.start(
+        ServerProcess.mainArgs(
+          "--db",
+          `${dir}/chat.db`,
+          "--flood-rate",
+          "0",
+          "--op",
+          "alice",
+        ),
+      );
+      await using alice = await registered(server.port, "alice");
+      {
+        await using carol = await registered(server.port, "carol");
+        await alice.expect("carol has entered the room.");
+        await carol.send("quit");
+        await alice.waitFor("carol has left the room.");
+      }
+      await using bob = await Client.login(server.port, "bob");
+      await alice.expect("bob has entered the room.");
+      await assert.rejects(
+        Deno.writeFile(`${dir}/filler`, new Uint8Array(1024 * 1024)),
+        /No space left on device/,
+      );
+
+      for (let i = 1; i <= 3; i++) await bob.send(`say line ${i}`);
+      await alice.expectLines(["bob: line 1", "bob: line 2", "bob: line 3"]);
+      await bob.expectLines(["bob: line 1", "bob: line 2", "bob: line 3"]);
+      await bob.send(`register ${PASSWORD}`);
+      assert.deepEqual(await bob.sync(), [TEXT.storeFailed]);
+      await alice.send("ban 192.0.2.7");
+      assert.deepEqual(await alice.sync(), [TEXT.storeFailed]);
+      await alice.send("msg carol are you there?");
+      assert.deepEqual(await alice.sync(), [TEXT.storeFailed]);
+      await using again = await loginAccount(server.port, "carol");
+      await again.send("say back");
+      await bob.waitFor("carol: back");
+
+      // Room again: what is asked for now is kept.
+      await Deno.remove(`${dir}/filler`);
+      await bob.send(`register ${PASSWORD}`);
+      await bob.waitFor((line) => line.startsWith('Registered "bob"'));
+
+      const status = await server.stop();
+      assert.equal(status.code, 0);
+      const failures = server.stderr.split("\n").filter((line) =>
+        line.includes("Writing to the database failed")
+      );
+      assert.equal(failures.length, 1, server.stderr);
+      assert.match(failures[0], /database or disk is full/);
+      assert.doesNotMatch(server.stderr, /Handling a line/);
+    } finally {
+      await new Deno.Command("umount", { args: [dir] }).output();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test("while the database cannot be written, /metrics counts each failed write and /readyz stays 200 (chat goes on)", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await using server = await startServer({
+      db: `${dir}/chat.db`,
+      httpPort: 0,
+    });
+    const base = `http://127.0.0.1:${server.httpAddr!.port}`;
+    const failures = async () => {
+      const text = await (await fetch(`${base}/metrics`)).text();
+      return Number(/^chat_store_errors_total (\d+)$/m.exec(text)?.[1]);
+    };
+    assert.equal(await failures(), 0);
+    await using alice = await Client.login(server.addr.port, "alice");
+    await Deno.remove(dir, { recursive: true });
+    await alice.send(`register ${PASSWORD}`);
+    assert.deepEqual(await alice.sync(), [TEXT.storeFailed]);
+    assert.equal(await failures(), 1);
+    const ready = await fetch(`${base}/readyz`);
+    assert.equal(ready.status, 200);
+    await ready.body?.cancel();
+  } finally {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
 });

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { SCHEMA_VERSION, SqliteStore } from "../src/store/sqlite.ts";
 import { MIGRATIONS } from "../src/store/sqlite_db.ts";
-import { StoreError } from "../src/store/store.ts";
+import { StoreError, StoreFailed } from "../src/store/store.ts";
 import { storeContract } from "./store_contract.ts";
 
 storeContract("SqliteStore on a file", async () => {
@@ -233,6 +233,74 @@ Deno.test("SqliteStore: chat lines wait out another process's write lock longer 
       assert.deepEqual(kept.map((line) => line.text), ["said during the lock"]);
     } finally {
       other.close();
+      await store.close();
+    }
+  }));
+
+function anAccount(key: string) {
+  return {
+    key,
+    name: key,
+    skeleton: key,
+    hash: `hash-of-${key}`,
+    created: 0,
+    lastLogin: null,
+  };
+}
+
+Deno.test("SqliteStore: a database whose folder is removed while open fails its writes and says so, instead of keeping them nowhere", async () => {
+  const dir = await Deno.makeTempDir();
+  const errors: Error[] = [];
+  const store = await SqliteStore.open(`${dir}/chat.db`, {
+    onError: (error) => errors.push(error),
+  });
+  try {
+    assert.equal(await store.createAccount(anAccount("alice")), true);
+    await Deno.remove(dir, { recursive: true });
+    // SQLite, in WAL mode, goes on writing to the file no one can open
+    // again: "bob" would be told he is registered, and be gone at the next
+    // start.
+    await assert.rejects(
+      store.createAccount(anAccount("bob")),
+      (error: Error) =>
+        error instanceof StoreFailed &&
+        error.message === `The database file "${dir}/chat.db" was deleted ` +
+            "or replaced while the server ran: nothing more is kept until it is restarted",
+    );
+    store.line("den", {
+      type: "said",
+      id: store.ids.next(),
+      at: 0,
+      room: "den",
+      from: "alice",
+      text: "said after the removal",
+    });
+    await store.flush();
+    assert.deepEqual(
+      errors.map((error) => /was deleted or replaced/.test(error.message)),
+      [true, true],
+    );
+    // What it holds can still be read.
+    assert.equal((await store.accountFor("alice", ""))?.name, "alice");
+  } finally {
+    await store.close();
+  }
+});
+
+Deno.test("SqliteStore: a database file replaced while open (a restore over a running server) fails its writes", () =>
+  withDir(async (dir) => {
+    const path = `${dir}/chat.db`;
+    const store = await SqliteStore.open(path);
+    try {
+      await Deno.rename(path, `${dir}/aside.db`);
+      await Deno.copyFile(`${dir}/aside.db`, path);
+      await assert.rejects(
+        store.setLockdown(true),
+        (error: Error) =>
+          error instanceof StoreFailed &&
+          /was deleted or replaced/.test(error.message),
+      );
+    } finally {
       await store.close();
     }
   }));

@@ -13,7 +13,11 @@ import { log } from "../log.ts";
 import { foldName, skeleton } from "../names.ts";
 import { MIN_PASSWORD_CHARS, type TurnOptions } from "../passwords.ts";
 import type { User } from "../room.ts";
-import type { Account, LoginFailures } from "../store/store.ts";
+import {
+  type Account,
+  type LoginFailures,
+  StoreUnavailable,
+} from "../store/store.ts";
 import { formatDate, TEXT } from "../text.ts";
 import { roomShown, sanctionText } from "./moderation.ts";
 import type { Command, Context, UserContext } from "./command.ts";
@@ -167,7 +171,10 @@ export async function welcome(
   failures: LoginFailures,
 ): Promise<void> {
   const { session, store, clock, config } = ctx;
-  await store.recordLogin(account.key, clock.date());
+  // The user is logged in by now: a store that cannot record it (its disk
+  // is full, say) leaves the failures counted and the messages waiting for
+  // the next login, but takes nothing of this one's welcome.
+  await store.recordLogin(account.key, clock.date()).catch(unlessAway);
   session.reply(TEXT.loggedIn(user.name));
   if (failures.account > 0) {
     session.reply(TEXT.failedSince(failures.account, failures.addresses));
@@ -175,7 +182,10 @@ export async function welcome(
   const messages = await store.takeMessages(
     account.key,
     clock.date() - config.offlineDays * DAY_MS,
-  );
+  ).catch((error) => {
+    unlessAway(error);
+    return [];
+  });
   if (messages.length > 0) {
     session.reply(
       TEXT.offlineHeader(messages.length),
@@ -187,6 +197,11 @@ export async function welcome(
     const last = messages.at(-1)!;
     user.lastPrivateFrom = { user: null, name: last.from, at: last.at };
   }
+}
+
+/** Rethrows `error` unless the store is away or failing (its disk). */
+function unlessAway(error: unknown): void {
+  if (!(error instanceof StoreUnavailable)) throw error;
 }
 
 /**

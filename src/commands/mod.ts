@@ -6,7 +6,7 @@
  */
 
 import { ChatError } from "../errors.ts";
-import { StoreUnavailable } from "../store/store.ts";
+import { StoreFailed, StoreUnavailable } from "../store/store.ts";
 import { TEXT } from "../text.ts";
 import { password, register, unregister } from "./accounts.ts";
 import { away, back } from "./away.ts";
@@ -134,10 +134,12 @@ function run(
 
 /**
  * A command that needed the store while it cannot be reached (a cluster's
- * Redis is away): the user is told so in one line, as for a mistake, and
- * nothing is logged as a bug.
+ * Redis is away) or its disk fails (full, read-only, the file removed): the
+ * user is told so in one line, as for a mistake, and nothing is logged as a
+ * bug (the store's own log says what failed, once in a while).
  */
 function unreachable(error: unknown): never {
+  if (error instanceof StoreFailed) throw new ChatError(TEXT.storeFailed);
   if (error instanceof StoreUnavailable) throw new ChatError(TEXT.storeAway);
   throw error;
 }

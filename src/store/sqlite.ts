@@ -30,6 +30,7 @@ import {
   type Store,
   type StoredRoom,
   StoreError,
+  StoreFailed,
 } from "./store.ts";
 
 export { SCHEMA_VERSION } from "./sqlite_db.ts";
@@ -51,7 +52,11 @@ const CLOSE_MS = 10_000;
 export interface SqliteStoreOptions {
   /** Chat lines kept per room; older ones are deleted. Default 1000. */
   historyKeep?: number;
-  /** Called when a queued commit fails (the disk is full, say). */
+  /**
+   * Called when a queued commit fails (the disk is full, say), and when a
+   * request fails for the same reason (its caller gets a
+   * {@linkcode StoreFailed} too).
+   */
   onError?: (error: Error) => void;
   /** Called after each commit of queued writes with its duration in ms. */
   onCommit?: (ms: number) => void;
@@ -358,13 +363,23 @@ export class SqliteStore implements Store {
         return;
       case "reserveFailed":
         this.#blocks.failed();
-        this.#onError(new Error(reply.message));
+        this.#onError(new StoreFailed(reply.message));
         return;
       case "result": {
         const call = this.#calls.get(reply.id);
         this.#calls.delete(reply.id);
-        if (reply.error !== undefined) call?.reject(new Error(reply.error));
-        else call?.resolve(reply.value);
+        if (reply.error === undefined) {
+          call?.resolve(reply.value);
+        } else if (reply.storage) {
+          // The disk's fault: the operator hears of it as of a failed
+          // commit (once in a while, not once a request), and the user is
+          // told it was not done.
+          const error = new StoreFailed(reply.error);
+          this.#onError(error);
+          call?.reject(error);
+        } else {
+          call?.reject(new Error(reply.error));
+        }
         return;
       }
       case "error":

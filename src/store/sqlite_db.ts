@@ -145,6 +145,7 @@ export interface QueuedTopic {
 /** The database in one SQLite file, or in memory (`:memory:`). */
 export class SqliteDatabase {
   readonly #db: DatabaseSync;
+  readonly #path: string;
   /** Held while open, so that a second server cannot use the same file. */
   readonly #lock: Deno.FsFile | null;
   readonly #keep: number;
@@ -157,10 +158,11 @@ export class SqliteDatabase {
 
   private constructor(
     db: DatabaseSync,
-    lock: Deno.FsFile | null,
-    historyKeep: number,
+    options: { path: string; lock: Deno.FsFile | null; historyKeep: number },
   ) {
+    const { path, lock, historyKeep } = options;
     this.#db = db;
+    this.#path = path;
     this.#lock = lock;
     this.#keep = historyKeep;
   }
@@ -188,7 +190,7 @@ export class SqliteDatabase {
       // committed; a power cut at most the last commits, never the file.
       db.exec("PRAGMA synchronous = NORMAL");
       migrate(db, path);
-      return new SqliteDatabase(db, lock, historyKeep);
+      return new SqliteDatabase(db, { path, lock, historyKeep });
     } catch (error) {
       db?.close();
       lock?.close();
@@ -311,7 +313,7 @@ export class SqliteDatabase {
   }
 
   createAccount(account: Account): boolean {
-    const result = this.#run(
+    const result = this.#write(
       "INSERT INTO accounts (key, name, skeleton, hash, created, last_login) " +
         "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
       account.key,
@@ -325,7 +327,7 @@ export class SqliteDatabase {
   }
 
   setPassword(key: string, hash: string): void {
-    this.#run("UPDATE accounts SET hash = ? WHERE key = ?", hash, key);
+    this.#write("UPDATE accounts SET hash = ? WHERE key = ?", hash, key);
   }
 
   deleteAccount(key: string): void {
@@ -490,7 +492,7 @@ export class SqliteDatabase {
   }
 
   setOperator(key: string, on: boolean): void {
-    this.#run(
+    this.#write(
       on
         ? "INSERT INTO operators (key) VALUES (?) ON CONFLICT DO NOTHING"
         : "DELETE FROM operators WHERE key = ?",
@@ -516,7 +518,7 @@ export class SqliteDatabase {
   }
 
   addSanction(sanction: Sanction): void {
-    this.#run(
+    this.#write(
       "INSERT INTO sanctions (kind, room, target, label, by, at, until, reason) " +
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (kind, room, target) " +
         "DO UPDATE SET label = excluded.label, by = excluded.by, " +
@@ -533,7 +535,7 @@ export class SqliteDatabase {
   }
 
   removeSanction(kind: SanctionKind, room: string, target: string): boolean {
-    return this.#run(
+    return this.#write(
       "DELETE FROM sanctions WHERE kind = ? AND room = ? AND target = ?",
       kind,
       room,
@@ -589,7 +591,7 @@ export class SqliteDatabase {
   }
 
   setRoomOperator(room: string, key: string, on: boolean): void {
-    this.#run(
+    this.#write(
       on
         ? "INSERT INTO room_operators (room, key) VALUES (?, ?) " +
           "ON CONFLICT DO NOTHING"
@@ -600,7 +602,7 @@ export class SqliteDatabase {
   }
 
   addModlog(entry: ModlogEntry): void {
-    this.#run(
+    this.#write(
       "INSERT INTO modlog (at, actor, action, target, room, reason, until) " +
         "VALUES (?, ?, ?, ?, ?, ?, ?)",
       entry.at,
@@ -641,7 +643,7 @@ export class SqliteDatabase {
   }
 
   setLockdown(on: boolean): void {
-    this.#run(
+    this.#write(
       "INSERT INTO meta (key, value) VALUES ('lockdown', ?) " +
         "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
       on ? 1 : 0,
@@ -724,6 +726,7 @@ export class SqliteDatabase {
   }
 
   #transaction<T>(work: () => T): T {
+    this.#inPlace();
     this.#db.exec("BEGIN IMMEDIATE");
     try {
       const result = work();
@@ -740,6 +743,34 @@ export class SqliteDatabase {
       this.#rooms.clear();
       throw error;
     }
+  }
+
+  /**
+   * Throws unless the file at the database's path is still the one open.
+   * One deleted (its folder removed, say) or put aside while the server
+   * runs takes every later write without a word, into a file no one will
+   * open again: the next start finds nothing of it (SQLite's own check for
+   * this, SQLITE_READONLY_DBMOVED, is not made in WAL mode). Two stats per
+   * commit, on the worker.
+   */
+  #inPlace(): void {
+    if (this.#lock === null) return;
+    let here: Deno.FileInfo | null = null;
+    try {
+      here = Deno.statSync(this.#path);
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    }
+    const open = this.#lock.statSync();
+    if (here === null || here.ino !== open.ino || here.dev !== open.dev) {
+      throw new DatabaseMoved(this.#path);
+    }
+  }
+
+  /** A write of one statement, to the database still in place. */
+  #write(sql: string, ...params: (string | number | null)[]) {
+    this.#inPlace();
+    return this.#run(sql, ...params);
   }
 
   #statement(sql: string): StatementSync {
@@ -761,6 +792,20 @@ export class SqliteDatabase {
 
   #run(sql: string, ...params: (string | number | null)[]) {
     return this.#statement(sql).run(...params);
+  }
+}
+
+/**
+ * The database's file was deleted or replaced while it was open: nothing
+ * written now would be kept.
+ */
+export class DatabaseMoved extends Error {
+  constructor(path: string) {
+    super(
+      `The database file "${path}" was deleted or replaced while the server ` +
+        "ran: nothing more is kept until it is restarted",
+    );
+    this.name = "DatabaseMoved";
   }
 }
 

@@ -10,6 +10,7 @@
 /// <reference lib="deno.worker" />
 
 import {
+  DatabaseMoved,
   type QueuedLines,
   type QueuedTopic,
   SqliteDatabase,
@@ -31,6 +32,29 @@ function isBusy(error: unknown): boolean {
     /database is locked/.test(message ?? "");
 }
 
+/**
+ * SQLite's result codes (the low byte of `errcode`) that say the disk or the
+ * file failed, not the code: SQLITE_BUSY (5), SQLITE_READONLY (8),
+ * SQLITE_IOERR (10), SQLITE_CORRUPT (11), SQLITE_FULL (13),
+ * SQLITE_CANTOPEN (14), SQLITE_NOTADB (26).
+ */
+const STORAGE_CODES = new Set([5, 8, 10, 11, 13, 14, 26]);
+
+/**
+ * SQLite's own messages for the same codes: what `DatabaseSync.exec()`
+ * throws (a failed COMMIT, say) has no `errcode` in Deno 2.9, only these.
+ */
+const STORAGE_MESSAGES =
+  /^(database is locked|attempt to write a readonly database|disk I\/O error|database disk image is malformed|database or disk is full|unable to open database file|file is not a database)/;
+
+/** Whether `error` is the disk's or the file's fault, not a bug. */
+function isStorage(error: unknown): boolean {
+  if (error instanceof DatabaseMoved) return true;
+  const { errcode, message } = error as { errcode?: number; message?: string };
+  return (errcode !== undefined && STORAGE_CODES.has(errcode & 0xff)) ||
+    STORAGE_MESSAGES.test(message ?? "");
+}
+
 /** What the store asks of its worker. */
 export type Request =
   | { kind: "open"; path: string; historyKeep: number; idBlock: number }
@@ -45,7 +69,14 @@ export type Reply =
   | { kind: "failed"; message: string }
   | { kind: "committed"; ms: number }
   | { kind: "reserved"; reserved: number }
-  | { kind: "result"; id: number; value?: unknown; error?: string }
+  | {
+    kind: "result";
+    id: number;
+    value?: unknown;
+    error?: string;
+    /** The error is the disk's or the file's (see `isStorage`). */
+    storage?: boolean;
+  }
   | { kind: "error"; message: string }
   | { kind: "reserveFailed"; message: string }
   | { kind: "closed" };
@@ -142,7 +173,12 @@ self.onmessage = (event: MessageEvent<Request>) => {
         const value = method.apply(db, request.args);
         reply({ kind: "result", id: request.id, value });
       } catch (error) {
-        reply({ kind: "result", id: request.id, error: messageOf(error) });
+        reply({
+          kind: "result",
+          id: request.id,
+          error: messageOf(error),
+          storage: isStorage(error),
+        });
       }
       return;
     }

@@ -245,6 +245,20 @@ export class StoreUnavailable extends Error {
 }
 
 /**
+ * The database's disk failed a request (it is full, read-only, or the file
+ * was removed while the server ran): not a bug, and the user who asked for
+ * it is told in one line that it was not done. A kind of
+ * {@linkcode StoreUnavailable}, so that what may go on without the store (a
+ * room joined without its kept lines) does.
+ */
+export class StoreFailed extends StoreUnavailable {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "StoreFailed";
+  }
+}
+
+/**
  * A store that cannot be opened or used: its message is one line for the
  * operator (main prints it and exits with code 1, without a stack trace).
  */
