@@ -1,0 +1,143 @@
+import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
+import {
+  Client,
+  loginAccount,
+  registered,
+  ServerProcess,
+  withTimeout,
+} from "./helpers.ts";
+
+const ROOT = new URL("..", import.meta.url).pathname;
+
+/** Whether the sqlite3 shell is installed. */
+function hasSqlite3(): boolean {
+  try {
+    return new Deno.Command("sqlite3", { args: ["-version"], stdout: "null" })
+      .outputSync().success;
+  } catch {
+    return false;
+  }
+}
+
+/** The `sqlite3` lines of the first ```sh block after `heading` in `file`. */
+function commandsAfter(file: string, heading: string): string[] {
+  const text = Deno.readTextFileSync(`${ROOT}/${file}`);
+  const from = text.indexOf(heading);
+  assert.ok(from >= 0, `${heading} in ${file}`);
+  const block = /```sh\n([\s\S]*?)```/.exec(text.slice(from));
+  assert.ok(block, `a sh block after ${heading} in ${file}`);
+  const commands = block[1].split("\n").filter((line) =>
+    line.startsWith("sqlite3 ")
+  );
+  assert.ok(commands.length > 0, `sqlite3 commands after ${heading}`);
+  return commands;
+}
+
+/** Runs `command` with sh in `cwd`; fails unless it exits 0 within 30 s. */
+async function sh(command: string, cwd: string): Promise<void> {
+  const output = await withTimeout(
+    new Deno.Command("sh", { args: ["-c", command], cwd, stderr: "piped" })
+      .output(),
+    30_000,
+    command,
+  );
+  assert.ok(
+    output.success,
+    `${command}: ${new TextDecoder().decode(output.stderr)}`,
+  );
+}
+
+function server(db: string): Promise<ServerProcess> {
+  return ServerProcess.start(
+    ServerProcess.mainArgs("--db", db, "--flood-rate", "0"),
+  );
+}
+
+Deno.test({
+  name:
+    "the backup commands of docs/operations.md and the README copy a running server's database under chat, and the server starts on the copy",
+  ignore: !hasSqlite3(),
+  async fn() {
+    const dir = await Deno.makeTempDir();
+    try {
+      const db = `${dir}/chat.db`;
+      await Deno.mkdir(`${dir}/backup`);
+      // The docs' paths, here: operations.md's are absolute, the README's
+      // are in the server's folder.
+      const commands = [
+        ...commandsAfter("docs/operations.md", "## Backups").map((line) =>
+          line.replaceAll("/var/lib/chat/", `${dir}/`).replaceAll(
+            "/backup/",
+            `${dir}/backup/`,
+          )
+        ),
+        ...commandsAfter("README.md", "**Backups while it runs.**"),
+      ];
+      {
+        await using running = await server(db);
+        (await registered(running.port, "alice")).close();
+        await using bob = await Client.login(running.port, "bob");
+        await bob.send("say before the backups");
+        // history reads the store, which commits what is queued first.
+        await bob.send("history 1");
+        await bob.waitFor("[history] bob: before the backups");
+        let chatting = true;
+        let said = 0;
+        const chat = (async () => {
+          while (chatting) {
+            await bob.send(`say line ${++said}`);
+            await bob.waitFor(`bob: line ${said}`);
+          }
+        })();
+        try {
+          for (const command of commands) await sh(command, dir);
+        } finally {
+          chatting = false;
+          await chat;
+        }
+        assert.ok(said > 0, "bob chatted during the backups");
+      }
+      const copies = [
+        ...Deno.readDirSync(`${dir}/backup`).map((entry) =>
+          `${dir}/backup/${entry.name}`
+        ),
+        `${dir}/backup.db`,
+      ];
+      assert.equal(copies.length, commands.length);
+      for (const copy of copies) {
+        const file = new DatabaseSync(copy, { readOnly: true });
+        try {
+          assert.equal(
+            file.prepare("PRAGMA integrity_check").get()?.integrity_check,
+            "ok",
+          );
+          assert.equal(
+            file.prepare("SELECT name FROM accounts").get()?.name,
+            "alice",
+          );
+          assert.equal(
+            file.prepare(
+              "SELECT count(*) AS n FROM history WHERE text = 'before the backups'",
+            ).get()?.n,
+            1,
+          );
+        } finally {
+          file.close();
+        }
+      }
+      // The restore, as operations.md does it.
+      for (const copy of copies) {
+        await Deno.remove(`${db}-wal`).catch(() => {});
+        await Deno.remove(`${db}-shm`).catch(() => {});
+        await Deno.copyFile(copy, db);
+        await using restored = await server(db);
+        await using alice = await loginAccount(restored.port, "alice");
+        await alice.send("history 200");
+        await alice.waitFor("[history] bob: before the backups");
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
