@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { Clock } from "./clock.ts";
+import type { Clock, TimerId } from "./clock.ts";
 
 /** Why a connection was refused. */
 export type Refusal = "full" | "address" | "rate";
@@ -135,16 +135,33 @@ export class RateWindow {
  * with it how many were left out since the one before. A storm of refused
  * connections from one address is then a line every few seconds, not a
  * line per connection (thousands a second; the metrics count each one).
+ * What was left out in a window is told by itself (`onQuiet`) when no line
+ * came in the next window to tell it, and at {@linkcode LogThrottle.close}:
+ * the last count of a storm that stopped is not lost.
  */
 export class LogThrottle {
   readonly #windowMs: number;
   readonly #clock: Clock;
-  readonly #last = new Map<string, { at: number; skipped: number }>();
+  readonly #onQuiet: (key: string, skipped: number) => void;
+  readonly #last = new Map<
+    string,
+    { at: number; skipped: number; timer: TimerId | null }
+  >();
   #swept: number;
 
-  constructor(options: { windowMs: number; clock: Clock }) {
+  /**
+   * `onQuiet(key, skipped)` is called with the count of lines left out for
+   * `key` in a window when the next window passed with no line to tell it
+   * (so a steady storm is still one line a window). Default: nothing.
+   */
+  constructor(options: {
+    windowMs: number;
+    clock: Clock;
+    onQuiet?: (key: string, skipped: number) => void;
+  }) {
     this.#windowMs = options.windowMs;
     this.#clock = options.clock;
+    this.#onQuiet = options.onQuiet ?? (() => {});
     this.#swept = options.clock.now();
   }
 
@@ -157,21 +174,51 @@ export class LogThrottle {
     if (now - this.#swept >= this.#windowMs) {
       this.#swept = now;
       for (const [other, last] of this.#last) {
-        if (last.at <= now - 2 * this.#windowMs) this.#last.delete(other);
+        if (last.timer === null && last.at <= now - 2 * this.#windowMs) {
+          this.#last.delete(other);
+        }
       }
     }
     const last = this.#last.get(key);
     if (last !== undefined && now - last.at < this.#windowMs) {
       last.skipped++;
+      // Told with the next line written, if one comes in the next window.
+      last.timer ??= this.#clock.setTimeout(
+        () => this.#quiet(key),
+        last.at + 2 * this.#windowMs - now,
+      );
       return null;
     }
-    this.#last.set(key, { at: now, skipped: 0 });
+    if (last !== undefined && last.timer !== null) {
+      this.#clock.clearTimeout(last.timer);
+    }
+    this.#last.set(key, { at: now, skipped: 0, timer: null });
     return last?.skipped ?? 0;
+  }
+
+  /** Tells every count not told yet, and stops the timers. */
+  close(): void {
+    for (const [key, last] of this.#last) {
+      if (last.timer !== null) this.#clock.clearTimeout(last.timer);
+      last.timer = null;
+      if (last.skipped > 0) this.#onQuiet(key, last.skipped);
+      last.skipped = 0;
+    }
   }
 
   /** Keys remembered (for tests: old ones are dropped). */
   get size(): number {
     return this.#last.size;
+  }
+
+  /** A window with lines left out, and the next, passed with no line. */
+  #quiet(key: string): void {
+    const last = this.#last.get(key);
+    if (last === undefined) return;
+    last.timer = null;
+    const skipped = last.skipped;
+    last.skipped = 0;
+    if (skipped > 0) this.#onQuiet(key, skipped);
   }
 }
 

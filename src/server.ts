@@ -284,7 +284,15 @@ export async function serve(options: ServeOptions = {}): Promise<ChatServer> {
     redisUp: config.redis === "" ? undefined : () => link?.up ?? false,
     version: VERSION,
   });
-  const storeErrors = new LogThrottle({ windowMs: STORE_ERROR_LOG_MS, clock });
+  const storeErrors = new LogThrottle({
+    windowMs: STORE_ERROR_LOG_MS,
+    clock,
+    onQuiet: (error, skipped) =>
+      storeLog.error(
+        "Writing to the database failed: {error} ({skipped} more times not logged)",
+        { error, skipped },
+      ),
+  });
   const storeOptions = {
     historyKeep: config.historyKeep,
     onError: (error: Error) => {
@@ -408,6 +416,7 @@ export async function serve(options: ServeOptions = {}): Promise<ChatServer> {
       metrics,
       cluster,
       link,
+      storeErrors,
     });
     reader = server;
     try {
@@ -431,6 +440,7 @@ export async function serve(options: ServeOptions = {}): Promise<ChatServer> {
     await cluster?.close();
     await store.close();
     await link?.close();
+    storeErrors.close();
     throw error;
   }
 }
@@ -525,6 +535,11 @@ export interface ChatServerParts {
   cluster: Cluster | null;
   /** The connection to Redis, with a cluster. */
   link: RedisLink | null;
+  /**
+   * The store's error log's throttle, told to say its last counts once the
+   * store is closed. Default: none.
+   */
+  storeErrors?: LogThrottle;
 }
 
 /** A running server: its addresses, its registry, and a way to stop it. */
@@ -565,7 +580,15 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
     this.#parts = parts;
     const { listener, tlsListener, config, clock } = parts;
     this.#limits = new ConnectionLimits({ ...config, clock });
-    this.#refusalLog = new LogThrottle({ windowMs: REFUSAL_LOG_MS, clock });
+    this.#refusalLog = new LogThrottle({
+      windowMs: REFUSAL_LOG_MS,
+      clock,
+      onQuiet: (address, skipped) =>
+        this.#log.info(
+          "Refused {skipped} more from {address} not logged",
+          { address, skipped },
+        ),
+    });
     this.registry = new Registry({
       historyLines: config.historyLines,
       ids: parts.store.ids,
@@ -1230,6 +1253,9 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
     } catch (error) {
       this.#log.error("Closing the database failed: {error}", { error });
     }
+    // What was left out of the log since its last line, said now.
+    this.#refusalLog.close();
+    this.#parts.storeErrors?.close();
     this.#log.info("Stopped");
   }
 }

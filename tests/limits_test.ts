@@ -504,3 +504,34 @@ Deno.test("LogThrottle: the first per key per window, then how many were left ou
   assert.equal(throttle.admit("c"), 0);
   assert.equal(throttle.size, 1, "a and b are forgotten");
 });
+
+Deno.test("LogThrottle: what was left out is told by itself when the next window passes with no line, and at close", () => {
+  const clock = new FakeClock();
+  const told: [string, number][] = [];
+  const throttle = new LogThrottle({
+    windowMs: 1000,
+    clock,
+    onQuiet: (key, skipped) => told.push([key, skipped]),
+  });
+  // A steady storm: one line a window, with the count, as before.
+  assert.equal(throttle.admit("a"), 0);
+  clock.advance(500);
+  assert.equal(throttle.admit("a"), null);
+  clock.advance(500);
+  assert.equal(throttle.admit("a"), 1);
+  // Then it stops.
+  assert.equal(throttle.admit("a"), null);
+  assert.equal(throttle.admit("a"), null);
+  assert.equal(throttle.admit("b"), 0);
+  clock.advance(1999);
+  assert.deepEqual(told, []);
+  clock.advance(1);
+  // "b" left nothing out: nothing to tell.
+  assert.deepEqual(told, [["a", 2]]);
+  assert.equal(throttle.admit("a"), 0, "told already, not counted again");
+  assert.equal(throttle.admit("a"), null);
+  throttle.close();
+  assert.deepEqual(told, [["a", 2], ["a", 1]]);
+  clock.advance(5000);
+  assert.equal(told.length, 2, "no timer is left after close");
+});
