@@ -9,11 +9,13 @@
 import { type Block, contains, formatBlock, parseBlock } from "./addresses.ts";
 import type { Clock } from "./clock.ts";
 import type { Room } from "./room.ts";
-import type {
-  ModlogEntry,
-  Sanction,
-  SanctionKind,
-  Store,
+import { log } from "./log.ts";
+import {
+  type ModlogEntry,
+  type Sanction,
+  type SanctionKind,
+  type Store,
+  StoreUnavailable,
 } from "./store/store.ts";
 
 /** What a moderation command needs of its user. */
@@ -298,9 +300,24 @@ export class Moderation {
     return found;
   }
 
-  /** Writes a line of the moderation log. */
-  log(entry: Omit<ModlogEntry, "at">): Promise<void> {
-    return this.#store.addModlog({ at: this.#clock.date(), ...entry });
+  /**
+   * Writes a line of the moderation log. What it logs is done by then (a
+   * ban in force, a room claimed): a store that cannot take the line (a
+   * full disk, Redis away) costs the line, said in the server's log
+   * instead, not the rest of the command (the banned user put out, the
+   * moderator told it is done).
+   */
+  async log(entry: Omit<ModlogEntry, "at">): Promise<void> {
+    const line = { at: this.#clock.date(), ...entry };
+    try {
+      await this.#store.addModlog(line);
+    } catch (error) {
+      if (!(error instanceof StoreUnavailable)) throw error;
+      log("moderation").warn(
+        "Not kept in the moderation log ({error}): {actor} {action} {target}",
+        { ...line, error: error.message },
+      );
+    }
   }
 
   #block(target: string): Block | null {

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
 import { Moderation } from "../src/moderation.ts";
 import type { Sanction, SanctionKind, Store } from "../src/store/store.ts";
 import { FakeClock } from "./fake_clock.ts";
@@ -1008,4 +1009,42 @@ Deno.test("Moderation: address bans set and lifted over time leave no parsed add
     moderation.parsedBlocks <= 64,
     `${moderation.parsedBlocks} parsed addresses kept`,
   );
+});
+
+Deno.test("a ban whose moderation log line the database cannot take is in force all the same: the user is put out and the moderator told", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const clock = new FakeClock();
+    await using setup = await withOperator({ clock, db: `${dir}/chat.db` });
+    const { port, root } = setup;
+    await using mallory = await Client.login(port, "mallory", {
+      from: "127.0.0.2",
+    });
+    await root.waitFor("mallory has entered the room.");
+    // The disk fills between the ban and its line in the moderation log.
+    const other = new DatabaseSync(`${dir}/chat.db`);
+    try {
+      other.exec(
+        "CREATE TRIGGER full BEFORE INSERT ON modlog BEGIN " +
+          "SELECT RAISE(ROLLBACK, 'database or disk is full'); END",
+      );
+    } finally {
+      other.close();
+    }
+    await root.send("ban mallory 30m spamming");
+    await root.expect(
+      "Banned mallory (127.0.0.2) from this server until 2026-01-01 00:30:00 UTC: spamming",
+    );
+    await mallory.expect(
+      "You are banned from this server until 2026-01-01 00:30:00 UTC: spamming",
+    );
+    await mallory.closed();
+    await root.send("modlog");
+    assert.ok(
+      !(await root.sync()).some((line) => line.includes("spamming")),
+      "the line was not kept",
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
