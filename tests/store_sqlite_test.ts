@@ -94,6 +94,34 @@ Deno.test("SqliteStore.open() says so when the file is not a database or its fol
     );
   }));
 
+Deno.test("SqliteStore.open() refuses another program's database, and leaves it as it was", () =>
+  withDir(async (dir) => {
+    const path = `${dir}/other.db`;
+    const db = new DatabaseSync(path);
+    db.exec("CREATE TABLE invoices (id INTEGER PRIMARY KEY, total INTEGER)");
+    db.close();
+    await refuses(
+      SqliteStore.open(path),
+      new RegExp(
+        `^Cannot open the database "${dir}/other\\.db": it is not a chat-server database \\(it holds tables, and no schema version\\)$`,
+      ),
+    );
+    const after = new DatabaseSync(path);
+    try {
+      assert.deepEqual(
+        after.prepare("SELECT name FROM sqlite_schema ORDER BY name").all()
+          .map((row) => row.name),
+        ["invoices"],
+      );
+      assert.equal(
+        after.prepare("PRAGMA journal_mode").get()?.journal_mode,
+        "delete",
+      );
+    } finally {
+      after.close();
+    }
+  }));
+
 Deno.test("SqliteStore.open() migrates a version 1 database, keeping what it holds", () =>
   withDir(async (dir) => {
     const path = `${dir}/chat.db`;

@@ -180,6 +180,7 @@ export class SqliteDatabase {
     try {
       db = new DatabaseSync(path);
       db.exec("PRAGMA busy_timeout = 2000");
+      refuseForeign(db, path);
       if (!memory) {
         const mode = db.prepare("PRAGMA journal_mode = WAL").get() as Row;
         if (mode.journal_mode !== "wal") {
@@ -832,6 +833,26 @@ function lockFile(path: string): Deno.FsFile {
     );
   }
   return file;
+}
+
+/**
+ * Refuses a file at schema version 0 (a new, empty one) that has tables of
+ * its own: another program's database (a --db mistyped), which the
+ * migrations would fill with this one's tables, and WAL mode change. Before
+ * anything is written to it.
+ */
+function refuseForeign(db: DatabaseSync, path: string): void {
+  const row = db.prepare("PRAGMA user_version").get() as Row;
+  if (row.user_version !== 0) return;
+  const tables = db.prepare(
+    "SELECT count(*) AS n FROM sqlite_schema WHERE type = 'table'",
+  ).get() as Row;
+  if ((tables.n as number) > 0) {
+    throw new StoreError(
+      `Cannot open the database "${path}": it is not a chat-server ` +
+        "database (it holds tables, and no schema version)",
+    );
+  }
 }
 
 function migrate(db: DatabaseSync, path: string): void {
