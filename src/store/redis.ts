@@ -241,7 +241,10 @@ export class RedisStore implements Store {
     const blocks = new BlockIds(ids.first, ids.reserved, (block) => {
       this.#link.call("INCRBY", this.#key("ids"), block).then(
         (reserved) => blocks.extend(Number(reserved)),
-        (error) => this.#onError(error as Error),
+        (error) => {
+          blocks.failed();
+          this.#onError(error as Error);
+        },
       );
     });
     this.ids = blocks;
