@@ -1048,3 +1048,34 @@ Deno.test("a ban whose moderation log line the database cannot take is in force 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("an address ban that matches where an offline server operator last logged in is refused, as for one online", async () => {
+  await using server = await startServer({ ops: ["root", "admin"] });
+  const port = server.addr.port;
+  {
+    await using admin = await registered(port, "admin", { from: "127.0.0.2" });
+    await admin.send("logout");
+    await admin.closed();
+  }
+  {
+    await using again = await loginAccount(port, "admin", {
+      from: "127.0.0.3",
+    });
+    await again.send("logout");
+    await again.closed();
+  }
+  await using root = await registered(port, "root");
+  // Where admin last logged in: refused, or admin is shut out with nobody
+  // online to lift it.
+  await root.send("ban 127.0.0.2/31 nobody from there");
+  assert.deepEqual(await root.sync(), [
+    "That ban would match admin, a server operator",
+  ]);
+  await root.send("ban 127.0.0.3");
+  assert.deepEqual(await root.sync(), [
+    "That ban would match admin, a server operator",
+  ]);
+  // Where admin registered from, but no longer logs in from: a ban.
+  await root.send("ban 127.0.0.2");
+  await root.waitFor((line) => line.startsWith("Banned 127.0.0.2 "));
+});

@@ -257,14 +257,13 @@ export function storeContract(
           "failures outlive a restart",
         );
       }
-      await store.recordLogin("alice", later + 1);
+      await store.recordLogin("alice", later + 1, { address: "192.0.2.9" });
       const after = await store.loginFailures("alice", "192.0.2.9", 0);
       assert.equal(after.account, 0);
       assert.deepEqual(after.addresses, []);
-      assert.equal(
-        (await store.accountFor("alice", "alice"))?.lastLogin,
-        later + 1,
-      );
+      const alice = await store.accountFor("alice", "alice");
+      assert.equal(alice?.lastLogin, later + 1);
+      assert.equal(alice?.lastAddress, "192.0.2.9", "and where from");
       return store;
     },
   );

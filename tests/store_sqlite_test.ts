@@ -159,6 +159,75 @@ Deno.test("SqliteStore.open() migrates a version 1 database, keeping what it hol
     }
   }));
 
+Deno.test("SqliteStore.open() migrates a version 2 database, keeping what every table holds", () =>
+  withDir(async (dir) => {
+    const path = `${dir}/chat.db`;
+    {
+      // A file as version 2 wrote it, something in each of its tables.
+      const db = new DatabaseSync(path);
+      db.exec(MIGRATIONS[0]);
+      db.exec(MIGRATIONS[1]);
+      db.exec(`
+        PRAGMA user_version = 2;
+        INSERT INTO meta VALUES ('ids', 300000), ('lockdown', 1);
+        INSERT INTO rooms VALUES ('den', 'Den', 'old times', 'alice', 1, 'alice');
+        INSERT INTO history VALUES ('den', 7, 'said', 'alice', 'from version 2', 2);
+        INSERT INTO accounts VALUES ('alice', 'Alice', 'alice', 'h', 1, 5);
+        INSERT INTO account_failures VALUES ('alice', 2, '["192.0.2.1"]');
+        INSERT INTO address_failures VALUES ('192.0.2.1', 2, 9);
+        INSERT INTO offline VALUES (1, 'alice', 8, 'bob', 'Alice', 'waiting', 3);
+        INSERT INTO operators VALUES ('alice');
+        INSERT INTO room_operators VALUES ('den', 'bob');
+        INSERT INTO sanctions VALUES ('ban', '', 'address:192.0.2.66', '192.0.2.66', 'alice', 4, NULL, 'spam');
+        INSERT INTO modlog VALUES (1, 4, 'alice', 'ban', '192.0.2.66', '', 'spam', NULL);
+      `);
+      db.close();
+    }
+    const store = await SqliteStore.open(path);
+    try {
+      assert.ok(store.ids.next() > 300000, "ids go on past the reserved");
+      assert.equal(await store.lockdown(), true);
+      const room = await store.room("den", 10);
+      assert.equal(room?.topic, "old times");
+      assert.equal(room?.owner, "alice");
+      assert.deepEqual(room?.operators, ["bob"]);
+      assert.deepEqual(room?.history.map((line) => line.text), [
+        "from version 2",
+      ]);
+      const alice = await store.accountFor("alice", "");
+      assert.equal(alice?.name, "Alice");
+      assert.equal(alice?.lastLogin, 5);
+      assert.equal(alice?.lastAddress, null);
+      const failures = await store.loginFailures("alice", "192.0.2.1", 0);
+      assert.deepEqual(failures, {
+        account: 2,
+        addresses: ["192.0.2.1"],
+        address: 2,
+      });
+      assert.deepEqual(await store.operators(), ["alice"]);
+      assert.deepEqual(
+        (await store.sanctions(0)).map((s) => s.label),
+        ["192.0.2.66"],
+      );
+      assert.deepEqual(
+        (await store.modlog({ limit: 10 })).map((e) => e.action),
+        ["ban"],
+      );
+      assert.deepEqual(
+        (await store.takeMessages("alice", 0)).map((m) => m.text),
+        ["waiting"],
+      );
+      // What version 3 added works.
+      await store.recordLogin("alice", 6, { address: "192.0.2.5" });
+      assert.equal(
+        (await store.accountFor("alice", ""))?.lastAddress,
+        "192.0.2.5",
+      );
+    } finally {
+      await store.close();
+    }
+  }));
+
 Deno.test("SqliteStore.forgetOld() drops offline messages and address failures too old to matter", () =>
   withDir(async (dir) => {
     const store = await SqliteStore.open(`${dir}/chat.db`);

@@ -174,7 +174,9 @@ export async function welcome(
   // The user is logged in by now: a store that cannot record it (its disk
   // is full, say) leaves the failures counted and the messages waiting for
   // the next login, but takes nothing of this one's welcome.
-  await store.recordLogin(account.key, clock.date()).catch(unlessAway);
+  await store.recordLogin(account.key, clock.date(), {
+    address: user.hostname,
+  }).catch(unlessAway);
   session.reply(TEXT.loggedIn(user.name));
   if (failures.account > 0) {
     session.reply(TEXT.failedSince(failures.account, failures.addresses));
@@ -340,6 +342,7 @@ export const register: Command = {
         hash,
         created: clock.date(),
         lastLogin: clock.date(),
+        lastAddress: user.hostname,
       });
     } finally {
       if (!created) limited?.giveBack(session.address);

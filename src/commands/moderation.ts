@@ -225,11 +225,23 @@ async function shieldedBehind(
   }
   // The rest may be online on other servers of a cluster (an account's key
   // is the key of its name).
-  if (!cluster?.up) return null;
+  if (cluster?.up) {
+    for (const key of [...shielded]) {
+      const presence = await cluster.find(key);
+      if (presence?.account !== key) continue;
+      shielded.delete(key);
+      if (inside(presence.address)) {
+        return { name: presence.name, operator: moderation.isOperator(key) };
+      }
+    }
+  }
+  // And the rest are offline: banned from where they last logged in, a
+  // server operator would find themselves shut out at their next login, with
+  // no operator online to lift it.
   for (const key of shielded) {
-    const presence = await cluster.find(key);
-    if (presence?.account === key && inside(presence.address)) {
-      return { name: presence.name, operator: moderation.isOperator(key) };
+    const account = await ctx.store.accountFor(key, "");
+    if (account?.lastAddress && inside(account.lastAddress)) {
+      return { name: account.name, operator: moderation.isOperator(key) };
     }
   }
   return null;

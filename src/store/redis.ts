@@ -10,7 +10,8 @@
  *   ids                      the event id counter (INCRBY, in blocks)
  *   room:KEY                 hash: name, topic, topic_by, topic_at, owner
  *   history:KEY              sorted set of chat lines (JSON) by event id
- *   account:KEY              hash: key, name, skeleton, hash, created, last_login
+ *   account:KEY              hash: key, name, skeleton, hash, created, last_login,
+ *                            last_address
  *   skeleton:SKELETON        the account key holding that skeleton
  *   account-index            hash: every account key to its skeleton
  *   fail:account:KEY         hash: count, addresses (JSON)
@@ -79,7 +80,8 @@ if redis.call('EXISTS', KEYS[1]) == 1 or redis.call('EXISTS', KEYS[2]) == 1 then
   return 0
 end
 redis.call('HSET', KEYS[1], 'key', ARGV[1], 'name', ARGV[2], 'skeleton', ARGV[3],
-  'hash', ARGV[4], 'created', ARGV[5], 'last_login', ARGV[6])
+  'hash', ARGV[4], 'created', ARGV[5], 'last_login', ARGV[6],
+  'last_address', ARGV[7])
 redis.call('SET', KEYS[2], ARGV[1])
 redis.call('HSET', KEYS[3], ARGV[1], ARGV[3])
 return 1`);
@@ -189,6 +191,7 @@ function toAccount(row: Record<string, string>): Account | null {
     lastLogin: row.last_login === undefined || row.last_login === ""
       ? null
       : Number(row.last_login),
+    lastAddress: row.last_address || null,
   };
 }
 
@@ -381,6 +384,7 @@ export class RedisStore implements Store {
       account.hash,
       account.created,
       account.lastLogin ?? "",
+      account.lastAddress ?? "",
     ]);
     return reply === 1;
   }
@@ -450,11 +454,19 @@ export class RedisStore implements Store {
     ]);
   }
 
-  async recordLogin(key: string, at: number): Promise<void> {
+  async recordLogin(
+    key: string,
+    at: number,
+    options: { address?: string } = {},
+  ): Promise<void> {
     await this.#written();
+    const fields: (string | number)[] = ["last_login", at];
+    if (options.address !== undefined) {
+      fields.push("last_address", options.address);
+    }
     await this.#link.transaction([
       ["DEL", this.#key(`fail:account:${key}`)],
-      ["HSET", this.#key(`account:${key}`), "last_login", at],
+      ["HSET", this.#key(`account:${key}`), ...fields],
     ]);
   }
 

@@ -214,8 +214,12 @@ export class SqliteStore implements Store {
     return this.#call("addLoginFailure", key, address, options);
   }
 
-  recordLogin(key: string, at: number): Promise<void> {
-    return this.#call("recordLogin", key, at);
+  recordLogin(
+    key: string,
+    at: number,
+    options: { address?: string } = {},
+  ): Promise<void> {
+    return this.#call("recordLogin", key, at, options);
   }
 
   leaveMessage(

@@ -106,6 +106,11 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX modlog_by_room ON modlog (room, id);
   `,
+  // 3: the address of each account's last login, for the shield of an
+  // offline server operator from an address ban.
+  `
+  ALTER TABLE accounts ADD COLUMN last_address TEXT;
+  `,
 ];
 
 /** The schema version this code writes. */
@@ -315,14 +320,16 @@ export class SqliteDatabase {
 
   createAccount(account: Account): boolean {
     const result = this.#write(
-      "INSERT INTO accounts (key, name, skeleton, hash, created, last_login) " +
-        "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+      "INSERT INTO accounts " +
+        "(key, name, skeleton, hash, created, last_login, last_address) " +
+        "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
       account.key,
       account.name,
       account.skeleton,
       account.hash,
       account.created,
       account.lastLogin,
+      account.lastAddress ?? null,
     );
     return result.changes === 1;
   }
@@ -400,10 +407,20 @@ export class SqliteDatabase {
     });
   }
 
-  recordLogin(key: string, at: number): void {
+  recordLogin(
+    key: string,
+    at: number,
+    options: { address?: string } = {},
+  ): void {
     this.#transaction(() => {
       this.#run("DELETE FROM account_failures WHERE key = ?", key);
-      this.#run("UPDATE accounts SET last_login = ? WHERE key = ?", at, key);
+      this.#run(
+        "UPDATE accounts SET last_login = ?, " +
+          "last_address = coalesce(?, last_address) WHERE key = ?",
+        at,
+        options.address ?? null,
+        key,
+      );
     });
   }
 
@@ -886,6 +903,7 @@ function toAccount(row: Row): Account {
     hash: row.hash as string,
     created: row.created as number,
     lastLogin: (row.last_login as number | null) ?? null,
+    lastAddress: (row.last_address as string | null) ?? null,
   };
 }
 

@@ -30,6 +30,12 @@ export interface Account {
   readonly created: number;
   /** The last successful login (epoch ms), or null. */
   readonly lastLogin: number | null;
+  /**
+   * The address of the last login (or of the registration), if known: what
+   * keeps an address ban from shutting out a server operator who is
+   * offline. Never shown to users.
+   */
+  readonly lastAddress?: string | null;
 }
 
 /** What failed logins there were, for the next try's delay and the report. */
@@ -159,8 +165,15 @@ export interface Store extends Journal {
     address: string,
     options: { at: number; since: number },
   ): Promise<void>;
-  /** A successful login: the account's failures are cleared. */
-  recordLogin(key: string, at: number): Promise<void>;
+  /**
+   * A successful login at `at`, from `address` (the peer's): the account's
+   * failures are cleared.
+   */
+  recordLogin(
+    key: string,
+    at: number,
+    options?: { address?: string },
+  ): Promise<void>;
 
   /**
    * Keeps a private message for the account `event.to` (case-folded as
