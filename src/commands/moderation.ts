@@ -237,8 +237,10 @@ async function shieldedBehind(
   }
   // And the rest are offline: banned from where they last logged in, a
   // server operator would find themselves shut out at their next login, with
-  // no operator online to lift it.
+  // no operator online to lift it. (Not an offline owner: a room's bans do
+  // not keep its owner out.)
   for (const key of shielded) {
+    if (!moderation.isOperator(key)) continue;
     const account = await ctx.store.accountFor(key, "");
     if (account?.lastAddress && inside(account.lastAddress)) {
       return { name: account.name, operator: moderation.isOperator(key) };
