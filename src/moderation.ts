@@ -164,7 +164,21 @@ export class Moderation {
    */
   async registered(key: string): Promise<boolean> {
     if (!this.#configured.has(key)) return false;
-    await this.setOperator(key, true);
+    try {
+      await this.setOperator(key, true);
+    } catch (error) {
+      if (!(error instanceof StoreUnavailable)) throw error;
+      // The account is made by now, and `--op` says what it is: so it is,
+      // here, and in the store from the next start (load() makes every
+      // registered --op account one). The registration is not failed for
+      // it.
+      log("moderation").warn(
+        "Not kept in the database ({error}): {key} is a server operator",
+        { key, error: error.message },
+      );
+      this.#operators.add(key);
+      this.#changes++;
+    }
     return true;
   }
 

@@ -1079,3 +1079,28 @@ Deno.test("an address ban that matches where an offline server operator last log
   await root.send("ban 127.0.0.2");
   await root.waitFor((line) => line.startsWith("Banned 127.0.0.2 "));
 });
+
+Deno.test("an --op account registered while the database cannot record it as an operator is registered, and an operator here", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await using server = await startServer({
+      ops: ["root"],
+      db: `${dir}/chat.db`,
+    });
+    // The disk fills between the account and its operator row.
+    const other = new DatabaseSync(`${dir}/chat.db`);
+    try {
+      other.exec(
+        "CREATE TRIGGER full BEFORE INSERT ON operators BEGIN " +
+          "SELECT RAISE(ROLLBACK, 'database or disk is full'); END",
+      );
+    } finally {
+      other.close();
+    }
+    await using root = await registered(server.addr.port, "root");
+    await root.send("lockdown");
+    assert.deepEqual(await root.sync(), ["Lockdown is off: guests may log in"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
