@@ -336,6 +336,8 @@ export const TEXT = {
     `You now own "${room}": it stays, with its topic, even when empty`,
   claimMovedOut: (room: string) =>
     `You are no longer in "${room}": it was not claimed`,
+  claimKept: (room: string) =>
+    `You are no longer in "${room}", and the server's database cannot be written right now: the claim holds; "unclaim" it there later if you do not want it`,
   roomOwned: (room: string, owner: string) =>
     `"${room}" is owned by ${owner} already`,
   mainIsOperators: '"main" belongs to the server operators',

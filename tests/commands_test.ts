@@ -3,7 +3,12 @@ import type { Cluster } from "../src/cluster/cluster.ts";
 import type { Context } from "../src/commands/command.ts";
 import { dispatch, splitWord } from "../src/commands/mod.ts";
 import { ChatError } from "../src/errors.ts";
-import type { Account, Sanction, Store } from "../src/store/store.ts";
+import {
+  type Account,
+  type Sanction,
+  type Store,
+  StoreFailed,
+} from "../src/store/store.ts";
 import { skeleton } from "../src/names.ts";
 import { fakeServer, FakeSession } from "./fake_session.ts";
 
@@ -509,6 +514,37 @@ Deno.test("claim: kicked out of the room while the claim waits for the store, on
   );
   assert.equal(registry.rooms.get("den")?.owner, null);
   assert.deepEqual(await store.claimedRooms(), []);
+});
+
+Deno.test("claim: kicked out while the claim waits, and the store cannot undo it, one owns the room here too, as the store says", async () => {
+  await using server = await fakeServer();
+  const { store, registry } = server;
+  const eve = new FakeSession();
+  const op = new FakeSession();
+  await run(server.context(eve), "login eve");
+  await run(server.context(op), "login root");
+  eve.user!.account = "eve";
+  op.user!.account = "root";
+  await server.context(op).moderation.setOperator("root", true);
+  await run(server.context(op), "join den");
+  await run(server.context(eve), "join den");
+  const gate = holdFirst(store, "claimedRooms");
+  // The disk is full by the time the claim is to be undone.
+  store.unclaimRoom = () =>
+    Promise.reject(new StoreFailed("database or disk is full"));
+  const claiming = run(server.context(eve), "claim");
+  await gate.reached;
+  await run(server.context(op), "kick eve out");
+  gate.open();
+  assert.equal(
+    (await claiming).at(-1),
+    'You are no longer in "den", and the server\'s database cannot be written right now: the claim holds; "unclaim" it there later if you do not want it',
+  );
+  assert.deepEqual(
+    (await store.claimedRooms()).map((room) => room.owner),
+    ["eve"],
+  );
+  assert.equal(registry.rooms.get("den")?.owner, "eve");
 });
 
 Deno.test("op: an operator deop'd while the name is looked up makes nobody an operator", async () => {

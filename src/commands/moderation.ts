@@ -24,7 +24,12 @@ import {
 import { foldName, validateName } from "../names.ts";
 import { MAIN_ROOM, type Registry } from "../registry.ts";
 import type { Room, User } from "../room.ts";
-import type { Sanction, SanctionKind } from "../store/store.ts";
+import { log } from "../log.ts";
+import {
+  type Sanction,
+  type SanctionKind,
+  StoreUnavailable,
+} from "../store/store.ts";
 import { formatDate, formatMoment, TEXT } from "../text.ts";
 import {
   type Command,
@@ -905,7 +910,22 @@ export const claim: Command = {
     // Kicked or banned out of the room while the claim waited for the
     // store: owning it, they would walk back in past the ban.
     if (user.room !== room) {
-      await store.unclaimRoom(room.key);
+      try {
+        await store.unclaimRoom(room.key);
+      } catch (error) {
+        if (!(error instanceof StoreUnavailable)) throw error;
+        // The store keeps the claim (its disk is full, say): so does this
+        // server. Else the two disagree until the next start, when the
+        // store's claim wins anyway, and meanwhile nobody can claim the
+        // room (the store says it is owned) nor unclaim it (here it is not).
+        log("moderation").warn(
+          "The claim of {room} by {owner} could not be undone ({error}): it holds",
+          { room: room.name, owner: user.name, error: error.message },
+        );
+        room.owner = user.account;
+        room.operators.clear();
+        throw new ChatError(TEXT.claimKept(room.name));
+      }
       throw new ChatError(TEXT.claimMovedOut(room.name));
     }
     room.owner = user.account;
