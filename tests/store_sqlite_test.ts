@@ -444,6 +444,41 @@ Deno.test("SqliteStore: a room first spoken in during a failed commit keeps the 
     }
   }));
 
+Deno.test("SqliteStore: a room whose trim the disk refuses can still be read", () =>
+  withDir(async (dir) => {
+    const path = `${dir}/chat.db`;
+    const store = await SqliteStore.open(path, { historyKeep: 2 });
+    try {
+      for (const text of ["one", "two", "three"]) {
+        store.line("den", {
+          type: "said",
+          id: store.ids.next(),
+          at: 0,
+          room: "den",
+          from: "alice",
+          text,
+        });
+      }
+      await store.flush();
+      // A full disk refuses a delete too (it needs room in the WAL).
+      const other = new DatabaseSync(path);
+      try {
+        other.exec(
+          "CREATE TRIGGER full BEFORE DELETE ON history BEGIN " +
+            "SELECT RAISE(ROLLBACK, 'database or disk is full'); END",
+        );
+      } finally {
+        other.close();
+      }
+      const read = await store.history("den", { limit: 10 });
+      assert.deepEqual(read.map((line) => line.text), ["one", "two", "three"]);
+      const room = await store.room("den", 10);
+      assert.equal(room?.history.length, 3);
+    } finally {
+      await store.close();
+    }
+  }));
+
 Deno.test("SqliteStore: ids reserved while the disk was full are asked for again, so a restart never hands out an id twice", () =>
   withDir(async (dir) => {
     const path = `${dir}/chat.db`;

@@ -276,7 +276,7 @@ export class SqliteDatabase {
   }
 
   room(key: string, lines: number): StoredRoom | null {
-    this.#trimRoom(key);
+    this.#trimBeforeRead(key);
     const row = this.#get("SELECT * FROM rooms WHERE key = ?", key);
     if (row === undefined) return null;
     const name = row.name as string;
@@ -297,7 +297,7 @@ export class SqliteDatabase {
     key: string,
     options: { limit: number; before?: number },
   ): ChatLine[] {
-    this.#trimRoom(key);
+    this.#trimBeforeRead(key);
     const row = this.#get("SELECT name FROM rooms WHERE key = ?", key);
     if (row === undefined) return [];
     return this.#history(
@@ -701,6 +701,20 @@ export class SqliteDatabase {
       this.#keep,
     );
     this.#untrimmed.delete(key);
+  }
+
+  /**
+   * Trims a room before a read of it, if it can: a delete the disk refuses
+   * (a full disk needs room in the WAL to delete, too) leaves the read with
+   * a few lines past `--history-keep`, rather than failing it (a join, a
+   * `history`) for housekeeping.
+   */
+  #trimBeforeRead(key: string): void {
+    try {
+      this.#trimRoom(key);
+    } catch {
+      // Trimmed at the next commit or read that can.
+    }
   }
 
   /**
