@@ -479,6 +479,51 @@ Deno.test("SqliteStore: a room whose trim the disk refuses can still be read", (
     }
   }));
 
+Deno.test("SqliteStore.open() with a lower historyKeep trims every room at once, not only those written to", () =>
+  withDir(async (dir) => {
+    const path = `${dir}/chat.db`;
+    let store = await SqliteStore.open(path, { historyKeep: 10 });
+    for (let i = 1; i <= 10; i++) {
+      store.line("den", {
+        type: "said",
+        id: store.ids.next(),
+        at: 0,
+        room: "den",
+        from: "alice",
+        text: `line ${i}`,
+      });
+    }
+    await store.close();
+    store = await SqliteStore.open(path, { historyKeep: 3 });
+    try {
+      const kept = await store.history("den", { limit: 10 });
+      assert.deepEqual(kept.map((line) => line.text), [
+        "line 8",
+        "line 9",
+        "line 10",
+      ]);
+    } finally {
+      await store.close();
+    }
+    const file = new DatabaseSync(path, { readOnly: true });
+    try {
+      assert.equal(
+        file.prepare("SELECT count(*) AS n FROM history").get()?.n,
+        3,
+        "gone from the file too",
+      );
+    } finally {
+      file.close();
+    }
+    // A higher one later keeps what there is, and trims nothing.
+    store = await SqliteStore.open(path, { historyKeep: 5 });
+    try {
+      assert.equal((await store.history("den", { limit: 10 })).length, 3);
+    } finally {
+      await store.close();
+    }
+  }));
+
 Deno.test("SqliteStore: ids reserved while the disk was full are asked for again, so a restart never hands out an id twice", () =>
   withDir(async (dir) => {
     const path = `${dir}/chat.db`;

@@ -196,6 +196,7 @@ export class SqliteDatabase {
       // committed; a power cut at most the last commits, never the file.
       db.exec("PRAGMA synchronous = NORMAL");
       migrate(db, path);
+      trimToKeep(db, historyKeep);
       return new SqliteDatabase(db, { path, lock, historyKeep });
     } catch (error) {
       db?.close();
@@ -906,6 +907,39 @@ function migrate(db: DatabaseSync, path: string): void {
       if (db.isTransaction) db.exec("ROLLBACK");
       throw error;
     }
+  }
+}
+
+/**
+ * A `--history-keep` lower than the last start's takes effect now, in every
+ * room: rooms are otherwise trimmed only once written to or read, so one
+ * nobody spoke in since kept its old lines on disk, and `history` there paged
+ * back through them. The keep is remembered in `meta`; an older database
+ * (which did not remember it) is trimmed once.
+ */
+function trimToKeep(db: DatabaseSync, keep: number): void {
+  const row = db.prepare("SELECT value FROM meta WHERE key = 'history_keep'")
+    .get() as Row | undefined;
+  const last = row?.value as number | undefined;
+  if (last === keep) return;
+  db.exec("BEGIN IMMEDIATE");
+  try {
+    if (last === undefined || last > keep) {
+      const trim = db.prepare(
+        "DELETE FROM history WHERE room = ?1 AND id <= (SELECT id FROM " +
+          "history WHERE room = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)",
+      );
+      const rooms = db.prepare("SELECT key FROM rooms").all() as Row[];
+      for (const room of rooms) trim.run(room.key as string, keep);
+    }
+    db.prepare(
+      "INSERT INTO meta (key, value) VALUES ('history_keep', ?) " +
+        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    ).run(keep);
+    db.exec("COMMIT");
+  } catch (error) {
+    if (db.isTransaction) db.exec("ROLLBACK");
+    throw error;
   }
 }
 
