@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import net from "node:net";
+import { SqliteStore } from "../src/store/sqlite.ts";
 import { TEXT } from "../src/text.ts";
 import {
   Client,
@@ -316,4 +317,43 @@ Deno.test("while the database cannot be written, /metrics counts each failed wri
   } finally {
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
+});
+
+Deno.test({
+  name:
+    "a start on a full disk is one line that says where to look, and exit code 1",
+  ignore: !canMountTmpfs(),
+  async fn() {
+    const dir = await Deno.makeTempDir();
+    const mounted = await new Deno.Command("mount", {
+      args: ["-t", "tmpfs", "-o", "size=256k", "tmpfs", dir],
+    }).output();
+    assert.ok(mounted.success, "a tmpfs of 256 KiB");
+    try {
+      // A database that was there before the disk filled.
+      await (await SqliteStore.open(`${dir}/chat.db`)).close();
+      await assert.rejects(
+        Deno.writeFile(`${dir}/filler`, new Uint8Array(1024 * 1024)),
+        /No space left on device/,
+      );
+      const { code, stderr } = await new Deno.Command(Deno.execPath(), {
+        args: ServerProcess.mainArgs("--db", `${dir}/chat.db`),
+        cwd: new URL("..", import.meta.url),
+        stdout: "null",
+        stderr: "piped",
+      }).output();
+      assert.equal(code, 1);
+      const lines = new TextDecoder().decode(stderr).trim().split("\n");
+      assert.equal(lines.length, 1, lines.join("\n"));
+      assert.match(
+        lines[0],
+        new RegExp(
+          `Cannot open the database "${dir}/chat\\.db": disk I/O error \\(is its disk full\\?\\)$`,
+        ),
+      );
+    } finally {
+      await new Deno.Command("umount", { args: [dir] }).output();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
 });

@@ -971,5 +971,10 @@ function describe(error: unknown): string {
   if (/not a database/i.test(message)) {
     return "it is not a chat-server database";
   }
+  // What SQLite says when it cannot make the -shm file of a database on a
+  // full disk: a restart loop saying only that does not say where to look.
+  if (/^disk I\/O error/.test(message)) {
+    return `${message.split("\n")[0]} (is its disk full?)`;
+  }
   return message.split("\n")[0];
 }
