@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import net from "node:net";
+import { DatabaseSync } from "node:sqlite";
 import { SqliteStore } from "../src/store/sqlite.ts";
 import { TEXT } from "../src/text.ts";
 import {
@@ -356,4 +357,49 @@ Deno.test({
       await Deno.remove(dir, { recursive: true });
     }
   },
+});
+
+Deno.test("the database's -wal and -shm files removed under a running server: what they held is put in the database file at once, and nothing more goes where no one sees it", async () => {
+  const dir = await Deno.makeTempDir();
+  const db = `${dir}/chat.db`;
+  try {
+    {
+      await using server = await ServerProcess.start(
+        ServerProcess.mainArgs("--db", db),
+      );
+      (await registered(server.port, "alice")).close();
+      // Taken for leftovers.
+      await Deno.remove(`${db}-wal`);
+      await Deno.remove(`${db}-shm`);
+      await using bob = await Client.login(server.port, "bob");
+      await bob.send(`register ${PASSWORD}`);
+      assert.deepEqual(await bob.sync(), [TEXT.storeFailed]);
+      // Another process (a backup) sees alice, who was only in the WAL.
+      const other = new DatabaseSync(db);
+      try {
+        assert.deepEqual(
+          other.prepare("SELECT name FROM accounts").all().map((row) =>
+            row.name
+          ),
+          ["alice"],
+        );
+      } finally {
+        other.close();
+      }
+      const status = await server.stop();
+      assert.equal(status.code, 0);
+      assert.match(
+        server.stderr,
+        /Writing to the database failed: The database's file ".*chat\.db-wal" was deleted while the server ran/,
+      );
+    }
+    await using again = await ServerProcess.start(
+      ServerProcess.mainArgs("--db", db),
+    );
+    await using carol = await Client.login(again.port, "carol");
+    await carol.send("whois alice");
+    assert.match((await carol.sync())[0], /^alice is a registered user/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -97,6 +97,10 @@ Deno.test({
           await chat;
         }
         assert.ok(said > 0, "bob chatted during the backups");
+        // The server still writes once the backups' processes are gone.
+        await bob.send("say after the backups");
+        await bob.send("history 1");
+        await bob.waitFor("[history] bob: after the backups");
       }
       const copies = [
         ...Deno.readDirSync(`${dir}/backup`).map((entry) =>

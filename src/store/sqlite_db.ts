@@ -157,6 +157,13 @@ export class SqliteDatabase {
   readonly #statements = new Map<string, StatementSync>();
   /** Rooms known to have a row, so that a line does not upsert one each. */
   readonly #rooms = new Set<string>();
+  /**
+   * The -wal file as first seen: SQLite keeps it open, and makes no other
+   * while the database is open here.
+   */
+  #wal: { ino: number | null; dev: number | null } | undefined;
+  /** The -wal file was found deleted (and what it held checkpointed). */
+  #walGone = false;
   /** Lines written per room since its history was last trimmed. */
   readonly #untrimmed = new Map<string, number>();
   #closed = false;
@@ -798,6 +805,40 @@ export class SqliteDatabase {
     if (here === null || here.ino !== open.ino || here.dev !== open.dev) {
       throw new DatabaseMoved(this.#path);
     }
+    this.#walInPlace();
+  }
+
+  /**
+   * Throws unless the -wal file beside the database is still the one SQLite
+   * has open. One deleted while the server runs (`rm chat.db-*`, taken for
+   * leftovers) holds every commit since the last checkpoint where no other
+   * process sees it (a backup then copies a database without them; sqlite3
+   * saw one without its tables), and a crash loses them. What it holds is
+   * checkpointed into the database's own file at once, and nothing more is
+   * written into it.
+   */
+  #walInPlace(): void {
+    let wal: Deno.FileInfo | null = null;
+    try {
+      wal = Deno.statSync(`${this.#path}-wal`);
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    }
+    if (this.#wal === undefined) {
+      if (wal !== null) this.#wal = { ino: wal.ino, dev: wal.dev };
+      return;
+    }
+    if (wal?.ino === this.#wal.ino && wal.dev === this.#wal.dev) return;
+    if (!this.#walGone) {
+      this.#walGone = true;
+      this.#db.exec("PRAGMA wal_checkpoint(FULL)");
+    }
+    throw new DatabaseMoved(
+      this.#path,
+      `The database's file "${this.#path}-wal" was deleted while the ` +
+        `server ran: what it held is now in "${this.#path}", and nothing ` +
+        "more is kept until the server is restarted",
+    );
   }
 
   /** A write of one statement, to the database still in place. */
@@ -833,10 +874,11 @@ export class SqliteDatabase {
  * written now would be kept.
  */
 export class DatabaseMoved extends Error {
-  constructor(path: string) {
+  constructor(path: string, message?: string) {
     super(
-      `The database file "${path}" was deleted or replaced while the server ` +
-        "ran: nothing more is kept until it is restarted",
+      message ??
+        `The database file "${path}" was deleted or replaced while the server ` +
+          "ran: nothing more is kept until it is restarted",
     );
     this.name = "DatabaseMoved";
   }
