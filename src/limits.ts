@@ -16,7 +16,7 @@ export interface ConnectionLimitsOptions {
   maxConns: number;
   /** Concurrent connections per address. */
   maxConnsPerIp: number;
-  /** New connections per address per `windowMs`. */
+  /** New connections per address per `windowMs` (`Infinity`: no limit). */
   maxNewConnsPerIp: number;
   /** Apply the per-address limits to loopback too. */
   limitLoopback: boolean;
@@ -61,7 +61,8 @@ export class ConnectionLimits {
     const key = addressKey(hostname);
     if (limited) {
       if ((this.#open.get(key) ?? 0) >= o.maxConnsPerIp) return "address";
-      if (!this.#recent.take(key)) return "rate";
+      const rated = o.maxNewConnsPerIp !== Infinity;
+      if (rated && !this.#recent.take(key)) return "rate";
     }
     this.#total++;
     this.#open.set(key, (this.#open.get(key) ?? 0) + 1);

@@ -5,7 +5,12 @@
  * @module
  */
 
-import { createServer, type Server, type Socket } from "node:net";
+import {
+  type AddressInfo,
+  createServer,
+  type Server,
+  type Socket,
+} from "node:net";
 import { createPrivateKey, X509Certificate } from "node:crypto";
 import { createSecureContext, type SecureContext, TLSSocket } from "node:tls";
 import { type Clock, SYSTEM_CLOCK } from "./clock.ts";
@@ -20,13 +25,20 @@ import {
   RateWindow,
   type Refusal,
 } from "./limits.ts";
-import { parseBlock } from "./addresses.ts";
+import { type Block, contains, parseBlock } from "./addresses.ts";
 import {
   createHandler,
   loadWeb,
   originAllowed,
   respond,
 } from "./http/handler.ts";
+import {
+  createHttpServer,
+  type HttpTimeouts,
+  plainRequest,
+  upgradeSocket,
+} from "./http/node_http.ts";
+import type { Server as HttpServer } from "node:http";
 import {
   ChatMetrics,
   type DisconnectReason,
@@ -83,6 +95,11 @@ export interface ServeOptions extends Partial<Config> {
   clock?: Clock;
   /** With `redis`: the prefix of every key and channel. Default `chat:`. */
   redisPrefix?: string;
+  /**
+   * The HTTP ports' timeouts (for tests: they run on real time). Default
+   * 10 s for a request's headers, 15 s with nothing read or written.
+   */
+  httpTimeouts?: HttpTimeouts;
 }
 
 /** A port could not be bound: says which one. */
@@ -268,6 +285,7 @@ export async function serve(options: ServeOptions = {}): Promise<ChatServer> {
     commands = COMMANDS,
     clock = SYSTEM_CLOCK,
     redisPrefix = "chat:",
+    httpTimeouts = {},
     ...overrides
   } = options;
   const config: Config = { ...DEFAULTS, ...overrides };
@@ -401,6 +419,7 @@ export async function serve(options: ServeOptions = {}): Promise<ChatServer> {
       );
     }
     const server = new ChatServer({
+      httpTimeouts,
       listener,
       tlsListener,
       secureContext,
@@ -453,6 +472,18 @@ function listen(host: string, port: number): Promise<Server> {
   return new Promise((resolve, reject) => {
     // Paused, so that nothing is read before SocketConnection takes over.
     const server = createServer({ pauseOnConnect: true });
+    server.once("error", reject);
+    server.listen({ host, port }, () => {
+      server.off("error", reject);
+      resolve(server);
+    });
+  });
+}
+
+/** An HTTP port: a `node:net` server, not paused (node:http reads at once). */
+function listenOpen(host: string, port: number): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
     server.once("error", reject);
     server.listen({ host, port }, () => {
       server.off("error", reject);
@@ -540,6 +571,8 @@ export interface ChatServerParts {
    * store is closed. Default: none.
    */
   storeErrors?: LogThrottle;
+  /** The HTTP ports' timeouts. Default: node_http.ts's. */
+  httpTimeouts?: HttpTimeouts;
 }
 
 /** A running server: its addresses, its registry, and a way to stop it. */
@@ -567,7 +600,18 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
   httpAddr: Deno.NetAddr | null = null;
   /** The HTTPS address, when HTTPS is served. */
   httpsAddr: Deno.NetAddr | null = null;
-  readonly #http: Deno.HttpServer[] = [];
+  /** The HTTP ports, each with what closes it. */
+  readonly #http: { close(): Promise<void> }[] = [];
+  /**
+   * The HTTP ports' connections until they become WebSockets: counted from
+   * accept, per address, so that connections that send nothing or
+   * half a request cannot pile up (a WebSocket is counted as a session).
+   */
+  readonly #httpLimits: ConnectionLimits;
+  /** The HTTP ports' connections not upgraded, closed at shutdown. */
+  readonly #httpSockets = new Set<Socket>();
+  /** What stops counting an HTTP connection once it is a WebSocket. */
+  readonly #httpUpgraded = new WeakMap<Socket, () => void>();
   #httpReady = false;
   /** Browser sessions by the token that takes them back after a drop. */
   readonly #waiting = new Map<string, WebSocketConnection>();
@@ -580,6 +624,13 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
     this.#parts = parts;
     const { listener, tlsListener, config, clock } = parts;
     this.#limits = new ConnectionLimits({ ...config, clock });
+    this.#httpLimits = new ConnectionLimits({
+      ...config,
+      // A page's files come over several connections, again at each load;
+      // what these limits are for is connections held open.
+      maxNewConnsPerIp: Infinity,
+      clock,
+    });
     this.#refusalLog = new LogThrottle({
       windowMs: REFUSAL_LOG_MS,
       clock,
@@ -1054,45 +1105,129 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
   async startHttp(): Promise<void> {
     const { config } = this.#parts;
     const files = await loadWeb(WEB_ROOT);
+    const trusted = config.trustedProxies.map((text) => parseBlock(text)!);
     const handler = createHandler({
       files,
       upgrade: (request, remote) => this.#upgrade(request, remote),
       metrics: () => this.#parts.metrics.registry.render(),
       ready: () => this.ready,
-      trustedProxies: config.trustedProxies.map((text) => parseBlock(text)!),
+      trustedProxies: trusted,
     });
-    const listen = async (port: number, tls: boolean) => {
-      const pem = this.#parts.certificate;
-      const certificate = tls ? { cert: pem!.cert, key: pem!.key } : {};
-      const host = config.httpHost === "" ? config.host : config.httpHost;
-      const server = await bound(host, port, () =>
-        Deno.serve({
-          hostname: host,
-          port,
-          ...certificate,
-          onListen: () => {},
-          onError: (error) => {
-            this.#log.error("Serving an HTTP request failed: {error}", {
-              error,
-            });
-            return respond(500, "Internal server error\n");
-          },
-        }, handler));
-      this.#http.push(server);
-      const addr = server.addr as Deno.NetAddr;
+    const host = config.httpHost === "" ? config.host : config.httpHost;
+    const announce = (addr: Deno.NetAddr, tls: boolean) => {
       this.#log.info("Serving HTTP{s} on {address}", {
         s: tls ? "S" : "",
         address: formatAddr(addr),
       });
       return addr;
     };
+    const onError = (error: unknown) => {
+      this.#log.error("Serving an HTTP request failed: {error}", { error });
+      return respond(500, "Internal server error\n");
+    };
+    // The plain port: node:http over our own listener (src/http/node_http.ts).
+    const listenPlain = async (port: number) => {
+      const listener = await bound(host, port, () => listenOpen(host, port));
+      const server = createHttpServer(handler, {
+        ...this.#parts.httpTimeouts,
+        secure: false,
+        onError,
+      });
+      listener.on("connection", (socket: Socket) => {
+        this.#httpConnection(socket, server, trusted);
+      });
+      listener.on("error", (error) => {
+        this.#log.error("Accepting a connection failed: {error}", { error });
+      });
+      this.#http.push({
+        close: () => {
+          // Open until now, for /readyz to say 503 while sessions end.
+          listener.close();
+          for (const socket of this.#httpSockets) socket.destroy();
+          return Promise.resolve();
+        },
+      });
+      const local = listener.address() as AddressInfo;
+      return announce({
+        transport: "tcp",
+        hostname: unmapped(local.address),
+        port: local.port,
+      }, false);
+    };
+    // The HTTPS port stays on Deno.serve: Deno can upgrade a WebSocket
+    // over a node socket only when it is plain TCP, not a TLSSocket. It
+    // has none of the plain port's timeouts and counts (docs/operations.md).
+    const listenTls = async (port: number) => {
+      const pem = this.#parts.certificate!;
+      const server = await bound(host, port, () =>
+        Deno.serve({
+          hostname: host,
+          port,
+          cert: pem.cert,
+          key: pem.key,
+          onListen: () => {},
+          onError,
+        }, (request, info) =>
+          handler(request, { remoteAddr: info.remoteAddr, url: request.url })));
+      this.#http.push({ close: () => server.shutdown() });
+      return announce(server.addr as Deno.NetAddr, true);
+    };
     if (config.httpPort !== null) {
-      this.httpAddr = await listen(config.httpPort, false);
+      this.httpAddr = await listenPlain(config.httpPort);
     }
     if (config.httpsPort !== null) {
-      this.httpsAddr = await listen(config.httpsPort, true);
+      this.httpsAddr = await listenTls(config.httpsPort);
     }
     this.#httpReady = true;
+  }
+
+  /**
+   * A connection to the HTTP port, from its first byte: counted per address
+   * (but for a trusted proxy's, which carry many clients: their
+   * WebSockets are counted by X-Forwarded-For), then handed to `server`,
+   * whose timeouts close it if its request does not come. It stops being
+   * counted here when it becomes a WebSocket (a session, counted as one).
+   */
+  #httpConnection(raw: Socket, server: HttpServer, trusted: Block[]): void {
+    // Taken during a shutdown too: /readyz says 503 until the end.
+    const remote: Deno.NetAddr = {
+      transport: "tcp",
+      hostname: unmapped(raw.remoteAddress ?? ""),
+      port: raw.remotePort ?? 0,
+    };
+    const own = parseBlock(remote.hostname);
+    const proxy = own !== null && trusted.some((block) => contains(block, own));
+    if (!proxy) {
+      const refusal = this.#httpLimits.admit(remote.hostname);
+      if (refusal !== null) {
+        this.#refused(remote, refusal);
+        raw.destroy();
+        return;
+      }
+    }
+    let counted = !proxy;
+    const uncount = () => {
+      this.#httpSockets.delete(raw);
+      if (counted) this.#httpLimits.release(remote.hostname);
+      counted = false;
+    };
+    this.#httpSockets.add(raw);
+    raw.on("error", () => raw.destroy());
+    raw.once("close", uncount);
+    this.#httpUpgraded.set(raw, uncount);
+    server.emit("connection", raw);
+  }
+
+  /**
+   * An HTTP connection became a WebSocket: counted as a session from here
+   * (or refused, and closed).
+   */
+  #upgraded(request: Request): void {
+    const node = upgradeSocket(request)?.socket;
+    const uncount = node === undefined
+      ? undefined
+      : this.#httpUpgraded.get(node);
+    uncount?.();
   }
 
   /**
@@ -1147,6 +1282,7 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
         return respond(400, "Bad WebSocket upgrade\n", plain);
       }
       const { socket, response } = upgraded;
+      this.#upgraded(request);
       if (refusal !== null) {
         // The session waits on for its page; this socket is not it.
         refuseSocket(socket, refusal);
@@ -1186,6 +1322,7 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
       return respond(400, "Bad WebSocket upgrade\n", plain);
     }
     const { socket, response } = upgraded;
+    this.#upgraded(request);
     if (refusal !== null) {
       refuseSocket(socket, refusal);
       return response;
@@ -1245,7 +1382,7 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
     if (this.#sessions.size > 0) {
       await new Promise<void>((resolve) => this.#lastEnded = resolve);
     }
-    await Promise.all(this.#http.map((server) => server.shutdown()));
+    await Promise.all(this.#http.map((port) => port.close()));
     await this.#parts.cluster?.close();
     try {
       await this.#parts.store.close();
@@ -1278,8 +1415,12 @@ function upgrade(
 ): { socket: WebSocket; response: Response } | null {
   const key = request.headers.get("sec-websocket-key") ?? "";
   if (!/^[A-Za-z0-9+/]{21}[AQgw]==$/.test(key)) return null;
+  // The plain port's request that came without `Connection: upgrade`
+  // cannot be upgraded; the HTTPS port's (Deno.serve's) has no socket.
+  if (plainRequest(request)) return null;
+  const node = upgradeSocket(request) ?? {};
   try {
-    return Deno.upgradeWebSocket(request, { idleTimeout: 60 });
+    return Deno.upgradeWebSocket(request, { idleTimeout: 60, ...node });
   } catch {
     return null;
   }

@@ -7,6 +7,7 @@
  */
 
 import { type Block, contains, formatBlock, parseBlock } from "../addresses.ts";
+import type { RequestInfo } from "./node_http.ts";
 
 /** Headers every response carries. */
 const COMMON_HEADERS: Readonly<Record<string, string>> = {
@@ -174,18 +175,21 @@ export function requestPath(url: string): string {
   return end === -1 ? path : path.slice(0, end);
 }
 
-/** The handler for `Deno.serve`. */
+/** The handler of the HTTP ports (`src/http/node_http.ts`). */
 export function createHandler(
   parts: HandlerParts,
-): (request: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>) => Response {
+): (request: Request, info: RequestInfo) => Response {
   return (request, info) => {
     const host = request.headers.get("host");
-    if ((host !== null && !HOST.test(host)) || !URL.canParse(request.url)) {
+    // The URL as sent: `request.url` is resolved (`/x/..\metrics` is
+    // /metrics there).
+    const url = info.url;
+    if ((host !== null && !HOST.test(host)) || !URL.canParse(url)) {
       // A Host that is no host (`a b`, `x\metrics?`), or makes no URL
       // (`x:99999`): the client's mistake, not a bug to log with its stack.
       return respond(400, "Bad request\n");
     }
-    const path = requestPath(request.url);
+    const path = requestPath(url);
     if (request.method !== "GET" && request.method !== "HEAD") {
       return respond(405, "Method not allowed\n", { Allow: "GET, HEAD" });
     }

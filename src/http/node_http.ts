@@ -1,0 +1,302 @@
+/**
+ * The HTTP ports on `node:http` over our own `node:net` listener, not
+ * `Deno.serve`: Deno's server has no timeout for a request's headers, no
+ * idle timeout and no hook at accept, so a client that connected and sent
+ * nothing, or a header a minute, kept its connection for good, counted
+ * nowhere. Here every TCP connection is seen from its first byte (and
+ * counted by the server), its headers must be in within
+ * {@linkcode HEADERS_TIMEOUT_MS}, an idle one is closed after
+ * {@linkcode IDLE_TIMEOUT_MS}, and a request the parser refuses is answered
+ * with the same headers as every other response.
+ *
+ * The handler still takes a web `Request` and gives a `Response`; this
+ * module turns one into the other. A WebSocket upgrade is done over the
+ * node socket (`Deno.upgradeWebSocket`'s `socket` option).
+ *
+ * @module
+ */
+
+import {
+  createServer,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+  STATUS_CODES,
+} from "node:http";
+import type { Socket } from "node:net";
+import type { Duplex } from "node:stream";
+import { unmapped } from "../connection.ts";
+import { respond } from "./handler.ts";
+
+/** How long a connection has for a request's headers (and whole request), in ms. */
+export const HEADERS_TIMEOUT_MS = 10_000;
+
+/**
+ * How long a connection may go with nothing read or written before it is
+ * closed, in ms: one that sends nothing at all (which the headers timeout
+ * does not see), or one that does not read its answer. A WebSocket is no
+ * longer timed by this: its pings are.
+ */
+export const IDLE_TIMEOUT_MS = 15_000;
+
+/** How long an idle keep-alive connection waits for its next request, in ms. */
+const KEEP_ALIVE_MS = 5_000;
+
+/** The longest request head, in bytes: what nginx's default buffers take. */
+const MAX_HEADER_BYTES = 16 * 1024;
+
+/** How long a refused connection has to read its answer, in ms. */
+const CLOSE_MS = 1_000;
+
+/** How often node looks for connections past their headers timeout, in ms. */
+const CHECK_INTERVAL_MS = 1_000;
+
+/** An upgrade request's socket, and what was read past its head. */
+export interface UpgradeSocket {
+  socket: Socket;
+  head: Uint8Array;
+}
+
+/** The sockets of upgrade requests, for `Deno.upgradeWebSocket`. */
+const upgrades = new WeakMap<Request, UpgradeSocket>();
+
+/** Requests that came as ordinary requests (no `Connection: upgrade`). */
+const plain = new WeakSet<Request>();
+
+/** Whether `request` came to node:http as an ordinary request. */
+export function plainRequest(request: Request): boolean {
+  return plain.has(request);
+}
+
+/**
+ * The socket an upgrade request came on, or null when it came as an
+ * ordinary request (no `Connection: upgrade`) and cannot be upgraded.
+ */
+export function upgradeSocket(request: Request): UpgradeSocket | null {
+  return upgrades.get(request) ?? null;
+}
+
+/** What the handler is given with a request. */
+export interface RequestInfo {
+  /** The peer's address. */
+  remoteAddr: Deno.NetAddr;
+  /**
+   * The request's URL as sent, not resolved: the scheme, the Host and the
+   * target as they came (or the target, in absolute form), as `Deno.serve`
+   * made `request.url`. A `Request`'s own URL is resolved.
+   */
+  url: string;
+}
+
+/** The handler this module serves. */
+export type Handler = (request: Request, info: RequestInfo) => Response;
+
+/** How long an HTTP connection may take, in ms. */
+export interface HttpTimeouts {
+  /** For its request's headers. Default {@linkcode HEADERS_TIMEOUT_MS}. */
+  headersMs?: number;
+  /** With nothing read or written. Default {@linkcode IDLE_TIMEOUT_MS}. */
+  idleMs?: number;
+}
+
+/** Options for {@linkcode createHttpServer}. */
+export interface HttpServerOptions extends HttpTimeouts {
+  /** Whether the connections come over TLS (the URL's scheme). */
+  secure: boolean;
+  /** A handler that threw: logged by the caller. */
+  onError(error: unknown): void;
+}
+
+/**
+ * An HTTP server with no listener of its own: the caller accepts, counts
+ * and hands each connection over with `server.emit("connection", socket)`.
+ */
+export function createHttpServer(
+  handler: Handler,
+  options: HttpServerOptions,
+): Server {
+  const headersMs = options.headersMs ?? HEADERS_TIMEOUT_MS;
+  const server = createServer({
+    connectionsCheckingInterval: Math.min(CHECK_INTERVAL_MS, headersMs / 4),
+    headersTimeout: headersMs,
+    requestTimeout: headersMs,
+    keepAliveTimeout: KEEP_ALIVE_MS,
+    maxHeaderSize: MAX_HEADER_BYTES,
+    // The handler judges the Host (and a missing one) itself, as it did
+    // behind Deno.serve; node's own 400 would lack our headers.
+    requireHostHeader: false,
+  });
+  server.timeout = options.idleMs ?? IDLE_TIMEOUT_MS;
+  // node's headersTimeout, as Deno has it, starts again at each chunk: a
+  // head sent a byte at a time never ends it. This one is for the whole
+  // head: from accept, and from the end of each answer on a kept-alive
+  // connection, to the request.
+  const deadlines = new WeakMap<Socket, ReturnType<typeof setTimeout>>();
+  const arm = (socket: Socket) => {
+    clearTimeout(deadlines.get(socket));
+    deadlines.set(
+      socket,
+      setTimeout(() => {
+        if (!socket.writable) return socket.destroy();
+        writeRaw(socket, respond(408, "Request timeout\n"))
+          .catch(() => socket.destroy());
+      }, headersMs),
+    );
+  };
+  const disarm = (socket: Socket) => clearTimeout(deadlines.get(socket));
+  server.on("connection", (socket: Socket) => {
+    arm(socket);
+    socket.once("close", () => disarm(socket));
+  });
+  const answer = (
+    req: IncomingMessage,
+    request: Request | Response,
+    socket: Socket,
+  ): Response => {
+    if (request instanceof Response) return request;
+    try {
+      return handler(request, {
+        remoteAddr: peerAddress(socket),
+        url: rawUrl(req, options.secure),
+      });
+    } catch (error) {
+      options.onError(error);
+      return respond(500, "Internal server error\n");
+    }
+  };
+  server.on("request", (req: IncomingMessage, res: ServerResponse) => {
+    disarm(req.socket);
+    res.once("finish", () => arm(req.socket));
+    const request = toRequest(req, options.secure);
+    if (request instanceof Request) plain.add(request);
+    const response = answer(req, request, req.socket);
+    sendResponse(res, response).catch((error) => {
+      options.onError(error);
+      res.destroy();
+    });
+  });
+  server.on("upgrade", (req: IncomingMessage, duplex: Duplex, head) => {
+    const socket = duplex as Socket;
+    disarm(socket);
+    const request = toRequest(req, options.secure);
+    if (request instanceof Request) {
+      upgrades.set(request, { socket, head: new Uint8Array(head) });
+      // The WebSocket's pings time it from here (and close it); an idle
+      // timer left on the node socket would destroy it under them.
+      socket.setTimeout(0);
+    }
+    const response = answer(req, request, socket);
+    if (response.status === 101) return;
+    writeRaw(socket, response).catch(() => socket.destroy());
+  });
+  server.on("clientError", (error: Error & { code?: string }, duplex) => {
+    // A request the parser refuses (a head over MAX_HEADER_BYTES, bytes
+    // that are no HTTP, a timeout): answered with our headers, then closed.
+    const socket = duplex as Socket;
+    if (!socket.writable || error.code === "ECONNRESET") {
+      socket.destroy();
+      return;
+    }
+    const status = error.code === "HPE_HEADER_OVERFLOW"
+      ? 431
+      : error.code === "ERR_HTTP_REQUEST_TIMEOUT"
+      ? 408
+      : 400;
+    const text = status === 431
+      ? "Request header fields too large\n"
+      : status === 408
+      ? "Request timeout\n"
+      : "Bad request\n";
+    writeRaw(socket, respond(status, text)).catch(() => socket.destroy());
+  });
+  return server;
+}
+
+/** The peer of a socket, as `Deno.serve` gave it. */
+function peerAddress(socket: Socket): Deno.NetAddr {
+  return {
+    transport: "tcp",
+    hostname: unmapped(socket.remoteAddress ?? ""),
+    port: socket.remotePort ?? 0,
+  };
+}
+
+/**
+ * A node request as a web `Request`, its URL made as `Deno.serve` made it
+ * (the scheme, the Host and the target as sent, or the target when it is
+ * in absolute form); or the answer at once, when there can be no `Request`:
+ * 400 for a URL that does not parse, 405 for a method `Request` refuses
+ * (CONNECT, TRACE, TRACK).
+ */
+function toRequest(
+  req: IncomingMessage,
+  secure: boolean,
+): Request | Response {
+  const url = rawUrl(req, secure);
+  if (!URL.canParse(url)) return respond(400, "Bad request\n");
+  const headers = new Headers();
+  const raw = req.rawHeaders;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    try {
+      headers.append(raw[i], raw[i + 1]);
+    } catch {
+      return respond(400, "Bad request\n");
+    }
+  }
+  try {
+    // No body: the handler serves GET and HEAD only.
+    return new Request(url, { method: req.method, headers });
+  } catch {
+    return respond(405, "Method not allowed\n", { Allow: "GET, HEAD" });
+  }
+}
+
+/** A request's URL as `Deno.serve` made it: see {@linkcode RequestInfo}. */
+function rawUrl(req: IncomingMessage, secure: boolean): string {
+  const target = req.url ?? "/";
+  return target.startsWith("/")
+    ? `${secure ? "https" : "http"}://${req.headers.host ?? ""}${target}`
+    : target;
+}
+
+/** Writes `response` as the answer to a node request. */
+async function sendResponse(
+  res: ServerResponse,
+  response: Response,
+): Promise<void> {
+  const body = response.body === null
+    ? null
+    : new Uint8Array(await response.arrayBuffer());
+  res.statusCode = response.status;
+  response.headers.forEach((value, name) => res.setHeader(name, value));
+  if (body !== null && !response.headers.has("content-length")) {
+    res.setHeader("Content-Length", body.byteLength);
+  }
+  res.end(body ?? undefined);
+}
+
+/**
+ * Writes `response` on a socket no `ServerResponse` owns (an upgrade
+ * refused, a request the parser refused), and closes it.
+ */
+async function writeRaw(socket: Socket, response: Response): Promise<void> {
+  const body = new Uint8Array(await response.arrayBuffer());
+  const lines = [
+    `HTTP/1.1 ${response.status} ${STATUS_CODES[response.status] ?? ""}`,
+  ];
+  response.headers.forEach((value, name) => lines.push(`${name}: ${value}`));
+  if (!response.headers.has("content-length")) {
+    lines.push(`content-length: ${body.byteLength}`);
+  }
+  lines.push("connection: close", "", "");
+  socket.end(concat(new TextEncoder().encode(lines.join("\r\n")), body));
+  // A client that does not read its answer does not keep the socket.
+  socket.setTimeout(CLOSE_MS, () => socket.destroy());
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const all = new Uint8Array(a.byteLength + b.byteLength);
+  all.set(a);
+  all.set(b, a.byteLength);
+  return all;
+}

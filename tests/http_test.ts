@@ -1,0 +1,245 @@
+import assert from "node:assert/strict";
+import { startServer, TIMEOUT_MS, withTimeout } from "./helpers.ts";
+import { WsClient } from "./ws_helpers.ts";
+import { makeCertificate, openssl, opensslMissing } from "./tls_helpers.ts";
+
+/** A server with HTTP on a free port. */
+function startWeb(options: Parameters<typeof startServer>[0] = {}) {
+  return startServer({ httpPort: 0, ...options });
+}
+
+/**
+ * Everything `conn` reads until the server closes it (a reset counts as
+ * closed), or rejects after TIMEOUT_MS.
+ */
+async function readToEnd(conn: Deno.Conn): Promise<string> {
+  const decoder = new TextDecoder();
+  const buffer = new Uint8Array(4096);
+  let text = "";
+  while (true) {
+    const n = await withTimeout(
+      conn.read(buffer).catch(() => null),
+      TIMEOUT_MS,
+      "the server to close the connection",
+    );
+    if (n === null) return text;
+    text += decoder.decode(buffer.subarray(0, n), { stream: true });
+  }
+}
+
+function connect(port: number): Promise<Deno.TcpConn> {
+  return Deno.connect({ hostname: "127.0.0.1", port });
+}
+
+const encoder = new TextEncoder();
+
+/** The value of header `name` in a raw answer's head, or undefined. */
+function header(answer: string, name: string): string | undefined {
+  const head = answer.split("\r\n\r\n")[0].split("\r\n");
+  const field = head.find((line) =>
+    line.toLowerCase().startsWith(`${name.toLowerCase()}:`)
+  );
+  return field?.slice(field.indexOf(":") + 1).trim();
+}
+
+Deno.test("an HTTP connection that sends nothing, or its headers a byte at a time, is closed", async () => {
+  await using server = await startWeb({
+    httpTimeouts: { headersMs: 400, idleMs: 800 },
+  });
+  const port = server.httpAddr!.port;
+  using silent = await connect(port);
+  using slow = await connect(port);
+  // A slowloris: a byte every 50 ms, never the blank line; each byte would
+  // reset an idle timer, so only a limit on the whole head ends it.
+  let writing = true;
+  const drip = (async () => {
+    const head = encoder.encode(
+      `GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n${"X-A: b\r\n".repeat(1000)}`,
+    );
+    for (let i = 0; writing && i < head.length; i++) {
+      try {
+        await slow.write(head.subarray(i, i + 1));
+      } catch {
+        return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  })();
+  const [nothing, dripped] = await Promise.all([
+    readToEnd(silent),
+    readToEnd(slow),
+  ]);
+  writing = false;
+  await drip;
+  for (const answer of [nothing, dripped]) {
+    assert.match(answer, /^HTTP\/1\.1 408 /);
+    assert.equal(header(answer, "x-content-type-options"), "nosniff");
+  }
+  // The server goes on.
+  const live = await fetch(`http://127.0.0.1:${port}/livez`);
+  assert.equal(await live.text(), "ok\n");
+});
+
+Deno.test("HTTP connections count per address from accept: past --max-conns-per-ip one is closed at once", async () => {
+  await using server = await startWeb({
+    maxConnsPerIp: 2,
+    limitLoopback: true,
+  });
+  const port = server.httpAddr!.port;
+  const idle = [await connect(port), await connect(port)];
+  // Two that sent nothing hold both places: a third is closed unanswered.
+  {
+    using third = await connect(port);
+    await third.write(
+      encoder.encode("GET /livez HTTP/1.1\r\nHost: x\r\n\r\n"),
+    ).catch(() => {});
+    assert.equal(await readToEnd(third), "");
+  }
+  // One lets go: its place comes back.
+  idle.pop()!.close();
+  const deadline = Date.now() + TIMEOUT_MS;
+  while (true) {
+    using next = await connect(port);
+    await next.write(
+      encoder.encode(
+        "GET /livez HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+      ),
+    ).catch(() => {});
+    const answer = await readToEnd(next);
+    if (answer !== "") {
+      assert.match(answer, /^HTTP\/1\.1 200 /);
+      break;
+    }
+    assert.ok(Date.now() < deadline, "the place was never given back");
+  }
+  for (const conn of idle) conn.close();
+  const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`))
+    .text();
+  assert.match(
+    metrics,
+    /^chat_refused_connections_total\{reason="address"\} [1-9]/m,
+  );
+});
+
+Deno.test("a page's WebSocket stops counting as an HTTP connection: it is counted as a session", async () => {
+  await using server = await startWeb({
+    maxConnsPerIp: 2,
+    limitLoopback: true,
+    maxNewConnsPerIp: 1000,
+  });
+  const port = server.httpAddr!.port;
+  // Two pages, each its session's place; their HTTP places were given back
+  // at the upgrade, or the second's connection would have been refused.
+  await using one = await WsClient.open(port);
+  await using two = await WsClient.open(port);
+  await one.waitFor((frame) => frame.type === "hello");
+  await two.waitFor((frame) => frame.type === "hello");
+  // And a plain request still gets in beside them.
+  const live = await fetch(`http://127.0.0.1:${port}/livez`);
+  assert.equal(await live.text(), "ok\n");
+});
+
+Deno.test("a trusted proxy's HTTP connections are not counted at accept: they carry many clients", async () => {
+  await using server = await startWeb({
+    maxConnsPerIp: 1,
+    limitLoopback: true,
+    trustedProxies: ["127.0.0.1"],
+  });
+  const port = server.httpAddr!.port;
+  using a = await connect(port);
+  using b = await connect(port);
+  using c = await connect(port);
+  await c.write(
+    encoder.encode(
+      "GET /livez HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    ),
+  );
+  assert.match(await readToEnd(c), /^HTTP\/1\.1 200 /);
+  assert.ok(a && b);
+});
+
+Deno.test("a request the parser refuses gets our headers: 431 for a head over 16 KiB, 400 for no HTTP", async () => {
+  await using server = await startWeb();
+  const port = server.httpAddr!.port;
+  const cases: [string, RegExp][] = [
+    [
+      `GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${"a".repeat(20_000)}\r\n\r\n`,
+      /^HTTP\/1\.1 431 /,
+    ],
+    [
+      `GET /${"a".repeat(20_000)} HTTP/1.1\r\nHost: x\r\n\r\n`,
+      /^HTTP\/1\.1 431 /,
+    ],
+    [
+      "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n",
+      /^HTTP\/1\.1 400 /,
+    ],
+    [
+      "GET / HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n",
+      /^HTTP\/1\.1 400 /,
+    ],
+  ];
+  for (const [request, status] of cases) {
+    using conn = await connect(port);
+    await conn.write(encoder.encode(request)).catch(() => {});
+    const answer = await readToEnd(conn);
+    assert.match(answer, status, JSON.stringify(request.slice(0, 40)));
+    assert.equal(header(answer, "x-content-type-options"), "nosniff");
+    assert.match(
+      header(answer, "content-security-policy")!,
+      /frame-ancestors 'none'/,
+    );
+  }
+});
+
+Deno.test({
+  name: openssl
+    ? "HTTPS: the page, /livez and a WebSocket over TLS"
+    : `HTTPS: the page, /livez and a WebSocket over TLS (ignored: ${opensslMissing})`,
+  ignore: !openssl,
+  async fn() {
+    const { dir, ca, cert, key } = await makeCertificate();
+    try {
+      await using server = await startServer({ httpsPort: 0, cert, key });
+      const port = server.httpsAddr!.port;
+      const caCerts = [await Deno.readTextFile(ca)];
+      {
+        using conn = await Deno.connectTls({
+          hostname: "127.0.0.1",
+          port,
+          caCerts,
+        });
+        await conn.write(
+          encoder.encode(
+            "GET /livez HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+          ),
+        );
+        const answer = await readToEnd(conn);
+        assert.match(answer, /^HTTP\/1\.1 200 /);
+        assert.ok(answer.endsWith("\r\n\r\nok\n"));
+      }
+      using conn = await Deno.connectTls({
+        hostname: "127.0.0.1",
+        port,
+        caCerts,
+      });
+      await conn.write(
+        encoder.encode(
+          `GET /ws HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\n` +
+            "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" +
+            "Sec-WebSocket-Version: 13\r\n\r\n",
+        ),
+      );
+      let text = "";
+      const buffer = new Uint8Array(4096);
+      while (!text.includes('"type":"hello"')) {
+        const n = await withTimeout(conn.read(buffer), TIMEOUT_MS, "hello");
+        assert.notEqual(n, null, text);
+        text += new TextDecoder().decode(buffer.subarray(0, n!));
+      }
+      assert.match(text, /^HTTP\/1\.1 101 /);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
