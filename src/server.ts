@@ -1219,15 +1219,21 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
   }
 
   /**
-   * An HTTP connection became a WebSocket: counted as a session from here
-   * (or refused, and closed).
+   * An HTTP connection became a WebSocket: counted as a session from here,
+   * or, when `refused`, still counted as an HTTP connection until its
+   * client lets go. Deno's `close()` only queues a close frame, and Deno
+   * owns the socket now (destroying the node socket does not close it): a
+   * client that never answers the close keeps it open for good, and
+   * uncounted, one address could pile up any number of them.
    */
-  #upgraded(request: Request): void {
+  #upgraded(request: Request, socket: WebSocket, refused: boolean): void {
     const node = upgradeSocket(request)?.socket;
     const uncount = node === undefined
       ? undefined
       : this.#httpUpgraded.get(node);
-    uncount?.();
+    if (uncount === undefined) return;
+    if (!refused) uncount();
+    else socket.addEventListener("close", uncount, { once: true });
   }
 
   /**
@@ -1282,7 +1288,7 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
         return respond(400, "Bad WebSocket upgrade\n", plain);
       }
       const { socket, response } = upgraded;
-      this.#upgraded(request);
+      this.#upgraded(request, socket, refusal !== null);
       if (refusal !== null) {
         // The session waits on for its page; this socket is not it.
         refuseSocket(socket, refusal);
@@ -1322,7 +1328,7 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
       return respond(400, "Bad WebSocket upgrade\n", plain);
     }
     const { socket, response } = upgraded;
-    this.#upgraded(request);
+    this.#upgraded(request, socket, refusal !== null);
     if (refusal !== null) {
       refuseSocket(socket, refusal);
       return response;

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { startServer, TIMEOUT_MS, withTimeout } from "./helpers.ts";
-import { WsClient } from "./ws_helpers.ts";
+import { RawWebSocket, WsClient } from "./ws_helpers.ts";
 import { makeCertificate, openssl, opensslMissing } from "./tls_helpers.ts";
 
 /** A server with HTTP on a free port. */
@@ -242,4 +242,45 @@ Deno.test({
       await Deno.remove(dir, { recursive: true });
     }
   },
+});
+
+Deno.test("a refused WebSocket its client keeps open holds an HTTP place until it closes", async () => {
+  await using server = await startWeb({
+    maxConnsPerIp: 1,
+    maxNewConnsPerIp: 1000,
+    limitLoopback: true,
+  });
+  const port = server.httpAddr!.port;
+  // The address's one session.
+  await using page = await WsClient.open(port);
+  await page.waitFor((frame) => frame.type === "hello");
+  // A second is refused, and its client neither reads on nor answers the
+  // close: the socket stays open (Deno's close() only queues a frame).
+  const refused = await RawWebSocket.open(port);
+  assert.deepEqual(JSON.parse(await refused.readText()), {
+    type: "refused",
+    text: "Too many connections from your address",
+  });
+  // It holds the address's HTTP place: a new connection is closed unanswered.
+  const get = async () => {
+    using conn = await connect(port);
+    await conn.write(
+      encoder.encode(
+        "GET /livez HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+      ),
+    ).catch(() => {});
+    return await readToEnd(conn);
+  };
+  assert.equal(await get(), "");
+  // Once its client lets go, the place comes back.
+  refused[Symbol.dispose]();
+  const deadline = Date.now() + TIMEOUT_MS;
+  while (true) {
+    const answer = await get();
+    if (answer !== "") {
+      assert.match(answer, /^HTTP\/1\.1 200 /);
+      break;
+    }
+    assert.ok(Date.now() < deadline, "the place was never given back");
+  }
 });
