@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { FakeClock } from "./fake_clock.ts";
 import { startServer, TIMEOUT_MS, withTimeout } from "./helpers.ts";
 import { RawWebSocket, WsClient } from "./ws_helpers.ts";
 import { makeCertificate, openssl, opensslMissing } from "./tls_helpers.ts";
@@ -283,4 +284,47 @@ Deno.test("a refused WebSocket its client keeps open holds an HTTP place until i
     }
     assert.ok(Date.now() < deadline, "the place was never given back");
   }
+});
+
+Deno.test("a WebSocket that never logs in is closed at --login-timeout, as a telnet one is", async () => {
+  const clock = new FakeClock();
+  await using server = await startWeb({ clock, loginTimeout: 30 });
+  const port = server.httpAddr!.port;
+  await using page = await WsClient.open(port);
+  await page.waitForLine("Welcome to TestChat");
+  await withTimeout(clock.untilPending(1), TIMEOUT_MS, "the login timer");
+  clock.advance(30_000);
+  await page.waitForLine("Login timed out.");
+  await page.closed();
+  const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`))
+    .text();
+  assert.match(
+    metrics,
+    /^chat_disconnects_total\{reason="login_timeout"\} 1$/m,
+  );
+  assert.match(metrics, /^chat_connections\{transport="websocket"\} 0$/m);
+});
+
+Deno.test("a connection that pipelines many requests is closed past 16 waiting, not answered without end", async () => {
+  await using server = await startWeb();
+  const port = server.httpAddr!.port;
+  using conn = await connect(port);
+  // 500 requests in one write, and nothing read until they are all sent:
+  // without a bound the server holds every answer for a client that may
+  // never read (1.1 GB in 4 s, measured, for GET /metrics).
+  await conn.write(
+    encoder.encode("GET /livez HTTP/1.1\r\nHost: x\r\n\r\n".repeat(500)),
+  ).catch(() => {});
+  const answers = (await readToEnd(conn)).match(/HTTP\/1\.1 200 /g) ?? [];
+  assert.ok(answers.length <= 16, `${answers.length} answers`);
+  // A few pipelined, as a client that does it at all would, are answered.
+  using polite = await connect(port);
+  await polite.write(
+    encoder.encode(
+      "GET /livez HTTP/1.1\r\nHost: x\r\n\r\n".repeat(3) +
+        "GET /livez HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    ),
+  );
+  const polite4 = (await readToEnd(polite)).match(/HTTP\/1\.1 200 /g) ?? [];
+  assert.equal(polite4.length, 4);
 });
