@@ -328,3 +328,68 @@ Deno.test("a connection that pipelines many requests is closed past 16 waiting, 
   const polite4 = (await readToEnd(polite)).match(/HTTP\/1\.1 200 /g) ?? [];
   assert.equal(polite4.length, 4);
 });
+
+Deno.test("Origin edge cases: null, another port, no port and a longer name are refused; what a URL takes for the same host passes", async () => {
+  await using server = await startWeb();
+  const port = server.httpAddr!.port;
+  for (
+    const origin of [
+      "null",
+      `http://127.0.0.1:${port + 1}`,
+      "http://127.0.0.1",
+      `http://127.0.0.1:${port}.evil.example`,
+    ]
+  ) {
+    using socket = await RawWebSocket.open(port, { Origin: origin });
+    assert.match(socket.status, /^HTTP\/1\.1 403 /, origin);
+  }
+  // What a browser on the page sends; the same in capitals (a URL's scheme
+  // and host are case-blind); and the address with a trailing dot, which a
+  // URL reads as the same IPv4 address (this server, on this port).
+  for (
+    const origin of [
+      `http://127.0.0.1:${port}`,
+      `HTTP://127.0.0.1:${port}`,
+      `http://127.0.0.1.:${port}`,
+    ]
+  ) {
+    using socket = await RawWebSocket.open(port, { Origin: origin });
+    assert.match(socket.status, /^HTTP\/1\.1 101 /, origin);
+  }
+});
+
+Deno.test("X-Forwarded-For from a peer that is no trusted proxy is not believed: the limits see the peer", async () => {
+  await using server = await startWeb({
+    maxConnsPerIp: 1,
+    maxNewConnsPerIp: 1000,
+    limitLoopback: true,
+  });
+  const port = server.httpAddr!.port;
+  using first = await RawWebSocket.open(port, {
+    "X-Forwarded-For": "203.0.113.1",
+  });
+  assert.equal(JSON.parse(await first.readText()).type, "hello");
+  using second = await RawWebSocket.open(port, {
+    "X-Forwarded-For": "203.0.113.2",
+  });
+  assert.deepEqual(JSON.parse(await second.readText()), {
+    type: "refused",
+    text: "Too many connections from your address",
+  });
+});
+
+Deno.test("a binary frame closes the page's socket with 1003, and its session ends", async () => {
+  await using server = await startWeb();
+  const port = server.httpAddr!.port;
+  const page = await WsClient.open(port);
+  await page.waitForLine("Welcome to TestChat");
+  page.socket.send(new Uint8Array([0x6c, 0x6f, 0x67, 0x69, 0x6e]));
+  assert.equal(await page.closed(), 1003);
+  const deadline = Date.now() + TIMEOUT_MS;
+  while (true) {
+    const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`))
+      .text();
+    if (/^chat_connections\{transport="websocket"\} 0$/m.test(metrics)) break;
+    assert.ok(Date.now() < deadline, "the session never ended");
+  }
+});
