@@ -1,6 +1,6 @@
 /**
- * The HTTP ports on `node:http` over our own `node:net` listener, not
- * `Deno.serve`: Deno's server has no timeout for a request's headers, no
+ * The plain HTTP port (`--http-port`) on `node:http` over our own
+ * `node:net` listener, not `Deno.serve`: Deno's server has no timeout for a request's headers, no
  * idle timeout and no hook at accept, so a client that connected and sent
  * nothing, or a header a minute, kept its connection for good, counted
  * nowhere. Here every TCP connection is seen from its first byte (and
@@ -11,7 +11,8 @@
  *
  * The handler still takes a web `Request` and gives a `Response`; this
  * module turns one into the other. A WebSocket upgrade is done over the
- * node socket (`Deno.upgradeWebSocket`'s `socket` option).
+ * node socket (`Deno.upgradeWebSocket`'s `socket` option), which Deno 2.9
+ * does only for plain TCP: `--https-port` stays on `Deno.serve`.
  *
  * @module
  */
@@ -28,13 +29,15 @@ import type { Duplex } from "node:stream";
 import { unmapped } from "../connection.ts";
 import { respond } from "./handler.ts";
 
-/** How long a connection has for a request's headers (and whole request), in ms. */
+/**
+ * How long a connection has for a request's head, whole, in ms: from
+ * accept, and from the end of the answer before on a kept-alive one.
+ */
 export const HEADERS_TIMEOUT_MS = 10_000;
 
 /**
  * How long a connection may go with nothing read or written before it is
- * closed, in ms: one that sends nothing at all (which the headers timeout
- * does not see), or one that does not read its answer. A WebSocket is no
+ * closed, in ms: one that does not read its answer, say. A WebSocket is no
  * longer timed by this: its pings are.
  */
 export const IDLE_TIMEOUT_MS = 15_000;
@@ -84,7 +87,8 @@ export function plainRequest(request: Request): boolean {
 
 /**
  * The socket an upgrade request came on, or null when it came as an
- * ordinary request (no `Connection: upgrade`) and cannot be upgraded.
+ * ordinary request (no `Connection: upgrade`) or not through this module
+ * (the HTTPS port's `Deno.serve`).
  */
 export function upgradeSocket(request: Request): UpgradeSocket | null {
   return upgrades.get(request) ?? null;
