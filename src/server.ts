@@ -36,6 +36,7 @@ import {
   createHttpServer,
   type HttpTimeouts,
   plainRequest,
+  refuseUpgrade,
   upgradeSocket,
 } from "./http/node_http.ts";
 import type { Server as HttpServer } from "node:http";
@@ -1219,21 +1220,14 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
   }
 
   /**
-   * An HTTP connection became a WebSocket: counted as a session from here,
-   * or, when `refused`, still counted as an HTTP connection until its
-   * client lets go. Deno's `close()` only queues a close frame, and Deno
-   * owns the socket now (destroying the node socket does not close it): a
-   * client that never answers the close keeps it open for good, and
-   * uncounted, one address could pile up any number of them.
+   * An HTTP connection became a WebSocket: counted as a session from here.
    */
-  #upgraded(request: Request, socket: WebSocket, refused: boolean): void {
+  #upgraded(request: Request): void {
     const node = upgradeSocket(request)?.socket;
     const uncount = node === undefined
       ? undefined
       : this.#httpUpgraded.get(node);
-    if (uncount === undefined) return;
-    if (!refused) uncount();
-    else socket.addEventListener("close", uncount, { once: true });
+    uncount?.();
   }
 
   /**
@@ -1282,15 +1276,17 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
       // into any number of open sockets.
       const counted = moved || !waiting.detached;
       const refusal = counted ? this.#admit(remote) : null;
+      // The session waits on for its page; this socket is not it.
+      const refused = refusal === null ? null : refuseNode(request, refusal);
+      if (refused !== null) return refused;
       const upgraded = upgrade(request);
       if (upgraded === null) {
         if (counted && refusal === null) this.#limits.release(remote.hostname);
         return respond(400, "Bad WebSocket upgrade\n", plain);
       }
       const { socket, response } = upgraded;
-      this.#upgraded(request, socket, refusal !== null);
+      this.#upgraded(request);
       if (refusal !== null) {
-        // The session waits on for its page; this socket is not it.
         refuseSocket(socket, refusal);
         return response;
       }
@@ -1320,6 +1316,8 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
       return response;
     }
     const refusal = this.#admit(remote);
+    const refused = refusal === null ? null : refuseNode(request, refusal);
+    if (refused !== null) return refused;
     const upgraded = upgrade(request);
     if (upgraded === null) {
       // Counted by #admit: given back, or a few bad requests would fill
@@ -1328,7 +1326,7 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
       return respond(400, "Bad WebSocket upgrade\n", plain);
     }
     const { socket, response } = upgraded;
-    this.#upgraded(request, socket, refusal !== null);
+    this.#upgraded(request);
     if (refusal !== null) {
       refuseSocket(socket, refusal);
       return response;
@@ -1403,6 +1401,23 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
   }
 }
 
+/**
+ * Refuses a well-formed upgrade of the plain port on its own socket, which
+ * is closed within a second (`refuseUpgrade`); null for a malformed one
+ * (answered 400 by the caller) or one of the HTTPS port's (refused through
+ * Deno's WebSocket, `refuseSocket`).
+ */
+function refuseNode(request: Request, text: string): Response | null {
+  if (!validKey(request) || plainRequest(request)) return null;
+  return refuseUpgrade(request, text);
+}
+
+/** Whether the request's Sec-WebSocket-Key is one, and well-formed. */
+function validKey(request: Request): boolean {
+  const key = request.headers.get("sec-websocket-key") ?? "";
+  return /^[A-Za-z0-9+/]{21}[AQgw]==$/.test(key);
+}
+
 /** Tells a refused WebSocket why, in one frame, and closes it (1008). */
 function refuseSocket(socket: WebSocket, text: string): void {
   socket.addEventListener("open", () => {
@@ -1419,8 +1434,7 @@ function refuseSocket(socket: WebSocket, text: string): void {
 function upgrade(
   request: Request,
 ): { socket: WebSocket; response: Response } | null {
-  const key = request.headers.get("sec-websocket-key") ?? "";
-  if (!/^[A-Za-z0-9+/]{21}[AQgw]==$/.test(key)) return null;
+  if (!validKey(request)) return null;
   // The plain port's request that came without `Connection: upgrade`
   // cannot be upgraded; the HTTPS port's (Deno.serve's) has no socket.
   if (plainRequest(request)) return null;

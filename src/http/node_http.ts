@@ -24,6 +24,7 @@ import {
   type ServerResponse,
   STATUS_CODES,
 } from "node:http";
+import { createHash } from "node:crypto";
 import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { unmapped } from "../connection.ts";
@@ -92,6 +93,64 @@ export function plainRequest(request: Request): boolean {
  */
 export function upgradeSocket(request: Request): UpgradeSocket | null {
   return upgrades.get(request) ?? null;
+}
+
+/** Answers the handler gave that this module must not write: done already. */
+const written = new WeakSet<Response>();
+
+/** RFC 6455's GUID, for Sec-WebSocket-Accept. */
+const WEBSOCKET_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+
+/** One unmasked server frame (RFC 6455 5.2): FIN, `opcode`, `payload`. */
+function serverFrame(opcode: number, payload: Uint8Array): Uint8Array {
+  const length = payload.byteLength;
+  const head = length < 126
+    ? [0x80 | opcode, length]
+    : [0x80 | opcode, 126, length >> 8, length & 0xff];
+  const frame = new Uint8Array(head.length + length);
+  frame.set(head);
+  frame.set(payload, head.length);
+  return frame;
+}
+
+/**
+ * Refuses an upgrade request of the plain port on its own socket: the 101,
+ * one text frame (`text`, at most 64 KiB), a close frame (1008), and the
+ * socket closed, by us, at most {@linkcode CLOSE_MS} later whether or not
+ * the client answers. Deno's WebSocket could not do that: its `close()`
+ * only queues a close frame, and it owns the socket after the upgrade (a
+ * node socket destroyed under it stays open), so a client that answered
+ * nothing kept a refused socket open for good (measured open after 150 s).
+ * The page sees what it saw before: the frame, then a close with 1008.
+ * Returns the answer for the handler to give, or null when `request` did
+ * not come through this module (the caller uses Deno's WebSocket).
+ */
+export function refuseUpgrade(request: Request, text: string): Response | null {
+  const upgrade = upgrades.get(request);
+  if (upgrade === undefined) return null;
+  const { socket } = upgrade;
+  const key = request.headers.get("sec-websocket-key") ?? "";
+  const accept = createHash("sha1").update(key + WEBSOCKET_GUID)
+    .digest("base64");
+  const encoder = new TextEncoder();
+  const head = encoder.encode(
+    "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n" +
+      `Connection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`,
+  );
+  const message = encoder.encode(JSON.stringify({ type: "refused", text }));
+  const close = new Uint8Array([0x03, 0xf0, ...encoder.encode("refused")]);
+  socket.write(concat(
+    concat(head, serverFrame(0x1, message.subarray(0, 0xffff))),
+    serverFrame(0x8, close),
+  ));
+  // The client's answer (its close frame) ends it; else the timer does.
+  // (Ended at once, Deno's own client takes the 101 for a broken one.)
+  socket.on("data", () => socket.end());
+  socket.resume();
+  setTimeout(() => socket.destroy(), CLOSE_MS);
+  const answer = new Response(null, { status: 204 });
+  written.add(answer);
+  return answer;
 }
 
 /** What the handler is given with a request. */
@@ -219,7 +278,7 @@ export function createHttpServer(
       socket.setTimeout(0);
     }
     const response = answer(req, request, socket);
-    if (response.status === 101) return;
+    if (response.status === 101 || written.has(response)) return;
     writeRaw(socket, response).catch(() => socket.destroy());
   });
   server.on("clientError", (error: Error & { code?: string }, duplex) => {
