@@ -390,3 +390,25 @@ Deno.test("a binary frame closes the page's socket with 1003, and its session en
     assert.ok(Date.now() < deadline, "the session never ended");
   }
 });
+
+Deno.test("a request with no Host (HTTP/1.0, a health check) is answered; CONNECT gets 405, not a dropped connection", async () => {
+  await using server = await startWeb();
+  const port = server.httpAddr!.port;
+  {
+    using conn = await connect(port);
+    // The page itself: "http://" and "/" alone make no URL.
+    await conn.write(encoder.encode("GET / HTTP/1.0\r\n\r\n"));
+    const answer = await readToEnd(conn);
+    assert.match(answer, /^HTTP\/1\.[01] 200 /);
+    assert.match(header(answer, "content-type")!, /^text\/html/);
+  }
+  using conn = await connect(port);
+  await conn.write(
+    encoder.encode(
+      "CONNECT example.org:443 HTTP/1.1\r\nHost: example.org:443\r\n\r\n",
+    ),
+  );
+  const answer = await readToEnd(conn);
+  assert.match(answer, /^HTTP\/1\.1 405 /);
+  assert.equal(header(answer, "x-content-type-options"), "nosniff");
+});

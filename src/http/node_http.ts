@@ -281,6 +281,15 @@ export function createHttpServer(
     if (response.status === 101 || written.has(response)) return;
     writeRaw(socket, response).catch(() => socket.destroy());
   });
+  // CONNECT (which node hands over on its own, and else drops unanswered).
+  server.on("connect", (_req: IncomingMessage, duplex: Duplex) => {
+    const socket = duplex as Socket;
+    disarm(socket);
+    writeRaw(
+      socket,
+      respond(405, "Method not allowed\n", { Allow: "GET, HEAD" }),
+    ).catch(() => socket.destroy());
+  });
   server.on("clientError", (error: Error & { code?: string }, duplex) => {
     // A request the parser refuses (a head over MAX_HEADER_BYTES, bytes
     // that are no HTTP, a timeout): answered with our headers, then closed.
@@ -346,9 +355,13 @@ function toRequest(
 /** A request's URL as `Deno.serve` made it: see {@linkcode RequestInfo}. */
 function rawUrl(req: IncomingMessage, secure: boolean): string {
   const target = req.url ?? "/";
-  return target.startsWith("/")
-    ? `${secure ? "https" : "http"}://${req.headers.host ?? ""}${target}`
-    : target;
+  if (!target.startsWith("/")) return target;
+  // No Host (HTTP/1.0: a load balancer's health check, say): the address
+  // the request came to, as Deno.serve took it.
+  const local = req.socket.localAddress ?? "";
+  const host = req.headers.host ??
+    `${local.includes(":") ? `[${local}]` : local}:${req.socket.localPort}`;
+  return `${secure ? "https" : "http"}://${host}${target}`;
 }
 
 /** Writes `response` as the answer to a node request. */
