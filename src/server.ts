@@ -1126,16 +1126,23 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
       this.#log.error("Serving an HTTP request failed: {error}", { error });
       return respond(500, "Internal server error\n");
     };
-    // The plain port: node:http over our own listener (src/http/node_http.ts).
-    const listenPlain = async (port: number) => {
+    // node:http over our own listener (src/http/node_http.ts); over TLS
+    // on the HTTPS port, its handshake done on our side of the accept.
+    const secureContext = this.#parts.certificate === null
+      ? null
+      : createSecureContext(this.#parts.certificate);
+    const listenHttp = async (port: number, tls: boolean) => {
       const listener = await bound(host, port, () => listenOpen(host, port));
       const server = createHttpServer(handler, {
         ...this.#parts.httpTimeouts,
-        secure: false,
+        secure: tls,
         onError,
       });
       listener.on("connection", (socket: Socket) => {
-        this.#httpConnection(socket, server, trusted);
+        this.#httpConnection(socket, server, {
+          trusted,
+          secureContext: tls ? secureContext : null,
+        });
       });
       listener.on("error", (error) => {
         this.#log.error("Accepting a connection failed: {error}", { error });
@@ -1153,31 +1160,13 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
         transport: "tcp",
         hostname: unmapped(local.address),
         port: local.port,
-      }, false);
-    };
-    // The HTTPS port stays on Deno.serve: Deno can upgrade a WebSocket
-    // over a node socket only when it is plain TCP, not a TLSSocket. It
-    // has none of the plain port's timeouts and counts (docs/operations.md).
-    const listenTls = async (port: number) => {
-      const pem = this.#parts.certificate!;
-      const server = await bound(host, port, () =>
-        Deno.serve({
-          hostname: host,
-          port,
-          cert: pem.cert,
-          key: pem.key,
-          onListen: () => {},
-          onError,
-        }, (request, info) =>
-          handler(request, { remoteAddr: info.remoteAddr, url: request.url })));
-      this.#http.push({ close: () => server.shutdown() });
-      return announce(server.addr as Deno.NetAddr, true);
+      }, tls);
     };
     if (config.httpPort !== null) {
-      this.httpAddr = await listenPlain(config.httpPort);
+      this.httpAddr = await listenHttp(config.httpPort, false);
     }
     if (config.httpsPort !== null) {
-      this.httpsAddr = await listenTls(config.httpsPort);
+      this.httpsAddr = await listenHttp(config.httpsPort, true);
     }
     this.#httpReady = true;
   }
@@ -1189,7 +1178,12 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
    * whose timeouts close it if its request does not come. It stops being
    * counted here when it becomes a WebSocket (a session, counted as one).
    */
-  #httpConnection(raw: Socket, server: HttpServer, trusted: Block[]): void {
+  #httpConnection(
+    raw: Socket,
+    server: HttpServer,
+    options: { trusted: Block[]; secureContext: SecureContext | null },
+  ): void {
+    const { trusted, secureContext } = options;
     // Taken during a shutdown too: /readyz says 503 until the end.
     const remote: Deno.NetAddr = {
       transport: "tcp",
@@ -1215,15 +1209,30 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
     this.#httpSockets.add(raw);
     raw.on("error", () => raw.destroy());
     raw.once("close", uncount);
-    this.#httpUpgraded.set(raw, uncount);
-    server.emit("connection", raw);
+    if (secureContext === null) {
+      this.#httpUpgraded.set(raw, uncount);
+      server.emit("connection", raw);
+      return;
+    }
+    // As the TLS port's (#handshake): a handshake not done in time is
+    // closed, its place held until then.
+    const { clock } = this.#parts;
+    const timer = clock.setTimeout(() => raw.destroy(), TLS_HANDSHAKE_MS);
+    raw.once("close", () => clock.clearTimeout(timer));
+    const socket = new TLSSocket(raw, { isServer: true, secureContext });
+    socket.on("error", () => raw.destroy());
+    socket.once("secure", () => {
+      clock.clearTimeout(timer);
+      this.#httpUpgraded.set(socket, uncount);
+      server.emit("connection", socket);
+    });
   }
 
   /**
    * An HTTP connection became a WebSocket: counted as a session from here.
    */
   #upgraded(request: Request): void {
-    const node = upgradeSocket(request)?.socket;
+    const node = upgradeSocket(request)?.connection;
     const uncount = node === undefined
       ? undefined
       : this.#httpUpgraded.get(node);
@@ -1286,10 +1295,6 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
       }
       const { socket, response } = upgraded;
       this.#upgraded(request);
-      if (refusal !== null) {
-        refuseSocket(socket, refusal);
-        return response;
-      }
       if (moved) {
         this.#log.info("Resumed a page's session from {remote}, was {before}", {
           remote: formatAddr(remote),
@@ -1327,10 +1332,6 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
     }
     const { socket, response } = upgraded;
     this.#upgraded(request);
-    if (refusal !== null) {
-      refuseSocket(socket, refusal);
-      return response;
-    }
     let session: Session | null = null;
     let current: string | null = null;
     const conn = new WebSocketConnection(socket, remote, {
@@ -1402,10 +1403,9 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
 }
 
 /**
- * Refuses a well-formed upgrade of the plain port on its own socket, which
- * is closed within a second (`refuseUpgrade`); null for a malformed one
- * (answered 400 by the caller) or one of the HTTPS port's (refused through
- * Deno's WebSocket, `refuseSocket`).
+ * Refuses a well-formed upgrade on its own socket, which is closed within a
+ * second (`refuseUpgrade`); null for a malformed one (answered 400 by the
+ * caller).
  */
 function refuseNode(request: Request, text: string): Response | null {
   if (!validKey(request) || plainRequest(request)) return null;
@@ -1418,14 +1418,6 @@ function validKey(request: Request): boolean {
   return /^[A-Za-z0-9+/]{21}[AQgw]==$/.test(key);
 }
 
-/** Tells a refused WebSocket why, in one frame, and closes it (1008). */
-function refuseSocket(socket: WebSocket, text: string): void {
-  socket.addEventListener("open", () => {
-    socket.send(JSON.stringify({ type: "refused", text }));
-    socket.close(1008, "refused");
-  }, { once: true });
-}
-
 /**
  * Upgrades a request to a WebSocket, or null when it is not a well-formed
  * upgrade (no Sec-WebSocket-Key, or one that is not 16 bytes in base64, or
@@ -1435,12 +1427,16 @@ function upgrade(
   request: Request,
 ): { socket: WebSocket; response: Response } | null {
   if (!validKey(request)) return null;
-  // The plain port's request that came without `Connection: upgrade`
-  // cannot be upgraded; the HTTPS port's (Deno.serve's) has no socket.
+  // A request that came without `Connection: upgrade` cannot be upgraded.
   if (plainRequest(request)) return null;
-  const node = upgradeSocket(request) ?? {};
+  const node = upgradeSocket(request);
+  if (node === null) return null;
   try {
-    return Deno.upgradeWebSocket(request, { idleTimeout: 60, ...node });
+    return Deno.upgradeWebSocket(request, {
+      idleTimeout: 60,
+      socket: node.socket,
+      head: node.head,
+    });
   } catch {
     return null;
   }

@@ -239,6 +239,22 @@ Deno.test({
         text += new TextDecoder().decode(buffer.subarray(0, n!));
       }
       assert.match(text, /^HTTP\/1\.1 101 /);
+      // Both ways through the TLS socket: a line in, its answer out.
+      const line = encoder.encode("login secure");
+      const mask = [1, 2, 3, 4];
+      await conn.write(
+        new Uint8Array([
+          0x81,
+          0x80 | line.length,
+          ...mask,
+          ...line.map((byte, i) => byte ^ mask[i % 4]),
+        ]),
+      );
+      while (!text.includes('"you":"secure"')) {
+        const n = await withTimeout(conn.read(buffer), TIMEOUT_MS, "room");
+        assert.notEqual(n, null, text);
+        text += new TextDecoder().decode(buffer.subarray(0, n!));
+      }
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
@@ -411,4 +427,38 @@ Deno.test("a request with no Host (HTTP/1.0, a health check) is answered; CONNEC
   const answer = await readToEnd(conn);
   assert.match(answer, /^HTTP\/1\.1 405 /);
   assert.equal(header(answer, "x-content-type-options"), "nosniff");
+});
+
+Deno.test({
+  name: openssl
+    ? "HTTPS: connections count per address from accept, and a handshake not done in 10 s is closed"
+    : `HTTPS: connections count per address from accept, and a handshake not done in 10 s is closed (ignored: ${opensslMissing})`,
+  ignore: !openssl,
+  async fn() {
+    const { dir, cert, key } = await makeCertificate();
+    try {
+      const clock = new FakeClock();
+      await using server = await startServer({
+        httpsPort: 0,
+        cert,
+        key,
+        clock,
+        maxConnsPerIp: 1,
+        limitLoopback: true,
+      });
+      const port = server.httpsAddr!.port;
+      // A client that connects and never starts its handshake.
+      using silent = await connect(port);
+      await withTimeout(clock.untilPending(1), TIMEOUT_MS, "its timer");
+      // It holds the address's place: the next is closed at once.
+      {
+        using next = await connect(port);
+        assert.equal(await readToEnd(next), "");
+      }
+      clock.advance(10_000);
+      assert.equal(await readToEnd(silent), "");
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
 });

@@ -1,5 +1,5 @@
 /**
- * The HTTP side of the server (`Deno.serve`): the browser client's files,
+ * The HTTP side of the server (`node_http.ts`): the browser client's files,
  * `/ws` for its WebSocket, and what monitoring asks for: `/metrics`,
  * `/livez`, `/readyz`. Chat itself happens in sessions; this only routes.
  *

@@ -1,7 +1,7 @@
 /**
- * The plain HTTP port (`--http-port`) on `node:http` over our own
- * `node:net` listener, not `Deno.serve`: Deno's server has no timeout for a request's headers, no
- * idle timeout and no hook at accept, so a client that connected and sent
+ * The HTTP ports (`--http-port`, `--https-port`) on `node:http` over our
+ * own `node:net` listener, not `Deno.serve`: Deno's server has no timeout
+ * for a request's headers, no idle timeout and no hook at accept, so a client that connected and sent
  * nothing, or a header a minute, kept its connection for good, counted
  * nowhere. Here every TCP connection is seen from its first byte (and
  * counted by the server), its headers must be in within
@@ -12,7 +12,7 @@
  * The handler still takes a web `Request` and gives a `Response`; this
  * module turns one into the other. A WebSocket upgrade is done over the
  * node socket (`Deno.upgradeWebSocket`'s `socket` option), which Deno 2.9
- * does only for plain TCP: `--https-port` stays on `Deno.serve`.
+ * does only for plain TCP: over TLS, through a loopback pair.
  *
  * @module
  */
@@ -25,7 +25,12 @@ import {
   STATUS_CODES,
 } from "node:http";
 import { createHash } from "node:crypto";
-import type { Socket } from "node:net";
+import {
+  type AddressInfo,
+  connect,
+  createServer as createNetServer,
+  type Socket,
+} from "node:net";
 import type { Duplex } from "node:stream";
 import { unmapped } from "../connection.ts";
 import { respond } from "./handler.ts";
@@ -71,8 +76,15 @@ const CHECK_INTERVAL_MS = 1_000;
 
 /** An upgrade request's socket, and what was read past its head. */
 export interface UpgradeSocket {
+  /** What Deno's WebSocket is to run over: plain TCP. */
   socket: Socket;
   head: Uint8Array;
+  /**
+   * The connection the request came on, as the caller handed it over: the
+   * same socket, or, on the HTTPS port, the TLS socket `socket` is bridged
+   * to.
+   */
+  connection: Socket;
 }
 
 /** The sockets of upgrade requests, for `Deno.upgradeWebSocket`. */
@@ -88,8 +100,7 @@ export function plainRequest(request: Request): boolean {
 
 /**
  * The socket an upgrade request came on, or null when it came as an
- * ordinary request (no `Connection: upgrade`) or not through this module
- * (the HTTPS port's `Deno.serve`).
+ * ordinary request (no `Connection: upgrade`).
  */
 export function upgradeSocket(request: Request): UpgradeSocket | null {
   return upgrades.get(request) ?? null;
@@ -151,6 +162,58 @@ export function refuseUpgrade(request: Request, text: string): Response | null {
   const answer = new Response(null, { status: 204 });
   written.add(answer);
   return answer;
+}
+
+/** The loopback listener of `loopbackPair`, once made. */
+let pairs: Promise<number> | null = null;
+/** Each end of a pair under way that came first, by the client end's port. */
+const innerEnds = new Map<number, Socket>();
+const outerEnds = new Map<number, (inner: Socket) => void>();
+
+/**
+ * Two connected plain TCP sockets on 127.0.0.1 (`[inner, outer]`): the
+ * server end, accepted on a listener of our own, and the client end. A
+ * connection to that listener that is not one of ours is closed.
+ */
+function loopbackPair(): Promise<[Socket, Socket]> {
+  pairs ??= new Promise((resolve, reject) => {
+    const listener = createNetServer((inner) => {
+      const port = inner.remotePort ?? -1;
+      const outer = outerEnds.get(port);
+      if (inner.remoteAddress !== "127.0.0.1") return inner.destroy();
+      if (outer !== undefined) {
+        outerEnds.delete(port);
+        return outer(inner);
+      }
+      innerEnds.set(port, inner);
+      setTimeout(() => {
+        if (innerEnds.get(port) !== inner) return;
+        innerEnds.delete(port);
+        inner.destroy();
+      }, CLOSE_MS);
+    });
+    listener.once("error", reject);
+    listener.listen({ host: "127.0.0.1", port: 0 }, () => {
+      listener.unref();
+      resolve((listener.address() as AddressInfo).port);
+    });
+  });
+  return pairs.then((port) =>
+    new Promise((resolve, reject) => {
+      const outer = connect({ host: "127.0.0.1", port });
+      outer.once("error", reject);
+      outer.once("connect", () => {
+        outer.off("error", reject);
+        const local = outer.localPort ?? -1;
+        const take = (inner: Socket) => resolve([inner, outer]);
+        const inner = innerEnds.get(local);
+        if (inner !== undefined) {
+          innerEnds.delete(local);
+          take(inner);
+        } else outerEnds.set(local, take);
+      });
+    })
+  );
 }
 
 /** What the handler is given with a request. */
@@ -268,18 +331,44 @@ export function createHttpServer(
     });
   });
   server.on("upgrade", (req: IncomingMessage, duplex: Duplex, head) => {
-    const socket = duplex as Socket;
-    disarm(socket);
+    const connection = duplex as Socket;
+    disarm(connection);
     const request = toRequest(req, options.secure);
-    if (request instanceof Request) {
-      upgrades.set(request, { socket, head: new Uint8Array(head) });
-      // The WebSocket's pings time it from here (and close it); an idle
-      // timer left on the node socket would destroy it under them.
-      socket.setTimeout(0);
-    }
-    const response = answer(req, request, socket);
-    if (response.status === 101 || written.has(response)) return;
-    writeRaw(socket, response).catch(() => socket.destroy());
+    const finish = (socket: Socket) => {
+      if (request instanceof Request) {
+        upgrades.set(request, {
+          socket,
+          head: new Uint8Array(head),
+          connection,
+        });
+      }
+      const response = answer(req, request, connection);
+      if (response.status === 101 || written.has(response)) return;
+      writeRaw(connection, response).catch(() => connection.destroy());
+    };
+    if (!(request instanceof Request)) return finish(connection);
+    // The WebSocket's pings time it from here (and close it); an idle
+    // timer left on the node socket would destroy it under them.
+    connection.setTimeout(0);
+    if (!options.secure) return finish(connection);
+    // Deno upgrades only a plain TCP socket, not a TLSSocket: the
+    // WebSocket runs over one end of a loopback pair, whose other end is
+    // piped to and from the TLS socket.
+    connection.pause();
+    loopbackPair().then(([inner, outer]) => {
+      const end = () => {
+        inner.destroy();
+        outer.destroy();
+        connection.destroy();
+      };
+      for (const socket of [inner, outer, connection]) {
+        socket.on("error", end);
+        socket.once("close", end);
+      }
+      outer.pipe(connection);
+      connection.pipe(outer);
+      finish(inner);
+    }, () => connection.destroy());
   });
   // CONNECT (which node hands over on its own, and else drops unanswered).
   server.on("connect", (_req: IncomingMessage, duplex: Duplex) => {
