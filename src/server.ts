@@ -33,6 +33,7 @@ import {
   respond,
 } from "./http/handler.ts";
 import {
+  bridgedConnection,
   createHttpServer,
   type HttpTimeouts,
   plainRequest,
@@ -264,6 +265,12 @@ const REGISTRATION_WINDOW_MS = 60 * 60 * 1000;
  * `ssl_handshake_timeout` and node's `handshakeTimeout` do.
  */
 export const TLS_HANDSHAKE_MS = 10_000;
+
+/**
+ * How long a page's socket the server closed may stay open, on the HTTPS
+ * port, in ms: time for its close frame to go out and be answered.
+ */
+const LINGER_MS = 2000;
 
 /** How long a refused connection may take to read its one line, in ms. */
 const REFUSAL_WRITE_MS = 1000;
@@ -613,6 +620,8 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
   readonly #httpSockets = new Set<Socket>();
   /** What stops counting an HTTP connection once it is a WebSocket. */
   readonly #httpUpgraded = new WeakMap<Socket, () => void>();
+  /** The HTTPS port's pages' own sockets, by their WebSocket. */
+  readonly #bridged = new WeakMap<WebSocket, Socket>();
   #httpReady = false;
   /** Browser sessions by the token that takes them back after a drop. */
   readonly #waiting = new Map<string, WebSocketConnection>();
@@ -880,6 +889,7 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
     // reads nothing) still holds its place: else one address could pile up
     // such sockets past --max-conns-per-ip, each with its kernel buffers.
     const lingering = page?.lingering ?? null;
+    if (lingering !== null) this.#endLingering(lingering);
     if (lingering === null) {
       this.#limits.release(session.hostname);
     } else {
@@ -1239,6 +1249,27 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
     uncount?.();
   }
 
+  /** Remembers the client's own socket of an HTTPS page's WebSocket. */
+  #bridge(request: Request, socket: WebSocket): void {
+    const own = bridgedConnection(request);
+    if (own !== null) this.#bridged.set(socket, own);
+  }
+
+  /**
+   * A WebSocket the server closed, that its client may keep open by not
+   * reading (Deno's close() only queues a close frame): on the HTTPS port,
+   * where the server holds the client's own socket, that socket is closed
+   * {@linkcode LINGER_MS} later if it is still open. (On the plain port Deno
+   * owns it: docs/operations.md.)
+   */
+  #endLingering(socket: WebSocket): void {
+    const own = this.#bridged.get(socket);
+    if (own === undefined) return;
+    // A real timer, not the server's clock: nothing waits for it.
+    const timer = setTimeout(() => own.destroy(), LINGER_MS);
+    own.once("close", () => clearTimeout(timer));
+  }
+
   /**
    * `/ws`: checks the Origin, then the same limits and bans as a telnet
    * connection, and upgrades. A page that brings a token (`?resume=TOKEN`)
@@ -1308,6 +1339,8 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
         Number(url.searchParams.get("last") ?? 0) || 0,
         remote,
       );
+      this.#bridge(request, socket);
+      if (shut !== null) this.#endLingering(shut);
       if (counted) {
         // The session's place at `before` goes with the socket it had.
         if (shut === null || shut.readyState === WebSocket.CLOSED) {
@@ -1332,6 +1365,7 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
     }
     const { socket, response } = upgraded;
     this.#upgraded(request);
+    this.#bridge(request, socket);
     let session: Session | null = null;
     let current: string | null = null;
     const conn = new WebSocketConnection(socket, remote, {

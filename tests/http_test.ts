@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { FakeClock } from "./fake_clock.ts";
-import { startServer, TIMEOUT_MS, withTimeout } from "./helpers.ts";
+import { Client, startServer, TIMEOUT_MS, withTimeout } from "./helpers.ts";
 import { RawWebSocket, WsClient } from "./ws_helpers.ts";
 import { makeCertificate, openssl, opensslMissing } from "./tls_helpers.ts";
 
@@ -457,6 +457,72 @@ Deno.test({
       }
       clock.advance(10_000);
       assert.equal(await readToEnd(silent), "");
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: openssl
+    ? "HTTPS: a page dropped for not reading has its socket closed by the server, not kept open by its client"
+    : `HTTPS: a page dropped for not reading has its socket closed by the server, not kept open by its client (ignored: ${opensslMissing})`,
+  ignore: !openssl,
+  async fn() {
+    const { dir, ca, cert, key } = await makeCertificate();
+    try {
+      await using server = await startServer({
+        httpsPort: 0,
+        cert,
+        key,
+        maxQueueBytes: 64 * 1024,
+        softQueueBytes: 32 * 1024,
+        floodRate: 0,
+      });
+      const port = server.httpsAddr!.port;
+      await using watcher = await Client.login(server.addr.port, "watcher");
+      using conn = await Deno.connectTls({
+        hostname: "127.0.0.1",
+        port,
+        caCerts: [await Deno.readTextFile(ca)],
+      });
+      await conn.write(
+        encoder.encode(
+          `GET /ws HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\n` +
+            "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" +
+            "Sec-WebSocket-Version: 13\r\n\r\n",
+        ),
+      );
+      const line = encoder.encode("login stalled");
+      const mask = [9, 8, 7, 6];
+      await conn.write(
+        new Uint8Array([
+          0x81,
+          0x80 | line.length,
+          ...mask,
+          ...line.map((byte, i) => byte ^ mask[i % 4]),
+        ]),
+      );
+      await watcher.expect("stalled has entered the room.");
+      // It reads nothing more: the watcher talks until it is dropped (up to
+      // 45 MB: the loopback pair's kernel buffers take some MB first).
+      const filler = "y".repeat(900);
+      let dropped = false;
+      for (let batch = 0; batch < 1000 && !dropped; batch++) {
+        await watcher.send(
+          Array.from({ length: 50 }, (_, i) => `say ${batch}.${i} ${filler}`)
+            .join("\r\n"),
+        );
+        const seen = await watcher.waitFor((l) =>
+          l === "stalled has left the room." ||
+          l.startsWith(`watcher: ${batch}.49 `)
+        );
+        dropped = seen === "stalled has left the room.";
+      }
+      assert.ok(dropped, "stalled was never dropped");
+      // Its session is over; it now reads what was sent, and then its
+      // connection ends, though it never answers the close.
+      assert.equal(typeof await readToEnd(conn), "string");
     } finally {
       await Deno.remove(dir, { recursive: true });
     }

@@ -216,6 +216,18 @@ function loopbackPair(): Promise<[Socket, Socket]> {
   );
 }
 
+/**
+ * The client's own socket of an upgrade bridged to Deno's WebSocket (the
+ * HTTPS port's), which the server can close whatever the WebSocket does;
+ * null for one Deno's WebSocket owns (the plain port's).
+ */
+export function bridgedConnection(request: Request): Socket | null {
+  const upgrade = upgrades.get(request);
+  return upgrade === undefined || upgrade.connection === upgrade.socket
+    ? null
+    : upgrade.connection;
+}
+
 /** What the handler is given with a request. */
 export interface RequestInfo {
   /** The peer's address. */
