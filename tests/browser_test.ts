@@ -863,6 +863,84 @@ browserTest(
 );
 
 browserTest(
+  "on a phone, the ☰ button counts what is unread in the folded side list",
+  async (chromium) => {
+    await using server = await startServer({ httpPort: 0 });
+    await using tel = await Client.login(server.addr.port, "tel");
+    await using page = await chromium.open(
+      pageUrl(server.httpAddr!.port),
+      { width: 375, height: 667, mobile: true },
+    );
+    await page.login("ann");
+    await tel.expect("ann has entered the room.");
+    const toggle = async () => {
+      // The button's name as a screen reader reads it (the badge is not).
+      const button = await page.page.$("#nav-toggle");
+      const node = await page.page.accessibility.snapshot({
+        root: button ?? undefined,
+      });
+      await button?.dispose();
+      const badge = await page.page.evaluate(() => {
+        const badge = document.getElementById("nav-badge");
+        const style = getComputedStyle(badge);
+        const rect = badge.getBoundingClientRect();
+        return {
+          shown: style.display !== "none" && rect.width > 0 &&
+            rect.right <= innerWidth && rect.top >= 0,
+          count: badge.textContent.trim(),
+          mention: badge.classList.contains("mention"),
+        };
+      });
+      return { ...badge, label: node?.name };
+    };
+    assert.deepEqual(await toggle(), {
+      shown: false,
+      count: "",
+      mention: false,
+      label: "Rooms and conversations",
+    });
+
+    // A line in the room shown is read where it is: no count.
+    await tel.send("say in the room");
+    await tel.expect("tel: in the room");
+    await page.waitForMessage("tel", "in the room");
+    assert.equal((await toggle()).shown, false);
+
+    // A private message while the room is shown: the side list, folded
+    // away, would have its count; the ☰ button has it instead.
+    await tel.send("msg ann psst");
+    await tel.expect("[private to ann] psst");
+    await page.waitFor(() => !document.getElementById("nav-badge").hidden);
+    await page.screenshot("phone-nav-badge");
+    assert.deepEqual(await toggle(), {
+      shown: true,
+      count: "1",
+      mention: true,
+      label: "Rooms and conversations (1 unread, mentioning you)",
+    });
+
+    // Read there, the count goes; the room's lines meanwhile count, not
+    // red for lines that do not mention ann.
+    await page.page.tap("#nav-toggle");
+    await page.click('#private-list [data-private="tel"]');
+    await page.waitForMessage("tel", "psst");
+    await page.waitFor(() => document.getElementById("nav-badge").hidden);
+    await tel.send("say back in main");
+    await tel.expect("tel: back in main");
+    await page.waitFor(() =>
+      document.getElementById("nav-badge").textContent.trim() === "1"
+    );
+    assert.deepEqual(await toggle(), {
+      shown: true,
+      count: "1",
+      mention: false,
+      label: "Rooms and conversations (1 unread)",
+    });
+    assertHealthy(page);
+  },
+);
+
+browserTest(
   "a room typed as #den and a name as @tel, as the page writes them, are understood",
   async (chromium) => {
     await using server = await startServer({ httpPort: 0 });

@@ -138,6 +138,8 @@ const ui = {
   brand: byId("brand"),
   status: byId("status"),
   navToggle: byId("nav-toggle"),
+  navToggleLabel: byId("nav-toggle-label"),
+  navBadge: byId("nav-badge"),
   notifyToggle: byId("notify-toggle"),
   notifyState: byId("notify-state"),
   logout: byId("logout"),
@@ -1808,15 +1810,33 @@ function noteUnread(conversation, mention, key) {
   updateTitle();
 }
 
-/** The tab's title: the server's name, after the number of unread lines. */
+/**
+ * The tab's title: the server's name, after the number of unread lines.
+ * And the phone layout's ☰ button: the lines unread in the conversations
+ * not shown (red if one mentions the user or is private), as Slack's and
+ * The Lounge's phone layouts mark theirs, since its side list, where each
+ * conversation has its count, is folded away.
+ */
 function updateTitle() {
   let unread = 0;
+  let elsewhere = 0;
+  let mention = false;
   for (const conversation of conversations.values()) {
     unread += conversation.unread;
+    if (conversation.key === currentKey) continue;
+    elsewhere += conversation.unread;
+    mention ||= conversation.unread > 0 && conversation.mention;
   }
   document.title = unread > 0
     ? `(${unread}) ${session.serverName}`
     : session.serverName;
+  ui.navBadge.hidden = elsewhere === 0;
+  ui.navBadge.textContent = elsewhere === 0 ? "" : String(elsewhere);
+  ui.navBadge.classList.toggle("mention", mention);
+  ui.navToggleLabel.textContent = "Rooms and conversations" +
+    (elsewhere === 0
+      ? ""
+      : ` (${elsewhere} unread${mention ? ", mentioning you" : ""})`);
 }
 
 /**
