@@ -941,6 +941,87 @@ browserTest(
 );
 
 browserTest(
+  "a conversation chosen in the side list takes the focus to the message box, on a phone too",
+  async (chromium) => {
+    await using server = await startServer({ httpPort: 0 });
+    await using tel = await Client.login(server.addr.port, "tel");
+    const url = pageUrl(server.httpAddr!.port);
+    const focused = (page: ChatPage) =>
+      page.page.evaluate(() => {
+        const element = document.activeElement;
+        return element === null || element === document.body
+          ? "body"
+          : element.id || element.className;
+      });
+    const keys = (page: ChatPage) => page.page.keyboard;
+
+    // On a desk: Enter on an entry shows it, and one types at once.
+    await using desk = await chromium.open(url);
+    await desk.login("ann");
+    await tel.expect("ann has entered the room.");
+    await tel.send("msg ann psst");
+    await tel.expect("[private to ann] psst");
+    await desk.page.waitForSelector('#private-list [data-private="tel"]');
+    await desk.page.focus('#private-list [data-private="tel"]');
+    await keys(desk).press("Enter");
+    await desk.waitForMessage("tel", "psst");
+    assert.equal(await focused(desk), "message");
+    await keys(desk).type("typed at once");
+    await keys(desk).press("Enter");
+    await tel.expect("[private] ann: typed at once");
+    // Back to the room by its entry, with a click this time.
+    await desk.click('#room-list [data-room="main"]');
+    await desk.waitFor(() =>
+      document.getElementById("conversation-title").textContent === "#main"
+    );
+    assert.equal(await focused(desk), "message");
+    // Closing a conversation takes its button away: the focus goes on.
+    await desk.page.focus('#private-list [data-close="tel"]');
+    await keys(desk).press("Enter");
+    await desk.waitFor(() =>
+      document.querySelector('#private-list [data-private="tel"]') === null
+    );
+    assert.equal(await focused(desk), "message");
+
+    // On a phone the list is a drawer that closes as one chooses: a key
+    // puts the focus in the message box, a tap on the log (no keyboard
+    // popping up), and never nowhere.
+    await using phone = await chromium.open(url, {
+      width: 375,
+      height: 667,
+      mobile: true,
+    });
+    await phone.login("bea");
+    await tel.expect("bea has entered the room.");
+    await tel.send("msg bea hello bea");
+    await tel.expect("[private to bea] hello bea");
+    await phone.page.waitForSelector('#private-list [data-private="tel"]', {
+      hidden: true,
+    });
+    await phone.page.focus("#nav-toggle");
+    await keys(phone).press("Enter");
+    await phone.page.waitForSelector('#private-list [data-private="tel"]', {
+      visible: true,
+    });
+    await phone.page.focus('#private-list [data-private="tel"]');
+    await keys(phone).press("Enter");
+    await phone.waitForMessage("tel", "hello bea");
+    assert.equal(await focused(phone), "message");
+    await phone.page.tap("#nav-toggle");
+    await phone.page.waitForSelector('#room-list [data-room="main"]', {
+      visible: true,
+    });
+    await phone.page.tap('#room-list [data-room="main"]');
+    await phone.waitFor(() =>
+      document.getElementById("conversation-title").textContent === "#main"
+    );
+    assert.equal(await focused(phone), "scroller");
+    assertHealthy(desk);
+    assertHealthy(phone);
+  },
+);
+
+browserTest(
   "a room typed as #den and a name as @tel, as the page writes them, are understood",
   async (chromium) => {
     await using server = await startServer({ httpPort: 0 });

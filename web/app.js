@@ -2450,15 +2450,34 @@ function renderRooms() {
       }
       if (conversation !== undefined) addBadge(button, conversation);
     }
-    button.addEventListener("click", () => {
-      if (isCurrent) showConversation(ROOM_KEY);
-      else joinRoom(entry.name);
+    button.addEventListener("click", (/** @type {MouseEvent} */ event) => {
+      if (isCurrent) {
+        showConversation(ROOM_KEY);
+        focusAfterChoosing(event);
+      } else joinRoom(entry.name);
     });
     const item = h("li", "entry-item");
     item.append(button);
     return item;
   });
   replaceKeepingFocus(ui.roomList, items);
+}
+
+/**
+ * After a conversation is chosen in the side list, the focus goes where one
+ * goes next: the message box, as in Slack and The Lounge. On a phone the
+ * list was a drawer that has just closed, its button with it: a tap puts
+ * the focus on the log (a keyboard that pops up over what one came to read
+ * is in the way), a key (a click with no `detail`) on the message box.
+ *
+ * @param {MouseEvent} event
+ */
+function focusAfterChoosing(event) {
+  if (PHONE.matches && event.detail !== 0) {
+    ui.scroller.focus({ preventScroll: true });
+  } else {
+    ui.message.focus();
+  }
 }
 
 /** The private conversations, each with its unread count and a close. */
@@ -2482,7 +2501,10 @@ function renderPrivates() {
       button.setAttribute("aria-current", "page");
     }
     addBadge(button, conversation);
-    button.addEventListener("click", () => showConversation(conversation.key));
+    button.addEventListener("click", (/** @type {MouseEvent} */ event) => {
+      showConversation(conversation.key);
+      focusAfterChoosing(event);
+    });
     const close = h("button", "entry-close");
     close.type = "button";
     close.dataset.close = conversation.name;
@@ -2492,7 +2514,11 @@ function renderPrivates() {
       h("span", "visually-hidden", close.title),
     );
     close.firstElementChild.setAttribute("aria-hidden", "true");
-    close.addEventListener("click", () => closePrivate(conversation.key));
+    close.addEventListener("click", (/** @type {MouseEvent} */ event) => {
+      closePrivate(conversation.key);
+      // The button went with its entry: the focus goes on, not to the top.
+      if (!ui.app.contains(document.activeElement)) focusAfterChoosing(event);
+    });
     const item = h("li", "entry-item");
     item.append(button, close);
     items.push(item);
