@@ -368,6 +368,112 @@ browserTest(
 );
 
 browserTest(
+  "a login form whose socket the server closed says why as an error, and Log in connects again",
+  async (chromium) => {
+    const clock = new FakeClock();
+    await using server = await startServer({
+      httpPort: 0,
+      maxConns: 1,
+      clock,
+    });
+    const root = await registered(server.addr.port, "root");
+    await root.send("logout");
+    await root.closed();
+    await root[Symbol.asyncDispose]();
+    const tel = await Client.login(server.addr.port, "tel");
+    // The server is full: the page's socket is refused as it opens.
+    const context = await chromium.browser.createBrowserContext();
+    await using page = new ChatPage(await context.newPage(), context);
+    await page.page.setViewport({ width: 1280, height: 800 });
+    await page.page.goto(pageUrl(server.httpAddr!.port));
+    await page.waitFor(() =>
+      document.body.dataset.connection === "offline" &&
+      document.getElementById("login-message").textContent !== ""
+    );
+    const form = () =>
+      page.page.evaluate(() => {
+        const message = document.getElementById("login-message");
+        return {
+          welcome: document.getElementById("login-welcome").textContent
+            .trim(),
+          message: message.textContent,
+          error: message.classList.contains("error"),
+          status: document.getElementById("status").textContent,
+        };
+      });
+    await page.screenshot("login-server-full");
+    assert.deepEqual(await form(), {
+      welcome: "Not connected to the server. Log in connects again.",
+      message: "Server is full",
+      error: true,
+      status: "Not connected",
+    });
+
+    // Room again: Log in is all it takes.
+    await tel.send("logout");
+    await tel.closed();
+    await tel[Symbol.asyncDispose]();
+    await page.login("ann");
+    assert.equal(
+      await page.page.$eval("#login-welcome", (p) => p.textContent.trim()),
+      "Welcome to TestChat",
+    );
+    await page.type("/logout");
+    await page.waitFor(() => document.body.dataset.phase === "login");
+
+    // Too many wrong passwords: the server says so and closes the socket.
+    // That is an error, the question is gone with the socket, and the form
+    // logs in again.
+    await page.waitFor(() => document.body.dataset.connection === "connected");
+    await page.page.$eval("#login-name", (input: Dom) => input.value = "");
+    await page.page.type("#login-name", "root");
+    const message = (text: string) =>
+      page.waitFor(
+        (text) => document.getElementById("login-message").textContent === text,
+        text,
+      );
+    await page.page.type("#login-password", "wrong one");
+    await page.click("#login-submit");
+    await message("Wrong password. Password for root:");
+    // Each try after a wrong one waits longer (on the test's clock).
+    for (const [count, seconds] of [[1, 1], [2, 2]]) {
+      await page.page.type("#login-password", "wrong again");
+      await page.click("#login-submit");
+      await message(
+        `${count} failed ${count === 1 ? "login" : "logins"} lately: ` +
+          `checking in ${seconds} s`,
+      );
+      clock.advance(seconds * 1000);
+      if (count === 1) await message("Wrong password. Password for root:");
+    }
+    await page.waitFor(() => document.body.dataset.connection === "offline");
+    await page.screenshot("login-too-many-wrong");
+    const closed = await form();
+    assert.equal(
+      closed.welcome,
+      "Not connected to the server. Log in connects again.",
+    );
+    assert.equal(closed.message, "Too many wrong passwords; disconnecting.");
+    assert.equal(closed.error, true);
+    assert.equal(
+      await page.page.$eval(
+        "#login-password-label",
+        (label) => label.textContent.replace(/\s+/g, " ").trim(),
+      ),
+      "Password (only for a registered name)",
+    );
+    await page.page.type("#login-password", PASSWORD);
+    await page.click("#login-submit");
+    await message("3 failed logins lately: checking in 4 s");
+    clock.advance(4000);
+    await page.waitFor(() =>
+      document.getElementById("status").textContent === "Connected as root"
+    );
+    assertHealthy(page);
+  },
+);
+
+browserTest(
   "another name submitted while a wrong password waits to be checked is no password",
   async (chromium) => {
     const clock = new FakeClock();
@@ -1844,10 +1950,12 @@ browserTest(
       page.page.evaluate(() => ({
         connection: document.body.dataset.connection,
         status: document.getElementById("status").textContent,
+        welcome: document.getElementById("login-welcome").textContent.trim(),
       }));
     assert.deepEqual(await status(), {
       connection: "offline",
       status: "Not connected",
+      welcome: "Not connected to the server. Log in connects again.",
     });
     await page.screenshot("session-ended");
     // The form logs in again (the other session goes, in its turn).

@@ -72,7 +72,6 @@ const TEXTS = {
   chatMode: /^Chat mode: /,
   commandMode: /^Command mode: /,
   shuttingDown: "Server is shutting down.",
-  loginTimedOut: "Login timed out.",
   banned: /^You are banned /,
   nameTaken: /^The name ".*" is taken\.$/,
   offlineMessage: /^\[private, ([^\]]+)\] (\S+): (.*)$/,
@@ -112,6 +111,9 @@ const ROOM_LINES = [
   /^You now own "/,
   /^".*" has no owner any more$/,
 ];
+
+/** The login form's first line while it has no socket. */
+const NOT_CONNECTED = "Not connected to the server. Log in connects again.";
 
 /** The line where what came while a conversation was not shown starts. */
 const NEW_MESSAGES = "New messages";
@@ -792,9 +794,18 @@ function onClose(event) {
     setConnection("offline");
     if (session.phase === "chat") {
       toLogin(conn.lastLine || "The server ended the session.");
-    } else if (conn.lastLine === TEXTS.loginTimedOut) {
-      // The form waited too long: a new socket when it is used.
-      setStatus("Not connected");
+      ui.loginWelcome.textContent = NOT_CONNECTED;
+    } else {
+      // The form's socket is closed (refused: the server is full, a ban;
+      // too many wrong passwords; the form waited too long): why, as an
+      // error, and that the form still works (Log in opens a new socket).
+      // The question it asked went with it.
+      session.prompt = null;
+      session.checking = false;
+      session.wrongPassword = false;
+      ui.loginPasswordLabel.replaceChildren(...PASSWORD_LABEL);
+      ui.loginWelcome.textContent = NOT_CONNECTED;
+      if (conn.lastLine !== "") showLoginMessage(conn.lastLine, true);
     }
     return;
   }
