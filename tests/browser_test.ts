@@ -1128,6 +1128,95 @@ browserTest(
 );
 
 browserTest(
+  "every nick colour, and the room shown in the side list, reads at 4.5:1 at least, light and dark",
+  async (chromium) => {
+    await using server = await startServer({ httpPort: 0 });
+    await using page = await chromium.open(pageUrl(server.httpAddr!.port));
+    await page.login("ann");
+    /** The lowest contrast of each nick colour, on a line and a mention. */
+    const contrasts = () =>
+      page.page.evaluate(() => {
+        const rgb = (colour: string) => {
+          const parts = colour.match(/[\d.]+/g)!.map(Number);
+          return { r: parts[0], g: parts[1], b: parts[2], a: parts[3] ?? 1 };
+        };
+        const luminance = ({ r, g, b }: { r: number; g: number; b: number }) =>
+          [r, g, b].map((value) => {
+            const v = value / 255;
+            return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
+          }).reduce((sum, v, i) => sum + v * [0.2126, 0.7152, 0.0722][i], 0);
+        // The colour behind an element: its own and its ancestors'
+        // backgrounds, laid over each other up to the first opaque one.
+        const behind = (element: Dom) => {
+          const layers = [];
+          for (let at = element; at !== null; at = at.parentElement) {
+            const colour = rgb(getComputedStyle(at).backgroundColor);
+            if (colour.a > 0) layers.push(colour);
+            if (colour.a >= 1) break;
+          }
+          let under = { r: 255, g: 255, b: 255 };
+          for (const layer of layers.reverse()) {
+            under = {
+              r: layer.r * layer.a + under.r * (1 - layer.a),
+              g: layer.g * layer.a + under.g * (1 - layer.a),
+              b: layer.b * layer.a + under.b * (1 - layer.a),
+            };
+          }
+          return under;
+        };
+        const log = document.querySelector(".log:not([hidden])");
+        const worst: Record<string, number> = {};
+        for (let index = 0; index < 16; index++) {
+          for (const kind of ["said", "said mention"]) {
+            const item = document.createElement("li");
+            item.className = `entry msg ${kind}`;
+            const body = document.createElement("div");
+            body.className = "body";
+            const nick = document.createElement("span");
+            nick.className = `nick nick-c${index}`;
+            nick.textContent = "name";
+            body.append(nick);
+            item.append(body);
+            log.append(item);
+            const a = luminance(rgb(getComputedStyle(nick).color));
+            const b = luminance(behind(nick));
+            const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+            worst[`nick-c${index}`] = Math.min(
+              worst[`nick-c${index}`] ?? Infinity,
+              Math.round(ratio * 100) / 100,
+            );
+            item.remove();
+          }
+        }
+        // And the muted parts of the side list's entry shown: its # and
+        // head count, small on the accent colour.
+        for (
+          const part of document.querySelectorAll(
+            "#room-list .current .entry-sigil, #room-list .current .entry-count",
+          )
+        ) {
+          const a = luminance(rgb(getComputedStyle(part).color));
+          const b = luminance(behind(part));
+          worst[part.className] = Math.round(
+            (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05) * 100,
+          ) / 100;
+        }
+        return worst;
+      });
+    for (const scheme of ["light", "dark"]) {
+      await page.page.emulateMediaFeatures([
+        { name: "prefers-color-scheme", value: scheme },
+      ]);
+      const worst = await contrasts();
+      assert.ok(worst["entry-count"] !== undefined, "the room's head count");
+      const faint = Object.entries(worst).filter(([, ratio]) => ratio < 4.5);
+      assert.deepEqual(faint, [], `colours under 4.5:1 (${scheme})`);
+    }
+    assertHealthy(page);
+  },
+);
+
+browserTest(
   "a room typed as #den and a name as @tel, as the page writes them, are understood",
   async (chromium) => {
     await using server = await startServer({ httpPort: 0 });
