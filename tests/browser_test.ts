@@ -755,6 +755,55 @@ browserTest(
 );
 
 browserTest(
+  "a server that restarts is said to restart, in the banner and where the new session starts",
+  async (chromium) => {
+    let server = await startServer({ httpPort: 0 });
+    const httpPort = server.httpAddr!.port;
+    try {
+      await using page = await chromium.open(pageUrl(httpPort));
+      await page.login("ann");
+      await page.type("before");
+      await page.waitForMessage("ann", "before");
+      await page.page.focus("#message");
+      await page.page.keyboard.type("half typed");
+      await server.close();
+      await page.waitFor(() => !document.getElementById("banner").hidden);
+      await page.screenshot("restart-banner");
+      assert.equal(
+        await page.page.$eval("#banner-text", (text) => text.textContent),
+        "The server is restarting. Reconnecting…",
+      );
+      // Back on the same port: a new session, under the same name, marked
+      // as the restart it is, not as a connection lost too long.
+      server = await startServer({ httpPort });
+      await page.waitFor(() =>
+        document.getElementById("banner").hidden &&
+        document.getElementById("status").textContent === "Connected as ann"
+      );
+      await page.waitForLine("this is a new session");
+      await page.screenshot("restart-after");
+      const marks = await page.page.$$eval(
+        ".log:not([hidden]) .mark",
+        (marks) => marks.map((mark) => mark.textContent),
+      );
+      assert.equal(marks.length, 1);
+      assert.match(
+        marks[0],
+        /^The server restarted: this is a new session\. /,
+      );
+      assert.equal(
+        await page.page.$eval("#message", (input: Dom) => input.value),
+        "half typed",
+        "what was being typed stays",
+      );
+      assertHealthy(page, [/WebSocket|ERR_CONNECTION_REFUSED/]);
+    } finally {
+      await server.close();
+    }
+  },
+);
+
+browserTest(
   "a logout while the connection is down ends the session once it is back",
   async (chromium) => {
     const clock = new FakeClock();

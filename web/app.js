@@ -292,6 +292,11 @@ const conn = {
   refused: null,
   /** Why the last attempt failed, for the banner ("" if nothing said). */
   why: "",
+  /**
+   * The server said it was shutting down before the socket closed: it is
+   * restarting, and the session it held is gone with it.
+   */
+  restarting: false,
 };
 
 /** The chat session: who the user is, where, and what is on the way. */
@@ -789,6 +794,9 @@ function onClose(event) {
     connect();
     return;
   }
+  if (conn.lastLine === TEXTS.shuttingDown && session.phase === "chat") {
+    conn.restarting = true;
+  }
   if (meant && conn.lastLine !== TEXTS.shuttingDown) {
     conn.token = null;
     setConnection("offline");
@@ -877,6 +885,8 @@ function updateBanner() {
   // countdown, which changes every second, is beside it and not read out.
   let text = conn.takingBack
     ? "Connection lost. The server still holds your session: taking it back…"
+    : conn.restarting
+    ? "The server is restarting. Reconnecting…"
     : "Connection lost. Reconnecting…";
   if (conn.why !== "") text += ` The server said: ${conn.why}`;
   const waiting = session.queue.length;
@@ -1000,6 +1010,7 @@ function onHello(frame) {
     return;
   }
   if (frame.resumed === true) {
+    conn.restarting = false;
     const lost = conn.lost;
     if (session.me === null && lost !== null) {
       // The lost session, taken back after all: as if nothing happened.
@@ -1060,10 +1071,15 @@ function onHello(frame) {
  */
 function markLost() {
   const lost = conn.lost;
+  const restarted = conn.restarting;
   conn.lost = null;
   conn.takingBack = false;
+  conn.restarting = false;
   if (lost === null) return;
-  const text = "Connection lost for too long: this is a new session. " +
+  const text =
+    (restarted
+      ? "The server restarted: this is a new session. "
+      : "Connection lost for too long: this is a new session. ") +
     "Room lines said meanwhile are filled in below from the room's " +
     "history; private messages sent meanwhile did not reach you.";
   for (const conversation of conversations.values()) {
@@ -3287,6 +3303,7 @@ function toLogin(reason, isError = true) {
   conn.attempt = 0;
   conn.lost = null;
   conn.takingBack = false;
+  conn.restarting = false;
   clearTimeout(conn.retryTimer);
   clearInterval(conn.countdown);
   for (const conversation of conversations.values()) conversation.list.remove();
