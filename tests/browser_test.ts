@@ -1266,6 +1266,59 @@ browserTest(
 );
 
 browserTest(
+  "a private message or a mention in a conversation not shown is said to a screen reader",
+  async (chromium) => {
+    await using server = await startServer({ httpPort: 0 });
+    await using tel = await Client.login(server.addr.port, "tel");
+    await using page = await chromium.open(pageUrl(server.httpAddr!.port));
+    await page.login("ann");
+    await tel.expect("ann has entered the room.");
+    const said = async () => {
+      const region = await page.page.$("#announce");
+      const live = await page.page.$eval(
+        "#announce",
+        (element) => element.getAttribute("aria-live"),
+      );
+      const text = await region!.evaluate((element) =>
+        element.textContent.trim()
+      );
+      await region!.dispose();
+      return { live, text };
+    };
+    // What comes in the conversation shown is its log's to read out.
+    await tel.send("say ann: hello");
+    await tel.expect("tel: ann: hello");
+    await page.waitForMessage("tel", "ann: hello");
+    assert.deepEqual(await said(), { live: "polite", text: "" });
+
+    await tel.send("msg ann psst");
+    await tel.expect("[private to ann] psst");
+    await page.waitFor(() =>
+      document.getElementById("announce").textContent.trim() !== ""
+    );
+    assert.deepEqual(await said(), {
+      live: "polite",
+      text: "Private message from tel",
+    });
+
+    // Shown, the private conversation's own log reads it; the room's
+    // mention is said.
+    await page.click('#private-list [data-private="tel"]');
+    await page.waitForMessage("tel", "psst");
+    await tel.send("say ann, are you there?");
+    await tel.expect("tel: ann, are you there?");
+    await page.waitFor(() =>
+      document.getElementById("announce").textContent.includes("mentioned")
+    );
+    assert.deepEqual(await said(), {
+      live: "polite",
+      text: "tel mentioned you in #main",
+    });
+    assertHealthy(page);
+  },
+);
+
+browserTest(
   "a room typed as #den and a name as @tel, as the page writes them, are understood",
   async (chromium) => {
     await using server = await startServer({ httpPort: 0 });

@@ -142,6 +142,7 @@ const ui = {
   navToggle: byId("nav-toggle"),
   navToggleLabel: byId("nav-toggle-label"),
   navBadge: byId("nav-badge"),
+  announce: byId("announce"),
   notifyToggle: byId("notify-toggle"),
   notifyState: byId("notify-state"),
   logout: byId("logout"),
@@ -1546,6 +1547,9 @@ function onChatLine(event) {
   if (!addChatLine(conversation, event, { history: false })) return;
   if (mine) return;
   noteUnread(conversation, mention, conn.base + Number(event.id));
+  if (mention && conversation.key !== currentKey) {
+    announce(`${event.from} mentioned you in #${conversation.name}`);
+  }
   if (mention) {
     notify(
       conversation,
@@ -1640,7 +1644,25 @@ function onPrivate(event) {
     return;
   }
   noteUnread(conversation, true, conn.base + event.id);
+  if (conversation.key !== currentKey) {
+    announce(`Private message from ${event.from}`);
+  }
   notify(conversation, `${event.from} (private)`, String(event.text));
+}
+
+/**
+ * Says something to a screen reader, politely: what came in a conversation
+ * not shown (a private message, a mention), which only the shown one's log
+ * reads out. A badge that changes says nothing to one who cannot see it.
+ *
+ * @param {string} text
+ */
+function announce(text) {
+  // The same words again (a second message from bob) must be read again:
+  // a live region reads a change.
+  ui.announce.textContent = ui.announce.textContent === text
+    ? `${text}\u00a0`
+    : text;
 }
 
 // ------------------------------------------------------------ conversations
@@ -3304,6 +3326,7 @@ function toLogin(reason, isError = true) {
   conn.lost = null;
   conn.takingBack = false;
   conn.restarting = false;
+  ui.announce.textContent = "";
   clearTimeout(conn.retryTimer);
   clearInterval(conn.countdown);
   for (const conversation of conversations.values()) conversation.list.remove();
