@@ -1328,6 +1328,60 @@ browserTest(
 );
 
 browserTest(
+  "someone who takes a name the page talked with before joins that conversation, not a box that writes to nobody",
+  async (chromium) => {
+    await using server = await startServer({ httpPort: 0 });
+    const port = server.addr.port;
+    await using page = await chromium.open(pageUrl(server.httpAddr!.port));
+    await page.login("ann");
+    {
+      // The first rob writes, and goes.
+      await using rob = await Client.login(port, "rob");
+      await rob.send("msg ann from the first rob");
+      await rob.expect("[private to ann] from the first rob");
+      await rob.send("logout");
+      await rob.closed();
+    }
+    await page.waitForMessage("rob", "from the first rob", "@rob");
+    await using bob = await Client.login(port, "bob");
+    await page.waitForLine("bob has entered the room.");
+    await bob.send("msg ann from bob");
+    await bob.expect("[private to ann] from bob");
+    await page.waitForMessage("bob", "from bob", "@bob");
+
+    // bob takes the name rob, in ann's room: one conversation, rob's.
+    await bob.send("nick rob");
+    await page.waitForLine("bob is now known as rob.");
+    const privates = async () =>
+      (await page.entries()).filter((entry) => entry.kind === "private");
+    assert.deepEqual(
+      (await privates()).map(({ name, unread }) => ({ name, unread })),
+      [{ name: "rob", unread: 2 }],
+    );
+    await page.click('#private-list [data-private="rob"]');
+    assert.deepEqual(await page.messages(), [
+      { from: "rob", text: "from the first rob" },
+      { from: "bob", text: "from bob" },
+    ]);
+    // Where bob's lines end and rob's begin, the log says why.
+    assert.deepEqual(
+      await page.page.$$eval(
+        ".log:not([hidden]) .entry:not(.unread-marker)",
+        (entries) =>
+          entries.map((entry: Dom) =>
+            entry.querySelector(".body").textContent.trim()
+          ),
+      ),
+      ["robfrom the first rob", "bobfrom bob", "bob is now known as rob."],
+    );
+    await page.screenshot("private-merged");
+    await page.type("you are rob now");
+    await bob.waitFor((line) => line === "[private] ann: you are rob now");
+    assertHealthy(page);
+  },
+);
+
+browserTest(
   "a room typed as #den and a name as @tel, as the page writes them, are understood",
   async (chromium) => {
     await using server = await startServer({ httpPort: 0 });

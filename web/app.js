@@ -1600,6 +1600,12 @@ function onRoomEvent(event) {
         setConnection("connected");
       }
       renamePrivate(String(event.from), String(event.name));
+      {
+        // The conversation with them says why its name changed (or why
+        // another name's lines are in it, after a merge).
+        const peer = privateConversation(String(event.name), false);
+        if (peer !== null) addEvent(peer, event, text);
+      }
       break;
     case "topic":
       // "" is a cleared topic.
@@ -1765,7 +1771,11 @@ function renamePrivate(from, to) {
   const conversation = privateConversation(from, false);
   if (conversation === null) return;
   const key = `@${fold(to)}`;
-  if (key !== conversation.key && conversations.has(key)) return;
+  const taken = conversations.get(key);
+  if (taken !== undefined && taken !== conversation) {
+    mergePrivate(conversation, taken);
+    return;
+  }
   conversations.delete(conversation.key);
   if (currentKey === conversation.key) currentKey = key;
   conversation.key = key;
@@ -1774,6 +1784,37 @@ function renamePrivate(from, to) {
   conversations.set(key, conversation);
   renderPrivates();
   renderHeader();
+}
+
+/**
+ * Someone took a name the page has a conversation with already (its
+ * earlier owner logged out): a conversation goes with a name, as a message
+ * from either box goes to whoever has the name now, so their lines join the
+ * one of the new name, each in its place, and theirs is gone. Left apart,
+ * the old name's box would send to nobody, or to a stranger who takes it.
+ *
+ * @param {Conversation} from
+ * @param {Conversation} into
+ */
+function mergePrivate(from, into) {
+  for (const entry of [...from.list.children]) {
+    const key = Number(/** @type {HTMLElement} */ (entry).dataset.key);
+    if (Number.isNaN(key) || into.seen.has(key)) continue;
+    insertEntry(into, /** @type {HTMLElement} */ (entry), key);
+  }
+  if (from.unread > 0) {
+    into.firstUnread = into.unread === 0 || into.firstUnread === null
+      ? from.firstUnread
+      : Math.min(into.firstUnread, from.firstUnread ?? Infinity);
+    into.unread += from.unread;
+    into.mention ||= from.mention;
+  }
+  from.list.remove();
+  conversations.delete(from.key);
+  if (currentKey === from.key) showConversation(into.key);
+  else renderPrivates();
+  renderHeader();
+  updateTitle();
 }
 
 /**
