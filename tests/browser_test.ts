@@ -474,6 +474,51 @@ browserTest(
 );
 
 browserTest(
+  "a name with a space in it is refused by the form, never sent as a name and a password",
+  async (chromium) => {
+    await using server = await startServer({ httpPort: 0 });
+    {
+      await using dora = await registered(server.addr.port, "dora");
+      await dora.send("logout");
+      await dora.closed();
+    }
+    await using page = await chromium.open(pageUrl(server.httpAddr!.port));
+    // To the server, "login dora correct horse" is dora's account and its
+    // password: typed in the name field, in plain sight.
+    await page.page.type("#login-name", `dora ${PASSWORD}`);
+    await page.click("#login-submit");
+    await page.waitFor(() =>
+      document.getElementById("login-message").textContent !== ""
+    );
+    const form = await page.page.evaluate(() => ({
+      phase: document.body.dataset.phase,
+      message: document.getElementById("login-message").textContent,
+      error: document.getElementById("login-message").classList.contains(
+        "error",
+      ),
+      focus: document.activeElement.id,
+    }));
+    assert.deepEqual(form, {
+      phase: "login",
+      message: "A name is one word, without spaces: dora_correct_horse, say. " +
+        "The password has its own field.",
+      error: true,
+      focus: "login-name",
+    });
+    // Nothing was sent: the account is logged in nowhere.
+    await using tel = await Client.login(server.addr.port, "tel");
+    await tel.send("who");
+    assert.deepEqual(
+      (await tel.sync()).filter((line) => line === "dora"),
+      [],
+    );
+    await page.page.$eval("#login-name", (input: Dom) => input.value = "");
+    await page.login("dora", PASSWORD);
+    assertHealthy(page);
+  },
+);
+
+browserTest(
   "another name submitted while a wrong password waits to be checked is no password",
   async (chromium) => {
     const clock = new FakeClock();

@@ -3272,6 +3272,18 @@ function submitLogin() {
     ui.loginName.focus();
     return;
   }
+  if (/\s/.test(name)) {
+    // "login Ann Smith" is the name Ann and the password Smith to the
+    // server: a password typed in plain sight, tried against an account.
+    showLoginMessage(
+      `A name is one word, without spaces: ${
+        name.split(/\s+/).join("_")
+      }, say. The password has its own field.`,
+      true,
+    );
+    ui.loginName.focus();
+    return;
+  }
   if (session.prompt !== null && sameName(name, session.loginName)) {
     if (password === "") {
       showLoginMessage(formPrompt(session.prompt.text), true);
