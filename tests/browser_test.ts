@@ -849,6 +849,57 @@ browserTest(
 );
 
 browserTest(
+  "a line typed while the connection is down shows in its log as not sent yet, until it is",
+  async (chromium) => {
+    await using server = await startServer({ httpPort: 0 });
+    await using proxy = TcpProxy.open(server.httpAddr!.port);
+    await using tel = await Client.login(server.addr.port, "tel");
+    await using page = await chromium.open(pageUrl(proxy.port));
+    await page.login("ann");
+    await tel.expect("ann has entered the room.");
+    proxy.hold();
+    assert.ok(await proxy.cut() >= 1);
+    await page.waitFor(() => !document.getElementById("banner").hidden);
+    await page.type("typed while away");
+    const pending = () =>
+      page.page.$$eval(
+        ".log:not([hidden]) .entry.pending",
+        (entries) =>
+          entries.map((entry: Dom) => ({
+            from: entry.dataset.from,
+            text: entry.querySelector(".text").textContent,
+            note: entry.querySelector(".pending-note").textContent.trim(),
+            last: entry === entry.parentElement.lastElementChild,
+          })),
+      );
+    await page.screenshot("pending-line");
+    assert.deepEqual(await pending(), [{
+      from: "ann",
+      text: "typed while away",
+      note: "not sent yet",
+      last: true,
+    }]);
+    assert.equal(
+      await page.page.$eval("#message", (input: Dom) => input.value),
+      "",
+    );
+
+    // Back: sent, and shown once, as the server says it.
+    proxy.release();
+    await tel.expect("ann: typed while away");
+    await page.waitForMessage("ann", "typed while away");
+    await page.waitFor(() =>
+      document.querySelector(".log:not([hidden]) .entry.pending") === null
+    );
+    assert.deepEqual(
+      (await page.messages()).filter((m) => m.text === "typed while away"),
+      [{ from: "ann", text: "typed while away" }],
+    );
+    assertHealthy(page, [/WebSocket|ERR_/]);
+  },
+);
+
+browserTest(
   "a logout while the connection is down ends the session once it is back",
   async (chromium) => {
     const clock = new FakeClock();

@@ -751,7 +751,44 @@ function flushQueue() {
   while (session.queue.length > 0 && session.me !== null && conn.ready) {
     sendNow(/** @type {string} */ (session.queue.shift()));
   }
+  // Sent: each comes back from the server in its place, as any line does.
+  if (session.queue.length === 0) {
+    for (const entry of pendingEntries.splice(0)) entry.remove();
+  }
   updateBanner();
+}
+
+/**
+ * The lines typed while the connection was down, shown at the end of the
+ * conversation they were typed in, greyed and "not sent yet", as Slack
+ * shows a message on its way: not only a count in the banner, gone from the
+ * message box without a trace.
+ *
+ * @type {HTMLElement[]}
+ */
+const pendingEntries = [];
+
+/**
+ * A line typed while the connection is down, at the end of the log (with
+ * no key: whatever comes meanwhile goes before it).
+ *
+ * @param {Conversation} conversation
+ * @param {string} text
+ */
+function addPending(conversation, text) {
+  const me = session.me ?? session.loginName;
+  const item = h("li", "entry msg said self pending");
+  item.dataset.from = me;
+  item.append(h("span", "time"));
+  const body = h("div", "body");
+  body.append(h("span", `nick ${nickClass(me)}`, me));
+  const line = h("span", "text");
+  appendRich(line, text);
+  body.append(line, h("span", "pending-note", " not sent yet"));
+  item.append(body);
+  conversation.list.append(item);
+  pendingEntries.push(item);
+  if (conversation.key === currentKey) scrollToBottom();
 }
 
 /**
@@ -2838,6 +2875,7 @@ function submitMessage() {
     : `${command("say")} ${value}`;
   keepSent(value, line);
   sendChat(line);
+  if (session.queue.at(-1) === line) addPending(conversation, value);
 }
 
 /**
@@ -3370,6 +3408,7 @@ function toLogin(reason, isError = true) {
   session.prompt = null;
   session.checking = false;
   session.queue = [];
+  pendingEntries.splice(0);
   session.room = null;
   session.rooms = [];
   session.roomsAsked = [];
