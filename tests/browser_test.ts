@@ -519,6 +519,43 @@ browserTest(
 );
 
 browserTest(
+  "a registered name logged in to with no password is said to be registered, with the way out",
+  async (chromium) => {
+    await using server = await startServer({ httpPort: 0 });
+    {
+      await using dora = await registered(server.addr.port, "dora");
+      await dora.send("logout");
+      await dora.closed();
+    }
+    await using page = await chromium.open(pageUrl(server.httpAddr!.port));
+    await page.page.type("#login-name", "dora");
+    await page.click("#login-submit");
+    await page.waitFor(() =>
+      document.getElementById("login-password-label").textContent ===
+        "Password for dora:"
+    );
+    await page.screenshot("login-registered-name");
+    assert.deepEqual(
+      await page.page.evaluate(() => ({
+        message: document.getElementById("login-message").textContent,
+        focus: document.activeElement.id,
+      })),
+      {
+        message: '"dora" is a registered name: type its password, or ' +
+          "choose another name to come in as a guest.",
+        focus: "login-password",
+      },
+    );
+    await page.page.type("#login-password", PASSWORD);
+    await page.page.keyboard.press("Enter");
+    await page.waitFor(() =>
+      document.getElementById("status").textContent === "Connected as dora"
+    );
+    assertHealthy(page);
+  },
+);
+
+browserTest(
   "another name submitted while a wrong password waits to be checked is no password",
   async (chromium) => {
     const clock = new FakeClock();

@@ -1420,9 +1420,15 @@ function onPrompt(frame) {
       session.checking = sendNow(password);
       showLoginMessage("Checking the password…", false);
     } else {
+      // A name asked for with no password: say why the form asks (someone
+      // used to any name going may not know that this one is taken, for
+      // good, by an account), and the way out.
       const wrong = session.wrongPassword;
       showLoginMessage(
-        wrong ? `${TEXTS.wrongPassword}. ${asked}` : asked,
+        wrong
+          ? `${TEXTS.wrongPassword}. ${asked}`
+          : `"${session.loginName}" is a registered name: type its ` +
+            "password, or choose another name to come in as a guest.",
         wrong,
       );
       ui.loginPassword.focus();
