@@ -374,6 +374,10 @@ browserTest(
     await using server = await startServer({
       httpPort: 0,
       maxConns: 1,
+      // As behind a reverse proxy, whose connections the HTTP port does
+      // not count: the page's files load, and only its WebSocket, a
+      // session, meets the limit of one.
+      trustedProxies: ["127.0.0.1"],
       clock,
     });
     const root = await registered(server.addr.port, "root");
