@@ -141,6 +141,11 @@ const TELNET_OPTIONS: Record<number, string> = { 1: "ECHO" };
  */
 export class Client implements AsyncDisposable {
   readonly conn: ByteConn;
+  /**
+   * Every line that came, read or not, in order: for a test that must show
+   * a line never came, when waitFor() and sync() skip lines on the way.
+   */
+  readonly transcript: string[] = [];
   readonly #lines: string[] = [];
   #wake: (() => void) | null = null;
   #ended = false;
@@ -355,6 +360,7 @@ export class Client implements AsyncDisposable {
             throw new Error(`A line without CRLF: ${JSON.stringify(line)}`);
           }
           this.#lines.push(line);
+          this.transcript.push(line);
           this.#received++;
         }
         this.#wake?.();
@@ -454,6 +460,14 @@ export class ServerProcess implements AsyncDisposable {
     }).spawn();
     const server = new ServerProcess(child);
     const port = new Promise<number>((resolve) => server.#listening = resolve);
+    // A server that never says it listens is not left running.
+    const stop = () => {
+      try {
+        child.kill("SIGKILL");
+      } catch {
+        // It exited already.
+      }
+    };
     server.port = await withTimeout(
       Promise.race([
         port,
@@ -463,7 +477,11 @@ export class ServerProcess implements AsyncDisposable {
       ]),
       30_000,
       "the server's Listening line",
-    );
+    ).catch(async (error) => {
+      stop();
+      await child.status;
+      throw error;
+    });
     return server;
   }
 

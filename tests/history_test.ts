@@ -76,6 +76,7 @@ Deno.test("history leaves out the people you ignore", async () => {
   await using party = await loginAll(server.addr.port, "alice", "bob", "carol");
   const [alice, bob, carol] = party;
   await bob.send("say from bob");
+  await bob.expect("bob: from bob");
   await carol.send("say from carol");
   await alice.waitFor("carol: from carol");
   await alice.send("ignore bob");

@@ -7,8 +7,13 @@ import { Client, ServerProcess, TIMEOUT_MS } from "./helpers.ts";
 import { makeCertificate, openssl } from "./tls_helpers.ts";
 import { redisMissing, RedisServer } from "./redis_helpers.ts";
 
+/**
+ * Runs main.ts with `args` to its end: for flags it refuses, so it is
+ * killed after a minute rather than left to hang the suite if it does not.
+ */
 async function runMain(...args: string[]): Promise<Deno.CommandOutput> {
   return await new Deno.Command(Deno.execPath(), {
+    signal: AbortSignal.timeout(60_000),
     args: [
       "run",
       "--allow-net",
@@ -173,13 +178,29 @@ Deno.test("main: a database it cannot use is one clear line and exit code 1", as
     db.exec("PRAGMA user_version = 999");
     db.close();
     expectRefusal(
-      await runMain("--port", "0", "--db", newer),
+      await runMain(
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--no-http",
+        "--db",
+        newer,
+      ),
       /Cannot open the database ".*newer\.db": it was written by a newer chat-server/,
     );
 
     await Deno.writeTextFile(`${dir}/notes.txt`, "not a database ".repeat(300));
     expectRefusal(
-      await runMain("--port", "0", "--db", `${dir}/notes.txt`),
+      await runMain(
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--no-http",
+        "--db",
+        `${dir}/notes.txt`,
+      ),
       /it is not a chat-server database/,
     );
 
@@ -188,7 +209,15 @@ Deno.test("main: a database it cannot use is one clear line and exit code 1", as
       ServerProcess.mainArgs("--db", shared),
     );
     expectRefusal(
-      await runMain("--host", "127.0.0.1", "--port", "0", "--db", shared),
+      await runMain(
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--no-http",
+        "--db",
+        shared,
+      ),
       /Cannot open the database ".*chat\.db": another chat-server is using it/,
     );
     assert.equal((await first.stop()).code, 0);
@@ -199,13 +228,17 @@ Deno.test("main: a database it cannot use is one clear line and exit code 1", as
         "--allow-net",
         "--allow-read",
         "main.ts",
+        "--host",
+        "127.0.0.1",
         "--port",
         "0",
+        "--no-http",
         "--db",
         `${dir}/other.db`,
       ],
       cwd: new URL("..", import.meta.url),
       stdin: "null",
+      signal: AbortSignal.timeout(60_000),
     }).output();
     expectRefusal(
       readOnly,

@@ -179,6 +179,8 @@ Deno.test("joining replays the room's last 20 lines, marked, before live lines",
   await alice.send([...said, "me waves"].join("\r\n"));
   await alice.waitFor("* alice waves");
   await bob.send("join den");
+  // Once bob is in (his replay may still be on its way), alice speaks.
+  await alice.expect("bob has entered the room.");
   await alice.send("say live");
   await bob.expectLines([
     "alice has left the room.",
