@@ -240,7 +240,10 @@ export class Cluster implements ClusterHooks {
    */
   #next: PromiseWithResolvers<void> | null = null;
   #batch: Promise<void> = Promise.resolve();
-  /** The batch of presence updates on its way (resolved: none). */
+  /**
+   * The run sending batch after batch (`#drain`): settles once no update
+   * is left to send (resolved: none is running).
+   */
   #queue: Promise<void> = Promise.resolve();
   /**
    * The names (by key) this server has asked Redis to free, each to the
@@ -363,23 +366,14 @@ export class Cluster implements ClusterHooks {
         );
       }
     }
-    const gone = await this.#link.eval(REAP, [
-      this.#key("nodes"),
-      alive,
-      this.#key(`node-users:${this.nodeId}`),
-    ], [this.nodeId, this.#prefix]) as string[];
+    const gone = await this.#reap(this.nodeId);
     if (gone.length === 0) return;
     this.#log.warn(
       "A server with this id ({node}) had stopped; its users left",
       { node: this.nodeId },
     );
     for (let i = 0; i + 2 < gone.length; i += 3) {
-      await this.#publish(gone[i], {
-        type: "left",
-        at: this.#clock.date(),
-        room: gone[i + 1],
-        name: gone[i + 2],
-      }, `- ${this.nodeId}`);
+      await this.#left(gone[i], gone[i + 1], gone[i + 2], this.nodeId);
     }
   }
 
@@ -451,9 +445,7 @@ export class Cluster implements ClusterHooks {
         this.#key("skeletons"),
         this.#key(`node-users:${this.nodeId}`),
       ], [key, presence.skeleton, JSON.stringify(presence)]) as string[];
-      if (result === "ok") return "ok";
-      if (result === "taken") return "taken";
-      return { lookalike: holder };
+      return claimResult(result, holder);
     } catch {
       return "offline";
     }
@@ -501,9 +493,7 @@ export class Cluster implements ClusterHooks {
         this.nodeId,
         this.#clock.date(),
       ]) as string[];
-      if (result === "ok") return "ok";
-      if (result === "taken") return "taken";
-      return { lookalike: holder };
+      return claimResult(result, holder);
     } catch {
       return "offline";
     }
@@ -635,14 +625,7 @@ export class Cluster implements ClusterHooks {
    */
   releaseName(key: string, user?: User): void {
     const session = user === undefined ? "" : this.#session(user.login);
-    this.#enqueue(() =>
-      this.#link.eval(RELEASE, this.#nameKeys(), [
-        key,
-        this.nodeId,
-        this.#prefix,
-        session,
-      ])
-    );
+    this.#enqueue(() => this.#release(key, session));
     // The batch it went into: the one gathering, or the one just sent.
     const freed = this.#caughtUp();
     this.#releasing.set(key, freed);
@@ -933,12 +916,7 @@ export class Cluster implements ClusterHooks {
         host.control(control);
         return;
       }
-      this.#leavingHere = true;
-      try {
-        host.control(control);
-      } finally {
-        this.#leavingHere = false;
-      }
+      this.#hereOnly(() => host.control(control));
     } else if (kind === "yield") {
       // The key, and for a look-alike the name kept elsewhere.
       const [key, kept] = rest.split("\n");
@@ -1184,24 +1162,43 @@ export class Cluster implements ClusterHooks {
       if (node === this.nodeId) continue;
       const alive = await this.#link.call("EXISTS", this.#key(`alive:${node}`));
       if (alive === 1) continue;
-      const gone = await this.#link.eval(REAP, [
-        this.#key("nodes"),
-        this.#key(`alive:${node}`),
-        this.#key(`node-users:${node}`),
-      ], [node, this.#prefix]) as string[];
+      const gone = await this.#reap(node);
       if (gone.length === 0) continue;
       this.#log.warn("Server {node} stopped answering; its users left", {
         node,
       });
       for (let i = 0; i + 2 < gone.length; i += 3) {
-        this.#publish(gone[i], {
-          type: "left",
-          at: this.#clock.date(),
-          room: gone[i + 1],
-          name: gone[i + 2],
-        }, `- ${node}`);
+        this.#left(gone[i], gone[i + 1], gone[i + 2], node);
       }
     }
+  }
+
+  /**
+   * Forgets `node` (REAP) unless its heartbeat is renewed: the rooms its
+   * users were in, with each user's name ([room key, room name, name, ...]),
+   * or none when another server reaped it first.
+   */
+  async #reap(node: string): Promise<string[]> {
+    return await this.#link.eval(REAP, [
+      this.#key("nodes"),
+      this.#key(`alive:${node}`),
+      this.#key(`node-users:${node}`),
+    ], [node, this.#prefix]) as string[];
+  }
+
+  /** Tells a room that a user of `node`, which was reaped, left it. */
+  #left(
+    room: string,
+    roomName: string,
+    name: string,
+    node: string,
+  ): Promise<void> {
+    return this.#publish(room, {
+      type: "left",
+      at: this.#clock.date(),
+      room: roomName,
+      name,
+    }, `- ${node}`);
   }
 
   /**
@@ -1284,14 +1281,7 @@ export class Cluster implements ClusterHooks {
       this.#key(`node-users:${this.nodeId}`),
     ) as string[];
     for (const key of held) {
-      if (!host.registry.users.has(key)) {
-        await this.#link.eval(RELEASE, this.#nameKeys(), [
-          key,
-          this.nodeId,
-          this.#prefix,
-          "",
-        ]);
-      }
+      if (!host.registry.users.has(key)) await this.#release(key, "");
     }
     // The accounts first: one registered elsewhere while this server could
     // not hear of it may have let a guest here in under its name (or one
@@ -1327,12 +1317,7 @@ export class Cluster implements ClusterHooks {
         // They logged out while it ran, and their release may have come
         // first: the name would stay taken for good.
         if (!host.registry.users.has(user.key)) {
-          await this.#link.eval(RELEASE, this.#nameKeys(), [
-            user.key,
-            this.nodeId,
-            this.#prefix,
-            this.#session(user.login),
-          ]);
+          await this.#release(user.key, this.#session(user.login));
         }
         continue;
       }
@@ -1341,12 +1326,9 @@ export class Cluster implements ClusterHooks {
         // others saw this session leave (it was reaped) or never heard of
         // it (cut off): it ends here, and only this server's users see it
         // leave.
-        this.#leavingHere = true;
-        try {
-          host.control({ kind: "replace", key: user.key, address: kept });
-        } finally {
-          this.#leavingHere = false;
-        }
+        this.#hereOnly(() =>
+          host.control({ kind: "replace", key: user.key, address: kept })
+        );
       } else if (result === "later") {
         host.yieldName(user, {
           lookalike: foldName(kept) === user.key ? undefined : kept,
@@ -1367,6 +1349,30 @@ export class Cluster implements ClusterHooks {
     await host.retaken();
   }
 
+  /**
+   * Runs `act` (a session's end that the other servers take for done
+   * already) with what it emits shown here only (see `#leavingHere`).
+   */
+  #hereOnly(act: () => void): void {
+    this.#leavingHere = true;
+    try {
+      act();
+    } finally {
+      this.#leavingHere = false;
+    }
+  }
+
+  /** RELEASE (which see) of `key`, for `session` or ("") any of ours. */
+  #release(key: string, session: string): Promise<unknown> {
+    return this.#link.eval(RELEASE, this.#nameKeys(), [
+      key,
+      this.nodeId,
+      this.#prefix,
+      session,
+    ]);
+  }
+
+  /** The KEYS of CLAIM, RENAME, RELEASE and RECLAIM. */
   #nameKeys(): string[] {
     return [
       this.#key("names"),
@@ -1378,6 +1384,13 @@ export class Cluster implements ClusterHooks {
   #key(name: string): string {
     return this.#prefix + name;
   }
+}
+
+/** CLAIM's or RENAME's answer, as {@linkcode ClaimResult} says it. */
+function claimResult(result: string, holder: string): ClaimResult {
+  if (result === "ok") return "ok";
+  if (result === "taken") return "taken";
+  return { lookalike: holder };
 }
 
 /**
