@@ -177,6 +177,24 @@ async function resolve(ctx: UserContext, typed: string): Promise<Target> {
   return { target: accountTarget(key), label: account.name, account: key };
 }
 
+/**
+ * Throws the role's line for `command` if the user may no longer moderate
+ * where `scope` (read before an await) said they would act.
+ */
+function stillModerates(
+  ctx: UserContext,
+  scope: { key: string },
+  command: string,
+): void {
+  const { moderation, user } = ctx;
+  if (
+    !moderation.allows(user.account, "roomModerator", user.room) ||
+    scopeOf(ctx).key !== scope.key
+  ) {
+    throw new ChatError(roleRefusal("roomModerator", command));
+  }
+}
+
 /** The guard rails: not oneself, not a server operator, not the owner. */
 function guard(ctx: UserContext, action: string, target: Target): void {
   const { user, moderation } = ctx;
@@ -353,12 +371,7 @@ async function sanction(
   // up in the store: a moderator kicked out of the room meanwhile (to main,
   // which only server operators moderate), roomdeop'd or deop'd, sets
   // nothing, rather than a ban in a room they were never given.
-  if (
-    !moderation.allows(user.account, "roomModerator", user.room) ||
-    scopeOf(ctx).key !== scope.key
-  ) {
-    throw new ChatError(roleRefusal("roomModerator", kind));
-  }
+  stillModerates(ctx, scope, kind);
   guard(ctx, action, target);
   // A room's own list is bounded: every line said in the room is checked
   // against the room's sanctions in force, and room owners are anyone
@@ -451,12 +464,7 @@ async function lift(
   });
   // As at ban: one roomdeop'd, deop'd or kicked out of the room while the
   // name was looked up lifts nothing.
-  if (
-    !moderation.allows(user.account, "roomModerator", user.room) ||
-    scopeOf(ctx).key !== scope.key
-  ) {
-    throw new ChatError(roleRefusal("roomModerator", `un${kind}`));
-  }
+  stillModerates(ctx, scope, `un${kind}`);
   const where = TEXT.scope(scope.room?.name ?? null);
   const lifted = await moderation.remove(kind, scope.key, target.target);
   if (lifted === null) {
@@ -808,31 +816,7 @@ export const op: Command = takesName({
   loginRequired: true,
   needsArgs: true,
   role: "operator",
-  async run(ctx, name) {
-    const { moderation, session, user } = ctx;
-    const account = await accountNamed(ctx, name);
-    // Deop'd while the name was looked up: no operator makes one (one
-    // deop'd would otherwise op an account of theirs to come back through).
-    operatorStill(ctx, "op");
-    if (moderation.isOperator(account.key)) {
-      throw new ChatError(TEXT.alreadyOperator(account.name));
-    }
-    await moderation.setOperator(account.key, true);
-    await moderation.log({
-      actor: user.name,
-      action: "op",
-      target: account.name,
-      room: "",
-      reason: "",
-      until: null,
-    });
-    session.reply(TEXT.nowOperator(account.name));
-    await announceTo(ctx, { kind: "moderation" }, {
-      key: account.key,
-      text: TEXT.youAreOperator,
-      except: null,
-    });
-  },
+  run: (ctx, name) => serverOperator(ctx, name, true),
 });
 
 /** `deop NAME`: no longer a server operator. */
@@ -843,31 +827,47 @@ export const deop: Command = takesName({
   loginRequired: true,
   needsArgs: true,
   role: "operator",
-  async run(ctx, name) {
-    const { moderation, session, user } = ctx;
-    const account = await accountNamed(ctx, name);
-    // Deop'd while the name was looked up: no operator any more, as at op.
-    operatorStill(ctx, "deop");
-    if (!moderation.isOperator(account.key)) {
-      throw new ChatError(TEXT.notOperator(account.name));
-    }
-    await moderation.setOperator(account.key, false);
-    await moderation.log({
-      actor: user.name,
-      action: "deop",
-      target: account.name,
-      room: "",
-      reason: "",
-      until: null,
-    });
-    session.reply(TEXT.noLongerOperator(account.name));
-    await announceTo(ctx, { kind: "moderation" }, {
-      key: account.key,
-      text: TEXT.youAreNoLongerOperator,
-      except: user,
-    });
-  },
+  run: (ctx, name) => serverOperator(ctx, name, false),
 });
+
+/** `op` (`on`) and `deop`. */
+async function serverOperator(
+  ctx: UserContext,
+  name: string,
+  on: boolean,
+): Promise<void> {
+  const { moderation, session, user } = ctx;
+  const command = on ? "op" : "deop";
+  const account = await accountNamed(ctx, name);
+  // Deop'd while the name was looked up: no operator makes one (one deop'd
+  // would otherwise op an account of theirs to come back through), nor
+  // unmakes one.
+  operatorStill(ctx, command);
+  if (on === moderation.isOperator(account.key)) {
+    throw new ChatError(
+      on ? TEXT.alreadyOperator(account.name) : TEXT.notOperator(account.name),
+    );
+  }
+  await moderation.setOperator(account.key, on);
+  await moderation.log({
+    actor: user.name,
+    action: command,
+    target: account.name,
+    room: "",
+    reason: "",
+    until: null,
+  });
+  session.reply(
+    on ? TEXT.nowOperator(account.name) : TEXT.noLongerOperator(account.name),
+  );
+  await announceTo(ctx, { kind: "moderation" }, {
+    key: account.key,
+    text: on ? TEXT.youAreOperator : TEXT.youAreNoLongerOperator,
+    // One who deops themselves has just been told, by the reply; one who
+    // ops has been an operator all along, so is never the account op'd.
+    except: on ? null : user,
+  });
+}
 
 /**
  * The most rooms one account may own (server operators: any number). A
