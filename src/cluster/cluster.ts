@@ -48,6 +48,7 @@ import {
   RENAME,
   ROOMS,
 } from "./scripts.ts";
+import { PresenceBatches } from "./batches.ts";
 
 /** How often a server says it is alive, in ms. */
 const HEARTBEAT_MS = 1000;
@@ -232,26 +233,28 @@ export class Cluster implements ClusterHooks {
    * once this server takes its places again (unless listened to again).
    */
   readonly #unheard = new Set<string>();
-  /** Presence updates not yet sent, in order. */
-  #pending: (() => Promise<unknown>)[] = [];
   /**
-   * Settles once the batch being gathered in `#pending` is done (null: none
-   * is waiting); `#batch`, once the one on its way is.
+   * Presence updates on their way to Redis. Reading the cluster (`who`,
+   * `look`, ...) waits for those asked for so far: what this server's users
+   * just did (a join, `away`) shows in what they read next, as on one
+   * server.
    */
-  #next: PromiseWithResolvers<void> | null = null;
-  #batch: Promise<void> = Promise.resolve();
-  /**
-   * The run sending batch after batch (`#drain`): settles once no update
-   * is left to send (resolved: none is running).
-   */
-  #queue: Promise<void> = Promise.resolve();
+  readonly #updates = new PresenceBatches({
+    up: () => this.up,
+    lost: (failure) => {
+      this.#reconcile = true;
+      if (failure === null) return;
+      this.#log.warn("Updating the cluster failed: {error}", {
+        error: failure.reason,
+      });
+    },
+  });
   /**
    * The names (by key) this server has asked Redis to free, each to the
    * batch that frees it: a login or `nick` here under one waits for it, so
    * that a name is free once its user has left, as on one server.
    */
   readonly #releasing = new Map<string, Promise<void>>();
-  #sending = false;
   #heartbeat: TimerId | null = null;
   /** The heartbeat on its way (resolved: none). */
   #beating: Promise<void> = Promise.resolve();
@@ -625,9 +628,9 @@ export class Cluster implements ClusterHooks {
    */
   releaseName(key: string, user?: User): void {
     const session = user === undefined ? "" : this.#session(user.login);
-    this.#enqueue(() => this.#release(key, session));
+    this.#updates.add(() => this.#release(key, session));
     // The batch it went into: the one gathering, or the one just sent.
-    const freed = this.#caughtUp();
+    const freed = this.#updates.caughtUp();
     this.#releasing.set(key, freed);
     freed.then(() => {
       if (this.#releasing.get(key) === freed) this.#releasing.delete(key);
@@ -668,17 +671,7 @@ export class Cluster implements ClusterHooks {
 
   /** Resolves once the presence updates asked for so far are done. */
   settled(): Promise<void> {
-    return this.#queue;
-  }
-
-  /**
-   * Resolves once the presence updates asked for so far are in Redis (not
-   * those asked for after, which a busy server would never stop adding):
-   * what this server's users just did (a join, `away`) shows in what they
-   * read next, as on one server.
-   */
-  #caughtUp(): Promise<void> {
-    return this.#next?.promise ?? this.#batch;
+    return this.#updates.settled();
   }
 
   /** Tells presence what changed of a user (away, say). */
@@ -698,7 +691,7 @@ export class Cluster implements ClusterHooks {
 
   /** Everyone logged in, on every server, in the order they logged in. */
   async who(): Promise<string[]> {
-    await this.#caughtUp();
+    await this.#updates.caughtUp();
     const all = await this.#link.call("HVALS", this.#key("names")) as string[];
     return all.map((json) => JSON.parse(json) as Presence)
       .sort((a, b) => a.since - b.since).map((p) => p.name);
@@ -706,7 +699,7 @@ export class Cluster implements ClusterHooks {
 
   /** A room's members on every server, in the order they came in. */
   async look(room: string): Promise<string[]> {
-    await this.#caughtUp();
+    await this.#updates.caughtUp();
     return await this.#link.eval(LOOK, [
       this.#key(`members:${room}`),
       this.#key("names"),
@@ -715,7 +708,7 @@ export class Cluster implements ClusterHooks {
 
   /** Who holds `name`, if anyone does. */
   async find(name: string): Promise<Presence | null> {
-    await this.#caughtUp();
+    await this.#updates.caughtUp();
     const json = await this.#link.call(
       "HGET",
       this.#key("names"),
@@ -728,7 +721,7 @@ export class Cluster implements ClusterHooks {
   async rooms(): Promise<
     { key: string; members: number; name: string; topic: string | null }[]
   > {
-    await this.#caughtUp();
+    await this.#updates.caughtUp();
     const flat = await this.#link.eval(
       ROOMS,
       [this.#key("rooms")],
@@ -839,7 +832,7 @@ export class Cluster implements ClusterHooks {
     if (this.#heartbeat !== null) this.#clock.clearTimeout(this.#heartbeat);
     // A heartbeat on its way (reaping, say) finishes before the link goes.
     await this.#beating;
-    await this.#queue;
+    await this.#updates.settled();
     try {
       await this.#link.transaction([
         ["HDEL", this.#key("nodes"), this.nodeId],
@@ -940,7 +933,7 @@ export class Cluster implements ClusterHooks {
   #move(user: User, from: string, room: Room | null): void {
     const presence = this.#presenceOf(user, { room });
     const at = this.#clock.date();
-    this.#enqueue(() =>
+    this.#updates.add(() =>
       this.#link.eval(MOVE, [this.#key("names")], [
         user.key,
         from,
@@ -1018,47 +1011,6 @@ export class Cluster implements ClusterHooks {
       away: user.away,
       address: user.address ?? "",
     };
-  }
-
-  /**
-   * Sends a presence update after those asked for before. The ones that
-   * wait while a batch is on its way go together in the next, all sent at
-   * once on the one connection (so Redis runs them in order) rather than
-   * one round trip each: a thousand logins are a few batches, not a
-   * thousand round trips in a row. While Redis is away they are dropped,
-   * and the server takes its users' names and places again once it is back.
-   */
-  #enqueue(work: () => Promise<unknown>): void {
-    this.#pending.push(work);
-    this.#next ??= Promise.withResolvers();
-    if (this.#sending) return;
-    this.#sending = true;
-    this.#queue = this.#drain();
-  }
-
-  async #drain(): Promise<void> {
-    while (this.#pending.length > 0) {
-      const batch = this.#pending;
-      const done = this.#next!;
-      this.#pending = [];
-      this.#next = null;
-      this.#batch = done.promise;
-      if (!this.up) {
-        this.#reconcile = true;
-        done.resolve();
-        continue;
-      }
-      const results = await Promise.allSettled(batch.map((work) => work()));
-      done.resolve();
-      const failed = results.find((result) => result.status === "rejected");
-      if (failed !== undefined) {
-        this.#reconcile = true;
-        this.#log.warn("Updating the cluster failed: {error}", {
-          error: (failed as PromiseRejectedResult).reason,
-        });
-      }
-    }
-    this.#sending = false;
   }
 
   // Staying alive, and noticing those who did not.
