@@ -26,10 +26,9 @@
 import type { Logger } from "@logtape/logtape";
 import type { Clock, TimerId } from "../clock.ts";
 import type { PrivateEvent, RoomEvent } from "../events.ts";
-import { type Sanction, StoreError, StoreUnavailable } from "../store/store.ts";
+import { StoreError, StoreUnavailable } from "../store/store.ts";
 import { isChatLine } from "../events.ts";
 import { foldName, skeleton } from "../names.ts";
-import type { Registry } from "../registry.ts";
 import type { Room, User } from "../room.ts";
 import type { RedisLink, Subscriber } from "../redis/link.ts";
 import type { RedisStore } from "../store/redis.ts";
@@ -49,6 +48,21 @@ import {
   ROOMS,
 } from "./scripts.ts";
 import { PresenceBatches } from "./batches.ts";
+import type {
+  Announcement,
+  ClaimResult,
+  ClusterHost,
+  Control,
+  Presence,
+} from "./types.ts";
+
+export type {
+  Announcement,
+  ClaimResult,
+  ClusterHost,
+  Control,
+  Presence,
+} from "./types.ts";
 
 /** How often a server says it is alive, in ms. */
 const HEARTBEAT_MS = 1000;
@@ -61,122 +75,6 @@ const ALIVE_TTL_MS = 3000;
 const REAP_GRACE_MS = 5000;
 /** How often presence is told that a user was active, at most, in ms. */
 const ACTIVE_EVERY_MS = 15_000;
-
-/** What Redis knows of a user online. */
-export interface Presence {
-  readonly name: string;
-  readonly key: string;
-  readonly skeleton: string;
-  /** The server holding them. */
-  readonly node: string;
-  /** When they logged in (epoch ms). */
-  readonly since: number;
-  /**
-   * Their session, as `#sender` gives it (not yet known while the name is
-   * claimed, before the user exists).
-   */
-  readonly login?: string;
-  /** When they last sent a line (epoch ms), to within 15 s. */
-  readonly active: number;
-  readonly account: string | null;
-  /** Their room's key and name, or "". */
-  readonly room: string;
-  readonly roomName: string;
-  /** The away message ("" when away with no reason), or null when here. */
-  readonly away: string | null;
-  /** The address they are connected from (a guest is banned by it). */
-  readonly address: string;
-}
-
-/**
- * What Redis answered a name asked for (a login, a rename): taken here or
- * elsewhere, like a name online, or Redis could not be asked.
- */
-export type ClaimResult = "ok" | "taken" | "offline" | { lookalike: string };
-
-/**
- * What happens on every server after a moderator acted on one (`from`: the
- * server it came from, which has done it already).
- */
-export type Announcement =
-  /**
-   * Bans, mutes, operators or the lockdown changed: reload them, and act on
-   * the users a new sanction matches. `notice`: a line for the user with
-   * that key, wherever they are, once their server has reloaded (a lifted
-   * mute: told before, they could be refused a line as still muted).
-   */
-  | {
-    kind: "moderation";
-    sanction?: Sanction;
-    notice?: { key: string; text: string };
-    from?: string;
-  }
-  /** A claimed room's owner or room operators changed: reload them. */
-  | {
-    kind: "rooms";
-    notice?: { key: string; text: string };
-    from?: string;
-  }
-  /** An account was registered or deleted. */
-  | { kind: "accounts"; from?: string };
-
-/** A request from one server to the one holding a user. */
-export type Control =
-  | {
-    kind: "kick";
-    key: string;
-    by: string;
-    reason: string;
-    /**
-     * The room the kicker saw them in (its key and name): they are kicked
-     * only if they are still there (from main, a server operator's kick,
-     * off the server), and the kicker (`from`) is told if not.
-     */
-    room: string;
-    roomName: string;
-    from: { node: string; key: string };
-    /**
-     * The kicker is not in that room (a server operator's kick from
-     * elsewhere), so sees no line of it there: they are told once done.
-     */
-    tell?: boolean;
-  }
-  | { kind: "notice"; key: string; text: string }
-  /**
-   * The user's account has logged in on another server, with its password:
-   * this session ends, and the name is freed for the new one. `reclaimed`:
-   * from RECLAIM, the later login taking the name back after Redis was
-   * away; the other servers took this session for gone already (it was
-   * reaped, or Redis forgot it) and see the later one in its place, so it
-   * is seen leaving on its own server only.
-   */
-  | { kind: "replace"; key: string; address: string; reclaimed?: boolean };
-
-/** What the cluster asks of the server it is part of. */
-export interface ClusterHost {
-  readonly registry: Registry;
-  /** An announcement from a server (this one included). */
-  announced(announcement: Announcement): void;
-  /** A request for one of this server's users. */
-  control(control: Control): void;
-  /**
-   * A name this server's user holds (or, `lookalike`, one that looks like
-   * it) was kept, while Redis was away, by a user elsewhere who logged in
-   * first, or (`account`) a guest's name, or one like it, was registered
-   * elsewhere meanwhile: rename ours and tell them.
-   */
-  yieldName(
-    user: User,
-    why?: { lookalike?: string; account?: string },
-  ): void;
-  /** The sender of a line Redis did not take is told. */
-  notHeard(user: User): void;
-  /**
-   * This server has taken its places again after it was cut off: what
-   * moderators did meanwhile (announced without it) is read again.
-   */
-  retaken(): Promise<void>;
-}
 
 /** Options for {@linkcode Cluster.start}. */
 export interface ClusterOptions {
