@@ -346,20 +346,20 @@ return out`);
 
 /**
  * After Redis came back (or this server was reaped while it stalled): this
- * server's user takes its name again. If the account's owner logged in to
- * it on another server meanwhile (with its password: the takeover this
- * server did not hear of), this session ends: {"replaced", the address
- * they logged in from}; if that session is the older one (Redis came back
- * empty and its server took the name back first), it is the one to end,
- * told by a "replace" control (`reclaimed`: seen leaving on its own
- * server only), and this one takes the name (logins in one millisecond:
- * the holder keeps it, as below). If another server's user took it, or a
- * look-alike of it, meanwhile, the one who logged in later must pick
- * another:
- * {"later", the other's name} when that is ours (nothing is changed); else
- * {"ok"}, and the other's server is told ("yield", their key, and for a
- * look-alike the name kept). The user's place is where they are now: not
- * in a room they left while Redis was away.
+ * server's user takes its name again. What it finds decides (two logins in
+ * one millisecond: the name's holder keeps it):
+ * - The account's owner logged in to it on another server meanwhile, after
+ *   this session (with its password: the takeover this server did not hear
+ *   of): this session ends. {"replaced", the address they logged in from}.
+ * - Another server's user who logged in no later than ours holds the name,
+ *   or a look-alike of it: ours must pick another, and nothing is changed.
+ *   {"later", the other's name}.
+ * - Else ours takes the name, and their place where they are now (not in a
+ *   room they left while Redis was away): {"ok"}. Another server's holder
+ *   is told: the account's older session (Redis came back empty and its
+ *   server took the name back first) by a "replace" control (`reclaimed`:
+ *   seen leaving on its own server only); a later user of the name or of a
+ *   look-alike by "yield" (their key, and for a look-alike the name kept).
  * KEYS: names, skeletons, node-users.
  * ARGV: key, skeleton, presence JSON, since, node, prefix, room, joined at,
  * the room's skeleton (its look, taken as MOVE takes it: a room made while
@@ -410,7 +410,7 @@ if p then
   if p.room and p.room ~= '' and (p.node ~= node or p.room ~= room) then leave(p.room) end
 end
 if t then
-  redis.call('PUBLISH', prefix .. 'n:' .. t.node, 'yield\\n' .. twin .. '\\n' .. cjson.decode(json).name)
+  redis.call('PUBLISH', prefix .. 'n:' .. t.node, 'yield\\n' .. twin .. '\\n' .. mine.name)
 end
 redis.call('HSET', KEYS[1], key, json)
 redis.call('HSET', KEYS[2], skel, key)
