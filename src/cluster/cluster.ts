@@ -1107,32 +1107,9 @@ export class Cluster implements ClusterHooks {
   /** `#retake`'s work; `reaped`: the rooms were told our users left. */
   async #reclaim(host: ClusterHost, reaped: boolean): Promise<void> {
     this.#log.info("Taking this server's names and places again");
-    // What was in flight when Redis went away will not come back.
-    this.#made.clear();
-    this.#abandoned.clear();
-    for (const resolve of this.#awaited.values()) resolve();
-    this.#awaited.clear();
-    // Rooms joined while Redis was away are listened to now (node-redis
-    // subscribes again by itself to those it had).
-    for (const room of host.registry.rooms.values()) {
-      if (room.members.size > 0 || room === host.registry.main) {
-        await this.watch(room.key);
-      }
-    }
-    // And those left meanwhile are not.
-    for (const room of [...this.#unheard]) {
-      if (!this.#watching.has(room)) {
-        await this.#subscriber.unsubscribe(this.#key(`r:${room}`));
-      }
-      this.#unheard.delete(room);
-    }
-    const held = await this.#link.call(
-      "SMEMBERS",
-      this.#key(`node-users:${this.nodeId}`),
-    ) as string[];
-    for (const key of held) {
-      if (!host.registry.users.has(key)) await this.#release(key, "");
-    }
+    this.#forgetInFlight();
+    await this.#listenAgain(host);
+    await this.#freeLeft(host);
     // The accounts first: one registered elsewhere while this server could
     // not hear of it may have let a guest here in under its name (or one
     // like it). The guest picks another, as on one server, where no guest
@@ -1142,61 +1119,111 @@ export class Cluster implements ClusterHooks {
     // holding it).
     await this.#loadAccounts();
     for (const user of [...host.registry.online]) {
-      // Gone since the list was made (each reclaim is a round trip).
-      if (host.registry.users.get(user.key) !== user) continue;
-      if (user.account === null) {
-        const account = this.knownAccount(user.key, skeleton(user.name));
-        if (account !== null) {
-          host.yieldName(user, { account });
-          continue;
-        }
-      }
-      const presence = this.#presenceOf(user);
-      const [result, kept] = await this.#link.eval(RECLAIM, this.#nameKeys(), [
-        user.key,
-        presence.skeleton,
-        JSON.stringify(presence),
-        user.sinceDate,
-        this.nodeId,
-        this.#prefix,
-        user.room?.key ?? "",
-        user.sinceDate,
-        user.room === null ? "" : skeleton(user.room.name),
-      ]) as string[];
-      if (host.registry.users.get(user.key) !== user) {
-        // They logged out while it ran, and their release may have come
-        // first: the name would stay taken for good.
-        if (!host.registry.users.has(user.key)) {
-          await this.#release(user.key, this.#session(user.login));
-        }
-        continue;
-      }
-      if (result === "replaced") {
-        // Its owner logged in to the account elsewhere meanwhile, where the
-        // others saw this session leave (it was reaped) or never heard of
-        // it (cut off): it ends here, and only this server's users see it
-        // leave.
-        this.#hereOnly(() =>
-          host.control({ kind: "replace", key: user.key, address: kept })
-        );
-      } else if (result === "later") {
-        host.yieldName(user, {
-          lookalike: foldName(kept) === user.key ? undefined : kept,
-        });
-      } else if (
-        reaped && user.room !== null && !this.#announcedBack.has(user)
-      ) {
-        // The others told its room it left: it is back.
-        await this.#publish(user.room.key, {
-          type: "entered",
-          at: this.#clock.date(),
-          room: user.room.name,
-          name: user.name,
-        }, `${this.nodeId} 0`);
-        this.#announcedBack.add(user);
-      }
+      await this.#reclaimUser(host, user, reaped);
     }
     await host.retaken();
+  }
+
+  /** What was in flight when Redis went away will not come back. */
+  #forgetInFlight(): void {
+    this.#made.clear();
+    this.#abandoned.clear();
+    for (const resolve of this.#awaited.values()) resolve();
+    this.#awaited.clear();
+  }
+
+  /**
+   * Rooms joined while Redis was away are listened to now (node-redis
+   * subscribes again by itself to those it had), and those left meanwhile
+   * are not.
+   */
+  async #listenAgain(host: ClusterHost): Promise<void> {
+    for (const room of host.registry.rooms.values()) {
+      if (room.members.size > 0 || room === host.registry.main) {
+        await this.watch(room.key);
+      }
+    }
+    for (const room of [...this.#unheard]) {
+      if (!this.#watching.has(room)) {
+        await this.#subscriber.unsubscribe(this.#key(`r:${room}`));
+      }
+      this.#unheard.delete(room);
+    }
+  }
+
+  /** Frees the names Redis holds here for users who left meanwhile. */
+  async #freeLeft(host: ClusterHost): Promise<void> {
+    const held = await this.#link.call(
+      "SMEMBERS",
+      this.#key(`node-users:${this.nodeId}`),
+    ) as string[];
+    for (const key of held) {
+      if (!host.registry.users.has(key)) await this.#release(key, "");
+    }
+  }
+
+  /**
+   * One user's part of `#reclaim`: their name and place taken again
+   * (RECLAIM), or given up to whoever has the better claim to it.
+   */
+  async #reclaimUser(
+    host: ClusterHost,
+    user: User,
+    reaped: boolean,
+  ): Promise<void> {
+    // Gone since the list was made (each reclaim is a round trip).
+    if (host.registry.users.get(user.key) !== user) return;
+    if (user.account === null) {
+      const account = this.knownAccount(user.key, skeleton(user.name));
+      if (account !== null) {
+        host.yieldName(user, { account });
+        return;
+      }
+    }
+    const presence = this.#presenceOf(user);
+    const [result, kept] = await this.#link.eval(RECLAIM, this.#nameKeys(), [
+      user.key,
+      presence.skeleton,
+      JSON.stringify(presence),
+      user.sinceDate,
+      this.nodeId,
+      this.#prefix,
+      user.room?.key ?? "",
+      user.sinceDate,
+      user.room === null ? "" : skeleton(user.room.name),
+    ]) as string[];
+    if (host.registry.users.get(user.key) !== user) {
+      // They logged out while it ran, and their release may have come
+      // first: the name would stay taken for good.
+      if (!host.registry.users.has(user.key)) {
+        await this.#release(user.key, this.#session(user.login));
+      }
+      return;
+    }
+    if (result === "replaced") {
+      // Its owner logged in to the account elsewhere meanwhile, where the
+      // others saw this session leave (it was reaped) or never heard of
+      // it (cut off): it ends here, and only this server's users see it
+      // leave.
+      this.#hereOnly(() =>
+        host.control({ kind: "replace", key: user.key, address: kept })
+      );
+    } else if (result === "later") {
+      host.yieldName(user, {
+        lookalike: foldName(kept) === user.key ? undefined : kept,
+      });
+    } else if (
+      reaped && user.room !== null && !this.#announcedBack.has(user)
+    ) {
+      // The others told its room it left: it is back.
+      await this.#publish(user.room.key, {
+        type: "entered",
+        at: this.#clock.date(),
+        room: user.room.name,
+        name: user.name,
+      }, `${this.nodeId} 0`);
+      this.#announcedBack.add(user);
+    }
   }
 
   /**
