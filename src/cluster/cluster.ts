@@ -7,8 +7,10 @@
  * What each chat action costs in Redis is in the README (Running a
  * cluster). In short: a room line is one EVALSHA (INCR, the history's ZADD
  * and trim, one PUBLISH); a private message across servers one EVALSHA (one
- * PUBLISH, to that one server); a login one EVALSHA and one more for the
- * room; a server subscribes only to the rooms its users are in.
+ * PUBLISH, to that one server); a login three (CLAIM for the name, MOVE
+ * for a place in its room, EMIT for the room's line), besides the store's
+ * lookup of the account; a server subscribes only to the rooms its users
+ * are in.
  *
  * When Redis cannot be reached, each server keeps its own users chatting:
  * room lines are shown here only, and the sender is told that the other
