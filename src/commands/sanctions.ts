@@ -263,16 +263,20 @@ function matching(
  */
 export const MAX_ROOM_SANCTIONS = 100;
 
+/**
+ * `ban` or `mute` (`kind`): the target resolved and checked (the role and
+ * the guard rails again after the lookups' waits), then the sanction kept,
+ * logged, acted on here and announced to the other servers of a cluster.
+ */
 async function sanction(
   ctx: UserContext,
   kind: SanctionKind,
   args: string,
 ): Promise<void> {
   const { user, moderation, clock, session } = ctx;
-  const action = kind;
   const { typed, ms, reason } = parseSanction(args);
   const target = await resolve(ctx, typed);
-  guard(ctx, action, target);
+  guard(ctx, kind, target);
   const scope = scopeOf(ctx);
   const record: Sanction = {
     kind,
@@ -296,7 +300,7 @@ async function sanction(
   const shielded = await shieldedBehind(ctx, record);
   if (shielded !== null) {
     throw new ChatError(
-      TEXT.sanctionMatchesShielded(action, shielded.name, shielded.operator),
+      TEXT.sanctionMatchesShielded(kind, shielded.name, shielded.operator),
     );
   }
   // The role was checked, and the scope read, before the target was looked
@@ -304,7 +308,7 @@ async function sanction(
   // which only server operators moderate), roomdeop'd or deop'd, sets
   // nothing, rather than a ban in a room they were never given.
   stillModerates(ctx, scope, kind);
-  guard(ctx, action, target);
+  guard(ctx, kind, target);
   // A room's own list is bounded: every line said in the room is checked
   // against the room's sanctions in force, and room owners are anyone
   // registered.
@@ -325,7 +329,7 @@ async function sanction(
   await moderation.add(record);
   await moderation.log({
     actor: user.name,
-    action,
+    action: kind,
     target: target.label,
     room: scope.key,
     reason,
@@ -375,6 +379,10 @@ export function applySanction(
   }
 }
 
+/**
+ * `unban` or `unmute`: also of a guest who has gone, found by the name
+ * their sanction's label keeps.
+ */
 async function lift(
   ctx: UserContext,
   kind: SanctionKind,
