@@ -50,6 +50,24 @@ export {
 const MODLOG_DEFAULT = 20;
 const MODLOG_MAX = 200;
 
+/**
+ * Writes the moderation log's entry for what the user just did that has
+ * neither a reason nor an end (a lockdown, an op, a claim, a roomop).
+ */
+function logAction(
+  ctx: UserContext,
+  entry: { action: string; target: string; room: string },
+): Promise<void> {
+  return ctx.moderation.log({
+    actor: ctx.user.name,
+    action: entry.action,
+    target: entry.target,
+    room: entry.room,
+    reason: "",
+    until: null,
+  });
+}
+
 /** Throws the role's line if the user is no server operator (any more). */
 function operatorStill(ctx: UserContext, command: string): void {
   if (!ctx.moderation.isOperator(ctx.user.account)) {
@@ -226,7 +244,7 @@ export const lockdown: Command = {
   loginRequired: true,
   role: "operator",
   async run(ctx, args) {
-    const { moderation, session, user } = ctx;
+    const { moderation, session } = ctx;
     const wanted = args.toLowerCase();
     if (wanted !== "" && wanted !== "on" && wanted !== "off") {
       throw new ChatError(TEXT.usage(lockdown.usage));
@@ -234,13 +252,10 @@ export const lockdown: Command = {
     if (wanted !== "") {
       await moderation.setLockdown(wanted === "on");
       await ctx.cluster?.announce({ kind: "moderation" });
-      await moderation.log({
-        actor: user.name,
+      await logAction(ctx, {
         action: "lockdown",
         target: wanted,
         room: "",
-        reason: "",
-        until: null,
       });
     }
     session.reply(TEXT.lockdownIs(moderation.lockdown));
@@ -288,13 +303,10 @@ async function serverOperator(
     );
   }
   await moderation.setOperator(account.key, on);
-  await moderation.log({
-    actor: user.name,
+  await logAction(ctx, {
     action: command,
     target: account.name,
     room: "",
-    reason: "",
-    until: null,
   });
   session.reply(
     on ? TEXT.nowOperator(account.name) : TEXT.noLongerOperator(account.name),
@@ -372,13 +384,10 @@ export const claim: Command = {
     // left from before (a roomop that raced the last unclaim) is theirs.
     room.operators.clear();
     await ctx.cluster?.announce({ kind: "rooms" });
-    await moderation.log({
-      actor: user.name,
+    await logAction(ctx, {
       action: "claim",
       target: room.name,
       room: room.key,
-      reason: "",
-      until: null,
     });
     session.reply(TEXT.claimedRoom(room.name));
   },
@@ -392,20 +401,17 @@ export const unclaim: Command = {
   loginRequired: true,
   role: "roomOwner",
   async run(ctx) {
-    const { user, store, session, moderation, registry } = ctx;
+    const { user, store, session, registry } = ctx;
     const room = user.room!;
     if (room.owner === null) throw new ChatError(TEXT.notClaimed(room.name));
     await store.unclaimRoom(room.key);
     room.owner = null;
     room.operators.clear();
     await ctx.cluster?.announce({ kind: "rooms" });
-    await moderation.log({
-      actor: user.name,
+    await logAction(ctx, {
       action: "unclaim",
       target: room.name,
       room: room.key,
-      reason: "",
-      until: null,
     });
     session.reply(TEXT.unclaimedRoom(room.name));
     registry.dropIfEmpty(room);
@@ -441,13 +447,10 @@ async function roomOperator(
   await store.setRoomOperator(room.key, account.key, on);
   if (on) room.operators.add(account.key);
   else room.operators.delete(account.key);
-  await moderation.log({
-    actor: user.name,
+  await logAction(ctx, {
     action: on ? "roomop" : "roomdeop",
     target: account.name,
     room: room.key,
-    reason: "",
-    until: null,
   });
   const line = on
     ? TEXT.nowRoomOperator(account.name, room.name)
