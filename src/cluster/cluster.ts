@@ -785,6 +785,11 @@ export class Cluster implements ClusterHooks {
     }
   }
 
+  /**
+   * A message on this server's own channel: its kind ("private" from
+   * PRIVATE, "control" from `control` or RECLAIM, "yield" from RECLAIM), a
+   * newline, and what it carries.
+   */
   #fromNode(message: string): void {
     const newline = message.indexOf("\n");
     const kind = message.slice(0, newline);
@@ -818,6 +823,10 @@ export class Cluster implements ClusterHooks {
     }
   }
 
+  /**
+   * An announcement on the cluster's channel: this server's own is skipped
+   * (it acted on it already, in `announce`'s caller).
+   */
   #fromAll(message: string): void {
     const announcement = JSON.parse(message) as Announcement;
     if (announcement.from === this.nodeId) return;
@@ -830,6 +839,10 @@ export class Cluster implements ClusterHooks {
 
   // Keeping presence.
 
+  /**
+   * Queues a user's MOVE: out of room `from` ("" none) into `room`, or (the
+   * same room) what is known of them updated in place.
+   */
   #move(user: User, from: string, room: Room | null): void {
     const presence = this.#presenceOf(user, { room });
     const at = this.#clock.date();
@@ -887,6 +900,10 @@ export class Cluster implements ClusterHooks {
     return `${user.key} ${this.#session(user.login)}`;
   }
 
+  /**
+   * A presence record from its parts: at a claim the user does not exist
+   * yet, so has no login (session) to give.
+   */
   #presence(user: {
     name: string;
     key: string;
@@ -979,6 +996,13 @@ export class Cluster implements ClusterHooks {
     }
   }
 
+  /**
+   * Every second: renews the heartbeat (`#alive`), then takes this server's
+   * names and places again if anything was missed (`#reconcile`: Redis was
+   * away, an update failed, this server was reaped), or else, once Redis
+   * has been back long enough for the others to renew theirs, reaps those
+   * that stopped. While Redis does not answer, only probes it.
+   */
   #beat(): void {
     if (this.#closed) return;
     this.#heartbeat = this.#clock.setTimeout(() => this.#beat(), HEARTBEAT_MS);
