@@ -748,8 +748,12 @@ Deno.test("guard rails hold for addresses too; a room operator acts, until roomd
   await roomie.expect("That ban would match alice, the owner of this room");
   await roomie.send("mute 127.0.0.5");
   await roomie.expect("That mute would match alice, the owner of this room");
+  // A room's mute does not hold a server operator: set, and telling
+  // nothing of whose address it is.
   await alice.send("mute 127.0.0.1/32 shh");
-  await alice.expect("That mute would match root, a server operator");
+  assert.match(await alice.readLine(), /^Muted 127\.0\.0\.1 on "den" /);
+  await alice.send("unmute 127.0.0.1/32");
+  await alice.sync();
   await root.send("ban 127.0.0.0/29");
   await root.expect(
     "That ban of 127.0.0.0/29 would match you: you are connected from 127.0.0.1",
@@ -1103,4 +1107,43 @@ Deno.test("an --op account registered while the database cannot record it as an 
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("a room's ban or mute of an address tells nothing of where a server operator is or was: only a server ban is refused for it", async () => {
+  await using server = await startServer({ ops: ["root", "admin"] });
+  const port = server.addr.port;
+  {
+    // admin was last on 127.0.0.2 and is offline; root is on 127.0.0.4.
+    await using admin = await registered(port, "admin", { from: "127.0.0.2" });
+    await admin.send("logout");
+    await admin.closed();
+  }
+  await using root = await registered(port, "root", { from: "127.0.0.4" });
+  await using bob = await registered(port, "bob", { from: "127.0.0.9" });
+  await join(bob, "den");
+  await bob.send("claim");
+  await bob.waitFor((line) => line.startsWith("You now own"));
+  // Room bans and mutes do not hold server operators: set, not refused
+  // with the operator's name (which would say where they are).
+  for (const target of ["127.0.0.2", "127.0.0.4"]) {
+    await bob.send(`ban ${target} 1h`);
+    const banned = await bob.sync();
+    assert.ok(
+      banned.some((line) => line.startsWith(`Banned ${target} from "den"`)),
+      `${banned}`,
+    );
+    await bob.send(`mute ${target} 1h`);
+    const muted = await bob.sync();
+    assert.ok(
+      !muted.some((line) => line.includes("server operator")),
+      `${muted}`,
+    );
+  }
+  // root, online on 127.0.0.4, still joins the room banned to that address.
+  await join(root, "den");
+  // A server ban of either address is refused, as before.
+  await root.send("ban 127.0.0.2");
+  assert.deepEqual(await root.sync(), [
+    "That ban would match admin, a server operator",
+  ]);
 });

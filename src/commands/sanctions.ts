@@ -160,7 +160,12 @@ async function shieldedBehind(
   const { moderation, registry, user, cluster } = ctx;
   const block = parseBlock(record.target.slice("address:".length));
   if (block === null) return null;
-  const shielded = new Set(moderation.operators);
+  // Only a server-wide ban shuts a server operator out (room bans and
+  // mutes do not hold them): for anything else their address is nobody's
+  // business, and a refusal would let a room's moderator find where an
+  // operator is (or last was) by halving blocks.
+  const serverBan = record.kind === "ban" && record.room === "";
+  const shielded = new Set(serverBan ? moderation.operators : []);
   const owner = user.room?.owner;
   if (!moderation.isOperator(user.account) && owner) shielded.add(owner);
   const inside = (address: string) => {
