@@ -1,8 +1,15 @@
 import assert from "node:assert/strict";
 import { FakeClock } from "./fake_clock.ts";
-import { Client, startServer, TIMEOUT_MS, withTimeout } from "./helpers.ts";
+import {
+  Client,
+  registered,
+  startServer,
+  TIMEOUT_MS,
+  withTimeout,
+} from "./helpers.ts";
 import { RawWebSocket, WsClient } from "./ws_helpers.ts";
 import { makeCertificate, openssl, opensslMissing } from "./tls_helpers.ts";
+import { bridgePort } from "../src/http/node_http.ts";
 
 /** A server with HTTP on a free port. */
 function startWeb(options: Parameters<typeof startServer>[0] = {}) {
@@ -527,4 +534,119 @@ Deno.test({
       await Deno.remove(dir, { recursive: true });
     }
   },
+});
+
+/** What `conn` reads until its answer's head ends. */
+async function readHead(conn: Deno.Conn): Promise<string> {
+  const decoder = new TextDecoder();
+  const buffer = new Uint8Array(4096);
+  let text = "";
+  while (!text.includes("\r\n\r\n")) {
+    const n = await withTimeout(conn.read(buffer), TIMEOUT_MS, "an answer");
+    if (n === null) break;
+    text += decoder.decode(buffer.subarray(0, n), { stream: true });
+  }
+  return text;
+}
+
+function upgradeRequest(port: number): Uint8Array {
+  return encoder.encode(
+    `GET /ws HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\n` +
+      "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" +
+      "Sec-WebSocket-Version: 13\r\n\r\n",
+  );
+}
+
+Deno.test({
+  name: openssl
+    ? "HTTPS: a stranger that connects to the WebSocket bridge's loopback port and resets costs nobody anything"
+    : `HTTPS: a stranger that resets on the WebSocket bridge's port (ignored: ${opensslMissing})`,
+  ignore: !openssl,
+  async fn() {
+    const { dir, ca, cert, key } = await makeCertificate();
+    try {
+      await using server = await startServer({ httpsPort: 0, cert, key });
+      const port = server.httpsAddr!.port;
+      using page = await Deno.connectTls({
+        hostname: "127.0.0.1",
+        port,
+        caCerts: [await Deno.readTextFile(ca)],
+      });
+      await page.write(upgradeRequest(port));
+      assert.match(await readHead(page), /^HTTP\/1\.1 101 /);
+      const bridge = await bridgePort()!;
+      // Anyone on the machine can reach it: one that resets at once, and
+      // one that connects and sits there.
+      const { connect: nodeConnect } = await import("node:net");
+      const reset = nodeConnect({ host: "127.0.0.1", port: bridge });
+      const closed = new Promise((resolve) => reset.once("close", resolve));
+      reset.on("error", () => {});
+      reset.once("connect", () => reset.resetAndDestroy());
+      await withTimeout(closed, TIMEOUT_MS, "the reset");
+      using sitter = await connect(bridge);
+      assert.equal(await readToEnd(sitter), "", "closed by the bridge");
+      // The server lives on, and a second page still gets its WebSocket.
+      await using alice = await Client.login(server.addr.port, "alice");
+      using second = await Deno.connectTls({
+        hostname: "127.0.0.1",
+        port,
+        caCerts: [await Deno.readTextFile(ca)],
+      });
+      await second.write(upgradeRequest(port));
+      assert.match(await readHead(second), /^HTTP\/1\.1 101 /);
+      await alice.send("look");
+      await alice.expectLines(["The following are in this room:", "alice"]);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test("an upgrade whose client resets as it asks is judged by its address all the same: a banned one makes no session", async () => {
+  await using server = await startWeb({ ops: ["root"] });
+  const port = server.httpAddr!.port;
+  await using root = await registered(server.addr.port, "root");
+  await root.send("ban 127.0.0.2 resets");
+  await root.waitFor((line) => line.startsWith("Banned 127.0.0.2 "));
+  const { connect: nodeConnect } = await import("node:net");
+  // Gone by the time its request is read, the socket has no address left:
+  // what it had at accept is what the ban and the limits must see.
+  const resets = Array.from(
+    { length: 30 },
+    () =>
+      new Promise<void>((resolve) => {
+        const socket = nodeConnect({
+          host: "127.0.0.1",
+          port,
+          localAddress: "127.0.0.2",
+        });
+        socket.on("error", () => {});
+        socket.once("close", () => resolve());
+        socket.once("connect", () => {
+          socket.write(upgradeRequest(port));
+          socket.resetAndDestroy();
+        });
+      }),
+  );
+  await withTimeout(Promise.all(resets), TIMEOUT_MS, "the resets");
+  // A page that comes after them, and logs in: by then the server has read
+  // what came before it.
+  await using page = await WsClient.open(port);
+  page.send("login pagey");
+  await page.waitFor((frame) => frame.type === "room" && frame.you === "pagey");
+  const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`))
+    .text();
+  assert.match(metrics, /^chat_connections\{transport="websocket"\} 1$/m);
+});
+
+Deno.test("a Host with credentials in it (a@b) gets 400 with the usual headers", async () => {
+  await using server = await startWeb();
+  const port = server.httpAddr!.port;
+  using conn = await connect(port);
+  await conn.write(
+    encoder.encode("GET / HTTP/1.1\r\nHost: a@b\r\nConnection: close\r\n\r\n"),
+  );
+  const answer = await readToEnd(conn);
+  assert.match(answer, /^HTTP\/1\.1 400 /);
+  assert.equal(header(answer, "x-content-type-options"), "nosniff");
 });

@@ -166,6 +166,11 @@ export function refuseUpgrade(request: Request, text: string): Response | null {
 
 /** The loopback listener of `loopbackPair`, once made. */
 let pairs: Promise<number> | null = null;
+
+/** The port of `loopbackPair`'s listener, once made (for tests). */
+export function bridgePort(): Promise<number> | null {
+  return pairs;
+}
 /** Each end of a pair under way that came first, by the client end's port. */
 const innerEnds = new Map<number, Socket>();
 const outerEnds = new Map<number, (inner: Socket) => void>();
@@ -176,11 +181,17 @@ const outerEnds = new Map<number, (inner: Socket) => void>();
  * connection to that listener that is not one of ours is closed.
  */
 function loopbackPair(): Promise<[Socket, Socket]> {
-  pairs ??= new Promise((resolve, reject) => {
+  pairs ??= new Promise<number>((resolve, reject) => {
     const listener = createNetServer((inner) => {
+      // Anyone on the machine may connect here: such a connection's reset
+      // must not be an uncaught error, nor its port left to pair with.
+      inner.on("error", () => inner.destroy());
       const port = inner.remotePort ?? -1;
-      const outer = outerEnds.get(port);
+      inner.once("close", () => {
+        if (innerEnds.get(port) === inner) innerEnds.delete(port);
+      });
       if (inner.remoteAddress !== "127.0.0.1") return inner.destroy();
+      const outer = outerEnds.get(port);
       if (outer !== undefined) {
         outerEnds.delete(port);
         return outer(inner);
@@ -194,9 +205,16 @@ function loopbackPair(): Promise<[Socket, Socket]> {
     });
     listener.once("error", reject);
     listener.listen({ host: "127.0.0.1", port: 0 }, () => {
+      listener.off("error", reject);
+      // An accept that fails later (out of descriptors) is that
+      // connection's loss only.
+      listener.on("error", () => {});
       listener.unref();
       resolve((listener.address() as AddressInfo).port);
     });
+  }).catch((error) => {
+    pairs = null; // The next upgrade tries again.
+    throw error;
   });
   return pairs.then((port) =>
     new Promise((resolve, reject) => {
@@ -204,7 +222,10 @@ function loopbackPair(): Promise<[Socket, Socket]> {
       outer.once("error", reject);
       outer.once("connect", () => {
         outer.off("error", reject);
+        // Until it is paired and the caller's handlers are on.
+        outer.on("error", () => outer.destroy());
         const local = outer.localPort ?? -1;
+        outer.once("close", () => outerEnds.delete(local));
         const take = (inner: Socket) => resolve([inner, outer]);
         const inner = innerEnds.get(local);
         if (inner !== undefined) {
@@ -296,7 +317,12 @@ export function createHttpServer(
     );
   };
   const disarm = (socket: Socket) => clearTimeout(deadlines.get(socket));
+  // Each connection's peer, as it was when it came: a socket that closes
+  // has no remoteAddress any more, and a request read from it before the
+  // close is seen must still be judged (limits, bans) by its address.
+  const peers = new WeakMap<Socket, Deno.NetAddr>();
   server.on("connection", (socket: Socket) => {
+    peers.set(socket, peerAddress(socket));
     arm(socket);
     socket.once("close", () => disarm(socket));
   });
@@ -308,7 +334,7 @@ export function createHttpServer(
     if (request instanceof Response) return request;
     try {
       return handler(request, {
-        remoteAddr: peerAddress(socket),
+        remoteAddr: peers.get(socket) ?? peerAddress(socket),
         url: rawUrl(req, options.secure),
       });
     } catch (error) {
@@ -330,9 +356,12 @@ export function createHttpServer(
       return;
     }
     res.once("finish", () => {
-      waiting.set(socket, (waiting.get(socket) ?? 1) - 1);
+      const left = (waiting.get(socket) ?? 1) - 1;
+      waiting.set(socket, left);
       if (socket.writableLength > MAX_UNSENT_BYTES) return socket.destroy();
-      arm(socket);
+      // The next request's head is timed once no answer is being written:
+      // a 408 must not land in the middle of a pipelined request's answer.
+      if (left === 0) arm(socket);
     });
     const request = toRequest(req, options.secure);
     if (request instanceof Request) plain.add(request);
@@ -345,6 +374,8 @@ export function createHttpServer(
   server.on("upgrade", (req: IncomingMessage, duplex: Duplex, head) => {
     const connection = duplex as Socket;
     disarm(connection);
+    // Gone already (reset as it sent its request): no session for it.
+    if (connection.destroyed) return;
     const request = toRequest(req, options.secure);
     const finish = (socket: Socket) => {
       if (request instanceof Request) {
@@ -368,6 +399,11 @@ export function createHttpServer(
     // piped to and from the TLS socket.
     connection.pause();
     loopbackPair().then(([inner, outer]) => {
+      if (connection.destroyed) {
+        inner.destroy();
+        outer.destroy();
+        return;
+      }
       const end = () => {
         inner.destroy();
         outer.destroy();
