@@ -13,7 +13,7 @@ import {
 import { redisMissing, RedisProxy, RedisServer } from "./redis_helpers.ts";
 import { parseCommandStats } from "../bench/redis.ts";
 import { RedisLink } from "../src/redis/link.ts";
-import { RECLAIM, RELEASE } from "../src/cluster/scripts.ts";
+import { OPEN_ROOM, RECLAIM, RELEASE } from "../src/cluster/scripts.ts";
 import { makeCertificate, openssl, opensslMissing } from "./tls_helpers.ts";
 import { WsClient } from "./ws_helpers.ts";
 
@@ -2191,6 +2191,60 @@ Deno.test({
       await link.call("HSET", keys[0], "alice", second);
       assert.equal(await release(""), 1);
       assert.equal(await link.call("HGET", keys[0], "alice"), null);
+    } finally {
+      await link.close();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    `cluster: what a session or a room being made leaves in Redis goes with it, whether or not it came to be${why}`,
+  ignore,
+  async fn() {
+    await using redis = await RedisServer.start();
+    const link = await RedisLink.connect(redis.url);
+    try {
+      const p = "t:";
+      const keys = [p + "names", p + "skeletons", p + "node-users:one"];
+      // A reply's way to a renamed session, for one replaced since (its
+      // name held by another server's session): its release, refused for
+      // the name, still forgets the session.
+      await link.call("HSET", p + "sessions", "one/x.1", "dora");
+      await link.call(
+        "HSET",
+        keys[0],
+        "dora",
+        JSON.stringify({
+          name: "dora",
+          skeleton: "dora",
+          node: "two",
+          login: "two/y.1",
+        }),
+      );
+      assert.equal(
+        await link.eval(RELEASE, keys, ["dora", "one", p, "one/x.1"]),
+        0,
+      );
+      assert.equal(await link.call("HGET", p + "sessions", "one/x.1"), null);
+      // A room being made whose join then failed (its user gone during the
+      // round trip): it keeps look-alikes out while it is made, and leaves
+      // nothing that lasts.
+      const open = (key: string) =>
+        link.eval(OPEN_ROOM, [], ["den", key, key, p]);
+      assert.equal(await open("den"), "");
+      assert.equal(
+        await open("dcn"),
+        "den",
+        "a look-alike is refused meanwhile",
+      );
+      assert.equal(await link.call("HLEN", p + "room-skeletons"), 0);
+      assert.equal(await link.call("HLEN", p + "room-skeleton-of"), 0);
+      const ttl = Number(await link.call("PTTL", p + "opening-look:den"));
+      assert.ok(ttl > 0 && ttl <= 10_000, `expires: ${ttl}`);
+      // Its mark gone (expired), the look is free again.
+      await link.call("DEL", p + "opening:den");
+      assert.equal(await open("dcn"), "");
     } finally {
       await link.close();
     }

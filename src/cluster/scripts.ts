@@ -29,6 +29,9 @@ local function emptied(prefix, r)
       if redis.call('HGET', prefix .. 'room-skeletons', skel) == r then
         redis.call('HDEL', prefix .. 'room-skeletons', skel)
       end
+      if redis.call('GET', prefix .. 'opening-look:' .. skel) == r then
+        redis.call('DEL', prefix .. 'opening-look:' .. skel)
+      end
     end
     redis.call('DEL', prefix .. 'opening:' .. r)
   end
@@ -120,6 +123,9 @@ return {'ok'}`);
  * that holds it now.
  */
 export const RELEASE = new Script(`${EMPTIED}${FORGET}
+-- The session has left, whatever becomes of the name: a reply no longer
+-- looks for it (see PRIVATE), and its entry does not stay for good.
+if ARGV[4] ~= '' then redis.call('HDEL', ARGV[3] .. 'sessions', ARGV[4]) end
 local json = redis.call('HGET', KEYS[1], ARGV[1])
 local p = json and cjson.decode(json)
 if p and p.node == ARGV[2] and ARGV[4] ~= '' and type(p.login) == 'string' and
@@ -174,20 +180,30 @@ const OPENING_MS = 10_000;
 /**
  * A room new to the whole cluster is about to be made here: refused if its
  * name looks like one open on any server (with members, claimed, or being
- * made), as one server refuses a look-alike of a room it has open; else its
- * look is taken, in the same step, so that two servers cannot make two
- * look-alikes at once.
+ * made), as one server refuses a look-alike of a room it has open; else it
+ * is marked as being made, look and all, in the same step (two servers
+ * cannot make two look-alikes at once), for OPENING_MS only: its first
+ * member's MOVE takes the look for as long as the room lives.
  * KEYS: none of its own (a single Redis). ARGV: skeleton, key, name, prefix.
  * Returns '' or the name of the room it looks like.
  */
 export const OPEN_ROOM = new Script(`${LOOKS}
 local skel, key, name, prefix = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local twin = redis.call('HGET', prefix .. 'room-skeletons', skel)
-if twin and twin ~= key and live(prefix, twin) then
+if not (twin and twin ~= key and live(prefix, twin)) then
+  -- Or one being made elsewhere, whose first member is not in yet.
+  twin = redis.call('GET', prefix .. 'opening-look:' .. skel)
+  if twin == key or redis.call('EXISTS', prefix .. 'opening:' .. (twin or '')) == 0 then
+    twin = nil
+  end
+end
+if twin then
   return redis.call('HGET', prefix .. 'room:' .. twin, 'name') or
     redis.call('GET', prefix .. 'opening:' .. twin) or twin
 end
-takeLook(prefix, skel, key)
+-- Only what expires: the lasting look is taken with the first member
+-- (MOVE), so a join that fails in between leaves nothing behind.
+redis.call('SET', prefix .. 'opening-look:' .. skel, key, 'PX', ${OPENING_MS})
 redis.call('SET', prefix .. 'opening:' .. key, name, 'PX', ${OPENING_MS})
 return ''`);
 
