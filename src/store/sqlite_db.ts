@@ -830,13 +830,22 @@ export class SqliteDatabase {
     }
     if (wal?.ino === this.#wal.ino && wal.dev === this.#wal.dev) return;
     if (!this.#walGone) {
-      this.#walGone = true;
-      this.#db.exec("PRAGMA wal_checkpoint(FULL)");
+      // A reader (a backup's VACUUM INTO, say) can hold the checkpoint back,
+      // and the pragma does not throw for it: its answer says. Tried again
+      // at each write until it is whole.
+      const done = this.#db.prepare("PRAGMA wal_checkpoint(FULL)").get() as
+        | { busy: number; log: number; checkpointed: number }
+        | undefined;
+      this.#walGone = done !== undefined && done.busy === 0 &&
+        done.log === done.checkpointed;
     }
     throw new DatabaseMoved(
       this.#path,
       `The database's file "${this.#path}-wal" was deleted while the ` +
-        `server ran: what it held is now in "${this.#path}", and nothing ` +
+        (this.#walGone
+          ? `server ran: what it held is now in "${this.#path}", and nothing `
+          : `server ran, and what it held is not yet all in "${this.#path}" ` +
+            "(a reader holds it back; tried again at each write): nothing ") +
         "more is kept until the server is restarted",
     );
   }
