@@ -650,3 +650,47 @@ Deno.test("a Host with credentials in it (a@b) gets 400 with the usual headers",
   assert.match(answer, /^HTTP\/1\.1 400 /);
   assert.equal(header(answer, "x-content-type-options"), "nosniff");
 });
+
+Deno.test("the page's files go gzipped to a browser that takes it, and an unchanged one is a 304", async () => {
+  await using server = await startWeb();
+  const base = `http://127.0.0.1:${server.httpAddr!.port}`;
+  const file = await Deno.readFile(new URL("../web/app.js", import.meta.url));
+  // As it is, to a client that takes no gzip.
+  const plain = await fetch(`${base}/app.js`, {
+    headers: { "Accept-Encoding": "identity" },
+  });
+  assert.equal(plain.headers.get("content-encoding"), null);
+  assert.deepEqual(new Uint8Array(await plain.arrayBuffer()), file);
+  const etag = plain.headers.get("etag");
+  assert.match(etag ?? "", /^"[\w-]+"$/);
+  assert.equal(plain.headers.get("vary"), "Accept-Encoding");
+  // Gzipped, smaller on the wire, the same file once unpacked.
+  using conn = await connect(server.httpAddr!.port);
+  await conn.write(encoder.encode(
+    "GET /app.js HTTP/1.1\r\nHost: 127.0.0.1\r\n" +
+      "Accept-Encoding: gzip, deflate, br\r\nConnection: close\r\n\r\n",
+  ));
+  const raw = new Uint8Array(
+    await new Response(conn.readable).arrayBuffer(),
+  );
+  const split = new TextDecoder("latin1").decode(raw).indexOf("\r\n\r\n");
+  const head = new TextDecoder().decode(raw.subarray(0, split));
+  assert.equal(header(head, "content-encoding"), "gzip");
+  const body = raw.subarray(split + 4);
+  assert.ok(body.byteLength < file.byteLength / 2, `${body.byteLength}`);
+  const { gunzipSync } = await import("node:zlib");
+  assert.deepEqual(new Uint8Array(gunzipSync(body)), file);
+  // A reload with the tag it has: 304, no body.
+  const again = await fetch(`${base}/app.js`, {
+    headers: { "If-None-Match": etag! },
+  });
+  assert.equal(again.status, 304);
+  assert.equal((await again.arrayBuffer()).byteLength, 0);
+  assert.equal(again.headers.get("etag"), etag);
+  // A gzip refused with q=0 is not sent.
+  const refused = await fetch(`${base}/app.js`, {
+    headers: { "Accept-Encoding": "gzip;q=0, identity" },
+  });
+  assert.equal(refused.headers.get("content-encoding"), null);
+  await refused.body?.cancel();
+});

@@ -8,6 +8,7 @@
 
 import { type Block, contains, formatBlock, parseBlock } from "../addresses.ts";
 import type { RequestInfo } from "./node_http.ts";
+import { createHash } from "node:crypto";
 
 /** Headers every response carries. */
 const COMMON_HEADERS: Readonly<Record<string, string>> = {
@@ -47,6 +48,43 @@ const TYPES: Readonly<Record<string, string>> = {
 interface StaticFile {
   readonly body: Uint8Array;
   readonly type: string;
+  /** The body gzipped, for a text file it makes smaller; else null. */
+  readonly gzipped: Uint8Array | null;
+  /** A strong validator: the body's hash. */
+  readonly etag: string;
+}
+
+/**
+ * `file` for the page's folder: gzipped once here (Deno.serve compressed
+ * each answer; node:http does not, and app.js is 118 KB as it is), and
+ * tagged, so that a reload of an unchanged file is a 304.
+ */
+function staticFile(
+  body: Uint8Array,
+  type: string,
+  gzipSync: (body: Uint8Array, options: { level: number }) => Uint8Array,
+): StaticFile {
+  const text = type.startsWith("text/") || type.includes("json") ||
+    type.includes("svg");
+  const packed = text ? new Uint8Array(gzipSync(body, { level: 9 })) : null;
+  const gzipped = packed !== null && packed.byteLength < body.byteLength
+    ? packed
+    : null;
+  const hash = createHash("sha256").update(body).digest("base64url");
+  return { body, type, gzipped, etag: `"${hash.slice(0, 27)}"` };
+}
+
+/** Whether a request's Accept-Encoding takes gzip (and not at q=0). */
+function takesGzip(request: Request): boolean {
+  const accepted = request.headers.get("accept-encoding") ?? "";
+  return accepted.split(",").some((part) => {
+    const [coding, ...params] = part.trim().toLowerCase().split(";");
+    if (coding.trim() !== "gzip" && coding.trim() !== "*") return false;
+    const q = params.map((param) => param.trim()).find((param) =>
+      param.startsWith("q=")
+    );
+    return q === undefined || Number(q.slice(2)) > 0;
+  });
 }
 
 /**
@@ -54,6 +92,8 @@ interface StaticFile {
  * small files, served as they are, with no build step.
  */
 export async function loadWeb(root: URL): Promise<Map<string, StaticFile>> {
+  // Here, not at the top: only a server that serves HTTP loads zlib.
+  const { gzipSync } = await import("node:zlib");
   const files = new Map<string, StaticFile>();
   try {
     for await (const entry of Deno.readDir(root)) {
@@ -61,10 +101,14 @@ export async function loadWeb(root: URL): Promise<Map<string, StaticFile>> {
       const extension = entry.name.split(".").pop() ?? "";
       const type = TYPES[extension];
       if (type === undefined) continue;
-      files.set(`/${entry.name}`, {
-        body: await Deno.readFile(new URL(entry.name, root)),
-        type,
-      });
+      files.set(
+        `/${entry.name}`,
+        staticFile(
+          await Deno.readFile(new URL(entry.name, root)),
+          type,
+          gzipSync,
+        ),
+      );
     }
   } catch (error) {
     if (!(error instanceof Deno.errors.NotFound)) throw error;
@@ -217,13 +261,30 @@ export function createHandler(
       "Content-Type": file.type,
       "Content-Security-Policy": CONTENT_SECURITY_POLICY,
       "Cache-Control": "no-cache",
+      "ETag": file.etag,
     };
+    if (file.gzipped !== null) headers["Vary"] = "Accept-Encoding";
+    const tags = request.headers.get("if-none-match");
+    if (
+      tags !== null &&
+      tags.split(",").some((tag) => {
+        const bare = tag.trim().replace(/^W\//, "");
+        return bare === file.etag || bare === "*";
+      })
+    ) {
+      return respond(304, null, headers);
+    }
+    let body = file.body;
+    if (file.gzipped !== null && takesGzip(request)) {
+      body = file.gzipped;
+      headers["Content-Encoding"] = "gzip";
+    }
     if (request.method === "HEAD") {
       // No body, but the length a GET would have (else it would say 0).
-      headers["Content-Length"] = String(file.body.byteLength);
+      headers["Content-Length"] = String(body.byteLength);
       return respond(200, null, headers);
     }
-    return respond(200, file.body.slice(), headers);
+    return respond(200, body.slice(), headers);
   };
 }
 
