@@ -392,6 +392,9 @@ Deno.test("a name may be written @NAME, as the page and chat apps write it: msg,
   await alice.expect('No one called "@bob" is online');
   await alice.send("whois @");
   await alice.expect("Usage: whois NAME");
+  // Not the list that ignore with no name shows.
+  await alice.send("ignore @");
+  await alice.expect("Usage: ignore [NAME]");
 });
 
 Deno.test("ignore hides a user's lines and private messages; unignore brings them back", async () => {

@@ -192,7 +192,8 @@ export function takesName(command: UserCommand): UserCommand {
     run(ctx, args) {
       if (!args.startsWith("@")) return run(ctx, args);
       const name = args.slice(1);
-      if (command.needsArgs && name.trim() === "") {
+      // "@" alone names nobody: not the list `ignore` shows with no name.
+      if (name.trim() === "") {
         throw new ChatError(TEXT.usage(command.usage));
       }
       return run(ctx, name);
