@@ -1112,6 +1112,11 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
    */
   async startHttp(): Promise<void> {
     const { config } = this.#parts;
+    if (config.httpPort === null && config.httpsPort === null) {
+      // --no-http: neither node:http nor the page's files are loaded.
+      this.#httpReady = true;
+      return;
+    }
     nodeHttp ??= await import("./http/node_http.ts");
     const files = await loadWeb(WEB_ROOT);
     const trusted = config.trustedProxies.map((text) => parseBlock(text)!);
