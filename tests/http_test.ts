@@ -682,15 +682,26 @@ Deno.test("the page's files go gzipped to a browser that takes it, and an unchan
   assert.deepEqual(new Uint8Array(gunzipSync(body)), file);
   // A reload with the tag it has: 304, no body.
   const again = await fetch(`${base}/app.js`, {
-    headers: { "If-None-Match": etag! },
+    headers: { "If-None-Match": etag!, "Accept-Encoding": "identity" },
   });
   assert.equal(again.status, 304);
   assert.equal((await again.arrayBuffer()).byteLength, 0);
   assert.equal(again.headers.get("etag"), etag);
-  // A gzip refused with q=0 is not sent.
-  const refused = await fetch(`${base}/app.js`, {
-    headers: { "Accept-Encoding": "gzip;q=0, identity" },
+  // The gzipped copy has a tag of its own: the plain one's is no match
+  // for it (a cache in front would else serve gzip to whoever asks).
+  assert.notEqual(header(head, "etag"), etag);
+  const packed = await fetch(`${base}/app.js`, {
+    headers: { "If-None-Match": etag!, "Accept-Encoding": "gzip" },
   });
-  assert.equal(refused.headers.get("content-encoding"), null);
-  await refused.body?.cancel();
+  assert.equal(packed.status, 200);
+  assert.equal(packed.headers.get("etag"), header(head, "etag"));
+  await packed.body?.cancel();
+  // A gzip refused with q=0 is not sent, whatever a * says.
+  for (const accepted of ["gzip;q=0, identity", "gzip;q=0, *"]) {
+    const refused = await fetch(`${base}/app.js`, {
+      headers: { "Accept-Encoding": accepted },
+    });
+    assert.equal(refused.headers.get("content-encoding"), null, accepted);
+    await refused.body?.cancel();
+  }
 });

@@ -52,6 +52,8 @@ interface StaticFile {
   readonly gzipped: Uint8Array | null;
   /** A strong validator: the body's hash. */
   readonly etag: string;
+  /** The gzipped copy's own (each encoding has its own strong tag). */
+  readonly gzipEtag: string;
 }
 
 /**
@@ -71,20 +73,24 @@ function staticFile(
     ? packed
     : null;
   const hash = createHash("sha256").update(body).digest("base64url");
-  return { body, type, gzipped, etag: `"${hash.slice(0, 27)}"` };
+  const tag = hash.slice(0, 27);
+  return { body, type, gzipped, etag: `"${tag}"`, gzipEtag: `"${tag}-gz"` };
 }
 
 /** Whether a request's Accept-Encoding takes gzip (and not at q=0). */
 function takesGzip(request: Request): boolean {
   const accepted = request.headers.get("accept-encoding") ?? "";
-  return accepted.split(",").some((part) => {
+  // Each coding's weight; gzip's own, if it is named, over the `*`'s.
+  const weights = new Map<string, number>();
+  for (const part of accepted.split(",")) {
     const [coding, ...params] = part.trim().toLowerCase().split(";");
-    if (coding.trim() !== "gzip" && coding.trim() !== "*") return false;
     const q = params.map((param) => param.trim()).find((param) =>
       param.startsWith("q=")
     );
-    return q === undefined || Number(q.slice(2)) > 0;
-  });
+    weights.set(coding.trim(), q === undefined ? 1 : Number(q.slice(2)));
+  }
+  const q = weights.get("gzip") ?? weights.get("*") ?? 0;
+  return q > 0;
 }
 
 /**
@@ -257,11 +263,14 @@ export function createHandler(
     }
     const file = parts.files.get(path);
     if (file === undefined) return respond(404, "Not found\n");
+    const gzip = file.gzipped !== null && takesGzip(request);
+    const body = gzip ? file.gzipped! : file.body;
+    const etag = gzip ? file.gzipEtag : file.etag;
     const headers: Record<string, string> = {
       "Content-Type": file.type,
       "Content-Security-Policy": CONTENT_SECURITY_POLICY,
       "Cache-Control": "no-cache",
-      "ETag": file.etag,
+      "ETag": etag,
     };
     if (file.gzipped !== null) headers["Vary"] = "Accept-Encoding";
     const tags = request.headers.get("if-none-match");
@@ -269,16 +278,12 @@ export function createHandler(
       tags !== null &&
       tags.split(",").some((tag) => {
         const bare = tag.trim().replace(/^W\//, "");
-        return bare === file.etag || bare === "*";
+        return bare === etag || bare === "*";
       })
     ) {
       return respond(304, null, headers);
     }
-    let body = file.body;
-    if (file.gzipped !== null && takesGzip(request)) {
-      body = file.gzipped;
-      headers["Content-Encoding"] = "gzip";
-    }
+    if (gzip) headers["Content-Encoding"] = "gzip";
     if (request.method === "HEAD") {
       // No body, but the length a GET would have (else it would say 0).
       headers["Content-Length"] = String(body.byteLength);
