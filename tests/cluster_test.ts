@@ -13,7 +13,7 @@ import {
 import { redisMissing, RedisProxy, RedisServer } from "./redis_helpers.ts";
 import { parseCommandStats } from "../bench/redis.ts";
 import { RedisLink } from "../src/redis/link.ts";
-import { OPEN_ROOM, RECLAIM, RELEASE } from "../src/cluster/scripts.ts";
+import { MOVE, OPEN_ROOM, RECLAIM, RELEASE } from "../src/cluster/scripts.ts";
 import { makeCertificate, openssl, opensslMissing } from "./tls_helpers.ts";
 import { WsClient } from "./ws_helpers.ts";
 
@@ -2238,6 +2238,27 @@ Deno.test({
         "den",
         "a look-alike is refused meanwhile",
       );
+      // Nor does a kept look-alike opened again meanwhile take the look
+      // from it (its join skips OPEN_ROOM; its member's MOVE takes looks).
+      const bob = JSON.stringify({
+        name: "bob",
+        node: "two",
+        login: "two/y.2",
+      });
+      await link.call("HSET", keys[0], "bob", bob);
+      await link.eval(MOVE, [keys[0]], [
+        "bob",
+        "",
+        "dcn",
+        bob,
+        "1000",
+        p,
+        "two",
+        "dcn",
+        "den",
+      ]);
+      assert.equal(await link.call("HGET", p + "room-skeletons", "den"), null);
+      await link.call("DEL", p + "members:dcn");
       assert.equal(await link.call("HLEN", p + "room-skeletons"), 0);
       assert.equal(await link.call("HLEN", p + "room-skeleton-of"), 0);
       const ttl = Number(await link.call("PTTL", p + "opening-look:den"));

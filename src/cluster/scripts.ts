@@ -161,6 +161,12 @@ local function takeLook(prefix, skel, r)
   local looks = prefix .. 'room-skeletons'
   local twin = redis.call('HGET', looks, skel)
   if twin == r then return end
+  -- A look-alike being made elsewhere (OPEN_ROOM) keeps the look for it.
+  local making = redis.call('GET', prefix .. 'opening-look:' .. skel)
+  if making and making ~= r and
+      redis.call('EXISTS', prefix .. 'opening:' .. making) == 1 then
+    return
+  end
   if twin then
     if live(prefix, twin) then return end
     redis.call('HDEL', prefix .. 'room-skeleton-of', twin)
