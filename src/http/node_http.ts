@@ -225,8 +225,22 @@ function loopbackPair(): Promise<[Socket, Socket]> {
         // Until it is paired and the caller's handlers are on.
         outer.on("error", () => outer.destroy());
         const local = outer.localPort ?? -1;
-        outer.once("close", () => outerEnds.delete(local));
-        const take = (inner: Socket) => resolve([inner, outer]);
+        const take = (inner: Socket) => {
+          clearTimeout(timer);
+          resolve([inner, outer]);
+        };
+        // Not paired in time (its accept failed), or closed first: the
+        // upgrade fails rather than hold its connection for good.
+        const fail = () => {
+          clearTimeout(timer);
+          if (outerEnds.get(local) === take) outerEnds.delete(local);
+          outer.destroy();
+          reject(new Error("the loopback pair did not come"));
+        };
+        const timer = setTimeout(fail, CLOSE_MS);
+        outer.once("close", () => {
+          if (outerEnds.get(local) === take) fail();
+        });
         const inner = innerEnds.get(local);
         if (inner !== undefined) {
           innerEnds.delete(local);
