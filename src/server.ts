@@ -33,10 +33,6 @@ import {
   respond,
 } from "./http/handler.ts";
 import type { HttpTimeouts } from "./http/node_http.ts";
-// node:http, loaded only where HTTP is served (startHttp): importing it
-// costs the telnet side memory even unused (measured: about 1 KiB more per
-// idle connection with --no-http).
-let nodeHttp: typeof import("./http/node_http.ts") | null = null;
 import type { Server as HttpServer } from "node:http";
 import {
   ChatMetrics,
@@ -100,6 +96,12 @@ export interface ServeOptions extends Partial<Config> {
    */
   httpTimeouts?: HttpTimeouts;
 }
+
+/**
+ * node:http and the HTTP ports' code, loaded by startHttp only where an
+ * HTTP port is served: a --no-http server has no use for them.
+ */
+let nodeHttp: typeof import("./http/node_http.ts") | null = null;
 
 /** A port could not be bound: says which one. */
 export class ListenError extends Error {
