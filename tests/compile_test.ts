@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import denoJson from "../deno.json" with { type: "json" };
-import { Client, ServerProcess } from "./helpers.ts";
+import { Client, ServerProcess, withTimeout } from "./helpers.ts";
 
 const root = new URL("..", import.meta.url);
 
@@ -60,7 +60,18 @@ Deno.test({
     );
 
     await using server = await ServerProcess.start(
-      ["--host", "127.0.0.1", "--port", "0", "--name", "Compiled"],
+      [
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--http-port",
+        "0",
+        "--db",
+        ":memory:",
+        "--name",
+        "Compiled",
+      ],
       binary,
     );
     await using client = await Client.connect(server.port);
@@ -68,6 +79,30 @@ Deno.test({
     await client.send("login bin");
     await client.send("say built");
     await client.expect("bin: built");
+    await checkHttp(server);
     assert.equal((await server.stop("SIGTERM")).code, 0);
   },
 });
+
+/**
+ * The HTTP side of a running server works: what it loads only when HTTP is
+ * served (node:http, web/) is in a compiled binary too.
+ */
+export async function checkHttp(server: ServerProcess): Promise<void> {
+  const port = await withTimeout(
+    (async () => {
+      while (true) {
+        const match = server.stderr.match(/Serving HTTP on [^\s]*:(\d+)/);
+        if (match) return Number(match[1]);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    })(),
+    10_000,
+    "the Serving HTTP line",
+  );
+  const page = await fetch(`http://127.0.0.1:${port}/`);
+  assert.equal(page.status, 200);
+  assert.match(await page.text(), /<html/i);
+  const live = await fetch(`http://127.0.0.1:${port}/livez`);
+  assert.equal(await live.text(), "ok\n");
+}
