@@ -195,11 +195,7 @@ export class SocketConnection implements Connection, ByteFeed {
         typeof (handle as Partial<StreamHandle>).writeBuffer === "function"
       ? handle as StreamHandle
       : null;
-    this.remoteAddr = {
-      transport: "tcp",
-      hostname: unmapped(socket.remoteAddress ?? ""),
-      port: socket.remotePort ?? 0,
-    };
+    this.remoteAddr = peerAddress(socket);
     // Listeners are shared by every socket (they find the connection through
     // the socket) rather than made per connection: idle connections are most
     // of the server's memory. An 'error' event with no listener would throw,
@@ -364,4 +360,16 @@ export function unmapped(hostname: string): string {
   return hostname.toLowerCase().startsWith("::ffff:") && hostname.includes(".")
     ? hostname.slice(7)
     : hostname;
+}
+
+/**
+ * A node socket's peer as a `Deno.NetAddr`, its IPv4 address unmapped; an
+ * empty hostname once the socket has closed (read it at accept).
+ */
+export function peerAddress(socket: Socket): Deno.NetAddr {
+  return {
+    transport: "tcp",
+    hostname: unmapped(socket.remoteAddress ?? ""),
+    port: socket.remotePort ?? 0,
+  };
 }

@@ -17,7 +17,12 @@ import { type Clock, SYSTEM_CLOCK } from "./clock.ts";
 import type { Command } from "./commands/command.ts";
 import { COMMANDS } from "./commands/mod.ts";
 import { type Config, DEFAULTS } from "./config.ts";
-import { type Connection, SocketConnection, unmapped } from "./connection.ts";
+import {
+  type Connection,
+  peerAddress,
+  SocketConnection,
+  unmapped,
+} from "./connection.ts";
 import {
   addressKey,
   ConnectionLimits,
@@ -760,11 +765,7 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
    * socket open for good, after its session and its count had ended.)
    */
   #handshake(raw: Socket): void {
-    const remote: Deno.NetAddr = {
-      transport: "tcp",
-      hostname: unmapped(raw.remoteAddress ?? ""),
-      port: raw.remotePort ?? 0,
-    };
+    const remote = peerAddress(raw);
     const refusal = this.#admit(remote);
     const { clock } = this.#parts;
     let secure = false;
@@ -1200,11 +1201,7 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
   ): void {
     const { trusted, secureContext } = options;
     // Taken during a shutdown too: /readyz says 503 until the end.
-    const remote: Deno.NetAddr = {
-      transport: "tcp",
-      hostname: unmapped(raw.remoteAddress ?? ""),
-      port: raw.remotePort ?? 0,
-    };
+    const remote = peerAddress(raw);
     const own = parseBlock(remote.hostname);
     const proxy = own !== null && trusted.some((block) => contains(block, own));
     if (!proxy) {

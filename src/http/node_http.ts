@@ -32,7 +32,7 @@ import {
   type Socket,
 } from "node:net";
 import type { Duplex } from "node:stream";
-import { unmapped } from "../connection.ts";
+import { peerAddress } from "../connection.ts";
 import { respond } from "./handler.ts";
 
 /**
@@ -462,15 +462,6 @@ export function createHttpServer(
     writeRaw(socket, respond(status, text)).catch(() => socket.destroy());
   });
   return server;
-}
-
-/** The peer of a socket, as `Deno.serve` gave it. */
-function peerAddress(socket: Socket): Deno.NetAddr {
-  return {
-    transport: "tcp",
-    hostname: unmapped(socket.remoteAddress ?? ""),
-    port: socket.remotePort ?? 0,
-  };
 }
 
 /**
