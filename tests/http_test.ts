@@ -7,7 +7,12 @@ import {
   TIMEOUT_MS,
   withTimeout,
 } from "./helpers.ts";
-import { RawWebSocket, WsClient } from "./ws_helpers.ts";
+import {
+  RawWebSocket,
+  readHead,
+  upgradeRequest,
+  WsClient,
+} from "./ws_helpers.ts";
 import { makeCertificate, openssl, opensslMissing } from "./tls_helpers.ts";
 import { bridgePort } from "../src/http/node_http.ts";
 
@@ -231,13 +236,7 @@ Deno.test({
         port,
         caCerts,
       });
-      await conn.write(
-        encoder.encode(
-          `GET /ws HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\n` +
-            "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" +
-            "Sec-WebSocket-Version: 13\r\n\r\n",
-        ),
-      );
+      await conn.write(upgradeRequest(port));
       let text = "";
       const buffer = new Uint8Array(4096);
       while (!text.includes('"type":"hello"')) {
@@ -493,13 +492,7 @@ Deno.test({
         port,
         caCerts: [await Deno.readTextFile(ca)],
       });
-      await conn.write(
-        encoder.encode(
-          `GET /ws HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\n` +
-            "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" +
-            "Sec-WebSocket-Version: 13\r\n\r\n",
-        ),
-      );
+      await conn.write(upgradeRequest(port));
       const line = encoder.encode("login stalled");
       const mask = [9, 8, 7, 6];
       await conn.write(
@@ -535,27 +528,6 @@ Deno.test({
     }
   },
 });
-
-/** What `conn` reads until its answer's head ends. */
-async function readHead(conn: Deno.Conn): Promise<string> {
-  const decoder = new TextDecoder();
-  const buffer = new Uint8Array(4096);
-  let text = "";
-  while (!text.includes("\r\n\r\n")) {
-    const n = await withTimeout(conn.read(buffer), TIMEOUT_MS, "an answer");
-    if (n === null) break;
-    text += decoder.decode(buffer.subarray(0, n), { stream: true });
-  }
-  return text;
-}
-
-function upgradeRequest(port: number): Uint8Array {
-  return encoder.encode(
-    `GET /ws HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\n` +
-      "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" +
-      "Sec-WebSocket-Version: 13\r\n\r\n",
-  );
-}
 
 Deno.test({
   name: openssl

@@ -167,25 +167,8 @@ export class RawWebSocket implements Disposable {
     const conn: ByteConn = from === undefined
       ? await Deno.connect({ hostname: "127.0.0.1", port })
       : await NodeConn.connect("127.0.0.1", port, from);
-    const extra = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`)
-      .join("");
-    await conn.write(
-      new TextEncoder().encode(
-        `GET /ws${query} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\n` +
-          `Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n` +
-          `Sec-WebSocket-Version: 13\r\n${extra}\r\n`,
-      ),
-    );
-    // Read the answer's head only, a byte at a time, so that nothing after
-    // it is taken from the socket.
-    const byte = new Uint8Array(1);
-    let head = "";
-    while (!head.endsWith("\r\n\r\n")) {
-      const n = await withTimeout(conn.read(byte), TIMEOUT_MS, "the handshake");
-      if (n === null) break;
-      head += String.fromCharCode(byte[0]);
-    }
-    return new RawWebSocket(conn, head);
+    await conn.write(upgradeRequest(port, headers, query));
+    return new RawWebSocket(conn, await readHead(conn));
   }
 
   /** Reads frames until one parses to a match; returns it. */
@@ -237,4 +220,36 @@ export class RawWebSocket implements Disposable {
       // Closed already.
     }
   }
+}
+
+/** A WebSocket upgrade request for `/ws` on `port`, with `headers`. */
+export function upgradeRequest(
+  port: number,
+  headers: Record<string, string> = {},
+  query = "",
+): Uint8Array {
+  const extra = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`)
+    .join("");
+  return new TextEncoder().encode(
+    `GET /ws${query} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\n` +
+      `Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n` +
+      `Sec-WebSocket-Version: 13\r\n${extra}\r\n`,
+  );
+}
+
+/**
+ * The head of the answer on `conn`, read a byte at a time, so that nothing
+ * after it is taken from the socket.
+ */
+export async function readHead(
+  conn: { read(buffer: Uint8Array): Promise<number | null> },
+): Promise<string> {
+  const byte = new Uint8Array(1);
+  let head = "";
+  while (!head.endsWith("\r\n\r\n")) {
+    const n = await withTimeout(conn.read(byte), TIMEOUT_MS, "the handshake");
+    if (n === null) break;
+    head += String.fromCharCode(byte[0]);
+  }
+  return head;
 }
