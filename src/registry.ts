@@ -95,8 +95,12 @@ export class Registry {
   /** Users by the skeleton of their name, to refuse look-alikes. */
   readonly #lookalikes = new Map<string, User>();
   readonly #rooms = new Map<string, Room>();
-  /** Rooms by the skeleton of their name, to refuse look-alikes. */
-  readonly #roomLookalikes = new Map<string, Room>();
+  /**
+   * Rooms by the skeleton of their name, to refuse look-alikes: usually one,
+   * but a room the store knows may open beside one it looks like, and stays
+   * a look-alike to refuse once that one has gone.
+   */
+  readonly #roomLookalikes = new Map<string, Room[]>();
   readonly #historyLines: number;
   readonly #ids: EventIds;
   readonly #clock: Clock;
@@ -273,8 +277,10 @@ export class Registry {
    * `name`'s own room is no look-alike of it).
    */
   lookalikeRoom(name: string): Room | undefined {
-    const twin = this.#roomLookalikes.get(skeleton(name));
-    return twin?.key === foldName(name) ? undefined : twin;
+    const key = foldName(name);
+    return this.#roomLookalikes.get(skeleton(name))?.find((twin) =>
+      twin.key !== key
+    );
   }
 
   /** `user` says `text` to their room. */
@@ -426,9 +432,11 @@ export class Registry {
     if (room.members.size === 0 && room !== this.main && room.owner === null) {
       this.#rooms.delete(room.key);
       const look = skeleton(room.name);
-      if (this.#roomLookalikes.get(look) === room) {
-        this.#roomLookalikes.delete(look);
-      }
+      const twins = this.#roomLookalikes.get(look)?.filter((twin) =>
+        twin !== room
+      ) ?? [];
+      if (twins.length > 0) this.#roomLookalikes.set(look, twins);
+      else this.#roomLookalikes.delete(look);
     }
   }
 
@@ -585,7 +593,9 @@ export class Registry {
     });
     this.#rooms.set(room.key, room);
     const look = skeleton(name);
-    if (!this.#roomLookalikes.has(look)) this.#roomLookalikes.set(look, room);
+    const twins = this.#roomLookalikes.get(look);
+    if (twins === undefined) this.#roomLookalikes.set(look, [room]);
+    else twins.push(room);
     return room;
   }
 

@@ -60,6 +60,23 @@ Deno.test("Registry.join() creates a room on first join and drops it when empty"
   assert.ok(registry.rooms.has("main"), "main stays, even empty");
 });
 
+Deno.test("Registry.join() still refuses a look-alike of a room once the first of two look-alikes has gone", () => {
+  const registry = new Registry();
+  const alice = login(registry, "alice");
+  const bob = login(registry, "bob");
+  registry.join(alice, "release");
+  // One the store knows may open beside a room it looks like.
+  registry.join(bob, "re1ease", { history: [], topic: "kept" });
+  registry.join(alice, "main"); // release goes; re1ease is still open
+  assert.deepEqual([...registry.rooms.keys()], ["main", "re1ease"]);
+  assert.throws(
+    () => registry.join(alice, "reIease"),
+    /looks like the room "re1ease"/,
+  );
+  registry.join(bob, "main");
+  registry.join(alice, "reIease"); // both gone: the name is free
+});
+
 Deno.test("Registry.rename() frees the old name and keeps the login order", () => {
   const registry = new Registry();
   const alice = login(registry, "alice");
