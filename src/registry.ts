@@ -427,9 +427,16 @@ export class Registry {
     }
   }
 
-  /** Drops a room that has no members and no owner (main always stays). */
+  /**
+   * Drops a room that has no members and no owner (main always stays). A
+   * room gone already is left alone: a command that held it across an await
+   * (`unclaim`) must not drop the room made again under its name since.
+   */
   dropIfEmpty(room: Room): void {
-    if (room.members.size === 0 && room !== this.main && room.owner === null) {
+    if (
+      room.members.size === 0 && room !== this.main && room.owner === null &&
+      this.#rooms.get(room.key) === room
+    ) {
       this.#rooms.delete(room.key);
       const look = skeleton(room.name);
       const twins = this.#roomLookalikes.get(look)?.filter((twin) =>

@@ -77,6 +77,23 @@ Deno.test("Registry.join() still refuses a look-alike of a room once the first o
   registry.join(alice, "reIease"); // both gone: the name is free
 });
 
+Deno.test("Registry.dropIfEmpty() of a room gone already leaves the one open under its name", () => {
+  const registry = new Registry();
+  const alice = login(registry, "alice");
+  const bob = login(registry, "bob");
+  const old = registry.join(alice, "moon");
+  registry.join(alice, "main"); // moon goes
+  const moon = registry.join(bob, "moon"); // and is made again
+  assert.notEqual(moon, old);
+  // A command that held the old room across an await (unclaim) drops it.
+  registry.dropIfEmpty(old);
+  assert.equal(registry.rooms.get("moon"), moon);
+  assert.throws(
+    () => registry.join(alice, "rnoon"),
+    /looks like the room "moon"/,
+  );
+});
+
 Deno.test("Registry.rename() frees the old name and keeps the login order", () => {
   const registry = new Registry();
   const alice = login(registry, "alice");
