@@ -239,7 +239,10 @@ export const TEXT = {
   kickedOff: (name: string) => `Kicked ${name} off the server`,
   kickedFromServer: (by: string, reason: string) =>
     `You were kicked from the server by ${by}: ${reason}`,
-  /** The end of a ban or mute, as its sentences say it. */
+  /**
+   * A ban or mute by address that would hold a server operator (or, for a
+   * room operator, the room's owner): refused, as it is by name.
+   */
   sanctionMatchesShielded: (action: string, name: string, operator: boolean) =>
     `That ${action} would match ${name}, ${
       operator ? "a server operator" : "the owner of this room"
@@ -248,6 +251,7 @@ export const TEXT = {
     "You cannot unregister while your account is banned or muted",
   badDuration: (typed: string) =>
     `Cannot read "${typed}" as a duration: write whole numbers with s, m, h, d, w or y (30m, 2h, 1h30m or 1h 30m, 7d), at most 366d; leave it out for good`,
+  /** The end of a ban or mute, as its sentences say it. */
   until: (date: string | null) =>
     date === null ? "permanently" : `until ${date}`,
   /** Where a ban or mute holds: the server, or a room. */
