@@ -421,15 +421,16 @@ export class Session implements SessionControl, Context, Recipient {
   }
 
   /**
-   * Ends the session: sends `reason` (if any) and stops handling lines;
-   * the loop's `finally` then logs the user out, flushes the output and
-   * closes the connection, in that order, so that a client that sees its
-   * connection close knows its name is free. The first call wins.
+   * Ends the session: sends `farewell`, its last line (if any), and stops
+   * handling lines; the loop's `finally` then logs the user out, flushes the
+   * output and closes the connection, in that order, so that a client that
+   * sees its connection close knows its name is free. The first call wins.
+   * (Why it ends is `#reason`, given to `#because`.)
    */
-  #stop(reason?: string): void {
+  #stop(farewell?: string): void {
     if (this.#stopping) return;
     this.#stopping = true;
-    if (reason) this.reply(reason);
+    if (farewell) this.reply(farewell);
     this.#abort?.abort();
     // The loop may be waiting for input that never comes: ending the lines
     // ends it.
@@ -567,18 +568,24 @@ export class Session implements SessionControl, Context, Recipient {
       this.#failed(error);
     }
     if (handling === undefined) {
-      if (wasGuest && this.user !== null) this.#loggedIn();
+      this.#handled(wasGuest);
       return;
     }
     return handling.then(
-      () => {
-        if (wasGuest && this.user !== null) this.#loggedIn();
-      },
+      () => this.#handled(wasGuest),
       (error) => {
         this.#failed(error);
-        if (wasGuest && this.user !== null) this.#loggedIn();
+        this.#handled(wasGuest);
       },
     );
+  }
+
+  /**
+   * A line's command is done, whether it worked or failed: one that logged
+   * a guest in (`wasGuest`) swaps the login timeout for the idle one.
+   */
+  #handled(wasGuest: boolean): void {
+    if (wasGuest && this.user !== null) this.#loggedIn();
   }
 
   /**
@@ -592,7 +599,9 @@ export class Session implements SessionControl, Context, Recipient {
       return;
     }
     // What a command waited for was called off because the session ended.
-    if (this.#stopping && (error as Error | null)?.name === "AbortError") {
+    if (
+      this.#stopping && error instanceof Error && error.name === "AbortError"
+    ) {
       return;
     }
     this.#server.log.error("Handling a line from {remote} failed: {error}", {
