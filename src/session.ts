@@ -355,7 +355,7 @@ export class Session implements SessionControl, Context, Recipient {
       // In a cluster: once the connection is closed, the name is free on
       // every server.
       const settled = this.#server.cluster?.settled();
-      if (settled) await Promise.race([settled, sleep(this.clock, FLUSH_MS)]);
+      if (settled) await atMost(this.clock, settled, FLUSH_MS);
       await this.#output.drained(FLUSH_MS);
       this.close();
       this.#server.log.info("Disconnected {remote} ({name}): {reason}", {
@@ -407,12 +407,7 @@ export class Session implements SessionControl, Context, Recipient {
     ) {
       return;
     }
-    const timeout = new AbortController();
-    await Promise.race([
-      cluster.sent(this.user),
-      sleep(this.clock, FLUSH_MS, timeout.signal).catch(() => {}),
-    ]);
-    timeout.abort();
+    await atMost(this.clock, cluster.sent(this.user), FLUSH_MS);
   }
 
   /** Records why the session ends; the first reason given wins. */
@@ -653,6 +648,27 @@ export class Session implements SessionControl, Context, Recipient {
 
   #about(): { remote: string; name: string } {
     return { remote: this.remote, name: this.user?.name ?? "not logged in" };
+  }
+}
+
+/**
+ * Waits for `work`, or for `ms` on `clock` if that comes first. The timer
+ * is cleared as soon as either is done: a session that ends leaves none
+ * running after it.
+ */
+async function atMost(
+  clock: Clock,
+  work: Promise<unknown>,
+  ms: number,
+): Promise<void> {
+  const timeout = new AbortController();
+  try {
+    await Promise.race([
+      work,
+      sleep(clock, ms, timeout.signal).catch(() => {}),
+    ]);
+  } finally {
+    timeout.abort();
   }
 }
 

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { createServer, type Server, type Socket } from "node:net";
 import { setImmediate } from "node:timers";
+import type { Cluster } from "../src/cluster/cluster.ts";
 import { COMMANDS } from "../src/commands/mod.ts";
 import { DEFAULTS } from "../src/config.ts";
 import {
@@ -286,5 +287,40 @@ Deno.test("a session turns Nagle's algorithm off once its user speaks, not befor
   assert.deepEqual(conn.noDelay, [true], "set once");
   conn.type("logout\r\n");
   await ended.promise;
+  await store.close();
+});
+
+Deno.test("a session of a cluster leaves no timer running once it has ended", async () => {
+  const config = { ...DEFAULTS, floodRate: 0, loginTimeout: 0 };
+  const ended = Promise.withResolvers<void>();
+  const store = await SqliteStore.open(":memory:");
+  const clock = new FakeClock();
+  // Only what a session asks of its cluster itself, with nothing to wait for.
+  const cluster = {
+    settled: () => Promise.resolve(),
+    sent: () => Promise.resolve(),
+    active() {},
+  } as unknown as Cluster;
+  const shared: ServerContext = {
+    ended: () => ended.resolve(),
+    counted: () => {},
+    cluster,
+    registry: new Registry({ historyLines: config.historyLines }),
+    store,
+    hasher: new PasswordHasher(),
+    moderation: await Moderation.load(store, { operators: [], clock }),
+    config,
+    commands: COMMANDS,
+    log: log("session"),
+    clock,
+    motd: [],
+  };
+  const conn = new FakeConnection();
+  const session = new Session(conn, shared, "telnet");
+  session.run();
+  conn.type("logout\r\n");
+  await ended.promise;
+  // The wait for the cluster to settle is over: its 2 s bound goes with it.
+  assert.equal(clock.pending, 0);
   await store.close();
 });
