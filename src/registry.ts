@@ -285,24 +285,20 @@ export class Registry {
 
   /** `user` says `text` to their room. */
   say(user: User, text: string): void {
-    const room = user.room;
-    if (room === null) return;
-    this.#send(room, {
-      type: "said",
-      id: this.#id(),
-      at: this.#clock.date(),
-      room: room.name,
-      from: user.name,
-      text,
-    }, user);
+    this.#chatLine("said", user, text);
   }
 
   /** `user` does `text` (an emote) in their room. */
   emote(user: User, text: string): void {
+    this.#chatLine("emote", user, text);
+  }
+
+  /** A chat line of `user`'s in their room: shown there, and kept. */
+  #chatLine(type: ChatLine["type"], user: User, text: string): void {
     const room = user.room;
     if (room === null) return;
     this.#send(room, {
-      type: "emote",
+      type,
       id: this.#id(),
       at: this.#clock.date(),
       room: room.name,
