@@ -435,7 +435,7 @@ export class Room {
       delivered++;
     }
     this.#stats.deliveries += delivered;
-    if (event.type === "said" || event.type === "emote") this.#remember(event);
+    if (isChatLine(event)) this.#remember(event);
   }
 
   /** Replaces the remembered chat lines (a room seen again after a while). */

@@ -395,7 +395,7 @@ async function lift(
 ): Promise<void> {
   const { user, moderation, session } = ctx;
   const scope = scopeOf(ctx);
-  const target = await resolve(ctx, typed).catch((error) => {
+  const target: Target = await resolve(ctx, typed).catch((error) => {
     // A guest who has gone is no name any more, but their ban still carries
     // it: "mal (192.0.2.7)".
     const key = foldName(typed);
@@ -405,7 +405,7 @@ async function lift(
       sanction.label.includes(" (")
     );
     if (held === undefined) throw error;
-    return { target: held.target, label: held.label } as Target;
+    return { target: held.target, label: held.label };
   });
   // As at ban: one roomdeop'd, deop'd or kicked out of the room while the
   // name was looked up lifts nothing.
