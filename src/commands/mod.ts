@@ -36,7 +36,6 @@ import { topic } from "./topic.ts";
 import { who } from "./who.ts";
 import { whois } from "./whois.ts";
 
-export type { Command, Context, SessionControl } from "./command.ts";
 export { splitWord } from "./command.ts";
 export { MODERATION } from "./moderation.ts";
 
