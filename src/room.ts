@@ -210,15 +210,19 @@ export class User {
 
   /**
    * Shows the lines of a user on another server again, by the name they
-   * had when last seen; false if none was ignored under it.
+   * had when last seen (`key`, case-folded): returns that name as shown,
+   * or null if none was ignored under it.
    */
-  unignoreElsewhere(key: string): boolean {
+  unignoreElsewhere(key: string): string | null {
     const elsewhere = this.#ignoringElsewhere;
-    if (elsewhere === null) return false;
+    if (elsewhere === null) return null;
     for (const [id, there] of elsewhere) {
-      if (there.key === key) return elsewhere.delete(id);
+      if (there.key === key) {
+        elsewhere.delete(id);
+        return there.name;
+      }
     }
-    return false;
+    return null;
   }
 
   /** The names of the users on other servers this user ignores. */

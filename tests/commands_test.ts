@@ -210,6 +210,21 @@ Deno.test("dispatch() refuses a name taken in another letter case", async () => 
   ]);
 });
 
+Deno.test("unignore names one ignored on another server as they were last seen, not as typed", async () => {
+  await using server = await setup();
+  const { ctx } = server;
+  const alice = new FakeSession();
+  await run(ctx(alice), "login alice");
+  // What ignore does for a user the cluster found on another server.
+  alice.user!.ignoreElsewhere("node2:7", "bob", "Bob");
+  assert.deepEqual(await run(ctx(alice), "unignore BOB"), [
+    "You are no longer ignoring Bob",
+  ]);
+  assert.deepEqual(await run(ctx(alice), "unignore bob"), [
+    'You are not ignoring anyone called "bob"',
+  ]);
+});
+
 Deno.test("Registry.logout() frees the name and tells the room, once", async () => {
   await using server = await setup();
   const { ctx, registry } = server;

@@ -51,12 +51,15 @@ export const unignore: Command = takesName({
   run({ user, session }, name) {
     const key = foldName(name);
     const target = user.ignored.find((u) => u.key === key);
-    if (!target && user.unignoreElsewhere(key)) {
-      session.reply(TEXT.unignored(name));
+    if (target !== undefined) {
+      user.unignore(target);
+      session.reply(TEXT.unignored(target.name));
       return;
     }
-    if (!target) throw new ChatError(TEXT.notIgnoring(name));
-    user.unignore(target);
-    session.reply(TEXT.unignored(target.name));
+    // On another server of the cluster: named as they were last seen, as
+    // one here is, not as typed.
+    const there = user.unignoreElsewhere(key);
+    if (there === null) throw new ChatError(TEXT.notIgnoring(name));
+    session.reply(TEXT.unignored(there));
   },
 });
