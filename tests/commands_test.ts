@@ -8,6 +8,7 @@ import {
   type Sanction,
   type Store,
   StoreFailed,
+  StoreUnavailable,
 } from "../src/store/store.ts";
 import { skeleton } from "../src/names.ts";
 import { fakeServer, FakeSession } from "./fake_session.ts";
@@ -281,6 +282,25 @@ Deno.test("join: a room ban set while the room is read from the store keeps the 
   assert.deepEqual(await joining, [
     'You are banned from "den" permanently: spam',
   ]);
+  assert.equal(guest.user?.room?.name, "main");
+});
+
+Deno.test("join: a room's owner read for a ban leaves out a store that is away, not a bug", async () => {
+  await using server = await fakeServer();
+  const { store } = server;
+  const guest = new FakeSession();
+  const ctx = server.context(guest);
+  await run(ctx, "login eve");
+  guest.user!.account = "eve";
+  await ctx.moderation.add(onEve(server, "ban", "den", "spam"));
+  // Whether eve owns den is asked of the store, which cannot answer.
+  store.room = () => Promise.reject(new StoreUnavailable("away"));
+  assert.deepEqual(await run(ctx, "join den"), [
+    'You are banned from "den" permanently: spam',
+  ]);
+  // A bug is one, logged as such, not taken for "no owner".
+  store.room = () => Promise.reject(new TypeError("a bug"));
+  await assert.rejects(run(ctx, "join den"), TypeError);
   assert.equal(guest.user?.room?.name, "main");
 });
 

@@ -35,7 +35,7 @@ export const join: Command = {
     const owner = ban === null || user.account === null
       ? null
       : registry.rooms.get(key)?.owner ??
-        (await store.room(key, 0).catch(() => null))?.owner ?? null;
+        (await kept(store, key, 0))?.owner ?? null;
     if (
       ban !== null && !moderation.isOperator(user.account) &&
       (owner === null || owner !== user.account)
