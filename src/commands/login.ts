@@ -203,16 +203,15 @@ export const login: Command = {
     let password: string | null = null;
     let account: Account | null = null;
     if (rest !== "") {
+      const key = foldName(first.normalize("NFKC"));
       // While a cluster's Redis is away, the accounts cannot be read: a
       // name this server knows is one is refused for now (accountOf), as
       // without a password, and the rest is never shown back.
-      account = ctx.cluster?.up ?? true
-        ? await ctx.store.accountFor(
-          foldName(first.normalize("NFKC")),
-          skeleton(first),
-        )
+      const accountsUp = ctx.cluster?.up ?? true;
+      account = accountsUp
+        ? await ctx.store.accountFor(key, skeleton(first))
         : await accountOf(ctx, first);
-      if (account?.key === foldName(first.normalize("NFKC"))) {
+      if (account?.key === key) {
         typed = first;
         password = rest;
       } else if (account !== null) {
