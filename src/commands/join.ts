@@ -1,12 +1,13 @@
 import { ChatError } from "../errors.ts";
 import { foldName } from "../names.ts";
 import {
+  type Sanction,
   type Store,
   type StoredRoom,
   StoreUnavailable,
 } from "../store/store.ts";
 import { TEXT } from "../text.ts";
-import type { Command, Context } from "./command.ts";
+import type { Command, Context, UserContext } from "./command.ts";
 import type { Room, User } from "../room.ts";
 import { sanctionText, subjectOf } from "./moderation.ts";
 
@@ -36,14 +37,10 @@ export const join: Command = {
       ? null
       : registry.rooms.get(key)?.owner ??
         (await kept(store, key, 0))?.owner ?? null;
-    if (
-      ban !== null && !moderation.isOperator(user.account) &&
-      (owner === null || owner !== user.account)
-    ) {
-      throw new ChatError(
-        sanctionText(ban, registry.rooms.get(key)?.name ?? name),
-      );
-    }
+    refuseBanned(ctx, ban, {
+      owner,
+      room: registry.rooms.get(key)?.name ?? name,
+    });
     // In a cluster, this server listens to the room before it reads the
     // room's last lines, so that no line falls between the two.
     if (cluster?.up) await cluster.watch(key);
@@ -76,17 +73,10 @@ export const join: Command = {
     }
     // A room ban set while the room was read holds too: checked again with
     // no await before the join. An owner's own room lets them in, as above.
-    const late = ban ?? moderation.find("ban", key, subjectOf(user));
-    if (
-      late !== null && !moderation.isOperator(user.account) &&
-      (user.account === null ||
-        (registry.rooms.get(key)?.owner ?? state?.owner ?? owner) !==
-          user.account)
-    ) {
-      throw new ChatError(
-        sanctionText(late, registry.rooms.get(key)?.name ?? name),
-      );
-    }
+    refuseBanned(ctx, ban ?? moderation.find("ban", key, subjectOf(user)), {
+      owner: registry.rooms.get(key)?.owner ?? state?.owner ?? owner,
+      room: registry.rooms.get(key)?.name ?? name,
+    });
     const room = registry.join(user, state?.name ?? name, state);
     session.reply(TEXT.joinedRoom(room.name));
     if (room.topic) session.reply(TEXT.topicIs(room.name, room.topic));
@@ -96,6 +86,22 @@ export const join: Command = {
     await showMembers(ctx, user, room);
   },
 };
+
+/**
+ * Throws the line of `ban`, the room's ban on the user (if any), unless the
+ * user is a server operator or the room's owner (`owner`: its account key,
+ * or null when it has none or none is known). `room`: the room as shown.
+ */
+function refuseBanned(
+  ctx: UserContext,
+  ban: Sanction | null,
+  where: { owner: string | null; room: string },
+): void {
+  const { user, moderation } = ctx;
+  if (ban === null || moderation.isOperator(user.account)) return;
+  if (user.account !== null && where.owner === user.account) return;
+  throw new ChatError(sanctionText(ban, where.room));
+}
 
 /**
  * In a cluster, a client that lists its room's members (the page) is sent
