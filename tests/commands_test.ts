@@ -304,6 +304,28 @@ Deno.test("join: a room's owner read for a ban leaves out a store that is away, 
   assert.equal(guest.user?.room?.name, "main");
 });
 
+Deno.test("join: a room ban on an address keeps out all behind it but the room's owner", async () => {
+  await using server = await fakeServer();
+  const { registry } = server;
+  const owner = new FakeSession();
+  const other = new FakeSession();
+  await run(server.context(owner), "login eve");
+  await run(server.context(other), "login mal");
+  owner.user!.account = "eve";
+  other.user!.account = "mal";
+  await run(server.context(owner), "join den");
+  registry.rooms.get("den")!.owner = "eve";
+  await run(server.context(owner), "join main");
+  // Both are at 192.0.2.1, which den bans.
+  await server.context(owner).moderation.add(onEve(server, "ban", "den", "x"));
+  assert.deepEqual(await run(server.context(other), "join den"), [
+    'You are banned from "den" permanently: x',
+  ]);
+  assert.deepEqual(await run(server.context(owner), "join den"), [
+    'You are now in room "den".',
+  ]);
+});
+
 Deno.test("nick: a mute set while the name is looked up in the store holds", async () => {
   await using server = await fakeServer();
   const { store } = server;
