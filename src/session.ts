@@ -505,7 +505,7 @@ export class Session implements SessionControl, Context, Recipient {
         }
         const line = sanitize(event);
         if (line.trim() === "") return null;
-        if (this.user !== null) this.user.lastActive = this.clock.now();
+        if (this.user !== null) this.#active(this.user);
         return line;
       }
     } finally {
@@ -551,10 +551,7 @@ export class Session implements SessionControl, Context, Recipient {
       return;
     }
     const line = sanitize(event);
-    if (this.user !== null && line.trim() !== "") {
-      this.user.lastActive = this.clock.now();
-      this.#server.cluster?.active(this.user);
-    }
+    if (this.user !== null && line.trim() !== "") this.#active(this.user);
     const wasGuest = this.user === null;
     let handling;
     try {
@@ -581,6 +578,15 @@ export class Session implements SessionControl, Context, Recipient {
    */
   #handled(wasGuest: boolean): void {
     if (wasGuest && this.user !== null) this.#loggedIn();
+  }
+
+  /**
+   * The user sent a line that was not blank (a command, or an answer to a
+   * question): not idle, here and, in a cluster, to whois on other servers.
+   */
+  #active(user: User): void {
+    user.lastActive = this.clock.now();
+    this.#server.cluster?.active(user);
   }
 
   /**

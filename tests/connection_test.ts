@@ -20,6 +20,7 @@ import { PasswordHasher } from "../src/passwords.ts";
 import type { OutputOptions, SessionOutput } from "../src/render/output.ts";
 import { TelnetOutput } from "../src/render/telnet_output.ts";
 import { Registry } from "../src/registry.ts";
+import type { User } from "../src/room.ts";
 import { SqliteStore } from "../src/store/sqlite.ts";
 import { type ServerContext, Session } from "../src/session.ts";
 import { FakeClock } from "./fake_clock.ts";
@@ -322,5 +323,49 @@ Deno.test("a session of a cluster leaves no timer running once it has ended", as
   await ended.promise;
   // The wait for the cluster to settle is over: its 2 s bound goes with it.
   assert.equal(clock.pending, 0);
+  await store.close();
+});
+
+Deno.test("an answer to a question counts as activity, for the cluster too", async () => {
+  const config = { ...DEFAULTS, floodRate: 0, loginTimeout: 0 };
+  const ended = Promise.withResolvers<void>();
+  const store = await SqliteStore.open(":memory:");
+  const clock = new FakeClock();
+  // A cluster whose Redis is away: the name is taken here, and presence
+  // is told of each line (whois on another server shows idle from it).
+  const told: string[] = [];
+  const cluster = {
+    up: false,
+    claim: () => Promise.resolve("ok"),
+    knownAccount: () => null,
+    active: (user: User) => told.push(user.name),
+    settled: () => Promise.resolve(),
+    sent: () => Promise.resolve(),
+  } as unknown as Cluster;
+  const shared: ServerContext = {
+    ended: () => ended.resolve(),
+    counted: () => {},
+    cluster,
+    registry: new Registry({ historyLines: config.historyLines }),
+    store,
+    hasher: new PasswordHasher(),
+    moderation: await Moderation.load(store, { operators: [], clock }),
+    config,
+    commands: COMMANDS,
+    log: log("session"),
+    clock,
+    motd: [],
+  };
+  const conn = new FakeConnection();
+  const session = new Session(conn, shared, "telnet");
+  session.run();
+  conn.type("login alice\r\nregister\r\n");
+  await conn.written("Choose a password");
+  assert.equal(told.length, 1, "the register line");
+  conn.type("short\r\n");
+  await conn.written("A password needs at least");
+  assert.equal(told.length, 2, "and the answer to its question");
+  conn.type("logout\r\n");
+  await ended.promise;
   await store.close();
 });
