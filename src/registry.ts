@@ -330,13 +330,7 @@ export class Registry {
    * `from`; returns the event, for the sender's own view of it.
    */
   privateMessage(from: User, to: User, text: string): PrivateEvent {
-    const kept = this.offlineMessage(from, to.name, text);
-    // In a cluster, #id() leaves the id to Redis, which this message does
-    // not go through: it takes one of this server's, as a room event shown
-    // here only does (a page orders, resumes and tells frames apart by it).
-    const event = this.#cluster === null
-      ? kept
-      : { ...kept, id: this.#localId() };
+    const event = this.offlineMessage(from, to.name, text);
     if (!to.ignores(from)) {
       to.show(event);
       this.#stats.deliveries++;
@@ -373,12 +367,16 @@ export class Registry {
 
   /**
    * A private message from `from` to `to`, who is not online: the event,
-   * to be kept until they are.
+   * to be kept until they are (and shown to its sender now).
    */
   offlineMessage(from: User, to: string, text: string): PrivateEvent {
     return {
       type: "private",
-      id: this.#id(),
+      // In a cluster, #id() leaves the id to Redis, which a private message
+      // made here does not go through: it takes one of this server's, as a
+      // room event shown here only does (a page orders, resumes and tells
+      // frames apart by it: two with id 0 were one message to it).
+      id: this.#cluster === null ? this.#ids.next() : this.#localId(),
       at: this.#clock.date(),
       from: from.name,
       to,

@@ -111,7 +111,7 @@ Deno.test("Registry.rename() frees the old name and keeps the login order", () =
   assert.equal(registry.find("z0e"), alice);
 });
 
-Deno.test("Registry.privateMessage() in a cluster gives each message an id of its own, after the last from Redis", () => {
+Deno.test("Registry.privateMessage() and offlineMessage() in a cluster give each message an id of its own, after the last from Redis", () => {
   // A cluster whose Redis cannot be reached: msg delivers on this server.
   const registry = new Registry({
     cluster: {
@@ -132,4 +132,10 @@ Deno.test("Registry.privateMessage() in a cluster gives each message an id of it
   assert.ok(first.id > 41, `first: ${first.id}`);
   assert.ok(second.id > first.id, `second: ${second.id}`);
   assert.ok(second.id < 42, "before the next id Redis gives");
+  // One kept for an account offline too: its sender's page is shown it.
+  const kept = registry.offlineMessage(alice, "carol", "three");
+  const again = registry.offlineMessage(alice, "carol", "three");
+  assert.ok(kept.id > second.id, `kept: ${kept.id}`);
+  assert.ok(again.id > kept.id, `again: ${again.id}`);
+  assert.ok(again.id < 42, "before the next id Redis gives");
 });
