@@ -255,53 +255,16 @@ class FakeConnection implements Connection, ByteFeed {
   }
 }
 
-Deno.test("a session turns Nagle's algorithm off once its user speaks, not before", async () => {
+/**
+ * A server context for one session on a {@linkcode FakeConnection}, run at
+ * once: no flood control and no login timeout, on a fake clock. `ended`
+ * resolves once the session has ended.
+ */
+async function sessionServer(cluster: Cluster | null) {
   const config = { ...DEFAULTS, floodRate: 0, loginTimeout: 0 };
   const ended = Promise.withResolvers<void>();
   const store = await SqliteStore.open(":memory:");
   const clock = new FakeClock();
-  const shared: ServerContext = {
-    ended: () => ended.resolve(),
-    counted: () => {},
-    cluster: null,
-    registry: new Registry({ historyLines: config.historyLines }),
-    store,
-    hasher: new PasswordHasher(),
-    moderation: await Moderation.load(store, { operators: [], clock }),
-    config,
-    commands: COMMANDS,
-    log: log("session"),
-    clock,
-    motd: [],
-  };
-  const conn = new FakeConnection();
-  const session = new Session(conn, shared, "telnet");
-  session.run();
-  conn.type("login alice\r\nlook\r\nwho\r\n");
-  await conn.written("The following are logged in:");
-  assert.deepEqual(conn.noDelay, [], "logging in and looking is not talking");
-  conn.type("say hello\r\n");
-  await conn.written("alice: hello");
-  assert.deepEqual(conn.noDelay, [true]);
-  conn.type("say again\r\nme waves\r\n");
-  await conn.written("* alice waves");
-  assert.deepEqual(conn.noDelay, [true], "set once");
-  conn.type("logout\r\n");
-  await ended.promise;
-  await store.close();
-});
-
-Deno.test("a session of a cluster leaves no timer running once it has ended", async () => {
-  const config = { ...DEFAULTS, floodRate: 0, loginTimeout: 0 };
-  const ended = Promise.withResolvers<void>();
-  const store = await SqliteStore.open(":memory:");
-  const clock = new FakeClock();
-  // Only what a session asks of its cluster itself, with nothing to wait for.
-  const cluster = {
-    settled: () => Promise.resolve(),
-    sent: () => Promise.resolve(),
-    active() {},
-  } as unknown as Cluster;
   const shared: ServerContext = {
     ended: () => ended.resolve(),
     counted: () => {},
@@ -317,20 +280,47 @@ Deno.test("a session of a cluster leaves no timer running once it has ended", as
     motd: [],
   };
   const conn = new FakeConnection();
-  const session = new Session(conn, shared, "telnet");
-  session.run();
+  new Session(conn, shared, "telnet").run();
+  return {
+    conn,
+    clock,
+    ended: ended.promise,
+    [Symbol.asyncDispose]: () => store.close(),
+  };
+}
+
+Deno.test("a session turns Nagle's algorithm off once its user speaks, not before", async () => {
+  await using server = await sessionServer(null);
+  const { conn, ended } = server;
+  conn.type("login alice\r\nlook\r\nwho\r\n");
+  await conn.written("The following are logged in:");
+  assert.deepEqual(conn.noDelay, [], "logging in and looking is not talking");
+  conn.type("say hello\r\n");
+  await conn.written("alice: hello");
+  assert.deepEqual(conn.noDelay, [true]);
+  conn.type("say again\r\nme waves\r\n");
+  await conn.written("* alice waves");
+  assert.deepEqual(conn.noDelay, [true], "set once");
   conn.type("logout\r\n");
-  await ended.promise;
+  await ended;
+});
+
+Deno.test("a session of a cluster leaves no timer running once it has ended", async () => {
+  // Only what a session asks of its cluster itself, with nothing to wait for.
+  const cluster = {
+    settled: () => Promise.resolve(),
+    sent: () => Promise.resolve(),
+    active() {},
+  } as unknown as Cluster;
+  await using server = await sessionServer(cluster);
+  const { conn, clock, ended } = server;
+  conn.type("logout\r\n");
+  await ended;
   // The wait for the cluster to settle is over: its 2 s bound goes with it.
   assert.equal(clock.pending, 0);
-  await store.close();
 });
 
 Deno.test("an answer to a question counts as activity, for the cluster too", async () => {
-  const config = { ...DEFAULTS, floodRate: 0, loginTimeout: 0 };
-  const ended = Promise.withResolvers<void>();
-  const store = await SqliteStore.open(":memory:");
-  const clock = new FakeClock();
   // A cluster whose Redis is away: the name is taken here, and presence
   // is told of each line (whois on another server shows idle from it).
   const told: string[] = [];
@@ -342,23 +332,8 @@ Deno.test("an answer to a question counts as activity, for the cluster too", asy
     settled: () => Promise.resolve(),
     sent: () => Promise.resolve(),
   } as unknown as Cluster;
-  const shared: ServerContext = {
-    ended: () => ended.resolve(),
-    counted: () => {},
-    cluster,
-    registry: new Registry({ historyLines: config.historyLines }),
-    store,
-    hasher: new PasswordHasher(),
-    moderation: await Moderation.load(store, { operators: [], clock }),
-    config,
-    commands: COMMANDS,
-    log: log("session"),
-    clock,
-    motd: [],
-  };
-  const conn = new FakeConnection();
-  const session = new Session(conn, shared, "telnet");
-  session.run();
+  await using server = await sessionServer(cluster);
+  const { conn, ended } = server;
   conn.type("login alice\r\nregister\r\n");
   await conn.written("Choose a password");
   assert.equal(told.length, 1, "the register line");
@@ -366,6 +341,5 @@ Deno.test("an answer to a question counts as activity, for the cluster too", asy
   await conn.written("A password needs at least");
   assert.equal(told.length, 2, "and the answer to its question");
   conn.type("logout\r\n");
-  await ended.promise;
-  await store.close();
+  await ended;
 });
