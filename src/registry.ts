@@ -366,8 +366,9 @@ export class Registry {
   }
 
   /**
-   * A private message from `from` to `to`, who is not online: the event,
-   * to be kept until they are (and shown to its sender now).
+   * A private message from `from` to `to` (a name) as an event, with its id
+   * and time: to be kept for `to`, who is not online, until they are (and
+   * shown to its sender now); also what {@linkcode Registry.privateMessage} shows.
    */
   offlineMessage(from: User, to: string, text: string): PrivateEvent {
     return {
