@@ -423,6 +423,9 @@ Deno.test("modlog: server operators see all of it, a room owner their room's", a
     await root.readLine(),
     / root ban 192\.0\.2\.9 on this server permanently: bots$/,
   );
+  // Past the most at a time is said, as history says it, not cut quietly.
+  await root.send("modlog 500");
+  await root.expect("At most 200 lines at a time");
 });
 
 Deno.test("help lists moderation commands only to those who may use them, and explains each to anyone", async () => {

@@ -202,7 +202,11 @@ export const modlog: Command = {
       if (!/^\d{1,4}$/.test(args) || Number(args) < 1) {
         throw new ChatError(TEXT.usage(modlog.usage));
       }
-      limit = Math.min(Number(args), MODLOG_MAX);
+      limit = Number(args);
+      // As history answers: a number past the most is told, not cut quietly.
+      if (limit > MODLOG_MAX) {
+        throw new ChatError(TEXT.historyTooMany(MODLOG_MAX));
+      }
     }
     const entries = await store.modlog({
       limit,
