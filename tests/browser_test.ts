@@ -1314,6 +1314,62 @@ browserTest(
 );
 
 browserTest(
+  "on a phone, Tab out of an open drawer closes it: the focus is never under it",
+  async (chromium) => {
+    await using server = await startServer({ httpPort: 0 });
+    await using tel = await Client.login(server.addr.port, "tel");
+    await using page = await chromium.open(pageUrl(server.httpAddr!.port), {
+      width: 375,
+      height: 667,
+      mobile: true,
+    });
+    await page.login("ann");
+    await tel.expect("ann has entered the room.");
+    /** Where the focus is, and whether it is what shows at its place. */
+    const focus = () =>
+      page.page.evaluate(() => {
+        const element = document.activeElement;
+        if (element === null || element === document.body) return null;
+        const rect = element.getBoundingClientRect();
+        const top = document.elementFromPoint(
+          rect.left + rect.width / 2,
+          rect.top + rect.height / 2,
+        );
+        return {
+          id: element.id || element.className,
+          inDrawer: element.closest("#sidebar, #members") !== null,
+          seen: top !== null &&
+            (element.contains(top) || top.contains(element)),
+          open: document.getElementById("app").classList.contains("nav-open") ||
+            document.getElementById("app").classList.contains("members-open"),
+        };
+      });
+    for (const toggle of ["#nav-toggle", "#members-toggle"]) {
+      await page.page.focus(toggle);
+      await page.page.keyboard.press("Enter");
+      const opened = await focus();
+      assert.ok(opened?.open && opened.inDrawer, `${toggle} opens, focused`);
+      // Tab on past the drawer's last control: whatever takes the focus
+      // next (the message box, under the side list) is in sight.
+      let now: Awaited<ReturnType<typeof focus>> = opened;
+      for (let presses = 0; presses < 12; presses++) {
+        await page.page.keyboard.press("Tab");
+        now = await focus();
+        if (now !== null && !now.inDrawer) break;
+      }
+      assert.ok(now !== null && !now.inDrawer, `the focus left ${toggle}'s`);
+      assert.equal(now.open, false, "the drawer closed");
+      assert.ok(now.seen, `${now.id} is in sight, not under a drawer`);
+      assert.equal(
+        await page.page.$eval(toggle, (button) => button.ariaExpanded),
+        "false",
+      );
+    }
+    assertHealthy(page);
+  },
+);
+
+browserTest(
   "every nick colour, a link and the room shown in the side list read at 4.5:1 at least, light and dark",
   async (chromium) => {
     await using server = await startServer({ httpPort: 0 });

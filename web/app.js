@@ -3642,6 +3642,19 @@ document.addEventListener("click", (event) => {
   }
   closeDrawers();
 });
+// The focus leaving an open drawer closes it too: Tab past its last button
+// went on to the message box and the log under it, out of sight, with the
+// drawer still over them.
+document.addEventListener("focusin", (event) => {
+  const open = ui.app.classList.contains("nav-open")
+    ? [ui.sidebar, ui.navToggle]
+    : ui.app.classList.contains("members-open")
+    ? [ui.members, ui.membersToggle]
+    : null;
+  const target = /** @type {Node} */ (event.target);
+  if (open === null || open.some((inside) => inside.contains(target))) return;
+  closeDrawers();
+});
 document.addEventListener("visibilitychange", () => {
   if (!document.hidden) {
     const conversation = conversations.get(currentKey);
