@@ -1575,6 +1575,43 @@ browserTest(
 );
 
 browserTest(
+  "a /nick typed in a private conversation is answered there, and in each other one",
+  async (chromium) => {
+    await using server = await startServer({ httpPort: 0 });
+    const port = server.addr.port;
+    await using tel = await Client.login(port, "tel");
+    await using bob = await Client.login(port, "bob");
+    await using page = await chromium.open(pageUrl(server.httpAddr!.port));
+    await page.login("ann");
+    await tel.waitFor((line) => line === "ann has entered the room.");
+    await tel.send("msg ann hi from tel");
+    await bob.send("msg ann hi from bob");
+    await page.waitForMessage("bob", "hi from bob", "@bob");
+    await page.click('#private-list [data-private="tel"]');
+    await page.waitForMessage("tel", "hi from tel");
+    await page.type("/nick annie");
+    await tel.waitFor((line) => line === "ann is now known as annie.");
+    // Where it was typed, as the room's log has it (the room is not shown).
+    await page.waitForLine("ann is now known as annie.");
+    const lines = await page.page.$$eval(
+      ".log .event-renamed",
+      (entries) =>
+        entries.map((entry: Dom) => [
+          entry.closest(".log").dataset.conversation,
+          entry.querySelector(".body").textContent,
+        ]),
+    );
+    assert.deepEqual(lines.sort(), [
+      ["@bob", "ann is now known as annie."],
+      ["@tel", "ann is now known as annie."],
+      ["room", "ann is now known as annie."],
+    ]);
+    await page.screenshot("private-own-rename");
+    assertHealthy(page);
+  },
+);
+
+browserTest(
   "a room typed as #den and a name as @tel, as the page writes them, are understood",
   async (chromium) => {
     await using server = await startServer({ httpPort: 0 });

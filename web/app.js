@@ -1649,6 +1649,14 @@ function onRoomEvent(event) {
         const peer = privateConversation(String(event.name), false);
         if (peer !== null) addEvent(peer, event, text);
       }
+      if (sameName(event.name, session.me)) {
+        // The user's own new name, in every private conversation too (as
+        // IRC clients show it in each window): a /nick typed in one has its
+        // answer there, and each says under which name the user goes on.
+        for (const other of conversations.values()) {
+          if (other.kind === "private") addEvent(other, event, text);
+        }
+      }
       break;
     case "topic":
       // "" is a cleared topic.
