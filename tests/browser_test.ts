@@ -1370,7 +1370,7 @@ browserTest(
 );
 
 browserTest(
-  "every nick colour, a link and the room shown in the side list read at 4.5:1 at least, light and dark",
+  "every nick colour, a link, the room shown in the side list and the placeholders read at 4.5:1 at least, light and dark",
   async (chromium) => {
     await using server = await startServer({ httpPort: 0 });
     await using page = await chromium.open(pageUrl(server.httpAddr!.port));
@@ -1450,6 +1450,18 @@ browserTest(
             (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05) * 100,
           ) / 100;
         }
+        // And the placeholders that stand for a label ("Join a room…",
+        // "Message #main"), which the browser draws grey by default.
+        for (const id of ["join-name", "message"]) {
+          const input = document.getElementById(id);
+          const a = luminance(
+            rgb(getComputedStyle(input, "::placeholder").color),
+          );
+          const b = luminance(behind(input));
+          worst[`#${id}::placeholder`] = Math.round(
+            (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05) * 100,
+          ) / 100;
+        }
         return worst;
       });
     for (const scheme of ["light", "dark"]) {
@@ -1460,6 +1472,7 @@ browserTest(
       ]);
       const worst = await contrasts();
       assert.ok(worst["entry-count"] !== undefined, "the room's head count");
+      assert.ok(worst["#join-name::placeholder"] !== undefined);
       const faint = Object.entries(worst).filter(([, ratio]) => ratio < 4.5);
       assert.deepEqual(faint, [], `colours under 4.5:1 (${scheme})`);
     }
