@@ -1534,6 +1534,41 @@ browserTest(
 );
 
 browserTest(
+  "a room's entry in the side list tells a screen reader its head count as people, apart from what is unread",
+  async (chromium) => {
+    await using server = await startServer({ httpPort: 0 });
+    await using tel = await Client.login(server.addr.port, "tel");
+    await using page = await chromium.open(pageUrl(server.httpAddr!.port));
+    await page.login("ann");
+    await tel.expect("ann has entered the room.");
+    await page.waitFor(() =>
+      document.querySelector('#room-list [data-room="main"] .entry-count')
+        ?.textContent === "2"
+    );
+    /** The accessible name of the room's entry, as a screen reader has it. */
+    const heard = async () => {
+      const button = await page.page.$('#room-list [data-room="main"]');
+      const node = await page.page.accessibility.snapshot({
+        root: button!,
+        interestingOnly: false,
+      });
+      await button!.dispose();
+      return node?.name?.replace(/\s+/g, " ").trim();
+    };
+    assert.equal(await heard(), "# main (2 people)");
+    // A private conversation shown: the room's lines are unread, and said so.
+    await tel.send("msg ann psst");
+    await page.click('#private-list [data-private="tel"]');
+    await tel.send("say one");
+    await page.waitFor(() =>
+      document.querySelector('#room-list [data-room="main"] .badge') !== null
+    );
+    assert.equal(await heard(), "# main (2 people) (1 unread)");
+    assertHealthy(page);
+  },
+);
+
+browserTest(
   "someone who takes a name the page talked with before joins that conversation, not a box that writes to nobody",
   async (chromium) => {
     await using server = await startServer({ httpPort: 0 });

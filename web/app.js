@@ -2580,6 +2580,10 @@ function renderRooms() {
     );
     const count = button.lastElementChild;
     count.title = `${entry.count} ${entry.count === 1 ? "person" : "people"}`;
+    // Read out as what it is: a bare "main 3" is no head count to a screen
+    // reader, and is heard as 3 unread, which a badge beside it says.
+    count.setAttribute("aria-hidden", "true");
+    button.append(h("span", "visually-hidden", ` (${count.title})`));
     if (isCurrent) {
       // The room you are in: marked as the one shown only while it is (a
       // private conversation may be); else as where you are.
