@@ -1106,9 +1106,16 @@ browserTest(
         send: box("send"),
         page: { width: innerWidth, height: innerHeight },
         scrollWidth: document.documentElement.scrollWidth,
+        status: {
+          text: document.getElementById("status").textContent,
+          cut: document.getElementById("status").scrollWidth >
+            document.getElementById("status").clientWidth,
+        },
       };
     });
     assert.equal(layout.columns, 1, "one grid column");
+    // The top bar shows whom one is logged in as, not "Connecte…".
+    assert.deepEqual(layout.status, { text: "Connected as ann", cut: false });
     assert.equal(layout.sidebar, "none", "the side list is folded away");
     assert.equal(layout.members, "none", "so is the member list");
     assert.notEqual(layout.navToggle, "none", "with a button to open it");

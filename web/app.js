@@ -887,7 +887,15 @@ function scheduleReconnect() {
 function setConnection(state) {
   document.body.dataset.connection = state;
   if (state === "connected") {
-    setStatus(session.me === null ? "Connected" : `Connected as ${session.me}`);
+    if (session.me === null) setStatus("Connected");
+    else {
+      // On a phone the top bar has room for the name alone ("● ann", not
+      // "● Connecte…"): the words before it are for a screen reader there.
+      ui.status.replaceChildren(
+        h("span", "status-lead", "Connected as "),
+        document.createTextNode(session.me),
+      );
+    }
   } else if (state === "connecting") {
     setStatus("Connecting…");
   } else if (state === "waiting") {
