@@ -1321,6 +1321,28 @@ browserTest(
 );
 
 browserTest(
+  "notifications the browser blocks are said in the log, readable on a phone, and the top bar still says who one is",
+  async (chromium) => {
+    await using server = await startServer({ httpPort: 0 });
+    const url = pageUrl(server.httpAddr!.port);
+    await using page = await chromium.open(url, PHONE);
+    // The site's notifications blocked, as a user who said no once.
+    await page.page.browserContext().overridePermissions(url, []);
+    await page.login("ann");
+    await page.click("#notify-toggle");
+    await page.waitForLine(
+      "Notifications are blocked for this site in the browser",
+    );
+    const shown = await page.page.evaluate(() => ({
+      status: document.getElementById("status").textContent,
+      pressed: document.getElementById("notify-toggle").ariaPressed,
+    }));
+    assert.deepEqual(shown, { status: "Connected as ann", pressed: "false" });
+    assertHealthy(page);
+  },
+);
+
+browserTest(
   "on a phone, Tab out of an open drawer closes it: the focus is never under it",
   async (chromium) => {
     await using server = await startServer({ httpPort: 0 });

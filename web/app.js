@@ -2134,6 +2134,18 @@ function addSystem(conversation, lines, key, kind) {
 }
 
 /**
+ * A line the page itself says, at the end of the conversation shown: the
+ * answer to a button, as a command's comes where it was typed. The top bar's
+ * status, where these were, is cut to "Notificati…" on a phone, and it said
+ * so instead of whom one is connected as.
+ *
+ * @param {string} text
+ */
+function sayLocally(text) {
+  addSystem(current(), [text], conn.maxKey + 1e-7, "error");
+}
+
+/**
  * A mark the page itself puts in a log: where the session was lost, or
  * more was missed than the server kept.
  *
@@ -3474,7 +3486,7 @@ async function toggleNotifications() {
     return;
   }
   if (!("Notification" in globalThis)) {
-    setStatus("This browser has no desktop notifications");
+    sayLocally("This browser has no desktop notifications");
     return;
   }
   let permission = Notification.permission;
@@ -3482,7 +3494,7 @@ async function toggleNotifications() {
     permission = await Notification.requestPermission();
   }
   if (permission !== "granted") {
-    setStatus("Notifications are blocked for this site in the browser");
+    sayLocally("Notifications are blocked for this site in the browser");
     setNotifying(false);
     return;
   }
