@@ -1598,6 +1598,27 @@ browserTest(
 );
 
 browserTest(
+  "the log one tabs to is a region a screen reader names Messages, not a nameless box",
+  async (chromium) => {
+    await using server = await startServer({ httpPort: 0 });
+    await using page = await chromium.open(pageUrl(server.httpAddr!.port));
+    await page.login("ann");
+    const scroller = await page.page.$("#scroller");
+    const node = await page.page.accessibility.snapshot({
+      root: scroller!,
+      interestingOnly: false,
+    });
+    await scroller!.dispose();
+    // A name on a plain div is one ARIA forbids, and screen readers skip.
+    assert.deepEqual(
+      { role: node?.role, name: node?.name },
+      { role: "region", name: "Messages" },
+    );
+    assertHealthy(page);
+  },
+);
+
+browserTest(
   "someone who takes a name the page talked with before joins that conversation, not a box that writes to nobody",
   async (chromium) => {
     await using server = await startServer({ httpPort: 0 });
