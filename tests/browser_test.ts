@@ -2554,6 +2554,32 @@ browserTest(
 );
 
 browserTest(
+  "a ban that ends others' sessions too still says why on the form, not that the session ended",
+  async (chromium) => {
+    await using server = await startServer({ httpPort: 0, ops: ["root"] });
+    const port = server.addr.port;
+    // root elsewhere; tel a guest on the page's address, there first.
+    await using root = await registered(port, "root", { from: "127.0.0.2" });
+    await using tel = await Client.login(port, "tel");
+    await using page = await chromium.open(pageUrl(server.httpAddr!.port));
+    await page.login("ann");
+    await tel.expect("ann has entered the room.");
+    // A guest is banned by address: tel goes too, and the room (ann still
+    // in it) hears tel leave after ann was told of the ban.
+    await root.send("ban ann 1h spam");
+    await root.waitFor((line) => line.startsWith("Banned ann (127.0.0.1)"));
+    await page.waitFor(() => document.body.dataset.phase === "login");
+    const message = await page.page.$eval(
+      "#login-message",
+      (p: Dom) => p.textContent,
+    );
+    assert.match(message, /^You are banned from this server until .*: spam$/);
+    await page.screenshot("banned-with-others");
+    assertHealthy(page);
+  },
+);
+
+browserTest(
   "a line that comes while one reads further up brings a bar that goes to it",
   async (chromium) => {
     await using server = await startServer({ httpPort: 0, floodRate: 0 });

@@ -951,6 +951,26 @@ function updateBanner() {
 
 // ------------------------------------------------------------------- frames
 
+/** The frames that carry lines for this user: the last says why it ended. */
+const LINE_FRAMES = ["reply", "error", "notice", "refused"];
+
+/**
+ * What others do in the room, or write: it may come between the line that
+ * ends a session and the close (a ban of an address disconnects everyone
+ * on it, and the room hears each leave), so it does not wipe that line.
+ */
+const OTHERS_FRAMES = [
+  "said",
+  "emote",
+  "entered",
+  "left",
+  "renamed",
+  "topic",
+  "kicked",
+  "private",
+  "members",
+];
+
 /**
  * One frame from the server.
  *
@@ -959,7 +979,9 @@ function updateBanner() {
 function onFrame(frame) {
   if (conn.endingLeftBehind) return;
   if (typeof frame.id === "number") noteId(frame.id);
-  if (!["reply", "error", "notice", "refused"].includes(frame.type)) {
+  if (
+    !LINE_FRAMES.includes(frame.type) && !OTHERS_FRAMES.includes(frame.type)
+  ) {
     // Why the server closes a socket is the line it sent last, if any.
     conn.lastLine = "";
   }
