@@ -982,7 +982,7 @@ browserTest(
     });
     await page.login("ann");
     await page.type("/help");
-    const last = 'Type "help COMMAND" for more about one command.';
+    const last = 'Type "/help COMMAND" for more about one command.';
     await page.waitForLine(last);
     const lastLineShown = () =>
       page.page.evaluate(() => {
@@ -2060,7 +2060,16 @@ browserTest(
     await using desk = await chromium.open(url);
     await desk.login("ann");
     await desk.type("/help");
-    await desk.waitForLine('Type "help COMMAND" for more about one command.');
+    await desk.waitForLine('Type "/help COMMAND" for more about one command.');
+    // On the page a line without a / is said: help says that commands
+    // start with one, as it does in chat mode.
+    assert.equal(
+      await desk.page.evaluate(() => {
+        const entries = document.querySelectorAll(".log:not([hidden]) .entry");
+        return entries[entries.length - 1].querySelector(".line").textContent;
+      }),
+      "Commands (in chat mode, start each with /):",
+    );
     const wide = await helpLayout(desk);
     // The server lines the table up with spaces, for a fixed-width font;
     // the page's is not one, so it makes the columns itself.
@@ -2101,7 +2110,7 @@ browserTest(
     await using phone = await chromium.open(url, PHONE);
     await phone.login("ben");
     await phone.type("/help");
-    await phone.waitForLine('Type "help COMMAND" for more about one command.');
+    await phone.waitForLine('Type "/help COMMAND" for more about one command.');
     const narrow = await helpLayout(phone);
     assert.equal(narrow.rows.length, wide.rows.length);
     for (const row of narrow.rows) {

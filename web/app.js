@@ -60,6 +60,8 @@ const TEXTS = {
   welcome: /^Welcome to (.+)$/,
   helpHeader: "Commands (a leading / is optional):",
   helpHeaderChat: "Commands (in chat mode, start each with /):",
+  helpFooter: 'Type "help COMMAND" for more about one command.',
+  helpFooterChat: 'Type "/help COMMAND" for more about one command.',
   roomsHeader: "Rooms:",
   roomLine: /^ {2}(\S+) \((\d+) (?:person|people)\)(?:: (.*))?$/,
   historyHeader:
@@ -1278,6 +1280,14 @@ function onLines(frame) {
   }
   if (kept.size > 0) {
     shown.push(`(See the private conversations: ${[...kept].join(", ")}.)`);
+  }
+  if (shown[0] === TEXTS.helpHeader) {
+    // On the page a line without a leading / is said, as in chat mode: help
+    // says so as it does in chat mode, or "Type help COMMAND" said it to
+    // the room.
+    shown[0] = TEXTS.helpHeaderChat;
+    const last = shown.length - 1;
+    if (shown[last] === TEXTS.helpFooter) shown[last] = TEXTS.helpFooterChat;
   }
   if (shown.length > 0) {
     addSystem(systemTarget(shown), shown, key, isError ? "error" : "reply");
