@@ -1710,6 +1710,34 @@ browserTest(
 );
 
 browserTest(
+  "away shows in the top bar and beside one's own name until /back",
+  async (chromium) => {
+    await using server = await startServer({ httpPort: 0 });
+    await using page = await chromium.open(pageUrl(server.httpAddr!.port));
+    await page.login("ann");
+    const shown = () =>
+      page.page.evaluate(() => ({
+        status: document.getElementById("status").textContent,
+        self: document.querySelector("#member-list .self").textContent,
+      }));
+    await page.type("/away dinner");
+    await page.waitForLine("You are marked as away: dinner");
+    assert.deepEqual(await shown(), {
+      status: "Connected as ann (away)",
+      self: "ann (you, away)",
+    });
+    await page.screenshot("away");
+    await page.type("/back");
+    await page.waitForLine("You are no longer marked as away");
+    assert.deepEqual(await shown(), {
+      status: "Connected as ann",
+      self: "ann (you)",
+    });
+    assertHealthy(page);
+  },
+);
+
+browserTest(
   "a room typed as #den and a name as @tel, as the page writes them, are understood",
   async (chromium) => {
     await using server = await startServer({ httpPort: 0 });

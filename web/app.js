@@ -86,6 +86,8 @@ const TEXTS = {
   replyGone: /^(\S+), who wrote to you, has logged out$/,
   whoisOffline: /^(\S+) is a registered user, offline \(last logged in /,
   lineTooLong: /^Line too long \(max (\d+) bytes\)$/,
+  awayNow: /^You are marked as away(?:: (.*))?$/,
+  backNow: /^You are (?:no longer|not) marked as away$/,
 };
 
 /**
@@ -333,6 +335,9 @@ const session = {
   leaving: false,
   /** The session is in chat mode (`mode chat`): commands need a `/`. */
   chatMode: false,
+  /** The user marked themselves away (the reason, "" if none), or null. */
+  /** @type {string | null} */
+  away: null,
   /** The question the server asked (a password), until it is answered. */
   /** @type {{ text: string, secret: boolean } | null} */
   prompt: null,
@@ -897,6 +902,9 @@ function setConnection(state) {
         h("span", "status-lead", "Connected as "),
         document.createTextNode(session.me),
       );
+      // Away stays until /back, and private messages to the user are
+      // answered with it meanwhile: the top bar says so, as Slack does.
+      if (session.away !== null) ui.status.append(" (away)");
     }
   } else if (state === "connecting") {
     setStatus("Connecting…");
@@ -1101,6 +1109,7 @@ function onHello(frame) {
   conn.checkRestart = lastId > 0;
   conn.lastId = 0;
   session.chatMode = false;
+  session.away = null;
   session.roomsAsked = [];
   session.historyAsked = [];
   session.historyAnswer = null;
@@ -1227,6 +1236,14 @@ function onLines(frame) {
   }
   if (TEXTS.chatMode.test(lines[0])) session.chatMode = true;
   if (TEXTS.commandMode.test(lines[0])) session.chatMode = false;
+  const away = lines[0].match(TEXTS.awayNow);
+  if (away !== null || TEXTS.backNow.test(lines[0])) {
+    session.away = away === null ? null : away[1] ?? "";
+    if (document.body.dataset.connection === "connected") {
+      setConnection("connected");
+    }
+    renderMembers();
+  }
 
   if (session.phase === "login") {
     onLoginLines(lines, isError);
@@ -2820,7 +2837,13 @@ function renderMembers() {
     if (isMe) {
       const self = h("span", "member self");
       self.append(h("span", `nick ${nickClass(name)}`, name));
-      self.append(h("span", "member-note", " (you)"));
+      self.append(
+        h(
+          "span",
+          "member-note",
+          session.away === null ? " (you)" : " (you, away)",
+        ),
+      );
       item.append(self);
     } else {
       const button = h("button", "member");
@@ -3478,6 +3501,7 @@ function toLogin(reason, isError = true) {
   session.prompt = null;
   session.checking = false;
   session.queue = [];
+  session.away = null;
   pendingEntries.splice(0);
   session.room = null;
   session.rooms = [];
