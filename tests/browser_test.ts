@@ -1738,6 +1738,25 @@ browserTest(
 );
 
 browserTest(
+  "a line typed with // says a line that starts with /, to the room and privately",
+  async (chromium) => {
+    await using server = await startServer({ httpPort: 0 });
+    await using tel = await Client.login(server.addr.port, "tel");
+    await using page = await chromium.open(pageUrl(server.httpAddr!.port));
+    await page.login("ann");
+    await tel.expect("ann has entered the room.");
+    await page.type("//usr/bin is where it lives");
+    await tel.expect("ann: /usr/bin is where it lives");
+    await page.waitForMessage("ann", "/usr/bin is where it lives");
+    await page.click('#member-list [data-member="tel"]');
+    await page.type("//shrug");
+    await tel.expect("[private] ann: /shrug");
+    await page.waitForMessage("ann", "/shrug", "@tel");
+    assertHealthy(page);
+  },
+);
+
+browserTest(
   "a room typed as #den and a name as @tel, as the page writes them, are understood",
   async (chromium) => {
     await using server = await startServer({ httpPort: 0 });

@@ -2958,17 +2958,21 @@ function submitMessage() {
   // What one sends, and the answer to it, come at the end: go there, as
   // after sending in any chat.
   scrollToBottom();
-  if (value.trimStart().startsWith("/")) {
+  const slashed = value.trimStart().startsWith("/");
+  if (slashed && !value.trimStart().startsWith("//")) {
     keepSent(value, runCommand(value.trim()));
     return;
   }
+  // "//" says a line that starts with "/" ("//shrug", a path), as in chat
+  // mode and IRC clients: the hint already takes it for no command.
+  const text = slashed ? value.trimStart().slice(1) : value;
   const conversation = current();
   const line = conversation.kind === "private"
-    ? `${command("msg")} ${conversation.name} ${value}`
-    : `${command("say")} ${value}`;
+    ? `${command("msg")} ${conversation.name} ${text}`
+    : `${command("say")} ${text}`;
   keepSent(value, line);
   sendChat(line);
-  if (session.queue.at(-1) === line) addPending(conversation, value);
+  if (session.queue.at(-1) === line) addPending(conversation, text);
 }
 
 /**
