@@ -1321,6 +1321,39 @@ browserTest(
 );
 
 browserTest(
+  "on a phone, the member list opened alone in a room takes the focus, not the button it covers",
+  async (chromium) => {
+    await using server = await startServer({ httpPort: 0 });
+    await using page = await chromium.open(
+      pageUrl(server.httpAddr!.port),
+      PHONE,
+    );
+    await page.login("ann");
+    await page.page.focus("#members-toggle");
+    await page.page.keyboard.press("Enter");
+    const focus = await page.page.evaluate(() => {
+      const element = document.activeElement;
+      const rect = element.getBoundingClientRect();
+      const top = document.elementFromPoint(
+        rect.left + rect.width / 2,
+        rect.top + rect.height / 2,
+      );
+      return {
+        id: element.id,
+        seen: top !== null && (element.contains(top) || top.contains(element)),
+      };
+    });
+    assert.deepEqual(focus, { id: "members", seen: true });
+    await page.page.keyboard.press("Escape");
+    assert.equal(
+      await page.page.evaluate(() => document.activeElement.id),
+      "members-toggle",
+    );
+    assertHealthy(page);
+  },
+);
+
+browserTest(
   "notifications the browser blocks are said in the log, readable on a phone, and the top bar still says who one is",
   async (chromium) => {
     await using server = await startServer({ httpPort: 0 });

@@ -3624,10 +3624,12 @@ function toggleMembers() {
     ui.app.classList.toggle("members-open", open);
     ui.membersToggle.setAttribute("aria-expanded", String(open));
     if (open) {
+      // Alone in the room, no name is a button: the list itself, then, not
+      // the toggle the drawer now covers.
       (ui.person.hidden
-        ? ui.memberList.querySelector("button")
+        ? ui.memberList.querySelector("button") ?? ui.members
         : ui.personWhois)
-        ?.focus();
+        .focus();
     }
   } else {
     const hidden = ui.app.classList.toggle("members-hidden");
