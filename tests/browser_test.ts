@@ -1790,6 +1790,38 @@ browserTest(
 );
 
 browserTest(
+  "a password being chosen is a new one to a password manager, the current one is not",
+  async (chromium) => {
+    await using server = await startServer({ httpPort: 0 });
+    await using page = await chromium.open(pageUrl(server.httpAddr!.port));
+    await page.login("ann");
+    const box = () =>
+      page.page.$eval("#message", (input: Dom) => ({
+        type: input.type,
+        autocomplete: input.autocomplete,
+      }));
+    const secret = (autocomplete: string) => ({
+      type: "password",
+      autocomplete,
+    });
+    await page.type("/register");
+    await page.waitForLine("Choose a password");
+    assert.deepEqual(await box(), secret("new-password"));
+    await page.type(PASSWORD);
+    await page.waitForLine("Type the same password again:");
+    assert.deepEqual(await box(), secret("new-password"));
+    await page.type(PASSWORD);
+    await page.waitForLine('Registered "ann"');
+    assert.deepEqual(await box(), { type: "text", autocomplete: "off" });
+    await page.type("/password");
+    await page.waitForLine("Your current password");
+    assert.deepEqual(await box(), secret("current-password"));
+    await page.page.keyboard.press("Escape");
+    assertHealthy(page);
+  },
+);
+
+browserTest(
   "a room typed as #den and a name as @tel, as the page writes them, are understood",
   async (chromium) => {
     await using server = await startServer({ httpPort: 0 });

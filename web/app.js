@@ -3082,6 +3082,9 @@ function answerPrompt(value) {
   leavePrompt();
 }
 
+/** The server's questions for a password being chosen (src/text.ts). */
+const NEW_PASSWORD = /^(?:Choose a password |Type the same password again:)/;
+
 /** What the message box held before a question took it over. */
 let draftBeforePrompt = "";
 
@@ -3097,7 +3100,13 @@ function enterPrompt(secret) {
   }
   ui.message.value = "";
   ui.message.type = secret ? "password" : "text";
-  ui.message.autocomplete = secret ? "current-password" : "off";
+  // A password being chosen is a new one to a password manager: it offers
+  // to make and keep one, rather than fill in the one it has.
+  ui.message.autocomplete = !secret
+    ? "off"
+    : NEW_PASSWORD.test(session.prompt?.text ?? "")
+    ? "new-password"
+    : "current-password";
   ui.composer.classList.add("prompting");
   ui.promptCancel.hidden = false;
   ui.send.textContent = "Answer";
