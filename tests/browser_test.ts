@@ -1752,12 +1752,17 @@ browserTest(
       page.page.evaluate(() => ({
         status: document.getElementById("status").textContent,
         self: document.querySelector("#member-list .self").textContent,
+        dot: getComputedStyle(
+          document.querySelector("#member-list .self"),
+          "::before",
+        ).backgroundColor,
       }));
     await page.type("/away dinner");
     await page.waitForLine("You are marked as away: dinner");
     assert.deepEqual(await shown(), {
       status: "Connected as ann (away)",
       self: "ann (you, away)",
+      dot: "rgb(224, 161, 0)",
     });
     await page.screenshot("away");
     await page.type("/back");
@@ -1765,6 +1770,7 @@ browserTest(
     assert.deepEqual(await shown(), {
       status: "Connected as ann",
       self: "ann (you)",
+      dot: "rgb(52, 194, 107)",
     });
     assertHealthy(page);
   },

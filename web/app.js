@@ -2835,7 +2835,10 @@ function renderMembers() {
     const isMe = sameName(name, session.me);
     const owner = room?.owner != null && fold(name) === room.owner;
     if (isMe) {
-      const self = h("span", "member self");
+      const self = h(
+        "span",
+        session.away === null ? "member self" : "member self away",
+      );
       self.append(h("span", `nick ${nickClass(name)}`, name));
       self.append(
         h(
