@@ -941,6 +941,34 @@ browserTest(
 );
 
 browserTest(
+  "Reconnect now, pressed from the keyboard, gives the focus back to the message box",
+  async (chromium) => {
+    await using server = await startServer({ httpPort: 0 });
+    await using proxy = TcpProxy.open(server.httpAddr!.port);
+    await using page = await chromium.open(pageUrl(proxy.port));
+    await page.login("ann");
+    proxy.hold();
+    assert.ok(await proxy.cut() >= 1);
+    await page.waitFor(() =>
+      !document.getElementById("banner").hidden &&
+      !document.getElementById("reconnect-now").hidden
+    );
+    await page.page.focus("#reconnect-now");
+    proxy.release();
+    await page.page.keyboard.press("Enter");
+    await page.waitFor(() =>
+      document.getElementById("banner").hidden &&
+      document.body.dataset.connection === "connected"
+    );
+    assert.equal(
+      await page.page.evaluate(() => document.activeElement.id),
+      "message",
+    );
+    assertHealthy(page, [/WebSocket|ERR_/]);
+  },
+);
+
+browserTest(
   "a logout while the connection is down ends the session once it is back",
   async (chromium) => {
     const clock = new FakeClock();

@@ -935,6 +935,15 @@ function updateBanner() {
   const state = document.body.dataset.connection;
   const away = session.phase === "chat" &&
     (state === "waiting" || state === "connecting") && conn.attempt > 0;
+  if (
+    (!away || state !== "waiting") &&
+    document.activeElement === ui.reconnectNow &&
+    ui.reconnectNow.matches(":focus-visible") && session.phase === "chat"
+  ) {
+    // "Reconnect now" pressed from the keyboard goes as it is pressed: the
+    // focus goes back to where one types, not to nowhere with the button.
+    ui.message.focus();
+  }
   ui.banner.hidden = !away;
   if (!away) return;
   // The banner is an alert, read out whenever its text changes: the
