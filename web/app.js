@@ -1233,7 +1233,7 @@ function onLines(frame) {
     } else {
       session.historyAnswer = asked;
     }
-    ui.loadOlder.disabled = false;
+    ui.loadOlder.setAttribute("aria-disabled", "false");
     if (asked) return;
   } else if (TEXTS.historyMore.test(lines[0])) {
     const asked = session.historyAnswer;
@@ -1241,7 +1241,7 @@ function onLines(frame) {
     if (asked === true) return;
   } else if (isError && TEXTS.historyError.test(lines[0])) {
     session.historyAsked.shift();
-    ui.loadOlder.disabled = false;
+    ui.loadOlder.setAttribute("aria-disabled", "false");
   }
   if (TEXTS.chatMode.test(lines[0])) session.chatMode = true;
   if (TEXTS.commandMode.test(lines[0])) session.chatMode = false;
@@ -2530,7 +2530,10 @@ function askHistory() {
 function loadOlder() {
   const conversation = conversations.get(ROOM_KEY);
   if (conversation === undefined || conversation.complete) return;
-  ui.loadOlder.disabled = true;
+  // Busy until the answer, but not disabled: a disabled button drops the
+  // focus, and a keyboard user pressing it again found it gone.
+  if (ui.loadOlder.getAttribute("aria-disabled") === "true") return;
+  ui.loadOlder.setAttribute("aria-disabled", "true");
   session.historyAsked.push(true);
   sendChat(
     command(
@@ -2552,6 +2555,13 @@ function setHistoryComplete() {
 function renderOlder() {
   const conversation = current();
   const room = conversation.kind === "room";
+  if (
+    document.activeElement === ui.loadOlder && (!room || conversation.complete)
+  ) {
+    // The button goes (the start is reached): the focus stays in the log,
+    // where "This is the start of ..." now is, not lost with it.
+    ui.scroller.focus({ preventScroll: true });
+  }
   ui.older.hidden = !room;
   ui.loadOlder.hidden = !room || conversation.complete;
   ui.olderEnd.hidden = !room || !conversation.complete;
