@@ -2232,6 +2232,12 @@ browserTest(
     }
     await desk.screenshot("help-desk");
 
+    // Asked of no command, it says to type "/help" too.
+    await desk.type("/help nosuch");
+    await desk.waitForLine(
+      'No command called "nosuch"; type "/help" for the list',
+    );
+
     // Only help's rows are a table: a line of another reply that happens
     // to have two spaces in it (a topic, a ban's reason) stays one line.
     await desk.type("/topic ship  on Friday");

@@ -62,6 +62,7 @@ const TEXTS = {
   helpHeaderChat: "Commands (in chat mode, start each with /):",
   helpFooter: 'Type "help COMMAND" for more about one command.',
   helpFooterChat: 'Type "/help COMMAND" for more about one command.',
+  noSuchCommand: /^(No command called ".*"); type "help" for the list$/,
   roomsHeader: "Rooms:",
   roomLine: /^ {2}(\S+) \((\d+) (?:person|people)\)(?:: (.*))?$/,
   historyHeader:
@@ -1307,10 +1308,12 @@ function onLines(frame) {
   if (kept.size > 0) {
     shown.push(`(See the private conversations: ${[...kept].join(", ")}.)`);
   }
+  // On the page a line without a leading / is said, as in chat mode: help
+  // says so as it does in chat mode, or "Type help COMMAND" (and 'type
+  // "help"', after a /help of no command) said it to the room.
+  const noCommand = shown[0]?.match(TEXTS.noSuchCommand);
+  if (noCommand) shown[0] = `${noCommand[1]}; type "/help" for the list`;
   if (shown[0] === TEXTS.helpHeader) {
-    // On the page a line without a leading / is said, as in chat mode: help
-    // says so as it does in chat mode, or "Type help COMMAND" said it to
-    // the room.
     shown[0] = TEXTS.helpHeaderChat;
     const last = shown.length - 1;
     if (shown[last] === TEXTS.helpFooter) shown[last] = TEXTS.helpFooterChat;
