@@ -931,6 +931,14 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
   /** Part of {@linkcode ClusterHost}: a moderator acted on another server. */
   announced(announcement: Announcement): void {
     const { moderation } = this.#parts;
+    if (announcement.kind === "accounts") {
+      this.#registeredElsewhere(announcement.registered).catch((error) =>
+        this.#log.error("Making an --op account an operator failed: {error}", {
+          error,
+        })
+      );
+      return;
+    }
     const done = announcement.kind === "moderation"
       ? moderation.reload().then(() => {
         const sanction = announcement.sanction;
@@ -938,9 +946,7 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
       })
       : this.#reloadRooms();
     // A line for a user here about what changed, once it is in force here.
-    const notice = announcement.kind === "accounts"
-      ? undefined
-      : announcement.notice;
+    const notice = announcement.notice;
     done.then(() => {
       if (notice !== undefined) {
         this.registry.users.get(notice.key)?.notice(notice.text);
@@ -950,6 +956,21 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
         error,
       })
     );
+  }
+
+  /**
+   * An account was registered on another server: if this server's `--op`
+   * names it, it is an operator now (as on the server it was registered on,
+   * had that one been given the `--op`), and every server hears so.
+   */
+  async #registeredElsewhere(key: string | undefined): Promise<void> {
+    const { moderation, store, cluster } = this.#parts;
+    if (key === undefined || moderation.isOperator(key)) return;
+    // Deleted again since: whoever registers the name next is made one then.
+    if ((await store.accountFor(key, ""))?.key !== key) return;
+    if (await moderation.registered(key)) {
+      await cluster?.announce({ kind: "moderation" });
+    }
   }
 
   /** The open rooms' owners and room operators, read again. */

@@ -1464,6 +1464,29 @@ Deno.test({
 
 Deno.test({
   name:
+    `cluster: an account --op names on one server only is an operator once registered on another${why}`,
+  ignore,
+  async fn() {
+    await using redis = await RedisServer.start();
+    await using a = await startServer({
+      redis: redis.url,
+      nodeId: "node-a",
+      ops: ["root"],
+    });
+    await using b = await startServer({ redis: redis.url, nodeId: "node-b" });
+    // Registered on b, which was not given --op root: a, which was, makes
+    // the account an operator, as one server does at register.
+    await using root = await registered(b.addr.port, "root");
+    await lineIn(root, "whois root", "root is a server operator");
+    await root.send("lockdown");
+    await root.expect("Lockdown is off: guests may log in");
+    await using alice = await Client.login(a.addr.port, "alice");
+    await lineIn(alice, "whois root", "root is a server operator");
+  },
+});
+
+Deno.test({
+  name:
     `cluster: a server that opens a room after it was claimed knows its owner and room operators${why}`,
   ignore,
   async fn() {

@@ -308,10 +308,13 @@ export class Cluster implements ClusterHooks {
     return this.#skeletons.get(skeleton) ?? null;
   }
 
-  /** An account was registered or deleted here: every server hears of it. */
-  async accountsChanged(): Promise<void> {
+  /**
+   * An account was registered (`registered`: its key) or deleted here:
+   * every server hears of it.
+   */
+  async accountsChanged(registered?: string): Promise<void> {
     await this.#loadAccounts();
-    await this.announce({ kind: "accounts" });
+    await this.announce({ kind: "accounts", registered });
   }
 
   async #loadAccounts(): Promise<void> {
@@ -832,7 +835,8 @@ export class Cluster implements ClusterHooks {
     if (announcement.from === this.nodeId) return;
     if (announcement.kind === "accounts") {
       this.#loadAccounts().catch(() => {});
-      return;
+      // Its --op, if this server was given it: the host makes it one.
+      if (announcement.registered === undefined) return;
     }
     this.#host?.announced(announcement);
   }

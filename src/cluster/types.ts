@@ -67,8 +67,12 @@ export type Announcement =
     notice?: { key: string; text: string };
     from?: string;
   }
-  /** An account was registered or deleted. */
-  | { kind: "accounts"; from?: string };
+  /**
+   * An account was registered or deleted. `registered`: the key of one just
+   * registered, which a server whose `--op` names it makes an operator (the
+   * server it was registered on may not have been given that `--op`).
+   */
+  | { kind: "accounts"; registered?: string; from?: string };
 
 /** A request from one server to the one holding a user. */
 export type Control =

@@ -351,7 +351,9 @@ export const register: Command = {
     user.account = user.key;
     ctx.cluster?.updated(user);
     const madeOperator = await ctx.moderation.registered(user.key);
-    await ctx.cluster?.accountsChanged();
+    // With its key: a server whose --op names it, when this one's does not,
+    // makes it an operator.
+    await ctx.cluster?.accountsChanged(user.key);
     // An --op account is an operator on every server of a cluster, not only
     // on the one it was registered on.
     if (madeOperator) await ctx.cluster?.announce({ kind: "moderation" });
