@@ -1020,8 +1020,23 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
   /** Part of {@linkcode ClusterHost}: another server asks about a user here. */
   control(control: Control): void {
     const user = this.registry.users.get(control.key);
-    if (user === undefined) return;
     if (control.kind === "kick") {
+      const cluster = this.#parts.cluster;
+      if (
+        user === undefined ||
+        (control.login !== undefined &&
+          cluster?.sessionOf(user) !== control.login)
+      ) {
+        // Gone since the kicker looked them up, and perhaps someone else
+        // has the name now: nobody is kicked, and the kicker hears so, as
+        // of a name nobody has on one server.
+        cluster?.control(control.from.node, {
+          kind: "notice",
+          key: control.from.key,
+          text: TEXT.noSuchUser(control.name ?? control.key),
+        }).catch(() => {});
+        return;
+      }
       if (user.room?.key === control.room) {
         // Logged here, where it happens: asked from a server where they
         // were seen in a room they may have left since, it may not.
@@ -1055,6 +1070,8 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
         key: control.from.key,
         text: TEXT.notInRoom(user.name, control.roomName),
       }).catch(() => {});
+    } else if (user === undefined) {
+      return;
     } else if (control.kind === "replace") {
       // Only the account's own session: never a guest under a name like it.
       if (user.account === control.key) {

@@ -1794,6 +1794,64 @@ Deno.test({
 
 Deno.test({
   name:
+    `cluster: a kick from another server of a user who left meanwhile kicks nobody, not whoever has the name now, and says so${why}`,
+  ignore,
+  async fn() {
+    await using c = await cluster(2);
+    const [a, b] = c.ports;
+    await using carol = await Client.login(a, "carol");
+    await using bob = await Client.login(b, "bob");
+    await carol.waitFor("bob has entered the room.");
+    // carol looked bob up; then he logged out and someone else logged in
+    // as bob on b before her kick got there: the kick names the session
+    // she saw, not this one.
+    const link = await RedisLink.connect(c.redis.url);
+    const kick = (key: string, login: string) =>
+      link.call(
+        "PUBLISH",
+        "chat:n:node-b",
+        `control\n${
+          JSON.stringify({
+            kind: "kick",
+            key,
+            name: key,
+            login,
+            by: "carol",
+            reason: "bye",
+            room: "main",
+            roomName: "main",
+            from: { node: "node-a", key: "carol" },
+          })
+        }`,
+      );
+    try {
+      await kick("bob", "node-b/00000000.1");
+      await carol.waitFor('No one called "bob" is online');
+      // Nor one who has gone with nobody in their place.
+      await kick("dave", "node-b/00000000.2");
+      await carol.waitFor('No one called "dave" is online');
+      await bob.send("say still here");
+      await bob.expect("bob: still here");
+      assert.ok(
+        !bob.transcript.some((line) => line.includes("kicked")),
+        `${bob.transcript}`,
+      );
+      // The session carol saw is kicked, as before.
+      const seen = JSON.parse(
+        String(await link.call("HGET", "chat:names", "bob")),
+      ) as { login: string };
+      await kick("bob", seen.login);
+      await bob.waitFor("You were kicked from the server by carol: bye");
+      await bob.closed();
+      await carol.waitFor("bob was kicked by carol: bye");
+    } finally {
+      await link.close();
+    }
+  },
+});
+
+Deno.test({
+  name:
     `cluster: a server cut off from Redis while the others were not reads what moderators did meanwhile when it is back${why}`,
   ignore,
   async fn() {

@@ -895,6 +895,11 @@ export class Cluster implements ClusterHooks {
     return `${this.nodeId}/${this.#start}.${login}`;
   }
 
+  /** The session of a user of this server, as presence has it. */
+  sessionOf(user: User): string {
+    return this.#session(user.login);
+  }
+
   /**
    * The sender of a line or private message as the other servers hear of
    * it: their key now and, after a space (a name has none), their session

@@ -79,6 +79,13 @@ export type Control =
   | {
     kind: "kick";
     key: string;
+    /**
+     * Their name and session as the kicker found them: one who has left
+     * since (perhaps with someone else under the name now) is not kicked,
+     * and the kicker is told nobody by the name is online.
+     */
+    name?: string;
+    login?: string;
     by: string;
     reason: string;
     /**

@@ -154,6 +154,8 @@ export const kick: Command = takesName({
       await cluster!.control(elsewhere!.node, {
         kind: "kick",
         key: elsewhere!.key,
+        name: targetName,
+        login: elsewhere!.login,
         by: user.name,
         reason,
         room: roomKey,
