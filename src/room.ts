@@ -225,6 +225,18 @@ export class User {
     return null;
   }
 
+  /**
+   * What presence says of a session of another server (`login`): if this
+   * user ignores it, it is known by its name now, from a change of name
+   * this server did not hear of (made in a room nobody here is in).
+   */
+  seenElsewhere(login: string, key: string, name: string): void {
+    const there = this.#ignoringElsewhere?.get(login);
+    if (there === undefined) return;
+    there.key = key;
+    there.name = name;
+  }
+
   /** The names of the users on other servers this user ignores. */
   get ignoredElsewhere(): string[] {
     return this.#ignoringElsewhere

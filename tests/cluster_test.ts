@@ -1155,6 +1155,34 @@ Deno.test({
 
 Deno.test({
   name:
+    `cluster: a user on another server who changed name out of sight is listed, and unignored, under the new one${why}`,
+  ignore,
+  async fn() {
+    await using c = await cluster(2);
+    const [a, b] = c.ports;
+    await using alice = await Client.login(a, "alice");
+    await using troll = await Client.login(b, "troll");
+    await alice.expect("troll has entered the room.");
+    await alice.send("ignore troll");
+    await alice.expect("You are ignoring troll");
+    // Renamed in a room alice is not in: her server hears nothing of it.
+    await troll.send("join den");
+    await troll.expect('You are now in room "den".');
+    await alice.waitFor("troll has left the room.");
+    await troll.send("nick troll2");
+    await troll.expect("troll is now known as troll2.");
+    await alice.send("ignore");
+    await alice.expect("You are ignoring: troll2");
+    await alice.send("unignore troll2");
+    await alice.expect("You are no longer ignoring troll2");
+    await troll.send("msg alice hello again");
+    await troll.expect("[private to alice] hello again");
+    await alice.expect("[private] troll2: hello again");
+  },
+});
+
+Deno.test({
+  name:
     `cluster: 50 logins of one name at once, over three servers: exactly one gets in, 20 times${why}`,
   ignore,
   async fn() {

@@ -594,10 +594,15 @@ export class Cluster implements ClusterHooks {
 
   /** Everyone logged in, on every server, in the order they logged in. */
   async who(): Promise<string[]> {
+    return (await this.presences()).sort((a, b) => a.since - b.since)
+      .map((p) => p.name);
+  }
+
+  /** What presence holds of everyone logged in, on every server. */
+  async presences(): Promise<Presence[]> {
     await this.#updates.caughtUp();
     const all = await this.#link.call("HVALS", this.#key("names")) as string[];
-    return all.map((json) => JSON.parse(json) as Presence)
-      .sort((a, b) => a.since - b.since).map((p) => p.name);
+    return all.map((json) => JSON.parse(json) as Presence);
   }
 
   /** A room's members on every server, in the order they came in. */

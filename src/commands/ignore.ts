@@ -1,7 +1,12 @@
 import { ChatError } from "../errors.ts";
 import { foldName } from "../names.ts";
 import { TEXT } from "../text.ts";
-import { type Command, findElsewhere, takesName } from "./command.ts";
+import {
+  type Command,
+  findElsewhere,
+  takesName,
+  type UserContext,
+} from "./command.ts";
 
 /** `ignore [NAME]`: stop seeing someone's lines and private messages. */
 export const ignore: Command = takesName({
@@ -16,6 +21,7 @@ export const ignore: Command = takesName({
   async run(ctx, name) {
     const { user, registry, session } = ctx;
     if (name === "") {
+      await renamedElsewhere(ctx);
       const names = user.ignored.filter((u) => registry.isOnline(u))
         .map((u) => u.name);
       session.reply(TEXT.ignoreList([...names, ...user.ignoredElsewhere]));
@@ -48,7 +54,9 @@ export const unignore: Command = takesName({
   summary: "see NAME's lines and private messages again",
   loginRequired: true,
   needsArgs: true,
-  run({ user, session }, name) {
+  async run(ctx, name) {
+    const { user, session } = ctx;
+    await renamedElsewhere(ctx);
     const key = foldName(name);
     const target = user.ignored.find((u) => u.key === key);
     if (target !== undefined) {
@@ -63,3 +71,19 @@ export const unignore: Command = takesName({
     session.reply(TEXT.unignored(there));
   },
 });
+
+/**
+ * The users of other servers that the user ignores, known by their names
+ * now: a change of name there is heard here only by its room, and one made
+ * where nobody of this server is would leave `ignore` listing, and
+ * `unignore` knowing, only the old one (on one server, both follow it).
+ */
+async function renamedElsewhere(ctx: UserContext): Promise<void> {
+  const { user, cluster } = ctx;
+  if (!cluster?.up || user.ignoredElsewhere.length === 0) return;
+  for (const presence of await cluster.presences()) {
+    if (presence.login !== undefined) {
+      user.seenElsewhere(presence.login, presence.key, presence.name);
+    }
+  }
+}
