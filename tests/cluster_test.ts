@@ -1183,6 +1183,45 @@ Deno.test({
 
 Deno.test({
   name:
+    `cluster: the history of a room leaves out the lines of a user ignored on another server under the name they took out of sight${why}`,
+  ignore,
+  async fn() {
+    await using c = await cluster(2);
+    const [a, b] = c.ports;
+    await using alice = await Client.login(a, "alice");
+    await using troll = await Client.login(b, "troll");
+    await using bob = await Client.login(b, "bob");
+    await alice.expect("troll has entered the room.");
+    await alice.expect("bob has entered the room.");
+    await alice.send("ignore troll");
+    await alice.expect("You are ignoring troll");
+    for (const client of [troll, bob]) {
+      await client.send("join den");
+      await client.waitFor('You are now in room "den".');
+    }
+    // Published from b in this order: alice has heard both once bob's.
+    await alice.waitFor("bob has left the room.");
+    await troll.send("nick troll2");
+    await troll.waitFor("troll is now known as troll2.");
+    await troll.send("say noise");
+    await bob.waitFor("troll2: noise");
+    await bob.send("say signal");
+    await bob.waitFor("bob: signal");
+    await alice.send("join den");
+    await alice.expectLines([
+      'You are now in room "den".',
+      "[history] bob: signal",
+    ]);
+    await alice.send("history");
+    await alice.expectLines([
+      'The last 1 line of "den" (1 from people you ignore left out):',
+      "[history] bob: signal",
+    ]);
+  },
+});
+
+Deno.test({
+  name:
     `cluster: 50 logins of one name at once, over three servers: exactly one gets in, 20 times${why}`,
   ignore,
   async fn() {

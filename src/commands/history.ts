@@ -2,6 +2,7 @@ import { ChatError } from "../errors.ts";
 import { foldName } from "../names.ts";
 import { TEXT } from "../text.ts";
 import type { Command } from "./command.ts";
+import { renamedElsewhere } from "./ignore.ts";
 
 /** Lines `history` shows when not told how many. */
 export const HISTORY_DEFAULT = 20;
@@ -18,8 +19,11 @@ export const history: Command = {
     "Lines from people you ignore are left out.",
   ],
   loginRequired: true,
-  async run({ user, store, session }, args) {
+  async run(ctx, args) {
+    const { user, store, session } = ctx;
     const { before, limit } = parseArgs(args);
+    // Those ignored on other servers, by their names now.
+    await renamedElsewhere(ctx);
     const room = user.room!;
     // One line more than shown tells whether there are older ones to page to.
     const fetched = await store.history(room.key, { limit: limit + 1, before });

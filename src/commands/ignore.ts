@@ -75,10 +75,11 @@ export const unignore: Command = takesName({
 /**
  * The users of other servers that the user ignores, known by their names
  * now: a change of name there is heard here only by its room, and one made
- * where nobody of this server is would leave `ignore` listing, and
- * `unignore` knowing, only the old one (on one server, both follow it).
+ * where nobody of this server is would leave `ignore` listing, `unignore`
+ * knowing, and the history shown leaving out, only the old one (on one
+ * server, all three follow it).
  */
-async function renamedElsewhere(ctx: UserContext): Promise<void> {
+export async function renamedElsewhere(ctx: UserContext): Promise<void> {
   const { user, cluster } = ctx;
   if (!cluster?.up || user.ignoredElsewhere.length === 0) return;
   for (const presence of await cluster.presences()) {

@@ -10,6 +10,7 @@ import { TEXT } from "../text.ts";
 import type { Command, Context, UserContext } from "./command.ts";
 import type { Room, User } from "../room.ts";
 import { sanctionText, subjectOf } from "./moderation.ts";
+import { renamedElsewhere } from "./ignore.ts";
 
 /** `join ROOM`: move to a room, made on first join. */
 export const join: Command = {
@@ -44,6 +45,8 @@ export const join: Command = {
     // In a cluster, this server listens to the room before it reads the
     // room's last lines, so that no line falls between the two.
     if (cluster?.up) await cluster.watch(key);
+    // Its history leaves out those ignored elsewhere by their names now.
+    await renamedElsewhere(ctx);
     // A room nobody here is in comes back as the store kept it: its name,
     // topic and last lines. One with members here is current in memory.
     const open = registry.rooms.get(key);
