@@ -71,6 +71,12 @@ export class Moderation {
    * whose reads a change here overtook reads again rather than undo it.
    */
   #changes = 0;
+  /**
+   * Whether {@linkcode Moderation.load} made an `--op` account a server
+   * operator: the other servers of a cluster, running already, must hear
+   * of it.
+   */
+  readonly madeOperators: boolean;
 
   private constructor(
     store: Store,
@@ -80,8 +86,10 @@ export class Moderation {
       configured: ReadonlySet<string>;
       sanctions: Sanction[];
       lockdown: boolean;
+      madeOperators: boolean;
     },
   ) {
+    this.madeOperators = state.madeOperators;
     this.#store = store;
     this.#clock = clock;
     this.#operators = new Set(state.operators);
@@ -101,11 +109,13 @@ export class Moderation {
   ): Promise<Moderation> {
     const configured = new Set(options.operators);
     const operators = new Set(await store.operators());
+    let madeOperators = false;
     for (const key of configured) {
       if (operators.has(key)) continue;
       if ((await store.accountFor(key, ""))?.key === key) {
         await store.setOperator(key, true);
         operators.add(key);
+        madeOperators = true;
       }
     }
     return new Moderation(store, options.clock, {
@@ -113,6 +123,7 @@ export class Moderation {
       configured,
       sanctions: await store.sanctions(options.clock.date()),
       lockdown: await store.lockdown(),
+      madeOperators,
     });
   }
 

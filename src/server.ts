@@ -452,6 +452,11 @@ export async function serve(options: ServeOptions = {}): Promise<ChatServer> {
     reader = server;
     try {
       await server.startHttp();
+      // The servers running already read the operators again: --op here
+      // made an account one, as a single server's restart with it does.
+      if (moderation.madeOperators) {
+        await cluster?.announce({ kind: "moderation" });
+      }
     } catch (error) {
       await server.close();
       throw error;

@@ -1554,6 +1554,31 @@ Deno.test({
 
 Deno.test({
   name:
+    `cluster: a server started with --op makes the account an operator on the servers already running too${why}`,
+  ignore,
+  async fn() {
+    await using redis = await RedisServer.start();
+    await using b = await startServer({ redis: redis.url, nodeId: "node-b" });
+    await using root = await registered(b.addr.port, "root");
+    await root.send("lockdown");
+    await root.expect('Only a server operator can use "lockdown"');
+    // As a single server restarted with --op root: root is an operator.
+    await using a = await startServer({
+      redis: redis.url,
+      nodeId: "node-a",
+      ops: ["root"],
+    });
+    await lineIn(root, "whois root", "root is a server operator");
+    await root.send("lockdown");
+    await root.expect("Lockdown is off: guests may log in");
+    await using alice = await Client.login(a.addr.port, "alice");
+    await alice.send("whois root");
+    await alice.waitFor("root is a server operator");
+  },
+});
+
+Deno.test({
+  name:
     `cluster: a server that opens a room after it was claimed knows its owner and room operators${why}`,
   ignore,
   async fn() {
