@@ -61,3 +61,62 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "RedisStore: a sanction set again just as an ended one is read is not dropped with it",
+  ignore: redisMissing !== null,
+  async fn() {
+    await using redis = await RedisServer.start();
+    const link = await RedisLink.connect(redis.url);
+    const other = await RedisLink.connect(redis.url);
+    const store = await RedisStore.open(link);
+    try {
+      const ban = {
+        kind: "ban" as const,
+        room: "",
+        target: "account:troll",
+        label: "troll",
+        by: "root",
+        at: 1000,
+        until: 2000,
+        reason: "old",
+      };
+      await store.addSanction(ban);
+      // Another server bans troll again between this one's read of the
+      // ended ban and its cleaning up: the new ban is kept.
+      const again = { ...ban, at: 3000, until: null, reason: "again" };
+      const otherStore = await RedisStore.open(other);
+      const call = link.call.bind(link);
+      let read = false;
+      link.call = async (...args: Parameters<typeof link.call>) => {
+        if (read) {
+          read = false;
+          await otherStore.addSanction(again);
+        }
+        const reply = await call(...args);
+        if (args[0] === "HGETALL" && String(args[1]).endsWith("sanctions")) {
+          read = true;
+        }
+        return reply;
+      };
+      const evaluate = link.eval.bind(link);
+      link.eval = async (...args: Parameters<typeof link.eval>) => {
+        if (read) {
+          read = false;
+          await otherStore.addSanction(again);
+        }
+        return await evaluate(...args);
+      };
+      assert.deepEqual(await store.sanctions(2500), []);
+      link.call = call;
+      link.eval = evaluate;
+      assert.deepEqual(await store.sanctions(3500), [again]);
+      await otherStore.close();
+    } finally {
+      await store.close();
+      await link.close();
+      await other.close();
+    }
+  },
+});

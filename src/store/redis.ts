@@ -148,6 +148,19 @@ local messages = redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[1], '+inf')
 redis.call('DEL', KEYS[1])
 return messages`);
 
+/**
+ * Drops ended sanctions (ARGV: field, value, ...), each only if it is still
+ * what was read: another server may have set a new one on the same target
+ * since, under the same field.
+ */
+const DROP_ENDED = new Script(`
+for i = 1, #ARGV, 2 do
+  if redis.call('HGET', KEYS[1], ARGV[i]) == ARGV[i + 1] then
+    redis.call('HDEL', KEYS[1], ARGV[i])
+  end
+end
+return 1`);
+
 const CLAIM_ROOM = new Script(`
 if redis.call('HEXISTS', KEYS[1], 'owner') == 1 then return 0 end
 redis.call('HSETNX', KEYS[1], 'name', ARGV[2])
@@ -533,11 +546,14 @@ export class RedisStore implements Store {
     const ended: string[] = [];
     for (const [field, json] of Object.entries(all)) {
       const sanction = JSON.parse(json) as Sanction;
-      if (sanction.until !== null && sanction.until <= now) ended.push(field);
-      else kept.push(sanction);
+      if (sanction.until !== null && sanction.until <= now) {
+        ended.push(field, json);
+      } else kept.push(sanction);
     }
     if (ended.length > 0) {
-      await this.#link.call("HDEL", this.#key("sanctions"), ...ended);
+      // In one step, and only as read: a ban set again on the same target
+      // since (on another server of a cluster) is not dropped with the old.
+      await this.#link.eval(DROP_ENDED, [this.#key("sanctions")], ended);
     }
     return kept.sort((a, b) => a.at - b.at);
   }
