@@ -239,9 +239,24 @@ export class User {
 
   /** The names of the users on other servers this user ignores. */
   get ignoredElsewhere(): string[] {
-    return this.#ignoringElsewhere
-      ? [...this.#ignoringElsewhere.values()].map((there) => there.name)
-      : [];
+    return this.ignoredElsewhereOnline(null);
+  }
+
+  /**
+   * The names of the users on other servers this user ignores whose
+   * sessions are among `online` (null: all): one who has logged out is
+   * ignored no more, as a user here is not. One ignored by name (a server
+   * that does not say which session) is always listed.
+   */
+  ignoredElsewhereOnline(online: ReadonlySet<string> | null): string[] {
+    if (this.#ignoringElsewhere === null) return [];
+    const names = [];
+    for (const [id, there] of this.#ignoringElsewhere) {
+      if (online === null || id.startsWith("=") || online.has(id)) {
+        names.push(there.name);
+      }
+    }
+    return names;
   }
 
   /** Stops showing `other`'s lines; false if they were ignored already. */

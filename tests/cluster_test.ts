@@ -1183,6 +1183,30 @@ Deno.test({
 
 Deno.test({
   name:
+    `cluster: an ignore of a user on another server is no longer listed once they have logged out${why}`,
+  ignore,
+  async fn() {
+    await using c = await cluster(2);
+    const [a, b] = c.ports;
+    await using alice = await Client.login(a, "alice");
+    await using troll = await Client.login(b, "troll");
+    await alice.expect("troll has entered the room.");
+    await using _bob = await Client.login(b, "bob");
+    await alice.expect("bob has entered the room.");
+    await alice.send("ignore troll");
+    await alice.expect("You are ignoring troll");
+    await alice.send("ignore bob");
+    await alice.expect("You are ignoring bob");
+    await troll.send("logout");
+    await alice.expect("troll has left the room.");
+    await troll.closed();
+    // As on one server, where an ignore ends with the session ignored.
+    await lineIn(alice, "ignore", "You are ignoring: bob");
+  },
+});
+
+Deno.test({
+  name:
     `cluster: the history of a room leaves out the lines of a user ignored on another server under the name they took out of sight${why}`,
   ignore,
   async fn() {

@@ -21,10 +21,12 @@ export const ignore: Command = takesName({
   async run(ctx, name) {
     const { user, registry, session } = ctx;
     if (name === "") {
-      await renamedElsewhere(ctx);
+      const online = await renamedElsewhere(ctx);
       const names = user.ignored.filter((u) => registry.isOnline(u))
         .map((u) => u.name);
-      session.reply(TEXT.ignoreList([...names, ...user.ignoredElsewhere]));
+      session.reply(
+        TEXT.ignoreList([...names, ...user.ignoredElsewhereOnline(online)]),
+      );
       return;
     }
     if (registry.find(name) === undefined) {
@@ -77,14 +79,20 @@ export const unignore: Command = takesName({
  * now: a change of name there is heard here only by its room, and one made
  * where nobody of this server is would leave `ignore` listing, `unignore`
  * knowing, and the history shown leaving out, only the old one (on one
- * server, all three follow it).
+ * server, all three follow it). Returns the sessions online anywhere (an
+ * ignore of one gone has ended, and is not listed), or null if not read.
  */
-export async function renamedElsewhere(ctx: UserContext): Promise<void> {
+export async function renamedElsewhere(
+  ctx: UserContext,
+): Promise<ReadonlySet<string> | null> {
   const { user, cluster } = ctx;
-  if (!cluster?.up || user.ignoredElsewhere.length === 0) return;
+  if (!cluster?.up || user.ignoredElsewhere.length === 0) return null;
+  const online = new Set<string>();
   for (const presence of await cluster.presences()) {
     if (presence.login !== undefined) {
+      online.add(presence.login);
       user.seenElsewhere(presence.login, presence.key, presence.name);
     }
   }
+  return online;
 }
