@@ -219,6 +219,8 @@ export const TEXT = {
     "The other servers cannot be reached right now: only the people on this server saw that",
   notDelivered: (name: string) =>
     `${name}'s server is not answering: your message was not delivered`,
+  kickNotDelivered: (name: string) =>
+    `${name}'s server is not answering: they were not kicked`,
   storeAway:
     "The cluster's store cannot be reached right now; try again in a moment",
   storeFailed:

@@ -1968,6 +1968,47 @@ Deno.test({
 
 Deno.test({
   name:
+    `cluster: a kick of a user whose server has died, before it is reaped, is answered that it is not answering${why}`,
+  ignore,
+  async fn() {
+    await using c = await cluster(1, { ops: ["root"] });
+    await using root = await registered(c.ports[0], "root");
+    // What Redis holds of a user of a server that died a moment ago: its
+    // connection has gone, so nothing listens on its channel, and it is
+    // not reaped yet.
+    const link = await RedisLink.connect(c.redis.url);
+    try {
+      await link.call(
+        "HSET",
+        "chat:names",
+        "ghost",
+        JSON.stringify({
+          name: "ghost",
+          key: "ghost",
+          skeleton: "ghost",
+          node: "node-dead",
+          since: Date.now(),
+          login: "node-dead/00000000.1",
+          active: Date.now(),
+          account: null,
+          room: "main",
+          roomName: "main",
+          away: null,
+          address: "127.0.0.99",
+        }),
+      );
+      await root.send("kick ghost");
+      await root.expect(
+        "ghost's server is not answering: they were not kicked",
+      );
+    } finally {
+      await link.close();
+    }
+  },
+});
+
+Deno.test({
+  name:
     `cluster: a server cut off from Redis while the others were not reads what moderators did meanwhile when it is back${why}`,
   ignore,
   async fn() {

@@ -705,13 +705,17 @@ export class Cluster implements ClusterHooks {
     };
   }
 
-  /** Asks the server holding a user to act (a kick, a notice). */
-  async control(node: string, control: Control): Promise<void> {
-    await this.#link.call(
+  /**
+   * Asks the server holding a user to act (a kick, a notice). False if no
+   * server heard it: that one has died, and is not reaped yet.
+   */
+  async control(node: string, control: Control): Promise<boolean> {
+    const heard = await this.#link.call(
       "PUBLISH",
       this.#key(`n:${node}`),
       `control\n${JSON.stringify(control)}`,
     );
+    return Number(heard) > 0;
   }
 
   /** Tells every server (this one too) what a moderator changed. */

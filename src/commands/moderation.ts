@@ -151,7 +151,7 @@ export const kick: Command = takesName({
       }
     } else {
       // Logged by their server, once it has kicked them: they may have left.
-      await cluster!.control(elsewhere!.node, {
+      const heard = await cluster!.control(elsewhere!.node, {
         kind: "kick",
         key: elsewhere!.key,
         name: targetName,
@@ -164,6 +164,9 @@ export const kick: Command = takesName({
         // An operator kicking from elsewhere does not see the room's line.
         tell: roomKey !== user.room!.key,
       });
+      // As a private message to them is answered: their server has died,
+      // and they will be gone from the cluster in a moment.
+      if (!heard) throw new ChatError(TEXT.kickNotDelivered(targetName));
     }
   },
 });
