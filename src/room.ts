@@ -160,12 +160,17 @@ export class User {
 
   /**
    * Whether this user ignores whoever is called `key` (case-folded) now: for
-   * events that outlived their sender's session, as history does.
+   * events that outlived their sender's session, as history does. `online`:
+   * the sessions of the cluster online, if known; an ignore of a user of
+   * another server who has logged out has ended (here it is dropped then).
    */
-  ignoresName(key: string): boolean {
+  ignoresName(key: string, online?: ReadonlySet<string> | null): boolean {
     if (this.#ignoringElsewhere !== null) {
-      for (const there of this.#ignoringElsewhere.values()) {
-        if (there.key === key) return true;
+      for (const [id, there] of this.#ignoringElsewhere) {
+        if (
+          there.key === key &&
+          (online == null || id.startsWith("=") || online.has(id))
+        ) return true;
       }
     }
     if (this.#ignoring === null) return false;

@@ -23,14 +23,14 @@ export const history: Command = {
     const { user, store, session } = ctx;
     const { before, limit } = parseArgs(args);
     // Those ignored on other servers, by their names now.
-    await renamedElsewhere(ctx);
+    const online = await renamedElsewhere(ctx);
     const room = user.room!;
     // One line more than shown tells whether there are older ones to page to.
     const fetched = await store.history(room.key, { limit: limit + 1, before });
     const more = fetched.length > limit;
     const lines = more ? fetched.slice(1) : fetched;
     const shown = lines.filter((line) =>
-      !user.ignoresName(foldName(line.from))
+      !user.ignoresName(foldName(line.from), online)
     );
     if (lines.length === 0) {
       session.reply(

@@ -46,7 +46,7 @@ export const join: Command = {
     // room's last lines, so that no line falls between the two.
     if (cluster?.up) await cluster.watch(key);
     // Its history leaves out those ignored elsewhere by their names now.
-    await renamedElsewhere(ctx);
+    const online = await renamedElsewhere(ctx);
     // A room nobody here is in comes back as the store kept it: its name,
     // topic and last lines. One with members here is current in memory.
     const open = registry.rooms.get(key);
@@ -84,7 +84,9 @@ export const join: Command = {
     session.reply(TEXT.joinedRoom(room.name));
     if (room.topic) session.reply(TEXT.topicIs(room.name, room.topic));
     session.showHistory(
-      room.history().filter((event) => !user.ignoresName(foldName(event.from))),
+      room.history().filter((event) =>
+        !user.ignoresName(foldName(event.from), online)
+      ),
     );
     await showMembers(ctx, user, room);
   },
