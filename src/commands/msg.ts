@@ -33,18 +33,19 @@ export function sendPrivate(
 
 /**
  * Sends a private message to `name` on another server of the cluster, if
- * someone there has it; false if nobody does. Refused while the other
- * servers cannot be reached. With `session` (a reply to a guest), only to
- * that session: false if someone else holds the name now.
+ * someone there has it: the name it reached them under, or null if nobody
+ * has it. Refused while the other servers cannot be reached. With
+ * `session` (a reply to a guest), only to that session: null if someone
+ * else holds the name now.
  */
 export async function sendElsewhere(
   ctx: UserContext,
   name: string,
   text: string,
   options: { session?: string | null } = {},
-): Promise<boolean> {
+): Promise<string | null> {
   const { cluster, session, user } = ctx;
-  if (!cluster) return false;
+  if (!cluster) return null;
   // To a session, it is theirs whatever the name (one they gave up may be
   // the sender's by now).
   if (options.session == null && foldName(name) === user.key) {
@@ -53,14 +54,14 @@ export async function sendElsewhere(
   checkNotMuted(ctx, null);
   if (!cluster.up) throw new ChatError(TEXT.clusterAway(name));
   const sent = await cluster.privateMessage(user, name, text, options);
-  if (sent === null) return false;
+  if (sent === null) return null;
   if (!sent.heard) throw new ChatError(TEXT.notDelivered(sent.event.to));
   session.show(sent.event);
   if (sent.away !== null) {
     session.reply(TEXT.isAway(sent.event.to, sent.away));
   }
   session.spoke();
-  return true;
+  return sent.event.to;
 }
 
 /** `msg NAME TEXT`: a private message. */

@@ -74,8 +74,20 @@ export const reply: Command = {
     }
     // To their session (here or on another server), not whoever has the
     // name now.
-    if (!await sendElsewhere(ctx, from.name, text, { session })) {
-      throw new ChatError(TEXT.noSuchUser(from.name));
+    const to = await sendElsewhere(ctx, from.name, text, { session });
+    if (to === null) {
+      // Gone, as on one server: said so, named as last known (someone else
+      // may be online under the name by now).
+      throw new ChatError(
+        from.session == null
+          ? TEXT.noSuchUser(from.name)
+          : TEXT.replyGone(from.name),
+      );
+    }
+    // Known by the name it reached them under (a change of name shown in a
+    // room they share, or not), for a reply after they have gone.
+    if (ctx.user.lastPrivateFrom === from && to !== from.name) {
+      ctx.user.lastPrivateFrom = { ...from, name: to };
     }
   },
 };
