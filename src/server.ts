@@ -947,7 +947,9 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
     const done = announcement.kind === "moderation"
       ? moderation.reload().then(() => {
         const sanction = announcement.sanction;
-        if (sanction !== undefined) this.#applyHere(sanction);
+        if (sanction !== undefined) {
+          this.#applyHere(sanction, announcement.roomName);
+        }
       })
       : this.#reloadRooms();
     // A line for a user here about what changed, once it is in force here.
@@ -1012,12 +1014,18 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
     await this.#reloadRooms();
   }
 
-  /** A sanction set on another server, acted on for this server's users. */
-  #applyHere(sanction: Sanction): void {
+  /**
+   * A sanction set on another server, acted on for this server's users;
+   * `roomName`: its room as written there, for a room not open here.
+   */
+  #applyHere(sanction: Sanction, roomName?: string): void {
+    const open = sanction.room === ""
+      ? undefined
+      : this.registry.rooms.get(sanction.room)?.name;
     applySanction(
       { registry: this.registry, moderation: this.#parts.moderation },
       sanction,
-      roomShown(this.registry, sanction.room) ?? "",
+      open ?? roomName ?? roomShown(this.registry, sanction.room) ?? "",
       null,
     );
   }

@@ -1644,6 +1644,28 @@ Deno.test({
 
 Deno.test({
   name:
+    `cluster: a room mute set on another server names the room as it is written, though it is not open here${why}`,
+  ignore,
+  async fn() {
+    await using c = await cluster(2);
+    const [a, b] = c.ports;
+    await using owner = await registered(a, "owner");
+    await owner.send("join Den");
+    await owner.waitFor('You are now in room "Den".');
+    await owner.send("claim");
+    await owner.waitFor((line) => line.startsWith('You now own "Den"'));
+    await using guest = await Client.login(b, "guest", { from: "127.0.0.80" });
+    await owner.send("mute guest 1h hush");
+    await owner.waitFor((line) => line.startsWith("Muted guest"));
+    // b has nobody in Den: it knows the room by its key only.
+    await guest.waitFor(
+      (line) => line.startsWith("You are muted in ") && line.endsWith(": hush"),
+    ).then((line) => assert.match(line, /^You are muted in "Den" until /));
+  },
+});
+
+Deno.test({
+  name:
     `cluster: a server that opens a room after it was claimed knows its owner and room operators${why}`,
   ignore,
   async fn() {

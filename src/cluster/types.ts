@@ -58,6 +58,11 @@ export type Announcement =
   | {
     kind: "moderation";
     sanction?: Sanction;
+    /**
+     * The sanction's room as its moderator's server writes it ("Den"): a
+     * server with nobody in it knows only its key.
+     */
+    roomName?: string;
     notice?: { key: string; text: string };
     from?: string;
   }

@@ -349,7 +349,11 @@ async function sanction(
   );
   applySanction(ctx, record, scope.room?.name ?? "", user);
   // The other servers of a cluster reload it, and act on their users.
-  await ctx.cluster?.announce({ kind: "moderation", sanction: record });
+  await ctx.cluster?.announce({
+    kind: "moderation",
+    sanction: record,
+    roomName: scope.room?.name,
+  });
 }
 
 /**
