@@ -242,6 +242,20 @@ export class User {
     there.name = name;
   }
 
+  /**
+   * Ends the ignores of users of other servers whose sessions are not among
+   * `online` (those ignored by name stay): one who has logged out is
+   * ignored no more, as a user here is not, and a later one under the name
+   * is not taken for them (by `unignore`, say).
+   */
+  forgetGoneElsewhere(online: ReadonlySet<string>): void {
+    const elsewhere = this.#ignoringElsewhere;
+    if (elsewhere === null) return;
+    for (const id of elsewhere.keys()) {
+      if (!id.startsWith("=") && !online.has(id)) elsewhere.delete(id);
+    }
+  }
+
   /** The names of the users on other servers this user ignores. */
   get ignoredElsewhere(): string[] {
     return this.ignoredElsewhereOnline(null);

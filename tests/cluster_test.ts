@@ -1210,6 +1210,34 @@ Deno.test({
 
 Deno.test({
   name:
+    `cluster: unignore of a name whose first holder elsewhere has logged out ends the ignore of the one who has it now${why}`,
+  ignore,
+  async fn() {
+    await using c = await cluster(2);
+    const [a, b] = c.ports;
+    await using alice = await Client.login(a, "alice");
+    const troll = await Client.login(b, "troll");
+    await alice.expect("troll has entered the room.");
+    await alice.send("ignore troll");
+    await alice.expect("You are ignoring troll");
+    await troll.send("logout");
+    await alice.expect("troll has left the room.");
+    await troll.closed();
+    await using again = await Client.login(b, "troll");
+    await alice.expect("troll has entered the room.");
+    await alice.send("ignore troll");
+    await alice.expect("You are ignoring troll");
+    await alice.send("unignore troll");
+    await alice.expect("You are no longer ignoring troll");
+    // Not the ignore of the one gone: the troll here now is heard again.
+    await lineIn(alice, "ignore", "You are not ignoring anyone");
+    await again.send("say hello");
+    await alice.expect("troll: hello");
+  },
+});
+
+Deno.test({
+  name:
     `cluster: the history of a room leaves out the lines of a user ignored on another server under the name they took out of sight${why}`,
   ignore,
   async fn() {

@@ -844,3 +844,18 @@ Deno.test("claim: a room operator left from before the last unclaim is not the n
     'Only the owner of this room, its room operators and server operators can use "kick"',
   );
 });
+
+Deno.test("ignore alone while Redis has just gone lists the ignored of other servers as last seen, not a refusal", async () => {
+  await using server = await fakeServer();
+  const session = new FakeSession();
+  const ctx = server.context(session);
+  await run(ctx, "login alice");
+  session.user!.ignoreElsewhere("b:1", "troll", "troll");
+  // Gone, but not yet counted gone: the read of presence fails.
+  const cluster = {
+    up: true,
+    presences: () => Promise.reject(new StoreUnavailable("Redis is away")),
+  } as unknown as Cluster;
+  const listed = await run(Object.assign(ctx, { cluster }), "ignore");
+  assert.deepEqual(listed, ["You are ignoring: troll"]);
+});

@@ -1,5 +1,6 @@
 import { ChatError } from "../errors.ts";
 import { foldName } from "../names.ts";
+import { StoreUnavailable } from "../store/store.ts";
 import { TEXT } from "../text.ts";
 import {
   type Command,
@@ -87,12 +88,22 @@ export async function renamedElsewhere(
 ): Promise<ReadonlySet<string> | null> {
   const { user, cluster } = ctx;
   if (!cluster?.up || user.ignoredElsewhere.length === 0) return null;
+  let presences;
+  try {
+    presences = await cluster.presences();
+  } catch (error) {
+    // Redis gone before the cluster has counted it gone: the names as last
+    // seen, as while it is counted gone, rather than a join refused.
+    if (error instanceof StoreUnavailable) return null;
+    throw error;
+  }
   const online = new Set<string>();
-  for (const presence of await cluster.presences()) {
+  for (const presence of presences) {
     if (presence.login !== undefined) {
       online.add(presence.login);
       user.seenElsewhere(presence.login, presence.key, presence.name);
     }
   }
+  user.forgetGoneElsewhere(online);
   return online;
 }
