@@ -28,7 +28,13 @@ export async function main(args: readonly string[]): Promise<number> {
     invocation = parseFlags(args);
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
-    console.error(`error: ${error.message}\n\n${usage()}`);
+    // One line, not the usage after it: `systemctl status` shows a unit's
+    // last lines, which would be the end of the usage and not the error.
+    console.error(
+      `error: ${
+        error.message.replace(/\s*\n\s*/g, " ")
+      } (--help lists the flags)`,
+    );
     return 2;
   }
   if (invocation.action === "help") {

@@ -577,7 +577,7 @@ export const OPTIONS: readonly Option[] = [
   },
 ];
 
-/** A flag the parser refused: main prints it with the usage, exit code 2. */
+/** A flag the parser refused: main prints it on one line, exit code 2. */
 export class UsageError extends Error {
   constructor(message: string) {
     super(message);
