@@ -57,6 +57,30 @@ Deno.test("SqliteStore.open() writes WAL and the schema version", () =>
     }
   }));
 
+Deno.test(
+  "SqliteStore.open() makes a new database readable by its owner only, and leaves an existing one's mode",
+  {
+    ignore: Deno.build.os === "windows",
+  },
+  () =>
+    withDir(async (dir) => {
+      // It holds password hashes and the addresses accounts logged in from;
+      // SQLite gives its -wal and -shm the database file's mode.
+      const store = await SqliteStore.open(`${dir}/chat.db`);
+      try {
+        for (const name of ["chat.db", "chat.db-wal", "chat.db-shm"]) {
+          const mode = (await Deno.stat(`${dir}/${name}`)).mode! & 0o777;
+          assert.equal(mode.toString(8), "600", name);
+        }
+      } finally {
+        await store.close();
+      }
+      await Deno.chmod(`${dir}/chat.db`, 0o640);
+      await (await SqliteStore.open(`${dir}/chat.db`)).close();
+      assert.equal((await Deno.stat(`${dir}/chat.db`)).mode! & 0o777, 0o640);
+    }),
+);
+
 Deno.test("SqliteStore.open() refuses a database from a newer version", () =>
   withDir(async (dir) => {
     const db = new DatabaseSync(`${dir}/chat.db`);

@@ -902,7 +902,15 @@ export class DatabaseMoved extends Error {
 function lockFile(path: string): Deno.FsFile {
   let file: Deno.FsFile;
   try {
-    file = Deno.openSync(path, { read: true, write: true, create: true });
+    // A new file is the owner's alone (SQLite gives its -wal and -shm the
+    // same mode): it holds password hashes and where accounts logged in
+    // from. An existing file keeps the mode it has.
+    file = Deno.openSync(path, {
+      read: true,
+      write: true,
+      create: true,
+      mode: 0o600,
+    });
   } catch (error) {
     throw new StoreError(
       `Cannot open the database "${path}": ${describe(error)}`,
