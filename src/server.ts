@@ -468,6 +468,13 @@ export async function serve(options: ServeOptions = {}): Promise<ChatServer> {
       log("server").info("Using the database {path}", {
         path: databasePath(config.db),
       });
+    } else {
+      // Which Redis, and this server's name in it: a --node-id left out is
+      // a random one, which the log is the only place to learn.
+      log("server").info("Using Redis at {url} as node {node}", {
+        url: withoutPassword(config.redis),
+        node: cluster!.nodeId,
+      });
     }
     return server;
   } catch (error) {

@@ -319,6 +319,34 @@ async function runToEnd(...flags: string[]): Promise<[number, string]> {
 
 Deno.test({
   name:
+    "main: the log names the Redis (its password hidden) and this server's node id, a random one when not given",
+  ignore: redisMissing !== null,
+  async fn() {
+    await using redis = await RedisServer.start({ password: "s3cret-right" });
+    const url = `redis://:s3cret-right@127.0.0.1:${redis.port}`;
+    for (
+      const [args, node] of [[[], /node-[0-9a-f]{8}/], [
+        ["--node-id", "east-1"],
+        /east-1/,
+      ]] as const
+    ) {
+      await using server = await ServerProcess.start(
+        ServerProcess.mainArgs("--redis", url, ...args),
+      );
+      assert.equal((await server.stop("SIGTERM")).code, 0);
+      assert.match(
+        server.stderr,
+        new RegExp(
+          `Using Redis at redis://:\\*\\*\\*@127\\.0\\.0\\.1:${redis.port} as node ${node.source}\n`,
+        ),
+      );
+      assert.doesNotMatch(server.stderr, /s3cret/, "no password in the log");
+    }
+  },
+});
+
+Deno.test({
+  name:
     "main: --redis-password-file logs in to a Redis with requirepass, the password in no log line",
   ignore: redisMissing !== null,
   async fn() {
