@@ -9,7 +9,12 @@
 import denoJson from "./deno.json" with { type: "json" };
 import { parseFlags, usage, UsageError } from "./src/config.ts";
 import { log, startLogging, stopLogging } from "./src/log.ts";
-import { CertificateError, ListenError, serve } from "./src/server.ts";
+import {
+  CertificateError,
+  FlagFileError,
+  ListenError,
+  serve,
+} from "./src/server.ts";
 import { StoreError } from "./src/store/store.ts";
 
 export { ChatServer, serve, type ServeOptions } from "./src/server.ts";
@@ -55,7 +60,7 @@ export async function main(args: readonly string[]): Promise<number> {
     } catch (error) {
       if (
         error instanceof StoreError || error instanceof ListenError ||
-        error instanceof CertificateError
+        error instanceof CertificateError || error instanceof FlagFileError
       ) {
         // Each says what failed: the database, which port, or which file.
         log("server").fatal("{message}", { message: error.message });

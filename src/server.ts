@@ -551,9 +551,31 @@ export function readRedisPassword(path: string): string {
   return password;
 }
 
+/**
+ * A file a flag names (`--motd`) that cannot be read at start: one line for
+ * the operator, naming the flag and the file.
+ */
+export class FlagFileError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "FlagFileError";
+  }
+}
+
 /** The message of the day: its lines, sanitised, without trailing blanks. */
 function readMotd(path: string): string[] {
-  const lines = Deno.readTextFileSync(path).split(/\r\n|\n|\r/).map(sanitize);
+  let text;
+  try {
+    text = Deno.readTextFileSync(path);
+  } catch (error) {
+    throw new FlagFileError(
+      `Cannot read the message of the day (--motd) "${path}": ${
+        (error as Error).message
+      }`,
+      { cause: error },
+    );
+  }
+  const lines = text.split(/\r\n|\n|\r/).map(sanitize);
   while (lines.length > 0 && lines[lines.length - 1].trim() === "") lines.pop();
   return lines;
 }

@@ -130,6 +130,30 @@ Deno.test("main: --help and --version", async () => {
   );
 });
 
+Deno.test("main: a --motd that cannot be read is one line naming the flag and the file, exit code 1", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    for (const path of [`${dir}/missing.txt`, dir]) {
+      const { code, stderr } = await runMain(
+        ...["--host", "127.0.0.1", "--port", "0", "--db", ":memory:"],
+        ...["--no-http", "--motd", path],
+      );
+      const text = new TextDecoder().decode(stderr);
+      assert.equal(code, 1);
+      assert.equal(text.trimEnd().split("\n").length, 1, text);
+      assert.match(
+        text,
+        new RegExp(
+          `Cannot read the message of the day \\(--motd\\) "${path}": `,
+        ),
+      );
+      assert.doesNotMatch(text, /Cannot start|\n\s+at /);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("main: a port in use is a clear error, exit code 1", async () => {
   using taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const { code, stderr } = await runMain(
