@@ -324,6 +324,24 @@ export function storeContract(
     assert.equal(await leave("again", "bob"), "kept", "taken, bob may again");
   });
 
+  test("offline messages are taken in the order they were sent, whatever their ids", async (store) => {
+    // In a cluster each server numbers its own kept messages: one sent a
+    // moment later from another server can carry the lower id.
+    const options = { max: 50, perSender: 10, since: T0 };
+    const first = {
+      ...message(store, "alice", "first", T0 + 1000, "carol"),
+      id: 2_000_000,
+    };
+    const later = {
+      ...message(store, "alice", "later", T0 + 2000),
+      id: 1_000_000,
+    };
+    await store.leaveMessage("alice", first, options);
+    await store.leaveMessage("alice", later, options);
+    const taken = await store.takeMessages("alice", T0);
+    assert.deepEqual(taken.map((m) => m.text), ["first", "later"]);
+  });
+
   test("offline messages older than the cut-off neither count nor arrive", async (store) => {
     const old = message(store, "alice", "old", T0);
     await store.leaveMessage("alice", old, { max: 1, perSender: 1, since: T0 });

@@ -511,8 +511,10 @@ export class RedisStore implements Store {
       [this.#key(`offline:${to}`)],
       [since],
     ) as string[];
+    // By when they were sent: each server numbers the messages it keeps
+    // (Registry.offlineMessage), so ids from two servers need not follow it.
     return reply.map((json) => JSON.parse(json) as PrivateEvent)
-      .sort((a, b) => a.id - b.id);
+      .sort((a, b) => a.at - b.at || a.id - b.id);
   }
 
   /**
