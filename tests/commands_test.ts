@@ -859,3 +859,31 @@ Deno.test("ignore alone while Redis has just gone lists the ignored of other ser
   const listed = await run(Object.assign(ctx, { cluster }), "ignore");
   assert.deepEqual(listed, ["You are ignoring: troll"]);
 });
+
+Deno.test("msg to an offline account: the sender's copy has an id past a line they were shown while it was kept", async () => {
+  await using server = await fakeServer();
+  const { store } = server;
+  await offlineAccount(store, "dave");
+  const alice = new FakeSession();
+  const carol = new FakeSession();
+  await run(server.context(alice), "login alice");
+  await run(server.context(carol), "login carol");
+  let copy = 0;
+  const show = alice.show.bind(alice);
+  alice.show = (event) => {
+    if (event.type === "private") copy = event.id;
+    show(event);
+  };
+  const gate = holdFirst(store, "leaveMessage");
+  const sending = run(server.context(alice), "msg dave see you");
+  await gate.reached;
+  await run(server.context(carol), "say meanwhile");
+  gate.open();
+  assert.equal(
+    (await sending).at(-1),
+    "dave is offline and will get your message at their next login",
+  );
+  const meanwhile = alice.user!.room!.history().at(-1)!;
+  assert.equal(meanwhile.type === "said" && meanwhile.text, "meanwhile");
+  assert.ok(copy > meanwhile.id, `${copy} is past ${meanwhile.id}`);
+});

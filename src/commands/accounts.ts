@@ -234,7 +234,10 @@ export async function leaveMessage(
       TEXT.offlineYoursFull(account.name, config.offlinePerSender),
     );
   }
-  session.show(event);
+  // The sender's copy is made now, not before the write: a frame sent to
+  // them meanwhile has a later id, and a page resuming after it must not
+  // miss this one.
+  session.show(registry.offlineMessage(user, account.name, text));
   session.reply(TEXT.offlineKept(account.name));
   session.spoke();
 }
