@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { SCHEMA_VERSION, SqliteStore } from "../src/store/sqlite.ts";
 import { MIGRATIONS } from "../src/store/sqlite_db.ts";
-import { StoreError, StoreFailed } from "../src/store/store.ts";
+import { MODLOG_KEEP, StoreError, StoreFailed } from "../src/store/store.ts";
 import { storeContract } from "./store_contract.ts";
 
 storeContract("SqliteStore on a file", async () => {
@@ -249,6 +249,57 @@ Deno.test("SqliteStore.open() migrates a version 2 database, keeping what every 
       );
     } finally {
       await store.close();
+    }
+  }));
+
+Deno.test("SqliteStore.addModlog() keeps each room's last MODLOG_KEEP lines, as Redis does", () =>
+  withDir(async (dir) => {
+    const path = `${dir}/chat.db`;
+    await (await SqliteStore.open(path)).close();
+    {
+      // A room owner's claim and unclaim, over and over: a full log for den,
+      // and a few lines for main, older than all of den's.
+      const db = new DatabaseSync(path);
+      db.exec(`
+        INSERT INTO modlog (at, actor, action, target, room, reason, until)
+          VALUES (1, 'root', 'kick', 'carol', 'main', 'old', NULL);
+        WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n
+          WHERE i < ${MODLOG_KEEP})
+        INSERT INTO modlog (at, actor, action, target, room, reason, until)
+          SELECT i + 1, 'mallory', 'claim', 'den', 'den', '', NULL FROM n;
+      `);
+      db.close();
+    }
+    const store = await SqliteStore.open(path);
+    try {
+      await store.addModlog({
+        at: MODLOG_KEEP + 2,
+        actor: "mallory",
+        action: "unclaim",
+        target: "den",
+        room: "den",
+        reason: "",
+        until: null,
+      });
+      const den = await store.modlog({ limit: 2, room: "den" });
+      assert.deepEqual(den.map((e) => e.action), ["claim", "unclaim"]);
+      const main = await store.modlog({ limit: 2, room: "main" });
+      assert.deepEqual(main.map((e) => e.reason), ["old"]);
+    } finally {
+      await store.close();
+    }
+    const db = new DatabaseSync(path);
+    try {
+      const rows = db.prepare(
+        "SELECT room, count(*) AS n, min(at) AS first FROM modlog " +
+          "GROUP BY room ORDER BY room",
+      ).all();
+      assert.deepEqual(rows.map((row) => ({ ...row })), [
+        { room: "den", n: MODLOG_KEEP, first: 3 },
+        { room: "main", n: 1, first: 1 },
+      ]);
+    } finally {
+      db.close();
     }
   }));
 

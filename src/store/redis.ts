@@ -47,6 +47,7 @@ import {
   type ClaimedRoom,
   type LeaveResult,
   type LoginFailures,
+  MODLOG_KEEP,
   type ModlogEntry,
   type Sanction,
   type SanctionKind,
@@ -60,9 +61,6 @@ const BATCH_MS = 20;
 
 /** How many addresses an account's failure report keeps. */
 const MAX_FAILURE_ADDRESSES = 10;
-
-/** How many moderation lines are kept, in all and per room. */
-const MODLOG_KEEP = 10_000;
 
 /** How long an address's failure count outlives its last failure, in ms. */
 const ADDRESS_FAILURE_TTL_MS = 24 * 60 * 60 * 1000;

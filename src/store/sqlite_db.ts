@@ -15,6 +15,7 @@ import {
   type ClaimedRoom,
   type LeaveResult,
   type LoginFailures,
+  MODLOG_KEEP,
   type ModlogEntry,
   type Sanction,
   type SanctionKind,
@@ -628,17 +629,28 @@ export class SqliteDatabase {
   }
 
   addModlog(entry: ModlogEntry): void {
-    this.#write(
-      "INSERT INTO modlog (at, actor, action, target, room, reason, until) " +
-        "VALUES (?, ?, ?, ?, ?, ?, ?)",
-      entry.at,
-      entry.actor,
-      entry.action,
-      entry.target,
-      entry.room,
-      entry.reason,
-      entry.until,
-    );
+    this.#transaction(() => {
+      this.#run(
+        "INSERT INTO modlog (at, actor, action, target, room, reason, until) " +
+          "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        entry.at,
+        entry.actor,
+        entry.action,
+        entry.target,
+        entry.room,
+        entry.reason,
+        entry.until,
+      );
+      // The room's last MODLOG_KEEP lines, as Redis keeps them: a room
+      // owner's claim and unclaim, or ban and unban, over and over grew the
+      // table for good. The last lines in all are each among their room's.
+      this.#run(
+        "DELETE FROM modlog WHERE room = ?1 AND id <= (SELECT id FROM " +
+          "modlog WHERE room = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)",
+        entry.room,
+        MODLOG_KEEP,
+      );
+    });
   }
 
   modlog(options: { limit: number; room?: string }): ModlogEntry[] {

@@ -73,6 +73,13 @@ export interface Sanction {
 }
 
 /** One line of the moderation log: who did what to whom, when and why. */
+/**
+ * How many moderation lines a store keeps per room (and Redis's in all):
+ * `modlog` shows at most 200, and anyone who owns a room can write a line
+ * per command (`claim`, `unclaim`, `ban`, `unban` ...), for good.
+ */
+export const MODLOG_KEEP = 10_000;
+
 export interface ModlogEntry {
   readonly at: number;
   /** Who did it (their name). */
