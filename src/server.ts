@@ -1011,9 +1011,13 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
 
   /** The open rooms' owners and room operators, read again. */
   async #reloadRooms(): Promise<void> {
-    const claimed = await this.#parts.store.claimedRooms();
+    // By key: a find() per open room was open rooms times claimed ones, at
+    // every claim and unclaim anywhere in the cluster.
+    const claimed = new Map(
+      (await this.#parts.store.claimedRooms()).map((c) => [c.key, c]),
+    );
     for (const room of this.registry.rooms.values()) {
-      const kept = claimed.find((c) => c.key === room.key);
+      const kept = claimed.get(room.key);
       room.owner = kept?.owner ?? null;
       room.operators.clear();
       for (const key of kept?.ops ?? []) room.operators.add(key);

@@ -64,8 +64,10 @@ export const rooms: Command = {
         members: 0,
       });
     }
+    // By key: a some() per claimed room was claimed rooms times open ones.
+    const openKeys = new Set(open.map((room) => room.key));
     for (const room of claimed) {
-      if (!open.some((other) => other.key === room.key)) {
+      if (!openKeys.has(room.key)) {
         all.push({ line: TEXT.roomLine(room.name, 0, room.topic), members: 0 });
       }
     }
