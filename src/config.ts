@@ -111,6 +111,11 @@ export interface Config {
    * Default 5.
    */
   maxRegistrationsPerIp: number;
+  /**
+   * Rooms that may be claimed in all (server operators' claims are not
+   * refused, but counted); 0 is no limit. Default 10,000.
+   */
+  maxClaimedRooms: number;
   /** Offline messages that may wait for one account. Default 50. */
   offlineMax: number;
   /** Of those, how many may come from one sender. Default 10. */
@@ -166,6 +171,7 @@ export const DEFAULTS: Readonly<Config> = {
   nodeId: "",
   maxPasswordHashes: 2,
   maxRegistrationsPerIp: 5,
+  maxClaimedRooms: 10_000,
   offlineMax: 50,
   offlinePerSender: 10,
   offlineDays: 30,
@@ -430,6 +436,13 @@ export const OPTIONS: readonly Option[] = [
     value: "N",
     description: "accounts one address may register per hour (0: no limit)",
     parse: integer(0, 10_000),
+  },
+  {
+    key: "maxClaimedRooms",
+    flag: "max-claimed-rooms",
+    value: "N",
+    description: "rooms that may be claimed in all (0: no limit)",
+    parse: integer(0, 10_000_000),
   },
   {
     key: "offlineMax",

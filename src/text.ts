@@ -352,6 +352,8 @@ export const TEXT = {
     `un${kind} one first`,
   tooManyClaims: (max: number) =>
     `You own ${max} rooms already, the most one account may; unclaim one first`,
+  serverClaimsFull: (max: number) =>
+    `This server has ${max} claimed rooms, the most it keeps; ask a server operator`,
   unclaimedRoom: (room: string) => `"${room}" has no owner any more`,
   notClaimed: (room: string) => `"${room}" has no owner`,
   nowRoomOperator: (name: string, room: string) =>

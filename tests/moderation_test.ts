@@ -555,6 +555,44 @@ Deno.test("an account owns at most 15 rooms; a server operator any number", asyn
   }
 });
 
+Deno.test("--max-claimed-rooms: past it in all, a claim is refused with a line; a server operator's is not", async () => {
+  await using setup = await withOperator(
+    { floodRate: 0, maxClaimedRooms: 3 },
+    "alice",
+    "bob",
+  );
+  const { port, root } = setup;
+  await using alice = await loginAccount(port, "alice");
+  await using bob = await loginAccount(port, "bob");
+  for (const room of ["a1", "a2"]) {
+    await join(alice, room);
+    await alice.send("claim");
+    await alice.waitFor((line) => line.startsWith(`You now own "${room}"`));
+  }
+  await join(root, "op1");
+  await root.send("claim");
+  await root.waitFor((line) => line.startsWith('You now own "op1"'));
+  // Three claimed: bob owns none, and still may not.
+  await join(bob, "b1");
+  await bob.send("claim");
+  await bob.expect(
+    "This server has 3 claimed rooms, the most it keeps; ask a server operator",
+  );
+  await bob.send("look");
+  await bob.expectLines(["The following are in this room:", "bob"]);
+  await join(root, "op2");
+  await root.send("claim");
+  await root.waitFor((line) => line.startsWith('You now own "op2"'));
+  // One given up makes room for another.
+  await join(alice, "a1");
+  await alice.send("unclaim");
+  await alice.waitFor('"a1" has no owner any more');
+  await root.send("unclaim");
+  await root.waitFor('"op2" has no owner any more');
+  await bob.send("claim");
+  await bob.waitFor((line) => line.startsWith('You now own "b1"'));
+});
+
 Deno.test("a room holds at most 100 bans in force; a server operator's are not counted", async () => {
   await using setup = await withOperator({ floodRate: 0 }, "alice");
   const { port, root } = setup;

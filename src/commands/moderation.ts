@@ -358,10 +358,19 @@ export const claim: Command = {
     // One session per account reads its lines in turn, so the count cannot
     // change between this read and the claim.
     if (!moderation.isOperator(user.account)) {
-      const owned = (await store.claimedRooms())
-        .filter((claimed) => claimed.owner === user.account).length;
+      const claimed = await store.claimedRooms();
+      const owned = claimed
+        .filter((room) => room.owner === user.account).length;
       if (owned >= MAX_CLAIMS_PER_ACCOUNT) {
         throw new ChatError(TEXT.tooManyClaims(MAX_CLAIMS_PER_ACCOUNT));
+      }
+      // In all, too: accounts are 5 an hour per address, each with its 15,
+      // and every claimed room stays in memory (some 2 KiB), in `rooms` and
+      // in the store for good. Others' claims can come between this read
+      // and this claim, so it may be passed by a few.
+      const max = ctx.config.maxClaimedRooms;
+      if (max > 0 && claimed.length >= max) {
+        throw new ChatError(TEXT.serverClaimsFull(max));
       }
     }
     if (!await store.claimRoom(room.key, room.name, user.account!)) {
