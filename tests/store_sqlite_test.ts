@@ -1,7 +1,11 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { SCHEMA_VERSION, SqliteStore } from "../src/store/sqlite.ts";
-import { MIGRATIONS } from "../src/store/sqlite_db.ts";
+import {
+  MIGRATIONS,
+  type QueuedLines,
+  SqliteDatabase,
+} from "../src/store/sqlite_db.ts";
 import { MODLOG_KEEP, StoreError, StoreFailed } from "../src/store/store.ts";
 import { storeContract } from "./store_contract.ts";
 
@@ -302,6 +306,50 @@ Deno.test("SqliteStore.addModlog() keeps each room's last MODLOG_KEEP lines, as 
       db.close();
     }
   }));
+
+Deno.test("SqliteDatabase remembers at most 10,000 rooms, however many are written to, and keeps each one's lines", () => {
+  const db = SqliteDatabase.open(":memory:", 2);
+  try {
+    let id = 0;
+    // room key, room name, id, type, sender, text, date
+    const line = (room: string): (string | number)[] => [
+      room,
+      room,
+      ++id,
+      "said",
+      "mallory",
+      `in ${room}`,
+      id,
+    ];
+    db.write([...line("den"), ...line("den"), ...line("den")], []);
+    // One line in each of 25,000 new rooms: join, say, join, say ...
+    for (let batch = 0; batch < 50; batch++) {
+      const lines: QueuedLines = [];
+      for (let i = 0; i < 500; i++) lines.push(...line(`r${batch * 500 + i}`));
+      db.write(lines, []);
+    }
+    const tracked = db.trackedRooms;
+    assert.ok(tracked.rows <= 10_000, `rows remembered: ${tracked.rows}`);
+    assert.ok(
+      tracked.untrimmed <= 10_000,
+      `untrimmed remembered: ${tracked.untrimmed}`,
+    );
+    // A room forgotten is written to and read as before, trimmed to its 2.
+    db.write(line("r0"), []);
+    db.write(line("den"), []);
+    assert.deepEqual(db.history("r0", { limit: 10 }).map((l) => l.id), [
+      4,
+      id - 1,
+    ]);
+    assert.deepEqual(db.history("den", { limit: 10 }).map((l) => l.text), [
+      "in den",
+      "in den",
+    ]);
+    assert.equal(db.room("r24999", 5)?.history.length, 1);
+  } finally {
+    db.close();
+  }
+});
 
 Deno.test("SqliteStore.forgetOld() drops offline messages and address failures too old to matter", () =>
   withDir(async (dir) => {

@@ -123,6 +123,15 @@ export const SCHEMA_VERSION = MIGRATIONS.length;
  */
 const TRIM_SLACK = 100;
 
+/**
+ * The most rooms remembered here, as known to have a row or as written to
+ * since their last trim: anyone can `join` room after room and say a line
+ * in each, a room a second per connection, and each was remembered until
+ * the server stopped. Past it the rows are upserted again, and every room
+ * written to is trimmed at the next commit.
+ */
+const TRACKED_ROOMS = 10_000;
+
 /** How many addresses an account's failure report keeps. */
 const MAX_FAILURE_ADDRESSES = 10;
 
@@ -236,7 +245,7 @@ export class SqliteDatabase {
           event.from,
           event.at,
         );
-        this.#rooms.add(room);
+        this.#known(room);
       }
       this.#trim(TRIM_SLACK);
     });
@@ -256,7 +265,7 @@ export class SqliteDatabase {
           room,
           lines[at + 1],
         );
-        this.#rooms.add(room);
+        this.#known(room);
       }
       this.#untrimmed.set(room, (this.#untrimmed.get(room) ?? 0) + 1);
       // room, id, type, sender, text, at
@@ -595,7 +604,7 @@ export class SqliteDatabase {
         key,
         name,
       );
-      this.#rooms.add(key);
+      this.#known(key);
       const claimed = this.#run(
         "UPDATE rooms SET owner = ? WHERE key = ? AND owner IS NULL",
         owner,
@@ -743,9 +752,21 @@ export class SqliteDatabase {
    * cost a delete per room per commit.
    */
   #trim(slack: number): void {
+    const all = this.#untrimmed.size > TRACKED_ROOMS;
     for (const [room, count] of this.#untrimmed) {
-      if (count > slack) this.#trimRoom(room);
+      if (all || count > slack) this.#trimRoom(room);
     }
+  }
+
+  /** Remembers that `room` has a row, forgetting all others past the bound. */
+  #known(room: string): void {
+    if (this.#rooms.size >= TRACKED_ROOMS) this.#rooms.clear();
+    this.#rooms.add(room);
+  }
+
+  /** Rooms remembered (for tests: at most {@linkcode TRACKED_ROOMS}). */
+  get trackedRooms(): { rows: number; untrimmed: number } {
+    return { rows: this.#rooms.size, untrimmed: this.#untrimmed.size };
   }
 
   #history(
