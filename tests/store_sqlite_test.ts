@@ -351,6 +351,31 @@ Deno.test("SqliteDatabase remembers at most 10,000 rooms, however many are writt
   }
 });
 
+Deno.test("SqliteStore.claimedRooms() reads the claimed rooms by an index, not every room with history", () =>
+  withDir(async (dir) => {
+    const path = `${dir}/chat.db`;
+    const store = await SqliteStore.open(path);
+    try {
+      await store.claimRoom("den", "Den", "alice");
+      assert.deepEqual((await store.claimedRooms()).map((r) => r.key), [
+        "den",
+      ]);
+    } finally {
+      await store.close();
+    }
+    const db = new DatabaseSync(path);
+    try {
+      // The query claimedRooms() makes, as the database plans it.
+      const plan = db.prepare(
+        "EXPLAIN QUERY PLAN SELECT key, name, owner, topic FROM rooms " +
+          "WHERE owner IS NOT NULL ORDER BY key",
+      ).all().map((row) => String(row.detail));
+      assert.deepEqual(plan, ["SCAN rooms USING INDEX rooms_claimed"]);
+    } finally {
+      db.close();
+    }
+  }));
+
 Deno.test("SqliteStore.forgetOld() drops offline messages and address failures too old to matter", () =>
   withDir(async (dir) => {
     const store = await SqliteStore.open(`${dir}/chat.db`);

@@ -112,6 +112,11 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE accounts ADD COLUMN last_address TEXT;
   `,
+  // 4: the claimed rooms, read at each claim, found without a scan of every
+  // room with history (which anyone can add to: join, say, join ...).
+  `
+  CREATE INDEX rooms_claimed ON rooms (key) WHERE owner IS NOT NULL;
+  `,
 ];
 
 /** The schema version this code writes. */
