@@ -58,8 +58,12 @@ export interface Connection extends ByteWriter {
    * has the setting (a WebSocket's does nothing: its frames leave at once).
    */
   setNoDelay(noDelay: boolean): void;
-  /** Closes now; unsent bytes are dropped. Safe to call more than once. */
-  close(): void;
+  /**
+   * Closes now; unsent bytes are dropped. Safe to call more than once.
+   * `code` and `reason`: a WebSocket's close frame, where the transport has
+   * one (a plain socket has nothing to say them with).
+   */
+  close(code?: number, reason?: string): void;
   /** The session's output: how this transport renders and queues. */
   output(options: OutputOptions): SessionOutput;
 }

@@ -132,7 +132,9 @@ export class Session implements SessionControl, Context, Recipient {
             : `over ${config.softQueueBytes} bytes queued for ${config.softQueueSeconds} s`,
         });
         this.#because("slow_reader");
-        this.close();
+        // No line can reach it past what it has not read: a page is told
+        // in the close frame, which it is sent after that.
+        this.close(1008, TEXT.slowReader);
       },
       onError: () => this.close(),
     });
@@ -381,14 +383,17 @@ export class Session implements SessionControl, Context, Recipient {
     return this.#output.drained(timeoutMs);
   }
 
-  /** Closes the connection now, dropping unsent output; the loop then ends. */
-  close(): void {
+  /**
+   * Closes the connection now, dropping unsent output; the loop then ends.
+   * `code`, `reason`: a page's close frame (see {@linkcode Connection.close}).
+   */
+  close(code?: number, reason?: string): void {
     if (this.#closed) return;
     this.#closed = true;
     this.#stopping = true;
     this.#abort?.abort();
     this.#output.discard();
-    this.#conn.close();
+    this.#conn.close(code, reason);
   }
 
   /**

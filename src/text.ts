@@ -41,6 +41,9 @@ export const TEXT = {
   oneLinePerFrame:
     "Not run: a frame is one command line, and this one has a line break in it",
   excessFlood: "Excess flood",
+  /** A page's close reason (at most 123 bytes) when it fell too far behind. */
+  slowReader:
+    "The server ended the session: this page fell too far behind in reading",
   tooManyLinesBeforeLogin: (max: number) =>
     `Too many lines without logging in (max ${max}).`,
   loginTimedOut: "Login timed out.",

@@ -231,6 +231,16 @@ Deno.test("a page that stops reading is dropped like a slow telnet reader", asyn
   const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`))
     .text();
   assert.match(metrics, /^chat_disconnects_total\{reason="slow_reader"\} 1$/m);
+  // No line can reach it past what it had not read: its close frame says
+  // why, for the page to show rather than a line from before.
+  let frame = await stalled.readFrame();
+  while (frame.opcode !== 8) frame = await stalled.readFrame();
+  const view = new DataView(frame.payload.buffer);
+  assert.equal(view.getUint16(0), 1008);
+  assert.equal(
+    new TextDecoder().decode(frame.payload.subarray(2)),
+    "The server ended the session: this page fell too far behind in reading",
+  );
 });
 
 Deno.test("a page dropped for not reading holds its address's place until its socket closes", async () => {

@@ -181,6 +181,14 @@ export class RawWebSocket implements Disposable {
 
   /** Reads one (unmasked, short) text frame from the server. */
   async readText(): Promise<string> {
+    return new TextDecoder().decode((await this.readFrame()).payload);
+  }
+
+  /**
+   * Reads one unmasked frame from the server, whatever its kind: its
+   * opcode (1 text, 8 close ...) and payload.
+   */
+  async readFrame(): Promise<{ opcode: number; payload: Uint8Array }> {
     const exactly = async (count: number) => {
       const bytes = new Uint8Array(count);
       let got = 0;
@@ -195,13 +203,16 @@ export class RawWebSocket implements Disposable {
       }
       return bytes;
     };
-    const [, second] = await exactly(2);
+    const [first, second] = await exactly(2);
     let length = second & 0x7f;
     if (length === 126) {
       const ext = await exactly(2);
       length = (ext[0] << 8) | ext[1];
+    } else if (length === 127) {
+      const ext = await exactly(8);
+      length = Number(new DataView(ext.buffer).getBigUint64(0));
     }
-    return new TextDecoder().decode(await exactly(length));
+    return { opcode: first & 0x0f, payload: await exactly(length) };
   }
 
   /** Sends one command line as a text frame. */

@@ -847,7 +847,11 @@ function onClose(event) {
     conn.token = null;
     setConnection("offline");
     if (session.phase === "chat") {
-      toLogin(conn.lastLine || "The server ended the session.");
+      // A close that says why (a page that fell behind could be sent no
+      // line) says it rather than a line from before.
+      toLogin(
+        event.reason || conn.lastLine || "The server ended the session.",
+      );
       ui.loginWelcome.textContent = NOT_CONNECTED;
     } else {
       // The form's socket is closed (refused: the server is full, a ban;
