@@ -216,18 +216,27 @@ export class User {
   /**
    * Shows the lines of a user on another server again, by the name they
    * had when last seen (`key`, case-folded): returns that name as shown,
-   * or null if none was ignored under it.
+   * or null if none was ignored under it. Of two ignored under one name,
+   * the one among `online` (the sessions of the cluster online, if known),
+   * else the later: not one who has logged out, whose ignore is kept only
+   * in case their server was just taken for dead and comes back.
    */
-  unignoreElsewhere(key: string): string | null {
+  unignoreElsewhere(
+    key: string,
+    online: ReadonlySet<string> | null = null,
+  ): string | null {
     const elsewhere = this.#ignoringElsewhere;
     if (elsewhere === null) return null;
+    let found: string | null = null;
     for (const [id, there] of elsewhere) {
-      if (there.key === key) {
-        elsewhere.delete(id);
-        return there.name;
-      }
+      if (there.key !== key) continue;
+      found = id;
+      if (online !== null && (id.startsWith("=") || online.has(id))) break;
     }
-    return null;
+    if (found === null) return null;
+    const { name } = elsewhere.get(found)!;
+    elsewhere.delete(found);
+    return name;
   }
 
   /**
@@ -240,20 +249,6 @@ export class User {
     if (there === undefined) return;
     there.key = key;
     there.name = name;
-  }
-
-  /**
-   * Ends the ignores of users of other servers whose sessions are not among
-   * `online` (those ignored by name stay): one who has logged out is
-   * ignored no more, as a user here is not, and a later one under the name
-   * is not taken for them (by `unignore`, say).
-   */
-  forgetGoneElsewhere(online: ReadonlySet<string>): void {
-    const elsewhere = this.#ignoringElsewhere;
-    if (elsewhere === null) return;
-    for (const id of elsewhere.keys()) {
-      if (!id.startsWith("=") && !online.has(id)) elsewhere.delete(id);
-    }
   }
 
   /** The names of the users on other servers this user ignores. */

@@ -887,3 +887,29 @@ Deno.test("msg to an offline account: the sender's copy has an id past a line th
   assert.equal(meanwhile.type === "said" && meanwhile.text, "meanwhile");
   assert.ok(copy > meanwhile.id, `${copy} is past ${meanwhile.id}`);
 });
+
+Deno.test("an ignore of a user whose server was taken for dead holds when it comes back", async () => {
+  await using server = await fakeServer();
+  const session = new FakeSession();
+  const ctx = server.context(session);
+  await run(ctx, "login alice");
+  const user = session.user!;
+  user.ignoreElsewhere("b:1", "troll", "troll");
+  const troll = { login: "b:1", key: "troll", name: "troll" };
+  let presences = [troll];
+  const cluster = {
+    up: true,
+    presences: () => Promise.resolve(presences),
+  } as unknown as Cluster;
+  const inCluster = Object.assign(ctx, { cluster });
+  assert.deepEqual(await run(inCluster, "ignore"), ["You are ignoring: troll"]);
+  // Its server stalls past the reap time: the others drop its users ...
+  presences = [];
+  assert.deepEqual(await run(inCluster, "ignore"), [
+    "You are not ignoring anyone",
+  ]);
+  // ... and it wakes and takes them back, under the same sessions.
+  presences = [troll];
+  assert.deepEqual(await run(inCluster, "ignore"), ["You are ignoring: troll"]);
+  assert.ok(user.ignoresSender("troll", "b:1", "troll"));
+});

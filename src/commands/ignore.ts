@@ -59,7 +59,7 @@ export const unignore: Command = takesName({
   needsArgs: true,
   async run(ctx, name) {
     const { user, session } = ctx;
-    await renamedElsewhere(ctx);
+    const online = await renamedElsewhere(ctx);
     const key = foldName(name);
     const target = user.ignored.find((u) => u.key === key);
     if (target !== undefined) {
@@ -69,7 +69,7 @@ export const unignore: Command = takesName({
     }
     // On another server of the cluster: named as they were last seen, as
     // one here is, not as typed.
-    const there = user.unignoreElsewhere(key);
+    const there = user.unignoreElsewhere(key, online);
     if (there === null) throw new ChatError(TEXT.notIgnoring(name));
     session.reply(TEXT.unignored(there));
   },
@@ -104,6 +104,5 @@ export async function renamedElsewhere(
       user.seenElsewhere(presence.login, presence.key, presence.name);
     }
   }
-  user.forgetGoneElsewhere(online);
   return online;
 }
