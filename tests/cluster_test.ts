@@ -2600,3 +2600,44 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    `cluster: a stall that ends between two heartbeats is made good too: a nick made here only meanwhile is in who everywhere after${why}`,
+  ignore,
+  async fn() {
+    await using c = await cluster(2, { floodRate: 0 });
+    const [a, b] = c.ports;
+    await using alice = await Client.login(a, "alice");
+    await using amy = await Client.login(a, "amy");
+    await using bob = await Client.login(b, "bob");
+    await alice.waitFor("bob has entered the room.");
+    await amy.waitFor("bob has entered the room.");
+    c.redis.pause();
+    let resumed = false;
+    try {
+      await alice.send("say anyone?");
+      await alice.waitFor(
+        "The other servers cannot be reached right now: only the people on this server saw that",
+      );
+      // Redis is taken for stalled now: the nick is made here only.
+      await alice.send("nick alicia");
+      await amy.waitFor("alice is now known as alicia.");
+      // Back before the next heartbeat, which may find it answering.
+      c.redis.resume();
+      resumed = true;
+      await whoIs(bob, ["alicia", "amy", "bob"]);
+      // And the name is held in Redis: nobody else can take it.
+      await using other = await Client.connect(b);
+      await other.expect("Welcome to TestChat");
+      await other.send("login alicia");
+      await other.waitFor((line) => line.includes('"alicia"'));
+      assert.ok(
+        !other.transcript.some((line) => line.startsWith("You are logged in")),
+        other.transcript.join(" | "),
+      );
+    } finally {
+      if (!resumed) c.redis.resume();
+    }
+  },
+});

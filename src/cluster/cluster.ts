@@ -165,6 +165,12 @@ export class Cluster implements ClusterHooks {
   /** Redis was away: once it is back, take names and places again. */
   #reconcile = false;
   /**
+   * The link's count of outages as the heartbeat last saw it: one that
+   * began and ended between two heartbeats (a stall just past the answer
+   * time) is reconciled too, though every heartbeat found Redis up.
+   */
+  #outages = 0;
+  /**
    * The other servers took this one for dead (it stalled, or was cut off
    * from Redis, past the heartbeat's expiry) and told its rooms that its
    * users left: once its names are taken again, the rooms are told that
@@ -1024,6 +1030,12 @@ export class Cluster implements ClusterHooks {
   #beat(): void {
     if (this.#closed) return;
     this.#heartbeat = this.#clock.setTimeout(() => this.#beat(), HEARTBEAT_MS);
+    if (this.#link.outages !== this.#outages) {
+      // Meanwhile, commands failed here (a nick done here only, a line
+      // shown here only) that Redis may or may not have run.
+      this.#outages = this.#link.outages;
+      this.#reconcile = true;
+    }
     if (!this.up) {
       this.#reconcile = true;
       // Redis stalled (not gone): is it answering again?

@@ -70,6 +70,8 @@ export class RedisLink {
    */
   #stalled = false;
   #probing = false;
+  /** How many times Redis has been taken for out of reach. */
+  #outages = 0;
 
   private constructor(url: string, client: Client, options: RedisLinkOptions) {
     this.url = url;
@@ -116,6 +118,16 @@ export class RedisLink {
   /** Whether Redis can be reached now (and answers). */
   get up(): boolean {
     return this.#up;
+  }
+
+  /**
+   * How many times, since it connected, Redis has been taken for out of
+   * reach (gone, or stalled): a user of the link that looks only now and
+   * then (a heartbeat) can tell that it was, though it answers again by
+   * the time it looks.
+   */
+  get outages(): number {
+    return this.#outages;
   }
 
   /**
@@ -223,6 +235,7 @@ export class RedisLink {
   #setUp(up: boolean): void {
     if (this.#closed || !this.#started || up === this.#up) return;
     this.#up = up;
+    if (!up) this.#outages++;
     this.#options.onState?.(up);
   }
 }
