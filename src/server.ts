@@ -1188,6 +1188,19 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
     );
   }
 
+  /**
+   * Part of {@linkcode ClusterHost}: a `register` Redis did not answer ran
+   * after all. What `register` does once the account is made is done now:
+   * presence and the other servers hear of it, `--op` may name it.
+   */
+  async registeredAfterAll(user: User): Promise<void> {
+    const { moderation, cluster } = this.#parts;
+    user.notice(TEXT.registeredAfterAll(user.name));
+    const madeOperator = await moderation.registered(user.key);
+    await cluster?.accountsChanged(user.key);
+    if (madeOperator) await cluster?.announce({ kind: "moderation" });
+  }
+
   /** Part of {@linkcode ClusterHost}: Redis did not take a user's line. */
   notHeard(user: User): void {
     user.notice(TEXT.notHeard);

@@ -86,6 +86,8 @@ export const TEXT = {
   passwordsDiffer: "The two passwords differ; nothing was changed",
   registered: (name: string) =>
     `Registered "${name}": from now on, logging in as ${name} asks for this password.`,
+  registeredAfterAll: (name: string) =>
+    `Your registration of "${name}" went through after all: from now on, logging in as ${name} asks for this password.`,
   tooManyRegistrations: (max: number) =>
     `Too many accounts registered from your address (at most ${max} an hour); try again later`,
   alreadyRegistered: (name: string) =>

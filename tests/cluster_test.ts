@@ -2603,6 +2603,49 @@ Deno.test({
 
 Deno.test({
   name:
+    `cluster: a register Redis runs after it stopped answering makes the account, kept by the one who registered it${why}`,
+  ignore,
+  async fn() {
+    await using c = await cluster(2);
+    const [a, b] = c.ports;
+    // Redis knows the script by now: what is sent is the registration.
+    await using _opal = await registered(a, "opal");
+    await using carl = await Client.login(a, "carl");
+    await using bob = await Client.login(b, "bob");
+    await carl.waitFor("bob has entered the room.");
+    c.redis.pause();
+    let resumed = false;
+    try {
+      // The script waits in Redis's socket; carl's server gives up on it.
+      await carl.send(`register ${PASSWORD}`);
+      await carl.waitFor(
+        "The cluster's store cannot be reached right now; try again in a moment",
+      );
+      c.redis.resume();
+      resumed = true;
+      // Redis ran it once it went on: the account is carl's, with the
+      // password he typed, and he keeps his name.
+      await carl.waitFor(
+        'Your registration of "carl" went through after all: from now on, logging in as carl asks for this password.',
+      );
+      await whoIs(bob, ["opal", "carl", "bob"]);
+      await carl.send("register");
+      await carl.waitFor('You are already registered as "carl"');
+      assert.ok(
+        !carl.transcript.some((line) => line.includes("carl-2")),
+        carl.transcript.join(" | "),
+      );
+      // And it is an account: a login with its password takes the name over.
+      await using _again = await loginAccount(b, "carl");
+      await carl.closed();
+    } finally {
+      if (!resumed) c.redis.resume();
+    }
+  },
+});
+
+Deno.test({
+  name:
     `cluster: a stall that ends between two heartbeats is made good too: a nick made here only meanwhile is in who everywhere after${why}`,
   ignore,
   async fn() {

@@ -206,6 +206,14 @@ export class Cluster implements ClusterHooks {
    * its places again.
    */
   readonly #abandoned = new Set<number>();
+  /**
+   * Guests whose `register` Redis did not answer (it stalled, or the
+   * connection closed with the script sent): the key and password hash it
+   * carried. Redis may have run it, so once it is back, an account under
+   * their name that holds this hash (salted: no other registration has it)
+   * is theirs, not one registered elsewhere meanwhile that they must yield.
+   */
+  readonly #registering = new WeakMap<User, { key: string; hash: string }>();
   /** When each user last told presence they were active (epoch ms). */
   readonly #told = new WeakMap<User, number>();
   /**
@@ -409,6 +417,14 @@ export class Cluster implements ClusterHooks {
     } catch {
       return "offline";
     }
+  }
+
+  /**
+   * `user`'s `register` (for their name now, with `hash`) got no answer
+   * from Redis: see `#registering`.
+   */
+  registrationUnanswered(user: User, hash: string): void {
+    this.#registering.set(user, { key: user.key, hash });
   }
 
   // Rooms.
@@ -1231,10 +1247,11 @@ export class Cluster implements ClusterHooks {
     if (host.registry.users.get(user.key) !== user) return;
     if (user.account === null) {
       const account = this.knownAccount(user.key, skeleton(user.name));
-      if (account !== null) {
+      if (account !== null && !await this.#registeredAfterAll(user, account)) {
         host.yieldName(user, { account });
         return;
       }
+      if (host.registry.users.get(user.key) !== user) return;
     }
     const presence = this.#presenceOf(user);
     const [result, kept] = await this.#link.eval(RECLAIM, this.#nameKeys(), [
@@ -1255,6 +1272,10 @@ export class Cluster implements ClusterHooks {
         await this.#release(user.key, this.#session(user.login));
       }
       return;
+    }
+    if (this.#registering.has(user) && user.account !== null) {
+      this.#registering.delete(user);
+      await host.registeredAfterAll(user);
     }
     if (result === "replaced") {
       // Its owner logged in to the account elsewhere meanwhile, where the
@@ -1280,6 +1301,27 @@ export class Cluster implements ClusterHooks {
       }, `${this.nodeId} 0`);
       this.#announcedBack.add(user);
     }
+  }
+
+  /**
+   * Whether the account `account` found under a guest's name is the one
+   * their unanswered `register` made (see `#registering`): if so, it is
+   * theirs from now on.
+   */
+  async #registeredAfterAll(user: User, account: string): Promise<boolean> {
+    const pending = this.#registering.get(user);
+    if (pending === undefined) return false;
+    if (pending.key !== user.key || account !== user.key) {
+      this.#registering.delete(user);
+      return false;
+    }
+    const made = await this.#store.accountFor(user.key, "");
+    if (made?.hash !== pending.hash) {
+      this.#registering.delete(user);
+      return false;
+    }
+    user.account = user.key;
+    return true;
   }
 
   /**

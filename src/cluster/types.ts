@@ -135,6 +135,12 @@ export interface ClusterHost {
     user: User,
     why?: { lookalike?: string; account?: string },
   ): void;
+  /**
+   * A guest's `register` that Redis did not answer ran after all (the
+   * account holds the hash they sent): they are told, and the servers hear
+   * of the account, as after a `register` answered at once.
+   */
+  registeredAfterAll(user: User): Promise<void>;
   /** The sender of a line Redis did not take is told. */
   notHeard(user: User): void;
   /**

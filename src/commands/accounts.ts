@@ -338,15 +338,24 @@ export const register: Command = {
       if (password === null) return;
       const hash = await hasher.hash(password, queued(ctx));
       if (!session.active || !registry.isOnline(user)) return;
-      created = await store.createAccount({
-        key: user.key,
-        name: user.name,
-        skeleton: skeleton(user.name),
-        hash,
-        created: clock.date(),
-        lastLogin: clock.date(),
-        lastAddress: user.hostname,
-      });
+      try {
+        created = await store.createAccount({
+          key: user.key,
+          name: user.name,
+          skeleton: skeleton(user.name),
+          hash,
+          created: clock.date(),
+          lastLogin: clock.date(),
+          lastAddress: user.hostname,
+        });
+      } catch (error) {
+        // A cluster's Redis that stopped answering may still run it: once
+        // it is back, the account is this user's if it holds this hash.
+        if (error instanceof StoreUnavailable) {
+          ctx.cluster?.registrationUnanswered(user, hash);
+        }
+        throw error;
+      }
     } finally {
       if (!created) limited?.giveBack(session.address);
     }
