@@ -630,6 +630,11 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
   /** The users and rooms, shared by every session. */
   readonly registry: Registry;
   readonly #parts: ChatServerParts;
+  /**
+   * Sessions that were logged in to an account Redis no longer has (it came
+   * back without its data): guests now, each to the account it was.
+   */
+  readonly #lostAccount = new WeakMap<User, string>();
   readonly #limits: ConnectionLimits;
   /** What every session shares. */
   readonly #shared: ServerContext;
@@ -1120,7 +1125,12 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
       return;
     } else if (control.kind === "replace") {
       // Only the account's own session: never a guest under a name like it.
-      if (user.account === control.key) {
+      // Or one that was, until Redis came back without the account: the
+      // later login of it takes the name back (RECLAIM), as at a takeover.
+      if (
+        user.account === control.key ||
+        (control.reclaimed && this.#lostAccount.get(user) === control.key)
+      ) {
         replaceHere(this.registry, user, control.address);
       }
     } else {
@@ -1199,6 +1209,12 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
     const madeOperator = await moderation.registered(user.key);
     await cluster?.accountsChanged(user.key);
     if (madeOperator) await cluster?.announce({ kind: "moderation" });
+  }
+
+  /** Part of {@linkcode ClusterHost}: `user`'s account is gone from Redis. */
+  accountLost(user: User, account: string): void {
+    this.#lostAccount.set(user, account);
+    user.notice(TEXT.accountLost(account === user.key ? user.name : account));
   }
 
   /** Part of {@linkcode ClusterHost}: Redis did not take a user's line. */

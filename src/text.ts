@@ -98,6 +98,8 @@ export const TEXT = {
   looksLikeAccount: (name: string) =>
     `it looks like "${name}", a registered name`,
   accountGone: (name: string) => `The account "${name}" no longer exists`,
+  accountLost: (name: string) =>
+    `Redis, where the cluster keeps its accounts, came back without them: your account "${name}" is gone, and you are a guest; "register" makes it again`,
   accountName: (name: string) =>
     `You are logged in to the account "${name}": only the letter case of your name can change`,
   loggedIn: (name: string) => `You are logged in as ${name}.`,

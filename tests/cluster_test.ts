@@ -2684,3 +2684,31 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    `cluster: a user whose account a Redis that lost its data no longer has is told, and is a guest who can register it again${why}`,
+  ignore,
+  async fn() {
+    await using c = await cluster(2);
+    const [a, b] = c.ports;
+    await using owen = await registered(a, "owen");
+    await using bob = await Client.login(b, "bob");
+    await owen.waitFor("bob has entered the room.");
+    const link = await RedisLink.connect(c.redis.url);
+    try {
+      await link.call("FLUSHALL");
+    } finally {
+      await link.close();
+    }
+    await owen.waitFor(
+      'Redis, where the cluster keeps its accounts, came back without them: your account "owen" is gone, and you are a guest; "register" makes it again',
+    );
+    await whoIs(bob, ["owen", "bob"]);
+    await owen.send(`register ${PASSWORD}`);
+    await owen.waitFor((line) => line.startsWith('Registered "owen"'));
+    // The account is made again: its password logs in to it.
+    await using _again = await loginAccount(b, "owen");
+    await owen.closed();
+  },
+});

@@ -1245,6 +1245,15 @@ export class Cluster implements ClusterHooks {
   ): Promise<void> {
     // Gone since the list was made (each reclaim is a round trip).
     if (host.registry.users.get(user.key) !== user) return;
+    // Redis came back without its data (or an older snapshot) and has no
+    // account of the session's: it stays, as a guest's, which may register
+    // the name again (as one logged in to an account gone, `register`
+    // would say it is, `password` that it is not). Its name is taken back
+    // first as the account's, so that of two sessions of it (see RECLAIM)
+    // the later login keeps it.
+    const lost = user.account !== null && !this.#accounts.has(user.account) &&
+      // Not one registered here since the accounts were read.
+      await this.#store.accountFor(user.account, "") === null;
     if (user.account === null) {
       const account = this.knownAccount(user.key, skeleton(user.name));
       if (account !== null && !await this.#registeredAfterAll(user, account)) {
@@ -1272,6 +1281,14 @@ export class Cluster implements ClusterHooks {
         await this.#release(user.key, this.#session(user.login));
       }
       return;
+    }
+    if (lost && result !== "replaced" && user.account !== null) {
+      const account = user.account;
+      user.account = null;
+      host.accountLost(user, account);
+      // Presence hears of it with the user's next update, not now: a later
+      // login of the account elsewhere, taking the name back after this,
+      // still finds the account's earlier session (RECLAIM), and keeps it.
     }
     if (this.#registering.has(user) && user.account !== null) {
       this.#registering.delete(user);

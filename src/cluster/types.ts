@@ -141,6 +141,11 @@ export interface ClusterHost {
    * of the account, as after a `register` answered at once.
    */
   registeredAfterAll(user: User): Promise<void>;
+  /**
+   * `user`'s account is no longer in Redis (it came back without its
+   * data): they are a guest now, and are told.
+   */
+  accountLost(user: User, account: string): void;
   /** The sender of a line Redis did not take is told. */
   notHeard(user: User): void;
   /**
