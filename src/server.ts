@@ -1217,6 +1217,11 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
     user.notice(TEXT.accountLost(account === user.key ? user.name : account));
   }
 
+  /** Part of {@linkcode ClusterHost}: a new password Redis took late. */
+  passwordChangedAfterAll(user: User): void {
+    user.notice(TEXT.passwordChangedAfterAll);
+  }
+
   /** Part of {@linkcode ClusterHost}: Redis did not take a user's line. */
   notHeard(user: User): void {
     user.notice(TEXT.notHeard);

@@ -108,6 +108,8 @@ export const TEXT = {
       count === 1 ? "attempt" : "attempts"
     } since your last login, from ${addresses.join(", ")}.`,
   passwordChanged: "Your password is changed.",
+  passwordChangedAfterAll:
+    "Your new password went through after all: from now on, logging in asks for it, not the old one.",
   unregistered: (name: string) =>
     `The account "${name}" is deleted; you stay online as a guest.`,
   offlineKept: (name: string) =>

@@ -2712,3 +2712,40 @@ Deno.test({
     await owen.closed();
   },
 });
+
+Deno.test({
+  name:
+    `cluster: a new password Redis takes after it stopped answering is told to its owner once it is back${why}`,
+  ignore,
+  async fn() {
+    await using c = await cluster(2);
+    const [a, b] = c.ports;
+    await using pat = await registered(a, "pat");
+    await pat.send("password");
+    await pat.waitFor("Your current password (a blank line cancels):");
+    await pat.send(PASSWORD);
+    await pat.waitFor("Your new password (at least 8 characters):");
+    await pat.send("brand new pass");
+    await pat.waitFor("Type the same password again:");
+    c.redis.pause();
+    let resumed = false;
+    try {
+      // The change waits in Redis's socket; pat's server gives up on it.
+      await pat.send("brand new pass");
+      await pat.waitFor(
+        "The cluster's store cannot be reached right now; try again in a moment",
+      );
+      c.redis.resume();
+      resumed = true;
+      await pat.waitFor(
+        "Your new password went through after all: from now on, logging in asks for it, not the old one.",
+      );
+      await using again = await Client.connect(b);
+      await again.expect("Welcome to TestChat");
+      await again.send("login pat brand new pass");
+      await again.waitFor("You are logged in as pat.");
+    } finally {
+      if (!resumed) c.redis.resume();
+    }
+  },
+});

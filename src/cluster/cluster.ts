@@ -214,6 +214,12 @@ export class Cluster implements ClusterHooks {
    * is theirs, not one registered elsewhere meanwhile that they must yield.
    */
   readonly #registering = new WeakMap<User, { key: string; hash: string }>();
+  /**
+   * Accounts' owners here whose new password (this hash) Redis did not
+   * answer: once it is back, they are told if it took it after all, since
+   * the old one would not log in any more.
+   */
+  readonly #passwords = new WeakMap<User, { account: string; hash: string }>();
   /** When each user last told presence they were active (epoch ms). */
   readonly #told = new WeakMap<User, number>();
   /**
@@ -425,6 +431,16 @@ export class Cluster implements ClusterHooks {
    */
   registrationUnanswered(user: User, hash: string): void {
     this.#registering.set(user, { key: user.key, hash });
+  }
+
+  /**
+   * `user`'s new password (`hash`) got no answer from Redis: see
+   * `#passwords`.
+   */
+  passwordUnanswered(user: User, hash: string): void {
+    if (user.account !== null) {
+      this.#passwords.set(user, { account: user.account, hash });
+    }
   }
 
   // Rooms.
@@ -1289,6 +1305,17 @@ export class Cluster implements ClusterHooks {
       // Presence hears of it with the user's next update, not now: a later
       // login of the account elsewhere, taking the name back after this,
       // still finds the account's earlier session (RECLAIM), and keeps it.
+    }
+    const password = this.#passwords.get(user);
+    if (password !== undefined) {
+      const account = await this.#store.accountFor(password.account, "");
+      this.#passwords.delete(user);
+      if (
+        account?.hash === password.hash &&
+        host.registry.users.get(user.key) === user
+      ) {
+        host.passwordChangedAfterAll(user);
+      }
     }
     if (this.#registering.has(user) && user.account !== null) {
       this.#registering.delete(user);

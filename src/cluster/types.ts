@@ -146,6 +146,11 @@ export interface ClusterHost {
    * data): they are a guest now, and are told.
    */
   accountLost(user: User, account: string): void;
+  /**
+   * A `password` change Redis did not answer ran after all (the account
+   * holds the hash sent): its owner is told.
+   */
+  passwordChangedAfterAll(user: User): void;
   /** The sender of a line Redis did not take is told. */
   notHeard(user: User): void;
   /**

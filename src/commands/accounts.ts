@@ -393,7 +393,16 @@ export const password: Command = {
       { again: true },
     );
     if (next === null) return;
-    await store.setPassword(account.key, await hasher.hash(next, queued(ctx)));
+    const hash = await hasher.hash(next, queued(ctx));
+    try {
+      await store.setPassword(account.key, hash);
+    } catch (error) {
+      // As for `register`: Redis may still take it.
+      if (error instanceof StoreUnavailable) {
+        ctx.cluster?.passwordUnanswered(ctx.user, hash);
+      }
+      throw error;
+    }
     session.reply(TEXT.passwordChanged);
   },
 };
