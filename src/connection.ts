@@ -189,6 +189,10 @@ export class SocketConnection implements Connection, ByteFeed {
         {
           handle,
           pauseOnCreate: true,
+          // A client that ends its input (`nc -N`, `nc -q 1`, a script's
+          // stdin at EOF) still reads: the lines it sent are answered, then
+          // the session closes the connection.
+          allowHalfOpen: true,
           onread: { buffer: READ_BUFFER, callback: SocketConnection.#onRead },
         } as ConstructorParameters<typeof Socket>[0],
       )

@@ -495,7 +495,9 @@ export async function serve(options: ServeOptions = {}): Promise<ChatServer> {
 function listen(host: string, port: number): Promise<Server> {
   return new Promise((resolve, reject) => {
     // Paused, so that nothing is read before SocketConnection takes over.
-    const server = createServer({ pauseOnConnect: true });
+    // Half-open: a client that has sent its last line still reads the
+    // answers (see SocketConnection).
+    const server = createServer({ pauseOnConnect: true, allowHalfOpen: true });
     server.once("error", reject);
     server.listen({ host, port }, () => {
       server.off("error", reject);

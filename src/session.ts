@@ -401,8 +401,7 @@ export class Session implements SessionControl, Context, Recipient {
    * to `FLUSH_MS`, for the user's own room lines to come back from Redis:
    * on one server "say hi" then "logout" shows "NAME: hi" before the
    * connection closes, and so it does here. Nothing waits when none is on
-   * its way, nor for a connection that is gone (the end of its input
-   * closes it: node's sockets do not stay half-open).
+   * its way, nor for a connection that is gone.
    */
   async #sent(): Promise<void> {
     const cluster = this.#server.cluster;

@@ -202,6 +202,35 @@ Deno.test("nc's LF, a lone CR and CR NUL all end lines", async () => {
   await alice.expectLines(["nc: one", "nc: two", "nc: three"]);
 });
 
+Deno.test("a client that ends its input (nc -N, nc -q) still gets the answers to its lines", async () => {
+  await using server = await startServer();
+  await using watcher = await Client.login(server.addr.port, "watcher");
+  const conn = await Deno.connect({ port: server.addr.port });
+  const client = Client.from(conn);
+  try {
+    // What `printf 'login nc\nsay hi\nlook\n' | nc -N HOST PORT` sends: the
+    // lines, then a FIN; it reads on until the server closes.
+    await client.sendBytes(
+      new TextEncoder().encode("login nc\nsay hi\nlook\n"),
+    );
+    await conn.closeWrite();
+    assert.deepEqual(await client.closed(), [
+      "Welcome to TestChat",
+      "nc: hi",
+      "The following are in this room:",
+      "watcher",
+      "nc",
+    ]);
+    await watcher.expectLines([
+      "nc has entered the room.",
+      "nc: hi",
+      "nc has left the room.",
+    ]);
+  } finally {
+    client.close();
+  }
+});
+
 Deno.test("a line past the cap is refused and the session goes on", async () => {
   await using server = await startServer({ maxLineBytes: 100 });
   await using alice = await Client.login(server.addr.port, "alice");
