@@ -11,6 +11,8 @@ const SE = 240;
 const WILL = 251;
 const DO = 253;
 const DONT = 254;
+/** Interrupt Process: what telnet sends for ^C. */
+const IP = 244;
 /** The ECHO option. */
 const ECHO = 1;
 const CR = 13;
@@ -64,6 +66,16 @@ export class ExcessFlood extends Error {
   }
 }
 
+/**
+ * Emitted where telnet sent IAC IP (^C, which telnet's terminal follows by
+ * throwing away the line being typed): a question waiting for an answer is
+ * cancelled, as a blank line would; otherwise nothing happens.
+ */
+export class Interrupt {}
+
+/** The one {@linkcode Interrupt} every parser emits. */
+export const INTERRUPT: Interrupt = new Interrupt();
+
 /** One {@linkcode LineTooLong} per cap, shared by the parsers using it. */
 const TOO_LONG = new Map<number, LineTooLong>();
 function tooLong(maxBytes: number): LineTooLong {
@@ -73,7 +85,7 @@ function tooLong(maxBytes: number): LineTooLong {
 }
 
 /** What a {@linkcode LineStream} emits. */
-export type LineEvent = string | LineTooLong;
+export type LineEvent = string | LineTooLong | Interrupt;
 
 /** Options for {@linkcode LineStream}. */
 export interface LineStreamOptions {
@@ -227,6 +239,9 @@ export class LineParser {
           } else if (byte >= WILL && byte <= DONT) {
             this.#verb = byte;
             this.#state = State.Option;
+          } else if (byte === IP) {
+            this.#state = State.Data;
+            sink.enqueue(INTERRUPT);
           } else {
             this.#state = State.Data;
           }

@@ -19,7 +19,12 @@ import type { Connection, Lines } from "./connection.ts";
 import { ChatError } from "./errors.ts";
 import { TokenBucket } from "./flood.ts";
 import { TlsOnPlainPort } from "./line_reader.ts";
-import { ExcessFlood, type LineEvent, LineTooLong } from "./line_stream.ts";
+import {
+  ExcessFlood,
+  Interrupt,
+  type LineEvent,
+  LineTooLong,
+} from "./line_stream.ts";
 import { addressKey, type RateWindow } from "./limits.ts";
 import type { DisconnectReason, RemovalReason } from "./metrics.ts";
 import type { Cluster } from "./cluster/cluster.ts";
@@ -501,8 +506,10 @@ export class Session implements SessionControl, Context, Recipient {
         if (next.done || this.#stopping) return null;
         await this.#throttle();
         if (this.#stopping) return null;
-        if (this.user === null && !this.#countLineBeforeLogin()) return null;
         const event = next.value;
+        // ^C in telnet: its terminal has thrown away what was typed.
+        if (event instanceof Interrupt) return null;
+        if (this.user === null && !this.#countLineBeforeLogin()) return null;
         if (event instanceof LineTooLong) {
           this.#output.error([TEXT.lineTooLong(event.maxBytes)]);
           return null;
@@ -535,6 +542,9 @@ export class Session implements SessionControl, Context, Recipient {
    * (the store, a password hash, the user's answer to a question).
    */
   #handle(event: LineEvent): Promise<void> | undefined {
+    // ^C with no question waiting: nothing to do (the IAC DO TIMING-MARK
+    // after it is answered as it is read).
+    if (event instanceof Interrupt) return;
     if (this.user === null) {
       if (!this.#countLineBeforeLogin()) return;
       if (

@@ -296,6 +296,28 @@ Deno.test("IAC DO TIMING-MARK is answered at once, and telnet is asked for its b
   ], "each timing mark answered, binary asked for once");
 });
 
+Deno.test("^C in telnet (IAC IP) cancels a password question, and the next line is chat again", async () => {
+  await using server = await startServer();
+  await using alice = await Client.login(server.addr.port, "alice");
+  await alice.send("register");
+  await alice.expect(
+    "Choose a password (at least 8 characters; a blank line cancels):",
+  );
+  // Telnet agrees to hide what is typed (IAC DO ECHO); at ^C its terminal
+  // throws away what was typed, and it sends IAC IP IAC DO TIMING-MARK.
+  await alice.sendBytes(new Uint8Array([255, 253, 1, 255, 244, 255, 253, 6]));
+  await alice.expect("Cancelled.");
+  await alice.send("say still chatting");
+  await alice.expect("alice: still chatting");
+  await alice.send("whois alice");
+  const whois = await alice.sync();
+  assert.ok(whois.length > 0, "whois answered");
+  assert.ok(
+    !whois.includes("alice is a registered user"),
+    `no account was made: ${JSON.stringify(whois)}`,
+  );
+});
+
 Deno.test("a dropped connection leaves the room like a logout", async () => {
   await using server = await startServer();
   const port = server.addr.port;

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { dispatch } from "../src/commands/mod.ts";
 import { ChatError } from "../src/errors.ts";
-import { LineStream, LineTooLong } from "../src/line_stream.ts";
+import { LineStream } from "../src/line_stream.ts";
 import type { Registry } from "../src/registry.ts";
 import { sanitize } from "../src/text.ts";
 import { fakeServer, FakeSession } from "./fake_session.ts";
@@ -88,7 +88,7 @@ async function fuzzOne(
     ),
   );
   for (const event of events) {
-    if (event instanceof LineTooLong) continue;
+    if (typeof event !== "string") continue;
     assert.ok(event.length <= MAX_LINE_BYTES, `a line of ${event.length}`);
     try {
       await dispatch(ctx, sanitize(event));

@@ -277,3 +277,28 @@ Deno.test({
     await watcher.waitFor("tel has entered the room.");
   },
 });
+
+Deno.test({
+  name: terminal
+    ? "the real telnet client in a terminal cancels a password question with ^C, and shows what is typed again"
+    : `the real telnet client in a terminal cancels a password question with ^C, and shows what is typed again (ignored: ${tmuxReason})`,
+  ignore: !terminal,
+  async fn() {
+    await using server = await startServer();
+    const port = server.addr.port;
+    await using watcher = await Client.login(port, "watcher");
+    await using screen = await Terminal.open(`${telnet} 127.0.0.1 ${port}`);
+    await screen.shows("Welcome to TestChat");
+    await screen.type("login tel");
+    await watcher.expect("tel has entered the room.");
+    await screen.type("register");
+    await screen.shows("Choose a password");
+    await screen.press("h");
+    await screen.press("C-c");
+    await screen.shows("Cancelled.");
+    await screen.type("say not a password");
+    await watcher.expect("tel: not a password");
+    const after = await screen.shows("tel: not a password");
+    assert.match(after, /^say not a password$/m, "the echo is back on");
+  },
+});
