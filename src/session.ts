@@ -38,6 +38,9 @@ import type { Transport } from "./render/transport.ts";
 import type { FrameSink, Recipient, Room, User } from "./room.ts";
 import { sanitize, TEXT } from "./text.ts";
 
+/** The width of the terminal telnet and nc usually run in. */
+const TERMINAL_COLUMNS = 80;
+
 /** How long a closing session may take to flush its output, in ms. */
 const FLUSH_MS = 2000;
 
@@ -258,6 +261,15 @@ export class Session implements SessionControl, Context, Recipient {
   /** Part of {@linkcode Recipient}: the user is now in `room`. */
   moved(room: Room | null, name: string): void {
     this.#output.moved(room, name);
+  }
+
+  /**
+   * Part of {@linkcode SessionControl}: lines fit in a terminal of 80
+   * columns, as telnet's usually is (the last column left free: some
+   * terminals put a line that fills it on two); a page wraps its own.
+   */
+  get columns(): number | undefined {
+    return this.kind === "websocket" ? undefined : TERMINAL_COLUMNS - 1;
   }
 
   /** Part of {@linkcode SessionControl}: whether the client lists members. */

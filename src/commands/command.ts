@@ -91,6 +91,12 @@ export interface SessionControl {
    * conversation, and what is said to them should reach them at once.
    */
   spoke(): void;
+  /**
+   * The width, in characters, that a table or long explanation is wrapped
+   * to: a terminal's (telnet, TLS), or none for a page, which lays its
+   * lines out itself. Default: none.
+   */
+  readonly columns?: number;
   /** Whether the client lists its room's members (the page does). */
   readonly listsMembers?: boolean;
   /**

@@ -17,10 +17,16 @@ export const help: Command = {
     if (word === "") {
       const all = [...commands.values(), ...allowed];
       const width = Math.max(...all.map((command) => command.usage.length));
+      // A summary too long for the terminal goes on below, in its column.
+      const indent = " ".repeat(TEXT.helpLine("", "", width).length);
       session.reply(
         session.mode === "chat" ? TEXT.helpHeaderChat : TEXT.helpHeader,
-        ...all.map((command) =>
-          TEXT.helpLine(command.usage, command.summary, width)
+        ...all.flatMap((command) =>
+          wrap(
+            TEXT.helpLine(command.usage, command.summary, width),
+            session.columns,
+            indent,
+          )
         ),
         session.mode === "chat" ? TEXT.helpFooterChat : TEXT.helpFooter,
       );
@@ -37,9 +43,41 @@ export const help: Command = {
     const refused = command.role !== undefined && !allowed.includes(command);
     session.reply(
       TEXT.usage(command.usage),
-      `  ${command.summary}`,
-      ...(command.details ?? []).map((line) => `  ${line}`),
-      ...(refused ? [`  ${roleRefusal(command.role!, command.name)}`] : []),
+      ...[
+        command.summary,
+        ...(command.details ?? []),
+        ...(refused ? [roleRefusal(command.role!, command.name)] : []),
+      ].flatMap((line) => wrap(`  ${line}`, session.columns, "    ")),
     );
   },
 };
+
+/**
+ * `line` in lines of at most `columns` characters, broken at spaces, each
+ * after the first starting with `indent`; a word longer than a line is left
+ * whole. No `columns`: the line as it is.
+ */
+export function wrap(
+  line: string,
+  columns: number | undefined,
+  indent: string,
+): string[] {
+  if (columns === undefined || line.length <= columns) return [line];
+  const lines: string[] = [];
+  let rest = line;
+  let prefix = "";
+  while (prefix.length + rest.length > columns) {
+    const room = columns - prefix.length;
+    // The last space that leaves the line within the columns, past the
+    // line's own indentation.
+    const start = rest.length - rest.trimStart().length;
+    let cut = rest.lastIndexOf(" ", room);
+    if (cut <= start) cut = rest.indexOf(" ", room);
+    if (cut <= start || cut === -1) break;
+    lines.push(prefix + rest.slice(0, cut).trimEnd());
+    rest = rest.slice(cut).trimStart();
+    prefix = indent;
+  }
+  lines.push(prefix + rest);
+  return lines;
+}
