@@ -130,6 +130,7 @@ export function validateName(
     throw refuse(`it is longer than ${MAX_NAME_CHARS} characters`);
   }
   if (INVISIBLE.test(name)) throw refuse("it has invisible characters");
+  if (name.includes("\uFFFD")) throw refuse(TEXT.notUtf8);
   if (!ALLOWED.test(name)) {
     throw refuse('use letters, digits, "_", "-" and "." only');
   }

@@ -38,6 +38,9 @@ import type { Transport } from "./render/transport.ts";
 import type { FrameSink, Recipient, Room, User } from "./room.ts";
 import { sanitize, TEXT } from "./text.ts";
 
+/** What the decoder puts where bytes are not UTF-8. */
+const REPLACEMENT = "\uFFFD";
+
 /** The width of the terminal telnet and nc usually run in. */
 const TERMINAL_COLUMNS = 80;
 
@@ -577,6 +580,7 @@ export class Session implements SessionControl, Context, Recipient {
       return;
     }
     const line = sanitize(event);
+    if (line.includes(REPLACEMENT)) this.#output.undecodable?.();
     if (this.user !== null && line.trim() !== "") this.#active(this.user);
     const wasGuest = this.user === null;
     let handling;

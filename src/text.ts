@@ -143,6 +143,13 @@ export const TEXT = {
     `a name is one word, and no account is called "${first}" to log in to with a password (log in with the name alone; "register" then makes it an account)`,
   looksLikeOnline: (name: string) => `it looks like "${name}", who is online`,
   looksLikeRoom: (name: string) => `it looks like the room "${name}"`,
+  /**
+   * Why a name with bytes that are not UTF-8 is refused: a terminal set to
+   * Latin-1, or telnet that dropped a byte of a letter (the session asks it
+   * for its bytes as they are, so typing it again works).
+   */
+  notUtf8:
+    "some of its bytes are not UTF-8; type it again (if it comes out so again, set your terminal to UTF-8)",
   badName: (kind: string, name: string, why: string) =>
     `Cannot use the ${kind} "${name}": ${why}`,
 

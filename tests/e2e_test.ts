@@ -344,6 +344,39 @@ Deno.test("^C in telnet (IAC IP) cancels a password question, and the next line 
   );
 });
 
+Deno.test("a name that is not UTF-8 is refused saying so, and a telnet client is asked for binary", async () => {
+  await using server = await startServer();
+  await using client = await Client.connect(server.addr.port);
+  await client.expect("Welcome to TestChat");
+  // "Åsa" as Debian's telnet sends it before binary (C3 85, the 85 dropped),
+  // then "René" from a Latin-1 terminal.
+  await client.sendBytes(
+    new Uint8Array([
+      ...new TextEncoder().encode("login "),
+      0xc3,
+      ...new TextEncoder().encode("sa\r\nlogin Ren"),
+      0xe9,
+      13,
+      10,
+    ]),
+  );
+  const why =
+    "some of its bytes are not UTF-8; type it again (if it comes out so again, set your terminal to UTF-8)";
+  await client.expectLines([
+    `Cannot use the name "\ufffdsa": ${why}`,
+    `Cannot use the name "Ren\ufffd": ${why}`,
+  ]);
+  assert.deepEqual(client.telnet.map((t) => t.command), ["DO 0"], "once");
+  await using nc = await Client.connect(server.addr.port);
+  await nc.expect("Welcome to TestChat");
+  await nc.sendBytes(
+    new Uint8Array([...new TextEncoder().encode("login Ren"), 0xe9, 10]),
+  );
+  await nc.expect(`Cannot use the name "Ren\ufffd": ${why}`);
+  await nc.sync();
+  assert.deepEqual(nc.telnet, [], "nc (LF) gets no telnet bytes");
+});
+
 Deno.test("a dropped connection leaves the room like a logout", async () => {
   await using server = await startServer();
   const port = server.addr.port;

@@ -302,3 +302,22 @@ Deno.test({
     assert.match(after, /^say not a password$/m, "the echo is back on");
   },
 });
+
+Deno.test({
+  name: terminal
+    ? "the real telnet client in a terminal logs in as Åsa at the second try, and is told why the first failed"
+    : `the real telnet client in a terminal logs in as Åsa at the second try, and is told why the first failed (ignored: ${tmuxReason})`,
+  ignore: !terminal,
+  async fn() {
+    await using server = await startServer();
+    const port = server.addr.port;
+    await using watcher = await Client.login(port, "watcher");
+    await using screen = await Terminal.open(`${telnet} 127.0.0.1 ${port}`);
+    await screen.shows("Welcome to TestChat");
+    // "Å" is C3 85: telnet drops the 85 (^E) until it is asked for binary.
+    await screen.type("login Åsa");
+    await screen.shows("some of its bytes are not UTF-8; type it again");
+    await screen.type("login Åsa");
+    await watcher.expect("Åsa has entered the room.");
+  },
+});

@@ -78,6 +78,13 @@ export interface SessionOutput {
    * IAC DO TIMING-MARK).
    */
   negotiated?(verb: number, option: number): void;
+  /**
+   * A line had bytes that are not UTF-8: a client taken for telnet may have
+   * taken a byte of a letter for a control key (`Å`, C3 85, ends in ^E,
+   * which Debian's telnet drops), and is asked to send its bytes as they
+   * are, so that the line typed again arrives whole.
+   */
+  undecodable?(): void;
   /** The user is now in `room` (or, with null, logged out). */
   moved(room: Room | null, name: string | null): void;
   /**

@@ -145,10 +145,23 @@ export class TelnetOutput implements SessionOutput {
     if (verb === DO && option === TIMING_MARK) {
       this.#outbox.deliver(WILL_TIMING_MARK);
     }
-    if (!this.#binaryAsked) {
-      this.#binaryAsked = true;
-      this.#outbox.deliver(DO_BINARY);
-    }
+    this.#askBinary();
+  }
+
+  /**
+   * A line that is not UTF-8 from a client taken for telnet (CRLF), which
+   * has not negotiated yet: it may be telnet mangling a letter. A raw
+   * client (one that never agreed to hide a password) gets no telnet bytes.
+   */
+  undecodable(): void {
+    if (this.#telnetLike() && !this.#raw) this.#askBinary();
+  }
+
+  /** Sends IAC DO BINARY, once. */
+  #askBinary(): void {
+    if (this.#binaryAsked) return;
+    this.#binaryAsked = true;
+    this.#outbox.deliver(DO_BINARY);
   }
 
   moved(): void {
