@@ -706,3 +706,64 @@ Deno.test("SqliteStore: ids reserved while the disk was full are asked for again
       await store.close();
     }
   }));
+
+Deno.test("SqliteStore: lines and offline messages kept with ids past the reservation (its thread behind the chat) are above where a restart starts", () =>
+  withDir(async (dir) => {
+    const path = `${dir}/chat.db`;
+    let store = await SqliteStore.open(path);
+    const said = (id: number, text: string) =>
+      store.line("main", {
+        type: "said",
+        id,
+        at: 0,
+        room: "main",
+        from: "alice",
+        text,
+      });
+    // The chat does not wait for the database thread: the next block is
+    // asked for at half of this one, and ids go on meanwhile. Here 250,000
+    // go before the thread answers (a flood, a slow disk or another
+    // process's lock has it that far behind); the lines with the last ones
+    // are kept, and the server dies before the block after is asked for.
+    let last = 0;
+    for (let i = 0; i < 250_000; i++) last = store.ids.next();
+    said(last - 1, "past the reservation");
+    const message = {
+      type: "private" as const,
+      id: last,
+      at: Date.now(),
+      from: "alice",
+      to: "bob",
+      text: "waiting",
+    };
+    const left = store.leaveMessage("bob", message, {
+      max: 50,
+      perSender: 10,
+      since: 0,
+    });
+    await store.close();
+    assert.equal(await left, "kept");
+    const file = new DatabaseSync(path, { readOnly: true });
+    try {
+      const reserved = file.prepare(
+        "SELECT value FROM meta WHERE key = 'ids'",
+      ).get() as { value: number };
+      assert.ok(reserved.value >= last, `${reserved.value} covers ${last}`);
+    } finally {
+      file.close();
+    }
+
+    store = await SqliteStore.open(path);
+    try {
+      const next = store.ids.next();
+      assert.ok(next > last, `${next} comes after ${last}`);
+      said(next, "after the restart");
+      const kept = await store.history("main", { limit: 10 });
+      assert.deepEqual(kept.map((line) => line.text), [
+        "past the reservation",
+        "after the restart",
+      ]);
+    } finally {
+      await store.close();
+    }
+  }));

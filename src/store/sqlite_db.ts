@@ -181,6 +181,11 @@ export class SqliteDatabase {
   #walGone = false;
   /** Lines written per room since its history was last trimmed. */
   readonly #untrimmed = new Map<string, number>();
+  /**
+   * The reservation of event ids as committed (`meta.ids`): no id kept in
+   * the file is above it (see {@linkcode SqliteDatabase.#cover}).
+   */
+  #reservedIds = 0;
   #closed = false;
 
   private constructor(
@@ -235,8 +240,13 @@ export class SqliteDatabase {
   write(lines: QueuedLines, topics: readonly QueuedTopic[]): number {
     if (lines.length === 0 && topics.length === 0) return 0;
     const started = performance.now();
+    let top = 0;
+    for (let at = 2; at < lines.length; at += LINE_FIELDS) {
+      if ((lines[at] as number) > top) top = lines[at] as number;
+    }
     this.#transaction(() => {
       this.#insertLines(lines);
+      this.#cover(top);
       for (const { room, event } of topics) {
         this.#run(
           "INSERT INTO rooms (key, name, topic, topic_by, topic_at) " +
@@ -254,6 +264,7 @@ export class SqliteDatabase {
       }
       this.#trim(TRIM_SLACK);
     });
+    this.#covered(top);
     return performance.now() - started;
   }
 
@@ -452,7 +463,7 @@ export class SqliteDatabase {
     event: PrivateEvent,
     options: { max: number; perSender: number; since: number },
   ): LeaveResult {
-    return this.#transaction(() => {
+    const result = this.#transaction((): LeaveResult => {
       this.#run(
         "DELETE FROM offline WHERE recipient = ? AND at < ?",
         to,
@@ -466,6 +477,7 @@ export class SqliteDatabase {
       )!;
       if ((waiting.n as number) >= options.max) return "full";
       if ((waiting.mine as number) >= options.perSender) return "sender";
+      this.#cover(event.id);
       this.#run(
         "INSERT INTO offline (recipient, event_id, sender, name, text, at) " +
           "VALUES (?, ?, ?, ?, ?, ?)",
@@ -478,6 +490,8 @@ export class SqliteDatabase {
       );
       return "kept";
     });
+    if (result === "kept") this.#covered(event.id);
+    return result;
   }
 
   forgetOld(options: { messagesBefore: number; failuresBefore: number }): void {
@@ -514,16 +528,42 @@ export class SqliteDatabase {
    * end: no id up to it is ever handed out again, restarts included.
    */
   reserveIds(block: number): number {
-    return this.#transaction(() => {
-      const row = this.#get("SELECT value FROM meta WHERE key = 'ids'");
-      const reserved = ((row?.value as number | undefined) ?? 0) + block;
-      this.#run(
-        "INSERT INTO meta (key, value) VALUES ('ids', ?) " +
-          "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        reserved,
-      );
+    const reserved = this.#transaction(() => {
+      const reserved = this.reservedIds() + block;
+      this.#setReservedIds(reserved);
       return reserved;
     });
+    this.#reservedIds = reserved;
+    return reserved;
+  }
+
+  /**
+   * Moves the reservation up to `id`, in the transaction that keeps it, if
+   * `id` is past it. The chat hands out ids without waiting for the next
+   * block, which is asked for when half of this one is used: with this
+   * thread behind (a flood, a disk or another process's lock slowing its
+   * commits) lines past the committed end were kept, and a restart, which
+   * starts from that end, gave their ids out again. Every batch with one
+   * of them then failed on the history's key, and with it every line of
+   * every room in it, until the ids had passed the old ones.
+   */
+  #cover(id: number): void {
+    if (id <= this.#reservedIds) return;
+    if (id <= this.reservedIds()) return;
+    this.#setReservedIds(id);
+  }
+
+  /** `id` is covered by a committed reservation (once #cover's commits). */
+  #covered(id: number): void {
+    if (id > this.#reservedIds) this.#reservedIds = id;
+  }
+
+  #setReservedIds(value: number): void {
+    this.#run(
+      "INSERT INTO meta (key, value) VALUES ('ids', ?) " +
+        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+      value,
+    );
   }
 
   operators(): string[] {
