@@ -359,6 +359,56 @@ Deno.test({
   },
 });
 
+Deno.test("the database's -shm file alone removed under a running server: nothing is kept that another process's sqlite3 can then empty out of the WAL", async () => {
+  const dir = await Deno.makeTempDir();
+  const db = `${dir}/chat.db`;
+  try {
+    let answer: string[];
+    {
+      await using server = await ServerProcess.start(
+        ServerProcess.mainArgs("--db", db),
+      );
+      (await registered(server.port, "alice")).close();
+      // Taken for a stale lock file.
+      await Deno.remove(`${db}-shm`);
+      // sqlite3 makes a -shm of its own, and empties the WAL it reads as
+      // all checkpointed.
+      const other = new DatabaseSync(db);
+      try {
+        other.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+      } finally {
+        other.close();
+      }
+      await using bob = await Client.login(server.port, "bob");
+      await bob.send(`register ${PASSWORD}`);
+      answer = await bob.sync();
+      server.child.kill("SIGKILL");
+      await server.child.status;
+    }
+    await using again = await ServerProcess.start(
+      ServerProcess.mainArgs("--db", db),
+    );
+    await using carol = await Client.login(again.port, "carol");
+    await carol.send("whois alice");
+    assert.match((await carol.sync())[0], /^alice is a registered user/);
+    // What bob was told is what was kept: he was told he was registered,
+    // and was not, when the WAL with his account in it was emptied.
+    await carol.send("whois bob");
+    const bobKept = /^bob is a registered user/.test((await carol.sync())[0]);
+    assert.equal(bobKept, answer[0].startsWith('Registered "bob"'), answer[0]);
+    assert.deepEqual(answer, [TEXT.storeFailed]);
+    const file = new DatabaseSync(db, { readOnly: true });
+    try {
+      const check = file.prepare("PRAGMA integrity_check").get();
+      assert.equal(check?.integrity_check, "ok");
+    } finally {
+      file.close();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("the database's -wal and -shm files removed under a running server: what they held is put in the database file at once, and nothing more goes where no one sees it", async () => {
   const dir = await Deno.makeTempDir();
   const db = `${dir}/chat.db`;

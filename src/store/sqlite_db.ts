@@ -173,11 +173,14 @@ export class SqliteDatabase {
   /** Rooms known to have a row, so that a line does not upsert one each. */
   readonly #rooms = new Set<string>();
   /**
-   * The -wal file as first seen: SQLite keeps it open, and makes no other
-   * while the database is open here.
+   * The -wal and -shm files as first seen: SQLite keeps them open, and
+   * makes no others while the database is open here.
    */
-  #wal: { ino: number | null; dev: number | null } | undefined;
-  /** The -wal file was found deleted (and what it held checkpointed). */
+  readonly #beside = new Map<
+    "wal" | "shm",
+    { ino: number | null; dev: number | null }
+  >();
+  /** One was found deleted, and what the WAL held is checkpointed. */
   #walGone = false;
   /** Lines written per room since its history was last trimmed. */
   readonly #untrimmed = new Map<string, number>();
@@ -868,7 +871,7 @@ export class SqliteDatabase {
    * One deleted (its folder removed, say) or put aside while the server
    * runs takes every later write without a word, into a file no one will
    * open again: the next start finds nothing of it (SQLite's own check for
-   * this, SQLITE_READONLY_DBMOVED, is not made in WAL mode). Two stats per
+   * this, SQLITE_READONLY_DBMOVED, is not made in WAL mode). Four stats per
    * commit, on the worker.
    */
   #inPlace(): void {
@@ -887,8 +890,8 @@ export class SqliteDatabase {
   }
 
   /**
-   * Throws unless the -wal file beside the database is still the one SQLite
-   * has open. One deleted while the server runs (`rm chat.db-*`, taken for
+   * Throws unless the -wal and -shm files beside the database are still the
+   * ones SQLite has open (see {@linkcode SqliteDatabase.#moved} for -shm). One deleted while the server runs (`rm chat.db-*`, taken for
    * leftovers) holds every commit since the last checkpoint where no other
    * process sees it (a backup then copies a database without them; sqlite3
    * saw one without its tables), and a crash loses them. What it holds is
@@ -896,17 +899,8 @@ export class SqliteDatabase {
    * written into it.
    */
   #walInPlace(): void {
-    let wal: Deno.FileInfo | null = null;
-    try {
-      wal = Deno.statSync(`${this.#path}-wal`);
-    } catch (error) {
-      if (!(error instanceof Deno.errors.NotFound)) throw error;
-    }
-    if (this.#wal === undefined) {
-      if (wal !== null) this.#wal = { ino: wal.ino, dev: wal.dev };
-      return;
-    }
-    if (wal?.ino === this.#wal.ino && wal.dev === this.#wal.dev) return;
+    const gone = this.#moved("wal") ?? this.#moved("shm");
+    if (gone === null) return;
     if (!this.#walGone) {
       // A reader (a backup's VACUUM INTO, say) can hold the checkpoint back,
       // and the pragma does not throw for it: its answer says. Tried again
@@ -919,13 +913,40 @@ export class SqliteDatabase {
     }
     throw new DatabaseMoved(
       this.#path,
-      `The database's file "${this.#path}-wal" was deleted while the ` +
+      `The database's file "${this.#path}-${gone}" was deleted while the ` +
         (this.#walGone
           ? `server ran: what it held is now in "${this.#path}", and nothing `
           : `server ran, and what it held is not yet all in "${this.#path}" ` +
             "(a reader holds it back; tried again at each write): nothing ") +
         "more is kept until the server is restarted",
     );
+  }
+
+  /**
+   * Whether the -wal or -shm file is no longer the one first seen: `kind`
+   * if so, else null. The -shm is SQLite's index of the WAL and where its
+   * processes take their locks: one deleted (taken for a stale lock file)
+   * while the server runs, another process (sqlite3, a backup) makes a new
+   * one, and writes into the same WAL unseen and unlocked by this one. A
+   * `PRAGMA wal_checkpoint(TRUNCATE)` from sqlite3 then emptied the WAL
+   * with the server's commits in it: lines, and an account whose owner was
+   * told it was registered, gone at the next start.
+   */
+  #moved(kind: "wal" | "shm"): "wal" | "shm" | null {
+    let here: Deno.FileInfo | null = null;
+    try {
+      here = Deno.statSync(`${this.#path}-${kind}`);
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    }
+    const seen = this.#beside.get(kind);
+    if (seen === undefined) {
+      if (here !== null) {
+        this.#beside.set(kind, { ino: here.ino, dev: here.dev });
+      }
+      return null;
+    }
+    return here?.ino === seen.ino && here.dev === seen.dev ? null : kind;
   }
 
   /** A write of one statement, to the database still in place. */
