@@ -543,13 +543,17 @@ export class Registry {
    * `fromLogin`: the sender's key and session, for those who ignore them;
    * an `entered` event skips the one who entered, who is in the room
    * already here. `arrivals` (the room's count of arrivals when the event
-   * was made, for one made here) keeps it from those who came in after.
+   * was made, for one made here) keeps it from those who came in after;
+   * one made elsewhere is kept from those here whose own arrival is not
+   * back from Redis yet (see {@linkcode Room.placed}). `placed`: for one
+   * made here, the arrivals here that it shows have their place now.
    */
   deliver(
     event: RoomEvent,
     fromKey: string | null,
     fromLogin: string | null,
     arrivals?: number,
+    placed?: number,
   ): void {
     this.seenId(event.id);
     const room = this.#rooms.get(foldName(event.room));
@@ -559,8 +563,9 @@ export class Registry {
       fromKey,
       fromLogin,
       except: event.type === "entered" ? foldName(event.name) : null,
-      arrivals,
+      arrivals: arrivals ?? room.placed,
     });
+    if (placed !== undefined) room.place(placed);
   }
 
   /**

@@ -349,6 +349,7 @@ export class Room {
   readonly operators: Set<string>;
   readonly #members = new Set<User>();
   #arrivals = 0;
+  #placed = 0;
   /** The room's own arena: its lines stay adjacent for each member. */
   readonly #arena = new LineArena();
   readonly #historyLines: number;
@@ -389,6 +390,22 @@ export class Room {
    */
   get arrivals(): number {
     return this.#arrivals;
+  }
+
+  /**
+   * In a cluster, how many of the arrivals here have their place in the
+   * order Redis gives the room's events: each newcomer's once their own
+   * arrival is back from Redis (after every event published before it). An
+   * arrival or departure from another server is shown to those only: the
+   * others came in after it, and it is not news to them (see `receive`).
+   */
+  get placed(): number {
+    return this.#placed;
+  }
+
+  /** The first `arrivals` arrivals have their place (see `placed`). */
+  place(arrivals: number): void {
+    this.#placed = Math.max(this.#placed, arrivals);
   }
 
   /** Removes a user; callers announce it. */

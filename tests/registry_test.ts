@@ -139,3 +139,44 @@ Deno.test("Registry.privateMessage() and offlineMessage() in a cluster give each
   assert.ok(again.id > kept.id, `again: ${again.id}`);
   assert.ok(again.id < 42, "before the next id Redis gives");
 });
+
+Deno.test("Registry.deliver() in a cluster: who came or went on another server before a newcomer's arrival came back from Redis is not news to them", () => {
+  const registry = new Registry({
+    cluster: {
+      emit() {},
+      entered() {},
+      left() {},
+      renamed() {},
+      loggedOut() {},
+    },
+  });
+  const heard: string[] = [];
+  const decoder = new TextDecoder();
+  const troll = registry.login("troll", {
+    recipient: {
+      ...nobody,
+      sink: {
+        deliver: (frame) =>
+          heard.push(typeof frame === "string" ? frame : decoder.decode(frame)),
+      },
+    },
+    now: 0,
+  });
+  const arrival = (name: string, id: number) => ({
+    type: "entered" as const,
+    id,
+    at: 0,
+    room: "main",
+    name,
+  });
+  // alice logged in on another server, and Redis published her arrival
+  // before troll's: it reaches this server only after troll is in.
+  registry.deliver(arrival("alice", 1), null, null);
+  assert.deepEqual(heard, [], "alice was there before troll");
+  // troll's own arrival is back (made here when main had had no arrivals):
+  // what comes now came after troll.
+  registry.deliver(arrival("troll", 2), null, null, 0, 1);
+  assert.equal(troll.joined, 1);
+  registry.deliver(arrival("bob", 3), null, null);
+  assert.deepEqual(heard, ["bob has entered the room.\r\n"]);
+});

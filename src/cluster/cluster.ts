@@ -511,9 +511,13 @@ export class Cluster implements ClusterHooks {
     const chat = isChatLine(event);
     const topic = event.type === "topic" ? event : null;
     const made = ++this.#lastMade;
-    this.#made.set(made, room.arrivals);
+    const arrivals = room.arrivals;
+    this.#made.set(made, arrivals);
     if (from !== null) this.#lastSent.set(from, made);
     const fail = () => {
+      // It will not come back to place those here before it: they are
+      // placed now, and see whatever comes from elsewhere.
+      room.place(placedBy(event, arrivals));
       // Redis is away: this server's members see it, and the sender (of a
       // line, or whoever set a topic) hears that nobody else did.
       this.#done(made);
@@ -817,17 +821,23 @@ export class Cluster implements ClusterHooks {
     const [fromKey, fromLogin] = parseSender(message.slice(first + 1, second));
     const event = JSON.parse(message.slice(second + 1)) as RoomEvent;
     let arrivals: number | undefined;
+    let placed: number | undefined;
     if (node === this.nodeId) {
       // Shown here already, when Redis did not answer in time.
       if (this.#abandoned.delete(Number(number))) return;
-      arrivals = this.#made.get(Number(number));
+      // Made here before what was in flight was forgotten: shown to all.
+      arrivals = this.#made.get(Number(number)) ?? Infinity;
       this.#made.delete(Number(number));
+      // Everything published to the room before it has come: those here
+      // when it was made (and the one it brings in) have their place.
+      if (arrivals !== Infinity) placed = placedBy(event, arrivals);
     }
     this.#host?.registry.deliver(
       event,
       fromKey === "" ? null : fromKey,
       fromLogin,
       arrivals,
+      placed,
     );
     // After the delivery: whoever waits for it has seen it.
     if (this.#awaited.size > 0 && node === this.nodeId) {
@@ -1215,6 +1225,10 @@ export class Cluster implements ClusterHooks {
   /** What was in flight when Redis went away will not come back. */
   #forgetInFlight(): void {
     this.#made.clear();
+    // Nobody here waits for an arrival of theirs to come back any more.
+    for (const room of this.#host?.registry.rooms.values() ?? []) {
+      room.place(room.arrivals);
+    }
     this.#abandoned.clear();
     for (const resolve of this.#awaited.values()) resolve();
     this.#awaited.clear();
@@ -1421,4 +1435,13 @@ function parseSender(sender: string): [string, string | null] {
   return space === -1
     ? [sender, null]
     : [sender.slice(0, space), sender.slice(space + 1)];
+}
+
+/**
+ * How many of a room's arrivals have their place once `event`, made here
+ * when the room had had `arrivals`, is back from Redis: an arrival is made
+ * just before its newcomer comes in (see {@linkcode Room.placed}).
+ */
+function placedBy(event: RoomEvent, arrivals: number): number {
+  return event.type === "entered" ? arrivals + 1 : arrivals;
 }
