@@ -6,6 +6,7 @@
  */
 
 import { createConnection, type Socket } from "node:net";
+import { DatabaseSync } from "node:sqlite";
 import { type ChatServer, serve, type ServeOptions } from "../main.ts";
 
 /** How long a test waits for a line before failing, in ms. */
@@ -23,6 +24,17 @@ export function startServer(options: ServeOptions = {}): Promise<ChatServer> {
     httpPort: null,
     ...options,
   });
+}
+
+/**
+ * Opens a running server's SQLite file as another process would (to break
+ * it, say), waiting up to {@linkcode TIMEOUT_MS} for the server's write
+ * lock: the server writes on its own, unawaited (its sweep of old rows at
+ * start), and a connection that does not wait fails with "database is
+ * locked" when it comes in the middle of one.
+ */
+export function openDatabase(path: string): DatabaseSync {
+  return new DatabaseSync(path, { timeout: TIMEOUT_MS });
 }
 
 /** Rejects with `what` if `promise` takes longer than `ms`. */

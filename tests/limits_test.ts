@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { DatabaseSync } from "node:sqlite";
 import { configure, type LogRecord, reset } from "@logtape/logtape";
 import {
   addressKey,
@@ -13,6 +12,7 @@ import { missingProgram } from "./required.ts";
 import {
   Client,
   loginAll,
+  openDatabase,
   startServer,
   TIMEOUT_MS,
   withTimeout,
@@ -140,7 +140,7 @@ Deno.test("a database write failing at every batch (a full disk) is logged once 
     });
     // What SQLite does on a full disk, without one: the write fails and
     // SQLite rolls its transaction back.
-    const other = new DatabaseSync(`${dir}/chat.db`);
+    const other = openDatabase(`${dir}/chat.db`);
     other.exec(
       "CREATE TRIGGER full BEFORE INSERT ON history BEGIN " +
         "SELECT RAISE(ROLLBACK, 'database or disk is full'); END",

@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
-import { DatabaseSync } from "node:sqlite";
 import { Moderation } from "../src/moderation.ts";
 import type { Sanction, SanctionKind, Store } from "../src/store/store.ts";
 import { FakeClock } from "./fake_clock.ts";
 import {
   Client,
   loginAccount,
+  openDatabase,
   PASSWORD,
   registered,
   ServerProcess,
@@ -1074,7 +1074,7 @@ Deno.test("a ban whose moderation log line the database cannot take is in force 
     });
     await root.waitFor("mallory has entered the room.");
     // The disk fills between the ban and its line in the moderation log.
-    const other = new DatabaseSync(`${dir}/chat.db`);
+    const other = openDatabase(`${dir}/chat.db`);
     try {
       other.exec(
         "CREATE TRIGGER full BEFORE INSERT ON modlog BEGIN " +
@@ -1140,7 +1140,7 @@ Deno.test("an --op account registered while the database cannot record it as an 
       db: `${dir}/chat.db`,
     });
     // The disk fills between the account and its operator row.
-    const other = new DatabaseSync(`${dir}/chat.db`);
+    const other = openDatabase(`${dir}/chat.db`);
     try {
       other.exec(
         "CREATE TRIGGER full BEFORE INSERT ON operators BEGIN " +
