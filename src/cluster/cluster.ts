@@ -1284,14 +1284,25 @@ export class Cluster implements ClusterHooks {
     const lost = user.account !== null && !this.#accounts.has(user.account) &&
       // Not one registered here since the accounts were read.
       await this.#store.accountFor(user.account, "") === null;
+    // An unanswered register is settled by this re-sync, one way or the
+    // other: only one that made the account under this name, now, is told.
+    let registeredAfterAll = false;
     if (user.account === null) {
-      const account = this.knownAccount(user.key, skeleton(user.name));
-      if (account !== null && !await this.#registeredAfterAll(user, account)) {
-        host.yieldName(user, { account });
+      const key = user.key;
+      const account = this.knownAccount(key, skeleton(user.name));
+      registeredAfterAll = account !== null &&
+        await this.#registeredAfterAll(user, account);
+      this.#registering.delete(user);
+      if (host.registry.users.get(user.key) !== user) return;
+      if (account !== null && !registeredAfterAll) {
+        // Not if they took another name (or logged in) while it was read.
+        if (user.key === key && user.account === null) {
+          host.yieldName(user, { account });
+        }
         return;
       }
-      if (host.registry.users.get(user.key) !== user) return;
     }
+    this.#registering.delete(user);
     const presence = this.#presenceOf(user);
     const [result, kept] = await this.#link.eval(RECLAIM, this.#nameKeys(), [
       user.key,
@@ -1331,8 +1342,7 @@ export class Cluster implements ClusterHooks {
         host.passwordChangedAfterAll(user);
       }
     }
-    if (this.#registering.has(user) && user.account !== null) {
-      this.#registering.delete(user);
+    if (registeredAfterAll && user.account !== null) {
       await host.registeredAfterAll(user);
     }
     if (result === "replaced") {
@@ -1373,12 +1383,15 @@ export class Cluster implements ClusterHooks {
       this.#registering.delete(user);
       return false;
     }
-    const made = await this.#store.accountFor(user.key, "");
-    if (made?.hash !== pending.hash) {
-      this.#registering.delete(user);
-      return false;
-    }
-    user.account = user.key;
+    const made = await this.#store.accountFor(pending.key, "");
+    this.#registering.delete(user);
+    // Still the guest of that name: a nick (or a login) may have come
+    // while the account was read.
+    if (
+      made?.hash !== pending.hash || user.account !== null ||
+      user.key !== pending.key
+    ) return false;
+    user.account = pending.key;
     return true;
   }
 
