@@ -139,7 +139,8 @@ export class TelnetOutput implements SessionOutput {
    * answers a password prompt, or the IAC DO TIMING-MARK after ^C, or after
    * a UTF-8 byte it took for ^C) brings IAC DO BINARY, once, in time for a
    * password typed at that prompt. nc gets no telnet bytes, and nc -C none
-   * but a prompt's. A timing mark is answered at once, every time.
+   * but a prompt's and, after a line that is not UTF-8, IAC DO BINARY (see
+   * `undecodable`). A timing mark is answered at once, every time.
    */
   negotiated(verb: number, option: number): void {
     if (verb === DO && option === TIMING_MARK) {
