@@ -2646,6 +2646,61 @@ Deno.test({
 
 Deno.test({
   name:
+    `cluster: a register Redis never ran is settled by the next re-sync, and a later outage tells its owner nothing${why}`,
+  ignore,
+  async fn() {
+    await using c = await cluster(2, { floodRate: 0 });
+    const [a, b] = c.ports;
+    // Redis knows the script by now: what is sent is the registration.
+    await using _opal = await registered(a, "opal");
+    await using carl = await Client.login(a, "carl");
+    await using amy = await Client.login(a, "amy");
+    await using bob = await Client.login(b, "bob");
+    await amy.waitFor("bob has entered the room.");
+    // A nick made here only while Redis is taken for gone is in who on the
+    // other server once this one has made good every user's place (carl's
+    // first: in the order they logged in).
+    const nickUnheard = async (to: string) => {
+      await amy.send("say anyone?");
+      await amy.waitFor(
+        "The other servers cannot be reached right now: only the people on this server saw that",
+      );
+      await amy.send(`nick ${to}`);
+      await amy.waitFor((line) => line.endsWith(`is now known as ${to}.`));
+    };
+    c.redis.pause();
+    await carl.send(`register ${PASSWORD}`);
+    await carl.waitFor(
+      "The cluster's store cannot be reached right now; try again in a moment",
+    );
+    await nickUnheard("amelia");
+    // The registration dies unread with Redis, which comes back with its
+    // data (appendonly) but no account for carl.
+    await c.redis.stop("SIGKILL");
+    await c.redis.restart();
+    await whoIs(bob, ["opal", "carl", "amelia", "bob"]);
+    await carl.send(`register ${PASSWORD}x`);
+    await carl.waitFor((line) => line.startsWith('Registered "carl"'));
+    c.redis.pause();
+    let resumed = false;
+    try {
+      await nickUnheard("amy2");
+      c.redis.resume();
+      resumed = true;
+      await whoIs(bob, ["opal", "carl", "amy2", "bob"]);
+    } finally {
+      if (!resumed) c.redis.resume();
+    }
+    await carl.sync();
+    assert.ok(
+      !carl.transcript.some((line) => line.includes("went through after all")),
+      carl.transcript.join(" | "),
+    );
+  },
+});
+
+Deno.test({
+  name:
     `cluster: a stall that ends between two heartbeats is made good too: a nick made here only meanwhile is in who everywhere after${why}`,
   ignore,
   async fn() {
