@@ -707,6 +707,49 @@ Deno.test("SqliteStore: ids reserved while the disk was full are asked for again
     }
   }));
 
+Deno.test("SqliteStore: a file left with lines and messages past its reservation (by an older version) is mended at open", () =>
+  withDir(async (dir) => {
+    const path = `${dir}/chat.db`;
+    let store = await SqliteStore.open(path);
+    const said = (id: number, text: string) =>
+      store.line("den", {
+        type: "said",
+        id,
+        at: 0,
+        room: "den",
+        from: "alice",
+        text,
+      });
+    const base = store.ids.last();
+    for (let i = 1; i <= 5; i++) said(base + i, `old ${i}`);
+    const left = store.leaveMessage("bob", {
+      type: "private",
+      id: base + 9,
+      at: Date.now(),
+      from: "alice",
+      to: "bob",
+      text: "waiting",
+    }, { max: 50, perSender: 10, since: 0 });
+    await store.close();
+    assert.equal(await left, "kept");
+    // As a crash with the database thread behind left it before the
+    // reservation followed the lines: ids past it kept.
+    const file = new DatabaseSync(path);
+    file.prepare("UPDATE meta SET value = ? WHERE key = 'ids'").run(base);
+    file.close();
+    store = await SqliteStore.open(path);
+    try {
+      const next = store.ids.next();
+      assert.ok(next > base + 9, `${next} comes after ${base + 9}`);
+      said(next, "new after the restart");
+      const kept = await store.history("den", { limit: 10 });
+      assert.deepEqual(kept.at(-1)?.text, "new after the restart");
+      assert.equal(kept.length, 6);
+    } finally {
+      await store.close();
+    }
+  }));
+
 Deno.test("SqliteStore: lines and offline messages kept with ids past the reservation (its thread behind the chat) are above where a restart starts", () =>
   withDir(async (dir) => {
     const path = `${dir}/chat.db`;

@@ -227,6 +227,7 @@ export class SqliteDatabase {
       db.exec("PRAGMA synchronous = NORMAL");
       migrate(db, path);
       trimToKeep(db, historyKeep);
+      coverKeptIds(db);
       return new SqliteDatabase(db, { path, lock, historyKeep });
     } catch (error) {
       db?.close();
@@ -1075,6 +1076,34 @@ function migrate(db: DatabaseSync, path: string): void {
  * back through them. The keep is remembered in `meta`; an older database
  * (which did not remember it) is trimmed once.
  */
+/**
+ * Moves the reservation of ids up to the highest id kept, where it is
+ * below: a file written before the reservation followed the lines kept (a
+ * database thread behind the chat, then a crash) would hand those ids out
+ * again, and every batch of lines holding one would fail on history's key.
+ * One look up each room's index, and offline messages (at most 50 each).
+ */
+function coverKeptIds(db: DatabaseSync): void {
+  const reserved = db.prepare("SELECT value FROM meta WHERE key = 'ids'")
+    .get() as Row | undefined;
+  let highest = Number(
+    (db.prepare("SELECT max(event_id) AS id FROM offline").get() as Row).id ??
+      0,
+  );
+  const top = db.prepare("SELECT max(id) AS id FROM history WHERE room = ?");
+  for (const room of db.prepare("SELECT key FROM rooms").all() as Row[]) {
+    highest = Math.max(
+      highest,
+      Number((top.get(room.key as string) as Row).id ?? 0),
+    );
+  }
+  if (highest <= Number(reserved?.value ?? 0)) return;
+  db.prepare(
+    "INSERT INTO meta (key, value) VALUES ('ids', ?) " +
+      "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+  ).run(highest);
+}
+
 function trimToKeep(db: DatabaseSync, keep: number): void {
   const row = db.prepare("SELECT value FROM meta WHERE key = 'history_keep'")
     .get() as Row | undefined;
