@@ -913,3 +913,47 @@ Deno.test("an ignore of a user whose server was taken for dead holds when it com
   assert.deepEqual(await run(inCluster, "ignore"), ["You are ignoring: troll"]);
   assert.ok(user.ignoresSender("troll", "b:1", "troll"));
 });
+
+Deno.test("join: a room this server stopped listening to while it was read is listened to again before the join", async () => {
+  await using server = await fakeServer();
+  const alice = new FakeSession();
+  const bob = new FakeSession();
+  const aliceCtx = server.context(alice);
+  const bobCtx = server.context(bob);
+  await run(aliceCtx, "login alice");
+  await run(bobCtx, "login bob");
+  await run(bobCtx, "join den");
+  await run(bobCtx, "say kept for later");
+  // alice ignores someone on another server: her join reads presence, and
+  // bob, the last one here in den, leaves it while it does: the server
+  // stops listening to den (as Cluster.left does).
+  alice.user!.ignoreElsewhere("b:1", "troll", "troll");
+  const watched = new Set<string>();
+  const gate = storeGate();
+  const cluster = {
+    up: true,
+    watch: (room: string) => {
+      watched.add(room);
+      return Promise.resolve();
+    },
+    watching: (room: string) => watched.has(room),
+    openRoom: () => Promise.resolve(null),
+    presences: async () => {
+      await gate.wait();
+      return [];
+    },
+  } as unknown as Cluster;
+  watched.add("den");
+  const joining = run(Object.assign(aliceCtx, { cluster }), "join den");
+  await gate.reached;
+  await run(bobCtx, "join main");
+  watched.delete("den");
+  gate.open();
+  const shown = await joining;
+  assert.ok(shown.includes('You are now in room "den".'), String(shown));
+  assert.ok(watched.has("den"), "den is listened to again");
+  assert.ok(
+    shown.some((line) => line.includes("bob: kept for later")),
+    String(shown),
+  );
+});

@@ -467,6 +467,11 @@ export class Cluster implements ClusterHooks {
     return watching;
   }
 
+  /** Whether this server listens to a room's channel (see `watch`). */
+  watching(room: string): boolean {
+    return this.#watching.has(room);
+  }
+
   /**
    * A room that no server has open (nor the store kept) is about to be
    * made here: the name of one open on any server that it looks like, or

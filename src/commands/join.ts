@@ -24,73 +24,98 @@ export const join: Command = {
   ],
   loginRequired: true,
   needsArgs: true,
-  async run(ctx, typed) {
-    const { user, registry, store, config, session, moderation, cluster } = ctx;
-    // "#den", as IRC writes a channel (and the page a room), is the room
-    // den: a room name never has a "#".
-    const { name, key } = registry.roomName(typed.replace(/^#(?=\S)/, ""));
-    const ban = moderation.find("ban", key, subjectOf(user));
-    // A ban on an address does not keep out the room's owner (or a server
-    // operator). A claimed room stays in the registry of the server where it
-    // was claimed; another server of a cluster may know its owner only from
-    // the store.
-    const owner = ban === null || user.account === null
-      ? null
-      : registry.rooms.get(key)?.owner ??
-        (await kept(store, key, 0))?.owner ?? null;
-    refuseBanned(ctx, ban, {
-      owner,
-      room: registry.rooms.get(key)?.name ?? name,
-    });
-    // In a cluster, this server listens to the room before it reads the
-    // room's last lines, so that no line falls between the two.
-    if (cluster?.up) await cluster.watch(key);
-    // Its history leaves out those ignored elsewhere by their names now.
-    const online = await renamedElsewhere(ctx);
-    // A room nobody here is in comes back as the store kept it: its name,
-    // topic and last lines. One with members here is current in memory.
-    const open = registry.rooms.get(key);
-    const state = open !== undefined && open.members.size > 0
-      ? undefined
-      : await kept(store, key, config.historyLines);
-    // Checked again after the read: someone who joined while it was under
-    // way made the room current, and an answer that came late would take
-    // back what they said and set since.
-    if (open !== undefined && state !== undefined && open.members.size === 0) {
-      // A claimed room that stayed here, empty: what was said meanwhile.
-      open.recall(state.history);
-      open.topic = state.topic;
-    }
-    // A room new to every server may not look like one open on another,
-    // as it may not look like one open here (which the registry checks).
-    if (
-      cluster && open === undefined && state === undefined &&
-      registry.lookalikeRoom(name) === undefined
-    ) {
-      const twin = await cluster.openRoom(key, name);
-      if (twin !== null) {
-        throw new ChatError(
-          TEXT.badName("room name", name, TEXT.looksLikeRoom(twin)),
-        );
-      }
-    }
-    // A room ban set while the room was read holds too: checked again with
-    // no await before the join. An owner's own room lets them in, as above.
-    refuseBanned(ctx, ban ?? moderation.find("ban", key, subjectOf(user)), {
-      owner: registry.rooms.get(key)?.owner ?? state?.owner ?? owner,
-      room: registry.rooms.get(key)?.name ?? name,
-    });
-    const room = registry.join(user, state?.name ?? name, state);
-    session.reply(TEXT.joinedRoom(room.name));
-    if (room.topic) session.reply(TEXT.topicIs(room.name, room.topic));
-    session.showHistory(
-      room.history().filter((event) =>
-        !user.ignoresName(foldName(event.from), online)
-      ),
-    );
-    await showMembers(ctx, user, room);
-  },
+  run: (ctx, typed) => joinRoom(ctx, typed, 0),
 };
+
+/**
+ * How many times a join starts again when the room changed while it was
+ * read (its last member here left, and it went; or it was made meanwhile).
+ */
+const JOIN_TRIES = 3;
+
+/** `join`'s work; `tries`: how many times it started again already. */
+async function joinRoom(
+  ctx: UserContext,
+  typed: string,
+  tries: number,
+): Promise<void> {
+  const { user, registry, store, config, session, moderation, cluster } = ctx;
+  // "#den", as IRC writes a channel (and the page a room), is the room
+  // den: a room name never has a "#".
+  const { name, key } = registry.roomName(typed.replace(/^#(?=\S)/, ""));
+  const ban = moderation.find("ban", key, subjectOf(user));
+  // A ban on an address does not keep out the room's owner (or a server
+  // operator). A claimed room stays in the registry of the server where it
+  // was claimed; another server of a cluster may know its owner only from
+  // the store.
+  const owner = ban === null || user.account === null
+    ? null
+    : registry.rooms.get(key)?.owner ??
+      (await kept(store, key, 0))?.owner ?? null;
+  refuseBanned(ctx, ban, {
+    owner,
+    room: registry.rooms.get(key)?.name ?? name,
+  });
+  // In a cluster, this server listens to the room before it reads the
+  // room's last lines, so that no line falls between the two.
+  if (cluster?.up) await cluster.watch(key);
+  // Its history leaves out those ignored elsewhere by their names now.
+  const online = await renamedElsewhere(ctx);
+  // A room nobody here is in comes back as the store kept it: its name,
+  // topic and last lines. One with members here is current in memory.
+  const open = registry.rooms.get(key);
+  const state = open !== undefined && open.members.size > 0
+    ? undefined
+    : await kept(store, key, config.historyLines);
+  // Checked again after the read: someone who joined while it was under
+  // way made the room current, and an answer that came late would take
+  // back what they said and set since.
+  if (open !== undefined && state !== undefined && open.members.size === 0) {
+    // A claimed room that stayed here, empty: what was said meanwhile.
+    open.recall(state.history);
+    open.topic = state.topic;
+  }
+  // A room new to every server may not look like one open on another,
+  // as it may not look like one open here (which the registry checks).
+  if (
+    cluster && open === undefined && state === undefined &&
+    registry.lookalikeRoom(name) === undefined
+  ) {
+    const twin = await cluster.openRoom(key, name);
+    if (twin !== null) {
+      throw new ChatError(
+        TEXT.badName("room name", name, TEXT.looksLikeRoom(twin)),
+      );
+    }
+  }
+  // The room went while it was read (its last member here left: the
+  // registry dropped it and, in a cluster, this server stopped listening
+  // to it), or was made meanwhile: what was read is not the room now, and
+  // a room joined so would have no history here, or hear nothing from
+  // the other servers. Start again, with the room as it is.
+  if (
+    tries < JOIN_TRIES - 1 &&
+    (registry.rooms.get(key) !== open ||
+      (cluster?.up === true && !cluster.watching(key)))
+  ) {
+    return await joinRoom(ctx, typed, tries + 1);
+  }
+  // A room ban set while the room was read holds too: checked again with
+  // no await before the join. An owner's own room lets them in, as above.
+  refuseBanned(ctx, ban ?? moderation.find("ban", key, subjectOf(user)), {
+    owner: registry.rooms.get(key)?.owner ?? state?.owner ?? owner,
+    room: registry.rooms.get(key)?.name ?? name,
+  });
+  const room = registry.join(user, state?.name ?? name, state);
+  session.reply(TEXT.joinedRoom(room.name));
+  if (room.topic) session.reply(TEXT.topicIs(room.name, room.topic));
+  session.showHistory(
+    room.history().filter((event) =>
+      !user.ignoresName(foldName(event.from), online)
+    ),
+  );
+  await showMembers(ctx, user, room);
+}
 
 /**
  * Throws the line of `ban`, the room's ban on the user (if any), unless the
