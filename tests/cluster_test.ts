@@ -110,6 +110,20 @@ function nextMillisecond(): void {
 }
 
 /**
+ * `alice` ignores troll, who logs in on the server at `port` for it and then
+ * logs out (their name free again once their connection has closed).
+ */
+async function ignoredAndGone(alice: Client, port: number): Promise<void> {
+  const troll = await Client.login(port, "troll");
+  await alice.expect("troll has entered the room.");
+  await alice.send("ignore troll");
+  await alice.expect("You are ignoring troll");
+  await troll.send("logout");
+  await alice.expect("troll has left the room.");
+  await troll.closed();
+}
+
+/**
  * Sends `command` until `line` is among its answer: what another server
  * announced is heard there a moment after.
  */
@@ -1216,13 +1230,7 @@ Deno.test({
     await using c = await cluster(2);
     const [a, b] = c.ports;
     await using alice = await Client.login(a, "alice");
-    const troll = await Client.login(b, "troll");
-    await alice.expect("troll has entered the room.");
-    await alice.send("ignore troll");
-    await alice.expect("You are ignoring troll");
-    await troll.send("logout");
-    await alice.expect("troll has left the room.");
-    await troll.closed();
+    await ignoredAndGone(alice, b);
     await using again = await Client.login(b, "troll");
     await alice.expect("troll has entered the room.");
     await alice.send("ignore troll");
@@ -1283,13 +1291,7 @@ Deno.test({
     await using c = await cluster(2);
     const [a, b] = c.ports;
     await using alice = await Client.login(a, "alice");
-    const troll = await Client.login(b, "troll");
-    await alice.expect("troll has entered the room.");
-    await alice.send("ignore troll");
-    await alice.expect("You are ignoring troll");
-    await troll.send("logout");
-    await alice.expect("troll has left the room.");
-    await troll.closed();
+    await ignoredAndGone(alice, b);
     // Someone else, under the name (free in Redis once troll's connection
     // has closed): not ignored, as on one server, in the room's history as
     // in its live lines.
