@@ -7,7 +7,8 @@
  * (answers, notices, prompts, history) take the last id sent (or the
  * server's latest event id, if larger) and a millionth more, so that they
  * sort where they came and never take a number an event will have. The
- * frames are documented in the README (The WebSocket protocol).
+ * frames are documented in the README (The WebSocket protocol), their
+ * details in docs/browser.md.
  *
  * @module
  */
