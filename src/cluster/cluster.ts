@@ -5,8 +5,9 @@
  * private messages to the server that holds their recipient.
  *
  * What each chat action costs in Redis is in the README (Running a
- * cluster), every action in docs/cluster.md. In short: a room line is one EVALSHA (INCR, the history's ZADD
- * and trim, one PUBLISH); a private message across servers one EVALSHA (one
+ * cluster), every action in docs/cluster.md. In short: a room line is one
+ * EVALSHA (INCR, the history's ZADD and trim, one PUBLISH); a private
+ * message across servers one EVALSHA (one
  * PUBLISH, to that one server); a login three (CLAIM for the name, MOVE
  * for a place in its room, EMIT for the room's line), besides the store's
  * lookup of the account; a server subscribes only to the rooms its users
