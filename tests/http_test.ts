@@ -205,6 +205,30 @@ Deno.test("a request the parser refuses gets our headers: 431 for a head over 16
   }
 });
 
+Deno.test("an Expect the server does not know gets 417 with our headers, and the connection goes on", async () => {
+  await using server = await startWeb();
+  using conn = await connect(server.httpAddr!.port);
+  // node:http answered this one itself, with none of them.
+  await conn.write(
+    encoder.encode(
+      "GET /livez HTTP/1.1\r\nHost: x\r\nExpect: lunch\r\n\r\n" +
+        "GET /livez HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    ),
+  );
+  const answer = await readToEnd(conn);
+  assert.match(answer, /^HTTP\/1\.1 417 /);
+  assert.equal(header(answer, "x-content-type-options"), "nosniff");
+  assert.equal(header(answer, "referrer-policy"), "no-referrer");
+  assert.match(
+    header(answer, "content-security-policy")!,
+    /frame-ancestors 'none'/,
+  );
+  assert.match(
+    answer,
+    /\r\n\r\nExpectation failed\nHTTP\/1\.1 200 [^]*\r\n\r\nok\n$/,
+  );
+});
+
 Deno.test({
   name: openssl
     ? "HTTPS: the page, /livez and a WebSocket over TLS"

@@ -360,7 +360,12 @@ export function createHttpServer(
   // back up, as node's does (Deno.serve did too): measured, one connection
   // that pipelined GET /metrics and read nothing took 1.1 GB in 4 s.
   const waiting = new WeakMap<Socket, number>();
-  server.on("request", (req: IncomingMessage, res: ServerResponse) => {
+  // `answered`: the answer already decided, without the handler.
+  const serve = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    answered?: Response,
+  ) => {
     const socket = req.socket;
     disarm(socket);
     const count = (waiting.get(socket) ?? 0) + 1;
@@ -377,14 +382,24 @@ export function createHttpServer(
       // a 408 must not land in the middle of a pipelined request's answer.
       if (left === 0) arm(socket);
     });
-    const request = toRequest(req, options.secure);
+    const request = answered ?? toRequest(req, options.secure);
     if (request instanceof Request) plain.add(request);
     const response = answer(req, request, req.socket);
     sendResponse(res, response).catch((error) => {
       options.onError(error);
       res.destroy();
     });
-  });
+  };
+  server.on("request", serve);
+  // An Expect other than 100-continue: node answers 417 itself unless
+  // someone listens, with none of the headers every answer carries (no
+  // nosniff, no policy), and without the request counted or its
+  // connection's next head timed.
+  server.on(
+    "checkExpectation",
+    (req: IncomingMessage, res: ServerResponse) =>
+      serve(req, res, respond(417, "Expectation failed\n")),
+  );
   server.on("upgrade", (req: IncomingMessage, duplex: Duplex, head) => {
     const connection = duplex as Socket;
     disarm(connection);
