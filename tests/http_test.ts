@@ -229,6 +229,27 @@ Deno.test("an Expect the server does not know gets 417 with our headers, and the
   );
 });
 
+Deno.test("an upgrade pipelined behind a request is not made: that request's answer comes whole, and no session is left", async () => {
+  await using server = await startWeb();
+  const port = server.httpAddr!.port;
+  using conn = await connect(port);
+  // In one write, so that the upgrade comes before the answer is out.
+  const request = encoder.encode("GET /livez HTTP/1.1\r\nHost: x\r\n\r\n");
+  const upgrade = upgradeRequest(port);
+  const both = new Uint8Array(request.length + upgrade.length);
+  both.set(request);
+  both.set(upgrade, request.length);
+  await conn.write(both);
+  const answer = await readToEnd(conn);
+  // Deno's 101 went out first, the 200 then inside the WebSocket's stream,
+  // and the session outlived its socket until the login timeout.
+  assert.match(answer, /^HTTP\/1\.1 200 [^]*\r\n\r\nok\n/);
+  assert.doesNotMatch(answer, /101 Switching/);
+  const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`))
+    .text();
+  assert.match(metrics, /^chat_connections\{transport="websocket"\} 0$/m);
+});
+
 Deno.test({
   name: openssl
     ? "HTTPS: the page, /livez and a WebSocket over TLS"

@@ -360,6 +360,9 @@ export function createHttpServer(
   // back up, as node's does (Deno.serve did too): measured, one connection
   // that pipelined GET /metrics and read nothing took 1.1 GB in 4 s.
   const waiting = new WeakMap<Socket, number>();
+  // What is to happen once a connection's answers are all written: an
+  // upgrade that came pipelined behind requests is refused then.
+  const afterAnswers = new WeakMap<Socket, () => void>();
   // `answered`: the answer already decided, without the handler.
   const serve = (
     req: IncomingMessage,
@@ -380,7 +383,11 @@ export function createHttpServer(
       if (socket.writableLength > MAX_UNSENT_BYTES) return socket.destroy();
       // The next request's head is timed once no answer is being written:
       // a 408 must not land in the middle of a pipelined request's answer.
-      if (left === 0) arm(socket);
+      if (left > 0) return;
+      const then = afterAnswers.get(socket);
+      afterAnswers.delete(socket);
+      if (then !== undefined) then();
+      else arm(socket);
     });
     const request = answered ?? toRequest(req, options.secure);
     if (request instanceof Request) plain.add(request);
@@ -405,6 +412,18 @@ export function createHttpServer(
     disarm(connection);
     // Gone already (reset as it sent its request): no session for it.
     if (connection.destroyed) return;
+    if ((waiting.get(connection) ?? 0) > 0) {
+      // Pipelined behind a request still being answered (no browser does
+      // that): Deno's 101 and that answer went out in either order, and
+      // node:http closed the socket under Deno's WebSocket, whose session
+      // never saw it go and held its address's place until the login
+      // timeout. Refused once the answers before it are written.
+      afterAnswers.set(connection, () => {
+        writeRaw(connection, respond(400, "Bad request\n"))
+          .catch(() => connection.destroy());
+      });
+      return;
+    }
     const request = toRequest(req, options.secure);
     const finish = (socket: Socket) => {
       if (request instanceof Request) {
