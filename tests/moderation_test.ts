@@ -309,6 +309,41 @@ Deno.test("a room ban keeps a user out of that room only, at once; bans and unba
   await join(bob, "den");
 });
 
+Deno.test("a server operator in a room lifts its ban and mute, also once its owner has given it up", async () => {
+  await using setup = await withOperator({}, "alice");
+  const { port, root } = setup;
+  await using alice = await loginAccount(port, "alice");
+  await using bob = await Client.login(port, "bob", { from: "127.0.0.2" });
+  await join(alice, "den");
+  await alice.send("claim");
+  await alice.waitFor((line) => line.startsWith("You now own"));
+  await alice.send("ban bob trolling");
+  await alice.expect('Banned bob (127.0.0.2) from "den" permanently: trolling');
+  await alice.send("mute 127.0.0.3 noise");
+  await alice.expect('Muted 127.0.0.3 on "den" permanently: noise');
+  await alice.send("unclaim");
+  await alice.expect('"den" has no owner any more');
+  // From main, an operator's unban is of the server's own bans.
+  await root.send("unban bob");
+  await root.waitFor("bob (127.0.0.2) is not banned from this server");
+  // In the room, of the room's too: nobody else could lift it now.
+  await join(root, "den");
+  await root.send("unban bob");
+  await root.expect('Unbanned bob (127.0.0.2) from "den"');
+  await root.send("unmute 127.0.0.3");
+  await root.expect('Unmuted 127.0.0.3 on "den"');
+  await root.send("bans");
+  await root.expect("No bans");
+  await join(bob, "den");
+  await root.send("modlog 2");
+  await root.waitFor("Moderation log, oldest first:");
+  assert.match(
+    await root.readLine(),
+    / root unban bob \(127\.0\.0\.2\) on "den"$/,
+  );
+  assert.match(await root.readLine(), / root unmute 127\.0\.0\.3 on "den"$/);
+});
+
 Deno.test("mute: a server operator's holds everywhere, a room owner's in the room; each try says until when", async () => {
   const clock = new FakeClock();
   // Flood control would hold lines on the fake clock.

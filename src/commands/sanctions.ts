@@ -399,12 +399,20 @@ async function lift(
 ): Promise<void> {
   const { user, moderation, session } = ctx;
   const scope = scopeOf(ctx);
+  // A server operator moderates every room: in one, they also lift the
+  // room's own ban or mute (once the server holds none on the target), as
+  // its owner would. Else what an owner set and then gave the room up over
+  // could be lifted by nobody, while `bans` showed it to the operator.
+  const scopes: { room: Room | null; key: string }[] = [scope];
+  if (scope.key === "" && user.room !== null && user.room.key !== MAIN_ROOM) {
+    scopes.push({ room: user.room, key: user.room.key });
+  }
   const target: Target = await resolve(ctx, typed).catch((error) => {
     // A guest who has gone is no name any more, but their ban still carries
     // it: "mal (192.0.2.7)".
     const key = foldName(typed);
     const held = moderation.list(kind).find((sanction) =>
-      sanction.room === scope.key &&
+      scopes.some((s) => s.key === sanction.room) &&
       foldName(sanction.label.split(" (")[0]) === key &&
       sanction.label.includes(" (")
     );
@@ -414,20 +422,31 @@ async function lift(
   // As at ban: one roomdeop'd, deop'd or kicked out of the room while the
   // name was looked up lifts nothing.
   stillModerates(ctx, scope, `un${kind}`);
-  const where = TEXT.scope(scope.room?.name ?? null);
-  const lifted = await moderation.remove(kind, scope.key, target.target);
+  let lifted: Sanction | null = null;
+  let from = scope;
+  for (const s of scopes) {
+    // A room's only while the operator is still in it.
+    if (s.key !== "" && user.room !== s.room) continue;
+    lifted = await moderation.remove(kind, s.key, target.target);
+    if (lifted !== null) {
+      from = s;
+      break;
+    }
+  }
   if (lifted === null) {
+    const where = TEXT.scope(scope.room?.name ?? null);
     throw new ChatError(
       kind === "ban"
         ? TEXT.notBanned(target.label, where)
         : TEXT.notMuted(target.label, where),
     );
   }
+  const where = TEXT.scope(from.room?.name ?? null);
   await moderation.log({
     actor: user.name,
     action: kind === "ban" ? "unban" : "unmute",
     target: target.label,
-    room: scope.key,
+    room: from.key,
     reason: "",
     until: null,
   });
@@ -437,7 +456,7 @@ async function lift(
       : TEXT.unmutedThem(target.label, where),
   );
   const told = kind === "mute"
-    ? TEXT.unmutedYou(scope.room?.name ?? null)
+    ? TEXT.unmutedYou(from.room?.name ?? null)
     : null;
   if (told !== null) target.user?.notice(told);
   // On another server of the cluster, the user is told by their server
@@ -479,6 +498,9 @@ export const unban: Command = takesName({
   name: "unban",
   usage: "unban TARGET",
   summary: "lift a ban",
+  details: [
+    "A server operator lifts a server-wide ban; in a room, else the room's.",
+  ],
   loginRequired: true,
   needsArgs: true,
   role: "roomModerator",
@@ -554,6 +576,9 @@ export const unmute: Command = takesName({
   name: "unmute",
   usage: "unmute NAME",
   summary: "lift a mute",
+  details: [
+    "A server operator lifts a server-wide mute; in a room, else the room's.",
+  ],
   loginRequired: true,
   needsArgs: true,
   role: "roomModerator",
