@@ -69,6 +69,20 @@ Deno.test("--op makes an account an operator once registered; op and deop; whois
   await alice.expect("alice is no longer a server operator");
   await alice.send("lockdown");
   await alice.expect('Only a server operator can use "lockdown"');
+  // Offline, an operator is one still: whois says so there too.
+  await root.send("op alice");
+  await root.expect("alice is now a server operator");
+  await alice.expect("You are now a server operator");
+  await alice.send("logout");
+  await alice.closed();
+  await root.send("whois alice");
+  await root.waitFor((line) =>
+    line.startsWith("alice is a registered user, offline")
+  );
+  await root.expectLines([
+    "alice is a server operator",
+    "msg alice TEXT waits for their next login",
+  ]);
 });
 
 Deno.test("kick: out of the room to main; by an operator in main, off the server", async () => {

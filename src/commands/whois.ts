@@ -42,8 +42,12 @@ export const whois: Command = takesName({
         const account = await store.accountFor(foldName(name), "");
         if (account === null) throw new ChatError(TEXT.noSuchUser(name));
         const lastLogin = account.lastLogin ?? account.created;
+        // An operator offline is one still: whom to write to about a troll.
         throw new ChatError(
           TEXT.whoisOffline(account.name, formatDate(lastLogin)),
+          ...(moderation.isOperator(account.key)
+            ? [TEXT.whoisOperator(account.name)]
+            : []),
           TEXT.whoisLeaveMessage(account.name),
         );
       }
