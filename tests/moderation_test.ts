@@ -358,6 +358,35 @@ Deno.test("a server operator in a room lifts its ban and mute, also once its own
   assert.match(await root.readLine(), / root unmute 127\.0\.0\.3 on "den"$/);
 });
 
+Deno.test("unmute of an address tells everyone it held, once no other mute holds them", async () => {
+  await using setup = await withOperator();
+  const { port, root } = setup;
+  await using gus = await Client.login(port, "gus", { from: "127.0.0.5" });
+  await using gil = await Client.login(port, "gil", { from: "127.0.0.5" });
+  await root.waitFor("gil has entered the room.");
+  await gus.waitFor("gil has entered the room.");
+  await root.send("mute 127.0.0.4/30 wave");
+  await root.expect("Muted 127.0.0.4/30 on this server permanently: wave");
+  await root.send("mute 127.0.0.5 shh");
+  await root.expect("Muted 127.0.0.5 on this server permanently: shh");
+  for (const client of [gus, gil]) {
+    await client.expectLines([
+      "You are muted permanently: wave",
+      "You are muted permanently: shh",
+    ]);
+  }
+  // The block still holds them: nothing to tell.
+  await root.send("unmute 127.0.0.5");
+  await root.expect("Unmuted 127.0.0.5 on this server");
+  await root.send("unmute 127.0.0.4/30");
+  await root.expect("Unmuted 127.0.0.4/30 on this server");
+  for (const [name, client] of [["gus", gus], ["gil", gil]] as const) {
+    await client.expect("You are no longer muted");
+    await client.send("say free");
+    await client.waitFor(`${name}: free`);
+  }
+});
+
 Deno.test("mute: a server operator's holds everywhere, a room owner's in the room; each try says until when", async () => {
   const clock = new FakeClock();
   // Flood control would hold lines on the fake clock.

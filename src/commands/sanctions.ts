@@ -458,7 +458,21 @@ async function lift(
   const told = kind === "mute"
     ? TEXT.unmutedYou(from.room?.name ?? null)
     : null;
-  if (told !== null) target.user?.notice(told);
+  if (told !== null) {
+    // Everyone here the mute held, as everyone it matched was told of it:
+    // an address's or a block's, not only the one user a name picked. Not
+    // one whom another mute still holds there (their account's, a wider
+    // block's), nor those it never held.
+    const owner = from.room?.owner ?? null;
+    for (const other of matching(ctx, lifted)) {
+      if (other === user || moderation.isOperator(other.account)) continue;
+      if (owner !== null && other.account === owner) continue;
+      if (moderation.find("mute", from.key, subjectOf(other)) !== null) {
+        continue;
+      }
+      other.notice(told);
+    }
+  }
   // On another server of the cluster, the user is told by their server
   // once it has reloaded: told before, a line of theirs could still be
   // refused as muted.
