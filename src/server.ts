@@ -496,7 +496,8 @@ function listen(host: string, port: number): Promise<Server> {
   return new Promise((resolve, reject) => {
     // Paused, so that nothing is read before SocketConnection takes over.
     // Half-open: a client that has sent its last line still reads the
-    // answers (see SocketConnection).
+    // answers (see SocketConnection). The TLS port's sockets are half-open
+    // too: a TLSSocket over a node socket takes that socket's setting.
     const server = createServer({ pauseOnConnect: true, allowHalfOpen: true });
     server.once("error", reject);
     server.listen({ host, port }, () => {

@@ -80,6 +80,49 @@ Deno.test({
 
 Deno.test({
   name: openssl
+    ? "TLS: a client that ends its input still gets the answers to its lines, as on the plain port"
+    : `TLS: a client that ends its input gets its answers (ignored: ${reason})`,
+  ignore: !openssl,
+  async fn() {
+    const { dir, ca, cert, key } = await makeCertificate();
+    try {
+      await using server = await startServer({ tlsPort: 0, cert, key });
+      await using watcher = await Client.login(server.addr.port, "watcher");
+      const conn = await Deno.connectTls({
+        hostname: "127.0.0.1",
+        port: server.tlsAddr!.port,
+        caCerts: [await Deno.readTextFile(ca)],
+      });
+      await using client = Client.from(conn);
+      // A script that writes its lines, then shuts its write side
+      // (close_notify and a FIN), and reads on until the server closes. The
+      // TLS socket is half-open as the listener's raw socket is: were it
+      // not, node would end it at the FIN, before any answer.
+      await conn.handshake();
+      await client.sendBytes(
+        new TextEncoder().encode("login tls\nsay hi\nlook\n"),
+      );
+      await conn.closeWrite();
+      assert.deepEqual(await client.closed(), [
+        "Welcome to TestChat",
+        "tls: hi",
+        "The following are in this room:",
+        "watcher",
+        "tls",
+      ]);
+      await watcher.expectLines([
+        "tls has entered the room.",
+        "tls: hi",
+        "tls has left the room.",
+      ]);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: openssl
     ? "TLS: a handshake never finished is closed, and gives its place back"
     : `TLS: a handshake never finished is closed (ignored: ${reason})`,
   ignore: !openssl,
