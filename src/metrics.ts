@@ -164,6 +164,8 @@ export type DisconnectReason =
   | "replaced"
   | "http_on_chat_port"
   | "tls_on_plain_port"
+  | "tls_handshake_failed"
+  | "tls_handshake_timeout"
   | "frame_too_big"
   | "shutdown"
   | "error";

@@ -66,6 +66,7 @@ import {
 } from "./registry.ts";
 import {
   formatAddr,
+  isDisconnect,
   type ServerContext,
   Session,
   type SessionKind,
@@ -811,10 +812,18 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
     const refusal = this.#admit(remote);
     const { clock } = this.#parts;
     let secure = false;
+    // Why an admitted one ended before its session, for the log and
+    // chat_disconnects_total, as a session's end is: the plain port's
+    // equivalents (a TLS handshake there, a client silent past the login
+    // timeout) are counted, and these were seen nowhere.
+    let ended: DisconnectReason = "closed";
     // A refused one is not counted: it has no longer than a refused plain
     // connection has to read its line.
     const timer = clock.setTimeout(
-      () => raw.destroy(),
+      () => {
+        ended = "tls_handshake_timeout";
+        raw.destroy();
+      },
       refusal === null ? TLS_HANDSHAKE_MS : REFUSAL_WRITE_MS,
     );
     this.#handshakes.add(raw);
@@ -824,12 +833,24 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
     });
     // A failed handshake is the client's: it ends with its socket, below.
     // (An 'error' event with no listener would throw, and end the process.)
-    socket.on("error", () => raw.destroy());
+    socket.on("error", (error) => {
+      if (ended === "closed" && !isDisconnect(error)) {
+        ended = "tls_handshake_failed";
+      }
+      raw.destroy();
+    });
     raw.on("error", () => raw.destroy());
     raw.once("close", () => {
       clock.clearTimeout(timer);
       this.#handshakes.delete(raw);
-      if (!secure && refusal === null) this.#limits.release(remote.hostname);
+      if (secure || refusal !== null) return;
+      this.#limits.release(remote.hostname);
+      if (this.#closing !== null && ended === "closed") ended = "shutdown";
+      this.#log.info("Disconnected {remote} (TLS handshake): {reason}", {
+        remote: formatAddr(remote),
+        reason: ended,
+      });
+      this.#parts.metrics.disconnects.inc(ended);
     });
     socket.once("secure", () => {
       clock.clearTimeout(timer);

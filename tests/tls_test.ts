@@ -1,6 +1,14 @@
 import assert from "node:assert/strict";
+import { configure, type LogRecord, reset } from "@logtape/logtape";
 import { FakeClock } from "./fake_clock.ts";
-import { Client, ServerProcess, startServer, typeInto } from "./helpers.ts";
+import {
+  Client,
+  ServerProcess,
+  startServer,
+  TIMEOUT_MS,
+  typeInto,
+  withTimeout,
+} from "./helpers.ts";
 import { certificateWarning, readCertificate } from "../src/server.ts";
 import {
   makeCertificate,
@@ -165,6 +173,108 @@ Deno.test({
       );
       await next.expect("Welcome to TestChat");
     } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+/** Reads `conn` to its end; the bytes that came. */
+async function readToEnd(conn: Deno.Conn): Promise<number> {
+  const buffer = new Uint8Array(1024);
+  let count = 0;
+  while (true) {
+    const n = await conn.read(buffer).catch(() => null);
+    if (n === null) return count;
+    count += n;
+  }
+}
+
+Deno.test({
+  name: openssl
+    ? "TLS: a handshake that fails or never finishes is logged and counted, as a TLS handshake on the plain port is"
+    : `TLS: a handshake that fails is logged and counted (ignored: ${reason})`,
+  ignore: !openssl,
+  async fn() {
+    const { dir, cert, key } = await makeCertificate();
+    const records: LogRecord[] = [];
+    const text = (record: LogRecord) =>
+      record.message.map((part) => String(part)).join("");
+    const disconnects: string[] = [];
+    let heard: (() => void) | null = null;
+    await configure({
+      reset: true,
+      sinks: {
+        memory: (record) => {
+          records.push(record);
+          if (text(record).startsWith("Disconnected")) {
+            disconnects.push(text(record));
+            heard?.();
+          }
+        },
+      },
+      loggers: [
+        { category: ["chat"], lowestLevel: "info", sinks: ["memory"] },
+        { category: ["logtape", "meta"], lowestLevel: "fatal", sinks: [] },
+      ],
+    });
+    /** Waits until `count` disconnects have been logged. */
+    const logged = (count: number) =>
+      withTimeout(
+        new Promise<void>((resolve) => {
+          heard = () => disconnects.length >= count && resolve();
+          heard();
+        }),
+        TIMEOUT_MS,
+        `${count} disconnects logged`,
+      );
+    try {
+      const clock = new FakeClock();
+      await using server = await startServer({
+        tlsPort: 0,
+        cert,
+        key,
+        clock,
+        httpPort: 0,
+      });
+      const port = server.tlsAddr!.port;
+      // telnet to the TLS port: its first line is no ClientHello. It gets
+      // the TLS alert and the close it got before; now the log and
+      // /metrics say so.
+      using plain = await Deno.connect({ hostname: "127.0.0.1", port });
+      await plain.write(new TextEncoder().encode("login plain\r\n"));
+      assert.ok(await readToEnd(plain) > 0, "a TLS alert");
+      await logged(1);
+      // A ClientHello's first bytes, then nothing, past the 10 s.
+      using silent = await Deno.connect({ hostname: "127.0.0.1", port });
+      await silent.write(Uint8Array.of(0x16, 0x03, 0x01, 0x00, 0xc8));
+      await clock.untilPending(1);
+      clock.advance(10_000);
+      assert.equal(await readToEnd(silent), 0);
+      await logged(2);
+      assert.match(
+        disconnects[0],
+        /^Disconnected 127\.0\.0\.1:\d+ \(TLS handshake\): tls_handshake_failed$/,
+      );
+      assert.match(
+        disconnects[1],
+        /^Disconnected 127\.0\.0\.1:\d+ \(TLS handshake\): tls_handshake_timeout$/,
+      );
+      const metrics = await (await fetch(
+        `http://127.0.0.1:${server.httpAddr!.port}/metrics`,
+      )).text();
+      for (
+        const reason of [
+          "tls_handshake_failed",
+          "tls_handshake_timeout",
+        ]
+      ) {
+        assert.match(
+          metrics,
+          new RegExp(`^chat_disconnects_total\\{reason="${reason}"\\} 1$`, "m"),
+        );
+      }
+    } finally {
+      await reset();
       await Deno.remove(dir, { recursive: true });
     }
   },
