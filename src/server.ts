@@ -840,6 +840,11 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
       raw.destroy();
     });
     raw.on("error", () => raw.destroy());
+    // Its input ended before its handshake did: the handshake cannot finish
+    // now, so its place is given back at once, not after the 10 s (the raw
+    // socket is half-open, so nothing else closes it).
+    const gone = () => raw.destroy();
+    socket.once("end", gone);
     raw.once("close", () => {
       clock.clearTimeout(timer);
       this.#handshakes.delete(raw);
@@ -858,6 +863,7 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
       this.#handshakes.delete(raw);
       // The session's listeners from here; this one would hide its errors.
       socket.removeAllListeners("error");
+      socket.off("end", gone);
       const conn = new SocketConnection(socket, {
         sharedReads: false,
         endOnClose: true,

@@ -178,6 +178,49 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name: openssl
+    ? "TLS: a client that gives up in the middle of its handshake gives its place back at once"
+    : `TLS: a handshake given up gives its place back (ignored: ${reason})`,
+  ignore: !openssl,
+  async fn() {
+    const { dir, ca, cert, key } = await makeCertificate();
+    const caCerts = [await Deno.readTextFile(ca)];
+    try {
+      // The fake clock never reaches the handshake's 10 s.
+      await using server = await startServer({
+        tlsPort: 0,
+        cert,
+        key,
+        clock: new FakeClock(),
+        limitLoopback: true,
+        maxConnsPerIp: 1,
+        maxNewConnsPerIp: 1000,
+      });
+      const port = server.tlsAddr!.port;
+      // The first bytes of a ClientHello, then the client closes (a
+      // scanner, a client that found the certificate wrong).
+      const quitter = await Deno.connect({ hostname: "127.0.0.1", port });
+      await quitter.write(Uint8Array.of(0x16, 0x03, 0x01, 0x00, 0xc8));
+      quitter.close();
+      // Its socket's FIN ends the handshake, which cannot finish now: the
+      // address's one place is free again, not held until the 10 s.
+      const deadline = Date.now() + 5_000;
+      while (true) {
+        await using next = Client.from(
+          await Deno.connectTls({ hostname: "127.0.0.1", port, caCerts }),
+        );
+        const line = await next.readLine();
+        if (line === "Welcome to TestChat") break;
+        assert.equal(line, "Too many connections from your address");
+        assert.ok(Date.now() < deadline, "the place was never given back");
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
 /** Reads `conn` to its end; the bytes that came. */
 async function readToEnd(conn: Deno.Conn): Promise<number> {
   const buffer = new Uint8Array(1024);
