@@ -27,6 +27,7 @@
 
 import { Socket } from "node:net";
 import process from "node:process";
+import { type Clock, SYSTEM_CLOCK } from "./clock.ts";
 import {
   type ByteFeed,
   LineReader,
@@ -158,6 +159,8 @@ export class SocketConnection implements Connection, ByteFeed {
   #written: ((error?: Error | null) => void) | null = null;
   /** Closed with `end()` (TLS: a close_notify first), not at once. */
   readonly #endOnClose: boolean;
+  /** Times the wait for a socket closed with `end()`. */
+  readonly #clock: Clock;
 
   /**
    * Takes over a socket the server accepted paused (`pauseOnConnect`). Its
@@ -167,13 +170,17 @@ export class SocketConnection implements Connection, ByteFeed {
    * field, which Deno keeps for compatibility), or with `sharedReads: false`,
    * the socket is used as it is: reads by `data` events, writes by
    * `socket.write`. Writes go to the handle itself only where node's write
-   * state can be read too ({@linkcode WRITE_STATE}).
+   * state can be read too ({@linkcode WRITE_STATE}). `clock` (the
+   * system's unless told) times how long a socket closed with `end()` may
+   * take.
    */
   constructor(
     accepted: Socket,
-    options: { sharedReads?: boolean; endOnClose?: boolean } = {},
+    options: { sharedReads?: boolean; endOnClose?: boolean; clock?: Clock } =
+      {},
   ) {
     this.#endOnClose = options.endOnClose ?? false;
+    this.#clock = options.clock ?? SYSTEM_CLOCK;
     const parts = accepted as unknown as { _handle?: object | null };
     const handle = parts._handle;
     this.#shared = (options.sharedReads ?? true) && handle !== undefined &&
@@ -345,7 +352,10 @@ export class SocketConnection implements Connection, ByteFeed {
    * Closes the socket. A TLS socket (`endOnClose`) ends first, so that the
    * client reads a close_notify and a clean end rather than a connection cut
    * (rustls reports that as an error), and is destroyed a second later if
-   * it has not closed by then (a client that does not read).
+   * it has not closed by then (a client that does not read). Its input ends
+   * at once, as a destroyed socket's does: the session is over now, not
+   * once the client closes its side (one that reads on after the
+   * close_notify held its session, and a shutdown, for that second).
    */
   close(): void {
     const socket = this.#socket;
@@ -354,9 +364,13 @@ export class SocketConnection implements Connection, ByteFeed {
       return;
     }
     socket.end();
-    const timer = setTimeout(() => socket.destroy(), END_MS);
-    Deno.unrefTimer(timer);
-    socket.once("close", () => clearTimeout(timer));
+    this.#reader?.finish();
+    const clock = this.#clock;
+    const timer = clock.setTimeout(() => socket.destroy(), END_MS);
+    if (typeof timer === "number" && clock === SYSTEM_CLOCK) {
+      Deno.unrefTimer(timer);
+    }
+    socket.once("close", () => clock.clearTimeout(timer));
   }
 }
 

@@ -867,6 +867,7 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
       const conn = new SocketConnection(socket, {
         sharedReads: false,
         endOnClose: true,
+        clock,
       });
       if (refusal !== null) refuse(conn, refusal);
       else if (this.#closing !== null) {

@@ -221,6 +221,41 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name: openssl
+    ? "TLS: a shutdown tells a TLS client and is done without waiting for it to close its side, as on the plain port"
+    : `TLS: a shutdown does not wait for a TLS client (ignored: ${reason})`,
+  ignore: !openssl,
+  async fn() {
+    const { dir, ca, cert, key } = await makeCertificate();
+    try {
+      // The close_notify's wait for the client runs on this clock, which
+      // the test never moves.
+      const clock = new FakeClock();
+      const server = await startServer({ tlsPort: 0, cert, key, clock });
+      await using client = Client.from(
+        await Deno.connectTls({
+          hostname: "127.0.0.1",
+          port: server.tlsAddr!.port,
+          caCerts: [await Deno.readTextFile(ca)],
+        }),
+      );
+      await client.expect("Welcome to TestChat");
+      await client.send("login reader");
+      await client.sync();
+      const closing = server.close();
+      await client.expect("Server is shutting down.");
+      // A clean end (close_notify), which the client reads, but it keeps
+      // its socket open: the session is over all the same.
+      assert.deepEqual(await client.closed(), []);
+      await withTimeout(closing, TIMEOUT_MS, "server.close()");
+      assert.equal(server.connections, 0);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
 /** Reads `conn` to its end; the bytes that came. */
 async function readToEnd(conn: Deno.Conn): Promise<number> {
   const buffer = new Uint8Array(1024);
