@@ -243,7 +243,7 @@ Deno.test("an upgrade pipelined behind a request is not made: that request's ans
   const answer = await readToEnd(conn);
   // Deno's 101 went out first, the 200 then inside the WebSocket's stream,
   // and the session outlived its socket until the login timeout.
-  assert.match(answer, /^HTTP\/1\.1 200 [^]*\r\n\r\nok\n/);
+  assert.match(answer, /^HTTP\/1\.1 200 [^]*\r\n\r\nok\n$/);
   assert.doesNotMatch(answer, /101 Switching/);
   const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`))
     .text();

@@ -360,8 +360,8 @@ export function createHttpServer(
   // back up, as node's does (Deno.serve did too): measured, one connection
   // that pipelined GET /metrics and read nothing took 1.1 GB in 4 s.
   const waiting = new WeakMap<Socket, number>();
-  // What is to happen once a connection's answers are all written: an
-  // upgrade that came pipelined behind requests is refused then.
+  // What is to happen once a connection's answers are all written: one
+  // whose upgrade came pipelined behind requests is closed then.
   const afterAnswers = new WeakMap<Socket, () => void>();
   // `answered`: the answer already decided, without the handler.
   const serve = (
@@ -417,11 +417,10 @@ export function createHttpServer(
       // that): Deno's 101 and that answer went out in either order, and
       // node:http closed the socket under Deno's WebSocket, whose session
       // never saw it go and held its address's place until the login
-      // timeout. Refused once the answers before it are written.
-      afterAnswers.set(connection, () => {
-        writeRaw(connection, respond(400, "Bad request\n"))
-          .catch(() => connection.destroy());
-      });
+      // timeout. Not made: the connection closes once the answers before
+      // it are written (node:http has given the socket up by then, so no
+      // answer to the upgrade itself can follow).
+      afterAnswers.set(connection, () => connection.destroy());
       return;
     }
     const request = toRequest(req, options.secure);
