@@ -372,6 +372,12 @@ export class SocketConnection implements Connection, ByteFeed {
     }
     socket.once("close", () => clock.clearTimeout(timer));
   }
+
+  /** Calls `then` once the socket has closed: at once if it has. */
+  whenGone(then: () => void): void {
+    if (this.#socket.closed) then();
+    else this.#socket.once("close", then);
+  }
 }
 
 /** How long a TLS socket closed with `end()` may take, in ms. */

@@ -676,6 +676,8 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
   #sweep: ReturnType<typeof setTimeout> | null = null;
   /** Each browser session's connection, which may know why it ended. */
   readonly #pages = new Map<Session, WebSocketConnection>();
+  /** The TLS port's sessions' connections, whose sockets end after them. */
+  readonly #tlsConnections = new Map<Session, SocketConnection>();
 
   constructor(parts: ChatServerParts) {
     this.#parts = parts;
@@ -873,7 +875,7 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
       else if (this.#closing !== null) {
         this.#limits.release(remote.hostname);
         conn.close();
-      } else this.#session(conn, "tls");
+      } else this.#tlsConnections.set(this.#session(conn, "tls"), conn);
     });
     try {
       raw.setKeepAlive(true);
@@ -943,10 +945,11 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
   }
 
   /** Starts the session of a connection admitted and counted. */
-  #session(conn: Connection, kind: SessionKind): void {
+  #session(conn: Connection, kind: SessionKind): Session {
     const session = new Session(conn, this.#shared, kind);
     this.#sessions.add(session);
     session.run();
+    return session;
   }
 
   /** A session's last act: its connection is closed and forgotten. */
@@ -960,7 +963,14 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
     // such sockets past --max-conns-per-ip, each with its kernel buffers.
     const lingering = page?.lingering ?? null;
     if (lingering !== null) this.#endLingering(lingering);
-    if (lingering === null) {
+    // So does a TLS socket ended with its close_notify, for the second it
+    // may take to close (SocketConnection.close).
+    const tls = this.#tlsConnections.get(session);
+    this.#tlsConnections.delete(session);
+    if (tls !== undefined) {
+      const hostname = session.hostname;
+      tls.whenGone(() => this.#limits.release(hostname));
+    } else if (lingering === null) {
       this.#limits.release(session.hostname);
     } else {
       const hostname = session.hostname;
