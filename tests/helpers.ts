@@ -216,15 +216,15 @@ export class Client implements AsyncDisposable {
   }
 
   /** The next line, waiting up to `ms`; fails at the end of the stream. */
-  async readLine(ms = TIMEOUT_MS): Promise<string> {
-    const line = await this.#next(ms);
+  async readLine(ms = TIMEOUT_MS, what?: string): Promise<string> {
+    const line = await this.#next(ms, what);
     if (line === null) throw new Error("The server closed the connection");
     return line;
   }
 
   /** Reads the next line and fails unless it is `expected`. */
   async expect(expected: string, ms = TIMEOUT_MS): Promise<void> {
-    const line = await this.readLine(ms);
+    const line = await this.readLine(ms, JSON.stringify(expected));
     if (line !== expected) {
       throw new Error(
         `Expected ${JSON.stringify(expected)}, got ${JSON.stringify(line)}`,
@@ -248,7 +248,10 @@ export class Client implements AsyncDisposable {
     const test = typeof match === "string" ? (l: string) => l === match : match;
     const deadline = Date.now() + ms;
     while (true) {
-      const line = await this.#next(Math.max(1, deadline - Date.now()));
+      const line = await this.#next(
+        Math.max(1, deadline - Date.now()),
+        typeof match === "string" ? JSON.stringify(match) : String(match),
+      );
       if (line === null) {
         throw new Error(`Connection ended before ${String(match)}`);
       }
@@ -300,17 +303,28 @@ export class Client implements AsyncDisposable {
     await this.#reading;
   }
 
-  async #next(ms: number): Promise<string | null> {
+  async #next(ms: number, what = "a line"): Promise<string | null> {
     const deadline = Date.now() + ms;
     while (this.#lines.length === 0) {
       if (this.#error) throw this.#error;
       if (this.#ended) return null;
       const arrived = new Promise<void>((resolve) => this.#wake = resolve);
-      await withTimeout(
-        arrived,
-        Math.max(1, deadline - Date.now()),
-        "waiting for a line",
-      );
+      try {
+        await withTimeout(
+          arrived,
+          Math.max(1, deadline - Date.now()),
+          "waiting for a line",
+        );
+      } catch (error) {
+        // Made here, not in the timer, so that the stack says which wait of
+        // which test it was; with the last lines that did come.
+        throw new Error(
+          `Timed out after ${ms} ms waiting for ${what}; the last lines: ${
+            JSON.stringify(this.transcript.slice(-5))
+          }`,
+          { cause: error },
+        );
+      }
     }
     return this.#lines.shift()!;
   }
