@@ -50,6 +50,7 @@ import { log } from "./log.ts";
 import { PasswordHasher } from "./passwords.ts";
 import { ADDRESS_FAILURE_MS } from "./commands/accounts.ts";
 import {
+  applyLift,
   applySanction,
   kickHere,
   roomShown,
@@ -1021,9 +1022,15 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
     }
     const done = announcement.kind === "moderation"
       ? moderation.reload().then(() => {
-        const sanction = announcement.sanction;
-        if (sanction !== undefined) {
-          this.#applyHere(sanction, announcement.roomName);
+        const { sanction, lifted, roomName } = announcement;
+        if (sanction !== undefined) this.#applyHere(sanction, roomName);
+        if (lifted !== undefined) {
+          applyLift(
+            { registry: this.registry, moderation },
+            lifted,
+            this.#roomNameOf(lifted, roomName),
+            null,
+          );
         }
       })
       : this.#reloadRooms();
@@ -1098,15 +1105,23 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
    * `roomName`: its room as written there, for a room not open here.
    */
   #applyHere(sanction: Sanction, roomName?: string): void {
-    const open = sanction.room === ""
-      ? undefined
-      : this.registry.rooms.get(sanction.room)?.name;
     applySanction(
       { registry: this.registry, moderation: this.#parts.moderation },
       sanction,
-      open ?? roomName ?? roomShown(this.registry, sanction.room) ?? "",
+      this.#roomNameOf(sanction, roomName),
       null,
     );
+  }
+
+  /**
+   * A sanction's room as this server writes it: as it is open here, else as
+   * the moderator's server wrote it (`roomName`), else by its key.
+   */
+  #roomNameOf(sanction: Sanction, roomName?: string): string {
+    const open = sanction.room === ""
+      ? undefined
+      : this.registry.rooms.get(sanction.room)?.name;
+    return open ?? roomName ?? roomShown(this.registry, sanction.room) ?? "";
   }
 
   /** Part of {@linkcode ClusterHost}: another server asks about a user here. */

@@ -1703,6 +1703,47 @@ Deno.test({
 
 Deno.test({
   name:
+    `cluster: an unmute tells the users it held on every server, not one another mute still holds${why}`,
+  ignore,
+  async fn() {
+    await using c = await cluster(3, { ops: ["root"] });
+    const [a, b, cPort] = c.ports;
+    await using root = await registered(a, "root");
+    await using gus = await Client.login(b, "gus", { from: "127.0.0.5" });
+    await using gil = await Client.login(cPort, "gil", { from: "127.0.0.6" });
+    await root.send("mute 127.0.0.4/30 wave");
+    await root.waitFor("Muted 127.0.0.4/30 on this server permanently: wave");
+    for (const client of [gus, gil]) {
+      await client.waitFor("You are muted permanently: wave");
+    }
+    await root.send("mute gus shh");
+    await root.waitFor("Muted gus (127.0.0.5) on this server permanently: shh");
+    await gus.expect("You are muted permanently: shh");
+    // The block still holds gus: b tells him nothing. What b does next on
+    // an announcement from a is the next line he reads.
+    await root.send("unmute gus");
+    await root.waitFor("Unmuted gus (127.0.0.5) on this server");
+    await root.send("mute gus again");
+    await root.waitFor((line) => line.startsWith("Muted gus (127.0.0.5)"));
+    await gus.expect("You are muted permanently: again");
+    await root.send("unmute gus");
+    await root.waitFor("Unmuted gus (127.0.0.5) on this server");
+    // The block lifted: both hear of it from their own server, though a
+    // name picked neither.
+    await root.send("unmute 127.0.0.4/30");
+    await root.waitFor("Unmuted 127.0.0.4/30 on this server");
+    for (const [name, client] of [["gus", gus], ["gil", gil]] as const) {
+      await client.expect("You are no longer muted");
+      await client.send("say free");
+      await client.waitFor((line) =>
+        line === `${name}: free` || line.startsWith("You are muted")
+      ).then((line) => assert.equal(line, `${name}: free`));
+    }
+  },
+});
+
+Deno.test({
+  name:
     `cluster: a server that opens a room after it was claimed knows its owner and room operators${why}`,
   ignore,
   async fn() {

@@ -51,16 +51,18 @@ export type ClaimResult = "ok" | "taken" | "offline" | { lookalike: string };
 export type Announcement =
   /**
    * Bans, mutes, operators or the lockdown changed: reload them, and act on
-   * the users a new sanction matches. `notice`: a line for the user with
-   * that key, wherever they are, once their server has reloaded (a lifted
-   * mute: told before, they could be refused a line as still muted).
+   * the users a new sanction matches, or tell those a lifted one held.
+   * `notice`: a line for the user with that key, wherever they are, once
+   * their server has reloaded (told before, they could be refused what they
+   * were just told they may do).
    */
   | {
     kind: "moderation";
     sanction?: Sanction;
+    lifted?: Sanction;
     /**
-     * The sanction's room as its moderator's server writes it ("Den"): a
-     * server with nobody in it knows only its key.
+     * The sanction's (or the lifted one's) room as its moderator's server
+     * writes it ("Den"): a server with nobody in it knows only its key.
      */
     roomName?: string;
     notice?: { key: string; text: string };

@@ -39,6 +39,7 @@ import { ban, bans, mute, unban, unmute, untilText } from "./sanctions.ts";
 
 export { roleRefusal, roomShown } from "./moderation_rules.ts";
 export {
+  applyLift,
   applySanction,
   checkNotMuted,
   parseSanction,

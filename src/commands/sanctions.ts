@@ -2,7 +2,8 @@
  * Bans and mutes: `ban`, `unban`, `mute`, `unmute` and `bans`, and what the
  * rest of the server asks of a sanction: whether a user is muted
  * (`checkNotMuted`), the line a sanctioned user sees (`sanctionText`), and
- * acting on the users a new one matches (`applySanction`).
+ * acting on the users a new one matches (`applySanction`) or a lifted one
+ * held (`applyLift`).
  *
  * @module
  */
@@ -455,34 +456,44 @@ async function lift(
       ? TEXT.unbannedThem(target.label, where)
       : TEXT.unmutedThem(target.label, where),
   );
-  const told = kind === "mute"
-    ? TEXT.unmutedYou(from.room?.name ?? null)
-    : null;
-  if (told !== null) {
-    // Everyone here the mute held, as everyone it matched was told of it:
-    // an address's or a block's, not only the one user a name picked. Not
-    // one whom another mute still holds there (their account's, a wider
-    // block's), nor those it never held.
-    const owner = from.room?.owner ?? null;
-    for (const other of matching(ctx, lifted)) {
-      if (other === user || moderation.isOperator(other.account)) continue;
-      if (owner !== null && other.account === owner) continue;
-      if (moderation.find("mute", from.key, subjectOf(other)) !== null) {
-        continue;
-      }
-      other.notice(told);
-    }
-  }
-  // On another server of the cluster, the user is told by their server
-  // once it has reloaded: told before, a line of theirs could still be
-  // refused as muted.
+  applyLift(ctx, lifted, from.room?.name ?? "", user);
+  // The other servers of a cluster reload it, and tell their users.
   await ctx.cluster?.announce({
     kind: "moderation",
-    notice: told !== null && target.user === undefined &&
-        target.node !== undefined
-      ? { key: target.account ?? target.key!, text: told }
-      : undefined,
+    lifted,
+    roomName: from.room?.name,
   });
+}
+
+/**
+ * Tells this server's users whom a lifted mute held (but `actor` and
+ * operators) that they may speak again: everyone it matched was told of it,
+ * an address's or a block's users too, not only the one a name picked. Not
+ * one whom another mute still holds there (their account's, a wider
+ * block's), nor those it never held. A lifted ban tells nobody. Every
+ * server of a cluster does it for its own users, once it has reloaded (told
+ * before, a line of theirs could still be refused as muted).
+ */
+export function applyLift(
+  ctx: Pick<Context, "registry" | "moderation">,
+  lifted: Sanction,
+  roomName: string,
+  actor: User | null,
+): void {
+  if (lifted.kind !== "mute") return;
+  const { registry, moderation } = ctx;
+  const line = TEXT.unmutedYou(lifted.room === "" ? null : roomName);
+  const owner = lifted.room === ""
+    ? null
+    : registry.rooms.get(lifted.room)?.owner ?? null;
+  for (const other of matching(ctx, lifted)) {
+    if (other === actor || moderation.isOperator(other.account)) continue;
+    if (owner !== null && other.account === owner) continue;
+    if (moderation.find("mute", lifted.room, subjectOf(other)) !== null) {
+      continue;
+    }
+    other.notice(line);
+  }
 }
 
 /** What `help ban` and `help mute` say of DURATION. */
