@@ -375,9 +375,11 @@ Deno.test("unmute of an address tells everyone it held, once no other mute holds
       "You are muted permanently: shh",
     ]);
   }
-  // The block still holds them: nothing to tell.
+  // The block still holds them: nothing to tell (each is told at once, in
+  // the same turn as root's answer, or not at all).
   await root.send("unmute 127.0.0.5");
   await root.expect("Unmuted 127.0.0.5 on this server");
+  for (const client of [gus, gil]) assert.deepEqual(await client.sync(), []);
   await root.send("unmute 127.0.0.4/30");
   await root.expect("Unmuted 127.0.0.4/30 on this server");
   for (const [name, client] of [["gus", gus], ["gil", gil]] as const) {
