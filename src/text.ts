@@ -274,6 +274,9 @@ export const TEXT = {
     date === null ? "permanently" : `until ${date}`,
   /** Where a ban or mute holds: the server, or a room. */
   scope: (room: string | null) => room === null ? "this server" : `"${room}"`,
+  /** Where an unban or unmute looked: the server, a room, or both. */
+  scopes: (rooms: (string | null)[]): string =>
+    rooms.map((room) => TEXT.scope(room)).join(" or "),
   bannedYou: (scope: string, until: string, reason: string) =>
     `You are banned from ${scope} ${until}: ${reason}`,
   mutedYou: (room: string | null, until: string, reason: string) =>

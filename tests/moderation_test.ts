@@ -346,6 +346,11 @@ Deno.test("a server operator in a room lifts its ban and mute, also once its own
   await root.expect('Unbanned bob (127.0.0.2) from "den"');
   await root.send("unmute 127.0.0.3");
   await root.expect('Unmuted 127.0.0.3 on "den"');
+  // Neither holds any more: the answer names both places looked in.
+  await root.send("unban bob");
+  await root.expect('bob (127.0.0.2) is not banned from this server or "den"');
+  await root.send("unmute 127.0.0.3");
+  await root.expect('127.0.0.3 is not muted on this server or "den"');
   await root.send("bans");
   await root.expect("No bans");
   await join(bob, "den");

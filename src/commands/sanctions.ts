@@ -425,9 +425,11 @@ async function lift(
   stillModerates(ctx, scope, `un${kind}`);
   let lifted: Sanction | null = null;
   let from = scope;
+  const searched: (string | null)[] = [];
   for (const s of scopes) {
     // A room's only while the operator is still in it.
     if (s.key !== "" && user.room !== s.room) continue;
+    searched.push(s.room?.name ?? null);
     lifted = await moderation.remove(kind, s.key, target.target);
     if (lifted !== null) {
       from = s;
@@ -435,7 +437,9 @@ async function lift(
     }
   }
   if (lifted === null) {
-    const where = TEXT.scope(scope.room?.name ?? null);
+    // Each place looked in: an operator's "not banned from this server"
+    // read as if the room they are in had not been.
+    const where = TEXT.scopes(searched);
     throw new ChatError(
       kind === "ban"
         ? TEXT.notBanned(target.label, where)
