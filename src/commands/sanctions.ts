@@ -528,7 +528,7 @@ export const unban: Command = takesName({
   usage: "unban TARGET",
   summary: "lift a ban",
   details: [
-    "A server operator lifts a server-wide ban; in a room, else the room's.",
+    "A server operator lifts the server-wide ban; if there is none and they are in a room, that room's.",
   ],
   loginRequired: true,
   needsArgs: true,
@@ -606,7 +606,7 @@ export const unmute: Command = takesName({
   usage: "unmute NAME",
   summary: "lift a mute",
   details: [
-    "A server operator lifts a server-wide mute; in a room, else the room's.",
+    "A server operator lifts the server-wide mute; if there is none and they are in a room, that room's.",
   ],
   loginRequired: true,
   needsArgs: true,
