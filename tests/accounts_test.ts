@@ -950,3 +950,39 @@ Deno.test("a wrong password is logged, with the account and the peer, never what
   assert.doesNotMatch(server.stderr, /guessed-wrong-1/);
   assert.doesNotMatch(server.stderr, new RegExp(PASSWORD));
 });
+
+Deno.test("a session that times out at a password question ends with its reason: no Cancelled. after it", async () => {
+  const clock = new FakeClock();
+  await using server = await startServer({ clock, idleTimeout: 600 });
+  const port = server.addr.port;
+  (await registered(port, "alice")).close();
+  // The login timeout, while the account's password is asked for.
+  await using guest = await Client.connect(port);
+  await guest.expect("Welcome to TestChat");
+  await guest.send("login alice", "\n");
+  await guest.waitFor((line) => line.startsWith("Password for alice"));
+  clock.advance(60_000);
+  await guest.expect("Login timed out.");
+  assert.deepEqual(await guest.closed(), []);
+  // The idle timeout, while a new password is asked for.
+  await using bob = await Client.connect(port);
+  await bob.expect("Welcome to TestChat");
+  await bob.send("login bob", "\n");
+  await bob.send("register", "\n");
+  await bob.waitFor((line) => line.startsWith("Choose a password"));
+  clock.advance(600_000);
+  await bob.expect("Idle for more than 600 seconds; disconnecting.");
+  assert.deepEqual(await bob.closed(), []);
+});
+
+Deno.test("a shutdown while a password is asked for ends with its line: no Cancelled. after it", async () => {
+  const server = await startServer();
+  await using alice = await Client.connect(server.addr.port);
+  await alice.expect("Welcome to TestChat");
+  await alice.send("login alice", "\n");
+  await alice.send("register", "\n");
+  await alice.waitFor((line) => line.startsWith("Choose a password"));
+  await server.close();
+  await alice.expect("Server is shutting down.");
+  assert.deepEqual(await alice.closed(), []);
+});

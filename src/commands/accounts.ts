@@ -285,7 +285,9 @@ async function askNew(
 }
 
 function cancelled({ session }: Context): null {
-  session.reply(TEXT.cancelled);
+  // A question the session's end cut short (a timeout, a shutdown): its
+  // farewell stays the last line.
+  if (session.active) session.reply(TEXT.cancelled);
   return null;
 }
 

@@ -246,7 +246,8 @@ export const login: Command = {
           again: tries > 0,
         });
       if (typedPassword === null) {
-        session.reply(TEXT.cancelled);
+        // Not after the farewell of a session that ended meanwhile.
+        if (session.active) session.reply(TEXT.cancelled);
         return;
       }
       const failures = await checkPassword(ctx, account, typedPassword);
