@@ -303,6 +303,9 @@ export async function serve(options: ServeOptions = {}): Promise<ChatServer> {
     ...overrides
   } = options;
   const config: Config = { ...DEFAULTS, ...overrides };
+  // As parseFlags() does for --no-http: else an embedder's noHttp was
+  // ignored and the page took httpPort (8080 by default) all the same.
+  if (config.noHttp) config.httpPort = null;
   const motd = config.motd === "" ? [] : readMotd(config.motd);
   const storeLog = log("store");
   // Made before the store, which reports each commit's time to it; what it

@@ -722,3 +722,12 @@ Deno.test("the page's files go gzipped to a browser that takes it, and an unchan
     await refused.body?.cancel();
   }
 });
+
+Deno.test("serve({ noHttp: true }) listens on no HTTP port, as --no-http does", async () => {
+  // httpPort 0 here, where an embedder's default would take 8080.
+  await using server = await startWeb({ noHttp: true });
+  assert.equal(server.httpAddr, null);
+  await using alice = await Client.login(server.addr.port, "alice");
+  await alice.send("look");
+  await alice.expectLines(["The following are in this room:", "alice"]);
+});
