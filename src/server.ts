@@ -1025,14 +1025,17 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
     }
     const done = announcement.kind === "moderation"
       ? moderation.reload().then(() => {
-        const { sanction, lifted, roomName } = announcement;
-        if (sanction !== undefined) this.#applyHere(sanction, roomName);
+        const { sanction, lifted, roomName, roomOwner } = announcement;
+        if (sanction !== undefined) {
+          this.#applyHere(sanction, roomName, roomOwner);
+        }
         if (lifted !== undefined) {
           applyLift(
             { registry: this.registry, moderation },
             lifted,
             this.#roomNameOf(lifted, roomName),
             null,
+            roomOwner,
           );
         }
       })
@@ -1107,12 +1110,17 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
    * A sanction set on another server, acted on for this server's users;
    * `roomName`: its room as written there, for a room not open here.
    */
-  #applyHere(sanction: Sanction, roomName?: string): void {
+  #applyHere(
+    sanction: Sanction,
+    roomName?: string,
+    roomOwner?: string | null,
+  ): void {
     applySanction(
       { registry: this.registry, moderation: this.#parts.moderation },
       sanction,
       this.#roomNameOf(sanction, roomName),
       null,
+      roomOwner,
     );
   }
 

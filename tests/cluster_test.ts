@@ -1748,6 +1748,45 @@ Deno.test({
 
 Deno.test({
   name:
+    `cluster: a room's unmute leaves its owner alone on a server where the room is not open${why}`,
+  ignore,
+  async fn() {
+    await using c = await cluster(2, { ops: ["root"] });
+    const [a, b] = c.ports;
+    await using root = await registered(a, "root");
+    await using carol = await registered(a, "carol");
+    {
+      await using alice = await registered(a, "alice");
+      await alice.send("join den");
+      await alice.waitFor('You are now in room "den".');
+      await alice.send("claim");
+      await alice.waitFor((line) => line.startsWith('You now own "den"'));
+      await alice.send("roomop carol");
+      await alice.waitFor('carol is now a room operator of "den"');
+      await alice.send("logout");
+      await alice.closed();
+    }
+    await carol.send("join den");
+    await carol.waitFor('You are now in room "den".');
+    await carol.send("mute 127.0.0.4/30 wave");
+    await carol.waitFor('Muted 127.0.0.4/30 on "den" permanently: wave');
+    // The owner, back on b, where nobody is in den, from inside the block.
+    await using alice = await loginAccount(b, "alice", { from: "127.0.0.5" });
+    // What b does next on an announcement from a is the next line she
+    // reads: a server mute of her address, which holds her.
+    await root.send("mute 127.0.0.5 marker");
+    await root.waitFor("Muted 127.0.0.5 on this server permanently: marker");
+    await alice.expect("You are muted permanently: marker");
+    await carol.send("unmute 127.0.0.4/30");
+    await carol.waitFor('Unmuted 127.0.0.4/30 on "den"');
+    await root.send("unmute 127.0.0.5");
+    await root.waitFor("Unmuted 127.0.0.5 on this server");
+    await alice.expect("You are no longer muted");
+  },
+});
+
+Deno.test({
+  name:
     `cluster: a server that opens a room after it was claimed knows its owner and room operators${why}`,
   ignore,
   async fn() {

@@ -394,6 +394,32 @@ Deno.test("unmute of an address tells everyone it held, once no other mute holds
   }
 });
 
+Deno.test("a room's unmute does not tell a user the server still mutes that they may speak", async () => {
+  await using setup = await withOperator({}, "alice");
+  const { port, root } = setup;
+  await using alice = await loginAccount(port, "alice");
+  await using bob = await Client.login(port, "bob", { from: "127.0.0.2" });
+  await join(alice, "den");
+  await alice.send("claim");
+  await alice.waitFor((line) => line.startsWith("You now own"));
+  await join(bob, "den");
+  await alice.send("mute bob room");
+  await alice.waitFor('Muted bob (127.0.0.2) on "den" permanently: room');
+  await bob.waitFor('You are muted in "den" permanently: room');
+  await root.send("mute bob server");
+  await root.waitFor(
+    "Muted bob (127.0.0.2) on this server permanently: server",
+  );
+  await bob.expect("You are muted permanently: server");
+  // The room's lifted, the server's holds: nothing to tell him (told at
+  // once, in the same turn as alice's answer, or not at all).
+  await alice.send("unmute bob");
+  await alice.waitFor('Unmuted bob (127.0.0.2) on "den"');
+  assert.deepEqual(await bob.sync(), []);
+  await bob.send("say still?");
+  await bob.expect("You are muted permanently: server");
+});
+
 Deno.test("mute: a server operator's holds everywhere, a room owner's in the room; each try says until when", async () => {
   const clock = new FakeClock();
   // Flood control would hold lines on the fake clock.

@@ -65,6 +65,12 @@ export type Announcement =
      * writes it ("Den"): a server with nobody in it knows only its key.
      */
     roomName?: string;
+    /**
+     * The sanction's room's owner (an account key), as its moderator's
+     * server knows it: the owner is exempt from their room's sanctions, and
+     * a server with nobody in the room does not know them.
+     */
+    roomOwner?: string | null;
     notice?: { key: string; text: string };
     from?: string;
   }

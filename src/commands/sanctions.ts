@@ -19,7 +19,7 @@ import {
   type Subject,
 } from "../moderation.ts";
 import { foldName } from "../names.ts";
-import { MAIN_ROOM } from "../registry.ts";
+import { MAIN_ROOM, type Registry } from "../registry.ts";
 import type { Room, User } from "../room.ts";
 import type { Sanction, SanctionKind } from "../store/store.ts";
 import { formatDate, formatMoment, TEXT } from "../text.ts";
@@ -354,6 +354,7 @@ async function sanction(
     kind: "moderation",
     sanction: record,
     roomName: scope.room?.name,
+    roomOwner: scope.room?.owner ?? null,
   });
 }
 
@@ -368,12 +369,11 @@ export function applySanction(
   record: Sanction,
   roomName: string,
   actor: User | null,
+  roomOwner?: string | null,
 ): void {
   const { registry, moderation } = ctx;
   const line = sanctionText(record, roomName);
-  const owner = record.room === ""
-    ? null
-    : registry.rooms.get(record.room)?.owner ?? null;
+  const owner = ownerOf(registry, record, roomOwner);
   for (const other of matching(ctx, record)) {
     if (other === actor || moderation.isOperator(other.account)) continue;
     if (owner !== null && other.account === owner) continue;
@@ -466,6 +466,7 @@ async function lift(
     kind: "moderation",
     lifted,
     roomName: from.room?.name,
+    roomOwner: from.room?.owner ?? null,
   });
 }
 
@@ -483,21 +484,38 @@ export function applyLift(
   lifted: Sanction,
   roomName: string,
   actor: User | null,
+  roomOwner?: string | null,
 ): void {
   if (lifted.kind !== "mute") return;
   const { registry, moderation } = ctx;
   const line = TEXT.unmutedYou(lifted.room === "" ? null : roomName);
-  const owner = lifted.room === ""
-    ? null
-    : registry.rooms.get(lifted.room)?.owner ?? null;
+  const owner = ownerOf(registry, lifted, roomOwner);
   for (const other of matching(ctx, lifted)) {
     if (other === actor || moderation.isOperator(other.account)) continue;
     if (owner !== null && other.account === owner) continue;
-    if (moderation.find("mute", lifted.room, subjectOf(other)) !== null) {
+    const subject = subjectOf(other);
+    // Still muted there, or (a room's mute lifted) on the whole server:
+    // told they may speak, their next line would be refused.
+    if (moderation.find("mute", lifted.room, subject) !== null) continue;
+    if (lifted.room !== "" && moderation.find("mute", "", subject) !== null) {
       continue;
     }
     other.notice(line);
   }
+}
+
+/**
+ * A room sanction's room's owner (exempt from it): as the room is open
+ * here, else as the moderator's server announced it (`announced`), since a
+ * server of a cluster with nobody in the room does not have it.
+ */
+function ownerOf(
+  registry: Registry,
+  sanction: Sanction,
+  announced: string | null | undefined,
+): string | null {
+  if (sanction.room === "") return null;
+  return registry.rooms.get(sanction.room)?.owner ?? announced ?? null;
 }
 
 /** What `help ban` and `help mute` say of DURATION. */
