@@ -328,6 +328,18 @@ export const TEXT = {
   noBans: "No bans",
   moreBans: (count: number) =>
     `and ${count} more ${count === 1 ? "ban" : "bans"}`,
+  mutesHeader: "Mutes:",
+  muteLine: (
+    label: string,
+    scope: string,
+    by: string,
+    at: string,
+    until: string,
+    reason: string,
+  ) => `  ${label} on ${scope}, by ${by} on ${at}, ${until}: ${reason}`,
+  noMutes: "No mutes",
+  moreMutes: (count: number) =>
+    `and ${count} more ${count === 1 ? "mute" : "mutes"}`,
   modlogHeader: "Moderation log, oldest first:",
   /** A target or scope of "" is left out (a claim's target is its room). */
   modlogLine: (

@@ -1787,6 +1787,52 @@ Deno.test({
 
 Deno.test({
   name:
+    `cluster: mutes on one server lists the mutes set on another, the server's and a room's, as bans does${why}`,
+  ignore,
+  async fn() {
+    await using c = await cluster(2, { ops: ["root", "rose"] });
+    const [a, b] = c.ports;
+    await using root = await registered(a, "root");
+    await using rose = await registered(b, "rose");
+    await using owner = await registered(a, "owner");
+    await using carol = await registered(b, "carol");
+    await using gus = await Client.login(b, "gus", { from: "127.0.0.5" });
+    for (const client of [rose, owner, carol]) {
+      await client.send("join den");
+      await client.waitFor('You are now in room "den".');
+    }
+    await owner.send("claim");
+    await owner.waitFor((line) => line.startsWith('You now own "den"'));
+    await owner.send("roomop carol");
+    await owner.waitFor('carol is now a room operator of "den"');
+    await carol.waitFor('carol is now a room operator of "den"');
+    await owner.send("mute 127.0.0.9 noise");
+    await owner.waitFor('Muted 127.0.0.9 on "den" permanently: noise');
+    await root.send("mute gus shh");
+    await root.waitFor("Muted gus (127.0.0.5) on this server permanently: shh");
+    // b has reloaded once it has told gus.
+    await gus.waitFor("You are muted permanently: shh");
+    const listed = (line: string) =>
+      line === "Mutes:" || line === "No mutes" || line.startsWith("  ");
+    await rose.send("mutes");
+    const all = (await rose.sync()).filter(listed);
+    assert.equal(all.length, 3, all.join("\n"));
+    assert.equal(all[0], "Mutes:");
+    assert.match(
+      all[1],
+      /^ {2}gus \(127\.0\.0\.5\) on this server, by root on .* UTC, permanently: shh$/,
+    );
+    assert.match(
+      all[2],
+      /^ {2}127\.0\.0\.9 on "den", by owner on .* UTC, permanently: noise$/,
+    );
+    await carol.send("mutes");
+    assert.deepEqual((await carol.sync()).filter(listed), [all[0], all[2]]);
+  },
+});
+
+Deno.test({
+  name:
     `cluster: a server that opens a room after it was claimed knows its owner and room operators${why}`,
   ignore,
   async fn() {

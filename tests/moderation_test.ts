@@ -470,6 +470,82 @@ Deno.test("mute: a server operator's holds everywhere, a room owner's in the roo
   await bob.waitFor("bob: free again");
 });
 
+Deno.test("mutes lists the mutes in force as bans lists the bans: every one to a server operator, the room's to its owner and room operators", async () => {
+  const clock = new FakeClock();
+  await using setup = await withOperator(
+    { clock, floodRate: 0 },
+    "alice",
+    "carol",
+  );
+  const { port, root } = setup;
+  // Where the others' comings and goings do not show.
+  await join(root, "ops");
+  await using alice = await loginAccount(port, "alice");
+  await using carol = await loginAccount(port, "carol");
+  await using bob = await Client.login(port, "bob", { from: "127.0.0.2" });
+  await root.send("mutes");
+  await root.expect("No mutes");
+  await join(alice, "den");
+  await alice.send("claim");
+  await alice.waitFor((line) => line.startsWith("You now own"));
+  await alice.send("roomop carol");
+  await alice.expect('carol is now a room operator of "den"');
+  await carol.waitFor('carol is now a room operator of "den"');
+  await join(carol, "den");
+  await alice.send("mute 127.0.0.3 noise");
+  await alice.waitFor('Muted 127.0.0.3 on "den" permanently: noise');
+  await root.send("mute bob 30m calm down");
+  await root.waitFor(
+    "Muted bob (127.0.0.2) on this server until 2026-01-01 00:30:00 UTC: calm down",
+  );
+  // Server-wide first, though set last; the bans are not among them.
+  const both = [
+    "Mutes:",
+    "  bob (127.0.0.2) on this server, by root on 2026-01-01 00:00 UTC, until 2026-01-01 00:30:00 UTC: calm down",
+    '  127.0.0.3 on "den", by alice on 2026-01-01 00:00 UTC, permanently: noise',
+  ];
+  await root.send("mutes");
+  assert.deepEqual(await root.sync(), both);
+  await root.send("bans");
+  assert.deepEqual(await root.sync(), ["No bans"]);
+  // The owner and a room operator: their room's only.
+  for (const moderator of [alice, carol]) {
+    await moderator.send("mutes");
+    assert.deepEqual(await moderator.sync(), [both[0], both[2]]);
+  }
+  // Nobody else, and help lists it only to those who may use it.
+  await bob.send("mutes");
+  await bob.waitFor(
+    'Only the owner of this room, its room operators and server operators can use "mutes"',
+  );
+  await bob.send("help");
+  assert.ok(!(await bob.sync()).some((line) => line.startsWith("  mutes ")));
+  await carol.send("help");
+  assert.ok((await carol.sync()).some((line) => line.startsWith("  mutes ")));
+  // One that has ended is not listed.
+  clock.advance(30 * 60 * 1000);
+  await root.send("mutes");
+  assert.deepEqual(await root.sync(), [both[0], both[2]]);
+  await alice.send("unmute 127.0.0.3");
+  await alice.expect('Unmuted 127.0.0.3 on "den"');
+  await carol.send("mutes");
+  assert.deepEqual(await carol.sync(), ["No mutes"]);
+});
+
+Deno.test("mutes lists at most 200, and says how many more", async () => {
+  await using setup = await withOperator({ floodRate: 0 });
+  const { root } = setup;
+  for (let i = 0; i < 202; i++) {
+    await root.send(`mute 10.0.${i >> 8}.${i & 255} noise`);
+    await root.waitFor((line) => line.startsWith("Muted 10.0."));
+  }
+  await root.send("mutes");
+  const lines = await root.sync();
+  assert.equal(lines[0], "Mutes:");
+  assert.equal(lines.length, 202);
+  assert.equal(lines.at(-1), "and 2 more mutes");
+});
+
 Deno.test("lockdown: only registered users may log in, and a guest is told why", async () => {
   await using setup = await withOperator({}, "alice");
   const { port, root } = setup;

@@ -3236,6 +3236,7 @@ const COMMAND_HELP = [
     "mute NAME [DURATION] [REASON]",
     "NAME still reads but cannot say, me, msg, reply, set a topic, nick or away",
   ],
+  ["mutes", "list the mutes: target, who set it, when, its end, the reason"],
   ["nick NAME", "change your name to NAME"],
   ["op NAME", "make a registered user a server operator"],
   ["password", "change your account's password"],

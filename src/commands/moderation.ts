@@ -35,7 +35,15 @@ import {
   roleRefusal,
   roomShown,
 } from "./moderation_rules.ts";
-import { ban, bans, mute, unban, unmute, untilText } from "./sanctions.ts";
+import {
+  ban,
+  bans,
+  mute,
+  mutes,
+  unban,
+  unmute,
+  untilText,
+} from "./sanctions.ts";
 
 export { roleRefusal, roomShown } from "./moderation_rules.ts";
 export {
@@ -543,6 +551,7 @@ export const MODERATION: ReadonlyMap<string, Command> = new Map(
     bans,
     mute,
     unmute,
+    mutes,
     modlog,
     lockdown,
     op,

@@ -1,6 +1,6 @@
 /**
- * Bans and mutes: `ban`, `unban`, `mute`, `unmute` and `bans`, and what the
- * rest of the server asks of a sanction: whether a user is muted
+ * Bans and mutes: `ban`, `unban`, `bans`, `mute`, `unmute` and `mutes`, and
+ * what the rest of the server asks of a sanction: whether a user is muted
  * (`checkNotMuted`), the line a sanctioned user sees (`sanctionText`), and
  * acting on the users a new one matches (`applySanction`) or a lifted one
  * held (`applyLift`).
@@ -554,8 +554,53 @@ export const unban: Command = takesName({
   run: (ctx, args) => lift(ctx, "ban", args),
 });
 
-/** The most bans one `bans` answer lists (server-wide ones first). */
+/**
+ * The most bans (or mutes) one `bans` (or `mutes`) answer lists,
+ * server-wide ones first.
+ */
 export const MAX_BANS_LISTED = 200;
+
+/**
+ * `bans` or `mutes` (`kind`): those in force (an ended one is dropped by
+ * `list`), every one for a server operator, the room's for its owner and
+ * room operators.
+ */
+function listSanctions(ctx: UserContext, kind: SanctionKind): void {
+  const { moderation, user, session, registry } = ctx;
+  const all = moderation.isOperator(user.account);
+  const found = moderation.list(kind).filter((s) =>
+    all || s.room === user.room!.key
+  );
+  if (found.length === 0) {
+    session.reply(kind === "ban" ? TEXT.noBans : TEXT.noMutes);
+    return;
+  }
+  // Server-wide first. Rooms' sanctions are bounded per room, not in all,
+  // and each line can carry a long reason: an answer past the output bound
+  // would drop the operator who asked.
+  const shown = [
+    ...found.filter((s) => s.room === ""),
+    ...found.filter((s) => s.room !== ""),
+  ].slice(0, MAX_BANS_LISTED);
+  const more = found.length - shown.length;
+  const line = kind === "ban" ? TEXT.banLine : TEXT.muteLine;
+  session.reply(
+    kind === "ban" ? TEXT.bansHeader : TEXT.mutesHeader,
+    ...shown.map((s) =>
+      line(
+        s.label,
+        TEXT.scope(roomShown(registry, s.room)),
+        s.by,
+        formatDate(s.at),
+        untilText(s.until),
+        s.reason,
+      )
+    ),
+    ...(more > 0
+      ? [kind === "ban" ? TEXT.moreBans(more) : TEXT.moreMutes(more)]
+      : []),
+  );
+}
 
 /** `bans`: the bans in force, with who set them, when, until when and why. */
 export const bans: Command = {
@@ -568,38 +613,7 @@ export const bans: Command = {
   ],
   loginRequired: true,
   role: "roomModerator",
-  run({ moderation, user, session, registry }) {
-    const all = moderation.isOperator(user.account);
-    const found = moderation.list("ban").filter((b) =>
-      all || b.room === user.room!.key
-    );
-    if (found.length === 0) {
-      session.reply(TEXT.noBans);
-      return;
-    }
-    // Server-wide first. Rooms' bans are bounded per room, not in all, and
-    // each line can carry a long reason: an answer past the output bound
-    // would drop the operator who asked.
-    const shown = [
-      ...found.filter((b) => b.room === ""),
-      ...found.filter((b) => b.room !== ""),
-    ].slice(0, MAX_BANS_LISTED);
-    const more = found.length - shown.length;
-    session.reply(
-      TEXT.bansHeader,
-      ...shown.map((b) =>
-        TEXT.banLine(
-          b.label,
-          TEXT.scope(roomShown(registry, b.room)),
-          b.by,
-          formatDate(b.at),
-          untilText(b.until),
-          b.reason,
-        )
-      ),
-      ...(more > 0 ? [TEXT.moreBans(more)] : []),
-    );
-  },
+  run: (ctx) => listSanctions(ctx, "ban"),
 };
 
 /** `mute NAME [DURATION] [REASON]`. */
@@ -631,3 +645,17 @@ export const unmute: Command = takesName({
   role: "roomModerator",
   run: (ctx, args) => lift(ctx, "mute", args),
 });
+
+/** `mutes`: the mutes in force, as `bans` lists the bans. */
+export const mutes: Command = {
+  name: "mutes",
+  usage: "mutes",
+  summary: "list the mutes: target, who set it, when, its end, the reason",
+  details: [
+    "Server operators see every mute; others, this room's.",
+    `At most ${MAX_BANS_LISTED} at a time, server-wide ones first.`,
+  ],
+  loginRequired: true,
+  role: "roomModerator",
+  run: (ctx) => listSanctions(ctx, "mute"),
+};
