@@ -586,6 +586,55 @@ Deno.test("password changes the password after the current one; unregister frees
   assert.deepEqual(await guest.sync(), [], "a guest again, as in the seed");
 });
 
+Deno.test("unregister PASSWORD deletes the account in one line, as login NAME PASSWORD logs in; a wrong one is not asked again", async () => {
+  const clock = new FakeClock();
+  await using server = await startServer({ clock });
+  const port = server.addr.port;
+  await using alice = await registered(port, "alice");
+  await alice.send("unregister guessed-wrong-1");
+  await alice.expect("Wrong password");
+  // No prompt follows: the line was the try, as at login.
+  assert.deepEqual(await alice.sync(), []);
+  await alice.send(`unregister ${PASSWORD}`);
+  await alice.expect("1 failed login lately: checking in 1 s");
+  await withTimeout(clock.untilPending(), TIMEOUT_MS, "the delay");
+  clock.advance(1000);
+  await alice.expect(
+    'The account "alice" is deleted; you stay online as a guest.',
+  );
+  await alice.send("logout");
+  const farewell = await alice.closed();
+  assert.ok(
+    !farewell.some((line) =>
+      line.includes("guessed") || line.includes(PASSWORD)
+    ),
+    "the password is never shown back",
+  );
+  // The name is a guest's again.
+  await using guest = await Client.connect(port);
+  await guest.expect("Welcome to TestChat");
+  await guest.send("login alice");
+  assert.deepEqual(await guest.sync(), [], "a guest's login, as in the seed");
+});
+
+Deno.test("unregister PASSWORD with a wrong password logs the try, never what was typed", async () => {
+  const server = await ServerProcess.start();
+  try {
+    await using alice = await registered(server.port, "alice");
+    await alice.send("unregister guessed-wrong-2");
+    await alice.expect("Wrong password");
+    await alice.send("logout");
+    await alice.closed();
+  } finally {
+    await server.stop();
+  }
+  assert.match(
+    server.stderr,
+    /Wrong password for alice from 127\.0\.0\.1:\d+ \(try 1 on this connection\)/,
+  );
+  assert.doesNotMatch(server.stderr, /guessed-wrong-2/);
+});
+
 Deno.test("a login prompt opened before a password change, or before the account went, does not take the old password", async () => {
   await using server = await startServer();
   const port = server.addr.port;

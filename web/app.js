@@ -3255,7 +3255,7 @@ const COMMAND_HELP = [
   ["unclaim", "give this room up: it goes when empty, as other rooms do"],
   ["unignore NAME", "see NAME's lines and private messages again"],
   ["unmute NAME", "lift a mute"],
-  ["unregister", "delete your account (asks for its password)"],
+  ["unregister [PASSWORD]", "delete your account (asks for its password)"],
   ["who", "list everyone logged in"],
   ["whois NAME", "show NAME's room, time connected and idle, and away message"],
 ];

@@ -409,14 +409,21 @@ export const password: Command = {
   },
 };
 
-/** `unregister`: the account is deleted; its name is free again. */
+/**
+ * `unregister [PASSWORD]`: the account is deleted; its name is free again.
+ * The password on the line is taken as `login NAME PASSWORD` takes it: a
+ * wrong one is refused without asking again.
+ */
 export const unregister: Command = {
   name: "unregister",
-  usage: "unregister",
+  usage: "unregister [PASSWORD]",
   summary: "delete your account (asks for its password)",
-  details: ["You stay online as a guest; the messages waiting go too."],
+  details: [
+    "You stay online as a guest; the messages waiting go too.",
+    '"unregister PASSWORD" is for scripts.',
+  ],
   loginRequired: true,
-  async run(ctx) {
+  async run(ctx, given) {
     const { session, store, user, moderation, registry } = ctx;
     const account = await ownAccount(ctx);
     const refuseIfHeld = () => {
@@ -429,9 +436,11 @@ export const unregister: Command = {
       }
     };
     refuseIfHeld();
-    const typed = await session.ask(TEXT.unregisterPassword(account.name), {
-      secret: true,
-    });
+    const typed = given !== ""
+      ? given
+      : await session.ask(TEXT.unregisterPassword(account.name), {
+        secret: true,
+      });
     if (typed === null) return void cancelled(ctx);
     if (await checkPassword(ctx, account, typed) === null) return;
     // Again: a ban or mute set while the password was asked for holds too.
