@@ -2891,7 +2891,10 @@ browserTest(
       "A command: Tab completes it; /help lists them",
     );
     await ann.page.keyboard.type("m");
-    assert.equal(await hint(), "/me  /mode  /modlog  /motd  /msg  /mute");
+    assert.equal(
+      await hint(),
+      "/me  /mode  /modlog  /motd  /msg  /mute  /mutes",
+    );
     await ann.page.keyboard.type("sg ");
     assert.equal(await hint(), "/msg NAME TEXT: send TEXT to NAME only");
     await ann.screenshot("command-hint");
