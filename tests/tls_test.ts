@@ -205,16 +205,11 @@ Deno.test({
       quitter.close();
       // Its socket's FIN ends the handshake, which cannot finish now: the
       // address's one place is free again, not held until the 10 s.
-      const deadline = Date.now() + 5_000;
-      while (true) {
-        await using next = Client.from(
+      await untilAdmitted(async () =>
+        Client.from(
           await Deno.connectTls({ hostname: "127.0.0.1", port, caCerts }),
-        );
-        const line = await next.readLine();
-        if (line === "Welcome to TestChat") break;
-        assert.equal(line, "Too many connections from your address");
-        assert.ok(Date.now() < deadline, "the place was never given back");
-      }
+        )
+      );
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
@@ -258,14 +253,7 @@ Deno.test({
       }
       // The second is up: the socket is destroyed, and its place is free.
       clock.advance(1000);
-      const deadline = Date.now() + 5_000;
-      while (true) {
-        await using next = await connect();
-        const line = await next.readLine();
-        if (line === "Welcome to TestChat") break;
-        assert.equal(line, "Too many connections from your address");
-        assert.ok(Date.now() < deadline, "the place was never given back");
-      }
+      await untilAdmitted(connect);
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
@@ -306,6 +294,21 @@ Deno.test({
     }
   },
 });
+
+/**
+ * Connects until the server lets a connection in (its address's place
+ * given back), each refused with the per-address line; fails after 5 s.
+ */
+async function untilAdmitted(connect: () => Promise<Client>): Promise<void> {
+  const deadline = Date.now() + 5_000;
+  while (true) {
+    await using next = await connect();
+    const line = await next.readLine();
+    if (line === "Welcome to TestChat") return;
+    assert.equal(line, "Too many connections from your address");
+    assert.ok(Date.now() < deadline, "the place was never given back");
+  }
+}
 
 /** Reads `conn` to its end; the bytes that came (a server that never
  * closes fails the test, rather than holding it). */
