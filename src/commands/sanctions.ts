@@ -560,6 +560,22 @@ export const unban: Command = takesName({
  */
 export const MAX_BANS_LISTED = 200;
 
+/** What `bans` and `mutes` answer with. */
+const LISTING = {
+  ban: {
+    none: TEXT.noBans,
+    header: TEXT.bansHeader,
+    line: TEXT.banLine,
+    more: TEXT.moreBans,
+  },
+  mute: {
+    none: TEXT.noMutes,
+    header: TEXT.mutesHeader,
+    line: TEXT.muteLine,
+    more: TEXT.moreMutes,
+  },
+} as const;
+
 /**
  * `bans` or `mutes` (`kind`): those in force (an ended one is dropped by
  * `list`), every one for a server operator, the room's for its owner and
@@ -567,12 +583,13 @@ export const MAX_BANS_LISTED = 200;
  */
 function listSanctions(ctx: UserContext, kind: SanctionKind): void {
   const { moderation, user, session, registry } = ctx;
+  const text = LISTING[kind];
   const all = moderation.isOperator(user.account);
   const found = moderation.list(kind).filter((s) =>
     all || s.room === user.room!.key
   );
   if (found.length === 0) {
-    session.reply(kind === "ban" ? TEXT.noBans : TEXT.noMutes);
+    session.reply(text.none);
     return;
   }
   // Server-wide first. Rooms' sanctions are bounded per room, not in all,
@@ -583,11 +600,10 @@ function listSanctions(ctx: UserContext, kind: SanctionKind): void {
     ...found.filter((s) => s.room !== ""),
   ].slice(0, MAX_BANS_LISTED);
   const more = found.length - shown.length;
-  const line = kind === "ban" ? TEXT.banLine : TEXT.muteLine;
   session.reply(
-    kind === "ban" ? TEXT.bansHeader : TEXT.mutesHeader,
+    text.header,
     ...shown.map((s) =>
-      line(
+      text.line(
         s.label,
         TEXT.scope(roomShown(registry, s.room)),
         s.by,
@@ -596,9 +612,7 @@ function listSanctions(ctx: UserContext, kind: SanctionKind): void {
         s.reason,
       )
     ),
-    ...(more > 0
-      ? [kind === "ban" ? TEXT.moreBans(more) : TEXT.moreMutes(more)]
-      : []),
+    ...(more > 0 ? [text.more(more)] : []),
   );
 }
 
