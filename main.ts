@@ -9,12 +9,8 @@
 import denoJson from "./deno.json" with { type: "json" };
 import { parseFlags, usage, UsageError } from "./src/config.ts";
 import { log, startLogging, stopLogging } from "./src/log.ts";
-import {
-  CertificateError,
-  FlagFileError,
-  ListenError,
-  serve,
-} from "./src/server.ts";
+import { FlagFileError, ListenError, serve } from "./src/server.ts";
+import { CertificateError } from "./src/tls/certificate.ts";
 import { StoreError } from "./src/store/store.ts";
 
 export { ChatServer, serve, type ServeOptions } from "./src/server.ts";

@@ -9,7 +9,7 @@ import {
   typeInto,
   withTimeout,
 } from "./helpers.ts";
-import { certificateWarning, readCertificate } from "../src/server.ts";
+import { certificateWarning, readCertificate } from "../src/tls/certificate.ts";
 import {
   makeCertificate,
   openssl,
