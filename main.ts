@@ -9,7 +9,8 @@
 import denoJson from "./deno.json" with { type: "json" };
 import { parseFlags, usage, UsageError } from "./src/config.ts";
 import { log, startLogging, stopLogging } from "./src/log.ts";
-import { FlagFileError, ListenError, serve } from "./src/server.ts";
+import { ListenError, serve } from "./src/server.ts";
+import { FlagFileError } from "./src/flag_files.ts";
 import { CertificateError } from "./src/tls/certificate.ts";
 import { StoreError } from "./src/store/store.ts";
 

@@ -21,6 +21,7 @@ import {
 import type { Command } from "./commands/command.ts";
 import { COMMANDS } from "./commands/mod.ts";
 import { type Config, DEFAULTS } from "./config.ts";
+import { databasePath, readMotd, readRedisPassword } from "./flag_files.ts";
 import {
   type Connection,
   peerAddress,
@@ -88,7 +89,7 @@ import {
 } from "./cluster/cluster.ts";
 import type { User } from "./room.ts";
 import type { Sanction, Store } from "./store/store.ts";
-import { encodeLine, sanitize, TEXT } from "./text.ts";
+import { encodeLine, TEXT } from "./text.ts";
 
 /** Options for {@linkcode serve}: any of the config, the rest defaulted. */
 export interface ServeOptions extends Partial<Config> {
@@ -427,70 +428,6 @@ function listenOpen(host: string, port: number): Promise<Server> {
       resolve(server);
     });
   });
-}
-
-/** `path` made absolute, for the log; as it is if that cannot be done. */
-function databasePath(path: string): string {
-  if (path === ":memory:") return path;
-  try {
-    return Deno.realPathSync(path);
-  } catch {
-    return path;
-  }
-}
-
-/**
- * Reads `--redis-password-file`: its text without the line ends after it
- * (`echo`, an editor and `systemd-creds` all end a file with one). A
- * missing or empty file is a {@linkcode StoreError}, one line for the
- * operator, that names the file and never its contents.
- */
-export function readRedisPassword(path: string): string {
-  let text;
-  try {
-    text = Deno.readTextFileSync(path);
-  } catch (error) {
-    throw new StoreError(
-      `Cannot read the Redis password file "${path}": ${
-        (error as Error).message
-      }`,
-      { cause: error },
-    );
-  }
-  const password = text.replace(/[\r\n]+$/, "");
-  if (password === "") {
-    throw new StoreError(`The Redis password file "${path}" is empty`);
-  }
-  return password;
-}
-
-/**
- * A file a flag names (`--motd`) that cannot be read at start: one line for
- * the operator, naming the flag and the file.
- */
-export class FlagFileError extends Error {
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = "FlagFileError";
-  }
-}
-
-/** The message of the day: its lines, sanitised, without trailing blanks. */
-function readMotd(path: string): string[] {
-  let text;
-  try {
-    text = Deno.readTextFileSync(path);
-  } catch (error) {
-    throw new FlagFileError(
-      `Cannot read the message of the day (--motd) "${path}": ${
-        (error as Error).message
-      }`,
-      { cause: error },
-    );
-  }
-  const lines = text.split(/\r\n|\n|\r/).map(sanitize);
-  while (lines.length > 0 && lines[lines.length - 1].trim() === "") lines.pop();
-  return lines;
 }
 
 /** What a {@linkcode ChatServer} is made of. */
