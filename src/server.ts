@@ -1346,9 +1346,11 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
       const counted = moved || !waiting.detached;
       const refusal = counted ? this.#admit(remote) : null;
       // The session waits on for its page; this socket is not it.
-      const refused = refusal === null ? null : refuseNode(request, refusal);
+      const refused = refusal === null
+        ? null
+        : nodeHttp!.refuseWebSocket(request, refusal);
       if (refused !== null) return refused;
-      const upgraded = upgrade(request);
+      const upgraded = nodeHttp!.upgradeWebSocket(request);
       if (upgraded === null) {
         if (counted && refusal === null) this.#limits.release(remote.hostname);
         return respond(400, "Bad WebSocket upgrade\n", plain);
@@ -1383,9 +1385,11 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
       return response;
     }
     const refusal = this.#admit(remote);
-    const refused = refusal === null ? null : refuseNode(request, refusal);
+    const refused = refusal === null
+      ? null
+      : nodeHttp!.refuseWebSocket(request, refusal);
     if (refused !== null) return refused;
-    const upgraded = upgrade(request);
+    const upgraded = nodeHttp!.upgradeWebSocket(request);
     if (upgraded === null) {
       // Counted by #admit: given back, or a few bad requests would fill
       // --max-conns for good.
@@ -1462,46 +1466,6 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
     this.#refusalLog.close();
     this.#parts.storeErrors?.close();
     this.#log.info("Stopped");
-  }
-}
-
-/**
- * Refuses a well-formed upgrade on its own socket, which is closed within a
- * second (`refuseUpgrade`); null for a malformed one (answered 400 by the
- * caller).
- */
-function refuseNode(request: Request, text: string): Response | null {
-  if (!validKey(request) || nodeHttp!.plainRequest(request)) return null;
-  return nodeHttp!.refuseUpgrade(request, text);
-}
-
-/** Whether the request's Sec-WebSocket-Key is one, and well-formed. */
-function validKey(request: Request): boolean {
-  const key = request.headers.get("sec-websocket-key") ?? "";
-  return /^[A-Za-z0-9+/]{21}[AQgw]==$/.test(key);
-}
-
-/**
- * Upgrades a request to a WebSocket, or null when it is not a well-formed
- * upgrade (no Sec-WebSocket-Key, or one that is not 16 bytes in base64, or
- * two): a client's mistake, answered 400, not a bug.
- */
-function upgrade(
-  request: Request,
-): { socket: WebSocket; response: Response } | null {
-  if (!validKey(request)) return null;
-  // A request that came without `Connection: upgrade` cannot be upgraded.
-  if (nodeHttp!.plainRequest(request)) return null;
-  const node = nodeHttp!.upgradeSocket(request);
-  if (node === null) return null;
-  try {
-    return Deno.upgradeWebSocket(request, {
-      idleTimeout: 60,
-      socket: node.socket,
-      head: node.head,
-    });
-  } catch {
-    return null;
   }
 }
 

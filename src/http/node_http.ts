@@ -580,3 +580,46 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
   all.set(b, a.byteLength);
   return all;
 }
+
+/**
+ * Refuses a well-formed upgrade on its own socket, which is closed within a
+ * second (`refuseUpgrade`); null for a malformed one (answered 400 by the
+ * caller).
+ */
+export function refuseWebSocket(
+  request: Request,
+  text: string,
+): Response | null {
+  if (!validKey(request) || plainRequest(request)) return null;
+  return refuseUpgrade(request, text);
+}
+
+/** Whether the request's Sec-WebSocket-Key is one, and well-formed. */
+function validKey(request: Request): boolean {
+  const key = request.headers.get("sec-websocket-key") ?? "";
+  return /^[A-Za-z0-9+/]{21}[AQgw]==$/.test(key);
+}
+
+/**
+ * Upgrades a request to a WebSocket, or null when it is not a well-formed
+ * upgrade (no Sec-WebSocket-Key, or one that is not 16 bytes in base64, or
+ * two): a client's mistake, answered 400, not a bug.
+ */
+export function upgradeWebSocket(
+  request: Request,
+): { socket: WebSocket; response: Response } | null {
+  if (!validKey(request)) return null;
+  // A request that came without `Connection: upgrade` cannot be upgraded.
+  if (plainRequest(request)) return null;
+  const node = upgradeSocket(request);
+  if (node === null) return null;
+  try {
+    return Deno.upgradeWebSocket(request, {
+      idleTimeout: 60,
+      socket: node.socket,
+      head: node.head,
+    });
+  } catch {
+    return null;
+  }
+}
