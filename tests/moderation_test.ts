@@ -613,6 +613,9 @@ Deno.test("modlog: server operators see all of it, a room owner their room's", a
   // Past the most at a time is said, as history says it, not cut quietly.
   await root.send("modlog 500");
   await root.expect("At most 200 lines at a time");
+  // However many digits: "modlog 999999" is as past the most as 500 is.
+  await root.send("modlog 999999");
+  await root.expect("At most 200 lines at a time");
 });
 
 Deno.test("help lists moderation commands only to those who may use them, and explains each to anyone", async () => {

@@ -213,7 +213,7 @@ export const modlog: Command = {
   async run({ moderation, user, store, session, registry }, args) {
     let limit = MODLOG_DEFAULT;
     if (args !== "") {
-      if (!/^\d{1,4}$/.test(args) || Number(args) < 1) {
+      if (!/^\d+$/.test(args) || Number(args) < 1) {
         throw new ChatError(TEXT.usage(modlog.usage));
       }
       limit = Number(args);
