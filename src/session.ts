@@ -236,6 +236,13 @@ export class Session implements SessionControl, Context, Recipient {
     );
   }
 
+  /** Part of {@linkcode SessionControl}. */
+  async flushed(timeoutMs: number): Promise<boolean> {
+    // A failed write closes the session (onError), which stops it.
+    await this.#output.drained(timeoutMs);
+    return !this.#stopping;
+  }
+
   /** The peer's IP address, as connection limits count it. */
   get hostname(): string {
     return this.#conn.remoteAddr.hostname;

@@ -44,6 +44,13 @@ export class FakeSession implements SessionControl {
     hostname: "192.0.2.1",
   };
 
+  /** What {@linkcode flushed} answers: a test can make the link drop. */
+  flushes = true;
+
+  flushed(): Promise<boolean> {
+    return Promise.resolve(this.flushes && !this.ended);
+  }
+
   reply(...lines: string[]): void {
     this.received.push(...lines);
   }

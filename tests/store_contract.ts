@@ -47,6 +47,13 @@ function account(key: string, skeleton = key): Account {
   };
 }
 
+/** The messages waiting for `to`, shown and let go of, as a login does. */
+async function take(store: Store, to: string, since: number) {
+  const messages = await store.waitingMessages(to, since);
+  await store.ackMessages(to, messages);
+  return messages;
+}
+
 function message(
   store: Store,
   to: string,
@@ -207,7 +214,7 @@ export function storeContract(
     });
     await store.deleteAccount("alice");
     assert.equal(await store.accountFor("alice", "alice"), null);
-    assert.deepEqual(await store.takeMessages("alice", 0), []);
+    assert.deepEqual(await take(store, "alice", 0), []);
     assert.equal(await store.createAccount(account("alice")), true);
   });
 
@@ -289,13 +296,48 @@ export function storeContract(
       "full",
       "past the limit",
     );
-    const taken = await store.takeMessages("alice", T0);
+    const taken = await take(store, "alice", T0);
     assert.deepEqual(taken.map((m) => m.text), ["one", "two", "three"]);
     assert.equal(taken[0].from, "bob");
     assert.equal(taken[0].to, "Alice");
     assert.equal(taken[0].type, "private");
     assert.ok(taken[0].id < taken[1].id);
-    assert.deepEqual(await store.takeMessages("alice", T0), [], "taken once");
+    assert.deepEqual(await take(store, "alice", T0), [], "taken once");
+  });
+
+  test("offline messages wait until they are acknowledged, and only those shown go", async (store) => {
+    const options = { max: 50, perSender: 10, since: T0 };
+    await store.leaveMessage("alice", message(store, "Alice", "one"), options);
+    await store.leaveMessage(
+      "alice",
+      message(store, "Alice", "two", T0 + 1000, "carol"),
+      options,
+    );
+    const shown = await store.waitingMessages("alice", T0);
+    assert.deepEqual(shown.map((m) => m.text), ["one", "two"]);
+    assert.deepEqual(
+      (await store.waitingMessages("alice", T0)).map((m) => m.text),
+      ["one", "two"],
+      "reading lets go of nothing: a login lost before the ack loses none",
+    );
+    // One left between the reading and the acknowledgement stays.
+    await store.leaveMessage(
+      "alice",
+      message(store, "Alice", "three", T0 + 2000),
+      options,
+    );
+    await store.ackMessages("alice", shown);
+    assert.deepEqual(
+      (await store.waitingMessages("alice", T0)).map((m) => m.text),
+      ["three"],
+    );
+    await store.ackMessages("alice", []);
+    await store.ackMessages("alice", shown);
+    assert.deepEqual(
+      (await store.waitingMessages("alice", T0)).map((m) => m.text),
+      ["three"],
+      "acknowledging again changes nothing",
+    );
   });
 
   test("one sender may leave only their share of an account's offline messages", async (store) => {
@@ -313,7 +355,7 @@ export function storeContract(
     assert.equal(await leave("five", "carol"), "kept");
     assert.equal(await leave("six", "dave"), "kept");
     assert.equal(await leave("seven", "erin"), "full", "the box is full");
-    const taken = await store.takeMessages("alice", T0);
+    const taken = await take(store, "alice", T0);
     assert.deepEqual(taken.map((m) => m.text), [
       "one",
       "two",
@@ -338,7 +380,7 @@ export function storeContract(
     };
     await store.leaveMessage("alice", first, options);
     await store.leaveMessage("alice", later, options);
-    const taken = await store.takeMessages("alice", T0);
+    const taken = await take(store, "alice", T0);
     assert.deepEqual(taken.map((m) => m.text), ["first", "later"]);
   });
 
@@ -356,7 +398,7 @@ export function storeContract(
       "kept",
       "the old one no longer counts",
     );
-    const taken = await store.takeMessages("alice", since);
+    const taken = await take(store, "alice", since);
     assert.deepEqual(taken.map((m) => m.text), ["new"]);
   });
 

@@ -181,7 +181,9 @@ export async function welcome(
   if (failures.account > 0) {
     session.reply(TEXT.failedSince(failures.account, failures.addresses));
   }
-  const messages = await store.takeMessages(
+  // Read, shown, and only then let go of: a connection (or server) lost
+  // before they are written leaves them waiting for the next login.
+  const messages = await store.waitingMessages(
     account.key,
     clock.date() - config.offlineDays * DAY_MS,
   ).catch((error) => {
@@ -198,8 +200,17 @@ export async function welcome(
     // "reply" answers the last of them, as it would have live.
     const last = messages.at(-1)!;
     user.lastPrivateFrom = { user: null, name: last.from, at: last.at };
+    if (await session.flushed(DELIVERY_MS)) {
+      await store.ackMessages(account.key, messages).catch(unlessAway);
+    }
   }
 }
+
+/**
+ * How long a login waits for its offline messages to be written before it
+ * lets go of them anyway (a reader that slow still has them queued).
+ */
+const DELIVERY_MS = 2000;
 
 /** Rethrows `error` unless the store is away or failing (its disk). */
 function unlessAway(error: unknown): void {

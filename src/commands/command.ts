@@ -70,6 +70,12 @@ export interface SessionControl {
    * (then the command should stop).
    */
   wait(ms: number): Promise<boolean>;
+  /**
+   * Resolves once what was sent to this session so far is written to its
+   * connection, or after `timeoutMs`: false if the session ended first
+   * (its connection dropped, say), so that what it was sent may be lost.
+   */
+  flushed(timeoutMs: number): Promise<boolean>;
   /** Aborted when the session ends: what it waits for can be called off. */
   readonly signal: AbortSignal;
   /**

@@ -141,11 +141,6 @@ redis.call('ZADD', KEYS[1], ARGV[3], ARGV[4])
 redis.call('PEXPIRE', KEYS[1], math.max(86400000, tonumber(ARGV[3]) - tonumber(ARGV[1])))
 return 1`);
 
-const TAKE_MESSAGES = new Script(`
-local messages = redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[1], '+inf')
-redis.call('DEL', KEYS[1])
-return messages`);
-
 /**
  * Drops ended sanctions (ARGV: field, value, ...), each only if it is still
  * what was read: another server may have set a new one on the same target
@@ -502,17 +497,33 @@ export class RedisStore implements Store {
     return reply === 1 ? "kept" : reply === 2 ? "sender" : "full";
   }
 
-  async takeMessages(to: string, since: number): Promise<PrivateEvent[]> {
+  async waitingMessages(to: string, since: number): Promise<PrivateEvent[]> {
     await this.#written();
-    const reply = await this.#link.eval(
-      TAKE_MESSAGES,
-      [this.#key(`offline:${to}`)],
-      [since],
+    const reply = await this.#link.call(
+      "ZRANGEBYSCORE",
+      this.#key(`offline:${to}`),
+      String(since),
+      "+inf",
     ) as string[];
     // By when they were sent: each server numbers the messages it keeps
     // (Registry.offlineMessage), so ids from two servers need not follow it.
     return reply.map((json) => JSON.parse(json) as PrivateEvent)
       .sort((a, b) => a.at - b.at || a.id - b.id);
+  }
+
+  async ackMessages(
+    to: string,
+    messages: readonly PrivateEvent[],
+  ): Promise<void> {
+    if (messages.length === 0) return;
+    await this.#written();
+    // Each member is the JSON leaveMessage kept, which parsing and writing
+    // again gives back as it was (its fields keep their order).
+    await this.#link.call(
+      "ZREM",
+      this.#key(`offline:${to}`),
+      ...messages.map((m) => JSON.stringify(m)),
+    );
   }
 
   /**

@@ -230,8 +230,12 @@ export class SqliteStore implements Store {
     return this.#call("leaveMessage", to, event, options);
   }
 
-  takeMessages(to: string, since: number): Promise<PrivateEvent[]> {
-    return this.#call("takeMessages", to, since);
+  waitingMessages(to: string, since: number): Promise<PrivateEvent[]> {
+    return this.#call("waitingMessages", to, since);
+  }
+
+  ackMessages(to: string, messages: readonly PrivateEvent[]): Promise<void> {
+    return this.#call("ackMessages", to, messages);
   }
 
   forgetOld(

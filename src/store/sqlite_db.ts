@@ -508,22 +508,34 @@ export class SqliteDatabase {
     });
   }
 
-  takeMessages(to: string, since: number): PrivateEvent[] {
-    return this.#transaction(() => {
-      const rows = this.#all(
-        "SELECT * FROM offline WHERE recipient = ? AND at >= ? ORDER BY id",
-        to,
-        since,
-      );
-      this.#run("DELETE FROM offline WHERE recipient = ?", to);
-      return rows.map((row): PrivateEvent => ({
-        type: "private",
-        id: row.event_id as number,
-        at: row.at as number,
-        from: row.sender as string,
-        to: row.name as string,
-        text: row.text as string,
-      }));
+  waitingMessages(to: string, since: number): PrivateEvent[] {
+    const rows = this.#all(
+      "SELECT * FROM offline WHERE recipient = ? AND at >= ? ORDER BY id",
+      to,
+      since,
+    );
+    return rows.map((row): PrivateEvent => ({
+      type: "private",
+      id: row.event_id as number,
+      at: row.at as number,
+      from: row.sender as string,
+      to: row.name as string,
+      text: row.text as string,
+    }));
+  }
+
+  ackMessages(to: string, messages: readonly PrivateEvent[]): void {
+    this.#transaction(() => {
+      for (const m of messages) {
+        this.#run(
+          "DELETE FROM offline WHERE recipient = ? AND event_id = ? " +
+            "AND sender = ? AND at = ?",
+          to,
+          m.id,
+          m.from,
+          m.at,
+        );
+      }
     });
   }
 

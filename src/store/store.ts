@@ -196,9 +196,15 @@ export interface Store extends Journal {
   ): Promise<LeaveResult>;
   /**
    * The messages waiting for `to` that are newer than `since`, oldest
-   * first; they no longer wait.
+   * first. They still wait, until {@linkcode Store.ackMessages} says they
+   * were shown: a connection or server lost in between loses none.
    */
-  takeMessages(to: string, since: number): Promise<PrivateEvent[]>;
+  waitingMessages(to: string, since: number): Promise<PrivateEvent[]>;
+  /**
+   * `messages` (from {@linkcode Store.waitingMessages}) were shown to `to`:
+   * they wait no longer. Others left since still wait.
+   */
+  ackMessages(to: string, messages: readonly PrivateEvent[]): Promise<void>;
   /**
    * Drops what nobody can see any more: offline messages older than
    * `messagesBefore` (never delivered) and addresses' failed logins whose
