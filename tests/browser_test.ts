@@ -2378,6 +2378,67 @@ browserTest(
 );
 
 browserTest(
+  "history after login and from Load older goes into a busy log, not read out as news; the next line is",
+  async (chromium) => {
+    await using server = await startServer({ httpPort: 0, floodRate: 0 });
+    await using tel = await Client.login(server.addr.port, "tel");
+    await tel.send(
+      Array.from({ length: 60 }, (_, i) => `say line ${i + 1}`).join("\r\n"),
+    );
+    await tel.waitFor("tel: line 60");
+    await using page = await chromium.open(pageUrl(server.httpAddr!.port));
+    // Each entry added to a log, and whether the log was aria-busy once
+    // the page's task that added it was over: where a screen reader could
+    // first see it (a busy mark set and cleared in one task is none).
+    await page.page.evaluate(() => {
+      const added: { text: string; history: boolean; busy: boolean }[] = [];
+      (globalThis as Dom).addedEntries = added;
+      new (globalThis as Dom).MutationObserver((records: Dom[]) => {
+        for (const record of records) {
+          if (!record.target.classList?.contains("log")) continue;
+          for (const node of record.addedNodes) {
+            if (!node.classList?.contains("msg")) continue;
+            added.push({
+              text: node.querySelector(".text")?.textContent ?? "",
+              history: node.classList.contains("history"),
+              busy: record.target.getAttribute("aria-busy") === "true",
+            });
+          }
+        }
+      }).observe(document.getElementById("logs"), {
+        childList: true,
+        subtree: true,
+      });
+    });
+    await page.login("ann");
+    await page.waitForMessage("tel", "line 60");
+    await page.click("#load-older");
+    await page.waitForMessage("tel", "line 1");
+    await tel.send("say news after the history");
+    await page.waitForMessage("tel", "news after the history");
+    const added: { text: string; history: boolean; busy: boolean }[] =
+      await page.page.evaluate(() => (globalThis as Dom).addedEntries);
+    const history = added.filter((entry) => entry.history);
+    assert.equal(history.length, 60, "50 after login, 10 from Load older");
+    assert.deepEqual(
+      history.filter((entry) => !entry.busy).map((entry) => entry.text),
+      [],
+      "history lines added while the log was not busy",
+    );
+    assert.deepEqual(added.filter((entry) => !entry.history), [
+      { text: "news after the history", history: false, busy: false },
+    ]);
+    assert.equal(
+      await page.page.evaluate(() =>
+        document.querySelector(".log:not([hidden])").getAttribute("aria-live")
+      ),
+      "polite",
+    );
+    assertHealthy(page);
+  },
+);
+
+browserTest(
   "coming back to the tab brings the other rooms' head counts up to date",
   async (chromium) => {
     await using server = await startServer({ httpPort: 0 });

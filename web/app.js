@@ -218,6 +218,8 @@ const ui = {
  *   unread lines started when the conversation was last shown
  * @property {number} oldest the smallest id of a chat line shown
  * @property {boolean} complete the room's history has no older lines
+ * @property {number | undefined} [quietTimer] while its log is aria-busy
+ *   with history just added: the timer that ends that
  */
 
 /**
@@ -1606,9 +1608,48 @@ function onRoom(frame) {
 function onHistory(frame) {
   const conversation = conversations.get(ROOM_KEY);
   if (conversation === undefined || !Array.isArray(frame.events)) return;
+  quietHistory(conversation);
   for (const event of frame.events) {
     addChatLine(conversation, event, { history: true });
   }
+}
+
+/**
+ * How long a log stays aria-busy after history went into it, unless a line
+ * to be read out comes first. Chromium sends what changed to a screen reader
+ * in batches, a few hundred milliseconds apart: busy set and cleared in one
+ * task would be gone before the batch that has the history lines, and all
+ * 50 would be read out as new.
+ */
+const HISTORY_QUIET_MS = 1000;
+
+/**
+ * Marks a conversation's log aria-busy while history goes into it: the log
+ * is a polite live region, and 50 old lines after login, or per "Load
+ * older", are not news to be read out one by one. They stay in the log, to
+ * be read when the user goes there. The busy mark goes with the next line
+ * that is news ({@linkcode insertEntry}), or after `HISTORY_QUIET_MS`.
+ *
+ * @param {Conversation} conversation
+ */
+function quietHistory(conversation) {
+  conversation.list.setAttribute("aria-busy", "true");
+  clearTimeout(conversation.quietTimer);
+  conversation.quietTimer = setTimeout(
+    () => endQuiet(conversation),
+    HISTORY_QUIET_MS,
+  );
+}
+
+/**
+ * The log is read out as it grows again.
+ *
+ * @param {Conversation} conversation
+ */
+function endQuiet(conversation) {
+  clearTimeout(conversation.quietTimer);
+  conversation.quietTimer = undefined;
+  conversation.list.removeAttribute("aria-busy");
 }
 
 /**
@@ -2286,6 +2327,10 @@ function markDay(entry) {
  */
 function insertEntry(conversation, item, key) {
   const list = conversation.list;
+  // A line that is news is read out, even just after history came.
+  if (!item.classList.contains("history") && list.hasAttribute("aria-busy")) {
+    endQuiet(conversation);
+  }
   const shown = conversation.key === currentKey;
   const atBottom = shown && isAtBottom();
   const heightBefore = ui.scroller.scrollHeight;
