@@ -2086,6 +2086,49 @@ browserTest(
 );
 
 browserTest(
+  "a kick from the room while a private conversation is shown is said to a screen reader",
+  async (chromium) => {
+    await using server = await startServer({ httpPort: 0, ops: ["root"] });
+    await using root = await registered(server.addr.port, "root");
+    await using page = await chromium.open(pageUrl(server.httpAddr!.port), {
+      width: 375,
+      height: 667,
+      mobile: true,
+    });
+    await page.login("ann");
+    await page.type("/join den");
+    await page.waitForLine('You are now in room "den".');
+    await root.send("join den");
+    await root.waitFor((line) => line === 'You are now in room "den".');
+    await root.send("msg ann a word in private");
+    await root.expect("[private to ann] a word in private");
+    await page.click("#nav-toggle");
+    await page.click('#private-list [data-private="root"]');
+    await page.waitForMessage("root", "a word in private");
+    await root.send("kick ann off topic");
+    await root.expect("ann was kicked by root: off topic");
+    // Into the room's log, hidden behind the private conversation: that
+    // reads nothing out, so the page says it.
+    await page.waitFor(() =>
+      document.querySelector('.log[data-conversation="room"]')?.textContent
+        .includes("You were kicked from")
+    );
+    assert.deepEqual(
+      await page.page.$eval("#announce", (element: Dom) => ({
+        live: element.getAttribute("aria-live"),
+        text: element.textContent.trim(),
+      })),
+      {
+        live: "polite",
+        text: 'You were kicked from "den" by root: off topic',
+      },
+    );
+    await page.screenshot("kicked-while-private");
+    assertHealthy(page);
+  },
+);
+
+browserTest(
   "a long topic is cut short in the header, and the page stays as wide as the screen",
   async (chromium) => {
     await using server = await startServer({ httpPort: 0 });

@@ -76,6 +76,7 @@ const TEXTS = {
   commandMode: /^Command mode: /,
   shuttingDown: "Server is shutting down.",
   banned: /^You are banned /,
+  joinedRoom: /^You are now in room "/,
   nameTaken: /^The name ".*" is taken\.$/,
   offlineMessage: /^\[private, ([^\]]+)\] (\S+): (.*)$/,
   whois: /^(\S+) is in room "(.*)", connected /,
@@ -1457,8 +1458,13 @@ function onNotice(frame) {
   if (conversation.kind !== "room") return;
   session.notices.push({ text, key });
   // A kick or a mute in the room while a private conversation is shown:
-  // the room's entry in the side list says there is something to read.
-  if (conversation !== current()) noteUnread(conversation, false, key);
+  // the room's entry in the side list says there is something to read, and
+  // a screen reader is told (the room's log, hidden, reads nothing out).
+  // Not the room it lands in after a kick: that would be read instead.
+  if (conversation !== current()) {
+    noteUnread(conversation, false, key);
+    if (!TEXTS.joinedRoom.test(text)) announce(text);
+  }
 }
 
 /**
