@@ -2455,6 +2455,10 @@ browserTest(
     });
     await page.login("ann");
     await page.waitForMessage("tel", "line 60");
+    // With nothing new to read out, the busy mark goes on its own.
+    await page.waitFor(() =>
+      !document.querySelector(".log:not([hidden])").hasAttribute("aria-busy")
+    );
     await page.click("#load-older");
     await page.waitForMessage("tel", "line 1");
     await tel.send("say news after the history");
