@@ -2943,3 +2943,81 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    `cluster: a user who changed room is seen in the new one from another server once the old room heard them go${why}`,
+  ignore,
+  async fn() {
+    await using redis = await RedisServer.start();
+    await using proxy = RedisProxy.start(redis);
+    await using a = await startServer({
+      redis: redis.url,
+      nodeId: "node-a",
+      ops: ["root"],
+    });
+    await using b = await startServer({ redis: proxy.url, nodeId: "node-b" });
+    await using root = await registered(a.addr.port, "root");
+    await using troll = await Client.login(b.addr.port, "troll");
+    await root.waitFor("troll has entered the room.");
+    await troll.send("who");
+    await troll.sync();
+    // A Redis far from b: a presence update of b's that waited for the one
+    // before it would reach Redis well after the room heard troll leave.
+    proxy.delayMs = 300;
+    /**
+     * Sends `command` until its answer (the first line starting with
+     * `start`) is `done`; before that, only `interim` may come (b's update
+     * may still be on its way), never a room of "".
+     */
+    const until = async (
+      command: string,
+      start: string,
+      done: string,
+      interim: string,
+    ) => {
+      while (true) {
+        await root.send(command);
+        const line = await root.waitFor((line) =>
+          line.startsWith(start) || line.startsWith(done)
+        );
+        if (line.startsWith(done)) return;
+        assert.ok(line.startsWith(interim), line);
+      }
+    };
+    try {
+      await troll.send("join den");
+      await troll.expect('You are now in room "den".');
+      await root.waitFor("troll has left the room.");
+      // Out of main and into den is one step in Redis: troll is never seen
+      // in no room at all.
+      await until(
+        "whois troll",
+        "troll is in room ",
+        'troll is in room "den", ',
+        'troll is in room "main", ',
+      );
+      await until(
+        "kick troll not here",
+        "troll is not in ",
+        'Kicked troll from "den"',
+        'troll is not in "main"',
+      );
+      await troll.waitFor('You were kicked from "den" by root: not here');
+      await troll.expect('You are now in room "main".');
+      // Kicked to main is one step too.
+      await until(
+        "whois troll",
+        "troll is in room ",
+        'troll is in room "main", ',
+        'troll is in room "den", ',
+      );
+    } finally {
+      proxy.delayMs = 0;
+    }
+    assert.ok(
+      !root.transcript.some((line) => line.includes('""')),
+      `${root.transcript}`,
+    );
+  },
+});

@@ -221,6 +221,14 @@ export class Cluster implements ClusterHooks {
    * the old one would not log in any more.
    */
   readonly #passwords = new WeakMap<User, { account: string; hash: string }>();
+  /**
+   * A user who has just left a room here, whose MOVE out of it waits for
+   * the rest of this turn: a join (or a kick to main) enters the next room
+   * at once, and the two go as one MOVE. Sent as two, another server would
+   * read them, for the round trip between, in no room at all: `whois`
+   * answered `in room ""`, and a kick from there `is not in ""`.
+   */
+  #justLeft: { user: User; from: string; presence: Presence } | null = null;
   /** When each user last told presence they were active (epoch ms). */
   readonly #told = new WeakMap<User, number>();
   /**
@@ -557,12 +565,46 @@ export class Cluster implements ClusterHooks {
   }
 
   entered(user: User, room: Room): void {
-    this.#move(user, "", room);
+    // Out of the room they just left (a join, a kick to main) and into
+    // this one, in one MOVE.
+    const left = this.#justLeft?.user === user ? this.#justLeft : null;
+    if (left !== null) this.#justLeft = null;
+    this.#move(user, left?.from ?? "", room);
   }
 
   left(user: User, room: Room): void {
-    this.#move(user, room.key, null);
+    this.#leftSent();
+    this.#justLeft = {
+      user,
+      from: room.key,
+      presence: this.#presenceOf(user, { room: null }),
+    };
+    // In no room after all (a logout, a kick off the server): sent by
+    // itself, before anything asked for after.
+    queueMicrotask(() => this.#leftSent());
     if (room.members.size === 0 && room.key !== "main") this.#unwatch(room.key);
+  }
+
+  /** Sends {@linkcode #justLeft}'s MOVE, if it waits, by itself. */
+  #leftSent(): void {
+    const left = this.#justLeft;
+    if (left === null) return;
+    this.#justLeft = null;
+    const { user, from, presence } = left;
+    const at = this.#clock.date();
+    this.#updates.add(() =>
+      this.#link.eval(MOVE, [this.#key("names")], [
+        user.key,
+        from,
+        "",
+        JSON.stringify(presence),
+        at,
+        this.#prefix,
+        this.nodeId,
+        "",
+        "",
+      ])
+    );
   }
 
   renamed(): void {
@@ -579,6 +621,7 @@ export class Cluster implements ClusterHooks {
    */
   releaseName(key: string, user?: User): void {
     const session = user === undefined ? "" : this.#session(user.login);
+    this.#leftSent();
     this.#updates.add(() => this.#release(key, session));
     // The batch it went into: the one gathering, or the one just sent.
     const freed = this.#updates.caughtUp();
@@ -622,6 +665,7 @@ export class Cluster implements ClusterHooks {
 
   /** Resolves once the presence updates asked for so far are done. */
   settled(): Promise<void> {
+    this.#leftSent();
     return this.#updates.settled();
   }
 
@@ -648,6 +692,7 @@ export class Cluster implements ClusterHooks {
 
   /** What presence holds of everyone logged in, on every server. */
   async presences(): Promise<Presence[]> {
+    this.#leftSent();
     await this.#updates.caughtUp();
     const all = await this.#link.call("HVALS", this.#key("names")) as string[];
     return all.map((json) => JSON.parse(json) as Presence);
@@ -655,6 +700,7 @@ export class Cluster implements ClusterHooks {
 
   /** A room's members on every server, in the order they came in. */
   async look(room: string): Promise<string[]> {
+    this.#leftSent();
     await this.#updates.caughtUp();
     return await this.#link.eval(LOOK, [
       this.#key(`members:${room}`),
@@ -664,6 +710,7 @@ export class Cluster implements ClusterHooks {
 
   /** Who holds `name`, if anyone does. */
   async find(name: string): Promise<Presence | null> {
+    this.#leftSent();
     await this.#updates.caughtUp();
     const json = await this.#link.call(
       "HGET",
@@ -677,6 +724,7 @@ export class Cluster implements ClusterHooks {
   async rooms(): Promise<
     { key: string; members: number; name: string; topic: string | null }[]
   > {
+    this.#leftSent();
     await this.#updates.caughtUp();
     const flat = await this.#link.eval(
       ROOMS,
@@ -792,6 +840,7 @@ export class Cluster implements ClusterHooks {
     if (this.#heartbeat !== null) this.#clock.clearTimeout(this.#heartbeat);
     // A heartbeat on its way (reaping, say) finishes before the link goes.
     await this.#beating;
+    this.#leftSent();
     await this.#updates.settled();
     try {
       await this.#link.transaction([
@@ -911,6 +960,7 @@ export class Cluster implements ClusterHooks {
    * same room) what is known of them updated in place.
    */
   #move(user: User, from: string, room: Room | null): void {
+    this.#leftSent();
     const presence = this.#presenceOf(user, { room });
     const at = this.#clock.date();
     this.#updates.add(() =>
