@@ -3021,3 +3021,56 @@ Deno.test({
     );
   },
 });
+
+Deno.test({
+  name:
+    `cluster: a user still logging in on another server is not found there, never said to be in room ""${why}`,
+  ignore,
+  async fn() {
+    await using redis = await RedisServer.start();
+    await using proxy = RedisProxy.start(redis);
+    await using a = await startServer({
+      redis: redis.url,
+      nodeId: "node-a",
+      ops: ["root"],
+    });
+    await using b = await startServer({ redis: proxy.url, nodeId: "node-b" });
+    await using root = await registered(a.addr.port, "root");
+    await using troll = await Client.connect(b.addr.port);
+    await troll.expect("Welcome to TestChat");
+    const link = await RedisLink.connect(redis.url);
+    // A Redis far from b: troll's name is taken in Redis well before b
+    // hears so and puts troll in main.
+    proxy.delayMs = 300;
+    try {
+      await troll.send("login troll");
+      while (await link.call("HGET", "chat:names", "troll") === null) {
+        // Until b's claim has run.
+      }
+      await root.send("whois troll");
+      const whois = await root.waitFor((line) =>
+        line.includes('"troll"') || line.startsWith("troll is in room ")
+      );
+      await root.send("kick troll spam");
+      const kick = await root.waitFor((line) =>
+        line.includes('"troll"') || line.startsWith("troll is ") ||
+        line.startsWith("troll was ")
+      );
+      // Nobody yet, as on one server before the login is done; or, if it
+      // is done by then, where they are.
+      assert.ok(
+        whois === 'No one called "troll" is online' ||
+          whois.startsWith('troll is in room "main", '),
+        whois,
+      );
+      assert.ok(
+        kick === 'No one called "troll" is online' ||
+          kick === "troll was kicked by root: spam",
+        kick,
+      );
+    } finally {
+      proxy.delayMs = 0;
+      await link.close();
+    }
+  },
+});

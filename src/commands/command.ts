@@ -226,6 +226,11 @@ export function splitWord(text: string): [word: string, rest: string] {
  * here: null without a cluster or when nobody there has it. While Redis
  * cannot be reached this server cannot tell, and says so (a ChatError)
  * rather than that nobody by the name is online.
+ *
+ * Null too for a name held in no room: taken for a login not done yet (or
+ * a session on its way out), as on one server, where nobody is online
+ * before they are in main. Shown, it was `in room ""`, and a kick sent
+ * with it was answered `is not in ""`.
  */
 export async function findElsewhere(
   ctx: Context,
@@ -234,5 +239,6 @@ export async function findElsewhere(
   const { cluster } = ctx;
   if (!cluster) return null;
   if (!cluster.up) throw new ChatError(TEXT.notHereClusterAway(name));
-  return await cluster.find(name);
+  const there = await cluster.find(name);
+  return there === null || there.room === "" ? null : there;
 }
