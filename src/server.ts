@@ -930,20 +930,37 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
    * Part of {@linkcode ClusterHost}: this server was cut off from the others
    * (Redis away, or it was reaped while it stalled) and has taken its places
    * again. What moderators did meanwhile was announced without it: bans,
-   * mutes, operators, the lockdown and claimed rooms are read again, and the
-   * bans and mutes that are new act on this server's users as if announced.
+   * mutes, operators, the lockdown and claimed rooms are read again, the
+   * bans and mutes that are new act on this server's users as if announced,
+   * and those whom a mute lifted meanwhile held are told they may speak, as
+   * they would have been told at once (not of one that merely ran out: that
+   * is told to nobody, here or live).
    */
   async retaken(): Promise<void> {
-    const { moderation } = this.#parts;
+    const { moderation, clock } = this.#parts;
     const id = (s: Sanction) => `${s.kind} ${s.room} ${s.target} ${s.at}`;
     const sanctions = () => [
       ...moderation.list("ban"),
       ...moderation.list("mute"),
     ];
-    const before = new Set(sanctions().map(id));
+    const held = sanctions();
+    const before = new Set(held.map(id));
     await moderation.reload();
-    for (const sanction of sanctions()) {
+    const now = sanctions();
+    const after = new Set(now.map(id));
+    for (const sanction of now) {
       if (!before.has(id(sanction))) this.#applyHere(sanction);
+    }
+    const at = clock.date();
+    for (const lifted of held) {
+      if (after.has(id(lifted))) continue;
+      if (lifted.until !== null && lifted.until <= at) continue;
+      applyLift(
+        { registry: this.registry, moderation },
+        lifted,
+        this.#roomNameOf(lifted),
+        null,
+      );
     }
     await this.#reloadRooms();
   }

@@ -3074,3 +3074,66 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    `cluster: a muted user whose mute was lifted while their server was cut off is told once it is back, once${why}`,
+  ignore,
+  async fn() {
+    await using redis = await RedisServer.start();
+    await using proxy = RedisProxy.start(redis);
+    await using a = await startServer({
+      redis: redis.url,
+      nodeId: "node-a",
+      ops: ["root"],
+    });
+    await using b = await startServer({
+      redis: proxy.url,
+      nodeId: "node-b",
+      floodRate: 0,
+    });
+    await using root = await registered(a.addr.port, "root");
+    await using carol = await Client.login(b.addr.port, "carol");
+    await using troll = await Client.login(b.addr.port, "troll", {
+      from: "127.0.0.30",
+    });
+    await root.waitFor("troll has entered the room.");
+    await root.send("mute 127.0.0.30 1h shh");
+    await root.waitFor((line) => line.startsWith("Muted 127.0.0.30"));
+    await troll.waitFor(
+      (line) => line.startsWith("You are muted ") && line.endsWith(": shh"),
+    );
+    proxy.cut();
+    // b knows it is cut off once a line of carol's reaches only b.
+    while (true) {
+      await carol.send("say anyone?");
+      const lines = await carol.sync();
+      if (lines.some((line) => line.startsWith("The other servers cannot"))) {
+        break;
+      }
+    }
+    await root.send("unmute 127.0.0.30");
+    await root.waitFor((line) => line.startsWith("Unmuted 127.0.0.30"));
+    proxy.restore();
+    // Told once b has read the mutes again, as it would have been told at
+    // once had it heard the unmute: a line said then is not refused.
+    await troll.waitFor("You are no longer muted");
+    await troll.send("say free at last");
+    await troll.waitFor((line) =>
+      line === "troll: free at last" || line.startsWith("You are muted")
+    ).then((line) => assert.equal(line, "troll: free at last"));
+    await root.waitFor("troll: free at last");
+    await troll.send("who");
+    await troll.sync();
+    assert.equal(
+      troll.transcript.filter((line) => line === "You are no longer muted")
+        .length,
+      1,
+      `${troll.transcript}`,
+    );
+    assert.ok(
+      !carol.transcript.some((line) => line.includes("no longer muted")),
+      `${carol.transcript}`,
+    );
+  },
+});
