@@ -3137,3 +3137,51 @@ Deno.test({
     );
   },
 });
+
+Deno.test({
+  name:
+    `cluster: a mute whose announcement Redis refuses is told to its user here once, not again by the fallback${why}`,
+  ignore,
+  async fn() {
+    await using c = await cluster(2, { ops: ["root"] });
+    const [a] = c.ports;
+    await using root = await registered(a, "root");
+    await using troll = await Client.login(a, "troll", { from: "127.0.0.31" });
+    await root.waitFor("troll has entered the room.");
+    const link = await RedisLink.connect(c.redis.url);
+    const count = (line: string) =>
+      troll.transcript.filter((seen) => seen === line).length;
+    /** Root does `command`, answered `answer`, with no PUBLISH in Redis. */
+    const unpublished = async (command: string, answer: string) => {
+      // Only the announcement fails: the mute is kept and logged.
+      await link.call("ACL", "SETUSER", "default", "-publish");
+      try {
+        await root.send(command);
+        await root.waitFor((line) => line.startsWith(answer));
+        // root's next command runs once the last is done, announcement
+        // and all; troll's after it, once what that set off is.
+        await root.send("who");
+        await root.waitFor("The following are logged in:");
+      } finally {
+        await link.call("ACL", "SETUSER", "default", "+publish");
+      }
+      for (let i = 0; i < 2; i++) {
+        await troll.send("who");
+        await troll.waitFor("The following are logged in:");
+      }
+    };
+    try {
+      await unpublished("mute 127.0.0.31 1h shh", "Muted 127.0.0.31");
+      const muted = troll.transcript.filter((line) =>
+        line.startsWith("You are muted ")
+      );
+      assert.equal(muted.length, 1, `${troll.transcript}`);
+      await unpublished("unmute 127.0.0.31", "Unmuted 127.0.0.31");
+      assert.equal(count("You are no longer muted"), 1, `${troll.transcript}`);
+      await troll.send("say heard");
+      await root.waitFor("troll: heard");
+    } finally {
+      await link.close();
+    }
+  },
+});

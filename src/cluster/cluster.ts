@@ -823,9 +823,14 @@ export class Cluster implements ClusterHooks {
         JSON.stringify({ ...announcement, from: this.nodeId }),
       );
     } catch {
-      // Redis is away: this server applies it; the others reload it when
-      // they take their places again.
-      this.#host?.announced(announcement);
+      // Redis is away: this server reloads it; the others, when they take
+      // their places again. A sanction or a lift is not acted on again:
+      // its caller did that here already (its users were told once).
+      this.#host?.announced(
+        announcement.kind === "moderation"
+          ? { ...announcement, sanction: undefined, lifted: undefined }
+          : announcement,
+      );
     }
   }
 
