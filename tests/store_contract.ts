@@ -51,7 +51,7 @@ function account(key: string, skeleton = key): Account {
 async function take(store: Store, to: string, since: number) {
   const messages = await store.waitingMessages(to, since);
   await store.ackMessages(to, messages);
-  return messages;
+  return messages.map((m) => m.event);
 }
 
 function message(
@@ -314,9 +314,9 @@ export function storeContract(
       options,
     );
     const shown = await store.waitingMessages("alice", T0);
-    assert.deepEqual(shown.map((m) => m.text), ["one", "two"]);
+    assert.deepEqual(shown.map((m) => m.event.text), ["one", "two"]);
     assert.deepEqual(
-      (await store.waitingMessages("alice", T0)).map((m) => m.text),
+      (await store.waitingMessages("alice", T0)).map((m) => m.event.text),
       ["one", "two"],
       "reading lets go of nothing: a login lost before the ack loses none",
     );
@@ -328,16 +328,35 @@ export function storeContract(
     );
     await store.ackMessages("alice", shown);
     assert.deepEqual(
-      (await store.waitingMessages("alice", T0)).map((m) => m.text),
+      (await store.waitingMessages("alice", T0)).map((m) => m.event.text),
       ["three"],
     );
     await store.ackMessages("alice", []);
     await store.ackMessages("alice", shown);
     assert.deepEqual(
-      (await store.waitingMessages("alice", T0)).map((m) => m.text),
+      (await store.waitingMessages("alice", T0)).map((m) => m.event.text),
       ["three"],
       "acknowledging again changes nothing",
     );
+  });
+
+  test("offline messages are let go of by their receipts, whatever became of the events read", async (store) => {
+    const options = { max: 50, perSender: 10, since: T0 };
+    await store.leaveMessage("alice", message(store, "Alice", "one"), options);
+    await store.leaveMessage(
+      "alice",
+      message(store, "Alice", "two", T0 + 1000, "carol"),
+      options,
+    );
+    const shown = await store.waitingMessages("alice", T0);
+    // What the caller holds may have been copied or changed: only the
+    // receipt says which message was shown.
+    const copies = shown.map(({ event, receipt }) => ({
+      event: { ...event, from: "someone else", text: "changed", at: 0 },
+      receipt,
+    }));
+    await store.ackMessages("alice", copies);
+    assert.deepEqual(await store.waitingMessages("alice", T0), []);
   });
 
   test("one sender may leave only their share of an account's offline messages", async (store) => {

@@ -242,7 +242,7 @@ Deno.test("SqliteStore.open() migrates a version 2 database, keeping what every 
         ["ban"],
       );
       assert.deepEqual(
-        (await store.waitingMessages("alice", 0)).map((m) => m.text),
+        (await store.waitingMessages("alice", 0)).map((m) => m.event.text),
         ["waiting"],
       );
       // What version 3 added works.
@@ -409,7 +409,7 @@ Deno.test("SqliteStore.forgetOld() drops offline messages and address failures t
         1,
       );
       assert.deepEqual(
-        (await store.waitingMessages("alice", 0)).map((m) => m.text),
+        (await store.waitingMessages("alice", 0)).map((m) => m.event.text),
         ["new"],
       );
     } finally {

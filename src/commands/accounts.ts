@@ -193,12 +193,12 @@ export async function welcome(
   if (messages.length > 0) {
     session.reply(
       TEXT.offlineHeader(messages.length),
-      ...messages.map((m) =>
+      ...messages.map(({ event: m }) =>
         TEXT.offlineMessage(formatDate(m.at), m.from, m.text)
       ),
     );
     // "reply" answers the last of them, as it would have live.
-    const last = messages.at(-1)!;
+    const last = messages.at(-1)!.event;
     user.lastPrivateFrom = { user: null, name: last.from, at: last.at };
     if (await session.flushed(DELIVERY_MS)) {
       await store.ackMessages(account.key, messages).catch(unlessAway);

@@ -54,6 +54,7 @@ import {
   type Store,
   type StoredRoom,
   StoreError,
+  type WaitingMessage,
 } from "./store.ts";
 
 /** How often queued lines and topics are written, in ms. */
@@ -497,7 +498,7 @@ export class RedisStore implements Store {
     return reply === 1 ? "kept" : reply === 2 ? "sender" : "full";
   }
 
-  async waitingMessages(to: string, since: number): Promise<PrivateEvent[]> {
+  async waitingMessages(to: string, since: number): Promise<WaitingMessage[]> {
     await this.#written();
     const reply = await this.#link.call(
       "ZRANGEBYSCORE",
@@ -507,22 +508,25 @@ export class RedisStore implements Store {
     ) as string[];
     // By when they were sent: each server numbers the messages it keeps
     // (Registry.offlineMessage), so ids from two servers need not follow it.
-    return reply.map((json) => JSON.parse(json) as PrivateEvent)
-      .sort((a, b) => a.at - b.at || a.id - b.id);
+    // The receipt is the member exactly as stored, which ZREM needs byte
+    // for byte: written again from the event, it would differ as soon as
+    // the event's fields did (another version of the server, in a cluster).
+    return reply.map((member): WaitingMessage => ({
+      event: JSON.parse(member) as PrivateEvent,
+      receipt: member,
+    })).sort((a, b) => a.event.at - b.event.at || a.event.id - b.event.id);
   }
 
   async ackMessages(
     to: string,
-    messages: readonly PrivateEvent[],
+    messages: readonly WaitingMessage[],
   ): Promise<void> {
     if (messages.length === 0) return;
     await this.#written();
-    // Each member is the JSON leaveMessage kept, which parsing and writing
-    // again gives back as it was (its fields keep their order).
     await this.#link.call(
       "ZREM",
       this.#key(`offline:${to}`),
-      ...messages.map((m) => JSON.stringify(m)),
+      ...messages.map((m) => m.receipt),
     );
   }
 

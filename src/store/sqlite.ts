@@ -31,6 +31,7 @@ import {
   type StoredRoom,
   StoreError,
   StoreFailed,
+  type WaitingMessage,
 } from "./store.ts";
 
 export { SCHEMA_VERSION } from "./sqlite_db.ts";
@@ -230,12 +231,13 @@ export class SqliteStore implements Store {
     return this.#call("leaveMessage", to, event, options);
   }
 
-  waitingMessages(to: string, since: number): Promise<PrivateEvent[]> {
+  waitingMessages(to: string, since: number): Promise<WaitingMessage[]> {
     return this.#call("waitingMessages", to, since);
   }
 
-  ackMessages(to: string, messages: readonly PrivateEvent[]): Promise<void> {
-    return this.#call("ackMessages", to, messages);
+  ackMessages(to: string, messages: readonly WaitingMessage[]): Promise<void> {
+    // Only the receipts cross to the worker: the rows' keys.
+    return this.#call("ackMessages", to, messages.map((m) => m.receipt));
   }
 
   forgetOld(

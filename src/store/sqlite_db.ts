@@ -21,6 +21,7 @@ import {
   type SanctionKind,
   type StoredRoom,
   StoreError,
+  type WaitingMessage,
 } from "./store.ts";
 
 /**
@@ -508,32 +509,34 @@ export class SqliteDatabase {
     });
   }
 
-  waitingMessages(to: string, since: number): PrivateEvent[] {
+  waitingMessages(to: string, since: number): WaitingMessage[] {
     const rows = this.#all(
       "SELECT * FROM offline WHERE recipient = ? AND at >= ? ORDER BY id",
       to,
       since,
     );
-    return rows.map((row): PrivateEvent => ({
-      type: "private",
-      id: row.event_id as number,
-      at: row.at as number,
-      from: row.sender as string,
-      to: row.name as string,
-      text: row.text as string,
+    return rows.map((row): WaitingMessage => ({
+      event: {
+        type: "private",
+        id: row.event_id as number,
+        at: row.at as number,
+        from: row.sender as string,
+        to: row.name as string,
+        text: row.text as string,
+      },
+      // The row's own key: what the ack deletes, whatever the event says.
+      receipt: String(row.id),
     }));
   }
 
-  ackMessages(to: string, messages: readonly PrivateEvent[]): void {
+  /** `receipts`: the rows' keys, from {@linkcode waitingMessages}. */
+  ackMessages(to: string, receipts: readonly string[]): void {
     this.#transaction(() => {
-      for (const m of messages) {
+      for (const receipt of receipts) {
         this.#run(
-          "DELETE FROM offline WHERE recipient = ? AND event_id = ? " +
-            "AND sender = ? AND at = ?",
+          "DELETE FROM offline WHERE id = ? AND recipient = ?",
+          Number(receipt),
           to,
-          m.id,
-          m.from,
-          m.at,
         );
       }
     });

@@ -109,6 +109,21 @@ export interface ClaimedRoom {
 /** What became of an offline message: see {@linkcode Store.leaveMessage}. */
 export type LeaveResult = "kept" | "full" | "sender";
 
+/**
+ * An offline message as {@linkcode Store.waitingMessages} reads it: the
+ * event to show, and the backend's own handle on what it stored (a row's
+ * key, the exact bytes of a Redis member), which
+ * {@linkcode Store.ackMessages} lets go of. Only the backend that made a
+ * receipt reads it: rebuilding what was stored from the event (its fields,
+ * their order) would silently let go of nothing once either changed, in a
+ * cluster whose servers run two versions, say.
+ */
+export interface WaitingMessage {
+  readonly event: PrivateEvent;
+  /** Opaque: the backend's own key for this message. */
+  readonly receipt: string;
+}
+
 /** A room as the store knows it. */
 export interface StoredRoom extends RoomState {
   /** The room's name as first shown. */
@@ -199,12 +214,13 @@ export interface Store extends Journal {
    * first. They still wait, until {@linkcode Store.ackMessages} says they
    * were shown: a connection or server lost in between loses none.
    */
-  waitingMessages(to: string, since: number): Promise<PrivateEvent[]>;
+  waitingMessages(to: string, since: number): Promise<WaitingMessage[]>;
   /**
-   * `messages` (from {@linkcode Store.waitingMessages}) were shown to `to`:
-   * they wait no longer. Others left since still wait.
+   * `messages` (from {@linkcode Store.waitingMessages}, by their receipts)
+   * were shown to `to`: they wait no longer. Others left since still wait;
+   * a receipt already let go of is no error.
    */
-  ackMessages(to: string, messages: readonly PrivateEvent[]): Promise<void>;
+  ackMessages(to: string, messages: readonly WaitingMessage[]): Promise<void>;
   /**
    * Drops what nobody can see any more: offline messages older than
    * `messagesBefore` (never delivered) and addresses' failed logins whose
