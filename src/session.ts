@@ -236,11 +236,15 @@ export class Session implements SessionControl, Context, Recipient {
     );
   }
 
-  /** Part of {@linkcode SessionControl}. */
+  /**
+   * Part of {@linkcode SessionControl}. Whether the session is stopping
+   * says nothing of it: one told to stop (kicked, a shutdown) still writes
+   * what it was sent, and one that is not may still have it queued when
+   * the wait gives up. The output knows; a failed write has discarded it.
+   */
   async flushed(timeoutMs: number): Promise<boolean> {
-    // A failed write closes the session (onError), which stops it.
     await this.#output.drained(timeoutMs);
-    return !this.#stopping;
+    return this.#output.written;
   }
 
   /** The peer's IP address, as connection limits count it. */

@@ -283,6 +283,18 @@ export class WebSocketConnection implements Connection, FrameWriter {
     });
   }
 
+  /**
+   * Whether every frame sent is written: a socket attached and open, with
+   * nothing Deno has still to send. A page that is away has none written,
+   * only kept (and `drained` does not wait for it to come back: nor would
+   * a shutdown).
+   */
+  get written(): boolean {
+    const socket = this.#socket;
+    return !this.#dead && socket !== null &&
+      socket.readyState === WebSocket.OPEN && socket.bufferedAmount === 0;
+  }
+
   discard(): void {
     this.#dead = true;
     this.#sent = [];

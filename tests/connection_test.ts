@@ -220,7 +220,31 @@ class FakeConnection implements Connection, ByteFeed {
     this.#reader!.receive(encoder.encode(text));
   }
 
-  write(bytes: Uint8Array): number {
+  /**
+   * Set: writes wait until {@linkcode release} (a reader that does not
+   * read, whose socket is full).
+   */
+  #held: (() => void)[] | null = null;
+
+  /** From now on, writes wait until {@linkcode release}. */
+  hold(): void {
+    this.#held ??= [];
+  }
+
+  /** The writes held are done, and writes are done at once again. */
+  release(): void {
+    const held = this.#held ?? [];
+    this.#held = null;
+    for (const done of held) done();
+  }
+
+  write(bytes: Uint8Array): number | Promise<number> {
+    if (this.#held !== null) {
+      const held = this.#held;
+      return new Promise((resolve) =>
+        held.push(() => resolve(this.write(bytes) as number))
+      );
+    }
     this.#output += decoder.decode(bytes);
     if (this.#waiting && this.#output.includes(this.#waiting.text)) {
       this.#waiting.resolve();
@@ -280,9 +304,11 @@ async function sessionServer(cluster: Cluster | null) {
     motd: [],
   };
   const conn = new FakeConnection();
-  new Session(conn, shared, "telnet").run();
+  const session = new Session(conn, shared, "telnet");
+  session.run();
   return {
     conn,
+    session,
     clock,
     ended: ended.promise,
     [Symbol.asyncDispose]: () => store.close(),
@@ -318,6 +344,29 @@ Deno.test("a session of a cluster leaves no timer running once it has ended", as
   await ended;
   // The wait for the cluster to settle is over: its 2 s bound goes with it.
   assert.equal(clock.pending, 0);
+});
+
+Deno.test("Session.flushed() is true only once what was sent is written: not while a slow reader has it queued, nor once the connection is closed", async () => {
+  await using server = await sessionServer(null);
+  const { conn, session, ended } = server;
+  conn.type("login alice\r\n");
+  await conn.written("Welcome to TestChat");
+  assert.equal(await session.flushed(1000), true, "nothing waits");
+  conn.hold();
+  session.reply("one");
+  // The write stays held for as long as the test likes: the wait gives up
+  // with the line still queued.
+  assert.equal(await session.flushed(1), false, "still queued");
+  conn.release();
+  assert.equal(await session.flushed(TIMEOUT_MS), true, "written");
+  await conn.written("one");
+  conn.hold();
+  session.reply("two");
+  const flushed = session.flushed(TIMEOUT_MS);
+  session.close();
+  assert.equal(await flushed, false, "dropped with the connection");
+  conn.release();
+  await ended;
 });
 
 Deno.test("an answer to a question counts as activity, for the cluster too", async () => {

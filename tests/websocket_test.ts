@@ -7,6 +7,7 @@ import {
   TIMEOUT_MS,
   withTimeout,
 } from "./helpers.ts";
+import { WebSocketConnection } from "../src/websocket.ts";
 import { RawWebSocket, WsClient } from "./ws_helpers.ts";
 
 /** A server with HTTP on a free port. */
@@ -973,4 +974,62 @@ Deno.test("an upgrade that is not a GET gets 405, and no session", async () => {
   const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`))
     .text();
   assert.match(metrics, /^chat_connections\{transport="websocket"\} 0$/m);
+});
+
+/** What a WebSocketConnection asks of its socket, which a test moves. */
+class FakeSocket extends EventTarget {
+  readyState: number = WebSocket.OPEN;
+  bufferedAmount = 0;
+  readonly sent: string[] = [];
+  send(frame: string): void {
+    this.sent.push(frame);
+  }
+  close(): void {
+    this.readyState = WebSocket.CLOSED;
+  }
+  /** The page's socket goes (a tunnel, a laptop lid). */
+  drop(): void {
+    this.readyState = WebSocket.CLOSED;
+    this.dispatchEvent(new Event("close"));
+  }
+}
+
+Deno.test("a page's output is written only once its socket has nothing left to send, and not while the page is away", () => {
+  const clock = new FakeClock();
+  const socket = new FakeSocket();
+  const conn = new WebSocketConnection(
+    socket as unknown as WebSocket,
+    { transport: "tcp", hostname: "192.0.2.1", port: 4000 },
+    {
+      latestId: () => 0,
+      clock,
+      resumeMs: 60_000,
+      resumable: () => true,
+      onToken() {},
+    },
+  );
+  const output = conn.output({
+    maxBytes: 1024 * 1024,
+    softBytes: 512 * 1024,
+    softMs: 10_000,
+    clock,
+    onOverflow() {},
+    onError() {},
+    telnetLike: () => false,
+    echoAnswer: () => null,
+  });
+  output.reply(["one"]);
+  assert.equal(output.written, true);
+  socket.bufferedAmount = 100;
+  assert.equal(output.written, false, "Deno has some of it still to send");
+  socket.bufferedAmount = 0;
+  assert.equal(output.written, true);
+  // Away, resumable: what it is sent now is kept for its return, and so
+  // not written (offline messages shown now stay for the next login).
+  socket.drop();
+  output.reply(["two"]);
+  assert.equal(output.written, false, "the page is away");
+  conn.close();
+  assert.equal(output.written, false, "closed");
+  assert.equal(clock.pending, 0);
 });

@@ -207,8 +207,13 @@ export async function welcome(
 }
 
 /**
- * How long a login waits for its offline messages to be written before it
- * lets go of them anyway (a reader that slow still has them queued).
+ * How long a login waits for its offline messages to be written; past it
+ * they are not let go of, and the next login shows them again. The wait
+ * holds up the user's next line, so it is short: what waits is a few
+ * lines, at most `--offline-max` messages, which the kernel usually takes
+ * at once, and in 2 s a reader at about 30 KB/s has taken 50 messages of a
+ * KiB. One slower than that (or whose socket is full) is shown them twice
+ * rather than not at all. The same 2 s as a closing session's flush.
  */
 const DELIVERY_MS = 2000;
 

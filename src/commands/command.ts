@@ -72,8 +72,11 @@ export interface SessionControl {
   wait(ms: number): Promise<boolean>;
   /**
    * Resolves once what was sent to this session so far is written to its
-   * connection, or after `timeoutMs`: false if the session ended first
-   * (its connection dropped, say), so that what it was sent may be lost.
+   * connection, or after `timeoutMs`: true only if all of it was written
+   * by then; false while some still waits (a slow reader), once the
+   * connection failed, and for a page whose socket is away. Written is
+   * not read: the kernel has the bytes, and a peer lost after that (or one
+   * that closed only its side, which may still read) is not seen.
    */
   flushed(timeoutMs: number): Promise<boolean>;
   /** Aborted when the session ends: what it waits for can be called off. */

@@ -44,6 +44,8 @@ export interface FrameWriter {
   send(frame: string, id: number): void;
   /** Resolves once what was sent is written, or after `ms`. */
   drained(ms: number): Promise<void>;
+  /** Whether what was sent is written: see {@linkcode SessionOutput}. */
+  readonly written: boolean;
   /** Drops what is queued and refuses more. */
   discard(): void;
 }
@@ -124,6 +126,10 @@ export class JsonOutput implements SessionOutput {
 
   drained(ms: number): Promise<void> {
     return this.#writer.drained(ms);
+  }
+
+  get written(): boolean {
+    return this.#writer.written;
   }
 
   discard(): void {

@@ -95,6 +95,13 @@ export interface SessionOutput {
   members?(room: Room, names: readonly string[]): void;
   /** Resolves once everything queued is written, or after `ms`. */
   drained(ms: number): Promise<void>;
+  /**
+   * Whether everything queued so far is written (the kernel has it) and
+   * the output still takes more: false while some waits for a slow reader,
+   * once a write failed or a bound was passed, and for a page while its
+   * socket is away (what it is sent is kept for its return, not written).
+   */
+  readonly written: boolean;
   /** Drops what is queued and refuses more. */
   discard(): void;
 }

@@ -173,6 +173,10 @@ export class TelnetOutput implements SessionOutput {
     return this.#outbox.drained(ms);
   }
 
+  get written(): boolean {
+    return this.#outbox.alive && this.#outbox.queuedBytes === 0;
+  }
+
   discard(): void {
     this.#outbox.discard();
   }
