@@ -882,6 +882,42 @@ Deno.test({
 
 Deno.test({
   name:
+    `cluster: a private message to an account online on another server reaches them there, and is not kept for their next login${why}`,
+  ignore,
+  async fn() {
+    await using c = await cluster(3);
+    const [a, b, third] = c.ports;
+    await using alice = await registered(a, "alice");
+    await using bob = await Client.login(b, "bob");
+    await alice.waitFor("bob has entered the room.");
+    await using carol = await Client.login(third, "carol");
+    await alice.waitFor("carol has entered the room.");
+    await bob.waitFor("carol has entered the room.");
+    await bob.send("msg ALICE are you there?");
+    await bob.expect("[private to alice] are you there?");
+    await alice.expect("[private] bob: are you there?");
+    assert.deepEqual(await bob.sync(), [], "not said to be offline");
+    // From the third server too, and with a reply back.
+    await carol.send("msg alice and here?");
+    await carol.expect("[private to alice] and here?");
+    await alice.expect("[private] carol: and here?");
+    await alice.send("reply yes");
+    await carol.expect("[private] alice: yes");
+    assert.deepEqual(await carol.sync(), []);
+    await alice.send("logout");
+    await alice.closed();
+    await bob.waitFor("alice has left the room.");
+    // Nothing was kept: her next login, on yet another server, has none.
+    await using back = await Client.connect(third);
+    await back.expect("Welcome to TestChat");
+    await back.send(`login alice ${PASSWORD}`);
+    await back.expect("You are logged in as alice.");
+    assert.deepEqual(await back.sync(), [], "no offline messages");
+  },
+});
+
+Deno.test({
+  name:
     `cluster: a reply to a guest on another server follows them through a change of name, and not to whoever takes the old one${why}`,
   ignore,
   async fn() {
