@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { FakeClock } from "./fake_clock.ts";
 import {
   Client,
+  PASSWORD,
   registered,
   startServer,
   TIMEOUT_MS,
@@ -974,6 +975,39 @@ Deno.test("an upgrade that is not a GET gets 405, and no session", async () => {
   const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`))
     .text();
   assert.match(metrics, /^chat_connections\{transport="websocket"\} 0$/m);
+});
+
+Deno.test("a page shown its offline messages lets go of them: the next login has none", async () => {
+  await using server = await startWeb();
+  const port = server.addr.port;
+  {
+    await using owner = await registered(port, "dora");
+    await owner.send("logout");
+    await owner.closed();
+  }
+  await using tel = await Client.login(port, "tel");
+  await tel.send("msg dora hello page");
+  await tel.waitFor((line) => line.startsWith("dora is offline"));
+  {
+    await using page = await WsClient.open(server.httpAddr!.port);
+    await page.waitForLine("Welcome to TestChat");
+    page.send(`login dora ${PASSWORD}`);
+    const shown = await page.waitFor((frame) =>
+      frame.type === "reply" &&
+      frame.lines?.includes(
+        "While you were away, 1 private message came for you:",
+      )
+    );
+    assert.match(shown.lines.at(-1), /^\[private, [^\]]+\] tel: hello page$/);
+    page.send("logout");
+    await page.closed();
+  }
+  await tel.waitFor("dora has left the room.");
+  await using again = await Client.connect(port);
+  await again.expect("Welcome to TestChat");
+  await again.send(`login dora ${PASSWORD}`);
+  await again.expect("You are logged in as dora.");
+  assert.deepEqual(await again.sync(), [], "shown once, to the page");
 });
 
 /** What a WebSocketConnection asks of its socket, which a test moves. */
