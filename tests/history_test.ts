@@ -59,6 +59,9 @@ Deno.test("history refuses more than 200 lines and words it cannot read", async 
   await using alice = await Client.login(server.addr.port, "alice");
   await alice.send("history 201");
   await alice.expect("At most 200 lines at a time");
+  // However many digits: a huge count is past the most, not a word.
+  await alice.send("history 12345678901234567");
+  await alice.expect("At most 200 lines at a time");
   await alice.send("history lots");
   await alice.expect("Usage: history [before ID] [N]");
   await alice.send("history before");

@@ -74,7 +74,9 @@ function parseArgs(args: string): { before?: number; limit: number } {
 
 /** A whole number from 1 to `max`, or the command's usage. */
 function count(word: string | undefined, max: number): number {
-  if (word === undefined || !/^\d{1,16}$/.test(word)) {
+  // Any run of digits: a huge count is told the most, not the usage (as
+  // modlog does).
+  if (word === undefined || !/^\d+$/.test(word)) {
     throw new ChatError(TEXT.usage(history.usage));
   }
   const value = Number(word);
