@@ -121,6 +121,8 @@ export class Session implements SessionControl, Context, Recipient {
   #lines: Lines | null = null;
   /** Flood control, when it is on. */
   #bucket: TokenBucket | null = null;
+  /** The user was told that their lines are slowed, since one last waited. */
+  #slowedTold = false;
 
   constructor(conn: Connection, server: ServerContext, kind: SessionKind) {
     this.#conn = conn;
@@ -500,7 +502,18 @@ export class Session implements SessionControl, Context, Recipient {
   /** Flood control: waits until the next line may be handled. */
   #throttle(): Promise<void> | undefined {
     const wait = this.#bucket?.take() ?? 0;
-    if (wait <= 0) return;
+    if (wait <= 0) {
+      this.#slowedTold = false;
+      return;
+    }
+    if (!this.#slowedTold) {
+      // Told once, as the first line waits: its answer, and the rest's,
+      // come later, and the user knows why.
+      this.#slowedTold = true;
+      this.notice(
+        TEXT.floodSlowed(this.config.floodBurst, this.config.floodRate),
+      );
+    }
     this.#abort ??= new AbortController();
     return sleep(this.clock, wait, this.#abort.signal);
   }

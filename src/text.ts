@@ -41,6 +41,12 @@ export const TEXT = {
   oneLinePerFrame:
     "Not run: a frame is one command line, and this one has a line break in it",
   excessFlood: "Excess flood",
+  /**
+   * Flood control has begun to slow a sender: said once, as the first line
+   * waits, so that a paste answered slowly is not taken for a silent server.
+   */
+  floodSlowed: (burst: number, rate: number) =>
+    `Slow down: lines past ${burst} at once are handled ${rate} a second, in order`,
   /** A page's close reason (at most 123 bytes) when it fell too far behind. */
   slowReader:
     "The server ended the session: this page fell too far behind in reading",

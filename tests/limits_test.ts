@@ -40,6 +40,32 @@ Deno.test("flood control delivers a 20-line paste whole and in order, only slowe
   await alice.waitFor("alice: line 20");
 });
 
+Deno.test("a sender flood control slows is told why, once, as its first line waits, and again after a pause", async () => {
+  const clock = new FakeClock();
+  await using server = await startServer({ clock });
+  await using alice = await Client.login(server.addr.port, "alice");
+  const slowed =
+    "Slow down: lines past 10 at once are handled 2 a second, in order";
+  clock.advance(60_000); // a full bucket: 10 lines
+  const paste = (from: number) =>
+    Array.from({ length: 12 }, (_, i) => `say line ${from + i}`).join("\r\n");
+  await alice.send(paste(1));
+  for (let i = 1; i <= 10; i++) await alice.expect(`alice: line ${i}`);
+  await alice.expect(slowed);
+  await withTimeout(clock.untilPending(), TIMEOUT_MS, "line 11 to wait");
+  clock.advance(500);
+  await alice.expect("alice: line 11");
+  clock.advance(500);
+  await alice.expect("alice: line 12"); // told once, not once a line
+  clock.advance(60_000); // the bucket is full again: a new paste is told anew
+  await alice.send(paste(13));
+  for (let i = 13; i <= 22; i++) await alice.expect(`alice: line ${i}`);
+  await alice.expect(slowed);
+  await withTimeout(clock.untilPending(), TIMEOUT_MS, "line 23 to wait");
+  clock.advance(1_000);
+  await alice.expectLines(["alice: line 23", "alice: line 24"]);
+});
+
 Deno.test("flood control counts blank lines", async () => {
   const clock = new FakeClock();
   await using server = await startServer({ clock });
