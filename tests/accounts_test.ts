@@ -254,6 +254,38 @@ Deno.test("a hash kept of a password with spaces at its ends still takes it as t
   await alice.expect("You are logged in as alice.");
 });
 
+Deno.test('a password is the same in NFC or not: "é" as one character or as "e" and its accent; an older hash of an NFD one still takes it', async () => {
+  await using db = await tempDb();
+  {
+    const store = await SqliteStore.open(db.path);
+    await store.createAccount({
+      key: "bob",
+      name: "bob",
+      skeleton: "bob",
+      hash: await new PasswordHasher().hash("cafe\u0301 older"),
+      created: 0,
+      lastLogin: null,
+    });
+    await store.close();
+  }
+  await using server = await startServer({ db: db.path });
+  const port = server.addr.port;
+  await using alice = await Client.login(port, "alice");
+  await alice.send("register caf\u00e9 au lait");
+  await alice.waitFor((line) => line.startsWith('Registered "alice"'));
+  alice.close();
+  await using again = await Client.connect(port);
+  await again.expect("Welcome to TestChat");
+  await again.send("login alice cafe\u0301 au lait");
+  await again.expect("You are logged in as alice.");
+  await using bob = await Client.connect(port);
+  await bob.expect("Welcome to TestChat");
+  await bob.send("login bob");
+  await bob.expect("Password for bob (a blank line cancels):");
+  await bob.send("cafe\u0301 older "); // spaces at its ends go too
+  await bob.expect("You are logged in as bob.");
+});
+
 Deno.test("a registered name is reserved while its owner is away: a look-alike and nick are refused", async () => {
   await using server = await startServer();
   const port = server.addr.port;

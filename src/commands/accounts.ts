@@ -114,18 +114,23 @@ async function tryPassword(
   const current = await store.accountFor(account.key, "");
   if (current === null) throw new ChatError(TEXT.accountGone(account.name));
   // A password is what lies between the first and the last character that
-  // is not a space, as "login NAME PASSWORD" reads it on one line; a hash
-  // made before that rule, of a password with spaces at its ends as typed
-  // at a prompt, is tried as it was typed.
-  const matches =
-    await hasher.verify(password.trim(), current.hash, queued(ctx)) ||
-    (password !== password.trim() &&
-      await hasher.verify(password, current.hash, queued(ctx)));
+  // is not a space, as "login NAME PASSWORD" reads it on one line, in NFC
+  // (passwordForm()). A hash made before those rules is tried with what was
+  // typed: trimmed but not normalized, then as it came at a prompt.
+  let matches = false;
+  for (
+    const form of new Set([passwordForm(password), password.trim(), password])
+  ) {
+    if (await hasher.verify(form, current.hash, queued(ctx))) {
+      matches = true;
+      break;
+    }
+  }
   if (matches) {
     // A hash made with weaker parameters than today's is made again now,
     // while the password is at hand, so that it is not kept any longer.
     if (hasher.needsRehash(current.hash)) {
-      const rehashed = await hasher.hash(password.trim(), queued(ctx));
+      const rehashed = await hasher.hash(passwordForm(password), queued(ctx));
       // Unless the password changed meanwhile (this try may have waited a
       // minute): the old one must not come back.
       const now = await store.accountFor(account.key, "");
@@ -258,6 +263,16 @@ export async function leaveMessage(
   session.spoke();
 }
 
+/**
+ * The form of a password that is hashed: without the spaces at its ends,
+ * and in Unicode's NFC, so that "é" typed as one character or as "e" and a
+ * combining accent (as keyboards, input methods and systems differ) is the
+ * same password, as PRECIS (RFC 8265) has it.
+ */
+export function passwordForm(password: string): string {
+  return password.trim().normalize("NFC");
+}
+
 /** A new password is long enough and is not the name. */
 function checkNew(user: User, password: string): void {
   if ([...password].length < MIN_PASSWORD_CHARS) {
@@ -281,7 +296,7 @@ async function askNew(
   const { session, user } = ctx;
   if (typed !== "") {
     checkNew(user, typed);
-    return typed;
+    return passwordForm(typed);
   }
   // Trimmed as the one-line forms are, so that a password chosen here also
   // works in "login NAME PASSWORD".
@@ -296,8 +311,10 @@ async function askNew(
     again: true,
   }))?.trim();
   if (again === undefined) return cancelled(ctx);
-  if (again !== first) throw new ChatError(TEXT.passwordsDiffer);
-  return first;
+  if (passwordForm(again) !== passwordForm(first)) {
+    throw new ChatError(TEXT.passwordsDiffer);
+  }
+  return passwordForm(first);
 }
 
 function cancelled({ session }: Context): null {
