@@ -2430,27 +2430,47 @@ browserTest(
     );
     await tel.waitFor("tel: line 60");
     await using page = await chromium.open(pageUrl(server.httpAddr!.port));
-    // Each entry added to a log, and whether the log was aria-busy once
-    // the page's task that added it was over: where a screen reader could
-    // first see it (a busy mark set and cleared in one task is none).
+    // Each entry added to a log, whether the log was aria-busy once the
+    // page's task that added it was over (where a screen reader could first
+    // see it: a busy mark set and cleared in one task is none), and when;
+    // when a log's busy mark went; and what the announcer said.
     await page.page.evaluate(() => {
-      const added: { text: string; history: boolean; busy: boolean }[] = [];
-      (globalThis as Dom).addedEntries = added;
+      const seen: Dom = {
+        added: [],
+        unbusied: [],
+        announced: [],
+      };
+      (globalThis as Dom).seen = seen;
       new (globalThis as Dom).MutationObserver((records: Dom[]) => {
+        const at = performance.now();
         for (const record of records) {
+          if (record.target.id === "announce") {
+            seen.announced.push(record.target.textContent);
+            continue;
+          }
           if (!record.target.classList?.contains("log")) continue;
+          if (record.type === "attributes") {
+            if (!record.target.hasAttribute("aria-busy")) {
+              seen.unbusied.push(at);
+            }
+            continue;
+          }
           for (const node of record.addedNodes) {
             if (!node.classList?.contains("msg")) continue;
-            added.push({
+            seen.added.push({
               text: node.querySelector(".text")?.textContent ?? "",
               history: node.classList.contains("history"),
               busy: record.target.getAttribute("aria-busy") === "true",
+              at,
             });
           }
         }
-      }).observe(document.getElementById("logs"), {
+      }).observe(document.body, {
         childList: true,
         subtree: true,
+        characterData: true,
+        attributes: true,
+        attributeFilter: ["aria-busy"],
       });
     });
     await page.login("ann");
@@ -2461,20 +2481,47 @@ browserTest(
     );
     await page.click("#load-older");
     await page.waitForMessage("tel", "line 1");
+    // At once after the history: a screen reader is told of changes in
+    // batches, so this line must not take the busy mark away with it (the
+    // history would be read out too); it is said by the announcer.
     await tel.send("say news after the history");
     await page.waitForMessage("tel", "news after the history");
-    const added: { text: string; history: boolean; busy: boolean }[] =
-      await page.page.evaluate(() => (globalThis as Dom).addedEntries);
-    const history = added.filter((entry) => entry.history);
+    await page.waitFor(() =>
+      !document.querySelector(".log:not([hidden])").hasAttribute("aria-busy")
+    );
+    const seen: {
+      added: { text: string; history: boolean; busy: boolean; at: number }[];
+      unbusied: number[];
+      announced: string[];
+    } = await page.page.evaluate(() => (globalThis as Dom).seen);
+    const history = seen.added.filter((entry) => entry.history);
     assert.equal(history.length, 60, "50 after login, 10 from Load older");
     assert.deepEqual(
       history.filter((entry) => !entry.busy).map((entry) => entry.text),
       [],
       "history lines added while the log was not busy",
     );
-    assert.deepEqual(added.filter((entry) => !entry.history), [
-      { text: "news after the history", history: false, busy: false },
+    // Each time the mark went, the last history had been in the log for
+    // most of HISTORY_QUIET_LEAST_MS (500 ms; less a little for when the
+    // observer ran).
+    for (const at of seen.unbusied) {
+      const before = history.filter((entry) => entry.at <= at).at(-1);
+      if (before === undefined) continue;
+      assert.ok(
+        at - before.at >= 400,
+        `the busy mark went ${Math.round(at - before.at)} ms after history`,
+      );
+    }
+    const news = seen.added.filter((entry) => !entry.history);
+    assert.deepEqual(news.map((entry) => entry.text), [
+      "news after the history",
     ]);
+    // Read out by the log, or while the mark stayed, by the announcer.
+    assert.ok(
+      !news[0].busy ||
+        seen.announced.some((text) => text.includes("news after the history")),
+      `news neither read by the log nor announced: ${seen.announced}`,
+    );
     assert.equal(
       await page.page.evaluate(() =>
         document.querySelector(".log:not([hidden])").getAttribute("aria-live")

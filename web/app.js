@@ -220,6 +220,7 @@ const ui = {
  * @property {number} oldest the smallest id of a chat line shown
  * @property {boolean} complete the room's history has no older lines
  * @property {number | undefined} [quietTimer] while its log is aria-busy
+ * @property {number | undefined} [quietSince] when its log was made aria-busy
  *   with history just added: the timer that ends that
  */
 
@@ -1630,6 +1631,15 @@ function onHistory(frame) {
 const HISTORY_QUIET_MS = 1000;
 
 /**
+ * The least time the busy mark stays after history came, news or not: a
+ * screen reader is told of a log's changes in batches a few hundred ms
+ * apart, and a mark cleared by the next line within one batch would let the
+ * history be read out with it. News in that time is said through
+ * {@linkcode announce} instead.
+ */
+const HISTORY_QUIET_LEAST_MS = 500;
+
+/**
  * Marks a conversation's log aria-busy while history goes into it: the log
  * is a polite live region, and 50 old lines after login, or per "Load
  * older", are not news to be read out one by one. They stay in the log, to
@@ -1640,6 +1650,7 @@ const HISTORY_QUIET_MS = 1000;
  */
 function quietHistory(conversation) {
   conversation.list.setAttribute("aria-busy", "true");
+  conversation.quietSince = performance.now();
   clearTimeout(conversation.quietTimer);
   conversation.quietTimer = setTimeout(
     () => endQuiet(conversation),
@@ -2333,9 +2344,19 @@ function markDay(entry) {
  */
 function insertEntry(conversation, item, key) {
   const list = conversation.list;
-  // A line that is news is read out, even just after history came.
+  // A line that is news is read out, even just after history came: by the
+  // log, or while the busy mark must stay (HISTORY_QUIET_LEAST_MS), through
+  // the announcer, if the conversation is the one shown (others say theirs
+  // through their badges and announcements already).
   if (!item.classList.contains("history") && list.hasAttribute("aria-busy")) {
-    endQuiet(conversation);
+    if (
+      performance.now() - (conversation.quietSince ?? 0) >=
+        HISTORY_QUIET_LEAST_MS
+    ) {
+      endQuiet(conversation);
+    } else if (conversation.key === currentKey) {
+      announce(item.textContent ?? "");
+    }
   }
   const shown = conversation.key === currentKey;
   const atBottom = shown && isAtBottom();
@@ -3609,7 +3630,10 @@ function toLogin(reason, isError = true) {
   ui.announce.textContent = "";
   clearTimeout(conn.retryTimer);
   clearInterval(conn.countdown);
-  for (const conversation of conversations.values()) conversation.list.remove();
+  for (const conversation of conversations.values()) {
+    clearTimeout(conversation.quietTimer);
+    conversation.list.remove();
+  }
   conversations.clear();
   currentKey = ROOM_KEY;
   leavePrompt();
