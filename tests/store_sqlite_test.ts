@@ -417,6 +417,35 @@ Deno.test("SqliteStore.forgetOld() drops offline messages and address failures t
     }
   }));
 
+Deno.test("SqliteStore.ackMessages(): a late receipt lets go of nothing kept since under the key SQLite gave again", () =>
+  withDir(async (dir) => {
+    const store = await SqliteStore.open(`${dir}/chat.db`);
+    try {
+      const message = (text: string) => ({
+        type: "private" as const,
+        id: store.ids.next(),
+        at: 1_000,
+        from: "bob",
+        to: "alice",
+        text,
+      });
+      const limits = { max: 50, perSender: 10, since: 0 };
+      await store.leaveMessage("alice", message("first"), limits);
+      // Two logins read it; one lets go of it, and SQLite, with no
+      // AUTOINCREMENT, gives its key to the next message kept.
+      const late = await store.waitingMessages("alice", 0);
+      await store.ackMessages("alice", await store.waitingMessages("alice", 0));
+      await store.leaveMessage("alice", message("second"), limits);
+      await store.ackMessages("alice", late);
+      assert.deepEqual(
+        (await store.waitingMessages("alice", 0)).map((m) => m.event.text),
+        ["second"],
+      );
+    } finally {
+      await store.close();
+    }
+  }));
+
 Deno.test("SqliteStore: a write SQLite rolled back itself fails with SQLite's own error", () =>
   withDir(async (dir) => {
     // SQLite ends the transaction itself on a full disk; a trigger that

@@ -236,7 +236,7 @@ export class SqliteStore implements Store {
   }
 
   ackMessages(to: string, messages: readonly WaitingMessage[]): Promise<void> {
-    // Only the receipts cross to the worker: the rows' keys.
+    // Only the receipts cross to the worker: the rows' keys and event ids.
     return this.#call("ackMessages", to, messages.map((m) => m.receipt));
   }
 

@@ -524,18 +524,21 @@ export class SqliteDatabase {
         to: row.name as string,
         text: row.text as string,
       },
-      // The row's own key: what the ack deletes, whatever the event says.
-      receipt: String(row.id),
+      // The row's own key, and its event's id: SQLite may give a deleted
+      // row's key to a later one, which a late ack must not take with it.
+      receipt: `${row.id}:${row.event_id}`,
     }));
   }
 
-  /** `receipts`: the rows' keys, from {@linkcode waitingMessages}. */
+  /** `receipts`: the rows' keys and event ids, from {@linkcode waitingMessages}. */
   ackMessages(to: string, receipts: readonly string[]): void {
     this.#transaction(() => {
       for (const receipt of receipts) {
+        const [id, eventId] = receipt.split(":").map(Number);
         this.#run(
-          "DELETE FROM offline WHERE id = ? AND recipient = ?",
-          Number(receipt),
+          "DELETE FROM offline WHERE id = ? AND event_id = ? AND recipient = ?",
+          id,
+          eventId,
           to,
         );
       }
