@@ -117,20 +117,20 @@ async function tryPassword(
   // is not a space, as "login NAME PASSWORD" reads it on one line, in NFC
   // (passwordForm()). A hash made before those rules is tried with what was
   // typed: trimmed but not normalized, then as it came at a prompt.
-  let matches = false;
-  for (
-    const form of new Set([passwordForm(password), password.trim(), password])
-  ) {
+  const hashed = passwordForm(password);
+  let matched: string | null = null;
+  for (const form of new Set([hashed, password.trim(), password])) {
     if (await hasher.verify(form, current.hash, queued(ctx))) {
-      matches = true;
+      matched = form;
       break;
     }
   }
-  if (matches) {
-    // A hash made with weaker parameters than today's is made again now,
-    // while the password is at hand, so that it is not kept any longer.
-    if (hasher.needsRehash(current.hash)) {
-      const rehashed = await hasher.hash(passwordForm(password), queued(ctx));
+  if (matched !== null) {
+    // A hash made with weaker parameters than today's, or of a form before
+    // today's rules, is made again now, while the password is at hand, so
+    // that it is not kept any longer (and the next login costs one hash).
+    if (hasher.needsRehash(current.hash) || matched !== hashed) {
+      const rehashed = await hasher.hash(hashed, queued(ctx));
       // Unless the password changed meanwhile (this try may have waited a
       // minute): the old one must not come back.
       const now = await store.accountFor(account.key, "");
