@@ -52,7 +52,7 @@ import {
 import { WebSocketConnection } from "./websocket.ts";
 import denoJson from "../deno.json" with { type: "json" };
 import { log } from "./log.ts";
-import { PasswordHasher } from "./passwords.ts";
+import { PasswordHasher, type ScryptParams } from "./passwords.ts";
 import { ADDRESS_FAILURE_MS } from "./commands/accounts.ts";
 import {
   applyLift,
@@ -107,6 +107,14 @@ export interface ServeOptions extends Partial<Config> {
    * 10 s for a request's headers, 15 s with nothing read or written.
    */
   httpTimeouts?: HttpTimeouts;
+  /**
+   * scrypt's cost for new password hashes (for tests: the production cost
+   * takes a fifth of a second of a core per hash, and a suite makes
+   * hundreds). Hashes made at a higher cost are still checked at their own,
+   * and never rehashed down. Not a flag: an operator has no reason to
+   * weaken it. Default: passwords.ts's `SCRYPT_PARAMS`, N = 2^15, r = 8, p = 1.
+   */
+  scryptParams?: ScryptParams;
 }
 
 /**
@@ -206,6 +214,7 @@ export async function serve(options: ServeOptions = {}): Promise<ChatServer> {
     clock = SYSTEM_CLOCK,
     redisPrefix = "chat:",
     httpTimeouts = {},
+    scryptParams,
     ...overrides
   } = options;
   const config: Config = { ...DEFAULTS, ...overrides };
@@ -343,6 +352,7 @@ export async function serve(options: ServeOptions = {}): Promise<ChatServer> {
     }
     const server = new ChatServer({
       httpTimeouts,
+      scryptParams,
       listener,
       tlsListener,
       secureContext,
@@ -446,6 +456,8 @@ export interface ChatServerParts {
   config: Config;
   commands: ReadonlyMap<string, Command>;
   clock: Clock;
+  /** New password hashes' scrypt cost. Default: passwords.ts's. */
+  scryptParams?: ScryptParams;
   /** The message of the day, sanitised lines. */
   motd: readonly string[];
   /** What outlives the process; the server closes it when it stops. */
@@ -563,7 +575,10 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
       clock,
       motd: parts.motd,
       log: log("session"),
-      hasher: new PasswordHasher({ concurrency: config.maxPasswordHashes }),
+      hasher: new PasswordHasher({
+        concurrency: config.maxPasswordHashes,
+        params: parts.scryptParams,
+      }),
       registrations: config.maxRegistrationsPerIp > 0
         ? new RateWindow({
           max: config.maxRegistrationsPerIp,

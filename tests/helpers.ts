@@ -8,13 +8,23 @@
 import { createConnection, type Socket } from "node:net";
 import { DatabaseSync } from "node:sqlite";
 import { type ChatServer, serve, type ServeOptions } from "../main.ts";
+import type { ScryptParams } from "../src/passwords.ts";
 
 /** How long a test waits for a line before failing, in ms. */
 export const TIMEOUT_MS = 10_000;
 
 /**
- * Starts a server on 127.0.0.1 and a free port, keeping nothing on disk, and
- * serving no HTTP unless asked (`httpPort: 0`).
+ * scrypt at a cost of next to nothing, for tests' password hashes: the
+ * production cost (N = 2^15) takes a fifth of a second of a core per hash,
+ * and the suite makes hundreds. A test of the production cost, or of logins
+ * waiting for a slow hash, passes `scryptParams: SCRYPT_PARAMS`.
+ */
+export const TEST_SCRYPT_PARAMS: ScryptParams = { ln: 4, r: 8, p: 1 };
+
+/**
+ * Starts a server on 127.0.0.1 and a free port, keeping nothing on disk,
+ * serving no HTTP unless asked (`httpPort: 0`), and hashing passwords at
+ * {@linkcode TEST_SCRYPT_PARAMS} unless asked otherwise.
  */
 export function startServer(options: ServeOptions = {}): Promise<ChatServer> {
   return serve({
@@ -22,6 +32,7 @@ export function startServer(options: ServeOptions = {}): Promise<ChatServer> {
     port: 0,
     db: ":memory:",
     httpPort: null,
+    scryptParams: TEST_SCRYPT_PARAMS,
     ...options,
   });
 }
