@@ -412,9 +412,16 @@ export function steady(
  */
 export function idle(
   start: Starter,
-  options: { clients: number },
+  options: {
+    clients: number;
+    /**
+     * How long the server settles before its RSS is read, in ms. Default:
+     * the SETTLE_MS environment variable, else 1000.
+     */
+    settleMs?: number;
+  },
 ): Promise<Row> {
-  const { clients: n } = options;
+  const { clients: n, settleMs = SETTLE_MS } = options;
   return withServer(start, async (server) => {
     const before = await rssOf(server);
     const cpu = await cpuMeter(server);
@@ -425,7 +432,9 @@ export function idle(
     await syncAll(server, clients);
     await settleRoom(server, clients);
     // Let the server settle (timers, freed buffers) before reading its RSS.
-    await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
+    if (settleMs > 0) {
+      await new Promise((resolve) => setTimeout(resolve, settleMs));
+    }
     const after = await rssOf(server);
     for (const client of clients) client.close();
     const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);

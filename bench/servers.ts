@@ -253,13 +253,28 @@ export async function startTask(checkout: URL = root): Promise<
 
 /** Whether the checkout's server takes `flag` (an older one may not). */
 async function takesFlag(checkout: URL, flag: string): Promise<boolean> {
-  const help = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-all", "main.ts", "--help"],
-    cwd: checkout,
-    stdin: "null",
-    stderr: "null",
-  }).output();
-  return new TextDecoder().decode(help.stdout).includes(`--${flag} `);
+  return (await helpOf(checkout)).includes(`--${flag} `);
+}
+
+/**
+ * Each checkout's `--help`, asked once a run: a Deno process costs a good
+ * part of a second on a busy machine, and every server start (five a quick
+ * run, one per node in a cluster) asked twice.
+ */
+const helps = new Map<string, Promise<string>>();
+
+function helpOf(checkout: URL): Promise<string> {
+  let help = helps.get(checkout.href);
+  if (help === undefined) {
+    help = new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-all", "main.ts", "--help"],
+      cwd: checkout,
+      stdin: "null",
+      stderr: "null",
+    }).output().then((out) => new TextDecoder().decode(out.stdout));
+    helps.set(checkout.href, help);
+  }
+  return help;
 }
 
 /**
