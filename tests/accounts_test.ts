@@ -6,6 +6,7 @@ import {
   Client,
   loginAll,
   PASSWORD,
+  pastDelays,
   registered,
   ServerProcess,
   startServer,
@@ -338,7 +339,8 @@ Deno.test("an account's name can change its letter case only", async () => {
 });
 
 Deno.test("an account online logged in again with its password: the new connection takes its place", async () => {
-  await using server = await startServer();
+  const clock = new FakeClock();
+  await using server = await startServer({ clock });
   const port = server.addr.port;
   await using old = await registered(port, "alice");
   await using bob = await Client.login(port, "bob");
@@ -359,6 +361,9 @@ Deno.test("an account online logged in again with its password: the new connecti
   await using again = await Client.connect(port, { from: "127.0.0.3" });
   await again.expect("Welcome to TestChat");
   await again.send(`login alice ${PASSWORD}`);
+  // After the thief's wrong try: a delay, moved past.
+  await again.expect("1 failed login lately: checking in 1 s");
+  clock.advance(1000);
   assert.deepEqual(await old.closed(), [
     "You have logged in again from 127.0.0.3: this connection is closed.",
   ]);
@@ -679,7 +684,9 @@ Deno.test("unregister PASSWORD with a wrong password logs the try, never what wa
 });
 
 Deno.test("a login prompt opened before a password change, or before the account went, does not take the old password", async () => {
-  await using server = await startServer();
+  // A fake clock, moved past each login delay (pastDelays) as it is told.
+  const clock = new FakeClock();
+  await using server = await startServer({ clock });
   const port = server.addr.port;
   {
     await using alice = await registered(port, "alice");
@@ -722,7 +729,7 @@ Deno.test("a login prompt opened before a password change, or before the account
     await alice.expect("Welcome to TestChat");
     await alice.send("login alice battery staple");
     // After the wrong try above, each waits a second first.
-    await alice.waitFor("You are logged in as alice.");
+    await alice.waitFor(pastDelays(clock, "You are logged in as alice."));
     await alice.expect(
       "1 failed login attempt since your last login, from 127.0.0.1.",
     );
@@ -731,14 +738,19 @@ Deno.test("a login prompt opened before a password change, or before the account
       'To delete the account "alice", type its password (a blank line cancels):',
     );
     await alice.send("battery staple");
-    await alice.waitFor((line) =>
-      line.startsWith('The account "alice" is deleted')
+    await alice.waitFor(
+      pastDelays(
+        clock,
+        (line) => line.startsWith('The account "alice" is deleted'),
+      ),
     );
     await alice.send("logout");
     await alice.closed();
   }
   await early.send("battery staple");
-  await early.waitFor('The account "alice" no longer exists');
+  await early.waitFor(
+    pastDelays(clock, 'The account "alice" no longer exists'),
+  );
   await early.send("login alice");
   assert.deepEqual(await early.sync(), [], "a guest's login, as in the seed");
   await early.send("whois alice");

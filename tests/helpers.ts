@@ -9,6 +9,7 @@ import { createConnection, type Socket } from "node:net";
 import { DatabaseSync } from "node:sqlite";
 import { type ChatServer, serve, type ServeOptions } from "../main.ts";
 import type { ScryptParams } from "../src/passwords.ts";
+import type { FakeClock } from "./fake_clock.ts";
 
 /** How long a test waits for a line before failing, in ms. */
 export const TIMEOUT_MS = 10_000;
@@ -602,6 +603,24 @@ export async function loginAll(
       await Promise.all(clients.map((client) => client[Symbol.asyncDispose]()));
     },
   });
+}
+
+/**
+ * A {@linkcode Client.waitFor} match for `line` that moves `clock` on past
+ * each login delay the server tells of on the way ("... checking in 2 s"),
+ * instead of the test waiting out a real one: the delay's timer is set in
+ * the same turn as its line is queued, so it is there once the line is read.
+ */
+export function pastDelays(
+  clock: FakeClock,
+  line: string | ((line: string) => boolean),
+): (line: string) => boolean {
+  const match = typeof line === "string" ? (l: string) => l === line : line;
+  return (l) => {
+    const delay = l.match(/ lately: checking in (\d+) s$/);
+    if (delay) clock.advance(Number(delay[1]) * 1000);
+    return match(l);
+  };
 }
 
 /** The password the tests register accounts with. */
