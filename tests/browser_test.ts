@@ -263,7 +263,8 @@ browserTest(
 browserTest(
   "a page logs in to an account with the password field, after a wrong password",
   async (chromium) => {
-    await using server = await startServer({ httpPort: 0 });
+    const clock = new FakeClock();
+    await using server = await startServer({ httpPort: 0, clock });
     const port = server.addr.port;
     {
       await using owner = await Client.login(port, "dora");
@@ -304,6 +305,12 @@ browserTest(
 
     await page.page.type("#login-password", PASSWORD);
     await page.page.keyboard.press("Enter");
+    // After the wrong one, a second's delay: moved past, not waited out.
+    await page.waitFor(() =>
+      document.getElementById("login-message").textContent ===
+        "1 failed login lately: checking in 1 s"
+    );
+    clock.advance(1000);
     await page.waitFor(() => document.body.dataset.phase === "chat");
     await tel.waitFor("dora has entered the room.");
     await page.waitForLine("You are logged in as dora.");
