@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
-import { PasswordHasher } from "../src/passwords.ts";
+import { PasswordHasher, SCRYPT_PARAMS } from "../src/passwords.ts";
+import { SqliteStore } from "../src/store/sqlite.ts";
+import { registered, startServer, TEST_SCRYPT_PARAMS } from "./helpers.ts";
 
 Deno.test("PasswordHasher hashes with scrypt N=2^15, r=8, p=1 and a 16-byte salt, and verifies", async () => {
   const hasher = new PasswordHasher();
@@ -91,4 +93,26 @@ Deno.test("PasswordHasher: askers take turns, so one address's many checks do no
   assert.deepEqual(done, ["a1", "a2", "b1", "c1", "a3", "b2", "a4"]);
   assert.equal(hasher.waiting, 0);
   assert.equal(hasher.running, 0);
+});
+
+Deno.test("serve()'s scryptParams is the cost of the hashes its accounts get (the tests' cheap one here)", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "chat-scrypt-" });
+  try {
+    const db = `${dir}/chat.db`;
+    {
+      await using server = await startServer({ db });
+      (await registered(server.addr.port, "alice")).close();
+    }
+    const store = await SqliteStore.open(db);
+    try {
+      const hash = (await store.accountFor("alice", "alice"))!.hash;
+      const { ln, r, p } = TEST_SCRYPT_PARAMS;
+      assert.ok(hash.startsWith(`$scrypt$ln=${ln},r=${r},p=${p}$`), hash);
+      assert.notEqual(ln, SCRYPT_PARAMS.ln);
+    } finally {
+      await store.close();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
