@@ -112,6 +112,19 @@ export class Chromium implements AsyncDisposable {
     }
   }
 
+  /**
+   * Kills the browser and removes its profile at once, for where nothing
+   * can be awaited (a test file's unload).
+   */
+  kill(): void {
+    this.browser.process()?.kill("SIGKILL");
+    try {
+      Deno.removeSync(this.#profile, { recursive: true });
+    } catch {
+      // Gone already.
+    }
+  }
+
   async [Symbol.asyncDispose](): Promise<void> {
     const process = this.browser.process();
     try {

@@ -1,7 +1,8 @@
 /**
  * The browser client (web/) end to end, in Debian's real Chromium driven by
  * puppeteer-core: pages and telnet users on one server, each test its own
- * server on port 0 and its own browser. Every test saves screenshots to
+ * server on port 0 and each page its own browser context, in one Chromium
+ * for the file. Every test saves screenshots to
  * tests/screenshots/.
  *
  * Without Chromium the tests are reported as ignored, with the reason; in
@@ -44,12 +45,28 @@ if (missing !== null && !inCi) {
   console.warn(`browser tests ignored: ${missing}`);
 }
 
+/**
+ * One Chromium for every test of this file: starting and closing one takes
+ * most of a second, 60 times. Each page is still in a browser context of
+ * its own (its own storage, as another person's browser would be). It is
+ * killed, and its profile removed, when the file's tests are done.
+ */
+let shared: Chromium | null = null;
+
+async function sharedChromium(): Promise<Chromium> {
+  if (shared === null) {
+    shared = await Chromium.launch();
+    globalThis.addEventListener("unload", () => shared?.kill());
+  }
+  return shared;
+}
+
 /** A phone's screen, in CSS pixels. */
 const PHONE = { width: 390, height: 844, mobile: true };
 
 /**
- * A test that needs Chromium: it gets a browser of its own, closed (and
- * its profile removed) whatever happens. `also`: why something else it
+ * A test that needs Chromium: it gets the file's one browser, whose pages
+ * each open in a context of their own. `also`: why something else it
  * needs (Redis) is missing, or null.
  */
 function browserTest(
@@ -67,8 +84,7 @@ function browserTest(
           `${missing}; CI is set, so the browser tests fail instead of being ignored`,
         );
       }
-      await using chromium = await Chromium.launch();
-      await fn(chromium);
+      await fn(await sharedChromium());
     },
   });
 }
