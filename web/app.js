@@ -2345,17 +2345,23 @@ function markDay(entry) {
 function insertEntry(conversation, item, key) {
   const list = conversation.list;
   // A line that is news is read out, even just after history came: by the
-  // log, or while the busy mark must stay (HISTORY_QUIET_LEAST_MS), through
-  // the announcer, if the conversation is the one shown (others say theirs
-  // through their badges and announcements already).
+  // log, or while the busy mark must stay (HISTORY_QUIET_LEAST_MS), what
+  // someone said through the announcer, if the conversation is the one
+  // shown (others say theirs through their badges and announcements
+  // already). The server's own lines then ("You are now in room", someone
+  // coming in) are not, lest one take the place of what was just said
+  // there (why one was kicked).
   if (!item.classList.contains("history") && list.hasAttribute("aria-busy")) {
     if (
       performance.now() - (conversation.quietSince ?? 0) >=
         HISTORY_QUIET_LEAST_MS
     ) {
       endQuiet(conversation);
-    } else if (conversation.key === currentKey) {
-      announce(item.textContent ?? "");
+    } else if (
+      conversation.key === currentKey && item.classList.contains("msg")
+    ) {
+      const text = item.querySelector(".text")?.textContent ?? "";
+      announce(`${item.dataset.from}: ${text}`);
     }
   }
   const shown = conversation.key === currentKey;
