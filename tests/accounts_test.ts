@@ -179,6 +179,9 @@ Deno.test("register and login take the password on one line; a short one or the 
     await alice.expect("A password needs at least 8 characters");
     await alice.send("register ALICE");
     await alice.expect("A password needs at least 8 characters");
+    // Counted as it is kept, in NFC: "e" and its accent are one "é".
+    await alice.send("register cafe\u0301xyz");
+    await alice.expect("A password needs at least 8 characters");
     await alice.send("nick alice.bcd");
     await alice.expect("alice is now known as alice.bcd.");
     await alice.send("register ALICE.BCD");

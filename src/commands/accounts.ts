@@ -275,7 +275,9 @@ export function passwordForm(password: string): string {
 
 /** A new password is long enough and is not the name. */
 function checkNew(user: User, password: string): void {
-  if ([...password].length < MIN_PASSWORD_CHARS) {
+  // Counted as it is kept (passwordForm()): "e" and a combining accent are
+  // one character, as "é" typed as one is.
+  if ([...passwordForm(password)].length < MIN_PASSWORD_CHARS) {
     throw new ChatError(TEXT.passwordTooShort(MIN_PASSWORD_CHARS));
   }
   if (foldName(password.trim()) === user.key) {
