@@ -129,9 +129,24 @@ export class Moderation {
 
   /**
    * Reads operators, sanctions and the lockdown switch again: in a cluster,
-   * a moderator on another server changed them.
+   * a moderator on another server changed them. Answers what changed
+   * meanwhile that this server has not acted on: the sanctions now in
+   * force that were not before (`added`), and those no longer in force
+   * that were lifted rather than ran out (`lifted`). Every change is
+   * answered by one reload only (they take turns, each compared with what
+   * the one before put in force, or a change made here since: its caller
+   * acted on that), so nobody is told of one twice.
    */
-  async reload(): Promise<void> {
+  reload(): Promise<SanctionChanges> {
+    const run = this.#reloading.then(() => this.#reload());
+    this.#reloading = run.then(() => {}, () => {});
+    return run;
+  }
+
+  /** The reload in turn (see {@linkcode Moderation.reload}). */
+  #reloading: Promise<void> = Promise.resolve();
+
+  async #reload(): Promise<SanctionChanges> {
     let operators: string[], sanctions: Sanction[], lockdown: boolean;
     while (true) {
       // A change made here while the store was read may be missing from
@@ -146,8 +161,19 @@ export class Moderation {
     }
     this.#operators.clear();
     for (const key of operators) this.#operators.add(key);
+    // Compared with what is in force here at this very moment: a change
+    // made here while the store was read is in both, and was acted on by
+    // the command that made it.
+    const before = new Set(this.#sanctions.map(sanctionId));
+    const after = new Set(sanctions.map(sanctionId));
+    const now = this.#clock.date();
+    const lifted = this.#sanctions.filter((s) =>
+      !after.has(sanctionId(s)) && (s.until === null || s.until > now)
+    );
+    const added = sanctions.filter((s) => !before.has(sanctionId(s)));
     this.#set(sanctions);
     this.#lockdown = lockdown;
+    return { added, lifted };
   }
 
   /** Whether `account` is a server operator. */
@@ -398,6 +424,24 @@ export class Moderation {
 /** The key of the sanctions of one kind in one room ("": the server). */
 function scopeKey(kind: SanctionKind, room: string): string {
   return `${kind} ${room}`;
+}
+
+/**
+ * One sanction as set: a new one on the same target (a mute set again with
+ * another reason) is another.
+ */
+export function sanctionId(
+  s: Pick<Sanction, "kind" | "room" | "target" | "at">,
+): string {
+  return `${s.kind} ${s.room} ${s.target} ${s.at}`;
+}
+
+/** What a {@linkcode Moderation.reload} found changed. */
+export interface SanctionChanges {
+  /** In force now, not before. */
+  added: Sanction[];
+  /** In force before, lifted since (not those that merely ran out). */
+  lifted: Sanction[];
 }
 
 function same(

@@ -62,7 +62,7 @@ import {
   sanctionText,
 } from "./commands/moderation.ts";
 import { replaceHere } from "./commands/login.ts";
-import { Moderation } from "./moderation.ts";
+import { Moderation, sanctionId } from "./moderation.ts";
 import { foldName, MAX_NAME_CHARS, skeleton } from "./names.ts";
 import {
   type ClaimedRoomState,
@@ -871,7 +871,6 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
 
   /** Part of {@linkcode ClusterHost}: a moderator acted on another server. */
   announced(announcement: Announcement): void {
-    const { moderation } = this.#parts;
     if (announcement.kind === "accounts") {
       this.#registeredElsewhere(announcement.registered).catch((error) =>
         this.#log.error("Making an --op account an operator failed: {error}", {
@@ -881,21 +880,7 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
       return;
     }
     const done = announcement.kind === "moderation"
-      ? moderation.reload().then(() => {
-        const { sanction, lifted, roomName, roomOwner } = announcement;
-        if (sanction !== undefined) {
-          this.#applyHere(sanction, roomName, roomOwner);
-        }
-        if (lifted !== undefined) {
-          applyLift(
-            { registry: this.registry, moderation },
-            lifted,
-            this.#roomNameOf(lifted, roomName),
-            null,
-            roomOwner,
-          );
-        }
-      })
+      ? this.#reconcileSanctions(announcement)
       : this.#reloadRooms();
     // A line for a user here about what changed, once it is in force here.
     const notice = announcement.notice;
@@ -945,39 +930,53 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
    * Part of {@linkcode ClusterHost}: this server was cut off from the others
    * (Redis away, or it was reaped while it stalled) and has taken its places
    * again. What moderators did meanwhile was announced without it: bans,
-   * mutes, operators, the lockdown and claimed rooms are read again, the
-   * bans and mutes that are new act on this server's users as if announced,
-   * and those whom a mute lifted meanwhile held are told they may speak, as
-   * they would have been told at once (not of one that merely ran out: that
-   * is told to nobody, here or live).
+   * mutes, operators, the lockdown and claimed rooms are read again, and
+   * what changed acts on this server's users as if announced (unless an
+   * announcement heard since the subscriber came back, before this, acted
+   * on it already: see `#reconcileSanctions`).
    */
   async retaken(): Promise<void> {
-    const { moderation, clock } = this.#parts;
-    const id = (s: Sanction) => `${s.kind} ${s.room} ${s.target} ${s.at}`;
-    const sanctions = () => [
-      ...moderation.list("ban"),
-      ...moderation.list("mute"),
-    ];
-    const held = sanctions();
-    const before = new Set(held.map(id));
-    await moderation.reload();
-    const now = sanctions();
-    const after = new Set(now.map(id));
-    for (const sanction of now) {
-      if (!before.has(id(sanction))) this.#applyHere(sanction);
-    }
-    const at = clock.date();
-    for (const lifted of held) {
-      if (after.has(id(lifted))) continue;
-      if (lifted.until !== null && lifted.until <= at) continue;
+    await this.#reconcileSanctions();
+    await this.#reloadRooms();
+  }
+
+  /**
+   * Reads the sanctions again and acts on this server's users for every one
+   * that changed since it last did, not only the one an announcement
+   * carries (`announced`): one heard as soon as Redis is back, before the
+   * heartbeat takes this server's places again, would else leave in force
+   * here what was lifted meanwhile, and a ban set meanwhile not acted on
+   * (`retaken` then finds nothing new). Those whom a lifted mute held are
+   * told they may speak (not of one that merely ran out: that is told to
+   * nobody, here or live), first, so that a user a new ban disconnects is
+   * not told after; then the new bans and mutes act. Each change is acted
+   * on once (Moderation.reload answers each once).
+   */
+  async #reconcileSanctions(
+    announced?: Extract<Announcement, { kind: "moderation" }>,
+  ): Promise<void> {
+    const { moderation } = this.#parts;
+    const { added, lifted } = await moderation.reload();
+    // The room as written, and its owner, as the moderator's server
+    // announced them: for the sanction the announcement carries only.
+    const carried = (sanction: Sanction, which: Sanction | undefined) =>
+      which !== undefined && sanctionId(which) === sanctionId(sanction)
+        ? announced
+        : undefined;
+    for (const sanction of lifted) {
+      const from = carried(sanction, announced?.lifted);
       applyLift(
         { registry: this.registry, moderation },
-        lifted,
-        this.#roomNameOf(lifted),
+        sanction,
+        this.#roomNameOf(sanction, from?.roomName),
         null,
+        from?.roomOwner,
       );
     }
-    await this.#reloadRooms();
+    for (const sanction of added) {
+      const from = carried(sanction, announced?.sanction);
+      this.#applyHere(sanction, from?.roomName, from?.roomOwner);
+    }
   }
 
   /**

@@ -3221,3 +3221,89 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    `cluster: what moderators changed while a server was cut off is acted on there though another announcement reached it before it took its places again${why}`,
+  ignore,
+  async fn() {
+    await using redis = await RedisServer.start();
+    await using proxy = RedisProxy.start(redis);
+    await using a = await startServer({
+      redis: redis.url,
+      nodeId: "node-a",
+      ops: ["root"],
+    });
+    await using b = await startServer({
+      redis: proxy.url,
+      nodeId: "node-b",
+      floodRate: 0,
+      httpPort: 0,
+    });
+    await using root = await registered(a.addr.port, "root");
+    await using carol = await Client.login(b.addr.port, "carol", {
+      from: "127.0.0.32",
+    });
+    await using troll = await Client.login(b.addr.port, "troll", {
+      from: "127.0.0.30",
+    });
+    await using pest = await Client.login(b.addr.port, "pest", {
+      from: "127.0.0.31",
+    });
+    await root.waitFor("pest has entered the room.");
+    await root.send("mute 127.0.0.30 1h shh");
+    await root.waitFor((line) => line.startsWith("Muted 127.0.0.30"));
+    await troll.waitFor(
+      (line) => line.startsWith("You are muted ") && line.endsWith(": shh"),
+    );
+    proxy.cut();
+    // b knows it is cut off once a line of carol's reaches only b.
+    while (true) {
+      await carol.send("say anyone?");
+      const lines = await carol.sync();
+      if (lines.some((line) => line.startsWith("The other servers cannot"))) {
+        break;
+      }
+    }
+    await root.send("unmute 127.0.0.30");
+    await root.waitFor((line) => line.startsWith("Unmuted 127.0.0.30"));
+    await root.send("ban 127.0.0.31 1h go away");
+    await root.waitFor((line) => line.startsWith("Banned 127.0.0.31"));
+    // A Redis far from b: b hears again (its subscriber back) well before
+    // its next heartbeat has taken its places again.
+    proxy.delayMs = 150;
+    try {
+      proxy.restore();
+      const deadline = Date.now() + TIMEOUT_MS;
+      while (await readyz(b) !== 200) {
+        assert.ok(Date.now() < deadline, "b never ready again");
+      }
+      // An unrelated mute, announced as b listens again: b reads every
+      // sanction for it, those changed while it was cut off too.
+      await root.send("mute 127.0.0.32 1h hush");
+      await root.waitFor((line) => line.startsWith("Muted 127.0.0.32"));
+      await carol.waitFor((line) =>
+        line.startsWith("You are muted ") && line.endsWith(": hush")
+      );
+      await troll.waitFor("You are no longer muted");
+      const last = await pest.closed();
+      assert.ok(last.some((line) => line.endsWith(": go away")), `${last}`);
+    } finally {
+      proxy.delayMs = 0;
+    }
+    await troll.send("who");
+    await troll.sync();
+    await carol.send("who");
+    await carol.sync();
+    assert.equal(
+      troll.transcript.filter((l) => l === "You are no longer muted").length,
+      1,
+      `${troll.transcript}`,
+    );
+    assert.equal(
+      carol.transcript.filter((l) => l.startsWith("You are muted ")).length,
+      1,
+      `${carol.transcript}`,
+    );
+  },
+});
