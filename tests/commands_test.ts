@@ -377,6 +377,29 @@ Deno.test("kick: the one kicked logging out while the kick is logged is no bug",
   assert.equal(bob.user?.room, null);
 });
 
+Deno.test("kick and whois: one kicked off the server, whose session has not logged out yet, is nobody online", async () => {
+  await using server = await fakeServer();
+  const op = new FakeSession();
+  const bob = new FakeSession();
+  const ctx = server.context(op);
+  await run(ctx, "login root");
+  await run(server.context(bob), "login bob");
+  op.user!.account = "root";
+  await ctx.moderation.setOperator("root", true);
+  // Kicked from main: off the server, in no room, until the session's
+  // logout (a FakeSession's never comes).
+  await run(ctx, "kick bob go away");
+  assert.ok(bob.ended);
+  assert.equal(bob.user?.room, null);
+  // Was a TypeError (a bug), and whois said 'in room ""'.
+  assert.deepEqual(await run(ctx, "kick bob again"), [
+    'No one called "bob" is online',
+  ]);
+  assert.deepEqual(await run(ctx, "whois bob"), [
+    'No one called "bob" is online',
+  ]);
+});
+
 Deno.test("join: a kept room read that answers late does not undo what was said and set meanwhile", async () => {
   await using server = await fakeServer();
   const { store, registry } = server;

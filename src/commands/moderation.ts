@@ -110,9 +110,13 @@ export const kick: Command = takesName({
     const { user, registry, moderation, cluster } = ctx;
     const [name, rest] = splitWord(args);
     const reason = rest || NO_REASON;
-    const here = registry.find(name);
+    // One in no room here (kicked off the server, their session not logged
+    // out yet) is nobody online, as findElsewhere has it of another
+    // server's: there is no room to kick them from.
+    const found = registry.find(name);
+    const here = found?.room === null ? undefined : found;
     // On another server of the cluster: that server kicks them.
-    const elsewhere = here === undefined
+    const elsewhere = found === undefined
       ? await findElsewhere(ctx, name)
       : null;
     // Checked after that wait, not before: a moderator kicked to main,

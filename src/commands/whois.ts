@@ -12,7 +12,11 @@ export const whois: Command = takesName({
   needsArgs: true,
   async run(ctx, name) {
     const { registry, session, clock, moderation, store } = ctx;
-    const here = registry.find(name);
+    // One in no room here (kicked off the server, their session not logged
+    // out yet) is nobody online, as findElsewhere has it of another
+    // server's: not 'in room ""'.
+    const found = registry.find(name);
+    const here = found?.room === null ? undefined : found;
     let shown: {
       name: string;
       room: string;
@@ -25,7 +29,7 @@ export const whois: Command = takesName({
       const now = clock.now();
       shown = {
         name: here.name,
-        room: here.room?.name ?? "",
+        room: here.room!.name,
         connected: now - here.since,
         idle: now - here.lastActive,
         account: here.account,
@@ -35,7 +39,7 @@ export const whois: Command = takesName({
       // On another server of a cluster: what Redis knows (idle to 15 s).
       // Nobody there is nobody anywhere, as of the question (one who logged
       // in here while Redis was asked was not online when it was asked).
-      const there = await findElsewhere(ctx, name);
+      const there = found === undefined ? await findElsewhere(ctx, name) : null;
       if (there === null) {
         // An account's owner offline: said so, with where a message goes,
         // rather than only that nobody by the name is online.
