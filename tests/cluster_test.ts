@@ -3307,3 +3307,62 @@ Deno.test({
     );
   },
 });
+
+Deno.test({
+  name:
+    `cluster: a msg to an account still logging in on another server is kept for it, not sent there and lost${why}`,
+  ignore,
+  async fn() {
+    await using redis = await RedisServer.start();
+    await using a = await startServer({ redis: redis.url, nodeId: "node-a" });
+    await using b = await startServer({ redis: redis.url, nodeId: "node-b" });
+    await using root = await registered(a.addr.port, "root");
+    {
+      await using ghost = await registered(a.addr.port, "ghost");
+      await ghost.send("quit");
+      await ghost.closed();
+    }
+    // ghost's name as b's CLAIM leaves it in Redis for a login not done yet
+    // (b has not put ghost in main): held by b, in no room. b has no such
+    // user: a message sent there would be dropped.
+    const link = await RedisLink.connect(redis.url);
+    try {
+      while (await link.call("HGET", "chat:names", "ghost") !== null) {
+        // Until a has let ghost's name go.
+      }
+      await link.call(
+        "HSET",
+        "chat:names",
+        "ghost",
+        JSON.stringify({
+          name: "ghost",
+          key: "ghost",
+          skeleton: "ghost",
+          node: "node-b",
+          since: Date.now(),
+          active: Date.now(),
+          account: "ghost",
+          room: "",
+          roomName: "",
+          away: null,
+          address: "127.0.0.1",
+        }),
+      );
+      await root.send("msg ghost boo");
+      // Was only '[private to ghost] boo': told it reached them.
+      const lines = await root.sync();
+      assert.ok(
+        lines.includes(
+          "ghost is offline and will get your message at their next login",
+        ),
+        `${lines}`,
+      );
+    } finally {
+      await link.call("HDEL", "chat:names", "ghost");
+      await link.close();
+    }
+    // The login, once done, reads it.
+    await using ghost = await loginAccount(b.addr.port, "ghost");
+    await ghost.waitFor((line) => line.endsWith("] root: boo"));
+  },
+});

@@ -273,7 +273,12 @@ return id`);
  * Returns {id, recipient's name, their away message or '', how many
  * servers heard it, 1 if they are away (also with no reason: '') else 0},
  * or 0 when nobody has the name (or, with a session, when that session is
- * not online under the name nor any other).
+ * not online under the name nor any other), or holds it in no room: a
+ * login not done yet (CLAIM took the name, its server has not put the user
+ * in main), whose server would drop the message, its user not yet there,
+ * or one kicked off the server, logging out. Nobody there, as on one
+ * server: a message to an account waits for its owner's login (this one's
+ * reads them after the claim, or the next one's).
  */
 export const PRIVATE = new Script(`
 local holder = redis.call('HGET', KEYS[1], ARGV[1])
@@ -285,7 +290,7 @@ if ARGV[5] ~= '' and not (p and p.login == ARGV[5]) then
   p = holder and cjson.decode(holder)
   if not (p and p.login == ARGV[5]) then return 0 end
 end
-if not p then return 0 end
+if not p or p.room == '' then return 0 end
 local id = redis.call('INCR', KEYS[2])
 local event = '{"id":' .. id .. ',"to":' .. cjson.encode(p.name) .. ',' .. string.sub(ARGV[2], 2)
 local heard = redis.call('PUBLISH', ARGV[4] .. 'n:' .. p.node, 'private\\n' .. ARGV[3] .. '\\n' .. event)
