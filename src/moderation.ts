@@ -133,9 +133,11 @@ export class Moderation {
    * meanwhile that this server has not acted on: the sanctions now in
    * force that were not before (`added`), and those no longer in force
    * that were lifted rather than ran out (`lifted`). Every change is
-   * answered by one reload only (they take turns, each compared with what
-   * the one before put in force, or a change made here since: its caller
-   * acted on that), so nobody is told of one twice.
+   * answered by one reload only (each compared with what is in force here
+   * as it puts its own in force: what the one before put there, and the
+   * changes made here since, whose callers acted on them), so nobody is
+   * told of one twice. Reloads take turns: one whose reads began before
+   * another's ended cannot put back, stale, what that one found lifted.
    */
   reload(): Promise<SanctionChanges> {
     const run = this.#reloading.then(() => this.#reload());

@@ -1385,3 +1385,39 @@ Deno.test("a room's ban or mute of an address tells nothing of where a server op
     "That ban would match admin, a server operator",
   ]);
 });
+
+Deno.test("Moderation.reload() answers each sanction set or lifted elsewhere once, and not one that ran out", async () => {
+  const clock = new FakeClock();
+  const mute = (target: string, until: number | null): Sanction => ({
+    kind: "mute",
+    room: "",
+    target,
+    label: target,
+    by: "root",
+    at: clock.date(),
+    until,
+    reason: "",
+  });
+  const lifted = mute("address:192.0.2.1", null);
+  const ending = mute("address:192.0.2.2", clock.date() + 1000);
+  let kept: Sanction[] = [lifted, ending];
+  const store = {
+    operators: () => Promise.resolve([]),
+    sanctions: (now: number) =>
+      Promise.resolve(
+        kept.filter((s) => s.until === null || s.until > now),
+      ),
+    lockdown: () => Promise.resolve(false),
+  } as unknown as Store;
+  const moderation = await Moderation.load(store, { operators: [], clock });
+  // Another server lifts one and sets one; the other runs out.
+  const added = mute("address:192.0.2.3", null);
+  kept = [ending, added];
+  clock.advance(1000);
+  // Two reloads at once (an announcement heard and the retake after a
+  // cut-off): the changes are answered by one of them only.
+  const both = await Promise.all([moderation.reload(), moderation.reload()]);
+  assert.deepEqual(both[0], { added: [added], lifted: [lifted] });
+  assert.deepEqual(both[1], { added: [], lifted: [] });
+  assert.deepEqual(await moderation.reload(), { added: [], lifted: [] });
+});
