@@ -57,6 +57,20 @@ async function cluster(
 }
 
 /** What a server's /readyz answers. */
+/**
+ * Until `client`'s server knows it is cut off from Redis: a line of theirs
+ * is answered that only the people there saw it.
+ */
+async function cutOffSeen(client: Client): Promise<void> {
+  while (true) {
+    await client.send("say anyone?");
+    const lines = await client.sync();
+    if (lines.some((line) => line.startsWith("The other servers cannot"))) {
+      return;
+    }
+  }
+}
+
 async function readyz(server: ChatServer): Promise<number> {
   const response = await fetch(
     `http://127.0.0.1:${server.httpAddr!.port}/readyz`,
@@ -2310,14 +2324,7 @@ Deno.test({
     await carol.send("join den");
     await carol.waitFor('You are now in room "den".');
     proxy.cut();
-    // b knows it is cut off once a line of troll's reaches only b.
-    while (true) {
-      await troll.send("say anyone?");
-      const lines = await troll.sync();
-      if (lines.some((line) => line.startsWith("The other servers cannot"))) {
-        break;
-      }
-    }
+    await cutOffSeen(troll);
     // Someone on a is not said to be offline: b cannot tell.
     const unknown = (name: string) =>
       `The other servers cannot be reached right now: no one called "${name}" is on this server`;
@@ -2425,14 +2432,7 @@ Deno.test({
     });
     await using watcher = await Client.login(b.addr.port, "watcher");
     proxy.cut();
-    // b knows it is cut off once a line of watcher's reaches only b.
-    while (true) {
-      await watcher.send("say anyone?");
-      const lines = await watcher.sync();
-      if (lines.some((line) => line.startsWith("The other servers cannot"))) {
-        break;
-      }
-    }
+    await cutOffSeen(watcher);
     // Meanwhile "Zoe" is registered on a, and a guest takes "Z0E" on b,
     // which looks like it.
     await using zoe = await registered(a.addr.port, "Zoe");
@@ -3140,14 +3140,7 @@ Deno.test({
       (line) => line.startsWith("You are muted ") && line.endsWith(": shh"),
     );
     proxy.cut();
-    // b knows it is cut off once a line of carol's reaches only b.
-    while (true) {
-      await carol.send("say anyone?");
-      const lines = await carol.sync();
-      if (lines.some((line) => line.startsWith("The other servers cannot"))) {
-        break;
-      }
-    }
+    await cutOffSeen(carol);
     await root.send("unmute 127.0.0.30");
     await root.waitFor((line) => line.startsWith("Unmuted 127.0.0.30"));
     proxy.restore();
@@ -3257,14 +3250,7 @@ Deno.test({
       (line) => line.startsWith("You are muted ") && line.endsWith(": shh"),
     );
     proxy.cut();
-    // b knows it is cut off once a line of carol's reaches only b.
-    while (true) {
-      await carol.send("say anyone?");
-      const lines = await carol.sync();
-      if (lines.some((line) => line.startsWith("The other servers cannot"))) {
-        break;
-      }
-    }
+    await cutOffSeen(carol);
     await root.send("unmute 127.0.0.30");
     await root.waitFor((line) => line.startsWith("Unmuted 127.0.0.30"));
     await root.send("ban 127.0.0.31 1h go away");
