@@ -79,6 +79,9 @@ export interface ServerContext {
   readonly cluster: Cluster | null;
 }
 
+/** How long a sender's lines wait for flood control before they are told. */
+const SLOWED_TOLD_MS = 1000;
+
 /**
  * A connection's life: welcome, then one loop that awaits each line in turn
  * (flood control slows it here) and dispatches it, then cleanup in
@@ -121,7 +124,9 @@ export class Session implements SessionControl, Context, Recipient {
   #lines: Lines | null = null;
   /** Flood control, when it is on. */
   #bucket: TokenBucket | null = null;
-  /** The user was told that their lines are slowed, since one last waited. */
+  /** How long the lines have waited since one last passed without waiting. */
+  #slowedMs = 0;
+  /** The user was told that their lines are slowed, since one last passed. */
   #slowedTold = false;
 
   constructor(conn: Connection, server: ServerContext, kind: SessionKind) {
@@ -503,12 +508,15 @@ export class Session implements SessionControl, Context, Recipient {
   #throttle(): Promise<void> | undefined {
     const wait = this.#bucket?.take() ?? 0;
     if (wait <= 0) {
+      this.#slowedMs = 0;
       this.#slowedTold = false;
       return;
     }
-    if (!this.#slowedTold) {
-      // Told once, as the first line waits: its answer, and the rest's,
-      // come later, and the user knows why.
+    this.#slowedMs += wait;
+    if (!this.#slowedTold && this.#slowedMs > SLOWED_TOLD_MS) {
+      // Told once, as the lines' answers start to come later than a person
+      // would take for a slow server: they know why. A line or two past the
+      // burst, half a second each, is not worth a line of its own.
       this.#slowedTold = true;
       this.notice(
         TEXT.floodSlowed(this.config.floodBurst, this.config.floodRate),

@@ -40,7 +40,7 @@ Deno.test("flood control delivers a 20-line paste whole and in order, only slowe
   await alice.waitFor("alice: line 20");
 });
 
-Deno.test("a sender flood control slows is told why, once, as its first line waits, and again after a pause", async () => {
+Deno.test("a sender flood control slows for more than a second is told why, once, and again after a pause", async () => {
   const clock = new FakeClock();
   await using server = await startServer({ clock });
   await using alice = await Client.login(server.addr.port, "alice");
@@ -48,22 +48,31 @@ Deno.test("a sender flood control slows is told why, once, as its first line wai
     "Slow down: lines past 10 at once are handled 2 a second, in order";
   clock.advance(60_000); // a full bucket: 10 lines
   const paste = (from: number) =>
-    Array.from({ length: 12 }, (_, i) => `say line ${from + i}`).join("\r\n");
+    Array.from({ length: 14 }, (_, i) => `say line ${from + i}`).join("\r\n");
   await alice.send(paste(1));
   for (let i = 1; i <= 10; i++) await alice.expect(`alice: line ${i}`);
-  await alice.expect(slowed);
+  // Lines 11 and 12 wait half a second each: not yet worth telling.
   await withTimeout(clock.untilPending(), TIMEOUT_MS, "line 11 to wait");
   clock.advance(500);
   await alice.expect("alice: line 11");
   clock.advance(500);
-  await alice.expect("alice: line 12"); // told once, not once a line
-  clock.advance(60_000); // the bucket is full again: a new paste is told anew
-  await alice.send(paste(13));
-  for (let i = 13; i <= 22; i++) await alice.expect(`alice: line ${i}`);
+  await alice.expect("alice: line 12");
+  // Line 13 makes it more than a second.
   await alice.expect(slowed);
-  await withTimeout(clock.untilPending(), TIMEOUT_MS, "line 23 to wait");
+  clock.advance(500);
+  await alice.expect("alice: line 13");
+  clock.advance(500);
+  await alice.expect("alice: line 14"); // told once, not once a line
+  clock.advance(60_000); // the bucket is full again: a new paste is told anew
+  await alice.send(paste(15));
+  for (let i = 15; i <= 24; i++) await alice.expect(`alice: line ${i}`);
+  await withTimeout(clock.untilPending(), TIMEOUT_MS, "line 25 to wait");
+  clock.advance(500);
+  await alice.expect("alice: line 25");
+  clock.advance(500);
+  await alice.expectLines(["alice: line 26", slowed]);
   clock.advance(1_000);
-  await alice.expectLines(["alice: line 23", "alice: line 24"]);
+  await alice.expectLines(["alice: line 27", "alice: line 28"]);
 });
 
 Deno.test("flood control counts blank lines", async () => {
