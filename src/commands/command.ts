@@ -225,6 +225,21 @@ export function splitWord(text: string): [word: string, rest: string] {
 }
 
 /**
+ * `name` on this server: the user, if they are in a room; null for one here
+ * in no room (kicked off the server, their session not logged out yet),
+ * who is nobody online, as {@linkcode findElsewhere} has it of another
+ * server's, and is not to be looked for there; undefined if nobody here has
+ * the name.
+ */
+export function findHere(
+  registry: Registry,
+  name: string,
+): User | null | undefined {
+  const found = registry.find(name);
+  return found?.room === null ? null : found;
+}
+
+/**
  * Who has `name` on another server of the cluster, for a name nobody has
  * here: null without a cluster or when nobody there has it. While Redis
  * cannot be reached this server cannot tell, and says so (a ChatError)

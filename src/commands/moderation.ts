@@ -25,6 +25,7 @@ import { formatDate, TEXT } from "../text.ts";
 import {
   type Command,
   findElsewhere,
+  findHere,
   splitWord,
   takesName,
   type UserContext,
@@ -110,11 +111,9 @@ export const kick: Command = takesName({
     const { user, registry, moderation, cluster } = ctx;
     const [name, rest] = splitWord(args);
     const reason = rest || NO_REASON;
-    // One in no room here (kicked off the server, their session not logged
-    // out yet) is nobody online, as findElsewhere has it of another
-    // server's: there is no room to kick them from.
-    const found = registry.find(name);
-    const here = found?.room === null ? undefined : found;
+    // Here in no room (null), there is no room to kick them from.
+    const found = findHere(registry, name);
+    const here = found ?? undefined;
     // On another server of the cluster: that server kicks them.
     const elsewhere = found === undefined
       ? await findElsewhere(ctx, name)

@@ -5,6 +5,7 @@ import { TEXT } from "../text.ts";
 import { leaveMessage } from "./accounts.ts";
 import {
   type Command,
+  findHere,
   splitWord,
   takesName,
   type UserContext,
@@ -87,10 +88,8 @@ export const msg: Command = takesName({
     if (await sendElsewhere(ctx, name, text)) return;
     // Here and in a room, but not yet so in Redis (a login just done, its
     // move on its way): delivered here, as reply does.
-    const here = ctx.registry.find(name);
-    if (here !== undefined && here.room !== null) {
-      return sendPrivate(ctx, here, text);
-    }
+    const here = findHere(ctx.registry, name);
+    if (here) return sendPrivate(ctx, here, text);
     // Not online: kept for an account, refused for anyone else.
     const account = await ctx.store.accountFor(foldName(name), "");
     if (account === null) throw new ChatError(TEXT.noSuchUser(name));

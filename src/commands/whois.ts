@@ -1,7 +1,7 @@
 import { ChatError } from "../errors.ts";
 import { foldName } from "../names.ts";
 import { formatDate, formatDuration, TEXT } from "../text.ts";
-import { type Command, findElsewhere, takesName } from "./command.ts";
+import { type Command, findElsewhere, findHere, takesName } from "./command.ts";
 
 /** `whois NAME`: where someone is, for how long, and whether away. */
 export const whois: Command = takesName({
@@ -12,11 +12,9 @@ export const whois: Command = takesName({
   needsArgs: true,
   async run(ctx, name) {
     const { registry, session, clock, moderation, store } = ctx;
-    // One in no room here (kicked off the server, their session not logged
-    // out yet) is nobody online, as findElsewhere has it of another
-    // server's: not 'in room ""'.
-    const found = registry.find(name);
-    const here = found?.room === null ? undefined : found;
+    // Here in no room (null): nobody online, not 'in room ""'.
+    const found = findHere(registry, name);
+    const here = found ?? undefined;
     let shown: {
       name: string;
       room: string;
