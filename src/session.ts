@@ -124,10 +124,11 @@ export class Session implements SessionControl, Context, Recipient {
   #lines: Lines | null = null;
   /** Flood control, when it is on. */
   #bucket: TokenBucket | null = null;
-  /** How long the lines have waited since one last passed without waiting. */
+  /**
+   * How long the lines have waited since one last passed without waiting:
+   * past SLOWED_TOLD_MS, the user has been told.
+   */
   #slowedMs = 0;
-  /** The user was told that their lines are slowed, since one last passed. */
-  #slowedTold = false;
 
   constructor(conn: Connection, server: ServerContext, kind: SessionKind) {
     this.#conn = conn;
@@ -509,15 +510,14 @@ export class Session implements SessionControl, Context, Recipient {
     const wait = this.#bucket?.take() ?? 0;
     if (wait <= 0) {
       this.#slowedMs = 0;
-      this.#slowedTold = false;
       return;
     }
+    const before = this.#slowedMs;
     this.#slowedMs += wait;
-    if (!this.#slowedTold && this.#slowedMs > SLOWED_TOLD_MS) {
+    if (before <= SLOWED_TOLD_MS && this.#slowedMs > SLOWED_TOLD_MS) {
       // Told once, as the lines' answers start to come later than a person
       // would take for a slow server: they know why. A line or two past the
       // burst, half a second each, is not worth a line of its own.
-      this.#slowedTold = true;
       this.notice(
         TEXT.floodSlowed(this.config.floodBurst, this.config.floodRate),
       );
