@@ -590,21 +590,7 @@ export class Cluster implements ClusterHooks {
     const left = this.#justLeft;
     if (left === null) return;
     this.#justLeft = null;
-    const { user, from, presence } = left;
-    const at = this.#clock.date();
-    this.#updates.add(() =>
-      this.#link.eval(MOVE, [this.#key("names")], [
-        user.key,
-        from,
-        "",
-        JSON.stringify(presence),
-        at,
-        this.#prefix,
-        this.nodeId,
-        "",
-        "",
-      ])
-    );
+    this.#sendMove(left.user, left.from, null, left.presence);
   }
 
   renamed(): void {
@@ -966,7 +952,16 @@ export class Cluster implements ClusterHooks {
    */
   #move(user: User, from: string, room: Room | null): void {
     this.#leftSent();
-    const presence = this.#presenceOf(user, { room });
+    this.#sendMove(user, from, room, this.#presenceOf(user, { room }));
+  }
+
+  /** A MOVE in the next presence batch, with `presence` as Redis is to know it. */
+  #sendMove(
+    user: User,
+    from: string,
+    room: Room | null,
+    presence: Presence,
+  ): void {
     const at = this.#clock.date();
     this.#updates.add(() =>
       this.#link.eval(MOVE, [this.#key("names")], [
