@@ -58,10 +58,7 @@ Deno.test("offline messages survive a login whose connection is gone before they
     await back.closed();
     await bob.waitFor("alice has left the room.");
 
-    await using again = await Client.connect(port);
-    await again.expect("Welcome to TestChat");
-    await again.send(`login alice ${PASSWORD}`);
-    await again.expect("You are logged in as alice.");
+    await using again = await loginAccount(port, "alice");
     assert.deepEqual(await again.sync(), [], "shown once, then let go of");
   } finally {
     await Deno.remove(dir, { recursive: true });
