@@ -139,7 +139,9 @@ async function ignoredAndGone(alice: Client, port: number): Promise<void> {
 
 /**
  * Sends `command` until `line` is among its answer: what another server
- * announced is heard there a moment after.
+ * announced is heard there a moment after. Its client's server is to have
+ * flood control off: the polling soon passes the burst, and the notice that
+ * the lines are slowed would come among the answers the test reads next.
  */
 async function lineIn(
   client: Client,
@@ -1253,7 +1255,7 @@ Deno.test({
     `cluster: an ignore of a user on another server is no longer listed once they have logged out${why}`,
   ignore,
   async fn() {
-    await using c = await cluster(2);
+    await using c = await cluster(2, { floodRate: 0 }); // lineIn() polls
     const [a, b] = c.ports;
     await using alice = await Client.login(a, "alice");
     await using troll = await Client.login(b, "troll");
@@ -1277,7 +1279,7 @@ Deno.test({
     `cluster: unignore of a name whose first holder elsewhere has logged out ends the ignore of the one who has it now${why}`,
   ignore,
   async fn() {
-    await using c = await cluster(2);
+    await using c = await cluster(2, { floodRate: 0 }); // lineIn() polls
     const [a, b] = c.ports;
     await using alice = await Client.login(a, "alice");
     await ignoredAndGone(alice, b);
@@ -1410,7 +1412,7 @@ Deno.test({
   name: `cluster: accounts, history and moderation are shared${why}`,
   ignore,
   async fn() {
-    await using c = await cluster(2, { ops: ["root"] });
+    await using c = await cluster(2, { ops: ["root"], floodRate: 0 }); // lineIn() polls
     const [a, b] = c.ports;
     const first = await registered(a, "alice");
     await first.send("logout");
@@ -1691,8 +1693,13 @@ Deno.test({
       redis: redis.url,
       nodeId: "node-a",
       ops: ["root"],
+      floodRate: 0,
     });
-    await using b = await startServer({ redis: redis.url, nodeId: "node-b" });
+    await using b = await startServer({
+      redis: redis.url,
+      nodeId: "node-b",
+      floodRate: 0, // lineIn() polls
+    });
     // Registered on b, which was not given --op root: a, which was, makes
     // the account an operator, as one server does at register.
     await using root = await registered(b.addr.port, "root");
@@ -1710,7 +1717,11 @@ Deno.test({
   ignore,
   async fn() {
     await using redis = await RedisServer.start();
-    await using b = await startServer({ redis: redis.url, nodeId: "node-b" });
+    await using b = await startServer({
+      redis: redis.url,
+      nodeId: "node-b",
+      floodRate: 0, // lineIn() polls
+    });
     await using root = await registered(b.addr.port, "root");
     await root.send("lockdown");
     await root.expect('Only a server operator can use "lockdown"');
@@ -1719,6 +1730,7 @@ Deno.test({
       redis: redis.url,
       nodeId: "node-a",
       ops: ["root"],
+      floodRate: 0,
     });
     await lineIn(root, "whois root", "root is a server operator");
     await root.send("lockdown");
