@@ -787,7 +787,11 @@ export class SqliteDatabase {
     }
   }
 
-  /** Trims one room before it is read, so that readers see the kept lines. */
+  /**
+   * Deletes one room's lines past `--history-keep`, if any were written
+   * since its last trim: before a read (`#trimBeforeRead`), at a commit
+   * (`#trim`) and at close.
+   */
   #trimRoom(key: string): void {
     if (!this.#untrimmed.has(key)) return;
     this.#run(
@@ -910,10 +914,11 @@ export class SqliteDatabase {
 
   /**
    * Throws unless the -wal and -shm files beside the database are still the
-   * ones SQLite has open (see {@linkcode SqliteDatabase.#moved} for -shm). One deleted while the server runs (`rm chat.db-*`, taken for
-   * leftovers) holds every commit since the last checkpoint where no other
-   * process sees it (a backup then copies a database without them; sqlite3
-   * saw one without its tables), and a crash loses them. What it holds is
+   * ones SQLite has open (see {@linkcode SqliteDatabase.#moved} for -shm).
+   * One deleted while the server runs (`rm chat.db-*`, taken for leftovers)
+   * holds every commit since the last checkpoint where no other process
+   * sees it (a backup then copies a database without them; sqlite3 saw one
+   * without its tables), and a crash loses them. What it holds is
    * checkpointed into the database's own file at once, and nothing more is
    * written into it.
    */
@@ -1088,13 +1093,6 @@ function migrate(db: DatabaseSync, path: string): void {
 }
 
 /**
- * A `--history-keep` lower than the last start's takes effect now, in every
- * room: rooms are otherwise trimmed only once written to or read, so one
- * nobody spoke in since kept its old lines on disk, and `history` there paged
- * back through them. The keep is remembered in `meta`; an older database
- * (which did not remember it) is trimmed once.
- */
-/**
  * Moves the reservation of ids up to the highest id kept, where it is
  * below: a file written before the reservation followed the lines kept (a
  * database thread behind the chat, then a crash) would hand those ids out
@@ -1122,6 +1120,13 @@ function coverKeptIds(db: DatabaseSync): void {
   ).run(highest);
 }
 
+/**
+ * A `--history-keep` lower than the last start's takes effect now, in every
+ * room: rooms are otherwise trimmed only once written to or read, so one
+ * nobody spoke in since kept its old lines on disk, and `history` there paged
+ * back through them. The keep is remembered in `meta`; an older database
+ * (which did not remember it) is trimmed once.
+ */
 function trimToKeep(db: DatabaseSync, keep: number): void {
   const row = db.prepare("SELECT value FROM meta WHERE key = 'history_keep'")
     .get() as Row | undefined;
