@@ -130,6 +130,19 @@ export const SCHEMA_VERSION = MIGRATIONS.length;
 const TRIM_SLACK = 100;
 
 /**
+ * Deletes the lines of room `?1` past its newest `?2`: at a trim while
+ * open, and at open for a lower `--history-keep` (one statement, so that
+ * the two cannot come to keep different lines).
+ */
+const TRIM_HISTORY =
+  "DELETE FROM history WHERE room = ?1 AND id <= (SELECT id FROM " +
+  "history WHERE room = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)";
+
+/** Sets `meta`'s value `?2` under key `?1` (`ids`, `lockdown`, ...). */
+const SET_META = "INSERT INTO meta (key, value) VALUES (?1, ?2) " +
+  "ON CONFLICT (key) DO UPDATE SET value = excluded.value";
+
+/**
  * The most rooms remembered here, as known to have a row or as written to
  * since their last trim: anyone can `join` room after room and say a line
  * in each, a room a second per connection, and each was remembered until
@@ -582,8 +595,8 @@ export class SqliteDatabase {
 
   #setReservedIds(value: number): void {
     this.#run(
-      "INSERT INTO meta (key, value) VALUES ('ids', ?) " +
-        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+      SET_META,
+      "ids",
       value,
     );
   }
@@ -758,8 +771,8 @@ export class SqliteDatabase {
 
   setLockdown(on: boolean): void {
     this.#write(
-      "INSERT INTO meta (key, value) VALUES ('lockdown', ?) " +
-        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+      SET_META,
+      "lockdown",
       on ? 1 : 0,
     );
   }
@@ -795,8 +808,7 @@ export class SqliteDatabase {
   #trimRoom(key: string): void {
     if (!this.#untrimmed.has(key)) return;
     this.#run(
-      "DELETE FROM history WHERE room = ?1 AND id <= (SELECT id FROM " +
-        "history WHERE room = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)",
+      TRIM_HISTORY,
       key,
       this.#keep,
     );
@@ -1114,10 +1126,7 @@ function coverKeptIds(db: DatabaseSync): void {
     );
   }
   if (highest <= Number(reserved?.value ?? 0)) return;
-  db.prepare(
-    "INSERT INTO meta (key, value) VALUES ('ids', ?) " +
-      "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-  ).run(highest);
+  db.prepare(SET_META).run("ids", highest);
 }
 
 /**
@@ -1135,17 +1144,11 @@ function trimToKeep(db: DatabaseSync, keep: number): void {
   db.exec("BEGIN IMMEDIATE");
   try {
     if (last === undefined || last > keep) {
-      const trim = db.prepare(
-        "DELETE FROM history WHERE room = ?1 AND id <= (SELECT id FROM " +
-          "history WHERE room = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)",
-      );
+      const trim = db.prepare(TRIM_HISTORY);
       const rooms = db.prepare("SELECT key FROM rooms").all() as Row[];
       for (const room of rooms) trim.run(room.key as string, keep);
     }
-    db.prepare(
-      "INSERT INTO meta (key, value) VALUES ('history_keep', ?) " +
-        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-    ).run(keep);
+    db.prepare(SET_META).run("history_keep", keep);
     db.exec("COMMIT");
   } catch (error) {
     if (db.isTransaction) db.exec("ROLLBACK");
