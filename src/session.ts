@@ -741,8 +741,9 @@ async function atMost(
 }
 
 /**
- * What `node:net` (the plain port) reports for the same: a Node-style `code`
- * on a plain Error, not one of `Deno.errors`.
+ * The codes of the errors that only mean the peer went away, as `node:net`
+ * (the plain and TLS ports) reports them: a Node-style `code` on a plain
+ * Error, not one of `Deno.errors` (see {@linkcode isDisconnect}).
  */
 const NODE_DISCONNECTS = new Set([
   "ECONNRESET",
