@@ -184,7 +184,7 @@ const REGISTRATION_WINDOW_MS = 60 * 60 * 1000;
  * never does is closed (its place held until then), as nginx's
  * `ssl_handshake_timeout` and node's `handshakeTimeout` do.
  */
-export const TLS_HANDSHAKE_MS = 10_000;
+const TLS_HANDSHAKE_MS = 10_000;
 
 /**
  * How long a page's socket the server closed may stay open, on the HTTPS
