@@ -339,7 +339,7 @@ export async function serve(options: ServeOptions = {}): Promise<ChatServer> {
     listener = await bound(
       config.host,
       config.port,
-      () => listen(config.host, config.port),
+      () => listen(config.host, config.port, { chat: true }),
     );
     let secureContext: SecureContext | null = null;
     if (config.tlsPort !== null) {
@@ -347,7 +347,7 @@ export async function serve(options: ServeOptions = {}): Promise<ChatServer> {
       tlsListener = await bound(
         config.host,
         config.tlsPort,
-        () => listen(config.host, config.tlsPort!),
+        () => listen(config.host, config.tlsPort!, { chat: true }),
       );
     }
     const server = new ChatServer({
@@ -410,28 +410,23 @@ export async function serve(options: ServeOptions = {}): Promise<ChatServer> {
 }
 
 /**
- * The plain port: a `node:net` server, whose sockets write natively and at
- * once (see `src/connection.ts` for why not `Deno.listen`).
+ * A `node:net` server listening on `host`:`port`, for a chat port (plain
+ * or TLS: `chat: true`) or an HTTP one. A chat port's sockets write
+ * natively and at once (see `src/connection.ts` for why not `Deno.listen`);
+ * they start paused, so that nothing is read before SocketConnection takes
+ * over, and half-open: a client that has sent its last line still reads the
+ * answers (see SocketConnection; a TLSSocket over a node socket takes that
+ * socket's setting). An HTTP port's are neither: node:http reads at once.
  */
-function listen(host: string, port: number): Promise<Server> {
+function listen(
+  host: string,
+  port: number,
+  options: { chat: boolean },
+): Promise<Server> {
   return new Promise((resolve, reject) => {
-    // Paused, so that nothing is read before SocketConnection takes over.
-    // Half-open: a client that has sent its last line still reads the
-    // answers (see SocketConnection). The TLS port's sockets are half-open
-    // too: a TLSSocket over a node socket takes that socket's setting.
-    const server = createServer({ pauseOnConnect: true, allowHalfOpen: true });
-    server.once("error", reject);
-    server.listen({ host, port }, () => {
-      server.off("error", reject);
-      resolve(server);
-    });
-  });
-}
-
-/** An HTTP port: a `node:net` server, not paused (node:http reads at once). */
-function listenOpen(host: string, port: number): Promise<Server> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
+    const server = options.chat
+      ? createServer({ pauseOnConnect: true, allowHalfOpen: true })
+      : createServer();
     server.once("error", reject);
     server.listen({ host, port }, () => {
       server.off("error", reject);
@@ -1206,7 +1201,11 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
       ? null
       : createSecureContext(this.#parts.certificate);
     const listenHttp = async (port: number, tls: boolean) => {
-      const listener = await bound(host, port, () => listenOpen(host, port));
+      const listener = await bound(
+        host,
+        port,
+        () => listen(host, port, { chat: false }),
+      );
       const server = nodeHttp!.createHttpServer(handler, {
         ...this.#parts.httpTimeouts,
         secure: tls,
