@@ -195,6 +195,11 @@ const LINGER_MS = 2000;
 /** How long a refused connection may take to read its one line, in ms. */
 const REFUSAL_WRITE_MS = 1000;
 
+/** The header of the `/ws` endpoint's own answers (not upgrades). */
+const PLAIN_TEXT: Readonly<Record<string, string>> = {
+  "Content-Type": "text/plain; charset=utf-8",
+};
+
 const REFUSALS: Record<Refusal, string> = {
   full: TEXT.serverFull,
   address: TEXT.tooManyConnections,
@@ -1337,31 +1342,33 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
    * in, and the session is then counted at its new address.
    */
   #upgrade(request: Request, remote: Deno.NetAddr): Response {
-    const plain = { "Content-Type": "text/plain; charset=utf-8" };
     if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
       return respond(426, "Expected a WebSocket upgrade\n", {
-        ...plain,
+        ...PLAIN_TEXT,
         Upgrade: "websocket",
       });
     }
     if (request.method !== "GET") {
       // RFC 6455 4.1: an upgrade is a GET (Deno's would take a HEAD).
-      return respond(405, "Method not allowed\n", { ...plain, Allow: "GET" });
+      return respond(405, "Method not allowed\n", {
+        ...PLAIN_TEXT,
+        Allow: "GET",
+      });
     }
     if (request.headers.get("sec-websocket-version") !== "13") {
       // RFC 6455 4.2.2: the versions the server speaks, for the client to
       // try again with (Deno's upgrade would take any, or none).
       return respond(426, "Expected WebSocket version 13\n", {
-        ...plain,
+        ...PLAIN_TEXT,
         "Sec-WebSocket-Version": "13",
       });
     }
     if (this.#closing !== null) {
-      return respond(503, "Shutting down\n", plain);
+      return respond(503, "Shutting down\n", PLAIN_TEXT);
     }
     if (!originAllowed(request, this.#parts.config.allowedOrigins)) {
       this.#refused(remote, "origin");
-      return respond(403, "Forbidden origin\n", plain);
+      return respond(403, "Forbidden origin\n", PLAIN_TEXT);
     }
     const url = new URL(request.url);
     const token = url.searchParams.get("resume");
@@ -1374,19 +1381,10 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
       // socket needs one of its own, or one address could chain takeovers
       // into any number of open sockets.
       const counted = moved || !waiting.detached;
-      const refusal = counted ? this.#admit(remote) : null;
-      // The session waits on for its page; this socket is not it.
-      const refused = refusal === null
-        ? null
-        : nodeHttp!.refuseWebSocket(request, refusal);
-      if (refused !== null) return refused;
-      const upgraded = nodeHttp!.upgradeWebSocket(request);
-      if (upgraded === null) {
-        if (counted && refusal === null) this.#limits.release(remote.hostname);
-        return respond(400, "Bad WebSocket upgrade\n", plain);
-      }
-      const { socket, response } = upgraded;
-      this.#upgraded(request);
+      // Refused, the session waits on for its page; this socket is not it.
+      const accepted = this.#acceptWebSocket(request, remote, counted);
+      if (accepted instanceof Response) return accepted;
+      const { socket, response } = accepted;
       if (moved) {
         this.#log.info("Resumed a page's session from {remote}, was {before}", {
           remote: formatAddr(remote),
@@ -1414,20 +1412,9 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
       }
       return response;
     }
-    const refusal = this.#admit(remote);
-    const refused = refusal === null
-      ? null
-      : nodeHttp!.refuseWebSocket(request, refusal);
-    if (refused !== null) return refused;
-    const upgraded = nodeHttp!.upgradeWebSocket(request);
-    if (upgraded === null) {
-      // Counted by #admit: given back, or a few bad requests would fill
-      // --max-conns for good.
-      if (refusal === null) this.#limits.release(remote.hostname);
-      return respond(400, "Bad WebSocket upgrade\n", plain);
-    }
-    const { socket, response } = upgraded;
-    this.#upgraded(request);
+    const accepted = this.#acceptWebSocket(request, remote, true);
+    if (accepted instanceof Response) return accepted;
+    const { socket, response } = accepted;
     this.#bridge(request, socket);
     let session: Session | null = null;
     let current: string | null = null;
@@ -1447,6 +1434,35 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
     this.#pages.set(session, conn);
     session.run();
     return response;
+  }
+
+  /**
+   * Upgrades a `/ws` request to a WebSocket, once the same bans and limits
+   * as a telnet connection's let it in where it is `counted` (it needs a
+   * place of its own at `remote`): the socket and the response that
+   * upgrades it, no longer counted as an HTTP connection; or the response
+   * that refuses it (a ban or a limit, on its own socket; a malformed
+   * upgrade, 400).
+   */
+  #acceptWebSocket(
+    request: Request,
+    remote: Deno.NetAddr,
+    counted: boolean,
+  ): Response | { socket: WebSocket; response: Response } {
+    const refusal = counted ? this.#admit(remote) : null;
+    const refused = refusal === null
+      ? null
+      : nodeHttp!.refuseWebSocket(request, refusal);
+    if (refused !== null) return refused;
+    const upgraded = nodeHttp!.upgradeWebSocket(request);
+    if (upgraded === null) {
+      // Counted by #admit: given back, or a few bad requests would fill
+      // --max-conns for good.
+      if (counted && refusal === null) this.#limits.release(remote.hostname);
+      return respond(400, "Bad WebSocket upgrade\n", PLAIN_TEXT);
+    }
+    this.#upgraded(request);
+    return upgraded;
   }
 
   /**
