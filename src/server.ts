@@ -1429,10 +1429,10 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
         if (next !== null) this.#waiting.set(next, connection);
       },
     });
-    session = new Session(conn, this.#shared, "websocket");
-    this.#sessions.add(session);
+    // As the TLS port's: #session() returns at the session's first await,
+    // before its end (#ended) can look for it in #pages.
+    session = this.#session(conn, "websocket");
     this.#pages.set(session, conn);
-    session.run();
     return response;
   }
 
