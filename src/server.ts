@@ -1,6 +1,11 @@
 /**
  * The listeners (plain: `node:net`; TLS: `node:net` too, its sockets wrapped
- * in `node:tls`), connection limits, and a graceful end.
+ * in `node:tls`; HTTP and HTTPS: `node:http` over `node:net`, with `/ws`
+ * and a page's session taken back after a drop), connection limits, and a
+ * graceful end. `serve()` opens the store (SQLite, or Redis with a cluster)
+ * and binds the ports; `ChatServer` is also the {@linkcode ClusterHost}
+ * (what the cluster asks of this server: other servers' kicks, sanctions
+ * and announcements acted on for the users here, a name to give up).
  *
  * @module
  */
