@@ -621,8 +621,7 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
         socket.destroy();
         return;
       }
-      const conn = new SocketConnection(socket);
-      this.#start(conn, "telnet");
+      this.#startPlain(new SocketConnection(socket));
     });
     // Out of file descriptors, say: keep serving those already here.
     listener.on("error", (error) => {
@@ -787,7 +786,8 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
     }
   }
 
-  #start(conn: SocketConnection, kind: SessionKind): void {
+  /** A plain port's connection: admitted and a session, or refused. */
+  #startPlain(conn: SocketConnection): void {
     const refusal = this.#admit(conn.remoteAddr);
     if (refusal !== null) {
       refuse(conn, refusal);
@@ -807,7 +807,7 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
     } catch {
       // The peer left already; the session sees that on its first read.
     }
-    this.#session(conn, kind);
+    this.#session(conn, "telnet");
   }
 
   /** Starts the session of a connection admitted and counted. */
