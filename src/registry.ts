@@ -237,7 +237,8 @@ export class Registry {
    * Moves a user to the room named `typedName`, made on first join (from
    * `state`, what the store kept of it): the old room is told the user left,
    * the new one that the user entered. Returns the room. A room left empty
-   * goes away, but main stays.
+   * goes away, but main and claimed rooms stay (see
+   * {@linkcode Registry.dropIfEmpty}).
    */
   join(user: User, typedName: string, state?: RoomState): Room {
     this.#mustBeOnline(user);
@@ -368,7 +369,8 @@ export class Registry {
   /**
    * A private message from `from` to `to` (a name) as an event, with its id
    * and time: to be kept for `to`, who is not online, until they are (and
-   * shown to its sender now); also what {@linkcode Registry.privateMessage} shows.
+   * shown to its sender now); also what
+   * {@linkcode Registry.privateMessage} shows.
    */
   offlineMessage(from: User, to: string, text: string): PrivateEvent {
     return {
@@ -386,9 +388,9 @@ export class Registry {
   }
 
   /**
-   * Takes `user` out of their room: its members see that `by` (a name) kicked them,
-   * and why. The user is in no room afterwards; the caller moves them on.
-   * Returns the room.
+   * Takes `user` out of their room: its members see that `by` (a name)
+   * kicked them, and why. The user is in no room afterwards; the caller
+   * moves them on. Returns the room.
    */
   kick(user: User, by: string, reason: string): Room {
     const room = user.room!;
