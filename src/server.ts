@@ -212,11 +212,13 @@ const REFUSALS: Record<Refusal, string> = {
 };
 
 /**
- * Starts a chat server: opens its store (`options.db`), then listens on
+ * Starts a chat server: opens its store (`options.db`, or with
+ * `options.redis` joins the cluster on that Redis), then listens on
  * `options.host`:`options.port` (and on `options.tlsPort` with TLS, when
- * given), and resolves to its handle once the listeners are bound, so
- * `handle.addr.port` is known (use port 0 in tests). Rejects if the store
- * cannot be opened (a `StoreError`) or a port cannot be bound.
+ * given, and on the HTTP ports unless `noHttp`), and resolves to its handle
+ * once the listeners are bound, so `handle.addr.port` is known (use port 0
+ * in tests). Rejects if the store cannot be opened or Redis reached (a
+ * `StoreError`) or a port cannot be bound (a {@linkcode ListenError}).
  */
 export async function serve(options: ServeOptions = {}): Promise<ChatServer> {
   const {
