@@ -72,7 +72,6 @@ export interface Sanction {
   readonly reason: string;
 }
 
-/** One line of the moderation log: who did what to whom, when and why. */
 /**
  * How many moderation lines a store keeps per room (and Redis's in all):
  * `modlog` shows at most 200, and anyone who owns a room can write a line
@@ -80,6 +79,7 @@ export interface Sanction {
  */
 export const MODLOG_KEEP = 10_000;
 
+/** One line of the moderation log: who did what to whom, when and why. */
 export interface ModlogEntry {
   readonly at: number;
   /** Who did it (their name). */
