@@ -391,7 +391,7 @@ export class Session implements SessionControl, Context, Recipient {
       this.#readFailed(error);
     } finally {
       if (this.#timer !== null) this.clock.clearTimeout(this.#timer);
-      await this.#sent();
+      await this.#ownLinesBack();
       if (this.user) this.registry.logout(this.user);
       // In a cluster: once the connection is closed, the name is free on
       // every server.
@@ -442,7 +442,7 @@ export class Session implements SessionControl, Context, Recipient {
    * connection closes, and so it does here. Nothing waits when none is on
    * its way, nor for a connection that is gone.
    */
-  async #sent(): Promise<void> {
+  async #ownLinesBack(): Promise<void> {
     const cluster = this.#server.cluster;
     if (
       cluster === null || this.user === null || this.#closed ||
