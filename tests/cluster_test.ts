@@ -3229,6 +3229,54 @@ Deno.test({
 
 Deno.test({
   name:
+    `cluster: a mute whose announcement Redis refuses while it is otherwise up is sent again, and acts on the other servers, once${why}`,
+  ignore,
+  async fn() {
+    await using c = await cluster(2, { ops: ["root"] });
+    const [a, b] = c.ports;
+    await using root = await registered(a, "root");
+    await using troll = await Client.login(b, "troll", { from: "127.0.0.31" });
+    await root.waitFor("troll has entered the room.");
+    const link = await RedisLink.connect(c.redis.url);
+    try {
+      // Only the announcement fails: the mute is kept, and Redis is up for
+      // every server (no outage for b to reload after).
+      await link.call("ACL", "SETUSER", "default", "-publish");
+      try {
+        await root.send("mute 127.0.0.31 1h shh");
+        await root.waitFor((line) => line.startsWith("Muted 127.0.0.31"));
+        // root's next command runs once the last is done, announcement
+        // and all.
+        await root.send("who");
+        await root.waitFor("The following are logged in:");
+      } finally {
+        await link.call("ACL", "SETUSER", "default", "+publish");
+      }
+      // Without a later announcement to make b reload.
+      await troll.waitFor(
+        (line) => line.startsWith("You are muted ") && line.endsWith(": shh"),
+      );
+      // Once: later announcements (an unrelated mute, the unmute) act on
+      // nothing of it again.
+      await root.send("mute 127.0.0.99 1h other");
+      await root.waitFor((line) => line.startsWith("Muted 127.0.0.99"));
+      await root.send("unmute 127.0.0.31");
+      await root.waitFor((line) => line.startsWith("Unmuted 127.0.0.31"));
+      await troll.waitFor("You are no longer muted");
+      const told = troll.transcript.filter((line) =>
+        line.startsWith("You are muted ") && line.endsWith(": shh")
+      );
+      assert.equal(told.length, 1, `${troll.transcript}`);
+      await troll.send("say heard");
+      await root.waitFor("troll: heard");
+    } finally {
+      await link.close();
+    }
+  },
+});
+
+Deno.test({
+  name:
     `cluster: what moderators changed while a server was cut off is acted on there though another announcement reached it before it took its places again${why}`,
   ignore,
   async fn() {

@@ -78,6 +78,11 @@ const ALIVE_TTL_MS = 3000;
 const REAP_GRACE_MS = 5000;
 /** How often presence is told that a user was active, at most, in ms. */
 const ACTIVE_EVERY_MS = 15_000;
+/**
+ * Announcements kept to be sent again, at most: past it, they are folded
+ * into one of each kind (see `#keepUnsent`).
+ */
+const UNSENT_MAX = 100;
 
 /** Options for {@linkcode Cluster.start}. */
 export interface ClusterOptions {
@@ -237,6 +242,11 @@ export class Cluster implements ClusterHooks {
    * only.
    */
   #leavingHere = false;
+  /**
+   * Announcements whose PUBLISH failed, in order, to be sent again at the
+   * next heartbeat that finds Redis up (see `announce`).
+   */
+  #unsent: Announcement[] = [];
   #closed = false;
 
   private constructor(options: ClusterOptions, subscriber: Subscriber) {
@@ -800,23 +810,74 @@ export class Cluster implements ClusterHooks {
     return Number(heard) > 0;
   }
 
-  /** Tells every server (this one too) what a moderator changed. */
+  /**
+   * Tells every server (this one too) what a moderator changed. One whose
+   * PUBLISH fails is sent again at the next heartbeat that finds Redis up,
+   * until it goes: a failed PUBLISH with Redis otherwise up (refused, or
+   * one command lost with a connection that came back at once) leaves the
+   * other servers with no outage of their own to reload after, and they
+   * would act on the change only at some later announcement. Sent again,
+   * it is acted on as when first sent: each server reloads and acts on
+   * what changed since it last did (so an announcement that also came
+   * through after all, Redis having run a PUBLISH it did not answer in
+   * time, acts on nothing twice; only its `notice` would be shown again).
+   */
   async announce(announcement: Announcement): Promise<void> {
+    const failure = await this.#announceNow(announcement);
+    if (failure === null) return;
+    this.#log.warn(
+      "Announcing a change to the other servers failed (sent again once Redis takes it): {error}",
+      { error: failure },
+    );
+    this.#keepUnsent(announcement);
+    // This server reloads it now; the others, once it is sent again (or as
+    // they take their places again, if Redis went away for them too). A
+    // sanction or a lift is not acted on again here: its caller did that
+    // already (its users were told once).
+    this.#host?.announced(
+      announcement.kind === "moderation"
+        ? { ...announcement, sanction: undefined, lifted: undefined }
+        : announcement,
+    );
+  }
+
+  /** PUBLISHes an announcement: null, or why it failed. */
+  async #announceNow(announcement: Announcement): Promise<unknown> {
     try {
       await this.#link.call(
         "PUBLISH",
         this.#key("all"),
         JSON.stringify({ ...announcement, from: this.nodeId }),
       );
-    } catch {
-      // Redis is away: this server reloads it; the others, when they take
-      // their places again. A sanction or a lift is not acted on again:
-      // its caller did that here already (its users were told once).
-      this.#host?.announced(
-        announcement.kind === "moderation"
-          ? { ...announcement, sanction: undefined, lifted: undefined }
-          : announcement,
-      );
+      return null;
+    } catch (error) {
+      return error ?? new Error("PUBLISH failed");
+    }
+  }
+
+  /**
+   * Keeps an announcement to send again. Bounded: past
+   * {@linkcode UNSENT_MAX}, what is kept is folded into one bare
+   * announcement of each kind kept, which still makes every server reload
+   * everything and act on all that changed (the notices and the rooms'
+   * names as written are what is lost then).
+   */
+  #keepUnsent(announcement: Announcement): void {
+    this.#unsent.push(announcement);
+    if (this.#unsent.length <= UNSENT_MAX) return;
+    const kinds = new Set(this.#unsent.map((a) => a.kind));
+    this.#unsent = [...kinds].map((kind) => ({ kind }));
+  }
+
+  /**
+   * Sends again, in order, the announcements whose PUBLISH failed; stops
+   * at the first that fails again (kept, with those after it, for the next
+   * heartbeat).
+   */
+  async #resend(): Promise<void> {
+    while (this.#unsent.length > 0) {
+      if (await this.#announceNow(this.#unsent[0]) !== null) return;
+      this.#unsent.shift();
     }
   }
 
@@ -833,6 +894,8 @@ export class Cluster implements ClusterHooks {
     await this.#beating;
     this.#leftSent();
     await this.#updates.settled();
+    // A last try: the other servers would else miss it until they reload.
+    if (this.#link.up) await this.#resend();
     try {
       await this.#link.transaction([
         ["HDEL", this.#key("nodes"), this.nodeId],
@@ -1140,7 +1203,8 @@ export class Cluster implements ClusterHooks {
       this.#link.probe();
       return;
     }
-    this.#beating = this.#alive().then(() => {
+    this.#beating = this.#alive().then(async () => {
+      await this.#resend();
       if (this.#reconcile) {
         this.#reconcile = false;
         this.#readyAt = this.#clock.now();
