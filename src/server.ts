@@ -96,6 +96,9 @@ import type { User } from "./room.ts";
 import type { Sanction, Store } from "./store/store.ts";
 import { encodeLine, TEXT } from "./text.ts";
 
+/** An announcement that bans, mutes, operators or the lockdown changed. */
+type ModerationAnnouncement = Extract<Announcement, { kind: "moderation" }>;
+
 /** Options for {@linkcode serve}: any of the config, the rest defaulted. */
 export interface ServeOptions extends Partial<Config> {
   /**
@@ -958,20 +961,53 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
    * nobody, here or live), first, so that a user a new ban disconnects is
    * not told after; then the new bans and mutes act. Each change is acted
    * on once (Moderation.reload answers each once).
+   *
+   * Coalesced: at most one runs and one waits, and every call made while
+   * one waits joins it (its announcement with it), since each reads
+   * everything: a storm of announcements from elsewhere costs a reload
+   * or two, not one each. The waiting one starts (and stops taking more) once the
+   * one before is done, so a call always has a reload that begins after
+   * it.
    */
-  async #reconcileSanctions(
-    announced?: Extract<Announcement, { kind: "moderation" }>,
+  #reconcileSanctions(
+    announced?: ModerationAnnouncement,
   ): Promise<void> {
+    let waiting = this.#sanctionsWaiting;
+    if (waiting === null) {
+      const announcements: ModerationAnnouncement[] = [];
+      const done = this.#sanctionsTurn.then(() => {
+        this.#sanctionsWaiting = null;
+        return this.#reconcileNow(announcements);
+      });
+      waiting = this.#sanctionsWaiting = { announcements, done };
+      this.#sanctionsTurn = done.catch(() => {});
+    }
+    if (announced !== undefined) waiting.announcements.push(announced);
+    return waiting.done;
+  }
+
+  /** The sanctions' reconciling that waits its turn, if one does. */
+  #sanctionsWaiting: {
+    announcements: ModerationAnnouncement[];
+    done: Promise<void>;
+  } | null = null;
+  /** The last one's turn (resolved once it is done, even if it failed). */
+  #sanctionsTurn: Promise<void> = Promise.resolve();
+
+  /** `#reconcileSanctions`' work, for the announcements it was asked for. */
+  async #reconcileNow(announcements: ModerationAnnouncement[]): Promise<void> {
     const { moderation } = this.#parts;
     const { added, lifted } = await moderation.reload();
     // The room as written, and its owner, as the moderator's server
-    // announced them: for the sanction the announcement carries only.
-    const carried = (sanction: Sanction, which: Sanction | undefined) =>
-      which !== undefined && sanctionId(which) === sanctionId(sanction)
-        ? announced
-        : undefined;
+    // announced them: for the sanctions the announcements carry only.
+    const carried = (sanction: Sanction, lift: boolean) =>
+      announcements.findLast((announced) => {
+        const which = lift ? announced.lifted : announced.sanction;
+        return which !== undefined &&
+          sanctionId(which) === sanctionId(sanction);
+      });
     for (const sanction of lifted) {
-      const from = carried(sanction, announced?.lifted);
+      const from = carried(sanction, true);
       applyLift(
         { registry: this.registry, moderation },
         sanction,
@@ -981,7 +1017,7 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
       );
     }
     for (const sanction of added) {
-      const from = carried(sanction, announced?.sanction);
+      const from = carried(sanction, false);
       this.#applyHere(sanction, from?.roomName, from?.roomOwner);
     }
   }
