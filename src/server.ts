@@ -1006,19 +1006,36 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
         return which !== undefined &&
           sanctionId(which) === sanctionId(sanction);
       });
+    // Each on its own: the reload has put them all in force, and answers
+    // none of them again, so one that fails (a bug) must not leave those
+    // after it not acted on here for good.
+    const each = (sanction: Sanction, act: () => void) => {
+      try {
+        act();
+      } catch (error) {
+        this.#log.error(
+          "Acting on a sanction changed elsewhere ({sanction}) failed: {error}",
+          { sanction: sanctionId(sanction), error },
+        );
+      }
+    };
     for (const sanction of lifted) {
       const from = carried(sanction, true);
-      applyLift(
-        { registry: this.registry, moderation },
-        sanction,
-        this.#roomNameOf(sanction, from?.roomName),
-        null,
-        from?.roomOwner,
-      );
+      each(sanction, () =>
+        applyLift(
+          { registry: this.registry, moderation },
+          sanction,
+          this.#roomNameOf(sanction, from?.roomName),
+          null,
+          from?.roomOwner,
+        ));
     }
     for (const sanction of added) {
       const from = carried(sanction, false);
-      this.#applyHere(sanction, from?.roomName, from?.roomOwner);
+      each(
+        sanction,
+        () => this.#applyHere(sanction, from?.roomName, from?.roomOwner),
+      );
     }
   }
 
