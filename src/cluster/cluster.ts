@@ -247,6 +247,8 @@ export class Cluster implements ClusterHooks {
    * next heartbeat that finds Redis up (see `announce`).
    */
   #unsent: Announcement[] = [];
+  /** `#resend` is on its way. */
+  #resending = false;
   #closed = false;
 
   private constructor(options: ClusterOptions, subscriber: Subscriber) {
@@ -859,8 +861,9 @@ export class Cluster implements ClusterHooks {
    * Keeps an announcement to send again. Bounded: past
    * {@linkcode UNSENT_MAX}, what is kept is folded into one bare
    * announcement of each kind kept, which still makes every server reload
-   * everything and act on all that changed (the notices and the rooms'
-   * names as written are what is lost then).
+   * everything and act on all that changed (the notices, the rooms' names
+   * as written and a registered account's key for `--op` are what is lost
+   * then).
    */
   #keepUnsent(announcement: Announcement): void {
     this.#unsent.push(announcement);
@@ -875,9 +878,19 @@ export class Cluster implements ClusterHooks {
    * heartbeat).
    */
   async #resend(): Promise<void> {
-    while (this.#unsent.length > 0) {
-      if (await this.#announceNow(this.#unsent[0]) !== null) return;
-      this.#unsent.shift();
+    // One at a time: a heartbeat can start while the last one's waits
+    // (Redis slow), and two would send the first twice and drop another.
+    if (this.#resending) return;
+    this.#resending = true;
+    try {
+      while (this.#unsent.length > 0) {
+        const next = this.#unsent[0];
+        if (await this.#announceNow(next) !== null) return;
+        // Unless folded meanwhile (it is then in what replaced it).
+        if (this.#unsent[0] === next) this.#unsent.shift();
+      }
+    } finally {
+      this.#resending = false;
     }
   }
 
