@@ -597,6 +597,11 @@ Deno.test("/livez, /readyz and the page's headers; /readyz says 503 once a shutd
   assert.doesNotMatch(csp, /unsafe-inline/);
   assert.equal(page.headers.get("x-content-type-options"), "nosniff");
   assert.equal(page.headers.get("referrer-policy"), "no-referrer");
+  assert.equal(page.headers.get("cross-origin-opener-policy"), "same-origin");
+  assert.equal(
+    page.headers.get("cross-origin-resource-policy"),
+    "same-origin",
+  );
   // /ws's refusals too.
   const plain = await fetch(`${base}/ws`);
   assert.equal(plain.status, 426);
@@ -612,6 +617,10 @@ Deno.test("/livez, /readyz and the page's headers; /readyz says 503 once a shutd
       assert.match(
         headers.get("content-security-policy")!,
         /default-src 'none'/,
+      );
+      assert.equal(
+        headers.get("cross-origin-resource-policy"),
+        "same-origin",
       );
     }
   }

@@ -10,11 +10,22 @@ import { type Block, contains, formatBlock, parseBlock } from "../addresses.ts";
 import type { RequestInfo } from "./node_http.ts";
 import { createHash } from "node:crypto";
 
-/** Headers every response carries. */
+/**
+ * Headers every response carries. Besides nosniff, no referrer and a policy
+ * that lets nothing load or frame it: the page keeps a browsing context
+ * group of its own (no other site's window that opened it, or that it
+ * opened, can reach it through `window.opener`), and no other site may load
+ * any answer (`/metrics`, the page's files) as an image or script into its
+ * own process, where a side channel could read it. The page loads only its
+ * own files, and a WebSocket is no such load, so neither stops it (nor an
+ * `--allowed-origin` page, which serves its own files).
+ */
 const COMMON_HEADERS: Readonly<Record<string, string>> = {
   "X-Content-Type-Options": "nosniff",
   "Referrer-Policy": "no-referrer",
   "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+  "Cross-Origin-Opener-Policy": "same-origin",
+  "Cross-Origin-Resource-Policy": "same-origin",
 };
 
 /**
