@@ -9,7 +9,7 @@ import {
   withTimeout,
 } from "./helpers.ts";
 import { WebSocketConnection } from "../src/websocket.ts";
-import { RawWebSocket, WsClient } from "./ws_helpers.ts";
+import { clientFrame, RawWebSocket, WsClient } from "./ws_helpers.ts";
 
 /** A server with HTTP on a free port. */
 function startWeb(options: Parameters<typeof startServer>[0] = {}) {
@@ -1075,4 +1075,150 @@ Deno.test("a page's output is written only once its socket has nothing left to s
   conn.close();
   assert.equal(output.written, false, "closed");
   assert.equal(clock.pending, 0);
+});
+
+/** `text` as UTF-8. */
+function utf8(text: string): Uint8Array {
+  return new TextEncoder().encode(text);
+}
+
+/** Reads frames off `socket` until one of `opcode`; returns its payload. */
+async function frameOf(
+  socket: RawWebSocket,
+  opcode: number,
+): Promise<Uint8Array> {
+  while (true) {
+    const frame = await socket.readFrame();
+    if (frame.opcode === opcode) return frame.payload;
+  }
+}
+
+/** Waits, asking /metrics, until no WebSocket is counted open on `port`. */
+async function noWebSocketOpen(port: number): Promise<void> {
+  const deadline = Date.now() + TIMEOUT_MS;
+  while (true) {
+    const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`))
+      .text();
+    if (/^chat_connections\{transport="websocket"\} 0$/m.test(metrics)) return;
+    assert.ok(Date.now() < deadline, "the session never ended");
+  }
+}
+
+Deno.test("RFC 6455: a ping gets a pong of its payload, also between a message's fragments, and UTF-8 split across fragments is one line", async () => {
+  await using server = await startWeb();
+  const port = server.httpAddr!.port;
+  await using tel = await Client.login(server.addr.port, "tel");
+  using page = await RawWebSocket.open(port);
+  await page.send("login web");
+  await tel.expect("web has entered the room.");
+  await page.write(clientFrame(0x89, utf8("are you there")));
+  assert.equal(
+    new TextDecoder().decode(await frameOf(page, 0xa)),
+    "are you there",
+  );
+  // "say café" in three fragments, the é's two bytes split between the
+  // last two, and a ping between those (control frames may come inside a
+  // fragmented message: RFC 6455 5.4).
+  const line = utf8("say café");
+  await page.write(clientFrame(0x01, line.subarray(0, 4)));
+  await page.write(clientFrame(0x00, line.subarray(4, 8)));
+  await page.write(clientFrame(0x89, utf8("mid")));
+  await page.write(clientFrame(0x80, line.subarray(8)));
+  assert.equal(new TextDecoder().decode(await frameOf(page, 0xa)), "mid");
+  await tel.expect("web: café");
+});
+
+Deno.test("RFC 6455: a close frame is answered with a close of the same code", async () => {
+  await using server = await startWeb();
+  const port = server.httpAddr!.port;
+  for (const code of [1000, 1001, 4001]) {
+    using page = await RawWebSocket.open(port);
+    await page.write(
+      clientFrame(
+        0x88,
+        new Uint8Array([code >> 8, code & 0xff, ...utf8("bye")]),
+      ),
+    );
+    assert.equal(await page.ending(), code);
+  }
+  using page = await RawWebSocket.open(port);
+  await page.write(clientFrame(0x88, new Uint8Array(0)));
+  assert.equal(await page.ending(), "none");
+});
+
+Deno.test("RFC 6455: a frame against the protocol ends the connection (with 1002, or 1007 for UTF-8, when a close frame is sent), and its session", async () => {
+  await using server = await startWeb();
+  const port = server.httpAddr!.port;
+  const cases: [string, Uint8Array[], number][] = [
+    ["a ping over 125 bytes", [clientFrame(0x89, new Uint8Array(126))], 1002],
+    ["a fragmented ping", [
+      clientFrame(0x09, utf8("ab")),
+      clientFrame(0x80, utf8("cd")),
+    ], 1002],
+    ["a reserved bit set (RSV1)", [clientFrame(0xc1, utf8("help"))], 1002],
+    ["a reserved bit set (RSV3)", [clientFrame(0x91, utf8("help"))], 1002],
+    ["an unknown data opcode", [clientFrame(0x83, utf8("help"))], 1002],
+    ["an unknown control opcode", [clientFrame(0x8b, utf8("help"))], 1002],
+    ["a continuation with no message", [clientFrame(0x80, utf8("help"))], 1002],
+    ["a text frame inside a fragmented message", [
+      clientFrame(0x01, utf8("he")),
+      clientFrame(0x81, utf8("lp")),
+    ], 1002],
+    ["a close code no endpoint may send (1005)", [
+      clientFrame(0x88, new Uint8Array([0x03, 0xed])),
+    ], 1002],
+    ["a close code under 1000", [
+      clientFrame(0x88, new Uint8Array([0x03, 0xe7])),
+    ], 1002],
+    [
+      "a one-byte close payload",
+      [clientFrame(0x88, new Uint8Array([3]))],
+      1002,
+    ],
+    ["invalid UTF-8 in a text frame", [
+      clientFrame(0x81, new Uint8Array([0x6c, 0xff, 0xfe])),
+    ], 1007],
+    ["invalid UTF-8 in a message's last fragment", [
+      clientFrame(0x01, utf8("say ")),
+      clientFrame(0x80, new Uint8Array([0xff])),
+    ], 1007],
+    ["an encoded surrogate (CESU-8)", [
+      clientFrame(0x81, new Uint8Array([0xed, 0xa0, 0x80])),
+    ], 1007],
+    ["invalid UTF-8 in a close reason", [
+      clientFrame(0x88, new Uint8Array([0x03, 0xe8, 0xff])),
+    ], 1007],
+  ];
+  for (const [what, frames, code] of cases) {
+    using page = await RawWebSocket.open(port);
+    assert.match(page.status, /^HTTP\/1\.1 101/);
+    await frameOf(page, 0x1); // hello: the session is running
+    for (const frame of frames) await page.write(frame);
+    const ending = await page.ending().catch((error) => {
+      throw new Error(`${what}: ${error}`);
+    });
+    assert.ok(
+      ending === "dropped" || ending === code,
+      `${what}: ended with ${ending}, not ${code}`,
+    );
+    await noWebSocketOpen(port);
+  }
+});
+
+Deno.test("RFC 6455: a message over four times --max-line-bytes closes with 1009 also when it comes in fragments each under it", async () => {
+  await using server = await startWeb({ maxLineBytes: 64 });
+  const port = server.httpAddr!.port;
+  await using tel = await Client.login(server.addr.port, "tel");
+  using page = await RawWebSocket.open(port);
+  await page.send("login web");
+  await tel.expect("web has entered the room.");
+  // 5 x 60 bytes: each fragment under the cap, the message (4 + 300) over
+  // four times it.
+  await page.write(clientFrame(0x01, utf8("say ")));
+  for (let i = 0; i < 4; i++) {
+    await page.write(clientFrame(0x00, utf8("x".repeat(60))));
+  }
+  await page.write(clientFrame(0x80, utf8("x".repeat(60))));
+  assert.equal(await page.ending(), 1009);
+  await tel.expect("web has left the room.");
 });

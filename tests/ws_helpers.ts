@@ -113,16 +113,35 @@ export class WsClient implements AsyncDisposable {
 
 /** One masked client text frame (RFC 6455). */
 function textFrame(text: string): Uint8Array {
-  const payload = new TextEncoder().encode(text);
-  const mask = crypto.getRandomValues(new Uint8Array(4));
+  return clientFrame(0x81, new TextEncoder().encode(text));
+}
+
+/**
+ * One client frame made by hand (RFC 6455 5.2), for frames no WebSocket
+ * sends: `first` is the first byte (FIN, the reserved bits, the opcode:
+ * 0x81 a whole text frame, 0x01 a text frame more follow, 0x80 the last
+ * continuation, 0x89 a ping, 0x88 a close), then the length (up to 64 KiB)
+ * and, unless `masked` is false, a random mask.
+ */
+export function clientFrame(
+  first: number,
+  payload: Uint8Array,
+  masked = true,
+): Uint8Array {
+  const maskBit = masked ? 0x80 : 0;
   const head = payload.length < 126
-    ? [0x81, 0x80 | payload.length]
-    : [0x81, 0x80 | 126, payload.length >> 8, payload.length & 0xff];
-  const frame = new Uint8Array(head.length + 4 + payload.length);
+    ? [first, maskBit | payload.length]
+    : [first, maskBit | 126, payload.length >> 8, payload.length & 0xff];
+  const mask = masked
+    ? crypto.getRandomValues(new Uint8Array(4))
+    : new Uint8Array(0);
+  const frame = new Uint8Array(head.length + mask.length + payload.length);
   frame.set(head);
   frame.set(mask, head.length);
   for (let i = 0; i < payload.length; i++) {
-    frame[head.length + 4 + i] = payload[i] ^ mask[i % 4];
+    frame[head.length + mask.length + i] = masked
+      ? payload[i] ^ mask[i % 4]
+      : payload[i];
   }
   return frame;
 }
@@ -216,11 +235,37 @@ export class RawWebSocket implements Disposable {
   }
 
   /** Sends one command line as a text frame. */
-  async send(line: string): Promise<void> {
-    const frame = textFrame(line);
+  send(line: string): Promise<void> {
+    return this.write(textFrame(line));
+  }
+
+  /** Writes `bytes` as they are: frames made with {@linkcode clientFrame}. */
+  async write(bytes: Uint8Array): Promise<void> {
     let written = 0;
-    while (written < frame.length) {
-      written += await this.conn.write(frame.subarray(written));
+    while (written < bytes.length) {
+      written += await this.conn.write(bytes.subarray(written));
+    }
+  }
+
+  /**
+   * Reads frames until the server ends the connection: the code of its
+   * close frame ("none" for one with no code), or "dropped" when the
+   * connection closed with no close frame (RFC 6455 7.1.7 lets a server
+   * that must fail a connection just close it).
+   */
+  async ending(): Promise<number | "none" | "dropped"> {
+    while (true) {
+      let frame;
+      try {
+        frame = await this.readFrame();
+      } catch (error) {
+        if (String(error).includes("closed the connection")) return "dropped";
+        if (error instanceof Deno.errors.ConnectionReset) return "dropped";
+        throw error;
+      }
+      if (frame.opcode !== 0x8) continue;
+      const { payload } = frame;
+      return payload.length < 2 ? "none" : (payload[0] << 8) | payload[1];
     }
   }
 
