@@ -73,6 +73,12 @@ export interface Config {
   noHttp: boolean;
   /** An HTTPS port beside it (needs `cert` and `key`). Default: none. */
   httpsPort: number | null;
+  /**
+   * The HTTPS port's Strict-Transport-Security max-age, in seconds; 0 sends
+   * none. Opt-in: a browser holds it for the whole host name, every port
+   * (the plain HTTP port too) and every other site on that name. Default 0.
+   */
+  hstsSeconds: number;
   /** Reverse proxies whose X-Forwarded-For is believed (CIDR). Default: none. */
   trustedProxies: readonly string[];
   /** Origins besides the page's own whose pages may open /ws. Default: none. */
@@ -158,6 +164,7 @@ export const DEFAULTS: Readonly<Config> = {
   httpHost: "",
   noHttp: false,
   httpsPort: null,
+  hstsSeconds: 0,
   trustedProxies: [],
   allowedOrigins: [],
   resumeSeconds: 60,
@@ -295,6 +302,14 @@ export const OPTIONS: readonly Option[] = [
     description:
       "also serve HTTPS (and wss://) on this port (needs --cert and --key)",
     parse: integer(0, 65535),
+  },
+  {
+    key: "hstsSeconds",
+    flag: "hsts-seconds",
+    value: "S",
+    description:
+      "on --https-port, tell browsers to use only HTTPS for this host name, every port, for S seconds",
+    parse: integer(0, 2 ** 31 - 1),
   },
   {
     key: "trustedProxies",
@@ -673,6 +688,10 @@ export function parseFlags(args: readonly string[]): Invocation {
   ) {
     // Else the files are read by nothing and the server has no TLS, silently.
     throw new UsageError("--cert and --key need --tls-port or --https-port");
+  }
+  if (config.hstsSeconds > 0 && config.httpsPort === null) {
+    // Else it is sent by nothing, silently.
+    throw new UsageError("--hsts-seconds needs --https-port");
   }
   if (config.noHttp && values["http-port"] !== undefined) {
     // Else one of the two is ignored, and the operator cannot tell which.

@@ -1247,6 +1247,7 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
       metrics: () => this.#parts.metrics.registry.render(),
       ready: () => this.ready,
       trustedProxies: trusted,
+      hstsSeconds: config.hstsSeconds,
     });
     const host = config.httpHost === "" ? config.host : config.httpHost;
     const announce = (addr: Deno.NetAddr, tls: boolean) => {

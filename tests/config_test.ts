@@ -74,6 +74,7 @@ Deno.test("parseFlags() reads every option", () => {
     "--http-port=8081",
     "--http-host=127.0.0.2",
     "--https-port=8443",
+    "--hsts-seconds=31536000",
     "--trusted-proxy=10.0.0.0/8",
     "--trusted-proxy=::1",
     "--allowed-origin=https://chat.example.org",
@@ -123,6 +124,7 @@ Deno.test("parseFlags() reads every option", () => {
       httpHost: "127.0.0.2",
       noHttp: false,
       httpsPort: 8443,
+      hstsSeconds: 31536000,
       trustedProxies: ["10.0.0.0/8", "::1"],
       allowedOrigins: ["https://chat.example.org"],
       resumeSeconds: 30,
@@ -166,6 +168,10 @@ Deno.test("parseFlags(): --no-http serves no HTTP; proxies and origins are check
   assert.throws(
     () => parseFlags(["--https-port", "8443"]),
     /--https-port needs/,
+  );
+  assert.throws(
+    () => parseFlags(["--hsts-seconds", "600"]),
+    /--hsts-seconds needs --https-port/,
   );
   assert.throws(
     () => parseFlags(["--redis", "http://example.org"]),

@@ -312,6 +312,52 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name: openssl
+    ? "--hsts-seconds: the HTTPS port's answers say Strict-Transport-Security, the HTTP port's never, and none without the flag"
+    : `--hsts-seconds: the HTTPS port's answers say Strict-Transport-Security (ignored: ${opensslMissing})`,
+  ignore: !openssl,
+  async fn() {
+    const { dir, ca, cert, key } = await makeCertificate();
+    const caCerts = [await Deno.readTextFile(ca)];
+    /** The head of the answer to GET `path` on `port`, over TLS or not. */
+    const head = async (port: number, tls: boolean, path: string) => {
+      using conn = tls
+        ? await Deno.connectTls({ hostname: "127.0.0.1", port, caCerts })
+        : await Deno.connect({ hostname: "127.0.0.1", port });
+      await conn.write(encoder.encode(
+        `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`,
+      ));
+      const answer = await readToEnd(conn);
+      return answer.slice(0, answer.indexOf("\r\n\r\n")).toLowerCase();
+    };
+    try {
+      {
+        await using server = await startServer({
+          httpPort: 0,
+          httpsPort: 0,
+          hstsSeconds: 600,
+          cert,
+          key,
+        });
+        for (const path of ["/", "/livez", "/nothing-here"]) {
+          const secure = await head(server.httpsAddr!.port, true, path);
+          assert.match(secure, /^strict-transport-security: max-age=600$/m);
+          assert.match(secure, /^x-content-type-options: nosniff$/m);
+          const plain = await head(server.httpAddr!.port, false, path);
+          assert.doesNotMatch(plain, /strict-transport-security/);
+        }
+      }
+      await using server = await startServer({ httpsPort: 0, cert, key });
+      const secure = await head(server.httpsAddr!.port, true, "/livez");
+      assert.match(secure, /^http\/1\.1 200 /);
+      assert.doesNotMatch(secure, /strict-transport-security/);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
 Deno.test("a refused WebSocket is closed by the server within a second, though its client answers nothing", async () => {
   await using server = await startWeb({
     maxConnsPerIp: 1,

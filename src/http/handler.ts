@@ -147,6 +147,11 @@ export interface HandlerParts {
   ready(): boolean;
   /** Addresses whose X-Forwarded-For is believed (reverse proxies). */
   trustedProxies: readonly Block[];
+  /**
+   * The Strict-Transport-Security max-age for answers over TLS, in seconds
+   * (`--hsts-seconds`); 0 sends none. Default 0.
+   */
+  hstsSeconds?: number;
 }
 
 /**
@@ -236,8 +241,30 @@ export function requestPath(url: string): string {
   return end === -1 ? path : path.slice(0, end);
 }
 
-/** The handler of the HTTP ports (`src/http/node_http.ts`). */
+/**
+ * The handler of the HTTP ports (`src/http/node_http.ts`): every answer over
+ * TLS says Strict-Transport-Security when `hstsSeconds` asks for it (never
+ * over plain HTTP, where RFC 6797 has browsers ignore it).
+ */
 export function createHandler(
+  parts: HandlerParts,
+): (request: Request, info: RequestInfo) => Response {
+  const route = createRouter(parts);
+  const seconds = parts.hstsSeconds ?? 0;
+  if (seconds <= 0) return route;
+  const hsts = `max-age=${seconds}`;
+  return (request, info) => {
+    const response = route(request, info);
+    // Not a 101 (Deno's own, and read by no browser for it).
+    if (info.secure && response.status !== 101) {
+      response.headers.set("Strict-Transport-Security", hsts);
+    }
+    return response;
+  };
+}
+
+/** Routes a request: see {@linkcode createHandler}. */
+function createRouter(
   parts: HandlerParts,
 ): (request: Request, info: RequestInfo) => Response {
   return (request, info) => {

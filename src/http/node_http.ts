@@ -273,6 +273,8 @@ export interface RequestInfo {
    * made `request.url`. A `Request`'s own URL is resolved.
    */
   url: string;
+  /** Whether the request came over TLS (the HTTPS port). */
+  secure: boolean;
 }
 
 /** The handler this module serves. */
@@ -350,6 +352,7 @@ export function createHttpServer(
       return handler(request, {
         remoteAddr: peers.get(socket) ?? peerAddress(socket),
         url: rawUrl(req, options.secure),
+        secure: options.secure,
       });
     } catch (error) {
       options.onError(error);
