@@ -123,6 +123,35 @@ Deno.test("Origin: another site's page gets 403 before the upgrade; the page's o
   );
 });
 
+Deno.test("Origin: another site's page cannot take a waiting session over with its token (403), and the page still can", async () => {
+  await using server = await startWeb();
+  const port = server.httpAddr!.port;
+  await using tel = await Client.login(server.addr.port, "tel");
+  const first = await loginWs(port, "web");
+  await tel.expect("web has entered the room.");
+  const token = first.frames.findLast((frame) => frame.type === "hello")!.token;
+  const lastId = first.lastId;
+  first.socket.close();
+  await first.closed();
+  {
+    using evil = await RawWebSocket.open(
+      port,
+      { Origin: "https://evil.example" },
+      undefined,
+      `?resume=${token}&last=0`,
+    );
+    assert.match(evil.status, /^HTTP\/1\.1 403/);
+  }
+  await using back = await WsClient.open(
+    port,
+    `?resume=${token}&last=${lastId}`,
+  );
+  const hello = await back.next();
+  assert.equal(hello.type, "hello");
+  assert.equal(hello.resumed, true);
+  assert.deepEqual(await tel.sync(), [], "tel never saw web leave");
+});
+
 Deno.test("--http-host: the HTTP port listens on its own address, the chat port on --host", async () => {
   // Behind a reverse proxy: telnet public, the page and /metrics on
   // loopback only, so that nobody reaches them past the proxy.
