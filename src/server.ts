@@ -1563,11 +1563,17 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
     }
     await Promise.all(this.#http.map((port) => port.close()));
     await this.#parts.cluster?.close();
+    // Each closed on its own: a store that fails to close must not keep the
+    // Redis link open, nor a link's failure be logged as the database's.
     try {
       await this.#parts.store.close();
-      await this.#parts.link?.close();
     } catch (error) {
       this.#log.error("Closing the database failed: {error}", { error });
+    }
+    try {
+      await this.#parts.link?.close();
+    } catch (error) {
+      this.#log.error("Closing the Redis link failed: {error}", { error });
     }
     // What was left out of the log since its last line, said now.
     this.#refusalLog.close();
