@@ -211,6 +211,40 @@ Deno.test("dispatch() refuses a name taken in another letter case", async () => 
   ]);
 });
 
+Deno.test("a command of one name given more words answers its usage, not that nobody by them is online", async () => {
+  await using server = await fakeServer();
+  const alice = new FakeSession();
+  await run(server.context(alice), "login alice");
+  await run(server.context(new FakeSession()), "login bob");
+  alice.user!.account = "alice";
+  await server.context(alice).moderation.setOperator("alice", true);
+  await run(server.context(alice), "join den");
+  await run(server.context(alice), "claim");
+  for (
+    const [line, usage] of [
+      ["whois bob please", "whois NAME"],
+      ["whois @bob please", "whois NAME"],
+      ["ignore bob now", "ignore [NAME]"],
+      ["unignore bob\tnow", "unignore NAME"],
+      ["op bob now", "op NAME"],
+      ["deop bob now", "deop NAME"],
+      ["roomop bob now", "roomop NAME"],
+      ["roomdeop bob now", "roomdeop NAME"],
+    ]
+  ) {
+    assert.deepEqual(
+      await run(server.context(alice), line),
+      [`Usage: ${usage}`],
+      line,
+    );
+  }
+  // One word still names someone, with or without its "@".
+  assert.match((await run(server.context(alice), "whois @bob"))[0], /^bob is/);
+  assert.deepEqual(await run(server.context(alice), "ignore bob"), [
+    "You are ignoring bob",
+  ]);
+});
+
 Deno.test("unignore names one ignored on another server as they were last seen, not as typed", async () => {
   await using server = await setup();
   const { ctx } = server;

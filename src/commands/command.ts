@@ -216,6 +216,23 @@ export function takesName(command: UserCommand): UserCommand {
   };
 }
 
+/**
+ * A command that takes one name and nothing after it (`whois NAME`,
+ * `ignore [NAME]`), as {@linkcode takesName}: more than one word gets the
+ * usage. A name is one word, so "whois bob please" would otherwise be
+ * answered that nobody called "bob please" is online while bob is.
+ */
+export function takesOneName(command: UserCommand): UserCommand {
+  const named = takesName(command);
+  return {
+    ...named,
+    run(ctx, args) {
+      if (/\s/.test(args)) throw new ChatError(TEXT.usage(command.usage));
+      return named.run(ctx, args);
+    },
+  };
+}
+
 /** Splits text into its first word and the rest, trimmed. */
 export function splitWord(text: string): [word: string, rest: string] {
   const trimmed = text.trim();

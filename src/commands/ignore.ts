@@ -5,12 +5,12 @@ import { TEXT } from "../text.ts";
 import {
   type Command,
   findElsewhere,
-  takesName,
+  takesOneName,
   type UserContext,
 } from "./command.ts";
 
 /** `ignore [NAME]`: stop seeing someone's lines and private messages. */
-export const ignore: Command = takesName({
+export const ignore: Command = takesOneName({
   name: "ignore",
   usage: "ignore [NAME]",
   summary: "stop seeing NAME's lines and private messages (alone: the list)",
@@ -51,7 +51,7 @@ export const ignore: Command = takesName({
 });
 
 /** `unignore NAME`: see someone's lines again. */
-export const unignore: Command = takesName({
+export const unignore: Command = takesOneName({
   name: "unignore",
   usage: "unignore NAME",
   summary: "see NAME's lines and private messages again",

@@ -28,6 +28,7 @@ import {
   findHere,
   splitWord,
   takesName,
+  takesOneName,
   type UserContext,
 } from "./command.ts";
 import {
@@ -284,7 +285,7 @@ export const lockdown: Command = {
 };
 
 /** `op NAME`: a registered name becomes a server operator. */
-export const op: Command = takesName({
+export const op: Command = takesOneName({
   name: "op",
   usage: "op NAME",
   summary: "make a registered user a server operator",
@@ -295,7 +296,7 @@ export const op: Command = takesName({
 });
 
 /** `deop NAME`: no longer a server operator. */
-export const deop: Command = takesName({
+export const deop: Command = takesOneName({
   name: "deop",
   usage: "deop NAME",
   summary: "a server operator is one no more",
@@ -516,7 +517,7 @@ async function announceTo(
 }
 
 /** `roomop NAME`: a registered user becomes a room operator here. */
-export const roomop: Command = takesName({
+export const roomop: Command = takesOneName({
   name: "roomop",
   usage: "roomop NAME",
   summary: "make a registered user a room operator of this room",
@@ -527,7 +528,7 @@ export const roomop: Command = takesName({
 });
 
 /** `roomdeop NAME`: no longer a room operator here. */
-export const roomdeop: Command = takesName({
+export const roomdeop: Command = takesOneName({
   name: "roomdeop",
   usage: "roomdeop NAME",
   summary: "a room operator of this room is one no more",

@@ -1,10 +1,15 @@
 import { ChatError } from "../errors.ts";
 import { foldName } from "../names.ts";
 import { formatDate, formatDuration, TEXT } from "../text.ts";
-import { type Command, findElsewhere, findHere, takesName } from "./command.ts";
+import {
+  type Command,
+  findElsewhere,
+  findHere,
+  takesOneName,
+} from "./command.ts";
 
 /** `whois NAME`: where someone is, for how long, and whether away. */
-export const whois: Command = takesName({
+export const whois: Command = takesOneName({
   name: "whois",
   usage: "whois NAME",
   summary: "show NAME's room, time connected and idle, and away message",
