@@ -223,6 +223,34 @@ Deno.test("a server ban on an address refuses it at connect, from a second loopb
   await eveAgain.expect("Welcome to TestChat");
 });
 
+Deno.test("unban and unmute take a guest as bans and mutes list them, copied whole: name and address", async () => {
+  await using setup = await withOperator();
+  const { port, root } = setup;
+  await using mal = await Client.login(port, "mal", { from: "127.0.0.2" });
+  await root.waitFor("mal has entered the room.");
+  await root.send("ban mal spam");
+  await root.waitFor((line) => line.startsWith("Banned mal (127.0.0.2)"));
+  await mal.closed();
+  await root.send("bans");
+  await root.waitFor((line) => line.startsWith("  mal (127.0.0.2) from"));
+  await root.send("unban mal (127.0.0.2)");
+  await root.expect("Unbanned mal (127.0.0.2) from this server");
+  // A muted guest still online, their label typed with a space too many.
+  await using mel = await Client.login(port, "mel", { from: "127.0.0.3" });
+  await root.waitFor("mel has entered the room.");
+  await root.send("mute mel noise");
+  await root.waitFor((line) => line.startsWith("Muted mel (127.0.0.3)"));
+  await root.send("unmute MEL  (127.0.0.3)");
+  await root.expect("Unmuted mel (127.0.0.3) on this server");
+  await mel.send("say back");
+  await root.waitFor("mel: back");
+  // A label of nobody banned is still nobody.
+  await root.send("unban mel (127.0.0.9)");
+  await root.expect(
+    'No one called "mel (127.0.0.9)" is online or registered, and it is not an address or a CIDR block',
+  );
+});
+
 Deno.test("a CIDR ban and an IPv4 ban; unban lifts them", async () => {
   await using setup = await withOperator();
   const { port, root } = setup;

@@ -391,7 +391,7 @@ export function applySanction(
 
 /**
  * `unban` or `unmute`: also of a guest who has gone, found by the name
- * their sanction's label keeps.
+ * their sanction's label keeps, and of one named by that label whole.
  */
 async function lift(
   ctx: UserContext,
@@ -410,12 +410,15 @@ async function lift(
   }
   const target: Target = await resolve(ctx, typed).catch((error) => {
     // A guest who has gone is no name any more, but their ban still carries
-    // it: "mal (192.0.2.7)".
+    // it: "mal (192.0.2.7)". That label whole, as `bans` and `mutes` list
+    // it (copied from there), names the same one, gone or not.
     const key = foldName(typed);
+    const whole = foldName(typed.replace(/\s+/g, " "));
     const held = moderation.list(kind).find((sanction) =>
       scopes.some((s) => s.key === sanction.room) &&
-      foldName(sanction.label.split(" (")[0]) === key &&
-      sanction.label.includes(" (")
+      sanction.label.includes(" (") &&
+      (foldName(sanction.label.split(" (")[0]) === key ||
+        foldName(sanction.label) === whole)
     );
     if (held === undefined) throw error;
     return { target: held.target, label: held.label };
@@ -547,6 +550,7 @@ export const unban: Command = takesName({
   summary: "lift a ban",
   details: [
     "A server operator lifts the server-wide ban; if there is none and they are in a room, that room's.",
+    'A guest may be named as "bans" lists them: NAME (ADDRESS).',
   ],
   loginRequired: true,
   needsArgs: true,
@@ -653,6 +657,7 @@ export const unmute: Command = takesName({
   summary: "lift a mute",
   details: [
     "A server operator lifts the server-wide mute; if there is none and they are in a room, that room's.",
+    'A guest may be named as "mutes" lists them: NAME (ADDRESS).',
   ],
   loginRequired: true,
   needsArgs: true,
