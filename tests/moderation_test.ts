@@ -223,7 +223,7 @@ Deno.test("a server ban on an address refuses it at connect, from a second loopb
   await eveAgain.expect("Welcome to TestChat");
 });
 
-Deno.test("unban and unmute take a guest as bans and mutes list them, copied whole: name and address", async () => {
+Deno.test("unban and unmute take a guest as bans and mutes list them, copied whole, and other words after the target answer the usage", async () => {
   await using setup = await withOperator();
   const { port, root } = setup;
   await using mal = await Client.login(port, "mal", { from: "127.0.0.2" });
@@ -244,11 +244,15 @@ Deno.test("unban and unmute take a guest as bans and mutes list them, copied who
   await root.expect("Unmuted mel (127.0.0.3) on this server");
   await mel.send("say back");
   await root.waitFor("mel: back");
-  // A label of nobody banned is still nobody.
+  // Words that are no label are a slip in the usage, not a name.
   await root.send("unban mel (127.0.0.9)");
-  await root.expect(
-    'No one called "mel (127.0.0.9)" is online or registered, and it is not an address or a CIDR block',
-  );
+  await root.expect("Usage: unban TARGET");
+  await root.send("mute mel noise");
+  await root.waitFor((line) => line.startsWith("Muted mel (127.0.0.3)"));
+  await root.send("unmute mel now");
+  await root.expect("Usage: unmute NAME");
+  await root.send("unmute @mel");
+  await root.expect("Unmuted mel (127.0.0.3) on this server");
 });
 
 Deno.test("a CIDR ban and an IPv4 ban; unban lifts them", async () => {

@@ -420,7 +420,16 @@ async function lift(
       (foldName(sanction.label.split(" (")[0]) === key ||
         foldName(sanction.label) === whole)
     );
-    if (held === undefined) throw error;
+    if (held === undefined) {
+      // More words than a target and no label: a slip in the usage
+      // ("unmute bob now"), not a search for "bob now" while bob is here.
+      if (error instanceof ChatError && /\s/.test(typed)) {
+        throw new ChatError(
+          TEXT.usage(kind === "ban" ? unban.usage : unmute.usage),
+        );
+      }
+      throw error;
+    }
     return { target: held.target, label: held.label };
   });
   // As at ban: one roomdeop'd, deop'd or kicked out of the room while the
