@@ -825,6 +825,15 @@ export class Cluster implements ClusterHooks {
    * time, acts on nothing twice; only its `notice` would be shown again).
    */
   async announce(announcement: Announcement): Promise<void> {
+    if (this.#unsent.length > 0) {
+      // Behind older ones not sent yet, it waits its turn: sent first, it
+      // would have the others act on the older changes without their
+      // notices and rooms, and show its notice before theirs (a room
+      // operator made and unmade would be told the two the wrong way round).
+      this.#keepUnsent(announcement);
+      await this.#resend();
+      return;
+    }
     const failure = await this.#announceNow(announcement);
     if (failure === null) return;
     this.#log.warn(
@@ -832,15 +841,6 @@ export class Cluster implements ClusterHooks {
       { error: failure },
     );
     this.#keepUnsent(announcement);
-    // This server reloads it now; the others, once it is sent again (or as
-    // they take their places again, if Redis went away for them too). A
-    // sanction or a lift is not acted on again here: its caller did that
-    // already (its users were told once).
-    this.#host?.announced(
-      announcement.kind === "moderation"
-        ? { ...announcement, sanction: undefined, lifted: undefined }
-        : announcement,
-    );
   }
 
   /** PUBLISHes an announcement: null, or why it failed. */
@@ -858,14 +858,23 @@ export class Cluster implements ClusterHooks {
   }
 
   /**
-   * Keeps an announcement to send again. Bounded: past
-   * {@linkcode UNSENT_MAX}, what is kept is folded into one bare
-   * announcement of each kind kept, which still makes every server reload
-   * everything and act on all that changed (the notices, the rooms' names
-   * as written and a registered account's key for `--op` are what is lost
-   * then).
+   * Keeps an announcement to send again, and has this server act on it
+   * now. Bounded: past {@linkcode UNSENT_MAX}, what is kept is folded into
+   * one bare announcement of each kind kept, which still makes every server
+   * reload everything and act on all that changed (the notices, the rooms'
+   * names as written and a registered account's key for `--op` are what is
+   * lost then).
    */
   #keepUnsent(announcement: Announcement): void {
+    // This server reloads it now; the others, once it is sent again (or as
+    // they take their places again, if Redis went away for them too). A
+    // sanction or a lift is not acted on again here: its caller did that
+    // already (its users were told once).
+    this.#host?.announced(
+      announcement.kind === "moderation"
+        ? { ...announcement, sanction: undefined, lifted: undefined }
+        : announcement,
+    );
     this.#unsent.push(announcement);
     if (this.#unsent.length <= UNSENT_MAX) return;
     const kinds = new Set(this.#unsent.map((a) => a.kind));
