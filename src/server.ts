@@ -57,6 +57,11 @@ import {
 import { WebSocketConnection } from "./websocket.ts";
 import denoJson from "../deno.json" with { type: "json" };
 import { log } from "./log.ts";
+import {
+  DESCRIPTOR_CHECK_MS,
+  DescriptorWatch,
+  outOfDescriptors,
+} from "./descriptors.ts";
 import { PasswordHasher, type ScryptParams } from "./passwords.ts";
 import { ADDRESS_FAILURE_MS } from "./commands/accounts.ts";
 import {
@@ -542,6 +547,14 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
   readonly #waiting = new Map<string, WebSocketConnection>();
   /** The next sweep of the store for what nobody can see any more. */
   #sweep: ReturnType<typeof setTimeout> | null = null;
+  /** Every listening port, to listen anew after running out of descriptors. */
+  readonly #ports: { server: Server; host: string; port: number }[] = [];
+  /** Whether the process is out of file descriptors. */
+  readonly #descriptors: DescriptorWatch;
+  /** The next check for free file descriptors. */
+  #descriptorTimer: ReturnType<typeof setTimeout> | null = null;
+  /** The check under way, waited for by a shutdown. */
+  #descriptorCheck: Promise<void> | null = null;
   /** Each browser session's connection, which may know why it ended. */
   readonly #pages = new Map<Session, WebSocketConnection>();
   /** The TLS port's sessions' connections, whose sockets end after them. */
@@ -621,7 +634,16 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
     this.#log.info("Listening on {address}", {
       address: formatAddr(this.addr),
     });
+    this.#ports.push({ server: listener, host: config.host, port: bound.port });
+    if (tlsBound && typeof tlsBound !== "string") {
+      this.#ports.push({
+        server: tlsListener!,
+        host: config.host,
+        port: tlsBound.port,
+      });
+    }
     listener.on("connection", (socket: Socket) => {
+      this.#accepted();
       if (this.#closing !== null) {
         socket.destroy();
         return;
@@ -633,11 +655,13 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
       this.#log.error("Accepting a connection failed: {error}", { error });
     });
     this.#sweepStore();
+    this.#descriptors = this.#watchDescriptors();
     if (tlsListener) {
       this.#log.info("Listening with TLS on {address}", {
         address: formatAddr(this.tlsAddr!),
       });
       tlsListener.on("connection", (socket: Socket) => {
+        this.#accepted();
         if (this.#closing !== null) {
           socket.destroy();
           return;
@@ -1278,6 +1302,7 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
         onError,
       });
       listener.on("connection", (socket: Socket) => {
+        this.#accepted();
         this.#httpConnection(socket, server, {
           trusted,
           secureContext: tls ? secureContext : null,
@@ -1295,6 +1320,7 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
         },
       });
       const local = listener.address() as AddressInfo;
+      this.#ports.push({ server: listener, host, port: local.port });
       return announce({
         transport: "tcp",
         hostname: unmapped(local.address),
@@ -1545,9 +1571,61 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
     this.#sweep = sweep;
   }
 
+  /**
+   * Checks once a second (and {@linkcode ChatServer.#accepted} after each
+   * accept) whether the process is out of file descriptors (see
+   * descriptors.ts): then one line says so, and once one is free again every
+   * port listens anew, since Deno's node:net does not accept again by itself.
+   */
+  #watchDescriptors(): DescriptorWatch {
+    const watch = new DescriptorWatch({
+      clock: this.#parts.clock,
+      onExhausted: (times) =>
+        this.#log.error(
+          "Out of file descriptors{since}: new connections wait until some close (raise the open-file limit: docs/operations.md)",
+          { since: times > 1 ? ` (${times} times in the last minute)` : "" },
+        ),
+      onFreed: async (reported) => {
+        const done = await Promise.all(
+          this.#ports.map(({ server, host, port }) =>
+            relisten(server, host, port)
+          ),
+        );
+        if (this.#closing !== null) {
+          for (const { server } of this.#ports) server.close();
+          return true;
+        }
+        const ok = done.every(Boolean);
+        if (ok && reported) {
+          this.#log.warn("File descriptors free again: accepting connections");
+        }
+        return ok;
+      },
+    });
+    const next = () => {
+      if (this.#closing !== null) return;
+      this.#descriptorTimer = setTimeout(() => {
+        this.#descriptorCheck = watch.update(outOfDescriptors()).then(next);
+      }, DESCRIPTOR_CHECK_MS);
+      Deno.unrefTimer(this.#descriptorTimer);
+    };
+    next();
+    return watch;
+  }
+
+  /**
+   * After each accept: if that took the last descriptor, the next accept
+   * fails and stops the port, so it is listened to anew once one is free.
+   */
+  #accepted(): void {
+    if (outOfDescriptors()) void this.#descriptors.update(true);
+  }
+
   async #shutdown(): Promise<void> {
     if (this.#sweep !== null) clearTimeout(this.#sweep);
+    if (this.#descriptorTimer !== null) clearTimeout(this.#descriptorTimer);
     this.#log.info("Shutting down");
+    await this.#descriptorCheck;
     this.#parts.listener.close();
     this.#parts.tlsListener?.close();
     for (const raw of this.#handshakes) raw.destroy();
@@ -1580,6 +1658,26 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
     this.#parts.storeErrors?.close();
     this.#log.info("Stopped");
   }
+}
+
+/**
+ * Closes `server`'s listening socket and listens on `host`:`port` again
+ * (the connections it accepted stay open): whether it listens.
+ */
+function relisten(
+  server: Server,
+  host: string,
+  port: number,
+): Promise<boolean> {
+  return new Promise((resolve) => {
+    server.close();
+    const failed = () => resolve(false);
+    server.once("error", failed);
+    server.listen({ host, port }, () => {
+      server.off("error", failed);
+      resolve(true);
+    });
+  });
 }
 
 /** Sends one line to a refused connection and closes it, without waiting. */

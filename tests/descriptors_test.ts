@@ -1,0 +1,100 @@
+import assert from "node:assert/strict";
+import { DESCRIPTOR_LOG_MS, DescriptorWatch } from "../src/descriptors.ts";
+import { FakeClock } from "./fake_clock.ts";
+import { Client, ServerProcess, TIMEOUT_MS } from "./helpers.ts";
+
+/** A watch that records its calls, on a clock the test moves. */
+function watched(freed = true) {
+  const calls: string[] = [];
+  const clock = new FakeClock();
+  const watch = new DescriptorWatch({
+    clock,
+    onExhausted: (times) => void calls.push(`exhausted ${times}`),
+    onFreed: (reported) => {
+      calls.push(`freed${reported ? "" : " quietly"}`);
+      return Promise.resolve(freed);
+    },
+  });
+  return { watch, calls, clock };
+}
+
+Deno.test("DescriptorWatch says once that the descriptors ran out, and listens anew once one is free", async () => {
+  const { watch, calls } = watched();
+  await watch.update(false);
+  assert.deepEqual(calls, []);
+  await watch.update(true);
+  await watch.update(true);
+  assert.deepEqual(calls, ["exhausted 1"]);
+  assert.equal(watch.exhausted, true);
+  await watch.update(false);
+  await watch.update(false);
+  assert.deepEqual(calls, ["exhausted 1", "freed"]);
+  assert.equal(watch.exhausted, false);
+});
+
+Deno.test("DescriptorWatch says at most once a minute that the descriptors ran out, and how often", async () => {
+  const { watch, calls, clock } = watched();
+  await watch.update(true);
+  await watch.update(false);
+  await watch.update(true);
+  await watch.update(false);
+  await watch.update(true);
+  await watch.update(false);
+  assert.deepEqual(calls, [
+    "exhausted 1",
+    "freed",
+    "freed quietly",
+    "freed quietly",
+  ]);
+  clock.advance(DESCRIPTOR_LOG_MS);
+  await watch.update(true);
+  assert.equal(calls.at(-1), "exhausted 3");
+});
+
+Deno.test("DescriptorWatch tries again on the next check when a port could not listen anew", async () => {
+  const { watch, calls } = watched(false);
+  await watch.update(true);
+  await watch.update(false);
+  await watch.update(false);
+  assert.deepEqual(calls, ["exhausted 1", "freed", "freed"]);
+  assert.equal(watch.exhausted, true);
+});
+
+/** Waits until the server's log matches `pattern`. */
+async function logged(server: ServerProcess, pattern: RegExp): Promise<void> {
+  const deadline = Date.now() + TIMEOUT_MS;
+  while (!pattern.test(server.stderr)) {
+    if (Date.now() > deadline) {
+      throw new Error(`No log line ${pattern} in:\n${server.stderr}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+Deno.test("Out of file descriptors, the telnet port accepts again once connections close, and sessions already there go on", async () => {
+  // Deno raises the soft limit to the hard one: `ulimit -n` sets both.
+  await using server = await ServerProcess.start(
+    [
+      "-c",
+      'ulimit -n 64 && exec "$0" "$@"',
+      Deno.execPath(),
+      ...ServerProcess.mainArgs("--db", ":memory:", "--flood-rate", "0"),
+    ],
+    "bash",
+  );
+  await using stayer = await Client.login(server.port, "stayer");
+  // More than the server has descriptors for: the kernel takes each
+  // connection, the server accepts until it has none left.
+  const flood: Client[] = [];
+  try {
+    for (let i = 0; i < 60; i++) flood.push(await Client.connect(server.port));
+    await logged(server, /Out of file descriptors: /);
+  } finally {
+    await Promise.all(flood.map((client) => client[Symbol.asyncDispose]()));
+  }
+  await logged(server, /File descriptors free again/);
+  await using late = await Client.login(server.port, "late");
+  await stayer.waitFor("late has entered the room.");
+  await late.send("say hello");
+  await stayer.waitFor("late: hello");
+});
