@@ -118,6 +118,14 @@ export interface Config {
    */
   maxRegistrationsPerIp: number;
   /**
+   * Rooms one address (IPv6: one /64) may make per hour, on each server (a
+   * room is made by the first `join` to a name no room has, here or in the
+   * store: each keeps its last `historyKeep` lines for good); 0 is no
+   * limit. Loopback is exempt unless `limitLoopback`, server operators
+   * always. Default 20.
+   */
+  maxNewRoomsPerIp: number;
+  /**
    * Rooms that may be claimed in all (server operators' claims are not
    * refused, but counted); 0 is no limit. Default 10,000.
    */
@@ -178,6 +186,7 @@ export const DEFAULTS: Readonly<Config> = {
   nodeId: "",
   maxPasswordHashes: 2,
   maxRegistrationsPerIp: 5,
+  maxNewRoomsPerIp: 20,
   maxClaimedRooms: 10_000,
   offlineMax: 50,
   offlinePerSender: 10,
@@ -451,6 +460,13 @@ export const OPTIONS: readonly Option[] = [
     value: "N",
     description: "accounts one address may register per hour (0: no limit)",
     parse: integer(0, 10_000),
+  },
+  {
+    key: "maxNewRoomsPerIp",
+    flag: "max-new-rooms-per-ip",
+    value: "N",
+    description: "rooms one address may make per hour (0: no limit)",
+    parse: integer(0, 100_000),
   },
   {
     key: "maxClaimedRooms",

@@ -192,6 +192,9 @@ const STORE_ERROR_LOG_MS = 10_000;
 /** The window of `--max-registrations-per-ip`: an hour, in ms. */
 const REGISTRATION_WINDOW_MS = 60 * 60 * 1000;
 
+/** The window of `--max-new-rooms-per-ip`: an hour, in ms. */
+const NEW_ROOM_WINDOW_MS = 60 * 60 * 1000;
+
 /**
  * How long a TLS client may take to finish its handshake, in ms: one that
  * never does is closed (its place held until then), as nginx's
@@ -606,6 +609,13 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
         ? new RateWindow({
           max: config.maxRegistrationsPerIp,
           windowMs: REGISTRATION_WINDOW_MS,
+          clock,
+        })
+        : null,
+      newRooms: config.maxNewRoomsPerIp > 0
+        ? new RateWindow({
+          max: config.maxNewRoomsPerIp,
+          windowMs: NEW_ROOM_WINDOW_MS,
           clock,
         })
         : null,

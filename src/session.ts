@@ -75,6 +75,8 @@ export interface ServerContext {
   readonly moderation: Moderation;
   /** Accounts registered lately, by address; null: no limit. */
   readonly registrations?: RateWindow | null;
+  /** Rooms made lately, by address; null: no limit. */
+  readonly newRooms?: RateWindow | null;
   /** The cluster this server is part of, or null. */
   readonly cluster: Cluster | null;
 }
@@ -205,6 +207,10 @@ export class Session implements SessionControl, Context, Recipient {
   /** Part of {@linkcode Context}. */
   get registrations(): RateWindow | null {
     return this.#server.registrations ?? null;
+  }
+  /** Part of {@linkcode Context}. */
+  get newRooms(): RateWindow | null {
+    return this.#server.newRooms ?? null;
   }
   /** Part of {@linkcode Context}. */
   get cluster(): Cluster | null {

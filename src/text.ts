@@ -94,6 +94,8 @@ export const TEXT = {
     `Registered "${name}": from now on, logging in as ${name} asks for this password.`,
   registeredAfterAll: (name: string) =>
     `Your registration of "${name}" went through after all: from now on, logging in as ${name} asks for this password.`,
+  tooManyNewRooms: (max: number) =>
+    `Too many new rooms made from your address (at most ${max} an hour); join one that exists, or try again later`,
   tooManyRegistrations: (max: number) =>
     `Too many accounts registered from your address (at most ${max} an hour); try again later`,
   alreadyRegistered: (name: string) =>

@@ -603,3 +603,40 @@ Deno.test("who and look list everyone when there are 500", async () => {
     await Promise.all(clients.map((client) => client[Symbol.asyncDispose]()));
   }
 });
+
+Deno.test("join: one address makes at most --max-new-rooms-per-ip rooms an hour, and still joins rooms that exist", async () => {
+  const clock = new FakeClock();
+  await using server = await startServer({
+    clock,
+    limitLoopback: true,
+    maxNewRoomsPerIp: 2,
+  });
+  const port = server.addr.port;
+  await using alice = await Client.login(port, "alice");
+  await using bob = await Client.login(port, "bob", { from: "127.0.0.2" });
+  await alice.expect("bob has entered the room.");
+  await bob.send("join lobby");
+  await bob.expect('You are now in room "lobby".');
+  await alice.expect("bob has left the room.");
+  await alice.send("join r1");
+  await alice.expect('You are now in room "r1".');
+  await alice.send("join r2");
+  await alice.expect('You are now in room "r2".');
+  await alice.send("join r3");
+  await alice.expect(
+    "Too many new rooms made from your address (at most 2 an hour); join one that exists, or try again later",
+  );
+  // Refused, she is where she was; a room that exists takes no place.
+  await alice.send("look");
+  await alice.expectLines(["The following are in this room:", "alice"]);
+  await alice.send("join lobby");
+  await alice.expect('You are now in room "lobby".');
+  await bob.waitFor("alice has entered the room.");
+  // Another address has places of its own.
+  await bob.send("join r4");
+  await bob.expect('You are now in room "r4".');
+  // An hour later, this address may make rooms again.
+  clock.advance(60 * 60 * 1000);
+  await alice.send("join r3");
+  await alice.waitFor('You are now in room "r3".');
+});

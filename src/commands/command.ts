@@ -139,6 +139,11 @@ export interface Context {
    * none: no limit.
    */
   readonly registrations?: RateWindow | null;
+  /**
+   * Rooms made lately, by address (`--max-new-rooms-per-ip`); none: no
+   * limit.
+   */
+  readonly newRooms?: RateWindow | null;
   /** The cluster this server is part of (`--redis`), or none. */
   readonly cluster?: Cluster | null;
   /** Counts a line received, by kind (the command's name ...), for /metrics. */

@@ -1,5 +1,6 @@
 import { ChatError } from "../errors.ts";
 import { foldName } from "../names.ts";
+import { isLoopback } from "../limits.ts";
 import {
   type Sanction,
   type Store,
@@ -106,6 +107,18 @@ async function joinRoom(
     owner: registry.rooms.get(key)?.owner ?? state?.owner ?? owner,
     room: registry.rooms.get(key)?.name ?? name,
   });
+  // A room new here and to the store keeps its lines for good: one address
+  // may not make room after room. Checked and taken with no await before
+  // the join that makes it.
+  const limited = ctx.newRooms && state === undefined &&
+      registry.rooms.get(key) === undefined &&
+      !moderation.isOperator(user.account) &&
+      (config.limitLoopback || !isLoopback(user.hostname))
+    ? ctx.newRooms
+    : null;
+  if (limited && !limited.take(session.address)) {
+    throw new ChatError(TEXT.tooManyNewRooms(config.maxNewRoomsPerIp));
+  }
   const room = registry.join(user, state?.name ?? name, state);
   session.reply(TEXT.joinedRoom(room.name));
   if (room.topic) session.reply(TEXT.topicIs(room.name, room.topic));
