@@ -640,3 +640,17 @@ Deno.test("join: one address makes at most --max-new-rooms-per-ip rooms an hour,
   await alice.send("join r3");
   await alice.waitFor('You are now in room "r3".');
 });
+
+Deno.test("join: a new room refused for its name takes no place in --max-new-rooms-per-ip", async () => {
+  await using server = await startServer({
+    limitLoopback: true,
+    maxNewRoomsPerIp: 1,
+  });
+  await using alice = await Client.login(server.addr.port, "alice");
+  await alice.send("join rnain");
+  await alice.expect(
+    'Cannot use the room name "rnain": it looks like the room "main"',
+  );
+  await alice.send("join r1");
+  await alice.expect('You are now in room "r1".');
+});

@@ -119,7 +119,14 @@ async function joinRoom(
   if (limited && !limited.take(session.address)) {
     throw new ChatError(TEXT.tooManyNewRooms(config.maxNewRoomsPerIp));
   }
-  const room = registry.join(user, state?.name ?? name, state);
+  let room: Room;
+  try {
+    room = registry.join(user, state?.name ?? name, state);
+  } catch (error) {
+    // Refused (the name looks like a room that is here): no room was made.
+    limited?.giveBack(session.address);
+    throw error;
+  }
   session.reply(TEXT.joinedRoom(room.name));
   if (room.topic) session.reply(TEXT.topicIs(room.name, room.topic));
   session.showHistory(
