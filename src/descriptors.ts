@@ -23,6 +23,16 @@ export const DESCRIPTOR_CHECK_MS = 1000;
 export const DESCRIPTOR_LOG_MS = 60_000;
 
 /**
+ * Whether {@linkcode outOfDescriptors} may open /dev/null: false under a
+ * narrowed `--allow-read` (asking would prompt on a terminal, at the first
+ * connection).
+ */
+export function canCheckDescriptors(): boolean {
+  return Deno.permissions.querySync({ name: "read", path: "/dev/null" })
+    .state === "granted";
+}
+
+/**
  * Whether the process (EMFILE) or the system (ENFILE) has no file
  * descriptor left: opens /dev/null and closes it. False where that fails for
  * another reason (no /dev/null): nothing is known then.

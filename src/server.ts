@@ -58,6 +58,7 @@ import { WebSocketConnection } from "./websocket.ts";
 import denoJson from "../deno.json" with { type: "json" };
 import { log } from "./log.ts";
 import {
+  canCheckDescriptors,
   DESCRIPTOR_CHECK_MS,
   DescriptorWatch,
   outOfDescriptors,
@@ -552,8 +553,8 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
   #sweep: ReturnType<typeof setTimeout> | null = null;
   /** Every listening port, to listen anew after running out of descriptors. */
   readonly #ports: { server: Server; host: string; port: number }[] = [];
-  /** Whether the process is out of file descriptors. */
-  readonly #descriptors: DescriptorWatch;
+  /** Whether the process is out of file descriptors; null: not checked. */
+  readonly #descriptors: DescriptorWatch | null;
   /** The next check for free file descriptors. */
   #descriptorTimer: ReturnType<typeof setTimeout> | null = null;
   /** The check under way, waited for by a shutdown. */
@@ -1587,7 +1588,13 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
    * descriptors.ts): then one line says so, and once one is free again every
    * port listens anew, since Deno's node:net does not accept again by itself.
    */
-  #watchDescriptors(): DescriptorWatch {
+  #watchDescriptors(): DescriptorWatch | null {
+    if (!canCheckDescriptors()) {
+      this.#log.warn(
+        "Not watching for running out of file descriptors: reading /dev/null is not allowed (a port out of them stops until a restart)",
+      );
+      return null;
+    }
     const watch = new DescriptorWatch({
       clock: this.#parts.clock,
       onExhausted: (times) =>
@@ -1628,7 +1635,9 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
    * fails and stops the port, so it is listened to anew once one is free.
    */
   #accepted(): void {
-    if (outOfDescriptors()) void this.#descriptors.update(true);
+    if (this.#descriptors !== null && outOfDescriptors()) {
+      void this.#descriptors.update(true);
+    }
   }
 
   async #shutdown(): Promise<void> {

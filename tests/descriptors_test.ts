@@ -98,3 +98,16 @@ Deno.test("Out of file descriptors, the telnet port accepts again once connectio
   await late.send("say hello");
   await stayer.waitFor("late: hello");
 });
+
+Deno.test("A server that may not read /dev/null says it does not watch for running out of descriptors, and serves", async () => {
+  const args = ServerProcess.mainArgs("--db", ":memory:")
+    .map((arg) => arg === "--allow-read" ? "--allow-read=." : arg);
+  await using server = await ServerProcess.start(args);
+  await using alice = await Client.login(server.port, "alice");
+  await alice.send("say hi");
+  await alice.expect("alice: hi");
+  assert.match(
+    server.stderr,
+    /Not watching for running out of file descriptors/,
+  );
+});
