@@ -244,15 +244,49 @@ Deno.test("unban and unmute take a guest as bans and mutes list them, copied who
   await root.expect("Unmuted mel (127.0.0.3) on this server");
   await mel.send("say back");
   await root.waitFor("mel: back");
-  // Words that are no label are a slip in the usage, not a name.
+  // A label of nothing banned is answered as one.
   await root.send("unban mel (127.0.0.9)");
-  await root.expect("Usage: unban TARGET");
+  await root.expect("mel (127.0.0.9) is not banned from this server");
+  // Words that are no label are a slip in the usage, not a name.
   await root.send("mute mel noise");
   await root.waitFor((line) => line.startsWith("Muted mel (127.0.0.3)"));
   await root.send("unmute mel now");
   await root.expect("Usage: unmute NAME");
   await root.send("unmute @mel");
   await root.expect("Unmuted mel (127.0.0.3) on this server");
+});
+
+Deno.test("unban by a room ban's label lifts that one, not the server's ban on its address", async () => {
+  await using setup = await withOperator({}, "alice");
+  const { port, root } = setup;
+  await using alice = await loginAccount(port, "alice");
+  await join(alice, "den");
+  await alice.send("claim");
+  await alice.waitFor((line) => line.startsWith('You now own "den"'));
+  await using mal = await Client.login(port, "mal", { from: "127.0.0.2" });
+  await join(mal, "den");
+  await alice.waitFor("mal has entered the room.");
+  await alice.send("ban mal spam");
+  await alice.waitFor((line) =>
+    line.startsWith('Banned mal (127.0.0.2) from "den"')
+  );
+  await mal.waitFor('You are now in room "main".');
+  await root.send("ban 127.0.0.2 other");
+  await root.waitFor((line) =>
+    line.startsWith("Banned 127.0.0.2 from this server")
+  );
+  await mal.closed();
+  await join(root, "den");
+  await root.send("unban mal (127.0.0.2)");
+  await root.expect('Unbanned mal (127.0.0.2) from "den"');
+  await root.send("bans");
+  await root.expect("Bans:");
+  assert.match(
+    await root.readLine(),
+    /^ {2}127\.0\.0\.2 from this server, by root /,
+  );
+  await root.send("unban mal (127.0.0.2)");
+  await root.expect('mal (127.0.0.2) is not banned from this server or "den"');
 });
 
 Deno.test("a CIDR ban and an IPv4 ban; unban lifts them", async () => {

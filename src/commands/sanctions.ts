@@ -408,6 +408,9 @@ async function lift(
   if (scope.key === "" && user.room !== null && user.room.key !== MAIN_ROOM) {
     scopes.push({ room: user.room, key: user.room.key });
   }
+  // Found by its label, the sanction listed is the one lifted: not another
+  // on its address elsewhere (the server's, found first).
+  let labelled: string | null = null;
   const target: Target = await resolve(ctx, typed).catch((error) => {
     // A guest who has gone is no name any more, but their ban still carries
     // it: "mal (192.0.2.7)". That label whole, as `bans` and `mutes` list
@@ -421,6 +424,16 @@ async function lift(
         foldName(sanction.label) === whole)
     );
     if (held === undefined) {
+      if (error instanceof ChatError && /^\S+ \(\S+\)$/.test(whole)) {
+        // A label, as listed, of nothing here: answered as one.
+        const where = TEXT.scopes(scopes.map((s) => s.room?.name ?? null));
+        const label = typed.trim().replace(/\s+/g, " ");
+        throw new ChatError(
+          kind === "ban"
+            ? TEXT.notBanned(label, where)
+            : TEXT.notMuted(label, where),
+        );
+      }
       // More words than a target and no label: a slip in the usage
       // ("unmute bob now"), not a search for "bob now" while bob is here.
       if (error instanceof ChatError && /\s/.test(typed)) {
@@ -430,6 +443,7 @@ async function lift(
       }
       throw error;
     }
+    labelled = held.room;
     return { target: held.target, label: held.label };
   });
   // As at ban: one roomdeop'd, deop'd or kicked out of the room while the
@@ -441,6 +455,7 @@ async function lift(
   for (const s of scopes) {
     // A room's only while the operator is still in it.
     if (s.key !== "" && user.room !== s.room) continue;
+    if (labelled !== null && s.key !== labelled) continue;
     searched.push(s.room?.name ?? null);
     lifted = await moderation.remove(kind, s.key, target.target);
     if (lifted !== null) {
