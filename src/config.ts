@@ -317,7 +317,7 @@ export const OPTIONS: readonly Option[] = [
     flag: "hsts-seconds",
     value: "S",
     description:
-      "on --https-port, tell browsers to use only HTTPS for this host name, every port, for S seconds",
+      "on --https-port, tell browsers to use only HTTPS for this host name, every port, for S seconds (0: off)",
     parse: integer(0, 2 ** 31 - 1),
   },
   {
