@@ -120,7 +120,7 @@ function textFrame(text: string): Uint8Array {
  * One client frame made by hand (RFC 6455 5.2), for frames no WebSocket
  * sends: `first` is the first byte (FIN, the reserved bits, the opcode:
  * 0x81 a whole text frame, 0x01 a text frame more follow, 0x80 the last
- * continuation, 0x89 a ping, 0x88 a close), then the length (up to 64 KiB)
+ * continuation, 0x89 a ping, 0x88 a close), then the length (at most 65,535 bytes)
  * and, unless `masked` is false, a random mask.
  */
 export function clientFrame(
@@ -128,6 +128,9 @@ export function clientFrame(
   payload: Uint8Array,
   masked = true,
 ): Uint8Array {
+  if (payload.length > 0xffff) {
+    throw new RangeError(`a payload of ${payload.length} bytes needs 64 bits`);
+  }
   const maskBit = masked ? 0x80 : 0;
   const head = payload.length < 126
     ? [first, maskBit | payload.length]
