@@ -51,9 +51,17 @@ export function outOfDescriptors(): boolean {
 export interface DescriptorWatchOptions {
   clock: Clock;
   /**
+   * Called when the ports are taken as stopped (descriptors ran out, also
+   * again while they were being listened to anew): every port is to listen
+   * anew once one is free.
+   */
+  onStopped?(): void;
+  /**
    * Called when descriptors ran out, at most once per
-   * {@linkcode DESCRIPTOR_LOG_MS}: `times` is how often they did since the
-   * last call (1 at first).
+   * {@linkcode DESCRIPTOR_LOG_MS} and once for each time they do (a time
+   * that began too soon after the last line is said once that long has
+   * passed, if it lasts): `times` is how often they ran out since the last
+   * call (1 at first).
    */
   onExhausted(times: number): void;
   /**
@@ -68,8 +76,11 @@ export interface DescriptorWatchOptions {
 export class DescriptorWatch {
   readonly #options: DescriptorWatchOptions;
   #exhausted = false;
+  /** Whether this time out of them was told by `onExhausted`. */
   #reported = false;
   #busy = false;
+  /** Out of them again while the ports were listened to anew. */
+  #outWhileBusy = false;
   #lastReport = -Infinity;
   #unreported = 0;
 
@@ -84,29 +95,48 @@ export class DescriptorWatch {
 
   /** Takes one check into account: `out`, whether none was free. */
   async update(out: boolean): Promise<void> {
-    if (this.#busy) return;
+    if (this.#busy) {
+      // A port listening anew already may have run out and stopped again:
+      // taken into account once the others are done.
+      if (out) this.#outWhileBusy = true;
+      return;
+    }
     if (out) {
-      if (this.#exhausted) return;
-      this.#exhausted = true;
-      this.#unreported++;
-      const now = this.#options.clock.now();
-      this.#reported = now - this.#lastReport >= DESCRIPTOR_LOG_MS;
-      if (this.#reported) {
-        this.#lastReport = now;
-        const times = this.#unreported;
-        this.#unreported = 0;
-        this.#options.onExhausted(times);
-      }
+      this.#stopped();
       return;
     }
     if (!this.#exhausted) return;
     this.#busy = true;
+    this.#outWhileBusy = false;
+    let listening = false;
     try {
-      if (await this.#options.onFreed(this.#reported)) {
-        this.#exhausted = false;
-      }
+      listening = await this.#options.onFreed(this.#reported);
     } finally {
       this.#busy = false;
     }
+    if (this.#outWhileBusy) {
+      this.#exhausted = false;
+      this.#stopped();
+    } else if (listening) {
+      this.#exhausted = false;
+    }
+  }
+
+  /** Out of descriptors: the ports stop, and it is said (throttled). */
+  #stopped(): void {
+    if (!this.#exhausted) {
+      this.#exhausted = true;
+      this.#reported = false;
+      this.#unreported++;
+      this.#options.onStopped?.();
+    }
+    if (this.#reported) return;
+    const now = this.#options.clock.now();
+    if (now - this.#lastReport < DESCRIPTOR_LOG_MS) return;
+    this.#reported = true;
+    this.#lastReport = now;
+    const times = this.#unreported;
+    this.#unreported = 0;
+    this.#options.onExhausted(times);
   }
 }

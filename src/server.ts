@@ -552,7 +552,7 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
   /** The next sweep of the store for what nobody can see any more. */
   #sweep: ReturnType<typeof setTimeout> | null = null;
   /** Every listening port, to listen anew after running out of descriptors. */
-  readonly #ports: { server: Server; host: string; port: number }[] = [];
+  readonly #ports: ListeningPort[] = [];
   /** Whether the process is out of file descriptors; null: not checked. */
   readonly #descriptors: DescriptorWatch | null;
   /** The next check for free file descriptors. */
@@ -1595,24 +1595,41 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
       );
       return null;
     }
+    // The ports to listen anew: every one, once descriptors ran out (any
+    // may have stopped); then those that could not listen again.
+    const stopped = new Set<ListeningPort>();
     const watch = new DescriptorWatch({
       clock: this.#parts.clock,
+      onStopped: () => this.#ports.forEach((port) => stopped.add(port)),
       onExhausted: (times) =>
         this.#log.error(
           "Out of file descriptors{since}: new connections wait until some close (raise the open-file limit: docs/operations.md)",
-          { since: times > 1 ? ` (${times} times in the last minute)` : "" },
+          {
+            since: times > 1
+              ? ` (${times} times since the last such line)`
+              : "",
+          },
         ),
       onFreed: async (reported) => {
-        const done = await Promise.all(
-          this.#ports.map(({ server, host, port }) =>
-            relisten(server, host, port)
-          ),
-        );
+        await Promise.all([...stopped].map(async (port) => {
+          const error = await relisten(port);
+          if (error === null) {
+            stopped.delete(port);
+            port.failed = false;
+          } else if (!port.failed) {
+            // Once, not at every check that tries again.
+            port.failed = true;
+            this.#log.error(
+              "Listening again on port {port} failed (tried again each second): {error}",
+              { port: port.port, error },
+            );
+          }
+        }));
         if (this.#closing !== null) {
           for (const { server } of this.#ports) server.close();
           return true;
         }
-        const ok = done.every(Boolean);
+        const ok = stopped.size === 0;
         if (ok && reported) {
           this.#log.warn("File descriptors free again: accepting connections");
         }
@@ -1679,23 +1696,31 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
   }
 }
 
+/** A listening port, as it is listened to anew. */
+interface ListeningPort {
+  server: Server;
+  host: string;
+  port: number;
+  /** Whether its last listening anew failed (and was logged). */
+  failed?: boolean;
+}
+
 /**
- * Closes `server`'s listening socket and listens on `host`:`port` again
- * (the connections it accepted stay open): whether it listens.
+ * Closes a port's listening socket and listens on its host and port again
+ * (the connections it accepted stay open): null, or why it could not. Its
+ * own `error` handlers (which log a failed accept) do not hear a failed
+ * listen: the caller says it once.
  */
-function relisten(
-  server: Server,
-  host: string,
-  port: number,
-): Promise<boolean> {
-  return new Promise((resolve) => {
+function relisten({ server, host, port }: ListeningPort): Promise<unknown> {
+  const handlers = server.listeners("error") as ((error: Error) => void)[];
+  server.removeAllListeners("error");
+  return new Promise<unknown>((resolve) => {
     server.close();
-    const failed = () => resolve(false);
-    server.once("error", failed);
-    server.listen({ host, port }, () => {
-      server.off("error", failed);
-      resolve(true);
-    });
+    server.once("error", (error) => resolve(error));
+    server.listen({ host, port }, () => resolve(null));
+  }).finally(() => {
+    server.removeAllListeners("error");
+    for (const handler of handlers) server.on("error", handler);
   });
 }
 

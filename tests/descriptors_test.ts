@@ -60,6 +60,41 @@ Deno.test("DescriptorWatch tries again on the next check when a port could not l
   assert.equal(watch.exhausted, true);
 });
 
+Deno.test("DescriptorWatch keeps the ports stopped when descriptors ran out again while they were listened to anew", async () => {
+  const clock = new FakeClock();
+  let again = true;
+  const watch: DescriptorWatch = new DescriptorWatch({
+    clock,
+    onExhausted: () => {},
+    onFreed: async () => {
+      // One port listens already, takes connections and runs out, while
+      // another still waits to listen.
+      if (again) await watch.update(true);
+      again = false;
+      return true;
+    },
+  });
+  await watch.update(true);
+  await watch.update(false);
+  assert.equal(watch.exhausted, true);
+  await watch.update(false);
+  assert.equal(watch.exhausted, false);
+});
+
+Deno.test("DescriptorWatch says so once a minute has passed when descriptors ran out again too soon after the last line, and it lasts", async () => {
+  const { watch, calls, clock } = watched();
+  await watch.update(true);
+  await watch.update(false);
+  await watch.update(true);
+  assert.deepEqual(calls, ["exhausted 1", "freed"]);
+  clock.advance(DESCRIPTOR_LOG_MS);
+  await watch.update(true);
+  await watch.update(true);
+  assert.deepEqual(calls, ["exhausted 1", "freed", "exhausted 1"]);
+  await watch.update(false);
+  assert.equal(calls.at(-1), "freed");
+});
+
 /** Waits until the server's log matches `pattern`. */
 async function logged(server: ServerProcess, pattern: RegExp): Promise<void> {
   const deadline = Date.now() + TIMEOUT_MS;
