@@ -248,7 +248,7 @@ export class Cluster implements ClusterHooks {
    */
   #unsent: Announcement[] = [];
   /** `#resend` is on its way. */
-  #resending = false;
+  #resending: Promise<void> | null = null;
   #closed = false;
 
   private constructor(options: ClusterOptions, subscriber: Subscriber) {
@@ -886,21 +886,28 @@ export class Cluster implements ClusterHooks {
    * at the first that fails again (kept, with those after it, for the next
    * heartbeat).
    */
-  async #resend(): Promise<void> {
+  #resend(): Promise<void> {
     // One at a time: a heartbeat can start while the last one's waits
     // (Redis slow), and two would send the first twice and drop another.
-    if (this.#resending) return;
-    this.#resending = true;
-    try {
-      while (this.#unsent.length > 0) {
-        const next = this.#unsent[0];
-        if (await this.#announceNow(next) !== null) return;
-        // Unless folded meanwhile (it is then in what replaced it).
-        if (this.#unsent[0] === next) this.#unsent.shift();
+    // Whoever asks meanwhile (an announcement kept behind, the last try of
+    // a close) waits for the one running, which sends theirs too.
+    if (this.#resending !== null) return this.#resending;
+    // (With nothing kept, the loop below would end, and clear what it is
+    // assigned to, before it is assigned.)
+    if (this.#unsent.length === 0) return Promise.resolve();
+    this.#resending = (async () => {
+      try {
+        while (this.#unsent.length > 0) {
+          const next = this.#unsent[0];
+          if (await this.#announceNow(next) !== null) return;
+          // Unless folded meanwhile (it is then in what replaced it).
+          if (this.#unsent[0] === next) this.#unsent.shift();
+        }
+      } finally {
+        this.#resending = null;
       }
-    } finally {
-      this.#resending = false;
-    }
+    })();
+    return this.#resending;
   }
 
   /**
