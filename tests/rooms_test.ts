@@ -654,3 +654,24 @@ Deno.test("join: a new room refused for its name takes no place in --max-new-roo
   await alice.send("join r1");
   await alice.expect('You are now in room "r1".');
 });
+
+Deno.test("join: a server operator makes rooms past --max-new-rooms-per-ip, and loopback does without --limit-loopback", async () => {
+  {
+    await using server = await startServer({
+      ops: ["root"],
+      limitLoopback: true,
+      maxNewRoomsPerIp: 1,
+    });
+    await using root = await registered(server.addr.port, "root");
+    for (const room of ["r1", "r2", "r3"]) {
+      await root.send(`join ${room}`);
+      await root.expect(`You are now in room "${room}".`);
+    }
+  }
+  await using server = await startServer({ maxNewRoomsPerIp: 1 });
+  await using alice = await Client.login(server.addr.port, "alice");
+  for (const room of ["r1", "r2"]) {
+    await alice.send(`join ${room}`);
+    await alice.expect(`You are now in room "${room}".`);
+  }
+});
