@@ -186,6 +186,94 @@ export function storeContract(
     },
   );
 
+  test(
+    "forgetOld() forgets the rooms nobody owns that were quiet since the cut-off, history and topic, and keeps the rest",
+    async (store, fixture) => {
+      const cutoff = T0 + 90 * DAY;
+      const topic = (room: string, at: number): TopicEvent => ({
+        type: "topic",
+        id: store.ids.next(),
+        at,
+        room,
+        from: "bob",
+        text: `about ${room}`,
+      });
+      const forget = (roomsQuietBefore?: number, openRooms?: string[]) =>
+        store.forgetOld({
+          messagesBefore: 0,
+          failuresBefore: 0,
+          roomsQuietBefore,
+          openRooms,
+        });
+      // Quiet: lines and a topic older than the cut-off.
+      store.line("quiet", said(store, "Quiet", "old"));
+      store.topic("quiet", topic("Quiet", T0));
+      store.line("quiet", said(store, "Quiet", "older still", cutoff - 1));
+      store.topic("topiconly", topic("topiconly", T0));
+      // Kept: a line at or after the cut-off, however old the rest.
+      store.line("busy", said(store, "busy", "old"));
+      store.line("busy", said(store, "busy", "new", cutoff));
+      // Kept: its topic was set since.
+      store.line("topical", said(store, "topical", "old"));
+      store.topic("topical", topic("topical", cutoff + DAY));
+      // Kept: owned, or open here.
+      store.line("owned", said(store, "owned", "old"));
+      assert.equal(await store.claimRoom("owned", "owned", "alice"), true);
+      store.line("open", said(store, "open", "old"));
+      assert.equal(await forget(), 0, "without a cut-off, no room goes");
+      assert.equal((await store.room("quiet", 5))?.topic, "about Quiet");
+      assert.equal(await forget(cutoff, ["open"]), 2);
+      assert.equal(await store.room("quiet", 5), null);
+      assert.deepEqual(await store.history("quiet", { limit: 10 }), []);
+      assert.equal(await store.room("topiconly", 5), null);
+      const texts = async (room: string) =>
+        (await store.history(room, { limit: 10 })).map((e) => e.text);
+      assert.deepEqual(await texts("busy"), ["old", "new"]);
+      assert.deepEqual(await texts("topical"), ["old"]);
+      assert.equal((await store.room("topical", 0))?.topic, "about topical");
+      assert.deepEqual(await texts("owned"), ["old"]);
+      assert.equal((await store.room("owned", 0))?.owner, "alice");
+      assert.deepEqual(await texts("open"), ["old"]);
+      assert.equal(await forget(cutoff, ["open"]), 0, "gone is gone");
+      // Spoken in again, the room is new: its name as now typed.
+      store.line("quiet", said(store, "QUIET", "back", cutoff + DAY));
+      const back = await store.room("quiet", 5);
+      assert.equal(back?.name, "QUIET");
+      assert.equal(back?.topic, null);
+      assert.deepEqual(back?.history.map((e) => e.text), ["back"]);
+      if (!fixture.reopen) return;
+      const reopened = await fixture.reopen(store, { historyKeep: 1000 });
+      assert.equal(await reopened.room("topiconly", 0), null, "for good");
+      assert.deepEqual(
+        (await reopened.history("quiet", { limit: 10 })).map((e) => e.text),
+        ["back"],
+      );
+      return reopened;
+    },
+  );
+
+  test("forgetOld() goes through every room, however many, in one sweep", async (store) => {
+    const cutoff = T0 + DAY;
+    for (let i = 0; i < 450; i++) {
+      const room = `r${String(i).padStart(3, "0")}`;
+      // Every tenth one spoke since, among the quiet ones in key order.
+      store.line(room, said(store, room, "hi", i % 10 === 0 ? cutoff : T0));
+    }
+    assert.equal(
+      await store.forgetOld({
+        messagesBefore: 0,
+        failuresBefore: 0,
+        roomsQuietBefore: cutoff,
+        openRooms: ["r449"],
+      }),
+      404,
+    );
+    assert.equal(await store.room("r001", 0), null);
+    assert.equal(await store.room("r448", 0), null);
+    assert.equal((await store.room("r440", 1))?.history.length, 1);
+    assert.equal((await store.room("r449", 1))?.history.length, 1);
+  });
+
   test("an account is created once per name and per skeleton", async (store) => {
     assert.equal(await store.createAccount(account("alice")), true);
     assert.equal(await store.createAccount(account("alice")), false);

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import type { ChatLine } from "../src/events.ts";
 import { RedisLink } from "../src/redis/link.ts";
 import { RedisStore } from "../src/store/redis.ts";
 import { redisMissing, RedisServer } from "./redis_helpers.ts";
@@ -144,6 +145,59 @@ Deno.test({
       assert.equal(await link.call("ZCARD", "chat:offline:alice"), 0);
     } finally {
       await store.close();
+      await link.close();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "RedisStore.forgetOld(): a quiet room with members on another server, or being made, is kept; another prefix's rooms are not looked at",
+  ignore: redisMissing !== null,
+  async fn() {
+    await using redis = await RedisServer.start();
+    const link = await RedisLink.connect(redis.url);
+    // Glob characters in the prefix: MATCH takes them as they are.
+    const store = await RedisStore.open(link, { prefix: "c*[h]:" });
+    const other = await RedisStore.open(link, { prefix: "ch:" });
+    try {
+      const line = (s: RedisStore, room: string): ChatLine => ({
+        type: "said",
+        id: s.ids.next(),
+        at: 1000,
+        room,
+        from: "alice",
+        text: "old",
+      });
+      for (const room of ["den", "lab", "attic"]) {
+        store.line(room, line(store, room));
+      }
+      other.line("den", line(other, "den"));
+      await other.flush();
+      // As the cluster keeps them: a member of den on some server, and lab
+      // being made (its first member not in yet).
+      await link.call("ZADD", "c*[h]:members:den", 1000, "bob");
+      await link.call("SET", "c*[h]:opening:lab", "lab", "PX", 60_000);
+      const forget = (s: RedisStore) =>
+        s.forgetOld({
+          messagesBefore: 0,
+          failuresBefore: 0,
+          roomsQuietBefore: 2000,
+        });
+      assert.equal(await forget(store), 1);
+      assert.equal(await store.room("attic", 0), null);
+      assert.equal((await store.room("den", 1))?.history.length, 1);
+      assert.equal((await store.room("lab", 1))?.history.length, 1);
+      assert.equal(
+        (await other.room("den", 1))?.history.length,
+        1,
+        "another prefix's room is not this store's",
+      );
+      assert.equal(await forget(other), 1);
+      assert.equal(await other.room("den", 0), null);
+    } finally {
+      await store.close();
+      await other.close();
       await link.close();
     }
   },

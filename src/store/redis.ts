@@ -45,6 +45,7 @@ import { BlockIds, ID_BLOCK } from "./ids.ts";
 import {
   type Account,
   type ClaimedRoom,
+  type ForgetOptions,
   type LeaveResult,
   type LoginFailures,
   MODLOG_KEEP,
@@ -154,6 +155,43 @@ for i = 1, #ARGV, 2 do
   end
 end
 return 1`);
+
+/** Keys SCAN looks at per call in {@linkcode RedisStore.forgetOld}. */
+const SCAN_COUNT = 200;
+
+/**
+ * Forgets each of the rooms (ARGV after the prefix and the cut-off, epoch
+ * ms) that nobody owns, that has no member on any server and is not being
+ * made (the cluster's members:KEY and opening:KEY), and whose newest line
+ * (by id) and topic are older than the cut-off: its record and history.
+ * UNLINK frees a long history off Redis's main thread. Answers how many.
+ */
+const FORGET_QUIET = new Script(`
+local prefix, before = ARGV[1], tonumber(ARGV[2])
+local forgotten = 0
+for i = 3, #ARGV do
+  local r = ARGV[i]
+  local record, history = prefix .. 'room:' .. r, prefix .. 'history:' .. r
+  local h = redis.call('HMGET', record, 'owner', 'topic_at')
+  if redis.call('EXISTS', record, history) > 0 and not h[1] and
+      redis.call('ZCARD', prefix .. 'members:' .. r) == 0 and
+      redis.call('EXISTS', prefix .. 'opening:' .. r) == 0 then
+    local last = tonumber(h[2] or '') or 0
+    local newest = redis.call('ZRANGE', history, -1, -1)[1]
+    if newest then
+      local ok, line = pcall(cjson.decode, newest)
+      if ok and type(line) == 'table' and type(line.at) == 'number' and
+          line.at > last then
+        last = line.at
+      end
+    end
+    if last < before then
+      redis.call('UNLINK', record, history)
+      forgotten = forgotten + 1
+    end
+  end
+end
+return forgotten`);
 
 const CLAIM_ROOM = new Script(`
 if redis.call('HEXISTS', KEYS[1], 'owner') == 1 then return 0 end
@@ -531,11 +569,45 @@ export class RedisStore implements Store {
   }
 
   /**
-   * Nothing to do: an account's offline messages expire with the newest of
-   * them, and an address's failures a day after its last one.
+   * Offline messages and failures need nothing: an account's offline
+   * messages expire with the newest of them, and an address's failures a
+   * day after its last one. Quiet rooms are found by SCAN, a batch of keys
+   * at a time (Redis serves others between two), and each batch is checked
+   * and forgotten in one script: a line said in a room meanwhile, from any
+   * server, is either after it or keeps the room.
    */
-  forgetOld(): Promise<void> {
-    return Promise.resolve();
+  async forgetOld(options: ForgetOptions): Promise<number> {
+    const before = options.roomsQuietBefore;
+    if (before === undefined) return 0;
+    await this.#written();
+    const open = new Set(options.openRooms ?? []);
+    const records = this.#key("room:");
+    const pattern = records.replace(/[*?[\]\\]/g, "\\$&") + "*";
+    let forgotten = 0;
+    let cursor = "0";
+    do {
+      const [next, keys] = await this.#link.call(
+        "SCAN",
+        cursor,
+        "MATCH",
+        pattern,
+        "COUNT",
+        SCAN_COUNT,
+      ) as [string, string[]];
+      cursor = String(next);
+      const rooms = keys.map((key) => key.slice(records.length))
+        .filter((room) => !open.has(room));
+      if (rooms.length > 0) {
+        forgotten += Number(
+          await this.#link.eval(FORGET_QUIET, [], [
+            this.prefix,
+            before,
+            ...rooms,
+          ]),
+        );
+      }
+    } while (cursor !== "0" && !this.#closed);
+    return forgotten;
   }
 
   async operators(): Promise<string[]> {

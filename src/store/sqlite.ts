@@ -22,6 +22,7 @@ import type { Method, Reply, Request } from "./sqlite_worker.ts";
 import {
   type Account,
   type ClaimedRoom,
+  type ForgetOptions,
   type LeaveResult,
   type LoginFailures,
   type ModlogEntry,
@@ -45,6 +46,13 @@ export { SCHEMA_VERSION } from "./sqlite_db.ts";
  * closing post what is queued at once.
  */
 const BATCH_MS = 20;
+
+/**
+ * Rooms forgotten per step of a sweep (one transaction each): a room keeps
+ * up to `--history-keep` lines, so a step deletes at most about 100,000 rows
+ * (a fraction of a second), however many rooms a sweep finds quiet.
+ */
+const ROOMS_PER_STEP = 100;
 
 /** How long closing waits for the worker's last commit, in ms. */
 const CLOSE_MS = 10_000;
@@ -240,10 +248,30 @@ export class SqliteStore implements Store {
     return this.#call("ackMessages", to, messages.map((m) => m.receipt));
   }
 
-  forgetOld(
-    options: { messagesBefore: number; failuresBefore: number },
-  ): Promise<void> {
-    return this.#call("forgetOld", options);
+  async forgetOld(options: ForgetOptions): Promise<number> {
+    const { messagesBefore, failuresBefore, roomsQuietBefore } = options;
+    await this.#call("forgetOld", { messagesBefore, failuresBefore });
+    if (roomsQuietBefore === undefined) return 0;
+    // Step by step (see SqliteDatabase.forgetQuietRooms): each step is a
+    // request of its own, so the lines queued meanwhile are committed
+    // between two steps, not behind the whole sweep.
+    const open = [...options.openRooms ?? []];
+    let forgotten = 0;
+    let after: string | null = "";
+    // A store closing meanwhile ends the sweep after its step, quietly: the
+    // next sweep goes on where it would have.
+    while (after !== null && !this.#shut) {
+      const step: { forgotten: number; next: string | null } = await this
+        .#call("forgetQuietRooms", {
+          before: roomsQuietBefore,
+          open,
+          after,
+          limit: ROOMS_PER_STEP,
+        });
+      forgotten += step.forgotten;
+      after = step.next;
+    }
+    return forgotten;
   }
 
   operators(): Promise<string[]> {

@@ -138,6 +138,18 @@ const TRIM_HISTORY =
   "DELETE FROM history WHERE room = ?1 AND id <= (SELECT id FROM " +
   "history WHERE room = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)";
 
+/**
+ * Up to `?4` rooms after key `?1`, in key order, that nobody owns, whose
+ * newest line (the highest id: ids only grow) and topic are older than
+ * `?2`, and that are not among the keys in the JSON array `?3`. Walks the
+ * rooms' key index from `?1`, with one search of history's primary key per
+ * room; a room with neither lines nor topic (left from an unclaim) is quiet.
+ */
+const QUIET_ROOMS = "SELECT key FROM rooms WHERE key > ?1 AND owner IS NULL " +
+  "AND coalesce(topic_at, 0) < ?2 AND coalesce((SELECT at FROM history " +
+  "WHERE room = rooms.key ORDER BY id DESC LIMIT 1), 0) < ?2 " +
+  "AND key NOT IN (SELECT value FROM json_each(?3)) ORDER BY key LIMIT ?4";
+
 /** Sets `meta`'s value `?2` under key `?1` (`ids`, `lockdown`, ...). */
 const SET_META = "INSERT INTO meta (key, value) VALUES (?1, ?2) " +
   "ON CONFLICT (key) DO UPDATE SET value = excluded.value";
@@ -520,6 +532,48 @@ export class SqliteDatabase {
         options.failuresBefore,
       );
     });
+  }
+
+  /**
+   * Forgets up to `limit` rooms quiet since before `before`, from those
+   * whose keys come after `after` (see {@linkcode Store.forgetOld}): their
+   * lines, topic and name. Answers how many, and the key to go on after,
+   * or null once every room was looked at. A step at a time, in key order,
+   * so that a sweep with much to forget (the first after an upgrade) lets
+   * the chat's queued commits in between its steps, and no room is looked
+   * at twice. One look up each room's history index for its newest line.
+   */
+  forgetQuietRooms(
+    options: {
+      before: number;
+      open: readonly string[];
+      after: string;
+      limit: number;
+    },
+  ): { forgotten: number; next: string | null } {
+    const rooms = this.#transaction(() => {
+      const rooms = this.#all(
+        QUIET_ROOMS,
+        options.after,
+        options.before,
+        JSON.stringify(options.open),
+        options.limit,
+      ).map((row) => row.key as string);
+      for (const room of rooms) {
+        this.#run("DELETE FROM history WHERE room = ?", room);
+        this.#run("DELETE FROM rooms WHERE key = ?", room);
+      }
+      return rooms;
+    });
+    // Not before the commit: a rolled-back step leaves them as they were.
+    for (const room of rooms) {
+      this.#rooms.delete(room);
+      this.#untrimmed.delete(room);
+    }
+    return {
+      forgotten: rooms.length,
+      next: rooms.length < options.limit ? null : rooms[rooms.length - 1],
+    };
   }
 
   waitingMessages(to: string, since: number): WaitingMessage[] {

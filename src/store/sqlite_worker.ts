@@ -96,6 +96,7 @@ export type Method =
   | "waitingMessages"
   | "ackMessages"
   | "forgetOld"
+  | "forgetQuietRooms"
   | "operators"
   | "setOperator"
   | "sanctions"

@@ -137,6 +137,21 @@ export interface StoredRoom extends RoomState {
   readonly operators: readonly string[];
 }
 
+/** What {@linkcode Store.forgetOld} drops. */
+export interface ForgetOptions {
+  /** Offline messages older than this (epoch ms) are dropped. */
+  readonly messagesBefore: number;
+  /** Addresses whose last failed login is older than this are forgotten. */
+  readonly failuresBefore: number;
+  /**
+   * Rooms nobody owns with no line and no topic since this (epoch ms) are
+   * forgotten. Default: none is (`--room-keep-days 0`).
+   */
+  readonly roomsQuietBefore?: number;
+  /** Rooms kept however quiet: those open on this server. Default: none. */
+  readonly openRooms?: readonly string[];
+}
+
 /** What the store keeps and gives back. */
 export interface Store extends Journal {
   /** Event ids: they only grow, restarts included. */
@@ -226,11 +241,17 @@ export interface Store extends Journal {
    * `messagesBefore` (never delivered) and addresses' failed logins whose
    * last one was before `failuresBefore` (never counted again). Run now and
    * then, so that a long-running server's store does not only grow; a
-   * backend whose keys expire by themselves may do nothing.
+   * backend whose keys expire by themselves may do nothing for those.
+   *
+   * With `roomsQuietBefore`, also every room that nobody owns, whose
+   * newest line and topic are both older than it (epoch ms; a line or
+   * topic at it is kept), loses its history, topic and name: anyone can
+   * make rooms, and each kept its last `--history-keep` lines for good.
+   * Rooms in `openRooms` (their keys: open on this server) are kept
+   * however quiet, as is a room with members on any server of a cluster.
+   * Answers how many rooms were forgotten.
    */
-  forgetOld(
-    options: { messagesBefore: number; failuresBefore: number },
-  ): Promise<void>;
+  forgetOld(options: ForgetOptions): Promise<number>;
 
   /** The accounts that are server operators. */
   operators(): Promise<string[]>;
