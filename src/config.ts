@@ -136,6 +136,12 @@ export interface Config {
   offlinePerSender: number;
   /** Days an offline message waits before it is dropped. Default 30. */
   offlineDays: number;
+  /**
+   * Days a room nobody owns keeps its history and topic in the store after
+   * its last line or topic, unless it is open on this server (or has
+   * members on any server of a cluster); 0 keeps them for good. Default 90.
+   */
+  roomKeepDays: number;
   /** A file whose text is shown after login and by `motd`. Default: none. */
   motd: string;
   /** The quietest log level shown. Default `info`. */
@@ -191,6 +197,7 @@ export const DEFAULTS: Readonly<Config> = {
   offlineMax: 50,
   offlinePerSender: 10,
   offlineDays: 30,
+  roomKeepDays: 90,
   motd: "",
   logLevel: "info",
   ops: [],
@@ -495,6 +502,14 @@ export const OPTIONS: readonly Option[] = [
     value: "DAYS",
     description: "days an offline message waits before it is dropped",
     parse: integer(1, 3650),
+  },
+  {
+    key: "roomKeepDays",
+    flag: "room-keep-days",
+    value: "DAYS",
+    description:
+      "days a room nobody owns keeps its history and topic after its last line (0: for good)",
+    parse: integer(0, 36_500),
   },
   {
     key: "maxLineBytes",

@@ -1565,16 +1565,31 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
 
   /**
    * Drops from the store, at start and then every hour, offline messages
-   * too old to be delivered and addresses' failed logins too old to count.
+   * too old to be delivered, addresses' failed logins too old to count,
+   * and the history and topic of each room nobody owns that has been quiet
+   * for `--room-keep-days`, unless it is open here (with members, or
+   * `main`): its lines are what its members see and page back through.
    */
   #sweepStore(): void {
     const { store, clock, config } = this.#parts;
     const now = clock.date();
+    const days = config.roomKeepDays;
     store.forgetOld({
       messagesBefore: now - config.offlineDays * DAY_MS,
       failuresBefore: now - ADDRESS_FAILURE_MS,
-    }).catch((error) =>
-      this.#log.warn("Sweeping the store failed: {error}", { error })
+      roomsQuietBefore: days > 0 ? now - days * DAY_MS : undefined,
+      openRooms: [...this.registry.rooms.keys()],
+    }).then(
+      (rooms) => {
+        if (rooms > 0) {
+          this.#log.info(
+            "Forgot the history and topic of the rooms quiet for {days} days: {rooms}",
+            { rooms, days },
+          );
+        }
+      },
+      (error) =>
+        this.#log.warn("Sweeping the store failed: {error}", { error }),
     );
     // A real timer, not the server's clock: nothing waits for it.
     const sweep = setTimeout(() => this.#sweepStore(), SWEEP_MS);

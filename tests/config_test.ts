@@ -69,6 +69,7 @@ Deno.test("parseFlags() reads every option", () => {
     "--offline-max=10",
     "--offline-per-sender=4",
     "--offline-days=7",
+    "--room-keep-days=30",
     "--op",
     "root",
     "--op=Alice",
@@ -121,6 +122,7 @@ Deno.test("parseFlags() reads every option", () => {
       offlineMax: 10,
       offlinePerSender: 4,
       offlineDays: 7,
+      roomKeepDays: 30,
       ops: ["root", "Alice"],
       httpPort: 8081,
       httpHost: "127.0.0.2",
@@ -152,6 +154,21 @@ Deno.test("parseFlags() keeps the store's defaults and refuses a replay longer t
       error instanceof UsageError &&
       /--history-lines cannot be more/.test(error.message),
   );
+});
+
+Deno.test("parseFlags(): --room-keep-days is 90 by default, 0 keeps rooms for good, and a negative or fraction is refused", () => {
+  assert.equal(DEFAULTS.roomKeepDays, 90);
+  const kept = parseFlags(["--room-keep-days", "0"]);
+  assert.equal(kept.action === "serve" && kept.config.roomKeepDays, 0);
+  for (const bad of ["-1", "1.5", "forever"]) {
+    assert.throws(
+      () => parseFlags([`--room-keep-days=${bad}`]),
+      (error: Error) =>
+        error instanceof UsageError && /--room-keep-days/.test(error.message),
+      bad,
+    );
+  }
+  assert.match(usage(), /--room-keep-days DAYS .*\(default 90\)/);
 });
 
 Deno.test("parseFlags(): --no-http serves no HTTP; proxies and origins are checked", () => {

@@ -7,6 +7,7 @@ import {
   LogThrottle,
   RateWindow,
 } from "../src/limits.ts";
+import { SqliteStore } from "../src/store/sqlite.ts";
 import { FakeClock } from "./fake_clock.ts";
 import { missingProgram } from "./required.ts";
 import {
@@ -569,4 +570,61 @@ Deno.test("LogThrottle: what was left out is told by itself when the next window
   assert.deepEqual(told, [["a", 2], ["a", 1]]);
   clock.advance(5000);
   assert.equal(told.length, 2, "no timer is left after close");
+});
+
+Deno.test("the store's sweep at start forgets a room quiet for --room-keep-days, and keeps main and a room spoken in since", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/chat.db`;
+  const clock = new FakeClock();
+  const day = 24 * 60 * 60 * 1000;
+  const seed = await SqliteStore.open(path);
+  const line = (room: string, at: number) =>
+    seed.line(room, {
+      type: "said",
+      id: seed.ids.next(),
+      at,
+      room,
+      from: "alice",
+      text: `in ${room}`,
+    });
+  line("den", clock.date() - 91 * day);
+  // main is open on every server, members or not: what it shows stays.
+  line("main", clock.date() - 91 * day);
+  line("lab", clock.date() - 89 * day);
+  await seed.close();
+  const records: LogRecord[] = [];
+  const { promise: swept, resolve } = Promise.withResolvers<void>();
+  await configure({
+    reset: true,
+    sinks: {
+      memory: (record) => {
+        records.push(record);
+        if (String(record.message[0]).startsWith("Forgot")) resolve();
+      },
+    },
+    loggers: [
+      { category: ["chat", "server"], lowestLevel: "info", sinks: ["memory"] },
+      { category: ["logtape", "meta"], lowestLevel: "fatal", sinks: [] },
+    ],
+  });
+  try {
+    const server = await startServer({ clock, db: path, roomKeepDays: 90 });
+    await withTimeout(swept, TIMEOUT_MS, "the sweep's log line");
+    await server.close();
+    const forgot = records.find((r) =>
+      String(r.message[0]).startsWith("Forgot")
+    )!;
+    assert.deepEqual(forgot.properties, { rooms: 1, days: 90 });
+    const store = await SqliteStore.open(path);
+    try {
+      assert.equal(await store.room("den", 1), null);
+      assert.equal((await store.room("main", 1))?.history[0].text, "in main");
+      assert.equal((await store.room("lab", 1))?.history[0].text, "in lab");
+    } finally {
+      await store.close();
+    }
+  } finally {
+    await reset();
+    await Deno.remove(dir, { recursive: true });
+  }
 });
