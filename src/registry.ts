@@ -101,6 +101,8 @@ export class Registry {
    * a look-alike to refuse once that one has gone.
    */
   readonly #roomLookalikes = new Map<string, Room[]>();
+  /** Rooms a join is reading from the store, by key: how many joins. */
+  readonly #opening = new Map<string, number>();
   readonly #historyLines: number;
   readonly #ids: EventIds;
   readonly #clock: Clock;
@@ -221,6 +223,34 @@ export class Registry {
         from: old,
         name,
       });
+    }
+  }
+
+  /**
+   * Marks the room `key` as being opened by a join (what the store kept of
+   * it read, then joined), so that the store's sweep of quiet rooms keeps
+   * it meanwhile; returns the unmarking, for when the join is done.
+   */
+  opening(key: string): () => void {
+    this.#opening.set(key, (this.#opening.get(key) ?? 0) + 1);
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      const left = this.#opening.get(key)! - 1;
+      if (left > 0) this.#opening.set(key, left);
+      else this.#opening.delete(key);
+    };
+  }
+
+  /**
+   * The keys of the rooms the store's sweep keeps however quiet: those
+   * open here, and those a join is opening.
+   */
+  *keptOpen(): Iterable<string> {
+    yield* this.#rooms.keys();
+    for (const key of this.#opening.keys()) {
+      if (!this.#rooms.has(key)) yield key;
     }
   }
 

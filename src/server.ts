@@ -1578,7 +1578,7 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
       messagesBefore: now - config.offlineDays * DAY_MS,
       failuresBefore: now - ADDRESS_FAILURE_MS,
       roomsQuietBefore: days > 0 ? now - days * DAY_MS : undefined,
-      openRooms: [...this.registry.rooms.keys()],
+      openRooms: () => this.registry.keptOpen(),
     }).then(
       (rooms) => {
         if (rooms > 0) {

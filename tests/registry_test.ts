@@ -180,3 +180,18 @@ Deno.test("Registry.deliver() in a cluster: who came or went on another server b
   registry.deliver(arrival("bob", 3), null, null);
   assert.deepEqual(heard, ["bob has entered the room.\r\n"]);
 });
+
+Deno.test("keptOpen() has the rooms open here and those a join is opening, until it is done", () => {
+  const registry = new Registry();
+  assert.deepEqual([...registry.keptOpen()], ["main"]);
+  const first = registry.opening("den");
+  const second = registry.opening("den");
+  const main = registry.opening("main");
+  assert.deepEqual([...registry.keptOpen()], ["main", "den"]);
+  first();
+  first();
+  main();
+  assert.deepEqual([...registry.keptOpen()], ["main", "den"], "one still");
+  second();
+  assert.deepEqual([...registry.keptOpen()], ["main"]);
+});

@@ -203,7 +203,7 @@ export function storeContract(
           messagesBefore: 0,
           failuresBefore: 0,
           roomsQuietBefore,
-          openRooms,
+          openRooms: openRooms && (() => openRooms),
         });
       // Quiet: lines and a topic older than the cut-off.
       store.line("quiet", said(store, "Quiet", "old"));
@@ -264,7 +264,7 @@ export function storeContract(
         messagesBefore: 0,
         failuresBefore: 0,
         roomsQuietBefore: cutoff,
-        openRooms: ["r449"],
+        openRooms: () => ["r449"],
       }),
       404,
     );
@@ -272,6 +272,31 @@ export function storeContract(
     assert.equal(await store.room("r448", 0), null);
     assert.equal((await store.room("r440", 1))?.history.length, 1);
     assert.equal((await store.room("r449", 1))?.history.length, 1);
+  });
+
+  test("forgetOld() asks which rooms are open again as it goes: one joined during the sweep is kept", async (store) => {
+    const cutoff = T0 + DAY;
+    const rooms: string[] = [];
+    for (let i = 0; i < 450; i++) {
+      const room = `j${String(i).padStart(3, "0")}`;
+      rooms.push(room);
+      store.line(room, said(store, room, "hi", T0));
+    }
+    let asked = 0;
+    const forgotten = await store.forgetOld({
+      messagesBefore: 0,
+      failuresBefore: 0,
+      roomsQuietBefore: cutoff,
+      // None at first; then every one is joined, as the sweep goes on.
+      openRooms: () => asked++ === 0 ? [] : rooms,
+    });
+    assert.ok(asked > 1, "asked again after its first step");
+    assert.ok(forgotten > 0 && forgotten < 450, `forgot ${forgotten}`);
+    let gone = 0;
+    for (const room of rooms) {
+      if (await store.room(room, 0) === null) gone++;
+    }
+    assert.equal(gone, forgotten);
   });
 
   test("an account is created once per name and per skeleton", async (store) => {

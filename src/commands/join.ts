@@ -25,7 +25,17 @@ export const join: Command = {
   ],
   loginRequired: true,
   needsArgs: true,
-  run: (ctx, typed) => joinRoom(ctx, typed, 0),
+  async run(ctx, typed) {
+    // Read from the store and then joined: the sweep of quiet rooms keeps
+    // it meanwhile (else it could forget what this join has just shown).
+    const { key } = ctx.registry.roomName(typed.replace(/^#(?=\S)/, ""));
+    const done = ctx.registry.opening(key);
+    try {
+      await joinRoom(ctx, typed, 0);
+    } finally {
+      done();
+    }
+  },
 };
 
 /**

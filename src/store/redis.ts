@@ -580,7 +580,6 @@ export class RedisStore implements Store {
     const before = options.roomsQuietBefore;
     if (before === undefined) return 0;
     await this.#written();
-    const open = new Set(options.openRooms ?? []);
     const records = this.#key("room:");
     const pattern = records.replace(/[*?[\]\\]/g, "\\$&") + "*";
     let forgotten = 0;
@@ -595,8 +594,12 @@ export class RedisStore implements Store {
         SCAN_COUNT,
       ) as [string, string[]];
       cursor = String(next);
+      // As they are now: one joined since the last batch is kept.
+      const open = new Set(options.openRooms?.());
+      // A ":" is in no room's key: such a key is another prefix's (one
+      // that begins with this one's "room:").
       const rooms = keys.map((key) => key.slice(records.length))
-        .filter((room) => !open.has(room));
+        .filter((room) => !room.includes(":") && !open.has(room));
       if (rooms.length > 0) {
         forgotten += Number(
           await this.#link.eval(FORGET_QUIET, [], [

@@ -255,7 +255,6 @@ export class SqliteStore implements Store {
     // Step by step (see SqliteDatabase.forgetQuietRooms): each step is a
     // request of its own, so the lines queued meanwhile are committed
     // between two steps, not behind the whole sweep.
-    const open = [...options.openRooms ?? []];
     let forgotten = 0;
     let after: string | null = "";
     // A store closing meanwhile ends the sweep after its step, quietly: the
@@ -264,7 +263,8 @@ export class SqliteStore implements Store {
       const step: { forgotten: number; next: string | null } = await this
         .#call("forgetQuietRooms", {
           before: roomsQuietBefore,
-          open,
+          // As they are now: one joined since the last step is kept.
+          open: [...options.openRooms?.() ?? []],
           after,
           limit: ROOMS_PER_STEP,
         });

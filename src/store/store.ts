@@ -148,8 +148,12 @@ export interface ForgetOptions {
    * forgotten. Default: none is (`--room-keep-days 0`).
    */
   readonly roomsQuietBefore?: number;
-  /** Rooms kept however quiet: those open on this server. Default: none. */
-  readonly openRooms?: readonly string[];
+  /**
+   * Rooms kept however quiet: those open on this server (or being opened
+   * by a join), asked again before each step of the sweep, since a room
+   * can be joined while it runs. Default: none.
+   */
+  readonly openRooms?: () => Iterable<string>;
 }
 
 /** What the store keeps and gives back. */
