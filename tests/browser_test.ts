@@ -1033,6 +1033,35 @@ browserTest(
 );
 
 browserTest(
+  "Log out with a question open (a password being chosen) cancels it and logs out",
+  async (chromium) => {
+    await using server = await startServer({ httpPort: 0 });
+    await using tel = await Client.login(server.addr.port, "tel");
+    await using page = await chromium.open(pageUrl(server.httpAddr!.port));
+    await page.login("ann");
+    await tel.expect("ann has entered the room.");
+    await page.type("/register");
+    await page.waitForLine("Choose a password");
+    // "/logout" was the answer to the question: a password too short, and
+    // the page stayed logged in.
+    await page.click("#logout");
+    await tel.expect("ann has left the room.");
+    await page.waitFor(() =>
+      document.body.dataset.phase === "login" &&
+      document.getElementById("login-message").textContent ===
+        "You have logged out."
+    );
+    await page.screenshot("logout-question-open");
+    // The name was not registered with "/logout" for a password: a guest
+    // comes back under it, asked no password.
+    await page.page.$eval("#login-name", (input: Dom) => input.value = "");
+    await page.login("ann");
+    await tel.expect("ann has entered the room.");
+    assertHealthy(page);
+  },
+);
+
+browserTest(
   "the log keeps its last line in sight when the reconnecting banner takes room above it",
   async (chromium) => {
     await using server = await startServer({ httpPort: 0 });

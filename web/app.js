@@ -3821,7 +3821,10 @@ ui.joinForm.addEventListener("submit", (/** @type {Event} */ event) => {
 ui.roomsRefresh.addEventListener("click", askRooms);
 ui.loadOlder.addEventListener("click", loadOlder);
 ui.logout.addEventListener("click", () => {
-  if (session.me === null || !conn.ready) {
+  // Logging in again, the server asks for the password: the socket is up,
+  // and the question is ended with it, below. Not asked anything yet, or
+  // offline: the page alone goes to the form.
+  if ((session.me === null && session.prompt === null) || !conn.ready) {
     // Offline: the server still holds the session, and its name, for the
     // resume time; the next socket ends it.
     const token = session.me !== null ? conn.token : null;
@@ -3831,6 +3834,13 @@ ui.logout.addEventListener("click", () => {
     return;
   }
   session.leaving = true;
+  // A question open (a password being chosen, the current one, the one to
+  // log in again) would take "/logout" for its answer, and the page stayed
+  // logged in: a blank line cancels it first, as on leaving the page.
+  if (session.prompt !== null) {
+    sendNow("");
+    session.prompt = null;
+  }
   sendNow(command("logout"));
 });
 ui.reconnectNow.addEventListener("click", connect);
