@@ -1062,6 +1062,81 @@ browserTest(
 );
 
 browserTest(
+  "the password asked to log in again, once cancelled or left with Log out, leaves the form working",
+  async (chromium) => {
+    const clock = new FakeClock();
+    await using server = await startServer({
+      httpPort: 0,
+      clock,
+      resumeSeconds: 60,
+    });
+    (await registered(server.addr.port, "dora")).close();
+    await using tel = await Client.login(server.addr.port, "tel");
+    await using proxy = TcpProxy.open(server.httpAddr!.port);
+    await using page = await chromium.open(pageUrl(proxy.port));
+    await page.login("dora", PASSWORD);
+    await tel.expect("dora has entered the room.");
+    /** Down for longer than the server waits: back, it asks the password. */
+    const loseSession = async () => {
+      proxy.hold();
+      await proxy.cut();
+      await page.waitFor(() => !document.getElementById("banner").hidden);
+      await withTimeout(clock.untilPending(1), 10_000, "the session to wait");
+      clock.advance(60_000);
+      await tel.expect("dora has left the room.");
+      proxy.release();
+      await page.waitFor(() =>
+        document.body.dataset.phase === "chat" &&
+        document.getElementById("message").type === "password" &&
+        document.getElementById("message").placeholder.startsWith(
+          "Password for dora",
+        )
+      );
+    };
+
+    // Escape cancels the question: the page stayed in the chat logged in to
+    // nothing, the top bar "Connected", every line typed "not sent yet".
+    await loseSession();
+    await page.page.focus("#message");
+    await page.page.keyboard.press("Escape");
+    await page.waitFor(() =>
+      document.body.dataset.phase === "login" &&
+      document.getElementById("login-message").textContent.startsWith(
+        'Cancelled: you are logged out. To come back as "dora", type its password',
+      )
+    );
+    await page.screenshot("relogin-cancelled");
+    assert.deepEqual(
+      await page.page.evaluate(() => [
+        document.getElementById("login-name").value,
+        document.activeElement.id,
+      ]),
+      ["dora", "login-password"],
+    );
+    await page.page.keyboard.type(PASSWORD);
+    await page.page.click("#login-submit");
+    await tel.expect("dora has entered the room.");
+    await page.waitFor(() =>
+      document.getElementById("status").textContent === "Connected as dora"
+    );
+
+    // Log out while it asks: "/logout" was sent as the password, and the
+    // next login from the form ("login bob") too.
+    await loseSession();
+    await page.click("#logout");
+    await page.waitFor(() =>
+      document.body.dataset.phase === "login" &&
+      document.getElementById("login-message").textContent ===
+        "You have logged out."
+    );
+    await page.page.$eval("#login-name", (input: Dom) => input.value = "");
+    await page.login("bob");
+    await tel.expect("bob has entered the room.");
+    assertHealthy(page, [/WebSocket connection to .* failed/]);
+  },
+);
+
+browserTest(
   "the log keeps its last line in sight when the reconnecting banner takes room above it",
   async (chromium) => {
     await using server = await startServer({ httpPort: 0 });

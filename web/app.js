@@ -72,6 +72,7 @@ const TEXTS = {
     /^(?:There are no older lines in ".*"|Nothing has been said in ".*" yet)$/,
   historyError: /^(?:Usage: history |At most \d+ lines at a time$)/,
   wrongPassword: "Wrong password",
+  cancelled: "Cancelled.",
   chatMode: /^Chat mode: /,
   commandMode: /^Command mode: /,
   shuttingDown: "Server is shutting down.",
@@ -1284,6 +1285,21 @@ function onLines(frame) {
     }
     // Logging in again failed: the form asks.
     toLogin(lines.join(" "));
+    return;
+  }
+  if (
+    session.relogin && session.me === null && !session.leaving &&
+    lines[0] === TEXTS.cancelled
+  ) {
+    // The password to log in again was cancelled: the server waits for a
+    // login, and the page, logged in to nothing, kept what was typed as
+    // "not sent yet" for ever. The form asks, on the same socket.
+    toLogin(
+      `Cancelled: you are logged out. To come back as "${session.loginName}", ` +
+        "type its password, or choose another name to come in as a guest.",
+      false,
+    );
+    ui.loginPassword.focus();
     return;
   }
   if (isError && session.parkedRoom !== null) {
