@@ -1137,6 +1137,44 @@ browserTest(
 );
 
 browserTest(
+  "a button pressed while the server asks a password cancels the question, not answers it",
+  async (chromium) => {
+    await using server = await startServer({ httpPort: 0 });
+    (await registered(server.addr.port, "dora")).close();
+    await using tel = await Client.login(server.addr.port, "tel");
+    await using page = await chromium.open(pageUrl(server.httpAddr!.port));
+    await page.login("dora", PASSWORD);
+    await tel.expect("dora has entered the room.");
+    await page.type("/password");
+    await page.waitFor(() =>
+      document.getElementById("message").type === "password"
+    );
+    // "rooms" went as the current password: "Wrong password", and the box
+    // stayed a password field, whose next line went to the server as typed.
+    await page.click("#rooms-refresh");
+    await page.waitForLine("Cancelled.");
+    await page.waitFor(() =>
+      document.getElementById("message").type === "text" &&
+      document.getElementById("prompt-cancel").hidden
+    );
+    await page.type("hello");
+    await tel.expect("dora: hello");
+    await page.waitForMessage("dora", "hello");
+    assert.deepEqual(
+      await page.page.$$eval(
+        ".log:not([hidden]) .entry",
+        (entries) =>
+          entries.filter((entry: Dom) =>
+            entry.textContent.includes("Wrong password")
+          ).length,
+      ),
+      0,
+    );
+    assertHealthy(page);
+  },
+);
+
+browserTest(
   "the log keeps its last line in sight when the reconnecting banner takes room above it",
   async (chromium) => {
     await using server = await startServer({ httpPort: 0 });

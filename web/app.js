@@ -754,6 +754,15 @@ function sendNow(line) {
  * @param {string} line
  */
 function sendChat(line) {
+  if (session.me !== null && conn.ready && session.prompt !== null) {
+    // A question open (the current password) would take the line for its
+    // answer: a room joined or the room list refreshed meanwhile was a
+    // wrong password, and the box stayed a password field for a question
+    // no longer asked. A blank line cancels it first, as Log out does.
+    sendNow("");
+    session.prompt = null;
+    leavePrompt();
+  }
   if (session.me !== null && sendNow(line)) return;
   session.queue.push(line);
   updateBanner();
