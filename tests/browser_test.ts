@@ -1119,6 +1119,16 @@ browserTest(
     await page.waitFor(() =>
       document.getElementById("status").textContent === "Connected as dora"
     );
+    // Logged in on the socket that asked: a short drop takes that session
+    // back, nobody sees dora leave.
+    await proxy.cut();
+    await page.waitFor(() => !document.getElementById("banner").hidden);
+    await page.waitFor(() =>
+      document.getElementById("banner").hidden &&
+      document.getElementById("status").textContent === "Connected as dora"
+    );
+    await page.type("back at once");
+    await tel.expect("dora: back at once");
 
     // Log out while it asks: "/logout" was sent as the password, and the
     // next login from the form ("login bob") too.

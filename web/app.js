@@ -3653,7 +3653,11 @@ function toLogin(reason, isError = true) {
   session.rooms = [];
   session.roomsAsked = [];
   session.historyAsked = [];
-  conn.token = null;
+  // A socket still open (logging in again failed, or its password was
+  // cancelled) keeps its hello's token: the form logs in on it, and that
+  // session is the one to take back after a drop (without it, the page
+  // could not resume, and logged in anew each time).
+  if (!conn.ready) conn.token = null;
   conn.attempt = 0;
   conn.lost = null;
   conn.takingBack = false;
