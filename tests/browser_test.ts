@@ -1092,6 +1092,16 @@ browserTest(
           "Password for dora",
         )
       );
+      // Why it asks is said above the question, not only once answered.
+      const shown = await page.page.$$eval(
+        ".log:not([hidden]) .entry",
+        (entries) =>
+          entries.map((entry: Dom) =>
+            entry.classList.contains("mark") ? "MARK" : entry.textContent
+          ).slice(-2),
+      );
+      assert.equal(shown[0], "MARK");
+      assert.match(shown[1], /Password for dora \(a blank line cancels\):$/);
     };
 
     // Escape cancels the question: the page stayed in the chat logged in to

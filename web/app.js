@@ -1543,6 +1543,10 @@ function onPrompt(frame) {
     session.wrongPassword = false;
     return;
   }
+  // Logging in again to an account: the mark says why the password is
+  // asked (the session was lost), not only once it is given, and the
+  // status "Connected", as nobody, has its reason above the question.
+  if (session.relogin && session.me === null) markLost();
   addSystem(current(), [text], conn.base + frame.id, "prompt");
   enterPrompt(secret);
 }
