@@ -1162,7 +1162,8 @@ browserTest(
     await using server = await startServer({ httpPort: 0 });
     (await registered(server.addr.port, "dora")).close();
     await using tel = await Client.login(server.addr.port, "tel");
-    await using page = await chromium.open(pageUrl(server.httpAddr!.port));
+    await using proxy = TcpProxy.open(server.httpAddr!.port);
+    await using page = await chromium.open(pageUrl(proxy.port));
     await page.login("dora", PASSWORD);
     await tel.expect("dora has entered the room.");
     await page.type("/password");
@@ -1180,6 +1181,25 @@ browserTest(
     await page.type("hello");
     await tel.expect("dora: hello");
     await page.waitForMessage("dora", "hello");
+
+    // Offline, the line waits for the session: the blank line that cancels
+    // goes before it ("rooms" was the answer once back).
+    await page.type("/password");
+    await page.waitFor(() =>
+      document.getElementById("message").type === "password"
+    );
+    proxy.hold();
+    await proxy.cut();
+    await page.waitFor(() => !document.getElementById("banner").hidden);
+    await page.click("#rooms-refresh");
+    await page.waitFor(() =>
+      document.getElementById("message").type === "text"
+    );
+    proxy.release();
+    await page.waitFor(() => document.getElementById("banner").hidden);
+    await page.type("hello again");
+    await tel.expect("dora: hello again");
+    await page.waitForMessage("dora", "hello again");
     assert.deepEqual(
       await page.page.$$eval(
         ".log:not([hidden]) .entry",
@@ -1190,7 +1210,7 @@ browserTest(
       ),
       0,
     );
-    assertHealthy(page);
+    assertHealthy(page, [/WebSocket connection to .* failed/]);
   },
 );
 

@@ -347,6 +347,11 @@ const session = {
   /** The question the server asked (a password), until it is answered. */
   /** @type {{ text: string, secret: boolean } | null} */
   prompt: null,
+  /**
+   * The question was cancelled while offline (a button that sends a line):
+   * the blank line that cancels it goes first once the session is back.
+   */
+  cancelQuestion: false,
   /** Chat lines typed while away, sent once the session is back. */
   /** @type {string[]} */
   queue: [],
@@ -754,14 +759,15 @@ function sendNow(line) {
  * @param {string} line
  */
 function sendChat(line) {
-  if (session.me !== null && conn.ready && session.prompt !== null) {
+  if (session.me !== null && session.prompt !== null) {
     // A question open (the current password) would take the line for its
     // answer: a room joined or the room list refreshed meanwhile was a
     // wrong password, and the box stayed a password field for a question
-    // no longer asked. A blank line cancels it first, as Log out does.
-    sendNow("");
+    // no longer asked. A blank line cancels it first, as Log out does;
+    // offline, first of what is sent once the session is back.
     session.prompt = null;
     leavePrompt();
+    if (!sendNow("")) session.cancelQuestion = true;
   }
   if (session.me !== null && sendNow(line)) return;
   session.queue.push(line);
@@ -770,6 +776,10 @@ function sendChat(line) {
 
 /** Sends the lines typed while the session was away, in order. */
 function flushQueue() {
+  if (session.cancelQuestion && session.me !== null && conn.ready) {
+    session.cancelQuestion = false;
+    sendNow("");
+  }
   while (session.queue.length > 0 && session.me !== null && conn.ready) {
     sendNow(/** @type {string} */ (session.queue.shift()));
   }
@@ -1137,6 +1147,8 @@ function onHello(frame) {
   conn.checkRestart = lastId > 0;
   conn.lastId = 0;
   session.chatMode = false;
+  // A new session asks nothing yet.
+  session.cancelQuestion = false;
   session.away = null;
   session.roomsAsked = [];
   session.historyAsked = [];
@@ -3649,6 +3661,7 @@ function toLogin(reason, isError = true) {
   session.rejoin = null;
   session.parkedRoom = null;
   session.prompt = null;
+  session.cancelQuestion = false;
   session.checking = false;
   session.queue = [];
   session.away = null;
