@@ -1405,6 +1405,60 @@ browserTest(
 );
 
 browserTest(
+  "Send, tapped on a phone or pressed from the keyboard, leaves the focus in the message box",
+  async (chromium) => {
+    await using server = await startServer({ httpPort: 0 });
+    await using tel = await Client.login(server.addr.port, "tel");
+    await using page = await chromium.open(
+      pageUrl(server.httpAddr!.port),
+      PHONE,
+    );
+    await page.login("ann");
+    await tel.expect("ann has entered the room.");
+    // A blur of the message box closes a phone's keyboard: the next line
+    // needed a tap on the box first.
+    await page.page.evaluate(() => {
+      document.body.dataset.blurs = "0";
+      document.getElementById("message").addEventListener("blur", () => {
+        document.body.dataset.blurs = String(
+          Number(document.body.dataset.blurs) + 1,
+        );
+      });
+    });
+    await page.page.focus("#message");
+    await page.page.keyboard.type("tapped");
+    await page.page.tap("#send");
+    await tel.expect("ann: tapped");
+    await page.waitForMessage("ann", "tapped");
+    assert.deepEqual(
+      await page.page.evaluate(() => [
+        document.activeElement.id,
+        document.body.dataset.blurs,
+      ]),
+      ["message", "0"],
+    );
+    await page.page.keyboard.type("typed on");
+    await page.page.keyboard.press("Enter");
+    await tel.expect("ann: typed on");
+
+    // From the keyboard: Tab to Send, Enter.
+    await page.page.keyboard.type("from the button");
+    await page.page.keyboard.press("Tab");
+    assert.equal(
+      await page.page.evaluate(() => document.activeElement.id),
+      "send",
+    );
+    await page.page.keyboard.press("Enter");
+    await tel.expect("ann: from the button");
+    assert.equal(
+      await page.page.evaluate(() => document.activeElement.id),
+      "message",
+    );
+    assertHealthy(page);
+  },
+);
+
+browserTest(
   "on a phone, the ☰ button counts what is unread in the folded side list",
   async (chromium) => {
     await using server = await startServer({ httpPort: 0 });

@@ -3841,6 +3841,14 @@ ui.loginForm.addEventListener("submit", (/** @type {Event} */ event) => {
 ui.composer.addEventListener("submit", (/** @type {Event} */ event) => {
   event.preventDefault();
   submitMessage();
+  // Send pressed from the keyboard: the next line is typed at once, in the
+  // message box, not on the button.
+  if (document.activeElement === ui.send) ui.message.focus();
+});
+// Send clicked or tapped takes no focus: the message box keeps it, and a
+// phone its keyboard, which closed after every line sent with the button.
+ui.send.addEventListener("mousedown", (/** @type {MouseEvent} */ event) => {
+  if (document.activeElement === ui.message) event.preventDefault();
 });
 ui.message.addEventListener("keydown", onMessageKey);
 // Typing, and what keys put in the box (Tab, Up and Down), change the hint.
