@@ -1459,6 +1459,46 @@ browserTest(
 );
 
 browserTest(
+  "on a phone, the reconnecting banner's text has its row, the countdown and the button the one under it",
+  async (chromium) => {
+    await using server = await startServer({ httpPort: 0 });
+    await using proxy = TcpProxy.open(server.httpAddr!.port);
+    await using page = await chromium.open(pageUrl(proxy.port), {
+      width: 375,
+      height: 667,
+      mobile: true,
+    });
+    await page.login("ann");
+    proxy.hold();
+    await proxy.cut();
+    await page.waitFor(() =>
+      !document.getElementById("banner").hidden &&
+      document.getElementById("banner-countdown").textContent !== ""
+    );
+    await page.screenshot("phone-reconnect-banner");
+    // Side by side, each was squeezed into a column of its own: the text
+    // in four lines, the countdown in three.
+    const box = await page.page.evaluate(() => {
+      const rect = (id: string) => {
+        const r = document.getElementById(id).getBoundingClientRect();
+        return { left: r.left, right: r.right, top: r.top, bottom: r.bottom };
+      };
+      return {
+        text: rect("banner-text"),
+        countdown: rect("banner-countdown"),
+        button: rect("reconnect-now"),
+      };
+    });
+    assert.ok(box.text.bottom <= box.countdown.top, JSON.stringify(box));
+    assert.ok(box.text.bottom <= box.button.top, JSON.stringify(box));
+    assert.ok(box.countdown.right <= box.button.left, JSON.stringify(box));
+    proxy.release();
+    await page.waitFor(() => document.getElementById("banner").hidden);
+    assertHealthy(page, [/WebSocket|ERR_/]);
+  },
+);
+
+browserTest(
   "on a phone, the ☰ button counts what is unread in the folded side list",
   async (chromium) => {
     await using server = await startServer({ httpPort: 0 });
