@@ -76,7 +76,10 @@ export interface DescriptorWatchOptions {
 export class DescriptorWatch {
   readonly #options: DescriptorWatchOptions;
   #exhausted = false;
-  /** Whether this time out of them was told by `onExhausted`. */
+  /**
+   * Whether the last line said was `onExhausted`'s, with no time free
+   * since (then `onFreed` says "free again").
+   */
   #reported = false;
   #busy = false;
   /** Out of them again while the ports were listened to anew. */
@@ -116,19 +119,25 @@ export class DescriptorWatch {
     }
     if (this.#outWhileBusy) {
       this.#exhausted = false;
+      // If "free again" was said, that is no longer so.
+      if (listening) this.#reported = false;
       this.#stopped();
     } else if (listening) {
       this.#exhausted = false;
+      // Said "free again" (if the last line said was "out of"): a later
+      // time out of them is said anew, once the minute allows.
+      this.#reported = false;
     }
   }
 
   /** Out of descriptors: the ports stop, and it is said (throttled). */
   #stopped(): void {
+    // Every time: a port that listened anew while another could not has
+    // stopped again, and is to listen anew too.
+    this.#options.onStopped?.();
     if (!this.#exhausted) {
       this.#exhausted = true;
-      this.#reported = false;
       this.#unreported++;
-      this.#options.onStopped?.();
     }
     if (this.#reported) return;
     const now = this.#options.clock.now();

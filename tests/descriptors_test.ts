@@ -95,6 +95,27 @@ Deno.test("DescriptorWatch says so once a minute has passed when descriptors ran
   assert.equal(calls.at(-1), "freed");
 });
 
+Deno.test("DescriptorWatch says every time descriptors run out that the ports stopped, also while one could not listen anew", async () => {
+  const clock = new FakeClock();
+  let stops = 0;
+  let listens = false;
+  const watch = new DescriptorWatch({
+    clock,
+    onStopped: () => void stops++,
+    onExhausted: () => {},
+    onFreed: () => Promise.resolve(listens),
+  });
+  await watch.update(true);
+  assert.equal(stops, 1);
+  // One port could not listen anew; the others did, and run out again.
+  await watch.update(false);
+  await watch.update(true);
+  assert.equal(stops, 2, "the ports that listened are to listen anew too");
+  listens = true;
+  await watch.update(false);
+  assert.equal(watch.exhausted, false);
+});
+
 /** Waits until the server's log matches `pattern`. */
 async function logged(server: ServerProcess, pattern: RegExp): Promise<void> {
   const deadline = Date.now() + TIMEOUT_MS;
