@@ -466,7 +466,13 @@ async function lift(
   if (lifted === null) {
     // Each place looked in: an operator's "not banned from this server"
     // read as if the room they are in had not been.
-    const where = TEXT.scopes(searched);
+    // None, for a room's label after its operator left it meanwhile: that
+    // room is where it was looked for.
+    const where = TEXT.scopes(
+      searched.length > 0
+        ? searched
+        : [scopes.find((s) => s.key === labelled)?.room?.name ?? null],
+    );
     throw new ChatError(
       kind === "ban"
         ? TEXT.notBanned(target.label, where)
