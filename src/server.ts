@@ -95,7 +95,9 @@ import { RedisLink, withoutPassword } from "./redis/link.ts";
 import {
   type Announcement,
   Cluster,
+  CLUSTER_TIMINGS,
   type ClusterHost,
+  type ClusterTimings,
   type Control,
 } from "./cluster/cluster.ts";
 import type { User } from "./room.ts";
@@ -129,6 +131,16 @@ export interface ServeOptions extends Partial<Config> {
    * weaken it. Default: passwords.ts's `SCRYPT_PARAMS`, N = 2^15, r = 8, p = 1.
    */
   scryptParams?: ScryptParams;
+  /**
+   * With `redis`: the cluster's heartbeat, reap and answer times, shorter
+   * (for tests that wait for a heartbeat, a reap or a stall to be noticed,
+   * not for how long it takes: production's take seconds each). Not a flag:
+   * every promise about a cluster is of the production times, and an
+   * operator has no reason to change them. Default: cluster.ts's
+   * `CLUSTER_TIMINGS` (a heartbeat every 1 s, 3 s to expire, 5 s after
+   * Redis's return before reaping, 3 s for an answer).
+   */
+  clusterTimings?: Partial<ClusterTimings>;
 }
 
 /**
@@ -239,6 +251,7 @@ export async function serve(options: ServeOptions = {}): Promise<ChatServer> {
     redisPrefix = "chat:",
     httpTimeouts = {},
     scryptParams,
+    clusterTimings,
     ...overrides
   } = options;
   const config: Config = { ...DEFAULTS, ...overrides };
@@ -293,9 +306,11 @@ export async function serve(options: ServeOptions = {}): Promise<ChatServer> {
     const password = config.redisPasswordFile === ""
       ? undefined
       : readRedisPassword(config.redisPasswordFile);
+    const timings = { ...CLUSTER_TIMINGS, ...clusterTimings };
     try {
       link = await RedisLink.connect(config.redis, {
         password,
+        answerMs: timings.answerMs,
         onState: (up) =>
           up
             ? clusterLog.info("Redis answers again")
@@ -322,6 +337,7 @@ export async function serve(options: ServeOptions = {}): Promise<ChatServer> {
         historyKeep: config.historyKeep,
         clock,
         log: clusterLog,
+        timings,
       });
       await cluster.watch(MAIN_ROOM);
     } catch (error) {

@@ -10,7 +10,12 @@ import {
   TIMEOUT_MS,
   withTimeout,
 } from "./helpers.ts";
-import { redisMissing, RedisProxy, RedisServer } from "./redis_helpers.ts";
+import {
+  redisMissing,
+  RedisProxy,
+  RedisServer,
+  TEST_CLUSTER_TIMINGS,
+} from "./redis_helpers.ts";
 import { parseCommandStats } from "../bench/redis.ts";
 import { RedisLink } from "../src/redis/link.ts";
 import { MOVE, OPEN_ROOM, RECLAIM, RELEASE } from "../src/cluster/scripts.ts";
@@ -3587,6 +3592,39 @@ Deno.test({
       await bob.send("msg ghost boo");
       // Was 'No one called "ghost" is online'.
       await ghost.waitFor((line) => line.endsWith("bob: boo"));
+    } finally {
+      await link.close();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    `cluster: serve()'s clusterTimings is the heartbeat's expiry in Redis, production's 3 s unless given${why}`,
+  ignore,
+  async fn() {
+    await using redis = await RedisServer.start();
+    await using _production = await startServer({
+      redis: redis.url,
+      nodeId: "node-a",
+    });
+    await using _shorter = await startServer({
+      redis: redis.url,
+      nodeId: "node-b",
+      clusterTimings: TEST_CLUSTER_TIMINGS,
+    });
+    const link = await RedisLink.connect(redis.url);
+    try {
+      // Each server set its own, with the expiry it was given, as it joined.
+      const ttl = async (node: string) =>
+        Number(await link.call("PTTL", `chat:alive:${node}`));
+      const production = await ttl("node-a");
+      assert.ok(production > 1000 && production <= 3000, `${production} ms`);
+      const shorter = await ttl("node-b");
+      assert.ok(
+        shorter > 0 && shorter <= TEST_CLUSTER_TIMINGS.aliveTtlMs,
+        `${shorter} ms`,
+      );
     } finally {
       await link.close();
     }

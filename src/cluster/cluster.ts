@@ -33,7 +33,7 @@ import { StoreError, StoreUnavailable } from "../store/store.ts";
 import { isChatLine } from "../events.ts";
 import { foldName, skeleton } from "../names.ts";
 import type { Room, User } from "../room.ts";
-import type { RedisLink, Subscriber } from "../redis/link.ts";
+import { ANSWER_MS, type RedisLink, type Subscriber } from "../redis/link.ts";
 import type { RedisStore } from "../store/redis.ts";
 import type { ClusterHooks } from "../registry.ts";
 import {
@@ -67,15 +67,44 @@ export type {
   Presence,
 } from "./types.ts";
 
-/** How often a server says it is alive, in ms. */
-const HEARTBEAT_MS = 1000;
-/** A server silent this long is taken for dead, in ms. */
-const ALIVE_TTL_MS = 3000;
 /**
- * After Redis comes back, how long before this server reaps others: they
- * must have had time to say they are alive again, in ms.
+ * The cluster's clockwork, in ms: how often a server says it is alive, how
+ * long until one silent is taken for dead, how long after Redis comes back
+ * before the dead are reaped, how long until a Redis that does not answer
+ * is taken for stalled. What the README and docs/cluster.md promise (a
+ * dead server's users gone within about 5 s, Redis taken for gone after
+ * 3 s without an answer, names and places put right within 5 s of its
+ * return) is of the production values, {@linkcode CLUSTER_TIMINGS}.
  */
-const REAP_GRACE_MS = 5000;
+export interface ClusterTimings {
+  /** How often a server says it is alive. */
+  heartbeatMs: number;
+  /**
+   * A server silent this long is taken for dead: a few heartbeats, so that
+   * one late heartbeat is no death.
+   */
+  aliveTtlMs: number;
+  /**
+   * After Redis comes back, how long before this server reaps others: they
+   * must have had time to say they are alive again (more than
+   * `aliveTtlMs`).
+   */
+  reapGraceMs: number;
+  /**
+   * How long a command waits for Redis's answer before Redis is taken for
+   * stalled: the link's (see {@linkcode ANSWER_MS}), not used here.
+   */
+  answerMs: number;
+}
+
+/** The production timings: the ones every promise about a cluster is of. */
+export const CLUSTER_TIMINGS: Readonly<ClusterTimings> = Object.freeze({
+  heartbeatMs: 1000,
+  aliveTtlMs: 3000,
+  reapGraceMs: 5000,
+  answerMs: ANSWER_MS,
+});
+
 /** How often presence is told that a user was active, at most, in ms. */
 const ACTIVE_EVERY_MS = 15_000;
 /**
@@ -97,6 +126,12 @@ export interface ClusterOptions {
   historyKeep: number;
   clock: Clock;
   log: Logger;
+  /**
+   * For tests only (a server's `ServeOptions.clusterTimings`; no flag):
+   * shorter timings, for tests that wait for a heartbeat or a reap to
+   * happen, not for how long it takes. Default {@linkcode CLUSTER_TIMINGS}.
+   */
+  timings?: Readonly<ClusterTimings>;
 }
 
 /** This server's part in a cluster. */
@@ -122,6 +157,7 @@ export class Cluster implements ClusterHooks {
   readonly #keep: number;
   readonly #clock: Clock;
   readonly #log: Logger;
+  readonly #timings: Readonly<ClusterTimings>;
   #host: ClusterHost | null = null;
   /** Room channels subscribed to, by room key. */
   readonly #watching = new Map<string, Promise<void>>();
@@ -260,6 +296,7 @@ export class Cluster implements ClusterHooks {
     this.#keep = options.historyKeep;
     this.#clock = options.clock;
     this.#log = options.log;
+    this.#timings = options.timings ?? CLUSTER_TIMINGS;
   }
 
   /**
@@ -285,7 +322,7 @@ export class Cluster implements ClusterHooks {
     cluster.#readyAt = options.clock.now();
     cluster.#heartbeat = options.clock.setTimeout(
       () => cluster.#beat(),
-      HEARTBEAT_MS,
+      cluster.#timings.heartbeatMs,
     );
     return cluster;
   }
@@ -1155,7 +1192,13 @@ export class Cluster implements ClusterHooks {
   async #alive(joining = false): Promise<void> {
     const replies = await this.#link.transaction([
       ["HEXISTS", this.#key("nodes"), this.nodeId],
-      ["SET", this.#key(`alive:${this.nodeId}`), "1", "PX", ALIVE_TTL_MS],
+      [
+        "SET",
+        this.#key(`alive:${this.nodeId}`),
+        "1",
+        "PX",
+        this.#timings.aliveTtlMs,
+      ],
       ["HSET", this.#key("nodes"), this.nodeId, this.#clock.date()],
       ["GET", this.#key("ids")],
       ["GET", this.#key(`reaped:${this.nodeId}`)],
@@ -1219,7 +1262,10 @@ export class Cluster implements ClusterHooks {
    */
   #beat(): void {
     if (this.#closed) return;
-    this.#heartbeat = this.#clock.setTimeout(() => this.#beat(), HEARTBEAT_MS);
+    this.#heartbeat = this.#clock.setTimeout(
+      () => this.#beat(),
+      this.#timings.heartbeatMs,
+    );
     if (this.#link.outages !== this.#outages) {
       // Meanwhile, commands failed here (a nick done here only, a line
       // shown here only) that Redis may or may not have run.
@@ -1239,7 +1285,7 @@ export class Cluster implements ClusterHooks {
         this.#readyAt = this.#clock.now();
         return this.#retake();
       }
-      if (this.#clock.now() - this.#readyAt >= REAP_GRACE_MS) {
+      if (this.#clock.now() - this.#readyAt >= this.#timings.reapGraceMs) {
         return this.#reapOthers();
       }
     }).catch((error) => {

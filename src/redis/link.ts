@@ -51,6 +51,13 @@ export interface RedisLinkOptions {
   onState?: (up: boolean) => void;
   /** Called with connection errors, for the log. */
   onError?: (error: Error) => void;
+  /**
+   * How long a command waits for Redis's answer, in ms. For tests only (a
+   * server's `ServeOptions.clusterTimings`; no flag): those that wait for a
+   * stall to be noticed, not for how long that takes. Default
+   * {@linkcode ANSWER_MS}.
+   */
+  answerMs?: number;
 }
 
 type Client = ReturnType<typeof createClient>;
@@ -60,13 +67,15 @@ export class RedisLink {
   readonly url: string;
   readonly #client: Client;
   readonly #options: RedisLinkOptions;
+  /** {@linkcode RedisLinkOptions.answerMs}. */
+  readonly #answerMs: number;
   #up = false;
   /** Connected once: from now on, changes are told. */
   #started = false;
   #closed = false;
   /**
-   * A command went unanswered for {@linkcode ANSWER_MS}: Redis is taken for
-   * stalled.
+   * A command went unanswered for `#answerMs` ({@linkcode ANSWER_MS}):
+   * Redis is taken for stalled.
    */
   #stalled = false;
   #probing = false;
@@ -77,11 +86,12 @@ export class RedisLink {
     this.url = url;
     this.#client = client;
     this.#options = options;
+    this.#answerMs = options.answerMs ?? ANSWER_MS;
   }
 
   /**
    * Connects to Redis at `url` (`redis://host:port/db`); rejects if it
-   * cannot at first (refused, a wrong password, no answer in
+   * cannot at first (refused, a wrong password, no answer in `answerMs`,
    * {@linkcode ANSWER_MS}), so that a server started without its Redis
    * stops with the reason instead of waiting for it unseen. After that, it
    * reconnects by itself, every 250 ms to 1 s, and says so through
@@ -104,7 +114,7 @@ export class RedisLink {
     });
     client.on("end", () => link.#setUp(false));
     try {
-      await within(client.connect(), ANSWER_MS);
+      await within(client.connect(), link.#answerMs);
     } catch (error) {
       client.destroy();
       throw error;
@@ -172,9 +182,8 @@ export class RedisLink {
   }
 
   /**
-   * `reply`, or a rejection once it has waited {@linkcode ANSWER_MS}: Redis
-   * is then taken for stalled until an answer comes (to this command or
-   * another).
+   * `reply`, or a rejection once it has waited `#answerMs`: Redis is then
+   * taken for stalled until an answer comes (to this command or another).
    */
   #answer<T>(reply: Promise<T>): Promise<T> {
     const answered = () => {
@@ -184,7 +193,7 @@ export class RedisLink {
       }
     };
     reply.then(answered, answered);
-    return within(reply, ANSWER_MS).catch((error) => {
+    return within(reply, this.#answerMs).catch((error) => {
       if (error instanceof NoAnswer) {
         this.#stalled = true;
         this.#setUp(false);
@@ -220,7 +229,7 @@ export class RedisLink {
     const client = this.#client.duplicate();
     client.on("error", (error: Error) => this.#options.onError?.(error));
     await client.connect();
-    return new Subscriber(client);
+    return new Subscriber(client, this.#answerMs);
   }
 
   /** Closes the connection. Safe to call twice. */
@@ -229,7 +238,7 @@ export class RedisLink {
     this.#closed = true;
     // Stalled: a QUIT would only wait.
     if (this.#stalled) this.#client.destroy();
-    else await closeClient(this.#client);
+    else await closeClient(this.#client, this.#answerMs);
   }
 
   #setUp(up: boolean): void {
@@ -243,9 +252,12 @@ export class RedisLink {
 /** A subscribed connection: channels and what arrives on them. */
 export class Subscriber {
   readonly #client: Client;
+  readonly #answerMs: number;
 
-  constructor(client: Client) {
+  /** `answerMs`: as its link's. Default {@linkcode ANSWER_MS}. */
+  constructor(client: Client, answerMs = ANSWER_MS) {
     this.#client = client;
+    this.#answerMs = answerMs;
   }
 
   /**
@@ -257,7 +269,10 @@ export class Subscriber {
     listener: (message: string) => void,
   ): Promise<void> {
     try {
-      await within(this.#client.subscribe(channel, listener), ANSWER_MS);
+      await within(
+        this.#client.subscribe(channel, listener),
+        this.#answerMs,
+      );
     } catch (error) {
       throw unavailable(error);
     }
@@ -281,7 +296,7 @@ export class Subscriber {
   /** Closes it; `now`: without a QUIT (Redis has stalled). */
   async close(now = false): Promise<void> {
     if (now) this.#client.destroy();
-    else await closeClient(this.#client);
+    else await closeClient(this.#client, this.#answerMs);
   }
 }
 
@@ -306,16 +321,19 @@ function unavailable(error: unknown): unknown {
 
 /**
  * Closes a client: politely (QUIT) if Redis answers now; while it cannot be
- * reached, or does not answer the QUIT in {@linkcode ANSWER_MS} (it
- * stalled), at once, since a QUIT would wait for it to come back.
+ * reached, or does not answer the QUIT in `answerMs` (it stalled), at
+ * once, since a QUIT would wait for it to come back.
  */
-async function closeClient(client: Client): Promise<void> {
+async function closeClient(
+  client: Client,
+  answerMs: number,
+): Promise<void> {
   if (!client.isReady) {
     client.destroy();
     return;
   }
   try {
-    await within(client.quit(), ANSWER_MS);
+    await within(client.quit(), answerMs);
   } catch {
     client.destroy();
   }
