@@ -502,7 +502,10 @@ Deno.test({
     `cluster: a Redis back with less than it had numbers new lines after the old, not as them${why}`,
   ignore,
   async fn() {
-    await using c = await cluster(2, { httpPort: 0 });
+    await using c = await cluster(2, {
+      clusterTimings: TEST_CLUSTER_TIMINGS,
+      httpPort: 0,
+    });
     const [a, b] = c.servers;
     await using alice = await Client.login(a.addr.port, "alice");
     await using page = await WsClient.open(b.httpAddr!.port);
@@ -603,7 +606,11 @@ Deno.test({
     `cluster: with Redis stalled, each server chats on its own and says so, and nothing is shown twice after${why}`,
   ignore,
   async fn() {
-    await using c = await cluster(2, { httpPort: 0 });
+    await using c = await cluster(2, {
+      clusterTimings: TEST_CLUSTER_TIMINGS,
+      httpPort: 0,
+      floodRate: 0, // whoIs() polls
+    });
     const [a, b] = c.ports;
     await using alice = await Client.login(a, "alice");
     await using amy = await Client.login(a, "amy");
@@ -653,7 +660,10 @@ Deno.test({
     `cluster: a room joined while Redis is stalled hears each line once after${why}`,
   ignore,
   async fn() {
-    await using c = await cluster(2);
+    await using c = await cluster(2, {
+      clusterTimings: TEST_CLUSTER_TIMINGS,
+      floodRate: 0, // listIs() polls
+    });
     const [a, b] = c.ports;
     await using alice = await Client.login(a, "alice");
     await using bob = await Client.login(b, "bob");
@@ -715,7 +725,10 @@ Deno.test({
     `cluster: after a Redis that lost its data, nobody is announced back who never left${why}`,
   ignore,
   async fn() {
-    await using c = await cluster(2);
+    await using c = await cluster(2, {
+      clusterTimings: TEST_CLUSTER_TIMINGS,
+      floodRate: 0, // who is polled
+    });
     const [a, b] = c.ports;
     await using alice = await Client.login(a, "alice");
     await using bob = await Client.login(b, "bob");
@@ -1105,7 +1118,10 @@ Deno.test({
     `cluster: a room made while Redis was away keeps look-alikes out on the other servers once it is back${why}`,
   ignore,
   async fn() {
-    await using c = await cluster(2);
+    await using c = await cluster(2, {
+      clusterTimings: TEST_CLUSTER_TIMINGS,
+      floodRate: 0, // listIs() polls
+    });
     const [a, b] = c.ports;
     await using alice = await Client.login(a, "alice");
     await using bob = await Client.login(b, "bob");
@@ -2104,7 +2120,10 @@ Deno.test({
     `cluster: with Redis gone, join still moves this server's users between rooms, and what needs the store says it cannot be reached${why}`,
   ignore,
   async fn() {
-    await using c = await cluster(2, { floodRate: 0 });
+    await using c = await cluster(2, {
+      clusterTimings: TEST_CLUSTER_TIMINGS,
+      floodRate: 0,
+    });
     const [a, b] = c.ports;
     await using alice = await Client.login(a, "alice");
     await using amy = await Client.login(a, "amy");
@@ -2798,7 +2817,10 @@ Deno.test({
     `cluster: a register Redis runs after it stopped answering makes the account, kept by the one who registered it${why}`,
   ignore,
   async fn() {
-    await using c = await cluster(2);
+    await using c = await cluster(2, {
+      clusterTimings: TEST_CLUSTER_TIMINGS,
+      floodRate: 0, // whoIs() polls
+    });
     const [a, b] = c.ports;
     // Redis knows the script by now: what is sent is the registration.
     await using _opal = await registered(a, "opal");
@@ -2841,7 +2863,10 @@ Deno.test({
     `cluster: a register Redis never ran is settled by the next re-sync, and a later outage tells its owner nothing${why}`,
   ignore,
   async fn() {
-    await using c = await cluster(2, { floodRate: 0 });
+    await using c = await cluster(2, {
+      clusterTimings: TEST_CLUSTER_TIMINGS,
+      floodRate: 0,
+    });
     const [a, b] = c.ports;
     // Redis knows the script by now: what is sent is the registration.
     await using _opal = await registered(a, "opal");
@@ -2896,7 +2921,10 @@ Deno.test({
     `cluster: a stall that ends between two heartbeats is made good too: a nick made here only meanwhile is in who everywhere after${why}`,
   ignore,
   async fn() {
-    await using c = await cluster(2, { floodRate: 0 });
+    await using c = await cluster(2, {
+      clusterTimings: TEST_CLUSTER_TIMINGS,
+      floodRate: 0,
+    });
     const [a, b] = c.ports;
     await using alice = await Client.login(a, "alice");
     await using amy = await Client.login(a, "amy");
@@ -2937,7 +2965,10 @@ Deno.test({
     `cluster: a user whose account a Redis that lost its data no longer has is told, and is a guest who can register it again${why}`,
   ignore,
   async fn() {
-    await using c = await cluster(2);
+    await using c = await cluster(2, {
+      clusterTimings: TEST_CLUSTER_TIMINGS,
+      floodRate: 0, // whoIs() polls
+    });
     const [a, b] = c.ports;
     await using owen = await registered(a, "owen");
     await using bob = await Client.login(b, "bob");
@@ -2965,7 +2996,7 @@ Deno.test({
     `cluster: a new password Redis takes after it stopped answering is told to its owner once it is back${why}`,
   ignore,
   async fn() {
-    await using c = await cluster(2);
+    await using c = await cluster(2, { clusterTimings: TEST_CLUSTER_TIMINGS });
     const [a, b] = c.ports;
     await using pat = await registered(a, "pat");
     await pat.send("password");
@@ -3340,7 +3371,10 @@ Deno.test({
     `cluster: a mute whose announcement Redis refuses while it is otherwise up is sent again, and acts on the other servers, once${why}`,
   ignore,
   async fn() {
-    await using c = await cluster(2, { ops: ["root"] });
+    await using c = await cluster(2, {
+      clusterTimings: TEST_CLUSTER_TIMINGS,
+      ops: ["root"],
+    });
     const [a, b] = c.ports;
     await using root = await registered(a, "root");
     await using troll = await Client.login(b, "troll", { from: "127.0.0.31" });
