@@ -9,7 +9,7 @@
 import denoJson from "./deno.json" with { type: "json" };
 import { parseFlags, usage, UsageError } from "./src/config.ts";
 import { log, startLogging, stopLogging } from "./src/log.ts";
-import { ListenError, serve } from "./src/server.ts";
+import { ListenError, serve, type ServeOptions } from "./src/server.ts";
 import { FlagFileError } from "./src/flag_files.ts";
 import { CertificateError } from "./src/tls/certificate.ts";
 import { StoreError } from "./src/store/store.ts";
@@ -23,8 +23,15 @@ export { ChatError } from "./src/errors.ts";
 /** The version, from deno.json. */
 export const VERSION: string = denoJson.version;
 
-/** Runs the server as a program; returns the exit code. */
-export async function main(args: readonly string[]): Promise<number> {
+/**
+ * Runs the server as a program; returns the exit code. `options`: what no
+ * flag sets, for a test's own process (tests/cluster_node.ts: the cluster's
+ * short test timings); the program itself passes none.
+ */
+export async function main(
+  args: readonly string[],
+  options: Pick<ServeOptions, "clusterTimings"> = {},
+): Promise<number> {
   let invocation;
   try {
     invocation = parseFlags(args);
@@ -53,7 +60,7 @@ export async function main(args: readonly string[]): Promise<number> {
   try {
     let server;
     try {
-      server = await serve(config);
+      server = await serve({ ...config, ...options });
     } catch (error) {
       if (
         error instanceof StoreError || error instanceof ListenError ||

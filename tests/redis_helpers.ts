@@ -7,24 +7,9 @@
  */
 
 import { TIMEOUT_MS, withTimeout } from "./helpers.ts";
-import type { ClusterTimings } from "../src/cluster/cluster.ts";
 
-/**
- * A cluster's clockwork at a fifth to a third of production's, for
- * `serve()`'s `clusterTimings` in tests that wait for a heartbeat, a reap or
- * a stall to be noticed to happen, not for how long it takes: production's
- * take seconds each. In the same proportions (a heartbeat expires after
- * several, the answer time is as long as that, the reap grace longer), and
- * not so short that a busy machine's late timer passes for a stall. Tests of
- * what the docs promise in seconds ("within 10 s", "within 5 s of Redis
- * coming back") keep production's.
- */
-export const TEST_CLUSTER_TIMINGS: ClusterTimings = {
-  heartbeatMs: 200,
-  aliveTtlMs: 1000,
-  reapGraceMs: 1500,
-  answerMs: 1000,
-};
+/** The cluster's short test timings (in their own module: see there). */
+export { TEST_CLUSTER_TIMINGS } from "./cluster_node.ts";
 
 /** Where redis-server is, or null. */
 function findRedis(): string | null {
