@@ -212,7 +212,7 @@ export class ChatMetrics {
     this.lines = r.add(
       new Counter(
         "chat_lines_received_total",
-        "Lines received from clients, by kind (the command, blank, too_long, unknown).",
+        "Lines received from clients, by kind (the command, blank, too_long, unknown, answer: one typed at a question).",
         "kind",
       ),
     );

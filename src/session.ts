@@ -563,12 +563,19 @@ export class Session implements SessionControl, Context, Recipient {
         // ^C in telnet: its terminal has thrown away what was typed.
         if (event instanceof Interrupt) return null;
         if (this.user === null && !this.#countLineBeforeLogin()) return null;
+        // Counted as the loop counts a line (chat_lines_received_total),
+        // by what it is and never by what it says: it may be a password.
         if (event instanceof LineTooLong) {
+          this.#server.counted("too_long");
           this.#output.error([TEXT.lineTooLong(event.maxBytes)]);
           return null;
         }
         const line = sanitize(event);
-        if (line.trim() === "") return null;
+        if (line.trim() === "") {
+          this.#server.counted("blank");
+          return null;
+        }
+        this.#server.counted("answer");
         if (this.user !== null) this.#active(this.user);
         return line;
       }

@@ -220,3 +220,47 @@ Deno.test("metrics: every metric in the README's table is served, with its type 
     1,
   );
 });
+
+Deno.test("metrics: an answer to a question is a line received, counted as answer, blank or too_long and never by what it says", async () => {
+  await using server = await startServer({ httpPort: 0, maxLineBytes: 64 });
+  const scrape = async () => {
+    const response = await fetch(
+      `http://127.0.0.1:${server.httpAddr!.port}/metrics`,
+    );
+    const lines = parseScrape(await response.text()).get(
+      "chat_lines_received_total",
+    )!.samples;
+    return new Map(lines.map((s) => [s.labels.get("kind")!, s.value]));
+  };
+  await using alice = await Client.login(server.addr.port, "alice");
+  const before = await scrape();
+  // Answered, twice: the two passwords.
+  await alice.send("register");
+  await alice.waitFor((line) => line.startsWith("Choose a password"));
+  await alice.send("correct horse battery");
+  await alice.expect("Type the same password again:");
+  await alice.send("correct horse battery");
+  await alice.waitFor((line) => line.startsWith('Registered "alice"'));
+  // Too long, at a question: dropped as any line too long is.
+  await alice.send("password");
+  await alice.waitFor((line) => line.startsWith("Your current password"));
+  await alice.send("x".repeat(100));
+  await alice.expect("Line too long (max 64 bytes)");
+  // Blank, at a question: it cancels.
+  await alice.send("password");
+  await alice.waitFor((line) => line.startsWith("Your current password"));
+  await alice.send("");
+  await alice.expect("Cancelled.");
+  const after = await scrape();
+  const added = (kind: string) =>
+    (after.get(kind) ?? 0) - (before.get(kind) ?? 0);
+  assert.equal(added("register"), 1);
+  assert.equal(added("password"), 2);
+  assert.equal(added("answer"), 2, "each password typed at a question");
+  assert.equal(added("too_long"), 1, "the answer over --max-line-bytes");
+  assert.equal(added("blank"), 1, "the blank answer that cancelled");
+  assert.ok(
+    [...after.keys()].every((kind) => !kind.includes("horse")),
+    "no kind is what was typed",
+  );
+});
