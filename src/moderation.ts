@@ -370,7 +370,21 @@ export class Moderation {
         "Not kept in the moderation log ({error}): {actor} {action} {target}",
         { ...line, error: error.message },
       );
+      return;
     }
+    // And in the server's log, once (where it was done), for an operator
+    // who reads the journal rather than `modlog`: who did what to whom.
+    log("moderation").info(
+      "Moderation: {actor} {action} {target} on {scope}{until}{reason}",
+      {
+        ...line,
+        scope: line.room === "" ? "the server" : `room ${line.room}`,
+        until: line.until === null
+          ? ""
+          : ` until ${new Date(line.until).toISOString()}`,
+        reason: line.reason === "" ? "" : `: ${line.reason}`,
+      },
+    );
   }
 
   #block(target: string): Block | null {

@@ -3,6 +3,7 @@ import { DatabaseSync } from "node:sqlite";
 import {
   Client,
   loginAccount,
+  PASSWORD,
   registered,
   ServerProcess,
   withTimeout,
@@ -158,4 +159,56 @@ Deno.test({
       await Deno.remove(dir, { recursive: true });
     }
   },
+});
+
+/** A record as the server writes it: one line, timestamp, level, category. */
+const RECORD =
+  /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} [+-]\d\d(?::\d\d)? \[(?:TRC|DBG|INF|WRN|ERR|FTL)\] chat·[a-z]+: \S/;
+
+Deno.test("the log says each moderation action once, with who, what, to whom and why, and every line it writes is one record", async () => {
+  await using running = await ServerProcess.start(
+    ServerProcess.mainArgs("--db", ":memory:", "--op", "root"),
+  );
+  await using root = await registered(running.port, "root");
+  {
+    await using alice = await registered(running.port, "alice");
+    await alice.send("logout");
+    await alice.closed();
+  }
+  await using bob = await Client.login(running.port, "bob");
+  await root.waitFor("bob has entered the room.");
+  await root.send("say words nobody logs");
+  await root.waitFor("root: words nobody logs");
+  // What a moderator types is cleaned as any line is: the escape, the C1
+  // line break (NEL) and the vertical tab cannot start a forged record.
+  await root.send(
+    "kick bob spam\u0085\u000b2026-12-01 20:15:03.412 +00 [INF] chat·server: forged \u001b[31mred",
+  );
+  await root.waitFor((line) => line.startsWith("bob was kicked by root"));
+  await bob.closed();
+  await root.send("ban alice 2h bot wave");
+  await root.waitFor((line) => line.startsWith("Banned alice"));
+  await root.send("lockdown on");
+  await root.expect("Lockdown is on: only registered users may log in");
+  const status = await running.stop();
+  assert.equal(status.code, 0);
+  const lines = running.stderr.trimEnd().split("\n");
+  for (const line of lines) assert.match(line, RECORD);
+  const moderation = lines.filter((line) => line.includes("Moderation: "))
+    .map((line) => line.replace(/^.*?\] /, ""));
+  assert.equal(moderation.length, 3, running.stderr);
+  assert.equal(
+    moderation[0],
+    "chat·moderation: Moderation: root kick bob on room main: spam2026-12-01 20:15:03.412 +00 [INF] chat·server: forged [31mred",
+  );
+  assert.match(
+    moderation[1],
+    /^chat·moderation: Moderation: root ban alice on the server until \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z: bot wave$/,
+  );
+  assert.equal(
+    moderation[2],
+    "chat·moderation: Moderation: root lockdown on on the server",
+  );
+  assert.doesNotMatch(running.stderr, /words nobody logs/, "no chat text");
+  assert.ok(!running.stderr.includes(PASSWORD), "no password");
 });
