@@ -75,6 +75,12 @@ export async function main(
       }
       return 1;
     }
+    // Once up, so the journal says which version each start ran (after an
+    // upgrade, or a rollback), and a start that fails stays one line.
+    log("server").info("Started chat-server {version} on Deno {deno}", {
+      version: VERSION,
+      deno: Deno.version.deno,
+    });
     await stopSignal();
     await server.close();
     return 0;

@@ -39,6 +39,16 @@ Deno.test("main: SIGTERM says goodbye to every session and exits 0", async () =>
   assert.match(server.stderr, /Connected 127\.0\.0\.1:\d+/);
   assert.match(server.stderr, /Stopped/);
   assert.doesNotMatch(server.stderr, /before the end/, "no chat text in logs");
+  // Which version this start ran, once it was up.
+  assert.equal(
+    server.stderr.split("\n").filter((line) =>
+      line.endsWith(
+        `[INF] chat·server: Started chat-server ${denoJson.version} on Deno ${Deno.version.deno}`,
+      )
+    ).length,
+    1,
+    server.stderr,
+  );
 });
 
 Deno.test("main: SIGINT stops it the same way", async () => {
