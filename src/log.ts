@@ -22,18 +22,96 @@ export function log(part: string): Logger {
 }
 
 /**
+ * Records queued for stderr before a write is started at once (else every
+ * 20 ms). LogTape's non-blocking sink drops the oldest past twice this, and
+ * a burst made in a few turns, faster than its one write per record goes,
+ * holds about three times this: the shutdown of `--max-conns` (10,000)
+ * sessions, one `Disconnected` line each, must fit. At 1,000 it kept 3,000
+ * of them and dropped the rest without a word.
+ */
+const LOG_BUFFER_RECORDS = 5000;
+
+let stopping = false;
+
+/** One record as one line: the timestamp, level and category, then text. */
+const FORMATTER = getTextFormatter({
+  timestamp: "date-time-tz",
+  value: "bare",
+});
+
+const DROPPED =
+  "Log lines dropped (stderr took them slower than they came): {count}";
+
+/** Dropped records not told yet, and whether a line telling them is out. */
+let unreported = 0;
+let reporting = false;
+
+/**
+ * Says how many records the sink dropped (stderr took them slower than they
+ * came). Written to stderr beside the sink, not through it: in its full
+ * buffer this line would push out the next oldest record, and so on each
+ * time it is told. One such line at a time; counts that come meanwhile go
+ * in the next. Once logging stops, at once, as the process ends.
+ */
+function droppedLines(count: number): void {
+  unreported += count;
+  if (stopping) {
+    try {
+      Deno.stderr.writeSync(droppedLine());
+    } catch {
+      // stderr is gone: nobody is left to tell.
+    }
+    return;
+  }
+  if (!reporting) void reportDropped();
+}
+
+async function reportDropped(): Promise<void> {
+  reporting = true;
+  try {
+    while (unreported > 0 && !stopping) {
+      let bytes = droppedLine();
+      while (bytes.length > 0) {
+        bytes = bytes.subarray(await Deno.stderr.write(bytes));
+      }
+    }
+  } catch {
+    // stderr is gone: nobody is left to tell.
+  } finally {
+    reporting = false;
+  }
+}
+
+/** The line that tells the records dropped so far, which are then told. */
+function droppedLine(): Uint8Array {
+  const count = unreported;
+  unreported = 0;
+  return new TextEncoder().encode(FORMATTER({
+    category: ["chat", "log"],
+    level: "warning",
+    message: [DROPPED.slice(0, -"{count}".length), count, ""],
+    rawMessage: DROPPED,
+    timestamp: Date.now(),
+    properties: { count },
+  }));
+}
+
+/**
  * Sends the server's records at `level` and above to stderr. Writes never
- * block the event loop: a stalled stderr costs log lines, not chat.
+ * block the event loop: a stalled stderr costs log lines, not chat, and a
+ * warning says how many.
  */
 export async function startLogging(level: LogLevelName): Promise<void> {
+  stopping = false;
   await configure({
     sinks: {
       stderr: getStreamSink(Deno.stderr.writable, {
-        formatter: getTextFormatter({
-          timestamp: "date-time-tz",
-          value: "bare",
-        }),
-        nonBlocking: { bufferSize: 1000, flushInterval: 20 },
+        formatter: FORMATTER,
+        nonBlocking: {
+          bufferSize: LOG_BUFFER_RECORDS,
+          flushInterval: 20,
+          onDrop: ({ count }) => droppedLines(count),
+        },
       }),
     },
     loggers: [
@@ -49,5 +127,6 @@ export async function startLogging(level: LogLevelName): Promise<void> {
 
 /** Flushes and closes the log sinks; call before the process exits. */
 export async function stopLogging(): Promise<void> {
+  stopping = true;
   await dispose();
 }
