@@ -373,12 +373,20 @@ export class Moderation {
       return;
     }
     // And in the server's log, once (where it was done), for an operator
-    // who reads the journal rather than `modlog`: who did what to whom.
+    // who reads the journal rather than `modlog`: who did what to whom. As
+    // modlog does, a claim is of its room ("bob claim on room den") and a
+    // lockdown of the server ("root lockdown on").
+    const claim = line.action === "claim" || line.action === "unclaim";
     log("moderation").info(
-      "Moderation: {actor} {action} {target} on {scope}{until}{reason}",
+      "Moderation: {actor} {action}{object}{scope}{until}{reason}",
       {
         ...line,
-        scope: line.room === "" ? "the server" : `room ${line.room}`,
+        object: claim ? "" : ` ${line.target}`,
+        scope: line.action === "lockdown"
+          ? ""
+          : line.room === ""
+          ? " on the server"
+          : ` on room ${line.room}`,
         until: line.until === null
           ? ""
           : ` until ${new Date(line.until).toISOString()}`,

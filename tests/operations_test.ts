@@ -190,13 +190,17 @@ Deno.test("the log says each moderation action once, with who, what, to whom and
   await root.waitFor((line) => line.startsWith("Banned alice"));
   await root.send("lockdown on");
   await root.expect("Lockdown is on: only registered users may log in");
+  await root.send("join Den");
+  await root.waitFor('You are now in room "Den".');
+  await root.send("claim");
+  await root.waitFor((line) => line.startsWith('You now own "Den"'));
   const status = await running.stop();
   assert.equal(status.code, 0);
   const lines = running.stderr.trimEnd().split("\n");
   for (const line of lines) assert.match(line, RECORD);
   const moderation = lines.filter((line) => line.includes("Moderation: "))
     .map((line) => line.replace(/^.*?\] /, ""));
-  assert.equal(moderation.length, 3, running.stderr);
+  assert.equal(moderation.length, 4, running.stderr);
   assert.equal(
     moderation[0],
     "chat·moderation: Moderation: root kick bob on room main: spam2026-12-01 20:15:03.412 +00 [INF] chat·server: forged [31mred",
@@ -207,7 +211,11 @@ Deno.test("the log says each moderation action once, with who, what, to whom and
   );
   assert.equal(
     moderation[2],
-    "chat·moderation: Moderation: root lockdown on on the server",
+    "chat·moderation: Moderation: root lockdown on",
+  );
+  assert.equal(
+    moderation[3],
+    "chat·moderation: Moderation: root claim on room den",
   );
   assert.doesNotMatch(running.stderr, /words nobody logs/, "no chat text");
   assert.ok(!running.stderr.includes(PASSWORD), "no password");
