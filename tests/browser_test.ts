@@ -1157,6 +1157,36 @@ browserTest(
 );
 
 browserTest(
+  "a line the page sent before the server's question reached it, taken for the answer, leaves no password box open",
+  async (chromium) => {
+    await using server = await startServer({ httpPort: 0, floodRate: 0 });
+    (await registered(server.addr.port, "dora")).close();
+    await using tel = await Client.login(server.addr.port, "tel");
+    await using page = await chromium.open(pageUrl(server.httpAddr!.port));
+    await page.login("dora", PASSWORD);
+    await tel.expect("dora has entered the room.");
+    // In one turn: /password goes, then the page's own "rooms", before the
+    // question comes back; the server takes "rooms" for the password.
+    await page.page.evaluate(() => {
+      const message = document.getElementById("message") as Dom;
+      message.value = "/password";
+      (document.getElementById("composer") as Dom).requestSubmit();
+      (document.getElementById("rooms-refresh") as Dom).click();
+    });
+    await page.waitForLine("Wrong password");
+    // The question is over: the box is for messages again, so what is
+    // typed next is said, not sent as a line of its own.
+    await page.waitFor(() =>
+      document.getElementById("message").type === "text" &&
+      document.getElementById("prompt-cancel").hidden
+    );
+    await page.type("hello");
+    await tel.expect("dora: hello");
+    assertHealthy(page);
+  },
+);
+
+browserTest(
   "a button pressed while the server asks a password cancels the question, not answers it",
   async (chromium) => {
     await using server = await startServer({ httpPort: 0 });

@@ -1258,3 +1258,25 @@ Deno.test("RFC 6455: a message over four times --max-line-bytes closes with 1009
   assert.equal(await page.ending(), 1009);
   await tel.expect("web has left the room.");
 });
+
+Deno.test("a question's end is an answered frame, also when a line sent before the question reached the page was taken for its answer", async () => {
+  await using server = await startWeb({ floodRate: 0 });
+  (await registered(server.addr.port, "alice")).close();
+  await using page = await WsClient.open(server.httpAddr!.port);
+  await page.waitFor((frame) => frame.type === "hello");
+  page.send(`login alice ${PASSWORD}`);
+  await page.waitFor((frame) => frame.type === "room");
+  // The page's own line, sent before the question came back.
+  page.send("password");
+  page.send("rooms");
+  const asked = await page.waitFor((frame) => frame.type === "prompt");
+  assert.equal(asked.secret, true);
+  const frames = [await page.next(), await page.next()];
+  assert.deepEqual(
+    frames.map(({ type, lines }) => ({ type, lines })),
+    [
+      { type: "answered", lines: undefined },
+      { type: "reply", lines: ["Wrong password"] },
+    ],
+  );
+});

@@ -1055,6 +1055,8 @@ function onFrame(frame) {
       return onNotice(frame);
     case "prompt":
       return onPrompt(frame);
+    case "answered":
+      return onAnswered();
     case "room":
       return onRoom(frame);
     case "members":
@@ -1561,6 +1563,19 @@ function onPrompt(frame) {
   if (session.relogin && session.me === null) markLost();
   addSystem(current(), [text], conn.base + frame.id, "prompt");
   enterPrompt(secret);
+}
+
+/**
+ * `answered`: the server's question is over (answered, cancelled, or the
+ * command gave up). The page has closed it already when it sent the answer;
+ * but a line it sent before the question came (one of its own, or one
+ * queued while offline) was taken for the answer, and the box, left a
+ * password field, would send the next thing typed there as a line.
+ */
+function onAnswered() {
+  if (session.phase === "login" || session.prompt === null) return;
+  session.prompt = null;
+  leavePrompt();
 }
 
 /**

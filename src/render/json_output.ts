@@ -104,7 +104,11 @@ export class JsonOutput implements SessionOutput {
   }
 
   answered(): void {
-    // The page clears its prompt when it sends the answer.
+    // The page clears its prompt when it sends the answer; but a line it
+    // sent before the question reached it may have been taken for the
+    // answer, and its password box must not stay open for a question no
+    // longer asked (what is typed there next would be said to the room).
+    this.#frame({ type: "answered" });
   }
 
   moved(room: Room | null, name: string | null): void {
