@@ -3264,6 +3264,33 @@ browserTest(
 );
 
 browserTest(
+  "a ban while a password question is open still says why on the form, not that the session ended",
+  async (chromium) => {
+    await using server = await startServer({ httpPort: 0, ops: ["root"] });
+    const port = server.addr.port;
+    await using root = await registered(port, "root", { from: "127.0.0.2" });
+    (await registered(port, "dora")).close();
+    await using page = await chromium.open(pageUrl(server.httpAddr!.port));
+    await page.login("dora", PASSWORD);
+    await root.waitFor("dora has entered the room.");
+    await page.type("/password");
+    await page.waitFor(() =>
+      document.getElementById("message").type === "password"
+    );
+    // The question ends with the session: after the line that says why.
+    await root.send("ban dora 1h spam");
+    await root.waitFor((line) => line.startsWith("Banned dora"));
+    await page.waitFor(() => document.body.dataset.phase === "login");
+    const message = await page.page.$eval(
+      "#login-message",
+      (p: Dom) => p.textContent,
+    );
+    assert.match(message, /^You are banned from this server until .*: spam$/);
+    assertHealthy(page);
+  },
+);
+
+browserTest(
   "a line that comes while one reads further up brings a bar that goes to it",
   async (chromium) => {
     await using server = await startServer({ httpPort: 0, floodRate: 0 });

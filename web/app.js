@@ -1028,7 +1028,10 @@ function onFrame(frame) {
   if (conn.endingLeftBehind) return;
   if (typeof frame.id === "number") noteId(frame.id);
   if (
-    !LINE_FRAMES.includes(frame.type) && !OTHERS_FRAMES.includes(frame.type)
+    !LINE_FRAMES.includes(frame.type) && !OTHERS_FRAMES.includes(frame.type) &&
+    // A question ended by the session ending (a ban, a kick off the
+    // server, a timeout, a shutdown) comes after the line that says why.
+    frame.type !== "answered"
   ) {
     // Why the server closes a socket is the line it sent last, if any.
     conn.lastLine = "";
