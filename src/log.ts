@@ -129,4 +129,13 @@ export async function startLogging(level: LogLevelName): Promise<void> {
 export async function stopLogging(): Promise<void> {
   stopping = true;
   await dispose();
+  // Counts that came while a warning was being written, told now: the
+  // sink's last one tells only what it dropped since its own last.
+  if (unreported > 0) {
+    try {
+      Deno.stderr.writeSync(droppedLine());
+    } catch {
+      // stderr is gone: nobody is left to tell.
+    }
+  }
 }
