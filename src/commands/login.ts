@@ -1,6 +1,7 @@
 import type { ClaimResult } from "../cluster/cluster.ts";
 import { sleep } from "../clock.ts";
 import { ChatError } from "../errors.ts";
+import { log } from "../log.ts";
 import { foldName, skeleton, validateName } from "../names.ts";
 import type { Registry } from "../registry.ts";
 import type { User } from "../room.ts";
@@ -82,7 +83,7 @@ async function loginAs(
   // A ban set (or, in a cluster, announced) since the caller's check found
   // nobody here to remove: it holds now, with no await from here to the
   // login.
-  if (refusedBanned(ctx, account)) {
+  if (refusedBanned(ctx, account, typed)) {
     if (claimed) cluster?.unclaim(typed);
     return null;
   }
@@ -162,11 +163,14 @@ async function takeOver(ctx: Context, account: Account): Promise<void> {
 
 /**
  * Ends the session with the ban's line if a server ban holds the account
- * (if any) or the address; whether it did.
+ * (if any) or the address; whether it did. The log names who tried, `name`
+ * (a valid name by now, the account's or a guest's), and from where: the
+ * session's own `Disconnected` line can only say "not logged in".
  */
 function refusedBanned(
   ctx: Context,
   account: Account | string | null,
+  name: string,
 ): boolean {
   const { session, moderation } = ctx;
   const ban = moderation.find("ban", "", {
@@ -174,6 +178,10 @@ function refusedBanned(
     address: session.recipient.hostname,
   });
   if (ban === null) return false;
+  log("accounts").info("Refused login as {name} from {remote}: banned", {
+    name,
+    remote: session.remote,
+  });
   session.reply(sanctionText(ban, ""));
   session.end("banned");
   return true;
@@ -229,7 +237,7 @@ export const login: Command = {
     }
     account ??= await accountOf(ctx, typed);
     const { moderation } = ctx;
-    if (refusedBanned(ctx, account)) return;
+    if (refusedBanned(ctx, account, account?.name ?? typed)) return;
     if (account === null) {
       if (moderation.lockdown) throw new ChatError(TEXT.lockdownGuest);
       // A guest: exactly the seed's login.
@@ -254,7 +262,7 @@ export const login: Command = {
       if (!session.active) return;
       if (failures !== null) {
         // A ban set while the password was asked for, or checked, holds.
-        if (refusedBanned(ctx, account)) return;
+        if (refusedBanned(ctx, account, account.name)) return;
         await takeOver(ctx, account);
         if (!session.active) return;
         const user = await loginAs(ctx, account.name, account.key);
