@@ -23,7 +23,7 @@ import {
   certificateWarning,
   readCertificate,
 } from "./tls/certificate.ts";
-import type { Command } from "./commands/command.ts";
+import type { Command, LimitRefusal } from "./commands/command.ts";
 import { COMMANDS } from "./commands/mod.ts";
 import { type Config, DEFAULTS } from "./config.ts";
 import { databasePath, readMotd, readRedisPassword } from "./flag_files.ts";
@@ -541,6 +541,11 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
   readonly #log = log("server");
   /** At most one line per address per 10 s for refused connections. */
   readonly #refusalLog: LogThrottle;
+  /**
+   * The same for requests a per-address limit refused (registrations, new
+   * rooms), per limit: keyed `REFUSAL ADDRESS`.
+   */
+  readonly #limitLog: LogThrottle;
   /** The TLS port's connections whose handshake is not done yet. */
   readonly #handshakes = new Set<Socket>();
   #closing: Promise<void> | null = null;
@@ -600,6 +605,21 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
           { address, skipped },
         ),
     });
+    this.#limitLog = new LogThrottle({
+      windowMs: REFUSAL_LOG_MS,
+      clock,
+      onQuiet: (key, skipped) => {
+        const space = key.indexOf(" ");
+        this.#log.info(
+          "Refused {skipped} more {reason} from {address} not logged",
+          {
+            reason: key.slice(0, space),
+            address: key.slice(space + 1),
+            skipped,
+          },
+        );
+      },
+    });
     this.registry = new Registry({
       historyLines: config.historyLines,
       ids: parts.store.ids,
@@ -638,6 +658,7 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
         : null,
       moderation: parts.moderation,
       counted: (kind) => parts.metrics.lines.inc(kind),
+      limited: (refusal, from) => this.#limited(refusal, from),
       cluster: parts.cluster,
     };
     parts.cluster?.attach(this);
@@ -837,6 +858,32 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
     else {
       this.#log.info(
         "Refused {remote}: {reason} (and {skipped} more from this address not logged)",
+        properties,
+      );
+    }
+  }
+
+  /**
+   * Logs a request that a per-address limit refused, as #refused does a
+   * connection: the first per address and limit in 10 s, then how many more.
+   */
+  #limited(
+    reason: LimitRefusal,
+    from: { remote: string; address: string; name: string },
+  ): void {
+    const skipped = this.#limitLog.admit(`${reason} ${from.address}`);
+    if (skipped === null) return;
+    const properties = {
+      remote: from.remote,
+      name: from.name,
+      reason,
+      skipped,
+    };
+    if (skipped === 0) {
+      this.#log.info("Refused {remote} ({name}): {reason}", properties);
+    } else {
+      this.#log.info(
+        "Refused {remote} ({name}): {reason} (and {skipped} more from this address not logged)",
         properties,
       );
     }
@@ -1722,6 +1769,7 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
     }
     // What was left out of the log since its last line, said now.
     this.#refusalLog.close();
+    this.#limitLog.close();
     this.#parts.storeErrors?.close();
     this.#log.info("Stopped");
   }

@@ -11,6 +11,7 @@ import type {
   Command,
   Context,
   InputMode,
+  LimitRefusal,
   SessionControl,
 } from "./commands/command.ts";
 import { dispatch } from "./commands/mod.ts";
@@ -63,6 +64,11 @@ export interface ServerContext {
   ended(session: Session, reason: DisconnectReason): void;
   /** Counts a line received, by kind (the command's name, `blank` ...). */
   counted(kind: string): void;
+  /** Logs a per-address limit's refusal of a session's request. */
+  limited?(
+    refusal: LimitRefusal,
+    from: { remote: string; address: string; name: string },
+  ): void;
   readonly registry: Registry;
   readonly store: Store;
   readonly config: Config;
@@ -195,6 +201,13 @@ export class Session implements SessionControl, Context, Recipient {
   /** Part of {@linkcode Context}: counts a line by kind, for /metrics. */
   counted(kind: string): void {
     this.#server.counted(kind);
+  }
+  /** Part of {@linkcode Context}: a per-address limit refused a request. */
+  limited(refusal: LimitRefusal): void {
+    this.#server.limited?.(refusal, {
+      ...this.#about(),
+      address: this.address,
+    });
   }
   /** Part of {@linkcode Context}. */
   get hasher(): PasswordHasher {

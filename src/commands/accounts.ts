@@ -361,6 +361,7 @@ export const register: Command = {
       ? ctx.registrations
       : null;
     if (limited && !limited.take(session.address)) {
+      ctx.limited?.("too_many_registrations");
       throw new ChatError(
         TEXT.tooManyRegistrations(config.maxRegistrationsPerIp),
       );

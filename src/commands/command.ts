@@ -38,6 +38,12 @@ export interface AskOptions {
   readonly again?: boolean;
 }
 
+/**
+ * A per-address limit that refused what a session asked for, for the log:
+ * `--max-registrations-per-ip`, `--max-new-rooms-per-ip`.
+ */
+export type LimitRefusal = "too_many_registrations" | "too_many_new_rooms";
+
 /** The part of a session a command may touch. */
 export interface SessionControl {
   /** The user, once logged in. */
@@ -148,6 +154,11 @@ export interface Context {
   readonly cluster?: Cluster | null;
   /** Counts a line received, by kind (the command's name ...), for /metrics. */
   counted?(kind: string): void;
+  /**
+   * Tells the server a per-address limit refused this session's request,
+   * for its log (throttled per address there, as refused connections are).
+   */
+  limited?(refusal: LimitRefusal): void;
 }
 
 /** The context of a command that needs a login: the user is there. */

@@ -127,6 +127,7 @@ async function joinRoom(
     ? ctx.newRooms
     : null;
   if (limited && !limited.take(session.address)) {
+    ctx.limited?.("too_many_new_rooms");
     throw new ChatError(TEXT.tooManyNewRooms(config.maxNewRoomsPerIp));
   }
   let room: Room;
