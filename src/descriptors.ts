@@ -14,6 +14,7 @@
  * @module
  */
 
+import type { Server } from "node:net";
 import type { Clock } from "./clock.ts";
 
 /** How often the server checks for free descriptors, in ms. */
@@ -148,4 +149,39 @@ export class DescriptorWatch {
     this.#unreported = 0;
     this.#options.onExhausted(times);
   }
+}
+
+/** A listening port, as it is listened to anew. */
+export interface ListeningPort {
+  server: Server;
+  host: string;
+  port: number;
+  /** Whether its last listening anew failed (and was logged). */
+  failed?: boolean;
+}
+
+/**
+ * Closes a port's listening socket and listens on its host and port again
+ * (the connections it accepted stay open): null, or why it could not. Its
+ * own `error` handlers (which log a failed accept) do not hear a failed
+ * listen: the caller says it once.
+ */
+export function relisten(
+  { server, host, port }: ListeningPort,
+): Promise<unknown> {
+  // As added (a once handler stays once).
+  const handlers = server.rawListeners("error") as ((error: Error) => void)[];
+  server.removeAllListeners("error");
+  let listening: () => void = () => {};
+  return new Promise<unknown>((resolve) => {
+    listening = () => resolve(null);
+    server.close();
+    server.once("error", (error) => resolve(error));
+    server.listen({ host, port }, listening);
+  }).finally(() => {
+    // A failed listen leaves its callback behind: one a second, else.
+    server.off("listening", listening);
+    server.removeAllListeners("error");
+    for (const handler of handlers) server.on("error", handler);
+  });
 }

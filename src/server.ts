@@ -61,7 +61,9 @@ import {
   canCheckDescriptors,
   DESCRIPTOR_CHECK_MS,
   DescriptorWatch,
+  type ListeningPort,
   outOfDescriptors,
+  relisten,
 } from "./descriptors.ts";
 import { PasswordHasher, type ScryptParams } from "./passwords.ts";
 import { ADDRESS_FAILURE_MS } from "./commands/accounts.ts";
@@ -1693,6 +1695,12 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
           const error = await relisten(port);
           if (error === null) {
             stopped.delete(port);
+            // Its failure was said: so is its coming back.
+            if (port.failed) {
+              this.#log.info("Listening again on port {port}", {
+                port: port.port,
+              });
+            }
             port.failed = false;
           } else if (!port.failed) {
             // Once, not at every check that tries again.
@@ -1773,34 +1781,6 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
     this.#parts.storeErrors?.close();
     this.#log.info("Stopped");
   }
-}
-
-/** A listening port, as it is listened to anew. */
-interface ListeningPort {
-  server: Server;
-  host: string;
-  port: number;
-  /** Whether its last listening anew failed (and was logged). */
-  failed?: boolean;
-}
-
-/**
- * Closes a port's listening socket and listens on its host and port again
- * (the connections it accepted stay open): null, or why it could not. Its
- * own `error` handlers (which log a failed accept) do not hear a failed
- * listen: the caller says it once.
- */
-function relisten({ server, host, port }: ListeningPort): Promise<unknown> {
-  const handlers = server.listeners("error") as ((error: Error) => void)[];
-  server.removeAllListeners("error");
-  return new Promise<unknown>((resolve) => {
-    server.close();
-    server.once("error", (error) => resolve(error));
-    server.listen({ host, port }, () => resolve(null));
-  }).finally(() => {
-    server.removeAllListeners("error");
-    for (const handler of handlers) server.on("error", handler);
-  });
 }
 
 /** Sends one line to a refused connection and closes it, without waiting. */

@@ -1,5 +1,10 @@
 import assert from "node:assert/strict";
-import { DESCRIPTOR_LOG_MS, DescriptorWatch } from "../src/descriptors.ts";
+import { createServer, type Server } from "node:net";
+import {
+  DESCRIPTOR_LOG_MS,
+  DescriptorWatch,
+  relisten,
+} from "../src/descriptors.ts";
 import { FakeClock } from "./fake_clock.ts";
 import { Client, ServerProcess, TIMEOUT_MS } from "./helpers.ts";
 
@@ -114,6 +119,55 @@ Deno.test("DescriptorWatch says every time descriptors run out that the ports st
   listens = true;
   await watch.update(false);
   assert.equal(watch.exhausted, false);
+});
+
+/** Listens on `port` (0: a free one) of loopback; the port it has. */
+function listening(server: Server, port = 0): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen({ host: "127.0.0.1", port }, () => {
+      server.off("error", reject);
+      resolve((server.address() as { port: number }).port);
+    });
+  });
+}
+
+Deno.test("relisten() answers why a port could not listen again, leaves no listener behind, and gives the port back its own error handlers", async () => {
+  const port = createServer();
+  const number = await listening(port);
+  const logged: unknown[] = [];
+  port.on("error", (error) => logged.push(error));
+  const other = createServer();
+  try {
+    // Another takes the port in the gap: each try fails, and says why.
+    port.close();
+    await listening(other, number);
+    for (let i = 0; i < 3; i++) {
+      const error = await relisten({
+        server: port,
+        host: "127.0.0.1",
+        port: number,
+      });
+      assert.match(String(error), /EADDRINUSE|in use/i);
+    }
+    assert.equal(port.listenerCount("listening"), 0);
+    assert.equal(port.listenerCount("error"), 1);
+    assert.deepEqual(
+      logged,
+      [],
+      "the port's own handler heard no failed listen",
+    );
+    await new Promise((resolve) => other.close(resolve));
+    assert.equal(
+      await relisten({ server: port, host: "127.0.0.1", port: number }),
+      null,
+    );
+    assert.equal(port.listenerCount("listening"), 0);
+    assert.equal(port.listenerCount("error"), 1);
+  } finally {
+    port.close();
+    other.close();
+  }
 });
 
 /** Waits until the server's log matches `pattern`. */
