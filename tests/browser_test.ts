@@ -1157,6 +1157,75 @@ browserTest(
 );
 
 browserTest(
+  "Log out pressed while the page logs in again, before the server's answer came, logs out: the answer brings no chat back",
+  async (chromium) => {
+    const clock = new FakeClock();
+    await using server = await startServer({
+      httpPort: 0,
+      clock,
+      resumeSeconds: 60,
+    });
+    (await registered(server.addr.port, "dora")).close();
+    await using tel = await Client.login(server.addr.port, "tel");
+    await using proxy = TcpProxy.open(server.httpAddr!.port);
+    await using page = await chromium.open(pageUrl(proxy.port));
+    const loggedOut = () =>
+      page.waitFor(() =>
+        document.body.dataset.phase === "login" &&
+        document.getElementById("login-message").textContent ===
+          "You have logged out."
+      );
+    /**
+     * Down for longer than the server waits; back, the page sends
+     * `login NAME` on its own, and Log out is pressed at once, before the
+     * page reads anything more (the server's answer is a frame still to
+     * come, read after this).
+     */
+    const loseSessionAndLogOut = async (name: string) => {
+      proxy.hold();
+      await proxy.cut();
+      await page.waitFor(() => !document.getElementById("banner").hidden);
+      await withTimeout(clock.untilPending(1), 10_000, "the session to wait");
+      clock.advance(60_000);
+      await tel.expect(`${name} has left the room.`);
+      await page.page.evaluate(() => {
+        const send = WebSocket.prototype.send;
+        WebSocket.prototype.send = function (this: WebSocket, data) {
+          send.call(this, data);
+          if (typeof data === "string" && data.startsWith("login ")) {
+            WebSocket.prototype.send = send;
+            queueMicrotask(() => document.getElementById("logout").click());
+          }
+        };
+      });
+      proxy.release();
+    };
+
+    // A guest: the server logs it in, and its room frame, come after the
+    // click, put the page back in the chat, the socket logged in.
+    await page.login("ann");
+    await tel.expect("ann has entered the room.");
+    await loseSessionAndLogOut("ann");
+    await tel.expect("ann has entered the room.");
+    await tel.expect("ann has left the room.");
+    await loggedOut();
+    await page.screenshot("relogin-logged-out");
+
+    // An account: the password question, come after the click, is
+    // cancelled, and the form's next login is not taken for its answer.
+    await page.page.$eval("#login-name", (input: Dom) => input.value = "");
+    await page.login("dora", PASSWORD);
+    await tel.expect("dora has entered the room.");
+    await loseSessionAndLogOut("dora");
+    await loggedOut();
+    await page.page.$eval("#login-name", (input: Dom) => input.value = "");
+    await page.login("bob");
+    await tel.expect("bob has entered the room.");
+    assertHealthy(page, [/WebSocket connection to .* failed/]);
+  },
+);
+
+browserTest(
   "a line the page sent before the server's question reached it, taken for the answer, leaves no password box open",
   async (chromium) => {
     await using server = await startServer({ httpPort: 0, floodRate: 0 });

@@ -1298,7 +1298,7 @@ function onLines(frame) {
     const lost = conn.lost;
     if (
       lost !== null && TEXTS.nameTaken.test(lines[0]) &&
-      lost.tries < MAX_TAKE_BACK_TRIES
+      lost.tries < MAX_TAKE_BACK_TRIES && !session.leaving
     ) {
       // The server gives a session back only once it has seen its old
       // socket close; until then it holds the name. The page tries to take
@@ -1560,6 +1560,12 @@ function onPrompt(frame) {
     session.wrongPassword = false;
     return;
   }
+  if (session.leaving && session.relogin) {
+    // Log out was pressed while logging in again: the blank line sent with
+    // it cancels this question, and "/logout" follows.
+    session.prompt = null;
+    return;
+  }
   // Logging in again to an account: the mark says why the password is
   // asked (the session was lost), not only once it is given, and the
   // status "Connected", as nobody, has its reason above the question.
@@ -1590,6 +1596,9 @@ function onAnswered() {
  * @param {any} frame
  */
 function onRoom(frame) {
+  // Logged in again after Log out was pressed: "/logout" is on its way
+  // (see the Log out button), and the close that follows goes to the form.
+  if (session.leaving && session.relogin) return;
   const firstLogin = session.phase === "login";
   const relogin = session.relogin;
   session.me = String(frame.you);
@@ -3893,10 +3902,16 @@ ui.joinForm.addEventListener("submit", (/** @type {Event} */ event) => {
 ui.roomsRefresh.addEventListener("click", askRooms);
 ui.loadOlder.addEventListener("click", loadOlder);
 ui.logout.addEventListener("click", () => {
-  // Logging in again, the server asks for the password: the socket is up,
-  // and the question is ended with it, below. Not asked anything yet, or
-  // offline: the page alone goes to the form.
-  if ((session.me === null && session.prompt === null) || !conn.ready) {
+  // Logging in again on an open socket (`login NAME` sent, its answer not
+  // yet come, or the password asked): the server finishes that login, and
+  // its answer (a guest's room frame) put the page back in the chat, still
+  // logged in, had the page alone gone to the form. It logs out, below.
+  // Logged in to nothing, or offline: the page alone goes to the form.
+  const relogging = session.relogin && conn.ready;
+  if (
+    (session.me === null && session.prompt === null && !relogging) ||
+    !conn.ready
+  ) {
     // Offline: the server still holds the session, and its name, for the
     // resume time; the next socket ends it.
     const token = session.me !== null ? conn.token : null;
@@ -3908,8 +3923,11 @@ ui.logout.addEventListener("click", () => {
   session.leaving = true;
   // A question open (a password being chosen, the current one, the one to
   // log in again) would take "/logout" for its answer, and the page stayed
-  // logged in: a blank line cancels it first, as on leaving the page.
-  if (session.prompt !== null) {
+  // logged in: a blank line cancels it first, as on leaving the page. So
+  // too while logging in again: the password may be asked (or asked again,
+  // if wrong) with the question not here yet, and to a guest a blank line
+  // is nothing.
+  if (session.prompt !== null || relogging) {
     sendNow("");
     session.prompt = null;
   }
