@@ -3935,6 +3935,39 @@ browserTest(
 );
 
 browserTest(
+  "a private message the server refuses comes back to the message box",
+  async (chromium) => {
+    await using server = await startServer({ httpPort: 0 });
+    await using page = await chromium.open(pageUrl(server.httpAddr!.port));
+    await page.login("ann");
+    const box = () => page.page.$eval("#message", (input: Dom) => input.value);
+    {
+      await using tel = await Client.login(server.addr.port, "tel");
+      await tel.send("msg ann psst");
+      await page.click('#sidebar [data-private="tel"]');
+      await page.waitForMessage("tel", "psst");
+      // Delivered: this one is answered, and is not the one to come back.
+      await page.type("got it");
+      await tel.waitFor((line) => line.endsWith("ann: got it"));
+    }
+    await page.waitFor(() =>
+      document.getElementById("person-status").textContent === "Not in #main"
+    );
+    // The box was cleared on send, and the text lost with it.
+    await page.type("are you still there?");
+    await page.waitForLine('No one called "tel" is online');
+    assert.equal(await box(), "are you still there?");
+    // Typed as a command, in the room: it comes back as typed.
+    await page.page.$eval("#message", (input: Dom) => input.value = "");
+    await page.click('#room-list [data-room="main"]');
+    await page.type("/msg @nobody see you at eight");
+    await page.waitForLine('No one called "nobody" is online');
+    assert.equal(await box(), "/msg @nobody see you at eight");
+    assertHealthy(page);
+  },
+);
+
+browserTest(
   "a run of joins and leaves is one line that opens to show them all",
   async (chromium) => {
     await using server = await startServer({ httpPort: 0 });

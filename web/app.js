@@ -91,6 +91,7 @@ const TEXTS = {
   lineTooLong: /^Line too long \(max (\d+) bytes\)$/,
   awayNow: /^You are marked as away(?:: (.*))?$/,
   backNow: /^You are (?:no longer|not) marked as away$/,
+  privateToSelf: "You cannot send a private message to yourself",
 };
 
 /**
@@ -422,10 +423,11 @@ const inputHistory = {
 };
 
 /**
- * The last few lines typed and sent, each with what went to the server:
- * one the server refuses as too long comes back to the message box.
+ * The last few lines typed and sent, each with what went to the server and
+ * the conversation it was typed in: one the server refuses (as too long; a
+ * private message it could not deliver) comes back to the message box.
  *
- * @type {{ value: string, line: string }[]}
+ * @type {{ value: string, line: string, key: string }[]}
  */
 const sentTyped = [];
 
@@ -1247,6 +1249,10 @@ function onLines(frame) {
   conn.lastLine = lines[lines.length - 1];
   const tooLong = isError ? lines[0].match(TEXTS.lineTooLong) : null;
   if (tooLong !== null) restoreTooLong(Number(tooLong[1]));
+  if (isError && session.me !== null) restoreRefusedMsg(lines[0]);
+  // Kept for an account offline: that private message is answered.
+  const keptFor = isError ? null : lines[0].match(TEXTS.offlineKept);
+  if (keptFor !== null) takeSentMsg(keptFor[1]);
   const welcome = lines[0].match(TEXTS.welcome);
   if (welcome !== null) {
     session.serverName = welcome[1];
@@ -1885,6 +1891,8 @@ function onPrivate(event) {
   if (session.me === null) return;
   const outgoing = sameName(event.from, session.me);
   const peer = outgoing ? String(event.to) : String(event.from);
+  // Delivered: no refusal is to come for it.
+  if (outgoing) takeSentMsg(peer);
   const conversation = addPrivateLine(
     String(event.from),
     String(event.to),
@@ -3158,7 +3166,7 @@ function submitMessage() {
  */
 function keepSent(value, line) {
   if (CARRIES_PASSWORD.test(value.trim())) return;
-  sentTyped.push({ value, line });
+  sentTyped.push({ value, line, key: currentKey });
   if (sentTyped.length > 5) sentTyped.shift();
 }
 
@@ -3180,6 +3188,62 @@ function restoreTooLong(max) {
       renderHint();
     }
     return;
+  }
+}
+
+/** A private message as the page sends it: `msg NAME TEXT`. */
+const SENT_MSG = /^\/?msg\s+(\S+)\s/i;
+
+/**
+ * The server's refusals of a private message, each with the name it was to
+ * (src/text.ts: noSuchUser, offlineFull and offlineYoursFull, clusterAway,
+ * notDelivered).
+ */
+const MSG_REFUSED = [
+  TEXTS.noSuchUser,
+  TEXTS.offlineRefused,
+  /^The other servers cannot be reached right now: your message to (\S+) was not sent$/,
+  /^(\S+)'s server is not answering: your message was not delivered$/,
+];
+
+/**
+ * The oldest private message to `name` typed and not yet answered, taken
+ * from those kept (the server answers lines in order), or null.
+ *
+ * @param {string} name
+ */
+function takeSentMsg(name) {
+  for (let index = 0; index < sentTyped.length; index++) {
+    const to = sentTyped[index].line.match(SENT_MSG);
+    if (to === null || !sameName(to[1], name)) continue;
+    return sentTyped.splice(index, 1)[0];
+  }
+  return null;
+}
+
+/**
+ * An error that may refuse a private message (no one of that name online,
+ * their offline messages full, their server away; one to oneself): what
+ * was typed comes back to the message box, if it is empty and shows the
+ * same conversation, rather than be lost with the box cleared on send. Up
+ * brings it back too, as any line sent.
+ *
+ * @param {string} line the error's first line
+ */
+function restoreRefusedMsg(line) {
+  let name = line === TEXTS.privateToSelf ? session.me : null;
+  for (const pattern of MSG_REFUSED) {
+    const match = line.match(pattern);
+    if (match !== null) name = match[1];
+  }
+  if (name === null) return;
+  const sent = takeSentMsg(name);
+  if (
+    sent !== null && ui.message.value === "" && session.prompt === null &&
+    sent.key === currentKey
+  ) {
+    ui.message.value = sent.value;
+    renderHint();
   }
 }
 
