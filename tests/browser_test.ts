@@ -3839,6 +3839,12 @@ browserTest(
       document.getElementById("person-status").textContent ===
         "Offline: too many messages wait for them; yours was not kept"
     );
+    // Not kept: it comes back to the message box.
+    assert.equal(
+      await page.page.$eval("#message", (input: Dom) => input.value),
+      "second",
+    );
+    await page.page.$eval("#message", (input: Dom) => input.value = "");
     // whois of the account offline says so too.
     await page.type("/whois tel");
     await page.waitForLine(

@@ -1250,9 +1250,6 @@ function onLines(frame) {
   const tooLong = isError ? lines[0].match(TEXTS.lineTooLong) : null;
   if (tooLong !== null) restoreTooLong(Number(tooLong[1]));
   if (isError && session.me !== null) restoreRefusedMsg(lines[0]);
-  // Kept for an account offline: that private message is answered.
-  const keptFor = isError ? null : lines[0].match(TEXTS.offlineKept);
-  if (keptFor !== null) takeSentMsg(keptFor[1]);
   const welcome = lines[0].match(TEXTS.welcome);
   if (welcome !== null) {
     session.serverName = welcome[1];
@@ -1891,7 +1888,8 @@ function onPrivate(event) {
   if (session.me === null) return;
   const outgoing = sameName(event.from, session.me);
   const peer = outgoing ? String(event.to) : String(event.from);
-  // Delivered: no refusal is to come for it.
+  // Delivered (or kept for an account offline, which has its copy too): no
+  // refusal is to come for it.
   if (outgoing) takeSentMsg(peer);
   const conversation = addPrivateLine(
     String(event.from),
