@@ -1212,7 +1212,8 @@ browserTest(
     await page.screenshot("relogin-logged-out");
 
     // An account: the password question, come after the click, is
-    // cancelled, and the form's next login is not taken for its answer.
+    // cancelled by the blank line sent first (else "logout" was taken for
+    // its password), and the form logs in anew.
     await page.page.$eval("#login-name", (input: Dom) => input.value = "");
     await page.login("dora", PASSWORD);
     await tel.expect("dora has entered the room.");
