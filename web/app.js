@@ -427,7 +427,7 @@ const inputHistory = {
  * the conversation it was typed in: one the server refuses (as too long; a
  * private message it could not deliver) comes back to the message box.
  *
- * @type {{ value: string, line: string, key: string }[]}
+ * @type {{ value: string, line: string, key: string, at: number }[]}
  */
 const sentTyped = [];
 
@@ -3164,9 +3164,16 @@ function submitMessage() {
  */
 function keepSent(value, line) {
   if (CARRIES_PASSWORD.test(value.trim())) return;
-  sentTyped.push({ value, line, key: currentKey });
+  sentTyped.push({ value, line, key: currentKey, at: Date.now() });
   if (sentTyped.length > 5) sentTyped.shift();
 }
+
+/**
+ * How long a line sent is taken to be waiting for its answer, in ms: one
+ * answered by something the page does not recognise (a mute, a store
+ * error) is not brought back by a later refusal meant for another line.
+ */
+const SENT_ANSWER_MS = 10_000;
 
 /**
  * The server refused a line as longer than `max` bytes: the last one typed
@@ -3206,15 +3213,21 @@ const MSG_REFUSED = [
 
 /**
  * The oldest private message to `name` typed and not yet answered, taken
- * from those kept (the server answers lines in order), or null.
+ * from those kept (the server answers lines in order), or null. One sent
+ * more than {@link SENT_ANSWER_MS} ago is dropped instead: it was answered
+ * by something the page did not take for a refusal.
  *
  * @param {string} name
  */
 function takeSentMsg(name) {
+  const now = Date.now();
   for (let index = 0; index < sentTyped.length; index++) {
-    const to = sentTyped[index].line.match(SENT_MSG);
+    const sent = sentTyped[index];
+    const to = sent.line.match(SENT_MSG);
     if (to === null || !sameName(to[1], name)) continue;
-    return sentTyped.splice(index, 1)[0];
+    sentTyped.splice(index, 1);
+    if (now - sent.at <= SENT_ANSWER_MS) return sent;
+    index--;
   }
   return null;
 }
@@ -3755,6 +3768,8 @@ function toLogin(reason, isError = true) {
   session.queue = [];
   session.away = null;
   pendingEntries.splice(0);
+  // What this user typed is not the next one's to be given back.
+  sentTyped.length = 0;
   session.room = null;
   session.rooms = [];
   session.roomsAsked = [];
