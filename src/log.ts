@@ -44,7 +44,7 @@ const DROPPED =
 
 /** Dropped records not told yet, and whether a line telling them is out. */
 let unreported = 0;
-let reporting = false;
+let reporting: Promise<void> | null = null;
 
 /**
  * Says how many records the sink dropped (stderr took them slower than they
@@ -63,11 +63,13 @@ function droppedLines(count: number): void {
     }
     return;
   }
-  if (!reporting) void reportDropped();
+  if (reporting === null) {
+    // Cleared once done (never before this is set: .finally runs later).
+    reporting = reportDropped().finally(() => reporting = null);
+  }
 }
 
 async function reportDropped(): Promise<void> {
-  reporting = true;
   try {
     while (unreported > 0 && !stopping) {
       let bytes = droppedLine();
@@ -77,8 +79,6 @@ async function reportDropped(): Promise<void> {
     }
   } catch {
     // stderr is gone: nobody is left to tell.
-  } finally {
-    reporting = false;
   }
 }
 
@@ -129,6 +129,8 @@ export async function startLogging(level: LogLevelName): Promise<void> {
 export async function stopLogging(): Promise<void> {
   stopping = true;
   await dispose();
+  // A warning being written is finished first, not cut into.
+  await reporting;
   // Counts that came while a warning was being written, told now: the
   // sink's last one tells only what it dropped since its own last.
   if (unreported > 0) {
