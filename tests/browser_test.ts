@@ -3975,6 +3975,53 @@ browserTest(
 );
 
 browserTest(
+  "a refusal brings back no message answered by something else, nor one typed before a logout",
+  async (chromium) => {
+    await using server = await startServer({ httpPort: 0, ops: ["root"] });
+    const port = server.addr.port;
+    await using root = await registered(port, "root", { from: "127.0.0.2" });
+    const tel = await Client.login(port, "tel", { from: "127.0.0.3" });
+    await using page = await chromium.open(pageUrl(server.httpAddr!.port));
+    await page.login("ann");
+    await root.waitFor("ann has entered the room.");
+    const box = () => page.page.$eval("#message", (input: Dom) => input.value);
+    const count = (text: string) =>
+      page.page.$$eval(
+        ".log:not([hidden]) .entry",
+        (entries, text) =>
+          entries.filter((entry: Dom) => entry.textContent.includes(text))
+            .length,
+        text,
+      );
+    await root.send("mute ann 1h shh");
+    await page.waitForLine("You are muted");
+    // Answered by the mute: a refusal the page does not count.
+    await page.type("/msg tel hi");
+    await page.waitFor(() =>
+      [...document.querySelectorAll(".log:not([hidden]) .entry")].filter((
+        entry: Dom,
+      ) => entry.textContent.includes("You are muted")).length === 2
+    );
+    assert.equal(await count("You are muted"), 2);
+    await root.send("unmute ann");
+    await page.waitForLine("You are no longer muted");
+    await page.click("#logout");
+    await root.waitFor("ann has left the room.");
+    await page.waitFor(() => document.body.dataset.phase === "login");
+    await page.page.$eval("#login-name", (input: Dom) => input.value = "");
+    await page.login("bob");
+    await root.waitFor("bob has entered the room.");
+    await tel.send("logout");
+    await tel.closed();
+    // "No one called tel": bob's whois, not ann's message to tel.
+    await page.type("/whois tel");
+    await page.waitForLine('No one called "tel" is online');
+    assert.equal(await box(), "");
+    assertHealthy(page);
+  },
+);
+
+browserTest(
   "a run of joins and leaves is one line that opens to show them all",
   async (chromium) => {
     await using server = await startServer({ httpPort: 0 });
