@@ -3985,14 +3985,6 @@ browserTest(
     await page.login("ann");
     await root.waitFor("ann has entered the room.");
     const box = () => page.page.$eval("#message", (input: Dom) => input.value);
-    const count = (text: string) =>
-      page.page.$$eval(
-        ".log:not([hidden]) .entry",
-        (entries, text) =>
-          entries.filter((entry: Dom) => entry.textContent.includes(text))
-            .length,
-        text,
-      );
     await root.send("mute ann 1h shh");
     await page.waitForLine("You are muted");
     // Answered by the mute: a refusal the page does not count.
@@ -4002,7 +3994,6 @@ browserTest(
         entry: Dom,
       ) => entry.textContent.includes("You are muted")).length === 2
     );
-    assert.equal(await count("You are muted"), 2);
     await root.send("unmute ann");
     await page.waitForLine("You are no longer muted");
     await page.click("#logout");
