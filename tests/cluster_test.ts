@@ -71,7 +71,37 @@ function onTestTimings(...flags: string[]): string[] {
   );
 }
 
-/** What a server's /readyz answers. */
+/**
+ * Two servers of one cluster on a Redis of the test's own: a (node-a) and
+ * b (node-b), whose link goes through a proxy the test can cut.
+ */
+async function cutOffPair(
+  aOptions: Parameters<typeof startServer>[0] = {},
+  bOptions: Parameters<typeof startServer>[0] = {},
+) {
+  const redis = await RedisServer.start();
+  const proxy = RedisProxy.start(redis);
+  const servers: ChatServer[] = [];
+  const close = async () => {
+    for (const server of servers.reverse()) await server.close();
+    await proxy[Symbol.asyncDispose]();
+    await redis[Symbol.asyncDispose]();
+  };
+  try {
+    servers.push(
+      await startServer({ redis: redis.url, nodeId: "node-a", ...aOptions }),
+    );
+    servers.push(
+      await startServer({ redis: proxy.url, nodeId: "node-b", ...bOptions }),
+    );
+  } catch (error) {
+    await close();
+    throw error;
+  }
+  const [a, b] = servers;
+  return { redis, proxy, a, b, [Symbol.asyncDispose]: close };
+}
+
 /**
  * Until `client`'s server knows it is cut off from Redis: a line of theirs
  * is answered that only the people there saw it.
@@ -86,6 +116,7 @@ async function cutOffSeen(client: Client): Promise<void> {
   }
 }
 
+/** What a server's /readyz answers. */
 async function readyz(server: ChatServer): Promise<number> {
   const response = await fetch(
     `http://127.0.0.1:${server.httpAddr!.port}/readyz`,
@@ -2338,19 +2369,11 @@ Deno.test({
     `cluster: a server cut off from Redis while the others were not reads what moderators did meanwhile when it is back${why}`,
   ignore,
   async fn() {
-    await using redis = await RedisServer.start();
-    await using proxy = RedisProxy.start(redis);
-    await using a = await startServer({
-      redis: redis.url,
-      nodeId: "node-a",
-      ops: ["root"],
-    });
-    await using b = await startServer({
-      redis: proxy.url,
-      nodeId: "node-b",
+    await using pair = await cutOffPair({ ops: ["root"] }, {
       ops: ["root", "boss"],
       floodRate: 0,
     });
+    const { proxy, a, b } = pair;
     await using root = await registered(a.addr.port, "root");
     await using carol = await registered(b.addr.port, "carol");
     await using boss = await registered(b.addr.port, "boss");
@@ -2468,14 +2491,8 @@ Deno.test({
     `cluster: a guest who must yield a look-alike of a name registered meanwhile is told the account's name as its owner writes it${why}`,
   ignore,
   async fn() {
-    await using redis = await RedisServer.start();
-    await using proxy = RedisProxy.start(redis);
-    await using a = await startServer({ redis: redis.url, nodeId: "node-a" });
-    await using b = await startServer({
-      redis: proxy.url,
-      nodeId: "node-b",
-      floodRate: 0,
-    });
+    await using pair = await cutOffPair({}, { floodRate: 0 });
+    const { proxy, a, b } = pair;
     await using watcher = await Client.login(b.addr.port, "watcher");
     proxy.cut();
     await cutOffSeen(watcher);
@@ -3043,14 +3060,8 @@ Deno.test({
     `cluster: a user who changed room is seen in the new one from another server once the old room heard them go${why}`,
   ignore,
   async fn() {
-    await using redis = await RedisServer.start();
-    await using proxy = RedisProxy.start(redis);
-    await using a = await startServer({
-      redis: redis.url,
-      nodeId: "node-a",
-      ops: ["root"],
-    });
-    await using b = await startServer({ redis: proxy.url, nodeId: "node-b" });
+    await using pair = await cutOffPair({ ops: ["root"] }, {});
+    const { proxy, a, b } = pair;
     await using root = await registered(a.addr.port, "root");
     await using troll = await Client.login(b.addr.port, "troll");
     await root.waitFor("troll has entered the room.");
@@ -3121,14 +3132,8 @@ Deno.test({
     `cluster: a user still logging in on another server is not found there, never said to be in room ""${why}`,
   ignore,
   async fn() {
-    await using redis = await RedisServer.start();
-    await using proxy = RedisProxy.start(redis);
-    await using a = await startServer({
-      redis: redis.url,
-      nodeId: "node-a",
-      ops: ["root"],
-    });
-    await using b = await startServer({ redis: proxy.url, nodeId: "node-b" });
+    await using pair = await cutOffPair({ ops: ["root"] }, {});
+    const { redis, proxy, a, b } = pair;
     await using root = await registered(a.addr.port, "root");
     await using troll = await Client.connect(b.addr.port);
     await troll.expect("Welcome to TestChat");
@@ -3174,18 +3179,8 @@ Deno.test({
     `cluster: a muted user whose mute was lifted while their server was cut off is told once it is back, once${why}`,
   ignore,
   async fn() {
-    await using redis = await RedisServer.start();
-    await using proxy = RedisProxy.start(redis);
-    await using a = await startServer({
-      redis: redis.url,
-      nodeId: "node-a",
-      ops: ["root"],
-    });
-    await using b = await startServer({
-      redis: proxy.url,
-      nodeId: "node-b",
-      floodRate: 0,
-    });
+    await using pair = await cutOffPair({ ops: ["root"] }, { floodRate: 0 });
+    const { proxy, a, b } = pair;
     await using root = await registered(a.addr.port, "root");
     await using carol = await Client.login(b.addr.port, "carol");
     await using troll = await Client.login(b.addr.port, "troll", {
@@ -3477,19 +3472,11 @@ Deno.test({
     `cluster: what moderators changed while a server was cut off is acted on there though another announcement reached it before it took its places again${why}`,
   ignore,
   async fn() {
-    await using redis = await RedisServer.start();
-    await using proxy = RedisProxy.start(redis);
-    await using a = await startServer({
-      redis: redis.url,
-      nodeId: "node-a",
-      ops: ["root"],
-    });
-    await using b = await startServer({
-      redis: proxy.url,
-      nodeId: "node-b",
+    await using pair = await cutOffPair({ ops: ["root"] }, {
       floodRate: 0,
       httpPort: 0,
     });
+    const { proxy, a, b } = pair;
     await using root = await registered(a.addr.port, "root");
     await using carol = await Client.login(b.addr.port, "carol", {
       from: "127.0.0.32",
