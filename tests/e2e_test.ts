@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { configure, type LogRecord, reset } from "@logtape/logtape";
 import { ChatError, type Command, COMMANDS } from "../main.ts";
 import {
+  captureLog,
   Client,
   startServer,
   talkUntil,
@@ -465,53 +465,42 @@ Deno.test("shutdown tells everyone, flushes and closes", async () => {
 });
 
 Deno.test("a bug in a handler is logged and the session goes on", async () => {
-  const records: LogRecord[] = [];
-  await configure({
-    reset: true,
-    sinks: { memory: (record) => records.push(record) },
-    loggers: [
-      { category: ["chat"], lowestLevel: "error", sinks: ["memory"] },
-      { category: ["logtape", "meta"], lowestLevel: "fatal", sinks: [] },
-    ],
+  await using log = await captureLog(["chat"], "error");
+  const records = log.records;
+  const boom: Command = {
+    name: "boom",
+    usage: "boom",
+    summary: "throw a bug",
+    loginRequired: true,
+    run() {
+      throw new TypeError("a bug in boom");
+    },
+  };
+  const oops: Command = {
+    name: "oops",
+    usage: "oops",
+    summary: "throw a user mistake",
+    loginRequired: true,
+    run() {
+      throw new ChatError("That was your mistake");
+    },
+  };
+  await using server = await startServer({
+    commands: new Map([...COMMANDS, ["boom", boom], ["oops", oops]]),
   });
-  try {
-    const boom: Command = {
-      name: "boom",
-      usage: "boom",
-      summary: "throw a bug",
-      loginRequired: true,
-      run() {
-        throw new TypeError("a bug in boom");
-      },
-    };
-    const oops: Command = {
-      name: "oops",
-      usage: "oops",
-      summary: "throw a user mistake",
-      loginRequired: true,
-      run() {
-        throw new ChatError("That was your mistake");
-      },
-    };
-    await using server = await startServer({
-      commands: new Map([...COMMANDS, ["boom", boom], ["oops", oops]]),
-    });
-    const port = server.addr.port;
-    await using alice = await Client.login(port, "alice");
-    await using bob = await Client.login(port, "bob");
-    await alice.expect("bob has entered the room.");
-    await bob.send("boom");
-    await bob.expect("Sorry, something went wrong; please try again.");
-    await bob.send("oops");
-    await bob.expect("That was your mistake");
-    await bob.send("say still alive");
-    await alice.expect("bob: still alive");
-    await bob.expect("bob: still alive");
-    assert.equal(records.length, 1, "only the bug is logged");
-    const error = records[0].properties.error as Error;
-    assert.equal(error.message, "a bug in boom");
-    assert.match(String(error.stack), /boom/);
-  } finally {
-    await reset();
-  }
+  const port = server.addr.port;
+  await using alice = await Client.login(port, "alice");
+  await using bob = await Client.login(port, "bob");
+  await alice.expect("bob has entered the room.");
+  await bob.send("boom");
+  await bob.expect("Sorry, something went wrong; please try again.");
+  await bob.send("oops");
+  await bob.expect("That was your mistake");
+  await bob.send("say still alive");
+  await alice.expect("bob: still alive");
+  await bob.expect("bob: still alive");
+  assert.equal(records.length, 1, "only the bug is logged");
+  const error = records[0].properties.error as Error;
+  assert.equal(error.message, "a bug in boom");
+  assert.match(String(error.stack), /boom/);
 });

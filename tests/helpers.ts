@@ -7,6 +7,7 @@
 
 import { createConnection, type Socket } from "node:net";
 import { DatabaseSync } from "node:sqlite";
+import { configure, type LogRecord, reset } from "@logtape/logtape";
 import { type ChatServer, serve, type ServeOptions } from "../main.ts";
 import type { ScryptParams } from "../src/passwords.ts";
 import type { FakeClock } from "./fake_clock.ts";
@@ -652,4 +653,24 @@ export async function loginAccount(
   await client.send(`login ${name} ${PASSWORD}`);
   await client.waitFor((line) => line.startsWith("You are logged in as"));
   return client;
+}
+
+/**
+ * Keeps the log records of `category` at `level` and above in memory, in
+ * place of the stderr sink (LogTape's own notes left out), until disposed.
+ */
+export async function captureLog(
+  category: string[],
+  level: "debug" | "info" | "warning" | "error" | "fatal",
+): Promise<{ records: LogRecord[] } & AsyncDisposable> {
+  const records: LogRecord[] = [];
+  await configure({
+    reset: true,
+    sinks: { memory: (record) => records.push(record) },
+    loggers: [
+      { category, lowestLevel: level, sinks: ["memory"] },
+      { category: ["logtape", "meta"], lowestLevel: "fatal", sinks: [] },
+    ],
+  });
+  return { records, [Symbol.asyncDispose]: () => reset() };
 }

@@ -11,6 +11,7 @@ import { SqliteStore } from "../src/store/sqlite.ts";
 import { FakeClock } from "./fake_clock.ts";
 import { missingProgram } from "./required.ts";
 import {
+  captureLog,
   Client,
   loginAll,
   openDatabase,
@@ -479,139 +480,117 @@ Deno.test("RateWindow: at most max per key in the window, and old keys are dropp
 });
 
 Deno.test("a storm of refused connections is a log line per address per 10 s, not one each", async () => {
-  const records: LogRecord[] = [];
-  await configure({
-    reset: true,
-    sinks: { memory: (record) => records.push(record) },
-    loggers: [
-      { category: ["chat", "server"], lowestLevel: "info", sinks: ["memory"] },
-      { category: ["logtape", "meta"], lowestLevel: "fatal", sinks: [] },
-    ],
+  await using log = await captureLog(["chat", "server"], "info");
+  const records = log.records;
+  const clock = new FakeClock();
+  await using server = await startServer({
+    clock,
+    limitLoopback: true,
+    maxNewConnsPerIp: 1,
   });
-  try {
-    const clock = new FakeClock();
-    await using server = await startServer({
-      clock,
-      limitLoopback: true,
-      maxNewConnsPerIp: 1,
-    });
-    const port = server.addr.port;
-    const refusal =
-      "Too many new connections from your address; try again in a few seconds";
-    await using first = await Client.connect(port);
-    await first.expect("Welcome to TestChat");
-    for (let i = 0; i < 20; i++) {
-      await using refused = await Client.connect(port);
-      await refused.expect(refusal);
-    }
-    // Another address is logged on its own.
-    await using elsewhere = await Client.connect(port, { from: "127.0.0.2" });
-    await elsewhere.expect("Welcome to TestChat");
-    await using refusedThere = await Client.connect(port, {
-      from: "127.0.0.2",
-    });
-    await refusedThere.expect(refusal);
-    clock.advance(10_000);
-    await using later = await Client.connect(port);
-    await later.expect("Welcome to TestChat");
-    await using again = await Client.connect(port);
-    await again.expect(refusal);
-    const refusals = records.filter((r) => r.properties.reason === "rate");
-    assert.deepEqual(
-      refusals.map((r) => [
-        String(r.properties.remote).split(":")[0],
-        r.properties.skipped,
-      ]),
-      [["127.0.0.1", 0], ["127.0.0.2", 0], ["127.0.0.1", 19]],
-    );
-  } finally {
-    await reset();
+  const port = server.addr.port;
+  const refusal =
+    "Too many new connections from your address; try again in a few seconds";
+  await using first = await Client.connect(port);
+  await first.expect("Welcome to TestChat");
+  for (let i = 0; i < 20; i++) {
+    await using refused = await Client.connect(port);
+    await refused.expect(refusal);
   }
+  // Another address is logged on its own.
+  await using elsewhere = await Client.connect(port, { from: "127.0.0.2" });
+  await elsewhere.expect("Welcome to TestChat");
+  await using refusedThere = await Client.connect(port, {
+    from: "127.0.0.2",
+  });
+  await refusedThere.expect(refusal);
+  clock.advance(10_000);
+  await using later = await Client.connect(port);
+  await later.expect("Welcome to TestChat");
+  await using again = await Client.connect(port);
+  await again.expect(refusal);
+  const refusals = records.filter((r) => r.properties.reason === "rate");
+  assert.deepEqual(
+    refusals.map((r) => [
+      String(r.properties.remote).split(":")[0],
+      r.properties.skipped,
+    ]),
+    [["127.0.0.1", 0], ["127.0.0.2", 0], ["127.0.0.1", 19]],
+  );
 });
 
 Deno.test("registrations and new rooms a per-address limit refuses are a log line per address per 10 s, not one each", async () => {
-  const records: LogRecord[] = [];
-  await configure({
-    reset: true,
-    sinks: { memory: (record) => records.push(record) },
-    loggers: [
-      { category: ["chat", "server"], lowestLevel: "info", sinks: ["memory"] },
-      { category: ["logtape", "meta"], lowestLevel: "fatal", sinks: [] },
-    ],
+  await using log = await captureLog(["chat", "server"], "info");
+  const records = log.records;
+  const clock = new FakeClock();
+  await using server = await startServer({
+    clock,
+    limitLoopback: true,
+    maxRegistrationsPerIp: 1,
+    maxNewRoomsPerIp: 1,
   });
-  try {
-    const clock = new FakeClock();
-    await using server = await startServer({
-      clock,
-      limitLoopback: true,
-      maxRegistrationsPerIp: 1,
-      maxNewRoomsPerIp: 1,
-    });
-    const port = server.addr.port;
-    const noAccount =
-      "Too many accounts registered from your address (at most 1 an hour); try again later";
-    const noRoom =
-      "Too many new rooms made from your address (at most 1 an hour); join one that exists, or try again later";
-    await using alice = await registered(port, "alice");
-    await alice.send("join r0");
-    await alice.expect('You are now in room "r0".');
-    await using bob = await Client.login(port, "bob");
-    for (let i = 1; i <= 3; i++) {
-      await bob.send(`register ${PASSWORD}`);
-      await bob.expect(noAccount);
-      await alice.send(`join r${i}`);
-      await alice.expect(noRoom);
-    }
-    // Another address is logged on its own.
-    await using carol = await Client.login(port, "carol", {
-      from: "127.0.0.2",
-    });
-    await carol.send("join c0");
-    await carol.expect('You are now in room "c0".');
-    await carol.send("join c1");
-    await carol.expect(noRoom);
-    clock.advance(10_000);
+  const port = server.addr.port;
+  const noAccount =
+    "Too many accounts registered from your address (at most 1 an hour); try again later";
+  const noRoom =
+    "Too many new rooms made from your address (at most 1 an hour); join one that exists, or try again later";
+  await using alice = await registered(port, "alice");
+  await alice.send("join r0");
+  await alice.expect('You are now in room "r0".');
+  await using bob = await Client.login(port, "bob");
+  for (let i = 1; i <= 3; i++) {
     await bob.send(`register ${PASSWORD}`);
-    await bob.waitFor(noAccount);
-    // Left out and not followed by another in the next window: told alone.
-    clock.advance(10_000);
-    const refusals = records.filter((r) =>
-      r.properties.reason === "too_many_registrations" ||
-      r.properties.reason === "too_many_new_rooms"
-    ).map((r) => [
-      r.rawMessage,
-      String(r.properties.remote ?? r.properties.address).split(":")[0],
-      r.properties.name,
-      r.properties.reason,
-      r.properties.skipped,
-    ]);
-    const first = "Refused {remote} ({name}): {reason}";
-    assert.deepEqual(refusals, [
-      [first, "127.0.0.1", "bob", "too_many_registrations", 0],
-      [first, "127.0.0.1", "alice", "too_many_new_rooms", 0],
-      [first, "127.0.0.2", "carol", "too_many_new_rooms", 0],
-      [
-        "Refused {remote} ({name}): {reason} (and {skipped} more from this address not logged)",
-        "127.0.0.1",
-        "bob",
-        "too_many_registrations",
-        2,
-      ],
-      [
-        "Refused {skipped} more {reason} from {address} not logged",
-        "127.0.0.1",
-        undefined,
-        "too_many_new_rooms",
-        2,
-      ],
-    ]);
-    assert.ok(
-      !JSON.stringify(records.map((r) => r.properties)).includes(PASSWORD),
-      "no password",
-    );
-  } finally {
-    await reset();
+    await bob.expect(noAccount);
+    await alice.send(`join r${i}`);
+    await alice.expect(noRoom);
   }
+  // Another address is logged on its own.
+  await using carol = await Client.login(port, "carol", {
+    from: "127.0.0.2",
+  });
+  await carol.send("join c0");
+  await carol.expect('You are now in room "c0".');
+  await carol.send("join c1");
+  await carol.expect(noRoom);
+  clock.advance(10_000);
+  await bob.send(`register ${PASSWORD}`);
+  await bob.waitFor(noAccount);
+  // Left out and not followed by another in the next window: told alone.
+  clock.advance(10_000);
+  const refusals = records.filter((r) =>
+    r.properties.reason === "too_many_registrations" ||
+    r.properties.reason === "too_many_new_rooms"
+  ).map((r) => [
+    r.rawMessage,
+    String(r.properties.remote ?? r.properties.address).split(":")[0],
+    r.properties.name,
+    r.properties.reason,
+    r.properties.skipped,
+  ]);
+  const first = "Refused {remote} ({name}): {reason}";
+  assert.deepEqual(refusals, [
+    [first, "127.0.0.1", "bob", "too_many_registrations", 0],
+    [first, "127.0.0.1", "alice", "too_many_new_rooms", 0],
+    [first, "127.0.0.2", "carol", "too_many_new_rooms", 0],
+    [
+      "Refused {remote} ({name}): {reason} (and {skipped} more from this address not logged)",
+      "127.0.0.1",
+      "bob",
+      "too_many_registrations",
+      2,
+    ],
+    [
+      "Refused {skipped} more {reason} from {address} not logged",
+      "127.0.0.1",
+      undefined,
+      "too_many_new_rooms",
+      2,
+    ],
+  ]);
+  assert.ok(
+    !JSON.stringify(records.map((r) => r.properties)).includes(PASSWORD),
+    "no password",
+  );
 });
 
 Deno.test("LogThrottle: the first per key per window, then how many were left out", () => {

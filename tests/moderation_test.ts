@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
-import { configure, type LogRecord, reset } from "@logtape/logtape";
 import { Moderation } from "../src/moderation.ts";
 import type { Sanction, SanctionKind, Store } from "../src/store/store.ts";
 import { FakeClock } from "./fake_clock.ts";
 import {
+  captureLog,
   Client,
   loginAccount,
   openDatabase,
@@ -331,51 +331,40 @@ Deno.test("a ban on an account refuses it at login, wherever it comes from", asy
 });
 
 Deno.test("the log names the account a ban refused at login and its address, never the password", async () => {
-  const records: LogRecord[] = [];
-  await configure({
-    reset: true,
-    sinks: { memory: (record) => records.push(record) },
-    loggers: [
-      { category: ["chat"], lowestLevel: "info", sinks: ["memory"] },
-      { category: ["logtape", "meta"], lowestLevel: "fatal", sinks: [] },
-    ],
-  });
-  try {
-    await using setup = await withOperator({}, "troll", "imp");
-    const { port, root } = setup;
-    await using imp = await Client.connect(port, { from: "127.0.0.6" });
-    await imp.expect("Welcome to TestChat");
-    await imp.send("login imp");
-    await imp.expect("Password for imp (a blank line cancels):");
-    await root.send("ban troll 7d harassment");
-    assert.match(await root.readLine(), /^Banned troll /);
-    await root.send("ban imp bots");
-    assert.match(await root.readLine(), /^Banned imp /);
-    // Refused before the password is checked (the one-line form) ...
-    await using troll = await Client.connect(port, { from: "127.0.0.5" });
-    await troll.expect("Welcome to TestChat");
-    await troll.send(`login TROLL ${PASSWORD}`);
-    assert.match(await troll.readLine(), /^You are banned from this server /);
-    await troll.closed();
-    // ... and after it, for a ban set while the prompt waited.
-    await imp.send(PASSWORD);
-    assert.match(await imp.readLine(), /^You are banned from this server /);
-    await imp.closed();
-    const refused = records.filter((r) =>
-      r.rawMessage === "Refused login as {name} from {remote}: banned"
-    ).map((r) => [String(r.properties.name), String(r.properties.remote)]);
-    assert.equal(refused.length, 2, JSON.stringify(refused));
-    assert.equal(refused[0][0], "troll");
-    assert.match(refused[0][1], /^127\.0\.0\.5:\d+$/);
-    assert.equal(refused[1][0], "imp");
-    assert.match(refused[1][1], /^127\.0\.0\.6:\d+$/);
-    const logged = JSON.stringify(
-      records.map((r) => [r.message, r.properties]),
-    );
-    assert.ok(!logged.includes(PASSWORD), "no password");
-  } finally {
-    await reset();
-  }
+  await using log = await captureLog(["chat"], "info");
+  const records = log.records;
+  await using setup = await withOperator({}, "troll", "imp");
+  const { port, root } = setup;
+  await using imp = await Client.connect(port, { from: "127.0.0.6" });
+  await imp.expect("Welcome to TestChat");
+  await imp.send("login imp");
+  await imp.expect("Password for imp (a blank line cancels):");
+  await root.send("ban troll 7d harassment");
+  assert.match(await root.readLine(), /^Banned troll /);
+  await root.send("ban imp bots");
+  assert.match(await root.readLine(), /^Banned imp /);
+  // Refused before the password is checked (the one-line form) ...
+  await using troll = await Client.connect(port, { from: "127.0.0.5" });
+  await troll.expect("Welcome to TestChat");
+  await troll.send(`login TROLL ${PASSWORD}`);
+  assert.match(await troll.readLine(), /^You are banned from this server /);
+  await troll.closed();
+  // ... and after it, for a ban set while the prompt waited.
+  await imp.send(PASSWORD);
+  assert.match(await imp.readLine(), /^You are banned from this server /);
+  await imp.closed();
+  const refused = records.filter((r) =>
+    r.rawMessage === "Refused login as {name} from {remote}: banned"
+  ).map((r) => [String(r.properties.name), String(r.properties.remote)]);
+  assert.equal(refused.length, 2, JSON.stringify(refused));
+  assert.equal(refused[0][0], "troll");
+  assert.match(refused[0][1], /^127\.0\.0\.5:\d+$/);
+  assert.equal(refused[1][0], "imp");
+  assert.match(refused[1][1], /^127\.0\.0\.6:\d+$/);
+  const logged = JSON.stringify(
+    records.map((r) => [r.message, r.properties]),
+  );
+  assert.ok(!logged.includes(PASSWORD), "no password");
 });
 
 Deno.test("a ban set while a login waits at its password prompt refuses it there", async () => {
