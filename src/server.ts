@@ -853,16 +853,12 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
 
   #refused(remote: Deno.NetAddr, reason: RefusalReason): void {
     this.#parts.metrics.refused.inc(reason);
-    const skipped = this.#refusalLog.admit(addressKey(remote.hostname));
-    if (skipped === null) return;
-    const properties = { remote: formatAddr(remote), reason, skipped };
-    if (skipped === 0) this.#log.info("Refused {remote}: {reason}", properties);
-    else {
-      this.#log.info(
-        "Refused {remote}: {reason} (and {skipped} more from this address not logged)",
-        properties,
-      );
-    }
+    this.#logRefusal(
+      this.#refusalLog,
+      addressKey(remote.hostname),
+      "Refused {remote}: {reason}",
+      { remote: formatAddr(remote), reason },
+    );
   }
 
   /**
@@ -873,22 +869,32 @@ export class ChatServer implements AsyncDisposable, ClusterHost {
     reason: LimitRefusal,
     from: { remote: string; address: string; name: string },
   ): void {
-    const skipped = this.#limitLog.admit(`${reason} ${from.address}`);
+    this.#logRefusal(
+      this.#limitLog,
+      `${reason} ${from.address}`,
+      "Refused {remote} ({name}): {reason}",
+      { remote: from.remote, name: from.name, reason },
+    );
+  }
+
+  /**
+   * Logs `message` unless `throttle` holds it back for `key`: the first in
+   * its window as it is, a later one with how many were not logged between.
+   */
+  #logRefusal(
+    throttle: LogThrottle,
+    key: string,
+    message: string,
+    properties: Record<string, unknown>,
+  ): void {
+    const skipped = throttle.admit(key);
     if (skipped === null) return;
-    const properties = {
-      remote: from.remote,
-      name: from.name,
-      reason,
-      skipped,
-    };
-    if (skipped === 0) {
-      this.#log.info("Refused {remote} ({name}): {reason}", properties);
-    } else {
-      this.#log.info(
-        "Refused {remote} ({name}): {reason} (and {skipped} more from this address not logged)",
-        properties,
-      );
-    }
+    this.#log.info(
+      skipped === 0
+        ? message
+        : `${message} (and {skipped} more from this address not logged)`,
+      { ...properties, skipped },
+    );
   }
 
   /** A plain port's connection: admitted and a session, or refused. */
