@@ -269,7 +269,7 @@ export class Session implements SessionControl, Context, Recipient {
    * what it was sent, and one that is not may still have it queued when
    * the wait gives up. The output knows; a failed write has discarded it.
    */
-  async flushed(timeoutMs: number): Promise<boolean> {
+  async flushed(timeoutMs = FLUSH_MS): Promise<boolean> {
     await this.#output.drained(timeoutMs);
     return this.#output.written;
   }

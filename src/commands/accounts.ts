@@ -205,22 +205,17 @@ export async function welcome(
     // "reply" answers the last of them, as it would have live.
     const last = messages.at(-1)!.event;
     user.lastPrivateFrom = { user: null, name: last.from, at: last.at };
-    if (await session.flushed(DELIVERY_MS)) {
+    // Let go of once written, within the 2 s a closing session gets to
+    // flush; past it they are kept, and the next login shows them again.
+    // The wait holds up the user's next line, so it is short: at most
+    // `--offline-max` messages, which the kernel usually takes at once (in
+    // 2 s a reader at 30 KB/s takes 50 of a KiB). One slower than that is
+    // shown them twice rather than not at all.
+    if (await session.flushed()) {
       await store.ackMessages(account.key, messages).catch(unlessAway);
     }
   }
 }
-
-/**
- * How long a login waits for its offline messages to be written; past it
- * they are not let go of, and the next login shows them again. The wait
- * holds up the user's next line, so it is short: what waits is a few
- * lines, at most `--offline-max` messages, which the kernel usually takes
- * at once, and in 2 s a reader at about 30 KB/s has taken 50 messages of a
- * KiB. One slower than that (or whose socket is full) is shown them twice
- * rather than not at all. The same 2 s as a closing session's flush.
- */
-const DELIVERY_MS = 2000;
 
 /** Rethrows `error` unless the store is away or failing (its disk). */
 function unlessAway(error: unknown): void {

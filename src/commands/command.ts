@@ -83,8 +83,9 @@ export interface SessionControl {
    * connection failed, and for a page whose socket is away. Written is
    * not read: the kernel has the bytes, and a peer lost after that (or one
    * that closed only its side, which may still read) is not seen.
+   * Default: the 2 s a closing session gets to flush.
    */
-  flushed(timeoutMs: number): Promise<boolean>;
+  flushed(timeoutMs?: number): Promise<boolean>;
   /** Aborted when the session ends: what it waits for can be called off. */
   readonly signal: AbortSignal;
   /**
