@@ -26,12 +26,14 @@ export const join: Command = {
   loginRequired: true,
   needsArgs: true,
   async run(ctx, typed) {
+    // "#den", as IRC writes a channel (and the page a room), is the room
+    // den: a room name never has a "#".
+    const room = ctx.registry.roomName(typed.replace(/^#(?=\S)/, ""));
     // Read from the store and then joined: the sweep of quiet rooms keeps
     // it meanwhile (else it could forget what this join has just shown).
-    const { key } = ctx.registry.roomName(typed.replace(/^#(?=\S)/, ""));
-    const done = ctx.registry.opening(key);
+    const done = ctx.registry.opening(room.key);
     try {
-      await joinRoom(ctx, typed, 0);
+      await joinRoom(ctx, room, 0);
     } finally {
       done();
     }
@@ -44,16 +46,17 @@ export const join: Command = {
  */
 const JOIN_TRIES = 3;
 
-/** `join`'s work; `tries`: how many times it started again already. */
+/**
+ * `join`'s work, for the room `typed` (its name as typed, checked, and its
+ * key); `tries`: how many times it started again already.
+ */
 async function joinRoom(
   ctx: UserContext,
-  typed: string,
+  typed: { name: string; key: string },
   tries: number,
 ): Promise<void> {
   const { user, registry, store, config, session, moderation, cluster } = ctx;
-  // "#den", as IRC writes a channel (and the page a room), is the room
-  // den: a room name never has a "#".
-  const { name, key } = registry.roomName(typed.replace(/^#(?=\S)/, ""));
+  const { name, key } = typed;
   const ban = moderation.find("ban", key, subjectOf(user));
   // A ban on an address does not keep out the room's owner (or a server
   // operator). A claimed room stays in the registry of the server where it
