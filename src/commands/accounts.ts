@@ -8,7 +8,6 @@
 
 import { ChatError } from "../errors.ts";
 import type { PrivateEvent } from "../events.ts";
-import { isLoopback } from "../limits.ts";
 import { log } from "../log.ts";
 import { foldName, skeleton } from "../names.ts";
 import { MIN_PASSWORD_CHARS, type TurnOptions } from "../passwords.ts";
@@ -20,7 +19,12 @@ import {
 } from "../store/store.ts";
 import { formatDate, TEXT } from "../text.ts";
 import { roomShown, sanctionText } from "./moderation.ts";
-import type { Command, Context, UserContext } from "./command.ts";
+import {
+  type Command,
+  type Context,
+  takePlace,
+  type UserContext,
+} from "./command.ts";
 
 /** Wrong passwords one connection may type before it is closed. */
 export const MAX_PASSWORD_TRIES = 3;
@@ -351,16 +355,12 @@ export const register: Command = {
     // Taken before the password is asked for (and given back unless the
     // account is made): one address cannot take every name, nor keep the
     // hasher busy for the logins of everyone else.
-    const limited = ctx.registrations &&
-        (config.limitLoopback || !isLoopback(user.hostname))
-      ? ctx.registrations
-      : null;
-    if (limited && !limited.take(session.address)) {
-      ctx.limited?.("too_many_registrations");
-      throw new ChatError(
-        TEXT.tooManyRegistrations(config.maxRegistrationsPerIp),
-      );
-    }
+    const limited = takePlace(
+      ctx,
+      ctx.registrations,
+      "too_many_registrations",
+      TEXT.tooManyRegistrations(config.maxRegistrationsPerIp),
+    );
     let created = false;
     try {
       const password = await askNew(

@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { RateWindow } from "../limits.ts";
+import { isLoopback, type RateWindow } from "../limits.ts";
 import type { Clock } from "../clock.ts";
 import type { Config } from "../config.ts";
 import type { ChatEvent, ChatLine } from "../events.ts";
@@ -293,4 +293,26 @@ export async function findElsewhere(
   if (!cluster.up) throw new ChatError(TEXT.notHereClusterAway(name));
   const there = await cluster.find(name);
   return there === null || there.room === "" ? null : there;
+}
+
+/**
+ * Takes a place in `window`, a per-address limit (`--max-...-per-ip`), for
+ * the user's address, or throws `refusal` (and has the server log it as
+ * `reason`). Null when no limit holds (none set, or loopback without
+ * `--limit-loopback`), else the window, to give the place back to if what
+ * it was taken for is not done.
+ */
+export function takePlace(
+  ctx: UserContext,
+  window: RateWindow | null | undefined,
+  reason: LimitRefusal,
+  refusal: string,
+): RateWindow | null {
+  if (!window) return null;
+  if (!ctx.config.limitLoopback && isLoopback(ctx.user.hostname)) return null;
+  if (!window.take(ctx.session.address)) {
+    ctx.limited?.(reason);
+    throw new ChatError(refusal);
+  }
+  return window;
 }

@@ -1,6 +1,5 @@
 import { ChatError } from "../errors.ts";
 import { foldName } from "../names.ts";
-import { isLoopback } from "../limits.ts";
 import {
   type Sanction,
   type Store,
@@ -8,7 +7,12 @@ import {
   StoreUnavailable,
 } from "../store/store.ts";
 import { TEXT } from "../text.ts";
-import type { Command, Context, UserContext } from "./command.ts";
+import {
+  type Command,
+  type Context,
+  takePlace,
+  type UserContext,
+} from "./command.ts";
 import type { Room, User } from "../room.ts";
 import { sanctionText, subjectOf } from "./moderation.ts";
 import { renamedElsewhere } from "./ignore.ts";
@@ -123,16 +127,16 @@ async function joinRoom(
   // A room new here and to the store keeps its lines for good: one address
   // may not make room after room. Checked and taken with no await before
   // the join that makes it.
-  const limited = ctx.newRooms && state === undefined &&
+  const limited = state === undefined &&
       registry.rooms.get(key) === undefined &&
-      !moderation.isOperator(user.account) &&
-      (config.limitLoopback || !isLoopback(user.hostname))
-    ? ctx.newRooms
+      !moderation.isOperator(user.account)
+    ? takePlace(
+      ctx,
+      ctx.newRooms,
+      "too_many_new_rooms",
+      TEXT.tooManyNewRooms(config.maxNewRoomsPerIp),
+    )
     : null;
-  if (limited && !limited.take(session.address)) {
-    ctx.limited?.("too_many_new_rooms");
-    throw new ChatError(TEXT.tooManyNewRooms(config.maxNewRoomsPerIp));
-  }
   let room: Room;
   try {
     room = registry.join(user, state?.name ?? name, state);
