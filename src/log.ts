@@ -56,11 +56,7 @@ let reporting: Promise<void> | null = null;
 function droppedLines(count: number): void {
   unreported += count;
   if (stopping) {
-    try {
-      Deno.stderr.writeSync(droppedLine());
-    } catch {
-      // stderr is gone: nobody is left to tell.
-    }
+    tellDroppedNow();
     return;
   }
   if (reporting === null) {
@@ -77,6 +73,15 @@ async function reportDropped(): Promise<void> {
         bytes = bytes.subarray(await Deno.stderr.write(bytes));
       }
     }
+  } catch {
+    // stderr is gone: nobody is left to tell.
+  }
+}
+
+/** Tells the records dropped so far at once, as the process ends. */
+function tellDroppedNow(): void {
+  try {
+    Deno.stderr.writeSync(droppedLine());
   } catch {
     // stderr is gone: nobody is left to tell.
   }
@@ -133,11 +138,5 @@ export async function stopLogging(): Promise<void> {
   await reporting;
   // Counts that came while a warning was being written, told now: the
   // sink's last one tells only what it dropped since its own last.
-  if (unreported > 0) {
-    try {
-      Deno.stderr.writeSync(droppedLine());
-    } catch {
-      // stderr is gone: nobody is left to tell.
-    }
-  }
+  if (unreported > 0) tellDroppedNow();
 }

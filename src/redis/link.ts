@@ -254,8 +254,8 @@ export class Subscriber {
   readonly #client: Client;
   readonly #answerMs: number;
 
-  /** `answerMs`: as its link's. Default {@linkcode ANSWER_MS}. */
-  constructor(client: Client, answerMs = ANSWER_MS) {
+  /** `answerMs`: as its link's. */
+  constructor(client: Client, answerMs: number) {
     this.#client = client;
     this.#answerMs = answerMs;
   }
