@@ -86,6 +86,10 @@ const TEXTS = {
     /^(\S+) is offline and will get your message at their next login$/,
   offlineRefused: /^(\S+) is offline and has .* waiting.*; yours was not kept$/,
   noSuchUser: /^No one called "(.*)" is online$/,
+  clusterAway:
+    /^The other servers cannot be reached right now: your message to (\S+) was not sent$/,
+  notDelivered:
+    /^(\S+)'s server is not answering: your message was not delivered$/,
   replyGone: /^(\S+), who wrote to you, has logged out$/,
   whoisOffline: /^(\S+) is a registered user, offline \(last logged in /,
   lineTooLong: /^Line too long \(max (\d+) bytes\)$/,
@@ -3207,8 +3211,8 @@ const SENT_MSG = /^\/?msg\s+(\S+)\s/i;
 const MSG_REFUSED = [
   TEXTS.noSuchUser,
   TEXTS.offlineRefused,
-  /^The other servers cannot be reached right now: your message to (\S+) was not sent$/,
-  /^(\S+)'s server is not answering: your message was not delivered$/,
+  TEXTS.clusterAway,
+  TEXTS.notDelivered,
 ];
 
 /**
