@@ -94,6 +94,8 @@ export class Registry {
   readonly #online = new Set<User>();
   /** Users by the skeleton of their name, to refuse look-alikes. */
   readonly #lookalikes = new Map<string, User>();
+  /** Users who ignore an account: its next login is ignored by them too. */
+  readonly #accountIgnorers = new Set<User>();
   readonly #rooms = new Map<string, Room>();
   /**
    * Rooms by the skeleton of their name, to refuse look-alikes: usually one,
@@ -173,6 +175,13 @@ export class Registry {
     const { name, key, look } = this.#claimable(typedName, null);
     const user = new User(name, key, { ...options, date: this.#clock.date() });
     user.account = options.account ?? null;
+    if (user.account !== null) {
+      // Logging out and in again (or from another connection) must not
+      // shake off an ignore: an account's name is nobody else's.
+      for (const other of this.#accountIgnorers) {
+        if (other.ignoresAccount(user.account)) other.ignore(user);
+      }
+    }
     this.#users.set(key, user);
     this.#online.add(user);
     this.#lookalikes.set(look, user);
@@ -485,7 +494,28 @@ export class Registry {
     this.#lookalikes.delete(skeleton(user.name));
     this.#leaveRoom(user);
     user.endIgnores();
+    this.#accountIgnorers.delete(user);
     this.#cluster?.loggedOut(user);
+  }
+
+  /**
+   * `user` stops seeing `target`'s lines and private messages, and, if
+   * `target` is an account, those of its next logins; false if ignored
+   * already.
+   */
+  ignore(user: User, target: User): boolean {
+    if (!user.ignore(target)) return false;
+    if (target.account !== null) this.#accountIgnorers.add(user);
+    return true;
+  }
+
+  /**
+   * `user` ignores the account `key` (named `name`), online on another
+   * server: its logins here are ignored too.
+   */
+  ignoreAccount(user: User, key: string, name: string): void {
+    user.ignoreAccount(key, name);
+    this.#accountIgnorers.add(user);
   }
 
   /** Checks that `typedName` may be taken by `user` (null: a newcomer). */

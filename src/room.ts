@@ -100,6 +100,11 @@ export class User {
   /** Those who ignore this user: told to stop when this user logs out. */
   #ignoredBy: Set<User> | null = null;
   /**
+   * Accounts ignored, by key to their name as last seen: an account's name
+   * is its own, so its next login is ignored too (a guest's is anyone's).
+   */
+  #ignoringAccounts: Map<string, string> | null = null;
+  /**
    * Users of other servers ignored, by the id of their session there to
    * their name as last seen; made on first use.
    */
@@ -173,9 +178,15 @@ export class User {
         ) return true;
       }
     }
+    if (this.#ignoringAccounts?.has(key)) return true;
     if (this.#ignoring === null) return false;
     for (const other of this.#ignoring) if (other.key === key) return true;
     return false;
+  }
+
+  /** Whether this user ignores the account `key` (at its next login too). */
+  ignoresAccount(key: string): boolean {
+    return this.#ignoringAccounts?.has(key) ?? false;
   }
 
   /**
@@ -279,13 +290,36 @@ export class User {
     if (this.#ignoring.has(other)) return false;
     this.#ignoring.add(other);
     (other.#ignoredBy ??= new Set()).add(this);
+    if (other.account !== null) {
+      (this.#ignoringAccounts ??= new Map()).set(other.account, other.name);
+    }
     return true;
+  }
+
+  /**
+   * Stops showing the lines of the account `key` (named `name`), online
+   * elsewhere or not yet: its next login here is ignored too.
+   */
+  ignoreAccount(key: string, name: string): void {
+    (this.#ignoringAccounts ??= new Map()).set(key, name);
   }
 
   /** Shows `other`'s lines again. */
   unignore(other: User): void {
     this.#ignoring?.delete(other);
     other.#ignoredBy?.delete(this);
+    if (other.account !== null) this.#ignoringAccounts?.delete(other.account);
+  }
+
+  /**
+   * Shows the lines of the account `key` again while it is not online
+   * here: returns its name as last seen, or null if it was not ignored.
+   */
+  unignoreAccount(key: string): string | null {
+    const name = this.#ignoringAccounts?.get(key);
+    if (name === undefined) return null;
+    this.#ignoringAccounts!.delete(key);
+    return name;
   }
 
   /**
@@ -299,6 +333,12 @@ export class User {
     for (const other of this.#ignoring ?? []) other.#ignoredBy?.delete(this);
     this.#ignoredBy = null;
     this.#ignoring = null;
+    this.#ignoringAccounts = null;
+  }
+
+  /** The names of the accounts this user ignores, online or not. */
+  get ignoredAccounts(): string[] {
+    return this.#ignoringAccounts ? [...this.#ignoringAccounts.values()] : [];
   }
 
   /** The users this user ignores. */

@@ -1082,6 +1082,61 @@ Deno.test({
 
 Deno.test({
   name:
+    `cluster: an ignored account on another server stays ignored when it logs in again, there or here${why}`,
+  ignore,
+  async fn() {
+    await using c = await cluster(2, { floodRate: 0 });
+    const [a, b] = c.ports;
+    await using alice = await Client.login(a, "alice");
+    await using carol = await Client.login(b, "carol");
+    await alice.waitFor("carol has entered the room.");
+    {
+      await using mal = await registered(b, "mal");
+      await alice.waitFor("mal has entered the room.");
+      await alice.send("ignore mal");
+      await alice.expect("You are ignoring mal");
+      await mal.send("logout");
+      await alice.waitFor("mal has left the room.");
+      await mal.closed();
+    }
+    for (const port of [b, a]) {
+      await using mal = await loginAccount(port, "mal");
+      await alice.waitFor("mal has entered the room.");
+      await mal.send("say still here");
+      await mal.send("msg alice psst");
+      await mal.waitFor("[private to alice] psst");
+      await carol.waitFor("mal: still here");
+      await carol.send("say after mal");
+      // Nothing of mal's comes first (both were sent before carol's line).
+      await alice.expect("carol: after mal");
+      assert.deepEqual(await alice.sync(), [], `logged in on ${port}`);
+      await mal.send("logout");
+      await alice.waitFor("mal has left the room.");
+      await mal.closed();
+    }
+    // Ignored while on alice's server, back on the other one.
+    {
+      await using pat = await registered(a, "pat");
+      await alice.waitFor("pat has entered the room.");
+      await alice.send("ignore pat");
+      await alice.expect("You are ignoring pat");
+      await pat.send("logout");
+      await alice.waitFor("pat has left the room.");
+      await pat.closed();
+    }
+    await using pat = await loginAccount(b, "pat");
+    await alice.waitFor("pat has entered the room.");
+    await pat.send("say from b");
+    await carol.waitFor("pat: from b");
+    await carol.send("say after pat");
+    await alice.expect("carol: after pat");
+    await alice.send("ignore");
+    await alice.expect("You are ignoring: mal, pat");
+  },
+});
+
+Deno.test({
+  name:
     `cluster: a new room may not look like one open on another server, nor two made at once on two servers look alike${why}`,
   ignore,
   async fn() {

@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { FakeClock } from "./fake_clock.ts";
-import { Client, loginAll, registered, startServer } from "./helpers.ts";
+import {
+  Client,
+  loginAccount,
+  loginAll,
+  registered,
+  startServer,
+} from "./helpers.ts";
 import { WsClient } from "./ws_helpers.ts";
 
 Deno.test("join moves you: the old room sees you leave, the new one arrive", async () => {
@@ -423,6 +429,55 @@ Deno.test("ignore hides a user's lines and private messages; unignore brings the
   await alice.expect("bob: and now?");
   await alice.send("unignore bob");
   await alice.expect('You are not ignoring anyone called "bob"');
+});
+
+Deno.test("an ignored account stays ignored when it logs in again, from a new connection or in its own place", async () => {
+  await using server = await startServer();
+  const port = server.addr.port;
+  await using party = await loginAll(port, "alice", "carol");
+  const [alice, carol] = party;
+  {
+    await using mal = await registered(port, "mal");
+    await alice.waitFor("mal has entered the room.");
+    await alice.send("ignore mal");
+    await alice.expect("You are ignoring mal");
+    await mal.send("logout");
+    await alice.expect("mal has left the room.");
+  }
+  // Logged out and in again: the pest's lines and messages stay hidden.
+  await using again = await loginAccount(port, "mal");
+  await alice.expect("mal has entered the room.");
+  await again.send("say back again");
+  await again.send("msg alice psst");
+  await carol.waitFor("mal: back again");
+  // Its own place taken from another connection, as a second device does.
+  await using taken = await loginAccount(port, "mal");
+  await again.closed();
+  await taken.send("say and again");
+  await carol.waitFor("mal: and again");
+  assert.deepEqual(await alice.sync(), [
+    "mal has left the room.",
+    "mal has entered the room.",
+  ], "alice sees mal come and go, and none of what mal says");
+  await alice.send("ignore");
+  await alice.expect("You are ignoring: mal");
+  await carol.send("say carol here");
+  await alice.expect("carol: carol here");
+  await alice.send("history");
+  await alice.expectLines([
+    'The last 1 line of "main" (2 from people you ignore left out):',
+    "[history] carol: carol here",
+  ]);
+  // Unignored while logged out: seen again at the next login.
+  await taken.send("logout");
+  await alice.waitFor("mal has left the room.");
+  await alice.send("ignore");
+  await alice.expect("You are ignoring: mal");
+  await alice.send("unignore mal");
+  await alice.expect("You are no longer ignoring mal");
+  await using seen = await loginAccount(port, "mal");
+  await seen.send("say seen now");
+  await alice.waitFor("mal: seen now");
 });
 
 Deno.test("join skips ignored users' lines in the replay", async () => {

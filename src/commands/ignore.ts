@@ -16,7 +16,8 @@ export const ignore: Command = takesOneName({
   summary: "stop seeing NAME's lines and private messages (alone: the list)",
   details: [
     "NAME is not told. It follows NAME through a change of name, and lasts",
-    "until you or NAME log out.",
+    "until you log out, or NAME does if a guest (an account is ignored at",
+    "its next login too).",
   ],
   loginRequired: true,
   async run(ctx, name) {
@@ -25,26 +26,40 @@ export const ignore: Command = takesOneName({
       const online = await renamedElsewhere(ctx);
       const names = user.ignored.filter((u) => registry.isOnline(u))
         .map((u) => u.name);
-      session.reply(
-        TEXT.ignoreList([...names, ...user.ignoredElsewhereOnline(online)]),
-      );
+      // An account is ignored logged out too; one ignored on another
+      // server, now here, is listed once.
+      const all = new Set([
+        ...names,
+        ...user.ignoredElsewhereOnline(online),
+        ...user.ignoredAccounts,
+      ]);
+      session.reply(TEXT.ignoreList([...all]));
       return;
     }
     if (registry.find(name) === undefined) {
       // On another server of the cluster: ignored by their session there.
       const there = await findElsewhere(ctx, name);
       if (there !== null) {
-        if (!user.ignoreElsewhere(there.login ?? null, there.key, there.name)) {
+        // An account is ignored by its name, which only it can hold: its
+        // next session, there or here, is ignored too.
+        const account = there.account ?? null;
+        const login = account === null ? there.login ?? null : null;
+        if (!user.ignoreElsewhere(login, there.key, there.name)) {
           throw new ChatError(TEXT.alreadyIgnoring(there.name));
         }
+        if (account !== null) registry.ignoreAccount(user, account, there.name);
         session.reply(TEXT.ignoring(there.name));
         return;
       }
     }
     const target = registry.get(name);
     if (target === user) throw new ChatError(TEXT.ignoreSelf);
-    if (!user.ignore(target)) {
+    if (!registry.ignore(user, target)) {
       throw new ChatError(TEXT.alreadyIgnoring(target.name));
+    }
+    // In a cluster, an account's next session may be on another server.
+    if (ctx.cluster && target.account !== null) {
+      user.ignoreElsewhere(null, target.key, target.name);
     }
     session.reply(TEXT.ignoring(target.name));
   },
@@ -64,14 +79,19 @@ export const unignore: Command = takesOneName({
     const target = user.ignored.find((u) => u.key === key);
     if (target !== undefined) {
       user.unignore(target);
+      // An account ignored while on another server: by its name there too.
+      user.unignoreElsewhere(key, online);
       session.reply(TEXT.unignored(target.name));
       return;
     }
-    // On another server of the cluster: named as they were last seen, as
-    // one here is, not as typed.
+    // On another server of the cluster, or an account logged out: named as
+    // they were last seen, as one here is, not as typed.
     const there = user.unignoreElsewhere(key, online);
-    if (there === null) throw new ChatError(TEXT.notIgnoring(name));
-    session.reply(TEXT.unignored(there));
+    const account = user.unignoreAccount(key);
+    if (there === null && account === null) {
+      throw new ChatError(TEXT.notIgnoring(name));
+    }
+    session.reply(TEXT.unignored(there ?? account!));
   },
 });
 
