@@ -837,6 +837,32 @@ Deno.test("one sender leaves at most their share of an offline account's message
   }
 });
 
+Deno.test("an account that changes the letter case of its name still has only its share of an offline account's messages", async () => {
+  await using server = await startServer({
+    offlineMax: 5,
+    offlinePerSender: 2,
+  });
+  const port = server.addr.port;
+  (await registered(port, "alice")).close();
+  await using mal = await registered(port, "mal");
+  for (const text of ["one", "two"]) {
+    await mal.send(`msg alice ${text}`);
+    await mal.expectLines([
+      `[private to alice] ${text}`,
+      "alice is offline and will get your message at their next login",
+    ]);
+  }
+  // The only change of name an account may make: it is still one sender.
+  for (const name of ["Mal", "MAL"]) {
+    await mal.send(`nick ${name}`);
+    await mal.waitFor((line) => line.endsWith(`is now known as ${name}.`));
+    await mal.send("msg alice three");
+    await mal.expect(
+      "alice is offline and has 2 of your messages waiting, the most one sender may leave; yours was not kept",
+    );
+  }
+});
+
 Deno.test("reply answers an offline message's guest sender who is still online", async () => {
   await using server = await startServer();
   const port = server.addr.port;

@@ -483,6 +483,7 @@ export function storeContract(
     assert.equal(await leave("one", "bob"), "kept");
     assert.equal(await leave("two", "bob"), "kept");
     assert.equal(await leave("three", "bob"), "sender", "bob's share is full");
+    assert.equal(await leave("three", "Bob"), "sender", "whatever the case");
     assert.equal(await leave("four", "carol"), "kept", "carol still may");
     assert.equal(await leave("five", "carol"), "kept");
     assert.equal(await leave("six", "dave"), "kept");

@@ -133,8 +133,9 @@ const LEAVE_MESSAGE = new Script(`
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1])
 if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end
 local mine = 0
+local sender = string.lower(ARGV[5])
 for _, json in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
-  if cjson.decode(json).from == ARGV[5] then mine = mine + 1 end
+  if string.lower(cjson.decode(json).from) == sender then mine = mine + 1 end
 end
 if mine >= tonumber(ARGV[6]) then return 2 end
 redis.call('ZADD', KEYS[1], ARGV[3], ARGV[4])

@@ -499,8 +499,11 @@ export class SqliteDatabase {
         to,
         options.since,
       );
+      // One sender whatever the letter case of their name: an account may
+      // change only that (as Redis's script, ASCII's case).
       const waiting = this.#get(
-        "SELECT count(*) AS n, count(CASE WHEN sender = ? THEN 1 END) AS mine " +
+        "SELECT count(*) AS n, " +
+          "count(CASE WHEN lower(sender) = lower(?) THEN 1 END) AS mine " +
           "FROM offline WHERE recipient = ?",
         event.from,
         to,
