@@ -4,6 +4,7 @@ import {
   Client,
   PASSWORD,
   registered,
+  ServerProcess,
   startServer,
   TIMEOUT_MS,
   withTimeout,
@@ -1279,4 +1280,39 @@ Deno.test("a question's end is an answered frame, also when a line sent before t
       { type: "reply", lines: ["Wrong password"] },
     ],
   );
+});
+
+Deno.test("a line sent as soon as the 101 is in, before the server's hello, is not lost", async () => {
+  // Its own process: in this one, the server's side of the upgrade would
+  // run to its end before the client's read of the 101 resumed.
+  await using server = await ServerProcess.start(
+    ServerProcess.mainArgs("--db", ":memory:").filter((arg) =>
+      arg !== "--no-http"
+    ).concat("--http-port", "0", "--http-host", "127.0.0.1"),
+  );
+  const port = await withTimeout(
+    (async () => {
+      while (true) {
+        const match = server.stderr.match(/Serving HTTP on [^\s]*:(\d+)/);
+        if (match) return Number(match[1]);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    })(),
+    TIMEOUT_MS,
+    "the Serving HTTP line",
+  );
+  // A client need not wait for hello (a telnet user need not wait for the
+  // greeting either). Lost, it was one such line in two or so: twenty that
+  // all arrive do not do so by chance.
+  for (let i = 0; i < 20; i++) {
+    using ws = await RawWebSocket.open(port);
+    assert.match(ws.status, /^HTTP\/1\.1 101 /);
+    await ws.send(`login early${i}`);
+    const room = await withTimeout(
+      ws.waitFor((frame) => frame.type === "room"),
+      TIMEOUT_MS,
+      `the room frame of early${i}'s login`,
+    );
+    assert.equal(room.you, `early${i}`);
+  }
 });

@@ -616,6 +616,11 @@ export function upgradeWebSocket(
   if (plainRequest(request)) return null;
   const node = upgradeSocket(request);
   if (node === null) return null;
+  // Deno's WebSocket reads the socket's descriptor itself: node must stop
+  // reading it first, or a frame the client sends as soon as it has the 101
+  // (before the server's hello) can be read by node, for nobody, and lost
+  // (measured: about one such first line in two).
+  node.socket.pause();
   try {
     return Deno.upgradeWebSocket(request, {
       idleTimeout: 60,
@@ -623,6 +628,7 @@ export function upgradeWebSocket(
       head: node.head,
     });
   } catch {
+    node.socket.resume();
     return null;
   }
 }
