@@ -6,6 +6,7 @@
  */
 
 import { createConnection, type Socket } from "node:net";
+import { connect as connectTls } from "node:tls";
 import { DatabaseSync } from "node:sqlite";
 import { configure, type LogRecord, reset } from "@logtape/logtape";
 import { type ChatServer, serve, type ServeOptions } from "../main.ts";
@@ -110,6 +111,33 @@ export class NodeConn implements ByteConn {
       const socket = createConnection({ host, port, localAddress: from });
       socket.once("error", reject);
       socket.once("connect", () => {
+        socket.off("error", reject);
+        resolve(new NodeConn(socket));
+      });
+    });
+  }
+
+  /**
+   * TLS to `host:port` from the local address `from`, trusting `ca` (PEM),
+   * for the name `servername`: what `Deno.connectTls` cannot do (it cannot
+   * choose the local address either).
+   */
+  static connectTls(
+    host: string,
+    port: number,
+    options: { from: string; ca: string; servername: string },
+  ): Promise<NodeConn> {
+    return new Promise((resolve, reject) => {
+      const raw = createConnection({ host, port, localAddress: options.from });
+      raw.once("error", reject);
+      const socket = connectTls({
+        socket: raw,
+        ca: options.ca,
+        servername: options.servername,
+      });
+      socket.once("error", reject);
+      socket.once("secureConnect", () => {
+        raw.off("error", reject);
         socket.off("error", reject);
         resolve(new NodeConn(socket));
       });

@@ -1,6 +1,6 @@
 /**
  * Programs the tests start (telnet, tmux, openssl, InspIRCd, ss,
- * redis-server, Chromium): where one is missing, the tests that need it are
+ * redis-server, Chromium, nginx): where one is missing, the tests that need it are
  * ignored with the reason, but in CI (`CI` set, as `.ci/run` does, which
  * installs them all) that is an error: a missing program must not turn into
  * a green run that tested less.

@@ -189,6 +189,19 @@ export class RawWebSocket implements Disposable {
     const conn: ByteConn = from === undefined
       ? await Deno.connect({ hostname: "127.0.0.1", port })
       : await NodeConn.connect("127.0.0.1", port, from);
+    return await RawWebSocket.over(conn, port, headers, query);
+  }
+
+  /**
+   * Opens `/ws` over a connection made elsewhere (TLS to a proxy, say), its
+   * Host `127.0.0.1:port`.
+   */
+  static async over(
+    conn: ByteConn,
+    port: number,
+    headers: Record<string, string> = {},
+    query = "",
+  ): Promise<RawWebSocket> {
     await conn.write(upgradeRequest(port, headers, query));
     return new RawWebSocket(conn, await readHead(conn));
   }
