@@ -1014,3 +1014,82 @@ Deno.test("join: a room this server stopped listening to while it was read is li
     String(shown),
   );
 });
+
+/**
+ * An account `name` whose password is `password` (hashed by the server's
+ * own hasher, so that its parameters are today's).
+ */
+async function accountWith(
+  server: Awaited<ReturnType<typeof fakeServer>>,
+  name: string,
+  password: string,
+): Promise<void> {
+  const hasher = server.context(new FakeSession()).hasher;
+  assert.ok(
+    await server.store.createAccount({
+      key: name,
+      name,
+      skeleton: skeleton(name),
+      hash: await hasher.hash(password),
+      created: 0,
+      lastLogin: null,
+    }),
+  );
+}
+
+/**
+ * Holds the next call of the hasher's `verify` at a gate (later ones go
+ * straight through), as holdFirst() holds a store read.
+ */
+function holdVerify(ctx: Context): ReturnType<typeof storeGate> {
+  const gate = storeGate();
+  const { hasher } = ctx;
+  const verify = hasher.verify.bind(hasher);
+  let first = true;
+  hasher.verify = async (...args) => {
+    if (first) {
+      first = false;
+      await gate.wait();
+    }
+    return verify(...args);
+  };
+  return gate;
+}
+
+Deno.test("login: a password changed while the old one is being hashed does not let the old one in", async () => {
+  await using server = await fakeServer();
+  await accountWith(server, "alice", "old secret");
+  const owner = new FakeSession();
+  await run(server.context(owner), "login alice old secret");
+  assert.equal(owner.user?.account, "alice");
+  // Someone who knows the old password tries it; its hash waits its turn
+  // while the owner changes the password.
+  const thief = new FakeSession();
+  const gate = holdVerify(server.context(thief));
+  const trying = run(server.context(thief), "login alice old secret");
+  await gate.reached;
+  owner.answers = ["old secret", "new secret", "new secret"];
+  assert.ok(
+    (await run(server.context(owner), "password")).includes(
+      "Your password is changed.",
+    ),
+  );
+  gate.open();
+  assert.deepEqual(await trying, ["Wrong password"]);
+  assert.equal(thief.user, null);
+  assert.equal(owner.ended, false, "the owner's session is not taken over");
+  assert.ok(server.registry.isOnline(owner.user!));
+});
+
+Deno.test("login: an account deleted while its password is being hashed is not logged in to", async () => {
+  await using server = await fakeServer();
+  await accountWith(server, "alice", "old secret");
+  const late = new FakeSession();
+  const gate = holdVerify(server.context(late));
+  const trying = run(server.context(late), "login alice old secret");
+  await gate.reached;
+  await server.store.deleteAccount("alice");
+  gate.open();
+  assert.deepEqual(await trying, ['The account "alice" no longer exists']);
+  assert.equal(late.user, null);
+});

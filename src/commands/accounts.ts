@@ -115,21 +115,30 @@ async function tryPassword(
   // Checked against the password as it is now, not as it was when the prompt
   // opened: one changed (or an account deleted) while this try waited at the
   // prompt or for its delay must not let the old password in.
-  const current = await store.accountFor(account.key, "");
-  if (current === null) throw new ChatError(TEXT.accountGone(account.name));
+  let current = await store.accountFor(account.key, "");
   // A password is what lies between the first and the last character that
   // is not a space, as "login NAME PASSWORD" reads it on one line, in NFC
   // (passwordForm()). A hash made before those rules is tried with what was
   // typed: trimmed but not normalized, then as it came at a prompt.
   const hashed = passwordForm(password);
   let matched: string | null = null;
-  for (const form of new Set([hashed, password.trim(), password])) {
-    if (await hasher.verify(form, current.hash, queued(ctx))) {
-      matched = form;
-      break;
+  while (matched === null) {
+    if (current === null) throw new ChatError(TEXT.accountGone(account.name));
+    const checked: Account = current;
+    for (const form of new Set([hashed, password.trim(), password])) {
+      if (await hasher.verify(form, checked.hash, queued(ctx))) {
+        matched = form;
+        break;
+      }
     }
+    if (matched === null) break;
+    // A hash takes seconds in a queue: a password changed (or an account
+    // deleted, or made again) meanwhile must not let the old one in. It is
+    // checked against the hash as it is now, as if the change came first.
+    current = await store.accountFor(account.key, "");
+    if (current?.hash !== checked.hash) matched = null;
   }
-  if (matched !== null) {
+  if (matched !== null && current !== null) {
     // A hash made with weaker parameters than today's, or of a form before
     // today's rules, is made again now, while the password is at hand, so
     // that it is not kept any longer (and the next login costs one hash).
