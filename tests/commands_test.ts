@@ -1093,3 +1093,25 @@ Deno.test("login: an account deleted while its password is being hashed is not l
   assert.deepEqual(await trying, ['The account "alice" no longer exists']);
   assert.equal(late.user, null);
 });
+
+Deno.test("msg to an offline account that logs in while the account is read reaches them once, now", async () => {
+  await using server = await fakeServer();
+  const { store } = server;
+  await accountWith(server, "alice", "old secret");
+  const bob = new FakeSession();
+  await run(server.context(bob), "login bob");
+  // Whether alice is an account is read; she logs in meanwhile, and her
+  // login finds nothing waiting.
+  const gate = holdFirst(store, "accountFor");
+  const sending = run(server.context(bob), "msg alice hi");
+  await gate.reached;
+  const alice = new FakeSession();
+  await run(server.context(alice), "login alice old secret");
+  assert.equal(alice.user?.account, "alice");
+  alice.take();
+  assert.deepEqual(bob.take(), ["alice has entered the room."]);
+  gate.open();
+  assert.deepEqual(await sending, ["[private to alice] hi"]);
+  assert.deepEqual(alice.take(), ["[private] bob: hi"]);
+  assert.deepEqual(await store.waitingMessages("alice", 0), [], "not kept");
+});

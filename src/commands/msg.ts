@@ -92,6 +92,12 @@ export const msg: Command = takesName({
     if (here) return sendPrivate(ctx, here, text);
     // Not online: kept for an account, refused for anyone else.
     const account = await ctx.store.accountFor(foldName(name), "");
+    // Logged in here while the account was read: their login's read of
+    // what waits for them may be done already, so it goes to them now.
+    // Nobody here, it is kept with no await from here to the write, which
+    // the store makes before a login's read that comes after.
+    const since = findHere(ctx.registry, name);
+    if (since) return sendPrivate(ctx, since, text);
     if (account === null) throw new ChatError(TEXT.noSuchUser(name));
     checkNotMuted(ctx, null);
     await leaveMessage(ctx, account, text);
