@@ -331,6 +331,22 @@ export function storeContract(
     assert.equal(await store.createAccount(account("alice")), true);
   });
 
+  test("a password or login recorded for an account deleted meanwhile makes nothing, and the name can be registered again", async (store) => {
+    // A `password` (or a rehash at login) whose account went while its
+    // hash was made.
+    await store.createAccount(account("alice"));
+    await store.deleteAccount("alice");
+    await store.setPassword("alice", "late-hash");
+    // Or a login's record, of a login to it that was under way.
+    await store.recordLogin("alice", T0 + DAY, { address: "192.0.2.1" });
+    assert.equal(await store.accountFor("alice", "alice"), null);
+    assert.equal(await store.createAccount(account("alice")), true);
+    assert.equal(
+      (await store.accountFor("alice", "alice"))?.hash,
+      "hash-of-alice",
+    );
+  });
+
   test(
     "failed logins count per account and per address",
     async (store, fixture) => {

@@ -86,6 +86,24 @@ redis.call('SET', KEYS[2], ARGV[1])
 redis.call('HSET', KEYS[3], ARGV[1], ARGV[3])
 return 1`);
 
+/**
+ * An account's new hash, if the account is still there: a plain HSET would
+ * make a hash of one field under a key deleted meanwhile, which reads as no
+ * account but keeps CREATE_ACCOUNT from ever making it again.
+ */
+const SET_PASSWORD = new Script(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'hash', ARGV[1])
+return 1`);
+
+/** A login's time (and address, if ARGV[2]), as SET_PASSWORD: if still there. */
+const RECORD_LOGIN = new Script(`
+redis.call('DEL', KEYS[2])
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'last_login', ARGV[1])
+if ARGV[2] == '1' then redis.call('HSET', KEYS[1], 'last_address', ARGV[3]) end
+return 1`);
+
 const DELETE_ACCOUNT = new Script(`
 local prefix, key = ARGV[1], ARGV[2]
 local skeleton = redis.call('HGET', KEYS[1], 'skeleton')
@@ -449,7 +467,7 @@ export class RedisStore implements Store {
 
   async setPassword(key: string, hash: string): Promise<void> {
     await this.#written();
-    await this.#link.call("HSET", this.#key(`account:${key}`), "hash", hash);
+    await this.#link.eval(SET_PASSWORD, [this.#key(`account:${key}`)], [hash]);
   }
 
   async deleteAccount(key: string): Promise<void> {
@@ -506,13 +524,13 @@ export class RedisStore implements Store {
     options: { address?: string } = {},
   ): Promise<void> {
     await this.#written();
-    const fields: (string | number)[] = ["last_login", at];
-    if (options.address !== undefined) {
-      fields.push("last_address", options.address);
-    }
-    await this.#link.transaction([
-      ["DEL", this.#key(`fail:account:${key}`)],
-      ["HSET", this.#key(`account:${key}`), ...fields],
+    await this.#link.eval(RECORD_LOGIN, [
+      this.#key(`account:${key}`),
+      this.#key(`fail:account:${key}`),
+    ], [
+      at,
+      options.address === undefined ? "0" : "1",
+      options.address ?? "",
     ]);
   }
 
