@@ -467,7 +467,16 @@ export class RedisStore implements Store {
 
   async setPassword(key: string, hash: string): Promise<void> {
     await this.#written();
-    await this.#link.eval(SET_PASSWORD, [this.#key(`account:${key}`)], [hash]);
+    // EVAL with its source, one command, not eval()'s SCRIPT LOAD before
+    // it: a change Redis stopped answering stays in its socket and may
+    // still go through once it is back (Cluster.passwordUnanswered()).
+    await this.#link.call(
+      "EVAL",
+      SET_PASSWORD.source,
+      1,
+      this.#key(`account:${key}`),
+      hash,
+    );
   }
 
   async deleteAccount(key: string): Promise<void> {
