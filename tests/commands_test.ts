@@ -1115,3 +1115,65 @@ Deno.test("msg to an offline account that logs in while the account is read reac
   assert.deepEqual(alice.take(), ["[private] bob: hi"]);
   assert.deepEqual(await store.waitingMessages("alice", 0), [], "not kept");
 });
+
+/**
+ * Holds the next call of the hasher's `hash` at a gate (later ones go
+ * straight through), as holdVerify() holds a check.
+ */
+function holdHash(ctx: Context): ReturnType<typeof storeGate> {
+  const gate = storeGate();
+  const { hasher } = ctx;
+  const hash = hasher.hash.bind(hasher);
+  let first = true;
+  hasher.hash = async (...args) => {
+    if (first) {
+      first = false;
+      await gate.wait();
+    }
+    return hash(...args);
+  };
+  return gate;
+}
+
+Deno.test("password: a session taken over while its new password is hashed does not undo the next one's change", async () => {
+  await using server = await fakeServer();
+  await accountWith(server, "alice", "old secret");
+  const first = new FakeSession();
+  await run(server.context(first), "login alice old secret");
+  first.answers = ["old secret", "first secret", "first secret"];
+  const gate = holdHash(server.context(first));
+  const changing = run(server.context(first), "password");
+  await gate.reached;
+  // The owner logs in again elsewhere, and changes it there.
+  const second = new FakeSession();
+  await run(server.context(second), "login alice old secret");
+  assert.equal(first.ended, true, "taken over");
+  second.answers = ["old secret", "second secret", "second secret"];
+  assert.ok(
+    (await run(server.context(second), "password")).includes(
+      "Your password is changed.",
+    ),
+  );
+  gate.open();
+  await changing;
+  const { hasher } = server.context(second);
+  const account = await server.store.accountFor("alice", "");
+  assert.ok(await hasher.verify("second secret", account!.hash));
+});
+
+Deno.test("unregister: a session taken over while the password is checked deletes nothing under the one that took its place", async () => {
+  await using server = await fakeServer();
+  await accountWith(server, "alice", "old secret");
+  const first = new FakeSession();
+  await run(server.context(first), "login alice old secret");
+  const gate = holdVerify(server.context(first));
+  const deleting = run(server.context(first), "unregister old secret");
+  await gate.reached;
+  const second = new FakeSession();
+  await run(server.context(second), "login alice old secret");
+  assert.equal(first.ended, true, "taken over");
+  gate.open();
+  await deleting;
+  assert.equal(second.user?.account, "alice");
+  assert.equal((await server.store.accountFor("alice", ""))?.key, "alice");
+});

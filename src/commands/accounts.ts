@@ -334,6 +334,16 @@ function cancelled({ session }: Context): null {
   return null;
 }
 
+/**
+ * Whether the session is still logged in to `account` after an await: one
+ * taken over (its owner logged in again), kicked or ended meanwhile is not.
+ */
+function stillOwns(ctx: UserContext, account: Account): boolean {
+  const { session, registry, user } = ctx;
+  return session.active && registry.isOnline(user) &&
+    user.account === account.key;
+}
+
 /** The user's own account, or the line saying they are a guest. */
 async function ownAccount(ctx: UserContext): Promise<Account> {
   const { user, store } = ctx;
@@ -436,6 +446,9 @@ export const password: Command = {
     );
     if (next === null) return;
     const hash = await hasher.hash(next, queued(ctx));
+    // Taken over while it was hashed (the owner logged in again, and may
+    // have changed it there since): the change is the new session's to make.
+    if (!stillOwns(ctx, account)) return;
     try {
       await store.setPassword(account.key, hash);
     } catch (error) {
@@ -483,6 +496,8 @@ export const unregister: Command = {
       });
     if (typed === null) return void cancelled(ctx);
     if (await checkPassword(ctx, account, typed) === null) return;
+    // Taken over while it was checked: the account is the new session's.
+    if (!stillOwns(ctx, account)) return;
     // Again: a ban or mute set while the password was asked for holds too.
     refuseIfHeld();
     await store.deleteAccount(account.key);
