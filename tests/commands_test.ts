@@ -1177,3 +1177,31 @@ Deno.test("unregister: a session taken over while the password is checked delete
   assert.equal(second.user?.account, "alice");
   assert.equal((await server.store.accountFor("alice", ""))?.key, "alice");
 });
+
+Deno.test("login: a lockdown turned on while Redis takes a guest's name keeps the guest out", async () => {
+  await using server = await fakeServer();
+  const { registry } = server;
+  const guest = new FakeSession();
+  const gate = storeGate();
+  const released: string[] = [];
+  const cluster = {
+    up: true,
+    async claim() {
+      await gate.wait();
+      return "ok";
+    },
+    unclaim: (name: string) => released.push(name),
+  } as unknown as Cluster;
+  const ctx = Object.assign(server.context(guest), { cluster });
+  const logging = run(ctx, "login eve");
+  await gate.reached;
+  await ctx.moderation.setLockdown(true);
+  gate.open();
+  assert.deepEqual(await logging, [
+    "The server is in lockdown: only registered users may log in right now",
+  ]);
+  assert.equal(guest.user, null);
+  assert.equal(registry.find("eve"), undefined);
+  // The name Redis gave it is given back.
+  assert.deepEqual(released, ["eve"]);
+});

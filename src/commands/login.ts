@@ -87,6 +87,11 @@ async function loginAs(
     if (claimed) cluster?.unclaim(typed);
     return null;
   }
+  // So does a lockdown turned on (or announced) meanwhile, for a guest.
+  if (account === null && ctx.moderation.lockdown) {
+    if (claimed) cluster?.unclaim(typed);
+    throw new ChatError(TEXT.lockdownGuest);
+  }
   let user: User;
   try {
     user = registry.login(typed, {
