@@ -10,6 +10,7 @@ import {
   StoreFailed,
   StoreUnavailable,
 } from "../src/store/store.ts";
+import { kickHere } from "../src/commands/moderation.ts";
 import { skeleton } from "../src/names.ts";
 import { fakeServer, FakeSession } from "./fake_session.ts";
 
@@ -1204,4 +1205,23 @@ Deno.test("login: a lockdown turned on while Redis takes a guest's name keeps th
   assert.equal(registry.find("eve"), undefined);
   // The name Redis gave it is given back.
   assert.deepEqual(released, ["eve"]);
+});
+
+Deno.test("join: one kicked off the server while the room is read does not enter it on the way out", async () => {
+  await using server = await fakeServer();
+  const { store, registry } = server;
+  const eve = new FakeSession();
+  const ctx = server.context(eve);
+  await run(ctx, "login eve");
+  // Her join reads the room's kept state; an operator in main kicks her
+  // off the server meanwhile (her session logs her out once it is done).
+  const gate = holdFirst(store, "room");
+  const joining = run(ctx, "join lobby");
+  await gate.reached;
+  kickHere(registry, eve.user!, "root", "spam");
+  assert.equal(eve.ended, true);
+  gate.open();
+  await joining;
+  assert.equal(eve.user?.room ?? null, null);
+  assert.equal(registry.rooms.get("lobby"), undefined, "no room made for her");
 });

@@ -118,6 +118,9 @@ async function joinRoom(
   ) {
     return await joinRoom(ctx, typed, tries + 1);
   }
+  // Kicked off the server while the room was read (in no room now, their
+  // session on its way out): no room to enter, nor one to make for them.
+  if (user.room === null) return;
   // A room ban set while the room was read holds too: checked again with
   // no await before the join. An owner's own room lets them in, as above.
   refuseBanned(ctx, ban ?? moderation.find("ban", key, subjectOf(user)), {
