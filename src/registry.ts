@@ -495,6 +495,10 @@ export class Registry {
     this.#leaveRoom(user);
     user.endIgnores();
     this.#accountIgnorers.delete(user);
+    // Whom they could reply to no longer matters; held, it would keep that
+    // sender's ended session alive through whoever this user last wrote to,
+    // and theirs, a chain as long as the relays of messages behind it.
+    user.lastPrivateFrom = null;
     this.#cluster?.loggedOut(user);
   }
 

@@ -195,3 +195,23 @@ Deno.test("keptOpen() has the rooms open here and those a join is opening, until
   second();
   assert.deepEqual([...registry.keptOpen()], ["main"]);
 });
+
+Deno.test("Registry.logout() forgets whom the user could reply to, so a chain of relayed messages holds no ended sessions", () => {
+  const registry = new Registry();
+  // Each logs in, is written to by the one before, writes to the next and
+  // logs out: two connections at a time would otherwise keep them all.
+  let previous = login(registry, "u0");
+  const gone: User[] = [];
+  for (let i = 1; i <= 5; i++) {
+    const next = login(registry, `u${i}`);
+    registry.privateMessage(previous, next, "pass it on");
+    registry.logout(previous);
+    gone.push(previous);
+    previous = next;
+  }
+  const last = previous;
+  assert.equal(last.lastPrivateFrom?.user, gone.at(-1), "reply still knows");
+  for (const user of gone) {
+    assert.equal(user.lastPrivateFrom, null, `${user.name} holds no sender`);
+  }
+});
