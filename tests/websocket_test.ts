@@ -9,6 +9,7 @@ import {
   TIMEOUT_MS,
   withTimeout,
 } from "./helpers.ts";
+import { writeHeapSnapshot } from "node:v8";
 import { WebSocketConnection } from "../src/websocket.ts";
 import { clientFrame, RawWebSocket, WsClient } from "./ws_helpers.ts";
 
@@ -1315,4 +1316,52 @@ Deno.test("a line sent as soon as the 101 is in, before the server's hello, is n
     );
     assert.equal(room.you, `early${i}`);
   }
+});
+
+/**
+ * How many objects made by the constructor `name` are alive in this
+ * process, from a heap snapshot (which collects garbage first).
+ */
+async function liveObjects(name: string): Promise<number> {
+  const path = await Deno.makeTempFile({ suffix: ".heapsnapshot" });
+  try {
+    writeHeapSnapshot(path);
+    const snapshot = JSON.parse(await Deno.readTextFile(path));
+    const meta = snapshot.snapshot.meta;
+    const fields: string[] = meta.node_fields;
+    const width = fields.length;
+    const type = fields.indexOf("type");
+    const nameAt = fields.indexOf("name");
+    const objectType = meta.node_types[0].indexOf("object");
+    const nameIndex = snapshot.strings.indexOf(name);
+    const nodes: number[] = snapshot.nodes;
+    let count = 0;
+    for (let i = 0; i < nodes.length; i += width) {
+      if (nodes[i + type] === objectType && nodes[i + nameAt] === nameIndex) {
+        count++;
+      }
+    }
+    return count;
+  } finally {
+    await Deno.remove(path);
+  }
+}
+
+Deno.test("a page's session that has ended leaves nothing of its node socket behind (Deno kept each one for good)", async () => {
+  await using server = await startWeb({ resumeSeconds: 0 });
+  const port = server.httpAddr!.port;
+  await using watcher = await Client.login(server.addr.port, "watcher");
+  const pages = async (from: number, count: number) => {
+    for (let i = from; i < from + count; i++) {
+      const page = await loginWs(port, `p${i}`);
+      await page[Symbol.asyncDispose]();
+      await watcher.waitFor(`p${i} has left the room.`);
+    }
+  };
+  await pages(0, 10);
+  const before = await liveObjects("Socket");
+  await pages(10, 100);
+  const after = await liveObjects("Socket");
+  assert.equal(server.connections, 1);
+  assert.ok(after - before < 10, `${after - before} more node sockets alive`);
 });

@@ -621,8 +621,11 @@ export function upgradeWebSocket(
   // (before the server's hello) can be read by node, for nobody, and lost
   // (measured: about one such first line in two).
   node.socket.pause();
+  // Taken before the upgrade, which leaves the socket without it.
+  const handle = (node.socket as { _handle?: object | null })._handle ?? null;
+  let upgraded;
   try {
-    return Deno.upgradeWebSocket(request, {
+    upgraded = Deno.upgradeWebSocket(request, {
       idleTimeout: 60,
       socket: node.socket,
       head: node.head,
@@ -631,4 +634,27 @@ export function upgradeWebSocket(
     node.socket.resume();
     return null;
   }
+  if (handle !== null) {
+    upgraded.socket.addEventListener("close", () => disown(handle), {
+      once: true,
+    });
+  }
+  return upgraded;
+}
+
+/**
+ * Cuts an upgraded socket's TCP handle loose from the node socket it
+ * belonged to. Deno (2.9.6) keeps the handle of a socket given to
+ * `Deno.upgradeWebSocket` reachable for good, closed or not, and through it
+ * (its owner, and its read callback) the node socket with everything that
+ * hangs on it: each page that ever connected kept some kilobytes until a
+ * restart. The handle itself still stays (a few hundred bytes, see the
+ * report in docs/operations.md); the rest goes once the WebSocket closes.
+ */
+function disown(handle: object): void {
+  const fields = handle as Record<string | symbol, unknown>;
+  for (const key of Object.getOwnPropertySymbols(handle)) {
+    if (key.description === "ownerSymbol") fields[key] = null;
+  }
+  if ("onread" in fields) fields.onread = null;
 }
