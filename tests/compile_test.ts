@@ -89,16 +89,12 @@ Deno.test({
  * served (node:http, web/) is in a compiled binary too.
  */
 export async function checkHttp(server: ServerProcess): Promise<void> {
-  const port = await withTimeout(
-    (async () => {
-      while (true) {
-        const match = server.stderr.match(/Serving HTTP on [^\s]*:(\d+)/);
-        if (match) return Number(match[1]);
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
-    })(),
-    10_000,
-    "the Serving HTTP line",
+  const port = Number(
+    (await withTimeout(
+      server.logged(/Serving HTTP on [^\s]*:(\d+)/),
+      10_000,
+      "the Serving HTTP line",
+    ))[1],
   );
   const page = await fetch(`http://127.0.0.1:${port}/`);
   assert.equal(page.status, 200);

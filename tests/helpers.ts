@@ -482,7 +482,8 @@ export class ServerProcess implements AsyncDisposable {
   /** Everything it wrote to stderr so far. */
   stderr = "";
   readonly #draining: Promise<void>;
-  #listening: (port: number) => void = () => {};
+  /** Who waits for a line in stderr: see {@linkcode ServerProcess.logged}. */
+  readonly #waiters = new Set<() => void>();
 
   private constructor(child: Deno.ChildProcess) {
     this.child = child;
@@ -526,7 +527,9 @@ export class ServerProcess implements AsyncDisposable {
       stderr: "piped",
     }).spawn();
     const server = new ServerProcess(child);
-    const port = new Promise<number>((resolve) => server.#listening = resolve);
+    const port = server.logged(/Listening on [^\s]*:(\d+)/).then((match) =>
+      Number(match[1])
+    );
     // A server that never says it listens is not left running.
     const stop = () => {
       try {
@@ -550,6 +553,23 @@ export class ServerProcess implements AsyncDisposable {
       throw error;
     });
     return server;
+  }
+
+  /**
+   * The first match of `pattern` in what the server wrote to stderr, once
+   * it has written it (a line it logs when it starts serving, say).
+   */
+  logged(pattern: RegExp): Promise<RegExpMatchArray> {
+    return new Promise((resolve) => {
+      const check = () => {
+        const match = this.stderr.match(pattern);
+        if (match === null) return;
+        this.#waiters.delete(check);
+        resolve(match);
+      };
+      this.#waiters.add(check);
+      check();
+    });
   }
 
   /** Sends a signal and returns the exit status and the whole stderr. */
@@ -576,8 +596,7 @@ export class ServerProcess implements AsyncDisposable {
       const text of this.child.stderr.pipeThrough(new TextDecoderStream())
     ) {
       this.stderr += text;
-      const match = this.stderr.match(/Listening on [^\s]*:(\d+)/);
-      if (match) this.#listening(Number(match[1]));
+      for (const check of this.#waiters) check();
     }
     await stdout;
   }

@@ -1291,16 +1291,12 @@ Deno.test("a line sent as soon as the 101 is in, before the server's hello, is n
       arg !== "--no-http"
     ).concat("--http-port", "0", "--http-host", "127.0.0.1"),
   );
-  const port = await withTimeout(
-    (async () => {
-      while (true) {
-        const match = server.stderr.match(/Serving HTTP on [^\s]*:(\d+)/);
-        if (match) return Number(match[1]);
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
-    })(),
-    TIMEOUT_MS,
-    "the Serving HTTP line",
+  const port = Number(
+    (await withTimeout(
+      server.logged(/Serving HTTP on [^\s]*:(\d+)/),
+      TIMEOUT_MS,
+      "the Serving HTTP line",
+    ))[1],
   );
   // A client need not wait for hello (a telnet user need not wait for the
   // greeting either). Lost, it was one such line in two or so: twenty that
