@@ -21,6 +21,7 @@ import { RedisLink } from "../src/redis/link.ts";
 import { MOVE, OPEN_ROOM, RECLAIM, RELEASE } from "../src/cluster/scripts.ts";
 import { makeCertificate, openssl, opensslMissing } from "./tls_helpers.ts";
 import { WsClient } from "./ws_helpers.ts";
+import { FakeClock } from "./fake_clock.ts";
 
 const ignore = redisMissing !== null;
 const why = ignore ? ` (ignored: ${redisMissing})` : "";
@@ -3719,5 +3720,35 @@ Deno.test({
     } finally {
       await link.close();
     }
+  },
+});
+
+Deno.test({
+  name:
+    `cluster: after the wall clock steps back an hour, a user who talks is still seen active on the other servers${why}`,
+  ignore,
+  async fn() {
+    const clock = new FakeClock();
+    await using c = await cluster(2, { clock });
+    const [a, b] = c.ports;
+    await using alice = await Client.login(a, "alice");
+    await using bob = await Client.login(b, "bob");
+    await alice.expect("bob has entered the room.");
+    await alice.send("say before the step");
+    await bob.expect("alice: before the step");
+    // NTP corrects the system clock an hour back; the monotonic clock goes
+    // on. Twenty seconds later alice talks again, then is quiet a minute.
+    clock.stepDate(-60 * 60 * 1000);
+    clock.advance(20_000);
+    await alice.send("say after the step");
+    await bob.expect("alice: after the step");
+    await alice.send("look");
+    await alice.sync();
+    clock.advance(60_000);
+    await bob.send("whois alice");
+    assert.match(
+      await bob.readLine(),
+      /^alice is in room "main", connected [^,]+, idle 1m 0s$/,
+    );
   },
 });

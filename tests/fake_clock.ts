@@ -9,6 +9,7 @@ const START_DATE = Date.UTC(2026, 0, 1);
  */
 export class FakeClock implements Clock {
   #now = START;
+  #dateStep = 0;
   #nextId = 1;
   readonly #timers = new Map<number, { at: number; fn: () => void }>();
   #waiters: { count: number; resolve: () => void }[] = [];
@@ -17,9 +18,20 @@ export class FakeClock implements Clock {
     return this.#now;
   }
 
-  /** The epoch time: 2026-01-01T00:00:00Z when made, then moving with now(). */
+  /**
+   * The epoch time: 2026-01-01T00:00:00Z when made, then moving with now()
+   * (and by each {@linkcode FakeClock.stepDate}).
+   */
   date(): number {
-    return START_DATE + this.#now - START;
+    return START_DATE + this.#now - START + this.#dateStep;
+  }
+
+  /**
+   * Steps the wall clock (date()) by `ms`, back when negative, as NTP
+   * correcting the system clock does; now() and the timers do not move.
+   */
+  stepDate(ms: number): void {
+    this.#dateStep += ms;
   }
 
   setTimeout(fn: () => void, ms: number): TimerId {

@@ -270,7 +270,11 @@ export class Cluster implements ClusterHooks {
    * answered `in room ""`, and a kick from there `is not in ""`.
    */
   #justLeft: { user: User; from: string; presence: Presence } | null = null;
-  /** When each user last told presence they were active (epoch ms). */
+  /**
+   * When each user last told presence they were active, on the monotonic
+   * clock: on the wall clock, a step back (NTP) would hold every update
+   * back until it caught up again, an hour for an hour's step.
+   */
   readonly #told = new WeakMap<User, number>();
   /**
    * A session of this server ends that the other servers take for gone
@@ -711,8 +715,9 @@ export class Cluster implements ClusterHooks {
 
   /** A user sent a line: presence hears of it, at most every 15 s. */
   active(user: User): void {
-    const now = this.#clock.date();
-    if (now - (this.#told.get(user) ?? 0) < ACTIVE_EVERY_MS) return;
+    const now = this.#clock.now();
+    const told = this.#told.get(user);
+    if (told !== undefined && now - told < ACTIVE_EVERY_MS) return;
     this.#told.set(user, now);
     this.updated(user);
   }
