@@ -13,6 +13,12 @@ const DO = 253;
 const DONT = 254;
 /** Interrupt Process: what telnet sends for ^C. */
 const IP = 244;
+/** Erase Character and Erase Line: telnet's Backspace and ^U. */
+const EC = 247;
+const EL = 248;
+/** The bytes a terminal sends for Backspace and ^U, which sanitize() applies. */
+const DEL = 0x7f;
+const NAK = 0x15;
 /** The ECHO option. */
 const ECHO = 1;
 const CR = 13;
@@ -111,7 +117,9 @@ export interface LineStreamOptions {
  * - A line ends at CRLF, LF, CR NUL or a lone CR (the seed needed CRLF, so nc
  *   never got a line through).
  * - Telnet commands and subnegotiations are removed; IAC IAC is a literal
- *   0xFF. No negotiation is needed, so nc works.
+ *   0xFF. IAC EC and IAC EL stay in the line as DEL and ^U, the bytes a
+ *   terminal sends for those keys, for `sanitize()` to apply. No
+ *   negotiation is needed, so nc works.
  * - Lines are decoded as UTF-8 with replacement characters once complete, so
  *   a character split across reads stays intact.
  * - A line is at most `maxLineBytes`: past that it is discarded as it arrives
@@ -242,6 +250,11 @@ export class LineParser {
           } else if (byte === IP) {
             this.#state = State.Data;
             sink.enqueue(INTERRUPT);
+          } else if (byte === EC || byte === EL) {
+            // Kept in the line as the byte a terminal sends for the same
+            // key, so that every correction is made in one place, in order.
+            this.#state = State.Data;
+            this.#data(byte === EC ? DEL : NAK, sink);
           } else {
             this.#state = State.Data;
           }

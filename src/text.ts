@@ -511,8 +511,46 @@ const UNSAFE =
  * Removes what would let one user act on another's terminal: C0 controls
  * (ESC, BEL, BS ...), DEL, C1 controls and the bidirectional controls. A tab
  * becomes a space. Applied to every line a client sends, so nothing stored or
- * relayed can carry them.
+ * relayed can carry them. A line typed in character mode holds its typist's
+ * corrections (Backspace, ^U, ^W): they are applied first, so that
+ * `helo<BS>lo` is `hello`, not `helolo`.
  */
 export function sanitize(text: string): string {
-  return text.replace(UNSAFE, "").replaceAll("\t", " ");
+  const clean = text.replace(UNSAFE, "");
+  // Only a line that had a control character is looked at again.
+  if (clean.length !== text.length && EDITS.test(text)) {
+    return sanitize(edited(text));
+  }
+  return clean.replaceAll("\t", " ");
+}
+
+/**
+ * The keys that edit a line, as a client in character mode sends them inside
+ * it (busybox's telnet, Debian's after `mode character`): Backspace (BS or
+ * DEL, and telnet's IAC EC, which the reader turns into DEL), ^U and telnet's
+ * IAC EL (turned into ^U), and ^W.
+ */
+// deno-lint-ignore no-control-regex
+const EDITS = /[\b\x15\x17\x7f]/;
+
+/**
+ * `text` as its typist saw it: a BS or DEL erases the character before it (a
+ * whole code point, so never half a surrogate pair), ^U everything before
+ * it, ^W the word before it (and the spaces after that word).
+ */
+function edited(text: string): string {
+  const kept: string[] = [];
+  for (const char of text) {
+    if (char === "\b" || char === "\x7f") {
+      kept.pop();
+    } else if (char === "\x15") {
+      kept.length = 0;
+    } else if (char === "\x17") {
+      while (kept.length > 0 && /^\s$/.test(kept[kept.length - 1])) kept.pop();
+      while (kept.length > 0 && !/^\s$/.test(kept[kept.length - 1])) kept.pop();
+    } else {
+      kept.push(char);
+    }
+  }
+  return kept.join("");
 }

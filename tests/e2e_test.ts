@@ -271,7 +271,7 @@ Deno.test("terminal controls never reach another user", async () => {
   await using alice = await Client.login(port, "alice");
   await using bob = await Client.login(port, "bob");
   await alice.expect("bob has entered the room.");
-  await bob.send("say \x1b[2J\x1b]0;pwned\x07hi\u202e\u0085 there\x7f");
+  await bob.send("say \x1b[2J\x1b]0;pwned\x07hi\u202e\u0085 there\x00");
   await alice.expect("bob: [2J]0;pwnedhi there");
 });
 
@@ -301,6 +301,41 @@ Deno.test("telnet commands are stripped from the input", async () => {
     ]),
   );
   await alice.expect("telnet: ok");
+});
+
+Deno.test("a line typed in character mode keeps its Backspace, ^U and IAC EC / IAC EL corrections", async () => {
+  await using server = await startServer();
+  const port = server.addr.port;
+  await using watcher = await Client.login(port, "watcher");
+  await using alice = await Client.connect(port);
+  await alice.expect("Welcome to TestChat");
+  const bytes = (...parts: (string | number[])[]) =>
+    new Uint8Array(
+      parts.flatMap((part) =>
+        typeof part === "string" ? [...new TextEncoder().encode(part)] : part
+      ),
+    );
+  // Debian's telnet after `mode character` (it sends IAC DO SGA, IAC DO
+  // ECHO, then each key as typed: Backspace as DEL, ^U as NAK, Enter as a
+  // lone CR), as captured.
+  await alice.sendBytes(bytes([255, 253, 3, 255, 253, 1], "login alx", [0x7f]));
+  await alice.sendBytes(bytes("ice\r"));
+  await watcher.expect("alice has entered the room.");
+  await alice.sendBytes(bytes("say helo", [0x7f], "lo\r"));
+  await watcher.expect("alice: hello");
+  await alice.sendBytes(bytes("say abcd", [0x15], "say x\r"));
+  await watcher.expect("alice: x");
+  // busybox's telnet in character mode: Backspace as DEL, Enter as CR LF;
+  // a letter of two bytes, and one of four, erased whole.
+  await alice.sendBytes(
+    bytes("say h\u00e9", [0x7f], "e \u{1f600}", [0x7f], "!\r\n"),
+  );
+  await watcher.expect("alice: he !");
+  // The same keys as telnet commands: IAC EC, and IAC EL.
+  await alice.sendBytes(bytes("say hellx", [255, 247], "o\r\n"));
+  await watcher.expect("alice: hello");
+  await alice.sendBytes(bytes("say junk", [255, 248], "say ok\r\n"));
+  await watcher.expect("alice: ok");
 });
 
 Deno.test("IAC DO TIMING-MARK is answered at once, and telnet is asked for its bytes as they are", async () => {

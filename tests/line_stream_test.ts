@@ -83,6 +83,13 @@ Deno.test("LineStream strips telnet commands, even split across chunks", async (
   );
 });
 
+Deno.test("LineStream keeps IAC EC and IAC EL as DEL and ^U, even split across chunks", async () => {
+  assert.deepEqual(
+    await lines(["ab", [IAC], [247], "c", [IAC, 248], "d\r\n"]),
+    ["ab\x7fc\x15d"],
+  );
+});
+
 Deno.test("LineStream turns IAC IAC into a literal 0xFF byte", async () => {
   // 0xFF alone is not UTF-8, so the line holds a replacement character.
   assert.deepEqual(await lines([[0x61, IAC], [IAC, 0x62, 10]]), ["a\ufffdb"]);

@@ -10,8 +10,25 @@ Deno.test("sanitize() removes C0, DEL, C1 and bidirectional controls", () => {
     ..."\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069",
   ];
   for (const control of controls) {
-    assert.equal(sanitize(`a${control}b`), "ab", `U+${control.codePointAt(0)}`);
+    // Backspace, DEL, ^U and ^W edit the line instead (below).
+    const expected = "\b\x7f\x15\x17".includes(control) ? "b" : "ab";
+    assert.equal(
+      sanitize(`a${control}b`),
+      expected,
+      `U+${control.codePointAt(0)}`,
+    );
   }
+});
+
+Deno.test("sanitize() applies a typist's Backspace, ^U and ^W, a whole character at a time", () => {
+  assert.equal(sanitize("say helo\x7flo"), "say hello");
+  assert.equal(sanitize("say helo\blo"), "say hello");
+  assert.equal(sanitize("say h\u00e9\x7fe"), "say he");
+  assert.equal(sanitize("say \u{1f600}\x7fok"), "say ok", "not half a pair");
+  assert.equal(sanitize("\x7f\x7fsay x"), "say x", "nothing to erase");
+  assert.equal(sanitize("say abcd\x15say x"), "say x");
+  assert.equal(sanitize("say one two  \x17three"), "say one three");
+  assert.equal(sanitize("say \x1b\x7fok\x1b[D"), "say ok[D");
 });
 
 Deno.test("sanitize() keeps text, turns a tab into a space", () => {
