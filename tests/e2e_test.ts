@@ -338,6 +338,44 @@ Deno.test("a line typed in character mode keeps its Backspace, ^U and IAC EC / I
   await watcher.expect("alice: ok");
 });
 
+Deno.test("a client that asks the server to echo is told it will not, so that it shows what is typed itself", async () => {
+  await using server = await startServer();
+  const port = server.addr.port;
+  // Debian's telnet after `mode character`: IAC DO SGA, IAC DO ECHO. Until
+  // it is answered, it shows nothing of what is typed.
+  await using telnet = await Client.connect(port);
+  await telnet.expect("Welcome to TestChat");
+  await telnet.sendBytes(new Uint8Array([255, 253, 3, 255, 253, 1]));
+  await telnet.send("login tc", "\r");
+  await telnet.sync();
+  assert.deepEqual(telnet.telnet.map((t) => t.command), ["DO 0", "WONT ECHO"]);
+  // PuTTY's first bytes (WILL NAWS, TSPEED, TTYPE, NEW-ENVIRON, DO ECHO,
+  // WILL SGA, DO SGA), as captured: one WONT ECHO; a password prompt after
+  // it is still hidden, and its DO ECHO is no request.
+  await using putty = await Client.connect(port);
+  await putty.expect("Welcome to TestChat");
+  await putty.sendBytes(
+    new Uint8Array([
+      ...[255, 251, 31, 255, 251, 32, 255, 251, 24, 255, 251, 39],
+      ...[255, 253, 1, 255, 251, 3, 255, 253, 3],
+    ]),
+  );
+  await putty.send("login pl", "\n");
+  await putty.send("register", "\n");
+  await putty.expect(
+    "Choose a password (at least 8 characters; a blank line cancels):",
+  );
+  await putty.sendBytes(new Uint8Array([255, 253, 1]));
+  await putty.send("", "\n");
+  await putty.expect("Cancelled.");
+  assert.deepEqual(putty.telnet.map((t) => t.command), [
+    "DO 0",
+    "WONT ECHO",
+    "WILL ECHO",
+    "WONT ECHO",
+  ]);
+});
+
 Deno.test("IAC DO TIMING-MARK is answered at once, and telnet is asked for its bytes as they are", async () => {
   await using server = await startServer();
   await using alice = await Client.login(server.addr.port, "alice");

@@ -35,6 +35,7 @@ const DO_BINARY = new Uint8Array([255, 253, 0]);
 /** Telnet's DO, and the options a client's negotiation is answered for. */
 const DO = 253;
 const TIMING_MARK = 6;
+const ECHO = 1;
 
 /** Text lines to a telnet or nc client. */
 export class TelnetOutput implements SessionOutput {
@@ -145,6 +146,12 @@ export class TelnetOutput implements SessionOutput {
   negotiated(verb: number, option: number): void {
     if (verb === DO && option === TIMING_MARK) {
       this.#outbox.deliver(WILL_TIMING_MARK);
+    } else if (verb === DO && option === ECHO && !this.#hidden) {
+      // Asked to echo, unprompted (Debian's telnet after `mode character`,
+      // PuTTY as it connects): the server does not, and says so, or the
+      // client waits for an echo that never comes and shows nothing typed.
+      // A DO ECHO while a password is asked for answers the WILL ECHO.
+      this.#outbox.deliver(WONT_ECHO);
     }
     this.#askBinary();
   }
