@@ -321,3 +321,36 @@ Deno.test({
     await watcher.expect("Åsa has entered the room.");
   },
 });
+
+Deno.test({
+  name: terminal
+    ? "the real telnet client in character mode shows what is typed, and its Backspace and ^U edit the line"
+    : `the real telnet client in character mode shows what is typed, and its Backspace and ^U edit the line (ignored: ${tmuxReason})`,
+  ignore: !terminal,
+  async fn() {
+    await using server = await startServer();
+    const port = server.addr.port;
+    await using watcher = await Client.login(port, "watcher");
+    await using screen = await Terminal.open(`${telnet} 127.0.0.1 ${port}`);
+    await screen.shows("Welcome to TestChat");
+    await screen.press("C-]");
+    await screen.shows("telnet>");
+    await screen.type("mode character");
+    // Each key now goes as it is typed: Backspace as DEL, ^U as NAK.
+    await screen.press("login tx");
+    await screen.press("BSpace");
+    await screen.type("el");
+    await watcher.expect("tel has entered the room.");
+    await screen.press("say helo");
+    await screen.press("BSpace");
+    await screen.type("lo");
+    await watcher.expect("tel: hello");
+    await screen.press("say oops");
+    await screen.press("C-u");
+    await screen.type("say fine");
+    await watcher.expect("tel: fine");
+    // Telnet was told the server does not echo, so it shows the keys itself.
+    const after = await screen.shows("tel: fine");
+    assert.match(after, /login tx/, `what was typed did not show:\n${after}`);
+  },
+});
