@@ -351,6 +351,6 @@ Deno.test({
     await watcher.expect("tel: fine");
     // Telnet was told the server does not echo, so it shows the keys itself.
     const after = await screen.shows("tel: fine");
-    assert.match(after, /login tx/, `what was typed did not show:\n${after}`);
+    assert.match(after, /say fine/, `what was typed did not show:\n${after}`);
   },
 });
