@@ -115,6 +115,46 @@ Deno.test("a client that agrees to hide the password is asked once to send its b
   ]);
 });
 
+Deno.test("a telnet client that refuses IAC WILL ECHO, as busybox's does after its first password, is told at once that the password will show", async () => {
+  await using server = await startServer();
+  const port = server.addr.port;
+  (await registered(port, "alice")).close();
+  await using busybox = await Client.connect(port);
+  await busybox.expect("Welcome to TestChat");
+  await busybox.send("login alice");
+  await busybox.expect("Password for alice (a blank line cancels):");
+  // busybox's telnet agrees (IAC DO ECHO: character mode) and refuses
+  // binary; at the WONT ECHO after the password it goes back to line mode
+  // (IAC DONT ECHO), and from then on it answers IAC WILL ECHO with IAC
+  // DONT ECHO: what is typed shows. Bytes as captured.
+  await busybox.sendBytes(new Uint8Array([255, 253, 1, 255, 252, 0]));
+  await busybox.send(PASSWORD);
+  await busybox.expect("You are logged in as alice.");
+  await busybox.sendBytes(new Uint8Array([255, 254, 1]));
+  await busybox.send("password");
+  await busybox.expect("Your current password (a blank line cancels):");
+  await busybox.sendBytes(new Uint8Array([255, 254, 1]));
+  await busybox.expect(
+    "Your client did not agree to hide what you type: the password will be visible as you type it. A blank line cancels.",
+  );
+  await busybox.send("");
+  await busybox.expect("Cancelled.");
+  // No more WILL ECHO for a client that will not take it.
+  await busybox.send("password");
+  await busybox.expectLines([
+    "Your client shows what you type: the password will be visible as you type it. A blank line cancels.",
+    "Your current password (a blank line cancels):",
+  ]);
+  await busybox.send("");
+  await busybox.expect("Cancelled.");
+  assert.deepEqual(busybox.telnet.map((t) => t.command), [
+    "WILL ECHO",
+    "DO 0",
+    "WONT ECHO",
+    "WILL ECHO",
+  ]);
+});
+
 Deno.test("a raw client is told the password will show, sees no telnet bytes, and can cancel", async () => {
   await using server = await startServer();
   await using nc = await Client.connect(server.addr.port);

@@ -34,6 +34,7 @@ const WILL_TIMING_MARK = new Uint8Array([255, 251, 6]);
 const DO_BINARY = new Uint8Array([255, 253, 0]);
 /** Telnet's DO, and the options a client's negotiation is answered for. */
 const DO = 253;
+const DONT = 254;
 const TIMING_MARK = 6;
 const ECHO = 1;
 
@@ -47,9 +48,18 @@ export class TelnetOutput implements SessionOutput {
   /**
    * The client looked like telnet but did not answer IAC WILL ECHO: it is
    * a raw client that ends its lines with CRLF (`nc -C`, a script), told
-   * from now on, as nc is, that what it types will show.
+   * from now on, as nc is, that what it types will show. Or it refused a
+   * WILL ECHO (busybox's telnet, once a WONT ECHO has put it back in line
+   * mode, refuses every WILL ECHO after), and is told the same.
    */
   #raw = false;
+  /**
+   * The DONT ECHO answers still to come to WONT ECHOs sent to a client that
+   * had agreed to the WILL ECHO before: telnet acknowledges each, and a
+   * DONT ECHO past them, while a password is asked for, refuses the prompt's
+   * WILL ECHO.
+   */
+  #wontAcks = 0;
   /**
    * The client has agreed (IAC DO ECHO) to a WILL ECHO: it is telnet. Its
    * latest answer is no guide after that: each WONT ECHO that restores the
@@ -116,7 +126,10 @@ export class TelnetOutput implements SessionOutput {
 
   answered(): void {
     if (this.#hidden) {
-      if (this.#echoAnswer() === "do") this.#agreed = true;
+      if (this.#echoAnswer() === "do") {
+        this.#agreed = true;
+        this.#wontAcks++;
+      }
       this.#outbox.deliver(WONT_ECHO);
     }
     this.#hidden = false;
@@ -152,8 +165,21 @@ export class TelnetOutput implements SessionOutput {
       // client waits for an echo that never comes and shows nothing typed.
       // A DO ECHO while a password is asked for answers the WILL ECHO.
       this.#outbox.deliver(WONT_ECHO);
+    } else if (verb === DONT && option === ECHO) {
+      if (this.#wontAcks > 0) this.#wontAcks--;
+      else if (this.#hidden) this.#refused();
     }
     this.#askBinary();
+  }
+
+  /**
+   * The client refused the prompt's WILL ECHO: it shows what is typed, and
+   * is told so at once, before the password is typed.
+   */
+  #refused(): void {
+    this.#hidden = false;
+    this.#raw = true;
+    this.notice(TEXT.secretShowsAfterAll);
   }
 
   /**
