@@ -354,3 +354,59 @@ Deno.test({
     assert.match(after, /say fine/, `what was typed did not show:\n${after}`);
   },
 });
+
+const busybox = which("busybox");
+const busyboxReason =
+  "busybox is not installed (apt-get install busybox; .ci/run does)";
+const busyboxTerminal = busybox !== null && tmux !== null;
+missingProgram(
+  busyboxTerminal ? null : (busybox === null ? busyboxReason : tmuxReason),
+  "busybox-telnet-in-a-terminal test",
+);
+
+Deno.test({
+  name: busyboxTerminal
+    ? "busybox's telnet in a terminal registers with a password corrected by Backspace, shown neither time, and is told when it will show"
+    : `busybox's telnet in a terminal registers with a password corrected by Backspace, shown neither time, and is told when it will show (ignored: ${
+      busybox === null ? busyboxReason : tmuxReason
+    })`,
+  ignore: !busyboxTerminal,
+  async fn() {
+    await using server = await startServer();
+    const port = server.addr.port;
+    const secret = "Tr0ub4dor&3x";
+    await using watcher = await Client.login(port, "watcher");
+    await using screen = await Terminal.open(
+      `${busybox} telnet 127.0.0.1 ${port}`,
+    );
+    await screen.shows("Welcome to TestChat");
+    await screen.type("login bb");
+    await watcher.expect("bb has entered the room.");
+    await screen.type("register");
+    // At IAC WILL ECHO busybox goes to character mode: each key is sent as
+    // it is typed, Backspace as DEL, and nothing is shown.
+    await screen.shows("Entering character mode");
+    await screen.press(secret.slice(0, -1) + "q");
+    await screen.press("BSpace");
+    await screen.type(secret.slice(-1));
+    await screen.shows("Type the same password again:");
+    await screen.type(secret);
+    const after = await screen.shows('Registered "bb"');
+    for (const typed of [secret, secret.slice(0, -1)]) {
+      assert.ok(!after.includes(typed), `the password showed:\n${after}`);
+    }
+    // Back in line mode (IAC WONT ECHO), where busybox stays for good: it
+    // shows what is typed, and refuses the next WILL ECHO.
+    await screen.shows("Entering line mode");
+    await screen.type("say typing shows again");
+    const echoed = await screen.shows("bb: typing shows again");
+    assert.match(echoed, /^say typing shows again$/m, "the echo is back on");
+    await screen.type("password");
+    await screen.shows("Your client did not agree to hide what you type");
+    await screen.type("");
+    await screen.shows("Cancelled.");
+    await screen.type("say bye");
+    await watcher.expect("bb: typing shows again");
+    await watcher.expect("bb: bye");
+  },
+});

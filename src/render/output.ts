@@ -67,6 +67,11 @@ export interface SessionOutput {
   /** The answer to the last prompt has come. */
   answered(): void;
   /**
+   * A command is done: no further question of it comes (telnet's echo,
+   * left off between two secrets of one command, is restored).
+   */
+  settled?(): void;
+  /**
    * A secret prompt has waited {@linkcode ECHO_ANSWER_MS} with no answer
    * line: a client that has not agreed to hide what is typed by now will
    * not (it was not telnet after all), and is told its password will show.

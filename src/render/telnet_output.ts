@@ -61,6 +61,14 @@ export class TelnetOutput implements SessionOutput {
    */
   #wontAcks = 0;
   /**
+   * A secret was answered and the echo is still off: IAC WONT ECHO is owed
+   * (see {@linkcode answered}); `#owedAck`: telnet will acknowledge it.
+   */
+  #echoOwed = false;
+  #owedAck = false;
+  /** The prompt being answered kept the echo off from the one before. */
+  #carried = false;
+  /**
    * The client has agreed (IAC DO ECHO) to a WILL ECHO: it is telnet. Its
    * latest answer is no guide after that: each WONT ECHO that restores the
    * echo is answered DONT ECHO.
@@ -91,6 +99,7 @@ export class TelnetOutput implements SessionOutput {
   }
 
   reply(lines: readonly string[]): void {
+    this.#restoreEcho();
     for (const line of lines) this.#outbox.deliver(encodeLine(line));
   }
 
@@ -99,14 +108,17 @@ export class TelnetOutput implements SessionOutput {
   }
 
   notice(line: string): void {
+    this.#restoreEcho();
     this.#outbox.deliver(encodeLine(line));
   }
 
   event(event: ChatEvent, outgoing: boolean): void {
+    this.#restoreEcho();
     this.#outbox.deliver(encodeLine(eventText(event, outgoing)));
   }
 
   history(events: readonly ChatLine[]): void {
+    this.#restoreEcho();
     for (const event of events) {
       this.#outbox.deliver(encodeLine(historyText(event)));
     }
@@ -114,25 +126,48 @@ export class TelnetOutput implements SessionOutput {
 
   /**
    * A secret is asked for with IAC WILL ECHO where the client looks like
-   * telnet (then IAC WONT ECHO once it is in); a client that does not is
-   * first told that what it types will show.
+   * telnet (then IAC WONT ECHO once it is in, and the command has no other
+   * question for it); a client that does not is first told that what it
+   * types will show.
    */
   prompt(text: string, secret: boolean, again = false): void {
-    this.#hidden = secret && !this.#raw && this.#telnetLike();
-    if (secret && !this.#hidden && !again) this.notice(TEXT.secretWillShow);
-    this.notice(text);
-    if (this.#hidden) this.#outbox.deliver(WILL_ECHO);
+    const hidden = secret && !this.#raw && this.#telnetLike();
+    if (!hidden) this.#restoreEcho();
+    this.#hidden = hidden;
+    if (secret && !hidden && !again) this.notice(TEXT.secretWillShow);
+    this.#outbox.deliver(encodeLine(text));
+    this.#carried = hidden && this.#echoOwed;
+    if (this.#carried) this.#echoOwed = false;
+    else if (hidden) this.#outbox.deliver(WILL_ECHO);
   }
 
+  /**
+   * The echo stays off until something else is sent, or the command is
+   * done: a second question of the same command (the password again) keeps
+   * it off, with no WONT ECHO and WILL ECHO between, which busybox's telnet
+   * would take for leaving character mode for good.
+   */
   answered(): void {
     if (this.#hidden) {
-      if (this.#echoAnswer() === "do") {
-        this.#agreed = true;
-        this.#wontAcks++;
-      }
-      this.#outbox.deliver(WONT_ECHO);
+      const accepted = this.#echoAnswer() === "do";
+      if (accepted) this.#agreed = true;
+      this.#echoOwed = true;
+      this.#owedAck = accepted;
     }
     this.#hidden = false;
+  }
+
+  /** The command is done: the echo is restored if it is still off. */
+  settled(): void {
+    this.#restoreEcho();
+  }
+
+  /** Sends the IAC WONT ECHO owed since the last secret was answered. */
+  #restoreEcho(): void {
+    if (!this.#echoOwed) return;
+    this.#echoOwed = false;
+    this.#outbox.deliver(WONT_ECHO);
+    if (this.#owedAck) this.#wontAcks++;
   }
 
   unanswered(): void {
@@ -159,7 +194,9 @@ export class TelnetOutput implements SessionOutput {
   negotiated(verb: number, option: number): void {
     if (verb === DO && option === TIMING_MARK) {
       this.#outbox.deliver(WILL_TIMING_MARK);
-    } else if (verb === DO && option === ECHO && !this.#hidden) {
+    } else if (
+      verb === DO && option === ECHO && !this.#hidden && !this.#echoOwed
+    ) {
       // Asked to echo, unprompted (Debian's telnet after `mode character`,
       // PuTTY as it connects): the server does not, and says so, or the
       // client waits for an echo that never comes and shows nothing typed.
@@ -179,6 +216,9 @@ export class TelnetOutput implements SessionOutput {
   #refused(): void {
     this.#hidden = false;
     this.#raw = true;
+    // The echo was off from the question before: the client turns it on,
+    // and is answered as the option's rules ask.
+    if (this.#carried) this.#outbox.deliver(WONT_ECHO);
     this.notice(TEXT.secretShowsAfterAll);
   }
 
