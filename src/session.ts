@@ -560,6 +560,8 @@ export class Session implements SessionControl, Context, Recipient {
     this.#output.prompt(prompt, options.secret === true, options.again);
     // A client taken for telnet (CRLF) that never agrees to hide the
     // password is told, before it types, that it will show.
+    // Answered with a line, not cancelled: a further question may follow.
+    let answeredLine = false;
     const probe = options.secret === true && this.#output.unanswered
       ? this.clock.setTimeout(
         () => this.#output.unanswered!(),
@@ -590,11 +592,12 @@ export class Session implements SessionControl, Context, Recipient {
         }
         this.#server.counted("answer");
         if (this.user !== null) this.#active(this.user);
+        answeredLine = true;
         return line;
       }
     } finally {
       if (probe !== null) this.clock.clearTimeout(probe);
-      this.#output.answered();
+      this.#output.answered(answeredLine && options.more === true);
     }
   }
 

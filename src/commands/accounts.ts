@@ -313,6 +313,7 @@ async function askNew(
   const first = (await session.ask(prompt, {
     secret: true,
     again: options.again,
+    more: true,
   }))?.trim();
   if (first === undefined) return cancelled(ctx);
   checkNew(user, first);
@@ -435,7 +436,10 @@ export const password: Command = {
   async run(ctx) {
     const { session, store, hasher } = ctx;
     const account = await ownAccount(ctx);
-    const current = await session.ask(TEXT.currentPassword, { secret: true });
+    const current = await session.ask(TEXT.currentPassword, {
+      secret: true,
+      more: true,
+    });
     if (current === null) return void cancelled(ctx);
     if (await checkPassword(ctx, account, current) === null) return;
     const next = await askNew(

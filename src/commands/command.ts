@@ -36,6 +36,13 @@ export interface AskOptions {
    * been told so already, and is not told again.
    */
   readonly again?: boolean;
+  /**
+   * Another secret question of this command follows this one's answer (the
+   * password again, the new one after the current one): telnet's echo stays
+   * off until it is asked (busybox's telnet leaves character mode for good
+   * when it is turned on). Without it the echo comes back at the answer.
+   */
+  readonly more?: boolean;
 }
 
 /**

@@ -64,8 +64,11 @@ export interface SessionOutput {
    * (`again`: a further question of the same command).
    */
   prompt(text: string, secret: boolean, again?: boolean): void;
-  /** The answer to the last prompt has come. */
-  answered(): void;
+  /**
+   * The answer to the last prompt has come; `more`: another secret question
+   * of the same command follows (see `AskOptions.more`).
+   */
+  answered(more?: boolean): void;
   /**
    * A command is done: no further question of it comes (telnet's echo,
    * left off between two secrets of one command, is restored).

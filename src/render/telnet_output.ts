@@ -142,17 +142,18 @@ export class TelnetOutput implements SessionOutput {
   }
 
   /**
-   * The echo stays off until something else is sent, or the command is
-   * done: a second question of the same command (the password again) keeps
-   * it off, with no WONT ECHO and WILL ECHO between, which busybox's telnet
-   * would take for leaving character mode for good.
+   * With `more`, the echo stays off until the next question, or anything
+   * else sent, or the command's end: the command's next secret (the
+   * password again) is asked with no WONT ECHO and WILL ECHO between, which
+   * busybox's telnet would take for leaving character mode for good.
    */
-  answered(): void {
+  answered(more = false): void {
     if (this.#hidden) {
       const accepted = this.#echoAnswer() === "do";
       if (accepted) this.#agreed = true;
       this.#echoOwed = true;
       this.#owedAck = accepted;
+      if (!more) this.#restoreEcho();
     }
     this.#hidden = false;
   }
