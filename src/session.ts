@@ -668,7 +668,6 @@ export class Session implements SessionControl, Context, Recipient {
    * a guest in (`wasGuest`) swaps the login timeout for the idle one.
    */
   #handled(wasGuest: boolean): void {
-    this.#output.settled?.();
     if (wasGuest && this.user !== null) this.#loggedIn();
   }
 

@@ -70,11 +70,6 @@ export interface SessionOutput {
    */
   answered(more?: boolean): void;
   /**
-   * A command is done: no further question of it comes (telnet's echo,
-   * left off between two secrets of one command, is restored).
-   */
-  settled?(): void;
-  /**
    * A secret prompt has waited {@linkcode ECHO_ANSWER_MS} with no answer
    * line: a client that has not agreed to hide what is typed by now will
    * not (it was not telnet after all), and is told its password will show.

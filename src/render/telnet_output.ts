@@ -142,10 +142,11 @@ export class TelnetOutput implements SessionOutput {
   }
 
   /**
-   * With `more`, the echo stays off until the next question, or anything
-   * else sent, or the command's end: the command's next secret (the
-   * password again) is asked with no WONT ECHO and WILL ECHO between, which
-   * busybox's telnet would take for leaving character mode for good.
+   * With `more`, the echo stays off until the next question or anything
+   * else sent (a command whose question is followed by another either asks
+   * it or answers with a line): the command's next secret (the password
+   * again) is asked with no WONT ECHO and WILL ECHO between, which busybox's
+   * telnet would take for leaving character mode for good.
    */
   answered(more = false): void {
     if (this.#hidden) {
@@ -156,11 +157,6 @@ export class TelnetOutput implements SessionOutput {
       if (!more) this.#restoreEcho();
     }
     this.#hidden = false;
-  }
-
-  /** The command is done: the echo is restored if it is still off. */
-  settled(): void {
-    this.#restoreEcho();
   }
 
   /** Sends the IAC WONT ECHO owed since the last secret was answered. */
