@@ -558,10 +558,10 @@ export class Session implements SessionControl, Context, Recipient {
     const lines = this.#lines;
     if (lines === null || this.#stopping) return null;
     this.#output.prompt(prompt, options.secret === true, options.again);
-    // A client taken for telnet (CRLF) that never agrees to hide the
-    // password is told, before it types, that it will show.
     // Answered with a line, not cancelled: a further question may follow.
     let answeredLine = false;
+    // A client taken for telnet (CRLF) that never agrees to hide the
+    // password is told, before it types, that it will show.
     const probe = options.secret === true && this.#output.unanswered
       ? this.clock.setTimeout(
         () => this.#output.unanswered!(),
