@@ -1,5 +1,5 @@
 /**
- * Programs the tests start (telnet, tmux, openssl, InspIRCd, ss,
+ * Programs the tests start (telnet, busybox, tmux, openssl, InspIRCd, ss,
  * redis-server, Chromium, nginx): where one is missing, the tests that need it are
  * ignored with the reason, but in CI (`CI` set, as `.ci/run` does, which
  * installs them all) that is an error: a missing program must not turn into
